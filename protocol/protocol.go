@@ -1,0 +1,175 @@
+// Package protocol implements the DHT ring join protocol as pure state machines.
+//
+// A Node takes one input at a time (its own join starting, a message, a timer firing, or a
+// request to serve its queue) and appends what it wants done to an Output: messages to send,
+// idle periods and timers. It never touches a clock, a socket, a goroutine or a random source,
+// so the simulator and the real TCP node drive the very same code, and a run is reproducible
+// from its inputs alone. The etcd-io/raft RawNode is the model.
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// MsgType names a protocol message.
+type MsgType uint8
+
+// Message types. The first five are the original protocol's; later variants add their own.
+const (
+	Connect MsgType = iota + 1
+	ConnectRedirect
+	ChangeNeighbour
+	NewNeighbour
+	SuccessJoin
+	numMsgTypes
+)
+
+var msgTypeNames = [...]string{
+	Connect:         "connect",
+	ConnectRedirect: "connect_redirect",
+	ChangeNeighbour: "change_neighbour",
+	NewNeighbour:    "new_neighbour",
+	SuccessJoin:     "success_join",
+}
+
+func (t MsgType) String() string {
+	if t > 0 && t < numMsgTypes {
+		return msgTypeNames[t]
+	}
+	return fmt.Sprintf("msg(%d)", uint8(t))
+}
+
+// ParseMsgType is the inverse of MsgType.String.
+func ParseMsgType(s string) (MsgType, error) {
+	for t := MsgType(1); t < numMsgTypes; t++ {
+		if msgTypeNames[t] == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown message type %q", s)
+}
+
+// Message is what nodes exchange. Joiner names the join the message belongs to, so that a
+// driver can account messages and hops per join without understanding the protocol.
+type Message struct {
+	Type      MsgType
+	From, To  ID
+	Joiner    ID // the newcomer whose join this message serves
+	Neighbour ID // the ID carried by change_neighbour and new_neighbour
+}
+
+// ActionKind says what a driver must do with an Action.
+type ActionKind uint8
+
+const (
+	// Send asks the driver to deliver Msg to Msg.To.
+	Send ActionKind = iota + 1
+	// Idle asks the driver to keep the node busy for Units protocol time units before it
+	// handles anything else. Only timing models that model a node's loop honour it.
+	Idle
+	// SetTimer asks the driver to call Fire with Timer after Timer.After nanoseconds.
+	SetTimer
+)
+
+// Timer is a protocol timer. Kind and Tag are the variant's own; the driver only stores them.
+type Timer struct {
+	Kind  uint8
+	Tag   uint64
+	After int64 // nanoseconds
+}
+
+// Action is one thing a node wants done, in order.
+type Action struct {
+	Kind  ActionKind
+	Msg   Message
+	Units int64
+	Timer Timer
+}
+
+// Output collects a node's actions. Drivers reuse one Output across steps (Reset) so the
+// steady path allocates nothing.
+type Output struct {
+	Actions []Action
+}
+
+// Reset empties the output, keeping its storage.
+func (o *Output) Reset() { o.Actions = o.Actions[:0] }
+
+func (o *Output) send(m Message) { o.Actions = append(o.Actions, Action{Kind: Send, Msg: m}) }
+func (o *Output) idle(units int64) {
+	o.Actions = append(o.Actions, Action{Kind: Idle, Units: units})
+}
+
+// State is what a global observer may read of a node.
+type State struct {
+	ID          ID
+	Left, Right ID
+	Connected   bool // part of the ring: both neighbours known and the own join finished
+	Waiting     bool // its own join is in flight
+	Locked      bool // refuses to start serving another join request
+	Queue       int  // pending join requests
+}
+
+// ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.
+// The original program crashed there; drivers end the run as a failure.
+var ErrMissingNeighbour = errors.New("handler needs a neighbour the node does not have")
+
+// Node is one protocol participant.
+type Node interface {
+	// Start begins the node's own join through its contact.
+	Start(out *Output) error
+	// Step handles one received message.
+	Step(m Message, out *Output) error
+	// Fire handles a timer set earlier through a SetTimer action.
+	Fire(t Timer, out *Output) error
+	// Serve handles the first queued join request if the node is free to; it reports
+	// whether it did.
+	Serve(out *Output) (bool, error)
+	// State returns the observable state.
+	State() State
+	// WantsToJoin reports whether the node's loop should call Start now.
+	WantsToJoin() bool
+}
+
+// Config describes one node at creation.
+type Config struct {
+	ID   ID
+	Ring Ring
+	// Member nodes start inside the ring with both neighbours known; others are newcomers
+	// that join through Contact.
+	Member      bool
+	Left, Right ID
+	Contact     ID
+}
+
+// Variant builds nodes of one protocol flavour.
+type Variant struct {
+	Name        string
+	Description string
+	New         func(Config) Node
+}
+
+var variants = map[string]Variant{}
+
+func register(v Variant) { variants[v.Name] = v }
+
+// Lookup returns the named variant.
+func Lookup(name string) (Variant, error) {
+	v, ok := variants[name]
+	if !ok {
+		return Variant{}, fmt.Errorf("unknown protocol %q (known: %v)", name, VariantNames())
+	}
+	return v, nil
+}
+
+// VariantNames lists the registered variants in sorted order.
+func VariantNames() []string {
+	names := make([]string, 0, len(variants))
+	for n := range variants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

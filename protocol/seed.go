@@ -1,0 +1,123 @@
+package protocol
+
+// The seed variant reproduces the original school-project protocol, flaws included:
+// comparisons are plain integer comparisons with no wrap-around, and a node that receives
+// change_neighbour does not lock, so two nodes can accept newcomers into the same gap.
+// Do not fix anything here; improvements belong in other variants.
+
+func init() {
+	register(Variant{
+		Name:        "seed",
+		Description: "the original protocol as built, flaws included",
+		New:         newSeedNode,
+	})
+}
+
+type seedNode struct {
+	id, left, right ID
+	contact         ID
+	member          bool
+	connected       bool
+	waiting         bool
+	locked          bool
+	queue           []ID // joiners whose connect or connect_redirect awaits service
+	head            int
+}
+
+func newSeedNode(c Config) Node {
+	n := &seedNode{id: c.ID, left: None, right: None, contact: c.Contact, member: c.Member}
+	if c.Member {
+		n.left, n.right, n.connected = c.Left, c.Right, true
+	}
+	return n
+}
+
+func (n *seedNode) State() State {
+	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
+		Waiting: n.waiting, Locked: n.locked, Queue: len(n.queue) - n.head}
+}
+
+func (n *seedNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+
+func (n *seedNode) Start(out *Output) error {
+	if n.contact == None {
+		return ErrMissingNeighbour
+	}
+	out.send(Message{Type: Connect, From: n.id, To: n.contact, Joiner: n.id})
+	n.waiting, n.locked = true, true
+	return nil
+}
+
+// setSide mirrors the original's rule: a larger ID is a right neighbour, a smaller a left one.
+func (n *seedNode) setSide(other ID) {
+	if other > n.id {
+		n.right = other
+	} else {
+		n.left = other
+	}
+}
+
+func (n *seedNode) Step(m Message, out *Output) error {
+	switch m.Type {
+	case Connect, ConnectRedirect:
+		if n.head > 0 && n.head == len(n.queue) {
+			n.queue, n.head = n.queue[:0], 0
+		}
+		n.queue = append(n.queue, m.Joiner)
+	case ChangeNeighbour:
+		n.setSide(m.Neighbour)
+		out.send(Message{Type: NewNeighbour, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: n.id})
+	case NewNeighbour:
+		n.setSide(m.Neighbour)
+		if n.left != None && n.right != None {
+			n.connected, n.waiting, n.locked = true, false, false
+			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id})
+			out.send(Message{Type: SuccessJoin, From: n.id, To: n.right, Joiner: n.id})
+		}
+		out.idle(1)
+	case SuccessJoin:
+		n.locked = false
+	}
+	// Unknown types are ignored, as the original's dispatch did.
+	return nil
+}
+
+func (n *seedNode) Fire(Timer, *Output) error { return nil }
+
+func (n *seedNode) Serve(out *Output) (bool, error) {
+	if n.locked || n.head == len(n.queue) {
+		return false, nil
+	}
+	k := n.queue[n.head]
+	n.head++
+	n.locked = true
+	// The original compared against right first and crashed on a missing neighbour.
+	if n.right == None {
+		return true, ErrMissingNeighbour
+	}
+	if k > n.right && n.right > n.id {
+		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.right, Joiner: k})
+		n.locked = false
+		return true, nil
+	}
+	if n.left == None {
+		return true, ErrMissingNeighbour
+	}
+	if k < n.left && n.left < n.id {
+		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k})
+		n.locked = false
+		return true, nil
+	}
+	switch {
+	case k > n.id:
+		out.send(Message{Type: ChangeNeighbour, From: n.id, To: n.right, Joiner: k, Neighbour: k})
+		n.right = k
+		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id})
+	case k < n.id:
+		out.send(Message{Type: ChangeNeighbour, From: n.id, To: n.left, Joiner: k, Neighbour: k})
+		n.left = k
+		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id})
+	}
+	// The node stays locked until a success_join arrives.
+	return true, nil
+}

@@ -1,0 +1,126 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// Scenarios lists the scenario names a Config may use.
+var Scenarios = []string{"simple", "advanced", "random"}
+
+// Timing models. "seed" is the original program's loop: a sender is blocked for the delay of
+// each message it sends, one sender's messages arrive in order, idle nodes poll once per unit.
+// "async" is a message-passing network: sends return at once, each message arrives after its
+// own delay, and a node handles a message the instant it arrives.
+var TimingModels = []string{"seed", "async"}
+
+// Link delivery orders for the async timing model.
+var LinkModes = []string{"fifo", "reorder"}
+
+// Config is everything one run needs. All durations are nanoseconds of virtual time.
+type Config struct {
+	Scenario   string // simple | advanced | random
+	Nodes      int    // advanced: n (the scenario has n-1 nodes); random: initial ring members
+	Joiners    int    // random: newcomers
+	JoinWindow int64  // newcomers start at times spread uniformly over [0, JoinWindow]
+	Bits       uint   // ID space is 2^Bits (random scenario IDs and wrap-around)
+	Protocol   string // protocol variant name
+	Timing     string // seed | async
+	Unit       int64  // the seed timing model's time unit
+	Delay      Delay
+	Link       string // fifo | reorder (async timing)
+	Horizon    int64  // nothing scheduled at or after the horizon happens
+	// MaxMessages ends the run as a livelock when more messages than this are sent.
+	MaxMessages int64
+	Seed        uint64
+	// NoCheck turns the per-event safety checker off (the end-of-run checks always run).
+	NoCheck bool
+}
+
+// DefaultConfig is the original program's simple scenario under its own timing model.
+func DefaultConfig() Config {
+	unit := int64(time.Millisecond)
+	return Config{
+		Scenario:    "simple",
+		Nodes:       30,
+		Joiners:     2,
+		Bits:        16,
+		Protocol:    "seed",
+		Timing:      "seed",
+		Unit:        unit,
+		Delay:       Delay{Kind: "uniform-int", Min: unit, Max: 10 * unit},
+		Link:        "fifo",
+		Horizon:     200 * unit,
+		MaxMessages: 1_000_000,
+	}
+}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate names the first field that makes the configuration unusable.
+func (c *Config) Validate() error {
+	if !oneOf(c.Scenario, Scenarios) {
+		return fmt.Errorf("scenario: unknown scenario %q (known: %v)", c.Scenario, Scenarios)
+	}
+	if _, err := protocol.Lookup(c.Protocol); err != nil {
+		return fmt.Errorf("protocol: %w", err)
+	}
+	if !oneOf(c.Timing, TimingModels) {
+		return fmt.Errorf("timing: unknown timing model %q (known: %v)", c.Timing, TimingModels)
+	}
+	if !oneOf(c.Link, LinkModes) {
+		return fmt.Errorf("link: unknown link mode %q (known: %v)", c.Link, LinkModes)
+	}
+	if err := (protocol.Ring{Bits: c.Bits}).Validate(); err != nil {
+		return fmt.Errorf("bits: %w", err)
+	}
+	if c.Unit <= 0 {
+		return fmt.Errorf("unit must be positive")
+	}
+	if c.Horizon <= 0 {
+		return fmt.Errorf("horizon must be positive")
+	}
+	if c.JoinWindow < 0 {
+		return fmt.Errorf("join_window must not be negative")
+	}
+	if c.MaxMessages <= 0 {
+		return fmt.Errorf("max_messages must be positive")
+	}
+	if err := c.Delay.Validate(); err != nil {
+		return err
+	}
+	space := (protocol.Ring{Bits: c.Bits}).Size()
+	switch c.Scenario {
+	case "advanced":
+		if c.Nodes < 5 {
+			return fmt.Errorf("nodes: the advanced scenario needs n >= 5 (ring 1, n-2, n-1 and newcomers 2..n-3), got %d", c.Nodes)
+		}
+		if uint64(c.Nodes) > space {
+			return fmt.Errorf("nodes: %d IDs do not fit a %d-bit ID space", c.Nodes, c.Bits)
+		}
+	case "random":
+		if c.Nodes < 1 {
+			return fmt.Errorf("nodes: the random scenario needs at least one ring member, got %d", c.Nodes)
+		}
+		if c.Joiners < 0 {
+			return fmt.Errorf("joiners must not be negative, got %d", c.Joiners)
+		}
+		if uint64(c.Nodes)+uint64(c.Joiners) > space {
+			return fmt.Errorf("joiners: %d members + %d joiners do not fit a %d-bit ID space (%d IDs)", c.Nodes, c.Joiners, c.Bits, space)
+		}
+	case "simple":
+		if space < 51 {
+			return fmt.Errorf("bits: the simple scenario uses ID 50 and needs at least 6 bits")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,440 @@
+// Package sim runs the join protocol in a deterministic discrete-event simulator.
+//
+// Time is virtual (integer nanoseconds), events at the same instant run in the order they
+// were scheduled, and every random choice comes from streams derived from the run's seed,
+// so a configuration and a seed determine a run completely. The simulator owns the nodes,
+// the network model and a global invariant checker; the nodes themselves see only the
+// messages they receive.
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+type evKind uint8
+
+const (
+	evWake    evKind = iota + 1 // seed timing: a node's loop resumes
+	evStart                     // async timing: a newcomer starts its join
+	evDeliver                   // async timing: a message arrives
+	evTimer                     // a protocol timer fires
+)
+
+// Loop phases of the seed timing model's node process.
+const (
+	phTop uint8 = iota
+	phInbox
+	phServe
+)
+
+type node struct {
+	p       protocol.Node
+	id      protocol.ID
+	member  bool
+	contact protocol.ID
+	start   int64
+	st      protocol.State
+	join    int32 // index into joins, or -1
+
+	// Seed timing model: the node's loop as an explicit continuation.
+	phase    uint8
+	inbox    []protocol.Message
+	inboxPos int
+	acts     []protocol.Action
+	actPos   int
+	sending  protocol.Message
+	landing  bool
+}
+
+type payload struct {
+	msg   protocol.Message
+	timer protocol.Timer
+}
+
+type link struct{ from, to protocol.ID }
+
+// Sim is one run. Create it with New, then call Run once.
+type Sim struct {
+	cfg     Config
+	nodes   []node
+	index   map[protocol.ID]int32
+	q       queue
+	now     int64
+	out     protocol.Output
+	delays  *rand.Rand
+	sampler sampler
+	slots   []payload
+	free    []int32
+	lastArr map[link]int64
+
+	tracer Tracer
+	ev     Event
+	events int64
+	msgs   int64
+	redirs int64
+	joins  []JoinRecord
+	check  checker
+
+	stopped   string // outcome that ended the run early, if any
+	stopErr   string
+	violation *Violation
+}
+
+// New builds a run from a validated configuration.
+func New(cfg Config, tracer Tracer) (*Sim, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	variant, _ := protocol.Lookup(cfg.Protocol)
+	specs, err := BuildScenario(&cfg, newStream(cfg.Seed, streamTopology))
+	if err != nil {
+		return nil, err
+	}
+	s := &Sim{
+		cfg:     cfg,
+		index:   make(map[protocol.ID]int32, len(specs)),
+		delays:  newStream(cfg.Seed, streamDelay),
+		sampler: newSampler(cfg.Delay, cfg.Unit),
+		tracer:  tracer,
+		lastArr: map[link]int64{},
+	}
+	ring := protocol.Ring{Bits: cfg.Bits}
+	s.nodes = make([]node, len(specs))
+	for i, sp := range specs {
+		p := variant.New(protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
+			Left: sp.Left, Right: sp.Right, Contact: sp.Contact})
+		n := &s.nodes[i]
+		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
+		n.st = p.State()
+		s.index[sp.ID] = int32(i)
+		if !sp.Member {
+			n.join = int32(len(s.joins))
+			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: JoinNotJoined})
+		}
+	}
+	s.check.init(s.nodes, ring, !cfg.NoCheck)
+	for i := range s.nodes {
+		switch {
+		case cfg.Timing == "seed":
+			// Every loop starts at its start time, in creation order.
+			s.q.push(s.nodes[i].start, evWake, int32(i), -1)
+		case !s.nodes[i].member:
+			s.q.push(s.nodes[i].start, evStart, int32(i), -1)
+		}
+	}
+	return s, nil
+}
+
+// Run executes the run to its end and classifies it.
+func Run(cfg Config, tracer Tracer) (*Result, error) {
+	s, err := New(cfg, tracer)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(), nil
+}
+
+// Run executes events until none are left, the horizon is reached or the run fails hard.
+func (s *Sim) Run() *Result {
+	for s.q.Len() > 0 && s.stopped == "" {
+		top := s.q.peek()
+		if top.at >= s.cfg.Horizon {
+			break
+		}
+		it := s.q.pop()
+		s.now = it.at
+		s.events++
+		switch it.kind {
+		case evWake:
+			s.runLoop(it.node)
+		case evStart:
+			s.asyncStart(it.node)
+		case evDeliver:
+			s.asyncDeliver(it.ref)
+		case evTimer:
+			s.asyncTimer(it.node, it.ref)
+		}
+		if s.check.dirty {
+			s.runSafetyCheck()
+		}
+	}
+	return s.finish()
+}
+
+func (s *Sim) emit(kind EventKind, n *node, m *protocol.Message) {
+	if s.tracer == nil {
+		return
+	}
+	e := &s.ev
+	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
+	if m != nil {
+		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
+	}
+	s.tracer.Event(e)
+	e.Seq++
+}
+
+func (s *Sim) emitDetail(kind EventKind, n *node, detail string) {
+	if s.tracer == nil {
+		return
+	}
+	e := &s.ev
+	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right, Detail: detail}
+	s.tracer.Event(e)
+	e.Seq++
+}
+
+// observe records what a protocol step changed: state events for the trace, pointer changes
+// for the checker, and the end of a join.
+func (s *Sim) observe(i int32) {
+	n := &s.nodes[i]
+	st := n.p.State()
+	if st == n.st {
+		return
+	}
+	old := n.st
+	n.st = st
+	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
+		s.check.update(i, &st)
+	}
+	s.emit(KindState, n, nil)
+	if !old.Connected && st.Connected && n.join >= 0 {
+		j := &s.joins[n.join]
+		if j.End < 0 {
+			j.End, j.Outcome = s.now, JoinOK
+			s.emit(KindJoinEnd, n, nil)
+		}
+	}
+}
+
+// fail ends the run at once, as the original program did when a handler crashed.
+func (s *Sim) fail(i int32, err error) {
+	s.stopped = OutcomeCrash
+	s.stopErr = fmt.Sprintf("node %v at t=%d: %v", s.nodes[i].id, s.now, err)
+	s.emitDetail(KindViolation, &s.nodes[i], s.stopErr)
+}
+
+// countSend accounts a message to its join and enforces the message budget.
+func (s *Sim) countSend(n *node, m *protocol.Message) bool {
+	s.msgs++
+	if m.Type == protocol.ConnectRedirect {
+		s.redirs++
+	}
+	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
+		jr := &s.joins[s.nodes[j].join]
+		jr.Messages++
+		if m.Type == protocol.ConnectRedirect {
+			jr.Hops++
+		}
+	}
+	s.emit(KindSend, n, m)
+	if s.msgs > s.cfg.MaxMessages {
+		s.stopped = OutcomeLivelock
+		s.stopErr = fmt.Sprintf("more than %d messages sent by t=%d", s.cfg.MaxMessages, s.now)
+		return false
+	}
+	return true
+}
+
+func (s *Sim) startJoin(i int32) {
+	n := &s.nodes[i]
+	if n.join >= 0 && s.joins[n.join].Start < 0 {
+		s.joins[n.join].Start = s.now
+		s.emit(KindJoinStart, n, nil)
+	}
+}
+
+// ---- seed timing model ----
+
+// runLoop resumes node i's loop until it blocks (a send, an idle unit or a poll).
+func (s *Sim) runLoop(i int32) {
+	n := &s.nodes[i]
+	if n.landing {
+		// The blocking send that just ended puts its message into the receiver's inbox.
+		n.landing = false
+		if r, ok := s.index[n.sending.To]; ok {
+			s.nodes[r].inbox = append(s.nodes[r].inbox, n.sending)
+		} else {
+			s.emit(KindDrop, n, &n.sending)
+		}
+	}
+	for s.stopped == "" {
+		if n.actPos < len(n.acts) {
+			a := &n.acts[n.actPos]
+			n.actPos++
+			switch a.Kind {
+			case protocol.Send:
+				if !s.countSend(n, &a.Msg) {
+					return
+				}
+				d := s.sampler.draw(s.delays)
+				units := (d + s.cfg.Unit - 1) / s.cfg.Unit
+				n.sending, n.landing = a.Msg, true
+				s.q.push(s.now+units*s.cfg.Unit, evWake, i, -1)
+				return
+			case protocol.Idle:
+				s.q.push(s.now+a.Units*s.cfg.Unit, evWake, i, -1)
+				return
+			case protocol.SetTimer:
+				s.setTimer(i, a.Timer)
+			}
+			continue
+		}
+		n.acts, n.actPos = n.acts[:0], 0
+		var err error
+		switch n.phase {
+		case phTop:
+			n.phase = phInbox
+			if n.p.WantsToJoin() {
+				s.startJoin(i)
+				s.out.Reset()
+				err = n.p.Start(&s.out)
+				s.took(i)
+			}
+		case phInbox:
+			if n.inboxPos < len(n.inbox) {
+				m := n.inbox[n.inboxPos]
+				n.inboxPos++
+				s.emit(KindDeliver, n, &m)
+				s.out.Reset()
+				err = n.p.Step(m, &s.out)
+				s.took(i)
+				break
+			}
+			n.phase = phServe
+			if len(n.inbox) == 0 {
+				s.q.push(s.now+s.cfg.Unit, evWake, i, -1)
+				return
+			}
+			n.inbox, n.inboxPos = n.inbox[:0], 0
+		case phServe:
+			n.phase = phTop
+			s.out.Reset()
+			_, err = n.p.Serve(&s.out)
+			s.took(i)
+		}
+		if err != nil {
+			s.fail(i, err)
+			return
+		}
+	}
+}
+
+// took copies a step's actions into the node's pending list and observes its state.
+func (s *Sim) took(i int32) {
+	n := &s.nodes[i]
+	n.acts = append(n.acts, s.out.Actions...)
+	s.observe(i)
+}
+
+// ---- async timing model ----
+
+func (s *Sim) alloc(p payload) int32 {
+	if k := len(s.free); k > 0 {
+		ref := s.free[k-1]
+		s.free = s.free[:k-1]
+		s.slots[ref] = p
+		return ref
+	}
+	s.slots = append(s.slots, p)
+	return int32(len(s.slots) - 1)
+}
+
+func (s *Sim) setTimer(i int32, t protocol.Timer) {
+	ref := s.alloc(payload{timer: t})
+	s.q.push(s.now+t.After, evTimer, i, ref)
+}
+
+// perform carries out a step's actions in the async model and then lets the node serve its
+// queue for as long as it is willing to.
+func (s *Sim) perform(i int32, err error) {
+	for {
+		if err != nil {
+			s.fail(i, err)
+			return
+		}
+		s.observe(i)
+		n := &s.nodes[i]
+		for k := range s.out.Actions {
+			a := &s.out.Actions[k]
+			switch a.Kind {
+			case protocol.Send:
+				if !s.countSend(n, &a.Msg) {
+					return
+				}
+				at := s.now + s.sampler.draw(s.delays)
+				if s.cfg.Link == "fifo" {
+					l := link{a.Msg.From, a.Msg.To}
+					if last := s.lastArr[l]; at < last {
+						at = last
+					}
+					s.lastArr[l] = at
+				}
+				s.q.push(at, evDeliver, -1, s.alloc(payload{msg: a.Msg}))
+			case protocol.SetTimer:
+				s.setTimer(i, a.Timer)
+			}
+		}
+		s.out.Reset()
+		var served bool
+		served, err = n.p.Serve(&s.out)
+		if !served {
+			return
+		}
+	}
+}
+
+func (s *Sim) asyncStart(i int32) {
+	s.startJoin(i)
+	s.out.Reset()
+	s.perform(i, s.nodes[i].p.Start(&s.out))
+}
+
+func (s *Sim) asyncDeliver(ref int32) {
+	m := s.slots[ref].msg
+	s.free = append(s.free, ref)
+	i, ok := s.index[m.To]
+	if !ok {
+		return
+	}
+	n := &s.nodes[i]
+	s.emit(KindDeliver, n, &m)
+	s.out.Reset()
+	s.perform(i, n.p.Step(m, &s.out))
+}
+
+func (s *Sim) asyncTimer(i int32, ref int32) {
+	t := s.slots[ref].timer
+	s.free = append(s.free, ref)
+	n := &s.nodes[i]
+	s.emit(KindTimer, n, nil)
+	s.out.Reset()
+	err := n.p.Fire(t, &s.out)
+	if s.cfg.Timing == "seed" {
+		if err != nil {
+			s.fail(i, err)
+			return
+		}
+		n.acts = append(n.acts, s.out.Actions...)
+		s.observe(i)
+		return
+	}
+	s.perform(i, err)
+}
+
+func (s *Sim) runSafetyCheck() {
+	v := s.check.run()
+	if v == nil || s.violation != nil {
+		return
+	}
+	v.Seq, v.Time = s.events-1, s.now
+	s.violation = v
+	if i, ok := s.index[v.Node]; ok {
+		s.emitDetail(KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
+	}
+}

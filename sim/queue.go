@@ -1,0 +1,94 @@
+package sim
+
+// item is one scheduled event. Payloads live outside the heap so that sifting moves only
+// these small structs.
+type item struct {
+	at   int64
+	seq  uint64 // ties at the same instant run in scheduling order
+	node int32
+	ref  int32 // payload slot, or -1
+	kind evKind
+}
+
+func (a *item) before(b *item) bool {
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+
+// queue is a 4-ary min-heap on a slice of structs. A 4-ary heap halves the depth of a binary
+// heap and keeps a node's children in one cache line, and avoiding container/heap's interface
+// calls is what makes the event loop fast.
+type queue struct {
+	items []item
+	seq   uint64
+}
+
+func (q *queue) Len() int { return len(q.items) }
+
+func (q *queue) push(at int64, kind evKind, node, ref int32) {
+	it := item{at: at, seq: q.seq, node: node, ref: ref, kind: kind}
+	q.seq++
+	q.items = append(q.items, it)
+	q.up(len(q.items) - 1)
+}
+
+// peek returns the earliest item; the queue must not be empty.
+func (q *queue) peek() *item { return &q.items[0] }
+
+func (q *queue) pop() item {
+	top := q.items[0]
+	last := len(q.items) - 1
+	q.items[0] = q.items[last]
+	q.items = q.items[:last]
+	if last > 0 {
+		q.down(0)
+	}
+	return top
+}
+
+// replaceTop overwrites the earliest item with a new one and restores the heap in one sift,
+// which is cheaper than a pop followed by a push when an event schedules its successor.
+func (q *queue) replaceTop(at int64, kind evKind, node, ref int32) {
+	q.items[0] = item{at: at, seq: q.seq, node: node, ref: ref, kind: kind}
+	q.seq++
+	q.down(0)
+}
+
+func (q *queue) up(i int) {
+	it := q.items[i]
+	for i > 0 {
+		p := (i - 1) / 4
+		if !it.before(&q.items[p]) {
+			break
+		}
+		q.items[i] = q.items[p]
+		i = p
+	}
+	q.items[i] = it
+}
+
+func (q *queue) down(i int) {
+	n := len(q.items)
+	it := q.items[i]
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		best := c
+		end := c + 4
+		if end > n {
+			end = n
+		}
+		for j := c + 1; j < end; j++ {
+			if q.items[j].before(&q.items[best]) {
+				best = j
+			}
+		}
+		if !q.items[best].before(&it) {
+			break
+		}
+		q.items[i] = q.items[best]
+		i = best
+	}
+	q.items[i] = it
+}
