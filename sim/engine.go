@@ -202,7 +202,9 @@ func (s *Sim) observe(i int32) {
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
 		s.check.update(i, &st)
 	}
-	s.emit(KindState, n, nil)
+	if s.tracer != nil {
+		s.emitDetail(KindState, n, flagNames[flagIndex(&st)])
+	}
 	if !old.Connected && st.Connected && n.join >= 0 {
 		j := &s.joins[n.join]
 		if j.End < 0 {
@@ -437,4 +439,22 @@ func (s *Sim) runSafetyCheck() {
 	if i, ok := s.index[v.Node]; ok {
 		s.emitDetail(KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
+}
+
+// flagNames spells a node's flags for state events without allocating per event.
+var flagNames = [8]string{"", "connected", "waiting", "connected,waiting", "locked",
+	"connected,locked", "waiting,locked", "connected,waiting,locked"}
+
+func flagIndex(st *protocol.State) int {
+	i := 0
+	if st.Connected {
+		i |= 1
+	}
+	if st.Waiting {
+		i |= 2
+	}
+	if st.Locked {
+		i |= 4
+	}
+	return i
 }

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+func init() {
+	commands = append(commands, runCommand())
+}
+
+func runCommand() *cli.Command {
+	d := sim.DefaultConfig()
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "simulate one configuration for one seed (message log) or many (summary)",
+		ArgsUsage: " ",
+		Description: `With one seed, prints the message log, the final ring and the outcome.
+With --seeds N, runs seeds seed..seed+N-1 on all cores and prints a summary.
+
+Examples:
+  dhtexp run --scenario simple --seed 7
+  dhtexp run --scenario simple --seeds 1000
+  dhtexp run --scenario random --nodes 64 --joiners 16 --timing async --delay uniform --delay-min 1ms --delay-max 20ms --seeds 500`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scenario", Value: d.Scenario, Usage: "simple | advanced | random"},
+			&cli.IntFlag{Name: "nodes", Value: d.Nodes, Usage: "advanced: n (n-1 nodes in all); random: initial ring members"},
+			&cli.IntFlag{Name: "joiners", Value: d.Joiners, Usage: "random: newcomers"},
+			&cli.DurationFlag{Name: "join-window", Value: 0, Usage: "newcomers start at times spread over this window"},
+			&cli.UintFlag{Name: "bits", Value: d.Bits, Usage: "ID space is 2^bits"},
+			&cli.StringFlag{Name: "protocol", Value: d.Protocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+			&cli.StringFlag{Name: "timing", Value: d.Timing, Usage: "seed (the original's blocking sends and polling) | async (message passing)"},
+			&cli.DurationFlag{Name: "unit", Value: time.Duration(d.Unit), Usage: "the seed timing model's time unit"},
+			&cli.StringFlag{Name: "delay", Value: d.Delay.Kind, Usage: "delay distribution: " + strings.Join(sim.DelayKinds, " | ")},
+			&cli.DurationFlag{Name: "delay-value", Usage: "constant delay"},
+			&cli.DurationFlag{Name: "delay-min", Value: time.Duration(d.Delay.Min), Usage: "uniform, uniform-int: smallest delay"},
+			&cli.DurationFlag{Name: "delay-max", Value: time.Duration(d.Delay.Max), Usage: "uniform, uniform-int: largest delay"},
+			&cli.DurationFlag{Name: "delay-step", Usage: "uniform-int: granularity (default: the unit)"},
+			&cli.DurationFlag{Name: "delay-mean", Usage: "exponential: mean delay"},
+			&cli.DurationFlag{Name: "delay-median", Usage: "lognormal: median delay"},
+			&cli.Float64Flag{Name: "delay-sigma", Usage: "lognormal: shape"},
+			&cli.StringFlag{Name: "link", Value: d.Link, Usage: "async links: fifo | reorder"},
+			&cli.DurationFlag{Name: "horizon", Value: time.Duration(d.Horizon), Usage: "nothing at or after this virtual time happens"},
+			&cli.Int64Flag{Name: "max-messages", Value: d.MaxMessages, Usage: "message budget; exceeding it ends the run as a livelock"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
+			&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
+			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
+			&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
+		},
+		Action: runAction,
+	}
+}
+
+func configFromFlags(c *cli.Context) (sim.Config, error) {
+	cfg := sim.DefaultConfig()
+	cfg.Scenario = c.String("scenario")
+	cfg.Nodes = c.Int("nodes")
+	cfg.Joiners = c.Int("joiners")
+	cfg.JoinWindow = int64(c.Duration("join-window"))
+	cfg.Bits = c.Uint("bits")
+	cfg.Protocol = c.String("protocol")
+	cfg.Timing = c.String("timing")
+	cfg.Unit = int64(c.Duration("unit"))
+	cfg.Delay = sim.Delay{
+		Kind:   c.String("delay"),
+		Value:  int64(c.Duration("delay-value")),
+		Min:    int64(c.Duration("delay-min")),
+		Max:    int64(c.Duration("delay-max")),
+		Step:   int64(c.Duration("delay-step")),
+		Mean:   int64(c.Duration("delay-mean")),
+		Median: int64(c.Duration("delay-median")),
+		Sigma:  c.Float64("delay-sigma"),
+	}
+	cfg.Link = c.String("link")
+	cfg.Horizon = int64(c.Duration("horizon"))
+	cfg.MaxMessages = c.Int64("max-messages")
+	cfg.Seed = c.Uint64("seed")
+	cfg.NoCheck = c.Bool("no-check")
+	if c.Args().Len() > 0 {
+		return cfg, usagef("run takes no arguments, got %q", c.Args().Slice())
+	}
+	if n := c.Int("seeds"); n < 1 {
+		return cfg, usagef("--seeds must be at least 1, got %d", n)
+	}
+	if w := c.Int("workers"); w < 1 {
+		return cfg, usagef("--workers must be at least 1, got %d", w)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usagef("%v", err)
+	}
+	return cfg, nil
+}
+
+func runAction(c *cli.Context) error {
+	cfg, err := configFromFlags(c)
+	if err != nil {
+		return err
+	}
+	color, err := wantColor(c.String("color"), c.App.Writer)
+	if err != nil {
+		return err
+	}
+	if c.Int("seeds") == 1 {
+		return runOne(c.App.Writer, cfg, color)
+	}
+	return runMany(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
+}
+
+func wantColor(mode string, w io.Writer) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		if os.Getenv("NO_COLOR") != "" {
+			return false, nil
+		}
+		f, ok := w.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd())), nil
+	}
+	return false, usagef("--color must be auto, always or never, got %q", mode)
+}
+
+// palette holds ANSI sequences, empty when colour is off.
+type palette struct{ dim, bold, red, green, yellow, cyan, reset string }
+
+func newPalette(on bool) palette {
+	if !on {
+		return palette{}
+	}
+	return palette{dim: "\x1b[2m", bold: "\x1b[1m", red: "\x1b[31m", green: "\x1b[32m",
+		yellow: "\x1b[33m", cyan: "\x1b[36m", reset: "\x1b[0m"}
+}
+
+// formatTime prints virtual time in the seed model's units, or in milliseconds otherwise.
+func formatTime(cfg *sim.Config, t int64) string {
+	if cfg.Timing == "seed" {
+		return fmt.Sprintf("%d", t/cfg.Unit)
+	}
+	return fmt.Sprintf("%.3fms", float64(t)/1e6)
+}
+
+// logTracer prints the run as the original did: one line per message sent, plus the
+// state changes and violations a student needs to see why a join failed.
+type logTracer struct {
+	w    io.Writer
+	cfg  *sim.Config
+	p    palette
+	last map[protocol.ID]string // last state line per node, to skip queue-only changes
+}
+
+func (l *logTracer) Event(e *sim.Event) {
+	t := formatTime(l.cfg, e.Time)
+	switch e.Kind {
+	case sim.KindSend:
+		line := fmt.Sprintf("[%s] %s %v -> %v", t, e.MsgType, e.From, e.To)
+		if e.Joiner != protocol.None {
+			line += fmt.Sprintf(" (joiner %v)", e.Joiner)
+		}
+		fmt.Fprintln(l.w, line)
+	case sim.KindState:
+		flags := ""
+		if e.Detail != "" {
+			flags = " (" + e.Detail + ")"
+		}
+		line := fmt.Sprintf("%v: left=%v right=%v%s", e.Node, e.Left, e.Right, flags)
+		if l.last[e.Node] == line {
+			return
+		}
+		l.last[e.Node] = line
+		fmt.Fprintf(l.w, "%s[%s]     %s%s\n", l.p.dim, t, line, l.p.reset)
+	case sim.KindJoinEnd:
+		fmt.Fprintf(l.w, "%s[%s] %v joined: left=%v right=%v%s\n", l.p.green, t, e.Node, e.Left, e.Right, l.p.reset)
+	case sim.KindDrop:
+		fmt.Fprintf(l.w, "%s[%s] drop %s %v -> %v%s\n", l.p.yellow, t, e.MsgType, e.From, e.To, l.p.reset)
+	case sim.KindViolation:
+		fmt.Fprintf(l.w, "%s[%s] VIOLATION at %v: %s%s\n", l.p.red, t, e.Node, e.Detail, l.p.reset)
+	}
+}
+
+func runOne(w io.Writer, cfg sim.Config, color bool) error {
+	p := newPalette(color)
+	fmt.Fprintf(w, "%sscenario=%s protocol=%s timing=%s delay=%s seed=%d%s\n", p.bold,
+		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, p.reset)
+	r, err := sim.Run(cfg, &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]string{}})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(w, "\n%sfinal ring%s (left <- node -> right):\n", p.bold, p.reset)
+	for _, st := range r.Final {
+		flags := ""
+		if !st.Connected {
+			flags += " not-connected"
+		}
+		if st.Locked {
+			flags += " locked"
+		}
+		if st.Queue > 0 {
+			flags += fmt.Sprintf(" queue=%d", st.Queue)
+		}
+		fmt.Fprintf(w, "  %v <- %v -> %v%s\n", st.Left, st.ID, st.Right, flags)
+	}
+	col := p.green
+	if r.Outcome != sim.OutcomeOK {
+		col = p.red
+	}
+	fmt.Fprintf(w, "\noutcome: %s%s%s", col, r.Outcome, p.reset)
+	if r.Detail != "" {
+		fmt.Fprintf(w, " (%s)", r.Detail)
+	}
+	fmt.Fprintf(w, "\njoins: %d/%d  messages: %d  redirects: %d  events: %d  time: %s\n",
+		r.JoinsSucceeded(), len(r.Joins), r.Messages, r.Redirects, r.Events, formatTime(&cfg, r.SimTime))
+	return nil
+}
+
+type runSummary struct {
+	outcome   string
+	correct   bool
+	joins     int
+	joinsOK   int
+	latencies []int64
+	messages  int64
+	events    int64
+}
+
+func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error {
+	p := newPalette(color)
+	sums := make([]runSummary, seeds)
+	var wg sync.WaitGroup
+	next := make(chan int, workers)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c := cfg
+				c.Seed = cfg.Seed + uint64(i)
+				r, err := sim.Run(c, nil)
+				if err != nil {
+					sums[i] = runSummary{outcome: "error: " + err.Error()}
+					continue
+				}
+				s := runSummary{outcome: r.Outcome, correct: r.RingCorrect, joins: len(r.Joins),
+					joinsOK: r.JoinsSucceeded(), messages: r.Messages, events: r.Events}
+				for k := range r.Joins {
+					if l := r.Joins[k].Latency(); l >= 0 && r.Joins[k].Outcome == sim.JoinOK {
+						s.latencies = append(s.latencies, l)
+					}
+				}
+				sums[i] = s
+			}
+		}()
+	}
+	for i := range seeds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	wall := time.Since(start)
+
+	classes := map[string]int{}
+	var ok, correct, joins, joinsOK int
+	var msgs, events int64
+	var lat []int64
+	for i := range sums {
+		s := &sums[i]
+		classes[s.outcome]++
+		if s.outcome == sim.OutcomeOK {
+			ok++
+		}
+		if s.correct {
+			correct++
+		}
+		joins += s.joins
+		joinsOK += s.joinsOK
+		msgs += s.messages
+		events += s.events
+		lat = append(lat, s.latencies...)
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(w, "%s%d runs%s of scenario=%s protocol=%s timing=%s delay=%s, seeds %d..%d\n", p.bold, seeds, p.reset,
+		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, cfg.Seed+uint64(seeds)-1)
+	lo, hi := wilson(ok, seeds)
+	fmt.Fprintf(w, "  run success (outcome ok):  %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(ok, seeds), 100*lo, 100*hi, ok, seeds)
+	lo, hi = wilson(correct, seeds)
+	fmt.Fprintf(w, "  correct final ring:        %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(correct, seeds), 100*lo, 100*hi, correct, seeds)
+	lo, hi = wilson(joinsOK, joins)
+	fmt.Fprintf(w, "  join success:              %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(joinsOK, joins), 100*lo, 100*hi, joinsOK, joins)
+	fmt.Fprintf(w, "  outcomes:\n")
+	for _, name := range append(slices.Clone(sim.Outcomes), sortedExtra(classes)...) {
+		if n := classes[name]; n > 0 {
+			col := p.red
+			if name == sim.OutcomeOK {
+				col = p.green
+			}
+			fmt.Fprintf(w, "    %s%-17s%s %7d  %5.1f%%\n", col, name, p.reset, n, 100*frac(n, seeds))
+		}
+	}
+	if len(lat) > 0 {
+		fmt.Fprintf(w, "  join latency:  p50 %s  p99 %s  max %s\n", formatTime(&cfg, quantile(lat, 0.5)),
+			formatTime(&cfg, quantile(lat, 0.99)), formatTime(&cfg, lat[len(lat)-1]))
+	}
+	if joins > 0 {
+		fmt.Fprintf(w, "  messages per join: %.2f\n", float64(msgs)/float64(joins))
+	}
+	fmt.Fprintf(w, "  %d events in %s (%.2f M events/s on %d workers)\n", events, wall.Round(time.Millisecond),
+		float64(events)/wall.Seconds()/1e6, workers)
+	return nil
+}
+
+// sortedExtra returns outcome names outside sim.Outcomes (errors), sorted, so output order
+// never depends on map iteration.
+func sortedExtra(classes map[string]int) []string {
+	var extra []string
+	for k := range classes {
+		if !slices.Contains(sim.Outcomes, k) {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	return extra
+}
+
+func frac(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(k) / float64(n)
+}
+
+// wilson is the 95% Wilson score interval for k successes in n trials.
+func wilson(k, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959963984540054
+	p := float64(k) / float64(n)
+	nn := float64(n)
+	den := 1 + z*z/nn
+	centre := (p + z*z/(2*nn)) / den
+	half := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
+	return math.Max(0, centre-half), math.Min(1, centre+half)
+}
+
+// quantile is the nearest-rank quantile of sorted values.
+func quantile(sorted []int64, q float64) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(q*float64(len(sorted)))) - 1
+	k = max(0, min(k, len(sorted)-1))
+	return sorted[k]
+}
