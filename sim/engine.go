@@ -39,14 +39,19 @@ type node struct {
 	st      protocol.State
 	join    int32 // index into joins, or -1
 
-	// Seed timing model: the node's loop as an explicit continuation.
+	// loop exists only under the seed timing model, which keeps a ring at rest small.
+	loop *loop
+}
+
+// loop is a node's program loop under the seed timing model, as an explicit continuation.
+type loop struct {
 	phase    uint8
-	inbox    []protocol.Message
-	inboxPos int
-	acts     []protocol.Action
-	actPos   int
-	sending  protocol.Message
 	landing  bool
+	inboxPos int
+	actPos   int
+	inbox    []protocol.Message
+	acts     []protocol.Action
+	sending  protocol.Message
 }
 
 type payload struct {
@@ -120,6 +125,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 		switch {
 		case cfg.Timing == "seed":
 			// Every loop starts at its start time, in creation order.
+			s.nodes[i].loop = &loop{}
 			s.q.push(s.nodes[i].start, evWake, int32(i), -1)
 		case !s.nodes[i].member:
 			s.q.push(s.nodes[i].start, evStart, int32(i), -1)
@@ -256,19 +262,20 @@ func (s *Sim) startJoin(i int32) {
 // runLoop resumes node i's loop until it blocks (a send, an idle unit or a poll).
 func (s *Sim) runLoop(i int32) {
 	n := &s.nodes[i]
-	if n.landing {
+	l := n.loop
+	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
-		n.landing = false
-		if r, ok := s.index[n.sending.To]; ok {
-			s.nodes[r].inbox = append(s.nodes[r].inbox, n.sending)
+		l.landing = false
+		if r, ok := s.index[l.sending.To]; ok {
+			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
 		} else {
-			s.emit(KindDrop, n, &n.sending)
+			s.emit(KindDrop, n, &l.sending)
 		}
 	}
 	for s.stopped == "" {
-		if n.actPos < len(n.acts) {
-			a := &n.acts[n.actPos]
-			n.actPos++
+		if l.actPos < len(l.acts) {
+			a := &l.acts[l.actPos]
+			l.actPos++
 			switch a.Kind {
 			case protocol.Send:
 				if !s.countSend(n, &a.Msg) {
@@ -276,7 +283,7 @@ func (s *Sim) runLoop(i int32) {
 				}
 				d := s.sampler.draw(s.delays)
 				units := (d + s.cfg.Unit - 1) / s.cfg.Unit
-				n.sending, n.landing = a.Msg, true
+				l.sending, l.landing = a.Msg, true
 				s.q.push(s.now+units*s.cfg.Unit, evWake, i, -1)
 				return
 			case protocol.Idle:
@@ -287,11 +294,11 @@ func (s *Sim) runLoop(i int32) {
 			}
 			continue
 		}
-		n.acts, n.actPos = n.acts[:0], 0
+		l.acts, l.actPos = l.acts[:0], 0
 		var err error
-		switch n.phase {
+		switch l.phase {
 		case phTop:
-			n.phase = phInbox
+			l.phase = phInbox
 			if n.p.WantsToJoin() {
 				s.startJoin(i)
 				s.out.Reset()
@@ -299,23 +306,23 @@ func (s *Sim) runLoop(i int32) {
 				s.took(i)
 			}
 		case phInbox:
-			if n.inboxPos < len(n.inbox) {
-				m := n.inbox[n.inboxPos]
-				n.inboxPos++
+			if l.inboxPos < len(l.inbox) {
+				m := l.inbox[l.inboxPos]
+				l.inboxPos++
 				s.emit(KindDeliver, n, &m)
 				s.out.Reset()
 				err = n.p.Step(m, &s.out)
 				s.took(i)
 				break
 			}
-			n.phase = phServe
-			if len(n.inbox) == 0 {
+			l.phase = phServe
+			if len(l.inbox) == 0 {
 				s.q.push(s.now+s.cfg.Unit, evWake, i, -1)
 				return
 			}
-			n.inbox, n.inboxPos = n.inbox[:0], 0
+			l.inbox, l.inboxPos = l.inbox[:0], 0
 		case phServe:
-			n.phase = phTop
+			l.phase = phTop
 			s.out.Reset()
 			_, err = n.p.Serve(&s.out)
 			s.took(i)
@@ -329,8 +336,8 @@ func (s *Sim) runLoop(i int32) {
 
 // took copies a step's actions into the node's pending list and observes its state.
 func (s *Sim) took(i int32) {
-	n := &s.nodes[i]
-	n.acts = append(n.acts, s.out.Actions...)
+	l := s.nodes[i].loop
+	l.acts = append(l.acts, s.out.Actions...)
 	s.observe(i)
 }
 
@@ -422,7 +429,7 @@ func (s *Sim) asyncTimer(i int32, ref int32) {
 			s.fail(i, err)
 			return
 		}
-		n.acts = append(n.acts, s.out.Actions...)
+		n.loop.acts = append(n.loop.acts, s.out.Actions...)
 		s.observe(i)
 		return
 	}

@@ -30,44 +30,66 @@ func (s *Sim) finish() *Result {
 		}
 		return 0
 	})
-	correct, ringDetail := finalRing(r.Final)
-	notJoined, stuck := 0, 0
-	var firstNotJoined, firstStuck protocol.ID
-	for i := range s.nodes {
-		st := &s.nodes[i].st
-		if !st.Connected {
-			if notJoined == 0 {
-				firstNotJoined = st.ID
-			}
-			notJoined++
-		}
-		if st.Locked && st.Queue > 0 || (st.Connected && (st.Locked || st.Queue > 0)) {
-			if stuck == 0 {
-				firstStuck = st.ID
-			}
-			stuck++
-		}
-	}
-	r.RingCorrect = correct && notJoined == 0
+	outcome, detail, correct := ClassifyFinal(r.Final)
+	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
 		r.Outcome, r.Detail = s.stopped, s.stopErr
 	case s.violation != nil:
 		r.Outcome = OutcomeInvariant
 		r.Detail = fmt.Sprintf("%s at event %d (t=%d): %s", s.violation.Property, s.violation.Seq, s.violation.Time, s.violation.Detail)
-	case notJoined > 0 && stuck > 0:
-		r.Outcome = OutcomeDeadlock
-		r.Detail = fmt.Sprintf("%d newcomer(s) not joined (first %v) while %d node(s) stay locked or hold requests (first %v)", notJoined, firstNotJoined, stuck, firstStuck)
-	case notJoined > 0:
-		r.Outcome = OutcomeNotJoined
-		r.Detail = fmt.Sprintf("%d newcomer(s) never got both neighbours (first %v)", notJoined, firstNotJoined)
-	case !correct:
-		r.Outcome, r.Detail = OutcomeWrongNeighbours, ringDetail
-	case stuck > 0:
-		r.Outcome = OutcomeDeadlock
-		r.Detail = fmt.Sprintf("%d node(s) end locked or with unserved requests (first %v)", stuck, firstStuck)
 	default:
-		r.Outcome = OutcomeOK
+		r.Outcome, r.Detail = outcome, detail
 	}
 	return r
+}
+
+// ClassifyFinal judges the states of every node at the end of a run: the outcome class (ok,
+// not_joined, deadlock or wrong_neighbours), a sentence saying why, and whether the ring is
+// exactly right with every node connected. The simulator and the real-node cluster both use it.
+func ClassifyFinal(final []protocol.State) (outcome, detail string, ringCorrect bool) {
+	correct, ringDetail := finalRing(final)
+	notJoined, stuck := 0, 0
+	var firstNotJoined, firstStuck protocol.ID
+	for i := range final {
+		st := &final[i]
+		if !st.Connected {
+			if notJoined == 0 {
+				firstNotJoined = st.ID
+			}
+			notJoined++
+		}
+		if st.Locked || st.Queue > 0 {
+			if st.Connected || st.Queue > 0 {
+				if stuck == 0 {
+					firstStuck = st.ID
+				}
+				stuck++
+			}
+		}
+	}
+	ringCorrect = correct && notJoined == 0
+	switch {
+	case notJoined > 0 && stuck > 0:
+		return OutcomeDeadlock, fmt.Sprintf("%d newcomer(s) not joined (first %v) while %d node(s) stay locked or hold requests (first %v)",
+			notJoined, firstNotJoined, stuck, firstStuck), ringCorrect
+	case notJoined > 0:
+		return OutcomeNotJoined, fmt.Sprintf("%d newcomer(s) never got both neighbours (first %v)", notJoined, firstNotJoined), ringCorrect
+	case !correct:
+		return OutcomeWrongNeighbours, ringDetail, ringCorrect
+	case stuck > 0:
+		return OutcomeDeadlock, fmt.Sprintf("%d node(s) end locked or with unserved requests (first %v)", stuck, firstStuck), ringCorrect
+	}
+	return OutcomeOK, "", ringCorrect
+}
+
+// CheckSafety runs the per-event safety checker once over a set of node states.
+func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
+	nodes := make([]node, len(states))
+	for i := range states {
+		nodes[i] = node{id: states[i].ID, st: states[i]}
+	}
+	var c checker
+	c.init(nodes, ring, true)
+	return c.run()
 }

@@ -1,0 +1,258 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// hashRun hashes every trace event and the outcome of one run.
+func hashRun(t *testing.T, cfg Config) string {
+	t.Helper()
+	h := sha256.New()
+	r, err := Run(cfg, TracerFunc(func(e *Event) { writeEvent(h, e) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(h, "%s|%s|%v|%d|%d\n", r.Outcome, r.Detail, r.RingCorrect, r.Messages, r.Events)
+	for _, j := range r.Joins {
+		fmt.Fprintf(h, "%+v\n", j)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func writeEvent(h hash.Hash, e *Event) {
+	fmt.Fprintf(h, "%d %d %s %s %v %v %v %v %v %v %s\n", e.Seq, e.Time, e.Kind, e.MsgType, e.Node,
+		e.From, e.To, e.Joiner, e.Left, e.Right, e.Detail)
+}
+
+func determinismConfigs() map[string]Config {
+	simple := DefaultConfig()
+	simple.Seed = 42
+	adv := DefaultConfig()
+	adv.Scenario, adv.Nodes, adv.Seed = "advanced", 30, 7
+	rnd := DefaultConfig()
+	rnd.Scenario, rnd.Nodes, rnd.Joiners, rnd.Timing, rnd.Seed = "random", 40, 20, "async", 99
+	rnd.JoinWindow, rnd.Horizon = 5e6, 10e9
+	rnd.Delay = Delay{Kind: "lognormal", Median: 3e6, Sigma: 1}
+	rnd.Link = "reorder"
+	return map[string]Config{"simple": simple, "advanced": adv, "random-async": rnd}
+}
+
+// Same configuration and seed give the same bytes, whatever GOMAXPROCS is and whatever else
+// runs concurrently.
+func TestDeterminism(t *testing.T) {
+	for name, cfg := range determinismConfigs() {
+		t.Run(name, func(t *testing.T) {
+			prev := runtime.GOMAXPROCS(1)
+			one := hashRun(t, cfg)
+			runtime.GOMAXPROCS(prev)
+			var wg sync.WaitGroup
+			hashes := make([]string, 4)
+			for i := range hashes {
+				wg.Add(1)
+				go func() { defer wg.Done(); hashes[i] = hashRun(t, cfg) }()
+			}
+			wg.Wait()
+			for i, h := range hashes {
+				if h != one {
+					t.Fatalf("run %d hashed %s, GOMAXPROCS=1 run hashed %s", i, h, one)
+				}
+			}
+			other := cfg
+			other.Seed++
+			if hashRun(t, other) == one {
+				t.Fatalf("seed %d and %d gave the same trace", cfg.Seed, other.Seed)
+			}
+		})
+	}
+}
+
+func member(id, left, right protocol.ID) protocol.State {
+	return protocol.State{ID: id, Left: left, Right: right, Connected: true}
+}
+
+// The original's two failure shapes, built by hand.
+func TestClassifyFinalShapes(t *testing.T) {
+	tests := []struct {
+		name    string
+		states  []protocol.State
+		outcome string
+		correct bool
+	}{
+		{"correct ring", []protocol.State{member(1, 50, 2), member(2, 1, 3), member(3, 2, 49),
+			member(49, 3, 50), member(50, 49, 1)}, OutcomeOK, true},
+		{"two accepts into one gap", []protocol.State{member(1, 50, 3), member(2, 1, 49), member(3, 1, 49),
+			member(49, 3, 50), member(50, 49, 1)}, OutcomeWrongNeighbours, false},
+		{"newcomer left unconnected", []protocol.State{member(1, 50, 2), member(2, 1, 49),
+			{ID: 3, Left: protocol.None, Right: 49, Waiting: true, Locked: true},
+			member(49, 2, 50), member(50, 49, 1)}, OutcomeNotJoined, false},
+		{"contact never unlocked", []protocol.State{member(1, 50, 2), member(2, 1, 49),
+			{ID: 3, Left: protocol.None, Right: protocol.None, Waiting: true, Locked: true},
+			{ID: 49, Left: 2, Right: 50, Connected: true, Locked: true, Queue: 1}, member(50, 49, 1)}, OutcomeDeadlock, false},
+		{"correct ring, lock left behind", []protocol.State{member(1, 49, 49),
+			{ID: 49, Left: 1, Right: 1, Connected: true, Locked: true}}, OutcomeDeadlock, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outcome, detail, correct := ClassifyFinal(tt.states)
+			if outcome != tt.outcome || correct != tt.correct {
+				t.Fatalf("got %s (correct=%v, %s), want %s (correct=%v)", outcome, correct, detail, tt.outcome, tt.correct)
+			}
+			if outcome != OutcomeOK && detail == "" {
+				t.Fatal("a failure without a reason")
+			}
+		})
+	}
+}
+
+func TestCheckSafety(t *testing.T) {
+	ring := protocol.Ring{Bits: 8}
+	pendingJoiner := protocol.State{ID: 2, Left: protocol.None, Right: protocol.None, Waiting: true}
+	tests := []struct {
+		name   string
+		states []protocol.State
+		want   string // property, or "" for none
+	}{
+		{"ring", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1)}, ""},
+		{"single node", []protocol.State{member(1, 1, 1)}, ""},
+		{"appendage into the ring", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 5)}, ""},
+		{"walk pending on a joiner", []protocol.State{member(1, 9, 2), member(5, 2, 9), member(9, 5, 1), pendingJoiner}, ""},
+		{"two rings", []protocol.State{member(1, 5, 5), member(5, 1, 1), member(7, 9, 9), member(9, 7, 7)}, PropAtMostOneRing},
+		{"ring out of order", []protocol.State{member(1, 9, 9), member(5, 9, 1), member(9, 1, 5)}, PropOrderedRing},
+		{"dangling pointer", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 77)}, PropConnectedAppendages},
+		{"no ring", []protocol.State{member(1, 5, 5), member(5, 1, 2), {ID: 2, Left: 5, Right: protocol.None, Connected: true}}, PropConnectedAppendages},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := CheckSafety(tt.states, ring)
+			got := ""
+			if v != nil {
+				got = v.Property
+			}
+			if got != tt.want {
+				t.Fatalf("got violation %q (%+v), want %q", got, v, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"unknown scenario", func(c *Config) { c.Scenario = "huge" }, "unknown scenario"},
+		{"unknown protocol", func(c *Config) { c.Protocol = "chord" }, "unknown protocol"},
+		{"negative joiners", func(c *Config) { c.Scenario, c.Joiners = "random", -1 }, "joiners must not be negative"},
+		{"no members", func(c *Config) { c.Scenario, c.Nodes = "random", 0 }, "at least one ring member"},
+		{"joiners exceed ID space", func(c *Config) { c.Scenario, c.Bits, c.Nodes, c.Joiners = "random", 4, 10, 7 }, "do not fit"},
+		{"advanced too small", func(c *Config) { c.Scenario, c.Nodes = "advanced", 4 }, "n >= 5"},
+		{"bits too wide", func(c *Config) { c.Bits = 63 }, "bits"},
+		{"bad delay", func(c *Config) { c.Delay = Delay{Kind: "uniform", Min: 5, Max: 1} }, "delay.max"},
+		{"unknown delay", func(c *Config) { c.Delay.Kind = "pareto" }, "unknown delay"},
+		{"unknown timing", func(c *Config) { c.Timing = "sync" }, "unknown timing"},
+		{"zero horizon", func(c *Config) { c.Horizon = 0 }, "horizon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			_, err := Run(c, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Every delay distribution stays inside its bounds and is reproducible.
+func TestDelaySamplers(t *testing.T) {
+	const ms = 1_000_000
+	tests := []struct {
+		d        Delay
+		min, max int64
+	}{
+		{Delay{Kind: "constant", Value: 3 * ms}, 3 * ms, 3 * ms},
+		{Delay{Kind: "uniform", Min: ms, Max: 2 * ms}, ms, 2 * ms},
+		{Delay{Kind: "uniform-int", Min: ms, Max: 10 * ms}, ms, 10 * ms},
+		{Delay{Kind: "exponential", Mean: ms}, 1, 1 << 62},
+		{Delay{Kind: "lognormal", Median: ms, Sigma: 0.5}, 1, 1 << 62},
+	}
+	for _, tt := range tests {
+		t.Run(tt.d.Kind, func(t *testing.T) {
+			if err := tt.d.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := newSampler(tt.d, ms)
+			r1, r2 := newStream(1, streamDelay), newStream(1, streamDelay)
+			var sum float64
+			for range 10000 {
+				v := s.draw(r1)
+				if v != s.draw(r2) {
+					t.Fatal("same stream, different draws")
+				}
+				if v < tt.min || v > tt.max {
+					t.Fatalf("draw %d outside [%d, %d]", v, tt.min, tt.max)
+				}
+				if tt.d.Kind == "uniform-int" && v%ms != 0 {
+					t.Fatalf("uniform-int drew %d, not a whole unit", v)
+				}
+				sum += float64(v)
+			}
+			if tt.d.Kind == "exponential" {
+				if mean := sum / 10000; mean < 0.9*ms || mean > 1.1*ms {
+					t.Fatalf("exponential mean %.0f, want about %d", mean, ms)
+				}
+			}
+		})
+	}
+}
+
+func TestQueueOrder(t *testing.T) {
+	var q queue
+	r := newStream(3, 0)
+	for i := range 5000 {
+		q.push(r.Int64N(100), evWake, int32(i), -1)
+	}
+	var last item
+	for i := 0; q.Len() > 0; i++ {
+		it := q.pop()
+		if i > 0 && it.before(&last) {
+			t.Fatalf("popped %+v after %+v", it, last)
+		}
+		if i > 0 && it.at == last.at && it.seq < last.seq {
+			t.Fatal("ties not broken by scheduling order")
+		}
+		last = it
+	}
+}
+
+// The simple scenario under the seed timing model ends every run at the horizon with both
+// joins accounted for.
+func TestJoinRecords(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed = 3
+	r, err := Run(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Joins) != 2 {
+		t.Fatalf("%d join records, want 2", len(r.Joins))
+	}
+	for _, j := range r.Joins {
+		if j.Outcome == JoinOK && (j.End < j.Start || j.Messages < 4) {
+			t.Errorf("implausible join record %+v", j)
+		}
+	}
+	if r.SimTime >= cfg.Horizon {
+		t.Errorf("an event ran at %d, at or after the horizon %d", r.SimTime, cfg.Horizon)
+	}
+}
