@@ -23,6 +23,10 @@ const (
 	ChangeNeighbour
 	NewNeighbour
 	SuccessJoin
+	Welcome    // predlock: the gap's owner offers the newcomer its place (Neighbour = successor)
+	WelcomeAck // predlock: the newcomer has both pointers set
+	SetLeft    // predlock: the successor's new left neighbour is Neighbour
+	LeftSet    // predlock: the successor has switched its left pointer
 	numMsgTypes
 )
 
@@ -32,6 +36,10 @@ var msgTypeNames = [...]string{
 	ChangeNeighbour: "change_neighbour",
 	NewNeighbour:    "new_neighbour",
 	SuccessJoin:     "success_join",
+	Welcome:         "welcome",
+	WelcomeAck:      "welcome_ack",
+	SetLeft:         "set_left",
+	LeftSet:         "left_set",
 }
 
 func (t MsgType) String() string {

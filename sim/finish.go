@@ -38,6 +38,9 @@ func (s *Sim) finish() *Result {
 	case s.violation != nil:
 		r.Outcome = OutcomeInvariant
 		r.Detail = fmt.Sprintf("%s at event %d (t=%d): %s", s.violation.Property, s.violation.Seq, s.violation.Time, s.violation.Detail)
+	case outcome != OutcomeOK && s.inFlight():
+		r.Outcome = OutcomeTimeout
+		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)
 	default:
 		r.Outcome, r.Detail = outcome, detail
 	}
@@ -92,4 +95,20 @@ func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
 	var c checker
 	c.init(nodes, ring, true)
 	return c.run()
+}
+
+// inFlight reports whether protocol work was still under way when the run ended: a message
+// on the wire, a node blocked sending, or a message waiting in an inbox. Polls do not count.
+func (s *Sim) inFlight() bool {
+	for i := range s.q.items {
+		if k := s.q.items[i].kind; k == evDeliver || k == evStart {
+			return true
+		}
+	}
+	for i := range s.nodes {
+		if l := s.nodes[i].loop; l != nil && (l.landing || l.actPos < len(l.acts) || len(l.inbox) > 0) {
+			return true
+		}
+	}
+	return false
 }

@@ -11,11 +11,12 @@ const (
 	OutcomeLivelock        = "livelock"         // the message budget ran out
 	OutcomeInvariant       = "invariant"        // a safety property broke during the run
 	OutcomeCrash           = "crash"            // a handler met a state the original crashed on
+	OutcomeTimeout         = "timeout"          // the horizon came with joins unfinished and messages still in flight
 )
 
 // Outcomes lists every outcome class, ok first.
 var Outcomes = []string{OutcomeOK, OutcomeWrongNeighbours, OutcomeNotJoined, OutcomeDeadlock,
-	OutcomeLivelock, OutcomeInvariant, OutcomeCrash}
+	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout}
 
 // Join outcomes.
 const (

@@ -1,0 +1,132 @@
+package protocol
+
+// The predlock variant never breaks the ring, whatever the number of simultaneous joiners,
+// their contacts, the message delays or their order on the wire.
+//
+// One rule removes the seed's races: only a gap's left end (the predecessor) inserts into the
+// gap, and it holds its lock for the whole insertion. Requests are routed to the predecessor
+// with wrap-around comparisons. The insertion is ordered so that every pointer that makes the
+// newcomer reachable is set only after the newcomer's own pointers are:
+//
+//	p (owner of the gap p..r)      k (newcomer)           r (successor)
+//	lock; welcome(r)  ---------->  left=p right=r
+//	                  <----------  welcome_ack
+//	right=k; set_left(k) --------------------------------> left=k
+//	                               connected  <----------  left_set
+//	unlock            <----------  success_join
+//
+// Every message of one insertion is caused by the previous one, so the order of delivery
+// between different senders never matters. See docs/protocol.md.
+
+func init() {
+	register(Variant{
+		Name:        "predlock",
+		Description: "the gap's predecessor locks it for the whole insertion; never breaks the ring",
+		New:         newPredlock,
+	})
+}
+
+type predlockNode struct {
+	ring            Ring
+	id, left, right ID
+	contact         ID
+	connected       bool
+	waiting         bool
+	locked          bool
+	pending         ID // newcomer being inserted while locked
+	queue           []ID
+	head            int
+}
+
+func newPredlock(c Config) Node {
+	n := &predlockNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact, pending: None}
+	if c.Member {
+		n.left, n.right, n.connected = c.Left, c.Right, true
+	}
+	return n
+}
+
+func (n *predlockNode) State() State {
+	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
+		Waiting: n.waiting, Locked: n.locked, Queue: len(n.queue) - n.head}
+}
+
+func (n *predlockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+
+func (n *predlockNode) Start(out *Output) error {
+	if n.contact == None {
+		return ErrMissingNeighbour
+	}
+	n.waiting = true
+	out.send(Message{Type: Connect, From: n.id, To: n.contact, Joiner: n.id, Neighbour: None})
+	return nil
+}
+
+func (n *predlockNode) enqueue(k ID) {
+	if n.head > 0 && n.head == len(n.queue) {
+		n.queue, n.head = n.queue[:0], 0
+	}
+	n.queue = append(n.queue, k)
+}
+
+// route forwards a request that is not for this node's gap, or queues it.
+func (n *predlockNode) route(k ID, out *Output) {
+	if !n.connected || n.ring.Between(n.id, k, n.right) {
+		n.enqueue(k)
+		return
+	}
+	next := n.right
+	if n.ring.Between(n.left, k, n.id) {
+		// k's gap lies just behind us: the left neighbour is at or close to its predecessor.
+		next = n.left
+	}
+	out.send(Message{Type: ConnectRedirect, From: n.id, To: next, Joiner: k, Neighbour: None})
+}
+
+func (n *predlockNode) Step(m Message, out *Output) error {
+	switch m.Type {
+	case Connect, ConnectRedirect:
+		n.route(m.Joiner, out)
+	case Welcome:
+		n.left, n.right = m.From, m.Neighbour
+		out.send(Message{Type: WelcomeAck, From: n.id, To: m.From, Joiner: n.id, Neighbour: None})
+	case WelcomeAck:
+		if !n.locked || n.pending != m.From {
+			return nil // not an insertion of ours: ignore rather than corrupt the ring
+		}
+		succ := n.right
+		n.right = m.From
+		out.send(Message{Type: SetLeft, From: n.id, To: succ, Joiner: m.From, Neighbour: m.From})
+	case SetLeft:
+		n.left = m.Neighbour
+		out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None})
+	case LeftSet:
+		if n.waiting && n.left != None && n.right == m.From {
+			n.connected, n.waiting = true, false
+			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id, Neighbour: None})
+		}
+	case SuccessJoin:
+		if n.locked && n.pending == m.From {
+			n.locked, n.pending = false, None
+		}
+	}
+	return nil
+}
+
+func (n *predlockNode) Fire(Timer, *Output) error { return nil }
+
+func (n *predlockNode) Serve(out *Output) (bool, error) {
+	if n.locked || !n.connected || n.head == len(n.queue) {
+		return false, nil
+	}
+	k := n.queue[n.head]
+	n.head++
+	if !n.ring.Between(n.id, k, n.right) {
+		// The gap moved while the request waited (an insertion shrank it): route it on.
+		n.route(k, out)
+		return true, nil
+	}
+	n.locked, n.pending = true, k
+	out.send(Message{Type: Welcome, From: n.id, To: k, Joiner: k, Neighbour: n.right})
+	return true, nil
+}
