@@ -130,3 +130,22 @@ func (n *predlockNode) Serve(out *Output) (bool, error) {
 	out.send(Message{Type: Welcome, From: n.id, To: k, Joiner: k, Neighbour: n.right})
 	return true, nil
 }
+
+func (n *predlockNode) Clone() Node {
+	c := *n
+	c.queue = append([]ID(nil), n.queue[n.head:]...)
+	c.head = 0
+	return &c
+}
+
+func (n *predlockNode) AppendKey(b []byte) []byte {
+	b = appendID(b, n.id)
+	b = appendID(b, n.left)
+	b = appendID(b, n.right)
+	b = appendID(b, n.pending)
+	b = appendBools(b, n.connected, n.waiting, n.locked)
+	for _, k := range n.queue[n.head:] {
+		b = appendID(b, k)
+	}
+	return append(b, 0xff)
+}

@@ -139,6 +139,26 @@ type Node interface {
 	State() State
 	// WantsToJoin reports whether the node's loop should call Start now.
 	WantsToJoin() bool
+	// Clone returns an independent copy, for exhaustive exploration.
+	Clone() Node
+	// AppendKey appends a canonical encoding of the node's whole state, so that two nodes
+	// with equal keys behave identically from here on.
+	AppendKey(b []byte) []byte
+}
+
+func appendID(b []byte, id ID) []byte {
+	return append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24),
+		byte(id>>32), byte(id>>40), byte(id>>48), byte(id>>56))
+}
+
+func appendBools(b []byte, flags ...bool) []byte {
+	var x byte
+	for i, f := range flags {
+		if f {
+			x |= 1 << i
+		}
+	}
+	return append(b, x)
 }
 
 // Config describes one node at creation.

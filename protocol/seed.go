@@ -121,3 +121,21 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 	// The node stays locked until a success_join arrives.
 	return true, nil
 }
+
+func (n *seedNode) Clone() Node {
+	c := *n
+	c.queue = append([]ID(nil), n.queue[n.head:]...)
+	c.head = 0
+	return &c
+}
+
+func (n *seedNode) AppendKey(b []byte) []byte {
+	b = appendID(b, n.id)
+	b = appendID(b, n.left)
+	b = appendID(b, n.right)
+	b = appendBools(b, n.connected, n.waiting, n.locked)
+	for _, k := range n.queue[n.head:] {
+		b = appendID(b, k)
+	}
+	return append(b, 0xff)
+}

@@ -1,0 +1,390 @@
+// Package explore checks a join protocol exhaustively on small configurations: it enumerates
+// every order in which in-flight messages can be delivered and newcomers can start, on the
+// very protocol code the simulator and the real nodes run, hashing states so that each is
+// expanded once. Breadth-first search makes every reported counterexample a shortest one.
+package explore
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// Config is one exploration scope.
+type Config struct {
+	Protocol string
+	Bits     uint
+	Members  []protocol.ID
+	Joiners  []protocol.ID
+	// AllContacts explores every assignment of contacts to joiners; otherwise joiner i
+	// contacts Members[i % len(Members)].
+	AllContacts bool
+	// MaxStates bounds the distinct states per contact assignment; 0 means no bound.
+	MaxStates int
+}
+
+// Step is one transition: a newcomer starting its join, or a message delivered.
+type Step struct {
+	Start protocol.ID // the newcomer that starts, or None
+	Msg   protocol.Message
+}
+
+func (s Step) String() string {
+	if s.Start != protocol.None {
+		return fmt.Sprintf("start %v", s.Start)
+	}
+	m := s.Msg
+	out := fmt.Sprintf("deliver %s %v -> %v (joiner %v)", m.Type, m.From, m.To, m.Joiner)
+	if m.Type == protocol.ChangeNeighbour || m.Type == protocol.NewNeighbour ||
+		m.Type == protocol.Welcome || m.Type == protocol.SetLeft {
+		out += fmt.Sprintf(" neighbour %v", m.Neighbour)
+	}
+	return out
+}
+
+// Finding is a shortest path to a violation or a bad final state.
+type Finding struct {
+	Kind     string // a safety property, or a final outcome class
+	Detail   string
+	Contacts []protocol.ID // per joiner
+	Path     []Step
+	Final    []protocol.State
+}
+
+// Report sums an exploration over every contact assignment.
+type Report struct {
+	Assignments   int
+	States        int // distinct states expanded
+	Transitions   int
+	Terminal      int // reachable states with nothing left to do
+	DistinctFinal int // distinct final rings (pointer sets)
+	Complete      bool
+	Findings      []Finding // the shortest per kind, in order of discovery
+	Elapsed       time.Duration
+}
+
+// Validate names the first unusable field.
+func (c *Config) Validate() error {
+	if _, err := protocol.Lookup(c.Protocol); err != nil {
+		return err
+	}
+	ring := protocol.Ring{Bits: c.Bits}
+	if err := ring.Validate(); err != nil {
+		return err
+	}
+	if len(c.Members) == 0 {
+		return errors.New("at least one ring member is needed")
+	}
+	if len(c.Joiners) == 0 || len(c.Joiners) > 8 {
+		return fmt.Errorf("between 1 and 8 joiners can be explored, got %d", len(c.Joiners))
+	}
+	seen := map[protocol.ID]bool{}
+	for _, id := range append(slices.Clone(c.Members), c.Joiners...) {
+		if !ring.Contains(id) {
+			return fmt.Errorf("ID %v is outside the %d-bit ring", id, c.Bits)
+		}
+		if seen[id] {
+			return fmt.Errorf("ID %v appears twice", id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+type state struct {
+	nodes   []protocol.Node
+	flight  []protocol.Message // sorted, so equal multisets encode equally
+	started uint16
+	parent  int32 // index into the path arena
+}
+
+type pathNode struct {
+	parent int32
+	step   Step
+}
+
+// Run explores every contact assignment of the scope.
+func Run(cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	rep := &Report{Complete: true}
+	finals := map[[16]byte]bool{}
+	seenKinds := map[string]bool{}
+	m := len(cfg.Members)
+	assign := make([]int, len(cfg.Joiners))
+	for {
+		contacts := make([]protocol.ID, len(cfg.Joiners))
+		for i := range contacts {
+			if cfg.AllContacts {
+				contacts[i] = cfg.Members[assign[i]]
+			} else {
+				contacts[i] = cfg.Members[i%m]
+			}
+		}
+		rep.Assignments++
+		exploreOne(&cfg, contacts, rep, finals, seenKinds)
+		if !cfg.AllContacts || !nextAssignment(assign, m) {
+			break
+		}
+	}
+	rep.DistinctFinal = len(finals)
+	rep.Elapsed = time.Since(begin)
+	return rep, nil
+}
+
+func nextAssignment(a []int, m int) bool {
+	for i := range a {
+		a[i]++
+		if a[i] < m {
+			return true
+		}
+		a[i] = 0
+	}
+	return false
+}
+
+func sortedMembers(ms []protocol.ID) []protocol.ID {
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	return s
+}
+
+func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16]byte]bool, seenKinds map[string]bool) {
+	variant, _ := protocol.Lookup(cfg.Protocol)
+	ring := protocol.Ring{Bits: cfg.Bits}
+	ms := sortedMembers(cfg.Members)
+	init := &state{parent: -1}
+	for i, id := range ms {
+		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Member: true,
+			Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)]}))
+	}
+	for i, id := range cfg.Joiners {
+		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Contact: contacts[i]}))
+	}
+	index := map[protocol.ID]int{}
+	for i, n := range init.nodes {
+		index[n.State().ID] = i
+	}
+	firstJoiner := len(ms)
+
+	arena := []pathNode{}
+	visited := map[[16]byte]bool{key(init): true}
+	frontier := []*state{init}
+	var out protocol.Output
+	states := make([]protocol.State, len(init.nodes))
+	report := func(kind, detail string, s *state, last Step) {
+		if seenKinds[kind] {
+			return
+		}
+		seenKinds[kind] = true
+		path := []Step{last}
+		for p := s.parent; p >= 0; p = arena[p].parent {
+			path = append(path, arena[p].step)
+		}
+		slices.Reverse(path)
+		final := make([]protocol.State, len(s.nodes))
+		for i, n := range s.nodes {
+			final[i] = n.State()
+		}
+		rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(contacts), Path: path, Final: final})
+	}
+	expanded := 0
+	for len(frontier) > 0 {
+		var next []*state
+		for _, s := range frontier {
+			expanded++
+			rep.States++
+			if cfg.MaxStates > 0 && expanded > cfg.MaxStates {
+				rep.Complete = false
+				return
+			}
+			moves := 0
+			try := func(step Step) {
+				moves++
+				rep.Transitions++
+				t := &state{nodes: make([]protocol.Node, len(s.nodes)), started: s.started}
+				for i, n := range s.nodes {
+					t.nodes[i] = n.Clone()
+				}
+				var target int
+				var err error
+				out.Reset()
+				if step.Start != protocol.None {
+					target = index[step.Start]
+					t.started |= 1 << (target - firstJoiner)
+					t.flight = slices.Clone(s.flight)
+					err = t.nodes[target].Start(&out)
+				} else {
+					t.flight = removeOne(s.flight, step.Msg)
+					var ok bool
+					target, ok = index[step.Msg.To]
+					if ok {
+						err = t.nodes[target].Step(step.Msg, &out)
+					}
+				}
+				for err == nil {
+					for _, a := range out.Actions {
+						if a.Kind == protocol.Send {
+							t.flight = append(t.flight, a.Msg)
+						}
+					}
+					out.Reset()
+					var served bool
+					served, err = t.nodes[target].Serve(&out)
+					if !served {
+						break
+					}
+				}
+				sortFlight(t.flight)
+				if err != nil {
+					t.parent = s.parent
+					report(sim.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
+					return
+				}
+				k := key(t)
+				if visited[k] {
+					return
+				}
+				visited[k] = true
+				arena = append(arena, pathNode{parent: s.parent, step: step})
+				t.parent = int32(len(arena) - 1)
+				for i, n := range t.nodes {
+					states[i] = n.State()
+				}
+				if v := sim.CheckSafety(states, ring); v != nil {
+					report(v.Property, v.Detail, t, step)
+					return
+				}
+				next = append(next, t)
+			}
+			for j := firstJoiner; j < len(s.nodes); j++ {
+				if s.started&(1<<(j-firstJoiner)) == 0 {
+					try(Step{Start: s.nodes[j].State().ID})
+				}
+			}
+			for i, m := range s.flight {
+				if i > 0 && m == s.flight[i-1] {
+					continue // delivering either copy leads to the same state
+				}
+				try(Step{Start: protocol.None, Msg: m})
+			}
+			if moves == 0 {
+				rep.Terminal++
+				for i, n := range s.nodes {
+					states[i] = n.State()
+				}
+				finals[ringKey(states)] = true
+				if outcome, detail, _ := sim.ClassifyFinal(states); outcome != sim.OutcomeOK {
+					// The last step is already on the path of s.
+					if s.parent >= 0 {
+						last := arena[s.parent]
+						p := &state{nodes: s.nodes, parent: last.parent}
+						report(outcome, detail, p, last.step)
+					} else {
+						report(outcome, detail, s, Step{Start: protocol.None})
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+}
+
+func cmpMsg(a, b protocol.Message) int {
+	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To),
+		cmp.Compare(a.Joiner, b.Joiner), cmp.Compare(a.Neighbour, b.Neighbour))
+}
+
+func sortFlight(f []protocol.Message) { slices.SortFunc(f, cmpMsg) }
+
+func removeOne(f []protocol.Message, m protocol.Message) []protocol.Message {
+	out := make([]protocol.Message, 0, len(f))
+	removed := false
+	for _, x := range f {
+		if !removed && x == m {
+			removed = true
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func key(s *state) [16]byte {
+	h := fnv.New128a()
+	var b []byte
+	for _, n := range s.nodes {
+		b = n.AppendKey(b)
+	}
+	b = append(b, byte(s.started), byte(s.started>>8))
+	for _, m := range s.flight {
+		b = append(b, byte(m.Type))
+		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour} {
+			b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24), byte(id>>32), byte(id>>40), byte(id>>48), byte(id>>56))
+		}
+	}
+	h.Write(b)
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+func ringKey(states []protocol.State) [16]byte {
+	h := fnv.New128a()
+	for _, st := range states {
+		fmt.Fprintf(h, "%v<%v>%v;", st.Left, st.ID, st.Right)
+	}
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// Format renders a report for people.
+func (r *Report) Format(cfg *Config) string {
+	var b strings.Builder
+	scope := "fixed contacts"
+	if cfg.AllContacts {
+		scope = "all contact choices"
+	}
+	fmt.Fprintf(&b, "protocol %s, members %v, joiners %v, %d-bit ring, %s (%d assignment(s))\n",
+		cfg.Protocol, cfg.Members, cfg.Joiners, cfg.Bits, scope, r.Assignments)
+	complete := "complete"
+	if !r.Complete {
+		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
+	}
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, distinct final rings %d, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.DistinctFinal, complete, r.Elapsed.Round(time.Millisecond))
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(&b, "no violation and no bad final state found\n")
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "\n%s: %s\n  contacts %v, shortest sequence (%d steps):\n", f.Kind, f.Detail, f.Contacts, len(f.Path))
+		for i, s := range f.Path {
+			fmt.Fprintf(&b, "  %3d. %s\n", i+1, s)
+		}
+		fmt.Fprintf(&b, "  state after it:\n")
+		for _, st := range f.Final {
+			fmt.Fprintf(&b, "    %v <- %v -> %v", st.Left, st.ID, st.Right)
+			if !st.Connected {
+				b.WriteString(" not-connected")
+			}
+			if st.Locked {
+				b.WriteString(" locked")
+			}
+			if st.Queue > 0 {
+				fmt.Fprintf(&b, " queue=%d", st.Queue)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,71 @@
+package explore
+
+import (
+	"testing"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+func TestSeedCounterexamples(t *testing.T) {
+	cfg := Config{Protocol: "seed", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3}, AllContacts: true}
+	rep, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Format(&cfg))
+	if !rep.Complete {
+		t.Fatal("the simple scenario's scope did not finish")
+	}
+	var gap *Finding
+	for i := range rep.Findings {
+		if rep.Findings[i].Kind == sim.OutcomeWrongNeighbours {
+			gap = &rep.Findings[i]
+		}
+	}
+	if gap == nil {
+		t.Fatalf("no wrong_neighbours counterexample among %d findings", len(rep.Findings))
+	}
+	// The two-accepts-into-one-gap shape: both newcomers end between 1 and 49.
+	byID := map[protocol.ID]protocol.State{}
+	for _, st := range gap.Final {
+		byID[st.ID] = st
+	}
+	n2, n3 := byID[2], byID[3]
+	if !(n2.Left == 1 && n2.Right == 49 && n3.Left == 1 && n3.Right == 49) {
+		t.Errorf("shortest wrong ring is not the two-accepts shape: %+v %+v", n2, n3)
+	}
+}
+
+func TestPredlockHasNoCounterexample(t *testing.T) {
+	scopes := []Config{
+		{Protocol: "predlock", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3}, AllContacts: true},
+		{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 3, 6}, Joiners: []protocol.ID{1, 2, 7}, AllContacts: true},
+		{Protocol: "predlock", Bits: 2, Members: []protocol.ID{2}, Joiners: []protocol.ID{3, 0, 1}, AllContacts: true},
+	}
+	for _, cfg := range scopes {
+		rep, err := Run(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(rep.Format(&cfg))
+		if !rep.Complete || len(rep.Findings) > 0 || rep.DistinctFinal != 1 {
+			t.Errorf("predlock on %v + %v: complete=%v findings=%d distinct finals=%d",
+				cfg.Members, cfg.Joiners, rep.Complete, len(rep.Findings), rep.DistinctFinal)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := []Config{
+		{Protocol: "nope", Bits: 4, Members: []protocol.ID{1}, Joiners: []protocol.ID{2}},
+		{Protocol: "seed", Bits: 4, Members: []protocol.ID{1}, Joiners: []protocol.ID{1}},
+		{Protocol: "seed", Bits: 4, Members: []protocol.ID{1}, Joiners: []protocol.ID{16}},
+		{Protocol: "seed", Bits: 4, Joiners: []protocol.ID{2}},
+	}
+	for _, c := range bad {
+		if _, err := Run(c); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}
