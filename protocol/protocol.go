@@ -118,6 +118,7 @@ type State struct {
 	Waiting     bool // its own join is in flight
 	Locked      bool // refuses to start serving another join request
 	Queue       int  // pending join requests
+	Failed      bool // gave up its own join and reported it (after bounded retries)
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.

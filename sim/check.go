@@ -30,6 +30,7 @@ type checker struct {
 	ids       []protocol.ID
 	right     []int32 // index of the right neighbour, -1 unset, -2 unknown ID
 	connected []bool
+	down      []bool
 	mark      []uint32 // walk number that visited the node
 	term      []int32  // what a finished walk led to: cycle number, or termPending/termBroken
 	epoch     uint32
@@ -50,6 +51,7 @@ func (c *checker) init(nodes []node, ring protocol.Ring, enabled bool) {
 	c.ids = make([]protocol.ID, n)
 	c.right = make([]int32, n)
 	c.connected = make([]bool, n)
+	c.down = make([]bool, n)
 	c.mark = make([]uint32, n)
 	c.term = make([]int32, n)
 	for i := range nodes {
@@ -81,6 +83,11 @@ func (c *checker) update(i int32, st *protocol.State) {
 	c.dirty = c.enabled
 }
 
+func (c *checker) setDown(i int32, down bool) {
+	c.down[i] = down
+	c.dirty = c.enabled
+}
+
 // run checks the four properties and returns the first one that fails, or nil.
 func (c *checker) run() *Violation {
 	c.dirty = false
@@ -95,7 +102,7 @@ func (c *checker) run() *Violation {
 	firstCycle := int32(-1)
 	pending := false
 	for s := 0; s < n; s++ {
-		if !c.connected[s] || c.mark[s] > base {
+		if !c.connected[s] || c.down[s] || c.mark[s] > base {
 			continue
 		}
 		walk++
@@ -118,6 +125,11 @@ func (c *checker) run() *Violation {
 			c.mark[i] = walk
 			c.path = append(c.path, i)
 			next := c.right[i]
+			if next >= 0 && c.down[next] {
+				// A pointer to a crashed node: repair, if the protocol has any, is pending.
+				result = termPending
+				break
+			}
 			if next == ptrUnset && !c.connected[i] {
 				result = termPending
 				break

@@ -35,6 +35,7 @@ type Config struct {
 	// MaxMessages ends the run as a livelock when more messages than this are sent.
 	MaxMessages int64
 	Seed        uint64
+	Faults      Faults
 	// NoCheck turns the per-event safety checker off (the end-of-run checks always run).
 	NoCheck bool
 }
@@ -97,6 +98,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Delay.Validate(); err != nil {
 		return err
+	}
+	if err := c.Faults.Validate(); err != nil {
+		return err
+	}
+	if c.Faults.Active() && c.Timing != "async" {
+		return fmt.Errorf("faults: fault injection needs timing = \"async\"")
 	}
 	space := (protocol.Ring{Bits: c.Bits}).Size()
 	switch c.Scenario {

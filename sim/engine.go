@@ -21,6 +21,10 @@ const (
 	evStart                     // async timing: a newcomer starts its join
 	evDeliver                   // async timing: a message arrives
 	evTimer                     // a protocol timer fires
+	evCrash                     // faults: a node crashes
+	evRestart                   // faults: a crashed node comes back
+	evPartition                 // faults: the network splits
+	evHeal                      // faults: the partition heals
 )
 
 // Loop phases of the seed timing model's node process.
@@ -38,6 +42,7 @@ type node struct {
 	start   int64
 	st      protocol.State
 	join    int32 // index into joins, or -1
+	down    bool  // crashed by fault injection
 
 	// loop exists only under the seed timing model, which keeps a ring at rest small.
 	loop *loop
@@ -86,6 +91,7 @@ type Sim struct {
 	stopped   string // outcome that ended the run early, if any
 	stopErr   string
 	violation *Violation
+	faults    faultState
 }
 
 // New builds a run from a validated configuration.
@@ -121,6 +127,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 		}
 	}
 	s.check.init(s.nodes, ring, !cfg.NoCheck)
+	s.initFaults()
 	for i := range s.nodes {
 		switch {
 		case cfg.Timing == "seed":
@@ -159,9 +166,19 @@ func (s *Sim) Run() *Result {
 		case evStart:
 			s.asyncStart(it.node)
 		case evDeliver:
-			s.asyncDeliver(it.ref)
+			s.asyncDeliver(it.node, it.ref)
 		case evTimer:
 			s.asyncTimer(it.node, it.ref)
+		case evCrash:
+			s.crash(it.node)
+		case evRestart:
+			s.restart(it.node)
+		case evPartition:
+			s.faults.partitioned = true
+			s.emitDetail(KindFault, &s.nodes[0], "partition")
+		case evHeal:
+			s.faults.partitioned = false
+			s.emitDetail(KindFault, &s.nodes[0], "heal")
 		}
 		if s.check.dirty {
 			s.runSafetyCheck()
@@ -377,14 +394,26 @@ func (s *Sim) perform(i int32, err error) {
 					return
 				}
 				at := s.now + s.sampler.draw(s.delays)
-				if s.cfg.Link == "fifo" {
-					l := link{a.Msg.From, a.Msg.To}
-					if last := s.lastArr[l]; at < last {
-						at = last
-					}
-					s.lastArr[l] = at
+				var times [2]int64
+				copies := 1
+				times[0] = at
+				if s.faults.on {
+					copies = s.faultOnSend(n, &a.Msg, at, &times)
 				}
-				s.q.push(at, evDeliver, -1, s.alloc(payload{msg: a.Msg}))
+				for c := 0; c < copies; c++ {
+					at := times[c]
+					if s.cfg.Link == "fifo" {
+						l := link{a.Msg.From, a.Msg.To}
+						if last := s.lastArr[l]; at < last {
+							at = last
+						}
+						s.lastArr[l] = at
+					}
+					s.q.push(at, evDeliver, i, s.alloc(payload{msg: a.Msg}))
+				}
+				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
+					return
+				}
 			case protocol.SetTimer:
 				s.setTimer(i, a.Timer)
 			}
@@ -399,12 +428,15 @@ func (s *Sim) perform(i int32, err error) {
 }
 
 func (s *Sim) asyncStart(i int32) {
+	if s.nodes[i].down {
+		return
+	}
 	s.startJoin(i)
 	s.out.Reset()
 	s.perform(i, s.nodes[i].p.Start(&s.out))
 }
 
-func (s *Sim) asyncDeliver(ref int32) {
+func (s *Sim) asyncDeliver(from, ref int32) {
 	m := s.slots[ref].msg
 	s.free = append(s.free, ref)
 	i, ok := s.index[m.To]
@@ -412,6 +444,10 @@ func (s *Sim) asyncDeliver(ref int32) {
 		return
 	}
 	n := &s.nodes[i]
+	if n.down || s.cut(from, i) {
+		s.emit(KindDrop, n, &m)
+		return
+	}
 	s.emit(KindDeliver, n, &m)
 	s.out.Reset()
 	s.perform(i, n.p.Step(m, &s.out))
@@ -421,6 +457,9 @@ func (s *Sim) asyncTimer(i int32, ref int32) {
 	t := s.slots[ref].timer
 	s.free = append(s.free, ref)
 	n := &s.nodes[i]
+	if n.down {
+		return // a crashed node's timers die with it
+	}
 	s.emit(KindTimer, n, nil)
 	s.out.Reset()
 	err := n.p.Fire(t, &s.out)

@@ -30,7 +30,23 @@ func (s *Sim) finish() *Result {
 		}
 		return 0
 	})
-	outcome, detail, correct := ClassifyFinal(r.Final)
+	live := make([]protocol.State, 0, len(s.nodes))
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.down {
+			r.Crashed = append(r.Crashed, n.id)
+			if n.join >= 0 && s.joins[n.join].Outcome != JoinOK {
+				s.joins[n.join].Outcome = JoinCrashed
+			}
+			continue
+		}
+		st := n.p.State()
+		if n.join >= 0 && st.Failed && s.joins[n.join].Outcome != JoinOK {
+			s.joins[n.join].Outcome = JoinFailed
+		}
+		live = append(live, st)
+	}
+	outcome, detail, correct := ClassifyFinal(live)
 	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
@@ -50,7 +66,16 @@ func (s *Sim) finish() *Result {
 // ClassifyFinal judges the states of every node at the end of a run: the outcome class (ok,
 // not_joined, deadlock or wrong_neighbours), a sentence saying why, and whether the ring is
 // exactly right with every node connected. The simulator and the real-node cluster both use it.
-func ClassifyFinal(final []protocol.State) (outcome, detail string, ringCorrect bool) {
+func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bool) {
+	final := make([]protocol.State, 0, len(all))
+	failed := 0
+	for i := range all {
+		if all[i].Failed && !all[i].Connected {
+			failed++
+			continue
+		}
+		final = append(final, all[i])
+	}
 	correct, ringDetail := finalRing(final)
 	notJoined, stuck := 0, 0
 	var firstNotJoined, firstStuck protocol.ID
@@ -82,6 +107,8 @@ func ClassifyFinal(final []protocol.State) (outcome, detail string, ringCorrect 
 		return OutcomeWrongNeighbours, ringDetail, ringCorrect
 	case stuck > 0:
 		return OutcomeDeadlock, fmt.Sprintf("%d node(s) end locked or with unserved requests (first %v)", stuck, firstStuck), ringCorrect
+	case failed > 0:
+		return OutcomeJoinFailed, fmt.Sprintf("%d newcomer(s) reported a failed join", failed), ringCorrect
 	}
 	return OutcomeOK, "", ringCorrect
 }

@@ -12,16 +12,19 @@ const (
 	OutcomeInvariant       = "invariant"        // a safety property broke during the run
 	OutcomeCrash           = "crash"            // a handler met a state the original crashed on
 	OutcomeTimeout         = "timeout"          // the horizon came with joins unfinished and messages still in flight
+	OutcomeJoinFailed      = "join_failed"      // the ring is right, and some newcomers reported that their join failed
 )
 
 // Outcomes lists every outcome class, ok first.
 var Outcomes = []string{OutcomeOK, OutcomeWrongNeighbours, OutcomeNotJoined, OutcomeDeadlock,
-	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout}
+	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout, OutcomeJoinFailed}
 
 // Join outcomes.
 const (
 	JoinOK        = "ok"
-	JoinNotJoined = "not_joined"
+	JoinNotJoined = "not_joined" // never finished, never reported failure: a silent hang
+	JoinFailed    = "failed"     // the newcomer gave up and reported it
+	JoinCrashed   = "crashed"    // the newcomer itself crashed
 )
 
 // JoinRecord is one newcomer's join.
@@ -64,6 +67,7 @@ type Result struct {
 	Events      int64
 	SimTime     int64 // virtual time of the last event
 	Final       []protocol.State
+	Crashed     []protocol.ID // nodes down at the end; they are left out of the final checks
 }
 
 // JoinsSucceeded counts joins that ended connected.
