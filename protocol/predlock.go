@@ -75,11 +75,7 @@ func (n *predlockNode) route(k ID, out *Output) {
 		n.enqueue(k)
 		return
 	}
-	next := n.right
-	if n.ring.Between(n.left, k, n.id) {
-		// k's gap lies just behind us: the left neighbour is at or close to its predecessor.
-		next = n.left
-	}
+	next := n.ring.NextHop(n.id, n.left, n.right, k)
 	out.send(Message{Type: ConnectRedirect, From: n.id, To: next, Joiner: k, Neighbour: None})
 }
 

@@ -27,6 +27,10 @@ const (
 	WelcomeAck // predlock: the newcomer has both pointers set
 	SetLeft    // predlock: the successor's new left neighbour is Neighbour
 	LeftSet    // predlock: the successor has switched its left pointer
+	Queued      // predlock-retry: the gap's owner holds the newcomer's request
+	Poll        // predlock-retry: a newcomer asks its owner whether its request is still alive
+	Unknown     // predlock-retry: the asked node does not hold the request
+	WelcomeNack // predlock-retry: the newcomer refuses a welcome (it is placed elsewhere or gave up)
 	numMsgTypes
 )
 
@@ -40,6 +44,10 @@ var msgTypeNames = [...]string{
 	WelcomeAck:      "welcome_ack",
 	SetLeft:         "set_left",
 	LeftSet:         "left_set",
+	Queued:          "queued",
+	Poll:            "poll",
+	Unknown:         "unknown",
+	WelcomeNack:     "welcome_nack",
 }
 
 func (t MsgType) String() string {
@@ -171,6 +179,10 @@ type Config struct {
 	Member      bool
 	Left, Right ID
 	Contact     ID
+	// Timeout and Retries bound the waiting of variants that retry: a node waits Timeout
+	// nanoseconds for an answer and tries at most Retries times in a row without progress.
+	Timeout int64
+	Retries int
 }
 
 // Variant builds nodes of one protocol flavour.

@@ -55,3 +55,14 @@ func (r Ring) Between(a, x, b ID) bool {
 	}
 	return r.Distance(a, x) < r.Distance(a, b)
 }
+
+// NextHop picks the neighbour a request for k goes to from a node whose gap (id, right) does
+// not contain k: the left neighbour when k is counterclockwise-closer, the right otherwise.
+// Each hop then shortens the remaining distance, so a request takes at most about half the
+// ring's members to reach the gap's owner instead of going round.
+func (r Ring) NextHop(id, left, right, k ID) ID {
+	if left != None && (r.Between(left, k, id) || r.Distance(k, id) < r.Distance(id, k)) {
+		return left
+	}
+	return right
+}

@@ -36,6 +36,9 @@ type Config struct {
 	MaxMessages int64
 	Seed        uint64
 	Faults      Faults
+	// Timeout and Retries tune variants that retry (zero: the variant's defaults).
+	Timeout int64
+	Retries int
 	// NoCheck turns the per-event safety checker off (the end-of-run checks always run).
 	NoCheck bool
 }
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Delay.Validate(); err != nil {
 		return err
+	}
+	if c.Timeout < 0 || c.Retries < 0 {
+		return fmt.Errorf("timeout and retries must not be negative")
 	}
 	if err := c.Faults.Validate(); err != nil {
 		return err

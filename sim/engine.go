@@ -116,7 +116,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 	s.nodes = make([]node, len(specs))
 	for i, sp := range specs {
 		p := variant.New(protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
-			Left: sp.Left, Right: sp.Right, Contact: sp.Contact})
+			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries})
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()

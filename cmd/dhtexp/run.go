@@ -58,6 +58,20 @@ Examples:
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
 			&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
 			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
+			&cli.DurationFlag{Name: "timeout", Usage: "variants that retry: how long a node waits for an answer (default: the variant's)"},
+			&cli.IntFlag{Name: "retries", Usage: "variants that retry: attempts without progress before giving up (default: the variant's)"},
+			&cli.Float64Flag{Name: "loss", Usage: "faults: probability that a message is lost"},
+			&cli.Float64Flag{Name: "duplicate", Usage: "faults: probability that a message is delivered twice"},
+			&cli.DurationFlag{Name: "reorder-window", Usage: "faults: extra uniform delay in [0, window] per message"},
+			&cli.Float64Flag{Name: "spike-prob", Usage: "faults: probability of a delay spike"},
+			&cli.DurationFlag{Name: "spike", Usage: "faults: extra delay of a spike"},
+			&cli.StringFlag{Name: "crash-node", Usage: "faults: random | member | joiner | an ID"},
+			&cli.DurationFlag{Name: "crash-at", Usage: "faults: when the node crashes"},
+			&cli.StringFlag{Name: "crash-after", Usage: "faults: crash right after sending this message type instead"},
+			&cli.DurationFlag{Name: "restart-after", Usage: "faults: bring the crashed node back after this long"},
+			&cli.Float64Flag{Name: "partition-fraction", Usage: "faults: share of nodes cut off by a partition"},
+			&cli.DurationFlag{Name: "partition-at", Usage: "faults: when the partition starts"},
+			&cli.DurationFlag{Name: "heal-at", Usage: "faults: when it heals (0: never)"},
 			&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
 			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
 		},
@@ -90,6 +104,22 @@ func configFromFlags(c *cli.Context) (sim.Config, error) {
 	cfg.MaxMessages = c.Int64("max-messages")
 	cfg.Seed = c.Uint64("seed")
 	cfg.NoCheck = c.Bool("no-check")
+	cfg.Timeout = int64(c.Duration("timeout"))
+	cfg.Retries = c.Int("retries")
+	cfg.Faults = sim.Faults{
+		Loss:              c.Float64("loss"),
+		Duplicate:         c.Float64("duplicate"),
+		ReorderWindow:     int64(c.Duration("reorder-window")),
+		SpikeProb:         c.Float64("spike-prob"),
+		Spike:             int64(c.Duration("spike")),
+		CrashNode:         c.String("crash-node"),
+		CrashAt:           int64(c.Duration("crash-at")),
+		CrashAfter:        c.String("crash-after"),
+		RestartAfter:      int64(c.Duration("restart-after")),
+		PartitionFraction: c.Float64("partition-fraction"),
+		PartitionAt:       int64(c.Duration("partition-at")),
+		HealAt:            int64(c.Duration("heal-at")),
+	}
 	if c.Args().Len() > 0 {
 		return cfg, usagef("run takes no arguments, got %q", c.Args().Slice())
 	}
