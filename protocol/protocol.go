@@ -23,10 +23,10 @@ const (
 	ChangeNeighbour
 	NewNeighbour
 	SuccessJoin
-	Welcome    // predlock: the gap's owner offers the newcomer its place (Neighbour = successor)
-	WelcomeAck // predlock: the newcomer has both pointers set
-	SetLeft    // predlock: the successor's new left neighbour is Neighbour
-	LeftSet    // predlock: the successor has switched its left pointer
+	Welcome     // predlock: the gap's owner offers the newcomer its place (Neighbour = successor)
+	WelcomeAck  // predlock: the newcomer has both pointers set
+	SetLeft     // predlock: the successor's new left neighbour is Neighbour
+	LeftSet     // predlock: the successor has switched its left pointer
 	Queued      // predlock-retry: the gap's owner holds the newcomer's request
 	Poll        // predlock-retry: a newcomer asks its owner whether its request is still alive
 	Unknown     // predlock-retry: the asked node does not hold the request
