@@ -23,7 +23,6 @@ func init() {
 }
 
 func runCommand() *cli.Command {
-	d := sim.DefaultConfig()
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "simulate one configuration for one seed (message log) or many (summary)",
@@ -35,47 +34,53 @@ Examples:
   dhtexp run --scenario simple --seed 7
   dhtexp run --scenario simple --seeds 1000
   dhtexp run --scenario random --nodes 64 --joiners 16 --timing async --delay uniform --delay-min 1ms --delay-max 20ms --seeds 500`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "scenario", Value: d.Scenario, Usage: "simple | advanced | random"},
-			&cli.IntFlag{Name: "nodes", Value: d.Nodes, Usage: "advanced: n (n-1 nodes in all); random: initial ring members"},
-			&cli.IntFlag{Name: "joiners", Value: d.Joiners, Usage: "random: newcomers"},
-			&cli.DurationFlag{Name: "join-window", Value: 0, Usage: "newcomers start at times spread over this window"},
-			&cli.UintFlag{Name: "bits", Value: d.Bits, Usage: "ID space is 2^bits"},
-			&cli.StringFlag{Name: "protocol", Value: d.Protocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
-			&cli.StringFlag{Name: "timing", Value: d.Timing, Usage: "seed (the original's blocking sends and polling) | async (message passing)"},
-			&cli.DurationFlag{Name: "unit", Value: time.Duration(d.Unit), Usage: "the seed timing model's time unit"},
-			&cli.StringFlag{Name: "delay", Value: d.Delay.Kind, Usage: "delay distribution: " + strings.Join(sim.DelayKinds, " | ")},
-			&cli.DurationFlag{Name: "delay-value", Usage: "constant delay"},
-			&cli.DurationFlag{Name: "delay-min", Value: time.Duration(d.Delay.Min), Usage: "uniform, uniform-int: smallest delay"},
-			&cli.DurationFlag{Name: "delay-max", Value: time.Duration(d.Delay.Max), Usage: "uniform, uniform-int: largest delay"},
-			&cli.DurationFlag{Name: "delay-step", Usage: "uniform-int: granularity (default: the unit)"},
-			&cli.DurationFlag{Name: "delay-mean", Usage: "exponential: mean delay"},
-			&cli.DurationFlag{Name: "delay-median", Usage: "lognormal: median delay"},
-			&cli.Float64Flag{Name: "delay-sigma", Usage: "lognormal: shape"},
-			&cli.StringFlag{Name: "link", Value: d.Link, Usage: "async links: fifo | reorder"},
-			&cli.DurationFlag{Name: "horizon", Value: time.Duration(d.Horizon), Usage: "nothing at or after this virtual time happens"},
-			&cli.Int64Flag{Name: "max-messages", Value: d.MaxMessages, Usage: "message budget; exceeding it ends the run as a livelock"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
-			&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
-			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
-			&cli.DurationFlag{Name: "timeout", Usage: "variants that retry: how long a node waits for an answer (default: the variant's)"},
-			&cli.IntFlag{Name: "retries", Usage: "variants that retry: attempts without progress before giving up (default: the variant's)"},
-			&cli.Float64Flag{Name: "loss", Usage: "faults: probability that a message is lost"},
-			&cli.Float64Flag{Name: "duplicate", Usage: "faults: probability that a message is delivered twice"},
-			&cli.DurationFlag{Name: "reorder-window", Usage: "faults: extra uniform delay in [0, window] per message"},
-			&cli.Float64Flag{Name: "spike-prob", Usage: "faults: probability of a delay spike"},
-			&cli.DurationFlag{Name: "spike", Usage: "faults: extra delay of a spike"},
-			&cli.StringFlag{Name: "crash-node", Usage: "faults: random | member | joiner | an ID"},
-			&cli.DurationFlag{Name: "crash-at", Usage: "faults: when the node crashes"},
-			&cli.StringFlag{Name: "crash-after", Usage: "faults: crash right after sending this message type instead"},
-			&cli.DurationFlag{Name: "restart-after", Usage: "faults: bring the crashed node back after this long"},
-			&cli.Float64Flag{Name: "partition-fraction", Usage: "faults: share of nodes cut off by a partition"},
-			&cli.DurationFlag{Name: "partition-at", Usage: "faults: when the partition starts"},
-			&cli.DurationFlag{Name: "heal-at", Usage: "faults: when it heals (0: never)"},
-			&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
-			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
-		},
+		Flags:  simFlags(),
 		Action: runAction,
+	}
+}
+
+// simFlags names everything a simulated run has; run, replay and shrink share them.
+func simFlags() []cli.Flag {
+	d := sim.DefaultConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "scenario", Value: d.Scenario, Usage: "simple | advanced | random"},
+		&cli.IntFlag{Name: "nodes", Value: d.Nodes, Usage: "advanced: n (n-1 nodes in all); random: initial ring members"},
+		&cli.IntFlag{Name: "joiners", Value: d.Joiners, Usage: "random: newcomers"},
+		&cli.DurationFlag{Name: "join-window", Value: 0, Usage: "newcomers start at times spread over this window"},
+		&cli.UintFlag{Name: "bits", Value: d.Bits, Usage: "ID space is 2^bits"},
+		&cli.StringFlag{Name: "protocol", Value: d.Protocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+		&cli.StringFlag{Name: "timing", Value: d.Timing, Usage: "seed (the original's blocking sends and polling) | async (message passing)"},
+		&cli.DurationFlag{Name: "unit", Value: time.Duration(d.Unit), Usage: "the seed timing model's time unit"},
+		&cli.StringFlag{Name: "delay", Value: d.Delay.Kind, Usage: "delay distribution: " + strings.Join(sim.DelayKinds, " | ")},
+		&cli.DurationFlag{Name: "delay-value", Usage: "constant delay"},
+		&cli.DurationFlag{Name: "delay-min", Value: time.Duration(d.Delay.Min), Usage: "uniform, uniform-int: smallest delay"},
+		&cli.DurationFlag{Name: "delay-max", Value: time.Duration(d.Delay.Max), Usage: "uniform, uniform-int: largest delay"},
+		&cli.DurationFlag{Name: "delay-step", Usage: "uniform-int: granularity (default: the unit)"},
+		&cli.DurationFlag{Name: "delay-mean", Usage: "exponential: mean delay"},
+		&cli.DurationFlag{Name: "delay-median", Usage: "lognormal: median delay"},
+		&cli.Float64Flag{Name: "delay-sigma", Usage: "lognormal: shape"},
+		&cli.StringFlag{Name: "link", Value: d.Link, Usage: "async links: fifo | reorder"},
+		&cli.DurationFlag{Name: "horizon", Value: time.Duration(d.Horizon), Usage: "nothing at or after this virtual time happens"},
+		&cli.Int64Flag{Name: "max-messages", Value: d.MaxMessages, Usage: "message budget; exceeding it ends the run as a livelock"},
+		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
+		&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
+		&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
+		&cli.DurationFlag{Name: "timeout", Usage: "variants that retry: how long a node waits for an answer (default: the variant's)"},
+		&cli.IntFlag{Name: "retries", Usage: "variants that retry: attempts without progress before giving up (default: the variant's)"},
+		&cli.Float64Flag{Name: "loss", Usage: "faults: probability that a message is lost"},
+		&cli.Float64Flag{Name: "duplicate", Usage: "faults: probability that a message is delivered twice"},
+		&cli.DurationFlag{Name: "reorder-window", Usage: "faults: extra uniform delay in [0, window] per message"},
+		&cli.Float64Flag{Name: "spike-prob", Usage: "faults: probability of a delay spike"},
+		&cli.DurationFlag{Name: "spike", Usage: "faults: extra delay of a spike"},
+		&cli.StringFlag{Name: "crash-node", Usage: "faults: random | member | joiner | an ID"},
+		&cli.DurationFlag{Name: "crash-at", Usage: "faults: when the node crashes"},
+		&cli.StringFlag{Name: "crash-after", Usage: "faults: crash right after sending this message type instead"},
+		&cli.DurationFlag{Name: "restart-after", Usage: "faults: bring the crashed node back after this long"},
+		&cli.Float64Flag{Name: "partition-fraction", Usage: "faults: share of nodes cut off by a partition"},
+		&cli.DurationFlag{Name: "partition-at", Usage: "faults: when the partition starts"},
+		&cli.DurationFlag{Name: "heal-at", Usage: "faults: when it heals (0: never)"},
+		&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
+		&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
 	}
 }
 
@@ -120,9 +125,6 @@ func configFromFlags(c *cli.Context) (sim.Config, error) {
 		PartitionAt:       int64(c.Duration("partition-at")),
 		HealAt:            int64(c.Duration("heal-at")),
 	}
-	if c.Args().Len() > 0 {
-		return cfg, usagef("run takes no arguments, got %q", c.Args().Slice())
-	}
 	if n := c.Int("seeds"); n < 1 {
 		return cfg, usagef("--seeds must be at least 1, got %d", n)
 	}
@@ -136,6 +138,9 @@ func configFromFlags(c *cli.Context) (sim.Config, error) {
 }
 
 func runAction(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usagef("run takes no arguments, got %q", c.Args().Slice())
+	}
 	cfg, err := configFromFlags(c)
 	if err != nil {
 		return err

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dhtexp/dhtexp/replay"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "replay",
+		Usage:     "rerun one run exactly: its log, its first violation, and a sequence diagram",
+		ArgsUsage: "[RESULTS RUN_ID]",
+		Description: `Reruns a run of a sweep (RESULTS RUN_ID) or the run the flags describe (same flags as
+'dhtexp run'), prints its message log and outcome, and writes a sequence diagram as SVG
+(one lifeline per node, time downward, the first violation highlighted).
+
+Examples:
+  dhtexp replay --scenario simple --seed 5 --svg run.svg
+  dhtexp replay results/concurrency 1234 --svg run.svg`,
+		Flags: append(simFlags(),
+			&cli.StringFlag{Name: "svg", Usage: "write the sequence diagram to this file"},
+			&cli.IntFlag{Name: "max-rows", Value: 4000, Usage: "cut the diagram after this many rows"},
+		),
+		Action: func(c *cli.Context) error {
+			cfg, err := replayConfig(c)
+			if err != nil {
+				return err
+			}
+			color, err := wantColor(c.String("color"), c.App.Writer)
+			if err != nil {
+				return err
+			}
+			if err := runOne(c.App.Writer, cfg, color); err != nil {
+				return err
+			}
+			path := c.String("svg")
+			if path == "" {
+				return nil
+			}
+			var rec replay.Recorder
+			if _, err := sim.Run(cfg, &rec); err != nil {
+				return err
+			}
+			title := replay.CommandLine(cfg)
+			if err := writeFileAtomic(path, func(f *os.File) error {
+				return replay.WriteSVG(f, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")})
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "sequence diagram: %s\n", path)
+			return nil
+		},
+	})
+	commands = append(commands, &cli.Command{
+		Name:      "shrink",
+		Usage:     "reduce a failing run to a smaller configuration that fails the same way",
+		ArgsUsage: "[RESULTS RUN_ID]",
+		Description: `Takes a failing run (RESULTS RUN_ID, or the flags of 'dhtexp run') and greedily removes
+joiners and members, narrows the delay spread, shortens the join window and drops faults,
+keeping each reduction for which some seed still fails with the same outcome class. Prints
+the command that replays the result.
+
+Example:
+  dhtexp shrink --scenario advanced --nodes 30 --horizon 5s --seed 3`,
+		Flags: append(simFlags(),
+			&cli.IntFlag{Name: "tries", Value: 200, Usage: "seeds tried per smaller configuration"},
+			&cli.IntFlag{Name: "max-runs", Value: 200_000, Usage: "simulations allowed in all"},
+		),
+		Action: func(c *cli.Context) error {
+			cfg, err := replayConfig(c)
+			if err != nil {
+				return err
+			}
+			res, err := replay.Shrink(cfg, replay.ShrinkOptions{SeedsPerCandidate: c.Int("tries"), MaxRuns: c.Int("max-runs")})
+			if err != nil {
+				return usagef("%v", err)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", res.Outcome, len(res.Steps), res.Runs)
+			for _, s := range res.Steps {
+				fmt.Fprintf(w, "  %s\n", s)
+			}
+			fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", res.Detail, replay.CommandLine(res.Config))
+			return nil
+		},
+	})
+}
+
+// replayConfig takes the run from RESULTS RUN_ID when given, else from the flags.
+func replayConfig(c *cli.Context) (sim.Config, error) {
+	switch c.Args().Len() {
+	case 0:
+		return configFromFlags(c)
+	case 2:
+		return configFromResults(c.Args().Get(0), c.Args().Get(1))
+	}
+	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", c.Args().Slice())
+}
+
+// writeFileAtomic writes through a temporary file in the same folder and renames it into
+// place, so a failure never leaves a partial file at path.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package replay reruns one simulation exactly and shows it: a message log, the first
+// invariant violation, and a sequence diagram; it also shrinks a failing run to a smaller
+// configuration that fails the same way.
+package replay
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// Recorder keeps a run's events for drawing. Only the kinds a diagram shows are kept.
+type Recorder struct {
+	Events []sim.Event
+}
+
+// Event implements sim.Tracer.
+func (r *Recorder) Event(e *sim.Event) {
+	switch e.Kind {
+	case sim.KindSend, sim.KindDeliver, sim.KindDrop, sim.KindViolation, sim.KindFault, sim.KindJoinEnd:
+		r.Events = append(r.Events, *e)
+	}
+}
+
+type msgKey struct {
+	t               protocol.MsgType
+	from, to, joinr protocol.ID
+}
+
+// DiagramOptions bounds the drawing.
+type DiagramOptions struct {
+	MaxRows int // rows beyond this are cut (0: 4000)
+	Title   string
+}
+
+// WriteSVG draws a sequence diagram: one lifeline per node, time downward, an arrow per
+// message from its sending row to its delivery row, lost messages ending in a cross, and
+// the first violation highlighted in red.
+func WriteSVG(w io.Writer, events []sim.Event, opt DiagramOptions) error {
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = 4000
+	}
+	var ids []protocol.ID
+	seen := map[protocol.ID]bool{}
+	add := func(id protocol.ID) {
+		if id != protocol.None && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, e := range events {
+		add(e.Node)
+		if e.Kind == sim.KindSend {
+			add(e.From)
+			add(e.To)
+		}
+	}
+	slices.Sort(ids)
+	col := map[protocol.ID]int{}
+	for i, id := range ids {
+		col[id] = i
+	}
+	const (
+		left, top, colW, rowH = 110, 70, 110, 16
+	)
+	x := func(id protocol.ID) int { return left + col[id]*colW }
+
+	var b strings.Builder
+	rows := 0
+	y := top + 20
+	inflight := map[msgKey][]int{} // send rows waiting for their delivery
+	var arrows, marks strings.Builder
+	violationDrawn := false
+	cut := false
+	for _, e := range events {
+		if rows >= opt.MaxRows {
+			cut = true
+			break
+		}
+		switch e.Kind {
+		case sim.KindSend:
+			k := msgKey{e.MsgType, e.From, e.To, e.Joiner}
+			inflight[k] = append(inflight[k], y)
+			fmt.Fprintf(&marks, `<text x="8" y="%d" class="t">%s</text>`, y+4, fmtTime(e.Time))
+		case sim.KindDeliver:
+			k := msgKey{e.MsgType, e.From, e.To, e.Joiner}
+			if q := inflight[k]; len(q) > 0 {
+				sy := q[0]
+				inflight[k] = q[1:]
+				fmt.Fprintf(&arrows, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="m" marker-end="url(#a)"/>`, x(e.From), sy, x(e.To), y)
+				fmt.Fprintf(&arrows, `<text x="%d" y="%d" class="l">%s</text>`, (x(e.From)+x(e.To))/2, (sy+y)/2-3, html.EscapeString(e.MsgType.String()))
+			}
+		case sim.KindDrop:
+			fmt.Fprintf(&marks, `<text x="%d" y="%d" class="x">✕ %s</text>`, x(e.Node)-5, y+4, html.EscapeString(e.MsgType.String()))
+		case sim.KindFault:
+			fmt.Fprintf(&marks, `<text x="%d" y="%d" class="f">⚡ %s</text>`, x(e.Node)+6, y+4, html.EscapeString(e.Detail))
+		case sim.KindJoinEnd:
+			fmt.Fprintf(&marks, `<circle cx="%d" cy="%d" r="5" class="j"/><text x="%d" y="%d" class="l">joined</text>`, x(e.Node), y, x(e.Node)+8, y+4)
+		case sim.KindViolation:
+			if violationDrawn {
+				continue
+			}
+			violationDrawn = true
+			fmt.Fprintf(&marks, `<rect x="0" y="%d" width="100%%" height="%d" class="v"/><text x="%d" y="%d" class="vt">%s at %v: %s</text>`,
+				y-rowH/2, rowH, left, y+4, fmtTime(e.Time), e.Node, html.EscapeString(e.Detail))
+		default:
+			continue
+		}
+		y += rowH
+		rows++
+	}
+	// Messages sent but never delivered within the drawing: lost, dropped or still in flight.
+	for k, q := range inflight {
+		for _, sy := range q {
+			fmt.Fprintf(&arrows, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="lost"/><text x="%d" y="%d" class="l">%s (not delivered)</text>`,
+				x(k.from), sy, (x(k.from)+x(k.to))/2, sy+8, (x(k.from)+x(k.to))/2, sy+6, html.EscapeString(k.t.String()))
+		}
+	}
+	height := y + 30
+	width := left + len(ids)*colW + 40
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif">`, width, height, width, height)
+	b.WriteString(`<style>.t{font-size:10px;fill:#555}.l{font-size:9px;fill:#333;text-anchor:middle}.m{stroke:#0072B2;stroke-width:1.2}` +
+		`.lost{stroke:#D55E00;stroke-width:1.2;stroke-dasharray:4 3}.x{font-size:10px;fill:#D55E00}.f{font-size:10px;fill:#E69F00}` +
+		`.j{fill:#009E73}.v{fill:#ff000030}.vt{font-size:11px;fill:#c00;font-weight:bold}.h{font-size:12px;font-weight:bold;text-anchor:middle}.life{stroke:#999;stroke-dasharray:2 3}</style>`)
+	b.WriteString(`<defs><marker id="a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#0072B2"/></marker></defs>`)
+	if opt.Title != "" {
+		fmt.Fprintf(&b, `<text x="8" y="20" font-size="13">%s</text>`, html.EscapeString(opt.Title))
+	}
+	for _, id := range ids {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="h">%v</text><line x1="%d" y1="%d" x2="%d" y2="%d" class="life"/>`, x(id), top, id, x(id), top+6, x(id), height-20)
+	}
+	b.WriteString(arrows.String())
+	b.WriteString(marks.String())
+	if cut {
+		fmt.Fprintf(&b, `<text x="8" y="%d" class="vt">… cut after %d rows</text>`, height-8, opt.MaxRows)
+	}
+	b.WriteString(`</svg>`)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtTime(ns int64) string {
+	return fmt.Sprintf("%.3fms", float64(ns)/1e6)
+}

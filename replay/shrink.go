@@ -1,0 +1,222 @@
+package replay
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// ShrinkOptions bounds the search.
+type ShrinkOptions struct {
+	SeedsPerCandidate int // seeds tried for each smaller configuration (default 200)
+	MaxRuns           int // total simulations allowed (default 200,000)
+}
+
+// ShrinkResult is the smallest failing configuration found.
+type ShrinkResult struct {
+	Config  sim.Config
+	Outcome string
+	Detail  string
+	Steps   []string // what was reduced, in order
+	Runs    int
+}
+
+// Shrink reduces a failing run greedily — fewer joiners, fewer members, a narrower delay
+// spread, a shorter join window, fewer faults — keeping any reduction for which some seed
+// still fails with the same outcome class. The result is deterministic for a given input.
+func Shrink(cfg sim.Config, opt ShrinkOptions) (*ShrinkResult, error) {
+	if opt.SeedsPerCandidate <= 0 {
+		opt.SeedsPerCandidate = 200
+	}
+	if opt.MaxRuns <= 0 {
+		opt.MaxRuns = 200_000
+	}
+	r, err := sim.Run(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.Outcome == sim.OutcomeOK {
+		return nil, fmt.Errorf("seed %d of this configuration does not fail: nothing to shrink", cfg.Seed)
+	}
+	res := &ShrinkResult{Config: cfg, Outcome: r.Outcome, Detail: r.Detail, Runs: 1}
+	for {
+		improved := false
+		for _, c := range candidates(res.Config) {
+			if res.Runs >= opt.MaxRuns {
+				return res, nil
+			}
+			if err := c.cfg.Validate(); err != nil {
+				continue
+			}
+			found := false
+			for k := 0; k < opt.SeedsPerCandidate && res.Runs < opt.MaxRuns; k++ {
+				try := c.cfg
+				try.Seed = c.cfg.Seed + uint64(k)
+				rr, err := sim.Run(try, nil)
+				res.Runs++
+				if err != nil {
+					break
+				}
+				if rr.Outcome == res.Outcome {
+					res.Config, res.Detail = try, rr.Detail
+					res.Steps = append(res.Steps, c.what)
+					found = true
+					break
+				}
+			}
+			if found {
+				improved = true
+				break
+			}
+		}
+		if !improved {
+			return res, nil
+		}
+	}
+}
+
+type candidate struct {
+	what string
+	cfg  sim.Config
+}
+
+func candidates(c sim.Config) []candidate {
+	var out []candidate
+	add := func(what string, f func(*sim.Config)) {
+		n := c
+		f(&n)
+		out = append(out, candidate{what, n})
+	}
+	switch c.Scenario {
+	case "advanced":
+		if c.Nodes > 5 {
+			add(fmt.Sprintf("nodes %d -> %d", c.Nodes, c.Nodes-1), func(n *sim.Config) { n.Nodes-- })
+		}
+	case "random":
+		if c.Joiners > 1 {
+			half := c.Joiners / 2
+			add(fmt.Sprintf("joiners %d -> %d", c.Joiners, half), func(n *sim.Config) { n.Joiners = half })
+			add(fmt.Sprintf("joiners %d -> %d", c.Joiners, c.Joiners-1), func(n *sim.Config) { n.Joiners-- })
+		}
+		if c.Nodes > 1 {
+			half := max(1, c.Nodes/2)
+			add(fmt.Sprintf("nodes %d -> %d", c.Nodes, half), func(n *sim.Config) { n.Nodes = half })
+			add(fmt.Sprintf("nodes %d -> %d", c.Nodes, c.Nodes-1), func(n *sim.Config) { n.Nodes-- })
+		}
+	}
+	if c.JoinWindow > 0 {
+		add("join_window -> 0", func(n *sim.Config) { n.JoinWindow = 0 })
+	}
+	d := c.Delay
+	switch d.Kind {
+	case "uniform", "uniform-int":
+		if d.Max > d.Min {
+			mid := d.Min + (d.Max-d.Min)/2
+			if d.Kind == "uniform-int" {
+				step := d.Step
+				if step <= 0 {
+					step = c.Unit
+				}
+				mid -= (mid - d.Min) % step
+			}
+			if mid < d.Max {
+				add(fmt.Sprintf("delay.max %s -> %s", time.Duration(d.Max), time.Duration(mid)), func(n *sim.Config) { n.Delay.Max = mid })
+			}
+		}
+	case "lognormal":
+		if d.Sigma > 0.1 {
+			add(fmt.Sprintf("delay.sigma %g -> %g", d.Sigma, d.Sigma/2), func(n *sim.Config) { n.Delay.Sigma = d.Sigma / 2 })
+		}
+	}
+	f := c.Faults
+	if f.Loss > 0 {
+		add("faults.loss -> 0", func(n *sim.Config) { n.Faults.Loss = 0 })
+	}
+	if f.Duplicate > 0 {
+		add("faults.duplicate -> 0", func(n *sim.Config) { n.Faults.Duplicate = 0 })
+	}
+	if f.ReorderWindow > 0 {
+		add("faults.reorder_window -> 0", func(n *sim.Config) { n.Faults.ReorderWindow = 0 })
+	}
+	if f.SpikeProb > 0 {
+		add("faults.spike_prob -> 0", func(n *sim.Config) { n.Faults.SpikeProb, n.Faults.Spike = 0, 0 })
+	}
+	if f.CrashNode != "" {
+		add("no crash", func(n *sim.Config) {
+			n.Faults.CrashNode, n.Faults.CrashAt, n.Faults.CrashAfter, n.Faults.RestartAfter = "", 0, "", 0
+		})
+	}
+	if f.PartitionFraction > 0 {
+		add("no partition", func(n *sim.Config) { n.Faults.PartitionFraction, n.Faults.PartitionAt, n.Faults.HealAt = 0, 0, 0 })
+	}
+	return out
+}
+
+// CommandLine spells the `dhtexp run` invocation that replays cfg, naming only the flags
+// that differ from the defaults.
+func CommandLine(cfg sim.Config) string {
+	d := sim.DefaultConfig()
+	var b strings.Builder
+	b.WriteString("dhtexp run")
+	str := func(name, v, def string) {
+		if v != def {
+			fmt.Fprintf(&b, " --%s %s", name, v)
+		}
+	}
+	num := func(name string, v, def int64) {
+		if v != def {
+			fmt.Fprintf(&b, " --%s %d", name, v)
+		}
+	}
+	dur := func(name string, v, def int64) {
+		if v != def {
+			fmt.Fprintf(&b, " --%s %s", name, time.Duration(v))
+		}
+	}
+	flt := func(name string, v, def float64) {
+		if v != def {
+			fmt.Fprintf(&b, " --%s %g", name, v)
+		}
+	}
+	str("scenario", cfg.Scenario, d.Scenario)
+	num("nodes", int64(cfg.Nodes), int64(d.Nodes))
+	num("joiners", int64(cfg.Joiners), int64(d.Joiners))
+	dur("join-window", cfg.JoinWindow, d.JoinWindow)
+	num("bits", int64(cfg.Bits), int64(d.Bits))
+	str("protocol", cfg.Protocol, d.Protocol)
+	str("timing", cfg.Timing, d.Timing)
+	dur("unit", cfg.Unit, d.Unit)
+	str("delay", cfg.Delay.Kind, d.Delay.Kind)
+	dur("delay-value", cfg.Delay.Value, d.Delay.Value)
+	dur("delay-min", cfg.Delay.Min, d.Delay.Min)
+	dur("delay-max", cfg.Delay.Max, d.Delay.Max)
+	dur("delay-step", cfg.Delay.Step, d.Delay.Step)
+	dur("delay-mean", cfg.Delay.Mean, d.Delay.Mean)
+	dur("delay-median", cfg.Delay.Median, d.Delay.Median)
+	flt("delay-sigma", cfg.Delay.Sigma, d.Delay.Sigma)
+	str("link", cfg.Link, d.Link)
+	dur("horizon", cfg.Horizon, d.Horizon)
+	num("max-messages", cfg.MaxMessages, d.MaxMessages)
+	dur("timeout", cfg.Timeout, d.Timeout)
+	num("retries", int64(cfg.Retries), int64(d.Retries))
+	f, df := cfg.Faults, d.Faults
+	flt("loss", f.Loss, df.Loss)
+	flt("duplicate", f.Duplicate, df.Duplicate)
+	dur("reorder-window", f.ReorderWindow, df.ReorderWindow)
+	flt("spike-prob", f.SpikeProb, df.SpikeProb)
+	dur("spike", f.Spike, df.Spike)
+	str("crash-node", f.CrashNode, df.CrashNode)
+	dur("crash-at", f.CrashAt, df.CrashAt)
+	str("crash-after", f.CrashAfter, df.CrashAfter)
+	dur("restart-after", f.RestartAfter, df.RestartAfter)
+	flt("partition-fraction", f.PartitionFraction, df.PartitionFraction)
+	dur("partition-at", f.PartitionAt, df.PartitionAt)
+	dur("heal-at", f.HealAt, df.HealAt)
+	if cfg.NoCheck {
+		b.WriteString(" --no-check")
+	}
+	fmt.Fprintf(&b, " --seed %d", cfg.Seed)
+	return b.String()
+}
