@@ -1,0 +1,428 @@
+// Package analysistest writes small synthetic result sets laid out exactly
+// as docs/results.md describes, for tests and benchmarks of code that reads
+// them. It writes through package trace, so the files are what a sweep
+// would write, and it streams: a Set's runs are generated one at a time,
+// so large sets cost no more memory than small ones.
+package analysistest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// RunsSchema is the runs table (dhtexp.runs, version 1) with the columns
+// docs/results.md lists, in the order a sweep writes them.
+var RunsSchema = trace.Schema{
+	Name:    "dhtexp.runs",
+	Version: 1,
+	Columns: []trace.Column{
+		{Name: "run_id", Type: trace.Int64},
+		{Name: "grid_point", Type: trace.Int64},
+		{Name: "replica", Type: trace.Int64},
+		{Name: "seed", Type: trace.Int64},
+		{Name: "scenario", Type: trace.String},
+		{Name: "protocol", Type: trace.String},
+		{Name: "timing", Type: trace.String},
+		{Name: "link", Type: trace.String},
+		{Name: "delay_kind", Type: trace.String},
+		{Name: "nodes", Type: trace.Int64},
+		{Name: "joiners", Type: trace.Int64},
+		{Name: "bits", Type: trace.Int64},
+		{Name: "max_messages", Type: trace.Int64},
+		{Name: "check", Type: trace.Bool},
+		{Name: "join_window_ns", Type: trace.Int64},
+		{Name: "unit_ns", Type: trace.Int64},
+		{Name: "horizon_ns", Type: trace.Int64},
+		{Name: "delay_value_ns", Type: trace.Int64},
+		{Name: "delay_min_ns", Type: trace.Int64},
+		{Name: "delay_max_ns", Type: trace.Int64},
+		{Name: "delay_step_ns", Type: trace.Int64},
+		{Name: "delay_mean_ns", Type: trace.Int64},
+		{Name: "delay_median_ns", Type: trace.Int64},
+		{Name: "delay_sigma", Type: trace.Float64},
+		{Name: "faults_loss", Type: trace.Float64},
+		{Name: "faults_duplicate", Type: trace.Float64},
+		{Name: "faults_reorder_window_ns", Type: trace.Int64},
+		{Name: "faults_spike_prob", Type: trace.Float64},
+		{Name: "faults_spike_ns", Type: trace.Int64},
+		{Name: "faults_crash_node", Type: trace.String, Nullable: true},
+		{Name: "faults_crash_at_ns", Type: trace.Int64},
+		{Name: "faults_crash_after", Type: trace.String, Nullable: true},
+		{Name: "faults_restart_after_ns", Type: trace.Int64},
+		{Name: "faults_partition_fraction", Type: trace.Float64},
+		{Name: "faults_partition_at_ns", Type: trace.Int64},
+		{Name: "faults_heal_at_ns", Type: trace.Int64},
+		{Name: "outcome", Type: trace.String},
+		{Name: "ring_correct", Type: trace.Bool},
+		{Name: "detail", Type: trace.Text, Nullable: true},
+		{Name: "violation", Type: trace.String, Nullable: true},
+		{Name: "joins", Type: trace.Int64},
+		{Name: "joins_ok", Type: trace.Int64},
+		{Name: "latency_p50_ns", Type: trace.Int64, Nullable: true},
+		{Name: "latency_p99_ns", Type: trace.Int64, Nullable: true},
+		{Name: "latency_max_ns", Type: trace.Int64, Nullable: true},
+		{Name: "messages", Type: trace.Int64},
+		{Name: "redirects", Type: trace.Int64},
+		{Name: "events", Type: trace.Int64},
+		{Name: "sim_time_ns", Type: trace.Int64},
+		{Name: "wall_ns", Type: trace.Int64},
+	},
+}
+
+// Axis is a sweep axis: its name as a spec writes it and its values
+// (numbers, strings, durations as Go duration strings).
+type Axis struct {
+	Name   string
+	Values []any
+}
+
+// Column is the runs-table column of the axis: dots become underscores,
+// and durations get _ns.
+func (a Axis) Column() string {
+	c := strings.ReplaceAll(a.Name, ".", "_")
+	if len(a.Values) > 0 {
+		if s, ok := a.Values[0].(string); ok {
+			if _, err := time.ParseDuration(s); err == nil {
+				c += "_ns"
+			}
+		}
+	}
+	return c
+}
+
+// Join is one join of a synthetic run.
+type Join struct {
+	// LatencyNs is end - start, or -1 for a join that never ended.
+	LatencyNs int64
+	Hops      int64
+	Messages  int64
+	// Outcome defaults to "ok" when LatencyNs >= 0 and "not_joined"
+	// otherwise.
+	Outcome string
+}
+
+// Run is one synthetic run.
+type Run struct {
+	// Outcome defaults to "ok".
+	Outcome string
+	Joins   []Join
+	// Messages and Redirects default to the sums over Joins.
+	Messages, Redirects int64
+	Events              int64
+	SimTimeNs           int64
+	WallNs              int64
+}
+
+// Set describes a result set to write. The grid is the cartesian product
+// of the axes, the first axis varying slowest.
+type Set struct {
+	Experiment string
+	Spec       string // verbatim TOML; its SHA-256 is the spec hash
+	Axes       []Axis
+	Seeds      int
+	// Trace is the trace level: "none" writes only the runs table,
+	// "joins" (the default) adds the joins table, "messages" adds an
+	// (empty) events table too.
+	Trace string
+	// Parts splits the runs (and joins) into this many parts, as merged
+	// shards would; 0 means 1.
+	Parts int
+	// RowGroupRows bounds row groups, to exercise streaming; 0 means the
+	// trace default.
+	RowGroupRows int
+	// Run returns the run of a grid point's replica.
+	Run func(point, replica int) Run
+	// Skip, if set, leaves a run out, as an unfinished sweep would.
+	Skip func(point, replica int) bool
+}
+
+// Grid returns the grid points' parameters in point order.
+func (s *Set) Grid() []map[string]any {
+	grid := []map[string]any{{}}
+	for _, a := range s.Axes {
+		var next []map[string]any
+		for _, g := range grid {
+			for _, v := range a.Values {
+				p := make(map[string]any, len(g)+1)
+				for k, x := range g {
+					p[k] = x
+				}
+				p[a.Name] = v
+				next = append(next, p)
+			}
+		}
+		grid = next
+	}
+	return grid
+}
+
+// Write writes the result set to dir, which it creates.
+func Write(dir string, s *Set) error {
+	if s.Seeds < 1 || s.Run == nil {
+		return fmt.Errorf("analysistest: Set needs Seeds >= 1 and Run")
+	}
+	level := s.Trace
+	if level == "" {
+		level = "joins"
+	}
+	parts := max(s.Parts, 1)
+	grid := s.Grid()
+	for _, t := range []string{"runs", "joins", "events"} {
+		if t == "joins" && level == "none" || t == "events" && level != "messages" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
+			return err
+		}
+	}
+	opts := trace.Options{RowGroupRows: s.RowGroupRows, Metadata: map[string]string{
+		"dhtexp.experiment": s.Experiment, "dhtexp.spec_hash": SpecHash(s.Spec),
+	}}
+	total := int64(len(grid)) * int64(s.Seeds)
+	var names []string
+	for part := 0; part < parts; part++ {
+		name := fmt.Sprintf("part-%06d.parquet", part)
+		names = append(names, name)
+		lo, hi := total*int64(part)/int64(parts), total*int64(part+1)/int64(parts)
+		if err := writePart(dir, name, s, grid, lo, hi, level, opts); err != nil {
+			return err
+		}
+	}
+	return writeManifest(dir, s, grid, level, names)
+}
+
+func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, level string, opts trace.Options) error {
+	rw, err := trace.Create(filepath.Join(dir, "runs", name), RunsSchema, opts)
+	if err != nil {
+		return err
+	}
+	defer rw.Abort()
+	var jw *trace.JoinWriter
+	if level != "none" {
+		if jw, err = trace.CreateJoins(filepath.Join(dir, "joins", name), trace.ClockVirtual, opts); err != nil {
+			return err
+		}
+		defer jw.Abort()
+	}
+	for id := lo; id < hi; id++ {
+		point, replica := int(id/int64(s.Seeds)), int(id%int64(s.Seeds))
+		if s.Skip != nil && s.Skip(point, replica) {
+			continue
+		}
+		run := s.Run(point, replica)
+		if err := writeRun(rw, id, point, replica, grid[point], s.Axes, &run); err != nil {
+			return err
+		}
+		if jw == nil {
+			continue
+		}
+		var t int64
+		for i, j := range run.Joins {
+			row := trace.Join{RunID: id, Joiner: int64(100 + i), Contact: 1, StartNs: t, EndNs: -1,
+				Hops: j.Hops, Messages: j.Messages, Outcome: joinOutcome(j)}
+			if j.LatencyNs >= 0 {
+				row.EndNs = t + j.LatencyNs
+			}
+			if err := jw.WriteJoin(&row); err != nil {
+				return err
+			}
+			t += 1000
+		}
+	}
+	if jw != nil {
+		if err := jw.Close(); err != nil {
+			return err
+		}
+	}
+	if level == "messages" {
+		ew, err := trace.CreateEvents(filepath.Join(dir, "events", name), trace.ClockVirtual, opts)
+		if err != nil {
+			return err
+		}
+		if err := ew.Close(); err != nil {
+			return err
+		}
+	}
+	return rw.Close()
+}
+
+func joinOutcome(j Join) string {
+	switch {
+	case j.Outcome != "":
+		return j.Outcome
+	case j.LatencyNs >= 0:
+		return "ok"
+	}
+	return "not_joined"
+}
+
+// nearestRank is the q-quantile of sorted values by the nearest-rank rule.
+func nearestRank(sorted []int64, q float64) int64 {
+	r := int(q*float64(len(sorted)) + 0.999999999)
+	return sorted[min(max(r, 1), len(sorted))-1]
+}
+
+func writeRun(w *trace.Writer, id int64, point, replica int, params map[string]any, axes []Axis, r *Run) error {
+	sc := RunsSchema
+	set := map[string]any{
+		"run_id": id, "grid_point": int64(point), "replica": int64(replica), "seed": int64(1000 + id),
+		"scenario": "random", "protocol": "seed", "timing": "async", "link": "fifo", "delay_kind": "uniform",
+		"nodes": int64(32), "joiners": int64(len(r.Joins)), "bits": int64(16), "max_messages": int64(1_000_000),
+		"unit_ns": int64(time.Millisecond), "horizon_ns": int64(10 * time.Second),
+		"delay_min_ns": int64(time.Millisecond), "delay_max_ns": int64(10 * time.Millisecond),
+	}
+	for _, a := range axes {
+		col := a.Column()
+		if sc.ColumnIndex(col) < 0 {
+			continue
+		}
+		switch v := params[a.Name].(type) {
+		case string:
+			if d, err := time.ParseDuration(v); err == nil {
+				set[col] = int64(d)
+			} else {
+				set[col] = v
+			}
+		case int:
+			set[col] = int64(v)
+		case float64:
+			set[col] = int64(v)
+		}
+	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = "ok"
+	}
+	var lat []int64
+	var ok, msgs, hops int64
+	for _, j := range r.Joins {
+		if joinOutcome(j) == "ok" {
+			ok++
+			lat = append(lat, j.LatencyNs)
+		}
+		msgs += j.Messages
+		hops += j.Hops
+	}
+	if r.Messages != 0 {
+		msgs = r.Messages
+	}
+	if r.Redirects != 0 {
+		hops = r.Redirects
+	}
+	slices.Sort(lat)
+	for i, c := range sc.Columns {
+		switch c.Name {
+		case "outcome":
+			w.String(i, outcome)
+		case "ring_correct":
+			w.Bool(i, outcome == "ok")
+		case "check":
+			w.Bool(i, true)
+		case "delay_sigma", "faults_loss", "faults_duplicate", "faults_spike_prob", "faults_partition_fraction":
+			w.Float64(i, 0)
+		case "faults_crash_node", "faults_crash_after":
+			w.Null(i)
+		case "detail", "violation":
+			if outcome == "ok" {
+				w.Null(i)
+			} else {
+				w.String(i, "synthetic "+outcome)
+			}
+		case "joins":
+			w.Int64(i, int64(len(r.Joins)))
+		case "joins_ok":
+			w.Int64(i, ok)
+		case "latency_p50_ns", "latency_p99_ns", "latency_max_ns":
+			if len(lat) == 0 {
+				w.Null(i)
+				continue
+			}
+			q := map[string]float64{"latency_p50_ns": 0.5, "latency_p99_ns": 0.99, "latency_max_ns": 1}[c.Name]
+			w.Int64(i, nearestRank(lat, q))
+		case "messages":
+			w.Int64(i, msgs)
+		case "redirects":
+			w.Int64(i, hops)
+		case "events":
+			w.Int64(i, r.Events)
+		case "sim_time_ns":
+			w.Int64(i, r.SimTimeNs)
+		case "wall_ns":
+			w.Int64(i, r.WallNs)
+		default:
+			switch v := set[c.Name].(type) {
+			case string:
+				w.String(i, v)
+			case int64:
+				w.Int64(i, v)
+			default:
+				w.Int64(i, 0)
+			}
+		}
+	}
+	return w.EndRow()
+}
+
+// SpecHash returns the hex SHA-256 of a spec, as the manifest records it.
+func SpecHash(spec string) string {
+	h := sha256.Sum256([]byte(spec))
+	return hex.EncodeToString(h[:])
+}
+
+func writeManifest(dir string, s *Set, grid []map[string]any, level string, parts []string) error {
+	type axis struct {
+		Name   string `json:"name"`
+		Column string `json:"column"`
+		Values []any  `json:"values"`
+	}
+	type point struct {
+		Point  int            `json:"point"`
+		Params map[string]any `json:"params"`
+	}
+	m := struct {
+		Format      int            `json:"format"`
+		Experiment  string         `json:"experiment"`
+		SpecPath    string         `json:"spec_path"`
+		Spec        string         `json:"spec"`
+		SpecHash    string         `json:"spec_hash"`
+		Axes        []axis         `json:"axes"`
+		Seeds       int            `json:"seeds"`
+		BaseSeed    int            `json:"base_seed"`
+		Trace       string         `json:"trace"`
+		Grid        []point        `json:"grid"`
+		RunsTotal   int            `json:"runs_total"`
+		Shard       map[string]int `json:"shard"`
+		ToolVersion string         `json:"tool_version"`
+		VCSRevision string         `json:"vcs_revision"`
+		GoVersion   string         `json:"go_version"`
+		Started     string         `json:"started"`
+		Finished    string         `json:"finished"`
+		Parts       []string       `json:"parts"`
+	}{
+		Format: 1, Experiment: s.Experiment, SpecPath: "experiments/" + s.Experiment + ".toml",
+		Spec: s.Spec, SpecHash: SpecHash(s.Spec), Seeds: s.Seeds, BaseSeed: 1, Trace: level,
+		RunsTotal: len(grid) * s.Seeds, Shard: map[string]int{"index": 0, "count": 1},
+		ToolVersion: "test", VCSRevision: "0000000", GoVersion: "go1.26",
+		Started: "2025-01-01T00:00:00Z", Finished: "2025-01-01T00:01:00Z", Parts: parts,
+	}
+	for _, a := range s.Axes {
+		m.Axes = append(m.Axes, axis{a.Name, a.Column(), a.Values})
+	}
+	for i, g := range grid {
+		m.Grid = append(m.Grid, point{i, g})
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644)
+}

@@ -1,0 +1,367 @@
+package analysis
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+//go:embed report.html.tmpl
+var reportTemplate string
+
+var reportTmpl = template.Must(template.New("report").Parse(reportTemplate))
+
+// Report file names inside the report folder.
+const (
+	ReportHTML     = "index.html"
+	ReportMarkdown = "summary.md"
+	ReportCSV      = "table.csv"
+	ReportFigures  = "figures"
+)
+
+// WriteReport writes a report on s into dir: index.html (one
+// self-contained page: figures embedded as data: URIs, no network
+// fetches), summary.md (the table for CI logs and pull requests),
+// table.csv, and each figure as PNG and SVG under figures/.
+//
+// Everything is written to a temporary folder beside dir and renamed into
+// place at the end, so an error leaves no partial report, and an earlier
+// report at dir stays until the new one is complete. An existing dir that
+// does not look like a report is not replaced.
+func WriteReport(dir string, s *Summary) error {
+	if err := replaceable(dir); err != nil {
+		return err
+	}
+	figs, err := Figures(s)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := writeReportFiles(tmp, s, figs); err != nil {
+		return err
+	}
+	if err := swapDir(tmp, dir); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
+
+// replaceable refuses to replace a folder that holds something other than a
+// report, such as the result set itself given as -o by mistake.
+func replaceable(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() == ReportHTML {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s exists and is not a report (no %s): not replacing it", dir, ReportHTML)
+}
+
+// swapDir moves tmp to dir, replacing dir if it exists. The old folder is
+// moved aside first and restored if the second rename fails.
+func swapDir(tmp, dir string) error {
+	old := tmp + ".old"
+	hadOld := false
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+		hadOld = true
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if hadOld {
+			_ = os.Rename(old, dir)
+		}
+		return err
+	}
+	if hadOld {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+func writeReportFiles(dir string, s *Summary, figs []Figure) error {
+	if err := os.Mkdir(filepath.Join(dir, ReportFigures), 0o755); err != nil {
+		return err
+	}
+	for _, f := range figs {
+		for ext, data := range map[string][]byte{".png": f.PNG, ".svg": f.SVG} {
+			if err := os.WriteFile(filepath.Join(dir, ReportFigures, f.Name+ext), data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	var md bytes.Buffer
+	if err := writeSummaryMarkdown(&md, s, figs); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ReportMarkdown), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	var csv bytes.Buffer
+	if err := WriteTable(&csv, s, FormatCSV); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ReportCSV), csv.Bytes(), 0o644); err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := RenderHTML(&page, s, figs); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ReportHTML), page.Bytes(), 0o644)
+}
+
+func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
+	m := s.Manifest
+	fmt.Fprintf(w, "# %s\n\n", orDash(m.Experiment))
+	for _, f := range manifestFacts(s) {
+		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
+	}
+	w.WriteString("\n")
+	if err := WriteTable(w, s, FormatMarkdown); err != nil {
+		return err
+	}
+	w.WriteString("\nRates are shown with 95% Wilson intervals; latencies in milliseconds (" + latencyNote(s) + ").\n")
+	if len(figs) > 0 {
+		w.WriteString("\nFigures: ")
+		for i, f := range figs {
+			if i > 0 {
+				w.WriteString(", ")
+			}
+			fmt.Fprintf(w, "[%s](%s/%s.svg)", f.Title, ReportFigures, f.Name)
+		}
+		w.WriteString(".\n")
+	}
+	return nil
+}
+
+func latencyNote(s *Summary) string {
+	if s.JoinsTable.Parts > 0 {
+		return "over successful joins, from the joins table"
+	}
+	return "no joins table: the distribution is of each run's median join latency"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+// fact is one line of the manifest summary.
+type fact struct{ Name, Value string }
+
+func manifestFacts(s *Summary) []fact {
+	m := s.Manifest
+	finished := m.Finished
+	if finished == "" {
+		finished = "not finished"
+	}
+	shard := "all"
+	if m.Shard.Count > 1 {
+		shard = fmt.Sprintf("%d of %d", m.Shard.Index+1, m.Shard.Count)
+	}
+	tables := "runs " + describeTable(s.RunsTable)
+	if s.JoinsTable.Parts > 0 {
+		tables += "; joins " + describeTable(s.JoinsTable)
+	}
+	if s.EventsTable.Parts > 0 {
+		tables += "; events " + describeTable(s.EventsTable)
+	}
+	var axes []string
+	for _, a := range m.Axes {
+		vals := make([]string, len(a.Values))
+		for i, v := range a.Values {
+			vals[i] = v.Text
+		}
+		axes = append(axes, a.Name+" ∈ {"+strings.Join(vals, ", ")+"}")
+	}
+	runs := fmt.Sprintf("%d of %d", s.Runs, m.ExpectedRuns())
+	if m.ExpectedRuns() != m.RunsTotal {
+		runs += fmt.Sprintf(" in this shard (%d in the whole sweep)", m.RunsTotal)
+	}
+	facts := []fact{
+		{"spec", orDash(m.SpecPath)},
+		{"spec hash", orDash(m.SpecHash)},
+		{"sweep axes", orDash(strings.Join(axes, "; "))},
+		{"grid points", strconv.Itoa(len(m.Grid))},
+		{"seeds per point", strconv.FormatInt(m.Seeds, 10) + " (base seed " + orDash(m.BaseSeed.String()) + ")"},
+		{"runs", runs},
+		{"trace level", orDash(m.Trace)},
+		{"tables", tables},
+		{"shard", shard},
+		{"tool", orDash(m.ToolVersion) + " at " + orDash(m.VCSRevision) + ", " + orDash(m.GoVersion)},
+		{"started", orDash(m.Started)},
+		{"finished", finished},
+	}
+	if m.Description != "" {
+		facts = append([]fact{{"description", m.Description}}, facts...)
+	}
+	return facts
+}
+
+func describeTable(t TableInfo) string {
+	parts := "parts"
+	if t.Parts == 1 {
+		parts = "part"
+	}
+	return fmt.Sprintf("%d rows in %d %s", t.Rows, t.Parts, parts)
+}
+
+// htmlCell is a table cell: its text and, for numbers, the value to sort by.
+type htmlCell struct {
+	Text    string
+	Sub     string // secondary text, shown smaller below
+	Sort    string
+	Numeric bool
+}
+
+type htmlFigure struct {
+	Figure
+	Src           template.URL
+	Width, Height int
+}
+
+type htmlPage struct {
+	Title   string
+	Facts   []fact
+	Figures []htmlFigure
+	Header  []string
+	Rows    [][]htmlCell
+	Spec    string
+	Note    string
+	XLabel  string
+	NoData  []string
+}
+
+func sortKey(n Num) string {
+	if math.IsNaN(float64(n)) {
+		return ""
+	}
+	return strconv.FormatFloat(float64(n), 'g', -1, 64)
+}
+
+// RenderHTML writes the report page. Figures are embedded as PNG data
+// URIs: the page is one file that works offline, attached to a CI run or
+// mailed, and PNG renders identically everywhere (SVG text depends on the
+// fonts installed).
+func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
+	page := htmlPage{
+		Title:  "dhtexp report: " + orDash(s.Manifest.Experiment),
+		Facts:  manifestFacts(s),
+		Spec:   s.Manifest.Spec,
+		Note:   latencyNote(s),
+		XLabel: s.XLabel(),
+	}
+	for _, f := range figs {
+		wpx, hpx := pngSize(f.PNG)
+		page.Figures = append(page.Figures, htmlFigure{
+			Figure: f,
+			Src:    template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG)),
+			// The PNG is drawn at 192 dpi; shown at 128 CSS pixels per
+			// inch, text is legible and the image stays sharp on
+			// high-density screens.
+			Width: wpx * 2 / 3, Height: hpx * 2 / 3,
+		})
+	}
+	have := map[string]bool{}
+	for _, f := range figs {
+		have[f.Name] = true
+	}
+	if !have["latency_cdf"] {
+		page.NoData = append(page.NoData, "No join succeeded, so there are no latency figures.")
+	}
+	noX := 0
+	for _, p := range s.Points {
+		if math.IsNaN(p.X) {
+			noX++
+		}
+	}
+	if noX > 0 {
+		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table, the latency CDFs and the failure figure, but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
+	}
+	if !have["failures"] {
+		page.NoData = append(page.NoData, "No run failed, so there is no failure-class figure.")
+	}
+	header, rows := humanRows(s)
+	page.Header = header
+	naxes := len(s.Manifest.Axes)
+	for i, p := range s.Points {
+		keys := []string{strconv.Itoa(p.Index)}
+		for _, a := range s.Manifest.Axes {
+			v, _ := p.Params.Get(a.Name)
+			if v.Kind == KindNumber || v.Kind == KindDuration {
+				keys = append(keys, strconv.FormatFloat(v.Num, 'g', -1, 64))
+			} else {
+				keys = append(keys, "")
+			}
+		}
+		keys = append(keys, strconv.FormatInt(p.Runs, 10), sortKey(p.RunSuccess.Value), sortKey(p.JoinSuccess.Value),
+			sortKey(p.LatencyP50), sortKey(p.LatencyP90), sortKey(p.LatencyP99), sortKey(p.LatencyMax),
+			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin), sortKey(p.EventsPerSecond),
+			strconv.FormatInt(p.Failed(), 10))
+		cells := make([]htmlCell, len(rows[i]))
+		for j, text := range rows[i] {
+			numeric := j == 0 || j > naxes
+			if j >= 1 && j <= naxes {
+				// Axis values sort as numbers when they are numbers.
+				numeric = keys[j] != ""
+			}
+			cells[j] = htmlCell{Text: text, Sort: keys[j], Numeric: numeric}
+			// An interval goes on a second line to keep the table narrow.
+			if v, ci, ok := strings.Cut(text, " ["); ok {
+				cells[j].Text, cells[j].Sub = v, "["+ci
+			}
+		}
+		page.Rows = append(page.Rows, cells)
+	}
+	return reportTmpl.Execute(w, page)
+}
+
+// pngSize reads a PNG's dimensions from its IHDR chunk.
+func pngSize(b []byte) (w, h int) {
+	if len(b) < 24 {
+		return 0, 0
+	}
+	be := func(p []byte) int { return int(p[0])<<24 | int(p[1])<<16 | int(p[2])<<8 | int(p[3]) }
+	return be(b[16:20]), be(b[20:24])
+}

@@ -1,0 +1,183 @@
+package analysis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Table names: the folders of a result set.
+const (
+	TableRuns   = "runs"
+	TableJoins  = "joins"
+	TableEvents = "events"
+)
+
+// Schema names stored in the parts' metadata.
+const (
+	RunsSchema   = "dhtexp.runs"
+	JoinsSchema  = "dhtexp.joins"
+	EventsSchema = "dhtexp.events"
+)
+
+// InputError is an error caused by the input rather than by this program
+// or the machine: a folder that is not a result set, an unreadable part, a
+// baseline that does not fit. Path names the file or folder concerned.
+type InputError struct {
+	Path string
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	msg := e.Err.Error()
+	if e.Path == "" || strings.Contains(msg, e.Path) {
+		return msg
+	}
+	return e.Path + ": " + msg
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErrorf(path, format string, args ...any) error {
+	return &InputError{Path: path, Err: fmt.Errorf(format, args...)}
+}
+
+// IsInputError reports whether err is, or wraps, an *InputError.
+func IsInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
+
+// ResultSet is an opened result set folder: its manifest and the paths of
+// its parts, sorted by name.
+type ResultSet struct {
+	Dir      string
+	Manifest *Manifest
+	Runs     []string
+	Joins    []string
+	Events   []string
+}
+
+// Open reads dir/manifest.json and lists the parts of each table. It
+// checks that the folder is a result set and that the manifest is usable,
+// but reads no Parquet data; Analyze does that.
+func Open(dir string) (*ResultSet, error) {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, inputErrorf(dir, "no such result set folder")
+	}
+	if err != nil {
+		return nil, &InputError{Path: dir, Err: err}
+	}
+	if !st.IsDir() {
+		return nil, inputErrorf(dir, "not a result set: not a folder")
+	}
+	mpath := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(mpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, inputErrorf(dir, "not a result set: no manifest.json")
+	}
+	if err != nil {
+		return nil, &InputError{Path: mpath, Err: err}
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, inputErrorf(mpath, "not a result set manifest: %v", err)
+	}
+	if err := m.validate(); err != nil {
+		return nil, &InputError{Path: mpath, Err: err}
+	}
+	var keys map[string]json.RawMessage
+	_ = json.Unmarshal(b, &keys)
+	rs := &ResultSet{Dir: dir, Manifest: &m}
+	if _, listed := keys["parts"]; listed {
+		err = rs.listedParts()
+	} else {
+		err = rs.globParts()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(rs.Runs) == 0 {
+		return nil, inputErrorf(filepath.Join(dir, TableRuns), "no part-*.parquet files listed in manifest.json or present: not a result set, or the sweep has committed no runs yet")
+	}
+	return rs, nil
+}
+
+// levelTables says which tables each trace level writes for every part.
+var levelTables = map[string][]string{
+	"none":     {TableRuns},
+	"runs":     {TableRuns},
+	"joins":    {TableRuns, TableJoins},
+	"messages": {TableRuns, TableJoins, TableEvents},
+}
+
+// listedParts takes the parts the manifest lists. The manifest is the
+// commit point of a sweep: a part file it does not list is left over from
+// an interrupted sweep and is not part of the result set, while a listed
+// part that is missing means an incomplete copy or merge.
+func (rs *ResultSet) listedParts() error {
+	want, known := levelTables[rs.Manifest.Trace]
+	for _, p := range rs.Manifest.Parts {
+		name := filepath.Base(p)
+		for _, t := range []struct {
+			table string
+			dst   *[]string
+		}{{TableRuns, &rs.Runs}, {TableJoins, &rs.Joins}, {TableEvents, &rs.Events}} {
+			path := filepath.Join(rs.Dir, t.table, name)
+			_, err := os.Stat(path)
+			required := t.table == TableRuns || known && slices.Contains(want, t.table)
+			switch {
+			case err == nil:
+				*t.dst = append(*t.dst, path)
+			case errors.Is(err, fs.ErrNotExist) && !required:
+			case errors.Is(err, fs.ErrNotExist):
+				return inputErrorf(path, "listed in manifest.json but missing")
+			default:
+				return &InputError{Path: path, Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// globParts takes every part file present, for result sets whose manifest
+// does not list its parts.
+func (rs *ResultSet) globParts() error {
+	var err error
+	for _, t := range []struct {
+		name string
+		dst  *[]string
+	}{{TableRuns, &rs.Runs}, {TableJoins, &rs.Joins}, {TableEvents, &rs.Events}} {
+		if *t.dst, err = listParts(filepath.Join(rs.Dir, t.name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func listParts(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &InputError{Path: dir, Err: err}
+	}
+	var parts []string
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, "part-") || !strings.HasSuffix(name, ".parquet") {
+			continue
+		}
+		parts = append(parts, filepath.Join(dir, name))
+	}
+	sort.Strings(parts)
+	return parts, nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dhtexp/dhtexp/analysis"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "baseline",
+		Usage:     "record a result set's failure counts per grid point, for check",
+		ArgsUsage: "RESULTS",
+		Description: `Writes a JSON baseline (spec hash, experiment, and per grid point its parameters,
+runs and failed runs) to FILE, for example experiments/baselines/smoke.json.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "baseline file to write"},
+		},
+		Action: baselineCmd,
+	})
+	commands = append(commands, &cli.Command{
+		Name:      "check",
+		Usage:     "fail when a result set's failure rates rose significantly above a baseline",
+		ArgsUsage: "RESULTS",
+		Description: `Compares each grid point's failure rate (runs whose outcome is not ok) with the
+baseline's: a one-sided Fisher exact test per grid point, Holm's correction across grid points,
+and a minimum rise. A grid point regresses only when its Holm-adjusted p-value is at most --alpha
+AND its failure rate rose by at least --min-effect, so reruns with other seeds do not fail.
+
+Exit status: 0 no regression, 1 some grid point regressed (a table of them is printed),
+2 unusable input (not a result set, a baseline for another spec, grid points missing).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "baseline", Usage: "baseline file written by dhtexp baseline"},
+			&cli.Float64Flag{Name: "alpha", Value: analysis.DefaultAlpha, Usage: "family-wise significance level"},
+			&cli.Float64Flag{Name: "min-effect", Value: analysis.DefaultMinEffect, Usage: "smallest rise in failure rate that fails, absolute (0.05 = 5 points)"},
+			&cli.BoolFlag{Name: "allow-spec-change", Usage: "compare even if the spec hash differs, matching grid points by parameters"},
+		},
+		Action: checkCmd,
+	})
+}
+
+func baselineCmd(c *cli.Context) error {
+	args, err := interspersed(c)
+	if err != nil || len(args) == 0 {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("baseline takes one result set folder, got %d arguments", len(args))
+	}
+	out := c.String("output")
+	if out == "" {
+		return usagef("baseline needs -o FILE")
+	}
+	s, err := openSummary(args[0], analysis.Options{})
+	if err != nil {
+		return err
+	}
+	if want := s.Manifest.ExpectedRuns(); s.Runs < want {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s has %d of %d runs; the baseline records what is there\n", args[0], s.Runs, want)
+	}
+	b := analysis.NewBaseline(s)
+	if err := analysis.WriteBaseline(out, b); err != nil {
+		return err
+	}
+	var failed int64
+	for _, p := range b.Points {
+		failed += p.Failures
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, failed)
+	return nil
+}
+
+func checkCmd(c *cli.Context) error {
+	args, err := interspersed(c)
+	if err != nil || len(args) == 0 {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("check takes one result set folder, got %d arguments", len(args))
+	}
+	opts := analysis.CheckOptions{
+		Alpha:           c.Float64("alpha"),
+		MinEffect:       c.Float64("min-effect"),
+		AllowSpecChange: c.Bool("allow-spec-change"),
+	}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	path := c.String("baseline")
+	if path == "" {
+		return usagef("check needs --baseline FILE")
+	}
+	b, err := analysis.ReadBaseline(path)
+	if err != nil {
+		return badInput(err)
+	}
+	s, err := openSummary(args[0], analysis.Options{})
+	if err != nil {
+		return err
+	}
+	res, err := analysis.Check(b, s, opts)
+	if err != nil {
+		// Everything Check refuses is input it cannot use; exit 1 is
+		// reserved for a regression.
+		return exitError{exitBadInput, err}
+	}
+	var buf bytes.Buffer
+	if err := analysis.WriteCheck(&buf, res); err != nil {
+		return err
+	}
+	if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if n := len(res.Regressed()); n > 0 {
+		return exitError{exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path)}
+	}
+	return nil
+}

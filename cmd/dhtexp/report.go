@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dhtexp/dhtexp/analysis"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "report",
+		Usage:     "analyse a result set: figures, an HTML page and a table per grid point",
+		ArgsUsage: "RESULTS",
+		Description: `Writes RESULTS/report/ (or -o DIR): index.html, one self-contained page with the
+figures embedded; summary.md with the per-grid-point table for CI logs and pull requests;
+table.csv; and every figure as PNG and SVG under figures/. The folder appears only when complete.
+
+With --format, the table is printed to stdout instead (text, csv, json or markdown); add -o to
+write the report as well. Exit status 2 means RESULTS is not a usable result set.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "report folder (default RESULTS/report)"},
+			&cli.StringFlag{Name: "x", Usage: "sweep axis to plot along the x axis (default: the first numeric axis)"},
+			&cli.StringFlag{Name: "format", Usage: "print the table to stdout as text, csv, json or markdown"},
+		},
+		Action: reportCmd,
+	})
+}
+
+func reportCmd(c *cli.Context) error {
+	args, err := interspersed(c)
+	if err != nil || len(args) == 0 {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("report takes one result set folder, got %d arguments", len(args))
+	}
+	results := args[0]
+	var format analysis.Format
+	if f := c.String("format"); f != "" {
+		if format, err = analysis.ParseFormat(f); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openSummary(results, analysis.Options{X: c.String("x")})
+	if err != nil {
+		return err
+	}
+	if format != "" {
+		// Rendered in full before printing, so a failure prints nothing.
+		var buf bytes.Buffer
+		if err := analysis.WriteTable(&buf, s, format); err != nil {
+			return err
+		}
+		if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		if !c.IsSet("output") {
+			return nil
+		}
+	}
+	out := c.String("output")
+	if out == "" {
+		out = filepath.Join(results, "report")
+	}
+	if err := analysis.WriteReport(out, s); err != nil {
+		return err
+	}
+	msg := c.App.Writer
+	if format != "" {
+		// stdout holds the table; keep it parseable.
+		msg = c.App.ErrWriter
+	}
+	fmt.Fprintf(msg, "wrote %s (%d grid points, %d runs)\n", filepath.Join(out, analysis.ReportHTML), len(s.Points), s.Runs)
+	return nil
+}
+
+// openSummary opens and analyses a result set; input errors exit with
+// exitBadInput.
+func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
+	rs, err := analysis.Open(dir)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	s, err := analysis.Analyze(rs, opts)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return s, nil
+}
+
+// badInput gives input errors exitBadInput and leaves others as they are.
+func badInput(err error) error {
+	if analysis.IsInputError(err) {
+		return exitError{exitBadInput, err}
+	}
+	return err
+}
+
+// interspersed returns the command's positional arguments, applying flags
+// found among them: the usage lines put flags after RESULTS, and
+// urfave/cli v2 stops reading flags at the first positional argument. A
+// help flag there shows the help and returns no arguments.
+func interspersed(c *cli.Context) ([]string, error) {
+	var pos []string
+	args := c.Args().Slice()
+	for len(args) > 0 {
+		a := args[0]
+		args = args[1:]
+		if a == "--" {
+			pos = append(pos, args...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "h" || name == "help" {
+			return nil, cli.ShowSubcommandHelp(c)
+		}
+		f := lookupFlag(c.Command.Flags, name)
+		if f == nil {
+			return nil, usagef("flag provided but not defined: %s", a)
+		}
+		if _, isBool := f.(*cli.BoolFlag); isBool && !hasVal {
+			val = "true"
+		} else if !hasVal {
+			if len(args) == 0 {
+				return nil, usagef("flag needs an argument: %s", a)
+			}
+			val, args = args[0], args[1:]
+		}
+		// Each alias is a separate entry in the flag set underneath.
+		for _, n := range f.Names() {
+			if err := c.Set(n, val); err != nil {
+				return nil, usagef("invalid value %q for flag %s: %v", val, a, err)
+			}
+		}
+	}
+	if len(pos) == 0 {
+		return nil, usagef("%s needs a result set folder (usage: dhtexp %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	return pos, nil
+}
+
+func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}

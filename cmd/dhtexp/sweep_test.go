@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func dhtexp(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(append([]string{"dhtexp"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestSweepCommand(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "smoke")
+	// Flags after the spec, as the usage line writes them.
+	code, stdout, stderr := dhtexp(t, "sweep", "../../experiments/smoke.toml", "-o", out, "--workers", "2", "--trace", "joins")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "280 of 280 runs in "+out) {
+		t.Errorf("summary: %s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "joins", "part-000000.parquet")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "events")); err == nil {
+		t.Error("--trace joins wrote events")
+	}
+
+	// Asking again is refused; resuming a complete set does nothing.
+	if code, _, stderr := dhtexp(t, "sweep", "-o", out, "../../experiments/smoke.toml"); code != exitBadInput || !strings.Contains(stderr, "--resume") {
+		t.Errorf("second sweep: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := dhtexp(t, "sweep", "../../experiments/smoke.toml", "--resume", "-o", out, "--trace", "joins"); code != 0 || !strings.Contains(stdout, "0 runs in") {
+		t.Errorf("resume of a complete sweep: exit %d: %s%s", code, stdout, stderr)
+	}
+	// A merge of one complete folder is a copy of it.
+	merged := filepath.Join(dir, "merged")
+	if code, stdout, stderr := dhtexp(t, "merge", out, "-o", merged); code != 0 || !strings.Contains(stdout, "280 runs from 1 shard folders") {
+		t.Errorf("merge: exit %d: %s%s", code, stdout, stderr)
+	}
+}
+
+func TestSweepCommandBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", "../../runner/testdata/bad-unknown-key.toml"}, "bad-unknown-key.toml:6:1: base.nodez: unknown key"},
+		{[]string{"sweep", "../../runner/testdata/bad-impossible.toml"}, "bad-impossible.toml:14:1: sweep.delay.max"},
+		{[]string{"sweep", "no-such-spec.toml"}, "no-such-spec.toml"},
+		{[]string{"sweep", "../../experiments/smoke.toml", "--shard", "3/3"}, "index < count"},
+		{[]string{"sweep", "../../experiments/smoke.toml", "--trace", "everything"}, "unknown trace level"},
+		{[]string{"sweep", "../../experiments/smoke.toml", "-o", filepath.Join(file, "out")}, "not a directory"},
+		{[]string{"merge", dir}, "-o OUT is required"},
+		{[]string{"merge", "-o", filepath.Join(dir, "m"), dir}, "manifest.json"},
+	} {
+		code, _, stderr := dhtexp(t, tc.args...)
+		if code != exitBadInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, exitBadInput, tc.want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m")); err == nil {
+		t.Error("a failed merge created its output folder")
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	code, stdout, stderr := dhtexp(t, "validate", "../../experiments/concurrency.toml", "../../experiments/seed-calibration.toml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"36 points × 2800 seeds = 100800 runs", "6 points × 1000 seeds = 6000 runs"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+}

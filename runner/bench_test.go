@@ -1,0 +1,122 @@
+//go:build linux
+
+package runner
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// threadCPU is the calling thread's CPU time.
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0
+	}
+	return ts.Nano()
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSweepOverhead sweeps 10,000 runs of about 10 µs each (tiny) and of a few tens of
+// microseconds (short), where any cost of the runner shows. Metrics:
+//   - sim%: CPU time of the workers' threads while simulating, over the process's CPU time,
+//     which also holds garbage collection and the writer. The plain loop, whose one thread
+//     does nothing but simulate, shows how much of the rest is the simulator's own garbage
+//     collection.
+//   - cpu-vs-plain%: CPU time of the plain loop over that of the sweep, for the same runs.
+//
+// Comparing ns/op of workers=1 and workers=2 gives the scaling.
+func BenchmarkSweepOverhead(b *testing.B) {
+	for _, name := range []string{"tiny", "short"} {
+		b.Run(name, func(b *testing.B) { benchOverhead(b, "testdata/"+name+".toml") })
+	}
+}
+
+func benchOverhead(b *testing.B, path string) {
+	spec := load(b, path)
+	if spec.Runs() != 10_000 {
+		b.Fatalf("%s has %d runs, want 10000", path, spec.Runs())
+	}
+	var plainCPU time.Duration
+	b.Run("plain", func(b *testing.B) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c0, t0 := cpuTime(), threadCPU()
+		for range b.N {
+			for id := range spec.Runs() {
+				p, _, seed := spec.Run(id)
+				cfg := p.Config
+				cfg.Seed = seed
+				if _, err := sim.Run(cfg, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		inSim := threadCPU() - t0
+		cpu := cpuTime() - c0
+		plainCPU = cpu / time.Duration(b.N)
+		b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+		b.ReportMetric(100*float64(inSim)/float64(cpu), "sim%")
+		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+	})
+	for _, workers := range []int{1, 2} {
+		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
+			dir := b.TempDir()
+			var simTime, cpu time.Duration
+			for i := range b.N {
+				c0 := cpuTime()
+				sum := sweep(b, context.Background(), spec, Options{Dir: filepath.Join(dir, strconv.Itoa(i)), Workers: workers, cpuClock: threadCPU})
+				cpu += cpuTime() - c0
+				simTime += sum.SimTime
+			}
+			b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+			b.ReportMetric(100*float64(simTime)/float64(cpu), "sim%")
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+			if plainCPU > 0 {
+				b.ReportMetric(100*float64(plainCPU)*float64(b.N)/float64(cpu), "cpu-vs-plain%")
+			}
+		})
+	}
+}
+
+// BenchmarkTraceLevels sweeps the same 600 runs (24 members, 4 to 12 joiners, a few
+// hundred events each) at each trace level.
+func BenchmarkTraceLevels(b *testing.B) {
+	spec := load(b, "testdata/kill.toml")
+	for _, level := range []Level{LevelNone, LevelJoins, LevelMessages} {
+		b.Run(level.String(), func(b *testing.B) {
+			dir := b.TempDir()
+			var events int64
+			for i := range b.N {
+				out := filepath.Join(dir, strconv.Itoa(i))
+				sweep(b, context.Background(), spec, Options{Dir: out, Trace: level})
+				if m, err := ReadManifest(out); err == nil {
+					for _, p := range m.Done {
+						events += p.Events
+					}
+				}
+			}
+			b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+			if events > 0 {
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			}
+		})
+	}
+}

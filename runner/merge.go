@@ -1,0 +1,209 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// Merge combines the result sets of a sharded sweep into one at out. It checks that the
+// shards come from the same spec and trace level, that together they hold every run exactly
+// once, and that each runs part holds exactly the runs its manifest says. The result set is
+// built in a temporary folder next to out and renamed into place, so on error nothing is
+// left at out. Part files are hard-linked where possible, copied otherwise.
+func Merge(out string, dirs []string) (*Manifest, error) {
+	if len(dirs) == 0 {
+		return nil, inputErrorf("merge: no shard folders given")
+	}
+	ms := make([]*Manifest, len(dirs))
+	for i, d := range dirs {
+		m, err := ReadManifest(d)
+		if err != nil {
+			return nil, inputErrorf("merge: %s: %v", d, err)
+		}
+		ms[i] = m
+	}
+	first := ms[0]
+	level, err := first.Level()
+	if err != nil {
+		return nil, inputErrorf("merge: %s: %v", dirs[0], err)
+	}
+	for i, m := range ms {
+		switch {
+		case m.SpecHash != first.SpecHash:
+			return nil, inputErrorf("merge: %s was written by another spec than %s (spec_hash %.12s… vs %.12s…)", dirs[i], dirs[0], m.SpecHash, first.SpecHash)
+		case m.Trace != first.Trace:
+			return nil, inputErrorf("merge: %s has trace level %s, %s has %s", dirs[i], m.Trace, dirs[0], first.Trace)
+		case m.Shard.BlockRuns != first.Shard.BlockRuns:
+			return nil, inputErrorf("merge: %s deals runs to shards in blocks of %d, %s in blocks of %d", dirs[i], m.Shard.BlockRuns, dirs[0], first.Shard.BlockRuns)
+		case !m.Complete():
+			return nil, inputErrorf("merge: %s (shard %d/%d) is incomplete: %d of %d runs done; finish it with --resume first", dirs[i], m.Shard.Index, m.Shard.Count, m.RunsDone(), m.ShardRuns)
+		}
+		if err := checkParts(dirs[i], m, level); err != nil {
+			return nil, inputErrorf("merge: %v", err)
+		}
+	}
+
+	type src struct {
+		dir  string
+		part PartInfo
+	}
+	var parts []src
+	for i, m := range ms {
+		for _, p := range m.Done {
+			if len(p.Runs) == 0 {
+				continue
+			}
+			parts = append(parts, src{dirs[i], p})
+		}
+	}
+	sort.SliceStable(parts, func(i, j int) bool { return parts[i].part.Runs[0][0] < parts[j].part.Runs[0][0] })
+	var all []PartInfo
+	for _, p := range parts {
+		all = append(all, p.part)
+	}
+	ranges, err := doneRanges(all)
+	if err != nil {
+		return nil, inputErrorf("merge: %v", err)
+	}
+	var next int64
+	for _, r := range ranges {
+		if r[0] != next {
+			return nil, inputErrorf("merge: runs %d..%d are in none of the shards", next, r[0]-1)
+		}
+		next = r[1] + 1
+	}
+	if next != first.RunsTotal {
+		return nil, inputErrorf("merge: runs %d..%d are in none of the shards", next, first.RunsTotal-1)
+	}
+	for _, p := range parts {
+		if err := checkRunIDs(filepath.Join(p.dir, tableRuns, p.part.Part), p.part); err != nil {
+			return nil, inputErrorf("merge: %v", err)
+		}
+	}
+
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		return nil, inputErrorf("merge: output folder %s is not empty", out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, inputErrorf("merge: output folder %s: %v", out, err)
+	}
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, inputErrorf("merge: %v", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".merge-*")
+	if err != nil {
+		return nil, inputErrorf("merge: cannot write next to %s: %v", out, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+
+	m := *first
+	m.Shard = ShardInfo{Index: 0, Count: 1, BlockRuns: first.Shard.BlockRuns}
+	m.ShardRuns = first.RunsTotal
+	m.Parts, m.Done, m.MergedFrom = []string{}, []PartInfo{}, nil
+	for i, s := range ms {
+		if s.Started < m.Started {
+			m.Started = s.Started
+		}
+		if s.Finished > m.Finished {
+			m.Finished = s.Finished
+		}
+		m.MergedFrom = append(m.MergedFrom, dirs[i])
+	}
+	for _, t := range tables(level) {
+		if err := os.Mkdir(filepath.Join(tmp, t), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range parts {
+		name := partName(i)
+		for _, t := range tables(level) {
+			if err := linkOrCopy(filepath.Join(p.dir, t, p.part.Part), filepath.Join(tmp, t, name)); err != nil {
+				return nil, fmt.Errorf("merge: %w", err)
+			}
+		}
+		info := p.part
+		info.Part = name
+		m.Parts = append(m.Parts, name)
+		m.Done = append(m.Done, info)
+	}
+	if err := writeManifest(tmp, &m); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	// An empty folder at out is replaced; anything else was refused above.
+	_ = os.Remove(out)
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	syncDir(parent)
+	ok = true
+	return &m, nil
+}
+
+// checkRunIDs reads a runs part's run_id column and compares it with the manifest's ranges.
+func checkRunIDs(path string, p PartInfo) error {
+	ri, want := 0, int64(-1)
+	if len(p.Runs) > 0 {
+		want = p.Runs[0][0]
+	}
+	var rows int64
+	err := trace.ForEachRowGroup(path, []string{"run_id"}, func(c *trace.Chunk) error {
+		for _, id := range c.Int64("run_id") {
+			if ri >= len(p.Runs) || id != want {
+				return fmt.Errorf("%s: row %d has run %d, the manifest says otherwise", path, rows, id)
+			}
+			rows++
+			if want == p.Runs[ri][1] {
+				ri++
+				if ri < len(p.Runs) {
+					want = p.Runs[ri][0]
+				}
+			} else {
+				want++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ri != len(p.Runs) || rows != p.Rows {
+		return fmt.Errorf("%s: holds %d runs, the manifest lists %d", path, rows, p.Rows)
+	}
+	return nil
+}
+
+func linkOrCopy(from, to string) error {
+	if err := os.Link(from, to); err == nil {
+		return nil
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	outf, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(outf, in); err != nil {
+		outf.Close()
+		return err
+	}
+	if err := outf.Sync(); err != nil {
+		outf.Close()
+		return err
+	}
+	return outf.Close()
+}

@@ -1,0 +1,341 @@
+package runner
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// RunSchema is the layout of runs files: one row per run, parameters as columns. Bump
+// Version whenever a column is added, removed, renamed or changes meaning.
+var RunSchema = trace.Schema{
+	Name:    "dhtexp.runs",
+	Version: 1,
+	Columns: []trace.Column{
+		{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},
+		{Name: "grid_point", Type: trace.Int64, Encoding: trace.Delta, Doc: "index into the manifest's grid"},
+		{Name: "replica", Type: trace.Int64, Encoding: trace.Delta, Doc: "0 .. seeds-1"},
+		{Name: "seed", Type: trace.Int64, Encoding: trace.Plain, Doc: "the run's seed (the uint64 bit pattern)"},
+
+		{Name: "scenario", Type: trace.String, Doc: "simple, advanced or random"},
+		{Name: "protocol", Type: trace.String, Doc: "protocol variant"},
+		{Name: "timing", Type: trace.String, Doc: "seed or async timing model"},
+		{Name: "link", Type: trace.String, Doc: "fifo or reorder (async timing)"},
+		{Name: "delay_kind", Type: trace.String, Doc: "message delay distribution"},
+		{Name: "nodes", Type: trace.Int64, Doc: "advanced: n; random: initial ring members"},
+		{Name: "joiners", Type: trace.Int64, Doc: "random: newcomers"},
+		{Name: "bits", Type: trace.Int64, Doc: "ID space is 2^bits"},
+		{Name: "max_messages", Type: trace.Int64, Doc: "message budget before a run counts as a livelock"},
+		{Name: "check", Type: trace.Bool, Doc: "whether safety properties were checked after every event"},
+		{Name: "join_window_ns", Type: trace.Int64, Doc: "newcomers start spread over [0, join_window]"},
+		{Name: "unit_ns", Type: trace.Int64, Doc: "the seed timing model's time unit"},
+		{Name: "horizon_ns", Type: trace.Int64, Doc: "nothing at or after this virtual time happens"},
+		{Name: "delay_value_ns", Type: trace.Int64, Doc: "constant delay; 0 for other kinds"},
+		{Name: "delay_min_ns", Type: trace.Int64, Doc: "uniform, uniform-int: smallest delay; 0 for other kinds"},
+		{Name: "delay_max_ns", Type: trace.Int64, Doc: "uniform, uniform-int: largest delay; 0 for other kinds"},
+		{Name: "delay_step_ns", Type: trace.Int64, Doc: "uniform-int: granularity in effect (the unit when unset); 0 for other kinds"},
+		{Name: "delay_mean_ns", Type: trace.Int64, Doc: "exponential: mean delay; 0 for other kinds"},
+		{Name: "delay_median_ns", Type: trace.Int64, Doc: "lognormal: median delay; 0 for other kinds"},
+		{Name: "delay_sigma", Type: trace.Float64, Doc: "lognormal: shape; 0 for other kinds"},
+		{Name: "faults_loss", Type: trace.Float64, Doc: "probability that a message is lost"},
+		{Name: "faults_duplicate", Type: trace.Float64, Doc: "probability that a message is delivered twice"},
+		{Name: "faults_reorder_window_ns", Type: trace.Int64, Doc: "extra uniform delay in [0, window] per message"},
+		{Name: "faults_spike_prob", Type: trace.Float64, Doc: "probability of a delay spike"},
+		{Name: "faults_spike_ns", Type: trace.Int64, Doc: "extra delay of a spike"},
+		{Name: "faults_crash_node", Type: trace.String, Nullable: true, Doc: "random, member, joiner or a node ID; null: no crash"},
+		{Name: "faults_crash_at_ns", Type: trace.Int64, Doc: "when the node crashes"},
+		{Name: "faults_crash_after", Type: trace.String, Nullable: true, Doc: "message type after whose first send the node crashes"},
+		{Name: "faults_restart_after_ns", Type: trace.Int64, Doc: "crashed node comes back after this long; 0: never"},
+		{Name: "faults_partition_fraction", Type: trace.Float64, Doc: "probability that a node lands on the minority side of a partition"},
+		{Name: "faults_partition_at_ns", Type: trace.Int64, Doc: "when the partition starts"},
+		{Name: "faults_heal_at_ns", Type: trace.Int64, Doc: "when the partition heals; 0: never"},
+
+		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(sim.Outcomes, ", ")},
+		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
+		{Name: "detail", Type: trace.Text, Nullable: true, Doc: "why the outcome is not ok"},
+		{Name: "violation", Type: trace.String, Nullable: true, Doc: "first safety property broken, if any"},
+		{Name: "joins", Type: trace.Int64, Doc: "joins attempted"},
+		{Name: "joins_ok", Type: trace.Int64, Doc: "joins that succeeded"},
+		{Name: "latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median join latency over the run's successful joins (nearest rank)"},
+		{Name: "latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile join latency over the run's successful joins (nearest rank)"},
+		{Name: "latency_max_ns", Type: trace.Int64, Nullable: true, Doc: "longest successful join"},
+		{Name: "messages", Type: trace.Int64, Doc: "protocol messages sent"},
+		{Name: "redirects", Type: trace.Int64, Doc: "connect_redirect messages sent"},
+		{Name: "events", Type: trace.Int64, Doc: "simulator events processed"},
+		{Name: "sim_time_ns", Type: trace.Int64, Doc: "virtual time of the last event"},
+		{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
+	},
+}
+
+// Positions of the RunSchema columns.
+const (
+	rcRunID = iota
+	rcGridPoint
+	rcReplica
+	rcSeed
+	rcScenario
+	rcProtocol
+	rcTiming
+	rcLink
+	rcDelayKind
+	rcNodes
+	rcJoiners
+	rcBits
+	rcMaxMessages
+	rcCheck
+	rcJoinWindow
+	rcUnit
+	rcHorizon
+	rcDelayValue
+	rcDelayMin
+	rcDelayMax
+	rcDelayStep
+	rcDelayMean
+	rcDelayMedian
+	rcDelaySigma
+	rcFaultsLoss
+	rcFaultsDuplicate
+	rcFaultsReorderWindow
+	rcFaultsSpikeProb
+	rcFaultsSpike
+	rcFaultsCrashNode
+	rcFaultsCrashAt
+	rcFaultsCrashAfter
+	rcFaultsRestartAfter
+	rcFaultsPartitionFraction
+	rcFaultsPartitionAt
+	rcFaultsHealAt
+	rcOutcome
+	rcRingCorrect
+	rcDetail
+	rcViolation
+	rcJoins
+	rcJoinsOK
+	rcLatP50
+	rcLatP99
+	rcLatMax
+	rcMessages
+	rcRedirects
+	rcEvents
+	rcSimTime
+	rcWall
+)
+
+// runRow is what a worker keeps of a finished run: everything the runs and joins tables
+// need, so the simulator's result can be dropped at once.
+type runRow struct {
+	id      int64
+	point   int32
+	replica int32
+	seed    uint64
+	wall    int64
+
+	outcome     string
+	ringCorrect bool
+	detail      string
+	violation   string
+	joinsOK     int64
+	p50, p99    int64 // -1 when no join succeeded
+	max         int64
+	messages    int64
+	redirects   int64
+	events      int64
+	simTime     int64
+
+	joins []trace.Join // reused across runs
+}
+
+// fill copies a result into the row, reusing the row's join slice; lat is scratch space.
+func (r *runRow) fill(res *sim.Result, lat []int64) []int64 {
+	r.outcome, r.ringCorrect, r.detail = res.Outcome, res.RingCorrect, res.Detail
+	r.violation = ""
+	if res.Violation != nil {
+		r.violation = res.Violation.Property
+	}
+	r.messages, r.redirects, r.events, r.simTime = res.Messages, res.Redirects, res.Events, res.SimTime
+	r.joins = r.joins[:0]
+	lat = lat[:0]
+	for i := range res.Joins {
+		j := &res.Joins[i]
+		r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
+			StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
+		if j.Outcome == sim.JoinOK {
+			lat = append(lat, j.Latency())
+		}
+	}
+	r.joinsOK = int64(len(lat))
+	r.p50, r.p99, r.max = -1, -1, -1
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		r.p50, r.p99, r.max = nearestRank(lat, 50), nearestRank(lat, 99), lat[len(lat)-1]
+	}
+	return lat
+}
+
+// nearestRank is the smallest value with at least pct percent of the sorted values at or
+// below it.
+func nearestRank(sorted []int64, pct int) int64 {
+	k := (pct*len(sorted) + 99) / 100
+	return sorted[max(k, 1)-1]
+}
+
+// id64 maps a node ID to the trace's integer form, where -1 is null.
+func id64(id protocol.ID) int64 {
+	if id == protocol.None {
+		return -1
+	}
+	return int64(id)
+}
+
+// writeRun appends one row to a runs file. c is the run's configuration.
+func writeRun(w *trace.Writer, r *runRow, c *sim.Config) error {
+	w.Int64(rcRunID, r.id)
+	w.Int64(rcGridPoint, int64(r.point))
+	w.Int64(rcReplica, int64(r.replica))
+	w.Int64(rcSeed, int64(r.seed))
+	w.String(rcScenario, c.Scenario)
+	w.String(rcProtocol, c.Protocol)
+	w.String(rcTiming, c.Timing)
+	w.String(rcLink, c.Link)
+	w.String(rcDelayKind, c.Delay.Kind)
+	w.Int64(rcNodes, int64(c.Nodes))
+	w.Int64(rcJoiners, int64(c.Joiners))
+	w.Int64(rcBits, int64(c.Bits))
+	w.Int64(rcMaxMessages, c.MaxMessages)
+	w.Bool(rcCheck, !c.NoCheck)
+	w.Int64(rcJoinWindow, c.JoinWindow)
+	w.Int64(rcUnit, c.Unit)
+	w.Int64(rcHorizon, c.Horizon)
+	d := effectiveDelay(c)
+	w.Int64(rcDelayValue, d.Value)
+	w.Int64(rcDelayMin, d.Min)
+	w.Int64(rcDelayMax, d.Max)
+	w.Int64(rcDelayStep, d.Step)
+	w.Int64(rcDelayMean, d.Mean)
+	w.Int64(rcDelayMedian, d.Median)
+	w.Float64(rcDelaySigma, d.Sigma)
+	f := &c.Faults
+	w.Float64(rcFaultsLoss, f.Loss)
+	w.Float64(rcFaultsDuplicate, f.Duplicate)
+	w.Int64(rcFaultsReorderWindow, f.ReorderWindow)
+	w.Float64(rcFaultsSpikeProb, f.SpikeProb)
+	w.Int64(rcFaultsSpike, f.Spike)
+	optText(w, rcFaultsCrashNode, f.CrashNode)
+	w.Int64(rcFaultsCrashAt, f.CrashAt)
+	optText(w, rcFaultsCrashAfter, f.CrashAfter)
+	w.Int64(rcFaultsRestartAfter, f.RestartAfter)
+	w.Float64(rcFaultsPartitionFraction, f.PartitionFraction)
+	w.Int64(rcFaultsPartitionAt, f.PartitionAt)
+	w.Int64(rcFaultsHealAt, f.HealAt)
+	w.String(rcOutcome, r.outcome)
+	w.Bool(rcRingCorrect, r.ringCorrect)
+	optText(w, rcDetail, r.detail)
+	optText(w, rcViolation, r.violation)
+	w.Int64(rcJoins, int64(len(r.joins)))
+	w.Int64(rcJoinsOK, r.joinsOK)
+	optInt(w, rcLatP50, r.p50)
+	optInt(w, rcLatP99, r.p99)
+	optInt(w, rcLatMax, r.max)
+	w.Int64(rcMessages, r.messages)
+	w.Int64(rcRedirects, r.redirects)
+	w.Int64(rcEvents, r.events)
+	w.Int64(rcSimTime, r.simTime)
+	w.Int64(rcWall, r.wall)
+	return w.EndRow()
+}
+
+// effectiveDelay keeps only the delay parameters the distribution uses, so that a column
+// is non-zero exactly when it mattered.
+func effectiveDelay(c *sim.Config) sim.Delay {
+	d := c.Delay
+	out := sim.Delay{Kind: d.Kind}
+	switch d.Kind {
+	case "constant":
+		out.Value = d.Value
+	case "uniform":
+		out.Min, out.Max = d.Min, d.Max
+	case "uniform-int":
+		out.Min, out.Max, out.Step = d.Min, d.Max, d.Step
+		if out.Step <= 0 {
+			out.Step = c.Unit
+		}
+	case "exponential":
+		out.Mean = d.Mean
+	case "lognormal":
+		out.Median, out.Sigma = d.Median, d.Sigma
+	}
+	return out
+}
+
+func optText(w *trace.Writer, col int, v string) {
+	if v == "" {
+		w.Null(col)
+	} else {
+		w.String(col, v)
+	}
+}
+
+func optInt(w *trace.Writer, col int, v int64) {
+	if v < 0 {
+		w.Null(col)
+	} else {
+		w.Int64(col, v)
+	}
+}
+
+// eventChunks holds events in fixed-size chunks, so that collecting them never copies what
+// is already collected.
+type eventChunks [][]trace.Event
+
+// eventChunk is the number of events per chunk: half a megabyte.
+const eventChunk = 4096
+
+// chunkPool recycles event chunks from the writer back to the workers. Unlike a sync.Pool
+// it keeps them across garbage collections, which a sweep of short runs triggers often.
+type chunkPool struct{ free chan []trace.Event }
+
+func (p *chunkPool) get() []trace.Event {
+	select {
+	case c := <-p.free:
+		return c[:0]
+	default:
+		return make([]trace.Event, 0, eventChunk)
+	}
+}
+
+// release returns a unit's chunks; those that do not fit are left to the collector.
+func (p *chunkPool) release(cs eventChunks) {
+	for i, c := range cs {
+		select {
+		case p.free <- c:
+		default:
+		}
+		cs[i] = nil
+	}
+}
+
+// eventBuf collects a run's events as trace rows. It is a sim.Tracer; chunks are recycled
+// and strings are copied by reference only, so tracing allocates nothing per event.
+type eventBuf struct {
+	run    int64
+	chunks eventChunks
+	pool   *chunkPool
+}
+
+func (b *eventBuf) Event(e *sim.Event) {
+	n := len(b.chunks)
+	if n == 0 || len(b.chunks[n-1]) == cap(b.chunks[n-1]) {
+		b.chunks = append(b.chunks, b.pool.get())
+		n++
+	}
+	mt := ""
+	if e.MsgType != 0 {
+		mt = e.MsgType.String()
+	}
+	b.chunks[n-1] = append(b.chunks[n-1], trace.Event{RunID: b.run, Seq: e.Seq, TimeNs: e.Time,
+		Kind: e.Kind.String(), MsgType: mt, Node: id64(e.Node), From: id64(e.From), To: id64(e.To),
+		Joiner: id64(e.Joiner), Left: id64(e.Left), Right: id64(e.Right), Detail: e.Detail})
+}

@@ -1,0 +1,320 @@
+package runner
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+func TestBadSpecs(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		line int
+		key  string
+		msg  string
+	}{
+		{"bad-unknown-key.toml", 6, "base.nodez", "unknown key"},
+		{"bad-top-level.toml", 2, "seedz", "unknown key"},
+		{"bad-wrong-type.toml", 6, "base.nodes", "want an integer, got a string"},
+		{"bad-duration.toml", 6, "base.horizon", `bad duration "10 parsecs"`},
+		{"bad-impossible.toml", 14, "sweep.delay.max", "must not be below delay.min"},
+		{"bad-base-impossible.toml", 8, "base.joiners", "do not fit a 3-bit ID space"},
+		{"bad-empty-axis.toml", 9, "sweep.nodes", "empty list"},
+		{"bad-protocol.toml", 8, "sweep.protocol", `unknown protocol "nonesuch"`},
+		{"bad-sweep-key.toml", 6, "sweep.delay.maks", `unknown parameter "delay.maks"`},
+		{"bad-sweep-type.toml", 5, "sweep.joiners", "value 2: want an integer, got a string"},
+		{"bad-sweep-duration.toml", 5, "sweep.horizon", `value 2: bad duration "2 fortnights"`},
+		{"bad-faults.toml", 7, "base.faults", `fault injection needs timing = "async"`},
+		{"bad-faults-axis.toml", 13, "sweep.faults.heal_at", "must come after faults.partition_at"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("spec accepted")
+			}
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T is not a SpecError: %v", err, err)
+			}
+			if se.File != path || se.Line != tc.line || se.Key != tc.key {
+				t.Errorf("error at %s:%d key %q, want %s:%d key %q\n%v", se.File, se.Line, se.Key, path, tc.line, tc.key, err)
+			}
+			// What users read must name the same things.
+			for _, want := range []string{path + ":" + strconv.Itoa(tc.line) + ":", tc.key, tc.msg} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not mention %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestShippedSpecsValidate(t *testing.T) {
+	paths, _ := filepath.Glob("../experiments/*.toml")
+	more, _ := filepath.Glob("testdata/[a-z]*.toml")
+	for _, p := range append(paths, more...) {
+		if strings.HasPrefix(filepath.Base(p), "bad-") {
+			continue
+		}
+		if _, err := Load(p); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+	if len(paths) < 3 {
+		t.Errorf("found %d specs in experiments/, want at least 3", len(paths))
+	}
+}
+
+func TestSpecDefaultsAndGridOrder(t *testing.T) {
+	s, err := Parse("x.toml", []byte(`
+seeds = 3
+[base]
+scenario = "random"
+[base.delay]
+max = "7ms"
+[sweep]
+link = ["fifo", "reorder"]
+"delay.max" = ["2ms", "20ms", "30ms"]
+joiners = [1, 2]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "x" || s.Trace != LevelJoins || s.Runs() != 36 {
+		t.Errorf("name %q trace %v runs %d", s.Name, s.Trace, s.Runs())
+	}
+	want := sim.DefaultConfig()
+	want.Scenario = "random"
+	want.Delay.Max = int64(7 * time.Millisecond)
+	if !reflect.DeepEqual(s.Base, want) {
+		t.Errorf("base %+v, want %+v", s.Base, want)
+	}
+	var names []string
+	for _, a := range s.Axes {
+		names = append(names, a.Name)
+	}
+	if got := strings.Join(names, ","); got != "link,delay.max,joiners" {
+		t.Errorf("axes in order %s, want the file's order", got)
+	}
+	// The first axis varies slowest, the last fastest.
+	if got := s.Describe(&s.Points[1]); got != "link=fifo, delay.max=2ms, joiners=2" {
+		t.Errorf("point 1 is %s", got)
+	}
+	if got := s.Describe(&s.Points[2]); got != "link=fifo, delay.max=20ms, joiners=1" {
+		t.Errorf("point 2 is %s", got)
+	}
+	if p := s.Points[11]; p.Config.Link != "reorder" || p.Config.Delay.Max != int64(30*time.Millisecond) || p.Config.Joiners != 2 {
+		t.Errorf("point 11 config %+v", p.Config)
+	}
+}
+
+// Params and the [base] struct must describe the same parameters: a parameter missing from
+// either could be set in one table but not the other.
+func TestParamsMatchBaseTable(t *testing.T) {
+	var tags []string
+	var collect func(prefix string, typ reflect.Type)
+	collect = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if f.Type.Kind() == reflect.Struct {
+				collect(prefix+tag+".", f.Type)
+				continue
+			}
+			tags = append(tags, prefix+tag)
+		}
+	}
+	collect("", reflect.TypeOf(baseTable{}))
+	if got, want := strings.Join(tags, " "), strings.Join(paramNames(), " "); len(tags) != len(params) {
+		t.Errorf("base table keys %s\nparams %s", got, want)
+	}
+	for _, n := range tags {
+		p := lookupParam(n)
+		if p == nil {
+			t.Errorf("base key %s is not a parameter", n)
+			continue
+		}
+		if RunSchema.ColumnIndex(p.column) < 0 {
+			t.Errorf("parameter %s: no column %s in the runs table", n, p.column)
+		}
+	}
+}
+
+func TestSeedsDependOnValuesNotPositions(t *testing.T) {
+	parse := func(sweep string, seeds int) *Spec {
+		t.Helper()
+		s, err := Parse("s.toml", []byte("seeds = "+strconv.Itoa(seeds)+"\nbase_seed = 9\n[base]\nscenario = \"random\"\n[sweep]\n"+sweep))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := parse("joiners = [1, 4]\nlink = [\"fifo\", \"reorder\"]\n", 3)
+	// More values on both axes, listed in another order, and more seeds.
+	b := parse("joiners = [2, 1, 4, 8]\nlink = [\"reorder\", \"fifo\"]\n", 5)
+	c := parse("link = [\"fifo\", \"reorder\"]\njoiners = [1, 4]\n", 3) // axes swapped
+	seedsOf := func(s *Spec) map[string][]uint64 {
+		out := map[string][]uint64{}
+		for id := int64(0); id < s.Runs(); id++ {
+			p, _, seed := s.Run(id)
+			key := pointKey(s.Axes, p.Values)
+			out[key] = append(out[key], seed)
+		}
+		return out
+	}
+	sa, sb, sc := seedsOf(a), seedsOf(b), seedsOf(c)
+	for key, seeds := range sa {
+		if !reflect.DeepEqual(sb[key][:3], seeds) {
+			t.Errorf("point %q: seeds %v after adding values and seeds, were %v", key, sb[key][:3], seeds)
+		}
+		if !reflect.DeepEqual(sc[key], seeds) {
+			t.Errorf("point %q: seeds %v after reordering axes, were %v", key, sc[key], seeds)
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, seeds := range sb {
+		for _, s := range seeds {
+			if seen[s] {
+				t.Errorf("seed %d used twice", s)
+			}
+			seen[s] = true
+		}
+	}
+	// Equal values written differently are the same point.
+	d1 := parse(`horizon = ["10ms"]`+"\n", 1)
+	d2 := parse(`horizon = ["10000us"]`+"\n", 1)
+	if d1.Points[0].Hash != d2.Points[0].Hash {
+		t.Error("10ms and 10000us hash differently")
+	}
+}
+
+func TestDurationRejectsNumbers(t *testing.T) {
+	_, err := Parse("d.toml", []byte("[base.delay]\nmax = 10\n"))
+	var se *SpecError
+	if !errors.As(err, &se) || se.Key != "base.delay.max" || se.Line != 2 {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestShardFromEnv(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		env   func(string) string
+		count int
+		want  Shard
+		err   string
+	}{
+		{env(), 0, Whole, ""},
+		{env("JOB_COMPLETION_INDEX", "2"), 4, Shard{2, 4}, ""},
+		{env("JOB_COMPLETION_INDEX", "2", "DHTEXP_SHARDS", "3"), 0, Shard{2, 3}, ""},
+		{env("JOB_COMPLETION_INDEX", "2"), 0, Shard{}, "shard count"},
+		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index < count"},
+		{env("SLURM_ARRAY_TASK_ID", "4", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
+		{env("SLURM_ARRAY_TASK_ID", "5", "SLURM_ARRAY_TASK_MIN", "1", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
+		{env(), 3, Shard{}, "no shard index"},
+	} {
+		got, _, err := ShardFromEnv(tc.env, tc.count)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("want error with %q, got %v, %v", tc.err, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("got %v, %v; want %v", got, err, tc.want)
+		}
+	}
+	if _, err := ParseShard("3/3"); err == nil {
+		t.Error("3/3 accepted")
+	}
+}
+
+// Shards partition the runs, and units skip exactly the committed runs.
+func TestShardUnits(t *testing.T) {
+	const total = 1000
+	seen := make([]int, total)
+	var sum int64
+	for i := range 3 {
+		s := Shard{i, 3}
+		var n int64
+		s.eachUnit(total, nil, func(u unit) bool {
+			for id := u.lo; id < u.hi; id++ {
+				seen[id]++
+			}
+			n += u.hi - u.lo
+			return true
+		})
+		if n != s.runs(total) {
+			t.Errorf("shard %v: units hold %d runs, runs() says %d", s, n, s.runs(total))
+		}
+		sum += n
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("run %d in %d shards", id, c)
+		}
+	}
+	var got [][2]int64
+	Whole.eachUnit(300, [][2]int64{{0, 9}, {60, 70}, {128, 191}, {250, 299}}, func(u unit) bool {
+		got = append(got, [2]int64{u.lo, u.hi})
+		return true
+	})
+	want := [][2]int64{{10, 60}, {71, 128}, {192, 250}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("units %v, want %v", got, want)
+	}
+}
+
+func TestSweepGroups(t *testing.T) {
+	s, err := Parse("g.toml", []byte(`
+seeds = 2
+[[sweep]]
+scenario = ["simple"]
+[[sweep]]
+scenario = ["advanced"]
+nodes = [5, 10]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Points) != 3 || len(s.Axes) != 2 {
+		t.Fatalf("%d points, %d axes", len(s.Points), len(s.Axes))
+	}
+	if got := s.Describe(&s.Points[0]); got != "scenario=simple" {
+		t.Errorf("point 0: %s", got)
+	}
+	if got := s.Describe(&s.Points[2]); got != "scenario=advanced, nodes=10" {
+		t.Errorf("point 2: %s", got)
+	}
+	if s.Points[0].Config.Nodes != sim.DefaultConfig().Nodes || s.Points[2].Config.Nodes != 10 {
+		t.Error("a point outside a group's axes must keep the base value")
+	}
+	// A point's seeds depend only on its own values, so moving it into a group keeps them.
+	single, err := Parse("g.toml", []byte("seeds = 2\n[sweep]\nscenario = [\"advanced\"]\nnodes = [5, 10]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single.Points[1].Hash != s.Points[2].Hash {
+		t.Error("the same point hashes differently inside a group")
+	}
+	_, err = Parse("g.toml", []byte("[[sweep]]\nnodes = [5]\n[[sweep]]\nnodes = [5, 6]\n"))
+	if err == nil || !strings.Contains(err.Error(), "sweep groups overlap") {
+		t.Errorf("overlapping groups: %v", err)
+	}
+}

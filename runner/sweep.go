@@ -1,0 +1,579 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// Part size defaults. A part is cut at a unit boundary once either limit is reached; both
+// limits depend only on the runs' contents, so a sweep cuts the same parts whatever the
+// number of workers.
+const (
+	// DefaultPartRuns bounds the work a kill -9 can lose and the time between commits.
+	DefaultPartRuns = 8192
+	// DefaultPartEvents bounds the memory an events part holds before it is written out.
+	DefaultPartEvents = 2_000_000
+)
+
+// InputError marks a problem with what the user asked for (the spec, the output folder,
+// flags), as opposed to a failure while running.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{fmt.Errorf(format, args...)}
+}
+
+// Options control a sweep.
+type Options struct {
+	Dir     string // output folder
+	Workers int    // parallel simulations; 0 means GOMAXPROCS
+	// Resume continues the result set in Dir, which must have been started by the same spec.
+	Resume bool
+	Shard  Shard // zero value: the whole experiment
+	Trace  Level // 0: the spec's trace level
+	// PartRuns and PartEvents bound a part's size; 0 means the defaults.
+	PartRuns   int
+	PartEvents int
+	// Progress receives progress reports; nil reports nothing.
+	Progress Progress
+
+	// cpuClock, when set, reads the calling thread's CPU time; workers then stay on their
+	// threads and SimTime counts their CPU time while they run units (the simulations and
+	// the copying of each result into its row), which other processes on a busy machine do
+	// not inflate. Benchmarks use it.
+	cpuClock func() int64
+}
+
+// Summary tells what a sweep did.
+type Summary struct {
+	Dir         string
+	Runs        int64 // runs in the result set when complete
+	Skipped     int64 // runs already committed before this sweep started
+	Done        int64 // runs committed by this sweep
+	Failed      int64 // runs committed by this sweep whose outcome is not ok
+	Parts       int   // parts committed by this sweep
+	Interrupted bool  // the context was cancelled before every run was done
+	Elapsed     time.Duration
+	// SimTime is the time spent inside sim.Run, summed over workers: wall time, or the
+	// workers' thread CPU time when Options.cpuClock is set.
+	SimTime time.Duration
+}
+
+// Complete reports whether the result set holds every run.
+func (s *Summary) Complete() bool { return s.Skipped+s.Done == s.Runs }
+
+// Progress is told how a sweep advances. Update is called from one goroutine at a time.
+type Progress interface {
+	Start(total, skipped int64)
+	Update(done, failed int64)
+	Finish(interrupted bool)
+}
+
+// Sweep runs the spec's runs that Dir does not hold yet and commits them to Dir. Cancelling
+// ctx stops it cleanly: runs in flight are discarded and every part already written is
+// committed, so a later Sweep with Resume continues where this one stopped.
+func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
+	started := time.Now()
+	level := spec.Trace
+	if opts.Trace != 0 {
+		level = opts.Trace
+	}
+	shard := opts.Shard
+	if shard.Count == 0 {
+		shard = Whole
+	}
+	if err := shard.validate(); err != nil {
+		return nil, &InputError{err}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	partRuns, partEvents := int64(opts.PartRuns), int64(opts.PartEvents)
+	if partRuns <= 0 {
+		partRuns = DefaultPartRuns
+	}
+	if partEvents <= 0 {
+		partEvents = DefaultPartEvents
+	}
+
+	m, err := prepare(opts.Dir, spec, level, shard, opts.Resume, started)
+	if err != nil {
+		return nil, err
+	}
+	done, err := doneRanges(m.Done)
+	if err != nil {
+		return nil, inputErrorf("%s: %v", filepath.Join(opts.Dir, ManifestName), err)
+	}
+	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
+	if opts.Progress != nil {
+		opts.Progress.Start(sum.Runs, sum.Skipped)
+	}
+	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
+		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock}
+	for _, p := range m.Parts {
+		if n, ok := partNumber(p); ok && n >= w.nextPart {
+			w.nextPart = n + 1
+		}
+	}
+	if sum.Skipped < sum.Runs {
+		err = w.run(ctx, shard, done, workers)
+	}
+	if err == nil && sum.Complete() && m.Finished == "" {
+		m.Finished = time.Now().UTC().Format(time.RFC3339)
+		err = writeManifest(opts.Dir, m)
+	}
+	sum.Interrupted = !sum.Complete()
+	sum.Elapsed = time.Since(started)
+	if opts.Progress != nil {
+		opts.Progress.Finish(sum.Interrupted)
+	}
+	return sum, err
+}
+
+// prepare creates or reopens the output folder and returns its manifest.
+func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, started time.Time) (*Manifest, error) {
+	if dir == "" {
+		return nil, inputErrorf("no output folder")
+	}
+	info := ShardInfo{Index: shard.Index, Count: shard.Count, BlockRuns: BlockRuns}
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, inputErrorf("output folder %s: %v", dir, err)
+	case !unstarted(dir, entries):
+		return reopen(dir, spec, level, info, resume)
+	}
+	m := newManifest(spec, level, info, shard.runs(spec.Runs()), started.UTC().Format(time.RFC3339))
+	if err := cleanStrays(dir, m); err != nil {
+		return nil, inputErrorf("output folder %s: %v", dir, err)
+	}
+	for _, t := range tables(level) {
+		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
+			return nil, inputErrorf("cannot create output folder: %v", err)
+		}
+	}
+	// Writing the manifest first marks the folder as this spec's, so that a sweep killed
+	// before its first commit can be resumed.
+	if err := writeManifest(dir, m); err != nil {
+		return nil, inputErrorf("cannot write to output folder %s: %v", dir, err)
+	}
+	return m, nil
+}
+
+// unstarted reports whether a folder holds nothing but what a sweep killed before its first
+// manifest leaves: empty table folders and a temporary manifest.
+func unstarted(dir string, entries []os.DirEntry) bool {
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, ManifestName+".tmp-"):
+		case e.IsDir() && (name == tableRuns || name == tableJoins || name == tableEvents):
+			if sub, err := os.ReadDir(filepath.Join(dir, name)); err != nil || len(sub) > 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (*Manifest, error) {
+	m, err := ReadManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, inputErrorf("output folder %s is not empty and holds no %s: choose another folder with -o", dir, ManifestName)
+	}
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if !resume {
+		if m.SpecHash == spec.Hash {
+			return nil, inputErrorf("output folder %s already holds this experiment (%d of %d runs done): add --resume to continue it, or choose another folder with -o", dir, m.RunsDone(), m.ShardRuns)
+		}
+		return nil, inputErrorf("output folder %s holds results of another spec (experiment %q from %s): choose another folder with -o", dir, m.Experiment, m.SpecPath)
+	}
+	if m.SpecHash != spec.Hash {
+		return nil, inputErrorf("--resume: output folder %s was written by a different spec (experiment %q from %s, spec_hash %.12s…; this spec %.12s…): its results are left as they are; choose another folder with -o", dir, m.Experiment, m.SpecPath, m.SpecHash, spec.Hash)
+	}
+	if m.Trace != level.String() {
+		return nil, inputErrorf("--resume: output folder %s was written at trace level %s, not %s", dir, m.Trace, level)
+	}
+	if m.Shard != shard {
+		return nil, inputErrorf("--resume: output folder %s holds shard %d/%d, not %d/%d", dir, m.Shard.Index, m.Shard.Count, shard.Index, shard.Count)
+	}
+	if err := cleanStrays(dir, m); err != nil {
+		return nil, fmt.Errorf("cleaning up %s: %w", dir, err)
+	}
+	if err := checkParts(dir, m, level); err != nil {
+		return nil, &InputError{err}
+	}
+	for _, t := range tables(level) {
+		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// unitResult is a unit's finished runs. Results are recycled through writer.free, so the
+// rows' join slices and the event buffer keep their storage from unit to unit.
+type unitResult struct {
+	u      unit
+	rows   []runRow
+	events eventChunks // every run's events, in run order (trace level messages)
+	err    error
+}
+
+// writer owns the output: it receives finished units from the workers and appends them to
+// the current part, in unit order, off the simulation goroutines.
+type writer struct {
+	dir        string
+	spec       *Spec
+	level      Level
+	m          *Manifest
+	partRuns   int64
+	partEvents int64
+	sum        *Summary
+	progress   Progress
+	nextPart   int
+
+	// The part being written; nil runs writer when no part is open.
+	runs   *trace.Writer
+	joins  *trace.JoinWriter
+	events *trace.EventWriter
+	part   PartInfo
+
+	simNanos atomic.Int64
+	cpuClock func() int64
+	chunks   chunkPool
+}
+
+func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, workers int) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+
+	// window bounds how far the workers may run ahead of the writer, and with it the
+	// memory held by finished but unwritten units. With every event kept, a unit of large
+	// runs holds a hundred megabytes, so the window is smaller.
+	window := 4 * workers
+	if w.level == LevelMessages {
+		window = 2 * workers
+	}
+	// Enough recycled event chunks for the units in flight of typical runs; beyond that,
+	// chunks are allocated afresh rather than kept (each holds half a megabyte).
+	w.chunks.free = make(chan []trace.Event, 256)
+	tokens := make(chan struct{}, window)
+	free := make(chan *unitResult, window+workers)
+	jobs := make(chan unit)
+	results := make(chan *unitResult, window)
+
+	go func() {
+		defer close(jobs)
+		shard.eachUnit(w.spec.Runs(), done, func(u unit) bool {
+			select {
+			case tokens <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- u:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.work(ctx, jobs, free, results)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	var (
+		firstErr error
+		pending  = map[int64]*unitResult{}
+		next     int64
+	)
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+		cancel()
+	}
+	for r := range results {
+		if r.err != nil {
+			fail(r.err)
+			continue
+		}
+		pending[r.u.seq] = r
+		// Once cancelled, finished units are discarded too, so that Ctrl-C stops at once
+		// however far the workers ran ahead.
+		for firstErr == nil && ctx.Err() == nil {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := w.write(r); err != nil {
+				fail(err)
+			}
+			<-tokens
+			select {
+			case free <- r:
+			default:
+			}
+		}
+	}
+	if firstErr != nil && w.runs != nil && !errors.Is(firstErr, errSimulation) {
+		w.abort()
+	}
+	if w.runs != nil {
+		// Interrupted or failed in a run: what was written is valid and is kept.
+		if err := w.commit(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	w.sum.SimTime = time.Duration(w.simNanos.Load())
+	return firstErr
+}
+
+// errSimulation marks errors of a run, after which the output is still sound.
+var errSimulation = errors.New("simulation failed")
+
+func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResult, results chan<- *unitResult) {
+	var (
+		lat    []int64
+		tracer *eventBuf
+	)
+	if w.level == LevelMessages {
+		tracer = &eventBuf{pool: &w.chunks}
+	}
+	if w.cpuClock != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	for u := range jobs {
+		if ctx.Err() != nil {
+			continue
+		}
+		var r *unitResult
+		select {
+		case r = <-free:
+		default:
+			r = &unitResult{}
+		}
+		r.u, r.err = u, nil
+		n := int(u.hi - u.lo)
+		if cap(r.rows) < n {
+			r.rows = append(r.rows[:cap(r.rows)], make([]runRow, n-cap(r.rows))...)
+		}
+		r.rows = r.rows[:n]
+		if tracer != nil {
+			tracer.chunks = r.events[:0]
+		}
+		var simNanos, c0 int64
+		if w.cpuClock != nil {
+			// Per unit, not per run: reading a thread's CPU clock is a system call, which on
+			// some virtual machines costs as much as a small run.
+			c0 = w.cpuClock()
+		}
+		for i := range n {
+			if ctx.Err() != nil {
+				break
+			}
+			id := u.lo + int64(i)
+			row := &r.rows[i]
+			lat, r.err = w.runOne(id, row, tracer, lat)
+			if r.err != nil {
+				break
+			}
+			simNanos += row.wall
+		}
+		if w.cpuClock != nil {
+			simNanos = w.cpuClock() - c0
+		}
+		if tracer != nil {
+			r.events = tracer.chunks
+		}
+		w.simNanos.Add(simNanos)
+		if r.err == nil && ctx.Err() != nil {
+			// Half-done units are dropped; the writer stops at the first missing unit.
+			continue
+		}
+		results <- r
+	}
+}
+
+// runOne simulates run id into row. A panic in the simulator becomes an error that names the
+// run, so it can be replayed.
+func (w *writer) runOne(id int64, row *runRow, tracer *eventBuf, lat []int64) (_ []int64, err error) {
+	p, replica, seed := w.spec.Run(id)
+	cfg := p.Config
+	cfg.Seed = seed
+	*row = runRow{id: id, point: int32(p.Index), replica: int32(replica), seed: seed, joins: row.joins}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: run %d (grid point %d: %s; replica %d, seed %d) panicked: %v\n%s",
+				errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, v, debug.Stack())
+		}
+	}()
+	var tr sim.Tracer
+	if tracer != nil {
+		tracer.run = id
+		tr = tracer
+	}
+	t0 := time.Now()
+	res, err := sim.Run(cfg, tr)
+	row.wall = int64(time.Since(t0))
+	if err != nil {
+		return lat, fmt.Errorf("%w: run %d (grid point %d: %s; replica %d, seed %d): %v",
+			errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, err)
+	}
+	return row.fill(res, lat), nil
+}
+
+// write appends a unit's runs to the current part, committing the part when it is full.
+func (w *writer) write(r *unitResult) error {
+	if w.runs == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	var failed int64
+	for i := range r.rows {
+		row := &r.rows[i]
+		if err := writeRun(w.runs, row, &w.spec.Points[row.point].Config); err != nil {
+			return err
+		}
+		if row.outcome != sim.OutcomeOK {
+			failed++
+		}
+		if w.joins != nil {
+			if err := w.joins.WriteJoins(row.joins); err != nil {
+				return err
+			}
+			w.part.Joins += int64(len(row.joins))
+		}
+		if n := len(w.part.Runs); n > 0 && w.part.Runs[n-1][1] == row.id-1 {
+			w.part.Runs[n-1][1] = row.id
+		} else {
+			w.part.Runs = append(w.part.Runs, [2]int64{row.id, row.id})
+		}
+	}
+	if w.events != nil {
+		for _, c := range r.events {
+			if err := w.events.WriteEvents(c); err != nil {
+				return err
+			}
+			w.part.Events += int64(len(c))
+		}
+	}
+	w.chunks.release(r.events)
+	w.part.Rows += int64(len(r.rows))
+	w.sum.Done += int64(len(r.rows))
+	w.sum.Failed += failed
+	if w.progress != nil {
+		w.progress.Update(w.sum.Done, w.sum.Failed)
+	}
+	if w.part.Rows >= w.partRuns || w.part.Events >= w.partEvents {
+		return w.commit()
+	}
+	return nil
+}
+
+func (w *writer) open() error {
+	name := partName(w.nextPart)
+	w.nextPart++
+	w.part = PartInfo{Part: name}
+	opts := trace.Options{Metadata: map[string]string{
+		"dhtexp.experiment": w.spec.Name,
+		"dhtexp.spec_hash":  w.spec.Hash,
+	}}
+	var err error
+	if w.runs, err = trace.Create(filepath.Join(w.dir, tableRuns, name), RunSchema, opts); err != nil {
+		return err
+	}
+	if w.level >= LevelJoins {
+		if w.joins, err = trace.CreateJoins(filepath.Join(w.dir, tableJoins, name), trace.ClockVirtual, opts); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	if w.level >= LevelMessages {
+		if w.events, err = trace.CreateEvents(filepath.Join(w.dir, tableEvents, name), trace.ClockVirtual, opts); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	return nil
+}
+
+// commit completes the current part's files and then records them in the manifest. A crash
+// between the two leaves files the manifest does not list, which a resume deletes.
+func (w *writer) commit() error {
+	defer func() { w.runs, w.joins, w.events = nil, nil, nil }()
+	closers := []func() error{w.runs.Close}
+	if w.joins != nil {
+		closers = append(closers, w.joins.Close)
+	}
+	if w.events != nil {
+		closers = append(closers, w.events.Close)
+	}
+	for _, c := range closers {
+		if err := c(); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	w.m.Parts = append(w.m.Parts, w.part.Part)
+	w.m.Done = append(w.m.Done, w.part)
+	if w.m.Complete() {
+		w.m.Finished = time.Now().UTC().Format(time.RFC3339)
+	}
+	if err := writeManifest(w.dir, w.m); err != nil {
+		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
+		return fmt.Errorf("committing %s: %w", w.part.Part, err)
+	}
+	w.sum.Parts++
+	return nil
+}
+
+// abort discards the current part; files already renamed into place are left for a resume
+// to remove, since the manifest does not list them.
+func (w *writer) abort() {
+	if w.runs != nil {
+		_ = w.runs.Abort()
+	}
+	if w.joins != nil {
+		_ = w.joins.Abort()
+	}
+	if w.events != nil {
+		_ = w.events.Abort()
+	}
+	w.runs, w.joins, w.events = nil, nil, nil
+}

@@ -1,0 +1,551 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// The test binary doubles as a sweep process for tests that kill or shard sweeps: with
+// childEnv set it runs one sweep, configured by environment variables, and exits.
+const childEnv = "DHTEXP_RUNNER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childSweep())
+	}
+	os.Exit(m.Run())
+}
+
+func childSweep() int {
+	spec, err := Load(os.Getenv("SPEC"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	opts := Options{Dir: os.Getenv("OUT"), Resume: os.Getenv("RESUME") != ""}
+	opts.Workers, _ = strconv.Atoi(os.Getenv("WORKERS"))
+	opts.PartRuns, _ = strconv.Atoi(os.Getenv("PART_RUNS"))
+	if v := os.Getenv("SHARD"); v != "" {
+		if opts.Shard, err = ParseShard(v); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	if _, err := Sweep(context.Background(), spec, opts); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func child(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{childEnv + "=1"}, env...)...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+func load(t testing.TB, path string) *Spec {
+	t.Helper()
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sweep(t testing.TB, ctx context.Context, spec *Spec, opts Options) *Summary {
+	t.Helper()
+	sum, err := Sweep(ctx, spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// tableRows fingerprints every row of one table of a result set, wall_ns excluded, as a
+// sorted list of hashes, so result sets compare regardless of how rows are split into parts.
+func tableRows(t testing.TB, dir, table string) []uint64 {
+	t.Helper()
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []uint64
+	for _, p := range m.Parts {
+		path := filepath.Join(dir, table, p)
+		r, err := trace.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := r.Schema()
+		r.Close()
+		var names []string
+		for _, c := range schema.Columns {
+			if c.Name != "wall_ns" {
+				names = append(names, c.Name)
+			}
+		}
+		var b []byte
+		err = trace.ForEachRowGroup(path, names, func(c *trace.Chunk) error {
+			for i := range c.NumRows() {
+				b = b[:0]
+				for _, col := range schema.Columns {
+					if col.Name == "wall_ns" {
+						continue
+					}
+					if v := c.Valid(col.Name); v != nil && !v[i] {
+						b = append(b, "null|"...)
+						continue
+					}
+					switch col.Type {
+					case trace.Int64:
+						b = strconv.AppendInt(b, c.Int64(col.Name)[i], 10)
+					case trace.Float64:
+						b = strconv.AppendFloat(b, c.Float64(col.Name)[i], 'g', -1, 64)
+					case trace.Bool:
+						b = strconv.AppendBool(b, c.Bool(col.Name)[i])
+					default:
+						b = append(b, c.String(col.Name)[i]...)
+					}
+					b = append(b, '|')
+				}
+				h := fnv.New64a()
+				h.Write(b)
+				out = append(out, h.Sum64())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sameResults(t *testing.T, a, b string, level Level) {
+	t.Helper()
+	for _, table := range tables(level) {
+		ra, rb := tableRows(t, a, table), tableRows(t, b, table)
+		if len(ra) == 0 {
+			t.Errorf("%s: %s has no rows", a, table)
+		}
+		if !slices.Equal(ra, rb) {
+			t.Errorf("%s differs: %d rows in %s, %d in %s", table, len(ra), a, len(rb), b)
+		}
+	}
+}
+
+// checkComplete verifies a result set's manifest against its runs files.
+func checkComplete(t *testing.T, dir string) *Manifest {
+	t.Helper()
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Complete() || m.Finished == "" {
+		t.Errorf("%s: %d of %d runs done, finished %q", dir, m.RunsDone(), m.ShardRuns, m.Finished)
+	}
+	for _, p := range m.Done {
+		if err := checkRunIDs(filepath.Join(dir, tableRuns, p.Part), p); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := doneRanges(m.Done); err != nil {
+		t.Error(err)
+	}
+	return m
+}
+
+func TestSweepDeterministicAcrossWorkers(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "w1"), filepath.Join(dir, "w2")
+	sa := sweep(t, context.Background(), spec, Options{Dir: a, Workers: 1, PartRuns: 100})
+	sb := sweep(t, context.Background(), spec, Options{Dir: b, Workers: 2, PartRuns: 100})
+	if sa.Done != spec.Runs() || sb.Done != spec.Runs() || sa.Failed != sb.Failed {
+		t.Errorf("summaries %+v and %+v", sa, sb)
+	}
+	ma, mb := checkComplete(t, a), checkComplete(t, b)
+	// Parts are cut by content alone, so even the file layout is the same.
+	if !reflect.DeepEqual(ma.Done, mb.Done) {
+		t.Errorf("parts differ:\n%v\n%v", ma.Done, mb.Done)
+	}
+	sameResults(t, a, b, LevelMessages)
+	// Events arrive in run and sequence order, and joins belong to runs that exist.
+	var last [2]int64 = [2]int64{-1, -1}
+	err := trace.ReadEvents(filepath.Join(a, tableEvents, ma.Parts[0]), func(es []trace.Event) error {
+		for _, e := range es {
+			if e.RunID < last[0] || e.RunID == last[0] && e.Seq != last[1]+1 {
+				return fmt.Errorf("event run %d seq %d after run %d seq %d", e.RunID, e.Seq, last[0], last[1])
+			}
+			last = [2]int64{e.RunID, e.Seq}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSweepRowsMatchSimulator(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := filepath.Join(t.TempDir(), "r")
+	sweep(t, context.Background(), spec, Options{Dir: dir, Trace: LevelJoins})
+	m := checkComplete(t, dir)
+	if m.Trace != "joins" {
+		t.Errorf("trace %s, want the override", m.Trace)
+	}
+	if _, err := os.Stat(filepath.Join(dir, tableEvents)); err == nil {
+		t.Error("events folder written at trace level joins")
+	}
+	err := trace.ForEachRowGroup(filepath.Join(dir, tableRuns, m.Parts[0]), nil, func(c *trace.Chunk) error {
+		for i := range c.NumRows() {
+			id := c.Int64("run_id")[i]
+			p, replica, seed := spec.Run(id)
+			if c.Int64("grid_point")[i] != int64(p.Index) || c.Int64("replica")[i] != int64(replica) || uint64(c.Int64("seed")[i]) != seed {
+				return fmt.Errorf("run %d: identity columns wrong", id)
+			}
+			if c.Int64("joiners")[i] != int64(p.Config.Joiners) || c.String("link")[i] != p.Config.Link || c.Int64("delay_max_ns")[i] != p.Config.Delay.Max {
+				return fmt.Errorf("run %d: parameter columns wrong", id)
+			}
+			if c.Int64("delay_mean_ns")[i] != 0 || c.Int64("delay_value_ns")[i] != 0 {
+				return fmt.Errorf("run %d: unused delay parameters are not 0", id)
+			}
+			if ok, p50 := c.Int64("joins_ok")[i], c.Valid("latency_p50_ns")[i]; (ok > 0) != p50 {
+				return fmt.Errorf("run %d: %d joins ok but latency null=%v", id, ok, !p50)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	v := []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
+	if nearestRank(v, 50) != 50 || nearestRank(v, 99) != 100 || nearestRank(v[:1], 50) != 10 || nearestRank(v[:2], 50) != 10 {
+		t.Error("nearest rank wrong")
+	}
+}
+
+// cancelAt is a Progress that cancels the sweep once enough runs are written, as Ctrl-C would.
+type cancelAt struct {
+	after  int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Start(int64, int64) {}
+func (c *cancelAt) Update(done, _ int64) {
+	if done >= c.after {
+		c.cancel()
+	}
+}
+func (c *cancelAt) Finish(bool) {}
+
+func TestCancelThenResume(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := t.TempDir()
+	full, part := filepath.Join(dir, "full"), filepath.Join(dir, "part")
+	sweep(t, context.Background(), spec, Options{Dir: full})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sum := sweep(t, ctx, spec, Options{Dir: part, PartRuns: 100, Progress: &cancelAt{after: 150, cancel: cancel}})
+	if !sum.Interrupted || sum.Done < 150 || sum.Done >= spec.Runs() {
+		t.Fatalf("cancelled sweep: %+v", sum)
+	}
+	m, err := ReadManifest(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RunsDone() != sum.Done || m.Finished != "" {
+		t.Errorf("manifest holds %d runs (finished %q), the sweep wrote %d", m.RunsDone(), m.Finished, sum.Done)
+	}
+	// Without --resume the folder is refused; with it the sweep continues.
+	if _, err := Sweep(context.Background(), spec, Options{Dir: part}); !isInputError(err) || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("non-empty folder without resume: %v", err)
+	}
+	sum2 := sweep(t, context.Background(), spec, Options{Dir: part, Resume: true, PartRuns: 100})
+	if sum2.Skipped != sum.Done || sum2.Skipped+sum2.Done != spec.Runs() || sum2.Interrupted {
+		t.Errorf("resumed sweep: %+v", sum2)
+	}
+	checkComplete(t, part)
+	sameResults(t, full, part, LevelMessages)
+	// Resuming a complete result set does nothing.
+	if sum3 := sweep(t, context.Background(), spec, Options{Dir: part, Resume: true}); sum3.Done != 0 || !sum3.Complete() {
+		t.Errorf("resume of a complete set: %+v", sum3)
+	}
+}
+
+func isInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
+
+func TestResumeAfterKill(t *testing.T) {
+	spec := load(t, "testdata/kill.toml")
+	dir := t.TempDir()
+	full, killed := filepath.Join(dir, "full"), filepath.Join(dir, "killed")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sweep(t, context.Background(), spec, Options{Dir: full})
+	}()
+
+	cmd := child(t, "SPEC=testdata/kill.toml", "OUT="+killed, "WORKERS=1", "PART_RUNS=32")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	var parts int
+	for time.Now().Before(deadline) {
+		if m, err := ReadManifest(killed); err == nil && len(m.Parts) >= 3 {
+			parts = len(m.Parts)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	wg.Wait()
+	m, err := ReadManifest(killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts < 3 || m.Complete() {
+		t.Fatalf("the sweep was not killed half-way: %d parts seen, %d of %d runs done", parts, m.RunsDone(), m.ShardRuns)
+	}
+	t.Logf("killed after %d parts, %d of %d runs", len(m.Parts), m.RunsDone(), m.ShardRuns)
+
+	// A stray part and temporary files, as a kill between rename and commit leaves them.
+	stray := filepath.Join(killed, tableRuns, partName(900))
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, ManifestName+".tmp-9")} {
+		if err := os.WriteFile(p, []byte("junk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resume := child(t, "SPEC=testdata/kill.toml", "OUT="+killed, "WORKERS=2", "RESUME=1")
+	if err := resume.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, ManifestName+".tmp-9")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s survived the resume", p)
+		}
+	}
+	checkComplete(t, killed)
+	sameResults(t, full, killed, LevelMessages)
+}
+
+func TestShardsMergeToSingleSweep(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := t.TempDir()
+	single := filepath.Join(dir, "single")
+	sweep(t, context.Background(), spec, Options{Dir: single, Workers: 2})
+
+	var shards []string
+	var cmds []*exec.Cmd
+	for i := range 3 {
+		out := filepath.Join(dir, "shard-"+strconv.Itoa(i))
+		shards = append(shards, out)
+		cmd := child(t, "SPEC=testdata/small.toml", "OUT="+out, "WORKERS=1", "SHARD="+strconv.Itoa(i)+"/3", "PART_RUNS=50")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	var total int64
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		m := checkComplete(t, shards[i])
+		if m.Shard.Index != i || m.Shard.Count != 3 {
+			t.Errorf("shard %d manifest says %+v", i, m.Shard)
+		}
+		total += m.RunsDone()
+	}
+	if total != spec.Runs() {
+		t.Errorf("shards hold %d runs, want %d", total, spec.Runs())
+	}
+
+	// Incomplete or mismatched inputs are refused and leave nothing behind.
+	bad := filepath.Join(dir, "bad")
+	if _, err := Merge(bad, shards[:2]); !isInputError(err) || !strings.Contains(err.Error(), "in none of the shards") {
+		t.Errorf("merge of two of three shards: %v", err)
+	}
+	if _, err := Merge(bad, []string{shards[0], shards[1], shards[2], shards[1]}); !isInputError(err) || !strings.Contains(err.Error(), "more than once") {
+		t.Errorf("merge with a shard twice: %v", err)
+	}
+	other := filepath.Join(dir, "other")
+	sweep(t, context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: other, Shard: Shard{1, 3}})
+	if _, err := Merge(bad, []string{shards[0], other, shards[2]}); !isInputError(err) || !strings.Contains(err.Error(), "another spec") {
+		t.Errorf("merge across specs: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		return strings.Contains(e.Name(), "bad")
+	}) {
+		t.Error("a failed merge left files behind")
+	}
+
+	merged := filepath.Join(dir, "merged")
+	m, err := Merge(merged, shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Shard.Count != 1 || len(m.MergedFrom) != 3 {
+		t.Errorf("merged manifest: shard %+v from %v", m.Shard, m.MergedFrom)
+	}
+	checkComplete(t, merged)
+	sameResults(t, single, merged, LevelMessages)
+	if _, err := Merge(merged, shards); !isInputError(err) {
+		t.Errorf("merge into a non-empty folder: %v", err)
+	}
+}
+
+func TestOutputFolderErrors(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A regular file where a folder must go: unwritable even for root.
+	for _, out := range []string{file, filepath.Join(file, "sub")} {
+		_, err := Sweep(context.Background(), spec, Options{Dir: out})
+		if !isInputError(err) || !strings.Contains(err.Error(), file) {
+			t.Errorf("output %s: %v", out, err)
+		}
+	}
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.MkdirAll(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), spec, Options{Dir: foreign, Resume: true}); !isInputError(err) || !strings.Contains(err.Error(), "holds no manifest.json") {
+		t.Errorf("folder of other files: %v", err)
+	}
+}
+
+func TestResumeWithAnotherSpec(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	small := load(t, "testdata/small.toml")
+	sweep(t, context.Background(), small, Options{Dir: dir, PartRuns: 100})
+	before, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := Parse("testdata/small.toml", append([]byte(small.Text), "\n# edited\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Sweep(context.Background(), changed, Options{Dir: dir, Resume: true})
+	if !isInputError(err) || !strings.Contains(err.Error(), "different spec") {
+		t.Fatalf("resume with another spec: %v", err)
+	}
+	_, err = Sweep(context.Background(), changed, Options{Dir: dir})
+	if !isInputError(err) || !strings.Contains(err.Error(), "another spec") {
+		t.Fatalf("sweep of another spec into a used folder: %v", err)
+	}
+	_, err = Sweep(context.Background(), small, Options{Dir: dir, Resume: true, Trace: LevelNone})
+	if !isInputError(err) || !strings.Contains(err.Error(), "trace level") {
+		t.Fatalf("resume at another trace level: %v", err)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Error("a refused resume changed the manifest")
+	}
+	checkComplete(t, dir)
+}
+
+func TestPlainProgress(t *testing.T) {
+	var b strings.Builder
+	p := NewProgress(&b, "exp", false, time.Hour)
+	p.Start(200, 50)
+	p.Update(30, 4)
+	p.Finish(true)
+	out := b.String()
+	for _, want := range []string{"exp: 50 of 200 runs already done, 150 to go", "exp: 80/200 runs (40.0%)", "4 not ok", "ETA"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Converting events for the trace must not allocate once the buffer has grown.
+func TestEventBufDoesNotAllocate(t *testing.T) {
+	pool := &chunkPool{free: make(chan []trace.Event, 4)}
+	b := &eventBuf{pool: pool}
+	e := &sim.Event{Seq: 3, Time: 5, Kind: sim.KindDeliver, MsgType: protocol.Connect, Node: 1,
+		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
+	const n = 2*eventChunk + 10
+	fill := func() {
+		pool.release(b.chunks)
+		b.chunks = b.chunks[:0]
+		for range n {
+			b.Event(e)
+		}
+	}
+	fill()
+	if allocs := testing.AllocsPerRun(10, fill); allocs != 0 {
+		t.Errorf("%v allocations per %d events", allocs, n)
+	}
+	if len(b.chunks) != 3 || len(b.chunks[2]) != 10 {
+		t.Errorf("%d chunks", len(b.chunks))
+	}
+	got := b.chunks[0][0]
+	if got.Kind != "deliver" || got.MsgType != "connect" || got.Left != -1 || got.Right != 7 || got.From != 2 {
+		t.Errorf("converted event %+v", got)
+	}
+}
+
+// A sweep killed before its first manifest leaves a folder that is not yet a result set.
+func TestStartInKilledEmptyFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	for _, d := range []string{tableRuns, tableJoins} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sweep(t, context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: dir, Resume: true})
+	checkComplete(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, ManifestName+".tmp-1")); err == nil {
+		t.Error("temporary manifest left behind")
+	}
+}

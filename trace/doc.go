@@ -1,0 +1,23 @@
+// Package trace writes and reads the columnar tables that dhtexp produces:
+// one row per protocol event, one row per join attempt, and one row per
+// simulation run.
+//
+// Tables are stored as Parquet files that use only standard physical and
+// logical types (INT64, DOUBLE, BOOLEAN and UTF8 strings), zstd compression
+// and no Arrow-specific metadata, so DuckDB, pandas/pyarrow and Polars read
+// them directly. docs/trace-schema.md describes the tables for their users.
+//
+// A file is written to a temporary name next to its final path and renamed
+// into place only by a successful Close, so a crashed or aborted run never
+// leaves a truncated file under a name that analysis globs would pick up.
+//
+// The generic Writer takes rows one value at a time through typed methods and
+// buffers them per column, handing whole column slices to the Parquet column
+// writers; this keeps the per-row path free of allocations and interface
+// calls. The Reader hands back one row group at a time with column
+// projection, so memory use is bounded by the row group size rather than the
+// file size.
+//
+// Each file carries key/value metadata naming its schema and version
+// (MetaSchema, MetaSchemaVersion); Open refuses files without it.
+package trace

@@ -1,0 +1,241 @@
+package trace
+
+import "fmt"
+
+// EventSchema is the layout of events files: one row per event observed at a
+// node, in the order the events happened within a run.
+var EventSchema = Schema{
+	Name:    "dhtexp.events",
+	Version: 1,
+	Columns: []Column{
+		{Name: "run_id", Type: Int64, Encoding: Delta, Doc: "run the event belongs to"},
+		{Name: "seq", Type: Int64, Encoding: Delta, Doc: "sequence number of the event within its run, from 0"},
+		{Name: "time_ns", Type: Int64, Encoding: Delta, Doc: "ns since run start (clock=virtual) or Unix ns (clock=wall)"},
+		{Name: "kind", Type: String, Doc: "send, deliver, drop, timer, state, violation, fault, join_start, join_end"},
+		{Name: "msg_type", Type: String, Nullable: true, Doc: "protocol message type; null when the event concerns no message"},
+		{Name: "node", Type: Int64, Encoding: Delta, Doc: "node the event happened at"},
+		{Name: "from", Type: Int64, Nullable: true, Encoding: Delta, Doc: "sender of the message"},
+		{Name: "to", Type: Int64, Nullable: true, Encoding: Delta, Doc: "addressee of the message"},
+		{Name: "joiner", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node whose join the event belongs to"},
+		{Name: "left", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's left neighbour after the event"},
+		{Name: "right", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's right neighbour after the event"},
+		{Name: "detail", Type: Text, Nullable: true, Doc: "free text, e.g. a violation description"},
+	},
+}
+
+// Positions of the EventSchema columns.
+const (
+	evRunID = iota
+	evSeq
+	evTime
+	evKind
+	evMsgType
+	evNode
+	evFrom
+	evTo
+	evJoiner
+	evLeft
+	evRight
+	evDetail
+)
+
+// Event kinds, the values of the kind column.
+const (
+	KindSend      = "send"
+	KindDeliver   = "deliver"
+	KindDrop      = "drop"
+	KindTimer     = "timer"
+	KindState     = "state"
+	KindViolation = "violation"
+	KindFault     = "fault"
+	KindJoinStart = "join_start"
+	KindJoinEnd   = "join_end"
+)
+
+// Clock says what time_ns in an events file counts; it is stored under
+// MetaClock.
+type Clock string
+
+const (
+	// ClockVirtual: simulated nanoseconds since the start of the run.
+	ClockVirtual Clock = "virtual"
+	// ClockWall: Unix nanoseconds of the wall clock of the node that
+	// recorded the event.
+	ClockWall Clock = "wall"
+)
+
+// Event is one row of an events file. Nullable columns use sentinels, which
+// keeps Event free of pointers: -1 in From, To, Joiner, Left and Right, and
+// "" in MsgType and Detail, mean null. Node ids are therefore >= 0.
+type Event struct {
+	RunID, Seq, TimeNs int64
+	Kind, MsgType      string
+	Node               int64
+	From, To, Joiner   int64
+	Left, Right        int64
+	Detail             string
+}
+
+// EventWriter writes an events file.
+type EventWriter struct{ w *Writer }
+
+// CreateEvents starts an events file at path; see Create. clock is recorded
+// under MetaClock so that readers know how to interpret time_ns.
+func CreateEvents(path string, clock Clock, opts Options) (*EventWriter, error) {
+	opts, err := withClock(path, clock, opts)
+	if err != nil {
+		return nil, err
+	}
+	w, err := Create(path, EventSchema, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &EventWriter{w}, nil
+}
+
+// withClock returns opts with MetaClock set, without modifying the caller's
+// map.
+func withClock(path string, clock Clock, opts Options) (Options, error) {
+	if clock != ClockVirtual && clock != ClockWall {
+		return opts, fmt.Errorf("trace: create %s: invalid clock %q", path, clock)
+	}
+	md := make(map[string]string, len(opts.Metadata)+1)
+	for k, v := range opts.Metadata {
+		md[k] = v
+	}
+	if c, ok := md[MetaClock]; ok && c != string(clock) {
+		return opts, fmt.Errorf("trace: create %s: metadata %s=%q contradicts clock %q", path, MetaClock, c, clock)
+	}
+	md[MetaClock] = string(clock)
+	opts.Metadata = md
+	return opts, nil
+}
+
+// Writer returns the underlying generic writer.
+func (ew *EventWriter) Writer() *Writer { return ew.w }
+
+// WriteEvent appends one event.
+func (ew *EventWriter) WriteEvent(e *Event) error {
+	if e.Kind == "" {
+		return fmt.Errorf("trace: write %s: row %d: event has no kind", ew.w.path, ew.w.Rows())
+	}
+	w := ew.w
+	w.Int64(evRunID, e.RunID)
+	w.Int64(evSeq, e.Seq)
+	w.Int64(evTime, e.TimeNs)
+	w.String(evKind, e.Kind)
+	optString(w, evMsgType, e.MsgType)
+	w.Int64(evNode, e.Node)
+	optID(w, evFrom, e.From)
+	optID(w, evTo, e.To)
+	optID(w, evJoiner, e.Joiner)
+	optID(w, evLeft, e.Left)
+	optID(w, evRight, e.Right)
+	optString(w, evDetail, e.Detail)
+	return w.EndRow()
+}
+
+// WriteEvents appends events in order, stopping at the first error.
+func (ew *EventWriter) WriteEvents(es []Event) error {
+	for i := range es {
+		if err := ew.WriteEvent(&es[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close completes the file; see Writer.Close.
+func (ew *EventWriter) Close() error { return ew.w.Close() }
+
+// Abort discards the file; see Writer.Abort.
+func (ew *EventWriter) Abort() error { return ew.w.Abort() }
+
+func optID(w *Writer, col int, v int64) {
+	if v == -1 {
+		w.Null(col)
+	} else {
+		w.Int64(col, v)
+	}
+}
+
+func optString(w *Writer, col int, v string) {
+	if v == "" {
+		w.Null(col)
+	} else {
+		w.String(col, v)
+	}
+}
+
+// readBatch is how many rows ReadEvents and ReadJoins decode and hand to
+// their callback at a time, so that memory use does not grow with the row
+// group size.
+const readBatch = 1 << 14
+
+// ReadEvents reads an events file and calls fn with consecutive batches of
+// its events in file order. The slice is reused between calls, so fn must
+// copy events it keeps (their strings may be kept as they are). An error
+// from fn stops the read and is returned.
+func ReadEvents(path string, fn func([]Event) error) error {
+	r, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if r.schema.Name != EventSchema.Name {
+		return fmt.Errorf("trace: read %s: schema is %s, not %s", path, r.schema.Name, EventSchema.Name)
+	}
+	var (
+		c     Chunk
+		batch = make([]Event, 0, min(readBatch, int(r.NumRows())))
+		all   = allColumns(len(EventSchema.Columns))
+	)
+	convert := func(c *Chunk) error {
+		var (
+			runID, seq, tm, node        = c.cols[evRunID].i64, c.cols[evSeq].i64, c.cols[evTime].i64, c.cols[evNode].i64
+			kind, msgType, detail       = c.cols[evKind].s, c.cols[evMsgType].s, c.cols[evDetail].s
+			from, to, joiner, left, rgt = &c.cols[evFrom], &c.cols[evTo], &c.cols[evJoiner], &c.cols[evLeft], &c.cols[evRight]
+		)
+		batch = batch[:c.rows]
+		for i := range batch {
+			batch[i] = Event{
+				RunID:   runID[i],
+				Seq:     seq[i],
+				TimeNs:  tm[i],
+				Kind:    kind[i],
+				MsgType: msgType[i],
+				Node:    node[i],
+				From:    idAt(from, i),
+				To:      idAt(to, i),
+				Joiner:  idAt(joiner, i),
+				Left:    idAt(left, i),
+				Right:   idAt(rgt, i),
+				Detail:  detail[i],
+			}
+		}
+		return fn(batch)
+	}
+	for g := 0; g < r.NumRowGroups(); g++ {
+		if err := r.readPieces(&c, g, all, readBatch, convert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allColumns returns the column positions 0..n-1.
+func allColumns(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// idAt returns row i of a nullable Int64 column with null as -1.
+func idAt(cc *chunkCol, i int) int64 {
+	if !cc.valid[i] {
+		return -1
+	}
+	return cc.i64[i]
+}

@@ -1,0 +1,794 @@
+package trace
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+)
+
+const (
+	// DefaultRowGroupRows bounds the rows per row group, and so the memory a
+	// reader needs per column.
+	DefaultRowGroupRows = 1 << 20
+	// DefaultCompressionLevel is the zstd level used when Options leaves it
+	// zero. Higher levels cost much write speed for a few percent of size
+	// on these tables, which are mostly delta and dictionary encoded already.
+	DefaultCompressionLevel = 1
+
+	// maxBatchRows bounds how many rows are staged in Go slices before they
+	// are handed to the column writers, which encode and compress them into
+	// in-memory pages. Staging the whole row group instead would cost
+	// ~100 bytes per row of raw values for a million-row group.
+	maxBatchRows = 1 << 16
+
+	// Bounds on a dictionary kept by the writer for one row group. A column
+	// declared String that exceeds them is handed to the Parquet writer as
+	// plain strings from then on, which falls back to plain encoding itself.
+	maxDictEntries = 1 << 15
+	maxDictBytes   = 1 << 20
+)
+
+// Options tunes a Writer. The zero value is valid.
+type Options struct {
+	// RowGroupRows is the number of rows per row group; 0 means
+	// DefaultRowGroupRows.
+	RowGroupRows int
+	// CompressionLevel is the zstd level, 1 to 22; 0 means
+	// DefaultCompressionLevel.
+	CompressionLevel int
+	// Metadata is added to the file's key/value metadata. Keys MetaSchema,
+	// MetaSchemaVersion and MetaColumns are set by the writer and may not
+	// appear here.
+	Metadata map[string]string
+}
+
+// Writer writes one table to a Parquet file. Rows are appended one value per
+// column through the typed methods (Int64, Float64, Bool, String, Null),
+// addressed by column position in the Schema, and finished with EndRow.
+//
+// The typed methods do not return errors, so that the per-value path stays
+// cheap: misuse (wrong type, Null on a required column) is remembered and
+// reported by the next EndRow, which then discards the row.
+//
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	path, tmp string
+	schema    Schema
+	f         *os.File
+	bw        *bufio.Writer
+	pw        *file.Writer
+
+	rg      file.BufferedRowGroupWriter
+	rgRows  int // rows already handed to rg
+	rgLimit int
+
+	cols    []colBuf
+	rows    int // complete rows staged in cols
+	flushAt int // rows at which to flush: a full batch, or the row group's end
+	written int64
+
+	rowErr error // first misuse in the row being built
+	err    error // sticky failure; the file can no longer be completed
+	done   bool  // Close or Abort has run
+}
+
+// colBuf stages one column's values between flushes. Only the slice that
+// matches typ is used; nullable columns also record a definition level per
+// row (1 = value present), with values stored densely.
+//
+// Dictionary-encoded string columns are different: the Parquet writer's own
+// dictionary path allocates for every value, so the column keeps its
+// dictionary itself and stages one index per row (nulls included) for the
+// whole row group, handing dictionary and indices over when the row group
+// ends. Indices cost 4 bytes a row, far less than the values.
+type colBuf struct {
+	typ      ColumnType
+	nullable bool
+	n        int // values and nulls given since the last flush
+	nv       int // non-null values given since the last flush
+	nvCommit int // nv at the last complete row
+	keep     int // rows of idx and def staged by earlier batches of the row group
+
+	dict      map[string]int32 // nil unless the column stages indices
+	dictVals  []string
+	dictBytes int
+	overflow  bool // dictionary outgrew its bounds; switch to plain staging
+	idx       []int32
+	bitmap    []byte
+
+	i64  []int64
+	f64  []float64
+	b    []bool
+	data []byte // string bytes, back to back
+	ends []int  // end offset in data of each string
+	def  []int16
+
+	ba []parquet.ByteArray // scratch for handing strings to the writer
+	cw file.ColumnChunkWriter
+}
+
+// Create starts a new file that will appear at path when Close succeeds.
+// Until then the data goes to a temporary file in the same directory
+// (path + ".tmp-" + random suffix), so that the final rename is atomic.
+func Create(path string, s Schema, opts Options) (*Writer, error) {
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
+	}
+	if opts.RowGroupRows < 0 {
+		return nil, fmt.Errorf("trace: create %s: negative RowGroupRows %d", path, opts.RowGroupRows)
+	}
+	if opts.CompressionLevel < 0 || opts.CompressionLevel > 22 {
+		return nil, fmt.Errorf("trace: create %s: zstd level %d out of range 1..22", path, opts.CompressionLevel)
+	}
+	kv, err := fileMetadata(s, opts.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
+	}
+	gn, err := s.parquetSchema()
+	if err != nil {
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
+	}
+
+	w := &Writer{path: path, schema: cloneSchema(s), rgLimit: opts.RowGroupRows}
+	if w.rgLimit == 0 {
+		w.rgLimit = DefaultRowGroupRows
+	}
+	w.flushAt = min(w.rgLimit, maxBatchRows)
+	level := opts.CompressionLevel
+	if level == 0 {
+		level = DefaultCompressionLevel
+	}
+
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if w.f, err = createTemp(dir, base); err != nil {
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
+	}
+	w.tmp = w.f.Name()
+	w.bw = bufio.NewWriterSize(w.f, 1<<18)
+
+	props := writerProperties(s, level)
+	// bufio.Writer has no Close method, so the Parquet writer cannot close
+	// the file before Close has synced it.
+	w.pw, err = file.NewParquetWriterWithError(w.bw, gn, file.WithWriterProps(props), file.WithWriteMetadata(kv))
+	if err != nil {
+		w.removeTmp()
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
+	}
+
+	w.cols = make([]colBuf, len(s.Columns))
+	for i, c := range s.Columns {
+		w.cols[i] = colBuf{typ: c.Type, nullable: c.Nullable}
+		if (c.Type == String || c.Type == Text) && c.encoding() == Dictionary {
+			w.cols[i].dict = make(map[string]int32)
+		}
+	}
+	return w, nil
+}
+
+// createTemp creates dir/base.tmp-<random>. Unlike os.CreateTemp, which
+// always uses mode 0600, the file gets the mode os.Create would give the
+// final file (0666 less the umask), since it is renamed into place as is.
+func createTemp(dir, base string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, base+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, errors.New("cannot find a free temporary file name")
+}
+
+func writerProperties(s Schema, level int) *parquet.WriterProperties {
+	opts := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(level),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithStats(true),
+		// Row groups are cut by this package, not by the Parquet writer.
+		parquet.WithMaxRowGroupLength(1 << 62),
+		// The column writers check the page size and update statistics
+		// once per this many values; the default of 1024 makes that
+		// bookkeeping a third of the write cost. Strings are handed over in
+		// smaller pieces (see writeByteArrays), so pages stay near the
+		// default size limit regardless.
+		parquet.WithBatchSize(maxBatchRows),
+	}
+	for _, c := range s.Columns {
+		switch c.encoding() {
+		case Delta:
+			opts = append(opts, parquet.WithEncodingFor(c.Name, parquet.Encodings.DeltaBinaryPacked))
+		case Dictionary:
+			opts = append(opts, parquet.WithDictionaryFor(c.Name, true))
+			if c.Type == String || c.Type == Text {
+				// Indices written directly bypass the statistics
+				// update, so the page statistics would claim no nulls.
+				// Min/max of a few strings prune nothing anyway.
+				opts = append(opts, parquet.WithStatsFor(c.Name, false))
+			}
+		}
+	}
+	return parquet.NewWriterProperties(opts...)
+}
+
+func fileMetadata(s Schema, extra map[string]string) (metadata.KeyValueMetadata, error) {
+	cols, err := s.columnsJSON()
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]string{
+		MetaSchema:        s.Name,
+		MetaSchemaVersion: strconv.Itoa(s.Version),
+		MetaColumns:       cols,
+	}
+	for k, v := range extra {
+		if _, reserved := all[k]; reserved {
+			return nil, fmt.Errorf("metadata key %q is set by the writer", k)
+		}
+		if k == "" {
+			return nil, errors.New("empty metadata key")
+		}
+		all[k] = v
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	// Sorted so that identical inputs give identical files.
+	sort.Strings(keys)
+	kv := metadata.NewKeyValueMetadata()
+	for _, k := range keys {
+		if err := kv.Append(k, all[k]); err != nil {
+			return nil, err
+		}
+	}
+	return kv, nil
+}
+
+func cloneSchema(s Schema) Schema {
+	s.Columns = append([]Column(nil), s.Columns...)
+	return s
+}
+
+// Path returns the final path of the file.
+func (w *Writer) Path() string { return w.path }
+
+// Schema returns the table layout being written.
+func (w *Writer) Schema() Schema { return cloneSchema(w.schema) }
+
+// Rows returns the number of complete rows written so far.
+func (w *Writer) Rows() int64 { return w.written + int64(w.rows) }
+
+// Int64 sets column col of the current row.
+func (w *Writer) Int64(col int, v int64) {
+	c := &w.cols[col]
+	if c.typ != Int64 {
+		w.misuse(col, "Int64")
+		return
+	}
+	c.i64 = append(c.i64, v)
+	if c.nullable {
+		c.def = append(c.def, 1)
+	}
+	c.n++
+	c.nv++
+}
+
+// Float64 sets column col of the current row.
+func (w *Writer) Float64(col int, v float64) {
+	c := &w.cols[col]
+	if c.typ != Float64 {
+		w.misuse(col, "Float64")
+		return
+	}
+	c.f64 = append(c.f64, v)
+	if c.nullable {
+		c.def = append(c.def, 1)
+	}
+	c.n++
+	c.nv++
+}
+
+// Bool sets column col of the current row.
+func (w *Writer) Bool(col int, v bool) {
+	c := &w.cols[col]
+	if c.typ != Bool {
+		w.misuse(col, "Bool")
+		return
+	}
+	c.b = append(c.b, v)
+	if c.nullable {
+		c.def = append(c.def, 1)
+	}
+	c.n++
+	c.nv++
+}
+
+// String sets String or Text column col of the current row. The bytes are
+// copied, so v may be reused by the caller.
+func (w *Writer) String(col int, v string) {
+	c := &w.cols[col]
+	switch {
+	case c.dict != nil:
+		c.idx = append(c.idx, c.dictIndex(v))
+	case c.typ == String || c.typ == Text:
+		c.data = append(c.data, v...)
+		c.ends = append(c.ends, len(c.data))
+	default:
+		w.misuse(col, "String")
+		return
+	}
+	if c.nullable {
+		c.def = append(c.def, 1)
+	}
+	c.n++
+	c.nv++
+}
+
+// Null sets nullable column col of the current row to null.
+func (w *Writer) Null(col int) {
+	c := &w.cols[col]
+	if !c.nullable {
+		w.misuse(col, "Null")
+		return
+	}
+	c.def = append(c.def, 0)
+	if c.dict != nil {
+		c.idx = append(c.idx, 0) // placeholder; the validity bitmap hides it
+	}
+	c.n++
+}
+
+// smallDict is the dictionary size up to which a linear scan finds a value
+// faster than hashing it (event kinds, message types).
+const smallDict = 16
+
+func (c *colBuf) dictIndex(v string) int32 {
+	if len(c.dictVals) <= smallDict {
+		for i, s := range c.dictVals {
+			if s == v {
+				return int32(i)
+			}
+		}
+	} else if i, ok := c.dict[v]; ok {
+		return i
+	}
+	return c.addDictValue(v)
+}
+
+func (c *colBuf) addDictValue(v string) int32 {
+	v = strings.Clone(v) // the caller may reuse the bytes
+	i := int32(len(c.dictVals))
+	c.dict[v] = i
+	c.dictVals = append(c.dictVals, v)
+	c.dictBytes += len(v)
+	if len(c.dictVals) > maxDictEntries || c.dictBytes > maxDictBytes {
+		c.overflow = true
+	}
+	return i
+}
+
+func (w *Writer) misuse(col int, method string) {
+	if w.rowErr != nil {
+		return
+	}
+	c := w.schema.Columns[col]
+	if method == "Null" {
+		w.rowErr = fmt.Errorf("Null on required column %q", c.Name)
+	} else {
+		w.rowErr = fmt.Errorf("%s on %s column %q", method, c.Type, c.Name)
+	}
+}
+
+// EndRow completes the current row. Every column must have received exactly
+// one value or Null; otherwise the row is discarded, an error is returned and
+// the Writer stays usable. Errors from flushing a full batch or row group are
+// permanent: later calls and Close fail too.
+func (w *Writer) EndRow() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done {
+		return fmt.Errorf("trace: write %s: EndRow after Close or Abort", w.path)
+	}
+	want := w.rows + 1
+	if w.rowErr == nil {
+		for i := range w.cols {
+			if n := w.cols[i].n; n != want {
+				if n < want {
+					w.rowErr = fmt.Errorf("no value for column %q", w.schema.Columns[i].Name)
+				} else {
+					w.rowErr = fmt.Errorf("%d values for column %q", n-w.rows, w.schema.Columns[i].Name)
+				}
+				break
+			}
+		}
+	}
+	if w.rowErr != nil {
+		err := fmt.Errorf("trace: write %s: row %d: %w", w.path, w.Rows(), w.rowErr)
+		w.rollback()
+		return err
+	}
+	for i := range w.cols {
+		w.cols[i].nvCommit = w.cols[i].nv
+	}
+	w.rows = want
+	if w.rows >= w.flushAt {
+		return w.flush(false)
+	}
+	return nil
+}
+
+// rollback drops everything given since the last complete row.
+func (w *Writer) rollback() {
+	w.rowErr = nil
+	for i := range w.cols {
+		c := &w.cols[i]
+		if c.nullable {
+			c.def = c.def[:c.keep+w.rows]
+		}
+		nv := c.nvCommit
+		if c.dict != nil {
+			c.idx = c.idx[:c.keep+w.rows]
+			c.n, c.nv = w.rows, nv
+			continue
+		}
+		switch c.typ {
+		case Int64:
+			c.i64 = c.i64[:nv]
+		case Float64:
+			c.f64 = c.f64[:nv]
+		case Bool:
+			c.b = c.b[:nv]
+		case String, Text:
+			c.ends = c.ends[:nv]
+			end := 0
+			if nv > 0 {
+				end = c.ends[nv-1]
+			}
+			c.data = c.data[:end]
+		}
+		c.n, c.nv = w.rows, nv
+	}
+}
+
+// hasPartialRow reports whether values were given after the last EndRow.
+func (w *Writer) hasPartialRow() bool {
+	if w.rowErr != nil {
+		return true
+	}
+	for i := range w.cols {
+		if w.cols[i].n != w.rows {
+			return true
+		}
+	}
+	return false
+}
+
+// flush hands the staged rows to the column writers and completes the row
+// group once it is full, or when final.
+func (w *Writer) flush(final bool) (err error) {
+	defer func() {
+		// The Parquet writer reports some failures by panicking.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer: %v", r)
+		}
+		if err != nil {
+			w.err = fmt.Errorf("trace: write %s: %w", w.path, err)
+			err = w.err
+		}
+	}()
+	if w.rows > 0 {
+		if w.rg == nil {
+			if w.rg, err = w.pw.AppendBufferedRowGroupChecked(); err != nil {
+				return err
+			}
+			for i := range w.cols {
+				if w.cols[i].cw, err = w.rg.Column(i); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range w.cols {
+			if err := w.cols[i].writeBatch(w.rows); err != nil {
+				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+			}
+		}
+		w.written += int64(w.rows)
+		w.rgRows += w.rows
+		w.rows = 0
+	}
+	if w.rg != nil && (final || w.rgRows >= w.rgLimit) {
+		for i := range w.cols {
+			if err := w.cols[i].endRowGroup(); err != nil {
+				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+			}
+		}
+		// Closing now rather than at the next append writes the row group
+		// out and frees its page buffers.
+		if err := w.rg.Close(); err != nil {
+			return err
+		}
+		w.rg, w.rgRows = nil, 0
+	}
+	w.flushAt = min(w.rgLimit-w.rgRows, maxBatchRows)
+	return nil
+}
+
+// writeBatch hands the staged rows of one batch to the column writer.
+func (c *colBuf) writeBatch(rows int) error {
+	defer func() { c.n, c.nv, c.nvCommit = 0, 0, 0 }()
+	if c.dict != nil && c.overflow {
+		c.undict()
+	}
+	if c.dict != nil {
+		c.keep += rows
+		return nil
+	}
+	var def []int16
+	if c.nullable {
+		def = c.def
+	}
+	var err error
+	switch cw := c.cw.(type) {
+	case *file.Int64ColumnChunkWriter:
+		_, err = cw.WriteBatch(c.i64, def, nil)
+	case *file.Float64ColumnChunkWriter:
+		_, err = cw.WriteBatch(c.f64, def, nil)
+	case *file.BooleanColumnChunkWriter:
+		_, err = cw.WriteBatch(c.b, def, nil)
+	case *file.ByteArrayColumnChunkWriter:
+		err = c.writeByteArrays(cw, def)
+	default:
+		err = fmt.Errorf("unexpected column writer %T", c.cw)
+	}
+	c.i64, c.f64, c.b = c.i64[:0], c.f64[:0], c.b[:0]
+	c.data, c.ends, c.def = c.data[:0], c.ends[:0], c.def[:0]
+	return err
+}
+
+// byteArrayPiece is how many bytes of strings are handed to the column
+// writer at once: it checks the page size limit only between calls.
+const byteArrayPiece = 1 << 18
+
+func (c *colBuf) writeByteArrays(cw *file.ByteArrayColumnChunkWriter, def []int16) error {
+	c.ba = c.ba[:0]
+	start := 0
+	for _, end := range c.ends {
+		c.ba = append(c.ba, c.data[start:end:end])
+		start = end
+	}
+	defer clear(c.ba) // drop references into data before it is reused
+	rows := len(c.ba)
+	if def != nil {
+		rows = len(def)
+	}
+	row, val := 0, 0
+	for row < rows {
+		// Take rows until the piece holds byteArrayPiece bytes.
+		r, v, size := row, val, 0
+		for r < rows && size < byteArrayPiece {
+			if def == nil || def[r] != 0 {
+				size += len(c.ba[v])
+				v++
+			}
+			r++
+		}
+		var d []int16
+		if def != nil {
+			d = def[row:r]
+		}
+		if _, err := cw.WriteBatch(c.ba[val:v], d, nil); err != nil {
+			return err
+		}
+		row, val = r, v
+	}
+	return nil
+}
+
+// undict turns the staged indices of the row group back into strings, for a
+// column whose dictionary outgrew its bounds: from here on the column is
+// staged as plain strings, and the Parquet writer keeps the dictionary.
+func (c *colBuf) undict() {
+	c.data, c.ends = c.data[:0], c.ends[:0]
+	for i, ix := range c.idx {
+		if c.nullable && c.def[i] == 0 {
+			continue
+		}
+		c.data = append(c.data, c.dictVals[ix]...)
+		c.ends = append(c.ends, len(c.data))
+	}
+	c.dict, c.dictVals, c.idx, c.keep = nil, nil, nil, 0
+}
+
+// dictWriter is the part of the Parquet dictionary encoder used to hand it a
+// complete dictionary; it is reached through CurrentEncoder, and its absence
+// (another encoder, a future library version) selects the slower path of
+// passing the strings themselves.
+type dictWriter interface {
+	PutDictionary(arrow.Array) error
+	NumEntries() int
+}
+
+// endRowGroup writes a dictionary column's row group: its dictionary, then
+// one index per row.
+func (c *colBuf) endRowGroup() error {
+	if c.dict == nil || c.cw == nil {
+		c.cw = nil
+		return nil
+	}
+	defer func() {
+		clear(c.dict)
+		clear(c.dictVals)
+		c.dictVals, c.idx, c.def = c.dictVals[:0], c.idx[:0], c.def[:0]
+		c.dictBytes, c.keep, c.cw = 0, 0, nil
+	}()
+	enc, ok := c.cw.CurrentEncoder().(dictWriter)
+	bw, isBA := c.cw.(*file.ByteArrayColumnChunkWriter)
+	if !ok || !isBA || enc.NumEntries() != 0 {
+		if !isBA {
+			return fmt.Errorf("unexpected column writer %T", c.cw)
+		}
+		c.undict()
+		var def []int16
+		if c.nullable {
+			def = c.def
+		}
+		err := c.writeByteArrays(bw, def)
+		c.data, c.ends = c.data[:0], c.ends[:0]
+		return err
+	}
+
+	mem := memory.DefaultAllocator
+	sb := array.NewStringBuilder(mem)
+	sb.AppendValues(c.dictVals, nil)
+	dict := sb.NewStringArray()
+	sb.Release()
+	defer dict.Release()
+	if err := enc.PutDictionary(dict); err != nil {
+		return err
+	}
+	if enc.NumEntries() != len(c.dictVals) {
+		return fmt.Errorf("dictionary has %d entries after inserting %d", enc.NumEntries(), len(c.dictVals))
+	}
+
+	n := len(c.idx)
+	var (
+		def      []int16
+		validity *memory.Buffer
+		nulls    int
+	)
+	if c.nullable {
+		def = c.def
+		c.bitmap = grow(c.bitmap, (n+7)/8)
+		clear(c.bitmap)
+		for i, d := range def {
+			if d != 0 {
+				c.bitmap[i>>3] |= 1 << (i & 7)
+			} else {
+				nulls++
+			}
+		}
+		if nulls > 0 {
+			validity = memory.NewBufferBytes(c.bitmap)
+		}
+	}
+	data := array.NewData(arrow.PrimitiveTypes.Int32, n,
+		[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.idx))}, nil, nulls, 0)
+	indices := array.NewInt32Data(data)
+	data.Release()
+	defer indices.Release()
+	return c.cw.WriteDictIndices(indices, def, nil)
+}
+
+// Close writes the remaining rows and the footer, syncs the file to disk and
+// renames it to its final path. On error the temporary file is removed and
+// no file appears at the final path. Values given after the last EndRow make
+// Close fail, since they indicate a caller bug.
+func (w *Writer) Close() (err error) {
+	if w.done {
+		return fmt.Errorf("trace: close %s: already closed or aborted", w.path)
+	}
+	w.done = true
+	defer func() {
+		if err != nil {
+			w.removeTmp()
+		}
+	}()
+	if w.err != nil {
+		return w.err
+	}
+	if w.hasPartialRow() {
+		return fmt.Errorf("trace: close %s: values given after the last EndRow", w.path)
+	}
+	if err := w.flush(true); err != nil {
+		return err
+	}
+	if err := w.closeParquet(); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.f = nil
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	w.f = nil
+	if err := os.Rename(w.tmp, w.path); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	// Persist the rename itself; without this a crash can lose the entry
+	// even though the data was synced. Not all filesystems support syncing
+	// a directory, so failure here is not reported.
+	if d, err := os.Open(filepath.Dir(w.path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	w.release()
+	return nil
+}
+
+func (w *Writer) closeParquet() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer: %v", r)
+		}
+	}()
+	return w.pw.Close()
+}
+
+// Abort discards the file: the temporary file is removed and nothing appears
+// at the final path. Abort after Close or Abort does nothing, so
+// `defer w.Abort()` is a safe cleanup on every path.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.removeTmp()
+	return nil
+}
+
+func (w *Writer) removeTmp() {
+	if w.f != nil {
+		_ = w.f.Close()
+		w.f = nil
+	}
+	if w.tmp != "" {
+		_ = os.Remove(w.tmp)
+	}
+	w.release()
+}
+
+// release drops the staging buffers so that a finished Writer that is still
+// referenced does not pin them.
+func (w *Writer) release() {
+	for i := range w.cols {
+		c := &w.cols[i]
+		clear(c.dict)
+		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
+	}
+	w.pw, w.rg, w.bw = nil, nil, nil
+}
