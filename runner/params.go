@@ -164,6 +164,8 @@ var params = []param{
 	floatParam("faults.partition_fraction", func(c *sim.Config) *float64 { return &c.Faults.PartitionFraction }),
 	durParam("faults.partition_at", "faults_partition_at_ns", func(c *sim.Config) *int64 { return &c.Faults.PartitionAt }),
 	durParam("faults.heal_at", "faults_heal_at_ns", func(c *sim.Config) *int64 { return &c.Faults.HealAt }),
+	durParam("timeout", "timeout_ns", func(c *sim.Config) *int64 { return &c.Timeout }),
+	intParam("retries", func(c *sim.Config) *int { return &c.Retries }),
 }
 
 // column is the runs table column of a parameter that is not a duration.

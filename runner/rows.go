@@ -52,6 +52,8 @@ var RunSchema = trace.Schema{
 		{Name: "faults_partition_fraction", Type: trace.Float64, Doc: "probability that a node lands on the minority side of a partition"},
 		{Name: "faults_partition_at_ns", Type: trace.Int64, Doc: "when the partition starts"},
 		{Name: "faults_heal_at_ns", Type: trace.Int64, Doc: "when the partition heals; 0: never"},
+		{Name: "timeout_ns", Type: trace.Int64, Doc: "variants that retry: wait for an answer (0: the variant's default)"},
+		{Name: "retries", Type: trace.Int64, Doc: "variants that retry: attempts without progress (0: the variant's default)"},
 
 		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(sim.Outcomes, ", ")},
 		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
@@ -108,6 +110,8 @@ const (
 	rcFaultsPartitionFraction
 	rcFaultsPartitionAt
 	rcFaultsHealAt
+	rcTimeout
+	rcRetries
 	rcOutcome
 	rcRingCorrect
 	rcDetail
@@ -230,6 +234,8 @@ func writeRun(w *trace.Writer, r *runRow, c *sim.Config) error {
 	w.Float64(rcFaultsPartitionFraction, f.PartitionFraction)
 	w.Int64(rcFaultsPartitionAt, f.PartitionAt)
 	w.Int64(rcFaultsHealAt, f.HealAt)
+	w.Int64(rcTimeout, c.Timeout)
+	w.Int64(rcRetries, int64(c.Retries))
 	w.String(rcOutcome, r.outcome)
 	w.Bool(rcRingCorrect, r.ringCorrect)
 	optText(w, rcDetail, r.detail)

@@ -199,6 +199,8 @@ type baseTable struct {
 	Check       bool        `toml:"check"`
 	Delay       delayTable  `toml:"delay"`
 	Faults      faultsTable `toml:"faults"`
+	Timeout     Duration    `toml:"timeout"`
+	Retries     int         `toml:"retries"`
 }
 
 type faultsTable struct {
@@ -232,6 +234,7 @@ func baseFromConfig(c sim.Config) baseTable {
 		Scenario: c.Scenario, Nodes: c.Nodes, Joiners: c.Joiners, JoinWindow: Duration(c.JoinWindow),
 		Bits: c.Bits, Protocol: c.Protocol, Timing: c.Timing, Unit: Duration(c.Unit), Link: c.Link,
 		Horizon: Duration(c.Horizon), MaxMessages: c.MaxMessages, Check: !c.NoCheck,
+		Timeout: Duration(c.Timeout), Retries: c.Retries,
 		Delay: delayTable{Kind: c.Delay.Kind, Value: Duration(c.Delay.Value), Min: Duration(c.Delay.Min),
 			Max: Duration(c.Delay.Max), Step: Duration(c.Delay.Step), Mean: Duration(c.Delay.Mean),
 			Median: Duration(c.Delay.Median), Sigma: c.Delay.Sigma},
@@ -249,6 +252,7 @@ func (b baseTable) config() sim.Config {
 		Scenario: b.Scenario, Nodes: b.Nodes, Joiners: b.Joiners, JoinWindow: int64(b.JoinWindow),
 		Bits: b.Bits, Protocol: b.Protocol, Timing: b.Timing, Unit: int64(b.Unit), Link: b.Link,
 		Horizon: int64(b.Horizon), MaxMessages: b.MaxMessages, NoCheck: !b.Check,
+		Timeout: int64(b.Timeout), Retries: b.Retries,
 		Delay: sim.Delay{Kind: b.Delay.Kind, Value: int64(b.Delay.Value), Min: int64(b.Delay.Min),
 			Max: int64(b.Delay.Max), Step: int64(b.Delay.Step), Mean: int64(b.Delay.Mean),
 			Median: int64(b.Delay.Median), Sigma: b.Delay.Sigma},

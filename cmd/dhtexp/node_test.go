@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// execEnv makes the test binary act as dhtexp, so that the node and cluster commands can
+// start real node processes from it (the cluster re-executes os.Executable()).
+const execEnv = "DHTEXP_TEST_EXEC_MAIN"
+
+func init() {
+	if os.Getenv(execEnv) == "1" {
+		os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	}
+}
+
+// nodeProc is a "dhtexp node" child process.
+type nodeProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	id     string
+	addr   string
+	stderr *strings.Builder
+}
+
+var listening = regexp.MustCompile(`^node (\d+) listening on (\S+)$`)
+
+func startNode(t *testing.T, args ...string) *nodeProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &nodeProc{cmd: exec.Command(exe, append([]string{"node", "--log-level", "debug"}, args...)...), stderr: &strings.Builder{}}
+	p.cmd.Env = append(os.Environ(), execEnv+"=1")
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	m := listening.FindStringSubmatch(strings.TrimSpace(line))
+	if m == nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		t.Fatalf("node did not come up: %q %v\n%s", line, err, p.stderr)
+	}
+	p.id, p.addr = m[1], m[2]
+	return p
+}
+
+// stop sends sig and checks that the node exits cleanly within a second.
+func (p *nodeProc) stop(t *testing.T, sig os.Signal) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("node %s: %v\n%s", p.id, err, p.stderr)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Errorf("node %s took %v to leave", p.id, el)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("node %s still running 3s after %v", p.id, sig)
+	}
+}
+
+func TestNodeStatusLeaveAndTrace(t *testing.T) {
+	dir := t.TempDir()
+	first := startNode(t, "--id", "100", "--trace", filepath.Join(dir, "first.parquet"))
+	second := startNode(t, "--join", first.addr, "--seed", "5", "--trace", filepath.Join(dir, "second.parquet"))
+
+	var st map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, stdout, stderr := dhtexp(t, "status", "--json", second.addr)
+		if code != 0 {
+			t.Fatalf("status: exit %d: %s", code, stderr)
+		}
+		st = nil
+		if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		if st["connected"] == true || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st["connected"] != true || st["left"] != 100.0 || st["right"] != 100.0 || st["contact"] != 100.0 || st["left_addr"] != first.addr {
+		t.Fatalf("joiner's status: %v", st)
+	}
+	code, stdout, _ := dhtexp(t, "status", first.addr)
+	for _, want := range []string{"node      100 at " + first.addr + " (predlock, 16 bits)",
+		"left      " + second.id + " at " + second.addr, "flags     connected", "queue     0", "member"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	second.stop(t, syscall.SIGTERM)
+	first.stop(t, os.Interrupt)
+	if !strings.Contains(first.stderr.String(), "peer left") {
+		t.Errorf("the first node was not told of the leave:\n%s", first.stderr)
+	}
+
+	// The joiner's trace: wall clock, and the events the simulator would record.
+	path := filepath.Join(dir, "second.parquet")
+	r, err := trace.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := r.Metadata(trace.MetaClock); c != string(trace.ClockWall) {
+		t.Errorf("clock %q", c)
+	}
+	r.Close()
+	kinds := map[string]int{}
+	var last int64
+	err = trace.ReadEvents(path, func(es []trace.Event) error {
+		for _, e := range es {
+			kinds[e.Kind]++
+			if e.Node != mustAtoi(t, second.id) || e.TimeNs < last || e.TimeNs < time.Now().Add(-time.Minute).UnixNano() {
+				t.Errorf("event %+v", e)
+			}
+			last = e.TimeNs
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{trace.KindJoinStart, trace.KindSend, trace.KindDeliver, trace.KindState, trace.KindJoinEnd, trace.KindFault} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event: %v", k, kinds)
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	var v int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			t.Fatalf("not a number: %q", s)
+		}
+		v = 10*v + int64(c-'0')
+	}
+	return v
+}
+
+// A node started with --exit-with-stdin goes when its parent closes the pipe.
+func TestNodeExitsWithStdin(t *testing.T) {
+	p := startNode(t, "--exit-with-stdin")
+	p.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("node still running after its stdin closed")
+	}
+}
+
+func TestNodeCommandBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"node", "--listen", ":7000"}, "with a host"},
+		{[]string{"node", "--left", "1@127.0.0.1:1"}, "--left and --right go together"},
+		{[]string{"node", "--left", "1@127.0.0.1:1", "--right", "2@127.0.0.1:2"}, "needs its --id"},
+		{[]string{"node", "--left", "x", "--right", "2@127.0.0.1:2", "--id", "3"}, "want ID@ADDR"},
+		{[]string{"node", "--join", "127.0.0.1:1", "--left", "1@127.0.0.1:1", "--right", "2@127.0.0.1:2"}, "exclude each other"},
+		{[]string{"node", "--id", "70000"}, "outside the 16-bit ring"},
+		{[]string{"node", "--protocol", "nope"}, "unknown protocol"},
+		{[]string{"node", "--defer-join"}, "need --join"},
+		{[]string{"node", "--log-level", "loud"}, "--log-level"},
+		{[]string{"status"}, "want one node address"},
+		{[]string{"cluster", "--members", "0"}, "--members must be at least 1"},
+		{[]string{"cluster", "--build", "tower"}, "prebuilt or join"},
+		{[]string{"cluster", "--bits", "2", "--members", "3", "--joiners", "2"}, "do not fit"},
+	} {
+		code, _, stderr := dhtexp(t, tc.args...)
+		if code != exitBadInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, exitBadInput, tc.want, stderr)
+		}
+	}
+	// Nothing listens on port 1: a failure to report, not bad input.
+	if code, _, stderr := dhtexp(t, "status", "--timeout", "1s", "127.0.0.1:1"); code != exitFailure || !strings.Contains(stderr, "status of 127.0.0.1:1") {
+		t.Errorf("status of nothing: exit %d: %s", code, stderr)
+	}
+}
+
+func TestClusterCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	t.Setenv(execEnv, "1")
+	for _, build := range []string{"prebuilt", "join"} {
+		t.Run(build, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "c")
+			code, stdout, stderr := dhtexp(t, "cluster", "--members", "3", "--joiners", "6", "--seed", "4",
+				"--build", build, "--deadline", "20s", "-o", out)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+			for _, want := range []string{"outcome: ok\n", "joins: 6/6 ok", "results: " + out} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout)
+				}
+			}
+			m, err := runner.ReadManifest(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Complete() || m.Done[0].Joins != 6 || m.Done[0].Events == 0 {
+				t.Errorf("manifest: %+v", m.Done)
+			}
+			var joins []trace.Join
+			if err := trace.ReadJoins(filepath.Join(out, "joins", clusterPart), func(js []trace.Join) error {
+				joins = append(joins, js...)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range joins {
+				if j.Outcome != trace.OutcomeOK || j.EndNs <= j.StartNs || j.Messages < 5 {
+					t.Errorf("join %+v", j)
+				}
+			}
+			var seq int64
+			if err := trace.ReadEvents(filepath.Join(out, "events", clusterPart), func(es []trace.Event) error {
+				for _, e := range es {
+					if e.Seq != seq {
+						t.Fatalf("event %d has seq %d", seq, e.Seq)
+					}
+					seq++
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := trace.Open(filepath.Join(out, "runs", clusterPart))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			c, err := r.ReadColumns(0, "outcome", "joins_ok", "timing")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.String("outcome")[0] != "ok" || c.Int64("joins_ok")[0] != 6 || c.String("timing")[0] != "real" {
+				t.Errorf("runs row: %v %v %v", c.String("outcome"), c.Int64("joins_ok"), c.String("timing"))
+			}
+		})
+	}
+}

@@ -1,0 +1,259 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+func (n *Node) acceptLoop() {
+	defer n.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := n.ln.Accept()
+		if err != nil {
+			if n.ctx.Err() != nil {
+				return
+			}
+			// Running out of file descriptors is temporary; anything else ends the node's
+			// ability to receive, which it keeps logging rather than spinning on.
+			n.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-n.quit:
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if !n.track(c) {
+			n.log.Warn("refusing connection: too many open", "remote", c.RemoteAddr().String(), "max", n.cfg.MaxConns)
+			c.Close()
+			continue
+		}
+		n.wg.Add(1)
+		go n.serveConn(c)
+	}
+}
+
+func (n *Node) track(c net.Conn) bool {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.conns == nil || len(n.conns) >= n.cfg.MaxConns {
+		return false
+	}
+	n.conns[c] = struct{}{}
+	return true
+}
+
+func (n *Node) untrack(c net.Conn) {
+	n.connMu.Lock()
+	if n.conns != nil {
+		delete(n.conns, c)
+	}
+	n.connMu.Unlock()
+	c.Close()
+}
+
+// serveConn reads frames from one inbound connection. It never blocks the protocol
+// goroutine: requests are answered here from the published status, and the only wait is
+// for room in the input channel.
+func (n *Node) serveConn(c net.Conn) {
+	defer n.wg.Done()
+	defer n.untrack(c)
+	br := bufio.NewReaderSize(c, 1024)
+	var buf []byte
+	for {
+		// One deadline per frame, not per read: a peer trickling a byte at a time cannot
+		// hold the connection longer than a silent one.
+		c.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
+		var (
+			f   Frame
+			err error
+		)
+		f, buf, err = ReadFrame(br, buf)
+		if err == nil {
+			err = n.checkFrame(&f)
+		}
+		if err != nil {
+			n.connEnded(c, err)
+			return
+		}
+		switch f.Type {
+		case FrameMessage, FrameLeave:
+			fc := f
+			if !n.push(input{kind: inFrame, frame: &fc}) {
+				return
+			}
+		case FrameIdentify:
+			err = n.reply(c, &Frame{Type: FrameIdentity, From: n.id, Addr: n.addr,
+				Identity: Identity{Bits: uint8(n.cfg.Bits), Protocol: n.cfg.Protocol}})
+		case FrameStatusRequest:
+			err = n.reply(c, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
+		default:
+			err = fmt.Errorf("%w: a node does not take %s frames", ErrMalformed, f.Type)
+		}
+		if err != nil {
+			n.connEnded(c, err)
+			return
+		}
+	}
+}
+
+// checkFrame refuses frames that decode but name IDs outside this node's ring.
+func (n *Node) checkFrame(f *Frame) error {
+	on := n.ring.Contains
+	orNone := func(id protocol.ID) bool { return id == protocol.None || on(id) }
+	switch f.Type {
+	case FrameMessage:
+		m := &f.Msg
+		if !on(m.From) || !on(m.To) || !on(m.Joiner) || !orNone(m.Neighbour) {
+			return fmt.Errorf("%w: %s message names IDs outside the %d-bit ring", ErrMalformed, m.Type, n.cfg.Bits)
+		}
+	case FrameLeave:
+		if !on(f.From) || !orNone(f.Leave.Left) || !orNone(f.Leave.Right) {
+			return fmt.Errorf("%w: leave notice names IDs outside the %d-bit ring", ErrMalformed, n.cfg.Bits)
+		}
+	}
+	return nil
+}
+
+func (n *Node) reply(c net.Conn, f *Frame) error {
+	b, err := AppendFrame(nil, f)
+	if err != nil {
+		return err
+	}
+	c.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout))
+	_, err = c.Write(b)
+	return err
+}
+
+// connEnded logs why an inbound connection is being closed.
+func (n *Node) connEnded(c net.Conn, err error) {
+	if n.ctx.Err() != nil {
+		return
+	}
+	remote := c.RemoteAddr().String()
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF):
+		n.log.Debug("connection closed by peer", "remote", remote)
+	case errors.As(err, &ne) && ne.Timeout():
+		n.log.Info("closing connection: no complete frame within the idle timeout", "remote", remote, "timeout", n.cfg.IdleTimeout)
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrTruncated), errors.Is(err, ErrTooLarge), errors.Is(err, ErrVersion):
+		n.log.Warn("closing connection: bad frame", "remote", remote, "reason", err)
+	case errors.Is(err, net.ErrClosed):
+	default:
+		n.log.Info("closing connection", "remote", remote, "err", err)
+	}
+}
+
+// Client asks one node for its identity or status. It keeps its connection open between
+// requests, so that a caller polling many nodes does not open a connection per poll, and
+// redials when the connection has gone (the node closes idle ones). A Client is safe for
+// concurrent use; requests on it take turns.
+type Client struct {
+	addr string
+	mu   sync.Mutex
+	c    net.Conn
+	br   *bufio.Reader
+	buf  []byte
+}
+
+// NewClient returns a client for the node at addr; it dials on the first request.
+func NewClient(addr string) *Client { return &Client{addr: addr} }
+
+// Close closes the client's connection, if any.
+func (cl *Client) Close() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.c == nil {
+		return nil
+	}
+	err := cl.c.Close()
+	cl.c = nil
+	return err
+}
+
+// Status asks for the node's status.
+func (cl *Client) Status(ctx context.Context) (Status, error) {
+	f, err := cl.request(ctx, FrameStatusRequest, FrameStatus)
+	return f.Status, err
+}
+
+// Identify asks for the node's ID and ring.
+func (cl *Client) Identify(ctx context.Context) (Identity, error) {
+	f, err := cl.request(ctx, FrameIdentify, FrameIdentity)
+	return f.Identity, err
+}
+
+func (cl *Client) request(ctx context.Context, req, want FrameType) (Frame, error) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	reused := cl.c != nil
+	f, err := cl.roundTrip(ctx, req, want)
+	if err != nil && reused && ctx.Err() == nil {
+		// The node may have closed the kept connection as idle: one fresh try.
+		f, err = cl.roundTrip(ctx, req, want)
+	}
+	return f, err
+}
+
+func (cl *Client) roundTrip(ctx context.Context, req, want FrameType) (Frame, error) {
+	if cl.c == nil {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", cl.addr)
+		if err != nil {
+			return Frame{}, err
+		}
+		cl.c, cl.br = c, bufio.NewReader(c)
+	}
+	fail := func(err error) (Frame, error) {
+		cl.c.Close()
+		cl.c = nil
+		return Frame{}, fmt.Errorf("%s: %w", cl.addr, err)
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	cl.c.SetDeadline(deadline)
+	b, err := AppendFrame(cl.buf[:0], &Frame{Type: req, From: protocol.None})
+	if err != nil {
+		return Frame{}, err
+	}
+	cl.buf = b
+	if _, err := cl.c.Write(b); err != nil {
+		return fail(err)
+	}
+	var f Frame
+	if f, cl.buf, err = ReadFrame(cl.br, cl.buf); err != nil {
+		return fail(err)
+	}
+	if f.Type != want {
+		return fail(fmt.Errorf("answered %s with %s", req, f.Type))
+	}
+	return f, nil
+}
+
+// QueryStatus asks the node at addr for its status on a connection of its own.
+func QueryStatus(ctx context.Context, addr string) (Status, error) {
+	cl := NewClient(addr)
+	defer cl.Close()
+	return cl.Status(ctx)
+}
+
+// Identify asks the node at addr for its ID and ring on a connection of its own.
+func Identify(ctx context.Context, addr string) (Identity, error) {
+	cl := NewClient(addr)
+	defer cl.Close()
+	return cl.Identify(ctx)
+}

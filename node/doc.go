@@ -1,0 +1,17 @@
+// Package node runs the join protocol for real: one protocol.Node per process (or per
+// Node value in tests), real time, and TCP connections between nodes.
+//
+// The driver follows the etcd-raft Node wrapper: one goroutine owns the protocol state
+// machine and takes its inputs from a channel, one reader goroutine per inbound connection
+// decodes frames and feeds that channel, and one sender goroutine per peer address dials,
+// writes and reconnects. After each Start, Step or Fire the owner carries out the Output as
+// the simulator's async model does (Send: hand the message to the addressee's sender;
+// SetTimer: call Fire after the delay; Idle: nothing) and then calls Serve for as long as it
+// returns true, so the protocol code cannot tell the two drivers apart.
+//
+// Nodes address each other by protocol ID. Every frame carries its sender's ID and listen
+// address, and a message frame also carries the addresses its sender knows for the IDs the
+// message names, so a node learns where to reach a peer only from the messages it receives.
+// docs/wire.md describes the frames; docs/nodes.md the command-line tools built on this
+// package and what a node does when a peer dies or leaves.
+package node

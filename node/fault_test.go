@@ -1,0 +1,194 @@
+package node
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// recorders hands every node of a test ring its own recorder.
+type recorders struct {
+	mu sync.Mutex
+	by map[protocol.ID]*recorder
+}
+
+func (rs *recorders) tune(c *Config) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.by == nil {
+		rs.by = map[protocol.ID]*recorder{}
+	}
+	r := &recorder{}
+	rs.by[c.ID] = r
+	c.Tracer = r
+}
+
+func (rs *recorders) of(id protocol.ID) *recorder {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.by[id]
+}
+
+// settleQuiet polls the nodes until their statuses have not changed for quiet, or until
+// the deadline; it says whether they went quiet.
+func settleQuiet(nodes []*Node, quiet, deadline time.Duration) ([]Status, bool) {
+	end := time.Now().Add(deadline)
+	prev, since := statuses(nodes), time.Now()
+	for time.Now().Before(end) {
+		time.Sleep(20 * time.Millisecond)
+		sts := statuses(nodes)
+		if !slices.Equal(sts, prev) {
+			prev, since = sts, time.Now()
+			continue
+		}
+		if time.Since(since) >= quiet {
+			return sts, true
+		}
+	}
+	return prev, false
+}
+
+func without(nodes []*Node, dead *Node) []*Node {
+	return slices.DeleteFunc(slices.Clone(nodes), func(n *Node) bool { return n == dead })
+}
+
+// A node killed while joins are under way leaves the others with a reported outcome: no
+// panic, every survivor answers, messages for the dead node are dropped and traced once
+// it has been unreachable for PeerTimeout, and the survivors go quiet.
+//
+// What cannot hold with the protocols as they are: a newcomer whose insertion the dead
+// node was running waits for ever (predlock has no timeouts), so the ring is not repaired
+// and the outcome is not ok.
+func TestNodeKilledDuringJoins(t *testing.T) {
+	const peerTimeout = 500 * time.Millisecond
+	for _, when := range []string{"before its joiners' connect", "while locked for an insertion"} {
+		t.Run(strings.ReplaceAll(when, " ", "_"), func(t *testing.T) {
+			var recs recorders
+			tr := startRing(t, ringConfig{members: 6, joiners: 18, protocol: "predlock", seed: 7,
+				tune: func(c *Config) { c.PeerTimeout = peerTimeout; recs.tune(c) }})
+			// The victim is the contact of the first joiner.
+			var victim *Node
+			for _, m := range tr.members {
+				if m.ID() == tr.contacts[0] {
+					victim = m
+				}
+			}
+			switch when {
+			case "before its joiners' connect":
+				time.Sleep(time.Until(tr.joinAt) - 5*time.Millisecond)
+				victim.Close()
+			default:
+				end := tr.joinAt.Add(2 * time.Second)
+				for !victim.Status().Locked && time.Now().Before(end) {
+					time.Sleep(50 * time.Microsecond)
+				}
+				if !victim.Status().Locked {
+					t.Skip("the victim never locked: every insertion finished between two polls")
+				}
+				victim.Close()
+			}
+			killed := time.Now()
+			survivors := without(tr.all(), victim)
+			sts, quiet := settleQuiet(survivors, peerTimeout+300*time.Millisecond, 10*time.Second)
+			if !quiet {
+				t.Fatalf("survivors still busy 10s after the kill:\n%s", describe(sts))
+			}
+			for _, n := range survivors {
+				status(t, n.Addr()) // over the network: nobody is stuck
+			}
+			outcome, detail, _ := Classify(sts, tr.ring, true)
+			if !slices.Contains(sim.Outcomes, outcome) || outcome == sim.OutcomeOK || outcome == sim.OutcomeCrash {
+				t.Fatalf("outcome %s (%s)", outcome, detail)
+			}
+			joined := 0
+			for _, s := range sts {
+				if !s.Member && s.Connected {
+					joined++
+				}
+			}
+			t.Logf("killed %v %s: survivors quiet %v after the kill: %s (%s); %d of 18 joined",
+				victim.ID(), when, time.Since(killed).Round(10*time.Millisecond), outcome, detail, joined)
+
+			// Whoever had messages for the victim traced them as drops and the victim as
+			// unreachable.
+			drops, faults := 0, 0
+			for _, n := range survivors {
+				r := recs.of(n.ID())
+				for _, e := range r.find(sim.KindDrop, "") {
+					if e.To == victim.ID() {
+						drops++
+					}
+				}
+				faults += len(r.find(sim.KindFault, "unreachable"))
+			}
+			var sent int64
+			for _, s := range sts {
+				sent += s.Sent
+			}
+			if when == "before its joiners' connect" && (drops == 0 || faults == 0) {
+				t.Errorf("%d drops of messages to the victim, %d unreachable faults; want some of each", drops, faults)
+			}
+			t.Logf("%d messages to the victim dropped, %d unreachable faults", drops, faults)
+		})
+	}
+}
+
+// A node that leaves tells both neighbours, exits within its timeout, and its neighbours
+// drop what they have for it at once instead of retrying for PeerTimeout.
+func TestLeave(t *testing.T) {
+	var recs recorders
+	rc := ringConfig{protocol: "predlock", bits: 16, tune: func(c *Config) { c.PeerTimeout = 5 * time.Second; recs.tune(c) }}
+	ids := []protocol.ID{1000, 30000, 50000}
+	nodes := make([]*Node, 3)
+	lns := listeners(t, 3)
+	for i, id := range ids {
+		l, r := (i+2)%3, (i+1)%3
+		n, err := Start(rc.node(Config{Listener: lns[i], ID: id, Member: true,
+			Left: Peer{ids[l], lns[l].Addr().String()}, Right: Peer{ids[r], lns[r].Addr().String()}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		nodes[i] = n
+	}
+	start := time.Now()
+	nodes[1].Leave(time.Second)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("leave took %v", el)
+	}
+	for _, i := range []int{0, 2} {
+		deadline := time.Now().Add(2 * time.Second)
+		for len(recs.of(ids[i]).find(sim.KindFault, "node 30000 left")) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %v was not told of the leave", ids[i])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// A newcomer in the gap 1000..30000 is welcomed by 1000, whose set_left for 30000 is
+	// then dropped at once.
+	j, err := Start(rc.node(Config{Listen: "127.0.0.1:0", ID: 20000, Join: nodes[0].Addr()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	deadline := time.Now().Add(time.Second)
+	for {
+		ds := recs.of(1000).find(sim.KindDrop, "is dead")
+		if len(ds) > 0 {
+			if ds[0].MsgType != protocol.SetLeft || ds[0].To != 30000 {
+				t.Errorf("dropped %+v", ds[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no drop of the message for the node that left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,760 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// Defaults for the Config durations and limits left zero.
+const (
+	DefaultIdleTimeout  = 30 * time.Second
+	DefaultDialTimeout  = time.Second
+	DefaultWriteTimeout = 2 * time.Second
+	DefaultPeerTimeout  = 5 * time.Second
+	DefaultJoinTimeout  = 10 * time.Second
+	DefaultMaxConns     = 1024
+	// maxPeerQueue bounds the frames waiting for one peer, so that a peer that accepts
+	// connections but never reads cannot make the node buffer without end.
+	maxPeerQueue = 4096
+	inputQueue   = 256
+	maxBackoff   = 500 * time.Millisecond
+)
+
+// Peer names a node and where it listens.
+type Peer struct {
+	ID   protocol.ID
+	Addr string
+}
+
+// Config describes one node. Protocol, Bits and one of the three ways into the ring are
+// required; everything else has a default.
+type Config struct {
+	// Listen is the TCP address to listen on, e.g. "127.0.0.1:0". The host must be given:
+	// an empty host would bind every interface. A host that is not a loopback address is
+	// refused unless AllowNonLoopback is set.
+	Listen           string
+	AllowNonLoopback bool
+	// Listener, when set, is used instead of Listen, so that a caller can bind every port
+	// of a ring before any node knows its neighbours' addresses.
+	Listener net.Listener
+	// Advertise is the address other nodes should dial; default: the listener's address.
+	// It is required when listening on an unspecified address such as 0.0.0.0.
+	Advertise string
+
+	Protocol string
+	Bits     uint
+	// ID is the node's ring ID; protocol.None draws one at random from Rand.
+	ID   protocol.ID
+	Rand io.Reader // nil: crypto/rand
+
+	// The way into the ring. Join (a contact's address) makes the node a newcomer: it asks
+	// the contact for its ID and then joins through it: at once, at JoinAt if that is set,
+	// or when StartJoin is called if DeferJoin is set. Member makes it a member of a ring
+	// laid out beforehand, between Left and Right. With neither, the node is a one-node
+	// ring (left = right = itself).
+	Join        string
+	JoinAt      time.Time
+	DeferJoin   bool
+	Member      bool
+	Left, Right Peer
+
+	// Tracer receives every event, from the protocol goroutine only, with wall-clock Unix
+	// nanosecond times and Seq counting this node's events from 0.
+	Tracer sim.Tracer
+	Logger *slog.Logger // nil: discard
+
+	// IdleTimeout closes an inbound connection that has not completed a frame for this
+	// long. Senders close their own idle connections after half of it, so that a receiver
+	// never closes a connection that is about to carry a message.
+	IdleTimeout  time.Duration
+	DialTimeout  time.Duration
+	WriteTimeout time.Duration
+	// PeerTimeout is how long a peer may stay unreachable (dial failures, with backoff)
+	// before it counts as dead and the messages for it are dropped.
+	PeerTimeout time.Duration
+	// JoinTimeout bounds the identify exchange with the contact.
+	JoinTimeout time.Duration
+	MaxConns    int
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.DialTimeout, DefaultDialTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.PeerTimeout, DefaultPeerTimeout)
+	def(&c.JoinTimeout, DefaultJoinTimeout)
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Node is a running node. Its methods are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	ring   protocol.Ring
+	id     protocol.ID
+	addr   string // advertised listen address
+	ln     net.Listener
+	log    *slog.Logger
+	tracer sim.Tracer
+
+	inputs   chan input
+	ctx      context.Context // cancelled on shutdown; aborts dials
+	cancel   context.CancelFunc
+	quit     <-chan struct{}
+	loopDone chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+
+	status atomic.Pointer[Status]
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{} // inbound; nil once shut down
+
+	// Owned by the protocol goroutine.
+	p         protocol.Node
+	out       protocol.Output
+	st        protocol.State
+	member    bool
+	contact   protocol.ID
+	dir       map[protocol.ID]string
+	peers     map[string]*peer
+	local     []protocol.Message // self-addressed messages not yet handled
+	timers    map[uint64]*time.Timer
+	timerSeq  uint64
+	ev        sim.Event
+	joinStart int64
+	joinEnd   int64
+	lastTime  int64
+	sent      int64
+	delivered int64
+	dropped   int64
+	failure   string
+	leaving   bool
+}
+
+type inputKind uint8
+
+const (
+	inFrame inputKind = iota + 1 // a message or leave frame from a peer
+	inTimer                      // a protocol timer fired
+	inJoin                       // time to start the own join
+	inDrop                       // a sender could not deliver a message
+	inDead                       // a sender gave up on a peer
+	inLeave                      // the node is asked to leave
+)
+
+type input struct {
+	kind   inputKind
+	frame  *Frame
+	timer  protocol.Timer
+	tm     uint64 // which timer fired
+	msg    protocol.Message
+	addr   string
+	reason string
+	reply  chan []*peer
+}
+
+// Start binds the listener, identifies the contact when joining, and starts the node's
+// goroutines. The join, if any, begins at once, at cfg.JoinAt, or on StartJoin.
+func Start(cfg Config) (*Node, error) { return StartContext(context.Background(), cfg) }
+
+// StartContext is Start with a context that can abort the start-up, which may wait up to
+// cfg.JoinTimeout for the contact to answer. Once StartContext has returned, ctx no longer
+// matters: stop the node with Leave or Close.
+func StartContext(ctx context.Context, cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	variant, err := protocol.Lookup(cfg.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	ring := protocol.Ring{Bits: cfg.Bits}
+	if err := ring.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Join != "" && cfg.Member {
+		return nil, errors.New("a node either joins through a contact or starts as a member, not both")
+	}
+	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
+		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
+	}
+	if cfg.Member {
+		for _, p := range []Peer{cfg.Left, cfg.Right} {
+			if !ring.Contains(p.ID) {
+				return nil, fmt.Errorf("neighbour ID %v is outside the %d-bit ring", p.ID, cfg.Bits)
+			}
+			if p.ID != cfg.ID {
+				if _, _, err := net.SplitHostPort(p.Addr); err != nil {
+					return nil, fmt.Errorf("neighbour %v: address %q: %v", p.ID, p.Addr, err)
+				}
+			}
+		}
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = listen(cfg.Listen, cfg.AllowNonLoopback); err != nil {
+			return nil, err
+		}
+	}
+	addr, err := advertised(ln, cfg.Advertise)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	contact := Identity{ID: protocol.None}
+	if cfg.Join != "" {
+		if contact, err = identifyContact(ctx, cfg); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	id := cfg.ID
+	if id == protocol.None {
+		if id, err = RandomID(ring, cfg.Rand, contact.ID); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if cfg.Join != "" && id == contact.ID {
+		ln.Close()
+		return nil, fmt.Errorf("ID %v is the contact's own ID", id)
+	}
+
+	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None}
+	switch {
+	case cfg.Join != "":
+		pc.Contact = contact.ID
+	case cfg.Member:
+		pc.Member, pc.Left, pc.Right = true, cfg.Left.ID, cfg.Right.ID
+	default:
+		pc.Member, pc.Left, pc.Right = true, id, id
+	}
+	nctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, ring: ring, id: id, addr: addr, ln: ln,
+		log:    cfg.Logger.With("node", uint64(id)),
+		tracer: cfg.Tracer,
+		inputs: make(chan input, inputQueue),
+		ctx:    nctx, cancel: cancel, quit: nctx.Done(),
+		loopDone: make(chan struct{}),
+		done:     make(chan struct{}),
+		conns:    map[net.Conn]struct{}{},
+		p:        variant.New(pc),
+		member:   pc.Member,
+		contact:  pc.Contact,
+		dir:      map[protocol.ID]string{},
+		peers:    map[string]*peer{},
+		timers:   map[uint64]*time.Timer{},
+	}
+	n.st = n.p.State()
+	if cfg.Join != "" {
+		n.learn(contact.ID, cfg.Join)
+	}
+	if cfg.Member {
+		n.learn(cfg.Left.ID, cfg.Left.Addr)
+		n.learn(cfg.Right.ID, cfg.Right.Addr)
+	}
+	n.publish()
+	n.wg.Add(1)
+	go n.acceptLoop()
+	go n.run()
+	if cfg.Join != "" && !cfg.DeferJoin {
+		if wait := time.Until(cfg.JoinAt); !cfg.JoinAt.IsZero() && wait > 0 {
+			t := time.AfterFunc(wait, func() { n.push(input{kind: inJoin}) })
+			context.AfterFunc(nctx, func() { t.Stop() })
+		} else {
+			n.push(input{kind: inJoin})
+		}
+	}
+	n.log.Info("node started", "addr", addr, "protocol", cfg.Protocol, "bits", cfg.Bits,
+		"member", pc.Member, "contact", pc.Contact.String())
+	return n, nil
+}
+
+// listen binds addr after checking that binding it is what the caller meant.
+func listen(addr string, allowNonLoopback bool) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %v", addr, err)
+	}
+	if host == "" {
+		return nil, fmt.Errorf("listen address %q has no host; write 127.0.0.1%s for loopback or 0.0.0.0%s to bind every interface", addr, addr, addr)
+	}
+	if !isLoopback(host) && !allowNonLoopback {
+		return nil, fmt.Errorf("listen address %q is not a loopback address; binding it needs AllowNonLoopback", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func advertised(ln net.Listener, adv string) (string, error) {
+	if adv != "" {
+		if _, _, err := net.SplitHostPort(adv); err != nil {
+			return "", fmt.Errorf("advertised address %q: %v", adv, err)
+		}
+		return adv, nil
+	}
+	a, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return ln.Addr().String(), nil
+	}
+	if a.IP.IsUnspecified() {
+		return "", fmt.Errorf("listening on %v, which other nodes cannot dial: give the address to advertise", a)
+	}
+	return a.String(), nil
+}
+
+// identifyContact asks the contact for its ID, retrying with backoff while it is not up
+// yet, and checks that it runs the same ring.
+func identifyContact(ctx context.Context, cfg Config) (Identity, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+	defer cancel()
+	backoff := 10 * time.Millisecond
+	for {
+		id, err := Identify(ctx, cfg.Join)
+		if err == nil {
+			if id.Protocol != cfg.Protocol || uint(id.Bits) != cfg.Bits {
+				return id, fmt.Errorf("contact %s runs %s on a %d-bit ring, not %s on %d bits",
+					cfg.Join, id.Protocol, id.Bits, cfg.Protocol, cfg.Bits)
+			}
+			if id.ID == protocol.None {
+				return id, fmt.Errorf("contact %s has no ID", cfg.Join)
+			}
+			return id, nil
+		}
+		cfg.Logger.Debug("contact not reachable yet", "contact", cfg.Join, "err", err)
+		select {
+		case <-ctx.Done():
+			return id, fmt.Errorf("identify contact %s: %w", cfg.Join, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// RandomID draws an ID on the ring from r (crypto/rand when nil), avoiding avoid.
+func RandomID(ring protocol.Ring, r io.Reader, avoid protocol.ID) (protocol.ID, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return protocol.None, fmt.Errorf("random ID: %w", err)
+		}
+		id := protocol.ID(binary.LittleEndian.Uint64(b[:]) & (ring.Size() - 1))
+		if id != avoid {
+			return id, nil
+		}
+	}
+}
+
+// ID returns the node's ring ID.
+func (n *Node) ID() protocol.ID { return n.id }
+
+// Addr returns the address other nodes dial to reach this one.
+func (n *Node) Addr() string { return n.addr }
+
+// Status returns the state as of the last input the node handled.
+func (n *Node) Status() Status { return *n.status.Load() }
+
+// StartJoin starts the node's join now if it has not started yet; it is how a node
+// started with DeferJoin is told to go.
+func (n *Node) StartJoin() { n.push(input{kind: inJoin}) }
+
+// Done is closed once the node has shut down.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Leave tells both neighbours that the node is leaving, waits up to timeout for those
+// frames to be written, and shuts the node down. The protocol variants have no leave
+// exchange; see docs/nodes.md for what the neighbours do with the notice.
+func (n *Node) Leave(timeout time.Duration) {
+	n.shutdown(true, timeout)
+}
+
+// Close shuts the node down without telling anyone, which is what a crash looks like to
+// the other nodes.
+func (n *Node) Close() {
+	n.shutdown(false, 0)
+}
+
+func (n *Node) shutdown(leave bool, timeout time.Duration) {
+	n.stopOnce.Do(func() {
+		deadline := time.Now().Add(timeout)
+		if leave {
+			reply := make(chan []*peer, 1)
+			t := time.NewTimer(timeout)
+			select {
+			case n.inputs <- input{kind: inLeave, reply: reply}:
+				select {
+				case told := <-reply:
+					for _, p := range told {
+						p.waitIdle(deadline)
+					}
+				case <-t.C:
+				}
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		n.cancel()
+		n.ln.Close()
+		n.connMu.Lock()
+		for c := range n.conns {
+			c.Close()
+		}
+		n.conns = nil
+		n.connMu.Unlock()
+		<-n.loopDone
+		n.wg.Wait()
+		n.log.Info("node stopped")
+		close(n.done)
+	})
+}
+
+// push hands an input to the protocol goroutine; false once the node is shutting down.
+func (n *Node) push(in input) bool {
+	select {
+	case n.inputs <- in:
+		return true
+	case <-n.quit:
+		return false
+	}
+}
+
+// run is the protocol goroutine: the only one that touches the protocol node, the
+// directory, the tracer and the counters.
+func (n *Node) run() {
+	defer close(n.loopDone)
+	defer func() {
+		for _, t := range n.timers {
+			t.Stop()
+		}
+	}()
+	for {
+		select {
+		case in := <-n.inputs:
+			n.handle(&in)
+			// Self-addressed messages are handled before the next input, as soon as the
+			// step that sent them is complete.
+			for len(n.local) > 0 {
+				m := n.local[0]
+				n.local = n.local[1:]
+				n.deliver(m)
+			}
+			n.local = n.local[:0:0]
+			n.publish()
+		case <-n.quit:
+			return
+		}
+	}
+}
+
+func (n *Node) handle(in *input) {
+	switch in.kind {
+	case inFrame:
+		f := in.frame
+		n.learn(f.From, f.Addr)
+		if p := n.peers[f.Addr]; p != nil {
+			p.revive()
+		}
+		switch f.Type {
+		case FrameMessage:
+			n.learn(f.Msg.Joiner, f.JoinerAddr)
+			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			switch {
+			case n.leaving:
+				n.drop(&f.Msg, "received while leaving")
+			case f.Msg.To != n.id:
+				n.drop(&f.Msg, fmt.Sprintf("addressed to %v, not to this node", f.Msg.To))
+			default:
+				n.deliver(f.Msg)
+			}
+		case FrameLeave:
+			l := &f.Leave
+			n.learn(l.Left, l.LeftAddr)
+			n.learn(l.Right, l.RightAddr)
+			detail := fmt.Sprintf("node %v left (its left %v, right %v)", f.From, l.Left, l.Right)
+			n.log.Info("peer left", "peer", uint64(f.From), "addr", f.Addr, "its_left", l.Left.String(), "its_right", l.Right.String())
+			n.emit(sim.KindFault, nil, detail)
+			// Whatever is still addressed to it is dropped at once instead of waiting for
+			// its port to refuse connections for PeerTimeout.
+			n.peerFor(f.Addr).markDead()
+		}
+	case inTimer:
+		delete(n.timers, in.tm)
+		n.emit(sim.KindTimer, nil, "")
+		if n.failure != "" || n.leaving {
+			return
+		}
+		n.out.Reset()
+		n.perform(n.p.Fire(in.timer, &n.out))
+	case inJoin:
+		n.startJoin()
+	case inDrop:
+		n.drop(&in.msg, in.reason)
+	case inDead:
+		n.log.Warn("peer unreachable, dropping its messages", "addr", in.addr, "reason", in.reason)
+		n.emit(sim.KindFault, nil, in.reason)
+	case inLeave:
+		in.reply <- n.leave()
+	}
+}
+
+// learn records where id listens, unless it names nothing usable.
+func (n *Node) learn(id protocol.ID, addr string) {
+	if addr == "" || id == n.id || !n.ring.Contains(id) {
+		return
+	}
+	if old, ok := n.dir[id]; ok && old == addr {
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		n.log.Debug("ignoring unusable address", "peer", uint64(id), "addr", addr)
+		return
+	}
+	n.dir[id] = addr
+}
+
+// addrOf is the address the node would give others for id, or "".
+func (n *Node) addrOf(id protocol.ID) string {
+	if id == n.id {
+		return n.addr
+	}
+	return n.dir[id]
+}
+
+func (n *Node) startJoin() {
+	if n.failure != "" || n.leaving || !n.p.WantsToJoin() {
+		return
+	}
+	n.joinStart = time.Now().UnixNano()
+	n.emit(sim.KindJoinStart, nil, "")
+	n.log.Info("joining", "contact", uint64(n.contact))
+	n.out.Reset()
+	n.perform(n.p.Start(&n.out))
+}
+
+func (n *Node) deliver(m protocol.Message) {
+	if n.failure != "" {
+		n.drop(&m, "the state machine stopped at a protocol error")
+		return
+	}
+	n.delivered++
+	n.emit(sim.KindDeliver, &m, "")
+	n.out.Reset()
+	n.perform(n.p.Step(m, &n.out))
+}
+
+// perform carries out a step's actions, then lets the node serve its queue for as long as
+// it is willing to, exactly as the simulator's async model does.
+func (n *Node) perform(err error) {
+	for {
+		if err != nil {
+			n.fail(err)
+			return
+		}
+		n.observe()
+		for i := range n.out.Actions {
+			a := &n.out.Actions[i]
+			switch a.Kind {
+			case protocol.Send:
+				n.send(a.Msg)
+			case protocol.SetTimer:
+				n.setTimer(a.Timer)
+			}
+			// Idle models a node's busy loop, which only the simulator's seed timing honours.
+		}
+		n.out.Reset()
+		var served bool
+		served, err = n.p.Serve(&n.out)
+		if !served {
+			if err != nil {
+				n.fail(err)
+			}
+			return
+		}
+	}
+}
+
+// fail stops the state machine, where the original program crashed; the node goes on
+// answering status requests so that the failure can be seen.
+func (n *Node) fail(err error) {
+	n.failure = err.Error()
+	n.log.Error("protocol error; the state machine stops", "err", err)
+	n.emit(sim.KindViolation, nil, "protocol error: "+n.failure)
+}
+
+func (n *Node) observe() {
+	st := n.p.State()
+	if st == n.st {
+		return
+	}
+	old := n.st
+	n.st = st
+	n.emit(sim.KindState, nil, flagNames(&st))
+	if !old.Connected && st.Connected && !n.member && n.joinEnd == 0 {
+		n.joinEnd = time.Now().UnixNano()
+		n.emit(sim.KindJoinEnd, nil, "")
+		n.log.Info("joined", "left", st.Left.String(), "right", st.Right.String(),
+			"latency", time.Duration(n.joinEnd-n.joinStart))
+	}
+}
+
+func (n *Node) send(m protocol.Message) {
+	n.sent++
+	n.emit(sim.KindSend, &m, "")
+	if n.leaving {
+		n.drop(&m, "sent while leaving")
+		return
+	}
+	if m.To == n.id {
+		n.local = append(n.local, m)
+		return
+	}
+	addr, ok := n.dir[m.To]
+	if !ok {
+		n.drop(&m, fmt.Sprintf("no address known for %v", m.To))
+		return
+	}
+	f := Frame{Type: FrameMessage, From: n.id, Addr: n.addr, Msg: m,
+		JoinerAddr: n.addrOf(m.Joiner), NeighbourAddr: n.addrOf(m.Neighbour)}
+	b, err := AppendFrame(nil, &f)
+	if err != nil {
+		n.drop(&m, err.Error())
+		return
+	}
+	if reason := n.peerFor(addr).enqueue(outFrame{b: b, msg: m, isMsg: true}); reason != "" {
+		n.drop(&m, reason)
+	}
+}
+
+func (n *Node) drop(m *protocol.Message, reason string) {
+	n.dropped++
+	n.emit(sim.KindDrop, m, reason)
+	n.log.Info("message dropped", "type", m.Type.String(), "from", m.From.String(), "to", m.To.String(), "reason", reason)
+}
+
+func (n *Node) setTimer(t protocol.Timer) {
+	n.timerSeq++
+	seq := n.timerSeq
+	n.timers[seq] = time.AfterFunc(time.Duration(t.After), func() {
+		n.push(input{kind: inTimer, timer: t, tm: seq})
+	})
+}
+
+// leave sends the leave notice to both neighbours and returns their senders, whose
+// queues the caller waits to drain.
+func (n *Node) leave() []*peer {
+	n.leaving = true
+	st := n.st
+	f := Frame{Type: FrameLeave, From: n.id, Addr: n.addr, Leave: Leave{Left: st.Left, Right: st.Right,
+		LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right)}}
+	n.emit(sim.KindFault, nil, fmt.Sprintf("leaving: telling left %v and right %v", st.Left, st.Right))
+	n.log.Info("leaving", "left", st.Left.String(), "right", st.Right.String())
+	var told []*peer
+	for i, id := range []protocol.ID{st.Left, st.Right} {
+		if id == protocol.None || id == n.id || (i == 1 && id == st.Left) {
+			continue
+		}
+		addr, ok := n.dir[id]
+		if !ok {
+			continue
+		}
+		b, err := AppendFrame(nil, &f)
+		if err != nil {
+			n.log.Warn("cannot encode the leave notice", "err", err)
+			return told
+		}
+		p := n.peerFor(addr)
+		if p.enqueue(outFrame{b: b}) == "" {
+			told = append(told, p)
+		}
+	}
+	return told
+}
+
+func (n *Node) publish() {
+	st := &n.st
+	s := &Status{
+		ID: n.id, Addr: n.addr, Protocol: n.cfg.Protocol, Bits: uint8(n.cfg.Bits),
+		Left: st.Left, Right: st.Right, LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right),
+		Connected: st.Connected, Waiting: st.Waiting, Locked: st.Locked, Member: n.member,
+		Queue: st.Queue, Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
+		Sent: n.sent, Delivered: n.delivered, Dropped: n.dropped, Error: truncate(n.failure, MaxString),
+	}
+	if st.Left == protocol.None {
+		s.LeftAddr = ""
+	}
+	if st.Right == protocol.None {
+		s.RightAddr = ""
+	}
+	n.status.Store(s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (n *Node) emit(kind sim.EventKind, m *protocol.Message, detail string) {
+	if n.tracer == nil {
+		return
+	}
+	// The wall clock may step back; a node's own events keep their order in time.
+	t := max(time.Now().UnixNano(), n.lastTime)
+	n.lastTime = t
+	e := &n.ev
+	*e = sim.Event{Seq: e.Seq, Time: t, Kind: kind, Node: n.id,
+		From: protocol.None, To: protocol.None, Joiner: protocol.None,
+		Left: n.st.Left, Right: n.st.Right, Detail: detail}
+	if m != nil {
+		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
+	}
+	n.tracer.Event(e)
+	e.Seq++
+}
+
+// flagNames spells a node's flags as the simulator's state events do.
+func flagNames(st *protocol.State) string {
+	return [8]string{"", "connected", "waiting", "connected,waiting", "locked",
+		"connected,locked", "waiting,locked", "connected,waiting,locked"}[b2i(st.Connected)|b2i(st.Waiting)<<1|b2i(st.Locked)<<2]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
