@@ -94,13 +94,17 @@ Example:
 
 // replayConfig takes the run from RESULTS RUN_ID when given, else from the flags.
 func replayConfig(c *cli.Context) (sim.Config, error) {
-	switch c.Args().Len() {
+	args, err := lateFlags(c)
+	if err != nil {
+		return sim.Config{}, err
+	}
+	switch len(args) {
 	case 0:
 		return configFromFlags(c)
 	case 2:
-		return configFromResults(c.Args().Get(0), c.Args().Get(1))
+		return configFromResults(args[0], args[1])
 	}
-	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", c.Args().Slice())
+	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", args)
 }
 
 // writeFileAtomic writes through a temporary file in the same folder and renames it into

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -106,55 +105,12 @@ func badInput(err error) error {
 // urfave/cli v2 stops reading flags at the first positional argument. A
 // help flag there shows the help and returns no arguments.
 func interspersed(c *cli.Context) ([]string, error) {
-	var pos []string
-	args := c.Args().Slice()
-	for len(args) > 0 {
-		a := args[0]
-		args = args[1:]
-		if a == "--" {
-			pos = append(pos, args...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name == "h" || name == "help" {
-			return nil, cli.ShowSubcommandHelp(c)
-		}
-		f := lookupFlag(c.Command.Flags, name)
-		if f == nil {
-			return nil, usagef("flag provided but not defined: %s", a)
-		}
-		if _, isBool := f.(*cli.BoolFlag); isBool && !hasVal {
-			val = "true"
-		} else if !hasVal {
-			if len(args) == 0 {
-				return nil, usagef("flag needs an argument: %s", a)
-			}
-			val, args = args[0], args[1:]
-		}
-		// Each alias is a separate entry in the flag set underneath.
-		for _, n := range f.Names() {
-			if err := c.Set(n, val); err != nil {
-				return nil, usagef("invalid value %q for flag %s: %v", val, a, err)
-			}
-		}
+	pos, err := lateFlags(c)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) == 0 {
 		return nil, usagef("%s needs a result set folder (usage: dhtexp %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 	}
 	return pos, nil
-}
-
-func lookupFlag(flags []cli.Flag, name string) cli.Flag {
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			if n == name {
-				return f
-			}
-		}
-	}
-	return nil
 }

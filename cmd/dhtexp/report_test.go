@@ -130,7 +130,7 @@ func TestBadInputExit2(t *testing.T) {
 		{"unknown x", []string{"report", good, "--x", "nodes"}, `no sweep axis "nodes"`},
 		{"unknown format", []string{"report", good, "--format", "yaml"}, "unknown format"},
 		{"no arguments", []string{"report"}, "needs a result set"},
-		{"unknown flag", []string{"report", good, "--colour"}, "--colour"},
+		{"unknown flag", []string{"report", good, "--colour"}, "colour"},
 		{"baseline without -o", []string{"baseline", good}, "-o FILE"},
 	}
 	for _, tt := range tests {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -199,40 +197,3 @@ func mergeCommand() *cli.Command {
 	}
 }
 
-// lateFlags parses the flags that follow the first positional argument, which urfave/cli
-// leaves in Args, so that "dhtexp sweep SPEC -o DIR" works like "dhtexp sweep -o DIR SPEC".
-// It returns the positional arguments.
-func lateFlags(c *cli.Context) ([]string, error) {
-	args := c.Args().Slice()
-	if len(args) <= 1 {
-		return args, nil
-	}
-	set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
-	set.SetOutput(io.Discard)
-	canonical := map[string]string{}
-	for _, f := range c.Command.Flags {
-		if err := f.Apply(set); err != nil {
-			return nil, err
-		}
-		for _, n := range f.Names() {
-			canonical[n] = f.Names()[0]
-		}
-	}
-	pos, rest := args[:1], args[1:]
-	for len(rest) > 0 {
-		if err := set.Parse(rest); err != nil {
-			return nil, usageError{err}
-		}
-		rest = set.Args()
-		if len(rest) > 0 {
-			pos, rest = append(pos, rest[0]), rest[1:]
-		}
-	}
-	var err error
-	set.Visit(func(f *flag.Flag) {
-		if e := c.Set(canonical[f.Name], f.Value.String()); e != nil && err == nil {
-			err = usageError{e}
-		}
-	})
-	return pos, err
-}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/runner"
 )
 
 func dhtexp(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -23,7 +26,12 @@ func TestSweepCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "280 of 280 runs in "+out) {
+	spec, err := runner.Load("../../experiments/smoke.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := spec.Runs()
+	if !strings.Contains(stdout, fmt.Sprintf("%d of %d runs in %s", runs, runs, out)) {
 		t.Errorf("summary: %s", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "joins", "part-000000.parquet")); err != nil {
@@ -42,7 +50,7 @@ func TestSweepCommand(t *testing.T) {
 	}
 	// A merge of one complete folder is a copy of it.
 	merged := filepath.Join(dir, "merged")
-	if code, stdout, stderr := dhtexp(t, "merge", out, "-o", merged); code != 0 || !strings.Contains(stdout, "280 runs from 1 shard folders") {
+	if code, stdout, stderr := dhtexp(t, "merge", out, "-o", merged); code != 0 || !strings.Contains(stdout, fmt.Sprintf("%d runs from 1 shard folders", runs)) {
 		t.Errorf("merge: exit %d: %s%s", code, stdout, stderr)
 	}
 }
@@ -81,7 +89,15 @@ func TestValidateCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"36 points × 2800 seeds = 100800 runs", "6 points × 1000 seeds = 6000 runs"} {
+	var wants []string
+	for _, path := range []string{"../../experiments/concurrency.toml", "../../experiments/seed-calibration.toml"} {
+		spec, err := runner.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wants = append(wants, fmt.Sprintf("%d points × %d seeds = %d runs", len(spec.Points), spec.Seeds, spec.Runs()))
+	}
+	for _, want := range wants {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
