@@ -388,3 +388,21 @@ func (r *Report) Format(cfg *Config) string {
 	}
 	return b.String()
 }
+
+// Script turns a finding into the simulator's terms: the node layout and the exact steps,
+// so that `sim.RunScript` replays the counterexample on the simulator.
+func (f *Finding) Script(cfg *Config) ([]sim.Spec, []sim.ScriptStep) {
+	ms := sortedMembers(cfg.Members)
+	var specs []sim.Spec
+	for i, id := range ms {
+		specs = append(specs, sim.Spec{ID: id, Member: true, Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)]})
+	}
+	for i, id := range cfg.Joiners {
+		specs = append(specs, sim.Spec{ID: id, Contact: f.Contacts[i]})
+	}
+	steps := make([]sim.ScriptStep, len(f.Path))
+	for i, s := range f.Path {
+		steps[i] = sim.ScriptStep{Start: s.Start, Msg: s.Msg}
+	}
+	return specs, steps
+}

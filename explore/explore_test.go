@@ -35,6 +35,24 @@ func TestSeedCounterexamples(t *testing.T) {
 	if !(n2.Left == 1 && n2.Right == 49 && n3.Left == 1 && n3.Right == 49) {
 		t.Errorf("shortest wrong ring is not the two-accepts shape: %+v %+v", n2, n3)
 	}
+
+	// Every counterexample replays on the simulator to the same failure.
+	for _, f := range rep.Findings {
+		specs, steps := f.Script(&cfg)
+		simCfg := sim.DefaultConfig()
+		simCfg.Protocol, simCfg.Bits, simCfg.Horizon = cfg.Protocol, cfg.Bits, 10e9
+		r, err := sim.RunScript(simCfg, specs, steps, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Kind, err)
+		}
+		got := r.Outcome
+		if r.Violation != nil {
+			got = r.Violation.Property
+		}
+		if got != f.Kind {
+			t.Errorf("counterexample %s replays on the simulator as %s (%s)", f.Kind, got, r.Detail)
+		}
+	}
 }
 
 func TestPredlockHasNoCounterexample(t *testing.T) {

@@ -99,11 +99,15 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	variant, _ := protocol.Lookup(cfg.Protocol)
 	specs, err := BuildScenario(&cfg, newStream(cfg.Seed, streamTopology))
 	if err != nil {
 		return nil, err
 	}
+	return newSim(cfg, specs, tracer), nil
+}
+
+func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
+	variant, _ := protocol.Lookup(cfg.Protocol)
 	s := &Sim{
 		cfg:     cfg,
 		index:   make(map[protocol.ID]int32, len(specs)),
@@ -138,7 +142,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 			s.q.push(s.nodes[i].start, evStart, int32(i), -1)
 		}
 	}
-	return s, nil
+	return s
 }
 
 // Run executes the run to its end and classifies it.

@@ -92,3 +92,17 @@ func (q *queue) down(i int) {
 	}
 	q.items[i] = it
 }
+
+// removeAt takes out the item at heap position i, wherever it is; scripted runs use it to
+// deliver events out of time order.
+func (q *queue) removeAt(i int) item {
+	it := q.items[i]
+	last := len(q.items) - 1
+	q.items[i] = q.items[last]
+	q.items = q.items[:last]
+	if i < last {
+		q.down(i)
+		q.up(i)
+	}
+	return it
+}
