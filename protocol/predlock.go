@@ -33,9 +33,8 @@ type predlockNode struct {
 	connected       bool
 	waiting         bool
 	locked          bool
-	pending         ID // newcomer being inserted while locked
-	queue           []ID
-	head            int
+	pending         ID           // newcomer being inserted while locked
+	queue           requestQueue // joiners whose requests await service
 }
 
 func newPredlock(c Config) Node {
@@ -48,7 +47,7 @@ func newPredlock(c Config) Node {
 
 func (n *predlockNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: len(n.queue) - n.head}
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
 }
 
 func (n *predlockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
@@ -62,17 +61,10 @@ func (n *predlockNode) Start(out *Output) error {
 	return nil
 }
 
-func (n *predlockNode) enqueue(k ID) {
-	if n.head > 0 && n.head == len(n.queue) {
-		n.queue, n.head = n.queue[:0], 0
-	}
-	n.queue = append(n.queue, k)
-}
-
 // route forwards a request that is not for this node's gap, or queues it.
 func (n *predlockNode) route(k ID, out *Output) {
 	if !n.connected || n.ring.Between(n.id, k, n.right) {
-		n.enqueue(k)
+		n.queue.push(k)
 		return
 	}
 	next := n.ring.NextHop(n.id, n.left, n.right, k)
@@ -112,11 +104,10 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 func (n *predlockNode) Fire(Timer, *Output) error { return nil }
 
 func (n *predlockNode) Serve(out *Output) (bool, error) {
-	if n.locked || !n.connected || n.head == len(n.queue) {
+	if n.locked || !n.connected || n.queue.Len() == 0 {
 		return false, nil
 	}
-	k := n.queue[n.head]
-	n.head++
+	k := n.queue.pop()
 	if !n.ring.Between(n.id, k, n.right) {
 		// The gap moved while the request waited (an insertion shrank it): route it on.
 		n.route(k, out)
@@ -129,8 +120,7 @@ func (n *predlockNode) Serve(out *Output) (bool, error) {
 
 func (n *predlockNode) Clone() Node {
 	c := *n
-	c.queue = append([]ID(nil), n.queue[n.head:]...)
-	c.head = 0
+	c.queue = n.queue.clone()
 	return &c
 }
 
@@ -140,8 +130,5 @@ func (n *predlockNode) AppendKey(b []byte) []byte {
 	b = appendID(b, n.right)
 	b = appendID(b, n.pending)
 	b = appendBools(b, n.connected, n.waiting, n.locked)
-	for _, k := range n.queue[n.head:] {
-		b = appendID(b, k)
-	}
-	return append(b, 0xff)
+	return n.queue.appendKey(b)
 }

@@ -73,8 +73,7 @@ type retryNode struct {
 	otries  int
 	oepoch  uint64
 
-	queue []ID
-	head  int
+	queue requestQueue // joiners whose requests await service
 }
 
 func newRetryNode(c Config) Node {
@@ -95,7 +94,7 @@ func newRetryNode(c Config) Node {
 func (n *retryNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected,
 		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed, Locked: n.ophase != oFree,
-		Queue: len(n.queue) - n.head, Failed: n.jphase == jFailed}
+		Queue: n.queue.Len(), Failed: n.jphase == jFailed}
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
@@ -130,15 +129,6 @@ func (n *retryNode) Start(out *Output) error {
 	return nil
 }
 
-func (n *retryNode) queued(k ID) bool {
-	for _, q := range n.queue[n.head:] {
-		if q == k {
-			return true
-		}
-	}
-	return false
-}
-
 func (n *retryNode) route(k ID, out *Output) {
 	if k == n.id || k == n.left || k == n.right || k == n.pending {
 		return // a duplicate: k is already placed or being placed here
@@ -150,11 +140,8 @@ func (n *retryNode) route(k ID, out *Output) {
 		return
 	}
 	if n.ring.Between(n.id, k, n.right) {
-		if !n.queued(k) {
-			if n.head > 0 && n.head == len(n.queue) {
-				n.queue, n.head = n.queue[:0], 0
-			}
-			n.queue = append(n.queue, k)
+		if !n.queue.contains(k) {
+			n.queue.push(k)
 		}
 		n.send(out, Queued, k, k, None)
 		return
@@ -172,10 +159,9 @@ func (n *retryNode) fail(out *Output) {
 	n.jphase = jFailed
 	n.jepoch++
 	// Requests we queued while half-joined cannot be served by us: send them back to ask again.
-	for _, q := range n.queue[n.head:] {
+	for _, q := range n.queue.drain() {
 		n.send(out, Unknown, q, q, None)
 	}
-	n.queue, n.head = n.queue[:0], 0
 }
 
 func (n *retryNode) Step(m Message, out *Output) error {
@@ -188,7 +174,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.send(out, Welcome, n.pending, n.pending, n.right)
 		case m.From == n.pending && n.ophase == oLinking:
 			n.send(out, SetLeft, n.succ, n.pending, n.pending)
-		case n.queued(m.From):
+		case n.queue.contains(m.From):
 			n.send(out, Queued, m.From, m.From, None)
 		default:
 			n.route(m.From, out)
@@ -299,11 +285,10 @@ func (n *retryNode) Fire(t Timer, out *Output) error {
 }
 
 func (n *retryNode) Serve(out *Output) (bool, error) {
-	if n.ophase != oFree || n.jphase != jConnected || n.head == len(n.queue) {
+	if n.ophase != oFree || n.jphase != jConnected || n.queue.Len() == 0 {
 		return false, nil
 	}
-	k := n.queue[n.head]
-	n.head++
+	k := n.queue.pop()
 	if !n.ring.Between(n.id, k, n.right) {
 		n.route(k, out)
 		return true, nil
@@ -316,8 +301,7 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 
 func (n *retryNode) Clone() Node {
 	c := *n
-	c.queue = append([]ID(nil), n.queue[n.head:]...)
-	c.head = 0
+	c.queue = n.queue.clone()
 	return &c
 }
 
@@ -327,8 +311,5 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	}
 	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries))
 	b = appendBools(b, n.progress)
-	for _, k := range n.queue[n.head:] {
-		b = appendID(b, k)
-	}
-	return append(b, 0xff)
+	return n.queue.appendKey(b)
 }

@@ -20,8 +20,7 @@ type seedNode struct {
 	connected       bool
 	waiting         bool
 	locked          bool
-	queue           []ID // joiners whose connect or connect_redirect awaits service
-	head            int
+	queue           requestQueue // joiners whose requests await service
 }
 
 func newSeedNode(c Config) Node {
@@ -34,7 +33,7 @@ func newSeedNode(c Config) Node {
 
 func (n *seedNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: len(n.queue) - n.head}
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
 }
 
 func (n *seedNode) WantsToJoin() bool { return !n.connected && !n.waiting }
@@ -60,10 +59,7 @@ func (n *seedNode) setSide(other ID) {
 func (n *seedNode) Step(m Message, out *Output) error {
 	switch m.Type {
 	case Connect, ConnectRedirect:
-		if n.head > 0 && n.head == len(n.queue) {
-			n.queue, n.head = n.queue[:0], 0
-		}
-		n.queue = append(n.queue, m.Joiner)
+		n.queue.push(m.Joiner)
 	case ChangeNeighbour:
 		n.setSide(m.Neighbour)
 		out.send(Message{Type: NewNeighbour, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: n.id})
@@ -85,11 +81,10 @@ func (n *seedNode) Step(m Message, out *Output) error {
 func (n *seedNode) Fire(Timer, *Output) error { return nil }
 
 func (n *seedNode) Serve(out *Output) (bool, error) {
-	if n.locked || n.head == len(n.queue) {
+	if n.locked || n.queue.Len() == 0 {
 		return false, nil
 	}
-	k := n.queue[n.head]
-	n.head++
+	k := n.queue.pop()
 	n.locked = true
 	// The original compared against right first and crashed on a missing neighbour.
 	if n.right == None {
@@ -124,8 +119,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 
 func (n *seedNode) Clone() Node {
 	c := *n
-	c.queue = append([]ID(nil), n.queue[n.head:]...)
-	c.head = 0
+	c.queue = n.queue.clone()
 	return &c
 }
 
@@ -134,8 +128,5 @@ func (n *seedNode) AppendKey(b []byte) []byte {
 	b = appendID(b, n.left)
 	b = appendID(b, n.right)
 	b = appendBools(b, n.connected, n.waiting, n.locked)
-	for _, k := range n.queue[n.head:] {
-		b = appendID(b, k)
-	}
-	return append(b, 0xff)
+	return n.queue.appendKey(b)
 }
