@@ -104,6 +104,7 @@ func TestRetryUnderFaults(t *testing.T) {
 	ended := map[string]bool{JoinOK: true, JoinFailed: true, JoinCrashed: true}
 	outcomes := map[string]int{}
 	joins, failedJoins := 0, 0
+	perFault := make([][3]int, len(faults)) // joins, reported failures, runs not ok
 	for i := range total {
 		cfg := DefaultConfig()
 		cfg.Protocol, cfg.Scenario, cfg.Timing, cfg.Link = "predlock-retry", "random", "async", "reorder"
@@ -122,10 +123,16 @@ func TestRetryUnderFaults(t *testing.T) {
 		if r.Violation != nil {
 			t.Errorf("run %d (faults %+v): %s", i, cfg.Faults, r.Detail)
 		}
+		pf := &perFault[i%len(faults)]
+		if r.Outcome != OutcomeOK {
+			pf[2]++
+		}
 		for _, j := range r.Joins {
 			joins++
+			pf[0]++
 			if j.Outcome == JoinFailed {
 				failedJoins++
+				pf[1]++
 			}
 			if !ended[j.Outcome] {
 				t.Errorf("run %d (faults %+v): join of %v never ended (%s); run %s: %s", i, cfg.Faults, j.Joiner, j.Outcome, r.Outcome, r.Detail)
@@ -133,4 +140,9 @@ func TestRetryUnderFaults(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs: outcomes %v; %d of %d joins reported failure", total, outcomes, failedJoins, joins)
+	for k, f := range faults {
+		pf := perFault[k]
+		t.Logf("faults %+v: %.2f%% of %d joins reported failure; %.1f%% of runs not ok",
+			f, 100*float64(pf[1])/float64(max(pf[0], 1)), pf[0], 100*float64(pf[2])/float64(max(total/len(faults), 1)))
+	}
 }
