@@ -45,22 +45,20 @@ const (
 	ptrUnknown  int32 = -2
 )
 
-func (c *checker) init(nodes []node, ring protocol.Ring, enabled bool) {
+// init mirrors nodes; index maps IDs to positions in nodes (the simulator's own, shared).
+func (c *checker) init(nodes []node, index map[protocol.ID]int32, ring protocol.Ring, enabled bool) {
 	n := len(nodes)
 	c.enabled, c.ring = enabled, ring
 	c.ids = make([]protocol.ID, n)
-	c.right = make([]int32, n)
-	c.connected = make([]bool, n)
-	c.down = make([]bool, n)
+	ints := make([]int32, 2*n) // one allocation for both int32 arrays
+	c.right, c.term = ints[:n:n], ints[n:]
+	flags := make([]bool, 2*n)
+	c.connected, c.down = flags[:n:n], flags[n:]
 	c.mark = make([]uint32, n)
-	c.term = make([]int32, n)
 	for i := range nodes {
 		c.ids[i] = nodes[i].id
 	}
-	c.index = make(map[protocol.ID]int32, n)
-	for i, id := range c.ids {
-		c.index[id] = int32(i)
-	}
+	c.index = index
 	for i := range nodes {
 		st := nodes[i].st
 		c.update(int32(i), &st)

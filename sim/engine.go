@@ -114,7 +114,6 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		delays:  newStream(cfg.Seed, streamDelay),
 		sampler: newSampler(cfg.Delay, cfg.Unit),
 		tracer:  tracer,
-		lastArr: map[link]int64{},
 	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = make([]node, len(specs))
@@ -130,7 +129,7 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: JoinNotJoined})
 		}
 	}
-	s.check.init(s.nodes, ring, !cfg.NoCheck)
+	s.check.init(s.nodes, s.index, ring, !cfg.NoCheck)
 	s.initFaults()
 	for i := range s.nodes {
 		switch {
@@ -408,6 +407,9 @@ func (s *Sim) perform(i int32, err error) {
 					at := times[c]
 					if s.cfg.Link == "fifo" {
 						l := link{a.Msg.From, a.Msg.To}
+						if s.lastArr == nil {
+							s.lastArr = make(map[link]int64)
+						}
 						if last := s.lastArr[l]; at < last {
 							at = last
 						}

@@ -116,11 +116,13 @@ func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bo
 // CheckSafety runs the per-event safety checker once over a set of node states.
 func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
 	nodes := make([]node, len(states))
+	index := make(map[protocol.ID]int32, len(states))
 	for i := range states {
 		nodes[i] = node{id: states[i].ID, st: states[i]}
+		index[states[i].ID] = int32(i)
 	}
 	var c checker
-	c.init(nodes, ring, true)
+	c.init(nodes, index, ring, true)
 	return c.run()
 }
 
