@@ -101,7 +101,7 @@ func TestNodeKilledDuringJoins(t *testing.T) {
 			for _, n := range survivors {
 				status(t, n.Addr()) // over the network: nobody is stuck
 			}
-			outcome, detail, _ := Classify(sts, tr.ring, true)
+			outcome, detail, _ := ClassifyLive(sts, []protocol.ID{victim.ID()}, tr.ring, true)
 			if !slices.Contains(sim.Outcomes, outcome) || outcome == sim.OutcomeOK || outcome == sim.OutcomeCrash {
 				t.Fatalf("outcome %s (%s)", outcome, detail)
 			}

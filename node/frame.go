@@ -110,8 +110,15 @@ type Status struct {
 	Waiting   bool
 	Locked    bool
 	Member    bool // started inside the ring rather than joining it
-	Queue     int
-	Contact   protocol.ID // newcomers: the node the join went through
+	// Failed: the newcomer gave up its join after its bounded retries and reports it
+	// (protocol.State.Failed); only variants that retry set it.
+	Failed bool
+	Queue  int
+	// Timers counts the protocol timers set and not yet handled. Stale ones among them
+	// change nothing when they fire, but the driver cannot tell them apart, so a node is
+	// sure to stay as it is only once this is 0 and no message is in flight.
+	Timers  int
+	Contact protocol.ID // newcomers: the node the join went through
 	// JoinStart and JoinEnd are Unix nanoseconds on the node's own clock; 0 when the join
 	// has not started or not ended (and always for members).
 	JoinStart int64
@@ -129,7 +136,7 @@ type Status struct {
 // State returns the protocol-level part of the status, as the ring checks take it.
 func (s *Status) State() protocol.State {
 	return protocol.State{ID: s.ID, Left: s.Left, Right: s.Right, Connected: s.Connected,
-		Waiting: s.Waiting, Locked: s.Locked, Queue: s.Queue}
+		Waiting: s.Waiting, Locked: s.Locked, Queue: s.Queue, Failed: s.Failed}
 }
 
 // Status flag bits on the wire.
@@ -138,7 +145,8 @@ const (
 	flagWaiting
 	flagLocked
 	flagMember
-	flagsKnown = flagConnected | flagWaiting | flagLocked | flagMember
+	flagFailed
+	flagsKnown = flagConnected | flagWaiting | flagLocked | flagMember | flagFailed
 )
 
 // validMsgType says which message types the protocol package knows. Unknown types are
@@ -187,6 +195,9 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		if s.Queue < 0 || int64(s.Queue) > int64(^uint32(0)) {
 			return dst[:start], fmt.Errorf("%w: queue length %d", ErrMalformed, s.Queue)
 		}
+		if s.Timers < 0 || int64(s.Timers) > int64(^uint32(0)) {
+			return dst[:start], fmt.Errorf("%w: %d timers", ErrMalformed, s.Timers)
+		}
 		var flags byte
 		if s.Connected {
 			flags |= flagConnected
@@ -200,8 +211,12 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		if s.Member {
 			flags |= flagMember
 		}
+		if s.Failed {
+			flags |= flagFailed
+		}
 		dst = append(dst, s.Bits, flags)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(s.Queue))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(s.Timers))
 		for _, v := range [...]uint64{uint64(s.Left), uint64(s.Right), uint64(s.Contact),
 			uint64(s.JoinStart), uint64(s.JoinEnd), uint64(s.Sent), uint64(s.Delivered), uint64(s.Dropped)} {
 			dst = binary.BigEndian.AppendUint64(dst, v)
@@ -385,7 +400,9 @@ func decodeBody(b []byte) (Frame, error) {
 		}
 		s.Connected, s.Waiting = flags&flagConnected != 0, flags&flagWaiting != 0
 		s.Locked, s.Member = flags&flagLocked != 0, flags&flagMember != 0
+		s.Failed = flags&flagFailed != 0
 		s.Queue = int(d.u32("queue"))
+		s.Timers = int(d.u32("timers"))
 		s.Left, s.Right, s.Contact = d.id("left"), d.id("right"), d.id("contact")
 		s.JoinStart, s.JoinEnd = int64(d.u64("join start")), int64(d.u64("join end"))
 		s.Sent, s.Delivered, s.Dropped = int64(d.u64("sent")), int64(d.u64("delivered")), int64(d.u64("dropped"))

@@ -24,7 +24,7 @@ func sampleFrames() []Frame {
 		{Type: FrameStatusRequest, From: protocol.None},
 		{Type: FrameStatus, From: 42, Addr: "127.0.0.1:9", Status: Status{ID: 42, Addr: "127.0.0.1:9",
 			Protocol: "seed", Bits: 62, Left: 1, Right: protocol.None, LeftAddr: "127.0.0.1:10",
-			Connected: false, Waiting: true, Locked: true, Member: false, Queue: 3, Contact: 5,
+			Connected: false, Waiting: true, Locked: true, Member: false, Failed: true, Queue: 3, Timers: 2, Contact: 5,
 			JoinStart: 1700000000000000000, JoinEnd: 0, Sent: 10, Delivered: 8, Dropped: 1, Error: "boom"}},
 		{Type: FrameLeave, From: 42, Addr: "127.0.0.1:9", Leave: Leave{Left: 1, Right: 50, LeftAddr: "a:1", RightAddr: "b:2"}},
 	}
@@ -167,6 +167,7 @@ func TestAppendFrameRefuses(t *testing.T) {
 		"unknown message type": {Type: FrameMessage, From: 1, Msg: protocol.Message{Type: 99, From: 1}},
 		"unknown frame type":   {Type: 99},
 		"negative queue":       {Type: FrameStatus, Status: Status{Queue: -1}},
+		"negative timers":      {Type: FrameStatus, Status: Status{Timers: -1}},
 	} {
 		b, err := AppendFrame([]byte("keep"), &f)
 		if !errors.Is(err, ErrMalformed) || string(b) != "keep" {

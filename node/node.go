@@ -55,6 +55,12 @@ type Config struct {
 
 	Protocol string
 	Bits     uint
+	// Timeout and Retries tune the variants that retry (predlock-retry; the others ignore
+	// them): a node waits Timeout for an answer, doubling the wait with every attempt that
+	// brings no progress, and gives up after Retries such attempts in a row. Zero: the
+	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries).
+	Timeout time.Duration
+	Retries int
 	// ID is the node's ring ID; protocol.None draws one at random from Rand.
 	ID   protocol.ID
 	Rand io.Reader // nil: crypto/rand
@@ -196,6 +202,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Join != "" && cfg.Member {
 		return nil, errors.New("a node either joins through a contact or starts as a member, not both")
 	}
+	if cfg.Timeout < 0 || cfg.Retries < 0 {
+		return nil, fmt.Errorf("timeout %v and retries %d must not be negative", cfg.Timeout, cfg.Retries)
+	}
 	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
 		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
 	}
@@ -242,7 +251,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("ID %v is the contact's own ID", id)
 	}
 
-	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None}
+	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
+		Timeout: int64(cfg.Timeout), Retries: cfg.Retries}
 	switch {
 	case cfg.Join != "":
 		pc.Contact = contact.ID
@@ -511,6 +521,8 @@ func (n *Node) handle(in *input) {
 			n.peerFor(f.Addr).markDead()
 		}
 	case inTimer:
+		// Counted as pending until handled here, so that a status showing no timers means
+		// that none can still change the node.
 		delete(n.timers, in.tm)
 		n.emit(sim.KindTimer, nil, "")
 		if n.failure != "" || n.leaving {
@@ -628,6 +640,13 @@ func (n *Node) observe() {
 		n.log.Info("joined", "left", st.Left.String(), "right", st.Right.String(),
 			"latency", time.Duration(n.joinEnd-n.joinStart))
 	}
+	if !old.Failed && st.Failed && !st.Connected {
+		// The simulator has no event for a reported failure (join_end means success), so
+		// the node traces it as a fault of its own; the status carries the flag.
+		n.emit(sim.KindFault, nil, "join failed: gave up after its retries")
+		n.log.Warn("join failed: the newcomer gave up and reports it", "contact", uint64(n.contact),
+			"after", time.Duration(time.Now().UnixNano()-n.joinStart).Round(time.Millisecond))
+	}
 }
 
 func (n *Node) send(m protocol.Message) {
@@ -664,6 +683,10 @@ func (n *Node) drop(m *protocol.Message, reason string) {
 	n.log.Info("message dropped", "type", m.Type.String(), "from", m.From.String(), "to", m.To.String(), "reason", reason)
 }
 
+// setTimer arms a wall-clock timer for t. When it expires it only hands t to the protocol
+// goroutine, so that Fire runs there, between two inputs, like everything else the state
+// machine sees. Timers are never cancelled: the variant recognises a stale one by its Tag,
+// which the driver cannot interpret; run stops whatever is left when the node shuts down.
 func (n *Node) setTimer(t protocol.Timer) {
 	n.timerSeq++
 	seq := n.timerSeq
@@ -709,7 +732,7 @@ func (n *Node) publish() {
 		ID: n.id, Addr: n.addr, Protocol: n.cfg.Protocol, Bits: uint8(n.cfg.Bits),
 		Left: st.Left, Right: st.Right, LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right),
 		Connected: st.Connected, Waiting: st.Waiting, Locked: st.Locked, Member: n.member,
-		Queue: st.Queue, Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
+		Failed: st.Failed, Queue: st.Queue, Timers: len(n.timers), Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
 		Sent: n.sent, Delivered: n.delivered, Dropped: n.dropped, Error: truncate(n.failure, MaxString),
 	}
 	if st.Left == protocol.None {

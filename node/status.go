@@ -25,7 +25,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Connected bool        `json:"connected"`
 		Waiting   bool        `json:"waiting"`
 		Locked    bool        `json:"locked"`
+		Failed    bool        `json:"failed"`
 		Queue     int         `json:"queue"`
+		Timers    int         `json:"timers"`
 		Member    bool        `json:"member"`
 		Contact   *uint64     `json:"contact"`
 		JoinStart int64       `json:"join_start_ns"`
@@ -35,7 +37,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Dropped   int64       `json:"dropped"`
 		Error     string      `json:"error,omitempty"`
 	}{s.ID, s.Addr, s.Protocol, s.Bits, optID(s.Left), s.LeftAddr, optID(s.Right), s.RightAddr,
-		s.Connected, s.Waiting, s.Locked, s.Queue, s.Member, optID(s.Contact),
+		s.Connected, s.Waiting, s.Locked, s.Failed, s.Queue, s.Timers, s.Member, optID(s.Contact),
 		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.Error})
 }
 
@@ -58,11 +60,33 @@ func InFlight(sts []Status) int64 {
 	return n
 }
 
+// Quiet reports whether nothing more can happen among a set of nodes without input from
+// outside: every join has started, no message is in flight and no protocol timer is
+// pending. Like InFlight it is exact only over every node that took part, and only when
+// the statuses were read at one instant: callers read them twice and also compare.
+func Quiet(sts []Status) bool {
+	for i := range sts {
+		if (!sts[i].Member && sts[i].JoinStart == 0) || sts[i].Timers > 0 {
+			return false
+		}
+	}
+	return InFlight(sts) == 0
+}
+
 // Classify judges a ring from the final statuses of all its nodes, in the simulator's
 // words and with its precedence: crash (a protocol error stopped a node), invariant (the
 // safety checker fails on the final pointers), timeout (the deadline came with messages
 // still in flight and the ring not right), else sim.ClassifyFinal's class.
 func Classify(sts []Status, ring protocol.Ring, deadlinePassed bool) (outcome, detail string, ringCorrect bool) {
+	return ClassifyLive(sts, nil, ring, deadlinePassed)
+}
+
+// ClassifyLive is Classify for a ring some of whose nodes died (crashed, killed): sts are
+// the statuses of the survivors, dead the IDs of the others. It judges as the simulator
+// judges a run with crashed nodes: sim.ClassifyFinal over the survivors, and the safety
+// checker with pointers to dead nodes counting as pending, since no variant has a repair
+// for them yet. A pointer to an ID that is neither alive nor listed as dead stays broken.
+func ClassifyLive(sts []Status, dead []protocol.ID, ring protocol.Ring, deadlinePassed bool) (outcome, detail string, ringCorrect bool) {
 	states := make([]protocol.State, len(sts))
 	for i := range sts {
 		states[i] = sts[i].State()
@@ -74,7 +98,7 @@ func Classify(sts []Status, ring protocol.Ring, deadlinePassed bool) (outcome, d
 			return sim.OutcomeCrash, fmt.Sprintf("node %v: %s", sts[i].ID, sts[i].Error), ringCorrect
 		}
 	}
-	if v := sim.CheckSafety(states, ring); v != nil {
+	if v := CheckLive(sts, dead, ring); v != nil {
 		return sim.OutcomeInvariant, fmt.Sprintf("%s at the end: %s", v.Property, v.Detail), ringCorrect
 	}
 	if outcome != sim.OutcomeOK && deadlinePassed {
@@ -83,4 +107,18 @@ func Classify(sts []Status, ring protocol.Ring, deadlinePassed bool) (outcome, d
 		}
 	}
 	return outcome, detail, ringCorrect
+}
+
+// CheckLive runs sim.CheckSafety over the survivors' pointers. Each dead node stands in as
+// a newcomer with no pointers yet, which the checker treats as pending: a walk that reaches
+// it is unfinished, not broken, as the simulator's checker treats a pointer to a crashed node.
+func CheckLive(sts []Status, dead []protocol.ID, ring protocol.Ring) *sim.Violation {
+	states := make([]protocol.State, 0, len(sts)+len(dead))
+	for i := range sts {
+		states = append(states, sts[i].State())
+	}
+	for _, id := range dead {
+		states = append(states, protocol.State{ID: id, Left: protocol.None, Right: protocol.None})
+	}
+	return sim.CheckSafety(states, ring)
 }

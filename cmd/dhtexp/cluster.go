@@ -56,7 +56,8 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "members", Value: 8, Usage: "nodes of the initial ring"},
 			&cli.IntFlag{Name: "joiners", Value: 24, Usage: "nodes that join at once"},
-			&cli.StringFlag{Name: "protocol", Value: "predlock", Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+			&cli.StringFlag{Name: "protocol", Value: defaultNodeProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+			timeoutFlag(), retriesFlag(),
 			&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the IDs and contacts"},
 			&cli.DurationFlag{Name: "deadline", Value: 30 * time.Second, Usage: "give the joins this long to settle"},
@@ -77,6 +78,8 @@ type clusterOpts struct {
 	deadline         time.Duration
 	build            string
 	peerTimeout      time.Duration
+	timeout          time.Duration
+	retries          int
 	logLevel         string
 	out              string
 }
@@ -99,6 +102,10 @@ func clusterOptions(c *cli.Context) (clusterOpts, error) {
 	}
 	if _, err := protocol.Lookup(o.protocol); err != nil {
 		return o, usagef("--protocol: %v", err)
+	}
+	var err error
+	if o.timeout, o.retries, err = retryParams(c); err != nil {
+		return o, err
 	}
 	ring := protocol.Ring{Bits: o.bits}
 	if err := ring.Validate(); err != nil {
@@ -123,8 +130,8 @@ func clusterOptions(c *cli.Context) (clusterOpts, error) {
 
 // spec is the cluster's parameters as the manifest records them.
 func (o *clusterOpts) spec() string {
-	return fmt.Sprintf("# dhtexp cluster\nmembers = %d\njoiners = %d\nprotocol = %q\nbits = %d\nseed = %d\ndeadline = %q\nbuild = %q\npeer_timeout = %q\n",
-		o.members, o.joiners, o.protocol, o.bits, o.seed, o.deadline, o.build, o.peerTimeout)
+	return fmt.Sprintf("# dhtexp cluster\nmembers = %d\njoiners = %d\nprotocol = %q\nbits = %d\nseed = %d\ndeadline = %q\nbuild = %q\npeer_timeout = %q\ntimeout = %q\nretries = %d\n",
+		o.members, o.joiners, o.protocol, o.bits, o.seed, o.deadline, o.build, o.peerTimeout, o.timeout, o.retries)
 }
 
 // proc is one node process.
@@ -193,6 +200,7 @@ type clusterResult struct {
 	joinSignal  time.Time // when the joiners were told to join
 	settled     time.Time
 	latencies   []int64 // successful joins, sorted
+	failed      int     // joiners that gave up and reported it
 	firstStart  int64
 	lastEnd     int64
 }
@@ -305,6 +313,9 @@ func (cl *cluster) run(ctx context.Context) (*clusterResult, error) {
 	}
 	// Only the joiners count: with --build join the members joined too, one at a time.
 	for _, s := range sts[m:] {
+		if s.Failed && !s.Connected {
+			res.failed++
+		}
 		if s.JoinStart == 0 {
 			continue
 		}
@@ -354,6 +365,7 @@ func (cl *cluster) start(p *proc, extra ...string) error {
 	args := append([]string{"node", "--listen", p.addr, "--id", strconv.FormatUint(uint64(p.id), 10),
 		"--bits", strconv.FormatUint(uint64(o.bits), 10), "--protocol", o.protocol,
 		"--trace", p.trace, "--exit-with-stdin", "--peer-timeout", o.peerTimeout.String(),
+		"--timeout", o.timeout.String(), "--retries", strconv.Itoa(o.retries),
 		"--log-level", o.logLevel}, extra...)
 	log, err := os.Create(filepath.Join(o.out, "nodes", fmt.Sprintf("%v.log", p.id)))
 	if err != nil {
@@ -423,8 +435,10 @@ func (cl *cluster) poll(ctx context.Context) ([]node.Status, error) {
 	return sts, errors.Join(errs...)
 }
 
-// settle polls until every join has started, no message is in flight and nothing changed
-// since the previous poll, or until the deadline.
+// settle polls until every join has started, no message is in flight, no protocol timer
+// is pending and nothing changed since the previous poll, or until the deadline. Waiting
+// for the timers matters for the variants that retry: a ring with nothing in flight may
+// still be waiting for a retransmission.
 func (cl *cluster) settle(ctx context.Context, deadline time.Time) ([]node.Status, bool, error) {
 	var prev []node.Status
 	for {
@@ -432,13 +446,7 @@ func (cl *cluster) settle(ctx context.Context, deadline time.Time) ([]node.Statu
 		if err != nil {
 			return nil, false, err
 		}
-		started := true
-		for i := range sts {
-			if !sts[i].Member && sts[i].JoinStart == 0 {
-				started = false
-			}
-		}
-		if started && node.InFlight(sts) == 0 && slices.Equal(sts, prev) {
+		if node.Quiet(sts) && slices.Equal(sts, prev) {
 			return sts, false, nil
 		}
 		if time.Now().After(deadline) {
@@ -489,6 +497,9 @@ func (res *clusterResult) print(w io.Writer, o *clusterOpts) {
 	}
 	ok := len(res.latencies)
 	fmt.Fprintf(w, "joins: %d/%d ok", ok, o.joiners)
+	if res.failed > 0 {
+		fmt.Fprintf(w, ", %d failed (gave up and reported it)", res.failed)
+	}
 	if ok > 0 {
 		span := time.Duration(res.lastEnd - res.firstStart)
 		fmt.Fprintf(w, " in %v (%.0f joins/s); latency p50 %v p99 %v max %v", span.Round(time.Microsecond),
@@ -580,6 +591,10 @@ func (cl *cluster) writeResults(res *clusterResult, started, finished time.Time)
 			}
 		}
 	}
+	failed := map[protocol.ID]bool{}
+	for _, s := range res.statuses {
+		failed[s.ID] = s.Failed && !s.Connected
+	}
 	joins := make([]trace.Join, 0, o.joiners)
 	for _, p := range cl.procs[o.members:] {
 		a := acc[int64(p.id)]
@@ -589,7 +604,12 @@ func (cl *cluster) writeResults(res *clusterResult, started, finished time.Time)
 			// The join never traced its start: count it from the join signal.
 			j.StartNs = res.joinSignal.UnixNano()
 		}
-		if j.EndNs < 0 {
+		switch {
+		case j.EndNs >= 0:
+		case failed[p.id]:
+			// As in the simulator's joins: a reported failure has no end time.
+			j.Outcome = trace.OutcomeFailed
+		default:
 			j.Outcome = trace.OutcomeNotJoined
 		}
 		joins = append(joins, j)
@@ -632,6 +652,7 @@ func (cl *cluster) writeResults(res *clusterResult, started, finished time.Time)
 		"scenario": "random", "protocol": o.protocol, "timing": "real", "link": "tcp", "delay_kind": "real",
 		"nodes": int64(o.members), "joiners": int64(o.joiners), "bits": int64(o.bits),
 		"check": false, "horizon_ns": int64(o.deadline),
+		"timeout_ns": int64(o.timeout), "retries": int64(o.retries),
 		"outcome": res.outcome, "ring_correct": res.ringCorrect, "detail": res.detail, "violation": res.violation,
 		"joins": int64(o.joiners), "joins_ok": int64(len(res.latencies)),
 		"messages": sent, "redirects": redirects, "events": int64(len(events)),

@@ -29,6 +29,35 @@ func init() {
 	commands = append(commands, nodeCommand(), statusCommand())
 }
 
+// defaultNodeProtocol is the variant real nodes run unless told otherwise: the one whose
+// joins end, in success or a reported failure, when messages are lost or peers die, as
+// they do on real networks.
+const defaultNodeProtocol = "predlock-retry"
+
+// timeoutFlag and retriesFlag tune the variants that retry; "dhtexp node" and "dhtexp
+// cluster" share them.
+func timeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "timeout", Value: time.Duration(protocol.DefaultTimeout),
+		Usage: "variants that retry: wait this long for an answer, doubling with every attempt without progress"}
+}
+
+func retriesFlag() cli.Flag {
+	return &cli.IntFlag{Name: "retries", Value: protocol.DefaultRetries,
+		Usage: "variants that retry: give up (and report it) after this many attempts in a row without progress"}
+}
+
+// retryParams reads --timeout and --retries.
+func retryParams(c *cli.Context) (time.Duration, int, error) {
+	timeout, retries := c.Duration("timeout"), c.Int("retries")
+	switch {
+	case timeout <= 0:
+		return 0, 0, usagef("--timeout must be positive")
+	case retries < 1:
+		return 0, 0, usagef("--retries must be at least 1")
+	}
+	return timeout, retries, nil
+}
+
 // leaveTimeout bounds how long a leaving node waits for its leave notices to be written,
 // so that the process exits within a second of being asked to.
 const leaveTimeout = 500 * time.Millisecond
@@ -55,7 +84,8 @@ Examples:
 			&cli.StringFlag{Name: "right", Usage: "start as a ring member with this right neighbour, `ID@ADDR` (needs --left)"},
 			&cli.Int64Flag{Name: "id", Value: -1, Usage: "ring ID (default: random)"},
 			&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits; every node of a ring must agree"},
-			&cli.StringFlag{Name: "protocol", Value: "predlock", Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+			&cli.StringFlag{Name: "protocol", Value: defaultNodeProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
+			timeoutFlag(), retriesFlag(),
 			&cli.Uint64Flag{Name: "seed", Usage: "draw the random ID from this seed (default: crypto/rand)"},
 			&cli.StringFlag{Name: "join-at", Usage: "start the join at this RFC 3339 time rather than at once"},
 			&cli.BoolFlag{Name: "defer-join", Usage: `identify the contact, then start the join when a "join" line arrives on stdin`},
@@ -89,6 +119,10 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	if _, err := protocol.Lookup(cfg.Protocol); err != nil {
 		return cfg, usagef("--protocol: %v", err)
 	}
+	var err error
+	if cfg.Timeout, cfg.Retries, err = retryParams(c); err != nil {
+		return cfg, err
+	}
 	if host, _, err := net.SplitHostPort(cfg.Listen); err != nil || host == "" {
 		// An empty host would bind every interface, which must be asked for by name.
 		return cfg, usagef("--listen %q: want HOST:PORT with a host, e.g. 127.0.0.1:7000 (0.0.0.0:7000 binds every interface)", cfg.Listen)
@@ -117,7 +151,6 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 		if cfg.Join != "" {
 			return cfg, usagef("--join and --left/--right exclude each other")
 		}
-		var err error
 		cfg.Member = true
 		if cfg.Left, err = parsePeer("left", c.String("left"), ring); err != nil {
 			return cfg, err
@@ -326,7 +359,7 @@ func printStatus(w io.Writer, s *node.Status) {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}} {
+	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"}} {
 		if f.on {
 			flags = append(flags, f.name)
 		}
@@ -339,6 +372,8 @@ func printStatus(w io.Writer, s *node.Status) {
 	case s.Member:
 	case s.JoinEnd != 0:
 		join = fmt.Sprintf("joined through %v in %v", s.Contact, time.Duration(s.JoinEnd-s.JoinStart))
+	case s.Failed:
+		join = fmt.Sprintf("failed: gave up joining through %v after its retries", s.Contact)
 	case s.JoinStart != 0:
 		join = fmt.Sprintf("joining through %v for %v", s.Contact, time.Since(time.Unix(0, s.JoinStart)).Round(time.Millisecond))
 	default:
@@ -349,6 +384,7 @@ func printStatus(w io.Writer, s *node.Status) {
 	fmt.Fprintf(w, "right     %s\n", peer(s.Right, s.RightAddr))
 	fmt.Fprintf(w, "flags     %s\n", strings.Join(flags, ","))
 	fmt.Fprintf(w, "queue     %d\n", s.Queue)
+	fmt.Fprintf(w, "timers    %d pending\n", s.Timers)
 	fmt.Fprintf(w, "join      %s\n", join)
 	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
 	if s.Error != "" {

@@ -2,18 +2,24 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -119,7 +125,7 @@ func TestNodeStatusLeaveAndTrace(t *testing.T) {
 		t.Fatalf("joiner's status: %v", st)
 	}
 	code, stdout, _ := dhtexp(t, "status", first.addr)
-	for _, want := range []string{"node      100 at " + first.addr + " (predlock, 16 bits)",
+	for _, want := range []string{"node      100 at " + first.addr + " (predlock-retry, 16 bits)",
 		"left      " + second.id + " at " + second.addr, "flags     connected", "queue     0", "member"} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
@@ -205,6 +211,10 @@ func TestNodeCommandBadInput(t *testing.T) {
 		{[]string{"node", "--protocol", "nope"}, "unknown protocol"},
 		{[]string{"node", "--defer-join"}, "need --join"},
 		{[]string{"node", "--log-level", "loud"}, "--log-level"},
+		{[]string{"node", "--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"node", "--retries", "0"}, "--retries must be at least 1"},
+		{[]string{"cluster", "--timeout", "-1s"}, "--timeout must be positive"},
+		{[]string{"cluster", "--retries", "-2"}, "--retries must be at least 1"},
 		{[]string{"status"}, "want one node address"},
 		{[]string{"cluster", "--members", "0"}, "--members must be at least 1"},
 		{[]string{"cluster", "--build", "tower"}, "prebuilt or join"},
@@ -284,4 +294,120 @@ func TestClusterCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A node process killed with SIGKILL in the middle of joins leaves every surviving
+// newcomer with an outcome within its timeouts (connected, or failed and reported), no
+// survivor waiting, locked or holding requests, and pointers that pass the safety checker
+// when those to the dead node count as pending.
+func TestNodeProcessKilledDuringJoins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	tuning := []string{"--protocol", "predlock-retry", "--timeout", "50ms", "--retries", "4", "--peer-timeout", "500ms"}
+	// A joiner gives up after 50+100+200+400+800 ms of silence; waits behind owners that
+	// unlock after 50+100+200+400 ms can come on top.
+	const bound = 2*1550*time.Millisecond + 750*time.Millisecond + 3*time.Second
+	members := []protocol.ID{10000, 25000, 40000, 55000}
+	// The first three join into the gap after the victim (10000), its contact.
+	joiners := []protocol.ID{12000, 15000, 20000, 27000, 33000, 45000, 50000, 60000, 3000}
+	addrs, err := freePorts(len(members))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := len(members)
+	var procs []*nodeProc
+	for i, id := range members {
+		l, r := (i+m-1)%m, (i+1)%m
+		procs = append(procs, startNode(t, append([]string{"--listen", addrs[i], "--id", fmt.Sprint(id),
+			"--left", fmt.Sprintf("%v@%s", members[l], addrs[l]), "--right", fmt.Sprintf("%v@%s", members[r], addrs[r])}, tuning...)...))
+	}
+	for i, id := range joiners {
+		procs = append(procs, startNode(t, append([]string{"--id", fmt.Sprint(id), "--join", addrs[i%m], "--defer-join"}, tuning...)...))
+	}
+	victim, survivors := procs[0], procs[1:]
+	vc := node.NewClient(victim.addr)
+	defer vc.Close()
+
+	for _, p := range procs[m:] {
+		if _, err := io.WriteString(p.stdin, "join\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Kill the victim once a join request has reached it, before it can finish serving it.
+	var before node.Status
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		before, err = vc.Status(ctx)
+		cancel()
+		if err == nil && before.Delivered > 0 {
+			break
+		}
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	if err := victim.cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("victim: %v", err)
+	}
+
+	clients := make([]*node.Client, len(survivors))
+	for i, p := range survivors {
+		clients[i] = node.NewClient(p.addr)
+		defer clients[i].Close()
+	}
+	poll := func() []node.Status {
+		sts := make([]node.Status, len(clients))
+		for i, c := range clients {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			s, err := c.Status(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("a survivor does not answer: %v", err)
+			}
+			sts[i] = s
+		}
+		return sts
+	}
+	var sts, prev []node.Status
+	final := false
+	for !final && time.Since(killed) < bound+2*time.Second {
+		time.Sleep(50 * time.Millisecond)
+		sts = poll()
+		final = slices.Equal(sts, prev)
+		for _, s := range sts {
+			if (!s.Member && (s.JoinStart == 0 || !(s.Connected || s.Failed))) || s.Waiting || s.Locked || s.Queue > 0 || s.Timers > 0 {
+				final = false
+			}
+		}
+		prev = sts
+	}
+	settled := time.Since(killed)
+	if !final {
+		t.Fatalf("survivors not final %v after the kill: %+v", settled, sts)
+	}
+	joined, failed := 0, 0
+	for _, s := range sts {
+		switch {
+		case s.Member:
+		case s.Connected:
+			joined++
+		default:
+			failed++
+		}
+	}
+	ring := protocol.Ring{Bits: 16}
+	dead := []protocol.ID{members[0]}
+	if v := node.CheckLive(sts, dead, ring); v != nil {
+		t.Errorf("%s: %s", v.Property, v.Detail)
+	}
+	outcome, detail, _ := node.ClassifyLive(sts, dead, ring, false)
+	switch outcome {
+	case sim.OutcomeOK, sim.OutcomeJoinFailed, sim.OutcomeWrongNeighbours:
+	default:
+		t.Errorf("outcome %s (%s)", outcome, detail)
+	}
+	t.Logf("SIGKILL to %v (locked %v, queue %d, %d delivered); survivors final within %v: %s (%s); of %d newcomers %d joined, %d failed",
+		members[0], before.Locked, before.Queue, before.Delivered, settled.Round(10*time.Millisecond), outcome, detail, len(joiners), joined, failed)
 }
