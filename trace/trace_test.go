@@ -530,6 +530,8 @@ func TestRowErrors(t *testing.T) {
 		{Name: "a", Type: Int64},
 		{Name: "b", Type: String, Nullable: true},
 		{Name: "c", Type: Text},
+		{Name: "d", Type: Int64, Nullable: true},
+		{Name: "e", Type: Text, Nullable: true},
 	}}
 	path := filepath.Join(t.TempDir(), "rows.parquet")
 	w, err := Create(path, s, Options{RowGroupRows: 2})
@@ -541,21 +543,38 @@ func TestRowErrors(t *testing.T) {
 		w.Int64(0, a)
 		w.String(1, "b")
 		w.String(2, "c")
+		if a%2 == 0 {
+			w.Int64(3, a)
+			w.String(4, "e")
+		} else {
+			w.Null(3)
+			w.Null(4)
+		}
 		if err := w.EndRow(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	de := func() { w.Int64(3, -1); w.String(4, "bad") }
 	bad := []struct {
 		name string
 		fill func()
 		msg  string
 	}{
-		{"missing value", func() { w.Int64(0, 1); w.Null(1) }, `no value for column "c"`},
-		{"two values", func() { w.Int64(0, 1); w.Int64(0, 2); w.Null(1); w.String(2, "x") }, `2 values for column "a"`},
-		{"wrong type", func() { w.String(0, "1"); w.Null(1); w.String(2, "x") }, `String on int64 column "a"`},
-		{"null on required", func() { w.Null(0); w.Null(1); w.String(2, "x") }, `Null on required column "a"`},
-		{"bool on string", func() { w.Int64(0, 1); w.Bool(1, true); w.String(2, "x") }, `Bool on string column "b"`},
-		{"float on text", func() { w.Int64(0, 1); w.Null(1); w.Float64(2, 1) }, `Float64 on text column "c"`},
+		{"missing value", func() { w.Int64(0, 1); w.Null(1); de() }, `no value for column "c"`},
+		{"two values", func() { w.Int64(0, 1); w.Int64(0, 2); w.Null(1); w.String(2, "x"); de() }, `2 values for column "a"`},
+		{"two nullable values", func() { w.Int64(0, 1); w.Null(1); w.String(2, "x"); de(); w.Int64(3, 5) }, `2 values for column "d"`},
+		{"two null", func() {
+			w.Int64(0, 1)
+			w.Null(1)
+			w.String(2, "x")
+			w.Null(3)
+			w.Null(3)
+			w.Null(4)
+		}, `2 values for column "d"`},
+		{"wrong type", func() { w.String(0, "1"); w.Null(1); w.String(2, "x"); de() }, `String on int64 column "a"`},
+		{"null on required", func() { w.Null(0); w.Null(1); w.String(2, "x"); de() }, `Null on required column "a"`},
+		{"bool on string", func() { w.Int64(0, 1); w.Bool(1, true); w.String(2, "x"); de() }, `Bool on string column "b"`},
+		{"float on text", func() { w.Int64(0, 1); w.Null(1); w.Float64(2, 1); de() }, `Float64 on text column "c"`},
 	}
 	good(0)
 	for i, b := range bad {
@@ -570,18 +589,20 @@ func TestRowErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []int64
-	if err := ForEachRowGroup(path, []string{"a", "b"}, func(c *Chunk) error {
-		got = append(got, c.Int64("a")...)
-		for _, v := range c.String("b") {
-			if v != "b" {
-				t.Errorf("b = %q: a discarded row leaked into the file", v)
+	if err := ForEachRowGroup(path, nil, func(c *Chunk) error {
+		a, d, dOK, e, eOK := c.Int64("a"), c.Int64("d"), c.Valid("d"), c.String("e"), c.Valid("e")
+		got = append(got, a...)
+		for i, v := range c.String("b") {
+			even := a[i]%2 == 0
+			if v != "b" || dOK[i] != even || eOK[i] != even || (even && (d[i] != a[i] || e[i] != "e")) {
+				t.Errorf("row a=%d: b=%q d=%d,%v e=%q,%v: a discarded row leaked into the file", a[i], v, d[i], dOK[i], e[i], eOK[i])
 			}
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []int64{0, 1, 2, 3, 4, 5, 6}; !slices.Equal(got, want) {
+	if want := []int64{0, 1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
 }

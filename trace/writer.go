@@ -100,8 +100,6 @@ type colBuf struct {
 	typ      ColumnType
 	nullable bool
 	n        int // values and nulls given since the last flush
-	nv       int // non-null values given since the last flush
-	nvCommit int // nv at the last complete row
 	keep     int // rows of idx and def staged by earlier batches of the row group
 
 	dict      map[string]int32 // nil unless the column stages indices
@@ -289,7 +287,6 @@ func (w *Writer) Int64(col int, v int64) {
 		c.def = append(c.def, 1)
 	}
 	c.n++
-	c.nv++
 }
 
 // Float64 sets column col of the current row.
@@ -304,7 +301,6 @@ func (w *Writer) Float64(col int, v float64) {
 		c.def = append(c.def, 1)
 	}
 	c.n++
-	c.nv++
 }
 
 // Bool sets column col of the current row.
@@ -319,7 +315,6 @@ func (w *Writer) Bool(col int, v bool) {
 		c.def = append(c.def, 1)
 	}
 	c.n++
-	c.nv++
 }
 
 // String sets String or Text column col of the current row. The bytes are
@@ -340,7 +335,6 @@ func (w *Writer) String(col int, v string) {
 		c.def = append(c.def, 1)
 	}
 	c.n++
-	c.nv++
 }
 
 // Null sets nullable column col of the current row to null.
@@ -427,9 +421,6 @@ func (w *Writer) EndRow() error {
 		w.rollback()
 		return err
 	}
-	for i := range w.cols {
-		w.cols[i].nvCommit = w.cols[i].nv
-	}
 	w.rows = want
 	if w.rows >= w.flushAt {
 		return w.flush(false)
@@ -437,19 +428,26 @@ func (w *Writer) EndRow() error {
 	return nil
 }
 
-// rollback drops everything given since the last complete row.
+// rollback drops everything given since the last complete row. It is the
+// error path, so it recounts rather than have every row keep marks.
 func (w *Writer) rollback() {
 	w.rowErr = nil
 	for i := range w.cols {
 		c := &w.cols[i]
+		c.n = w.rows
 		if c.nullable {
 			c.def = c.def[:c.keep+w.rows]
 		}
-		nv := c.nvCommit
 		if c.dict != nil {
 			c.idx = c.idx[:c.keep+w.rows]
-			c.n, c.nv = w.rows, nv
 			continue
+		}
+		nv := w.rows // values of complete rows
+		if c.nullable {
+			nv = 0
+			for _, d := range c.def {
+				nv += int(d)
+			}
 		}
 		switch c.typ {
 		case Int64:
@@ -466,7 +464,6 @@ func (w *Writer) rollback() {
 			}
 			c.data = c.data[:end]
 		}
-		c.n, c.nv = w.rows, nv
 	}
 }
 
@@ -535,7 +532,7 @@ func (w *Writer) flush(final bool) (err error) {
 
 // writeBatch hands the staged rows of one batch to the column writer.
 func (c *colBuf) writeBatch(rows int) error {
-	defer func() { c.n, c.nv, c.nvCommit = 0, 0, 0 }()
+	defer func() { c.n = 0 }()
 	if c.dict != nil && c.overflow {
 		c.undict()
 	}
