@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,29 @@ type param struct {
 	column string // the runs table column that holds it
 	kind   Kind
 	set    func(c *sim.Config, v Value) error
+	// point, when set, stores a parameter that is not the simulator's (mode) in the grid
+	// point; set then only checks the value.
+	point func(p *Point, v Value)
+}
+
+// Modes say what runs a grid point: the simulator, or real nodes on loopback sockets
+// through Options.Real.
+const (
+	ModeSim     = "sim"
+	ModeCluster = "cluster"
+)
+
+// Modes lists the values of the mode parameter, the default first.
+var Modes = []string{ModeSim, ModeCluster}
+
+var modeParam = param{name: "mode", column: "mode", kind: KindString,
+	set: func(_ *sim.Config, v Value) error {
+		if !slices.Contains(Modes, v.Str) {
+			return fmt.Errorf("unknown mode %q (known: %s)", v.Str, strings.Join(Modes, ", "))
+		}
+		return nil
+	},
+	point: func(p *Point, v Value) { p.Mode = v.Str },
 }
 
 func intParam(name string, field func(c *sim.Config) *int) param {
@@ -123,6 +147,7 @@ func strParam(name, column string, field func(c *sim.Config) *string) param {
 // params lists every parameter in the order of the runs table's parameter columns. The
 // [base] table's struct (baseTable) carries the same names; a test keeps the two in step.
 var params = []param{
+	modeParam,
 	strParam("scenario", "scenario", func(c *sim.Config) *string { return &c.Scenario }),
 	strParam("protocol", "protocol", func(c *sim.Config) *string { return &c.Protocol }),
 	strParam("timing", "timing", func(c *sim.Config) *string { return &c.Timing }),
@@ -166,6 +191,39 @@ var params = []param{
 	durParam("faults.heal_at", "faults_heal_at_ns", func(c *sim.Config) *int64 { return &c.Faults.HealAt }),
 	durParam("timeout", "timeout_ns", func(c *sim.Config) *int64 { return &c.Timeout }),
 	intParam("retries", func(c *sim.Config) *int { return &c.Retries }),
+}
+
+// clusterLimit is the most nodes a cluster-mode run starts: each is a listener plus
+// goroutines and connections in this process, and beyond a few hundred the loopback
+// latencies measure the machine's load rather than the protocol.
+const clusterLimit = 256
+
+// checkCluster says why a configuration cannot run on real nodes, in Validate's form (the
+// parameter's name first, so that the error points at the line that set it).
+func checkCluster(c *sim.Config) error {
+	const why = "mode \"cluster\" "
+	f := &c.Faults
+	switch {
+	case c.Scenario != "random":
+		return fmt.Errorf("scenario: %sruns the random scenario only, got %q", why, c.Scenario)
+	case c.Timing != "async":
+		return fmt.Errorf("timing: %sneeds timing = \"async\": real nodes have no seed timing model", why)
+	case c.Nodes+c.Joiners > clusterLimit:
+		return fmt.Errorf("joiners: %sstarts at most %d nodes, got %d members + %d joiners", why, clusterLimit, c.Nodes, c.Joiners)
+	case f.Loss > 0:
+		return fmt.Errorf("faults.loss: %scannot inject faults", why)
+	case f.Duplicate > 0:
+		return fmt.Errorf("faults.duplicate: %scannot inject faults", why)
+	case f.ReorderWindow > 0:
+		return fmt.Errorf("faults.reorder_window: %scannot inject faults", why)
+	case f.SpikeProb > 0:
+		return fmt.Errorf("faults.spike_prob: %scannot inject faults", why)
+	case f.CrashNode != "":
+		return fmt.Errorf("faults.crash_node: %scannot inject faults", why)
+	case f.PartitionFraction > 0:
+		return fmt.Errorf("faults.partition_fraction: %scannot inject faults", why)
+	}
+	return nil
 }
 
 // column is the runs table column of a parameter that is not a duration.

@@ -13,13 +13,14 @@ import (
 // Version whenever a column is added, removed, renamed or changes meaning.
 var RunSchema = trace.Schema{
 	Name:    "dhtexp.runs",
-	Version: 1,
+	Version: 2,
 	Columns: []trace.Column{
 		{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},
 		{Name: "grid_point", Type: trace.Int64, Encoding: trace.Delta, Doc: "index into the manifest's grid"},
 		{Name: "replica", Type: trace.Int64, Encoding: trace.Delta, Doc: "0 .. seeds-1"},
 		{Name: "seed", Type: trace.Int64, Encoding: trace.Plain, Doc: "the run's seed (the uint64 bit pattern)"},
 
+		{Name: "mode", Type: trace.String, Doc: "sim (the simulator) or cluster (real nodes on loopback sockets)"},
 		{Name: "scenario", Type: trace.String, Doc: "simple, advanced or random"},
 		{Name: "protocol", Type: trace.String, Doc: "protocol variant"},
 		{Name: "timing", Type: trace.String, Doc: "seed or async timing model"},
@@ -78,6 +79,7 @@ const (
 	rcGridPoint
 	rcReplica
 	rcSeed
+	rcMode
 	rcScenario
 	rcProtocol
 	rcTiming
@@ -194,26 +196,37 @@ func id64(id protocol.ID) int64 {
 	return int64(id)
 }
 
-// writeRun appends one row to a runs file. c is the run's configuration.
-func writeRun(w *trace.Writer, r *runRow, c *sim.Config) error {
+// writeRun appends one row to a runs file. p is the run's grid point.
+func writeRun(w *trace.Writer, r *runRow, p *Point) error {
+	c := &p.Config
+	timing, link, delayKind := c.Timing, c.Link, c.Delay.Kind
+	maxMessages, unit, check := c.MaxMessages, c.Unit, !c.NoCheck
+	d := effectiveDelay(c)
+	if p.Mode == ModeCluster {
+		// The row says what ran, as dhtexp cluster's does: the network's own delays, and
+		// none of the simulator's timing, budget or per-event checks.
+		timing, link, delayKind = "real", "tcp", "real"
+		maxMessages, unit, check = 0, 0, false
+		d = sim.Delay{Kind: delayKind}
+	}
 	w.Int64(rcRunID, r.id)
 	w.Int64(rcGridPoint, int64(r.point))
 	w.Int64(rcReplica, int64(r.replica))
 	w.Int64(rcSeed, int64(r.seed))
+	w.String(rcMode, p.Mode)
 	w.String(rcScenario, c.Scenario)
 	w.String(rcProtocol, c.Protocol)
-	w.String(rcTiming, c.Timing)
-	w.String(rcLink, c.Link)
-	w.String(rcDelayKind, c.Delay.Kind)
+	w.String(rcTiming, timing)
+	w.String(rcLink, link)
+	w.String(rcDelayKind, delayKind)
 	w.Int64(rcNodes, int64(c.Nodes))
 	w.Int64(rcJoiners, int64(c.Joiners))
 	w.Int64(rcBits, int64(c.Bits))
-	w.Int64(rcMaxMessages, c.MaxMessages)
-	w.Bool(rcCheck, !c.NoCheck)
+	w.Int64(rcMaxMessages, maxMessages)
+	w.Bool(rcCheck, check)
 	w.Int64(rcJoinWindow, c.JoinWindow)
-	w.Int64(rcUnit, c.Unit)
+	w.Int64(rcUnit, unit)
 	w.Int64(rcHorizon, c.Horizon)
-	d := effectiveDelay(c)
 	w.Int64(rcDelayValue, d.Value)
 	w.Int64(rcDelayMin, d.Min)
 	w.Int64(rcDelayMax, d.Max)

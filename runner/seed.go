@@ -19,10 +19,13 @@ func mix64(z uint64) uint64 {
 
 // pointKey is the canonical text of a grid point: its axis values as "name=value" lines,
 // sorted by name so that reordering the axes in a spec does not change it.
-func pointKey(axes []Axis, values []Value) string {
+func pointKey(axes []Axis, values []Value) string { return axisLines(axes, values, true) }
+
+// axisLines is pointKey, with or without the mode axis.
+func axisLines(axes []Axis, values []Value, withMode bool) string {
 	lines := make([]string, 0, len(axes))
 	for i, a := range axes {
-		if values[i].Kind != 0 {
+		if values[i].Kind != 0 && (withMode || a.Name != modeParam.name) {
 			lines = append(lines, a.Name+"="+values[i].String()+"\n")
 		}
 	}
@@ -31,9 +34,11 @@ func pointKey(axes []Axis, values []Value) string {
 }
 
 // pointHash identifies a grid point by its parameter values, never by its position in the
-// grid, so that adding values to an axis leaves the other points' seeds alone.
+// grid, so that adding values to an axis leaves the other points' seeds alone. The mode is
+// left out: the simulated and the real runs of one configuration get the same seeds, hence
+// the same IDs, contacts and start times, so that the two modes are compared run by run.
 func pointHash(axes []Axis, values []Value) uint64 {
-	sum := sha256.Sum256([]byte(pointKey(axes, values)))
+	sum := sha256.Sum256([]byte(axisLines(axes, values, false)))
 	return binary.LittleEndian.Uint64(sum[:8])
 }
 

@@ -107,8 +107,16 @@ type Point struct {
 	// has the zero Value, and the point keeps the base value.
 	Values []Value
 	Config sim.Config
-	// Hash identifies the point by its parameter values, not its index.
+	// Mode is ModeSim or ModeCluster: what runs the point's configuration.
+	Mode string
+	// Hash identifies the point by its parameter values, not its index, leaving out the
+	// mode.
 	Hash uint64
+}
+
+// HasCluster reports whether any grid point runs on real nodes.
+func (s *Spec) HasCluster() bool {
+	return slices.ContainsFunc(s.Points, func(p Point) bool { return p.Mode == ModeCluster })
 }
 
 // Runs is the number of runs in the whole experiment.
@@ -185,6 +193,7 @@ type specFile struct {
 }
 
 type baseTable struct {
+	Mode        string      `toml:"mode"`
 	Scenario    string      `toml:"scenario"`
 	Nodes       int         `toml:"nodes"`
 	Joiners     int         `toml:"joiners"`
@@ -231,7 +240,7 @@ type delayTable struct {
 
 func baseFromConfig(c sim.Config) baseTable {
 	return baseTable{
-		Scenario: c.Scenario, Nodes: c.Nodes, Joiners: c.Joiners, JoinWindow: Duration(c.JoinWindow),
+		Mode: ModeSim, Scenario: c.Scenario, Nodes: c.Nodes, Joiners: c.Joiners, JoinWindow: Duration(c.JoinWindow),
 		Bits: c.Bits, Protocol: c.Protocol, Timing: c.Timing, Unit: Duration(c.Unit), Link: c.Link,
 		Horizon: Duration(c.Horizon), MaxMessages: c.MaxMessages, Check: !c.NoCheck,
 		Timeout: Duration(c.Timeout), Retries: c.Retries,
@@ -329,6 +338,10 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if s.Trace, err = ParseLevel(f.Trace); err != nil {
 		return fail("trace", err.Error())
 	}
+	if err := modeParam.set(nil, Value{Kind: KindString, Str: f.Base.Mode}); err != nil {
+		return fail("base.mode", err.Error())
+	}
+	baseMode := f.Base.Mode
 	sweepOK := true
 	switch v := f.Sweep.(type) {
 	case nil, map[string]any:
@@ -397,7 +410,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 		groups = [][]groupAxis{nil}
 	}
 
-	if err := s.expand(groups, func(p *Point, group []groupAxis, msg string) error {
+	if err := s.expand(groups, baseMode, func(p *Point, group []groupAxis, msg string) error {
 		name := blamedParam(msg)
 		msg = strings.TrimPrefix(msg, name+": ")
 		var e *SpecError
@@ -434,7 +447,7 @@ type groupAxis struct {
 
 // expand builds and validates every grid point, group after group; bad reports a point
 // that fails validation.
-func (s *Spec) expand(groups [][]groupAxis, bad func(p *Point, group []groupAxis, msg string) error) error {
+func (s *Spec) expand(groups [][]groupAxis, baseMode string, bad func(p *Point, group []groupAxis, msg string) error) error {
 	points := 0
 	for _, g := range groups {
 		n := 1
@@ -460,7 +473,7 @@ func (s *Spec) expand(groups [][]groupAxis, bad func(p *Point, group []groupAxis
 			n *= len(a.values)
 		}
 		for i := range n {
-			p := Point{Index: len(s.Points), Values: make([]Value, len(s.Axes)), Config: s.Base}
+			p := Point{Index: len(s.Points), Values: make([]Value, len(s.Axes)), Config: s.Base, Mode: baseMode}
 			// Mixed radix, last axis fastest, so the first axis in the file varies slowest.
 			rem := i
 			for k := len(g) - 1; k >= 0; k-- {
@@ -470,10 +483,19 @@ func (s *Spec) expand(groups [][]groupAxis, bad func(p *Point, group []groupAxis
 			}
 			for _, a := range g {
 				// Values were checked against their parameter while decoding.
-				_ = lookupParam(a.name).set(&p.Config, p.Values[a.axis])
+				pp := lookupParam(a.name)
+				_ = pp.set(&p.Config, p.Values[a.axis])
+				if pp.point != nil {
+					pp.point(&p, p.Values[a.axis])
+				}
 			}
 			if err := p.Config.Validate(); err != nil {
 				return bad(&p, g, err.Error())
+			}
+			if p.Mode == ModeCluster {
+				if err := checkCluster(&p.Config); err != nil {
+					return bad(&p, g, err.Error())
+				}
 			}
 			key := pointKey(s.Axes, p.Values)
 			if j, dup := keys[key]; dup {

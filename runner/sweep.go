@@ -52,6 +52,13 @@ type Options struct {
 	PartEvents int
 	// Progress receives progress reports; nil reports nothing.
 	Progress Progress
+	// Real runs a cluster-mode configuration (cfg.Seed set) on real nodes and reports it
+	// as the simulator would; a spec with cluster-mode points needs it. The runner leaves
+	// real nodes to its caller so that it depends on the simulator only. Real runs never
+	// overlap each other or a simulation: each waits for the simulations in flight and
+	// holds the others back, so that measured latencies are the network's and not the
+	// load of other runs.
+	Real RealFunc
 
 	// cpuClock, when set, reads the calling thread's CPU time; workers then stay on their
 	// threads and SimTime counts their CPU time while they run units (the simulations and
@@ -59,6 +66,11 @@ type Options struct {
 	// not inflate. Benchmarks use it.
 	cpuClock func() int64
 }
+
+// RealFunc runs one configuration on real nodes. Joins' Start and End are nanoseconds
+// since the joins were released (the simulator's time 0); Result.Events and SimTime are
+// whatever the implementation observes. An error, other than ctx's, fails the sweep.
+type RealFunc func(ctx context.Context, cfg sim.Config) (*sim.Result, error)
 
 // Summary tells what a sweep did.
 type Summary struct {
@@ -113,6 +125,11 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		partEvents = DefaultPartEvents
 	}
 
+	hasCluster := spec.HasCluster()
+	if hasCluster && opts.Real == nil {
+		return nil, inputErrorf("%s: grid points with mode = %q need real nodes, which this program cannot start", spec.Path, ModeCluster)
+	}
+
 	m, err := prepare(opts.Dir, spec, level, shard, opts.Resume, started)
 	if err != nil {
 		return nil, err
@@ -126,7 +143,10 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		opts.Progress.Start(sum.Runs, sum.Skipped)
 	}
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
-		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock}
+		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real}
+	if hasCluster {
+		w.gate = &sync.RWMutex{}
+	}
 	for _, p := range m.Parts {
 		if n, ok := partNumber(p); ok && n >= w.nextPart {
 			w.nextPart = n + 1
@@ -263,6 +283,12 @@ type writer struct {
 	simNanos atomic.Int64
 	cpuClock func() int64
 	chunks   chunkPool
+
+	real RealFunc
+	// gate, when the spec has cluster-mode points, is held shared by each simulation and
+	// exclusively by each real run; Go's RWMutex makes new simulations wait behind a real
+	// run that waits, so real runs are not starved.
+	gate *sync.RWMutex
 }
 
 func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, workers int) error {
@@ -408,8 +434,12 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			}
 			id := u.lo + int64(i)
 			row := &r.rows[i]
-			lat, r.err = w.runOne(id, row, tracer, lat)
+			lat, r.err = w.runOne(ctx, id, row, tracer, lat)
 			if r.err != nil {
+				if ctx.Err() != nil {
+					// A real run cut short by the cancellation: the unit is dropped below.
+					r.err = nil
+				}
 				break
 			}
 			simNanos += row.wall
@@ -429,9 +459,9 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 	}
 }
 
-// runOne simulates run id into row. A panic in the simulator becomes an error that names the
-// run, so it can be replayed.
-func (w *writer) runOne(id int64, row *runRow, tracer *eventBuf, lat []int64) (_ []int64, err error) {
+// runOne simulates run id into row, or runs it on real nodes in cluster mode. A panic in the
+// simulator becomes an error that names the run, so it can be replayed.
+func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *eventBuf, lat []int64) (_ []int64, err error) {
 	p, replica, seed := w.spec.Run(id)
 	cfg := p.Config
 	cfg.Seed = seed
@@ -442,14 +472,32 @@ func (w *writer) runOne(id int64, row *runRow, tracer *eventBuf, lat []int64) (_
 				errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, v, debug.Stack())
 		}
 	}()
-	var tr sim.Tracer
-	if tracer != nil {
-		tracer.run = id
-		tr = tracer
+	var (
+		res *sim.Result
+		t0  time.Time
+	)
+	if p.Mode == ModeCluster {
+		// Real runs trace no events: nodes on their own goroutines would need the event
+		// buffer locked, and their wall-clock events would not merge with virtual ones.
+		w.gate.Lock()
+		defer w.gate.Unlock()
+		t0 = time.Now()
+		res, err = w.real(ctx, cfg)
+		row.wall = int64(time.Since(t0))
+	} else {
+		var tr sim.Tracer
+		if tracer != nil {
+			tracer.run = id
+			tr = tracer
+		}
+		if w.gate != nil {
+			w.gate.RLock()
+			defer w.gate.RUnlock()
+		}
+		t0 = time.Now()
+		res, err = sim.Run(cfg, tr)
+		row.wall = int64(time.Since(t0))
 	}
-	t0 := time.Now()
-	res, err := sim.Run(cfg, tr)
-	row.wall = int64(time.Since(t0))
 	if err != nil {
 		return lat, fmt.Errorf("%w: run %d (grid point %d: %s; replica %d, seed %d): %v",
 			errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, err)
@@ -467,7 +515,7 @@ func (w *writer) write(r *unitResult) error {
 	var failed int64
 	for i := range r.rows {
 		row := &r.rows[i]
-		if err := writeRun(w.runs, row, &w.spec.Points[row.point].Config); err != nil {
+		if err := writeRun(w.runs, row, &w.spec.Points[row.point]); err != nil {
 			return err
 		}
 		if row.outcome != sim.OutcomeOK {

@@ -89,3 +89,12 @@ func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
 	}
 	return specs, nil
 }
+
+// Layout is the node layout a run of cfg has: the same IDs, contacts and start times that
+// Run builds from cfg.Seed. Drivers of real nodes use it to run exactly the simulated layout.
+func Layout(cfg Config) ([]Spec, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return BuildScenario(&cfg, newStream(cfg.Seed, streamTopology))
+}

@@ -649,7 +649,7 @@ func (cl *cluster) writeResults(res *clusterResult, started, finished time.Time)
 	}
 	row := map[string]any{
 		"run_id": int64(0), "grid_point": int64(0), "replica": int64(0), "seed": int64(o.seed),
-		"scenario": "random", "protocol": o.protocol, "timing": "real", "link": "tcp", "delay_kind": "real",
+		"scenario": "random", "mode": "cluster", "protocol": o.protocol, "timing": "real", "link": "tcp", "delay_kind": "real",
 		"nodes": int64(o.members), "joiners": int64(o.joiners), "bits": int64(o.bits),
 		"check": false, "horizon_ns": int64(o.deadline),
 		"timeout_ns": int64(o.timeout), "retries": int64(o.retries),

@@ -66,7 +66,7 @@ func sweepAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs")}
+	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: runReal}
 	if opts.Workers < 1 {
 		return usagef("--workers must be at least 1")
 	}

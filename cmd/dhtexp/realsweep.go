@@ -1,0 +1,225 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
+)
+
+// Cluster-mode sweep runs (runner.Options.Real): the random scenario's layout on
+// in-process nodes that talk TCP over loopback, judged as "dhtexp cluster" judges its
+// processes. In-process nodes start in milliseconds, where processes take a good part of
+// a second each, which is what makes a grid of real runs affordable.
+const (
+	// realPoll is how often a run's statuses are read while it settles. It bounds how long
+	// a run lasts after it went quiet, not any latency: those are the nodes' own times.
+	realPoll = 5 * time.Millisecond
+	// realPeerTimeout is the nodes' PeerTimeout, as "dhtexp cluster" passes it. On
+	// loopback no live peer is unreachable, so it only matters if a node failed.
+	realPeerTimeout = 2 * time.Second
+	// realJoinTimeout bounds a joiner's identify exchange with its contact, which is up
+	// before the joiners start.
+	realJoinTimeout = 5 * time.Second
+)
+
+// realLayout is the random scenario of cfg as the simulator lays it out, so that a real run
+// with a seed has the simulated run's IDs, contacts and start times.
+func realLayout(cfg *sim.Config) ([]sim.Spec, error) {
+	return sim.Layout(*cfg)
+}
+
+// realCounter counts one node's events; the node calls it from its protocol goroutine
+// only, and it is read once the node has stopped.
+type realCounter struct {
+	events    int64
+	redirects int64
+	msgs      map[protocol.ID]int64 // sends on behalf of each joiner's join
+	hops      map[protocol.ID]int64 // connect_redirect sends for each joiner's join
+}
+
+func (c *realCounter) Event(e *sim.Event) {
+	c.events++
+	if e.Kind != sim.KindSend || e.Joiner == protocol.None {
+		if e.Kind == sim.KindSend && e.MsgType == protocol.ConnectRedirect {
+			c.redirects++
+		}
+		return
+	}
+	c.msgs[e.Joiner]++
+	if e.MsgType == protocol.ConnectRedirect {
+		c.redirects++
+		c.hops[e.Joiner]++
+	}
+}
+
+// runReal runs a cluster-mode configuration: members start as a correct ring on pre-bound
+// listeners, joiners identify their contacts and then start their joins at the scenario's
+// start times after one common instant (time 0), and the run ends when the nodes are quiet
+// or cfg.Horizon after time 0. Every node is stopped before it returns.
+func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
+	specs, err := realLayout(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	ring := protocol.Ring{Bits: cfg.Bits}
+	nodes := make([]*node.Node, len(specs))
+	counters := make([]*realCounter, len(specs))
+	defer func() {
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			if n != nil {
+				wg.Go(n.Close)
+			}
+		}
+		wg.Wait()
+	}()
+	base := func(i int) node.Config {
+		counters[i] = &realCounter{msgs: map[protocol.ID]int64{}, hops: map[protocol.ID]int64{}}
+		return node.Config{Protocol: cfg.Protocol, Bits: cfg.Bits, ID: specs[i].ID,
+			Timeout: time.Duration(cfg.Timeout), Retries: cfg.Retries, Tracer: counters[i],
+			PeerTimeout: realPeerTimeout, JoinTimeout: realJoinTimeout}
+	}
+
+	// Every member's port is bound before any member starts, so that each can be told
+	// where its neighbours listen.
+	lns := map[protocol.ID]net.Listener{}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close() // those no node took over; closing one twice is harmless
+		}
+	}()
+	for _, sp := range specs {
+		if sp.Member {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			lns[sp.ID] = ln
+		}
+	}
+	addr := func(id protocol.ID) string { return lns[id].Addr().String() }
+	for i, sp := range specs {
+		if !sp.Member {
+			continue
+		}
+		c := base(i)
+		c.Listener, c.Member = lns[sp.ID], true
+		c.Left, c.Right = node.Peer{ID: sp.Left, Addr: addr(sp.Left)}, node.Peer{ID: sp.Right, Addr: addr(sp.Right)}
+		if nodes[i], err = node.StartContext(ctx, c); err != nil {
+			return nil, fmt.Errorf("member %v: %w", sp.ID, err)
+		}
+	}
+	// Joiners start (and identify their contacts) in parallel, and hold their joins.
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		if sp.Member {
+			continue
+		}
+		c := base(i)
+		c.Listen, c.Join, c.DeferJoin = "127.0.0.1:0", addr(sp.Contact), true
+		wg.Go(func() {
+			if nodes[i], errs[i] = node.StartContext(ctx, c); errs[i] != nil {
+				errs[i] = fmt.Errorf("joiner %v: %w", sp.ID, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	t0 := time.Now()
+	var timers []*time.Timer
+	defer func() {
+		for _, t := range timers {
+			t.Stop()
+		}
+	}()
+	for i, sp := range specs {
+		switch {
+		case sp.Member:
+		case sp.Start == 0:
+			nodes[i].StartJoin()
+		default:
+			timers = append(timers, time.AfterFunc(time.Duration(sp.Start), nodes[i].StartJoin))
+		}
+	}
+
+	// Settle: every join started, nothing in flight, no timer pending, and nothing
+	// changed between two polls; or the horizon.
+	deadline := t0.Add(time.Duration(cfg.Horizon))
+	sts := make([]node.Status, len(nodes))
+	var prev []node.Status
+	late := false
+	for {
+		for i, n := range nodes {
+			sts[i] = n.Status()
+		}
+		if node.Quiet(sts) && slices.Equal(sts, prev) {
+			break
+		}
+		if time.Now().After(deadline) {
+			late = true
+			break
+		}
+		prev = slices.Clone(sts)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(realPoll):
+		}
+	}
+	settled := time.Since(t0)
+
+	res := &sim.Result{SimTime: int64(settled)}
+	res.Outcome, res.Detail, res.RingCorrect = node.Classify(sts, ring, late)
+	res.Final = make([]protocol.State, len(sts))
+	for i := range sts {
+		res.Final[i] = sts[i].State()
+		res.Messages += sts[i].Sent
+	}
+	res.Violation = sim.CheckSafety(res.Final, ring)
+	slices.SortFunc(res.Final, func(a, b protocol.State) int { return cmp.Compare(a.ID, b.ID) })
+
+	// The counters are read once every node has stopped.
+	for _, n := range nodes {
+		n.Close()
+	}
+	zero := t0.UnixNano()
+	for i, sp := range specs {
+		c := counters[i]
+		res.Events += c.events
+		res.Redirects += c.redirects
+		if sp.Member {
+			continue
+		}
+		// In the simulator's order: newcomers in creation order.
+		st := &sts[i]
+		j := sim.JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: sim.JoinNotJoined}
+		for _, cn := range counters {
+			j.Messages += cn.msgs[sp.ID]
+			j.Hops += cn.hops[sp.ID]
+		}
+		if st.JoinStart != 0 {
+			j.Start = st.JoinStart - zero
+		}
+		switch {
+		case st.JoinEnd != 0:
+			j.End, j.Outcome = st.JoinEnd-zero, sim.JoinOK
+		case st.Failed && !st.Connected:
+			j.Outcome = sim.JoinFailed
+		}
+		res.Joins = append(res.Joins, j)
+	}
+	return res, nil
+}
