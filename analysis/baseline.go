@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // BaselineFormat is the baseline file format this package writes and reads.
@@ -60,33 +61,7 @@ func WriteBaseline(path string, b *Baseline) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return trace.WriteFileAtomic(path, append(data, '\n'))
 }
 
 // ReadBaseline reads and checks a baseline file.

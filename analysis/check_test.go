@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func TestBaselineRoundTrip(t *testing.T) {
@@ -199,7 +201,7 @@ func TestReadBaselineErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		path := filepath.Join(dir, tt.name+".json")
-		if err := writeFileAtomic(path, []byte(tt.body)); err != nil {
+		if err := trace.WriteFileAtomic(path, []byte(tt.body)); err != nil {
 			t.Fatal(err)
 		}
 		_, err := ReadBaseline(path)

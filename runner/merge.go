@@ -146,7 +146,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	if err := os.Rename(tmp, out); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	syncDir(parent)
+	trace.SyncDir(parent)
 	ok = true
 	return &m, nil
 }

@@ -45,7 +45,8 @@ func TestFaultsAreTracedAndDeterministic(t *testing.T) {
 			if !strings.Contains(strings.Join(log, ","), tt.detail) {
 				t.Fatalf("no %q fault event in %v", tt.detail, log)
 			}
-			if hashRun(t, c) != hashRun(t, c) {
+			first, second := hashRun(t, c), hashRun(t, c)
+			if first != second {
 				t.Fatal("same seed, different faulty runs")
 			}
 		})

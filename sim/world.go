@@ -21,19 +21,18 @@ type Spec struct {
 // BuildScenario lays out the nodes of a run. Contacts are drawn among the initial members in
 // creation order, start times after them, all from the topology stream.
 func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
-	var members, newcomers []protocol.ID
+	// Members are the initial ring; every other node in the creation order is a newcomer.
+	var members []protocol.ID
 	var order []protocol.ID // creation order
 	switch c.Scenario {
 	case "simple":
 		members = []protocol.ID{1, 49, 50}
-		newcomers = []protocol.ID{2, 3}
 		order = []protocol.ID{1, 2, 3, 49, 50}
 	case "advanced":
 		n := protocol.ID(c.Nodes)
 		members = []protocol.ID{1, n - 2, n - 1}
 		order = append(order, members...)
 		for id := protocol.ID(2); id <= n-3; id++ {
-			newcomers = append(newcomers, id)
 			order = append(order, id)
 		}
 	case "random":
@@ -51,8 +50,7 @@ func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
 		}
 		members = slices.Clone(ids[:c.Nodes])
 		slices.Sort(members)
-		newcomers = ids[c.Nodes:]
-		order = append(slices.Clone(members), newcomers...)
+		order = append(slices.Clone(members), ids[c.Nodes:]...)
 	default:
 		return nil, fmt.Errorf("unknown scenario %q", c.Scenario)
 	}

@@ -1,14 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/replay"
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func init() {
@@ -48,9 +48,11 @@ Examples:
 				return err
 			}
 			title := replay.CommandLine(cfg)
-			if err := writeFileAtomic(path, func(f *os.File) error {
-				return replay.WriteSVG(f, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")})
-			}); err != nil {
+			var svg bytes.Buffer
+			if err := replay.WriteSVG(&svg, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")}); err != nil {
+				return err
+			}
+			if err := trace.WriteFileAtomic(path, svg.Bytes()); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "sequence diagram: %s\n", path)
@@ -105,28 +107,4 @@ func replayConfig(c *cli.Context) (sim.Config, error) {
 		return configFromResults(args[0], args[1])
 	}
 	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", args)
-}
-
-// writeFileAtomic writes through a temporary file in the same folder and renames it into
-// place, so a failure never leaves a partial file at path.
-func writeFileAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
