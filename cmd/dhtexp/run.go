@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -381,16 +382,8 @@ func frac(k, n int) float64 {
 
 // wilson is the 95% Wilson score interval for k successes in n trials.
 func wilson(k, n int) (lo, hi float64) {
-	if n == 0 {
-		return 0, 1
-	}
-	const z = 1.959963984540054
-	p := float64(k) / float64(n)
-	nn := float64(n)
-	den := 1 + z*z/nn
-	centre := (p + z*z/(2*nn)) / den
-	half := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
-	return math.Max(0, centre-half), math.Min(1, centre+half)
+	iv := stats.Wilson(int64(k), int64(n), stats.Z95)
+	return iv.Lo, iv.Hi
 }
 
 // quantile is the nearest-rank quantile of sorted values.
