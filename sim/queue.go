@@ -67,30 +67,44 @@ func (q *queue) up(i int) {
 }
 
 func (q *queue) down(i int) {
-	n := len(q.items)
-	it := q.items[i]
+	items := q.items
+	n := len(items)
+	it := items[i]
 	for {
 		c := 4*i + 1
 		if c >= n {
 			break
 		}
+		// Pick the smallest of up to four children; the common full-fan-out case avoids the
+		// bounds bookkeeping of the general loop.
 		best := c
-		end := c + 4
-		if end > n {
-			end = n
-		}
-		for j := c + 1; j < end; j++ {
-			if q.items[j].before(&q.items[best]) {
-				best = j
+		if c+3 < n {
+			kids := items[c : c+4 : c+4]
+			b := 0
+			if kids[1].before(&kids[b]) {
+				b = 1
+			}
+			if kids[2].before(&kids[b]) {
+				b = 2
+			}
+			if kids[3].before(&kids[b]) {
+				b = 3
+			}
+			best = c + b
+		} else {
+			for j := c + 1; j < n; j++ {
+				if items[j].before(&items[best]) {
+					best = j
+				}
 			}
 		}
-		if !q.items[best].before(&it) {
+		if !items[best].before(&it) {
 			break
 		}
-		q.items[i] = q.items[best]
+		items[i] = items[best]
 		i = best
 	}
-	q.items[i] = it
+	items[i] = it
 }
 
 // removeAt takes out the item at heap position i, wherever it is; scripted runs use it to
