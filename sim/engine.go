@@ -130,12 +130,24 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		}
 	}
 	s.check.init(s.nodes, s.index, ring, !cfg.NoCheck)
+	// Room for what is pending at the start: every loop under the seed timing model, every
+	// newcomer's start otherwise.
+	if cfg.Timing == "seed" {
+		s.q.items = make([]item, 0, len(s.nodes)+16)
+	} else {
+		s.q.items = make([]item, 0, 2*len(s.joins)+16)
+	}
 	s.initFaults()
+	// One allocation each for all loops and for the queue's usual size.
+	var loops []loop
+	if cfg.Timing == "seed" {
+		loops = make([]loop, len(s.nodes))
+	}
 	for i := range s.nodes {
 		switch {
 		case cfg.Timing == "seed":
 			// Every loop starts at its start time, in creation order.
-			s.nodes[i].loop = &loop{}
+			s.nodes[i].loop = &loops[i]
 			s.q.push(s.nodes[i].start, evWake, int32(i), -1)
 		case !s.nodes[i].member:
 			s.q.push(s.nodes[i].start, evStart, int32(i), -1)
