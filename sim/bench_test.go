@@ -13,7 +13,7 @@ func BenchmarkEngine(b *testing.B) {
 			var q queue
 			r := newStream(1, 0)
 			for i := range pending {
-				q.push(r.Int64N(1_000_000), evWake, int32(i), -1)
+				q.push(r.Int64N(1_000_000), evWake, int32(i))
 			}
 			delays := make([]int64, 4096)
 			for i := range delays {
@@ -23,7 +23,7 @@ func BenchmarkEngine(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				top := q.peek()
-				q.replaceTop(top.at+delays[i&4095], evWake, top.node, -1)
+				q.replaceTop(top.at+delays[i&4095], evWake, top.idx())
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mevents/s")
 		})

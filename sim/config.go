@@ -111,6 +111,9 @@ func (c *Config) Validate() error {
 	if c.Faults.Active() && c.Timing != "async" {
 		return fmt.Errorf("faults: fault injection needs timing = \"async\"")
 	}
+	if c.Nodes+c.Joiners > MaxNodes {
+		return fmt.Errorf("nodes: at most %d nodes per run", MaxNodes)
+	}
 	space := (protocol.Ring{Bits: c.Bits}).Size()
 	switch c.Scenario {
 	case "advanced":

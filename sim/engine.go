@@ -59,9 +59,11 @@ type loop struct {
 	sending  protocol.Message
 }
 
+// payload is what a delivery or a timer event carries besides its kind.
 type payload struct {
 	msg   protocol.Message
 	timer protocol.Timer
+	node  int32 // the sender of a message, the owner of a timer
 }
 
 type link struct{ from, to protocol.ID }
@@ -148,9 +150,9 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		case cfg.Timing == "seed":
 			// Every loop starts at its start time, in creation order.
 			s.nodes[i].loop = &loops[i]
-			s.q.push(s.nodes[i].start, evWake, int32(i), -1)
+			s.q.push(s.nodes[i].start, evWake, int32(i))
 		case !s.nodes[i].member:
-			s.q.push(s.nodes[i].start, evStart, int32(i), -1)
+			s.q.push(s.nodes[i].start, evStart, int32(i))
 		}
 	}
 	return s
@@ -175,19 +177,19 @@ func (s *Sim) Run() *Result {
 		it := s.q.pop()
 		s.now = it.at
 		s.events++
-		switch it.kind {
+		switch it.kind() {
 		case evWake:
-			s.runLoop(it.node)
+			s.runLoop(it.idx())
 		case evStart:
-			s.asyncStart(it.node)
+			s.asyncStart(it.idx())
 		case evDeliver:
-			s.asyncDeliver(it.node, it.ref)
+			s.asyncDeliver(it.idx())
 		case evTimer:
-			s.asyncTimer(it.node, it.ref)
+			s.asyncTimer(it.idx())
 		case evCrash:
-			s.crash(it.node)
+			s.crash(it.idx())
 		case evRestart:
-			s.restart(it.node)
+			s.restart(it.idx())
 		case evPartition:
 			s.faults.partitioned = true
 			s.emitDetail(KindFault, &s.nodes[0], "partition")
@@ -316,10 +318,10 @@ func (s *Sim) runLoop(i int32) {
 				d := s.sampler.draw(s.delays)
 				units := (d + s.cfg.Unit - 1) / s.cfg.Unit
 				l.sending, l.landing = a.Msg, true
-				s.q.push(s.now+units*s.cfg.Unit, evWake, i, -1)
+				s.q.push(s.now+units*s.cfg.Unit, evWake, i)
 				return
 			case protocol.Idle:
-				s.q.push(s.now+a.Units*s.cfg.Unit, evWake, i, -1)
+				s.q.push(s.now+a.Units*s.cfg.Unit, evWake, i)
 				return
 			case protocol.SetTimer:
 				s.setTimer(i, a.Timer)
@@ -349,7 +351,7 @@ func (s *Sim) runLoop(i int32) {
 			}
 			l.phase = phServe
 			if len(l.inbox) == 0 {
-				s.q.push(s.now+s.cfg.Unit, evWake, i, -1)
+				s.q.push(s.now+s.cfg.Unit, evWake, i)
 				return
 			}
 			l.inbox, l.inboxPos = l.inbox[:0], 0
@@ -387,8 +389,8 @@ func (s *Sim) alloc(p payload) int32 {
 }
 
 func (s *Sim) setTimer(i int32, t protocol.Timer) {
-	ref := s.alloc(payload{timer: t})
-	s.q.push(s.now+t.After, evTimer, i, ref)
+	ref := s.alloc(payload{timer: t, node: i})
+	s.q.push(s.now+t.After, evTimer, ref)
 }
 
 // perform carries out a step's actions in the async model and then lets the node serve its
@@ -427,7 +429,7 @@ func (s *Sim) perform(i int32, err error) {
 						}
 						s.lastArr[l] = at
 					}
-					s.q.push(at, evDeliver, i, s.alloc(payload{msg: a.Msg}))
+					s.q.push(at, evDeliver, s.alloc(payload{msg: a.Msg, node: i}))
 				}
 				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
 					return
@@ -454,8 +456,8 @@ func (s *Sim) asyncStart(i int32) {
 	s.perform(i, s.nodes[i].p.Start(&s.out))
 }
 
-func (s *Sim) asyncDeliver(from, ref int32) {
-	m := s.slots[ref].msg
+func (s *Sim) asyncDeliver(ref int32) {
+	m, from := s.slots[ref].msg, s.slots[ref].node
 	s.free = append(s.free, ref)
 	i, ok := s.index[m.To]
 	if !ok {
@@ -471,8 +473,8 @@ func (s *Sim) asyncDeliver(from, ref int32) {
 	s.perform(i, n.p.Step(m, &s.out))
 }
 
-func (s *Sim) asyncTimer(i int32, ref int32) {
-	t := s.slots[ref].timer
+func (s *Sim) asyncTimer(ref int32) {
+	t, i := s.slots[ref].timer, s.slots[ref].node
 	s.free = append(s.free, ref)
 	n := &s.nodes[i]
 	if n.down {

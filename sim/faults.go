@@ -133,16 +133,16 @@ func (s *Sim) initFaults() {
 		fs.crashIdx = candidates[fs.rng.IntN(len(candidates))]
 	}
 	if f.CrashNode != "" && f.CrashAfter == "" && fs.crashIdx >= 0 {
-		s.q.push(f.CrashAt, evCrash, fs.crashIdx, -1)
+		s.q.push(f.CrashAt, evCrash, fs.crashIdx)
 	}
 	if f.PartitionFraction > 0 {
 		fs.side = make([]bool, len(s.nodes))
 		for i := range fs.side {
 			fs.side[i] = fs.rng.Float64() < f.PartitionFraction
 		}
-		s.q.push(f.PartitionAt, evPartition, -1, -1)
+		s.q.push(f.PartitionAt, evPartition, 0)
 		if f.HealAt > 0 {
-			s.q.push(f.HealAt, evHeal, -1, -1)
+			s.q.push(f.HealAt, evHeal, 0)
 		}
 	}
 }
@@ -202,7 +202,7 @@ func (s *Sim) crash(i int32) {
 	s.check.setDown(i, true)
 	s.emitDetail(KindFault, n, "crash")
 	if r := s.cfg.Faults.RestartAfter; r > 0 {
-		s.q.push(s.now+r, evRestart, i, -1)
+		s.q.push(s.now+r, evRestart, i)
 	}
 }
 

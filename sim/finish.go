@@ -130,7 +130,7 @@ func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
 // on the wire, a node blocked sending, or a message waiting in an inbox. Polls do not count.
 func (s *Sim) inFlight() bool {
 	for i := range s.q.items {
-		if k := s.q.items[i].kind; k == evDeliver || k == evStart {
+		if k := s.q.items[i].kind(); k == evDeliver || k == evStart {
 			return true
 		}
 	}

@@ -1,14 +1,25 @@
 package sim
 
-// item is one scheduled event. Payloads live outside the heap so that sifting moves only
-// these small structs.
+import "slices"
+
+// item is one scheduled event, 16 bytes: sifting a large heap is bound by memory traffic, so
+// the kind and its one argument (a node, or a payload slot that holds the rest) share a word,
+// and payloads live outside the heap.
 type item struct {
-	at   int64
-	seq  uint64 // ties at the same instant run in scheduling order
-	node int32
-	ref  int32 // payload slot, or -1
-	kind evKind
+	at  int64
+	seq uint32 // ties at the same instant run in scheduling order
+	arg uint32 // kind << argBits | index
 }
+
+const (
+	argBits = 28
+	argMask = 1<<argBits - 1
+	// MaxNodes bounds the nodes (and in-flight payloads) of one run.
+	MaxNodes = argMask
+)
+
+func (a *item) kind() evKind { return evKind(a.arg >> argBits) }
+func (a *item) idx() int32   { return int32(a.arg & argMask) }
 
 func (a *item) before(b *item) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
@@ -19,16 +30,42 @@ func (a *item) before(b *item) bool {
 // calls is what makes the event loop fast.
 type queue struct {
 	items []item
-	seq   uint64
+	seq   uint32
 }
 
 func (q *queue) Len() int { return len(q.items) }
 
-func (q *queue) push(at int64, kind evKind, node, ref int32) {
-	it := item{at: at, seq: q.seq, node: node, ref: ref, kind: kind}
-	q.seq++
-	q.items = append(q.items, it)
+func (q *queue) push(at int64, kind evKind, idx int32) {
+	q.items = append(q.items, item{at: at, seq: q.nextSeq(), arg: uint32(kind)<<argBits | uint32(idx)})
 	q.up(len(q.items) - 1)
+}
+
+// nextSeq hands out scheduling numbers. After 2^32 of them it renumbers what is pending in
+// order, so ties keep their order however long a run is.
+func (q *queue) nextSeq() uint32 {
+	if q.seq == ^uint32(0) {
+		q.renumber()
+	}
+	s := q.seq
+	q.seq++
+	return s
+}
+
+func (q *queue) renumber() {
+	slices.SortFunc(q.items, func(a, b item) int {
+		if a.before(&b) {
+			return -1
+		}
+		if b.before(&a) {
+			return 1
+		}
+		return 0
+	})
+	// A sorted slice is a valid heap.
+	for i := range q.items {
+		q.items[i].seq = uint32(i)
+	}
+	q.seq = uint32(len(q.items))
 }
 
 // peek returns the earliest item; the queue must not be empty.
@@ -47,9 +84,9 @@ func (q *queue) pop() item {
 
 // replaceTop overwrites the earliest item with a new one and restores the heap in one sift,
 // which is cheaper than a pop followed by a push when an event schedules its successor.
-func (q *queue) replaceTop(at int64, kind evKind, node, ref int32) {
-	q.items[0] = item{at: at, seq: q.seq, node: node, ref: ref, kind: kind}
-	q.seq++
+func (q *queue) replaceTop(at int64, kind evKind, idx int32) {
+	seq := q.nextSeq() // before writing: renumbering reorders the slice
+	q.items[0] = item{at: at, seq: seq, arg: uint32(kind)<<argBits | uint32(idx)}
 	q.down(0)
 }
 

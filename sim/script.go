@@ -34,11 +34,11 @@ func RunScript(cfg Config, specs []Spec, steps []ScriptStep, tracer Tracer) (*Re
 		at := -1
 		for i := range s.q.items {
 			it := &s.q.items[i]
-			if st.Start != protocol.None && it.kind == evStart && s.nodes[it.node].id == st.Start {
+			if st.Start != protocol.None && it.kind() == evStart && s.nodes[it.idx()].id == st.Start {
 				at = i
 				break
 			}
-			if st.Start == protocol.None && it.kind == evDeliver && s.slots[it.ref].msg == st.Msg {
+			if st.Start == protocol.None && it.kind() == evDeliver && s.slots[it.idx()].msg == st.Msg {
 				at = i
 				break
 			}
@@ -49,9 +49,9 @@ func RunScript(cfg Config, specs []Spec, steps []ScriptStep, tracer Tracer) (*Re
 		it := s.q.removeAt(at)
 		s.events++
 		if st.Start != protocol.None {
-			s.asyncStart(it.node)
+			s.asyncStart(it.idx())
 		} else {
-			s.asyncDeliver(it.node, it.ref)
+			s.asyncDeliver(it.idx())
 		}
 		if s.check.dirty {
 			s.runSafetyCheck()

@@ -220,7 +220,7 @@ func TestQueueOrder(t *testing.T) {
 	var q queue
 	r := newStream(3, 0)
 	for i := range 5000 {
-		q.push(r.Int64N(100), evWake, int32(i), -1)
+		q.push(r.Int64N(100), evWake, int32(i))
 	}
 	var last item
 	for i := 0; q.Len() > 0; i++ {
@@ -254,5 +254,24 @@ func TestJoinRecords(t *testing.T) {
 	}
 	if r.SimTime >= cfg.Horizon {
 		t.Errorf("an event ran at %d, at or after the horizon %d", r.SimTime, cfg.Horizon)
+	}
+}
+
+// Scheduling numbers are 32 bits; when they run out the pending events are renumbered in
+// order, and ties must keep their order across that.
+func TestQueueRenumbersWithoutReordering(t *testing.T) {
+	var q queue
+	q.seq = ^uint32(0) - 5
+	for i := range 20 {
+		q.push(int64(i%3), evWake, int32(i)) // many ties at 0, 1, 2
+	}
+	var got []int32
+	for q.Len() > 0 {
+		it := q.pop()
+		got = append(got, it.idx())
+	}
+	want := []int32{0, 3, 6, 9, 12, 15, 18, 1, 4, 7, 10, 13, 16, 19, 2, 5, 8, 11, 14, 17}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }
