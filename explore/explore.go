@@ -28,20 +28,44 @@ type Config struct {
 	AllContacts bool
 	// MaxStates bounds the distinct states per contact assignment; 0 means no bound.
 	MaxStates int
+	// Timers lets any pending protocol timer fire at any point, as if every message could
+	// take longer than any timeout; Lossy adds the loss of any in-flight message. Both are
+	// for variants that retry.
+	Timers bool
+	Lossy  bool
+	// Retries is passed to variants that retry (0: their default); fewer retries keep the
+	// state space small.
+	Retries int
 }
 
-// Step is one transition: a newcomer starting its join, or a message delivered.
+// Step is one transition: a newcomer starting its join, a message delivered or lost, or a
+// timer firing.
 type Step struct {
 	Start protocol.ID // the newcomer that starts, or None
 	Msg   protocol.Message
+	Drop  bool        // with Msg: the message is lost instead
+	Timer *timerEntry // a timer fires
+}
+
+// timerEntry is a pending protocol timer of one node.
+type timerEntry struct {
+	node protocol.ID
+	t    protocol.Timer
 }
 
 func (s Step) String() string {
 	if s.Start != protocol.None {
 		return fmt.Sprintf("start %v", s.Start)
 	}
+	if s.Timer != nil {
+		return fmt.Sprintf("timer %d (tag %d) fires at %v", s.Timer.t.Kind, s.Timer.t.Tag, s.Timer.node)
+	}
 	m := s.Msg
-	out := fmt.Sprintf("deliver %s %v -> %v (joiner %v)", m.Type, m.From, m.To, m.Joiner)
+	verb := "deliver"
+	if s.Drop {
+		verb = "lose"
+	}
+	out := fmt.Sprintf("%s %s %v -> %v (joiner %v)", verb, m.Type, m.From, m.To, m.Joiner)
 	if m.Type == protocol.ChangeNeighbour || m.Type == protocol.NewNeighbour ||
 		m.Type == protocol.Welcome || m.Type == protocol.SetLeft {
 		out += fmt.Sprintf(" neighbour %v", m.Neighbour)
@@ -66,6 +90,7 @@ type Report struct {
 	Terminal      int // reachable states with nothing left to do
 	DistinctFinal int // distinct final rings (pointer sets)
 	Complete      bool
+	Depth         int       // steps explored completely, in every assignment (BFS levels)
 	Findings      []Finding // the shortest per kind, in order of discovery
 	Elapsed       time.Duration
 }
@@ -101,6 +126,7 @@ func (c *Config) Validate() error {
 type state struct {
 	nodes   []protocol.Node
 	flight  []protocol.Message // sorted, so equal multisets encode equally
+	timers  []timerEntry       // sorted likewise
 	started uint16
 	parent  int32 // index into the path arena
 }
@@ -116,7 +142,7 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	begin := time.Now()
-	rep := &Report{Complete: true}
+	rep := &Report{Complete: true, Depth: -1}
 	finals := map[[16]byte]bool{}
 	seenKinds := map[string]bool{}
 	m := len(cfg.Members)
@@ -165,10 +191,10 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	init := &state{parent: -1}
 	for i, id := range ms {
 		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Member: true,
-			Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)]}))
+			Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)], Retries: cfg.Retries}))
 	}
 	for i, id := range cfg.Joiners {
-		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Contact: contacts[i]}))
+		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Contact: contacts[i], Retries: cfg.Retries}))
 	}
 	index := map[protocol.ID]int{}
 	for i, n := range init.nodes {
@@ -198,6 +224,12 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 		rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(contacts), Path: path, Final: final})
 	}
 	expanded := 0
+	depth := 0
+	defer func() {
+		if rep.Depth < 0 || depth < rep.Depth {
+			rep.Depth = depth
+		}
+	}()
 	for len(frontier) > 0 {
 		var next []*state
 		for _, s := range frontier {
@@ -218,23 +250,40 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				var target int
 				var err error
 				out.Reset()
-				if step.Start != protocol.None {
+				t.timers = slices.Clone(s.timers)
+				switch {
+				case step.Timer != nil:
+					t.flight = slices.Clone(s.flight)
+					t.timers = removeTimer(t.timers, *step.Timer)
+					target = index[step.Timer.node]
+					err = t.nodes[target].Fire(step.Timer.t, &out)
+				case step.Drop:
+					t.flight = removeOne(s.flight, step.Msg)
+					target = -1
+				case step.Start != protocol.None:
 					target = index[step.Start]
 					t.started |= 1 << (target - firstJoiner)
 					t.flight = slices.Clone(s.flight)
 					err = t.nodes[target].Start(&out)
-				} else {
+				default:
 					t.flight = removeOne(s.flight, step.Msg)
 					var ok bool
 					target, ok = index[step.Msg.To]
 					if ok {
 						err = t.nodes[target].Step(step.Msg, &out)
+					} else {
+						target = -1
 					}
 				}
-				for err == nil {
+				for err == nil && target >= 0 {
 					for _, a := range out.Actions {
-						if a.Kind == protocol.Send {
+						switch a.Kind {
+						case protocol.Send:
 							t.flight = append(t.flight, a.Msg)
+						case protocol.SetTimer:
+							if cfg.Timers {
+								t.timers = append(t.timers, timerEntry{node: t.nodes[target].State().ID, t: a.Timer})
+							}
 						}
 					}
 					out.Reset()
@@ -245,6 +294,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					}
 				}
 				sortFlight(t.flight)
+				sortTimers(t.timers)
 				if err != nil {
 					t.parent = s.parent
 					report(sim.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
@@ -276,6 +326,16 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					continue // delivering either copy leads to the same state
 				}
 				try(Step{Start: protocol.None, Msg: m})
+				if cfg.Lossy {
+					try(Step{Start: protocol.None, Msg: m, Drop: true})
+				}
+			}
+			for i := range s.timers {
+				if i > 0 && s.timers[i] == s.timers[i-1] {
+					continue
+				}
+				te := s.timers[i]
+				try(Step{Start: protocol.None, Timer: &te})
 			}
 			if moves == 0 {
 				rep.Terminal++
@@ -283,7 +343,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					states[i] = n.State()
 				}
 				finals[ringKey(states)] = true
-				if outcome, detail, _ := sim.ClassifyFinal(states); outcome != sim.OutcomeOK {
+				if outcome, detail, _ := sim.ClassifyFinal(states); outcome != sim.OutcomeOK && !(cfg.Lossy && outcome == sim.OutcomeJoinFailed) {
 					// The last step is already on the path of s.
 					if s.parent >= 0 {
 						last := arena[s.parent]
@@ -296,6 +356,9 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			}
 		}
 		frontier = next
+		if len(frontier) > 0 {
+			depth++
+		}
 	}
 }
 
@@ -305,6 +368,21 @@ func cmpMsg(a, b protocol.Message) int {
 }
 
 func sortFlight(f []protocol.Message) { slices.SortFunc(f, cmpMsg) }
+
+func sortTimers(ts []timerEntry) {
+	slices.SortFunc(ts, func(a, b timerEntry) int {
+		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.t.Kind, b.t.Kind), cmp.Compare(a.t.Tag, b.t.Tag), cmp.Compare(a.t.After, b.t.After))
+	})
+}
+
+func removeTimer(ts []timerEntry, te timerEntry) []timerEntry {
+	for i := range ts {
+		if ts[i] == te {
+			return append(ts[:i:i], ts[i+1:]...)
+		}
+	}
+	return ts
+}
 
 func removeOne(f []protocol.Message, m protocol.Message) []protocol.Message {
 	out := make([]protocol.Message, 0, len(f))
@@ -326,6 +404,13 @@ func key(s *state) [16]byte {
 		b = n.AppendKey(b)
 	}
 	b = append(b, byte(s.started), byte(s.started>>8))
+	for _, te := range s.timers {
+		b = append(b, te.t.Kind)
+		for _, x := range []uint64{te.t.Tag, uint64(te.node), uint64(te.t.After)} {
+			b = append(b, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
+		}
+	}
+	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
 		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour} {
@@ -355,14 +440,20 @@ func (r *Report) Format(cfg *Config) string {
 	if cfg.AllContacts {
 		scope = "all contact choices"
 	}
+	if cfg.Timers {
+		scope += ", timers fire at any time"
+	}
+	if cfg.Lossy {
+		scope += ", any message may be lost"
+	}
 	fmt.Fprintf(&b, "protocol %s, members %v, joiners %v, %d-bit ring, %s (%d assignment(s))\n",
 		cfg.Protocol, cfg.Members, cfg.Joiners, cfg.Bits, scope, r.Assignments)
 	complete := "complete"
 	if !r.Complete {
 		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
 	}
-	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, distinct final rings %d, %s, %s\n",
-		r.States, r.Transitions, r.Terminal, r.DistinctFinal, complete, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, distinct final rings %d, every path to depth %d, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}
@@ -390,19 +481,24 @@ func (r *Report) Format(cfg *Config) string {
 }
 
 // Script turns a finding into the simulator's terms: the node layout and the exact steps,
-// so that `sim.RunScript` replays the counterexample on the simulator.
-func (f *Finding) Script(cfg *Config) ([]sim.Spec, []sim.ScriptStep) {
+// so that `sim.RunScript` replays the counterexample on the simulator. Findings whose path
+// fires timers or loses messages have no script (ok is false).
+func (f *Finding) Script(cfg *Config) (specs []sim.Spec, steps []sim.ScriptStep, ok bool) {
+	for _, s := range f.Path {
+		if s.Timer != nil || s.Drop {
+			return nil, nil, false
+		}
+	}
 	ms := sortedMembers(cfg.Members)
-	var specs []sim.Spec
 	for i, id := range ms {
 		specs = append(specs, sim.Spec{ID: id, Member: true, Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)]})
 	}
 	for i, id := range cfg.Joiners {
 		specs = append(specs, sim.Spec{ID: id, Contact: f.Contacts[i]})
 	}
-	steps := make([]sim.ScriptStep, len(f.Path))
+	steps = make([]sim.ScriptStep, len(f.Path))
 	for i, s := range f.Path {
 		steps[i] = sim.ScriptStep{Start: s.Start, Msg: s.Msg}
 	}
-	return specs, steps
+	return specs, steps, true
 }

@@ -38,7 +38,10 @@ func TestSeedCounterexamples(t *testing.T) {
 
 	// Every counterexample replays on the simulator to the same failure.
 	for _, f := range rep.Findings {
-		specs, steps := f.Script(&cfg)
+		specs, steps, ok := f.Script(&cfg)
+		if !ok {
+			t.Fatalf("%s: no script", f.Kind)
+		}
 		simCfg := sim.DefaultConfig()
 		simCfg.Protocol, simCfg.Bits, simCfg.Horizon = cfg.Protocol, cfg.Bits, 10e9
 		r, err := sim.RunScript(simCfg, specs, steps, nil)
@@ -84,6 +87,27 @@ func TestValidate(t *testing.T) {
 	for _, c := range bad {
 		if _, err := Run(c); err == nil {
 			t.Errorf("%+v accepted", c)
+		}
+	}
+}
+
+// predlock-retry's timers may fire at any point and any message may be lost: within the
+// bound, no interleaving breaks a safety property.
+func TestRetryBoundedUnderTimersAndLoss(t *testing.T) {
+	cfg := Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
+		Timers: true, Lossy: true, Retries: 2, MaxStates: 30_000}
+	rep, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Format(&cfg))
+	if rep.Depth < 8 {
+		t.Fatalf("only depth %d explored", rep.Depth)
+	}
+	for _, f := range rep.Findings {
+		switch f.Kind {
+		case sim.PropAtLeastOneRing, sim.PropAtMostOneRing, sim.PropOrderedRing, sim.PropConnectedAppendages, sim.OutcomeCrash:
+			t.Errorf("%s: %s", f.Kind, f.Detail)
 		}
 	}
 }

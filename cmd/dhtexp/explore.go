@@ -29,6 +29,9 @@ Examples:
 			&cli.StringFlag{Name: "joiners", Value: "2,3", Usage: "comma-separated IDs of the newcomers"},
 			&cli.BoolFlag{Name: "fixed-contacts", Usage: "joiner i contacts member i mod m instead of trying every contact"},
 			&cli.IntFlag{Name: "max-states", Value: 5_000_000, Usage: "bound on distinct states per contact assignment (0: none)"},
+			&cli.BoolFlag{Name: "timers", Usage: "let protocol timers fire at any point (variants that retry)"},
+			&cli.BoolFlag{Name: "lossy", Usage: "also let any in-flight message be lost"},
+			&cli.IntFlag{Name: "retries", Usage: "retries for variants that retry (0: the variant's default)"},
 		},
 		Action: func(c *cli.Context) error {
 			members, err := parseIDs("members", c.String("members"))
@@ -40,7 +43,8 @@ Examples:
 				return err
 			}
 			cfg := explore.Config{Protocol: c.String("protocol"), Bits: c.Uint("bits"), Members: members,
-				Joiners: joiners, AllContacts: !c.Bool("fixed-contacts"), MaxStates: c.Int("max-states")}
+				Joiners: joiners, AllContacts: !c.Bool("fixed-contacts"), MaxStates: c.Int("max-states"),
+				Timers: c.Bool("timers"), Lossy: c.Bool("lossy"), Retries: c.Int("retries")}
 			if err := cfg.Validate(); err != nil {
 				return usagef("%v", err)
 			}
