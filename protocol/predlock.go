@@ -27,30 +27,14 @@ func init() {
 }
 
 type predlockNode struct {
-	ring            Ring
-	id, left, right ID
-	contact         ID
-	connected       bool
-	waiting         bool
-	locked          bool
-	pending         ID           // newcomer being inserted while locked
-	queue           requestQueue // joiners whose requests await service
+	lockNode
+	ring    Ring
+	pending ID // newcomer being inserted while locked
 }
 
 func newPredlock(c Config) Node {
-	n := &predlockNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact, pending: None}
-	if c.Member {
-		n.left, n.right, n.connected = c.Left, c.Right, true
-	}
-	return n
+	return &predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None}
 }
-
-func (n *predlockNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
-}
-
-func (n *predlockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
 
 func (n *predlockNode) Start(out *Output) error {
 	if n.contact == None {
@@ -124,11 +108,4 @@ func (n *predlockNode) Clone() Node {
 	return &c
 }
 
-func (n *predlockNode) AppendKey(b []byte) []byte {
-	b = appendID(b, n.id)
-	b = appendID(b, n.left)
-	b = appendID(b, n.right)
-	b = appendID(b, n.pending)
-	b = appendBools(b, n.connected, n.waiting, n.locked)
-	return n.queue.appendKey(b)
-}
+func (n *predlockNode) AppendKey(b []byte) []byte { return n.appendKey(b, n.pending) }

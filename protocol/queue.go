@@ -50,3 +50,38 @@ func (q *requestQueue) appendKey(b []byte) []byte {
 	}
 	return append(b, 0xff)
 }
+
+// lockNode is the state the seed and predlock variants share: the node's neighbours, its
+// join flags and its queue of join requests.
+type lockNode struct {
+	id, left, right ID
+	contact         ID
+	connected       bool
+	waiting         bool
+	locked          bool
+	queue           requestQueue // joiners whose requests await service
+}
+
+func newLockNode(c Config) lockNode {
+	n := lockNode{id: c.ID, left: None, right: None, contact: c.Contact}
+	if c.Member {
+		n.left, n.right, n.connected = c.Left, c.Right, true
+	}
+	return n
+}
+
+func (n *lockNode) State() State {
+	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
+}
+
+func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+
+// appendKey encodes the shared state, then the variant's own IDs, then the queue.
+func (n *lockNode) appendKey(b []byte, own ...ID) []byte {
+	for _, id := range append([]ID{n.id, n.left, n.right}, own...) {
+		b = appendID(b, id)
+	}
+	b = appendBools(b, n.connected, n.waiting, n.locked)
+	return n.queue.appendKey(b)
+}

@@ -14,29 +14,10 @@ func init() {
 }
 
 type seedNode struct {
-	id, left, right ID
-	contact         ID
-	member          bool
-	connected       bool
-	waiting         bool
-	locked          bool
-	queue           requestQueue // joiners whose requests await service
+	lockNode
 }
 
-func newSeedNode(c Config) Node {
-	n := &seedNode{id: c.ID, left: None, right: None, contact: c.Contact, member: c.Member}
-	if c.Member {
-		n.left, n.right, n.connected = c.Left, c.Right, true
-	}
-	return n
-}
-
-func (n *seedNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
-}
-
-func (n *seedNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+func newSeedNode(c Config) Node { return &seedNode{newLockNode(c)} }
 
 func (n *seedNode) Start(out *Output) error {
 	if n.contact == None {
@@ -123,10 +104,4 @@ func (n *seedNode) Clone() Node {
 	return &c
 }
 
-func (n *seedNode) AppendKey(b []byte) []byte {
-	b = appendID(b, n.id)
-	b = appendID(b, n.left)
-	b = appendID(b, n.right)
-	b = appendBools(b, n.connected, n.waiting, n.locked)
-	return n.queue.appendKey(b)
-}
+func (n *seedNode) AppendKey(b []byte) []byte { return n.appendKey(b) }
