@@ -56,6 +56,9 @@ func (n *predlockNode) route(k ID, out *Output) {
 }
 
 func (n *predlockNode) Step(m Message, out *Output) error {
+	if n.step(n.view(), &m, out) {
+		return nil
+	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, out)
@@ -70,12 +73,16 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 		n.right = m.From
 		out.send(Message{Type: SetLeft, From: n.id, To: succ, Joiner: m.From, Neighbour: m.From})
 	case SetLeft:
+		// The keys between the old left neighbour and the newcomer are the newcomer's now:
+		// they travel with left_set, the message that completes its join.
 		n.left = m.Neighbour
-		out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None})
+		data := handoffData(n.handoff(n.id, n.left))
+		out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: data})
 	case LeftSet:
 		if n.waiting && n.left != None && n.right == m.From {
-			n.connected, n.waiting = true, false
+			n.accept(m.Data)
 			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id, Neighbour: None})
+			n.becomeConnected(out)
 		}
 	case SuccessJoin:
 		if n.locked && n.pending == m.From {
@@ -85,7 +92,10 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 	return nil
 }
 
-func (n *predlockNode) Fire(Timer, *Output) error { return nil }
+func (n *predlockNode) Fire(t Timer, out *Output) error {
+	n.fire(n.view(), t, out)
+	return nil
+}
 
 func (n *predlockNode) Serve(out *Output) (bool, error) {
 	if n.locked || !n.connected || n.queue.Len() == 0 {
@@ -104,7 +114,7 @@ func (n *predlockNode) Serve(out *Output) (bool, error) {
 
 func (n *predlockNode) Clone() Node {
 	c := *n
-	c.queue = n.queue.clone()
+	c.lockNode = n.cloneLock()
 	return &c
 }
 

@@ -31,6 +31,10 @@ const (
 	Poll        // predlock-retry: a newcomer asks its owner whether its request is still alive
 	Unknown     // predlock-retry: the asked node does not hold the request
 	WelcomeNack // predlock-retry: the newcomer refuses a welcome (it is placed elsewhere or gave up)
+	KeyLookup   // DHT: which node owns Key? routed hop by hop; Joiner is the node that asked
+	KeyGet      // DHT: the value of Data.Key, routed to its owner
+	KeyPut      // DHT: store Data.Value under Data.Key at its owner
+	KeyReply    // DHT: the answer to Op, sent straight to the node that asked; Neighbour = owner
 	numMsgTypes
 )
 
@@ -48,6 +52,10 @@ var msgTypeNames = [...]string{
 	Poll:            "poll",
 	Unknown:         "unknown",
 	WelcomeNack:     "welcome_nack",
+	KeyLookup:       "lookup",
+	KeyGet:          "get",
+	KeyPut:          "put",
+	KeyReply:        "key_reply",
 }
 
 func (t MsgType) String() string {
@@ -71,9 +79,14 @@ func ParseMsgType(s string) (MsgType, error) {
 // driver can account messages and hops per join without understanding the protocol.
 type Message struct {
 	Type      MsgType
+	Status    uint8  // OpReply: the OpStatus
+	Hops      uint16 // DHT operations: forwards so far
 	From, To  ID
-	Joiner    ID // the newcomer whose join this message serves
-	Neighbour ID // the ID carried by change_neighbour and new_neighbour
+	Joiner    ID     // the newcomer whose join this message serves; DHT: the node that asked
+	Neighbour ID     // the ID carried by change_neighbour and new_neighbour; OpReply: the owner
+	Key       ID     // DHT: the key's ID on the ring
+	Op        uint64 // DHT: the operation's number at the node that asked
+	Data      *Data  // DHT: key, value or handed-over keys; nil when there are none
 }
 
 // ActionKind says what a driver must do with an Action.
@@ -87,6 +100,8 @@ const (
 	Idle
 	// SetTimer asks the driver to call Fire with Timer after Timer.After nanoseconds.
 	SetTimer
+	// Done reports the end of a DHT operation this node started (Result).
+	Done
 )
 
 // Timer is a protocol timer. Kind and Tag are the variant's own; the driver only stores them.
@@ -94,14 +109,18 @@ type Timer struct {
 	Kind  uint8
 	Tag   uint64
 	After int64 // nanoseconds
+	// Background marks maintenance that never ends by itself (finger refresh): a driver
+	// winding a run down may drop such timers.
+	Background bool
 }
 
 // Action is one thing a node wants done, in order.
 type Action struct {
-	Kind  ActionKind
-	Msg   Message
-	Units int64
-	Timer Timer
+	Kind   ActionKind
+	Msg    Message
+	Units  int64
+	Timer  Timer
+	Result *OpResult
 }
 
 // Output collects a node's actions. Drivers reuse one Output across steps (Reset) so the
@@ -153,6 +172,8 @@ type Node interface {
 	// AppendKey appends a canonical encoding of the node's whole state, so that two nodes
 	// with equal keys behave identically from here on.
 	AppendKey(b []byte) []byte
+	// DHT is the key-value side: operations, stored keys and fingers.
+	DHT
 }
 
 func appendID(b []byte, id ID) []byte {
@@ -183,6 +204,16 @@ type Config struct {
 	// nanoseconds for an answer and tries at most Retries times in a row without progress.
 	Timeout int64
 	Retries int
+
+	// The DHT layer. Fingers and Items are what a member knows and stores at creation, as
+	// Left and Right are. FingerPeriod is how often the node refreshes one finger (0: never);
+	// HopBudget bounds the forwards of one operation; OpTimeout is how long the node that
+	// started an operation waits for its answer (0: DefaultOpTimeout; negative: forever).
+	Fingers      []ID
+	Items        []Item
+	FingerPeriod int64
+	HopBudget    int
+	OpTimeout    int64
 }
 
 // Variant builds nodes of one protocol flavour.

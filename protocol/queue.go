@@ -60,10 +60,11 @@ type lockNode struct {
 	waiting         bool
 	locked          bool
 	queue           requestQueue // joiners whose requests await service
+	dht
 }
 
 func newLockNode(c Config) lockNode {
-	n := lockNode{id: c.ID, left: None, right: None, contact: c.Contact}
+	n := lockNode{id: c.ID, left: None, right: None, contact: c.Contact, dht: newDHT(c)}
 	if c.Member {
 		n.left, n.right, n.connected = c.Left, c.Right, true
 	}
@@ -77,11 +78,32 @@ func (n *lockNode) State() State {
 
 func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
 
+func (n *lockNode) view() view {
+	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
+}
+
+func (n *lockNode) Boot(out *Output) { n.boot(n.view(), out) }
+
+func (n *lockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
+
+// becomeConnected marks the node's own join done and lets the operations it held go on.
+func (n *lockNode) becomeConnected(out *Output) {
+	n.connected, n.waiting = true, false
+	n.joined(n.view(), out)
+}
+
+func (n *lockNode) cloneLock() lockNode {
+	c := *n
+	c.queue = n.queue.clone()
+	c.dht = n.dht.clone()
+	return c
+}
+
 // appendKey encodes the shared state, then the variant's own IDs, then the queue.
 func (n *lockNode) appendKey(b []byte, own ...ID) []byte {
 	for _, id := range append([]ID{n.id, n.left, n.right}, own...) {
 		b = appendID(b, id)
 	}
 	b = appendBools(b, n.connected, n.waiting, n.locked)
-	return n.queue.appendKey(b)
+	return n.dht.appendKey(n.queue.appendKey(b))
 }

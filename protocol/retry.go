@@ -74,11 +74,12 @@ type retryNode struct {
 	oepoch  uint64
 
 	queue requestQueue // joiners whose requests await service
+	dht
 }
 
 func newRetryNode(c Config) Node {
 	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
-		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None}
+		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c)}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
@@ -98,6 +99,14 @@ func (n *retryNode) State() State {
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
+
+func (n *retryNode) view() view {
+	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected}
+}
+
+func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
+
+func (n *retryNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 func (n *retryNode) send(out *Output, t MsgType, to, joiner, neighbour ID) {
 	out.send(Message{Type: t, From: n.id, To: to, Joiner: joiner, Neighbour: neighbour})
@@ -162,9 +171,13 @@ func (n *retryNode) fail(out *Output) {
 	for _, q := range n.queue.drain() {
 		n.send(out, Unknown, q, q, None)
 	}
+	n.abandon(n.view(), out)
 }
 
 func (n *retryNode) Step(m Message, out *Output) error {
+	if n.step(n.view(), &m, out) {
+		return nil
+	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, out)
@@ -218,19 +231,24 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.unlock()
 		}
 	case SetLeft:
+		// The keys the newcomer now owns travel with left_set; a retransmitted left_set
+		// carries the same keys again, so a lost one loses nothing.
 		switch n.left {
 		case m.From:
 			n.left = m.Neighbour
-			n.send(out, LeftSet, m.Neighbour, m.Neighbour, None)
+			data := handoffData(n.handoff(n.id, n.left))
+			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: data})
 		case m.Neighbour:
-			n.send(out, LeftSet, m.Neighbour, m.Neighbour, None)
+			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: n.resend(m.Neighbour)})
 		}
 	case LeftSet:
 		switch {
 		case n.jphase == jWelcomed && m.From == n.right:
 			n.jphase, n.owner = jConnected, None
 			n.jepoch++
+			n.accept(m.Data)
 			n.send(out, SuccessJoin, n.left, n.id, None)
+			n.joined(n.view(), out)
 		case n.jphase == jConnected && m.From == n.right:
 			n.send(out, SuccessJoin, n.left, n.id, None)
 		}
@@ -243,6 +261,9 @@ func (n *retryNode) Step(m Message, out *Output) error {
 }
 
 func (n *retryNode) Fire(t Timer, out *Output) error {
+	if n.fire(n.view(), t, out) {
+		return nil
+	}
 	switch t.Kind {
 	case timerJoin:
 		if t.Tag != n.jepoch || (n.jphase != jConnecting && n.jphase != jWelcomed) {
@@ -302,6 +323,7 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 func (n *retryNode) Clone() Node {
 	c := *n
 	c.queue = n.queue.clone()
+	c.dht = n.dht.clone()
 	return &c
 }
 
@@ -311,5 +333,5 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	}
 	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries))
 	b = appendBools(b, n.progress)
-	return n.queue.appendKey(b)
+	return n.dht.appendKey(n.queue.appendKey(b))
 }

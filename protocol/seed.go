@@ -37,19 +37,39 @@ func (n *seedNode) setSide(other ID) {
 	}
 }
 
+// handoffTo is the data that goes to a node that just became this node's left neighbour:
+// every key this node no longer owns. The seed protocol has no step for keys; they ride on
+// the new_neighbour message that tells the newcomer about this node.
+func (n *seedNode) handoffTo(k ID) *Data {
+	if n.left != k {
+		return nil
+	}
+	return handoffData(n.handoff(n.id, k))
+}
+
 func (n *seedNode) Step(m Message, out *Output) error {
+	if n.step(n.view(), &m, out) {
+		return nil
+	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.queue.push(m.Joiner)
 	case ChangeNeighbour:
 		n.setSide(m.Neighbour)
-		out.send(Message{Type: NewNeighbour, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: n.id})
+		out.send(Message{Type: NewNeighbour, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: n.id,
+			Data: n.handoffTo(m.Neighbour)})
 	case NewNeighbour:
 		n.setSide(m.Neighbour)
+		n.accept(m.Data)
 		if n.left != None && n.right != None {
+			// As the original: even a connected node unlocks and announces itself again.
+			was := n.connected
 			n.connected, n.waiting, n.locked = true, false, false
 			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id})
 			out.send(Message{Type: SuccessJoin, From: n.id, To: n.right, Joiner: n.id})
+			if !was {
+				n.joined(n.view(), out)
+			}
 		}
 		out.idle(1)
 	case SuccessJoin:
@@ -59,7 +79,10 @@ func (n *seedNode) Step(m Message, out *Output) error {
 	return nil
 }
 
-func (n *seedNode) Fire(Timer, *Output) error { return nil }
+func (n *seedNode) Fire(t Timer, out *Output) error {
+	n.fire(n.view(), t, out)
+	return nil
+}
 
 func (n *seedNode) Serve(out *Output) (bool, error) {
 	if n.locked || n.queue.Len() == 0 {
@@ -92,7 +115,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 	case k < n.id:
 		out.send(Message{Type: ChangeNeighbour, From: n.id, To: n.left, Joiner: k, Neighbour: k})
 		n.left = k
-		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id})
+		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id, Data: n.handoffTo(k)})
 	}
 	// The node stays locked until a success_join arrives.
 	return true, nil
@@ -100,7 +123,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 
 func (n *seedNode) Clone() Node {
 	c := *n
-	c.queue = n.queue.clone()
+	c.lockNode = n.cloneLock()
 	return &c
 }
 

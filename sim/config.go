@@ -41,6 +41,8 @@ type Config struct {
 	Retries int
 	// NoCheck turns the per-event safety checker off (the end-of-run checks always run).
 	NoCheck bool
+	// Workload is the DHT traffic: keys, lookups, gets and puts (zero: none).
+	Workload Workload
 }
 
 // DefaultConfig is the original program's simple scenario under its own timing model.
@@ -58,6 +60,8 @@ func DefaultConfig() Config {
 		Link:        "fifo",
 		Horizon:     200 * unit,
 		MaxMessages: 1_000_000,
+		Workload: Workload{Lookup: 1, Get: 1, Put: 1, Popularity: "uniform", ZipfS: 1.2,
+			FingerPeriod: int64(50 * time.Millisecond), Fingers: "fresh"},
 	}
 }
 
@@ -107,6 +111,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Faults.Validate(); err != nil {
 		return err
+	}
+	if err := c.Workload.Validate(); err != nil {
+		return err
+	}
+	if c.Workload.Active() && c.Timing != "async" {
+		return fmt.Errorf("workload: a DHT workload needs timing = \"async\"")
 	}
 	if c.Faults.Active() && c.Timing != "async" {
 		return fmt.Errorf("faults: fault injection needs timing = \"async\"")

@@ -1,0 +1,590 @@
+package protocol
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The DHT layer makes the ring a distributed hash table. Keys hash onto the ring's ID space;
+// the node responsible for a key is its successor, the first node at or clockwise after it,
+// so a node owns the keys in (left, self]. Every variant embeds the same dht: routing,
+// storage, routing shortcuts (fingers) and the requests a node started. The variants only
+// decide when keys change hands, inside their own join handshake: the node whose left
+// pointer moves to a newcomer hands the newcomer every key it no longer owns.
+//
+// Routing is Chord's: a node that does not own a key and whose right neighbour does not own
+// it either forwards the request to the known node that most closely precedes the key
+// (its right neighbour or a finger), so that every hop strictly shortens the clockwise
+// distance that remains. A hop budget ends a request that still loops, as a broken ring can
+// make it, with a reported failure. Fingers are learnt only from lookup replies: a periodic
+// timer looks up id+2^i for one level i at a time.
+
+// Size limits of keys and values; requests beyond them are refused.
+const (
+	MaxKeyLen   = 255
+	MaxValueLen = 4096
+)
+
+// Defaults for the Config fields of the DHT left zero.
+const (
+	DefaultHopBudget = 256
+	DefaultOpTimeout = int64(2e9) // 2 s
+	// maxHeld bounds the requests a node keeps while its own join is still in flight.
+	maxHeld = 1024
+)
+
+// Errors of Request. The drivers hand them to the client that asked.
+var (
+	ErrKeyTooLong   = fmt.Errorf("key longer than %d bytes", MaxKeyLen)
+	ErrEmptyKey     = errors.New("empty key")
+	ErrValueTooLong = fmt.Errorf("value longer than %d bytes", MaxValueLen)
+	ErrBadOp        = errors.New("unknown operation")
+)
+
+// KeyID hashes a key onto the ring: the first 64 bits of its SHA-256, big-endian, truncated
+// to the ring's width.
+func KeyID(r Ring, key string) ID {
+	sum := sha256.Sum256([]byte(key))
+	return ID(binary.BigEndian.Uint64(sum[:8]) >> (64 - r.Bits))
+}
+
+// OpKind names a client operation.
+type OpKind uint8
+
+// Operations a client may request.
+const (
+	OpLookup OpKind = iota + 1 // which node is responsible for the key
+	OpGet                      // the key's value
+	OpPut                      // store a value under the key
+	opFinger                   // internal: refresh one routing shortcut
+)
+
+var opKindNames = [...]string{OpLookup: "lookup", OpGet: "get", OpPut: "put", opFinger: "finger"}
+
+func (k OpKind) String() string {
+	if int(k) < len(opKindNames) && opKindNames[k] != "" {
+		return opKindNames[k]
+	}
+	return fmt.Sprintf("op(%d)", uint8(k))
+}
+
+// ParseOpKind is the inverse of OpKind.String for the client operations.
+func ParseOpKind(s string) (OpKind, error) {
+	for k := OpLookup; k <= OpPut; k++ {
+		if opKindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q (known: lookup, get, put)", ErrBadOp, s)
+}
+
+// OpStatus is how an operation ended.
+type OpStatus uint8
+
+// Operation results.
+const (
+	StatusOK          OpStatus = iota + 1
+	StatusNotFound             // get: the responsible node has no value for the key
+	StatusHopBudget            // routing took more hops than the budget allows
+	StatusTimeout              // no answer within the operation timeout
+	StatusUnavailable          // the node asked is not in the ring (yet, or any more)
+	numStatuses
+)
+
+var statusNames = [...]string{StatusOK: "ok", StatusNotFound: "not_found", StatusHopBudget: "hop_budget",
+	StatusTimeout: "timeout", StatusUnavailable: "unavailable"}
+
+func (s OpStatus) String() string {
+	if s > 0 && s < numStatuses {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+// Item is one stored key.
+type Item struct {
+	ID    ID // KeyID of Key
+	Key   string
+	Value []byte
+}
+
+// Data is what an operation or a handoff carries besides IDs. It is never changed once sent.
+type Data struct {
+	Key   string
+	Value []byte
+	Items []Item // keys handed over to a newcomer
+}
+
+// Request is an operation a client asks a node to carry out. Op is the client's number for
+// it; it comes back in the OpResult. Numbers with the top bit set are the node's own.
+type Request struct {
+	Kind  OpKind
+	Op    uint64
+	Key   string
+	Value []byte
+}
+
+// Validate checks the request against the size limits.
+func (r *Request) Validate() error {
+	switch {
+	case r.Kind < OpLookup || r.Kind > OpPut:
+		return ErrBadOp
+	case r.Key == "":
+		return ErrEmptyKey
+	case len(r.Key) > MaxKeyLen:
+		return ErrKeyTooLong
+	case len(r.Value) > MaxValueLen:
+		return ErrValueTooLong
+	case r.Op&internalOp != 0:
+		return fmt.Errorf("operation number %#x has the top bit set, which is reserved", r.Op)
+	}
+	return nil
+}
+
+// OpResult is the end of an operation, reported by the node that started it.
+type OpResult struct {
+	Kind   OpKind
+	Op     uint64
+	Key    string
+	KeyID  ID
+	Status OpStatus
+	Owner  ID // the node that answered as responsible (lookups: the answer)
+	Hops   int
+	Value  []byte
+}
+
+// DHT is implemented by every variant: the key-value side of a node.
+type DHT interface {
+	// Boot arms the node's maintenance timers; drivers call it once, when the node starts.
+	Boot(out *Output)
+	// Request starts a client operation at this node. Its end comes as a Done action,
+	// possibly from this very call.
+	Request(r Request, out *Output) error
+	// Items returns the stored keys sorted by (ID, Key). Observers must not change them.
+	Items() []Item
+	// Fingers returns the routing shortcuts, nearest first (the right neighbour excluded).
+	Fingers() []ID
+}
+
+const (
+	internalOp = uint64(1) << 63
+	// Timer kinds of the DHT layer, apart from the variants' own.
+	timerFinger uint8 = 16
+	timerOp     uint8 = 17
+)
+
+type pendingOp struct {
+	kind  OpKind
+	key   string
+	keyID ID
+	level uint8
+}
+
+// dht is the key-value state every variant embeds.
+type dht struct {
+	ring     Ring
+	fingers  []ID   // known nodes by clockwise distance from the node, nearest first
+	items    []Item // sorted by (ID, Key)
+	pending  map[uint64]pendingOp
+	held     []Message // operations that arrived before the node was in the ring
+	nextOp   uint64
+	level    uint8 // next finger level to refresh
+	period   int64
+	timeout  int64
+	budget   int
+	outbox   []Item // the last handoff, kept so that a retransmission carries it again
+	outboxTo ID
+}
+
+// view is what the dht needs of the node around it.
+type view struct {
+	id, left, right ID
+	joined          bool // in the ring: it may own keys and route
+}
+
+func newDHT(c Config) dht {
+	d := dht{ring: c.Ring, period: c.FingerPeriod, timeout: c.OpTimeout, budget: c.HopBudget, outboxTo: None}
+	if d.timeout == 0 {
+		d.timeout = DefaultOpTimeout
+	}
+	if d.budget <= 0 {
+		d.budget = DefaultHopBudget
+	}
+	for _, f := range c.Fingers {
+		d.learn(c.ID, f)
+	}
+	if len(c.Items) > 0 {
+		d.items = slices.Clone(c.Items)
+		slices.SortFunc(d.items, cmpItem)
+	}
+	return d
+}
+
+func cmpItem(a, b Item) int {
+	switch {
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+func (d *dht) Items() []Item { return d.items }
+func (d *dht) Fingers() []ID { return d.fingers }
+
+func (d *dht) find(id ID, key string) (int, bool) {
+	return slices.BinarySearchFunc(d.items, Item{ID: id, Key: key}, cmpItem)
+}
+
+func (d *dht) store(it Item) {
+	i, ok := d.find(it.ID, it.Key)
+	if ok {
+		d.items[i] = it
+		return
+	}
+	d.items = slices.Insert(d.items, i, it)
+}
+
+// handoff removes and returns every stored key the node no longer owns once its left
+// neighbour is newLeft: those outside (newLeft, self].
+func (d *dht) handoff(self, newLeft ID) []Item {
+	var gone []Item
+	kept := d.items[:0]
+	for _, it := range d.items {
+		if it.ID == self || d.ring.Between(newLeft, it.ID, self) {
+			kept = append(kept, it)
+		} else {
+			gone = append(gone, it)
+		}
+	}
+	clear(d.items[len(kept):])
+	d.items = kept
+	d.outbox, d.outboxTo = gone, newLeft
+	return gone
+}
+
+// handoffData wraps a handoff for a message; nil when nothing moves.
+func handoffData(items []Item) *Data {
+	if len(items) == 0 {
+		return nil
+	}
+	return &Data{Items: items}
+}
+
+// resend is the data of a handoff to newLeft made earlier, for a retransmitted message.
+func (d *dht) resend(newLeft ID) *Data {
+	if d.outboxTo != newLeft {
+		return nil
+	}
+	return handoffData(d.outbox)
+}
+
+// accept stores keys handed over by a neighbour.
+func (d *dht) accept(data *Data) {
+	if data == nil {
+		return
+	}
+	for _, it := range data.Items {
+		d.store(it)
+	}
+}
+
+// learn adds a node to the fingers, keeping them ordered by distance.
+func (d *dht) learn(self, f ID) {
+	if f == self || f == None {
+		return
+	}
+	dist := d.ring.Distance(self, f)
+	i, found := slices.BinarySearchFunc(d.fingers, dist, func(x ID, t uint64) int {
+		dx := d.ring.Distance(self, x)
+		switch {
+		case dx < t:
+			return -1
+		case dx > t:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		d.fingers = slices.Insert(d.fingers, i, f)
+	}
+}
+
+// correct applies a finger lookup's answer: the first node at or after target is owner, so
+// every finger in [target, owner) is gone from the ring.
+func (d *dht) correct(self, target, owner ID) {
+	lo, hi := d.ring.Distance(self, target), d.ring.Distance(self, owner)
+	if owner == self {
+		hi = d.ring.Size()
+	}
+	d.fingers = slices.DeleteFunc(d.fingers, func(x ID) bool {
+		dx := d.ring.Distance(self, x)
+		return dx >= lo && dx < hi
+	})
+	d.learn(self, owner)
+}
+
+// closest is the known node that most closely precedes x: the right neighbour or a finger,
+// whichever lies furthest along the way from self to x without reaching it.
+func (d *dht) closest(v view, x ID) ID {
+	want := d.ring.Distance(v.id, x)
+	best, bestDist := v.right, d.ring.Distance(v.id, v.right)
+	// fingers are ordered by distance: the last one before x is the best.
+	i, _ := slices.BinarySearchFunc(d.fingers, want, func(f ID, t uint64) int {
+		if d.ring.Distance(v.id, f) < t {
+			return -1
+		}
+		return 1
+	})
+	if i > 0 {
+		if f := d.fingers[i-1]; d.ring.Distance(v.id, f) > bestDist {
+			best = f
+		}
+	}
+	return best
+}
+
+func (d *dht) owns(v view, x ID) bool {
+	return x == v.id || v.left == v.id || (v.left != None && d.ring.Between(v.left, x, v.id))
+}
+
+func (d *dht) done(out *Output, r *OpResult) {
+	out.Actions = append(out.Actions, Action{Kind: Done, Result: r})
+}
+
+func (d *dht) reply(v view, m *Message, st OpStatus, owner ID, data *Data, out *Output) {
+	out.send(Message{Type: KeyReply, From: v.id, To: m.Joiner, Joiner: m.Joiner, Neighbour: owner,
+		Key: m.Key, Op: m.Op, Hops: m.Hops, Status: uint8(st), Data: data})
+}
+
+func (d *dht) forward(v view, m Message, to ID, out *Output) {
+	if int(m.Hops) >= d.budget {
+		d.reply(v, &m, StatusHopBudget, None, nil, out)
+		return
+	}
+	m.From, m.To = v.id, to
+	m.Hops++
+	out.send(m)
+}
+
+// route handles a lookup, get or put that reached this node.
+func (d *dht) route(v view, m Message, out *Output) {
+	if !v.joined {
+		if len(d.held) < maxHeld {
+			d.held = append(d.held, m)
+		} else {
+			d.reply(v, &m, StatusUnavailable, None, nil, out)
+		}
+		return
+	}
+	x := m.Key
+	if d.owns(v, x) {
+		d.serve(v, &m, out)
+		return
+	}
+	if x == v.right || d.ring.Between(v.id, x, v.right) {
+		if m.Type == KeyLookup {
+			d.reply(v, &m, StatusOK, v.right, nil, out)
+			return
+		}
+		d.forward(v, m, v.right, out)
+		return
+	}
+	d.forward(v, m, d.closest(v, x), out)
+}
+
+// serve answers an operation for a key this node owns.
+func (d *dht) serve(v view, m *Message, out *Output) {
+	switch m.Type {
+	case KeyLookup:
+		d.reply(v, m, StatusOK, v.id, nil, out)
+	case KeyGet:
+		i, ok := d.find(m.Key, m.Data.Key)
+		if !ok {
+			d.reply(v, m, StatusNotFound, v.id, nil, out)
+			return
+		}
+		d.reply(v, m, StatusOK, v.id, &Data{Key: m.Data.Key, Value: d.items[i].Value}, out)
+	case KeyPut:
+		d.store(Item{ID: m.Key, Key: m.Data.Key, Value: m.Data.Value})
+		d.reply(v, m, StatusOK, v.id, nil, out)
+	}
+}
+
+// joined lets the operations held during the node's join go on.
+func (d *dht) joined(v view, out *Output) {
+	held := d.held
+	d.held = nil
+	for _, m := range held {
+		d.route(v, m, out)
+	}
+}
+
+// abandon answers the held operations when the node gives its join up.
+func (d *dht) abandon(v view, out *Output) {
+	for i := range d.held {
+		d.reply(v, &d.held[i], StatusUnavailable, None, nil, out)
+	}
+	d.held = nil
+}
+
+func (d *dht) boot(v view, out *Output) {
+	if d.period <= 0 {
+		return
+	}
+	// Spread the first refreshes over a period by ID, so that a ring started at once does
+	// not refresh in lockstep.
+	first := d.period/2 + int64(uint64(v.id)*0x9E3779B97F4A7C15>>33)%d.period
+	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerFinger, After: first, Background: true}})
+}
+
+func (d *dht) start(v view, r Request, out *Output) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	keyID := KeyID(d.ring, r.Key)
+	if !v.joined {
+		d.done(out, &OpResult{Kind: r.Kind, Op: r.Op, Key: r.Key, KeyID: keyID, Status: StatusUnavailable, Owner: None})
+		return nil
+	}
+	d.begin(v, pendingOp{kind: r.Kind, key: r.Key, keyID: keyID}, r.Op, r.Value, out)
+	return nil
+}
+
+// begin records an operation this node starts and routes it from here.
+func (d *dht) begin(v view, p pendingOp, op uint64, value []byte, out *Output) {
+	if d.pending == nil {
+		d.pending = make(map[uint64]pendingOp)
+	}
+	d.pending[op] = p
+	if d.timeout > 0 {
+		out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerOp, Tag: op, After: d.timeout}})
+	}
+	m := Message{From: v.id, To: v.id, Joiner: v.id, Neighbour: None, Key: p.keyID, Op: op}
+	switch p.kind {
+	case OpLookup, opFinger:
+		m.Type = KeyLookup
+	case OpGet:
+		m.Type, m.Data = KeyGet, &Data{Key: p.key}
+	case OpPut:
+		m.Type, m.Data = KeyPut, &Data{Key: p.key, Value: value}
+	}
+	d.route(v, m, out)
+}
+
+// answer handles a KeyReply at the node that started the operation.
+func (d *dht) answer(v view, m *Message, out *Output) {
+	p, ok := d.pending[m.Op]
+	if !ok {
+		return // answered already, or timed out
+	}
+	delete(d.pending, m.Op)
+	st := OpStatus(m.Status)
+	if p.kind == opFinger {
+		if st == StatusOK {
+			d.correct(v.id, p.keyID, m.Neighbour)
+			// Every level up to the owner's distance has the same finger: skip them.
+			for int(d.level) < int(d.ring.Bits) && uint64(1)<<d.level <= d.ring.Distance(v.id, m.Neighbour) && m.Neighbour != v.id {
+				d.level++
+			}
+		}
+		return
+	}
+	r := &OpResult{Kind: p.kind, Op: m.Op, Key: p.key, KeyID: p.keyID, Status: st, Owner: m.Neighbour, Hops: int(m.Hops)}
+	if m.Data != nil {
+		r.Value = m.Data.Value
+	}
+	d.done(out, r)
+}
+
+// fire handles the DHT's timers; it reports whether the timer was one of them.
+func (d *dht) fire(v view, t Timer, out *Output) bool {
+	switch t.Kind {
+	case timerOp:
+		p, ok := d.pending[t.Tag]
+		if !ok {
+			return true
+		}
+		delete(d.pending, t.Tag)
+		if p.kind != opFinger {
+			d.done(out, &OpResult{Kind: p.kind, Op: t.Tag, Key: p.key, KeyID: p.keyID, Status: StatusTimeout, Owner: None})
+		}
+		return true
+	case timerFinger:
+		if v.joined && v.right != None && v.right != v.id {
+			d.refresh(v, out)
+		}
+		out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerFinger, After: d.period, Background: true}})
+		return true
+	}
+	return false
+}
+
+// refresh looks up the next finger level whose target lies beyond the right neighbour.
+func (d *dht) refresh(v view, out *Output) {
+	bits := uint8(d.ring.Bits)
+	near := d.ring.Distance(v.id, v.right)
+	for d.level < bits && uint64(1)<<d.level <= near {
+		d.level++
+	}
+	if d.level >= bits {
+		d.level = 0 // a round is complete; the next firing starts the next one
+		return
+	}
+	target := ID((uint64(v.id) + uint64(1)<<d.level) & (d.ring.Size() - 1))
+	d.nextOp++
+	d.begin(v, pendingOp{kind: opFinger, keyID: target, level: d.level}, internalOp|d.nextOp, nil, out)
+	d.level++
+}
+
+// step handles the DHT's messages; it reports whether the message was one of them.
+func (d *dht) step(v view, m *Message, out *Output) bool {
+	switch m.Type {
+	case KeyLookup:
+		d.route(v, *m, out)
+	case KeyGet, KeyPut:
+		if m.Data == nil {
+			return true // malformed: nothing to serve
+		}
+		d.route(v, *m, out)
+	case KeyReply:
+		d.answer(v, m, out)
+	default:
+		return false
+	}
+	return true
+}
+
+func (d *dht) clone() dht {
+	c := *d
+	c.fingers = slices.Clone(d.fingers)
+	c.items = slices.Clone(d.items)
+	c.held = slices.Clone(d.held)
+	if d.pending != nil {
+		c.pending = make(map[uint64]pendingOp, len(d.pending))
+		for k, p := range d.pending {
+			c.pending[k] = p
+		}
+	}
+	return c
+}
+
+func (d *dht) appendKey(b []byte) []byte {
+	for _, f := range d.fingers {
+		b = appendID(b, f)
+	}
+	b = append(b, 0xfe)
+	for _, it := range d.items {
+		b = appendID(b, it.ID)
+		b = append(b, it.Key...)
+		b = append(b, 0)
+		b = append(b, it.Value...)
+		b = append(b, 0)
+	}
+	return append(b, 0xfd, d.level, byte(len(d.held)), byte(len(d.pending)))
+}
