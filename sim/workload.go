@@ -109,25 +109,26 @@ func (o *OpRecord) Latency() int64 {
 	return o.End - o.Start
 }
 
-// KVSummary is what a run's workload came to.
+// KVSummary is what a run's workload came to. Hop and latency figures are sums and counts,
+// so that they add up exactly over many runs.
 type KVSummary struct {
-	Keys        int
-	Ops         int   // operations issued
-	OpsOK       int   // answered ok (a get that found nothing counts when the key truly is absent)
-	Lookups     int   // lookups issued
-	LookupsOK   int   // lookups answered with the true owner
-	Hops        int64 // forwards over all answered operations
-	Answered    int   // operations answered (any status)
-	Gets        int
-	Missing     int // gets of class missing
-	Stale       int // gets of class stale
-	KeyChecks   int // key-safety checks made (after every completed join, and at the end)
-	KeyFailures int // checks that found a key lost, duplicated or misplaced
+	Keys     int
+	Ops      int   // operations issued
+	Answered int   // operations answered, whatever the status
+	OpsOK    int   // answered ok, or not_found for a key the true owner does not hold either
+	Hops     int64 // forwards over all answered operations
+	// Lookups, and those answered ok naming the true owner, with their forwards.
+	Lookups, LookupsAnswered, LookupsOK int
+	LookupHops                          int64 // over LookupsOK
+	Gets                                int
+	Missing, Stale                      int // gets of class missing and stale
+	KeyChecks                           int // key-safety checks made (after every completed join, and at the end)
+	KeyFailures                         int // checks that found a key lost, duplicated or misplaced
 	// At the end of the run: keys stored nowhere, stored at more than one node, or stored at
 	// one node that is not their owner.
 	Lost, Duplicated, Misplaced int
 	FirstFailure                string // the first key-safety failure, for people
-	// Fingers at the end of the run that differ from the true successor of their target,
-	// over all fingers of live connected nodes.
-	FingersStale, Fingers int
+	// Fingers of live connected nodes at the end of the run, and those that are not the true
+	// successor of any of their levels' targets (left behind by joins).
+	Fingers, FingersStale int
 }
