@@ -177,6 +177,10 @@ const (
 	timerOp     uint8 = 17
 )
 
+// IsJoinTimer reports whether t belongs to the join protocol rather than to the DHT layer,
+// so that a driver can tell when joins have gone quiet while operations go on.
+func IsJoinTimer(t Timer) bool { return t.Kind < timerFinger }
+
 type pendingOp struct {
 	kind  OpKind
 	key   string

@@ -25,6 +25,8 @@ const (
 	evRestart                     // faults: a crashed node comes back
 	evPartition                   // faults: the network splits
 	evHeal                        // faults: the partition heals
+	evOp                          // workload: the next client operation
+	evWorkloadEnd                 // workload: operations stop
 )
 
 // Loop phases of the seed timing model's node process.
@@ -94,6 +96,7 @@ type Sim struct {
 	stopErr   string
 	violation *Violation
 	faults    faultState
+	kv        kvState
 }
 
 // New builds a run from a validated configuration.
@@ -119,9 +122,21 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = make([]node, len(specs))
+	cfgs := make([]protocol.Config, len(specs))
 	for i, sp := range specs {
-		p := variant.New(protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
-			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries})
+		cfgs[i] = protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
+			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
+	}
+	if cfg.Workload.Active() {
+		for i := range specs {
+			if !specs[i].Member {
+				specs[i].Start += cfg.Workload.Before
+			}
+		}
+		s.initKV(specs, cfgs)
+	}
+	for i, sp := range specs {
+		p := variant.New(cfgs[i])
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()
@@ -154,6 +169,9 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		case !s.nodes[i].member:
 			s.q.push(s.nodes[i].start, evStart, int32(i))
 		}
+	}
+	if s.kv.on {
+		s.startKV()
 	}
 	return s
 }
@@ -196,9 +214,16 @@ func (s *Sim) Run() *Result {
 		case evHeal:
 			s.faults.partitioned = false
 			s.emitDetail(KindFault, &s.nodes[0], "heal")
+		case evOp:
+			s.issue()
+		case evWorkloadEnd:
+			s.kv.over = true
 		}
 		if s.check.dirty {
 			s.runSafetyCheck()
+		}
+		if s.kv.on && !s.kv.waveEnded && s.kv.startsLeft == 0 && s.kv.joinMsgs == 0 && s.kv.joinTimers == 0 {
+			s.joinsQuiet()
 		}
 	}
 	return s.finish()
@@ -241,6 +266,7 @@ func (s *Sim) observe(i int32) {
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
 		s.check.update(i, &st)
+		s.kv.ringDirty = true
 	}
 	if s.tracer != nil {
 		s.emitDetail(KindState, n, flagNames[flagIndex(&st)])
@@ -250,7 +276,14 @@ func (s *Sim) observe(i int32) {
 		if j.End < 0 {
 			j.End, j.Outcome = s.now, JoinOK
 			s.emit(KindJoinEnd, n, nil)
+			if s.kv.on {
+				s.joinEnded(n.join)
+				s.checkKeys(false)
+			}
 		}
+	}
+	if s.kv.on && st.Failed && !old.Failed && n.join >= 0 {
+		s.joinEnded(n.join)
 	}
 }
 
@@ -263,6 +296,12 @@ func (s *Sim) fail(i int32, err error) {
 
 // countSend accounts a message to its join and enforces the message budget.
 func (s *Sim) countSend(n *node, m *protocol.Message) bool {
+	if m.Type >= protocol.KeyLookup {
+		// DHT traffic has its own count and no budget: the workload bounds it.
+		s.kv.sum.Messages++
+		s.emit(KindSend, n, m)
+		return true
+	}
 	s.msgs++
 	if m.Type == protocol.ConnectRedirect {
 		s.redirs++
@@ -286,6 +325,7 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 func (s *Sim) startJoin(i int32) {
 	n := &s.nodes[i]
 	if n.join >= 0 && s.joins[n.join].Start < 0 {
+		s.kv.startsLeft--
 		s.joins[n.join].Start = s.now
 		s.emit(KindJoinStart, n, nil)
 	}
@@ -389,6 +429,9 @@ func (s *Sim) alloc(p payload) int32 {
 }
 
 func (s *Sim) setTimer(i int32, t protocol.Timer) {
+	if s.kv.on && protocol.IsJoinTimer(t) {
+		s.kv.joinTimers++
+	}
 	ref := s.alloc(payload{timer: t, node: i})
 	s.q.push(s.now+t.After, evTimer, ref)
 }
@@ -434,8 +477,21 @@ func (s *Sim) perform(i int32, err error) {
 				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
 					return
 				}
+				if s.kv.on {
+					if a.Msg.Type < protocol.KeyLookup {
+						s.kv.joinMsgs += int64(copies)
+					}
+					if a.Msg.Data != nil && len(a.Msg.Data.Items) > 0 {
+						s.handoffSent(&a.Msg, copies)
+					}
+					if a.Msg.Type == protocol.KeyReply {
+						s.served(&a.Msg)
+					}
+				}
 			case protocol.SetTimer:
 				s.setTimer(i, a.Timer)
+			case protocol.Done:
+				s.opDone(a.Result)
 			}
 		}
 		s.out.Reset()
@@ -453,12 +509,23 @@ func (s *Sim) asyncStart(i int32) {
 	}
 	s.startJoin(i)
 	s.out.Reset()
+	if s.kv.on {
+		s.nodes[i].p.Boot(&s.out)
+	}
 	s.perform(i, s.nodes[i].p.Start(&s.out))
 }
 
 func (s *Sim) asyncDeliver(ref int32) {
 	m, from := s.slots[ref].msg, s.slots[ref].node
 	s.free = append(s.free, ref)
+	if s.kv.on {
+		if m.Data != nil && len(m.Data.Items) > 0 {
+			s.handoffLanded(&m)
+		}
+		if m.Type < protocol.KeyLookup {
+			s.kv.joinMsgs--
+		}
+	}
 	i, ok := s.index[m.To]
 	if !ok {
 		return
@@ -476,9 +543,15 @@ func (s *Sim) asyncDeliver(ref int32) {
 func (s *Sim) asyncTimer(ref int32) {
 	t, i := s.slots[ref].timer, s.slots[ref].node
 	s.free = append(s.free, ref)
+	if s.kv.on && protocol.IsJoinTimer(t) {
+		s.kv.joinTimers--
+	}
 	n := &s.nodes[i]
 	if n.down {
 		return // a crashed node's timers die with it
+	}
+	if t.Background && s.kv.over {
+		return // the run is winding down: maintenance stops
 	}
 	s.emit(KindTimer, n, nil)
 	s.out.Reset()

@@ -200,6 +200,12 @@ func (s *Sim) crash(i int32) {
 	s.faults.crashed = true
 	n.down = true
 	s.check.setDown(i, true)
+	if s.kv.on {
+		s.kv.ringDirty = true
+		if n.join >= 0 {
+			s.joinEnded(n.join)
+		}
+	}
 	s.emitDetail(KindFault, n, "crash")
 	if r := s.cfg.Faults.RestartAfter; r > 0 {
 		s.q.push(s.now+r, evRestart, i)
@@ -210,6 +216,7 @@ func (s *Sim) restart(i int32) {
 	n := &s.nodes[i]
 	n.down = false
 	s.check.setDown(i, false)
+	s.kv.ringDirty = true
 	s.emitDetail(KindFault, n, "restart")
 }
 

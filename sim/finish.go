@@ -46,6 +46,9 @@ func (s *Sim) finish() *Result {
 		}
 		live = append(live, st)
 	}
+	if s.kv.on {
+		s.finishKV(r)
+	}
 	outcome, detail, correct := ClassifyFinal(live)
 	r.RingCorrect = correct
 	switch {

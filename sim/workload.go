@@ -99,6 +99,7 @@ type OpRecord struct {
 	Correct bool        // the answer named (lookup) or came from (get, put) the true owner
 	Class   string      // gets: "", missing or stale
 	Phase   string      // before, during or after
+	key     int32       // index into the run's keys
 }
 
 // Latency is End-Start, or -1 for an unanswered operation.
@@ -113,6 +114,7 @@ func (o *OpRecord) Latency() int64 {
 // so that they add up exactly over many runs.
 type KVSummary struct {
 	Keys     int
+	Messages int64 // DHT messages sent: operations, answers and finger maintenance
 	Ops      int   // operations issued
 	Answered int   // operations answered, whatever the status
 	OpsOK    int   // answered ok, or not_found for a key the true owner does not hold either

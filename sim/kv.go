@@ -1,0 +1,437 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// streamWorkload draws the workload: arrival times, origins, operations and keys.
+const streamWorkload uint64 = 0x776f726b6c6f6164
+
+// kvState is the DHT workload of a run and the global observer's view of the keys. The
+// observer sees every node's store and every handoff on the wire; the nodes see neither.
+type kvState struct {
+	on       bool
+	w        Workload
+	ring     protocol.Ring
+	rnd      *rand.Rand
+	zipf     *rand.Zipf
+	keys     []string
+	keyIDs   []protocol.ID
+	keyIndex map[string]int32
+	// transit counts copies of each key inside handoff messages on the wire.
+	transit []int32
+	mix     [3]float64 // cumulative weights of lookup, get, put
+	ops     []OpRecord
+	puts    uint64
+
+	// The observer's ring: live connected nodes sorted by ID, rebuilt when membership changes.
+	ringIDs   []protocol.ID
+	ringDirty bool
+
+	ended     []bool // per join: it has ended (ok, failed or crashed)
+	joinsLeft int
+	// The join protocol is quiet when every newcomer has started and no join message or
+	// timer is pending: a join unfinished then never finishes.
+	startsLeft           int
+	joinMsgs, joinTimers int64
+	waveEnded bool
+	over      bool // operations have stopped; maintenance timers are dropped
+
+	counts  []int32 // scratch for key checks
+	holders []int32
+	sum     KVSummary
+}
+
+// initialValue is what every key holds before any put; values of puts are their numbers.
+var initialValue = make([]byte, 8)
+
+func putValue(n uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n) }
+
+// initKV prepares the workload before the nodes are created: keys, their first owners and
+// fresh fingers go into the members' configurations, as their neighbours do.
+func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
+	w := s.cfg.Workload
+	kv := &s.kv
+	kv.on, kv.w, kv.ring = true, w, protocol.Ring{Bits: s.cfg.Bits}
+	kv.rnd = newStream(s.cfg.Seed, streamWorkload)
+	kv.keys = make([]string, w.Keys)
+	kv.keyIDs = make([]protocol.ID, w.Keys)
+	kv.keyIndex = make(map[string]int32, w.Keys)
+	kv.transit = make([]int32, w.Keys)
+	kv.counts = make([]int32, w.Keys)
+	kv.holders = make([]int32, w.Keys)
+	for i := range kv.keys {
+		k := "key-" + strconv.Itoa(i)
+		kv.keys[i], kv.keyIDs[i], kv.keyIndex[k] = k, protocol.KeyID(kv.ring, k), int32(i)
+	}
+	kv.mix = [3]float64{w.Lookup, w.Lookup + w.Get, w.Lookup + w.Get + w.Put}
+	if w.Popularity == "zipf" && w.Keys > 1 {
+		kv.zipf = rand.NewZipf(kv.rnd, w.ZipfS, 1, uint64(w.Keys-1))
+	}
+	kv.sum.Keys = w.Keys
+
+	var members []protocol.ID
+	pos := make(map[protocol.ID]int, len(specs))
+	for i := range specs {
+		if specs[i].Member {
+			members = append(members, specs[i].ID)
+			pos[specs[i].ID] = i
+		}
+	}
+	slices.Sort(members)
+	for k, id := range kv.keyIDs {
+		owner := successor(members, id)
+		c := &cfgs[pos[owner]]
+		c.Items = append(c.Items, protocol.Item{ID: id, Key: kv.keys[k], Value: initialValue})
+	}
+	period, budget, timeout := w.FingerPeriod, w.HopBudget, w.OpTimeout
+	for i := range cfgs {
+		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
+		if specs[i].Member && w.Fingers == "fresh" && period > 0 {
+			cfgs[i].Fingers = exactFingers(kv.ring, members, specs[i].ID)
+		}
+	}
+	kv.ringDirty = true
+	kv.joinsLeft = len(specs) - len(members)
+	kv.startsLeft = kv.joinsLeft
+	kv.ended = make([]bool, kv.joinsLeft)
+}
+
+// successor is the first ID in sorted at or clockwise after x.
+func successor(sorted []protocol.ID, x protocol.ID) protocol.ID {
+	i, _ := slices.BinarySearch(sorted, x)
+	if i == len(sorted) {
+		i = 0
+	}
+	return sorted[i]
+}
+
+// exactFingers are the distinct successors of id+2^i over all levels i, nearest first, without
+// the right neighbour (the successor of id+1), which nodes keep apart from their fingers.
+func exactFingers(r protocol.Ring, sorted []protocol.ID, id protocol.ID) []protocol.ID {
+	var fs []protocol.ID
+	for lvl := uint(0); lvl < r.Bits; {
+		target := protocol.ID((uint64(id) + uint64(1)<<lvl) & (r.Size() - 1))
+		f := successor(sorted, target)
+		if f == id {
+			break // the rest of the ring up to id is empty
+		}
+		if lvl > 0 && (len(fs) == 0 || fs[len(fs)-1] != f) {
+			fs = append(fs, f)
+		}
+		d := r.Distance(id, f)
+		for lvl < r.Bits && uint64(1)<<lvl <= d {
+			lvl++
+		}
+	}
+	return fs
+}
+
+// startKV schedules what the workload does on its own: members' maintenance, the first
+// operation and, without joiners, the end of the operations.
+func (s *Sim) startKV() {
+	kv := &s.kv
+	for i := range s.nodes {
+		if s.nodes[i].member {
+			s.out.Reset()
+			s.nodes[i].p.Boot(&s.out)
+			s.perform(int32(i), nil)
+		}
+	}
+	if kv.w.Rate > 0 {
+		s.q.push(s.nextArrival(), evOp, 0)
+	}
+	if kv.joinsLeft == 0 {
+		kv.waveEnded = true
+		s.q.push(kv.w.Before+kv.w.After, evWorkloadEnd, 0)
+	}
+}
+
+func (s *Sim) nextArrival() int64 {
+	return s.now + int64(s.kv.rnd.ExpFloat64()/s.kv.w.Rate*1e9) + 1
+}
+
+// liveRing is the observer's sorted list of live connected nodes.
+func (s *Sim) liveRing() []protocol.ID {
+	kv := &s.kv
+	if kv.ringDirty {
+		kv.ringIDs = kv.ringIDs[:0]
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.down && n.st.Connected {
+				kv.ringIDs = append(kv.ringIDs, n.id)
+			}
+		}
+		slices.Sort(kv.ringIDs)
+		kv.ringDirty = false
+	}
+	return kv.ringIDs
+}
+
+// issue starts one client operation at a random live ring member.
+func (s *Sim) issue() {
+	kv := &s.kv
+	if kv.over {
+		return
+	}
+	s.q.push(s.nextArrival(), evOp, 0)
+	ring := s.liveRing()
+	if len(ring) == 0 {
+		return
+	}
+	origin := s.index[ring[kv.rnd.IntN(len(ring))]]
+	var key int
+	if kv.zipf != nil {
+		key = int(kv.zipf.Uint64())
+	} else {
+		key = kv.rnd.IntN(len(kv.keys))
+	}
+	x := kv.rnd.Float64() * kv.mix[2]
+	kind := protocol.OpLookup
+	switch {
+	case x >= kv.mix[1]:
+		kind = protocol.OpPut
+	case x >= kv.mix[0]:
+		kind = protocol.OpGet
+	}
+	r := protocol.Request{Kind: kind, Op: uint64(len(kv.ops) + 1), Key: kv.keys[key]}
+	if kind == protocol.OpPut {
+		kv.puts++
+		r.Value = putValue(kv.puts)
+	}
+	phase := PhaseDuring
+	switch {
+	case kv.waveEnded:
+		phase = PhaseAfter
+	case s.now < kv.w.Before:
+		phase = PhaseBefore
+	}
+	kv.ops = append(kv.ops, OpRecord{Op: r.Op, Kind: kind, Key: kv.keyIDs[key], Origin: s.nodes[origin].id,
+		Start: s.now, End: -1, Owner: protocol.None, Phase: phase, key: int32(key)})
+	kv.sum.Ops++
+	switch kind {
+	case protocol.OpLookup:
+		kv.sum.Lookups++
+	case protocol.OpGet:
+		kv.sum.Gets++
+	}
+	s.out.Reset()
+	s.perform(origin, s.nodes[origin].p.Request(r, &s.out))
+}
+
+// opDone records the answer to an operation at the node that started it.
+func (s *Sim) opDone(r *protocol.OpResult) {
+	kv := &s.kv
+	if r.Op == 0 || r.Op > uint64(len(kv.ops)) {
+		return
+	}
+	o := &kv.ops[r.Op-1]
+	if o.End >= 0 {
+		return
+	}
+	o.End, o.Hops, o.Status, o.Owner = s.now, r.Hops, r.Status.String(), r.Owner
+	kv.sum.Answered++
+	kv.sum.Hops += int64(r.Hops)
+	ok := r.Status == protocol.StatusOK || (r.Status == protocol.StatusNotFound && o.Class == "")
+	if ok {
+		kv.sum.OpsOK++
+	}
+	if o.Kind == protocol.OpLookup {
+		kv.sum.LookupsAnswered++
+		if r.Status == protocol.StatusOK && o.Correct {
+			kv.sum.LookupsOK++
+			kv.sum.LookupHops += int64(r.Hops)
+		}
+	}
+}
+
+// served judges an answer as its server sends it: whether it names (lookup) or comes from
+// (get, put) the true owner, and whether a get's value matches the true owner's.
+func (s *Sim) served(m *protocol.Message) {
+	kv := &s.kv
+	if m.Op == 0 || m.Op > uint64(len(kv.ops)) || m.Status == uint8(protocol.StatusHopBudget) ||
+		m.Status == uint8(protocol.StatusUnavailable) {
+		return // the node's own maintenance, or no answer to judge
+	}
+	o := &kv.ops[m.Op-1]
+	ring := s.liveRing()
+	if len(ring) == 0 {
+		return
+	}
+	owner := successor(ring, m.Key)
+	answer := m.From
+	if o.Kind == protocol.OpLookup {
+		answer = m.Neighbour
+	}
+	o.Correct = answer == owner || s.insertedBefore(ring, m.Key, answer, owner)
+	if o.Kind != protocol.OpGet || answer == owner {
+		return
+	}
+	// The get came from a node that is not the owner: compare with what the owner holds.
+	oi := s.index[owner]
+	items := s.nodes[oi].p.Items()
+	if m.Data == nil && m.Status != uint8(protocol.StatusNotFound) {
+		return
+	}
+	name := kv.keys[o.key]
+	j, found := slices.BinarySearchFunc(items, protocol.Item{ID: m.Key, Key: name}, cmpItems)
+	if !found {
+		return // the owner does not hold it either: nothing to be inconsistent with
+	}
+	switch {
+	case m.Status == uint8(protocol.StatusNotFound):
+		o.Class = ClassMissing
+		kv.sum.Missing++
+	case string(items[j].Value) != string(m.Data.Value):
+		o.Class = ClassStale
+		kv.sum.Stale++
+	}
+}
+
+func cmpItems(a, b protocol.Item) int {
+	switch {
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	case a.Key < b.Key:
+		return -1
+	case a.Key > b.Key:
+		return 1
+	}
+	return 0
+}
+
+// insertedBefore reports whether a is a newcomer being inserted just before the owner of x:
+// its predecessor already points at it and x falls in its range, so answering a is right
+// although a has not finished its join.
+func (s *Sim) insertedBefore(ring []protocol.ID, x, a, owner protocol.ID) bool {
+	ai, ok := s.index[a]
+	if !ok || s.nodes[ai].down || s.nodes[ai].st.Connected {
+		return false
+	}
+	i, _ := slices.BinarySearch(ring, x)
+	pred := ring[(i+len(ring)-1)%len(ring)]
+	r := s.kv.ring
+	return (x == a || r.Between(pred, x, a)) && r.Between(pred, a, owner)
+}
+
+// joinEnded notes the end of a join; when the last one ends, operations go on for After.
+func (s *Sim) joinEnded(j int32) {
+	kv := &s.kv
+	if kv.ended[j] {
+		return
+	}
+	kv.ended[j] = true
+	kv.joinsLeft--
+	if kv.joinsLeft == 0 && !kv.waveEnded {
+		kv.waveEnded = true
+		s.q.push(s.now+kv.w.After, evWorkloadEnd, 0)
+	}
+}
+
+// joinsQuiet ends the wave of joins when the join protocol can do nothing more (some joins
+// hang, as the original protocol's can), so that the operations still end After later.
+func (s *Sim) joinsQuiet() {
+	s.kv.waveEnded = true
+	s.q.push(s.now+s.kv.w.After, evWorkloadEnd, 0)
+}
+
+// handoffSent counts keys going onto the wire in copies copies of m.
+func (s *Sim) handoffSent(m *protocol.Message, copies int) {
+	for _, it := range m.Data.Items {
+		if k, ok := s.kv.keyIndex[it.Key]; ok {
+			s.kv.transit[k] += int32(copies)
+		}
+	}
+}
+
+// handoffLanded counts keys off the wire, delivered or lost.
+func (s *Sim) handoffLanded(m *protocol.Message) {
+	for _, it := range m.Data.Items {
+		if k, ok := s.kv.keyIndex[it.Key]; ok {
+			s.kv.transit[k]--
+		}
+	}
+}
+
+// checkKeys is the key-safety check: every key lives at exactly one live node, its owner
+// among the live connected nodes, unless a handoff is carrying it to a newcomer right now.
+// At the end of a run nothing may be in transit any more.
+func (s *Sim) checkKeys(final bool) {
+	kv := &s.kv
+	clear(kv.counts)
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.down {
+			continue
+		}
+		for _, it := range n.p.Items() {
+			if k, ok := kv.keyIndex[it.Key]; ok {
+				kv.counts[k]++
+				kv.holders[k] = int32(i)
+			}
+		}
+	}
+	ring := s.liveRing()
+	lost, dup, misplaced := 0, 0, 0
+	first := ""
+	for k, c := range kv.counts {
+		pending := kv.transit[k] > 0 && !final
+		switch {
+		case c == 0 && pending:
+		case c == 0:
+			lost++
+			if first == "" {
+				first = fmt.Sprintf("%s (id %v) is stored nowhere at t=%d", kv.keys[k], kv.keyIDs[k], s.now)
+			}
+		case c > 1:
+			dup++
+			if first == "" {
+				first = fmt.Sprintf("%s (id %v) is stored at %d nodes at t=%d", kv.keys[k], kv.keyIDs[k], c, s.now)
+			}
+		case len(ring) > 0 && !pending:
+			h := s.nodes[kv.holders[k]].id
+			if owner := successor(ring, kv.keyIDs[k]); h != owner {
+				misplaced++
+				if first == "" {
+					first = fmt.Sprintf("%s (id %v) is stored at %v, its owner is %v, at t=%d", kv.keys[k], kv.keyIDs[k], h, owner, s.now)
+				}
+			}
+		}
+	}
+	kv.sum.KeyChecks++
+	if lost+dup+misplaced > 0 {
+		kv.sum.KeyFailures++
+		if kv.sum.FirstFailure == "" {
+			kv.sum.FirstFailure = first
+		}
+	}
+	if final {
+		kv.sum.Lost, kv.sum.Duplicated, kv.sum.Misplaced = lost, dup, misplaced
+	}
+}
+
+// finishKV makes the end-of-run checks and returns the workload's records.
+func (s *Sim) finishKV(r *Result) {
+	kv := &s.kv
+	kv.ringDirty = true
+	s.checkKeys(true)
+	ring := s.liveRing()
+	for _, id := range ring {
+		n := &s.nodes[s.index[id]]
+		exact := exactFingers(kv.ring, ring, id)
+		for _, f := range n.p.Fingers() {
+			kv.sum.Fingers++
+			if !slices.Contains(exact, f) {
+				kv.sum.FingersStale++
+			}
+		}
+	}
+	r.Ops, r.KV = kv.ops, kv.sum
+}
