@@ -188,8 +188,15 @@ type pendingOp struct {
 	level uint8
 }
 
-// dht is the key-value state every variant embeds.
+// dht is the key-value side every variant embeds. Its state is allocated on first use, so
+// that a ring without DHT traffic costs one pointer per node.
 type dht struct {
+	s    *dhtState
+	ring Ring
+}
+
+// dhtState is a node's key-value state.
+type dhtState struct {
 	ring     Ring
 	fingers  []ID   // known nodes by clockwise distance from the node, nearest first
 	items    []Item // sorted by (ID, Key)
@@ -211,7 +218,102 @@ type view struct {
 }
 
 func newDHT(c Config) dht {
-	d := dht{ring: c.Ring, period: c.FingerPeriod, timeout: c.OpTimeout, budget: c.HopBudget, outboxTo: None}
+	d := dht{ring: c.Ring}
+	if c.FingerPeriod != 0 || c.HopBudget != 0 || c.OpTimeout != 0 || len(c.Fingers) > 0 || len(c.Items) > 0 {
+		d.s = newDHTState(c)
+	}
+	return d
+}
+
+// st returns the state, creating it with the defaults the first time.
+func (d *dht) st() *dhtState {
+	if d.s == nil {
+		d.s = newDHTState(Config{Ring: d.ring})
+	}
+	return d.s
+}
+
+func (d *dht) Items() []Item {
+	if d.s == nil {
+		return nil
+	}
+	return d.s.items
+}
+
+func (d *dht) Fingers() []ID {
+	if d.s == nil {
+		return nil
+	}
+	return d.s.fingers
+}
+
+func (d *dht) handoff(self, newLeft ID) []Item {
+	if d.s == nil {
+		return nil
+	}
+	return d.s.handoff(self, newLeft)
+}
+
+func (d *dht) resend(newLeft ID) *Data {
+	if d.s == nil {
+		return nil
+	}
+	return d.s.resend(newLeft)
+}
+
+func (d *dht) accept(data *Data) {
+	if data != nil {
+		d.st().accept(data)
+	}
+}
+
+func (d *dht) joined(v view, out *Output) {
+	if d.s != nil {
+		d.s.joined(v, out)
+	}
+}
+
+func (d *dht) abandon(v view, out *Output) {
+	if d.s != nil {
+		d.s.abandon(v, out)
+	}
+}
+
+func (d *dht) boot(v view, out *Output) { d.st().boot(v, out) }
+
+func (d *dht) start(v view, r Request, out *Output) error { return d.st().start(v, r, out) }
+
+func (d *dht) fire(v view, t Timer, out *Output) bool {
+	if d.s == nil {
+		return false
+	}
+	return d.s.fire(v, t, out)
+}
+
+func (d *dht) step(v view, m *Message, out *Output) bool {
+	if m.Type < KeyLookup {
+		return false
+	}
+	return d.st().step(v, m, out)
+}
+
+func (d *dht) clone() dht {
+	c := *d
+	if d.s != nil {
+		c.s = d.s.clone()
+	}
+	return c
+}
+
+func (d *dht) appendKey(b []byte) []byte {
+	if d.s == nil {
+		return append(b, 0xfc)
+	}
+	return d.s.appendKey(b)
+}
+
+func newDHTState(c Config) *dhtState {
+	d := &dhtState{ring: c.Ring, period: c.FingerPeriod, timeout: c.OpTimeout, budget: c.HopBudget, outboxTo: None}
 	if d.timeout == 0 {
 		d.timeout = DefaultOpTimeout
 	}
@@ -238,14 +340,12 @@ func cmpItem(a, b Item) int {
 	return strings.Compare(a.Key, b.Key)
 }
 
-func (d *dht) Items() []Item { return d.items }
-func (d *dht) Fingers() []ID { return d.fingers }
 
-func (d *dht) find(id ID, key string) (int, bool) {
+func (d *dhtState) find(id ID, key string) (int, bool) {
 	return slices.BinarySearchFunc(d.items, Item{ID: id, Key: key}, cmpItem)
 }
 
-func (d *dht) store(it Item) {
+func (d *dhtState) store(it Item) {
 	i, ok := d.find(it.ID, it.Key)
 	if ok {
 		d.items[i] = it
@@ -256,7 +356,7 @@ func (d *dht) store(it Item) {
 
 // handoff removes and returns every stored key the node no longer owns once its left
 // neighbour is newLeft: those outside (newLeft, self].
-func (d *dht) handoff(self, newLeft ID) []Item {
+func (d *dhtState) handoff(self, newLeft ID) []Item {
 	var gone []Item
 	kept := d.items[:0]
 	for _, it := range d.items {
@@ -281,7 +381,7 @@ func handoffData(items []Item) *Data {
 }
 
 // resend is the data of a handoff to newLeft made earlier, for a retransmitted message.
-func (d *dht) resend(newLeft ID) *Data {
+func (d *dhtState) resend(newLeft ID) *Data {
 	if d.outboxTo != newLeft {
 		return nil
 	}
@@ -289,7 +389,7 @@ func (d *dht) resend(newLeft ID) *Data {
 }
 
 // accept stores keys handed over by a neighbour.
-func (d *dht) accept(data *Data) {
+func (d *dhtState) accept(data *Data) {
 	if data == nil {
 		return
 	}
@@ -299,7 +399,7 @@ func (d *dht) accept(data *Data) {
 }
 
 // learn adds a node to the fingers, keeping them ordered by distance.
-func (d *dht) learn(self, f ID) {
+func (d *dhtState) learn(self, f ID) {
 	if f == self || f == None {
 		return
 	}
@@ -321,7 +421,7 @@ func (d *dht) learn(self, f ID) {
 
 // correct applies a finger lookup's answer: the first node at or after target is owner, so
 // every finger in [target, owner) is gone from the ring.
-func (d *dht) correct(self, target, owner ID) {
+func (d *dhtState) correct(self, target, owner ID) {
 	lo, hi := d.ring.Distance(self, target), d.ring.Distance(self, owner)
 	if owner == self {
 		hi = d.ring.Size()
@@ -335,7 +435,7 @@ func (d *dht) correct(self, target, owner ID) {
 
 // closest is the known node that most closely precedes x: the right neighbour or a finger,
 // whichever lies furthest along the way from self to x without reaching it.
-func (d *dht) closest(v view, x ID) ID {
+func (d *dhtState) closest(v view, x ID) ID {
 	want := d.ring.Distance(v.id, x)
 	best, bestDist := v.right, d.ring.Distance(v.id, v.right)
 	// fingers are ordered by distance: the last one before x is the best.
@@ -353,20 +453,20 @@ func (d *dht) closest(v view, x ID) ID {
 	return best
 }
 
-func (d *dht) owns(v view, x ID) bool {
+func (d *dhtState) owns(v view, x ID) bool {
 	return x == v.id || v.left == v.id || (v.left != None && d.ring.Between(v.left, x, v.id))
 }
 
-func (d *dht) done(out *Output, r *OpResult) {
+func (d *dhtState) done(out *Output, r *OpResult) {
 	out.Actions = append(out.Actions, Action{Kind: Done, Result: r})
 }
 
-func (d *dht) reply(v view, m *Message, st OpStatus, owner ID, data *Data, out *Output) {
+func (d *dhtState) reply(v view, m *Message, st OpStatus, owner ID, data *Data, out *Output) {
 	out.send(Message{Type: KeyReply, From: v.id, To: m.Joiner, Joiner: m.Joiner, Neighbour: owner,
 		Key: m.Key, Op: m.Op, Hops: m.Hops, Status: uint8(st), Data: data})
 }
 
-func (d *dht) forward(v view, m Message, to ID, out *Output) {
+func (d *dhtState) forward(v view, m Message, to ID, out *Output) {
 	if int(m.Hops) >= d.budget {
 		d.reply(v, &m, StatusHopBudget, None, nil, out)
 		return
@@ -377,7 +477,7 @@ func (d *dht) forward(v view, m Message, to ID, out *Output) {
 }
 
 // route handles a lookup, get or put that reached this node.
-func (d *dht) route(v view, m Message, out *Output) {
+func (d *dhtState) route(v view, m Message, out *Output) {
 	if !v.joined {
 		if len(d.held) < maxHeld {
 			d.held = append(d.held, m)
@@ -403,7 +503,7 @@ func (d *dht) route(v view, m Message, out *Output) {
 }
 
 // serve answers an operation for a key this node owns.
-func (d *dht) serve(v view, m *Message, out *Output) {
+func (d *dhtState) serve(v view, m *Message, out *Output) {
 	switch m.Type {
 	case KeyLookup:
 		d.reply(v, m, StatusOK, v.id, nil, out)
@@ -421,7 +521,7 @@ func (d *dht) serve(v view, m *Message, out *Output) {
 }
 
 // joined lets the operations held during the node's join go on.
-func (d *dht) joined(v view, out *Output) {
+func (d *dhtState) joined(v view, out *Output) {
 	held := d.held
 	d.held = nil
 	for _, m := range held {
@@ -430,14 +530,14 @@ func (d *dht) joined(v view, out *Output) {
 }
 
 // abandon answers the held operations when the node gives its join up.
-func (d *dht) abandon(v view, out *Output) {
+func (d *dhtState) abandon(v view, out *Output) {
 	for i := range d.held {
 		d.reply(v, &d.held[i], StatusUnavailable, None, nil, out)
 	}
 	d.held = nil
 }
 
-func (d *dht) boot(v view, out *Output) {
+func (d *dhtState) boot(v view, out *Output) {
 	if d.period <= 0 {
 		return
 	}
@@ -447,7 +547,7 @@ func (d *dht) boot(v view, out *Output) {
 	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerFinger, After: first, Background: true}})
 }
 
-func (d *dht) start(v view, r Request, out *Output) error {
+func (d *dhtState) start(v view, r Request, out *Output) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -461,7 +561,7 @@ func (d *dht) start(v view, r Request, out *Output) error {
 }
 
 // begin records an operation this node starts and routes it from here.
-func (d *dht) begin(v view, p pendingOp, op uint64, value []byte, out *Output) {
+func (d *dhtState) begin(v view, p pendingOp, op uint64, value []byte, out *Output) {
 	if d.pending == nil {
 		d.pending = make(map[uint64]pendingOp)
 	}
@@ -482,7 +582,7 @@ func (d *dht) begin(v view, p pendingOp, op uint64, value []byte, out *Output) {
 }
 
 // answer handles a KeyReply at the node that started the operation.
-func (d *dht) answer(v view, m *Message, out *Output) {
+func (d *dhtState) answer(v view, m *Message, out *Output) {
 	p, ok := d.pending[m.Op]
 	if !ok {
 		return // answered already, or timed out
@@ -507,7 +607,7 @@ func (d *dht) answer(v view, m *Message, out *Output) {
 }
 
 // fire handles the DHT's timers; it reports whether the timer was one of them.
-func (d *dht) fire(v view, t Timer, out *Output) bool {
+func (d *dhtState) fire(v view, t Timer, out *Output) bool {
 	switch t.Kind {
 	case timerOp:
 		p, ok := d.pending[t.Tag]
@@ -530,7 +630,7 @@ func (d *dht) fire(v view, t Timer, out *Output) bool {
 }
 
 // refresh looks up the next finger level whose target lies beyond the right neighbour.
-func (d *dht) refresh(v view, out *Output) {
+func (d *dhtState) refresh(v view, out *Output) {
 	bits := uint8(d.ring.Bits)
 	near := d.ring.Distance(v.id, v.right)
 	for d.level < bits && uint64(1)<<d.level <= near {
@@ -547,7 +647,7 @@ func (d *dht) refresh(v view, out *Output) {
 }
 
 // step handles the DHT's messages; it reports whether the message was one of them.
-func (d *dht) step(v view, m *Message, out *Output) bool {
+func (d *dhtState) step(v view, m *Message, out *Output) bool {
 	switch m.Type {
 	case KeyLookup:
 		d.route(v, *m, out)
@@ -564,7 +664,7 @@ func (d *dht) step(v view, m *Message, out *Output) bool {
 	return true
 }
 
-func (d *dht) clone() dht {
+func (d *dhtState) clone() *dhtState {
 	c := *d
 	c.fingers = slices.Clone(d.fingers)
 	c.items = slices.Clone(d.items)
@@ -575,10 +675,10 @@ func (d *dht) clone() dht {
 			c.pending[k] = p
 		}
 	}
-	return c
+	return &c
 }
 
-func (d *dht) appendKey(b []byte) []byte {
+func (d *dhtState) appendKey(b []byte) []byte {
 	for _, f := range d.fingers {
 		b = appendID(b, f)
 	}

@@ -97,6 +97,9 @@ type Sim struct {
 	violation *Violation
 	faults    faultState
 	kv        kvState
+	// fifo says that link order must be enforced: FIFO links whose delays can reorder
+	// messages (equal constant delays cannot, without faults).
+	fifo bool
 }
 
 // New builds a run from a validated configuration.
@@ -155,6 +158,7 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		s.q.items = make([]item, 0, 2*len(s.joins)+16)
 	}
 	s.initFaults()
+	s.fifo = cfg.Link == "fifo" && (cfg.Delay.Kind != "constant" || s.faults.on)
 	// One allocation each for all loops and for the queue's usual size.
 	var loops []loop
 	if cfg.Timing == "seed" {
@@ -462,7 +466,7 @@ func (s *Sim) perform(i int32, err error) {
 				}
 				for c := 0; c < copies; c++ {
 					at := times[c]
-					if s.cfg.Link == "fifo" {
+					if s.fifo {
 						l := link{a.Msg.From, a.Msg.To}
 						if s.lastArr == nil {
 							s.lastArr = make(map[link]int64)

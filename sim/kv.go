@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -115,7 +116,7 @@ func successor(sorted []protocol.ID, x protocol.ID) protocol.ID {
 // exactFingers are the distinct successors of id+2^i over all levels i, nearest first, without
 // the right neighbour (the successor of id+1), which nodes keep apart from their fingers.
 func exactFingers(r protocol.Ring, sorted []protocol.ID, id protocol.ID) []protocol.ID {
-	var fs []protocol.ID
+	fs := make([]protocol.ID, 0, 2*bits.Len(uint(len(sorted))))
 	for lvl := uint(0); lvl < r.Bits; {
 		target := protocol.ID((uint64(id) + uint64(1)<<lvl) & (r.Size() - 1))
 		f := successor(sorted, target)
@@ -137,6 +138,8 @@ func exactFingers(r protocol.Ring, sorted []protocol.ID, id protocol.ID) []proto
 // operation and, without joiners, the end of the operations.
 func (s *Sim) startKV() {
 	kv := &s.kv
+	// Every member arms a finger timer: room for them at once.
+	s.slots = slices.Grow(s.slots, len(s.nodes))
 	for i := range s.nodes {
 		if s.nodes[i].member {
 			s.out.Reset()
