@@ -340,7 +340,6 @@ func cmpItem(a, b Item) int {
 	return strings.Compare(a.Key, b.Key)
 }
 
-
 func (d *dhtState) find(id ID, key string) (int, bool) {
 	return slices.BinarySearchFunc(d.items, Item{ID: id, Key: key}, cmpItem)
 }

@@ -17,16 +17,16 @@ import (
 type evKind uint8
 
 const (
-	evWake      evKind = iota + 1 // seed timing: a node's loop resumes
-	evStart                       // async timing: a newcomer starts its join
-	evDeliver                     // async timing: a message arrives
-	evTimer                       // a protocol timer fires
-	evCrash                       // faults: a node crashes
-	evRestart                     // faults: a crashed node comes back
-	evPartition                   // faults: the network splits
-	evHeal                        // faults: the partition heals
-	evOp                          // workload: the next client operation
-	evWorkloadEnd                 // workload: operations stop
+	evWake        evKind = iota + 1 // seed timing: a node's loop resumes
+	evStart                         // async timing: a newcomer starts its join
+	evDeliver                       // async timing: a message arrives
+	evTimer                         // a protocol timer fires
+	evCrash                         // faults: a node crashes
+	evRestart                       // faults: a crashed node comes back
+	evPartition                     // faults: the network splits
+	evHeal                          // faults: the partition heals
+	evOp                            // workload: the next client operation
+	evWorkloadEnd                   // workload: operations stop
 )
 
 // Loop phases of the seed timing model's node process.

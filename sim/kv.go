@@ -41,8 +41,8 @@ type kvState struct {
 	// timer is pending: a join unfinished then never finishes.
 	startsLeft           int
 	joinMsgs, joinTimers int64
-	waveEnded bool
-	over      bool // operations have stopped; maintenance timers are dropped
+	waveEnded            bool
+	over                 bool // operations have stopped; maintenance timers are dropped
 
 	counts  []int32 // scratch for key checks
 	holders []int32
