@@ -215,6 +215,7 @@ type dhtState struct {
 type view struct {
 	id, left, right ID
 	joined          bool // in the ring: it may own keys and route
+	gone            bool // leaving with its keys handed over, or departed: forward everything right
 }
 
 func newDHT(c Config) dht {
@@ -254,6 +255,16 @@ func (d *dht) handoff(self, newLeft ID) []Item {
 	return d.s.handoff(self, newLeft)
 }
 
+// takeAll removes and returns every stored key, for a node that leaves.
+func (d *dht) takeAll() []Item {
+	if d.s == nil {
+		return nil
+	}
+	all := d.s.items
+	d.s.items = nil
+	return all
+}
+
 func (d *dht) resend(newLeft ID) *Data {
 	if d.s == nil {
 		return nil
@@ -291,7 +302,7 @@ func (d *dht) fire(v view, t Timer, out *Output) bool {
 }
 
 func (d *dht) step(v view, m *Message, out *Output) bool {
-	if m.Type < KeyLookup {
+	if !IsDHTMessage(m.Type) {
 		return false
 	}
 	return d.st().step(v, m, out)
@@ -477,6 +488,10 @@ func (d *dhtState) forward(v view, m Message, to ID, out *Output) {
 
 // route handles a lookup, get or put that reached this node.
 func (d *dhtState) route(v view, m Message, out *Output) {
+	if v.gone && v.right != None && v.right != v.id {
+		d.forward(v, m, v.right, out)
+		return
+	}
 	if !v.joined {
 		if len(d.held) < maxHeld {
 			d.held = append(d.held, m)

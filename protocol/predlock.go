@@ -22,6 +22,7 @@ func init() {
 	register(Variant{
 		Name:        "predlock",
 		Description: "the gap's predecessor locks it for the whole insertion; never breaks the ring",
+		Leaves:      true,
 		New:         newPredlock,
 	})
 }
@@ -29,12 +30,140 @@ func init() {
 type predlockNode struct {
 	lockNode
 	ring    Ring
-	pending ID // newcomer being inserted while locked
+	pending ID // newcomer being inserted, or right neighbour being taken out, while locked
+
+	// Leaving, the node's own: it asked to leave (leaving), handed its keys to its right
+	// neighbour (handed) and was let go by its left neighbour (departed).
+	leaving, handed, departed bool
+	// Taking a right neighbour out: outLeave says the lock is for that; leaveWait is a
+	// leave request that arrived while the node was locked.
+	outLeave  bool
+	leaveWait ID
 }
 
 func newPredlock(c Config) Node {
-	return &predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None}
+	return &predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None, leaveWait: None}
 }
+
+// A graceful leave keeps predlock's rule: the leaver's left neighbour p owns the gap
+// (p, leaver) and locks it for the whole exchange, so no insertion races the removal.
+//
+//	p (left)                    x (leaver)                      r (right)
+//	                 <--------  lock itself; leave_ask(r)
+//	lock; leave_go   -------->  hand every key over
+//	                            leave_keys(p) ---------------->  left=p, store keys
+//	right=r; unlock  <------------------------------------------  leave_done
+//	leave_bye        -------->  departed; forwards what still reaches it
+//
+// Keys move with the message that moves r's left pointer, as in a join; until p's right
+// pointer moves, requests that reach x are forwarded to r, which already owns x's keys.
+// A leave_ask that reaches a node that is not x's left neighbour (an insertion into the gap
+// moved it) is answered leave_retry, and x asks its current left neighbour.
+
+func (n *predlockNode) Leave(out *Output) error {
+	if !n.connected || n.leaving {
+		return ErrNoLeave
+	}
+	n.leaving = true
+	if !n.locked {
+		n.askLeave(out)
+	}
+	// Otherwise the insertion in progress finishes first (see unlocked).
+	return nil
+}
+
+func (n *predlockNode) askLeave(out *Output) {
+	n.locked = true
+	out.send(Message{Type: LeaveAsk, From: n.id, To: n.left, Joiner: n.id, Neighbour: n.right})
+}
+
+// unlocked runs once a lock is released: the node's own leave goes first, then a neighbour's
+// leave that waited.
+func (n *predlockNode) unlocked(out *Output) {
+	if n.leaving {
+		n.askLeave(out)
+		return
+	}
+	if w := n.leaveWait; w != None {
+		n.leaveWait = None
+		n.takeOut(w, out)
+	}
+}
+
+// takeOut answers x's request to leave: lock the gap (n, x) if x is still the right neighbour.
+func (n *predlockNode) takeOut(x ID, out *Output) {
+	switch {
+	case n.departed:
+		out.send(Message{Type: LeaveRetry, From: n.id, To: x, Joiner: x, Neighbour: None})
+	case n.leaving || n.locked:
+		// Answered once the lock is free (unlocked) or once this node has left (leave_bye).
+		n.leaveWait = x
+	case n.right != x || !n.connected:
+		out.send(Message{Type: LeaveRetry, From: n.id, To: x, Joiner: x, Neighbour: None})
+	default:
+		n.locked, n.pending, n.outLeave = true, x, true
+		out.send(Message{Type: LeaveGo, From: n.id, To: x, Joiner: x, Neighbour: None})
+	}
+}
+
+func (n *predlockNode) leaveStep(m Message, out *Output) {
+	switch m.Type {
+	case LeaveAsk:
+		n.takeOut(m.From, out)
+	case LeaveRetry:
+		if n.leaving && !n.handed {
+			out.send(Message{Type: LeaveAsk, From: n.id, To: n.left, Joiner: n.id, Neighbour: n.right})
+		}
+	case LeaveGo:
+		if n.leaving && !n.handed && m.From == n.left {
+			n.handed = true
+			data := handoffData(n.takeAll())
+			out.send(Message{Type: LeaveKeys, From: n.id, To: n.right, Joiner: n.id, Neighbour: n.left, Data: data})
+		}
+	case LeaveKeys:
+		if n.left == m.From {
+			n.left = m.Neighbour
+			n.accept(m.Data)
+			out.send(Message{Type: LeaveDone, From: n.id, To: m.Neighbour, Joiner: m.From, Neighbour: n.id})
+		}
+	case LeaveDone:
+		if n.outLeave && n.locked && n.pending == m.Joiner {
+			n.right = m.Neighbour
+			n.locked, n.pending, n.outLeave = false, None, false
+			out.send(Message{Type: LeaveBye, From: n.id, To: m.Joiner, Joiner: m.Joiner, Neighbour: None})
+			n.unlocked(out)
+		}
+	case LeaveBye:
+		if n.handed && !n.departed {
+			n.departed, n.connected = true, false
+			// Requests queued here belong to the merged gap, which the left neighbour owns.
+			for _, k := range n.queue.drain() {
+				out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k, Neighbour: None})
+			}
+			if w := n.leaveWait; w != None {
+				n.leaveWait = None
+				out.send(Message{Type: LeaveRetry, From: n.id, To: w, Joiner: w, Neighbour: None})
+			}
+		}
+	}
+}
+
+func (n *predlockNode) view() view {
+	v := n.lockNode.view()
+	v.gone = n.handed || n.departed
+	v.joined = v.joined && !v.gone
+	return v
+}
+
+func (n *predlockNode) State() State {
+	st := n.lockNode.State()
+	st.Leaving, st.Departed = n.handed, n.departed
+	return st
+}
+
+func (n *predlockNode) Boot(out *Output) { n.boot(n.view(), out) }
+
+func (n *predlockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 func (n *predlockNode) Start(out *Output) error {
 	if n.contact == None {
@@ -47,6 +176,10 @@ func (n *predlockNode) Start(out *Output) error {
 
 // route forwards a request that is not for this node's gap, or queues it.
 func (n *predlockNode) route(k ID, out *Output) {
+	if n.departed {
+		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k, Neighbour: None})
+		return
+	}
 	if !n.connected || n.ring.Between(n.id, k, n.right) {
 		n.queue.push(k)
 		return
@@ -85,9 +218,12 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 			n.becomeConnected(out)
 		}
 	case SuccessJoin:
-		if n.locked && n.pending == m.From {
+		if n.locked && n.pending == m.From && !n.outLeave {
 			n.locked, n.pending = false, None
+			n.unlocked(out)
 		}
+	default:
+		n.leaveStep(m, out)
 	}
 	return nil
 }
@@ -118,4 +254,7 @@ func (n *predlockNode) Clone() Node {
 	return &c
 }
 
-func (n *predlockNode) AppendKey(b []byte) []byte { return n.appendKey(b, n.pending) }
+func (n *predlockNode) AppendKey(b []byte) []byte {
+	b = n.appendKey(b, n.pending, n.leaveWait)
+	return appendBools(b, n.leaving, n.handed, n.departed, n.outLeave)
+}

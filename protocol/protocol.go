@@ -35,6 +35,12 @@ const (
 	KeyGet      // DHT: the value of Data.Key, routed to its owner
 	KeyPut      // DHT: store Data.Value under Data.Key at its owner
 	KeyReply    // DHT: the answer to Op, sent straight to the node that asked; Neighbour = owner
+	LeaveAsk    // leave: a node asks its left neighbour to take it out (Neighbour = its right)
+	LeaveGo     // leave: the left neighbour has locked its gap; hand the keys over
+	LeaveRetry  // leave: the asked node is not (or no longer) the leaver's left neighbour
+	LeaveKeys   // leave: the leaver's keys for its right neighbour (Neighbour = the new left)
+	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
+	LeaveBye    // leave: the left neighbour points past the leaver; it may go
 	numMsgTypes
 )
 
@@ -56,7 +62,17 @@ var msgTypeNames = [...]string{
 	KeyGet:          "get",
 	KeyPut:          "put",
 	KeyReply:        "key_reply",
+	LeaveAsk:        "leave_ask",
+	LeaveGo:         "leave_go",
+	LeaveRetry:      "leave_retry",
+	LeaveKeys:       "leave_keys",
+	LeaveDone:       "leave_done",
+	LeaveBye:        "leave_bye",
 }
+
+// IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
+// answer) rather than membership traffic (joins and leaves).
+func IsDHTMessage(t MsgType) bool { return t >= KeyLookup && t <= KeyReply }
 
 func (t MsgType) String() string {
 	if t > 0 && t < numMsgTypes {
@@ -146,11 +162,17 @@ type State struct {
 	Locked      bool // refuses to start serving another join request
 	Queue       int  // pending join requests
 	Failed      bool // gave up its own join and reported it (after bounded retries)
+	Leaving     bool // asked to leave: its keys are handed over or on their way
+	Departed    bool // has left the ring
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.
 // The original program crashed there; drivers end the run as a failure.
 var ErrMissingNeighbour = errors.New("handler needs a neighbour the node does not have")
+
+// ErrNoLeave is returned by Leave for variants that have no leave exchange, and for nodes that
+// are not in the ring.
+var ErrNoLeave = errors.New("this node cannot leave gracefully (variant without a leave exchange, or not in the ring)")
 
 // Node is one protocol participant.
 type Node interface {
@@ -165,6 +187,8 @@ type Node interface {
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
+	// Leave starts the node's graceful departure (ErrNoLeave for variants without one).
+	Leave(out *Output) error
 	// WantsToJoin reports whether the node's loop should call Start now.
 	WantsToJoin() bool
 	// Clone returns an independent copy, for exhaustive exploration.
@@ -221,6 +245,7 @@ type Variant struct {
 	Name        string
 	Description string
 	New         func(Config) Node
+	Leaves      bool // has a graceful leave exchange
 }
 
 var variants = map[string]Variant{}

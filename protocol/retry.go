@@ -335,3 +335,5 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	b = appendBools(b, n.progress)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }
+
+func (n *retryNode) Leave(*Output) error { return ErrNoLeave }

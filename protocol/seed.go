@@ -128,3 +128,5 @@ func (n *seedNode) Clone() Node {
 }
 
 func (n *seedNode) AppendKey(b []byte) []byte { return n.appendKey(b) }
+
+func (n *seedNode) Leave(*Output) error { return ErrNoLeave }

@@ -43,6 +43,9 @@ type Config struct {
 	NoCheck bool
 	// Workload is the DHT traffic: keys, lookups, gets and puts (zero: none).
 	Workload Workload
+	// Leavers initial members leave gracefully at times spread over the join window (random
+	// scenario, variants with a leave exchange).
+	Leavers int
 }
 
 // DefaultConfig is the original program's simple scenario under its own timing model.
@@ -117,6 +120,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Workload.Active() && c.Timing != "async" {
 		return fmt.Errorf("workload: a DHT workload needs timing = \"async\"")
+	}
+	if c.Leavers != 0 {
+		v, _ := protocol.Lookup(c.Protocol)
+		switch {
+		case c.Leavers < 0:
+			return fmt.Errorf("leavers must not be negative, got %d", c.Leavers)
+		case !v.Leaves:
+			return fmt.Errorf("leavers: protocol %q has no leave exchange", c.Protocol)
+		case c.Scenario != "random" || c.Timing != "async":
+			return fmt.Errorf("leavers: leaves need scenario = \"random\" and timing = \"async\"")
+		case c.Leavers >= c.Nodes:
+			return fmt.Errorf("leavers: %d of %d members leaving would leave no ring", c.Leavers, c.Nodes)
+		}
 	}
 	if c.Faults.Active() && c.Timing != "async" {
 		return fmt.Errorf("faults: fault injection needs timing = \"async\"")

@@ -27,6 +27,7 @@ const (
 	evHeal                          // faults: the partition heals
 	evOp                            // workload: the next client operation
 	evWorkloadEnd                   // workload: operations stop
+	evLeave                         // a member starts its graceful leave
 )
 
 // Loop phases of the seed timing model's node process.
@@ -96,6 +97,8 @@ type Sim struct {
 	stopErr   string
 	violation *Violation
 	faults    faultState
+	leaves    int // leaves started
+	departed  int // leaves completed
 	kv        kvState
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
@@ -174,10 +177,53 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 			s.q.push(s.nodes[i].start, evStart, int32(i))
 		}
 	}
+	s.scheduleLeaves()
 	if s.kv.on {
 		s.startKV()
 	}
 	return s
+}
+
+// scheduleLeaves picks the leaving members and their times from their own stream.
+func (s *Sim) scheduleLeaves() {
+	if s.cfg.Leavers == 0 {
+		return
+	}
+	r := newStream(s.cfg.Seed, streamLeave)
+	var members []int32
+	for i := range s.nodes {
+		if s.nodes[i].member {
+			members = append(members, int32(i))
+		}
+	}
+	r.Shuffle(len(members), func(a, b int) { members[a], members[b] = members[b], members[a] })
+	for _, i := range members[:s.cfg.Leavers] {
+		s.q.push(s.cfg.Workload.Before*b2i(s.kv.on)+r.Int64N(s.cfg.JoinWindow+1), evLeave, i)
+	}
+	s.kv.startsLeft += s.cfg.Leavers
+	s.kv.joinsLeft += s.cfg.Leavers
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *Sim) asyncLeave(i int32) {
+	n := &s.nodes[i]
+	s.kv.startsLeft--
+	if n.down {
+		return
+	}
+	s.leaves++
+	s.emitDetail(KindState, n, "leave")
+	s.out.Reset()
+	if err := n.p.Leave(&s.out); err != nil {
+		return // not in the ring (any more): nothing to leave
+	}
+	s.perform(i, nil)
 }
 
 // Run executes the run to its end and classifies it.
@@ -222,6 +268,8 @@ func (s *Sim) Run() *Result {
 			s.issue()
 		case evWorkloadEnd:
 			s.kv.over = true
+		case evLeave:
+			s.asyncLeave(it.idx())
 		}
 		if s.check.dirty {
 			s.runSafetyCheck()
@@ -272,6 +320,16 @@ func (s *Sim) observe(i int32) {
 		s.check.update(i, &st)
 		s.kv.ringDirty = true
 	}
+	if old.Leaving != st.Leaving {
+		s.kv.ringDirty = true
+	}
+	if st.Departed && !old.Departed {
+		s.departed++
+		if s.kv.on {
+			s.waveStepEnded()
+			s.checkKeys(false)
+		}
+	}
 	if s.tracer != nil {
 		s.emitDetail(KindState, n, flagNames[flagIndex(&st)])
 	}
@@ -300,7 +358,7 @@ func (s *Sim) fail(i int32, err error) {
 
 // countSend accounts a message to its join and enforces the message budget.
 func (s *Sim) countSend(n *node, m *protocol.Message) bool {
-	if m.Type >= protocol.KeyLookup {
+	if protocol.IsDHTMessage(m.Type) {
 		// DHT traffic has its own count and no budget: the workload bounds it.
 		s.kv.sum.Messages++
 		s.emit(KindSend, n, m)
@@ -482,7 +540,7 @@ func (s *Sim) perform(i int32, err error) {
 					return
 				}
 				if s.kv.on {
-					if a.Msg.Type < protocol.KeyLookup {
+					if !protocol.IsDHTMessage(a.Msg.Type) {
 						s.kv.joinMsgs += int64(copies)
 					}
 					if a.Msg.Data != nil && len(a.Msg.Data.Items) > 0 {
@@ -526,7 +584,7 @@ func (s *Sim) asyncDeliver(ref int32) {
 		if m.Data != nil && len(m.Data.Items) > 0 {
 			s.handoffLanded(&m)
 		}
-		if m.Type < protocol.KeyLookup {
+		if !protocol.IsDHTMessage(m.Type) {
 			s.kv.joinMsgs--
 		}
 	}

@@ -10,6 +10,8 @@ import (
 // finish classifies the run once it has ended.
 func (s *Sim) finish() *Result {
 	r := &Result{
+		Leaves:    s.leaves,
+		Departed:  s.departed,
 		Joins:     s.joins,
 		Messages:  s.msgs,
 		Redirects: s.redirs,
@@ -73,6 +75,9 @@ func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bo
 	final := make([]protocol.State, 0, len(all))
 	failed := 0
 	for i := range all {
+		if all[i].Departed {
+			continue // left the ring gracefully: not part of the final ring
+		}
 		if all[i].Failed && !all[i].Connected {
 			failed++
 			continue

@@ -36,7 +36,7 @@ type kvState struct {
 	ringDirty bool
 
 	ended     []bool // per join: it has ended (ok, failed or crashed)
-	joinsLeft int
+	joinsLeft int    // joins and leaves still under way
 	// The join protocol is quiet when every newcomer has started and no join message or
 	// timer is pending: a join unfinished then never finishes.
 	startsLeft           int
@@ -166,7 +166,7 @@ func (s *Sim) liveRing() []protocol.ID {
 	if kv.ringDirty {
 		kv.ringIDs = kv.ringIDs[:0]
 		for i := range s.nodes {
-			if n := &s.nodes[i]; !n.down && n.st.Connected {
+			if n := &s.nodes[i]; !n.down && n.st.Connected && !n.st.Leaving {
 				kv.ringIDs = append(kv.ringIDs, n.id)
 			}
 		}
@@ -331,6 +331,12 @@ func (s *Sim) joinEnded(j int32) {
 		return
 	}
 	kv.ended[j] = true
+	s.waveStepEnded()
+}
+
+// waveStepEnded counts one join or leave ended; after the last, operations go on for After.
+func (s *Sim) waveStepEnded() {
+	kv := &s.kv
 	kv.joinsLeft--
 	if kv.joinsLeft == 0 && !kv.waveEnded {
 		kv.waveEnded = true

@@ -208,3 +208,32 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestLeavesUnderJoins: members leave gracefully while newcomers join and clients look up,
+// get and put. The ring ends right without the leavers, every leaver departs, and no key is
+// lost, duplicated or misplaced at any completed join or leave, or at the end.
+func TestLeavesUnderJoins(t *testing.T) {
+	shapes := []struct {
+		members, joiners, leavers int
+		bits                      uint
+	}{{2, 0, 1, 8}, {3, 2, 2, 6}, {8, 8, 4, 16}, {16, 16, 15, 62}, {32, 32, 16, 32}, {6, 20, 5, 8}}
+	total := stressRuns(t, 200) / 40
+	departed, ops := 0, 0
+	for i := range total {
+		sh := shapes[i%len(shapes)]
+		c := joinWave("predlock", sh.members, sh.joiners, sh.bits, uint64(i))
+		c.Leavers = sh.leavers
+		r, err := Run(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := r.KV
+		departed += r.Departed
+		ops += k.Ops
+		if r.Outcome != OutcomeOK || r.Departed != sh.leavers || k.KeyFailures != 0 || k.Missing+k.Stale != 0 || k.Answered != k.Ops {
+			t.Fatalf("run %d (seed %d, %d members, %d joiners, %d leavers): outcome %s (%s), %d departed, %d key-safety failures (%s), %d missing, %d stale, %d/%d answered",
+				i, c.Seed, sh.members, sh.joiners, sh.leavers, r.Outcome, r.Detail, r.Departed, k.KeyFailures, k.FirstFailure, k.Missing, k.Stale, k.Answered, k.Ops)
+		}
+	}
+	t.Logf("%d runs, %d graceful leaves, %d operations, no failure", total, departed, ops)
+}

@@ -8,6 +8,7 @@ const (
 	streamTopology uint64 = 0x746f706f6c6f6779 // IDs, contacts, start times
 	streamDelay    uint64 = 0x64656c6179730000 // message delays
 	streamFaults   uint64 = 0x6661756c74730000 // fault decisions
+	streamLeave    uint64 = 0x6c65617665730000 // who leaves, and when
 )
 
 // SplitMix64 is the finaliser used to derive well-mixed seeds from structured inputs.

@@ -68,6 +68,8 @@ type Result struct {
 	SimTime     int64 // virtual time of the last event
 	Final       []protocol.State
 	Crashed     []protocol.ID // nodes down at the end; they are left out of the final checks
+	// Leaves counts the members asked to leave, Departed those that left.
+	Leaves, Departed int
 	// Ops and KV are the DHT workload's operations and summary; empty without a workload.
 	Ops []OpRecord
 	KV  KVSummary
