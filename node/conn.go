@@ -63,14 +63,25 @@ func (n *Node) untrack(c net.Conn) {
 	c.Close()
 }
 
+// maxAssembling bounds the bytes of split messages that a node's readers hold, over all
+// connections, so that many peers each sending part of a message cannot add up to more.
+const maxAssembling = 4 * MaxMessageSize
+
 // serveConn reads frames from one inbound connection. It never blocks the protocol
 // goroutine: requests are answered here from the published status, and the only wait is
-// for room in the input channel.
+// for room in the input channel (and, for a key-value request, for the operation's end).
 func (n *Node) serveConn(c net.Conn) {
 	defer n.wg.Done()
 	defer n.untrack(c)
 	br := bufio.NewReaderSize(c, 1024)
-	var buf []byte
+	var (
+		buf []byte
+		asm Assembler
+	)
+	defer func() {
+		_, held := asm.Pending()
+		n.assembling.Add(-int64(held))
+	}()
 	for {
 		// One deadline per frame, not per read: a peer trickling a byte at a time cannot
 		// hold the connection longer than a silent one.
@@ -83,16 +94,40 @@ func (n *Node) serveConn(c net.Conn) {
 		if err == nil {
 			err = n.checkFrame(&f)
 		}
+		if err == nil && f.Type != FrameMessage {
+			if held, _ := asm.Pending(); held {
+				err = fmt.Errorf("%w: a %s frame inside a message split over frames", ErrMalformed, f.Type)
+			}
+		}
 		if err != nil {
+			n.refuse(c, err)
 			n.connEnded(c, err)
 			return
 		}
 		switch f.Type {
-		case FrameMessage, FrameLeave:
+		case FrameMessage:
+			_, before := asm.Pending()
+			var whole *Frame
+			whole, err = asm.Add(&f, len(buf))
+			_, after := asm.Pending()
+			if total := n.assembling.Add(int64(after - before)); err == nil && after > 0 && total > maxAssembling {
+				err = fmt.Errorf("%w: split messages held over all connections exceed %d bytes", ErrTooLarge, maxAssembling)
+			}
+			if err != nil {
+				n.refuse(c, err)
+				n.connEnded(c, err)
+				return
+			}
+			if whole != nil && !n.push(input{kind: inFrame, frame: whole}) {
+				return
+			}
+		case FrameLeave:
 			fc := f
 			if !n.push(input{kind: inFrame, frame: &fc}) {
 				return
 			}
+		case FrameKVRequest:
+			err = n.serveKV(c, &f.KVRequest)
 		case FrameIdentify:
 			err = n.reply(c, &Frame{Type: FrameIdentity, From: n.id, Addr: n.addr,
 				Identity: Identity{Bits: uint8(n.cfg.Bits), Protocol: n.cfg.Protocol}})
@@ -100,6 +135,7 @@ func (n *Node) serveConn(c net.Conn) {
 			err = n.reply(c, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
 		default:
 			err = fmt.Errorf("%w: a node does not take %s frames", ErrMalformed, f.Type)
+			n.refuse(c, err)
 		}
 		if err != nil {
 			n.connEnded(c, err)
@@ -108,19 +144,61 @@ func (n *Node) serveConn(c net.Conn) {
 	}
 }
 
-// checkFrame refuses frames that decode but name IDs outside this node's ring.
+// refuse tells the sender of a bad frame why the connection is about to close, when the
+// reason is the frame's content: a client then learns what it got wrong. A peer node's
+// sender takes any bytes on its one-way connection as the end of it, which it is.
+func (n *Node) refuse(c net.Conn, err error) {
+	if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrVersion) {
+		n.reply(c, &Frame{Type: FrameError, From: n.id, Addr: n.addr, Error: truncate(err.Error(), MaxString)})
+	}
+}
+
+// checkFrame refuses frames that decode but name IDs outside this node's ring, or carry
+// keys the protocol could not have produced.
 func (n *Node) checkFrame(f *Frame) error {
 	on := n.ring.Contains
 	orNone := func(id protocol.ID) bool { return id == protocol.None || on(id) }
 	switch f.Type {
 	case FrameMessage:
 		m := &f.Msg
-		if !on(m.From) || !on(m.To) || !on(m.Joiner) || !orNone(m.Neighbour) {
+		if !on(m.From) || !on(m.To) || !on(m.Joiner) || !orNone(m.Neighbour) || !on(m.Key) {
 			return fmt.Errorf("%w: %s message names IDs outside the %d-bit ring", ErrMalformed, m.Type, n.cfg.Bits)
 		}
+		return n.checkData(m)
 	case FrameLeave:
 		if !on(f.From) || !orNone(f.Leave.Left) || !orNone(f.Leave.Right) {
 			return fmt.Errorf("%w: leave notice names IDs outside the %d-bit ring", ErrMalformed, n.cfg.Bits)
+		}
+	}
+	return nil
+}
+
+// checkData refuses DHT content that would corrupt the store or the routing: keys whose
+// IDs are not their hashes, sizes beyond the protocol's limits, unknown reply statuses.
+func (n *Node) checkData(m *protocol.Message) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s message: "+format, append([]any{ErrMalformed, m.Type}, args...)...)
+	}
+	if m.Type == protocol.KeyReply && (m.Status == uint8(StatusRefused) || !validStatus(m.Status)) {
+		return bad("unknown status %d", m.Status)
+	}
+	d := m.Data
+	if d == nil {
+		return nil
+	}
+	if len(d.Key) > protocol.MaxKeyLen || len(d.Value) > protocol.MaxValueLen {
+		return bad("key of %d or value of %d bytes beyond the limits", len(d.Key), len(d.Value))
+	}
+	if (m.Type == protocol.KeyGet || m.Type == protocol.KeyPut) && (d.Key == "" || protocol.KeyID(n.ring, d.Key) != m.Key) {
+		return bad("key %q is not at ID %v", d.Key, m.Key)
+	}
+	for i := range d.Items {
+		it := &d.Items[i]
+		if it.Key == "" || len(it.Key) > protocol.MaxKeyLen || len(it.Value) > protocol.MaxValueLen {
+			return bad("item %q of %d bytes beyond the limits", it.Key, len(it.Value))
+		}
+		if protocol.KeyID(n.ring, it.Key) != it.ID {
+			return bad("item %q is not at ID %v", it.Key, it.ID)
 		}
 	}
 	return nil
@@ -166,7 +244,12 @@ type Client struct {
 	c    net.Conn
 	br   *bufio.Reader
 	buf  []byte
+	op   uint64 // the number of the last key-value request
 }
+
+// ErrRefused is what a request fails with when the node answers it with an error frame:
+// the node did not take the frame at all (see KVReply for requests it took and refused).
+var ErrRefused = errors.New("the node refused the frame")
 
 // NewClient returns a client for the node at addr; it dials on the first request.
 func NewClient(addr string) *Client { return &Client{addr: addr} }
@@ -175,6 +258,10 @@ func NewClient(addr string) *Client { return &Client{addr: addr} }
 func (cl *Client) Close() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
+	return cl.dropConn()
+}
+
+func (cl *Client) dropConn() error {
 	if cl.c == nil {
 		return nil
 	}
@@ -199,15 +286,16 @@ func (cl *Client) request(ctx context.Context, req, want FrameType) (Frame, erro
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	reused := cl.c != nil
-	f, err := cl.roundTrip(ctx, req, want)
-	if err != nil && reused && ctx.Err() == nil {
+	f := Frame{Type: req, From: protocol.None}
+	got, err := cl.roundTrip(ctx, &f, want)
+	if err != nil && reused && ctx.Err() == nil && !errors.Is(err, ErrRefused) {
 		// The node may have closed the kept connection as idle: one fresh try.
-		f, err = cl.roundTrip(ctx, req, want)
+		got, err = cl.roundTrip(ctx, &f, want)
 	}
-	return f, err
+	return got, err
 }
 
-func (cl *Client) roundTrip(ctx context.Context, req, want FrameType) (Frame, error) {
+func (cl *Client) roundTrip(ctx context.Context, req *Frame, want FrameType) (Frame, error) {
 	if cl.c == nil {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", cl.addr)
@@ -226,7 +314,7 @@ func (cl *Client) roundTrip(ctx context.Context, req, want FrameType) (Frame, er
 		deadline = time.Now().Add(5 * time.Second)
 	}
 	cl.c.SetDeadline(deadline)
-	b, err := AppendFrame(cl.buf[:0], &Frame{Type: req, From: protocol.None})
+	b, err := AppendFrame(cl.buf[:0], req)
 	if err != nil {
 		return Frame{}, err
 	}
@@ -238,8 +326,11 @@ func (cl *Client) roundTrip(ctx context.Context, req, want FrameType) (Frame, er
 	if f, cl.buf, err = ReadFrame(cl.br, cl.buf); err != nil {
 		return fail(err)
 	}
+	if f.Type == FrameError {
+		return fail(fmt.Errorf("%w: %s", ErrRefused, f.Error))
+	}
 	if f.Type != want {
-		return fail(fmt.Errorf("answered %s with %s", req, f.Type))
+		return fail(fmt.Errorf("answered %s with %s", req.Type, f.Type))
 	}
 	return f, nil
 }

@@ -80,6 +80,20 @@ func closedWithin(c net.Conn, d time.Duration) bool {
 	return err == nil || !(errors.As(err, &ne) && ne.Timeout())
 }
 
+var ring16 = protocol.Ring{Bits: 16}
+
+// handoff encodes a left_set from node 5 to node 100 carrying items, as f says (More).
+func handoff(f Frame, items ...protocol.Item) []byte {
+	f.Type, f.From, f.Addr = FrameMessage, 5, "127.0.0.1:1"
+	f.Msg = protocol.Message{Type: protocol.LeftSet, From: 5, To: 100, Joiner: 100, Neighbour: protocol.None,
+		Data: &protocol.Data{Items: items}}
+	b, err := AppendFrame(nil, &f)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Every kind of bad frame closes the connection it came on, and only that one.
 func TestBadFramesCloseTheirConnection(t *testing.T) {
 	// The idle timeout is long, so that a frame refused on its content is told apart from
@@ -101,6 +115,19 @@ func TestBadFramesCloseTheirConnection(t *testing.T) {
 		{"reply frame from a client", frameBytes(t, Frame{Type: FrameIdentity, From: 1, Identity: Identity{Protocol: "x"}}), nil},
 		{"message outside the ring", frameBytes(t, Frame{Type: FrameMessage, From: 1 << 20, Addr: "127.0.0.1:1",
 			Msg: protocol.Message{Type: protocol.Connect, From: 1 << 20, To: 100, Joiner: 1 << 20, Neighbour: protocol.None}}), nil},
+		{"item not at its key's ID", handoff(Frame{}, protocol.Item{ID: protocol.KeyID(ring16, "a") + 1, Key: "a"}), nil},
+		{"item value beyond the limit", handoff(Frame{}, protocol.Item{ID: protocol.KeyID(ring16, "a"), Key: "a",
+			Value: make([]byte, protocol.MaxValueLen+1)}), nil},
+		{"get of a key not at its ID", frameBytes(t, Frame{Type: FrameMessage, From: 5, Addr: "127.0.0.1:1",
+			Msg: protocol.Message{Type: protocol.KeyGet, From: 5, To: 100, Joiner: 5, Neighbour: protocol.None,
+				Key: protocol.KeyID(ring16, "a") + 1, Data: &protocol.Data{Key: "a"}}}), nil},
+		{"reply with status refused", frameBytes(t, Frame{Type: FrameMessage, From: 5, Addr: "127.0.0.1:1",
+			Msg: protocol.Message{Type: protocol.KeyReply, From: 5, To: 100, Joiner: 100, Neighbour: 5}}), nil},
+		{"split message interrupted by a leave", append(handoff(Frame{More: true}, protocol.Item{ID: protocol.KeyID(ring16, "a"), Key: "a"}),
+			frameBytes(t, Frame{Type: FrameLeave, From: 5, Addr: "127.0.0.1:1", Leave: Leave{Left: 1, Right: 2}})...), nil},
+		{"split message interrupted by another", append(handoff(Frame{More: true}, protocol.Item{ID: protocol.KeyID(ring16, "a"), Key: "a"}),
+			frameBytes(t, Frame{Type: FrameMessage, From: 5, Addr: "127.0.0.1:1",
+				Msg: protocol.Message{Type: protocol.Connect, From: 5, To: 100, Joiner: 5, Neighbour: protocol.None}})...), nil},
 	}...)
 	for _, tc := range cases {
 		if len(tc.b) == 0 || tc.name == "bytes after the frame" {

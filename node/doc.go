@@ -12,6 +12,12 @@
 // Nodes address each other by protocol ID. Every frame carries its sender's ID and listen
 // address, and a message frame also carries the addresses its sender knows for the IDs the
 // message names, so a node learns where to reach a peer only from the messages it receives.
+//
+// Clients (a joining node identifying its contact, "dhtexp status", "dhtexp kv") use
+// connections of their own for request/reply pairs. A key-value request is started in the
+// protocol goroutine like any other input, and answered when the protocol reports the
+// operation's end.
+//
 // docs/wire.md describes the frames; docs/nodes.md the command-line tools built on this
 // package and what a node does when a peer dies or leaves.
 package node

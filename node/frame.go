@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -13,14 +14,25 @@ import (
 const (
 	// Version is the only frame version this package speaks. A frame with another version
 	// closes the connection: there is no negotiation.
-	Version = 1
-	// MaxFrameSize bounds a frame's body (everything after the length prefix). The largest
-	// legitimate frame, a status with three 255-byte addresses and a 255-byte error, is
-	// about 1.2 KiB, so 4 KiB leaves room without letting a peer make us allocate much.
-	MaxFrameSize = 4096
-	// MaxString bounds every string on the wire (addresses, names, errors): its length is
+	Version = 2
+	// MaxFrameSize bounds a frame's body (everything after the length prefix), and so what
+	// a length prefix can make a node allocate before the bytes have arrived. The largest
+	// frame that cannot be split, a put or get reply with a 255-byte key, a 4096-byte value
+	// and two 255-byte addresses, is under 5 KiB; a handoff of many keys is split over as
+	// many frames as it needs (see Frame.More).
+	MaxFrameSize = 16 << 10
+	// MaxMessageSize bounds the frames of one message split over several: a receiver closes
+	// a connection whose message grows beyond it, and a sender refuses, with a logged error,
+	// to send a handoff that would. Memory for a split message grows only with the bytes
+	// that actually arrive.
+	MaxMessageSize = 64 << 20
+	// MaxString bounds every str8 on the wire (addresses, names, errors): its length is
 	// one byte.
 	MaxString = 255
+	// MaxBytes bounds keys and values on the wire (bytes16: a two-byte length). The protocol's
+	// own limits are lower; a node refuses a client's key or value beyond those with a reply
+	// that says so, which is why the wire can carry them.
+	MaxBytes = 1<<16 - 1
 
 	lengthSize = 4
 	headerSize = 1 + 1 + 8 + 1 // version, type, sender ID, address length
@@ -30,8 +42,8 @@ const (
 type FrameType uint8
 
 // Frame types. Message and Leave travel between nodes; the others are requests from a
-// client (a joining node asking its contact for its ID, or "dhtexp status") and their
-// replies on the same connection.
+// client (a joining node asking its contact for its ID, "dhtexp status", "dhtexp kv") and
+// their replies on the same connection.
 const (
 	FrameMessage       FrameType = iota + 1 // a protocol message
 	FrameIdentify                           // client: who are you?
@@ -39,12 +51,16 @@ const (
 	FrameStatusRequest                      // client: what is your state?
 	FrameStatus                             // reply to FrameStatusRequest
 	FrameLeave                              // the sender leaves the ring
+	FrameKVRequest                          // client: lookup, get or put a key
+	FrameKVReply                            // reply to FrameKVRequest
+	FrameError                              // node: the frame just received is refused; the connection closes
 	numFrameTypes
 )
 
 var frameTypeNames = [...]string{
 	FrameMessage: "message", FrameIdentify: "identify", FrameIdentity: "identity",
 	FrameStatusRequest: "status_request", FrameStatus: "status", FrameLeave: "leave",
+	FrameKVRequest: "kv_request", FrameKVReply: "kv_reply", FrameError: "error",
 }
 
 func (t FrameType) String() string {
@@ -75,10 +91,56 @@ type Frame struct {
 	// the receiver can reach nodes it only hears about.
 	Msg                       protocol.Message
 	JoinerAddr, NeighbourAddr string
+	// More: the message goes on in the next frame on the connection. A message whose
+	// handoff items do not fit in one frame travels as several frames, each with the whole
+	// message and a share of Msg.Data.Items; only the last has More unset (AppendMessage).
+	More bool
 
-	Identity Identity // FrameIdentity; ID and Addr mirror From and Addr
-	Status   Status   // FrameStatus; ID and Addr mirror From and Addr
-	Leave    Leave    // FrameLeave
+	Identity  Identity  // FrameIdentity; ID and Addr mirror From and Addr
+	Status    Status    // FrameStatus; ID and Addr mirror From and Addr
+	Leave     Leave     // FrameLeave
+	KVRequest KVRequest // FrameKVRequest
+	KVReply   KVReply   // FrameKVReply
+	Error     string    // FrameError: why the node refuses the frame it received
+}
+
+// KVRequest is a client's key-value operation. Kind and the sizes of Key and Value are
+// checked by the node, not by the wire, so that a bad request gets a reply saying what is
+// wrong with it.
+type KVRequest struct {
+	Kind  protocol.OpKind
+	Op    uint64 // the client's number for the request, echoed in the reply
+	Key   string
+	Value []byte // put: the value to store
+}
+
+// StatusRefused is the KVReply status of a request the node did not carry out (bad input,
+// or a node that cannot serve); KVReply.Error says why. Protocol statuses start at 1.
+const StatusRefused protocol.OpStatus = 0
+
+// KVReply is the end of a client's operation.
+type KVReply struct {
+	Kind      protocol.OpKind
+	Status    protocol.OpStatus // a protocol status, or StatusRefused
+	Op        uint64            // the request's Op
+	KeyID     protocol.ID       // the key's place on the ring; None when refused
+	Owner     protocol.ID       // the node that answered as the key's owner, or None
+	OwnerAddr string            // where Owner listens, if the node knows
+	Hops      int               // forwards the operation took
+	Value     []byte            // get: the value found
+	Error     string            // why the request was refused or failed, for people
+}
+
+// StatusName spells a reply status: the protocol's names, and "refused".
+func StatusName(s protocol.OpStatus) string {
+	if s == StatusRefused {
+		return "refused"
+	}
+	return s.String()
+}
+
+func validStatus(s uint8) bool {
+	return s == uint8(StatusRefused) || !strings.HasPrefix(protocol.OpStatus(s).String(), "status(")
 }
 
 // Identity is what a node tells a client that asks who it is.
@@ -116,8 +178,13 @@ type Status struct {
 	Queue  int
 	// Timers counts the protocol timers set and not yet handled. Stale ones among them
 	// change nothing when they fire, but the driver cannot tell them apart, so a node is
-	// sure to stay as it is only once this is 0 and no message is in flight.
-	Timers  int
+	// sure to stay as it is only once this is 0 and no message is in flight. Maintenance
+	// (protocol.Timer.Background: finger refresh, and the lookups it starts) is left out:
+	// it never ends by itself and cannot change the ring.
+	Timers int
+	// Keys is the number of keys the node stores; Fingers the routing shortcuts it knows.
+	Keys    int
+	Fingers int
 	Contact protocol.ID // newcomers: the node the join went through
 	// JoinStart and JoinEnd are Unix nanoseconds on the node's own clock; 0 when the join
 	// has not started or not ended (and always for members).
@@ -179,12 +246,16 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		if m.From != f.From {
 			return dst[:start], fmt.Errorf("%w: message from %v in a frame from %v", ErrMalformed, m.From, f.From)
 		}
-		dst = append(dst, byte(m.Type))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(m.To))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(m.Joiner))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(m.Neighbour))
+		dst = append(dst, byte(m.Type), m.Status)
+		dst = binary.BigEndian.AppendUint16(dst, m.Hops)
+		for _, v := range [...]uint64{uint64(m.To), uint64(m.Joiner), uint64(m.Neighbour), uint64(m.Key), m.Op} {
+			dst = binary.BigEndian.AppendUint64(dst, v)
+		}
 		if dst, err = appendString(dst, f.JoinerAddr); err == nil {
 			dst, err = appendString(dst, f.NeighbourAddr)
+		}
+		if err == nil {
+			dst, err = appendData(dst, m.Data, f.More)
 		}
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
@@ -214,9 +285,18 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		if s.Failed {
 			flags |= flagFailed
 		}
+		for _, c := range [...]struct {
+			v    int
+			name string
+		}{{s.Keys, "keys"}, {s.Fingers, "fingers"}} {
+			if c.v < 0 || int64(c.v) > int64(^uint32(0)) {
+				return dst[:start], fmt.Errorf("%w: %d %s", ErrMalformed, c.v, c.name)
+			}
+		}
 		dst = append(dst, s.Bits, flags)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(s.Queue))
-		dst = binary.BigEndian.AppendUint32(dst, uint32(s.Timers))
+		for _, v := range [...]int{s.Queue, s.Timers, s.Keys, s.Fingers} {
+			dst = binary.BigEndian.AppendUint32(dst, uint32(v))
+		}
 		for _, v := range [...]uint64{uint64(s.Left), uint64(s.Right), uint64(s.Contact),
 			uint64(s.JoinStart), uint64(s.JoinEnd), uint64(s.Sent), uint64(s.Delivered), uint64(s.Dropped)} {
 			dst = binary.BigEndian.AppendUint64(dst, v)
@@ -233,6 +313,33 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		if dst, err = appendString(dst, l.LeftAddr); err == nil {
 			dst, err = appendString(dst, l.RightAddr)
 		}
+	case FrameKVRequest:
+		q := &f.KVRequest
+		dst = append(dst, byte(q.Kind))
+		dst = binary.BigEndian.AppendUint64(dst, q.Op)
+		if dst, err = appendBytes(dst, q.Key, "key"); err == nil {
+			dst, err = appendBytes(dst, q.Value, "value")
+		}
+	case FrameKVReply:
+		r := &f.KVReply
+		if !validStatus(uint8(r.Status)) {
+			return dst[:start], fmt.Errorf("%w: unknown reply status %d", ErrMalformed, r.Status)
+		}
+		if r.Hops < 0 || r.Hops > 0xffff {
+			return dst[:start], fmt.Errorf("%w: %d hops", ErrMalformed, r.Hops)
+		}
+		dst = append(dst, byte(r.Kind), byte(r.Status))
+		for _, v := range [...]uint64{r.Op, uint64(r.KeyID), uint64(r.Owner)} {
+			dst = binary.BigEndian.AppendUint64(dst, v)
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(r.Hops))
+		if dst, err = appendString(dst, r.OwnerAddr); err == nil {
+			if dst, err = appendBytes(dst, r.Value, "value"); err == nil {
+				dst, err = appendString(dst, r.Error)
+			}
+		}
+	case FrameError:
+		dst, err = appendString(dst, f.Error)
 	default:
 		return dst[:start], fmt.Errorf("%w: unknown frame type %d", ErrMalformed, f.Type)
 	}
@@ -252,6 +359,182 @@ func appendString(dst []byte, s string) ([]byte, error) {
 		return dst, fmt.Errorf("%w: string of %d bytes (at most %d)", ErrMalformed, len(s), MaxString)
 	}
 	return append(append(dst, byte(len(s))), s...), nil
+}
+
+// appendBytes appends a bytes16: a two-byte length and the bytes.
+func appendBytes[T string | []byte](dst []byte, b T, what string) ([]byte, error) {
+	if len(b) > MaxBytes {
+		return dst, fmt.Errorf("%w: %s of %d bytes (at most %d)", ErrMalformed, what, len(b), MaxBytes)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(b)))
+	return append(dst, b...), nil
+}
+
+// Data flag bits of a message.
+const (
+	dataPresent = 1 << iota
+	dataMore
+	dataKnown = dataPresent | dataMore
+)
+
+func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
+	if d == nil {
+		if more {
+			return dst, fmt.Errorf("%w: a message with no data cannot go on in another frame", ErrMalformed)
+		}
+		return append(dst, 0), nil
+	}
+	flags := byte(dataPresent)
+	if more {
+		flags |= dataMore
+	}
+	if len(d.Items) > 0xffff {
+		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items))
+	}
+	dst = append(dst, flags)
+	var err error
+	if dst, err = appendBytes(dst, d.Key, "key"); err != nil {
+		return dst, err
+	}
+	if dst, err = appendBytes(dst, d.Value, "value"); err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(d.Items)))
+	for i := range d.Items {
+		it := &d.Items[i]
+		dst = binary.BigEndian.AppendUint64(dst, uint64(it.ID))
+		if dst, err = appendBytes(dst, it.Key, "item key"); err != nil {
+			return dst, err
+		}
+		if dst, err = appendBytes(dst, it.Value, "item value"); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// itemSize is what an item adds to a message frame.
+func itemSize(it *protocol.Item) int { return 8 + 2 + len(it.Key) + 2 + len(it.Value) }
+
+// AppendMessage appends a FrameMessage: one frame when it fits, else as many frames as its
+// handoff items need, all with the whole message and a share of the items, all but the
+// last with More set. A receiver puts them back together (Assembler). Written in one piece
+// on one connection, the frames of a message are never interleaved with others.
+func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
+	d := f.Msg.Data
+	if f.Type != FrameMessage || d == nil || len(d.Items) < 2 {
+		return AppendFrame(dst, f)
+	}
+	// The frame without its items, with More set: what every part costs besides its items.
+	bare := *f
+	bare.More = true
+	bare.Msg.Data = &protocol.Data{Key: d.Key, Value: d.Value}
+	head, err := AppendFrame(nil, &bare)
+	if err != nil {
+		return dst, err
+	}
+	room := MaxFrameSize - (len(head) - lengthSize)
+	total := 0
+	for i := range d.Items {
+		sz := itemSize(&d.Items[i])
+		if sz > room {
+			return dst, fmt.Errorf("%w: item %q of %d bytes does not fit in a frame", ErrTooLarge, d.Items[i].Key, sz)
+		}
+		total += sz
+	}
+	if total <= room {
+		return AppendFrame(dst, f)
+	}
+	// Parts are packed greedily, in order; the receiver counts the same bodies against
+	// MaxMessageSize.
+	var cuts []int
+	body := 0
+	for lo := 0; lo < len(d.Items); {
+		hi, sz := lo, 0
+		for hi < len(d.Items) && sz+itemSize(&d.Items[hi]) <= room {
+			sz += itemSize(&d.Items[hi])
+			hi++
+		}
+		cuts = append(cuts, hi)
+		body += len(head) - lengthSize + sz
+		lo = hi
+	}
+	if body > MaxMessageSize {
+		return dst, fmt.Errorf("%w: message of %d items and %d bytes (at most %d)", ErrTooLarge, len(d.Items), body, MaxMessageSize)
+	}
+	start, part, lo := len(dst), bare, 0
+	for _, hi := range cuts {
+		part.Msg.Data = &protocol.Data{Key: d.Key, Value: d.Value, Items: d.Items[lo:hi]}
+		part.More = hi < len(d.Items)
+		if dst, err = AppendFrame(dst, &part); err != nil {
+			return dst[:start], err
+		}
+		lo = hi
+	}
+	return dst, nil
+}
+
+// Assembler puts split messages back together from the frames of one connection, in
+// order. It holds at most one message at a time.
+type Assembler struct {
+	part *Frame
+	size int // body bytes of the frames held
+}
+
+// Add takes the next message frame of the connection (body is its size after the length
+// prefix). It returns the whole message once its last frame has come, or nil while more
+// frames are due. A frame that does not continue the message held, or a message that grows
+// beyond MaxMessageSize, is an error.
+func (a *Assembler) Add(f *Frame, body int) (*Frame, error) {
+	if a.part == nil {
+		if !f.More {
+			return f, nil
+		}
+		cp := *f
+		d := *f.Msg.Data
+		cp.Msg.Data = &d
+		a.part, a.size = &cp, body
+		return nil, nil
+	}
+	if !sameMessage(a.part, f) {
+		held := a.part.Msg.Type
+		a.Reset()
+		return nil, fmt.Errorf("%w: a %s message interrupts a %s message split over frames", ErrMalformed, f.Msg.Type, held)
+	}
+	a.size += body
+	if a.size > MaxMessageSize {
+		size := a.size
+		a.Reset()
+		return nil, fmt.Errorf("%w: message split over frames exceeds %d bytes (%d so far)", ErrTooLarge, MaxMessageSize, size)
+	}
+	d := a.part.Msg.Data
+	d.Items = append(d.Items, f.Msg.Data.Items...)
+	if f.More {
+		return nil, nil
+	}
+	whole := a.part
+	whole.More = false
+	a.Reset()
+	return whole, nil
+}
+
+// Pending reports whether a message is partly received; its size in bytes so far.
+func (a *Assembler) Pending() (bool, int) { return a.part != nil, a.size }
+
+// Reset drops the message held.
+func (a *Assembler) Reset() { a.part, a.size = nil, 0 }
+
+// sameMessage reports whether b continues a's message: everything but the items agrees.
+func sameMessage(a, b *Frame) bool {
+	if b.Type != FrameMessage || b.Msg.Data == nil {
+		return false
+	}
+	am, bm := a.Msg, b.Msg
+	ad, bd := am.Data, bm.Data
+	am.Data, bm.Data = nil, nil
+	return a.From == b.From && a.Addr == b.Addr && am == bm &&
+		a.JoinerAddr == b.JoinerAddr && a.NeighbourAddr == b.NeighbourAddr &&
+		ad.Key == bd.Key && string(ad.Value) == string(bd.Value)
 }
 
 // DecodeFrame decodes exactly one frame, length prefix included. Every byte must belong
@@ -348,6 +631,57 @@ func (d *decoder) u8(what string) uint8 {
 	return 0
 }
 
+func (d *decoder) u16(what string) uint16 {
+	if v := d.need(2, what); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+// bytes reads a bytes16 into memory of its own (the body buffer is reused); empty is nil.
+func (d *decoder) bytes(what string) []byte {
+	n := d.u16(what + " length")
+	v := d.need(int(n), what)
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+// data reads a message's data section and its More flag.
+func (d *decoder) data() (*protocol.Data, bool) {
+	flags := d.u8("data flags")
+	if flags&^dataKnown != 0 {
+		d.fail("unknown data flags %#x", flags&^dataKnown)
+	}
+	if flags&dataPresent == 0 {
+		if flags&dataMore != 0 {
+			d.fail("a message with no data goes on in another frame")
+		}
+		return nil, false
+	}
+	data := &protocol.Data{Key: string(d.bytes("data key")), Value: d.bytes("data value")}
+	n := int(d.u16("item count"))
+	// Every item takes at least its ID and two lengths: a count the body cannot hold is
+	// refused before anything is allocated for it.
+	if d.err == nil && n > len(d.b)/12 {
+		d.fail("%d items in %d bytes", n, len(d.b))
+	}
+	if d.err == nil && n > 0 {
+		data.Items = make([]protocol.Item, n)
+		for i := range data.Items {
+			it := &data.Items[i]
+			it.ID = d.id("item ID")
+			it.Key = string(d.bytes("item key"))
+			it.Value = d.bytes("item value")
+		}
+	}
+	if d.err != nil {
+		return nil, false
+	}
+	return data, flags&dataMore != 0
+}
+
 func (d *decoder) u32(what string) uint32 {
 	if v := d.need(4, what); v != nil {
 		return binary.BigEndian.Uint32(v)
@@ -383,10 +717,11 @@ func decodeBody(b []byte) (Frame, error) {
 		if d.err == nil && !validMsgType[t] {
 			d.fail("unknown message type %d", t)
 		}
-		f.Msg = protocol.Message{Type: protocol.MsgType(t), From: f.From,
-			To: d.id("addressee"), Joiner: d.id("joiner"), Neighbour: d.id("neighbour")}
+		f.Msg = protocol.Message{Type: protocol.MsgType(t), From: f.From, Status: d.u8("status"), Hops: d.u16("hops"),
+			To: d.id("addressee"), Joiner: d.id("joiner"), Neighbour: d.id("neighbour"), Key: d.id("key"), Op: d.u64("op")}
 		f.JoinerAddr = d.str("joiner address")
 		f.NeighbourAddr = d.str("neighbour address")
+		f.Msg.Data, f.More = d.data()
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
 		f.Identity = Identity{ID: f.From, Addr: f.Addr, Bits: d.u8("bits"), Protocol: d.str("protocol")}
@@ -403,6 +738,8 @@ func decodeBody(b []byte) (Frame, error) {
 		s.Failed = flags&flagFailed != 0
 		s.Queue = int(d.u32("queue"))
 		s.Timers = int(d.u32("timers"))
+		s.Keys = int(d.u32("keys"))
+		s.Fingers = int(d.u32("fingers"))
 		s.Left, s.Right, s.Contact = d.id("left"), d.id("right"), d.id("contact")
 		s.JoinStart, s.JoinEnd = int64(d.u64("join start")), int64(d.u64("join end"))
 		s.Sent, s.Delivered, s.Dropped = int64(d.u64("sent")), int64(d.u64("delivered")), int64(d.u64("dropped"))
@@ -413,6 +750,27 @@ func decodeBody(b []byte) (Frame, error) {
 		f.Leave = Leave{Left: d.id("left"), Right: d.id("right")}
 		f.Leave.LeftAddr = d.str("left address")
 		f.Leave.RightAddr = d.str("right address")
+	case FrameKVRequest:
+		q := &f.KVRequest
+		q.Kind = protocol.OpKind(d.u8("operation"))
+		q.Op = d.u64("op")
+		q.Key = string(d.bytes("key"))
+		q.Value = d.bytes("value")
+	case FrameKVReply:
+		r := &f.KVReply
+		r.Kind = protocol.OpKind(d.u8("operation"))
+		st := d.u8("status")
+		if d.err == nil && !validStatus(st) {
+			d.fail("unknown reply status %d", st)
+		}
+		r.Status = protocol.OpStatus(st)
+		r.Op, r.KeyID, r.Owner = d.u64("op"), d.id("key ID"), d.id("owner")
+		r.Hops = int(d.u16("hops"))
+		r.OwnerAddr = d.str("owner address")
+		r.Value = d.bytes("value")
+		r.Error = d.str("error")
+	case FrameError:
+		f.Error = d.str("error")
 	default:
 		d.fail("unknown frame type %d", uint8(f.Type))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -24,9 +25,29 @@ func sampleFrames() []Frame {
 		{Type: FrameStatusRequest, From: protocol.None},
 		{Type: FrameStatus, From: 42, Addr: "127.0.0.1:9", Status: Status{ID: 42, Addr: "127.0.0.1:9",
 			Protocol: "seed", Bits: 62, Left: 1, Right: protocol.None, LeftAddr: "127.0.0.1:10",
-			Connected: false, Waiting: true, Locked: true, Member: false, Failed: true, Queue: 3, Timers: 2, Contact: 5,
+			Connected: false, Waiting: true, Locked: true, Member: false, Failed: true, Queue: 3, Timers: 2, Keys: 1 << 20, Fingers: 7, Contact: 5,
 			JoinStart: 1700000000000000000, JoinEnd: 0, Sent: 10, Delivered: 8, Dropped: 1, Error: "boom"}},
 		{Type: FrameLeave, From: 42, Addr: "127.0.0.1:9", Leave: Leave{Left: 1, Right: 50, LeftAddr: "a:1", RightAddr: "b:2"}},
+		{Type: FrameMessage, From: 9, Addr: "127.0.0.1:5000",
+			Msg: protocol.Message{Type: protocol.KeyGet, Hops: 3, From: 9, To: 12, Joiner: 3, Neighbour: protocol.None,
+				Key: 40000, Op: 77, Data: &protocol.Data{Key: "colour"}},
+			JoinerAddr: "127.0.0.1:1"},
+		{Type: FrameMessage, From: 12, Addr: "127.0.0.1:6000",
+			Msg: protocol.Message{Type: protocol.KeyReply, Status: uint8(protocol.StatusOK), Hops: 65535, From: 12, To: 3,
+				Joiner: 3, Neighbour: 12, Key: 40000, Op: 1<<63 | 5, Data: &protocol.Data{Key: "colour", Value: []byte("blue\x00")}},
+			JoinerAddr: "127.0.0.1:1", NeighbourAddr: "127.0.0.1:6000"},
+		{Type: FrameMessage, From: 12, Addr: "127.0.0.1:6000", More: true,
+			Msg: protocol.Message{Type: protocol.LeftSet, From: 12, To: 3, Joiner: 3, Neighbour: protocol.None,
+				Data: &protocol.Data{Items: []protocol.Item{{ID: 1, Key: "a", Value: []byte("x")}, {ID: 2, Key: strings.Repeat("k", 255)}}}}},
+		{Type: FrameMessage, From: 12, Addr: "127.0.0.1:6000",
+			Msg: protocol.Message{Type: protocol.LeftSet, From: 12, To: 3, Joiner: 3, Neighbour: protocol.None, Data: &protocol.Data{}}},
+		{Type: FrameKVRequest, From: protocol.None, KVRequest: KVRequest{Kind: protocol.OpPut, Op: 1, Key: "colour", Value: []byte("blue")}},
+		{Type: FrameKVRequest, From: protocol.None, KVRequest: KVRequest{Kind: 99, Op: 1<<64 - 1, Key: strings.Repeat("k", 300)}},
+		{Type: FrameKVReply, From: 12, Addr: "127.0.0.1:6000", KVReply: KVReply{Kind: protocol.OpGet, Status: protocol.StatusOK,
+			Op: 1, KeyID: 40000, Owner: 12, OwnerAddr: "127.0.0.1:6000", Hops: 2, Value: []byte("blue")}},
+		{Type: FrameKVReply, From: 12, Addr: "127.0.0.1:6000", KVReply: KVReply{Kind: 99, Status: StatusRefused,
+			Op: 2, KeyID: protocol.None, Owner: protocol.None, Error: "operation: unknown operation 99"}},
+		{Type: FrameError, From: 12, Addr: "127.0.0.1:6000", Error: "malformed frame: unknown frame type 200"},
 	}
 }
 
@@ -41,7 +62,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f.Type, err)
 		}
-		if got != f {
+		if !reflect.DeepEqual(got, f) {
 			t.Errorf("%s: decoded\n%+v\nwant\n%+v", f.Type, got, f)
 		}
 		stream = append(stream, b...)
@@ -53,7 +74,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		var got Frame
 		var err error
 		got, buf, err = ReadFrame(r, buf)
-		if err != nil || got != want {
+		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("stream: %v\n%+v\nwant\n%+v", err, got, want)
 		}
 	}
@@ -84,9 +105,21 @@ func badFrames(t testing.TB) []struct {
 	b    []byte
 	want error
 } {
-	msg := frameBytes(t, sampleFrames()[0])
-	status := frameBytes(t, sampleFrames()[5])
+	samples := sampleFrames()
+	msg := frameBytes(t, samples[0])
+	status := frameBytes(t, samples[5])
 	identify := frameBytes(t, Frame{Type: FrameIdentify, From: protocol.None})
+	get := frameBytes(t, samples[7])  // a get with data: key "colour", no value, no items
+	part := frameBytes(t, samples[9]) // a handoff with More set and two items
+	kvReq := frameBytes(t, samples[11])
+	kvReply := frameBytes(t, samples[13])
+	errFrame := frameBytes(t, samples[15])
+	// Offsets into get: the header with a 14-byte address, the message fields, the joiner
+	// address and an empty neighbour address.
+	getFlags := 15 + 14 + 1 + 1 + 2 + 5*8 + 1 + 11 + 1
+	// part: its data flags, empty key and value, then the item count.
+	partFlags := 15 + 14 + 1 + 1 + 2 + 5*8 + 1 + 1
+	partCount := partFlags + 1 + 2 + 2
 	mod := func(b []byte, f func([]byte) []byte) []byte { return f(bytes.Clone(b)) }
 	return []struct {
 		name string
@@ -97,12 +130,13 @@ func badFrames(t testing.TB) []struct {
 		{"partial length", []byte{0, 0}, ErrTruncated},
 		{"length only", []byte{0, 0, 0, 20}, ErrTruncated},
 		{"body cut short", msg[:len(msg)-3], ErrTruncated},
-		{"oversized length", []byte{0, 0, 0x10, 0x01, Version}, ErrTooLarge},
+		{"oversized length", append(binary.BigEndian.AppendUint32(nil, MaxFrameSize+1), Version), ErrTooLarge},
 		{"huge length", []byte{0xff, 0xff, 0xff, 0xff}, ErrTooLarge},
 		{"length below header", []byte{0, 0, 0, 2, Version, byte(FrameIdentify)}, ErrMalformed},
 		{"bytes after the frame", append(bytes.Clone(identify), 0), ErrMalformed},
 		{"version 0", mod(identify, func(b []byte) []byte { b[4] = 0; return b }), ErrVersion},
-		{"version 2", mod(msg, func(b []byte) []byte { b[4] = 2; return b }), ErrVersion},
+		{"version 1", mod(msg, func(b []byte) []byte { b[4] = 1; return b }), ErrVersion},
+		{"version 3", mod(kvReq, func(b []byte) []byte { b[4] = 3; return b }), ErrVersion},
 		{"unknown frame type 0", mod(identify, func(b []byte) []byte { b[5] = 0; return b }), ErrMalformed},
 		{"unknown frame type 200", mod(identify, func(b []byte) []byte { b[5] = 200; return b }), ErrMalformed},
 		{"address runs past the body", mod(identify, func(b []byte) []byte { b[14] = 40; return b }), ErrMalformed},
@@ -112,6 +146,17 @@ func badFrames(t testing.TB) []struct {
 		{"message cut inside an ID", withLength(bytes.Clone(msg[:len(msg)-len("127.0.0.1:4000")-10])), ErrMalformed},
 		{"status with unknown flags", mod(status, func(b []byte) []byte { b[15+len("127.0.0.1:9")+1] |= 0x80; return b }), ErrMalformed},
 		{"status cut short", withLength(bytes.Clone(status[:40])), ErrMalformed},
+		{"unknown data flags", mod(get, func(b []byte) []byte { b[getFlags] |= 0x04; return b }), ErrMalformed},
+		{"more without data", mod(get, func(b []byte) []byte { b[getFlags] = dataMore; return withLength(b[:getFlags+1]) }), ErrMalformed},
+		{"data key runs past the body", mod(get, func(b []byte) []byte { b[getFlags+1] = 0xff; return b }), ErrMalformed},
+		{"item count beyond the body", mod(part, func(b []byte) []byte { b[partCount] = 0xff; return b }), ErrMalformed},
+		{"item count below the items", mod(part, func(b []byte) []byte { b[partCount+1] = 1; return b }), ErrMalformed},
+		{"item cut short", withLength(bytes.Clone(part[:len(part)-3])), ErrMalformed},
+		{"kv request cut short", withLength(bytes.Clone(kvReq[:len(kvReq)-3])), ErrMalformed},
+		{"kv request value past the body", withLength(append(bytes.Clone(kvReq[:len(kvReq)-4-2]), 0x10, 0x00, 'x')), ErrMalformed},
+		{"kv reply with an unknown status", mod(kvReply, func(b []byte) []byte { b[15+14+1] = 200; return b }), ErrMalformed},
+		{"kv reply with bytes left", withLength(append(bytes.Clone(kvReply), 0)), ErrMalformed},
+		{"error frame with bytes left", withLength(append(bytes.Clone(errFrame), 0)), ErrMalformed},
 	}
 }
 
@@ -168,6 +213,11 @@ func TestAppendFrameRefuses(t *testing.T) {
 		"unknown frame type":   {Type: 99},
 		"negative queue":       {Type: FrameStatus, Status: Status{Queue: -1}},
 		"negative timers":      {Type: FrameStatus, Status: Status{Timers: -1}},
+		"negative keys":        {Type: FrameStatus, Status: Status{Keys: -1}},
+		"unknown reply status": {Type: FrameKVReply, KVReply: KVReply{Status: 200}},
+		"too many hops":        {Type: FrameKVReply, KVReply: KVReply{Status: protocol.StatusOK, Hops: 1 << 16}},
+		"long value":           {Type: FrameKVRequest, KVRequest: KVRequest{Kind: protocol.OpPut, Key: "k", Value: make([]byte, MaxBytes+1)}},
+		"more without data":    {Type: FrameMessage, From: 1, More: true, Msg: protocol.Message{Type: protocol.LeftSet, From: 1}},
 	} {
 		b, err := AppendFrame([]byte("keep"), &f)
 		if !errors.Is(err, ErrMalformed) || string(b) != "keep" {
@@ -202,7 +252,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n% x\n% x", b, again)
 		}
-		if back, _, err := ReadFrame(bytes.NewReader(b), nil); err != nil || back != fr {
+		if back, _, err := ReadFrame(bytes.NewReader(b), nil); err != nil || !reflect.DeepEqual(back, fr) {
 			t.Fatalf("ReadFrame disagrees: %v", err)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,12 @@ const (
 	DefaultPeerTimeout  = 5 * time.Second
 	DefaultJoinTimeout  = 10 * time.Second
 	DefaultMaxConns     = 1024
+	// DefaultFingerPeriod is the finger refresh of "dhtexp node": one lookup a second per
+	// node keeps routing shortcuts fresh on a ring that changes at human speed, at a cost
+	// no network notices.
+	DefaultFingerPeriod = time.Second
+	// maxHopBudget is what the wire's hop counter holds.
+	maxHopBudget = 1<<16 - 1
 	// maxPeerQueue bounds the frames waiting for one peer, so that a peer that accepts
 	// connections but never reads cannot make the node buffer without end.
 	maxPeerQueue = 4096
@@ -61,6 +68,16 @@ type Config struct {
 	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries).
 	Timeout time.Duration
 	Retries int
+	// The DHT layer. FingerPeriod is how often the node refreshes one routing shortcut;
+	// 0 never (routing then follows right pointers), as in protocol.Config, so that nodes
+	// started for join experiments send nothing but the join protocol; DefaultFingerPeriod
+	// suits real networks. HopBudget bounds the forwards of one operation (0:
+	// protocol.DefaultHopBudget; at most 65535, the wire's hop counter). OpTimeout is how
+	// long the node waits for the answer to an operation it started for a client (0:
+	// protocol.DefaultOpTimeout); the client's reply waits for it.
+	FingerPeriod time.Duration
+	HopBudget    int
+	OpTimeout    time.Duration
 	// ID is the node's ring ID; protocol.None draws one at random from Rand.
 	ID   protocol.ID
 	Rand io.Reader // nil: crypto/rand
@@ -138,6 +155,10 @@ type Node struct {
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{} // inbound; nil once shut down
 
+	// assembling counts the bytes of split messages that readers hold until their last
+	// frame comes, over all connections (maxAssembling).
+	assembling atomic.Int64
+
 	// Owned by the protocol goroutine.
 	p         protocol.Node
 	out       protocol.Output
@@ -147,8 +168,12 @@ type Node struct {
 	dir       map[protocol.ID]string
 	peers     map[string]*peer
 	local     []protocol.Message // self-addressed messages not yet handled
-	timers    map[uint64]*time.Timer
+	timers    map[uint64]armedTimer
 	timerSeq  uint64
+	fgTimers  int                       // timers not counted as maintenance: what Status.Timers shows
+	bgStep    bool                      // the step under way handles a maintenance timer
+	ops       map[uint64]chan<- KVReply // client operations under way, by the node's own number
+	lastOp    uint64
 	ev        sim.Event
 	joinStart int64
 	joinEnd   int64
@@ -163,13 +188,23 @@ type Node struct {
 type inputKind uint8
 
 const (
-	inFrame inputKind = iota + 1 // a message or leave frame from a peer
-	inTimer                      // a protocol timer fired
-	inJoin                       // time to start the own join
-	inDrop                       // a sender could not deliver a message
-	inDead                       // a sender gave up on a peer
-	inLeave                      // the node is asked to leave
+	inFrame   inputKind = iota + 1 // a message or leave frame from a peer
+	inTimer                        // a protocol timer fired
+	inJoin                         // time to start the own join
+	inDrop                         // a sender could not deliver a message
+	inDead                         // a sender gave up on a peer
+	inLeave                        // the node is asked to leave
+	inRequest                      // a client's key-value operation
+	inItems                        // an observer asks for the stored keys
 )
+
+// armedTimer is a wall-clock timer for a protocol timer. Maintenance timers, and those
+// armed while one is handled (the lookup a finger refresh starts, and its timeout), are
+// left out of Status.Timers: they never end by themselves and cannot change the ring.
+type armedTimer struct {
+	t  *time.Timer
+	bg bool
+}
 
 type input struct {
 	kind   inputKind
@@ -180,6 +215,9 @@ type input struct {
 	addr   string
 	reason string
 	reply  chan []*peer
+	req    protocol.Request
+	result chan<- KVReply
+	items  chan<- []protocol.Item
 }
 
 // Start binds the listener, identifies the contact when joining, and starts the node's
@@ -204,6 +242,15 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Timeout < 0 || cfg.Retries < 0 {
 		return nil, fmt.Errorf("timeout %v and retries %d must not be negative", cfg.Timeout, cfg.Retries)
+	}
+	switch {
+	case cfg.FingerPeriod < 0:
+		return nil, fmt.Errorf("finger period %v must not be negative", cfg.FingerPeriod)
+	case cfg.HopBudget < 0 || cfg.HopBudget > maxHopBudget:
+		return nil, fmt.Errorf("hop budget %d must be in 0..%d", cfg.HopBudget, maxHopBudget)
+	case cfg.OpTimeout < 0:
+		// The protocol would wait for ever, and so would the client.
+		return nil, fmt.Errorf("operation timeout %v must not be negative", cfg.OpTimeout)
 	}
 	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
 		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
@@ -252,7 +299,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
-		Timeout: int64(cfg.Timeout), Retries: cfg.Retries}
+		Timeout: int64(cfg.Timeout), Retries: cfg.Retries,
+		FingerPeriod: int64(cfg.FingerPeriod), HopBudget: cfg.HopBudget, OpTimeout: int64(cfg.OpTimeout)}
 	switch {
 	case cfg.Join != "":
 		pc.Contact = contact.ID
@@ -276,7 +324,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		contact:  pc.Contact,
 		dir:      map[protocol.ID]string{},
 		peers:    map[string]*peer{},
-		timers:   map[uint64]*time.Timer{},
+		timers:   map[uint64]armedTimer{},
+		ops:      map[uint64]chan<- KVReply{},
 	}
 	n.st = n.p.State()
 	if cfg.Join != "" {
@@ -467,9 +516,13 @@ func (n *Node) run() {
 	defer close(n.loopDone)
 	defer func() {
 		for _, t := range n.timers {
-			t.Stop()
+			t.t.Stop()
 		}
 	}()
+	n.out.Reset()
+	n.p.Boot(&n.out)
+	n.perform(nil)
+	n.publish()
 	for {
 		select {
 		case in := <-n.inputs:
@@ -523,13 +576,19 @@ func (n *Node) handle(in *input) {
 	case inTimer:
 		// Counted as pending until handled here, so that a status showing no timers means
 		// that none can still change the node.
+		armed := n.timers[in.tm]
 		delete(n.timers, in.tm)
+		if !armed.bg {
+			n.fgTimers--
+		}
 		n.emit(sim.KindTimer, nil, "")
 		if n.failure != "" || n.leaving {
 			return
 		}
 		n.out.Reset()
+		n.bgStep = armed.bg
 		n.perform(n.p.Fire(in.timer, &n.out))
+		n.bgStep = false
 	case inJoin:
 		n.startJoin()
 	case inDrop:
@@ -539,6 +598,10 @@ func (n *Node) handle(in *input) {
 		n.emit(sim.KindFault, nil, in.reason)
 	case inLeave:
 		in.reply <- n.leave()
+	case inRequest:
+		n.request(in.req, in.result)
+	case inItems:
+		in.items <- slices.Clone(n.p.Items())
 	}
 }
 
@@ -602,11 +665,15 @@ func (n *Node) perform(err error) {
 			case protocol.Send:
 				n.send(a.Msg)
 			case protocol.SetTimer:
-				n.setTimer(a.Timer)
+				n.setTimer(a.Timer, n.bgStep || a.Timer.Background)
+			case protocol.Done:
+				n.finish(a.Result)
 			}
 			// Idle models a node's busy loop, which only the simulator's seed timing honours.
 		}
 		n.out.Reset()
+		// Only the maintenance step's own actions are maintenance; serving a queue is not.
+		n.bgStep = false
 		var served bool
 		served, err = n.p.Serve(&n.out)
 		if !served {
@@ -624,6 +691,8 @@ func (n *Node) fail(err error) {
 	n.failure = err.Error()
 	n.log.Error("protocol error; the state machine stops", "err", err)
 	n.emit(sim.KindViolation, nil, "protocol error: "+n.failure)
+	// Timers are ignored from now on, so no operation under way could end by itself.
+	n.abandonOps("the node's state machine stopped at a protocol error: " + n.failure)
 }
 
 func (n *Node) observe() {
@@ -667,7 +736,7 @@ func (n *Node) send(m protocol.Message) {
 	}
 	f := Frame{Type: FrameMessage, From: n.id, Addr: n.addr, Msg: m,
 		JoinerAddr: n.addrOf(m.Joiner), NeighbourAddr: n.addrOf(m.Neighbour)}
-	b, err := AppendFrame(nil, &f)
+	b, err := AppendMessage(nil, &f)
 	if err != nil {
 		n.drop(&m, err.Error())
 		return
@@ -680,6 +749,13 @@ func (n *Node) send(m protocol.Message) {
 func (n *Node) drop(m *protocol.Message, reason string) {
 	n.dropped++
 	n.emit(sim.KindDrop, m, reason)
+	if m.Data != nil && len(m.Data.Items) > 0 {
+		// The sender's protocol let go of these keys when it made the message: unless a
+		// retrying variant sends them again, they are gone, which must not pass unnoticed.
+		n.log.Error("handoff dropped: its keys are lost unless the variant sends them again", "type", m.Type.String(),
+			"from", m.From.String(), "to", m.To.String(), "keys", len(m.Data.Items), "reason", reason)
+		return
+	}
 	n.log.Info("message dropped", "type", m.Type.String(), "from", m.From.String(), "to", m.To.String(), "reason", reason)
 }
 
@@ -687,18 +763,22 @@ func (n *Node) drop(m *protocol.Message, reason string) {
 // goroutine, so that Fire runs there, between two inputs, like everything else the state
 // machine sees. Timers are never cancelled: the variant recognises a stale one by its Tag,
 // which the driver cannot interpret; run stops whatever is left when the node shuts down.
-func (n *Node) setTimer(t protocol.Timer) {
+func (n *Node) setTimer(t protocol.Timer, bg bool) {
 	n.timerSeq++
 	seq := n.timerSeq
-	n.timers[seq] = time.AfterFunc(time.Duration(t.After), func() {
+	if !bg {
+		n.fgTimers++
+	}
+	n.timers[seq] = armedTimer{bg: bg, t: time.AfterFunc(time.Duration(t.After), func() {
 		n.push(input{kind: inTimer, timer: t, tm: seq})
-	})
+	})}
 }
 
 // leave sends the leave notice to both neighbours and returns their senders, whose
 // queues the caller waits to drain.
 func (n *Node) leave() []*peer {
 	n.leaving = true
+	n.abandonOps("the node is leaving the ring")
 	st := n.st
 	f := Frame{Type: FrameLeave, From: n.id, Addr: n.addr, Leave: Leave{Left: st.Left, Right: st.Right,
 		LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right)}}
@@ -732,7 +812,8 @@ func (n *Node) publish() {
 		ID: n.id, Addr: n.addr, Protocol: n.cfg.Protocol, Bits: uint8(n.cfg.Bits),
 		Left: st.Left, Right: st.Right, LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right),
 		Connected: st.Connected, Waiting: st.Waiting, Locked: st.Locked, Member: n.member,
-		Failed: st.Failed, Queue: st.Queue, Timers: len(n.timers), Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
+		Failed: st.Failed, Queue: st.Queue, Timers: n.fgTimers, Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
+		Keys: len(n.p.Items()), Fingers: len(n.p.Fingers()),
 		Sent: n.sent, Delivered: n.delivered, Dropped: n.dropped, Error: truncate(n.failure, MaxString),
 	}
 	if st.Left == protocol.None {

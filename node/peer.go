@@ -163,7 +163,9 @@ func (p *peer) run() {
 				stop := context.AfterFunc(p.n.ctx, func() { conn.Close() })
 				unblock = func() { stop() }
 			}
-			c.SetWriteDeadline(time.Now().Add(p.n.cfg.WriteTimeout))
+			// A handoff split over many frames can be megabytes: it gets a second more per
+			// MiB, so that the deadline catches a peer that stopped reading, not a big write.
+			c.SetWriteDeadline(time.Now().Add(p.n.cfg.WriteTimeout + time.Duration(len(batch[i].b)>>20)*time.Second))
 			if _, err := c.Write(batch[i].b); err != nil {
 				// Part of the frame may have gone out, so it is not sent again: a second
 				// copy could be handled twice.

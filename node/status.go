@@ -28,6 +28,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Failed    bool        `json:"failed"`
 		Queue     int         `json:"queue"`
 		Timers    int         `json:"timers"`
+		Keys      int         `json:"keys"`
+		Fingers   int         `json:"fingers"`
 		Member    bool        `json:"member"`
 		Contact   *uint64     `json:"contact"`
 		JoinStart int64       `json:"join_start_ns"`
@@ -37,7 +39,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Dropped   int64       `json:"dropped"`
 		Error     string      `json:"error,omitempty"`
 	}{s.ID, s.Addr, s.Protocol, s.Bits, optID(s.Left), s.LeftAddr, optID(s.Right), s.RightAddr,
-		s.Connected, s.Waiting, s.Locked, s.Failed, s.Queue, s.Timers, s.Member, optID(s.Contact),
+		s.Connected, s.Waiting, s.Locked, s.Failed, s.Queue, s.Timers, s.Keys, s.Fingers, s.Member, optID(s.Contact),
 		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.Error})
 }
 

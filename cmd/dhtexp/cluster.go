@@ -366,6 +366,9 @@ func (cl *cluster) start(p *proc, extra ...string) error {
 		"--bits", strconv.FormatUint(uint64(o.bits), 10), "--protocol", o.protocol,
 		"--trace", p.trace, "--exit-with-stdin", "--peer-timeout", o.peerTimeout.String(),
 		"--timeout", o.timeout.String(), "--retries", strconv.Itoa(o.retries),
+		// The cluster measures joins, as the simulator does without a workload: no DHT
+		// traffic of the nodes' own.
+		"--finger-period", "0",
 		"--log-level", o.logLevel}, extra...)
 	log, err := os.Create(filepath.Join(o.out, "nodes", fmt.Sprintf("%v.log", p.id)))
 	if err != nil {

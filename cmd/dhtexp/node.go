@@ -69,13 +69,14 @@ func nodeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: `Runs the protocol code the simulator runs, with real time and TCP connections
 (docs/wire.md, docs/nodes.md). Without --join or --left/--right the node is a one-node ring.
-It answers "dhtexp status" on its port and leaves on SIGINT or SIGTERM, telling both
-neighbours. It prints "node ID listening on ADDR" once it is up.
+It answers "dhtexp status" and "dhtexp kv" on its port and leaves on SIGINT or SIGTERM,
+telling both neighbours. It prints "node ID listening on ADDR" once it is up.
 
 Examples:
   dhtexp node --listen 127.0.0.1:7000 --id 100
   dhtexp node --listen 127.0.0.1:7001 --join 127.0.0.1:7000 --trace n1.parquet
-  dhtexp status 127.0.0.1:7000`,
+  dhtexp status 127.0.0.1:7000
+  dhtexp kv 127.0.0.1:7001 put colour blue`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address to listen on; a non-loopback one binds only when given here explicitly"},
 			&cli.StringFlag{Name: "advertise", Usage: "address other nodes dial (default: the listen address)"},
@@ -86,6 +87,9 @@ Examples:
 			&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits; every node of a ring must agree"},
 			&cli.StringFlag{Name: "protocol", Value: defaultNodeProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
 			timeoutFlag(), retriesFlag(),
+			&cli.DurationFlag{Name: "finger-period", Value: node.DefaultFingerPeriod, Usage: "refresh one routing shortcut this often; 0 never (routing then follows right neighbours)"},
+			&cli.IntFlag{Name: "hop-budget", Value: protocol.DefaultHopBudget, Usage: "a key-value operation fails after this many forwards (1..65535)"},
+			&cli.DurationFlag{Name: "op-timeout", Value: time.Duration(protocol.DefaultOpTimeout), Usage: "a key-value operation this node starts fails without an answer within this long"},
 			&cli.Uint64Flag{Name: "seed", Usage: "draw the random ID from this seed (default: crypto/rand)"},
 			&cli.StringFlag{Name: "join-at", Usage: "start the join at this RFC 3339 time rather than at once"},
 			&cli.BoolFlag{Name: "defer-join", Usage: `identify the contact, then start the join when a "join" line arrives on stdin`},
@@ -112,6 +116,9 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 		DeferJoin:        c.Bool("defer-join"),
 		IdleTimeout:      c.Duration("idle-timeout"),
 		PeerTimeout:      c.Duration("peer-timeout"),
+		FingerPeriod:     c.Duration("finger-period"),
+		HopBudget:        c.Int("hop-budget"),
+		OpTimeout:        c.Duration("op-timeout"),
 	}
 	if c.Args().Len() > 0 {
 		return cfg, usagef("node takes no arguments, got %q", c.Args().Slice())
@@ -122,6 +129,14 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	var err error
 	if cfg.Timeout, cfg.Retries, err = retryParams(c); err != nil {
 		return cfg, err
+	}
+	switch {
+	case cfg.FingerPeriod < 0:
+		return cfg, usagef("--finger-period must not be negative (0 turns finger refresh off)")
+	case cfg.HopBudget < 1 || cfg.HopBudget > 65535:
+		return cfg, usagef("--hop-budget must be in 1..65535, got %d", cfg.HopBudget)
+	case cfg.OpTimeout <= 0:
+		return cfg, usagef("--op-timeout must be positive")
 	}
 	if host, _, err := net.SplitHostPort(cfg.Listen); err != nil || host == "" {
 		// An empty host would bind every interface, which must be asked for by name.
@@ -385,6 +400,7 @@ func printStatus(w io.Writer, s *node.Status) {
 	fmt.Fprintf(w, "flags     %s\n", strings.Join(flags, ","))
 	fmt.Fprintf(w, "queue     %d\n", s.Queue)
 	fmt.Fprintf(w, "timers    %d pending\n", s.Timers)
+	fmt.Fprintf(w, "keys      %d stored, %d fingers\n", s.Keys, s.Fingers)
 	fmt.Fprintf(w, "join      %s\n", join)
 	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
 	if s.Error != "" {
