@@ -185,6 +185,9 @@ type Summary struct {
 	JoinsTable  TableInfo `json:"joins_table"`
 	EventsTable TableInfo `json:"events_table"`
 	Runs        int64     `json:"runs"`
+
+	// DHT is the DHT workload, nil when no run had one.
+	DHT *DHT `json:"dht,omitempty"`
 }
 
 // XLabel returns the x axis title with its unit.
@@ -258,7 +261,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 			failures: map[string]int64{},
 		}
 	}
-	a := &aggregator{s: s, seen: newBitset(int64(len(m.Grid)) * m.Seeds)}
+	a := &aggregator{s: s, seen: newBitset(int64(len(m.Grid)) * m.Seeds), exact: opts.ExactLatencies, hasOps: len(rs.Ops) > 0}
 	hasJoins := len(rs.Joins) > 0
 	for _, path := range rs.Runs {
 		if err := a.readRuns(path, !hasJoins); err != nil {
@@ -278,7 +281,13 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 		s.EventsTable.Parts++
 		s.EventsTable.Rows += n
 	}
+	for _, path := range rs.Ops {
+		if err := a.readOps(path); err != nil {
+			return nil, err
+		}
+	}
 	s.finish(hasJoins)
+	s.finishDHT(a.dht, len(rs.Ops) > 0)
 	return s, nil
 }
 
@@ -319,8 +328,13 @@ func (s *Summary) chooseX(name string) error {
 }
 
 type aggregator struct {
-	s    *Summary
-	seen bitset // run ids read from the runs table
+	s     *Summary
+	seen  bitset // run ids read from the runs table
+	exact int    // Options.ExactLatencies
+	dht   *dhtAcc
+	// hasOps: lookup latencies come from the ops table, not from the runs
+	// table's per-run medians.
+	hasOps bool
 }
 
 // need checks that a part has the schema and columns expected of it.
@@ -374,8 +388,13 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 	if err := need(r, RunsSchema, runColumns); err != nil {
 		return err
 	}
+	kvCols, err := kvPart(r)
+	if err != nil {
+		return err
+	}
+	kv := kvCols != nil
 	s, seeds := a.s, a.s.Manifest.Seeds
-	cols := names(runColumns)
+	cols := append(names(runColumns), kvCols...)
 	var c trace.Chunk
 	for g := 0; g < r.NumRowGroups(); g++ {
 		if err := r.ReadColumnsInto(&c, g, cols...); err != nil {
@@ -420,6 +439,9 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 			if valid(lmaxOK, i) && (!p.hasRunMax || lmax[i] > p.runMax) {
 				p.runMax, p.hasRunMax = lmax[i], true
 			}
+		}
+		if kv {
+			a.readKV(&c, !a.hasOps)
 		}
 		s.RunsTable.Rows += int64(c.NumRows())
 	}
@@ -633,6 +655,8 @@ func newBitset(n int64) bitset { return make(bitset, (n+63)/64) }
 func (b bitset) test(i int64) bool {
 	return i >= 0 && i/64 < int64(len(b)) && b[i/64]&(1<<(i%64)) != 0
 }
+
+func (b bitset) set(i int64) { b[i/64] |= 1 << (i % 64) }
 
 func (b bitset) testAndSet(i int64) bool {
 	w, m := i/64, uint64(1)<<(i%64)

@@ -26,6 +26,16 @@ type Figure struct {
 	// and for people reading the report without images.
 	Title, Alt string
 	PNG, SVG   []byte
+	// DHT marks the figures of the DHT workload, which the report shows
+	// in their own section.
+	DHT bool
+}
+
+// figureSpec is a figure before it is drawn: make returns false when the
+// figure has no data.
+type figureSpec struct {
+	name, title, alt string
+	make             func() (layout, bool, error)
 }
 
 // okabeIto is the Okabe–Ito palette, which stays distinguishable under the
@@ -694,15 +704,12 @@ func failureFigure(s *Summary) (layout, bool, error) {
 	return tiledFigure(title, panels, leg), true, nil
 }
 
-// Figures draws every figure of a report. Figures without data (latency
-// when no join succeeded, failures when none failed) are left out.
+// Figures draws every figure of a report, the DHT workload's last.
+// Figures without data (latency when no join succeeded, failures when none
+// failed, a DHT figure whose x does not vary) are left out.
 func Figures(s *Summary) ([]Figure, error) {
-	type spec struct {
-		name, title, alt string
-		make             func() (layout, bool, error)
-	}
 	xs := s.XLabel()
-	specs := []spec{
+	specs := []figureSpec{
 		{"run_success", "Run success rate", "Share of runs whose outcome is ok against " + xs + ", one line per " + seriesNoun(s) + ", with 95% Wilson intervals.",
 			func() (layout, bool, error) {
 				l, err := rateFigure(s, "Run success rate (outcome ok)", "runs ok", func(p *Point) Rate { return p.RunSuccess })
@@ -733,8 +740,11 @@ func Figures(s *Summary) ([]Figure, error) {
 			}
 		}
 	}
+	nmain := len(specs)
+	dhtSpecs, _ := dhtFigureSpecs(s)
+	specs = append(specs, dhtSpecs...)
 	var figs []Figure
-	for _, sp := range specs {
+	for i, sp := range specs {
 		l, ok, err := sp.make()
 		if err != nil {
 			return nil, fmt.Errorf("figure %s: %w", sp.name, err)
@@ -746,7 +756,7 @@ func Figures(s *Summary) ([]Figure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("figure %s: %w", sp.name, err)
 		}
-		figs = append(figs, Figure{Name: sp.name, Title: sp.title, Alt: sp.alt, PNG: png, SVG: svg})
+		figs = append(figs, Figure{Name: sp.name, Title: sp.title, Alt: sp.alt, PNG: png, SVG: svg, DHT: i >= nmain})
 	}
 	return figs, nil
 }

@@ -156,21 +156,46 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
 	}
 	w.WriteString("\n")
-	if err := WriteTable(w, s, FormatMarkdown); err != nil {
+	if err := writeMainMarkdown(w, s); err != nil {
 		return err
 	}
 	w.WriteString("\nRates are shown with 95% Wilson intervals; latencies in milliseconds (" + latencyNote(s) + ").\n")
-	if len(figs) > 0 {
-		w.WriteString("\nFigures: ")
-		for i, f := range figs {
-			if i > 0 {
-				w.WriteString(", ")
-			}
-			fmt.Fprintf(w, "[%s](%s/%s.svg)", f.Title, ReportFigures, f.Name)
+	writeFigureLinks(w, figs, false)
+	if s.DHT == nil {
+		return nil
+	}
+	w.WriteString("\n## " + dhtTitle + "\n\n")
+	if err := writeDHTMarkdown(w, s); err != nil {
+		return err
+	}
+	w.WriteString("\n")
+	_, figNotes := dhtFigureSpecs(s)
+	for _, n := range append(dhtNotes(s), figNotes...) {
+		w.WriteString("- " + mdEscape(n) + "\n")
+	}
+	writeFigureLinks(w, figs, true)
+	return nil
+}
+
+// writeFigureLinks lists the main or the DHT figures as links to their SVG
+// files.
+func writeFigureLinks(w *bytes.Buffer, figs []Figure, dht bool) {
+	n := 0
+	for _, f := range figs {
+		if f.DHT != dht {
+			continue
 		}
+		if n == 0 {
+			w.WriteString("\nFigures: ")
+		} else {
+			w.WriteString(", ")
+		}
+		fmt.Fprintf(w, "[%s](%s/%s.svg)", f.Title, ReportFigures, f.Name)
+		n++
+	}
+	if n > 0 {
 		w.WriteString(".\n")
 	}
-	return nil
 }
 
 func latencyNote(s *Summary) string {
@@ -271,6 +296,15 @@ type htmlPage struct {
 	Note    string
 	XLabel  string
 	NoData  []string
+	DHT     *htmlDHT
+}
+
+// htmlDHT is the report's DHT section.
+type htmlDHT struct {
+	Figures []htmlFigure
+	Notes   []string
+	Header  []string
+	Rows    [][]htmlCell
 }
 
 func sortKey(n Num) string {
@@ -292,16 +326,24 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		Note:   latencyNote(s),
 		XLabel: s.XLabel(),
 	}
+	if s.DHT != nil {
+		page.DHT = &htmlDHT{}
+	}
 	for _, f := range figs {
 		wpx, hpx := pngSize(f.PNG)
-		page.Figures = append(page.Figures, htmlFigure{
+		hf := htmlFigure{
 			Figure: f,
 			Src:    template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG)),
 			// The PNG is drawn at 192 dpi; shown at 128 CSS pixels per
 			// inch, text is legible and the image stays sharp on
 			// high-density screens.
 			Width: wpx * 2 / 3, Height: hpx * 2 / 3,
-		})
+		}
+		if f.DHT && page.DHT != nil {
+			page.DHT.Figures = append(page.DHT.Figures, hf)
+		} else {
+			page.Figures = append(page.Figures, hf)
+		}
 	}
 	have := map[string]bool{}
 	for _, f := range figs {
@@ -339,22 +381,37 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 			sortKey(p.LatencyP50), sortKey(p.LatencyP90), sortKey(p.LatencyP99), sortKey(p.LatencyMax),
 			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin), sortKey(p.EventsPerSecond),
 			strconv.FormatInt(p.Failed(), 10))
-		cells := make([]htmlCell, len(rows[i]))
-		for j, text := range rows[i] {
-			numeric := j == 0 || j > naxes
-			if j >= 1 && j <= naxes {
-				// Axis values sort as numbers when they are numbers.
-				numeric = keys[j] != ""
-			}
-			cells[j] = htmlCell{Text: text, Sort: keys[j], Numeric: numeric}
-			// An interval goes on a second line to keep the table narrow.
-			if v, ci, ok := strings.Cut(text, " ["); ok {
-				cells[j].Text, cells[j].Sub = v, "["+ci
-			}
+		page.Rows = append(page.Rows, htmlCells(rows[i], keys, naxes))
+	}
+	if page.DHT != nil {
+		_, figNotes := dhtFigureSpecs(s)
+		page.DHT.Notes = append(figNotes, dhtNotes(s)...)
+		header, rows, keys := dhtHumanRows(s)
+		page.DHT.Header = header
+		for i := range rows {
+			page.DHT.Rows = append(page.DHT.Rows, htmlCells(rows[i], keys[i], naxes))
 		}
-		page.Rows = append(page.Rows, cells)
 	}
 	return reportTmpl.Execute(w, page)
+}
+
+// htmlCells turns a table row into cells: the point index and the columns
+// after the naxes axis values are numbers, sorted by their keys; axis
+// values sort as numbers when they are numbers.
+func htmlCells(row, keys []string, naxes int) []htmlCell {
+	cells := make([]htmlCell, len(row))
+	for j, text := range row {
+		numeric := j == 0 || j > naxes
+		if j >= 1 && j <= naxes {
+			numeric = keys[j] != ""
+		}
+		cells[j] = htmlCell{Text: text, Sort: keys[j], Numeric: numeric}
+		// An interval goes on a second line to keep the table narrow.
+		if v, ci, ok := strings.Cut(text, " ["); ok {
+			cells[j].Text, cells[j].Sub = v, "["+ci
+		}
+	}
+	return cells
 }
 
 // pngSize reads a PNG's dimensions from its IHDR chunk.

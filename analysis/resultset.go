@@ -17,6 +17,7 @@ const (
 	TableRuns   = "runs"
 	TableJoins  = "joins"
 	TableEvents = "events"
+	TableOps    = "ops"
 )
 
 // Schema names stored in the parts' metadata.
@@ -24,6 +25,7 @@ const (
 	RunsSchema   = "dhtexp.runs"
 	JoinsSchema  = "dhtexp.joins"
 	EventsSchema = "dhtexp.events"
+	OpsSchema    = "dhtexp.ops"
 )
 
 // InputError is an error caused by the input rather than by this program
@@ -62,6 +64,9 @@ type ResultSet struct {
 	Runs     []string
 	Joins    []string
 	Events   []string
+	// Ops are the DHT operation tables (schema dhtexp.ops), if any; see
+	// findOps for where they are looked for.
+	Ops []string
 }
 
 // Open reads dir/manifest.json and lists the parts of each table. It
@@ -96,7 +101,8 @@ func Open(dir string) (*ResultSet, error) {
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(b, &keys)
 	rs := &ResultSet{Dir: dir, Manifest: &m}
-	if _, listed := keys["parts"]; listed {
+	_, listed := keys["parts"]
+	if listed {
 		err = rs.listedParts()
 	} else {
 		err = rs.globParts()
@@ -107,7 +113,50 @@ func Open(dir string) (*ResultSet, error) {
 	if len(rs.Runs) == 0 {
 		return nil, inputErrorf(filepath.Join(dir, TableRuns), "no part-*.parquet files listed in manifest.json or present: not a result set, or the sweep has committed no runs yet")
 	}
+	if rs.Ops, err = rs.findOps(listed); err != nil {
+		return nil, err
+	}
 	return rs, nil
+}
+
+// findOps lists the ops tables. They are expected under ops/ with the part
+// names the manifest lists, as joins are; which trace levels write them is
+// not known here, so a listed part without one is not an error. The
+// finder also takes, so that another naming still works, every *.parquet
+// under ops/ when the manifest lists no parts or none of its part names is
+// there, and ops.parquet or ops-*.parquet in the result set folder itself.
+// Reading the same run's operations from two files is refused (Analyze
+// checks), so a wider net cannot count anything twice.
+func (rs *ResultSet) findOps(listed bool) ([]string, error) {
+	dir := filepath.Join(rs.Dir, TableOps)
+	var found []string
+	if listed {
+		for _, p := range rs.Manifest.Parts {
+			path := filepath.Join(dir, filepath.Base(p))
+			if _, err := os.Stat(path); err == nil {
+				found = append(found, path)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, &InputError{Path: path, Err: err}
+			}
+		}
+	}
+	if len(found) == 0 {
+		all, err := listFiles(dir, "", ".parquet")
+		if err != nil {
+			return nil, err
+		}
+		found = all
+	}
+	top, err := listFiles(rs.Dir, "ops", ".parquet")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range top {
+		if b := filepath.Base(p); b == "ops.parquet" || strings.HasPrefix(b, "ops-") {
+			found = append(found, p)
+		}
+	}
+	return found, nil
 }
 
 // levelTables says which tables each trace level writes for every part.
@@ -162,7 +211,12 @@ func (rs *ResultSet) globParts() error {
 	return nil
 }
 
-func listParts(dir string) ([]string, error) {
+func listParts(dir string) ([]string, error) { return listFiles(dir, "part-", ".parquet") }
+
+// listFiles lists the files in dir whose names have the prefix and suffix,
+// sorted; a missing dir holds none. Temporary files (name.tmp-random) do not
+// end in .parquet and are never taken.
+func listFiles(dir, prefix, suffix string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -173,7 +227,7 @@ func listParts(dir string) ([]string, error) {
 	var parts []string
 	for _, e := range ents {
 		name := e.Name()
-		if e.IsDir() || !strings.HasPrefix(name, "part-") || !strings.HasSuffix(name, ".parquet") {
+		if e.IsDir() || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, suffix) {
 			continue
 		}
 		parts = append(parts, filepath.Join(dir, name))

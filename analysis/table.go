@@ -38,7 +38,10 @@ func ParseFormat(s string) (Format, error) {
 // WriteTable writes one row per grid point in the given format. Text and
 // Markdown are for people (percentages with intervals, milliseconds); CSV
 // and JSON keep full precision for other tools, with empty cells or null
-// where there is no data.
+// where there is no data. With a DHT workload, text and Markdown add a
+// second table of the points that had one, CSV adds its columns to every
+// row (empty for points without), and JSON a "dht" object; without one the
+// output is exactly the per-grid-point table.
 func WriteTable(w io.Writer, s *Summary, f Format) error {
 	switch f {
 	case FormatText:
@@ -152,14 +155,46 @@ func writeText(w io.Writer, s *Summary) error {
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.DHT != nil {
+		return writeDHTText(w, s)
+	}
+	return nil
 }
 
 // mdEscape keeps a cell from breaking a Markdown table.
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 func writeMarkdown(w io.Writer, s *Summary) error {
+	if err := writeMainMarkdown(w, s); err != nil {
+		return err
+	}
+	if s.DHT == nil {
+		return nil
+	}
+	if _, err := io.WriteString(w, "\n### "+dhtTitle+"\n\n"); err != nil {
+		return err
+	}
+	return writeDHTMarkdown(w, s)
+}
+
+// writeMainMarkdown writes the per-grid-point table without the DHT one.
+func writeMainMarkdown(w io.Writer, s *Summary) error {
 	header, rows := humanRows(s)
+	right := make([]bool, len(header))
+	for i := range right {
+		// Numbers read best right-aligned; the axis values and the
+		// failure list are text.
+		right[i] = i > len(s.Manifest.Axes) && i < len(header)-1
+	}
+	return writeMarkdownRows(w, header, rows, right)
+}
+
+// writeMarkdownRows writes a Markdown table, right-aligning the columns
+// marked in right.
+func writeMarkdownRows(w io.Writer, header []string, rows [][]string, right []bool) error {
 	var b strings.Builder
 	line := func(cells []string) {
 		b.WriteString("|")
@@ -172,9 +207,7 @@ func writeMarkdown(w io.Writer, s *Summary) error {
 	sep := make([]string, len(header))
 	for i := range sep {
 		sep[i] = "---"
-		// Numbers read best right-aligned; the axis values and the
-		// failure list are text.
-		if i > len(s.Manifest.Axes) && i < len(header)-1 {
+		if right[i] {
 			sep[i] = "--:"
 		}
 	}
@@ -208,6 +241,9 @@ func writeCSV(w io.Writer, s *Summary) error {
 	for _, o := range s.Outcomes {
 		header = append(header, "failures_"+o)
 	}
+	if s.DHT != nil {
+		header = append(header, dhtCSVHeader()...)
+	}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -226,6 +262,9 @@ func writeCSV(w io.Writer, s *Summary) error {
 			csvNum(p.MessagesPerJoin), csvNum(p.HopsPerJoin), csvNum(p.EventsPerSecond))
 		for _, o := range s.Outcomes {
 			row = append(row, i64(p.FailuresOf(o)))
+		}
+		if s.DHT != nil {
+			row = append(row, dhtCSVCells(s.DHT, s.DHT.point(p.Index))...)
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -246,13 +285,14 @@ type jsonTable struct {
 	Outcomes   []string  `json:"outcomes"`
 	Series     []*Series `json:"series"`
 	Points     []*Point  `json:"points"`
+	DHT        *DHT      `json:"dht,omitempty"`
 }
 
 func writeJSON(w io.Writer, s *Summary) error {
 	t := jsonTable{
 		Experiment: s.Manifest.Experiment, SpecHash: s.Manifest.SpecHash,
 		RunsTotal: s.Manifest.RunsTotal, Runs: s.Runs, XAxis: s.XAxis,
-		Outcomes: s.Outcomes, Series: s.Series, Points: s.Points,
+		Outcomes: s.Outcomes, Series: s.Series, Points: s.Points, DHT: s.DHT,
 	}
 	if t.Outcomes == nil {
 		t.Outcomes = []string{}

@@ -78,6 +78,54 @@ var RunsSchema = trace.Schema{
 	},
 }
 
+// KVColumns are the DHT columns of the runs table at version 3: the
+// workload parameters, then what the workload came to. A Set with KV
+// writes its runs table as RunsSchema followed by these.
+var KVColumns = []trace.Column{
+	{Name: "workload_keys", Type: trace.Int64},
+	{Name: "workload_rate", Type: trace.Float64},
+	{Name: "workload_lookup", Type: trace.Float64},
+	{Name: "workload_get", Type: trace.Float64},
+	{Name: "workload_put", Type: trace.Float64},
+	{Name: "workload_popularity", Type: trace.String},
+	{Name: "workload_zipf_s", Type: trace.Float64},
+	{Name: "workload_before_ns", Type: trace.Int64},
+	{Name: "workload_after_ns", Type: trace.Int64},
+	{Name: "workload_finger_period_ns", Type: trace.Int64},
+	{Name: "workload_fingers", Type: trace.String},
+	{Name: "workload_hop_budget", Type: trace.Int64},
+	{Name: "workload_op_timeout_ns", Type: trace.Int64},
+	{Name: "kv_keys", Type: trace.Int64},
+	{Name: "kv_ops", Type: trace.Int64},
+	{Name: "kv_answered", Type: trace.Int64},
+	{Name: "kv_ops_ok", Type: trace.Int64},
+	{Name: "kv_hops", Type: trace.Int64},
+	{Name: "kv_lookups", Type: trace.Int64},
+	{Name: "kv_lookups_answered", Type: trace.Int64},
+	{Name: "kv_lookups_ok", Type: trace.Int64},
+	{Name: "kv_lookup_hops", Type: trace.Int64},
+	{Name: "kv_gets", Type: trace.Int64},
+	{Name: "kv_missing", Type: trace.Int64},
+	{Name: "kv_stale", Type: trace.Int64},
+	{Name: "kv_key_checks", Type: trace.Int64},
+	{Name: "kv_key_failures", Type: trace.Int64},
+	{Name: "kv_lost", Type: trace.Int64},
+	{Name: "kv_duplicated", Type: trace.Int64},
+	{Name: "kv_misplaced", Type: trace.Int64},
+	{Name: "kv_first_failure", Type: trace.Text, Nullable: true},
+	{Name: "kv_fingers", Type: trace.Int64},
+	{Name: "kv_fingers_stale", Type: trace.Int64},
+	{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true},
+	{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true},
+}
+
+// KVRunsSchema is the runs table of a Set with KV.
+var KVRunsSchema = trace.Schema{
+	Name:    RunsSchema.Name,
+	Version: 3,
+	Columns: append(slices.Clone(RunsSchema.Columns), KVColumns...),
+}
+
 // Axis is a sweep axis: its name as a spec writes it and its values
 // (numbers, strings, durations as Go duration strings).
 type Axis struct {
@@ -110,11 +158,32 @@ type Join struct {
 	Outcome string
 }
 
+// KV is what a synthetic run's DHT workload came to, column by column of
+// the runs table (kv_ without the prefix).
+type KV struct {
+	Keys, Ops, Answered, OpsOK, Hops       int64
+	Lookups, LookupsAnswered, LookupsOK    int64
+	LookupHops                             int64
+	Gets, Missing, Stale                   int64
+	KeyChecks, KeyFailures                 int64
+	Lost, Duplicated, Misplaced            int64
+	FirstFailure                           string // "" writes null
+	Fingers, FingersStale                  int64
+	LookupLatencyP50Ns, LookupLatencyP99Ns int64 // 0: from the run's Ops, null when it has no successful lookup
+}
+
 // Run is one synthetic run.
 type Run struct {
 	// Outcome defaults to "ok".
 	Outcome string
 	Joins   []Join
+	// Nodes is the nodes column where no axis sets it; 0 means 32.
+	Nodes int
+	// KV fills the kv_ columns of a Set with KV; nil writes zeros.
+	KV *KV
+	// Ops go to the ops table of a Set with Ops; the writer numbers them
+	// and sets their RunID.
+	Ops []trace.Op
 	// Messages and Redirects default to the sums over Joins.
 	Messages, Redirects int64
 	Events              int64
@@ -143,6 +212,11 @@ type Set struct {
 	Run func(point, replica int) Run
 	// Skip, if set, leaves a run out, as an unfinished sweep would.
 	Skip func(point, replica int) bool
+	// KV writes the runs table with the DHT columns (KVRunsSchema).
+	KV bool
+	// Ops writes an ops table, ops/part-*.parquet beside runs/ and joins/,
+	// from each Run's Ops.
+	Ops bool
 }
 
 // Grid returns the grid points' parameters in point order.
@@ -176,8 +250,8 @@ func Write(dir string, s *Set) error {
 	}
 	parts := max(s.Parts, 1)
 	grid := s.Grid()
-	for _, t := range []string{"runs", "joins", "events"} {
-		if t == "joins" && level == "none" || t == "events" && level != "messages" {
+	for _, t := range []string{"runs", "joins", "events", "ops"} {
+		if t == "joins" && level == "none" || t == "events" && level != "messages" || t == "ops" && !s.Ops {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
@@ -201,11 +275,22 @@ func Write(dir string, s *Set) error {
 }
 
 func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, level string, opts trace.Options) error {
-	rw, err := trace.Create(filepath.Join(dir, "runs", name), RunsSchema, opts)
+	sc := RunsSchema
+	if s.KV {
+		sc = KVRunsSchema
+	}
+	rw, err := trace.Create(filepath.Join(dir, "runs", name), sc, opts)
 	if err != nil {
 		return err
 	}
 	defer rw.Abort()
+	var ow *trace.OpWriter
+	if s.Ops {
+		if ow, err = trace.CreateOps(filepath.Join(dir, "ops", name), trace.ClockVirtual, opts); err != nil {
+			return err
+		}
+		defer ow.Abort()
+	}
 	var jw *trace.JoinWriter
 	if level != "none" {
 		if jw, err = trace.CreateJoins(filepath.Join(dir, "joins", name), trace.ClockVirtual, opts); err != nil {
@@ -219,8 +304,21 @@ func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, le
 			continue
 		}
 		run := s.Run(point, replica)
-		if err := writeRun(rw, id, point, replica, grid[point], s.Axes, &run); err != nil {
+		if err := writeRun(rw, sc, id, point, replica, grid[point], s.Axes, &run); err != nil {
 			return err
+		}
+		for i := range run.Ops {
+			if ow == nil {
+				break
+			}
+			o := run.Ops[i]
+			o.RunID, o.Op = id, int64(i+1)
+			if o.Phase == "" {
+				o.Phase = "during"
+			}
+			if err := ow.WriteOp(&o); err != nil {
+				return err
+			}
 		}
 		if jw == nil {
 			continue
@@ -240,6 +338,11 @@ func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, le
 	}
 	if jw != nil {
 		if err := jw.Close(); err != nil {
+			return err
+		}
+	}
+	if ow != nil {
+		if err := ow.Close(); err != nil {
 			return err
 		}
 	}
@@ -271,8 +374,7 @@ func nearestRank(sorted []int64, q float64) int64 {
 	return sorted[min(max(r, 1), len(sorted))-1]
 }
 
-func writeRun(w *trace.Writer, id int64, point, replica int, params map[string]any, axes []Axis, r *Run) error {
-	sc := RunsSchema
+func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, params map[string]any, axes []Axis, r *Run) error {
 	set := map[string]any{
 		"run_id": id, "grid_point": int64(point), "replica": int64(replica), "seed": int64(1000 + id),
 		"scenario": "random", "protocol": "seed", "timing": "async", "link": "fifo", "delay_kind": "uniform",
@@ -280,9 +382,22 @@ func writeRun(w *trace.Writer, id int64, point, replica int, params map[string]a
 		"unit_ns": int64(time.Millisecond), "horizon_ns": int64(10 * time.Second),
 		"delay_min_ns": int64(time.Millisecond), "delay_max_ns": int64(10 * time.Millisecond),
 	}
+	if r.Nodes != 0 {
+		set["nodes"] = int64(r.Nodes)
+	}
 	for _, a := range axes {
 		col := a.Column()
-		if sc.ColumnIndex(col) < 0 {
+		ci := sc.ColumnIndex(col)
+		if ci < 0 {
+			continue
+		}
+		if sc.Columns[ci].Type == trace.Float64 {
+			switch v := params[a.Name].(type) {
+			case int:
+				set[col] = float64(v)
+			case float64:
+				set[col] = v
+			}
 			continue
 		}
 		switch v := params[a.Name].(type) {
@@ -319,7 +434,19 @@ func writeRun(w *trace.Writer, id int64, point, replica int, params map[string]a
 		hops = r.Redirects
 	}
 	slices.Sort(lat)
+	var kv map[string]int64
+	if sc.ColumnIndex("kv_ops") >= 0 {
+		kv = kvColumns(r)
+	}
 	for i, c := range sc.Columns {
+		if v, ok := kv[c.Name]; ok {
+			if v < 0 {
+				w.Null(i)
+			} else {
+				w.Int64(i, v)
+			}
+			continue
+		}
 		switch c.Name {
 		case "outcome":
 			w.String(i, outcome)
@@ -358,18 +485,65 @@ func writeRun(w *trace.Writer, id int64, point, replica int, params map[string]a
 			w.Int64(i, r.SimTimeNs)
 		case "wall_ns":
 			w.Int64(i, r.WallNs)
+		case "kv_first_failure":
+			if r.KV == nil || r.KV.FirstFailure == "" {
+				w.Null(i)
+			} else {
+				w.String(i, r.KV.FirstFailure)
+			}
+		case "workload_popularity":
+			w.String(i, "uniform")
+		case "workload_fingers":
+			w.String(i, "fresh")
 		default:
 			switch v := set[c.Name].(type) {
 			case string:
 				w.String(i, v)
 			case int64:
 				w.Int64(i, v)
+			case float64:
+				w.Float64(i, v)
 			default:
-				w.Int64(i, 0)
+				if c.Type == trace.Float64 {
+					w.Float64(i, 0)
+				} else {
+					w.Int64(i, 0)
+				}
 			}
 		}
 	}
 	return w.EndRow()
+}
+
+// kvColumns maps the integer kv_ columns to the run's values; -1 writes
+// null.
+func kvColumns(r *Run) map[string]int64 {
+	k := r.KV
+	if k == nil {
+		k = &KV{}
+	}
+	p50, p99 := k.LookupLatencyP50Ns, k.LookupLatencyP99Ns
+	if p50 == 0 && p99 == 0 {
+		var lat []int64
+		for _, o := range r.Ops {
+			if o.Kind == "lookup" && o.Status == "ok" && o.Correct && o.EndNs >= 0 {
+				lat = append(lat, o.EndNs-o.StartNs)
+			}
+		}
+		p50, p99 = -1, -1
+		if len(lat) > 0 {
+			slices.Sort(lat)
+			p50, p99 = nearestRank(lat, 0.5), nearestRank(lat, 0.99)
+		}
+	}
+	return map[string]int64{
+		"kv_keys": k.Keys, "kv_ops": k.Ops, "kv_answered": k.Answered, "kv_ops_ok": k.OpsOK, "kv_hops": k.Hops,
+		"kv_lookups": k.Lookups, "kv_lookups_answered": k.LookupsAnswered, "kv_lookups_ok": k.LookupsOK,
+		"kv_lookup_hops": k.LookupHops, "kv_gets": k.Gets, "kv_missing": k.Missing, "kv_stale": k.Stale,
+		"kv_key_checks": k.KeyChecks, "kv_key_failures": k.KeyFailures, "kv_lost": k.Lost,
+		"kv_duplicated": k.Duplicated, "kv_misplaced": k.Misplaced, "kv_fingers": k.Fingers,
+		"kv_fingers_stale": k.FingersStale, "kv_lookup_latency_p50_ns": p50, "kv_lookup_latency_p99_ns": p99,
+	}
 }
 
 // SpecHash returns the hex SHA-256 of a spec, as the manifest records it.

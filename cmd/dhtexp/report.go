@@ -18,6 +18,9 @@ func init() {
 		Description: `Writes RESULTS/report/ (or -o DIR): index.html, one self-contained page with the
 figures embedded; summary.md with the per-grid-point table for CI logs and pull requests;
 table.csv; and every figure as PNG and SVG under figures/. The folder appears only when complete.
+When some runs had a DHT workload (kv_keys or kv_ops above 0 in the runs table), every output
+gains a DHT part: lookup success, hops per lookup against ½·log2 N, lookup latency (from the
+ops table when there is one), inconsistent gets, key safety and stale fingers per grid point.
 
 With --format, the table is printed to stdout instead (text, csv, json or markdown); add -o to
 write the report as well. Exit status 2 means RESULTS is not a usable result set.`,
@@ -74,7 +77,11 @@ func reportCmd(c *cli.Context) error {
 		// stdout holds the table; keep it parseable.
 		msg = c.App.ErrWriter
 	}
-	fmt.Fprintf(msg, "wrote %s (%d grid points, %d runs)\n", filepath.Join(out, analysis.ReportHTML), len(s.Points), s.Runs)
+	dht := ""
+	if s.DHT != nil {
+		dht = fmt.Sprintf("; DHT workload at %d", len(s.DHT.Points))
+	}
+	fmt.Fprintf(msg, "wrote %s (%d grid points, %d runs%s)\n", filepath.Join(out, analysis.ReportHTML), len(s.Points), s.Runs, dht)
 	return nil
 }
 

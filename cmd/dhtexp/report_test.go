@@ -90,6 +90,22 @@ func TestReportWrites(t *testing.T) {
 	}
 }
 
+// TestReportDHT: a result set with a DHT workload gets the DHT table after
+// the main one on stdout, and says so when it writes the report.
+func TestReportDHT(t *testing.T) {
+	dir := writeResults(t, analysistest.DHT([]analysistest.Axis{{Name: "nodes", Values: []any{12, 60}}}, true))
+	code, out, stderr := runCLI(t, "report", dir, "--format", "text", "-o", filepath.Join(t.TempDir(), "rep"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "\nDHT workload (2 grid points") || !strings.Contains(out, "hops/lookup (95% CI)") {
+		t.Errorf("stdout lacks the DHT table:\n%s", out)
+	}
+	if !strings.Contains(stderr, "2 grid points, 6 runs; DHT workload at 2)") {
+		t.Errorf("stderr %q", stderr)
+	}
+}
+
 // TestBadInputExit2: unusable input exits 2 with an error naming the file
 // and leaves no report behind.
 func TestBadInputExit2(t *testing.T) {
