@@ -114,9 +114,10 @@ type Item struct {
 
 // Data is what an operation or a handoff carries besides IDs. It is never changed once sent.
 type Data struct {
-	Key   string
-	Value []byte
-	Items []Item // keys handed over to a newcomer
+	Key      string
+	Value    []byte
+	Items    []Item // keys handed over to a newcomer or a successor; copies down the chain
+	Replicas []Item // replicas handed over with them
 }
 
 // Request is an operation a client asks a node to carry out. Op is the client's number for
@@ -168,6 +169,8 @@ type DHT interface {
 	Items() []Item
 	// Fingers returns the routing shortcuts, nearest first (the right neighbour excluded).
 	Fingers() []ID
+	// Replicas returns the copies kept for predecessors, sorted by (ID, Key).
+	Replicas() []Item
 }
 
 const (
@@ -207,8 +210,11 @@ type dhtState struct {
 	period   int64
 	timeout  int64
 	budget   int
-	outbox   []Item // the last handoff, kept so that a retransmission carries it again
+	outbox   *Data // the last handoff, kept so that a retransmission carries it again
 	outboxTo ID
+
+	replicate int    // copies kept on the next successors
+	replicas  []Item // copies of predecessors' keys, sorted by (ID, Key); never served
 }
 
 // view is what the dht needs of the node around it.
@@ -220,7 +226,8 @@ type view struct {
 
 func newDHT(c Config) dht {
 	d := dht{ring: c.Ring}
-	if c.FingerPeriod != 0 || c.HopBudget != 0 || c.OpTimeout != 0 || len(c.Fingers) > 0 || len(c.Items) > 0 {
+	if c.FingerPeriod != 0 || c.HopBudget != 0 || c.OpTimeout != 0 || len(c.Fingers) > 0 || len(c.Items) > 0 ||
+		c.Replicas != 0 || len(c.ReplicaItems) > 0 {
 		d.s = newDHTState(c)
 	}
 	return d
@@ -248,21 +255,35 @@ func (d *dht) Fingers() []ID {
 	return d.s.fingers
 }
 
-func (d *dht) handoff(self, newLeft ID) []Item {
+func (d *dht) handoff(self, newLeft ID) *Data {
 	if d.s == nil {
 		return nil
 	}
 	return d.s.handoff(self, newLeft)
 }
 
-// takeAll removes and returns every stored key, for a node that leaves.
-func (d *dht) takeAll() []Item {
+func (d *dht) takeAll() *Data {
 	if d.s == nil {
 		return nil
 	}
-	all := d.s.items
-	d.s.items = nil
-	return all
+	return d.s.takeAll()
+}
+
+// Replicas returns the copies this node keeps for its predecessors, sorted by (ID, Key).
+func (d *dht) Replicas() []Item {
+	if d.s == nil {
+		return nil
+	}
+	return d.s.replicas
+}
+
+// settle follows the acceptance of a leaver's keys: every range the leaver held a copy of,
+// and its own, now needs one more successor further down, so the next Replicas successors
+// get copies of all of it (some of which they already hold).
+func (d *dht) settle(v view, data *Data, out *Output) {
+	if d.s != nil && data != nil {
+		d.s.spread(v, v.id, slices.Concat(data.Items, data.Replicas), 0, out)
+	}
 }
 
 func (d *dht) resend(newLeft ID) *Data {
@@ -324,7 +345,8 @@ func (d *dht) appendKey(b []byte) []byte {
 }
 
 func newDHTState(c Config) *dhtState {
-	d := &dhtState{ring: c.Ring, period: c.FingerPeriod, timeout: c.OpTimeout, budget: c.HopBudget, outboxTo: None}
+	d := &dhtState{ring: c.Ring, period: c.FingerPeriod, timeout: c.OpTimeout, budget: c.HopBudget, outboxTo: None,
+		replicate: c.Replicas}
 	if d.timeout == 0 {
 		d.timeout = DefaultOpTimeout
 	}
@@ -337,6 +359,10 @@ func newDHTState(c Config) *dhtState {
 	if len(c.Items) > 0 {
 		d.items = slices.Clone(c.Items)
 		slices.SortFunc(d.items, cmpItem)
+	}
+	if len(c.ReplicaItems) > 0 {
+		d.replicas = slices.Clone(c.ReplicaItems)
+		slices.SortFunc(d.replicas, cmpItem)
 	}
 	return d
 }
@@ -364,9 +390,28 @@ func (d *dhtState) store(it Item) {
 	d.items = slices.Insert(d.items, i, it)
 }
 
-// handoff removes and returns every stored key the node no longer owns once its left
-// neighbour is newLeft: those outside (newLeft, self].
-func (d *dhtState) handoff(self, newLeft ID) []Item {
+func putItem(items []Item, it Item) []Item {
+	i, ok := slices.BinarySearchFunc(items, it, cmpItem)
+	if ok {
+		items[i] = it
+		return items
+	}
+	return slices.Insert(items, i, it)
+}
+
+func dropItem(items []Item, it Item) []Item {
+	if i, ok := slices.BinarySearchFunc(items, it, cmpItem); ok {
+		return slices.Delete(items, i, i+1)
+	}
+	return items
+}
+
+// handoff removes every stored key the node no longer owns once its left neighbour is
+// newLeft (those outside (newLeft, self]) and returns them for the newcomer; nil when nothing
+// moves. With replication the node keeps them as replicas (it is the newcomer's first
+// successor) and the newcomer also gets a copy of its replicas, which cover the ranges of
+// the newcomer's predecessors.
+func (d *dhtState) handoff(self, newLeft ID) *Data {
 	var gone []Item
 	kept := d.items[:0]
 	for _, it := range d.items {
@@ -378,16 +423,28 @@ func (d *dhtState) handoff(self, newLeft ID) []Item {
 	}
 	clear(d.items[len(kept):])
 	d.items = kept
-	d.outbox, d.outboxTo = gone, newLeft
-	return gone
+	var data *Data
+	if len(gone) > 0 || (d.replicate > 0 && len(d.replicas) > 0) {
+		data = &Data{Items: gone}
+		if d.replicate > 0 {
+			data.Replicas = slices.Clone(d.replicas)
+			for _, it := range gone {
+				d.replicas = putItem(d.replicas, it)
+			}
+		}
+	}
+	d.outbox, d.outboxTo = data, newLeft
+	return data
 }
 
-// handoffData wraps a handoff for a message; nil when nothing moves.
-func handoffData(items []Item) *Data {
-	if len(items) == 0 {
+// takeAll removes every stored key and replica, for a node that leaves.
+func (d *dhtState) takeAll() *Data {
+	if len(d.items) == 0 && len(d.replicas) == 0 {
 		return nil
 	}
-	return &Data{Items: items}
+	data := &Data{Items: d.items, Replicas: d.replicas}
+	d.items, d.replicas = nil, nil
+	return data
 }
 
 // resend is the data of a handoff to newLeft made earlier, for a retransmitted message.
@@ -395,17 +452,49 @@ func (d *dhtState) resend(newLeft ID) *Data {
 	if d.outboxTo != newLeft {
 		return nil
 	}
-	return handoffData(d.outbox)
+	return d.outbox
 }
 
-// accept stores keys handed over by a neighbour.
+// accept stores keys handed over by a neighbour: its primaries become ours, and its
+// replicas ours too except where we are now the owner.
 func (d *dhtState) accept(data *Data) {
-	if data == nil {
-		return
-	}
 	for _, it := range data.Items {
 		d.store(it)
+		d.replicas = dropItem(d.replicas, it)
 	}
+	if d.replicate == 0 {
+		return
+	}
+	for _, it := range data.Replicas {
+		if _, own := d.find(it.ID, it.Key); !own {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+}
+
+// spread sends copies of items down the successor chain from v: the next replicate nodes
+// hold them. depth is how many successors already do.
+func (d *dhtState) spread(v view, owner ID, items []Item, depth int, out *Output) {
+	if d.replicate <= depth || len(items) == 0 || v.right == None || v.right == v.id || v.right == owner {
+		return
+	}
+	out.send(Message{Type: KeyReplica, From: v.id, To: v.right, Joiner: owner, Neighbour: None,
+		Hops: uint16(depth + 1), Data: &Data{Items: items}})
+}
+
+// replica stores copies sent down the successor chain and passes them on.
+func (d *dhtState) replica(v view, m *Message, out *Output) {
+	if v.gone {
+		// Leaving: not a successor any more. Pass the copies on without counting this node.
+		d.spread(v, m.Joiner, m.Data.Items, int(m.Hops)-1, out)
+		return
+	}
+	for _, it := range m.Data.Items {
+		if _, own := d.find(it.ID, it.Key); !own {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+	d.spread(v, m.Joiner, m.Data.Items, int(m.Hops), out)
 }
 
 // learn adds a node to the fingers, keeping them ordered by distance.
@@ -529,8 +618,10 @@ func (d *dhtState) serve(v view, m *Message, out *Output) {
 		}
 		d.reply(v, m, StatusOK, v.id, &Data{Key: m.Data.Key, Value: d.items[i].Value}, out)
 	case KeyPut:
-		d.store(Item{ID: m.Key, Key: m.Data.Key, Value: m.Data.Value})
+		it := Item{ID: m.Key, Key: m.Data.Key, Value: m.Data.Value}
+		d.store(it)
 		d.reply(v, m, StatusOK, v.id, nil, out)
+		d.spread(v, v.id, []Item{it}, 0, out)
 	}
 }
 
@@ -672,6 +763,10 @@ func (d *dhtState) step(v view, m *Message, out *Output) bool {
 		d.route(v, *m, out)
 	case KeyReply:
 		d.answer(v, m, out)
+	case KeyReplica:
+		if m.Data != nil {
+			d.replica(v, m, out)
+		}
 	default:
 		return false
 	}
@@ -682,6 +777,7 @@ func (d *dhtState) clone() *dhtState {
 	c := *d
 	c.fingers = slices.Clone(d.fingers)
 	c.items = slices.Clone(d.items)
+	c.replicas = slices.Clone(d.replicas)
 	c.held = slices.Clone(d.held)
 	if d.pending != nil {
 		c.pending = make(map[uint64]pendingOp, len(d.pending))
@@ -697,7 +793,7 @@ func (d *dhtState) appendKey(b []byte) []byte {
 		b = appendID(b, f)
 	}
 	b = append(b, 0xfe)
-	for _, it := range d.items {
+	for _, it := range append(slices.Clip(d.items), d.replicas...) {
 		b = appendID(b, it.ID)
 		b = append(b, it.Key...)
 		b = append(b, 0)

@@ -117,7 +117,7 @@ func (n *predlockNode) leaveStep(m Message, out *Output) {
 	case LeaveGo:
 		if n.leaving && !n.handed && m.From == n.left {
 			n.handed = true
-			data := handoffData(n.takeAll())
+			data := n.takeAll()
 			out.send(Message{Type: LeaveKeys, From: n.id, To: n.right, Joiner: n.id, Neighbour: n.left, Data: data})
 		}
 	case LeaveKeys:
@@ -125,6 +125,7 @@ func (n *predlockNode) leaveStep(m Message, out *Output) {
 			n.left = m.Neighbour
 			n.accept(m.Data)
 			out.send(Message{Type: LeaveDone, From: n.id, To: m.Neighbour, Joiner: m.From, Neighbour: n.id})
+			n.settle(n.view(), m.Data, out)
 		}
 	case LeaveDone:
 		if n.outLeave && n.locked && n.pending == m.Joiner {
@@ -209,7 +210,7 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 		// The keys between the old left neighbour and the newcomer are the newcomer's now:
 		// they travel with left_set, the message that completes its join.
 		n.left = m.Neighbour
-		data := handoffData(n.handoff(n.id, n.left))
+		data := n.handoff(n.id, n.left)
 		out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: data})
 	case LeftSet:
 		if n.waiting && n.left != None && n.right == m.From {

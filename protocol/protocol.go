@@ -41,6 +41,7 @@ const (
 	LeaveKeys   // leave: the leaver's keys for its right neighbour (Neighbour = the new left)
 	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
 	LeaveBye    // leave: the left neighbour points past the leaver; it may go
+	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
 	numMsgTypes
 )
 
@@ -68,11 +69,12 @@ var msgTypeNames = [...]string{
 	LeaveKeys:       "leave_keys",
 	LeaveDone:       "leave_done",
 	LeaveBye:        "leave_bye",
+	KeyReplica:      "key_replica",
 }
 
 // IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
 // answer) rather than membership traffic (joins and leaves).
-func IsDHTMessage(t MsgType) bool { return t >= KeyLookup && t <= KeyReply }
+func IsDHTMessage(t MsgType) bool { return (t >= KeyLookup && t <= KeyReply) || t == KeyReplica }
 
 func (t MsgType) String() string {
 	if t > 0 && t < numMsgTypes {
@@ -235,6 +237,8 @@ type Config struct {
 	// started an operation waits for its answer (0: DefaultOpTimeout; negative: forever).
 	Fingers      []ID
 	Items        []Item
+	ReplicaItems []Item // replicas a member holds at creation
+	Replicas     int    // copies of each key on the owner's next successors (0: none)
 	FingerPeriod int64
 	HopBudget    int
 	OpTimeout    int64

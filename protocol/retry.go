@@ -236,7 +236,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 		switch n.left {
 		case m.From:
 			n.left = m.Neighbour
-			data := handoffData(n.handoff(n.id, n.left))
+			data := n.handoff(n.id, n.left)
 			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: data})
 		case m.Neighbour:
 			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: n.resend(m.Neighbour)})

@@ -44,7 +44,7 @@ func (n *seedNode) handoffTo(k ID) *Data {
 	if n.left != k {
 		return nil
 	}
-	return handoffData(n.handoff(n.id, k))
+	return n.handoff(n.id, k)
 }
 
 func (n *seedNode) Step(m Message, out *Output) error {

@@ -87,13 +87,20 @@ func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
 	}
 	slices.Sort(members)
 	for k, id := range kv.keyIDs {
-		owner := successor(members, id)
+		i, _ := slices.BinarySearch(members, id)
+		it := protocol.Item{ID: id, Key: kv.keys[k], Value: initialValue}
+		owner := members[i%len(members)]
 		c := &cfgs[pos[owner]]
-		c.Items = append(c.Items, protocol.Item{ID: id, Key: kv.keys[k], Value: initialValue})
+		c.Items = append(c.Items, it)
+		for j := 1; j <= min(w.Replicas, len(members)-1); j++ {
+			c := &cfgs[pos[members[(i+j)%len(members)]]]
+			c.ReplicaItems = append(c.ReplicaItems, it)
+		}
 	}
 	period, budget, timeout := w.FingerPeriod, w.HopBudget, w.OpTimeout
 	for i := range cfgs {
 		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
+		cfgs[i].Replicas = w.Replicas
 		if specs[i].Member && w.Fingers == "fresh" && period > 0 {
 			cfgs[i].Fingers = exactFingers(kv.ring, members, specs[i].ID)
 		}
@@ -442,5 +449,44 @@ func (s *Sim) finishKV(r *Result) {
 			}
 		}
 	}
+	if kv.w.Replicas > 0 {
+		s.checkReplicas(ring)
+	}
 	r.Ops, r.KV = kv.ops, kv.sum
+}
+
+// checkReplicas counts, at the end of a run, the copies missing at the owner's next
+// Replicas successors and the copies held anywhere else.
+func (s *Sim) checkReplicas(ring []protocol.ID) {
+	kv := &s.kv
+	if len(ring) == 0 {
+		return
+	}
+	want := min(kv.w.Replicas, len(ring)-1)
+	should := make(map[[2]int32]bool, len(kv.keys)*want) // (key, node) pairs that must hold a copy
+	for k, id := range kv.keyIDs {
+		i, _ := slices.BinarySearch(ring, id)
+		for j := 1; j <= want; j++ {
+			should[[2]int32{int32(k), s.index[ring[(i+j)%len(ring)]]}] = true
+		}
+	}
+	held := 0
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.down {
+			continue
+		}
+		for _, it := range n.p.Replicas() {
+			k, ok := kv.keyIndex[it.Key]
+			if !ok {
+				continue
+			}
+			if should[[2]int32{k, int32(i)}] {
+				held++
+			} else {
+				kv.sum.ReplicasExtra++
+			}
+		}
+	}
+	kv.sum.ReplicasMissing = len(should) - held
 }

@@ -237,3 +237,43 @@ func TestLeavesUnderJoins(t *testing.T) {
 	}
 	t.Logf("%d runs, %d graceful leaves, %d operations, no failure", total, departed, ops)
 }
+
+// TestReplication: with r replicas, every key has a copy at each of its owner's r successors
+// at the end, puts racing joins and leaves included. A stable ring holds no other copy;
+// joins and leaves leave extra copies behind (counted, never served, not trimmed).
+func TestReplication(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		members, joiners, leavers int
+		replicas                  int
+	}{
+		{"stable", 16, 0, 0, 3},
+		{"tiny", 2, 0, 0, 3},
+		{"joins", 16, 16, 0, 2},
+		{"leaves", 16, 0, 6, 2},
+		{"both", 16, 16, 6, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			missing, extra, runs := 0, 0, 40
+			for seed := range runs {
+				c := joinWave("predlock", tc.members, tc.joiners, 32, uint64(seed))
+				c.Leavers = tc.leavers
+				c.Workload.Replicas = tc.replicas
+				r, err := Run(c, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := r.KV
+				if r.Outcome != OutcomeOK || k.KeyFailures != 0 || k.Missing+k.Stale != 0 {
+					t.Fatalf("seed %d: outcome %s, %d key failures (%s), %d missing, %d stale", seed, r.Outcome, k.KeyFailures, k.FirstFailure, k.Missing, k.Stale)
+				}
+				missing += k.ReplicasMissing
+				extra += k.ReplicasExtra
+			}
+			t.Logf("%d runs: %d replicas missing, %d extra", runs, missing, extra)
+			if missing != 0 || (tc.joiners == 0 && tc.leavers == 0 && extra != 0) {
+				t.Fatalf("%d replicas missing, %d extra", missing, extra)
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ type Workload struct {
 	Fingers   string
 	HopBudget int   // forwards before an operation fails (0: protocol.DefaultHopBudget)
 	OpTimeout int64 // how long a client waits for an answer (0: protocol.DefaultOpTimeout)
+	// Replicas is how many successors of a key's owner keep a copy of it (0: none).
+	Replicas int
 }
 
 // Active reports whether the run has a DHT workload.
@@ -68,6 +70,8 @@ func (w *Workload) Validate() error {
 		return fmt.Errorf("workload.hop_budget must be in 0..65535, got %d", w.HopBudget)
 	case w.OpTimeout < 0:
 		return fmt.Errorf("workload.op_timeout must not be negative")
+	case w.Replicas < 0 || w.Replicas > 16:
+		return fmt.Errorf("workload.replicas must be in 0..16, got %d", w.Replicas)
 	}
 	return nil
 }
@@ -133,4 +137,7 @@ type KVSummary struct {
 	// Fingers of live connected nodes at the end of the run, and those that are not the true
 	// successor of any of their levels' targets (left behind by joins).
 	Fingers, FingersStale int
+	// With replication, at the end: copies missing at a successor that should hold one, and
+	// copies held beyond the owner's Replicas successors (left behind by joins; never served).
+	ReplicasMissing, ReplicasExtra int
 }
