@@ -47,7 +47,8 @@ type Manifest struct {
 	Started     string `json:"started"`
 	Finished    string `json:"finished"`
 	// Parts lists the committed part files (the same name under runs/, joins/ and events/,
-	// as far as the trace level writes them), in the order they were written.
+	// as far as the trace level writes them, and under ops/ when the part holds operations),
+	// in the order they were written.
 	Parts []string `json:"parts"`
 	// Done says which runs each part holds, in the order of Parts.
 	Done []PartInfo `json:"done"`
@@ -141,6 +142,9 @@ type PartInfo struct {
 	Rows   int64      `json:"rows"`
 	Joins  int64      `json:"joins"`
 	Events int64      `json:"events"`
+	// Ops is the number of DHT operations in the part's ops file; the file exists exactly
+	// when Ops > 0, since a part of runs without a workload has none.
+	Ops int64 `json:"ops"`
 }
 
 // RunsDone is the number of runs the committed parts hold.
@@ -243,6 +247,9 @@ const (
 	tableRuns   = "runs"
 	tableJoins  = "joins"
 	tableEvents = "events"
+	// tableOps is written at trace levels joins and messages, for parts that hold
+	// operations; tables does not list it for that reason.
+	tableOps = "ops"
 )
 
 // tables lists the folders a trace level writes.
@@ -301,7 +308,7 @@ func cleanStrays(dir string, m *Manifest) error {
 	if err := clean("", func(name string) bool { return !strings.HasPrefix(name, ManifestName+".tmp-") }); err != nil {
 		return err
 	}
-	for _, t := range []string{tableRuns, tableJoins, tableEvents} {
+	for _, t := range []string{tableRuns, tableJoins, tableOps, tableEvents} {
 		if err := clean(t, func(name string) bool {
 			return !strings.HasPrefix(name, "part-") || listed[name]
 		}); err != nil {
@@ -313,14 +320,23 @@ func cleanStrays(dir string, m *Manifest) error {
 
 // checkParts confirms that every committed part is where the manifest says.
 func checkParts(dir string, m *Manifest, level Level) error {
-	for _, p := range m.Parts {
-		for _, t := range tables(level) {
-			if _, err := os.Stat(filepath.Join(dir, t, p)); err != nil {
-				return fmt.Errorf("%s lists %s, which is missing: %w", filepath.Join(dir, ManifestName), filepath.Join(t, p), err)
+	for _, p := range m.Done {
+		for _, t := range partTables(level, &p) {
+			if _, err := os.Stat(filepath.Join(dir, t, p.Part)); err != nil {
+				return fmt.Errorf("%s lists %s, which is missing: %w", filepath.Join(dir, ManifestName), filepath.Join(t, p.Part), err)
 			}
 		}
 	}
 	return nil
+}
+
+// partTables lists the folders that hold a file of a committed part.
+func partTables(level Level, p *PartInfo) []string {
+	ts := tables(level)
+	if p.Ops > 0 {
+		ts = append(ts[:len(ts):len(ts)], tableOps)
+	}
+	return ts
 }
 
 // doneRanges gathers the committed run ranges, sorted, and fails if any run is listed twice.

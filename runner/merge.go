@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/dhtexp/dhtexp/trace"
@@ -82,9 +83,25 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	if next != first.RunsTotal {
 		return nil, inputErrorf("merge: runs %d..%d are in none of the shards", next, first.RunsTotal-1)
 	}
+	version, versionDir := 0, ""
 	for _, p := range parts {
-		if err := checkRunIDs(filepath.Join(p.dir, tableRuns, p.part.Part), p.part); err != nil {
+		path := filepath.Join(p.dir, tableRuns, p.part.Part)
+		v, err := runsVersion(path)
+		if err != nil {
 			return nil, inputErrorf("merge: %v", err)
+		}
+		if version == 0 {
+			version, versionDir = v, p.dir
+		} else if v != version {
+			return nil, inputErrorf("merge: %s holds runs table version %d, %s version %d: shards written by different builds do not mix", path, v, versionDir, version)
+		}
+		if err := checkRunIDs(path, p.part); err != nil {
+			return nil, inputErrorf("merge: %v", err)
+		}
+		if p.part.Ops > 0 {
+			if err := checkOpRunIDs(filepath.Join(p.dir, tableOps, p.part.Part), p.part); err != nil {
+				return nil, inputErrorf("merge: %v", err)
+			}
 		}
 	}
 
@@ -121,14 +138,18 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		}
 		m.MergedFrom = append(m.MergedFrom, dirs[i])
 	}
-	for _, t := range tables(level) {
+	folders := tables(level)
+	if slices.ContainsFunc(parts, func(p src) bool { return p.part.Ops > 0 }) {
+		folders = append(folders, tableOps)
+	}
+	for _, t := range folders {
 		if err := os.Mkdir(filepath.Join(tmp, t), 0o755); err != nil {
 			return nil, err
 		}
 	}
 	for i, p := range parts {
 		name := partName(i)
-		for _, t := range tables(level) {
+		for _, t := range partTables(level, &p.part) {
 			if err := linkOrCopy(filepath.Join(p.dir, t, p.part.Part), filepath.Join(tmp, t, name)); err != nil {
 				return nil, fmt.Errorf("merge: %w", err)
 			}
@@ -182,6 +203,47 @@ func checkRunIDs(path string, p PartInfo) error {
 		return fmt.Errorf("%s: holds %d runs, the manifest lists %d", path, rows, p.Rows)
 	}
 	return nil
+}
+
+// checkOpRunIDs reads an ops part's run_id column and checks that it holds as many rows as
+// the manifest says, each of a run of the part, in run order.
+func checkOpRunIDs(path string, p PartInfo) error {
+	var rows, last int64
+	ri := 0
+	err := trace.ForEachRowGroup(path, []string{"run_id"}, func(c *trace.Chunk) error {
+		for _, id := range c.Int64("run_id") {
+			for ri < len(p.Runs) && id > p.Runs[ri][1] {
+				ri++
+			}
+			if ri == len(p.Runs) || id < p.Runs[ri][0] || id < last {
+				return fmt.Errorf("%s: row %d has run %d, which the manifest does not list for this part or lists earlier", path, rows, id)
+			}
+			last = id
+			rows++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows != p.Ops {
+		return fmt.Errorf("%s: holds %d operations, the manifest lists %d", path, rows, p.Ops)
+	}
+	return nil
+}
+
+// runsVersion is the schema version of a runs part.
+func runsVersion(path string) (int, error) {
+	r, err := trace.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	s := r.Schema()
+	if s.Name != RunSchema.Name {
+		return 0, fmt.Errorf("%s: schema is %s, not %s", path, s.Name, RunSchema.Name)
+	}
+	return s.Version, nil
 }
 
 func linkOrCopy(from, to string) error {

@@ -114,7 +114,7 @@ var modeParam = param{name: "mode", column: "mode", kind: KindString,
 }
 
 func intParam(name string, field func(c *sim.Config) *int) param {
-	return param{name: name, column: name, kind: KindInt, set: func(c *sim.Config, v Value) error {
+	return param{name: name, column: column(name), kind: KindInt, set: func(c *sim.Config, v Value) error {
 		if v.Int < math.MinInt32 || v.Int > math.MaxInt32 {
 			return fmt.Errorf("%d is out of range", v.Int)
 		}
@@ -191,6 +191,19 @@ var params = []param{
 	durParam("faults.heal_at", "faults_heal_at_ns", func(c *sim.Config) *int64 { return &c.Faults.HealAt }),
 	durParam("timeout", "timeout_ns", func(c *sim.Config) *int64 { return &c.Timeout }),
 	intParam("retries", func(c *sim.Config) *int { return &c.Retries }),
+	intParam("workload.keys", func(c *sim.Config) *int { return &c.Workload.Keys }),
+	floatParam("workload.rate", func(c *sim.Config) *float64 { return &c.Workload.Rate }),
+	floatParam("workload.lookup", func(c *sim.Config) *float64 { return &c.Workload.Lookup }),
+	floatParam("workload.get", func(c *sim.Config) *float64 { return &c.Workload.Get }),
+	floatParam("workload.put", func(c *sim.Config) *float64 { return &c.Workload.Put }),
+	strParam("workload.popularity", "workload_popularity", func(c *sim.Config) *string { return &c.Workload.Popularity }),
+	floatParam("workload.zipf_s", func(c *sim.Config) *float64 { return &c.Workload.ZipfS }),
+	durParam("workload.before", "workload_before_ns", func(c *sim.Config) *int64 { return &c.Workload.Before }),
+	durParam("workload.after", "workload_after_ns", func(c *sim.Config) *int64 { return &c.Workload.After }),
+	durParam("workload.finger_period", "workload_finger_period_ns", func(c *sim.Config) *int64 { return &c.Workload.FingerPeriod }),
+	strParam("workload.fingers", "workload_fingers", func(c *sim.Config) *string { return &c.Workload.Fingers }),
+	intParam("workload.hop_budget", func(c *sim.Config) *int { return &c.Workload.HopBudget }),
+	durParam("workload.op_timeout", "workload_op_timeout_ns", func(c *sim.Config) *int64 { return &c.Workload.OpTimeout }),
 }
 
 // clusterLimit is the most nodes a cluster-mode run starts: each is a listener plus
@@ -222,6 +235,8 @@ func checkCluster(c *sim.Config) error {
 		return fmt.Errorf("faults.crash_node: %scannot inject faults", why)
 	case f.PartitionFraction > 0:
 		return fmt.Errorf("faults.partition_fraction: %scannot inject faults", why)
+	case c.Workload.Active():
+		return fmt.Errorf("workload: %sruns joins only, not a DHT workload", why)
 	}
 	return nil
 }
@@ -253,10 +268,35 @@ func paramNames() []string {
 	return names
 }
 
-// blamedParam names the parameter a sim.Config.Validate message is about. Validate starts
-// its messages with the parameter's spec name, which lets a spec error point at the line
-// that set it.
-func blamedParam(msg string) string {
+// blamedParams names the parameters a sim.Config.Validate message may be about, the likeliest
+// first. Validate starts its messages with the parameter's spec name, which lets a spec error
+// point at the line that set it; a name without a dot ("faults", "workload") stands for its
+// whole table.
+func blamedParams(msg string, c *sim.Config) []string {
+	w := &c.Workload
+	// Some messages cover several parameters: a negative one is the culprit, and when none
+	// is, any of them will do.
+	for _, m := range []struct {
+		prefix string
+		names  []string
+		vals   []float64
+	}{
+		{"workload.lookup, get", []string{"workload.lookup", "workload.get", "workload.put"}, []float64{w.Lookup, w.Get, w.Put}},
+		{"workload.before and workload.after", []string{"workload.before", "workload.after"}, []float64{float64(w.Before), float64(w.After)}},
+	} {
+		if !strings.HasPrefix(msg, m.prefix) {
+			continue
+		}
+		var neg, rest []string
+		for i, n := range m.names {
+			if m.vals[i] < 0 {
+				neg = append(neg, n)
+			} else {
+				rest = append(rest, n)
+			}
+		}
+		return append(neg, rest...)
+	}
 	best := ""
 	for i := range params {
 		n := params[i].name
@@ -273,6 +313,10 @@ func blamedParam(msg string) string {
 		best = "delay.kind"
 	case strings.HasPrefix(msg, "fault"):
 		best = "faults" // the [base.faults] table as a whole
+	case strings.HasPrefix(msg, "workload"):
+		best = "workload"
+	default:
+		return nil
 	}
-	return best
+	return []string{best}
 }

@@ -13,7 +13,7 @@ import (
 // Version whenever a column is added, removed, renamed or changes meaning.
 var RunSchema = trace.Schema{
 	Name:    "dhtexp.runs",
-	Version: 2,
+	Version: 3,
 	Columns: []trace.Column{
 		{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},
 		{Name: "grid_point", Type: trace.Int64, Encoding: trace.Delta, Doc: "index into the manifest's grid"},
@@ -55,6 +55,19 @@ var RunSchema = trace.Schema{
 		{Name: "faults_heal_at_ns", Type: trace.Int64, Doc: "when the partition heals; 0: never"},
 		{Name: "timeout_ns", Type: trace.Int64, Doc: "variants that retry: wait for an answer (0: the variant's default)"},
 		{Name: "retries", Type: trace.Int64, Doc: "variants that retry: attempts without progress (0: the variant's default)"},
+		{Name: "workload_keys", Type: trace.Int64, Doc: "DHT workload: distinct keys stored from the start; the workload columns are 0 or empty when the run has none"},
+		{Name: "workload_rate", Type: trace.Float64, Doc: "DHT workload: client operations per second of virtual time over the ring"},
+		{Name: "workload_lookup", Type: trace.Float64, Doc: "DHT workload: relative weight of lookups"},
+		{Name: "workload_get", Type: trace.Float64, Doc: "DHT workload: relative weight of gets"},
+		{Name: "workload_put", Type: trace.Float64, Doc: "DHT workload: relative weight of puts"},
+		{Name: "workload_popularity", Type: trace.String, Doc: "DHT workload: uniform or zipf key popularity"},
+		{Name: "workload_zipf_s", Type: trace.Float64, Doc: "DHT workload: zipf exponent; 0 for uniform popularity"},
+		{Name: "workload_before_ns", Type: trace.Int64, Doc: "DHT workload: operations start this long before the joins"},
+		{Name: "workload_after_ns", Type: trace.Int64, Doc: "DHT workload: operations go on this long after the last join ended"},
+		{Name: "workload_finger_period_ns", Type: trace.Int64, Doc: "DHT workload: how often a node refreshes one finger; 0: no fingers"},
+		{Name: "workload_fingers", Type: trace.String, Doc: "DHT workload: fresh or empty fingers at the initial members"},
+		{Name: "workload_hop_budget", Type: trace.Int64, Doc: "DHT workload: forwards before an operation fails (the value in effect)"},
+		{Name: "workload_op_timeout_ns", Type: trace.Int64, Doc: "DHT workload: how long a client waits for an answer (the value in effect)"},
 
 		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(sim.Outcomes, ", ")},
 		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
@@ -69,6 +82,28 @@ var RunSchema = trace.Schema{
 		{Name: "redirects", Type: trace.Int64, Doc: "connect_redirect messages sent"},
 		{Name: "events", Type: trace.Int64, Doc: "simulator events processed"},
 		{Name: "sim_time_ns", Type: trace.Int64, Doc: "virtual time of the last event"},
+		{Name: "kv_keys", Type: trace.Int64, Doc: "DHT workload: keys stored; the kv columns are 0 or null when the run has no workload"},
+		{Name: "kv_ops", Type: trace.Int64, Doc: "client operations issued"},
+		{Name: "kv_answered", Type: trace.Int64, Doc: "operations answered, whatever the status"},
+		{Name: "kv_ops_ok", Type: trace.Int64, Doc: "operations answered ok, or not_found for a key the true owner does not hold either"},
+		{Name: "kv_hops", Type: trace.Int64, Doc: "forwards over all answered operations"},
+		{Name: "kv_lookups", Type: trace.Int64, Doc: "lookups issued"},
+		{Name: "kv_lookups_answered", Type: trace.Int64, Doc: "lookups answered, whatever the status"},
+		{Name: "kv_lookups_ok", Type: trace.Int64, Doc: "lookups answered ok naming the true owner"},
+		{Name: "kv_lookup_hops", Type: trace.Int64, Doc: "forwards over the kv_lookups_ok lookups"},
+		{Name: "kv_gets", Type: trace.Int64, Doc: "gets issued"},
+		{Name: "kv_missing", Type: trace.Int64, Doc: "gets answered not found while the true owner holds the key"},
+		{Name: "kv_stale", Type: trace.Int64, Doc: "gets answered with a value other than the true owner's"},
+		{Name: "kv_key_checks", Type: trace.Int64, Doc: "key-safety checks made (after every completed join, and at the end)"},
+		{Name: "kv_key_failures", Type: trace.Int64, Doc: "key-safety checks that found a key lost, duplicated or misplaced"},
+		{Name: "kv_lost", Type: trace.Int64, Doc: "keys stored nowhere at the end"},
+		{Name: "kv_duplicated", Type: trace.Int64, Doc: "keys stored at more than one node at the end"},
+		{Name: "kv_misplaced", Type: trace.Int64, Doc: "keys stored at one node that is not their owner at the end"},
+		{Name: "kv_first_failure", Type: trace.Text, Nullable: true, Doc: "the first key-safety failure; null if none"},
+		{Name: "kv_fingers", Type: trace.Int64, Doc: "fingers of live connected nodes at the end"},
+		{Name: "kv_fingers_stale", Type: trace.Int64, Doc: "of those, fingers that are not the true successor of their target"},
+		{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median latency of the kv_lookups_ok lookups (nearest rank); null when none"},
+		{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile latency of the kv_lookups_ok lookups (nearest rank); null when none"},
 		{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
 	},
 }
@@ -114,6 +149,19 @@ const (
 	rcFaultsHealAt
 	rcTimeout
 	rcRetries
+	rcWorkloadKeys
+	rcWorkloadRate
+	rcWorkloadLookup
+	rcWorkloadGet
+	rcWorkloadPut
+	rcWorkloadPopularity
+	rcWorkloadZipfS
+	rcWorkloadBefore
+	rcWorkloadAfter
+	rcWorkloadFingerPeriod
+	rcWorkloadFingers
+	rcWorkloadHopBudget
+	rcWorkloadOpTimeout
 	rcOutcome
 	rcRingCorrect
 	rcDetail
@@ -127,6 +175,28 @@ const (
 	rcRedirects
 	rcEvents
 	rcSimTime
+	rcKVKeys
+	rcKVOps
+	rcKVAnswered
+	rcKVOpsOK
+	rcKVHops
+	rcKVLookups
+	rcKVLookupsAnswered
+	rcKVLookupsOK
+	rcKVLookupHops
+	rcKVGets
+	rcKVMissing
+	rcKVStale
+	rcKVKeyChecks
+	rcKVKeyFailures
+	rcKVLost
+	rcKVDuplicated
+	rcKVMisplaced
+	rcKVFirstFailure
+	rcKVFingers
+	rcKVFingersStale
+	rcKVLookupP50
+	rcKVLookupP99
 	rcWall
 )
 
@@ -151,11 +221,19 @@ type runRow struct {
 	events      int64
 	simTime     int64
 
+	kv                   sim.KVSummary
+	lookupP50, lookupP99 int64 // -1 when no lookup succeeded
+
 	joins []trace.Join // reused across runs
+	// ops is the run's own, dropped once written: rows are recycled, and a row that kept
+	// the storage of its largest run would hold thousands of operations for good.
+	ops []trace.Op
 }
 
 // fill copies a result into the row, reusing the row's join slice; lat is scratch space.
-func (r *runRow) fill(res *sim.Result, lat []int64) []int64 {
+// Operations are copied only with keepOps: they are the bulk of a workload run's result,
+// and useless when no ops file is written.
+func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.outcome, r.ringCorrect, r.detail = res.Outcome, res.RingCorrect, res.Detail
 	r.violation = ""
 	if res.Violation != nil {
@@ -177,6 +255,30 @@ func (r *runRow) fill(res *sim.Result, lat []int64) []int64 {
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		r.p50, r.p99, r.max = nearestRank(lat, 50), nearestRank(lat, 99), lat[len(lat)-1]
+	}
+
+	r.kv = res.KV
+	r.ops = nil
+	if keepOps && len(res.Ops) > 0 {
+		r.ops = make([]trace.Op, 0, len(res.Ops))
+	}
+	lat = lat[:0]
+	for i := range res.Ops {
+		o := &res.Ops[i]
+		if keepOps {
+			r.ops = append(r.ops, trace.Op{RunID: r.id, Op: int64(o.Op), Kind: o.Kind.String(), Key: int64(o.Key),
+				Origin: id64(o.Origin), StartNs: o.Start, EndNs: o.End, Hops: int64(o.Hops), Status: o.Status,
+				Owner: id64(o.Owner), Correct: o.Correct, Class: o.Class, Phase: o.Phase})
+		}
+		// The same lookups as kv_lookups_ok, so that latency and hops describe one population.
+		if o.Kind == protocol.OpLookup && o.Status == protocol.StatusOK.String() && o.Correct && o.End >= 0 {
+			lat = append(lat, o.Latency())
+		}
+	}
+	r.lookupP50, r.lookupP99 = -1, -1
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		r.lookupP50, r.lookupP99 = nearestRank(lat, 50), nearestRank(lat, 99)
 	}
 	return lat
 }
@@ -249,6 +351,20 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(rcFaultsHealAt, f.HealAt)
 	w.Int64(rcTimeout, c.Timeout)
 	w.Int64(rcRetries, int64(c.Retries))
+	wl := effectiveWorkload(c) // cluster mode has none (checkCluster)
+	w.Int64(rcWorkloadKeys, int64(wl.Keys))
+	w.Float64(rcWorkloadRate, wl.Rate)
+	w.Float64(rcWorkloadLookup, wl.Lookup)
+	w.Float64(rcWorkloadGet, wl.Get)
+	w.Float64(rcWorkloadPut, wl.Put)
+	w.String(rcWorkloadPopularity, wl.Popularity)
+	w.Float64(rcWorkloadZipfS, wl.ZipfS)
+	w.Int64(rcWorkloadBefore, wl.Before)
+	w.Int64(rcWorkloadAfter, wl.After)
+	w.Int64(rcWorkloadFingerPeriod, wl.FingerPeriod)
+	w.String(rcWorkloadFingers, wl.Fingers)
+	w.Int64(rcWorkloadHopBudget, int64(wl.HopBudget))
+	w.Int64(rcWorkloadOpTimeout, wl.OpTimeout)
 	w.String(rcOutcome, r.outcome)
 	w.Bool(rcRingCorrect, r.ringCorrect)
 	optText(w, rcDetail, r.detail)
@@ -262,6 +378,25 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(rcRedirects, r.redirects)
 	w.Int64(rcEvents, r.events)
 	w.Int64(rcSimTime, r.simTime)
+	kv := &r.kv
+	for _, v := range [...]struct {
+		col int
+		n   int64
+	}{
+		{rcKVKeys, int64(kv.Keys)}, {rcKVOps, int64(kv.Ops)}, {rcKVAnswered, int64(kv.Answered)},
+		{rcKVOpsOK, int64(kv.OpsOK)}, {rcKVHops, kv.Hops}, {rcKVLookups, int64(kv.Lookups)},
+		{rcKVLookupsAnswered, int64(kv.LookupsAnswered)}, {rcKVLookupsOK, int64(kv.LookupsOK)},
+		{rcKVLookupHops, kv.LookupHops}, {rcKVGets, int64(kv.Gets)}, {rcKVMissing, int64(kv.Missing)},
+		{rcKVStale, int64(kv.Stale)}, {rcKVKeyChecks, int64(kv.KeyChecks)}, {rcKVKeyFailures, int64(kv.KeyFailures)},
+		{rcKVLost, int64(kv.Lost)}, {rcKVDuplicated, int64(kv.Duplicated)}, {rcKVMisplaced, int64(kv.Misplaced)},
+	} {
+		w.Int64(v.col, v.n)
+	}
+	optText(w, rcKVFirstFailure, kv.FirstFailure)
+	w.Int64(rcKVFingers, int64(kv.Fingers))
+	w.Int64(rcKVFingersStale, int64(kv.FingersStale))
+	optInt(w, rcKVLookupP50, r.lookupP50)
+	optInt(w, rcKVLookupP99, r.lookupP99)
 	w.Int64(rcWall, r.wall)
 	return w.EndRow()
 }
@@ -287,6 +422,26 @@ func effectiveDelay(c *sim.Config) sim.Delay {
 		out.Median, out.Sigma = d.Median, d.Sigma
 	}
 	return out
+}
+
+// effectiveWorkload is the workload as it ran, in the spirit of effectiveDelay: all zero
+// without one, the zipf exponent only under zipf popularity, and the protocol's defaults
+// where the spec leaves the hop budget and the operation timeout 0.
+func effectiveWorkload(c *sim.Config) sim.Workload {
+	w := c.Workload
+	if !w.Active() {
+		return sim.Workload{}
+	}
+	if w.Popularity != "zipf" {
+		w.ZipfS = 0
+	}
+	if w.HopBudget == 0 {
+		w.HopBudget = protocol.DefaultHopBudget
+	}
+	if w.OpTimeout == 0 {
+		w.OpTimeout = protocol.DefaultOpTimeout
+	}
+	return w
 }
 
 func optText(w *trace.Writer, col int, v string) {

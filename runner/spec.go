@@ -34,8 +34,8 @@ type Level uint8
 // Trace levels, each including the tables of the ones before it.
 const (
 	LevelNone     Level = iota + 1 // runs only
-	LevelJoins                     // runs and joins
-	LevelMessages                  // runs, joins and events
+	LevelJoins                     // runs, joins and DHT operations
+	LevelMessages                  // runs, joins, operations and events
 )
 
 var levelNames = [...]string{LevelNone: "none", LevelJoins: "joins", LevelMessages: "messages"}
@@ -193,23 +193,40 @@ type specFile struct {
 }
 
 type baseTable struct {
-	Mode        string      `toml:"mode"`
-	Scenario    string      `toml:"scenario"`
-	Nodes       int         `toml:"nodes"`
-	Joiners     int         `toml:"joiners"`
-	JoinWindow  Duration    `toml:"join_window"`
-	Bits        uint        `toml:"bits"`
-	Protocol    string      `toml:"protocol"`
-	Timing      string      `toml:"timing"`
-	Unit        Duration    `toml:"unit"`
-	Link        string      `toml:"link"`
-	Horizon     Duration    `toml:"horizon"`
-	MaxMessages int64       `toml:"max_messages"`
-	Check       bool        `toml:"check"`
-	Delay       delayTable  `toml:"delay"`
-	Faults      faultsTable `toml:"faults"`
-	Timeout     Duration    `toml:"timeout"`
-	Retries     int         `toml:"retries"`
+	Mode        string        `toml:"mode"`
+	Scenario    string        `toml:"scenario"`
+	Nodes       int           `toml:"nodes"`
+	Joiners     int           `toml:"joiners"`
+	JoinWindow  Duration      `toml:"join_window"`
+	Bits        uint          `toml:"bits"`
+	Protocol    string        `toml:"protocol"`
+	Timing      string        `toml:"timing"`
+	Unit        Duration      `toml:"unit"`
+	Link        string        `toml:"link"`
+	Horizon     Duration      `toml:"horizon"`
+	MaxMessages int64         `toml:"max_messages"`
+	Check       bool          `toml:"check"`
+	Delay       delayTable    `toml:"delay"`
+	Faults      faultsTable   `toml:"faults"`
+	Timeout     Duration      `toml:"timeout"`
+	Retries     int           `toml:"retries"`
+	Workload    workloadTable `toml:"workload"`
+}
+
+type workloadTable struct {
+	Keys         int      `toml:"keys"`
+	Rate         float64  `toml:"rate"`
+	Lookup       float64  `toml:"lookup"`
+	Get          float64  `toml:"get"`
+	Put          float64  `toml:"put"`
+	Popularity   string   `toml:"popularity"`
+	ZipfS        float64  `toml:"zipf_s"`
+	Before       Duration `toml:"before"`
+	After        Duration `toml:"after"`
+	FingerPeriod Duration `toml:"finger_period"`
+	Fingers      string   `toml:"fingers"`
+	HopBudget    int      `toml:"hop_budget"`
+	OpTimeout    Duration `toml:"op_timeout"`
 }
 
 type faultsTable struct {
@@ -239,6 +256,7 @@ type delayTable struct {
 }
 
 func baseFromConfig(c sim.Config) baseTable {
+	w := &c.Workload
 	return baseTable{
 		Mode: ModeSim, Scenario: c.Scenario, Nodes: c.Nodes, Joiners: c.Joiners, JoinWindow: Duration(c.JoinWindow),
 		Bits: c.Bits, Protocol: c.Protocol, Timing: c.Timing, Unit: Duration(c.Unit), Link: c.Link,
@@ -253,10 +271,15 @@ func baseFromConfig(c sim.Config) baseTable {
 			CrashAfter: c.Faults.CrashAfter, RestartAfter: Duration(c.Faults.RestartAfter),
 			PartitionFraction: c.Faults.PartitionFraction, PartitionAt: Duration(c.Faults.PartitionAt),
 			HealAt: Duration(c.Faults.HealAt)},
+		Workload: workloadTable{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
+			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: Duration(w.Before), After: Duration(w.After),
+			FingerPeriod: Duration(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
+			OpTimeout: Duration(w.OpTimeout)},
 	}
 }
 
 func (b baseTable) config() sim.Config {
+	w := &b.Workload
 	return sim.Config{
 		Scenario: b.Scenario, Nodes: b.Nodes, Joiners: b.Joiners, JoinWindow: int64(b.JoinWindow),
 		Bits: b.Bits, Protocol: b.Protocol, Timing: b.Timing, Unit: int64(b.Unit), Link: b.Link,
@@ -271,6 +294,10 @@ func (b baseTable) config() sim.Config {
 			CrashAfter: b.Faults.CrashAfter, RestartAfter: int64(b.Faults.RestartAfter),
 			PartitionFraction: b.Faults.PartitionFraction, PartitionAt: int64(b.Faults.PartitionAt),
 			HealAt: int64(b.Faults.HealAt)},
+		Workload: sim.Workload{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
+			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: int64(w.Before), After: int64(w.After),
+			FingerPeriod: int64(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
+			OpTimeout: int64(w.OpTimeout)},
 	}
 }
 
@@ -411,19 +438,36 @@ func Parse(path string, data []byte) (*Spec, error) {
 	}
 
 	if err := s.expand(groups, baseMode, func(p *Point, group []groupAxis, msg string) error {
-		name := blamedParam(msg)
-		msg = strings.TrimPrefix(msg, name+": ")
+		names := blamedParams(msg, &p.Config)
 		var e *SpecError
-		k := slices.IndexFunc(group, func(g groupAxis) bool { return g.name == name })
-		switch {
-		case k >= 0:
-			pos := group[k].keyPos
-			e = &SpecError{File: path, Line: pos.Line, Column: pos.Column, Key: "sweep." + name, Msg: msg}
-		case name != "":
-			e = at("base."+name, msg)
-			if e.Line == 0 {
-				e.Msg += " (default value)"
+		for _, name := range names {
+			k := slices.IndexFunc(group, func(g groupAxis) bool { return g.name == name || strings.HasPrefix(g.name, name+".") })
+			if k >= 0 {
+				pos := group[k].keyPos
+				e = &SpecError{File: path, Line: pos.Line, Column: pos.Column, Key: "sweep." + group[k].name, Msg: strings.TrimPrefix(msg, name+": ")}
+				break
 			}
+		}
+		for _, name := range names {
+			if e != nil {
+				break
+			}
+			key := "base." + name
+			if _, ok := doc.keys[key]; !ok {
+				// A table set through dotted keys ([base] workload.rate = 5) has no header:
+				// point at its first key.
+				if i := slices.IndexFunc(doc.order, func(k string) bool { return strings.HasPrefix(k, key+".") }); i >= 0 {
+					key = doc.order[i]
+				}
+			}
+			if _, ok := doc.keys[key]; ok {
+				e = at(key, strings.TrimPrefix(msg, name+": "))
+			}
+		}
+		switch {
+		case e != nil:
+		case len(names) > 0:
+			e = at("base."+names[0], strings.TrimPrefix(msg, names[0]+": ")+" (default value)")
 		default:
 			e = &SpecError{File: path, Key: "base", Msg: msg}
 		}

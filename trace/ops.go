@@ -94,6 +94,16 @@ func (ow *OpWriter) WriteOp(o *Op) error {
 	return w.EndRow()
 }
 
+// WriteOps appends operations in order, stopping at the first error.
+func (ow *OpWriter) WriteOps(ops []Op) error {
+	for i := range ops {
+		if err := ow.WriteOp(&ops[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close completes the file; see Writer.Close.
 func (ow *OpWriter) Close() error { return ow.w.Close() }
 

@@ -23,9 +23,10 @@ type Reader struct {
 // Open opens a table file and checks its dhtexp metadata. It fails, naming
 // the file, when the file is not Parquet or is truncated, when MetaSchema or
 // MetaSchemaVersion is missing, when the file claims a fixed schema of this
-// package (EventSchema, JoinSchema) at an unknown version or with other
-// columns, or when a column has a type this package does not model. Files of
-// other schema names, such as the per-run tables, are accepted as they are.
+// package (EventSchema, JoinSchema, OpSchema) at an unknown version or with
+// other columns, or when a column has a type this package does not model.
+// Files of other schema names, such as the per-run tables, are accepted as
+// they are.
 func Open(path string) (r *Reader, err error) {
 	var pf *file.Reader
 	defer func() {

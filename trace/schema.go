@@ -321,4 +321,4 @@ func describeColumn(c Column) string {
 // knownSchemas are the fixed layouts whose version Open checks: a file that
 // claims one of these names at a version this package does not know is
 // refused rather than misread.
-func knownSchemas() []Schema { return []Schema{EventSchema, JoinSchema} }
+func knownSchemas() []Schema { return []Schema{EventSchema, JoinSchema, OpSchema} }

@@ -202,6 +202,73 @@ func TestJoinsRoundTrip(t *testing.T) {
 	}
 }
 
+// Ops cover every nullable column both null and set: an unanswered operation has no end,
+// status or owner, and only inconsistent gets have a class.
+func TestOpsRoundTrip(t *testing.T) {
+	ops := []Op{
+		{RunID: 3, Op: 1, Kind: "lookup", Key: 1 << 40, Origin: 7, StartNs: 1000, EndNs: 4000, Hops: 2, Status: "ok", Owner: 9, Correct: true, Phase: "before"},
+		{RunID: 3, Op: 2, Kind: "get", Key: 0, Origin: 0, StartNs: 2000, EndNs: -1, Hops: 5, Owner: -1, Phase: "during"},
+		{RunID: 3, Op: 3, Kind: "get", Key: 12, Origin: 7, StartNs: 2500, EndNs: 9000, Hops: 1, Status: "not_found", Owner: 0, Class: "missing", Phase: "during"},
+		{RunID: 4, Op: 1, Kind: "put", Key: math.MaxInt64, Origin: 2, StartNs: 0, EndNs: 0, Hops: 0, Status: "timeout", Owner: -1, Phase: "after"},
+	}
+	for i := range 3000 {
+		ops = append(ops, Op{RunID: 5, Op: int64(i + 1), Kind: []string{"lookup", "get", "put"}[i%3], Key: int64(i * 7919),
+			Origin: int64(i % 17), StartNs: int64(i) * 100, EndNs: int64(i)*100 + 50, Hops: int64(i % 9), Status: "ok",
+			Owner: int64(i % 17), Correct: i%5 != 0, Phase: "after"})
+	}
+	path := filepath.Join(t.TempDir(), "ops.parquet")
+	ow, err := CreateOps(path, ClockVirtual, Options{RowGroupRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ow.WriteOps(ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := ow.WriteOp(&Op{RunID: 6, Kind: "get"}); err == nil {
+		t.Error("an operation without a phase was written")
+	}
+	if err := ow.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []Op
+	if err := ReadOps(path, func(batch []Op) error {
+		got = append(got, batch...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, ops) {
+		for i := range min(len(got), len(ops)) {
+			if got[i] != ops[i] {
+				t.Fatalf("row %d read back as %+v, written as %+v", i, got[i], ops[i])
+			}
+		}
+		t.Fatalf("read back %d ops, wrote %d", len(got), len(ops))
+	}
+	// The nulls are Parquet nulls, not -1 or "".
+	groups := 0
+	err = ForEachRowGroup(path, []string{"end_ns", "status", "owner", "class"}, func(c *Chunk) error {
+		if groups++; groups > 1 {
+			return nil
+		}
+		for _, col := range []string{"end_ns", "status", "owner"} {
+			if v := c.Valid(col); !v[0] || v[1] {
+				return fmt.Errorf("%s: valid %v %v, want true false", col, v[0], v[1])
+			}
+		}
+		if v := c.Valid("class"); v[0] || !v[2] {
+			return fmt.Errorf("class: valid %v %v, want false true", v[0], v[2])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if err := ReadOps(writeEvents(t, t.TempDir(), nullEvents(), ClockVirtual, Options{}), func([]Op) error { return nil }); err == nil {
+		t.Error("ReadOps read an events file")
+	}
+}
+
 func TestReadWrongTable(t *testing.T) {
 	dir := t.TempDir()
 	events := writeEvents(t, dir, nullEvents(), ClockVirtual, Options{})

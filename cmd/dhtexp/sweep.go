@@ -30,7 +30,7 @@ func sweepCommand() *cli.Command {
 		Usage:     "run an experiment spec's grid × seeds and write the results as Parquet",
 		ArgsUsage: "SPEC",
 		Description: `Runs every grid point of SPEC (experiments/*.toml) once per seed on all cores and
-writes a result set: manifest.json plus runs/, joins/ and events/ parts (docs/results.md).
+writes a result set: manifest.json plus runs/, joins/, ops/ and events/ parts (docs/results.md).
 Ctrl-C stops cleanly; --resume continues a stopped or killed sweep without repeating or
 losing a run. --shard i/n runs one slice of the experiment; "dhtexp merge" combines the
 shards' folders.
