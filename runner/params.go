@@ -204,6 +204,8 @@ var params = []param{
 	strParam("workload.fingers", "workload_fingers", func(c *sim.Config) *string { return &c.Workload.Fingers }),
 	intParam("workload.hop_budget", func(c *sim.Config) *int { return &c.Workload.HopBudget }),
 	durParam("workload.op_timeout", "workload_op_timeout_ns", func(c *sim.Config) *int64 { return &c.Workload.OpTimeout }),
+	intParam("workload.replicas", func(c *sim.Config) *int { return &c.Workload.Replicas }),
+	intParam("leavers", func(c *sim.Config) *int { return &c.Leavers }),
 }
 
 // clusterLimit is the most nodes a cluster-mode run starts: each is a listener plus
@@ -237,6 +239,8 @@ func checkCluster(c *sim.Config) error {
 		return fmt.Errorf("faults.partition_fraction: %scannot inject faults", why)
 	case c.Workload.Active():
 		return fmt.Errorf("workload: %sruns joins only, not a DHT workload", why)
+	case c.Leavers > 0:
+		return fmt.Errorf("leavers: %sruns joins only, not leaves", why)
 	}
 	return nil
 }

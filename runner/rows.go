@@ -68,6 +68,8 @@ var RunSchema = trace.Schema{
 		{Name: "workload_fingers", Type: trace.String, Doc: "DHT workload: fresh or empty fingers at the initial members"},
 		{Name: "workload_hop_budget", Type: trace.Int64, Doc: "DHT workload: forwards before an operation fails (the value in effect)"},
 		{Name: "workload_op_timeout_ns", Type: trace.Int64, Doc: "DHT workload: how long a client waits for an answer (the value in effect)"},
+		{Name: "workload_replicas", Type: trace.Int64, Doc: "DHT workload: successors of a key's owner that keep a copy"},
+		{Name: "leavers", Type: trace.Int64, Doc: "initial members that leave gracefully during the join window"},
 
 		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(sim.Outcomes, ", ")},
 		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
@@ -104,6 +106,10 @@ var RunSchema = trace.Schema{
 		{Name: "kv_fingers_stale", Type: trace.Int64, Doc: "of those, fingers that are not the true successor of their target"},
 		{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median latency of the kv_lookups_ok lookups (nearest rank); null when none"},
 		{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile latency of the kv_lookups_ok lookups (nearest rank); null when none"},
+		{Name: "departed", Type: trace.Int64, Doc: "leavers that left the ring"},
+		{Name: "kv_messages", Type: trace.Int64, Doc: "DHT messages sent: operations, answers, copies and finger maintenance (not in messages)"},
+		{Name: "kv_replicas_missing", Type: trace.Int64, Doc: "copies missing at the end at a successor that should hold one"},
+		{Name: "kv_replicas_extra", Type: trace.Int64, Doc: "copies held at the end beyond the owner's workload_replicas successors (never served)"},
 		{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
 	},
 }
@@ -162,6 +168,8 @@ const (
 	rcWorkloadFingers
 	rcWorkloadHopBudget
 	rcWorkloadOpTimeout
+	rcWorkloadReplicas
+	rcLeavers
 	rcOutcome
 	rcRingCorrect
 	rcDetail
@@ -197,6 +205,10 @@ const (
 	rcKVFingersStale
 	rcKVLookupP50
 	rcKVLookupP99
+	rcDeparted
+	rcKVMessages
+	rcKVReplicasMissing
+	rcKVReplicasExtra
 	rcWall
 )
 
@@ -221,6 +233,7 @@ type runRow struct {
 	events      int64
 	simTime     int64
 
+	departed             int64
 	kv                   sim.KVSummary
 	lookupP50, lookupP99 int64 // -1 when no lookup succeeded
 
@@ -258,6 +271,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	}
 
 	r.kv = res.KV
+	r.departed = int64(res.Departed)
 	r.ops = nil
 	if keepOps && len(res.Ops) > 0 {
 		r.ops = make([]trace.Op, 0, len(res.Ops))
@@ -365,6 +379,8 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.String(rcWorkloadFingers, wl.Fingers)
 	w.Int64(rcWorkloadHopBudget, int64(wl.HopBudget))
 	w.Int64(rcWorkloadOpTimeout, wl.OpTimeout)
+	w.Int64(rcWorkloadReplicas, int64(wl.Replicas))
+	w.Int64(rcLeavers, int64(c.Leavers))
 	w.String(rcOutcome, r.outcome)
 	w.Bool(rcRingCorrect, r.ringCorrect)
 	optText(w, rcDetail, r.detail)
@@ -397,6 +413,10 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(rcKVFingersStale, int64(kv.FingersStale))
 	optInt(w, rcKVLookupP50, r.lookupP50)
 	optInt(w, rcKVLookupP99, r.lookupP99)
+	w.Int64(rcDeparted, r.departed)
+	w.Int64(rcKVMessages, kv.Messages)
+	w.Int64(rcKVReplicasMissing, int64(kv.ReplicasMissing))
+	w.Int64(rcKVReplicasExtra, int64(kv.ReplicasExtra))
 	w.Int64(rcWall, r.wall)
 	return w.EndRow()
 }

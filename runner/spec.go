@@ -211,6 +211,7 @@ type baseTable struct {
 	Timeout     Duration      `toml:"timeout"`
 	Retries     int           `toml:"retries"`
 	Workload    workloadTable `toml:"workload"`
+	Leavers     int           `toml:"leavers"`
 }
 
 type workloadTable struct {
@@ -227,6 +228,7 @@ type workloadTable struct {
 	Fingers      string   `toml:"fingers"`
 	HopBudget    int      `toml:"hop_budget"`
 	OpTimeout    Duration `toml:"op_timeout"`
+	Replicas     int      `toml:"replicas"`
 }
 
 type faultsTable struct {
