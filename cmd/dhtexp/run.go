@@ -81,6 +81,21 @@ func simFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "partition-at", Usage: "faults: when the partition starts"},
 		&cli.DurationFlag{Name: "heal-at", Usage: "faults: when it heals (0: never)"},
 		&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
+		&cli.IntFlag{Name: "leavers", Usage: "random scenario, predlock: initial members that leave gracefully during the join window"},
+		&cli.IntFlag{Name: "keys", Usage: "DHT workload: keys stored from the start (0 with --rate 0: no workload; needs --timing async)"},
+		&cli.Float64Flag{Name: "rate", Usage: "DHT workload: client operations per second of virtual time"},
+		&cli.Float64Flag{Name: "lookup", Value: d.Workload.Lookup, Usage: "DHT workload: weight of lookups in the mix"},
+		&cli.Float64Flag{Name: "get", Value: d.Workload.Get, Usage: "DHT workload: weight of gets in the mix"},
+		&cli.Float64Flag{Name: "put", Value: d.Workload.Put, Usage: "DHT workload: weight of puts in the mix"},
+		&cli.StringFlag{Name: "popularity", Value: d.Workload.Popularity, Usage: "DHT workload: uniform | zipf"},
+		&cli.Float64Flag{Name: "zipf-s", Value: d.Workload.ZipfS, Usage: "DHT workload: zipf exponent (> 1)"},
+		&cli.DurationFlag{Name: "before", Usage: "DHT workload: operations start this long before the joins"},
+		&cli.DurationFlag{Name: "after", Usage: "DHT workload: and go on this long after the last join ended"},
+		&cli.DurationFlag{Name: "finger-period", Value: time.Duration(d.Workload.FingerPeriod), Usage: "DHT workload: how often a node refreshes one finger (0: no fingers)"},
+		&cli.StringFlag{Name: "fingers", Value: d.Workload.Fingers, Usage: "DHT workload: fresh | empty fingers at the initial members"},
+		&cli.IntFlag{Name: "hop-budget", Usage: "DHT workload: forwards before an operation fails (default: the protocol's)"},
+		&cli.DurationFlag{Name: "op-timeout", Usage: "DHT workload: how long a client waits for an answer (default: the protocol's)"},
+		&cli.IntFlag{Name: "replicas", Usage: "DHT workload: successors of a key's owner that keep a copy"},
 		&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
 	}
 }
@@ -125,6 +140,23 @@ func configFromFlags(c *cli.Context) (sim.Config, error) {
 		PartitionFraction: c.Float64("partition-fraction"),
 		PartitionAt:       int64(c.Duration("partition-at")),
 		HealAt:            int64(c.Duration("heal-at")),
+	}
+	cfg.Leavers = c.Int("leavers")
+	cfg.Workload = sim.Workload{
+		Keys:         c.Int("keys"),
+		Rate:         c.Float64("rate"),
+		Lookup:       c.Float64("lookup"),
+		Get:          c.Float64("get"),
+		Put:          c.Float64("put"),
+		Popularity:   c.String("popularity"),
+		ZipfS:        c.Float64("zipf-s"),
+		Before:       int64(c.Duration("before")),
+		After:        int64(c.Duration("after")),
+		FingerPeriod: int64(c.Duration("finger-period")),
+		Fingers:      c.String("fingers"),
+		HopBudget:    c.Int("hop-budget"),
+		OpTimeout:    int64(c.Duration("op-timeout")),
+		Replicas:     c.Int("replicas"),
 	}
 	if n := c.Int("seeds"); n < 1 {
 		return cfg, usagef("--seeds must be at least 1, got %d", n)
@@ -205,7 +237,9 @@ func (l *logTracer) Event(e *sim.Event) {
 	switch e.Kind {
 	case sim.KindSend:
 		line := fmt.Sprintf("[%s] %s %v -> %v", t, e.MsgType, e.From, e.To)
-		if e.Joiner != protocol.None {
+		if protocol.IsDHTMessage(e.MsgType) {
+			line = fmt.Sprintf("%s[%s] %s %v -> %v (for %v)%s", l.p.dim, t, e.MsgType, e.From, e.To, e.Joiner, l.p.reset)
+		} else if e.Joiner != protocol.None {
 			line += fmt.Sprintf(" (joiner %v)", e.Joiner)
 		}
 		fmt.Fprintln(l.w, line)
@@ -261,7 +295,38 @@ func runOne(w io.Writer, cfg sim.Config, color bool) error {
 	}
 	fmt.Fprintf(w, "\njoins: %d/%d  messages: %d  redirects: %d  events: %d  time: %s\n",
 		r.JoinsSucceeded(), len(r.Joins), r.Messages, r.Redirects, r.Events, formatTime(&cfg, r.SimTime))
+	if cfg.Leavers > 0 {
+		fmt.Fprintf(w, "leaves: %d/%d departed\n", r.Departed, r.Leaves)
+	}
+	if cfg.Workload.Active() {
+		printDHT(w, &r.KV, p)
+	}
 	return nil
+}
+
+// printDHT summarises a run's DHT workload: what the operations met, and key safety.
+func printDHT(w io.Writer, k *sim.KVSummary, p palette) {
+	hops := "-"
+	if k.LookupsOK > 0 {
+		hops = fmt.Sprintf("%.2f", float64(k.LookupHops)/float64(k.LookupsOK))
+	}
+	fmt.Fprintf(w, "dht: %d keys, %d operations (%d answered, %d ok), %d DHT messages\n", k.Keys, k.Ops, k.Answered, k.OpsOK, k.Messages)
+	fmt.Fprintf(w, "     lookups %d/%d named the true owner, %s hops each; gets %d, %d missing, %d stale\n",
+		k.LookupsOK, k.Lookups, hops, k.Gets, k.Missing, k.Stale)
+	col := p.green
+	if k.KeyFailures > 0 || k.Lost+k.Duplicated+k.Misplaced > 0 {
+		col = p.red
+	}
+	fmt.Fprintf(w, "     key safety: %s%d of %d checks failed%s; at the end %d lost, %d duplicated, %d misplaced\n",
+		col, k.KeyFailures, k.KeyChecks, p.reset, k.Lost, k.Duplicated, k.Misplaced)
+	if k.FirstFailure != "" {
+		fmt.Fprintf(w, "     first failure: %s\n", k.FirstFailure)
+	}
+	fmt.Fprintf(w, "     fingers %d, %d stale", k.Fingers, k.FingersStale)
+	if k.ReplicasMissing+k.ReplicasExtra > 0 {
+		fmt.Fprintf(w, "; replicas %d missing, %d extra", k.ReplicasMissing, k.ReplicasExtra)
+	}
+	fmt.Fprintln(w)
 }
 
 type runSummary struct {

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRunWithWorkload: one run with a DHT workload and leaves prints the operations' summary
+// and key safety; bad workload flags name the field and exit 2.
+func TestRunWithWorkload(t *testing.T) {
+	base := []string{"run", "--scenario", "random", "--nodes", "8", "--joiners", "4", "--join-window", "5ms",
+		"--timing", "async", "--delay", "uniform", "--delay-min", "1ms", "--delay-max", "3ms", "--horizon", "10s",
+		"--keys", "50", "--rate", "2000", "--before", "5ms", "--after", "5ms", "--color", "never"}
+	code, out, errOut := runCLI(t, append(base, "--protocol", "predlock", "--leavers", "2", "--replicas", "2")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"outcome: ok", "leaves: 2/2 departed", "dht: 50 keys", "key safety: 0 of ", "0 lost, 0 duplicated, 0 misplaced", "replicas 0 missing", "lookup "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--protocol", "predlock", "--popularity", "pareto"}, "workload.popularity"},
+		{[]string{"--protocol", "seed", "--leavers", "1"}, "no leave exchange"},
+		{[]string{"--protocol", "predlock", "--timing", "seed"}, "workload"},
+	} {
+		code, _, errOut := runCLI(t, append(base, tc.args...)...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", tc.args, code, errOut, tc.want)
+		}
+	}
+}
