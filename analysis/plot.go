@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -304,9 +306,10 @@ func xTicks(s *Summary, xs []float64) plot.Ticker {
 	if s.XNumeric && len(labels) > 12 {
 		return nil
 	}
+	// In order of value, so that the drawing does not depend on map iteration order.
 	var ticks plot.ConstantTicks
-	for x, l := range labels {
-		ticks = append(ticks, plot.Tick{Value: x, Label: l})
+	for _, x := range slices.Sorted(maps.Keys(labels)) {
+		ticks = append(ticks, plot.Tick{Value: x, Label: labels[x]})
 	}
 	return ticks
 }
