@@ -262,6 +262,13 @@ func (d *dht) handoff(self, newLeft ID) *Data {
 	return d.s.handoff(self, newLeft)
 }
 
+// keepOutbox remembers data handed to to, so that a retransmission carries it again.
+func (d *dht) keepOutbox(data *Data, to ID) {
+	if d.s != nil {
+		d.s.outbox, d.s.outboxTo = data, to
+	}
+}
+
 func (d *dht) takeAll() *Data {
 	if d.s == nil {
 		return nil

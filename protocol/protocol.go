@@ -166,6 +166,7 @@ type State struct {
 	Failed      bool // gave up its own join and reported it (after bounded retries)
 	Leaving     bool // asked to leave: its keys are handed over or on their way
 	Departed    bool // has left the ring
+	LeaveFailed bool // gave its leave up after bounded retries (it stays, or forwards if its keys are gone)
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.

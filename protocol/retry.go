@@ -23,6 +23,7 @@ func init() {
 		Name:        "predlock-retry",
 		Description: "predlock with timeouts, retransmission and idempotent handlers; joins end (success or reported failure) under loss, duplication and crashes",
 		New:         newRetryNode,
+		Leaves:      true,
 	})
 }
 
@@ -40,12 +41,14 @@ const (
 	oFree uint8 = iota
 	oWelcoming
 	oLinking
+	oTakingOut // a right neighbour is leaving through this node (retryleave.go)
 )
 
 // Timer kinds.
 const (
 	timerJoin uint8 = iota + 1
 	timerOwner
+	timerLeave
 )
 
 // DefaultTimeout and DefaultRetries apply when a Config leaves them zero.
@@ -75,11 +78,20 @@ type retryNode struct {
 
 	queue requestQueue // joiners whose requests await service
 	dht
+
+	// The node's own graceful leave (retryleave.go).
+	lphase      uint8
+	ltries      int
+	lepoch      uint64
+	askedLeft   ID   // the left neighbour last asked: a new one is progress
+	leaveFailed bool // the last leave was given up
+	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
 func newRetryNode(c Config) Node {
 	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
-		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c)}
+		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c),
+		askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
@@ -93,15 +105,17 @@ func newRetryNode(c Config) Node {
 }
 
 func (n *retryNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected,
+	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected && n.lphase != lDeparted,
 		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed, Locked: n.ophase != oFree,
-		Queue: n.queue.Len(), Failed: n.jphase == jFailed}
+		Queue: n.queue.Len(), Failed: n.jphase == jFailed, Leaving: n.lphase >= lHanded, Departed: n.lphase == lDeparted,
+		LeaveFailed: n.leaveFailed}
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
 
 func (n *retryNode) view() view {
-	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected}
+	gone := n.lphase >= lHanded
+	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected && !gone, gone: gone}
 }
 
 func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
@@ -139,6 +153,10 @@ func (n *retryNode) Start(out *Output) error {
 }
 
 func (n *retryNode) route(k ID, out *Output) {
+	if n.lphase == lDeparted {
+		n.send(out, ConnectRedirect, n.left, k, None)
+		return
+	}
 	if k == n.id || k == n.left || k == n.right || k == n.pending {
 		return // a duplicate: k is already placed or being placed here
 	}
@@ -229,6 +247,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 	case WelcomeNack:
 		if n.ophase == oWelcoming && n.pending == m.From {
 			n.unlock()
+			n.afterUnlock(out)
 		}
 	case SetLeft:
 		// The keys the newcomer now owns travel with left_set; a retransmitted left_set
@@ -255,7 +274,10 @@ func (n *retryNode) Step(m Message, out *Output) error {
 	case SuccessJoin:
 		if n.ophase == oLinking && n.pending == m.From {
 			n.unlock()
+			n.afterUnlock(out)
 		}
+	default:
+		n.leaveStep(m, out)
 	}
 	return nil
 }
@@ -293,20 +315,26 @@ func (n *retryNode) Fire(t Timer, out *Output) error {
 		n.otries++
 		if n.otries >= n.retries {
 			n.unlock()
+			n.afterUnlock(out)
 			return nil
 		}
-		if n.ophase == oWelcoming {
+		switch n.ophase {
+		case oWelcoming:
 			n.send(out, Welcome, n.pending, n.pending, n.right)
-		} else {
+		case oLinking:
 			n.send(out, SetLeft, n.succ, n.pending, n.pending)
+		case oTakingOut:
+			n.send(out, LeaveGo, n.pending, n.pending, None)
 		}
 		n.ownerTimer(out)
+	case timerLeave:
+		n.leaveTimer(t, out)
 	}
 	return nil
 }
 
 func (n *retryNode) Serve(out *Output) (bool, error) {
-	if n.ophase != oFree || n.jphase != jConnected || n.queue.Len() == 0 {
+	if n.ophase != oFree || n.jphase != jConnected || n.lphase != lNone || n.queue.Len() == 0 {
 		return false, nil
 	}
 	k := n.queue.pop()
@@ -331,9 +359,9 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	for _, id := range []ID{n.id, n.left, n.right, n.owner, n.pending, n.succ} {
 		b = appendID(b, id)
 	}
-	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries))
-	b = appendBools(b, n.progress)
+	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries), n.lphase, byte(n.ltries))
+	b = appendBools(b, n.progress, n.leaveFailed)
+	b = appendID(b, n.askedLeft)
+	b = appendID(b, n.leaveWait)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }
-
-func (n *retryNode) Leave(*Output) error { return ErrNoLeave }

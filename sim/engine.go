@@ -323,6 +323,9 @@ func (s *Sim) observe(i int32) {
 	if old.Leaving != st.Leaving {
 		s.kv.ringDirty = true
 	}
+	if st.LeaveFailed && !old.LeaveFailed && s.kv.on {
+		s.waveStepEnded()
+	}
 	if st.Departed && !old.Departed {
 		s.departed++
 		if s.kv.on {
