@@ -311,12 +311,12 @@ func TestRandomID(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
-	s := Status{ID: 3, Left: protocol.None, Right: 9, Contact: protocol.None, Protocol: "predlock"}
+	s := Status{ID: 3, Left: protocol.None, Right: 9, Contact: protocol.None, Protocol: "predlock", Departed: true}
 	b, err := s.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"id":3`, `"left":null`, `"right":9`, `"contact":null`, `"protocol":"predlock"`} {
+	for _, want := range []string{`"id":3`, `"left":null`, `"right":9`, `"contact":null`, `"protocol":"predlock"`, `"leaving":false`, `"departed":true`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}

@@ -151,8 +151,9 @@ type Identity struct {
 	Protocol string
 }
 
-// Leave is what a leaving node tells its neighbours: its own neighbours at the time, so
-// that a receiver could patch the ring once the protocol has a way to (see docs/nodes.md).
+// Leave is what a node that leaves without the protocol's exchange tells its neighbours:
+// its own neighbours at the time, so that a receiver could patch the ring once the
+// protocol has a way to (see docs/nodes.md).
 type Leave struct {
 	Left, Right         protocol.ID
 	LeftAddr, RightAddr string
@@ -175,7 +176,13 @@ type Status struct {
 	// Failed: the newcomer gave up its join after its bounded retries and reports it
 	// (protocol.State.Failed); only variants that retry set it.
 	Failed bool
-	Queue  int
+	// Leaving: the node has handed its keys to its right neighbour in the protocol's leave
+	// exchange and forwards what still reaches it; Departed: its left neighbour points past
+	// it, so it is out of the ring (protocol.State.Leaving and Departed). Only variants
+	// with the exchange set them.
+	Leaving  bool
+	Departed bool
+	Queue    int
 	// Timers counts the protocol timers set and not yet handled. Stale ones among them
 	// change nothing when they fire, but the driver cannot tell them apart, so a node is
 	// sure to stay as it is only once this is 0 and no message is in flight. Maintenance
@@ -203,7 +210,7 @@ type Status struct {
 // State returns the protocol-level part of the status, as the ring checks take it.
 func (s *Status) State() protocol.State {
 	return protocol.State{ID: s.ID, Left: s.Left, Right: s.Right, Connected: s.Connected,
-		Waiting: s.Waiting, Locked: s.Locked, Queue: s.Queue, Failed: s.Failed}
+		Waiting: s.Waiting, Locked: s.Locked, Queue: s.Queue, Failed: s.Failed, Leaving: s.Leaving, Departed: s.Departed}
 }
 
 // Status flag bits on the wire.
@@ -213,7 +220,9 @@ const (
 	flagLocked
 	flagMember
 	flagFailed
-	flagsKnown = flagConnected | flagWaiting | flagLocked | flagMember | flagFailed
+	flagLeaving
+	flagDeparted
+	flagsKnown = flagConnected | flagWaiting | flagLocked | flagMember | flagFailed | flagLeaving | flagDeparted
 )
 
 // validMsgType says which message types the protocol package knows. Unknown types are
@@ -284,6 +293,12 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		}
 		if s.Failed {
 			flags |= flagFailed
+		}
+		if s.Leaving {
+			flags |= flagLeaving
+		}
+		if s.Departed {
+			flags |= flagDeparted
 		}
 		for _, c := range [...]struct {
 			v    int
@@ -736,6 +751,7 @@ func decodeBody(b []byte) (Frame, error) {
 		s.Connected, s.Waiting = flags&flagConnected != 0, flags&flagWaiting != 0
 		s.Locked, s.Member = flags&flagLocked != 0, flags&flagMember != 0
 		s.Failed = flags&flagFailed != 0
+		s.Leaving, s.Departed = flags&flagLeaving != 0, flags&flagDeparted != 0
 		s.Queue = int(d.u32("queue"))
 		s.Timers = int(d.u32("timers"))
 		s.Keys = int(d.u32("keys"))

@@ -25,7 +25,7 @@ func sampleFrames() []Frame {
 		{Type: FrameStatusRequest, From: protocol.None},
 		{Type: FrameStatus, From: 42, Addr: "127.0.0.1:9", Status: Status{ID: 42, Addr: "127.0.0.1:9",
 			Protocol: "seed", Bits: 62, Left: 1, Right: protocol.None, LeftAddr: "127.0.0.1:10",
-			Connected: false, Waiting: true, Locked: true, Member: false, Failed: true, Queue: 3, Timers: 2, Keys: 1 << 20, Fingers: 7, Contact: 5,
+			Connected: false, Waiting: true, Locked: true, Member: false, Failed: true, Leaving: true, Departed: true, Queue: 3, Timers: 2, Keys: 1 << 20, Fingers: 7, Contact: 5,
 			JoinStart: 1700000000000000000, JoinEnd: 0, Sent: 10, Delivered: 8, Dropped: 1, Error: "boom"}},
 		{Type: FrameLeave, From: 42, Addr: "127.0.0.1:9", Leave: Leave{Left: 1, Right: 50, LeftAddr: "a:1", RightAddr: "b:2"}},
 		{Type: FrameMessage, From: 9, Addr: "127.0.0.1:5000",
@@ -48,6 +48,10 @@ func sampleFrames() []Frame {
 		{Type: FrameKVReply, From: 12, Addr: "127.0.0.1:6000", KVReply: KVReply{Kind: 99, Status: StatusRefused,
 			Op: 2, KeyID: protocol.None, Owner: protocol.None, Error: "operation: unknown operation 99"}},
 		{Type: FrameError, From: 12, Addr: "127.0.0.1:6000", Error: "malformed frame: unknown frame type 200"},
+		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
+			Msg: protocol.Message{Type: protocol.LeaveKeys, From: 50000, To: 100, Joiner: 50000, Neighbour: 30000,
+				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}}}},
+			JoinerAddr: "127.0.0.1:7102", NeighbourAddr: "127.0.0.1:7101"},
 	}
 }
 

@@ -96,9 +96,13 @@ func (n *Node) finish(res *protocol.OpResult) {
 	case protocol.StatusHopBudget:
 		rep.Error = "routing took more forwards than the hop budget allows"
 	case protocol.StatusUnavailable:
-		rep.Error = "a node on the way is not in the ring"
-		if !n.st.Connected {
+		switch {
+		case n.st.Leaving || n.st.Departed:
+			rep.Error = fmt.Sprintf("node %v is leaving the ring", n.id)
+		case !n.st.Connected:
 			rep.Error = fmt.Sprintf("node %v is not in the ring", n.id)
+		default:
+			rep.Error = "a node on the way is not in the ring"
 		}
 	}
 	n.log.Debug("operation done", "op", res.Kind.String(), "key", res.Key, "status", res.Status.String(),

@@ -182,7 +182,20 @@ type Node struct {
 	delivered int64
 	dropped   int64
 	failure   string
-	leaving   bool
+	// leaving: the node stopped taking part (the leave notice); it drops whatever it
+	// receives or sends. A graceful leave does not set it: the node forwards until it has
+	// departed.
+	leaving bool
+
+	// The graceful leave. leaves: the variant has the exchange. departed is closed by the
+	// protocol goroutine once the protocol reports the node out of the ring; leaveStart is
+	// when the exchange began (Unix nanoseconds, 0 before).
+	leaves     bool
+	departed   chan struct{}
+	leaveStart int64
+	// lastHeard is when the last message from a peer was handled (Unix nanoseconds), so
+	// that a departed node can tell when stragglers have stopped coming.
+	lastHeard atomic.Int64
 }
 
 type inputKind uint8
@@ -193,7 +206,7 @@ const (
 	inJoin                         // time to start the own join
 	inDrop                         // a sender could not deliver a message
 	inDead                         // a sender gave up on a peer
-	inLeave                        // the node is asked to leave
+	inLeave                        // a step of the node's leave (leaveMode)
 	inRequest                      // a client's key-value operation
 	inItems                        // an observer asks for the stored keys
 )
@@ -206,6 +219,22 @@ type armedTimer struct {
 	bg bool
 }
 
+// leaveMode is the step of a leave that an inLeave input asks for.
+type leaveMode uint8
+
+const (
+	leaveGraceful leaveMode = iota + 1 // start the protocol's leave exchange, or fall back to the notice
+	leaveNotice                        // tell both neighbours and stop taking part
+	leaveFlush                         // departed: name the senders whose queues must drain
+	leaveTimedOut                      // the exchange did not end in time: the notice after all
+)
+
+// leaveReply is the protocol goroutine's answer to an inLeave input.
+type leaveReply struct {
+	exchange bool    // the exchange has started: wait for the departure
+	drain    []*peer // senders whose queues the caller waits to drain before stopping
+}
+
 type input struct {
 	kind   inputKind
 	frame  *Frame
@@ -214,7 +243,8 @@ type input struct {
 	msg    protocol.Message
 	addr   string
 	reason string
-	reply  chan []*peer
+	mode   leaveMode
+	leave  chan<- leaveReply
 	req    protocol.Request
 	result chan<- KVReply
 	items  chan<- []protocol.Item
@@ -326,6 +356,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		peers:    map[string]*peer{},
 		timers:   map[uint64]armedTimer{},
 		ops:      map[uint64]chan<- KVReply{},
+		leaves:   variant.Leaves,
+		departed: make(chan struct{}),
 	}
 	n.st = n.p.State()
 	if cfg.Join != "" {
@@ -453,37 +485,55 @@ func (n *Node) StartJoin() { n.push(input{kind: inJoin}) }
 // Done is closed once the node has shut down.
 func (n *Node) Done() <-chan struct{} { return n.done }
 
-// Leave tells both neighbours that the node is leaving, waits up to timeout for those
-// frames to be written, and shuts the node down. The protocol variants have no leave
-// exchange; see docs/nodes.md for what the neighbours do with the notice.
+// Leave takes the node out of the ring and shuts it down, all within about timeout.
+//
+// When the variant has a leave exchange (protocol.Variant.Leaves) and the node is in the
+// ring with at least one other node, the node runs the exchange: it hands its keys to its
+// right neighbour and goes on receiving and forwarding messages until its left neighbour
+// lets it go (protocol.State.Departed) and stragglers stop coming (departedQuiet), then
+// writes out what it still has queued and stops. Four fifths of timeout are for the
+// exchange and the stragglers; if the node has not departed by then, it falls back to the
+// leave notice below.
+//
+// Otherwise (a variant without the exchange, a node not in the ring) it tells both
+// neighbours with a leave frame that it is going, waits up to timeout for those frames to
+// be written, and stops; its keys go with it. See docs/nodes.md for what the neighbours do.
 func (n *Node) Leave(timeout time.Duration) {
-	n.shutdown(true, timeout)
+	n.shutdown(true, true, timeout)
+}
+
+// LeaveNotice is Leave without the protocol's exchange, whatever the variant: the node
+// tells both neighbours that it is going and stops, taking its keys with it. It suits a
+// ring that is being torn down as a whole, where every node's exchange would wait for a
+// left neighbour that is leaving too.
+func (n *Node) LeaveNotice(timeout time.Duration) {
+	n.shutdown(true, false, timeout)
 }
 
 // Close shuts the node down without telling anyone, which is what a crash looks like to
 // the other nodes.
 func (n *Node) Close() {
-	n.shutdown(false, 0)
+	n.shutdown(false, false, 0)
 }
 
-func (n *Node) shutdown(leave bool, timeout time.Duration) {
+// exchangeShare is the part of a leave's timeout that the exchange (and the lingering
+// after it) may take; the rest is kept for writing out what the node still has to send
+// (its last forwards, or the leave notice when the exchange did not end), so that the
+// whole leave fits in the timeout.
+const exchangeShare = 0.8
+
+// departedQuiet is how long a departed node goes on forwarding after the last message
+// reached it. Its left neighbour's messages cannot come after leave_bye (one connection,
+// in order), but its right neighbour may have routed a join request to it just before
+// taking over its keys, on a connection of its own that can lag by a dial and a few
+// scheduling delays; a request lost there would leave a predlock newcomer waiting for
+// ever.
+const departedQuiet = 50 * time.Millisecond
+
+func (n *Node) shutdown(leave, graceful bool, timeout time.Duration) {
 	n.stopOnce.Do(func() {
-		deadline := time.Now().Add(timeout)
 		if leave {
-			reply := make(chan []*peer, 1)
-			t := time.NewTimer(timeout)
-			select {
-			case n.inputs <- input{kind: inLeave, reply: reply}:
-				select {
-				case told := <-reply:
-					for _, p := range told {
-						p.waitIdle(deadline)
-					}
-				case <-t.C:
-				}
-			case <-t.C:
-			}
-			t.Stop()
+			n.leaveRing(graceful && n.leaves, timeout)
 		}
 		n.cancel()
 		n.ln.Close()
@@ -498,6 +548,72 @@ func (n *Node) shutdown(leave bool, timeout time.Duration) {
 		n.log.Info("node stopped")
 		close(n.done)
 	})
+}
+
+// leaveRing runs the leave up to the point where the node may stop: the exchange and the
+// departure, or the notice, and the senders' queues drained, or the deadline.
+func (n *Node) leaveRing(graceful bool, timeout time.Duration) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	mode := leaveNotice
+	if graceful {
+		mode = leaveGraceful
+	}
+	r, ok := n.askLeave(mode, deadline)
+	if ok && r.exchange {
+		end := start.Add(time.Duration(float64(timeout) * exchangeShare))
+		t := time.NewTimer(time.Until(end))
+		select {
+		case <-n.departed:
+			mode = leaveFlush
+			n.linger(end)
+		case <-t.C:
+			mode = leaveTimedOut
+		}
+		t.Stop()
+		r, ok = n.askLeave(mode, deadline)
+	}
+	if !ok {
+		return
+	}
+	for _, p := range r.drain {
+		p.waitIdle(deadline)
+	}
+}
+
+// linger lets a departed node go on forwarding until no message has reached it for
+// departedQuiet, or until end.
+func (n *Node) linger(end time.Time) {
+	for {
+		wake := time.Unix(0, n.lastHeard.Load()).Add(departedQuiet)
+		if end.Before(wake) {
+			wake = end
+		}
+		wait := time.Until(wake)
+		if wait <= 0 {
+			return
+		}
+		time.Sleep(wait)
+	}
+}
+
+// askLeave hands one step of the leave to the protocol goroutine and waits for its answer,
+// until the deadline.
+func (n *Node) askLeave(mode leaveMode, deadline time.Time) (leaveReply, bool) {
+	reply := make(chan leaveReply, 1)
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case n.inputs <- input{kind: inLeave, mode: mode, leave: reply}:
+	case <-t.C:
+		return leaveReply{}, false
+	}
+	select {
+	case r := <-reply:
+		return r, true
+	case <-t.C:
+		return leaveReply{}, false
+	}
 }
 
 // push hands an input to the protocol goroutine; false once the node is shutting down.
@@ -552,6 +668,7 @@ func (n *Node) handle(in *input) {
 		}
 		switch f.Type {
 		case FrameMessage:
+			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
 			switch {
@@ -597,7 +714,7 @@ func (n *Node) handle(in *input) {
 		n.log.Warn("peer unreachable, dropping its messages", "addr", in.addr, "reason", in.reason)
 		n.emit(sim.KindFault, nil, in.reason)
 	case inLeave:
-		in.reply <- n.leave()
+		in.leave <- n.leaveStep(in.mode)
 	case inRequest:
 		n.request(in.req, in.result)
 	case inItems:
@@ -709,6 +826,12 @@ func (n *Node) observe() {
 		n.log.Info("joined", "left", st.Left.String(), "right", st.Right.String(),
 			"latency", time.Duration(n.joinEnd-n.joinStart))
 	}
+	if !old.Departed && st.Departed {
+		n.log.Info("left the ring: the left neighbour points past this node", "left", st.Left.String(), "right", st.Right.String(),
+			"after", time.Duration(time.Now().UnixNano()-n.leaveStart).Round(time.Microsecond))
+		n.lastHeard.Store(time.Now().UnixNano())
+		close(n.departed)
+	}
 	if !old.Failed && st.Failed && !st.Connected {
 		// The simulator has no event for a reported failure (join_end means success), so
 		// the node traces it as a fault of its own; the status carries the flag.
@@ -721,6 +844,13 @@ func (n *Node) observe() {
 func (n *Node) send(m protocol.Message) {
 	n.sent++
 	n.emit(sim.KindSend, &m, "")
+	if m.Type == protocol.LeaveKeys && m.From == n.id {
+		keys := 0
+		if m.Data != nil {
+			keys = len(m.Data.Items)
+		}
+		n.log.Info("leaving: handing the keys to the right neighbour", "to", m.To.String(), "keys", keys)
+	}
 	if n.leaving {
 		n.drop(&m, "sent while leaving")
 		return
@@ -774,6 +904,64 @@ func (n *Node) setTimer(t protocol.Timer, bg bool) {
 	})}
 }
 
+// leaveStep carries out one step of the node's leave; protocol goroutine only.
+func (n *Node) leaveStep(mode leaveMode) leaveReply {
+	if mode == leaveTimedOut && n.st.Departed {
+		mode = leaveFlush // the departure came as the time ran out
+	}
+	switch mode {
+	case leaveGraceful:
+		if n.startLeave() {
+			return leaveReply{exchange: true}
+		}
+	case leaveFlush:
+		// Answers to operations it started for clients can no longer come once it stops.
+		n.abandonOps("the node has left the ring")
+		// Forwards made just before or after the departure (the join requests it held, for
+		// instance) must reach the nodes that now own them.
+		drain := make([]*peer, 0, len(n.peers))
+		for _, p := range n.peers {
+			drain = append(drain, p)
+		}
+		return leaveReply{drain: drain}
+	case leaveTimedOut:
+		handed := "no: its keys go with it"
+		if n.st.Leaving {
+			handed = "yes"
+		}
+		n.log.Warn("timed out while leaving: the left neighbour did not let the node go in time; stopping with the leave notice",
+			"left", n.st.Left.String(), "right", n.st.Right.String(), "keys_handed_over", handed,
+			"after", time.Duration(time.Now().UnixNano()-n.leaveStart).Round(time.Millisecond))
+		n.emit(sim.KindFault, nil, "timed out while leaving")
+	}
+	return leaveReply{drain: n.leave()}
+}
+
+// startLeave starts the protocol's leave exchange. It reports false when there is none to
+// run: the node is not in the ring, is the ring's only node (nobody to hand keys to), has
+// stopped at a protocol error, or the protocol refuses.
+func (n *Node) startLeave() bool {
+	st := n.st
+	switch {
+	case n.failure != "" || n.leaving || !st.Connected:
+		return false
+	case st.Right == n.id || st.Right == protocol.None:
+		n.log.Info("the only node of the ring leaves: its keys go with it", "keys", len(n.p.Items()))
+		return false
+	}
+	n.emit(sim.KindState, nil, "leave")
+	n.out.Reset()
+	if err := n.p.Leave(&n.out); err != nil {
+		n.log.Info("no graceful leave", "err", err)
+		return false
+	}
+	n.leaveStart = time.Now().UnixNano()
+	n.log.Info("leaving: asking the left neighbour to take this node out", "left", st.Left.String(),
+		"right", st.Right.String(), "keys", len(n.p.Items()))
+	n.perform(nil)
+	return true
+}
+
 // leave sends the leave notice to both neighbours and returns their senders, whose
 // queues the caller waits to drain.
 func (n *Node) leave() []*peer {
@@ -812,7 +1000,7 @@ func (n *Node) publish() {
 		ID: n.id, Addr: n.addr, Protocol: n.cfg.Protocol, Bits: uint8(n.cfg.Bits),
 		Left: st.Left, Right: st.Right, LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right),
 		Connected: st.Connected, Waiting: st.Waiting, Locked: st.Locked, Member: n.member,
-		Failed: st.Failed, Queue: st.Queue, Timers: n.fgTimers, Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
+		Failed: st.Failed, Leaving: st.Leaving, Departed: st.Departed, Queue: st.Queue, Timers: n.fgTimers, Contact: n.contact, JoinStart: n.joinStart, JoinEnd: n.joinEnd,
 		Keys: len(n.p.Items()), Fingers: len(n.p.Fingers()),
 		Sent: n.sent, Delivered: n.delivered, Dropped: n.dropped, Error: truncate(n.failure, MaxString),
 	}

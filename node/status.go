@@ -26,6 +26,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Waiting   bool        `json:"waiting"`
 		Locked    bool        `json:"locked"`
 		Failed    bool        `json:"failed"`
+		Leaving   bool        `json:"leaving"`
+		Departed  bool        `json:"departed"`
 		Queue     int         `json:"queue"`
 		Timers    int         `json:"timers"`
 		Keys      int         `json:"keys"`
@@ -39,7 +41,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Dropped   int64       `json:"dropped"`
 		Error     string      `json:"error,omitempty"`
 	}{s.ID, s.Addr, s.Protocol, s.Bits, optID(s.Left), s.LeftAddr, optID(s.Right), s.RightAddr,
-		s.Connected, s.Waiting, s.Locked, s.Failed, s.Queue, s.Timers, s.Keys, s.Fingers, s.Member, optID(s.Contact),
+		s.Connected, s.Waiting, s.Locked, s.Failed, s.Leaving, s.Departed, s.Queue, s.Timers, s.Keys, s.Fingers, s.Member, optID(s.Contact),
 		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.Error})
 }
 

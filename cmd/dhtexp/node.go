@@ -58,8 +58,9 @@ func retryParams(c *cli.Context) (time.Duration, int, error) {
 	return timeout, retries, nil
 }
 
-// leaveTimeout bounds how long a leaving node waits for its leave notices to be written,
-// so that the process exits within a second of being asked to.
+// leaveTimeout bounds a node's whole leave (the protocol's exchange where the variant has
+// one, else the leave notices being written), so that the process exits within a second
+// of being asked to.
 const leaveTimeout = 500 * time.Millisecond
 
 func nodeCommand() *cli.Command {
@@ -69,8 +70,10 @@ func nodeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: `Runs the protocol code the simulator runs, with real time and TCP connections
 (docs/wire.md, docs/nodes.md). Without --join or --left/--right the node is a one-node ring.
-It answers "dhtexp status" and "dhtexp kv" on its port and leaves on SIGINT or SIGTERM,
-telling both neighbours. It prints "node ID listening on ADDR" once it is up.
+It answers "dhtexp status" and "dhtexp kv" on its port and leaves on SIGINT or SIGTERM:
+through the protocol's leave exchange where the variant has one (predlock), which hands
+its keys to its right neighbour, else by telling both neighbours that it goes. It prints
+"node ID listening on ADDR" once it is up.
 
 Examples:
   dhtexp node --listen 127.0.0.1:7000 --id 100
@@ -93,7 +96,7 @@ Examples:
 			&cli.Uint64Flag{Name: "seed", Usage: "draw the random ID from this seed (default: crypto/rand)"},
 			&cli.StringFlag{Name: "join-at", Usage: "start the join at this RFC 3339 time rather than at once"},
 			&cli.BoolFlag{Name: "defer-join", Usage: `identify the contact, then start the join when a "join" line arrives on stdin`},
-			&cli.BoolFlag{Name: "exit-with-stdin", Usage: "leave and exit when stdin closes (so that a parent's nodes never outlive it)"},
+			&cli.BoolFlag{Name: "exit-with-stdin", Usage: "tell both neighbours and exit when stdin closes, without the leave exchange (so that a parent's nodes never outlive it)"},
 			&cli.StringFlag{Name: "trace", Usage: "write events to this Parquet `FILE` (dhtexp.events, clock=wall)"},
 			&cli.Int64Flag{Name: "run-id", Usage: "run_id column of the trace"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: node.DefaultIdleTimeout, Usage: "close inbound connections that complete no frame for this long"},
@@ -236,6 +239,7 @@ func nodeAction(c *cli.Context) error {
 	// Stdin is watched from the start, so that a parent that goes away while the node is
 	// still waiting for its contact takes the node with it.
 	joinLine := make(chan struct{}, 1)
+	stdinClosed := make(chan struct{})
 	if cfg.DeferJoin || c.Bool("exit-with-stdin") {
 		exitOnEOF := c.Bool("exit-with-stdin")
 		go func() {
@@ -249,6 +253,7 @@ func nodeAction(c *cli.Context) error {
 				}
 			}
 			if exitOnEOF {
+				close(stdinClosed)
 				stop()
 			}
 		}()
@@ -271,7 +276,15 @@ func nodeAction(c *cli.Context) error {
 			running = false
 		}
 	}
-	n.Leave(leaveTimeout)
+	select {
+	case <-stdinClosed:
+		// A parent closes the stdins of all its nodes at once (dhtexp cluster, at the end
+		// of a run): every exchange would wait for a left neighbour that leaves too, and
+		// its messages would land in the run's trace.
+		n.LeaveNotice(leaveTimeout)
+	default:
+		n.Leave(leaveTimeout)
+	}
 	if tw != nil {
 		if err := tw.close(); err != nil {
 			return fmt.Errorf("trace: %w", err)
@@ -374,7 +387,8 @@ func printStatus(w io.Writer, s *node.Status) {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"}} {
+	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"},
+		{s.Leaving, "leaving"}, {s.Departed, "departed"}} {
 		if f.on {
 			flags = append(flags, f.name)
 		}

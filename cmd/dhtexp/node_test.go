@@ -134,7 +134,13 @@ func TestNodeStatusLeaveAndTrace(t *testing.T) {
 
 	second.stop(t, syscall.SIGTERM)
 	first.stop(t, os.Interrupt)
-	if !strings.Contains(first.stderr.String(), "peer left") {
+	// The joiner leaves through the variant's leave exchange if it has one, else with the
+	// leave notice (TestNodeGracefulLeave has both).
+	v, _ := protocol.Lookup(defaultNodeProtocol)
+	if v.Leaves && !strings.Contains(second.stderr.String(), "left the ring") {
+		t.Errorf("the joiner did not leave through the exchange:\n%s", second.stderr)
+	}
+	if !v.Leaves && !strings.Contains(first.stderr.String(), "peer left") {
 		t.Errorf("the first node was not told of the leave:\n%s", first.stderr)
 	}
 
@@ -164,6 +170,9 @@ func TestNodeStatusLeaveAndTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{trace.KindJoinStart, trace.KindSend, trace.KindDeliver, trace.KindState, trace.KindJoinEnd, trace.KindFault} {
+		if k == trace.KindFault && v.Leaves {
+			continue // a graceful leave is no fault
+		}
 		if kinds[k] == 0 {
 			t.Errorf("no %s event: %v", k, kinds)
 		}
@@ -414,4 +423,86 @@ func TestNodeProcessKilledDuringJoins(t *testing.T) {
 	}
 	t.Logf("SIGKILL to %v (locked %v, queue %d, %d delivered); survivors final within %v: %s (%s); of %d newcomers %d joined, %d failed",
 		members[0], before.Locked, before.Queue, before.Delivered, settled.Round(10*time.Millisecond), outcome, detail, len(joiners), joined, failed)
+}
+
+// A predlock "dhtexp node" that gets SIGTERM leaves through the protocol's exchange: its
+// key moves to its right neighbour, which answers for it afterwards, and the two that stay
+// point to each other. A node stopped through --exit-with-stdin sends the leave notice
+// instead.
+func TestNodeGracefulLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	pl := []string{"--protocol", "predlock", "--finger-period", "0"}
+	first := startNode(t, append([]string{"--id", "100"}, pl...)...)
+	second := startNode(t, append([]string{"--id", "30000", "--join", first.addr, "--exit-with-stdin"}, pl...)...)
+	third := startNode(t, append([]string{"--id", "50000", "--join", first.addr}, pl...)...)
+	ringOf := func(want map[string][2]string, procs ...*nodeProc) {
+		t.Helper()
+		var sts []string
+		for end := time.Now().Add(5 * time.Second); ; {
+			sts = sts[:0]
+			ok := true
+			for _, p := range procs {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				s, err := node.QueryStatus(ctx, p.addr)
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sts = append(sts, fmt.Sprintf("%v<-%v->%v connected=%v locked=%v", s.Left, s.ID, s.Right, s.Connected, s.Locked))
+				w := want[p.id]
+				ok = ok && s.Connected && !s.Locked && s.Left.String() == w[0] && s.Right.String() == w[1]
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("ring not right within 5s: %v", sts)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ringOf(map[string][2]string{"100": {"50000", "30000"}, "30000": {"100", "50000"}, "50000": {"30000", "100"}}, first, second, third)
+
+	// "pear" hashes to 38863, which 50000 owns.
+	if code, stdout, stderr := dhtexp(t, "kv", second.addr, "put", "pear", "yellow"); code != 0 || !strings.Contains(stdout, "owner 50000") {
+		t.Fatalf("put: exit %d: %s%s", code, stdout, stderr)
+	}
+	third.stop(t, syscall.SIGTERM)
+	for _, want := range []string{"leaving: asking the left neighbour", "handing the keys to the right neighbour\" node=50000 to=100 keys=1", "left the ring"} {
+		if !strings.Contains(third.stderr.String(), want) {
+			t.Errorf("the leaver's log lacks %q:\n%s", want, third.stderr)
+		}
+	}
+	if strings.Contains(first.stderr.String(), "peer left") {
+		t.Errorf("the right neighbour was sent the leave notice too:\n%s", first.stderr)
+	}
+	ringOf(map[string][2]string{"100": {"30000", "30000"}, "30000": {"100", "100"}}, first, second)
+	code, stdout, stderr := dhtexp(t, "kv", second.addr, "get", "pear")
+	if code != 0 || !strings.Contains(stdout, `owner 100 at `+first.addr) || !strings.Contains(stdout, `value "yellow"`) {
+		t.Errorf("get after the leave: exit %d: %s%s", code, stdout, stderr)
+	}
+
+	// With its stdin closed a node goes with the notice, whatever the variant.
+	second.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- second.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("node still running 3s after its stdin closed")
+	}
+	if !strings.Contains(second.stderr.String(), "msg=leaving") || strings.Contains(second.stderr.String(), "left the ring") {
+		t.Errorf("closing stdin did not make the node leave with the notice:\n%s", second.stderr)
+	}
+
+	var b strings.Builder
+	printStatus(&b, &node.Status{ID: 5, Left: protocol.None, Right: protocol.None, Contact: protocol.None, Leaving: true, Departed: true})
+	if !strings.Contains(b.String(), "flags     leaving,departed") {
+		t.Errorf("status of a departed node:\n%s", b.String())
+	}
 }
