@@ -192,8 +192,11 @@ func (n *Node) checkData(m *protocol.Message) error {
 	if (m.Type == protocol.KeyGet || m.Type == protocol.KeyPut) && (d.Key == "" || protocol.KeyID(n.ring, d.Key) != m.Key) {
 		return bad("key %q is not at ID %v", d.Key, m.Key)
 	}
-	for i := range d.Items {
-		it := &d.Items[i]
+	for i := range len(d.Items) + len(d.Replicas) {
+		it := &d.Items[min(i, len(d.Items)-1)]
+		if i >= len(d.Items) {
+			it = &d.Replicas[i-len(d.Items)]
+		}
 		if it.Key == "" || len(it.Key) > protocol.MaxKeyLen || len(it.Value) > protocol.MaxValueLen {
 			return bad("item %q of %d bytes beyond the limits", it.Key, len(it.Value))
 		}

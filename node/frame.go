@@ -403,8 +403,8 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 	if more {
 		flags |= dataMore
 	}
-	if len(d.Items) > 0xffff {
-		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items))
+	if len(d.Items)+len(d.Replicas) > 0xffff {
+		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items)+len(d.Replicas))
 	}
 	dst = append(dst, flags)
 	var err error
@@ -414,22 +414,44 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 	if dst, err = appendBytes(dst, d.Value, "value"); err != nil {
 		return dst, err
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(d.Items)))
-	for i := range d.Items {
-		it := &d.Items[i]
-		dst = binary.BigEndian.AppendUint64(dst, uint64(it.ID))
-		if dst, err = appendBytes(dst, it.Key, "item key"); err != nil {
-			return dst, err
-		}
-		if dst, err = appendBytes(dst, it.Value, "item value"); err != nil {
-			return dst, err
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(d.Items)+len(d.Replicas)))
+	for k, list := range [2][]protocol.Item{d.Items, d.Replicas} {
+		for i := range list {
+			it := &list[i]
+			dst = binary.BigEndian.AppendUint64(dst, uint64(it.ID))
+			dst = append(dst, byte(k)) // item flags: bit 0 marks a replica
+			if dst, err = appendBytes(dst, it.Key, "item key"); err != nil {
+				return dst, err
+			}
+			if dst, err = appendBytes(dst, it.Value, "item value"); err != nil {
+				return dst, err
+			}
 		}
 	}
 	return dst, nil
 }
 
+// Item flag bits.
+const (
+	itemReplica = 1 << iota
+	itemKnown   = itemReplica
+)
+
 // itemSize is what an item adds to a message frame.
-func itemSize(it *protocol.Item) int { return 8 + 2 + len(it.Key) + 2 + len(it.Value) }
+func itemSize(it *protocol.Item) int { return 8 + 1 + 2 + len(it.Key) + 2 + len(it.Value) }
+
+// shareOf is the part [lo, hi) of a handoff whose items are d.Items followed by d.Replicas.
+func shareOf(d *protocol.Data, lo, hi int) *protocol.Data {
+	n := len(d.Items)
+	part := &protocol.Data{Key: d.Key, Value: d.Value}
+	if lo < n {
+		part.Items = d.Items[lo:min(hi, n)]
+	}
+	if hi > n {
+		part.Replicas = d.Replicas[max(lo, n)-n : hi-n]
+	}
+	return part
+}
 
 // AppendMessage appends a FrameMessage: one frame when it fits, else as many frames as its
 // handoff items need, all with the whole message and a share of the items, all but the
@@ -437,8 +459,12 @@ func itemSize(it *protocol.Item) int { return 8 + 2 + len(it.Key) + 2 + len(it.V
 // on one connection, the frames of a message are never interleaved with others.
 func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
 	d := f.Msg.Data
-	if f.Type != FrameMessage || d == nil || len(d.Items) < 2 {
+	if f.Type != FrameMessage || d == nil || len(d.Items)+len(d.Replicas) < 2 {
 		return AppendFrame(dst, f)
+	}
+	all := d.Items
+	if len(d.Replicas) > 0 {
+		all = append(append(make([]protocol.Item, 0, len(d.Items)+len(d.Replicas)), d.Items...), d.Replicas...)
 	}
 	// The frame without its items, with More set: what every part costs besides its items.
 	bare := *f
@@ -450,10 +476,10 @@ func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
 	}
 	room := MaxFrameSize - (len(head) - lengthSize)
 	total := 0
-	for i := range d.Items {
-		sz := itemSize(&d.Items[i])
+	for i := range all {
+		sz := itemSize(&all[i])
 		if sz > room {
-			return dst, fmt.Errorf("%w: item %q of %d bytes does not fit in a frame", ErrTooLarge, d.Items[i].Key, sz)
+			return dst, fmt.Errorf("%w: item %q of %d bytes does not fit in a frame", ErrTooLarge, all[i].Key, sz)
 		}
 		total += sz
 	}
@@ -464,10 +490,10 @@ func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
 	// MaxMessageSize.
 	var cuts []int
 	body := 0
-	for lo := 0; lo < len(d.Items); {
+	for lo := 0; lo < len(all); {
 		hi, sz := lo, 0
-		for hi < len(d.Items) && sz+itemSize(&d.Items[hi]) <= room {
-			sz += itemSize(&d.Items[hi])
+		for hi < len(all) && sz+itemSize(&all[hi]) <= room {
+			sz += itemSize(&all[hi])
 			hi++
 		}
 		cuts = append(cuts, hi)
@@ -475,12 +501,12 @@ func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
 		lo = hi
 	}
 	if body > MaxMessageSize {
-		return dst, fmt.Errorf("%w: message of %d items and %d bytes (at most %d)", ErrTooLarge, len(d.Items), body, MaxMessageSize)
+		return dst, fmt.Errorf("%w: message of %d items and %d bytes (at most %d)", ErrTooLarge, len(all), body, MaxMessageSize)
 	}
 	start, part, lo := len(dst), bare, 0
 	for _, hi := range cuts {
-		part.Msg.Data = &protocol.Data{Key: d.Key, Value: d.Value, Items: d.Items[lo:hi]}
-		part.More = hi < len(d.Items)
+		part.Msg.Data = shareOf(d, lo, hi)
+		part.More = hi < len(all)
 		if dst, err = AppendFrame(dst, &part); err != nil {
 			return dst[:start], err
 		}
@@ -524,6 +550,7 @@ func (a *Assembler) Add(f *Frame, body int) (*Frame, error) {
 	}
 	d := a.part.Msg.Data
 	d.Items = append(d.Items, f.Msg.Data.Items...)
+	d.Replicas = append(d.Replicas, f.Msg.Data.Replicas...)
 	if f.More {
 		return nil, nil
 	}
@@ -679,16 +706,34 @@ func (d *decoder) data() (*protocol.Data, bool) {
 	n := int(d.u16("item count"))
 	// Every item takes at least its ID and two lengths: a count the body cannot hold is
 	// refused before anything is allocated for it.
-	if d.err == nil && n > len(d.b)/12 {
+	if d.err == nil && n > len(d.b)/13 {
 		d.fail("%d items in %d bytes", n, len(d.b))
 	}
 	if d.err == nil && n > 0 {
-		data.Items = make([]protocol.Item, n)
-		for i := range data.Items {
-			it := &data.Items[i]
+		items := make([]protocol.Item, n)
+		primary := 0
+		for i := 0; i < n && d.err == nil; i++ {
+			var it protocol.Item
 			it.ID = d.id("item ID")
+			flags := d.u8("item flags")
+			if flags&^itemKnown != 0 {
+				d.fail("unknown item flags %#x", flags&^itemKnown)
+			}
 			it.Key = string(d.bytes("item key"))
 			it.Value = d.bytes("item value")
+			if flags&itemReplica == 0 {
+				if i != primary {
+					d.fail("a stored item after a replica")
+				}
+				primary++
+			}
+			items[i] = it
+		}
+		if primary > 0 {
+			data.Items = items[:primary:primary]
+		}
+		if primary < n {
+			data.Replicas = items[primary:]
 		}
 	}
 	if d.err != nil {

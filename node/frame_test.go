@@ -52,6 +52,10 @@ func sampleFrames() []Frame {
 			Msg: protocol.Message{Type: protocol.LeaveKeys, From: 50000, To: 100, Joiner: 50000, Neighbour: 30000,
 				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}}}},
 			JoinerAddr: "127.0.0.1:7102", NeighbourAddr: "127.0.0.1:7101"},
+		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
+			Msg: protocol.Message{Type: protocol.KeyReplica, From: 50000, To: 100, Joiner: 30000, Neighbour: protocol.None, Hops: 1,
+				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}},
+					Replicas: []protocol.Item{{ID: 14971, Key: "apple", Value: []byte("green")}, {ID: 1, Key: "x"}}}}},
 	}
 }
 

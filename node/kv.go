@@ -120,9 +120,15 @@ func (n *Node) abandonOps(why string) {
 
 // Items returns a copy of the keys the node stores, sorted by (ID, key), as of the last
 // input it handled; false once the node has stopped.
-func (n *Node) Items() ([]protocol.Item, bool) {
+func (n *Node) Items() ([]protocol.Item, bool) { return n.stored(inItems) }
+
+// Replicas returns a copy of the copies the node keeps for its predecessors (with
+// Config.Replicas > 0), sorted by (ID, key); false once the node has stopped.
+func (n *Node) Replicas() ([]protocol.Item, bool) { return n.stored(inReplicas) }
+
+func (n *Node) stored(kind inputKind) ([]protocol.Item, bool) {
 	ch := make(chan []protocol.Item, 1)
-	if !n.push(input{kind: inItems, items: ch}) {
+	if !n.push(input{kind: kind, items: ch}) {
 		return nil, false
 	}
 	select {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ func TestAppendMessageSplits(t *testing.T) {
 	}
 	f := Frame{Type: FrameMessage, From: 5, Addr: "127.0.0.1:1", JoinerAddr: "127.0.0.1:2",
 		Msg: protocol.Message{Type: protocol.LeftSet, From: 5, To: 3, Joiner: 3, Neighbour: protocol.None,
-			Data: &protocol.Data{Items: items}}}
+			Data: &protocol.Data{Items: items[:25], Replicas: items[25:]}}}
 	b, err := AppendMessage([]byte("keep"), &f)
 	if err != nil {
 		t.Fatal(err)
@@ -460,5 +461,45 @@ func TestMaintenanceTimersNotCounted(t *testing.T) {
 	})
 	if sent == 0 {
 		t.Error("fingers were learnt without a lookup")
+	}
+}
+
+// TestKVReplicasOnLoopback: with two replicas, every key put through a real ring has a copy
+// at each of its owner's next two successors, also after a newcomer joined (its successor
+// hands it copies with its keys) and after a member left (the copies move down the chain).
+func TestKVReplicasOnLoopback(t *testing.T) {
+	tune := func(c *Config) { c.Replicas = 2 }
+	d := startDHT(t, ringConfig{protocol: "predlock", tune: tune}, []protocol.ID{3000, 14000, 27000, 39000, 52000})
+	keys := d.putKeys(40)
+	d.join(rand.New(rand.NewPCG(1, 2)), 33000, 60000)
+	leaver := d.nodes[1]
+	leaver.Leave(2 * time.Second)
+	d.remove(leaver)
+	d.checkEverywhere(keys)
+	ring := make([]*Node, len(d.nodes))
+	copy(ring, d.nodes)
+	slices.SortFunc(ring, func(a, b *Node) int { return cmp.Compare(a.ID(), b.ID()) })
+	held := map[protocol.ID]map[string]bool{}
+	for _, n := range ring {
+		reps, ok := n.Replicas()
+		if !ok {
+			t.Fatalf("node %v stopped", n.ID())
+		}
+		held[n.ID()] = map[string]bool{}
+		for _, it := range reps {
+			held[n.ID()][it.Key] = true
+		}
+	}
+	for k := range keys {
+		x := protocol.KeyID(d.ring, k)
+		i := slices.IndexFunc(ring, func(n *Node) bool { return n.ID() >= x })
+		if i < 0 {
+			i = 0
+		}
+		for j := 1; j <= 2; j++ {
+			if s := ring[(i+j)%len(ring)].ID(); !held[s][k] {
+				t.Errorf("%s (owner %v): no copy at successor %d (%v)", k, ring[i].ID(), j, s)
+			}
+		}
 	}
 }

@@ -76,8 +76,10 @@ type Config struct {
 	// long the node waits for the answer to an operation it started for a client (0:
 	// protocol.DefaultOpTimeout); the client's reply waits for it.
 	FingerPeriod time.Duration
-	HopBudget    int
-	OpTimeout    time.Duration
+	// Replicas is how many successors of a key's owner keep a copy of it (0: none).
+	Replicas  int
+	HopBudget int
+	OpTimeout time.Duration
 	// ID is the node's ring ID; protocol.None draws one at random from Rand.
 	ID   protocol.ID
 	Rand io.Reader // nil: crypto/rand
@@ -201,14 +203,15 @@ type Node struct {
 type inputKind uint8
 
 const (
-	inFrame   inputKind = iota + 1 // a message or leave frame from a peer
-	inTimer                        // a protocol timer fired
-	inJoin                         // time to start the own join
-	inDrop                         // a sender could not deliver a message
-	inDead                         // a sender gave up on a peer
-	inLeave                        // a step of the node's leave (leaveMode)
-	inRequest                      // a client's key-value operation
-	inItems                        // an observer asks for the stored keys
+	inFrame    inputKind = iota + 1 // a message or leave frame from a peer
+	inTimer                         // a protocol timer fired
+	inJoin                          // time to start the own join
+	inDrop                          // a sender could not deliver a message
+	inDead                          // a sender gave up on a peer
+	inLeave                         // a step of the node's leave (leaveMode)
+	inRequest                       // a client's key-value operation
+	inItems                         // an observer asks for the stored keys
+	inReplicas                      // an observer asks for the copies kept for predecessors
 )
 
 // armedTimer is a wall-clock timer for a protocol timer. Maintenance timers, and those
@@ -276,6 +279,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	switch {
 	case cfg.FingerPeriod < 0:
 		return nil, fmt.Errorf("finger period %v must not be negative", cfg.FingerPeriod)
+	case cfg.Replicas < 0 || cfg.Replicas > 16:
+		return nil, fmt.Errorf("replicas must be in 0..16, got %d", cfg.Replicas)
 	case cfg.HopBudget < 0 || cfg.HopBudget > maxHopBudget:
 		return nil, fmt.Errorf("hop budget %d must be in 0..%d", cfg.HopBudget, maxHopBudget)
 	case cfg.OpTimeout < 0:
@@ -330,7 +335,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
 		Timeout: int64(cfg.Timeout), Retries: cfg.Retries,
-		FingerPeriod: int64(cfg.FingerPeriod), HopBudget: cfg.HopBudget, OpTimeout: int64(cfg.OpTimeout)}
+		FingerPeriod: int64(cfg.FingerPeriod), HopBudget: cfg.HopBudget, OpTimeout: int64(cfg.OpTimeout),
+		Replicas: cfg.Replicas}
 	switch {
 	case cfg.Join != "":
 		pc.Contact = contact.ID
@@ -719,6 +725,8 @@ func (n *Node) handle(in *input) {
 		n.request(in.req, in.result)
 	case inItems:
 		in.items <- slices.Clone(n.p.Items())
+	case inReplicas:
+		in.items <- slices.Clone(n.p.Replicas())
 	}
 }
 

@@ -90,6 +90,7 @@ Examples:
 			&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits; every node of a ring must agree"},
 			&cli.StringFlag{Name: "protocol", Value: defaultNodeProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
 			timeoutFlag(), retriesFlag(),
+			&cli.IntFlag{Name: "replicas", Usage: "copies of each key on the owner's next successors (0 none; every node of a ring should use the same)"},
 			&cli.DurationFlag{Name: "finger-period", Value: node.DefaultFingerPeriod, Usage: "refresh one routing shortcut this often; 0 never (routing then follows right neighbours)"},
 			&cli.IntFlag{Name: "hop-budget", Value: protocol.DefaultHopBudget, Usage: "a key-value operation fails after this many forwards (1..65535)"},
 			&cli.DurationFlag{Name: "op-timeout", Value: time.Duration(protocol.DefaultOpTimeout), Usage: "a key-value operation this node starts fails without an answer within this long"},
@@ -120,6 +121,7 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 		IdleTimeout:      c.Duration("idle-timeout"),
 		PeerTimeout:      c.Duration("peer-timeout"),
 		FingerPeriod:     c.Duration("finger-period"),
+		Replicas:         c.Int("replicas"),
 		HopBudget:        c.Int("hop-budget"),
 		OpTimeout:        c.Duration("op-timeout"),
 	}
@@ -136,6 +138,8 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	switch {
 	case cfg.FingerPeriod < 0:
 		return cfg, usagef("--finger-period must not be negative (0 turns finger refresh off)")
+	case cfg.Replicas < 0 || cfg.Replicas > 16:
+		return cfg, usagef("--replicas must be in 0..16, got %d", cfg.Replicas)
 	case cfg.HopBudget < 1 || cfg.HopBudget > 65535:
 		return cfg, usagef("--hop-budget must be in 1..65535, got %d", cfg.HopBudget)
 	case cfg.OpTimeout <= 0:
