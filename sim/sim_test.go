@@ -20,7 +20,10 @@ func hashRun(t *testing.T, cfg Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(h, "%s|%s|%v|%d|%d\n", r.Outcome, r.Detail, r.RingCorrect, r.Messages, r.Events)
+	fmt.Fprintf(h, "%s|%s|%v|%d|%d|%+v\n", r.Outcome, r.Detail, r.RingCorrect, r.Messages, r.Events, r.KV)
+	for _, o := range r.Ops {
+		fmt.Fprintf(h, "%+v\n", o)
+	}
 	for _, j := range r.Joins {
 		fmt.Fprintf(h, "%+v\n", j)
 	}
@@ -42,7 +45,13 @@ func determinismConfigs() map[string]Config {
 	rnd.JoinWindow, rnd.Horizon = 5e6, 10e9
 	rnd.Delay = Delay{Kind: "lognormal", Median: 3e6, Sigma: 1}
 	rnd.Link = "reorder"
-	return map[string]Config{"simple": simple, "advanced": adv, "random-async": rnd}
+	// The DHT: operations around joins and leaves, zipf keys, replicas, fingers refreshed.
+	dht := rnd
+	dht.Protocol, dht.Leavers, dht.Seed = "predlock-retry", 5, 5
+	dht.Workload.Keys, dht.Workload.Rate, dht.Workload.Replicas = 300, 20_000, 2
+	dht.Workload.Popularity, dht.Workload.Before, dht.Workload.After = "zipf", 2e6, 5e6
+	dht.Workload.FingerPeriod = 3e6
+	return map[string]Config{"simple": simple, "advanced": adv, "random-async": rnd, "dht": dht}
 }
 
 // Same configuration and seed give the same bytes, whatever GOMAXPROCS is and whatever else
