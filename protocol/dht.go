@@ -222,6 +222,9 @@ type view struct {
 	id, left, right ID
 	joined          bool // in the ring: it may own keys and route
 	gone            bool // leaving with its keys handed over, or departed: forward everything right
+	// rightLeaving: the right neighbour is being taken out through this node, so its range
+	// is about to move on: a lookup goes there rather than being answered with it.
+	rightLeaving bool
 }
 
 func newDHT(c Config) dht {
@@ -602,7 +605,7 @@ func (d *dhtState) route(v view, m Message, out *Output) {
 		return
 	}
 	if x == v.right || d.ring.Between(v.id, x, v.right) {
-		if m.Type == KeyLookup {
+		if m.Type == KeyLookup && !v.rightLeaving {
 			d.reply(v, &m, StatusOK, v.right, nil, out)
 			return
 		}

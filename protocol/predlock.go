@@ -152,6 +152,7 @@ func (n *predlockNode) leaveStep(m Message, out *Output) {
 func (n *predlockNode) view() view {
 	v := n.lockNode.view()
 	v.gone = n.handed || n.departed
+	v.rightLeaving = n.outLeave && n.pending == n.right
 	v.joined = v.joined && !v.gone
 	return v
 }

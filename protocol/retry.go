@@ -115,7 +115,8 @@ func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
 
 func (n *retryNode) view() view {
 	gone := n.lphase >= lHanded
-	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected && !gone, gone: gone}
+	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected && !gone, gone: gone,
+		rightLeaving: n.ophase == oTakingOut && n.pending == n.right}
 }
 
 func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
