@@ -292,7 +292,7 @@ func (d *dht) Replicas() []Item {
 // get copies of all of it (some of which they already hold).
 func (d *dht) settle(v view, data *Data, out *Output) {
 	if d.s != nil && data != nil {
-		d.s.spread(v, v.id, slices.Concat(data.Items, data.Replicas), 0, out)
+		d.s.spread(v, v.id, v.id, slices.Concat(data.Items, data.Replicas), 0, out)
 	}
 }
 
@@ -483,29 +483,49 @@ func (d *dhtState) accept(data *Data) {
 }
 
 // spread sends copies of items down the successor chain from v: the next replicate nodes
-// hold them. depth is how many successors already do.
-func (d *dhtState) spread(v view, owner ID, items []Item, depth int, out *Output) {
+// hold them. depth is how many successors already do; prev (carried as Neighbour) is the
+// last node of the chain that holds them, which a leaving node passing them on is not.
+func (d *dhtState) spread(v view, owner, prev ID, items []Item, depth int, out *Output) {
 	if d.replicate <= depth || len(items) == 0 || v.right == None || v.right == v.id || v.right == owner {
 		return
 	}
-	out.send(Message{Type: KeyReplica, From: v.id, To: v.right, Joiner: owner, Neighbour: None,
+	out.send(Message{Type: KeyReplica, From: v.id, To: v.right, Joiner: owner, Neighbour: prev,
 		Hops: uint16(depth + 1), Data: &Data{Items: items}})
 }
 
 // replica stores copies sent down the successor chain and passes them on.
 func (d *dhtState) replica(v view, m *Message, out *Output) {
+	prev := m.Neighbour
+	if prev == None {
+		prev = m.From
+	}
 	if v.gone {
 		// Leaving: not a successor any more. Pass the copies on without counting this node.
-		d.spread(v, m.Joiner, m.Data.Items, int(m.Hops)-1, out)
+		d.spread(v, m.Joiner, prev, m.Data.Items, int(m.Hops)-1, out)
 		return
+	}
+	depth := int(m.Hops)
+	if m.Status == 0 && v.left != None && v.left != prev && d.ring.Between(prev, v.left, v.id) {
+		// A newcomer joined between the previous holder and us while the copies travelled:
+		// it takes our place in the chain (and may have missed them in its handoff), we the
+		// next one.
+		out.send(Message{Type: KeyReplica, From: v.id, To: v.left, Joiner: m.Joiner, Neighbour: prev,
+			Hops: m.Hops, Status: replicaNoSpread, Data: m.Data})
+		depth++
 	}
 	for _, it := range m.Data.Items {
 		if _, own := d.find(it.ID, it.Key); !own {
 			d.replicas = putItem(d.replicas, it)
 		}
 	}
-	d.spread(v, m.Joiner, m.Data.Items, int(m.Hops), out)
+	if m.Status != replicaNoSpread {
+		d.spread(v, m.Joiner, v.id, m.Data.Items, depth, out)
+	}
 }
+
+// replicaNoSpread marks copies for a node placed in the chain behind the sender's back: it
+// keeps them and passes nothing on (the sender goes on down the chain).
+const replicaNoSpread = 1
 
 // learn adds a node to the fingers, keeping them ordered by distance.
 func (d *dhtState) learn(self, f ID) {
@@ -631,7 +651,7 @@ func (d *dhtState) serve(v view, m *Message, out *Output) {
 		it := Item{ID: m.Key, Key: m.Data.Key, Value: m.Data.Value}
 		d.store(it)
 		d.reply(v, m, StatusOK, v.id, nil, out)
-		d.spread(v, v.id, []Item{it}, 0, out)
+		d.spread(v, v.id, v.id, []Item{it}, 0, out)
 	}
 }
 
