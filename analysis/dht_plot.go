@@ -394,16 +394,10 @@ func latencyCDFFigure(s *Summary, groups []dhtGroup) (layout, bool, error) {
 		if len(cdf) == 0 {
 			continue
 		}
-		xys := plotter.XYs{{X: cdf[0].X / 1e6, Y: 0}}
-		for _, c := range cdf {
-			xys = append(xys, plotter.XY{X: c.X / 1e6, Y: c.P})
-			xmax = math.Max(xmax, c.X/1e6)
-		}
-		line, err := plotter.NewLine(xys)
+		line, err := cdfLine(cdf, &xmax)
 		if err != nil {
 			return layout{}, false, err
 		}
-		line.StepStyle = plotter.PostStep
 		line.LineStyle = seriesLine(i)
 		p.Add(line)
 		leg.add(g.label, line)

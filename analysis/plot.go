@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -569,18 +570,10 @@ func cdfFigure(s *Summary) (layout, bool, error) {
 			if len(cdf) == 0 {
 				continue
 			}
-			// Start each curve at zero so that steps read as a CDF.
-			xys := plotter.XYs{{X: cdf[0].X / 1e6, Y: 0}}
-			for _, c := range cdf {
-				xys = append(xys, plotter.XY{X: c.X / 1e6, Y: c.P})
-				xmax = math.Max(xmax, c.X/1e6)
-			}
-			line, err := plotter.NewLine(xys)
+			line, err := cdfLine(cdf, &xmax)
 			if err != nil {
 				return layout{}, false, err
 			}
-			// Right-continuous: the curve rises at each value.
-			line.StepStyle = plotter.PostStep
 			ci := xcolor[s.XTick(pt)]
 			line.LineStyle = seriesLine(ci)
 			p.Add(line)
@@ -762,4 +755,21 @@ func Figures(s *Summary) ([]Figure, error) {
 		figs = append(figs, Figure{Name: sp.name, Title: sp.title, Alt: sp.alt, PNG: png, SVG: svg, DHT: i >= nmain})
 	}
 	return figs, nil
+}
+
+// cdfLine draws a latency CDF (nanoseconds) in milliseconds as a right-continuous step
+// curve that starts at zero, so that the steps read as a CDF; it raises *xmax to the
+// largest value drawn.
+func cdfLine(cdf []stats.CDFPoint, xmax *float64) (*plotter.Line, error) {
+	xys := plotter.XYs{{X: cdf[0].X / 1e6, Y: 0}}
+	for _, c := range cdf {
+		xys = append(xys, plotter.XY{X: c.X / 1e6, Y: c.P})
+		*xmax = math.Max(*xmax, c.X/1e6)
+	}
+	line, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, err
+	}
+	line.StepStyle = plotter.PostStep
+	return line, nil
 }

@@ -159,7 +159,24 @@ func (d *dhtRing) close() {
 // is connected.
 func (d *dhtRing) join(r *rand.Rand, ids ...protocol.ID) {
 	d.t.Helper()
-	contacts := slices.Clone(d.nodes)
+	joiners := d.newcomers(r, slices.Clone(d.nodes), ids)
+	for _, n := range joiners {
+		n.StartJoin()
+	}
+	waitFor(d.t, 5*time.Second, "every newcomer connected", func() bool {
+		for _, n := range joiners {
+			if !n.Status().Connected {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// newcomers starts nodes with the given IDs, each to join through a random one of contacts
+// once told to (StartJoin), and adds them to the ring's list.
+func (d *dhtRing) newcomers(r *rand.Rand, contacts []*Node, ids []protocol.ID) []*Node {
+	d.t.Helper()
 	joiners := make([]*Node, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -176,17 +193,7 @@ func (d *dhtRing) join(r *rand.Rand, ids ...protocol.ID) {
 		}
 		d.nodes = append(d.nodes, joiners[i])
 	}
-	for _, n := range joiners {
-		n.StartJoin()
-	}
-	waitFor(d.t, 5*time.Second, "every newcomer connected", func() bool {
-		for _, n := range joiners {
-			if !n.Status().Connected {
-				return false
-			}
-		}
-		return true
-	})
+	return joiners
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.

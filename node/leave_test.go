@@ -186,22 +186,7 @@ func TestGracefulLeaveDuringJoins(t *testing.T) {
 	// Newcomers reach the ring through the other members: one that joined through the
 	// leaver after it went would wait for ever, predlock having no retries.
 	contacts := slices.DeleteFunc(slices.Clone(d.nodes), func(n *Node) bool { return n == leaver })
-	joiners := make([]*Node, len(newIDs))
-	errs := make([]error, len(newIDs))
-	var wg sync.WaitGroup
-	for i, id := range newIDs {
-		contact := contacts[r.IntN(len(contacts))]
-		wg.Go(func() {
-			joiners[i], errs[i] = Start(d.cfg.node(Config{Listen: "127.0.0.1:0", ID: id, Join: contact.Addr(), DeferJoin: true}))
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.nodes = append(d.nodes, joiners[i])
-	}
+	joiners := d.newcomers(r, contacts, newIDs)
 
 	left := make(chan time.Duration, 1)
 	go func() {
