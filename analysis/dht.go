@@ -51,6 +51,11 @@ var kvColumns = []colSpec{
 var kvOptional = []colSpec{
 	{"kv_first_failure", trace.String},
 	{"kv_lookup_latency_p50_ns", trace.Int64},
+	{"leavers", trace.Int64},
+	{"departed", trace.Int64},
+	{"workload_replicas", trace.Int64},
+	{"kv_replicas_missing", trace.Int64},
+	{"kv_replicas_extra", trace.Int64},
 }
 
 var opColumns = []colSpec{
@@ -128,6 +133,14 @@ type DHTPoint struct {
 
 	Fingers      int64 `json:"fingers"`
 	FingersStale int64 `json:"fingers_stale"`
+	// Leavers and Departed total the graceful leaves asked for and completed; Replicated
+	// counts runs that kept copies, ReplicasMissing and ReplicasExtra the copies missing
+	// at, or held beyond, the owners' successors at the end.
+	Leavers         int64 `json:"leavers,omitempty"`
+	Departed        int64 `json:"departed,omitempty"`
+	Replicated      int64 `json:"replicated_runs,omitempty"`
+	ReplicasMissing int64 `json:"replicas_missing,omitempty"`
+	ReplicasExtra   int64 `json:"replicas_extra,omitempty"`
 	// StaleFingers is FingersStale / Fingers.
 	StaleFingers Num `json:"stale_fingers"`
 
@@ -242,6 +255,20 @@ func (a *aggregator) readKV(c *trace.Chunk, runLatencies bool) {
 	if runLatencies && c.Has("kv_lookup_latency_p50_ns") {
 		p50, p50Valid = c.Int64("kv_lookup_latency_p50_ns"), c.Valid("kv_lookup_latency_p50_ns")
 	}
+	optional := func(name string) []int64 {
+		if c.Has(name) {
+			return c.Int64(name)
+		}
+		return nil
+	}
+	leavers, departed, replicas := optional("leavers"), optional("departed"), optional("workload_replicas")
+	repMissing, repExtra := optional("kv_replicas_missing"), optional("kv_replicas_extra")
+	at := func(col []int64, i int) int64 {
+		if col == nil {
+			return 0
+		}
+		return col[i]
+	}
 	for i := range c.NumRows() {
 		if ops[i] <= 0 && keys[i] <= 0 {
 			continue
@@ -281,6 +308,13 @@ func (a *aggregator) readKV(c *trace.Chunk, runLatencies bool) {
 		}
 		p.Fingers += fingers[i]
 		p.FingersStale += fingersStale[i]
+		p.Leavers += at(leavers, i)
+		p.Departed += at(departed, i)
+		if at(replicas, i) > 0 {
+			p.Replicated++
+		}
+		p.ReplicasMissing += at(repMissing, i)
+		p.ReplicasExtra += at(repExtra, i)
 		if p50 != nil && valid(p50Valid, i) {
 			p.LookupLatency.Add(p50[i])
 		}

@@ -21,6 +21,18 @@ func dhtHumanRows(s *Summary) (header []string, rows, keys [][]string) {
 		"lookup p50 ms", "lookup p99 ms", "gets", "inconsistent gets (95% CI)",
 		"unsafe runs", "lost/dup/misplaced", "stale fingers")
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+	// Leaves and replication get columns only in result sets that have them.
+	var leaves, copies bool
+	for _, p := range s.DHT.Points {
+		leaves = leaves || p.Leavers > 0
+		copies = copies || p.Replicated > 0
+	}
+	if leaves {
+		header = append(header, "departed/leavers")
+	}
+	if copies {
+		header = append(header, "replicas missing/extra")
+	}
 	for _, p := range s.DHT.Points {
 		row := []string{strconv.Itoa(p.Index)}
 		key := []string{strconv.Itoa(p.Index)}
@@ -47,6 +59,14 @@ func dhtHumanRows(s *Summary) (header []string, rows, keys [][]string) {
 			sortKey(p.LookupSuccess.Value), sortKey(p.HopsPerLookup.Value), sortKey(p.HopsReference),
 			sortKey(p.LatencyP50), sortKey(p.LatencyP99), i64(p.Gets), sortKey(p.Inconsistency.Value),
 			i64(p.UnsafeRuns), i64(p.Lost+p.Duplicated+p.Misplaced), sortKey(p.StaleFingers))
+		if leaves {
+			row = append(row, fmt.Sprintf("%d/%d", p.Departed, p.Leavers))
+			key = append(key, i64(p.Leavers-p.Departed))
+		}
+		if copies {
+			row = append(row, fmt.Sprintf("%d/%d", p.ReplicasMissing, p.ReplicasExtra))
+			key = append(key, i64(p.ReplicasMissing))
+		}
 		if p.RingSize <= 0 {
 			key[len(s.Manifest.Axes)+1] = ""
 		}

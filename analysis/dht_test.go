@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -458,5 +459,39 @@ func TestWriteReportDHT(t *testing.T) {
 	table, err := os.ReadFile(filepath.Join(out, ReportCSV))
 	if err != nil || !bytes.Contains(table, []byte(",hops_per_lookup,")) {
 		t.Errorf("table.csv lacks the DHT columns: %v", err)
+	}
+}
+
+// TestDHTLeavesAndReplicas: result sets with graceful leaves or replication get their
+// columns, with totals over the runs; sets without them keep the table as it was
+// (TestDHTTables' goldens).
+func TestDHTLeavesAndReplicas(t *testing.T) {
+	set := analysistest.DHT([]analysistest.Axis{axProtocol, axJoiners}, false)
+	inner := set.Run
+	set.Run = func(point, replica int) analysistest.Run {
+		r := inner(point, replica)
+		if point == 1 {
+			r.KV.Leavers, r.KV.Departed, r.KV.Replicas = 4, 3, 2
+			r.KV.ReplicasMissing, r.KV.ReplicasExtra = 1, 10
+		}
+		return r
+	}
+	s := analyze(t, writeSet(t, set), Options{})
+	p := s.DHT.point(1)
+	runs := p.Runs
+	if p.Leavers != 4*runs || p.Departed != 3*runs || p.Replicated != runs || p.ReplicasMissing != runs || p.ReplicasExtra != 10*runs {
+		t.Fatalf("point 1: %d runs, leavers %d departed %d replicated %d missing %d extra %d",
+			runs, p.Leavers, p.Departed, p.Replicated, p.ReplicasMissing, p.ReplicasExtra)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, s, FormatMarkdown); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"departed/leavers", "replicas missing/extra",
+		fmt.Sprintf("| %d/%d | %d/%d |", 3*runs, 4*runs, runs, 10*runs)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
 	}
 }

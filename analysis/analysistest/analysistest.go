@@ -117,6 +117,11 @@ var KVColumns = []trace.Column{
 	{Name: "kv_fingers_stale", Type: trace.Int64},
 	{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true},
 	{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true},
+	{Name: "leavers", Type: trace.Int64},
+	{Name: "departed", Type: trace.Int64},
+	{Name: "workload_replicas", Type: trace.Int64},
+	{Name: "kv_replicas_missing", Type: trace.Int64},
+	{Name: "kv_replicas_extra", Type: trace.Int64},
 }
 
 // KVRunsSchema is the runs table of a Set with KV.
@@ -170,6 +175,10 @@ type KV struct {
 	FirstFailure                           string // "" writes null
 	Fingers, FingersStale                  int64
 	LookupLatencyP50Ns, LookupLatencyP99Ns int64 // 0: from the run's Ops, null when it has no successful lookup
+	// Graceful leaves asked for and completed, the replicas setting, and copies missing and
+	// extra at the end.
+	Leavers, Departed, Replicas    int64
+	ReplicasMissing, ReplicasExtra int64
 }
 
 // Run is one synthetic run.
@@ -543,6 +552,8 @@ func kvColumns(r *Run) map[string]int64 {
 		"kv_key_checks": k.KeyChecks, "kv_key_failures": k.KeyFailures, "kv_lost": k.Lost,
 		"kv_duplicated": k.Duplicated, "kv_misplaced": k.Misplaced, "kv_fingers": k.Fingers,
 		"kv_fingers_stale": k.FingersStale, "kv_lookup_latency_p50_ns": p50, "kv_lookup_latency_p99_ns": p99,
+		"leavers": k.Leavers, "departed": k.Departed, "workload_replicas": k.Replicas,
+		"kv_replicas_missing": k.ReplicasMissing, "kv_replicas_extra": k.ReplicasExtra,
 	}
 }
 
