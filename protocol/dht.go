@@ -368,16 +368,17 @@ func newDHTState(c Config) *dhtState {
 	}
 	if len(c.Items) > 0 {
 		d.items = slices.Clone(c.Items)
-		slices.SortFunc(d.items, cmpItem)
+		slices.SortFunc(d.items, CompareItems)
 	}
 	if len(c.ReplicaItems) > 0 {
 		d.replicas = slices.Clone(c.ReplicaItems)
-		slices.SortFunc(d.replicas, cmpItem)
+		slices.SortFunc(d.replicas, CompareItems)
 	}
 	return d
 }
 
-func cmpItem(a, b Item) int {
+// CompareItems orders items by (ID, Key), the order of Items and Replicas.
+func CompareItems(a, b Item) int {
 	switch {
 	case a.ID < b.ID:
 		return -1
@@ -388,20 +389,13 @@ func cmpItem(a, b Item) int {
 }
 
 func (d *dhtState) find(id ID, key string) (int, bool) {
-	return slices.BinarySearchFunc(d.items, Item{ID: id, Key: key}, cmpItem)
+	return slices.BinarySearchFunc(d.items, Item{ID: id, Key: key}, CompareItems)
 }
 
-func (d *dhtState) store(it Item) {
-	i, ok := d.find(it.ID, it.Key)
-	if ok {
-		d.items[i] = it
-		return
-	}
-	d.items = slices.Insert(d.items, i, it)
-}
+func (d *dhtState) store(it Item) { d.items = putItem(d.items, it) }
 
 func putItem(items []Item, it Item) []Item {
-	i, ok := slices.BinarySearchFunc(items, it, cmpItem)
+	i, ok := slices.BinarySearchFunc(items, it, CompareItems)
 	if ok {
 		items[i] = it
 		return items
@@ -410,7 +404,7 @@ func putItem(items []Item, it Item) []Item {
 }
 
 func dropItem(items []Item, it Item) []Item {
-	if i, ok := slices.BinarySearchFunc(items, it, cmpItem); ok {
+	if i, ok := slices.BinarySearchFunc(items, it, CompareItems); ok {
 		return slices.Delete(items, i, i+1)
 	}
 	return items

@@ -289,7 +289,7 @@ func (s *Sim) served(m *protocol.Message) {
 		return
 	}
 	name := kv.keys[o.key]
-	j, found := slices.BinarySearchFunc(items, protocol.Item{ID: m.Key, Key: name}, cmpItems)
+	j, found := slices.BinarySearchFunc(items, protocol.Item{ID: m.Key, Key: name}, protocol.CompareItems)
 	if !found {
 		return // the owner does not hold it either: nothing to be inconsistent with
 	}
@@ -301,20 +301,6 @@ func (s *Sim) served(m *protocol.Message) {
 		o.Class = ClassStale
 		kv.sum.Stale++
 	}
-}
-
-func cmpItems(a, b protocol.Item) int {
-	switch {
-	case a.ID < b.ID:
-		return -1
-	case a.ID > b.ID:
-		return 1
-	case a.Key < b.Key:
-		return -1
-	case a.Key > b.Key:
-		return 1
-	}
-	return 0
 }
 
 // insertedBefore reports whether a is a newcomer being inserted just before the owner of x:
