@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -322,6 +323,22 @@ func (d *dht) abandon(v view, out *Output) {
 }
 
 func (d *dht) boot(v view, out *Output) { d.st().boot(v, out) }
+
+// restart re-arms the DHT's timers after a crash: finger refresh, and the timeout of every
+// operation still waiting for its answer (in operation order, so a run stays reproducible).
+func (d *dht) restart(v view, out *Output) {
+	if d.s == nil {
+		return
+	}
+	d.s.boot(v, out)
+	if d.s.timeout <= 0 {
+		return
+	}
+	ops := slices.Sorted(maps.Keys(d.s.pending))
+	for _, op := range ops {
+		out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerOp, Tag: op, After: d.s.timeout}})
+	}
+}
 
 func (d *dht) start(v view, r Request, out *Output) error { return d.st().start(v, r, out) }
 

@@ -165,6 +165,9 @@ func (n *predlockNode) State() State {
 
 func (n *predlockNode) Boot(out *Output) { n.boot(n.view(), out) }
 
+// Restart re-arms the DHT's timers after a crash; predlock's join has none.
+func (n *predlockNode) Restart(out *Output) { n.dht.restart(n.view(), out) }
+
 func (n *predlockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 func (n *predlockNode) Start(out *Output) error {

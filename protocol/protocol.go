@@ -42,6 +42,10 @@ const (
 	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
 	LeaveBye    // leave: the left neighbour points past the leaver; it may go
 	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
+	Abort       // predlock-retry: a newcomer that gave up after accepting welcome Op asks its owner to unlink it
+	Aborted     // predlock-retry: the owner's answer: nothing points at the newcomer for welcome Op any more
+	Unlink      // predlock-retry: the owner tells the successor to take its left pointer back (Neighbour = owner)
+	Unlinked    // predlock-retry: the successor points left at the owner again, with the keys it had handed over
 	numMsgTypes
 )
 
@@ -70,6 +74,10 @@ var msgTypeNames = [...]string{
 	LeaveDone:       "leave_done",
 	LeaveBye:        "leave_bye",
 	KeyReplica:      "key_replica",
+	Abort:           "abort",
+	Aborted:         "aborted",
+	Unlink:          "unlink",
+	Unlinked:        "unlinked",
 }
 
 // IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
@@ -103,7 +111,7 @@ type Message struct {
 	Joiner    ID     // the newcomer whose join this message serves; DHT: the node that asked
 	Neighbour ID     // the ID carried by change_neighbour and new_neighbour; OpReply: the owner
 	Key       ID     // DHT: the key's ID on the ring
-	Op        uint64 // DHT: the operation's number at the node that asked
+	Op        uint64 // DHT: the operation's number at the node that asked; predlock-retry joins: the welcome's number at its owner
 	Data      *Data  // DHT: key, value or handed-over keys; nil when there are none
 }
 

@@ -84,6 +84,9 @@ func (n *lockNode) view() view {
 
 func (n *lockNode) Boot(out *Output) { n.boot(n.view(), out) }
 
+// Restart re-arms the DHT's timers after a crash; the seed's join has none.
+func (n *lockNode) Restart(out *Output) { n.dht.restart(n.view(), out) }
+
 func (n *lockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 // becomeConnected marks the node's own join done and lets the operations it held go on.

@@ -46,6 +46,9 @@ type node struct {
 	st      protocol.State
 	join    int32 // index into joins, or -1
 	down    bool  // crashed by fault injection
+	// life counts restarts: a timer set in an earlier life died with the crash, even if
+	// its time comes after the restart.
+	life uint32
 
 	// loop exists only under the seed timing model, which keeps a ring at rest small.
 	loop *loop
@@ -67,6 +70,7 @@ type payload struct {
 	msg   protocol.Message
 	timer protocol.Timer
 	node  int32 // the sender of a message, the owner of a timer
+	life  uint32
 }
 
 type link struct{ from, to protocol.ID }
@@ -347,8 +351,12 @@ func (s *Sim) observe(i int32) {
 			}
 		}
 	}
-	if s.kv.on && st.Failed && !old.Failed && n.join >= 0 {
-		s.joinEnded(n.join)
+	if st.Failed && !old.Failed && n.join >= 0 {
+		// The moment the join ended in failure, as real nodes trace it.
+		s.emitDetail(KindFault, n, "join failed: gave up after its retries")
+		if s.kv.on {
+			s.joinEnded(n.join)
+		}
 	}
 }
 
@@ -497,7 +505,7 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 	if s.kv.on && protocol.IsJoinTimer(t) {
 		s.kv.joinTimers++
 	}
-	ref := s.alloc(payload{timer: t, node: i})
+	ref := s.alloc(payload{timer: t, node: i, life: s.nodes[i].life})
 	s.q.push(s.now+t.After, evTimer, ref)
 }
 
@@ -606,13 +614,13 @@ func (s *Sim) asyncDeliver(ref int32) {
 }
 
 func (s *Sim) asyncTimer(ref int32) {
-	t, i := s.slots[ref].timer, s.slots[ref].node
+	t, i, life := s.slots[ref].timer, s.slots[ref].node, s.slots[ref].life
 	s.free = append(s.free, ref)
 	if s.kv.on && protocol.IsJoinTimer(t) {
 		s.kv.joinTimers--
 	}
 	n := &s.nodes[i]
-	if n.down {
+	if n.down || life != n.life {
 		return // a crashed node's timers die with it
 	}
 	if t.Background && s.kv.over {
