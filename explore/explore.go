@@ -30,7 +30,8 @@ type Config struct {
 	MaxStates int
 	// Timers lets any pending protocol timer fire at any point, as if every message could
 	// take longer than any timeout; Lossy adds the loss of any in-flight message. Both are
-	// for variants that retry.
+	// for variants that retry. With Timers, a message sent while an identical copy is in
+	// flight merges with it.
 	Timers bool
 	Lossy  bool
 	// Retries is passed to variants that retry (0: their default); fewer retries keep the
@@ -87,7 +88,8 @@ type Report struct {
 	Assignments   int
 	States        int // distinct states expanded
 	Transitions   int
-	Terminal      int // reachable states with nothing left to do
+	Terminal      int // reachable states with nothing left to do (see Run)
+	Violations    int // terminal states that break the promise, and states stuck before the end
 	DistinctFinal int // distinct final rings (pointer sets)
 	Complete      bool
 	Depth         int       // steps explored completely, in every assignment (BFS levels)
@@ -223,6 +225,32 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 		}
 		rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(contacts), Path: path, Final: final})
 	}
+	// terminal judges a state with nothing left to do. Under loss a join may end in a
+	// reported failure; everything else must be a correct ring with no lock held.
+	terminal := func(s *state) {
+		rep.Terminal++
+		for i, n := range s.nodes {
+			states[i] = n.State()
+		}
+		finals[ringKey(states)] = true
+		outcome, detail, _ := sim.ClassifyFinal(states)
+		if outcome == sim.OutcomeOK || (cfg.Timers && outcome == sim.OutcomeJoinFailed) {
+			if !ended(s, firstJoiner) && cfg.Timers {
+				outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
+			} else {
+				return
+			}
+		}
+		rep.Violations++
+		// The last step is already on the path of s.
+		if s.parent >= 0 {
+			last := arena[s.parent]
+			p := &state{nodes: s.nodes, parent: last.parent}
+			report(outcome, detail, p, last.step)
+		} else {
+			report(outcome, detail, s, Step{Start: protocol.None})
+		}
+	}
 	expanded := 0
 	depth := 0
 	defer func() {
@@ -238,6 +266,12 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			if cfg.MaxStates > 0 && expanded > cfg.MaxStates {
 				rep.Complete = false
 				return
+			}
+			if ended(s, firstJoiner) {
+				// Every join has ended and nothing is in flight: what is left are stale
+				// timers, whose firing changes nothing. The promise is checked here.
+				terminal(s)
+				continue
 			}
 			moves := 0
 			try := func(step Step) {
@@ -279,6 +313,13 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					for _, a := range out.Actions {
 						switch a.Kind {
 						case protocol.Send:
+							if cfg.Timers && slices.Contains(t.flight, a.Msg) {
+								// A retransmission of a copy still on the wire: they
+								// collapse, or retransmitting without bound would grow the
+								// state without bound. What is lost is a second delivery of
+								// the same message, which the simulator's duplication covers.
+								continue
+							}
 							t.flight = append(t.flight, a.Msg)
 						case protocol.SetTimer:
 							if cfg.Timers {
@@ -292,6 +333,9 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					if !served {
 						break
 					}
+				}
+				if cfg.Timers {
+					t.timers = pruneStale(t, index)
 				}
 				sortFlight(t.flight)
 				sortTimers(t.timers)
@@ -338,21 +382,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				try(Step{Start: protocol.None, Timer: &te})
 			}
 			if moves == 0 {
-				rep.Terminal++
-				for i, n := range s.nodes {
-					states[i] = n.State()
-				}
-				finals[ringKey(states)] = true
-				if outcome, detail, _ := sim.ClassifyFinal(states); outcome != sim.OutcomeOK && !(cfg.Lossy && outcome == sim.OutcomeJoinFailed) {
-					// The last step is already on the path of s.
-					if s.parent >= 0 {
-						last := arena[s.parent]
-						p := &state{nodes: s.nodes, parent: last.parent}
-						report(outcome, detail, p, last.step)
-					} else {
-						report(outcome, detail, s, Step{Start: protocol.None})
-					}
-				}
+				terminal(s)
 			}
 		}
 		frontier = next
@@ -362,9 +392,24 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	}
 }
 
+// ended reports whether every join has ended (connected, or failed and done unlinking), no
+// node holds a lock and nothing is in flight.
+func ended(s *state, firstJoiner int) bool {
+	if len(s.flight) > 0 {
+		return false
+	}
+	for i, n := range s.nodes {
+		st := n.State()
+		if st.Locked || st.Waiting || (i >= firstJoiner && !st.Connected && !st.Failed) {
+			return false
+		}
+	}
+	return true
+}
+
 func cmpMsg(a, b protocol.Message) int {
 	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To),
-		cmp.Compare(a.Joiner, b.Joiner), cmp.Compare(a.Neighbour, b.Neighbour))
+		cmp.Compare(a.Joiner, b.Joiner), cmp.Compare(a.Neighbour, b.Neighbour), cmp.Compare(a.Op, b.Op))
 }
 
 func sortFlight(f []protocol.Message) { slices.SortFunc(f, cmpMsg) }
@@ -373,6 +418,24 @@ func sortTimers(ts []timerEntry) {
 	slices.SortFunc(ts, func(a, b timerEntry) int {
 		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.t.Kind, b.t.Kind), cmp.Compare(a.t.Tag, b.t.Tag), cmp.Compare(a.t.After, b.t.After))
 	})
+}
+
+// pruneStale drops the timers whose firing would change nothing: a variant makes a timer
+// stale by moving its epoch on, which it never moves back, so such a timer stays inert and
+// firing it at every point would only multiply the states.
+func pruneStale(t *state, index map[protocol.ID]int) []timerEntry {
+	var out protocol.Output
+	kept := t.timers[:0]
+	for _, te := range t.timers {
+		n := t.nodes[index[te.node]]
+		c := n.Clone()
+		out.Reset()
+		if err := c.Fire(te.t, &out); err != nil || len(out.Actions) > 0 ||
+			string(c.AppendKey(nil)) != string(n.AppendKey(nil)) {
+			kept = append(kept, te)
+		}
+	}
+	return kept
 }
 
 func removeTimer(ts []timerEntry, te timerEntry) []timerEntry {
@@ -413,7 +476,7 @@ func key(s *state) [16]byte {
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
-		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour} {
+		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(m.Op)} {
 			b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24), byte(id>>32), byte(id>>40), byte(id>>48), byte(id>>56))
 		}
 	}
@@ -452,8 +515,8 @@ func (r *Report) Format(cfg *Config) string {
 	if !r.Complete {
 		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
 	}
-	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, distinct final rings %d, every path to depth %d, %s, %s\n",
-		r.States, r.Transitions, r.Terminal, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d, distinct final rings %d, every path to depth %d, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.Violations, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}
