@@ -51,24 +51,41 @@ func (q *requestQueue) appendKey(b []byte) []byte {
 	return append(b, 0xff)
 }
 
-// lockNode is the state the seed and predlock variants share: the node's neighbours, its
-// join flags and its queue of join requests.
-type lockNode struct {
+// peer is the state every variant shares: the node's ID, its neighbours, its contact, its
+// queue of join requests and its DHT side. A variant embeds it and adds its own join state.
+type peer struct {
 	id, left, right ID
 	contact         ID
-	connected       bool
-	waiting         bool
-	locked          bool
 	queue           requestQueue // joiners whose requests await service
 	dht
 }
 
-func newLockNode(c Config) lockNode {
-	n := lockNode{id: c.ID, left: None, right: None, contact: c.Contact, dht: newDHT(c)}
+func newPeer(c Config) peer {
+	p := peer{id: c.ID, left: None, right: None, contact: c.Contact, dht: newDHT(c)}
 	if c.Member {
-		n.left, n.right, n.connected = c.Left, c.Right, true
+		p.left, p.right = c.Left, c.Right
 	}
-	return n
+	return p
+}
+
+// clonePeer is a deep copy: the queue and the DHT state are not shared with the original.
+func (p *peer) clonePeer() peer {
+	c := *p
+	c.queue = p.queue.clone()
+	c.dht = p.dht.clone()
+	return c
+}
+
+// lockNode is the state the seed and predlock variants share: a peer and its join flags.
+type lockNode struct {
+	peer
+	connected bool
+	waiting   bool
+	locked    bool
+}
+
+func newLockNode(c Config) lockNode {
+	return lockNode{peer: newPeer(c), connected: c.Member}
 }
 
 func (n *lockNode) State() State {
@@ -97,8 +114,7 @@ func (n *lockNode) becomeConnected(out *Output) {
 
 func (n *lockNode) cloneLock() lockNode {
 	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
+	c.peer = n.clonePeer()
 	return c
 }
 

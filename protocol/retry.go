@@ -76,12 +76,13 @@ const (
 // maxBackoff caps the doubling of a wait: at most 2^maxBackoff times the timeout.
 const maxBackoff = 4
 
+// retryNode shares predlock's peer state (ID, neighbours, contact, queue, DHT) and replaces
+// predlock's join flags with phases, counters and epochs.
 type retryNode struct {
-	ring            Ring
-	id, left, right ID
-	contact         ID
-	timeout         int64
-	retries         int
+	peer
+	ring    Ring
+	timeout int64
+	retries int
 
 	jphase   uint8
 	owner    ID // the node that holds our request or welcomed us
@@ -103,9 +104,6 @@ type retryNode struct {
 	// pointer to a newcomer that gave up.
 	refused []refusal
 
-	queue requestQueue // joiners whose requests await service
-	dht
-
 	// The node's own graceful leave (retryleave.go).
 	lphase      uint8
 	ltries      int
@@ -121,9 +119,8 @@ type refusal struct {
 }
 
 func newRetryNode(c Config) Node {
-	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
-		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c),
-		askedLeft: None, leaveWait: None}
+	n := &retryNode{peer: newPeer(c), ring: c.Ring, timeout: c.Timeout, retries: c.Retries,
+		owner: None, pending: None, succ: None, askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
@@ -131,7 +128,7 @@ func newRetryNode(c Config) Node {
 		n.retries = DefaultRetries
 	}
 	if c.Member {
-		n.left, n.right, n.jphase = c.Left, c.Right, jConnected
+		n.jphase = jConnected
 	}
 	return n
 }
@@ -581,8 +578,7 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 
 func (n *retryNode) Clone() Node {
 	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
+	c.peer = n.clonePeer()
 	c.refused = slices.Clone(n.refused)
 	return &c
 }
