@@ -89,7 +89,8 @@ type Report struct {
 	States        int // distinct states expanded
 	Transitions   int
 	Terminal      int // reachable states with nothing left to do (see Run)
-	Violations    int // terminal states that break the promise, and states stuck before the end
+	Violations    int // terminal states that break the promise, states stuck before the end, and NoEnd
+	NoEnd         int // with Timers: states from which no end can be reached (a join or a lock that never ends)
 	DistinctFinal int // distinct final rings (pointer sets)
 	Complete      bool
 	Depth         int       // steps explored completely, in every assignment (BFS levels)
@@ -131,6 +132,7 @@ type state struct {
 	timers  []timerEntry       // sorted likewise
 	started uint16
 	parent  int32 // index into the path arena
+	id      int32 // number of the state, in the order found
 }
 
 type pathNode struct {
@@ -205,7 +207,12 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	firstJoiner := len(ms)
 
 	arena := []pathNode{}
-	visited := map[[16]byte]bool{key(init): true}
+	visited := map[[16]byte]int32{key(init): 0}
+	// The state graph, for the check that an end stays reachable: edges by state number,
+	// which states were judged as ends, and where each state's path ends in the arena.
+	var edgeFrom, edgeTo []int32
+	judged := []bool{false}
+	pathOf := []int32{-1}
 	frontier := []*state{init}
 	var out protocol.Output
 	states := make([]protocol.State, len(init.nodes))
@@ -228,6 +235,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	// terminal judges a state with nothing left to do. Under loss a join may end in a
 	// reported failure; everything else must be a correct ring with no lock held.
 	terminal := func(s *state) {
+		judged[s.id] = true
 		rep.Terminal++
 		for i, n := range s.nodes {
 			states[i] = n.State()
@@ -235,7 +243,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 		finals[ringKey(states)] = true
 		outcome, detail, _ := sim.ClassifyFinal(states)
 		if outcome == sim.OutcomeOK || (cfg.Timers && outcome == sim.OutcomeJoinFailed) {
-			if !ended(s, firstJoiner) && cfg.Timers {
+			if !ended(s, firstJoiner, cfg.Lossy) && cfg.Timers {
 				outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
 			} else {
 				return
@@ -267,11 +275,19 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				rep.Complete = false
 				return
 			}
-			if ended(s, firstJoiner) {
-				// Every join has ended and nothing is in flight: what is left are stale
-				// timers, whose firing changes nothing. The promise is checked here.
+			done := ended(s, firstJoiner, cfg.Lossy)
+			assessed := false
+			allStarted := int(s.started) == 1<<(len(s.nodes)-firstJoiner)-1
+			if done || (cfg.Lossy && cfg.Timers && allStarted && len(s.timers) == 0) {
+				// Every join has ended and nothing is in flight, or (lossy) all that is
+				// in flight may be lost and no timer is left to retransmit it: the
+				// promise is checked here. What remains are deliveries, which go on
+				// being explored, and stale timers, whose firing changes nothing.
 				terminal(s)
-				continue
+				assessed = true
+				if len(s.flight) == 0 {
+					continue
+				}
 			}
 			moves := 0
 			try := func(step Step) {
@@ -345,16 +361,25 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					return
 				}
 				k := key(t)
-				if visited[k] {
+				if id, ok := visited[k]; ok {
+					if cfg.Timers {
+						edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, id)
+					}
 					return
 				}
-				visited[k] = true
+				t.id = int32(len(judged))
+				visited[k] = t.id
+				if cfg.Timers {
+					edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, t.id)
+				}
 				arena = append(arena, pathNode{parent: s.parent, step: step})
 				t.parent = int32(len(arena) - 1)
+				judged, pathOf = append(judged, false), append(pathOf, t.parent)
 				for i, n := range t.nodes {
 					states[i] = n.State()
 				}
 				if v := sim.CheckSafety(states, ring); v != nil {
+					judged[t.id] = true // reported already; its future is not explored
 					report(v.Property, v.Detail, t, step)
 					return
 				}
@@ -369,10 +394,10 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				if i > 0 && m == s.flight[i-1] {
 					continue // delivering either copy leads to the same state
 				}
+				// Under loss a message may also stay undelivered for ever: that needs no
+				// step of its own, since the states seen by the nodes are the same either
+				// way, and every state is judged as if what is in flight were lost.
 				try(Step{Start: protocol.None, Msg: m})
-				if cfg.Lossy {
-					try(Step{Start: protocol.None, Msg: m, Drop: true})
-				}
 			}
 			for i := range s.timers {
 				if i > 0 && s.timers[i] == s.timers[i-1] {
@@ -381,7 +406,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				te := s.timers[i]
 				try(Step{Start: protocol.None, Timer: &te})
 			}
-			if moves == 0 {
+			if moves == 0 && !assessed {
 				terminal(s)
 			}
 		}
@@ -390,12 +415,68 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			depth++
 		}
 	}
+	if cfg.Timers {
+		noEnd(rep, judged, pathOf, edgeFrom, edgeTo, func(at int32) {
+			p := &state{parent: arena[at].parent}
+			report("no_end", "from here no state is reachable where every join has ended and no lock is held (a join or a lock that never ends)", p, arena[at].step)
+		})
+	}
+}
+
+// noEnd finds the states from which no judged state (an end) can be reached: there a join
+// never ends or a lock is held for ever, whatever is delivered, lost or fired. It counts
+// them as violations and reports the first found, which has a shortest path.
+func noEnd(rep *Report, judged []bool, pathOf, from, to []int32, found func(at int32)) {
+	n := len(judged)
+	// Edges reversed, grouped by target (counting sort).
+	start := make([]int32, n+1)
+	for _, b := range to {
+		start[b+1]++
+	}
+	for i := 1; i <= n; i++ {
+		start[i] += start[i-1]
+	}
+	rev := make([]int32, len(from))
+	fill := slices.Clone(start[:n])
+	for e, b := range to {
+		rev[fill[b]] = from[e]
+		fill[b]++
+	}
+	reach := slices.Clone(judged)
+	var queue []int32
+	for i, j := range judged {
+		if j {
+			queue = append(queue, int32(i))
+		}
+	}
+	for len(queue) > 0 {
+		b := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, a := range rev[start[b]:start[b+1]] {
+			if !reach[a] {
+				reach[a] = true
+				queue = append(queue, a)
+			}
+		}
+	}
+	first := true
+	for i, r := range reach {
+		if r {
+			continue
+		}
+		rep.Violations++
+		rep.NoEnd++
+		if first && pathOf[i] >= 0 {
+			found(pathOf[i])
+			first = false
+		}
+	}
 }
 
 // ended reports whether every join has ended (connected, or failed and done unlinking), no
-// node holds a lock and nothing is in flight.
-func ended(s *state, firstJoiner int) bool {
-	if len(s.flight) > 0 {
+// node holds a lock and nothing is in flight (lossy: whatever is in flight may be lost).
+func ended(s *state, firstJoiner int, lossy bool) bool {
+	if len(s.flight) > 0 && !lossy {
 		return false
 	}
 	for i, n := range s.nodes {
@@ -515,8 +596,8 @@ func (r *Report) Format(cfg *Config) string {
 	if !r.Complete {
 		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
 	}
-	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d, distinct final rings %d, every path to depth %d, %s, %s\n",
-		r.States, r.Transitions, r.Terminal, r.Violations, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, every path to depth %d, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}
