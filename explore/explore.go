@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -297,7 +298,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				sortTimers(t.timers)
 				if err != nil {
 					t.parent = s.parent
-					report(sim.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
+					report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
 					return
 				}
 				k := key(t)
@@ -310,7 +311,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				for i, n := range t.nodes {
 					states[i] = n.State()
 				}
-				if v := sim.CheckSafety(states, ring); v != nil {
+				if v := observe.CheckSafety(states, ring); v != nil {
 					report(v.Property, v.Detail, t, step)
 					return
 				}
@@ -343,7 +344,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					states[i] = n.State()
 				}
 				finals[ringKey(states)] = true
-				if outcome, detail, _ := sim.ClassifyFinal(states); outcome != sim.OutcomeOK && !(cfg.Lossy && outcome == sim.OutcomeJoinFailed) {
+				if outcome, detail, _ := observe.ClassifyFinal(states); outcome != observe.OutcomeOK && !(cfg.Lossy && outcome == observe.OutcomeJoinFailed) {
 					// The last step is already on the path of s.
 					if s.parent >= 0 {
 						last := arena[s.parent]

@@ -3,6 +3,7 @@ package explore
 import (
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -19,7 +20,7 @@ func TestSeedCounterexamples(t *testing.T) {
 	}
 	var gap *Finding
 	for i := range rep.Findings {
-		if rep.Findings[i].Kind == sim.OutcomeWrongNeighbours {
+		if rep.Findings[i].Kind == observe.OutcomeWrongNeighbours {
 			gap = &rep.Findings[i]
 		}
 	}
@@ -106,7 +107,7 @@ func TestRetryBoundedUnderTimersAndLoss(t *testing.T) {
 	}
 	for _, f := range rep.Findings {
 		switch f.Kind {
-		case sim.PropAtLeastOneRing, sim.PropAtMostOneRing, sim.PropOrderedRing, sim.PropConnectedAppendages, sim.OutcomeCrash:
+		case observe.PropAtLeastOneRing, observe.PropAtMostOneRing, observe.PropOrderedRing, observe.PropConnectedAppendages, observe.OutcomeCrash:
 			t.Errorf("%s: %s", f.Kind, f.Detail)
 		}
 	}

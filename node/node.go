@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // Defaults for the Config durations and limits left zero.
@@ -97,7 +97,7 @@ type Config struct {
 
 	// Tracer receives every event, from the protocol goroutine only, with wall-clock Unix
 	// nanosecond times and Seq counting this node's events from 0.
-	Tracer sim.Tracer
+	Tracer observe.Tracer
 	Logger *slog.Logger // nil: discard
 
 	// IdleTimeout closes an inbound connection that has not completed a frame for this
@@ -141,7 +141,7 @@ type Node struct {
 	addr   string // advertised listen address
 	ln     net.Listener
 	log    *slog.Logger
-	tracer sim.Tracer
+	tracer observe.Tracer
 
 	inputs   chan input
 	ctx      context.Context // cancelled on shutdown; aborts dials
@@ -176,7 +176,7 @@ type Node struct {
 	bgStep    bool                      // the step under way handles a maintenance timer
 	ops       map[uint64]chan<- KVReply // client operations under way, by the node's own number
 	lastOp    uint64
-	ev        sim.Event
+	ev        observe.Event
 	joinStart int64
 	joinEnd   int64
 	lastTime  int64
@@ -691,7 +691,7 @@ func (n *Node) handle(in *input) {
 			n.learn(l.Right, l.RightAddr)
 			detail := fmt.Sprintf("node %v left (its left %v, right %v)", f.From, l.Left, l.Right)
 			n.log.Info("peer left", "peer", uint64(f.From), "addr", f.Addr, "its_left", l.Left.String(), "its_right", l.Right.String())
-			n.emit(sim.KindFault, nil, detail)
+			n.emit(observe.KindFault, nil, detail)
 			// Whatever is still addressed to it is dropped at once instead of waiting for
 			// its port to refuse connections for PeerTimeout.
 			n.peerFor(f.Addr).markDead()
@@ -704,7 +704,7 @@ func (n *Node) handle(in *input) {
 		if !armed.bg {
 			n.fgTimers--
 		}
-		n.emit(sim.KindTimer, nil, "")
+		n.emit(observe.KindTimer, nil, "")
 		if n.failure != "" || n.leaving {
 			return
 		}
@@ -718,7 +718,7 @@ func (n *Node) handle(in *input) {
 		n.drop(&in.msg, in.reason)
 	case inDead:
 		n.log.Warn("peer unreachable, dropping its messages", "addr", in.addr, "reason", in.reason)
-		n.emit(sim.KindFault, nil, in.reason)
+		n.emit(observe.KindFault, nil, in.reason)
 	case inLeave:
 		in.leave <- n.leaveStep(in.mode)
 	case inRequest:
@@ -758,7 +758,7 @@ func (n *Node) startJoin() {
 		return
 	}
 	n.joinStart = time.Now().UnixNano()
-	n.emit(sim.KindJoinStart, nil, "")
+	n.emit(observe.KindJoinStart, nil, "")
 	n.log.Info("joining", "contact", uint64(n.contact))
 	n.out.Reset()
 	n.perform(n.p.Start(&n.out))
@@ -770,7 +770,7 @@ func (n *Node) deliver(m protocol.Message) {
 		return
 	}
 	n.delivered++
-	n.emit(sim.KindDeliver, &m, "")
+	n.emit(observe.KindDeliver, &m, "")
 	n.out.Reset()
 	n.perform(n.p.Step(m, &n.out))
 }
@@ -815,7 +815,7 @@ func (n *Node) perform(err error) {
 func (n *Node) fail(err error) {
 	n.failure = err.Error()
 	n.log.Error("protocol error; the state machine stops", "err", err)
-	n.emit(sim.KindViolation, nil, "protocol error: "+n.failure)
+	n.emit(observe.KindViolation, nil, "protocol error: "+n.failure)
 	// Timers are ignored from now on, so no operation under way could end by itself.
 	n.abandonOps("the node's state machine stopped at a protocol error: " + n.failure)
 }
@@ -827,10 +827,10 @@ func (n *Node) observe() {
 	}
 	old := n.st
 	n.st = st
-	n.emit(sim.KindState, nil, flagNames(&st))
+	n.emit(observe.KindState, nil, flagNames(&st))
 	if !old.Connected && st.Connected && !n.member && n.joinEnd == 0 {
 		n.joinEnd = time.Now().UnixNano()
-		n.emit(sim.KindJoinEnd, nil, "")
+		n.emit(observe.KindJoinEnd, nil, "")
 		n.log.Info("joined", "left", st.Left.String(), "right", st.Right.String(),
 			"latency", time.Duration(n.joinEnd-n.joinStart))
 	}
@@ -843,7 +843,7 @@ func (n *Node) observe() {
 	if !old.Failed && st.Failed && !st.Connected {
 		// The simulator has no event for a reported failure (join_end means success), so
 		// the node traces it as a fault of its own; the status carries the flag.
-		n.emit(sim.KindFault, nil, "join failed: gave up after its retries")
+		n.emit(observe.KindFault, nil, "join failed: gave up after its retries")
 		n.log.Warn("join failed: the newcomer gave up and reports it", "contact", uint64(n.contact),
 			"after", time.Duration(time.Now().UnixNano()-n.joinStart).Round(time.Millisecond))
 	}
@@ -851,7 +851,7 @@ func (n *Node) observe() {
 
 func (n *Node) send(m protocol.Message) {
 	n.sent++
-	n.emit(sim.KindSend, &m, "")
+	n.emit(observe.KindSend, &m, "")
 	if m.Type == protocol.LeaveKeys && m.From == n.id {
 		keys := 0
 		if m.Data != nil {
@@ -886,7 +886,7 @@ func (n *Node) send(m protocol.Message) {
 
 func (n *Node) drop(m *protocol.Message, reason string) {
 	n.dropped++
-	n.emit(sim.KindDrop, m, reason)
+	n.emit(observe.KindDrop, m, reason)
 	if m.Data != nil && len(m.Data.Items) > 0 {
 		// The sender's protocol let go of these keys when it made the message: unless a
 		// retrying variant sends them again, they are gone, which must not pass unnoticed.
@@ -940,7 +940,7 @@ func (n *Node) leaveStep(mode leaveMode) leaveReply {
 		n.log.Warn("timed out while leaving: the left neighbour did not let the node go in time; stopping with the leave notice",
 			"left", n.st.Left.String(), "right", n.st.Right.String(), "keys_handed_over", handed,
 			"after", time.Duration(time.Now().UnixNano()-n.leaveStart).Round(time.Millisecond))
-		n.emit(sim.KindFault, nil, "timed out while leaving")
+		n.emit(observe.KindFault, nil, "timed out while leaving")
 	}
 	return leaveReply{drain: n.leave()}
 }
@@ -957,7 +957,7 @@ func (n *Node) startLeave() bool {
 		n.log.Info("the only node of the ring leaves: its keys go with it", "keys", len(n.p.Items()))
 		return false
 	}
-	n.emit(sim.KindState, nil, "leave")
+	n.emit(observe.KindState, nil, "leave")
 	n.out.Reset()
 	if err := n.p.Leave(&n.out); err != nil {
 		n.log.Info("no graceful leave", "err", err)
@@ -978,7 +978,7 @@ func (n *Node) leave() []*peer {
 	st := n.st
 	f := Frame{Type: FrameLeave, From: n.id, Addr: n.addr, Leave: Leave{Left: st.Left, Right: st.Right,
 		LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right)}}
-	n.emit(sim.KindFault, nil, fmt.Sprintf("leaving: telling left %v and right %v", st.Left, st.Right))
+	n.emit(observe.KindFault, nil, fmt.Sprintf("leaving: telling left %v and right %v", st.Left, st.Right))
 	n.log.Info("leaving", "left", st.Left.String(), "right", st.Right.String())
 	var told []*peer
 	for i, id := range []protocol.ID{st.Left, st.Right} {
@@ -1028,7 +1028,7 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (n *Node) emit(kind sim.EventKind, m *protocol.Message, detail string) {
+func (n *Node) emit(kind observe.EventKind, m *protocol.Message, detail string) {
 	if n.tracer == nil {
 		return
 	}
@@ -1036,7 +1036,7 @@ func (n *Node) emit(kind sim.EventKind, m *protocol.Message, detail string) {
 	t := max(time.Now().UnixNano(), n.lastTime)
 	n.lastTime = t
 	e := &n.ev
-	*e = sim.Event{Seq: e.Seq, Time: t, Kind: kind, Node: n.id,
+	*e = observe.Event{Seq: e.Seq, Time: t, Kind: kind, Node: n.id,
 		From: protocol.None, To: protocol.None, Joiner: protocol.None,
 		Left: n.st.Left, Right: n.st.Right, Detail: detail}
 	if m != nil {

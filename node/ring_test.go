@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // ringConfig lays out an in-process cluster: members start as a correct ring, joiners
@@ -222,7 +222,7 @@ func concurrentJoins(t *testing.T, variant string) {
 	tr := startRing(t, ringConfig{members: 8, joiners: 24, protocol: variant, seed: seed})
 	sts, late := settle(tr.all(), 20*time.Second)
 	outcome, detail, correct := Classify(sts, tr.ring, late)
-	if outcome != sim.OutcomeOK || !correct {
+	if outcome != observe.OutcomeOK || !correct {
 		t.Fatalf("seed %d: outcome %s (%s), ring correct %v:\n%s", seed, outcome, detail, correct, describe(sts))
 	}
 	lat := latencies(sts)
@@ -278,7 +278,7 @@ func ringBuiltByJoins(t *testing.T, variant string) {
 		}
 		nodes = append(nodes, n)
 		sts, late := settle(nodes, 5*time.Second)
-		if outcome, detail, _ := Classify(sts, rc.ring(), late); outcome != sim.OutcomeOK {
+		if outcome, detail, _ := Classify(sts, rc.ring(), late); outcome != observe.OutcomeOK {
 			t.Fatalf("after %v joined: %s (%s)\n%s", id, outcome, detail, describe(sts))
 		}
 	}
@@ -298,7 +298,7 @@ func BenchmarkConcurrentJoins(b *testing.B) {
 			for i := range b.N {
 				tr := startRing(b, ringConfig{members: total / 4, joiners: total - total/4, protocol: "predlock", seed: uint64(i) + 1})
 				sts, late := settle(tr.all(), 60*time.Second)
-				if outcome, detail, _ := Classify(sts, tr.ring, late); outcome != sim.OutcomeOK {
+				if outcome, detail, _ := Classify(sts, tr.ring, late); outcome != observe.OutcomeOK {
 					b.Fatalf("%s (%s)", outcome, detail)
 				}
 				var first, last int64

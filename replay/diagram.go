@@ -10,19 +10,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // Recorder keeps a run's events for drawing. Only the kinds a diagram shows are kept.
 type Recorder struct {
-	Events []sim.Event
+	Events []observe.Event
 }
 
-// Event implements sim.Tracer.
-func (r *Recorder) Event(e *sim.Event) {
+// Event implements observe.Tracer.
+func (r *Recorder) Event(e *observe.Event) {
 	switch e.Kind {
-	case sim.KindSend, sim.KindDeliver, sim.KindDrop, sim.KindViolation, sim.KindFault, sim.KindJoinEnd:
+	case observe.KindSend, observe.KindDeliver, observe.KindDrop, observe.KindViolation, observe.KindFault, observe.KindJoinEnd:
 		r.Events = append(r.Events, *e)
 	}
 }
@@ -41,7 +41,7 @@ type DiagramOptions struct {
 // WriteSVG draws a sequence diagram: one lifeline per node, time downward, an arrow per
 // message from its sending row to its delivery row, lost messages ending in a cross, and
 // the first violation highlighted in red.
-func WriteSVG(w io.Writer, events []sim.Event, opt DiagramOptions) error {
+func WriteSVG(w io.Writer, events []observe.Event, opt DiagramOptions) error {
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = 4000
 	}
@@ -55,7 +55,7 @@ func WriteSVG(w io.Writer, events []sim.Event, opt DiagramOptions) error {
 	}
 	for _, e := range events {
 		add(e.Node)
-		if e.Kind == sim.KindSend {
+		if e.Kind == observe.KindSend {
 			add(e.From)
 			add(e.To)
 		}
@@ -83,11 +83,11 @@ func WriteSVG(w io.Writer, events []sim.Event, opt DiagramOptions) error {
 			break
 		}
 		switch e.Kind {
-		case sim.KindSend:
+		case observe.KindSend:
 			k := msgKey{e.MsgType, e.From, e.To, e.Joiner}
 			inflight[k] = append(inflight[k], y)
 			fmt.Fprintf(&marks, `<text x="8" y="%d" class="t">%s</text>`, y+4, fmtTime(e.Time))
-		case sim.KindDeliver:
+		case observe.KindDeliver:
 			k := msgKey{e.MsgType, e.From, e.To, e.Joiner}
 			if q := inflight[k]; len(q) > 0 {
 				sy := q[0]
@@ -95,13 +95,13 @@ func WriteSVG(w io.Writer, events []sim.Event, opt DiagramOptions) error {
 				fmt.Fprintf(&arrows, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="m" marker-end="url(#a)"/>`, x(e.From), sy, x(e.To), y)
 				fmt.Fprintf(&arrows, `<text x="%d" y="%d" class="l">%s</text>`, (x(e.From)+x(e.To))/2, (sy+y)/2-3, html.EscapeString(e.MsgType.String()))
 			}
-		case sim.KindDrop:
+		case observe.KindDrop:
 			fmt.Fprintf(&marks, `<text x="%d" y="%d" class="x">✕ %s</text>`, x(e.Node)-5, y+4, html.EscapeString(e.MsgType.String()))
-		case sim.KindFault:
+		case observe.KindFault:
 			fmt.Fprintf(&marks, `<text x="%d" y="%d" class="f">⚡ %s</text>`, x(e.Node)+6, y+4, html.EscapeString(e.Detail))
-		case sim.KindJoinEnd:
+		case observe.KindJoinEnd:
 			fmt.Fprintf(&marks, `<circle cx="%d" cy="%d" r="5" class="j"/><text x="%d" y="%d" class="l">joined</text>`, x(e.Node), y, x(e.Node)+8, y+4)
-		case sim.KindViolation:
+		case observe.KindViolation:
 			if violationDrawn {
 				continue
 			}

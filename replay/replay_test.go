@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -17,7 +18,7 @@ func TestShrinkKeepsTheFailureClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Outcome == sim.OutcomeOK {
+	if first.Outcome == observe.OutcomeOK {
 		t.Skip("seed 1 happens to succeed")
 	}
 	res, err := Shrink(cfg, ShrinkOptions{SeedsPerCandidate: 50, MaxRuns: 5000})
@@ -57,7 +58,7 @@ func TestDiagram(t *testing.T) {
 	if _, err := sim.Run(cfg, &rec); err != nil {
 		t.Fatal(err)
 	}
-	rec.Events = append(rec.Events, sim.Event{Kind: sim.KindViolation, Node: rec.Events[0].Node, Detail: "ordered_ring: made up"})
+	rec.Events = append(rec.Events, observe.Event{Kind: observe.KindViolation, Node: rec.Events[0].Node, Detail: "ordered_ring: made up"})
 	var buf bytes.Buffer
 	if err := WriteSVG(&buf, rec.Events, DiagramOptions{Title: "test"}); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -37,7 +38,7 @@ func Shrink(cfg sim.Config, opt ShrinkOptions) (*ShrinkResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Outcome == sim.OutcomeOK {
+	if r.Outcome == observe.OutcomeOK {
 		return nil, fmt.Errorf("seed %d of this configuration does not fail: nothing to shrink", cfg.Seed)
 	}
 	res := &ShrinkResult{Config: cfg, Outcome: r.Outcome, Detail: r.Detail, Runs: 1}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -55,10 +56,10 @@ func (f *fakeReal) run(_ context.Context, cfg sim.Config) (*sim.Result, error) {
 	f.mu.Lock()
 	f.seeds[cfg.Seed] = cfg
 	f.mu.Unlock()
-	res := &sim.Result{Outcome: sim.OutcomeOK, RingCorrect: true, Messages: int64(10 * cfg.Joiners), SimTime: 1}
+	res := &sim.Result{Outcome: observe.OutcomeOK, RingCorrect: true, Messages: int64(10 * cfg.Joiners), SimTime: 1}
 	for k := range cfg.Joiners {
 		res.Joins = append(res.Joins, sim.JoinRecord{Joiner: protocol.ID(k + 100), Contact: 1,
-			Start: 0, End: 1000 + int64(cfg.Seed%1000), Messages: 10, Outcome: sim.JoinOK})
+			Start: 0, End: 1000 + int64(cfg.Seed%1000), Messages: 10, Outcome: observe.JoinOK})
 	}
 	return res, nil
 }

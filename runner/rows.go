@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -71,7 +72,7 @@ var RunSchema = trace.Schema{
 		{Name: "workload_replicas", Type: trace.Int64, Doc: "DHT workload: successors of a key's owner that keep a copy"},
 		{Name: "leavers", Type: trace.Int64, Doc: "initial members that leave gracefully during the join window"},
 
-		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(sim.Outcomes, ", ")},
+		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(observe.Outcomes, ", ")},
 		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
 		{Name: "detail", Type: trace.Text, Nullable: true, Doc: "why the outcome is not ok"},
 		{Name: "violation", Type: trace.String, Nullable: true, Doc: "first safety property broken, if any"},
@@ -259,7 +260,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 		j := &res.Joins[i]
 		r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
 			StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
-		if j.Outcome == sim.JoinOK {
+		if j.Outcome == observe.JoinOK {
 			lat = append(lat, j.Latency())
 		}
 	}
@@ -511,7 +512,7 @@ func (p *chunkPool) release(cs eventChunks) {
 	}
 }
 
-// eventBuf collects a run's events as trace rows. It is a sim.Tracer; chunks are recycled
+// eventBuf collects a run's events as trace rows. It is a observe.Tracer; chunks are recycled
 // and strings are copied by reference only, so tracing allocates nothing per event.
 type eventBuf struct {
 	run    int64
@@ -519,7 +520,7 @@ type eventBuf struct {
 	pool   *chunkPool
 }
 
-func (b *eventBuf) Event(e *sim.Event) {
+func (b *eventBuf) Event(e *observe.Event) {
 	n := len(b.chunks)
 	if n == 0 || len(b.chunks[n-1]) == cap(b.chunks[n-1]) {
 		b.chunks = append(b.chunks, b.pool.get())

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -69,7 +70,7 @@ type Options struct {
 	cpuClock func() int64
 	// simulate, when set, replaces sim.Run, so that tests can give runs results the
 	// simulator does not produce.
-	simulate func(sim.Config, sim.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
 // RealFunc runs one configuration on real nodes. Joins' Start and End are nanoseconds
@@ -305,7 +306,7 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, sim.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 	chunks   chunkPool
 
 	real RealFunc
@@ -509,7 +510,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		res, err = w.real(ctx, cfg)
 		row.wall = int64(time.Since(t0))
 	} else {
-		var tr sim.Tracer
+		var tr observe.Tracer
 		if tracer != nil {
 			tracer.run = id
 			tr = tracer
@@ -542,7 +543,7 @@ func (w *writer) write(r *unitResult) error {
 		if err := writeRun(w.runs, row, &w.spec.Points[row.point]); err != nil {
 			return err
 		}
-		if row.outcome != sim.OutcomeOK {
+		if row.outcome != observe.OutcomeOK {
 			failed++
 		}
 		if w.joins != nil {

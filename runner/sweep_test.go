@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -517,7 +517,7 @@ func TestPlainProgress(t *testing.T) {
 func TestEventBufDoesNotAllocate(t *testing.T) {
 	pool := &chunkPool{free: make(chan []trace.Event, 4)}
 	b := &eventBuf{pool: pool}
-	e := &sim.Event{Seq: 3, Time: 5, Kind: sim.KindDeliver, MsgType: protocol.Connect, Node: 1,
+	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
 	const n = 2*eventChunk + 10
 	fill := func() {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -20,7 +21,7 @@ import (
 // withFakeOps runs the simulator and, for a run with a workload whose result holds no
 // operations, makes some up from the seed, nulls included, so that the runner's handling of
 // operations is tested whether or not the simulator issues them. Some runs get none.
-func withFakeOps(cfg sim.Config, tr sim.Tracer) (*sim.Result, error) {
+func withFakeOps(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
 	res, err := sim.Run(cfg, tr)
 	if err != nil || !cfg.Workload.Active() || len(res.Ops) > 0 {
 		return res, err

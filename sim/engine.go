@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -85,17 +86,17 @@ type Sim struct {
 	free    []int32
 	lastArr map[link]int64
 
-	tracer Tracer
-	ev     Event
+	tracer observe.Tracer
+	ev     observe.Event
 	events int64
 	msgs   int64
 	redirs int64
 	joins  []JoinRecord
-	check  checker
+	check  observe.Checker
 
 	stopped   string // outcome that ended the run early, if any
 	stopErr   string
-	violation *Violation
+	violation *observe.Violation
 	faults    faultState
 	leaves    int // leaves started
 	departed  int // leaves completed
@@ -106,7 +107,7 @@ type Sim struct {
 }
 
 // New builds a run from a validated configuration.
-func New(cfg Config, tracer Tracer) (*Sim, error) {
+func New(cfg Config, tracer observe.Tracer) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 	return newSim(cfg, specs, tracer), nil
 }
 
-func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
+func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	s := &Sim{
 		cfg:     cfg,
@@ -149,10 +150,17 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		s.index[sp.ID] = int32(i)
 		if !sp.Member {
 			n.join = int32(len(s.joins))
-			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: JoinNotJoined})
+			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined})
 		}
 	}
-	s.check.init(s.nodes, s.index, ring, !cfg.NoCheck)
+	{
+		ids := make([]protocol.ID, len(s.nodes))
+		states := make([]protocol.State, len(s.nodes))
+		for i := range s.nodes {
+			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
+		}
+		s.check.Init(ids, states, s.index, ring, !cfg.NoCheck)
+	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
 	if cfg.Timing == "seed" {
@@ -218,7 +226,7 @@ func (s *Sim) asyncLeave(i int32) {
 		return
 	}
 	s.leaves++
-	s.emitDetail(KindState, n, "leave")
+	s.emitDetail(observe.KindState, n, "leave")
 	s.out.Reset()
 	if err := n.p.Leave(&s.out); err != nil {
 		return // not in the ring (any more): nothing to leave
@@ -227,7 +235,7 @@ func (s *Sim) asyncLeave(i int32) {
 }
 
 // Run executes the run to its end and classifies it.
-func Run(cfg Config, tracer Tracer) (*Result, error) {
+func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 	s, err := New(cfg, tracer)
 	if err != nil {
 		return nil, err
@@ -260,10 +268,10 @@ func (s *Sim) Run() *Result {
 			s.restart(it.idx())
 		case evPartition:
 			s.faults.partitioned = true
-			s.emitDetail(KindFault, &s.nodes[0], "partition")
+			s.emitDetail(observe.KindFault, &s.nodes[0], "partition")
 		case evHeal:
 			s.faults.partitioned = false
-			s.emitDetail(KindFault, &s.nodes[0], "heal")
+			s.emitDetail(observe.KindFault, &s.nodes[0], "heal")
 		case evOp:
 			s.issue()
 		case evWorkloadEnd:
@@ -271,7 +279,7 @@ func (s *Sim) Run() *Result {
 		case evLeave:
 			s.asyncLeave(it.idx())
 		}
-		if s.check.dirty {
+		if s.check.Dirty() {
 			s.runSafetyCheck()
 		}
 		if s.kv.on && !s.kv.waveEnded && s.kv.startsLeft == 0 && s.kv.joinMsgs == 0 && s.kv.joinTimers == 0 {
@@ -281,12 +289,12 @@ func (s *Sim) Run() *Result {
 	return s.finish()
 }
 
-func (s *Sim) emit(kind EventKind, n *node, m *protocol.Message) {
+func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
 	if s.tracer == nil {
 		return
 	}
 	e := &s.ev
-	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
 	if m != nil {
 		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
@@ -295,12 +303,12 @@ func (s *Sim) emit(kind EventKind, n *node, m *protocol.Message) {
 	e.Seq++
 }
 
-func (s *Sim) emitDetail(kind EventKind, n *node, detail string) {
+func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
 	if s.tracer == nil {
 		return
 	}
 	e := &s.ev
-	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right, Detail: detail}
 	s.tracer.Event(e)
 	e.Seq++
@@ -317,7 +325,7 @@ func (s *Sim) observe(i int32) {
 	old := n.st
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.check.update(i, &st)
+		s.check.Update(i, &st)
 		s.kv.ringDirty = true
 	}
 	if old.Leaving != st.Leaving {
@@ -334,13 +342,13 @@ func (s *Sim) observe(i int32) {
 		}
 	}
 	if s.tracer != nil {
-		s.emitDetail(KindState, n, flagNames[flagIndex(&st)])
+		s.emitDetail(observe.KindState, n, flagNames[flagIndex(&st)])
 	}
 	if !old.Connected && st.Connected && n.join >= 0 {
 		j := &s.joins[n.join]
 		if j.End < 0 {
-			j.End, j.Outcome = s.now, JoinOK
-			s.emit(KindJoinEnd, n, nil)
+			j.End, j.Outcome = s.now, observe.JoinOK
+			s.emit(observe.KindJoinEnd, n, nil)
 			if s.kv.on {
 				s.joinEnded(n.join)
 				s.checkKeys(false)
@@ -354,9 +362,9 @@ func (s *Sim) observe(i int32) {
 
 // fail ends the run at once, as the original program did when a handler crashed.
 func (s *Sim) fail(i int32, err error) {
-	s.stopped = OutcomeCrash
+	s.stopped = observe.OutcomeCrash
 	s.stopErr = fmt.Sprintf("node %v at t=%d: %v", s.nodes[i].id, s.now, err)
-	s.emitDetail(KindViolation, &s.nodes[i], s.stopErr)
+	s.emitDetail(observe.KindViolation, &s.nodes[i], s.stopErr)
 }
 
 // countSend accounts a message to its join and enforces the message budget.
@@ -364,7 +372,7 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 	if protocol.IsDHTMessage(m.Type) {
 		// DHT traffic has its own count and no budget: the workload bounds it.
 		s.kv.sum.Messages++
-		s.emit(KindSend, n, m)
+		s.emit(observe.KindSend, n, m)
 		return true
 	}
 	s.msgs++
@@ -378,9 +386,9 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 			jr.Hops++
 		}
 	}
-	s.emit(KindSend, n, m)
+	s.emit(observe.KindSend, n, m)
 	if s.msgs > s.cfg.MaxMessages {
-		s.stopped = OutcomeLivelock
+		s.stopped = observe.OutcomeLivelock
 		s.stopErr = fmt.Sprintf("more than %d messages sent by t=%d", s.cfg.MaxMessages, s.now)
 		return false
 	}
@@ -392,7 +400,7 @@ func (s *Sim) startJoin(i int32) {
 	if n.join >= 0 && s.joins[n.join].Start < 0 {
 		s.kv.startsLeft--
 		s.joins[n.join].Start = s.now
-		s.emit(KindJoinStart, n, nil)
+		s.emit(observe.KindJoinStart, n, nil)
 	}
 }
 
@@ -408,7 +416,7 @@ func (s *Sim) runLoop(i int32) {
 		if r, ok := s.index[l.sending.To]; ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
 		} else {
-			s.emit(KindDrop, n, &l.sending)
+			s.emit(observe.KindDrop, n, &l.sending)
 		}
 	}
 	for s.stopped == "" {
@@ -448,7 +456,7 @@ func (s *Sim) runLoop(i int32) {
 			if l.inboxPos < len(l.inbox) {
 				m := l.inbox[l.inboxPos]
 				l.inboxPos++
-				s.emit(KindDeliver, n, &m)
+				s.emit(observe.KindDeliver, n, &m)
 				s.out.Reset()
 				err = n.p.Step(m, &s.out)
 				s.took(i)
@@ -597,10 +605,10 @@ func (s *Sim) asyncDeliver(ref int32) {
 	}
 	n := &s.nodes[i]
 	if n.down || s.cut(from, i) {
-		s.emit(KindDrop, n, &m)
+		s.emit(observe.KindDrop, n, &m)
 		return
 	}
-	s.emit(KindDeliver, n, &m)
+	s.emit(observe.KindDeliver, n, &m)
 	s.out.Reset()
 	s.perform(i, n.p.Step(m, &s.out))
 }
@@ -618,7 +626,7 @@ func (s *Sim) asyncTimer(ref int32) {
 	if t.Background && s.kv.over {
 		return // the run is winding down: maintenance stops
 	}
-	s.emit(KindTimer, n, nil)
+	s.emit(observe.KindTimer, n, nil)
 	s.out.Reset()
 	err := n.p.Fire(t, &s.out)
 	if s.cfg.Timing == "seed" {
@@ -634,14 +642,14 @@ func (s *Sim) asyncTimer(ref int32) {
 }
 
 func (s *Sim) runSafetyCheck() {
-	v := s.check.run()
+	v := s.check.Run()
 	if v == nil || s.violation != nil {
 		return
 	}
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
 	if i, ok := s.index[v.Node]; ok {
-		s.emitDetail(KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
+		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/observe"
 )
 
 // TestPredlockStress runs the predlock variant across a grid of joiner counts, ring widths
@@ -75,7 +77,7 @@ func stress(t *testing.T, variant string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Outcome != OutcomeOK || r.Violation != nil || r.JoinsSucceeded() != len(r.Joins) {
+		if r.Outcome != observe.OutcomeOK || r.Violation != nil || r.JoinsSucceeded() != len(r.Joins) {
 			failures++
 			if failures <= 5 {
 				t.Errorf("run %d (%+v): %s: %s", i, cfg, r.Outcome, r.Detail)
@@ -101,7 +103,7 @@ func TestRetryUnderFaults(t *testing.T) {
 		{PartitionFraction: 0.3, PartitionAt: 5e6, HealAt: 200e6},
 		{Loss: 0.1, Duplicate: 0.1, CrashNode: "random", CrashAt: 30e6},
 	}
-	ended := map[string]bool{JoinOK: true, JoinFailed: true, JoinCrashed: true}
+	ended := map[string]bool{observe.JoinOK: true, observe.JoinFailed: true, observe.JoinCrashed: true}
 	outcomes := map[string]int{}
 	joins, failedJoins := 0, 0
 	perFault := make([][3]int, len(faults)) // joins, reported failures, runs not ok
@@ -124,13 +126,13 @@ func TestRetryUnderFaults(t *testing.T) {
 			t.Errorf("run %d (faults %+v): %s", i, cfg.Faults, r.Detail)
 		}
 		pf := &perFault[i%len(faults)]
-		if r.Outcome != OutcomeOK {
+		if r.Outcome != observe.OutcomeOK {
 			pf[2]++
 		}
 		for _, j := range r.Joins {
 			joins++
 			pf[0]++
-			if j.Outcome == JoinFailed {
+			if j.Outcome == observe.JoinFailed {
 				failedJoins++
 				pf[1]++
 			}

@@ -27,9 +27,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -183,7 +183,7 @@ func clusterAction(c *cli.Context) error {
 		return fmt.Errorf("writing results to %s: %w", o.out, err)
 	}
 	res.print(c.App.Writer, &o)
-	if res.outcome != sim.OutcomeOK {
+	if res.outcome != observe.OutcomeOK {
 		return exitError{exitFailure, fmt.Errorf("outcome %s", res.outcome)}
 	}
 	return nil
@@ -308,7 +308,7 @@ func (cl *cluster) run(ctx context.Context) (*clusterResult, error) {
 	for i := range sts {
 		states[i] = sts[i].State()
 	}
-	if v := sim.CheckSafety(states, cl.ring); v != nil {
+	if v := observe.CheckSafety(states, cl.ring); v != nil {
 		res.violation = v.Property
 	}
 	// Only the joiners count: with --build join the members joined too, one at a time.

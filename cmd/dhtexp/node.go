@@ -20,8 +20,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -306,7 +306,7 @@ type traceWriter struct {
 	err error
 }
 
-func (t *traceWriter) Event(e *sim.Event) {
+func (t *traceWriter) Event(e *observe.Event) {
 	if t.err != nil {
 		return
 	}
@@ -325,7 +325,7 @@ func (t *traceWriter) close() error {
 }
 
 // traceEvent converts a driver event into an events-table row.
-func traceEvent(run int64, e *sim.Event) trace.Event {
+func traceEvent(run int64, e *observe.Event) trace.Event {
 	mt := ""
 	if e.MsgType != 0 {
 		mt = e.MsgType.String()

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -417,7 +417,7 @@ func TestNodeProcessKilledDuringJoins(t *testing.T) {
 	}
 	outcome, detail, _ := node.ClassifyLive(sts, dead, ring, false)
 	switch outcome {
-	case sim.OutcomeOK, sim.OutcomeJoinFailed, sim.OutcomeWrongNeighbours:
+	case observe.OutcomeOK, observe.OutcomeJoinFailed, observe.OutcomeWrongNeighbours:
 	default:
 		t.Errorf("outcome %s (%s)", outcome, detail)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -46,10 +47,10 @@ type realCounter struct {
 	hops      map[protocol.ID]int64 // connect_redirect sends for each joiner's join
 }
 
-func (c *realCounter) Event(e *sim.Event) {
+func (c *realCounter) Event(e *observe.Event) {
 	c.events++
-	if e.Kind != sim.KindSend || e.Joiner == protocol.None {
-		if e.Kind == sim.KindSend && e.MsgType == protocol.ConnectRedirect {
+	if e.Kind != observe.KindSend || e.Joiner == protocol.None {
+		if e.Kind == observe.KindSend && e.MsgType == protocol.ConnectRedirect {
 			c.redirects++
 		}
 		return
@@ -188,7 +189,7 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 		res.Final[i] = sts[i].State()
 		res.Messages += sts[i].Sent
 	}
-	res.Violation = sim.CheckSafety(res.Final, ring)
+	res.Violation = observe.CheckSafety(res.Final, ring)
 	slices.SortFunc(res.Final, func(a, b protocol.State) int { return cmp.Compare(a.ID, b.ID) })
 
 	// The counters are read once every node has stopped.
@@ -205,7 +206,7 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 		}
 		// In the simulator's order: newcomers in creation order.
 		st := &sts[i]
-		j := sim.JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: sim.JoinNotJoined}
+		j := sim.JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined}
 		for _, cn := range counters {
 			j.Messages += cn.msgs[sp.ID]
 			j.Hops += cn.hops[sp.ID]
@@ -215,9 +216,9 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 		}
 		switch {
 		case st.JoinEnd != 0:
-			j.End, j.Outcome = st.JoinEnd-zero, sim.JoinOK
+			j.End, j.Outcome = st.JoinEnd-zero, observe.JoinOK
 		case st.Failed && !st.Connected:
-			j.Outcome = sim.JoinFailed
+			j.Outcome = observe.JoinFailed
 		}
 		res.Joins = append(res.Joins, j)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -92,7 +93,7 @@ mode = ["sim", "cluster"]
 		for i := range c.NumRows() {
 			mode := c.String("mode")[i]
 			modes[mode]++
-			if c.String("outcome")[i] != sim.OutcomeOK || c.Int64("joins_ok")[i] != 6 || !c.Bool("ring_correct")[i] {
+			if c.String("outcome")[i] != observe.OutcomeOK || c.Int64("joins_ok")[i] != 6 || !c.Bool("ring_correct")[i] {
 				t.Errorf("%s run %d: %s (%s), %d joins ok", mode, c.Int64("run_id")[i], c.String("outcome")[i], c.String("detail")[i], c.Int64("joins_ok")[i])
 			}
 			if mode == "cluster" && (c.String("delay_kind")[i] != "real" || c.Int64("messages")[i] == 0 || c.Int64("latency_max_ns")[i] <= 0) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -232,10 +233,10 @@ type logTracer struct {
 	last map[protocol.ID]string // last state line per node, to skip queue-only changes
 }
 
-func (l *logTracer) Event(e *sim.Event) {
+func (l *logTracer) Event(e *observe.Event) {
 	t := formatTime(l.cfg, e.Time)
 	switch e.Kind {
-	case sim.KindSend:
+	case observe.KindSend:
 		line := fmt.Sprintf("[%s] %s %v -> %v", t, e.MsgType, e.From, e.To)
 		if protocol.IsDHTMessage(e.MsgType) {
 			line = fmt.Sprintf("%s[%s] %s %v -> %v (for %v)%s", l.p.dim, t, e.MsgType, e.From, e.To, e.Joiner, l.p.reset)
@@ -243,7 +244,7 @@ func (l *logTracer) Event(e *sim.Event) {
 			line += fmt.Sprintf(" (joiner %v)", e.Joiner)
 		}
 		fmt.Fprintln(l.w, line)
-	case sim.KindState:
+	case observe.KindState:
 		flags := ""
 		if e.Detail != "" {
 			flags = " (" + e.Detail + ")"
@@ -254,11 +255,11 @@ func (l *logTracer) Event(e *sim.Event) {
 		}
 		l.last[e.Node] = line
 		fmt.Fprintf(l.w, "%s[%s]     %s%s\n", l.p.dim, t, line, l.p.reset)
-	case sim.KindJoinEnd:
+	case observe.KindJoinEnd:
 		fmt.Fprintf(l.w, "%s[%s] %v joined: left=%v right=%v%s\n", l.p.green, t, e.Node, e.Left, e.Right, l.p.reset)
-	case sim.KindDrop:
+	case observe.KindDrop:
 		fmt.Fprintf(l.w, "%s[%s] drop %s %v -> %v%s\n", l.p.yellow, t, e.MsgType, e.From, e.To, l.p.reset)
-	case sim.KindViolation:
+	case observe.KindViolation:
 		fmt.Fprintf(l.w, "%s[%s] VIOLATION at %v: %s%s\n", l.p.red, t, e.Node, e.Detail, l.p.reset)
 	}
 }
@@ -286,7 +287,7 @@ func runOne(w io.Writer, cfg sim.Config, color bool) error {
 		fmt.Fprintf(w, "  %v <- %v -> %v%s\n", st.Left, st.ID, st.Right, flags)
 	}
 	col := p.green
-	if r.Outcome != sim.OutcomeOK {
+	if r.Outcome != observe.OutcomeOK {
 		col = p.red
 	}
 	fmt.Fprintf(w, "\noutcome: %s%s%s", col, r.Outcome, p.reset)
@@ -360,7 +361,7 @@ func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error 
 				s := runSummary{outcome: r.Outcome, correct: r.RingCorrect, joins: len(r.Joins),
 					joinsOK: r.JoinsSucceeded(), messages: r.Messages, events: r.Events}
 				for k := range r.Joins {
-					if l := r.Joins[k].Latency(); l >= 0 && r.Joins[k].Outcome == sim.JoinOK {
+					if l := r.Joins[k].Latency(); l >= 0 && r.Joins[k].Outcome == observe.JoinOK {
 						s.latencies = append(s.latencies, l)
 					}
 				}
@@ -382,7 +383,7 @@ func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error 
 	for i := range sums {
 		s := &sums[i]
 		classes[s.outcome]++
-		if s.outcome == sim.OutcomeOK {
+		if s.outcome == observe.OutcomeOK {
 			ok++
 		}
 		if s.correct {
@@ -404,10 +405,10 @@ func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error 
 	lo, hi = wilson(joinsOK, joins)
 	fmt.Fprintf(w, "  join success:              %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(joinsOK, joins), 100*lo, 100*hi, joinsOK, joins)
 	fmt.Fprintf(w, "  outcomes:\n")
-	for _, name := range append(slices.Clone(sim.Outcomes), sortedExtra(classes)...) {
+	for _, name := range append(slices.Clone(observe.Outcomes), sortedExtra(classes)...) {
 		if n := classes[name]; n > 0 {
 			col := p.red
-			if name == sim.OutcomeOK {
+			if name == observe.OutcomeOK {
 				col = p.green
 			}
 			fmt.Fprintf(w, "    %s%-17s%s %7d  %5.1f%%\n", col, name, p.reset, n, 100*frac(n, seeds))
@@ -425,12 +426,12 @@ func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error 
 	return nil
 }
 
-// sortedExtra returns outcome names outside sim.Outcomes (errors), sorted, so output order
+// sortedExtra returns outcome names outside observe.Outcomes (errors), sorted, so output order
 // never depends on map iteration.
 func sortedExtra(classes map[string]int) []string {
 	var extra []string
 	for k := range classes {
-		if !slices.Contains(sim.Outcomes, k) {
+		if !slices.Contains(observe.Outcomes, k) {
 			extra = append(extra, k)
 		}
 	}

@@ -1,4 +1,4 @@
-package sim
+package observe
 
 import "github.com/dhtexp/dhtexp/protocol"
 

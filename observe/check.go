@@ -1,4 +1,4 @@
-package sim
+package observe
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ const (
 	PropConnectedAppendages = "connected_appendages"
 )
 
-// checker is the global observer. It mirrors every node's pointers in flat arrays, so a check
+// Checker is the global observer's per-event safety check. It mirrors every node's pointers in flat arrays, so a check
 // after a pointer change is one linear pass with no allocation.
 //
 // A walk along right pointers starts at every connected node. A newcomer whose right pointer
@@ -23,7 +23,7 @@ const (
 // not finished placing it, which is not by itself a broken ring. Every other shape counts:
 // two cycles, a cycle whose IDs are not in ring order, a walk that ends anywhere but on the
 // cycle or at a pending newcomer, and no cycle with nothing pending.
-type checker struct {
+type Checker struct {
 	enabled   bool
 	dirty     bool
 	ring      protocol.Ring
@@ -38,6 +38,9 @@ type checker struct {
 	index     map[protocol.ID]int32
 }
 
+// Dirty reports whether a pointer changed since the last Run (always false when disabled).
+func (c *Checker) Dirty() bool { return c.dirty }
+
 const (
 	termPending int32 = -1
 	termBroken  int32 = -2
@@ -45,9 +48,11 @@ const (
 	ptrUnknown  int32 = -2
 )
 
-// init mirrors nodes; index maps IDs to positions in nodes (the simulator's own, shared).
-func (c *checker) init(nodes []node, index map[protocol.ID]int32, ring protocol.Ring, enabled bool) {
-	n := len(nodes)
+// Init mirrors the nodes whose IDs are ids and whose states are states (same order); index
+// maps IDs to positions (the driver's own map, shared, not copied). enabled false makes
+// Dirty always false, so a driver can leave the per-event check off.
+func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[protocol.ID]int32, ring protocol.Ring, enabled bool) {
+	n := len(ids)
 	c.enabled, c.ring = enabled, ring
 	c.ids = make([]protocol.ID, n)
 	ints := make([]int32, 2*n) // one allocation for both int32 arrays
@@ -55,18 +60,16 @@ func (c *checker) init(nodes []node, index map[protocol.ID]int32, ring protocol.
 	flags := make([]bool, 2*n)
 	c.connected, c.down = flags[:n:n], flags[n:]
 	c.mark = make([]uint32, n)
-	for i := range nodes {
-		c.ids[i] = nodes[i].id
-	}
+	copy(c.ids, ids)
 	c.index = index
-	for i := range nodes {
-		st := nodes[i].st
-		c.update(int32(i), &st)
+	for i := range states {
+		c.Update(int32(i), &states[i])
 	}
 	c.dirty = false
 }
 
-func (c *checker) update(i int32, st *protocol.State) {
+// Update mirrors node i's new state.
+func (c *Checker) Update(i int32, st *protocol.State) {
 	c.connected[i] = st.Connected
 	switch {
 	case st.Right == protocol.None:
@@ -81,13 +84,14 @@ func (c *checker) update(i int32, st *protocol.State) {
 	c.dirty = c.enabled
 }
 
-func (c *checker) setDown(i int32, down bool) {
+// SetDown marks node i crashed (true) or back up (false).
+func (c *Checker) SetDown(i int32, down bool) {
 	c.down[i] = down
 	c.dirty = c.enabled
 }
 
-// run checks the four properties and returns the first one that fails, or nil.
-func (c *checker) run() *Violation {
+// Run checks the four properties and returns the first one that fails, or nil.
+func (c *Checker) Run() *Violation {
 	c.dirty = false
 	n := len(c.ids)
 	if c.epoch > ^uint32(0)-uint32(n)-1 {
