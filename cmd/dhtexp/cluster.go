@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -669,36 +667,20 @@ func (cl *cluster) writeResults(res *clusterResult, started, finished time.Time)
 		return err
 	}
 
-	man := runner.Manifest{
-		Format: 1, Experiment: "cluster",
+	man := trace.Manifest{
+		Experiment:  "cluster",
 		Description: fmt.Sprintf("%d members + %d joiners as real node processes on loopback", o.members, o.joiners),
-		Spec:        specText, SpecHash: hash, Axes: []runner.AxisInfo{}, Seeds: 1, BaseSeed: o.seed,
-		Trace: "messages", Grid: []runner.GridPoint{{Point: 0, Params: runner.Params{}}},
-		RunsTotal: 1, Shard: runner.ShardInfo{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
+		Spec:        specText, SpecHash: hash, Axes: []trace.Axis{}, Seeds: 1, BaseSeed: o.seed,
+		Trace: trace.LevelMessages.String(), Grid: []trace.GridPoint{{Point: 0, Params: trace.Params{}}},
+		RunsTotal: 1, Shard: trace.Shard{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
 		GoVersion: runtime.Version(), Started: started.UTC().Format(time.RFC3339),
 		Finished: finished.UTC().Format(time.RFC3339),
 		Parts:    []string{clusterPart},
-		Done: []runner.PartInfo{{Part: clusterPart, Runs: [][2]int64{{0, 0}}, Rows: 1,
+		Done: []trace.PartInfo{{Part: clusterPart, Runs: [][2]int64{{0, 0}}, Rows: 1,
 			Joins: int64(len(joins)), Events: int64(len(events))}},
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		man.ToolVersion = bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				man.VCSRevision = s.Value
-			}
-		}
-	}
-	data, err := json.MarshalIndent(&man, "", "  ")
-	if err != nil {
-		return err
-	}
-	// The manifest is the commit point of the result set, so it appears whole or not at all.
-	tmp := filepath.Join(o.out, runner.ManifestName+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(o.out, runner.ManifestName))
+	man.ToolVersion, man.VCSRevision = trace.BuildVersion()
+	return trace.WriteManifest(o.out, &man)
 }
 
 // writeRow writes a one-row file of schema s, filling columns by name: a column the row

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // configFromResults rebuilds a sweep run's configuration from the spec recorded in its
@@ -15,7 +16,7 @@ func configFromResults(dir, runID string) (sim.Config, error) {
 	if err != nil || id < 0 {
 		return sim.Config{}, usagef("RUN_ID %q is not a run id (a non-negative integer)", runID)
 	}
-	m, err := runner.ReadManifest(dir)
+	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		return sim.Config{}, usagef("%v", err)
 	}
