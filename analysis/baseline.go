@@ -194,7 +194,7 @@ func Check(b *Baseline, s *Summary, opts CheckOptions) (*CheckResult, error) {
 	res := &CheckResult{Alpha: opts.Alpha, MinEffect: opts.MinEffect, SpecChanged: b.SpecHash != m.SpecHash,
 		Points: []Comparison{}, NotInBaseline: []trace.Params{}}
 	if res.SpecChanged && !opts.AllowSpecChange {
-		return nil, inputErrorf(filepath.Join(s.Dir, "manifest.json"),
+		return nil, inputErrorf(filepath.Join(s.Dir, trace.ManifestName),
 			"spec hash %s differs from the baseline's %s (experiment %q): the baseline is for another spec; regenerate it, or pass --allow-spec-change to compare grid points by their parameters",
 			short(m.SpecHash), short(b.SpecHash), b.Experiment)
 	}
