@@ -96,8 +96,8 @@ func Open(dir string) (*ResultSet, error) {
 }
 
 // findOps lists the ops tables. They are expected under ops/ with the part
-// names the manifest lists, as joins are; which trace levels write them is
-// not known here, so a listed part without one is not an error. The
+// names the manifest lists, as joins are; a part whose runs had no workload
+// has none, so a listed part without one is not an error. The
 // finder also takes, so that another naming still works, every *.parquet
 // under ops/ when the manifest lists no parts or none of its part names is
 // there, and ops.parquet or ops-*.parquet in the result set folder itself.
