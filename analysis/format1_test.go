@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // A result set written before trace owned the manifest reads as it did then: the tables
@@ -29,6 +31,43 @@ func TestFormat1ResultSet(t *testing.T) {
 			}
 			if !bytes.Equal(got.Bytes(), want) {
 				t.Errorf("table differs from testdata/%s:\n%s", tc.golden, got.Bytes())
+			}
+		})
+	}
+}
+
+// The columns analysis reads exist, with the types it decodes them as, in the layouts the
+// writers declare: trace's schemas for joins and ops, and for runs the layout of the
+// format-1 fixture, which a sweep wrote.
+func TestReadColumnsMatchSchemas(t *testing.T) {
+	r, err := trace.Open(filepath.Join("..", "trace", "testdata", "resultset-format1", trace.TableRuns, "part-000000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := r.Schema()
+	r.Close()
+	for _, tc := range []struct {
+		name   string
+		schema trace.Schema
+		cols   []colSpec
+	}{
+		{"runs", runs, runColumns},
+		{"runs kv", runs, kvColumns},
+		{"runs kv optional", runs, kvOptional},
+		{"joins", trace.JoinSchema, joinColumns},
+		{"ops", trace.OpSchema, opColumns},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, c := range tc.cols {
+				i := tc.schema.ColumnIndex(c.name)
+				if i < 0 {
+					t.Errorf("%s has no column %s", tc.schema.Name, c.name)
+					continue
+				}
+				got := tc.schema.Columns[i].Type
+				if got != c.typ && !(c.typ == trace.String && got == trace.Text) {
+					t.Errorf("%s.%s is %s, analysis reads %s", tc.schema.Name, c.name, got, c.typ)
+				}
 			}
 		})
 	}
