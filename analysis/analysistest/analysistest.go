@@ -1,8 +1,8 @@
 // Package analysistest writes small synthetic result sets laid out exactly
 // as docs/results.md describes, for tests and benchmarks of code that reads
-// them. It writes through package trace, so the files are what a sweep
-// would write, and it streams: a Set's runs are generated one at a time,
-// so large sets cost no more memory than small ones.
+// them. It writes the tables and the manifest through package trace, so the
+// files are what a sweep would write, and it streams: a Set's runs are
+// generated one at a time, so large sets cost no more memory than small ones.
 package analysistest
 
 import (
