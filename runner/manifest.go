@@ -104,7 +104,7 @@ func cleanStrays(dir string, m *trace.Manifest) error {
 		}
 		return nil
 	}
-	if err := clean("", func(name string) bool { return !strings.HasPrefix(name, trace.ManifestName+".tmp-") }); err != nil {
+	if err := clean("", func(name string) bool { return !trace.IsManifestTemp(name) }); err != nil {
 		return err
 	}
 	for _, t := range []string{trace.TableRuns, trace.TableJoins, trace.TableOps, trace.TableEvents} {

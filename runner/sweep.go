@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,7 +215,7 @@ func prepare(dir string, spec *Spec, level trace.Level, shard Shard, resume bool
 func unstarted(dir string, entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case strings.HasPrefix(name, trace.ManifestName+".tmp-"):
+		case trace.IsManifestTemp(name):
 		case e.IsDir() && (name == trace.TableRuns || name == trace.TableJoins || name == trace.TableOps || name == trace.TableEvents):
 			if sub, err := os.ReadDir(filepath.Join(dir, name)); err != nil || len(sub) > 0 {
 				return false

@@ -355,7 +355,7 @@ func TestResumeAfterKill(t *testing.T) {
 
 	// A stray part and temporary files, as a kill between rename and commit leaves them.
 	stray := filepath.Join(killed, trace.TableRuns, partName(900))
-	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, trace.ManifestName+".tmp-9")} {
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, "."+trace.ManifestName+".tmp-9")} {
 		if err := os.WriteFile(p, []byte("junk"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestResumeAfterKill(t *testing.T) {
 	if err := resume.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, trace.ManifestName+".tmp-9")} {
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, "."+trace.ManifestName+".tmp-9")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s survived the resume", p)
 		}
@@ -548,12 +548,13 @@ func TestStartInKilledEmptyFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, trace.ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
+	// The name WriteManifest's temporary file has.
+	if err := os.WriteFile(filepath.Join(dir, "."+trace.ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sweep(t, context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: dir, Resume: true})
 	checkComplete(t, dir)
-	if _, err := os.Stat(filepath.Join(dir, trace.ManifestName+".tmp-1")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "."+trace.ManifestName+".tmp-1")); err == nil {
 		t.Error("temporary manifest left behind")
 	}
 }

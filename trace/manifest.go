@@ -187,6 +187,15 @@ func WriteManifest(dir string, m *Manifest) error {
 	return WriteFileAtomic(filepath.Join(dir, ManifestName), append(data, '\n'))
 }
 
+// IsManifestTemp reports whether name is a temporary manifest that a writer killed before
+// its rename left behind: WriteManifest's (".manifest.json.tmp-*", see WriteFileAtomic) or
+// older writers' ("manifest.json.tmp-*", "manifest.json.tmp"). Such a file never holds a
+// committed manifest, so it may be deleted.
+func IsManifestTemp(name string) bool {
+	return strings.HasPrefix(name, "."+ManifestName+".tmp-") || strings.HasPrefix(name, ManifestName+".tmp-") ||
+		name == ManifestName+".tmp"
+}
+
 // ReadManifest reads and checks dir's manifest. An error that wraps fs.ErrNotExist means
 // there is none; any other error names the file and, where it can, the field.
 func ReadManifest(dir string) (*Manifest, error) {

@@ -80,6 +80,26 @@ func TestManifestRoundTrip(t *testing.T) {
 	}
 }
 
+// What a manifest writer killed before its rename leaves is recognised as temporary:
+// WriteFileAtomic names its temporary file "." + base + ".tmp-" + random.
+func TestIsManifestTemp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		temp bool
+	}{
+		{".manifest.json.tmp-123", true},
+		{"manifest.json.tmp-9", true},
+		{"manifest.json.tmp", true},
+		{"manifest.json", false},
+		{"manifest.json.bak", false},
+		{".part-000001.parquet.tmp-1", false},
+	} {
+		if got := IsManifestTemp(tc.name); got != tc.temp {
+			t.Errorf("%s: %v", tc.name, got)
+		}
+	}
+}
+
 func TestReadManifestMissing(t *testing.T) {
 	if _, err := ReadManifest(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v, want fs.ErrNotExist", err)
