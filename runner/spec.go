@@ -276,7 +276,8 @@ func baseFromConfig(c sim.Config) baseTable {
 		Workload: workloadTable{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
 			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: Duration(w.Before), After: Duration(w.After),
 			FingerPeriod: Duration(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
-			OpTimeout: Duration(w.OpTimeout)},
+			OpTimeout: Duration(w.OpTimeout), Replicas: w.Replicas},
+		Leavers: c.Leavers,
 	}
 }
 
@@ -299,7 +300,8 @@ func (b baseTable) config() sim.Config {
 		Workload: sim.Workload{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
 			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: int64(w.Before), After: int64(w.After),
 			FingerPeriod: int64(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
-			OpTimeout: int64(w.OpTimeout)},
+			OpTimeout: int64(w.OpTimeout), Replicas: w.Replicas},
+		Leavers: b.Leavers,
 	}
 }
 
