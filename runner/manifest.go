@@ -174,7 +174,7 @@ func newManifest(spec *Spec, level Level, shard ShardInfo, shardRuns int64, star
 	for _, a := range spec.Axes {
 		ai := AxisInfo{Name: a.Name, Column: a.Column}
 		for _, v := range a.Values {
-			ai.Values = append(ai.Values, v.jsonValue())
+			ai.Values = append(ai.Values, v.JSON())
 		}
 		m.Axes = append(m.Axes, ai)
 	}
@@ -184,7 +184,7 @@ func newManifest(spec *Spec, level Level, shard ShardInfo, shardRuns int64, star
 		gp := GridPoint{Point: p.Index, Params: Params{}}
 		for k, a := range spec.Axes {
 			if p.Values[k].Kind != 0 {
-				gp.Params = append(gp.Params, Param{Name: a.Name, Value: p.Values[k].jsonValue()})
+				gp.Params = append(gp.Params, Param{Name: a.Name, Value: p.Values[k].JSON()})
 			}
 		}
 		m.Grid[i] = gp

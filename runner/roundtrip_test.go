@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -192,8 +193,8 @@ type registeredParam struct {
 
 func registered() []registeredParam {
 	var out []registeredParam
-	for _, p := range params {
-		out = append(out, registeredParam{p.name, p.column, p.kind})
+	for _, p := range params.All {
+		out = append(out, registeredParam{p.Name, p.Column, p.Kind})
 	}
 	return out
 }

@@ -232,13 +232,26 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	same := m.SpecHash == spec.Hash
+	if !same {
+		// Result sets started by earlier builds record the SHA-256 of the spec file's bytes;
+		// the spec text they also record gives this build's hash of it.
+		h, err := recordedHash(m)
+		switch {
+		case err != nil && resume:
+			return nil, inputErrorf("--resume: the spec recorded in %s (manifest format %d) does not parse with this build, so it cannot be compared with this spec: sweep into a new folder (%v)", filepath.Join(dir, ManifestName), m.Format, err)
+		case err == nil && h == spec.Hash:
+			same = true
+			m.SpecHash = spec.Hash
+		}
+	}
 	if !resume {
-		if m.SpecHash == spec.Hash {
+		if same {
 			return nil, inputErrorf("output folder %s already holds this experiment (%d of %d runs done): add --resume to continue it, or choose another folder with -o", dir, m.RunsDone(), m.ShardRuns)
 		}
 		return nil, inputErrorf("output folder %s holds results of another spec (experiment %q from %s): choose another folder with -o", dir, m.Experiment, m.SpecPath)
 	}
-	if m.SpecHash != spec.Hash {
+	if !same {
 		return nil, inputErrorf("--resume: output folder %s was written by a different spec (experiment %q from %s, spec_hash %.12s…; this spec %.12s…): its results are left as they are; choose another folder with -o", dir, m.Experiment, m.SpecPath, m.SpecHash, spec.Hash)
 	}
 	if m.Trace != level.String() {
@@ -270,6 +283,15 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 		}
 	}
 	return m, nil
+}
+
+// recordedHash is the hash, as this build computes it, of the spec a manifest records.
+func recordedHash(m *Manifest) (string, error) {
+	s, err := Parse(m.SpecPath, []byte(m.Spec))
+	if err != nil {
+		return "", err
+	}
+	return s.Hash, nil
 }
 
 // unitResult is a unit's finished runs. Results are recycled through writer.free, so the

@@ -103,8 +103,8 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 	var workloadRuns int
 	for _, p := range m.Parts {
 		path := filepath.Join(dir, tableRuns, p)
-		if v, err := runsVersion(path); err != nil || v != 3 {
-			t.Fatalf("%s: runs table version %d (%v), want 3", path, v, err)
+		if v, err := runsVersion(path); err != nil || v != RunSchema.Version {
+			t.Fatalf("%s: runs table version %d (%v), want %d", path, v, err, RunSchema.Version)
 		}
 		err := trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
