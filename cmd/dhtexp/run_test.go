@@ -34,3 +34,35 @@ func TestRunWithWorkload(t *testing.T) {
 		}
 	}
 }
+
+// A flag's help states one default: urfave/cli appends the flag's value, so a usage text
+// must not name another.
+func TestFlagsStateOneDefault(t *testing.T) {
+	for _, cmd := range commands {
+		code, out, errOut := runCLI(t, cmd.Name, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: exit %d: %s", cmd.Name, code, errOut)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Count(line, "default") > 1 {
+				t.Errorf("%s: %s", cmd.Name, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// Every parameter keeps the flag it had before the flags came from the registry.
+func TestRunFlagNames(t *testing.T) {
+	want := "scenario protocol timing link delay nodes joiners bits max-messages no-check join-window unit horizon " +
+		"delay-value delay-min delay-max delay-step delay-mean delay-median delay-sigma loss duplicate reorder-window " +
+		"spike-prob spike crash-node crash-at crash-after restart-after partition-fraction partition-at heal-at " +
+		"timeout retries keys rate lookup get put popularity zipf-s before after finger-period fingers hop-budget " +
+		"op-timeout replicas leavers seed seeds workers color"
+	var got []string
+	for _, f := range simFlags() {
+		got = append(got, f.Names()[0])
+	}
+	if strings.Join(got, " ") != want {
+		t.Errorf("flags\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
