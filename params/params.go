@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -339,9 +340,9 @@ var All = []Param{
 		field: durations(func(c *sim.Config) *int64 { return &c.Workload.FingerPeriod })},
 	{Name: "workload.fingers", Doc: "DHT workload: fresh (exact) or empty fingers at the initial members",
 		field: strs(func(c *sim.Config) *string { return &c.Workload.Fingers })},
-	{Name: "workload.hop_budget", Doc: "DHT workload: forwards before an operation fails (0: the protocol's, which is the value in effect)",
+	{Name: "workload.hop_budget", Doc: fmt.Sprintf("DHT workload: forwards before an operation fails (0: the protocol's, %d)", protocol.DefaultHopBudget),
 		field: ints(func(c *sim.Config) *int { return &c.Workload.HopBudget })},
-	{Name: "workload.op_timeout", Doc: "DHT workload: how long a client waits for an answer (0: the protocol's, which is the value in effect)",
+	{Name: "workload.op_timeout", Doc: fmt.Sprintf("DHT workload: how long a client waits for an answer (0: the protocol's, %s)", time.Duration(protocol.DefaultOpTimeout)),
 		field: durations(func(c *sim.Config) *int64 { return &c.Workload.OpTimeout })},
 	{Name: "workload.replicas", Doc: "DHT workload: successors of a key's owner that keep a copy (0: no replication)",
 		field: ints(func(c *sim.Config) *int { return &c.Workload.Replicas })},
