@@ -373,6 +373,22 @@ func (s *Spec) canonicalHash(base params.Run, groups [][]groupAxis) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// UpgradeSpecHash is the hash a result set or baseline records for the spec text, in this
+// build's terms: builds before Spec.Hash meant the parsed spec recorded the SHA-256 of the
+// file's bytes, which becomes the hash of text parsed. Any other hash, or text that does not
+// parse, is returned as it is.
+func UpgradeSpecHash(path, text, hash string) string {
+	sum := sha256.Sum256([]byte(text))
+	if hash != hex.EncodeToString(sum[:]) {
+		return hash
+	}
+	s, err := Parse(path, []byte(text))
+	if err != nil {
+		return hash
+	}
+	return s.Hash
+}
+
 // base builds the [base] configuration by walking its keys in document order through the
 // same setters as [sweep] values: a key that is not a parameter, or not of its kind, is an
 // error at its line.

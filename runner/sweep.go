@@ -269,12 +269,17 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 	for _, p := range m.Parts {
 		// New parts get this build's runs table; one result set holds one version.
 		path := filepath.Join(dir, tableRuns, p)
-		v, err := runsVersion(path)
+		rs, err := runsSchema(path)
 		if err != nil {
 			return nil, &InputError{err}
 		}
-		if v != RunSchema.Version {
-			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, v, RunSchema.Version)
+		if rs.Version != RunSchema.Version {
+			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, rs.Version, RunSchema.Version)
+		}
+		// The parameter columns come from the registry: a parameter added without a
+		// version bump must not slip a second layout into the result set.
+		if err := sameColumns(rs, RunSchema); err != nil {
+			return nil, inputErrorf("--resume: %s: the runs table of version %d %v in this build: sweep into a new folder", path, rs.Version, err)
 		}
 	}
 	for _, t := range tables(level) {

@@ -426,10 +426,25 @@ func TestShardsMergeToSingleSweep(t *testing.T) {
 		t.Error("a failed merge left files behind")
 	}
 
+	// A shard whose manifest holds the hash of the spec file's bytes, as earlier builds
+	// wrote it, is the same spec.
+	m1, err := ReadManifest(shards[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(m1.Spec))
+	m1.SpecHash = hex.EncodeToString(sum[:])
+	if err := writeManifest(shards[1], m1); err != nil {
+		t.Fatal(err)
+	}
+
 	merged := filepath.Join(dir, "merged")
 	m, err := Merge(merged, shards)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.SpecHash != spec.Hash {
+		t.Errorf("merged spec_hash %s, want %s", m.SpecHash, spec.Hash)
 	}
 	if m.Shard.Count != 1 || len(m.MergedFrom) != 3 {
 		t.Errorf("merged manifest: shard %+v from %v", m.Shard, m.MergedFrom)

@@ -272,6 +272,16 @@ func TestResumeRefusesOtherRunsVersion(t *testing.T) {
 	if !isInputError(err) || !strings.Contains(err.Error(), "version 2") {
 		t.Errorf("resume over a version 2 part: %v", err)
 	}
+	// A parameter column added without a version bump is refused all the same.
+	other := RunSchema
+	other.Columns = slices.Concat(RunSchema.Columns[:rcOutcome], []trace.Column{{Name: "new_param", Type: trace.Int64}}, RunSchema.Columns[rcOutcome:])
+	if err := writeRow(path, other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: LevelNone, Resume: true})
+	if !isInputError(err) || !strings.Contains(err.Error(), "new_param") {
+		t.Errorf("resume over a part with another layout: %v", err)
+	}
 }
 
 // writeRow replaces path by a one-row file of schema s with every column zero.

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,5 +69,51 @@ func TestRunFlagNames(t *testing.T) {
 	}
 	if strings.Join(got, " ") != want {
 		t.Errorf("flags\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
+
+// check compares specs by meaning across builds: a result set or a baseline that records
+// the SHA-256 of the spec file's bytes, as earlier builds did, matches the same spec's
+// hash of its parsed content.
+func TestCheckAcceptsFileHashes(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "tiny.toml")
+	text := "seeds = 3\ntrace = \"none\"\n[base]\nscenario = \"random\"\nnodes = 6\ntiming = \"async\"\n[sweep]\njoiners = [1, 2]\n"
+	if err := os.WriteFile(spec, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results")
+	if code, _, stderr := runCLI(t, "sweep", spec, "-o", results); code != 0 {
+		t.Fatalf("sweep: exit %d: %s", code, stderr)
+	}
+	baseline := filepath.Join(dir, "base.json")
+	if code, _, stderr := runCLI(t, "baseline", results, "-o", baseline); code != 0 {
+		t.Fatalf("baseline: exit %d: %s", code, stderr)
+	}
+	sum := sha256.Sum256([]byte(text))
+	fileHash := hex.EncodeToString(sum[:])
+	rewrite := func(path string) (restore func()) {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatal(err)
+		}
+		v["spec_hash"] = fileHash
+		out, _ := json.Marshal(v)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return func() { os.WriteFile(path, data, 0o644) }
+	}
+	for _, file := range []string{filepath.Join(results, "manifest.json"), baseline} {
+		restore := rewrite(file)
+		if code, out, stderr := runCLI(t, "check", results, "--baseline", baseline); code != 0 {
+			t.Errorf("%s with the file hash: exit %d\n%s%s", filepath.Base(file), code, out, stderr)
+		}
+		restore()
 	}
 }
