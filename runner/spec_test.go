@@ -369,3 +369,44 @@ joiners = [1, 2]
 		}
 	}
 }
+
+// [base] is walked key by key: whatever is not a parameter, or not of its kind, is an error
+// at its own line and column, however the TOML spells the table.
+func TestBaseKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc       string
+		line, col int
+		key, msg  string
+	}{
+		{"[base]\nnodes = 3\n[base.delay]\nmaks = \"1ms\"\n", 4, 1, "base.delay.maks", "unknown key"},
+		{"[base.nodes]\nx = 1\n", 1, 2, "base.nodes", "unknown key"},
+		{"[base]\ndelay = \"5ms\"\n", 2, 9, "base.delay", "want a table, got a string"},
+		{"base = 3\n", 1, 1, "base", "must be a table"},
+		{"[base]\nnodes.x = 1\n", 2, 1, "base.nodes.x", "unknown key"},
+		{"[base]\nnodes = [1, 2]\n", 2, 1, "base.nodes", "want an integer, got a list"},
+		{"[base]\ndelay = { max = 5 }\n", 2, 17, "base.delay.max", "want a duration"},
+		{"[base]\n  workload.replicas = \"two\"\n", 2, 23, "base.workload.replicas", "want an integer, got a string"},
+		{"[base]\nbits = 99\n", 2, 8, "base.bits", "out of range 0..64"},
+		{"[base]\nmode = \"grid\"\n", 2, 8, "base.mode", `unknown mode "grid"`},
+	} {
+		_, err := Parse("b.toml", []byte(tc.doc))
+		var se *SpecError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: error %v is not a SpecError", tc.doc, err)
+			continue
+		}
+		if se.Line != tc.line || se.Column != tc.col || se.Key != tc.key || !strings.Contains(se.Msg, tc.msg) {
+			t.Errorf("%q:\n%v\nwant b.toml:%d:%d: %s: %s", tc.doc, err, tc.line, tc.col, tc.key, tc.msg)
+		}
+	}
+
+	// The same parameters, however the table is written.
+	s, err := Parse("b.toml", []byte("[base]\nscenario = \"random\"\ntiming = \"async\"\nprotocol = \"predlock\"\nleavers = 2\n"+
+		"workload = { keys = 5, replicas = 3 }\ndelay.max = \"20ms\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Base; c.Leavers != 2 || c.Workload.Keys != 5 || c.Workload.Replicas != 3 || c.Delay.Max != int64(20*time.Millisecond) {
+		t.Errorf("base %+v", c)
+	}
+}
