@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -158,65 +159,24 @@ func candidates(c sim.Config) []candidate {
 // CommandLine spells the `dhtexp run` invocation that replays cfg, naming only the flags
 // that differ from the defaults.
 func CommandLine(cfg sim.Config) string {
-	d := sim.DefaultConfig()
+	d := params.Default()
+	r := params.Run{Mode: params.ModeSim, Config: cfg}
 	var b strings.Builder
 	b.WriteString("dhtexp run")
-	str := func(name, v, def string) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %s", name, v)
+	for i := range params.All {
+		p := &params.All[i]
+		v := p.Get(&r)
+		if p.Flag == "-" || v == p.Get(&d) {
+			continue
 		}
-	}
-	num := func(name string, v, def int64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %d", name, v)
+		switch {
+		case p.Negated():
+			fmt.Fprintf(&b, " --%s", p.Flag)
+		case p.Kind == params.KindBool:
+			fmt.Fprintf(&b, " --%s=%s", p.Flag, v)
+		default:
+			fmt.Fprintf(&b, " --%s %s", p.Flag, v)
 		}
-	}
-	dur := func(name string, v, def int64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %s", name, time.Duration(v))
-		}
-	}
-	flt := func(name string, v, def float64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %g", name, v)
-		}
-	}
-	str("scenario", cfg.Scenario, d.Scenario)
-	num("nodes", int64(cfg.Nodes), int64(d.Nodes))
-	num("joiners", int64(cfg.Joiners), int64(d.Joiners))
-	dur("join-window", cfg.JoinWindow, d.JoinWindow)
-	num("bits", int64(cfg.Bits), int64(d.Bits))
-	str("protocol", cfg.Protocol, d.Protocol)
-	str("timing", cfg.Timing, d.Timing)
-	dur("unit", cfg.Unit, d.Unit)
-	str("delay", cfg.Delay.Kind, d.Delay.Kind)
-	dur("delay-value", cfg.Delay.Value, d.Delay.Value)
-	dur("delay-min", cfg.Delay.Min, d.Delay.Min)
-	dur("delay-max", cfg.Delay.Max, d.Delay.Max)
-	dur("delay-step", cfg.Delay.Step, d.Delay.Step)
-	dur("delay-mean", cfg.Delay.Mean, d.Delay.Mean)
-	dur("delay-median", cfg.Delay.Median, d.Delay.Median)
-	flt("delay-sigma", cfg.Delay.Sigma, d.Delay.Sigma)
-	str("link", cfg.Link, d.Link)
-	dur("horizon", cfg.Horizon, d.Horizon)
-	num("max-messages", cfg.MaxMessages, d.MaxMessages)
-	dur("timeout", cfg.Timeout, d.Timeout)
-	num("retries", int64(cfg.Retries), int64(d.Retries))
-	f, df := cfg.Faults, d.Faults
-	flt("loss", f.Loss, df.Loss)
-	flt("duplicate", f.Duplicate, df.Duplicate)
-	dur("reorder-window", f.ReorderWindow, df.ReorderWindow)
-	flt("spike-prob", f.SpikeProb, df.SpikeProb)
-	dur("spike", f.Spike, df.Spike)
-	str("crash-node", f.CrashNode, df.CrashNode)
-	dur("crash-at", f.CrashAt, df.CrashAt)
-	str("crash-after", f.CrashAfter, df.CrashAfter)
-	dur("restart-after", f.RestartAfter, df.RestartAfter)
-	flt("partition-fraction", f.PartitionFraction, df.PartitionFraction)
-	dur("partition-at", f.PartitionAt, df.PartitionAt)
-	dur("heal-at", f.HealAt, df.HealAt)
-	if cfg.NoCheck {
-		b.WriteString(" --no-check")
 	}
 	fmt.Fprintf(&b, " --seed %d", cfg.Seed)
 	return b.String()

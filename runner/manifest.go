@@ -36,7 +36,7 @@ func newManifest(spec *Spec, level trace.Level, shard trace.Shard, shardRuns int
 	for _, a := range spec.Axes {
 		ai := trace.Axis{Name: a.Name, Column: a.Column, Values: []trace.Value{}}
 		for _, v := range a.Values {
-			tv, err := trace.ValueOf(v.jsonValue())
+			tv, err := trace.ValueOf(v.JSON())
 			if err != nil {
 				return nil, fmt.Errorf("axis %s: %w", a.Name, err)
 			}
@@ -50,7 +50,7 @@ func newManifest(spec *Spec, level trace.Level, shard trace.Shard, shardRuns int
 		gp := trace.GridPoint{Point: p.Index, Params: trace.Params{}}
 		for k, a := range spec.Axes {
 			if p.Values[k].Kind != 0 {
-				tv, err := trace.ValueOf(p.Values[k].jsonValue())
+				tv, err := trace.ValueOf(p.Values[k].JSON())
 				if err != nil {
 					return nil, fmt.Errorf("axis %s: %w", a.Name, err)
 				}

@@ -235,13 +235,26 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	same := m.SpecHash == spec.Hash
+	if !same {
+		// Result sets started by earlier builds record the SHA-256 of the spec file's bytes;
+		// the spec text they also record gives this build's hash of it.
+		h, err := recordedHash(m)
+		switch {
+		case err != nil && resume:
+			return nil, inputErrorf("--resume: the spec recorded in %s (manifest format %d) does not parse with this build, so it cannot be compared with this spec: sweep into a new folder (%v)", filepath.Join(dir, trace.ManifestName), m.Format, err)
+		case err == nil && h == spec.Hash:
+			same = true
+			m.SpecHash = spec.Hash
+		}
+	}
 	if !resume {
-		if m.SpecHash == spec.Hash {
+		if same {
 			return nil, inputErrorf("output folder %s already holds this experiment (%d of %d runs done): add --resume to continue it, or choose another folder with -o", dir, m.RunsDone(), m.ShardRuns)
 		}
 		return nil, inputErrorf("output folder %s holds results of another spec (experiment %q from %s): choose another folder with -o", dir, m.Experiment, m.SpecPath)
 	}
-	if m.SpecHash != spec.Hash {
+	if !same {
 		return nil, inputErrorf("--resume: output folder %s was written by a different spec (experiment %q from %s, spec_hash %.12s…; this spec %.12s…): its results are left as they are; choose another folder with -o", dir, m.Experiment, m.SpecPath, m.SpecHash, spec.Hash)
 	}
 	if m.Trace != level.String() {
@@ -259,12 +272,17 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 	for _, p := range m.Parts {
 		// New parts get this build's runs table; one result set holds one version.
 		path := filepath.Join(dir, trace.TableRuns, p)
-		v, err := runsVersion(path)
+		rs, err := runsSchema(path)
 		if err != nil {
 			return nil, &InputError{err}
 		}
-		if v != RunSchema.Version {
-			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, v, RunSchema.Version)
+		if rs.Version != RunSchema.Version {
+			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, rs.Version, RunSchema.Version)
+		}
+		// The parameter columns come from the registry: a parameter added without a
+		// version bump must not slip a second layout into the result set.
+		if err := sameColumns(rs, RunSchema); err != nil {
+			return nil, inputErrorf("--resume: %s: the runs table of version %d %v in this build: sweep into a new folder", path, rs.Version, err)
 		}
 	}
 	for _, t := range level.Tables() {
@@ -273,6 +291,15 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 		}
 	}
 	return m, nil
+}
+
+// recordedHash is the hash, as this build computes it, of the spec a manifest records.
+func recordedHash(m *trace.Manifest) (string, error) {
+	s, err := Parse(m.SpecPath, []byte(m.Spec))
+	if err != nil {
+		return "", err
+	}
+	return s.Hash, nil
 }
 
 // unitResult is a unit's finished runs. Results are recycled through writer.free, so the

@@ -104,8 +104,8 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 	var workloadRuns int
 	for _, p := range m.Parts {
 		path := filepath.Join(dir, trace.TableRuns, p)
-		if v, err := runsVersion(path); err != nil || v != 3 {
-			t.Fatalf("%s: runs table version %d (%v), want 3", path, v, err)
+		if v, err := runsVersion(path); err != nil || v != RunSchema.Version {
+			t.Fatalf("%s: runs table version %d (%v), want %d", path, v, err, RunSchema.Version)
 		}
 		err := trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
@@ -272,6 +272,16 @@ func TestResumeRefusesOtherRunsVersion(t *testing.T) {
 	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
 	if !isInputError(err) || !strings.Contains(err.Error(), "version 2") {
 		t.Errorf("resume over a version 2 part: %v", err)
+	}
+	// A parameter column added without a version bump is refused all the same.
+	other := RunSchema
+	other.Columns = slices.Concat(RunSchema.Columns[:rcOutcome], []trace.Column{{Name: "new_param", Type: trace.Int64}}, RunSchema.Columns[rcOutcome:])
+	if err := writeRow(path, other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
+	if !isInputError(err) || !strings.Contains(err.Error(), "new_param") {
+		t.Errorf("resume over a part with another layout: %v", err)
 	}
 }
 

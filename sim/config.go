@@ -68,6 +68,17 @@ func DefaultConfig() Config {
 	}
 }
 
+// InEffect is the configuration with every default settled as a run settles it: the delay
+// parameters its distribution reads (the uniform-int step the unit when left 0), and the
+// workload as it runs (none, or the protocol's hop budget and operation timeout when left
+// 0). Records of a run show these values, so that they are computed here, once, and not
+// guessed again by each reader.
+func (c Config) InEffect() Config {
+	c.Delay = c.Delay.inEffect(c.Unit)
+	c.Workload = c.Workload.inEffect()
+	return c
+}
+
 func oneOf(v string, set []string) bool {
 	for _, s := range set {
 		if s == v {

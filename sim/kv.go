@@ -97,7 +97,10 @@ func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
 			c.ReplicaItems = append(c.ReplicaItems, it)
 		}
 	}
-	period, budget, timeout := w.FingerPeriod, w.HopBudget, w.OpTimeout
+	// The protocol would settle a budget or timeout left 0 the same way; settling them here
+	// keeps what the nodes use and what the run's record says one computation.
+	eff := w.inEffect()
+	period, budget, timeout := w.FingerPeriod, eff.HopBudget, eff.OpTimeout
 	for i := range cfgs {
 		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
 		cfgs[i].Replicas = w.Replicas

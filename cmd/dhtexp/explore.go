@@ -31,7 +31,7 @@ Examples:
 			&cli.IntFlag{Name: "max-states", Value: 5_000_000, Usage: "bound on distinct states per contact assignment (0: none)"},
 			&cli.BoolFlag{Name: "timers", Usage: "let protocol timers fire at any point (variants that retry)"},
 			&cli.BoolFlag{Name: "lossy", Usage: "also let any in-flight message be lost"},
-			&cli.IntFlag{Name: "retries", Usage: "retries for variants that retry (0: the variant's default)"},
+			&cli.IntFlag{Name: "retries", Usage: "retries for variants that retry (0: the variant's own)"},
 		},
 		Action: func(c *cli.Context) error {
 			members, err := parseIDs("members", c.String("members"))
