@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
@@ -268,7 +269,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.p50, r.p99, r.max = -1, -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.p50, r.p99, r.max = nearestRank(lat, 50), nearestRank(lat, 99), lat[len(lat)-1]
+		r.p50, r.p99, r.max = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99), lat[len(lat)-1]
 	}
 
 	r.kv = res.KV
@@ -293,16 +294,9 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.lookupP50, r.lookupP99 = -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.lookupP50, r.lookupP99 = nearestRank(lat, 50), nearestRank(lat, 99)
+		r.lookupP50, r.lookupP99 = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99)
 	}
 	return lat
-}
-
-// nearestRank is the smallest value with at least pct percent of the sorted values at or
-// below it.
-func nearestRank(sorted []int64, pct int) int64 {
-	k := (pct*len(sorted) + 99) / 100
-	return sorted[max(k, 1)-1]
 }
 
 // id64 maps a node ID to the trace's integer form, where -1 is null.
