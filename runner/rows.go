@@ -520,11 +520,5 @@ func (b *eventBuf) Event(e *observe.Event) {
 		b.chunks = append(b.chunks, b.pool.get())
 		n++
 	}
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	b.chunks[n-1] = append(b.chunks[n-1], trace.Event{RunID: b.run, Seq: e.Seq, TimeNs: e.Time,
-		Kind: e.Kind.String(), MsgType: mt, Node: id64(e.Node), From: id64(e.From), To: id64(e.To),
-		Joiner: id64(e.Joiner), Left: id64(e.Left), Right: id64(e.Right), Detail: e.Detail})
+	b.chunks[n-1] = append(b.chunks[n-1], trace.EventOf(b.run, e))
 }
