@@ -20,7 +20,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/node"
-	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -229,13 +228,15 @@ func nodeAction(c *cli.Context) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 
-	var tw *traceWriter
+	var tw *trace.EventTracer
 	if path := c.String("trace"); path != "" {
 		ew, err := trace.CreateEvents(path, trace.ClockWall, trace.Options{})
 		if err != nil {
 			return err
 		}
-		tw = &traceWriter{w: ew, run: c.Int64("run-id"), log: cfg.Logger}
+		tw = trace.NewEventTracer(ew, c.Int64("run-id"), func(err error) {
+			cfg.Logger.Error("trace write failed; no further events are written", "err", err)
+		})
 		cfg.Tracer = tw
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -265,7 +266,7 @@ func nodeAction(c *cli.Context) error {
 	n, err := node.StartContext(ctx, cfg)
 	if err != nil {
 		if tw != nil {
-			tw.w.Abort()
+			tw.Abort()
 		}
 		return err
 	}
@@ -290,57 +291,11 @@ func nodeAction(c *cli.Context) error {
 		n.Leave(leaveTimeout)
 	}
 	if tw != nil {
-		if err := tw.close(); err != nil {
+		if err := tw.Close(); err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
 	}
 	return nil
-}
-
-// traceWriter adapts a Parquet events file to the node's tracer. The node calls it from
-// one goroutine only, and close runs after the node has stopped.
-type traceWriter struct {
-	w   *trace.EventWriter
-	run int64
-	log *slog.Logger
-	err error
-}
-
-func (t *traceWriter) Event(e *observe.Event) {
-	if t.err != nil {
-		return
-	}
-	te := traceEvent(t.run, e)
-	if t.err = t.w.WriteEvent(&te); t.err != nil {
-		t.log.Error("trace write failed; no further events are written", "err", t.err)
-	}
-}
-
-func (t *traceWriter) close() error {
-	if t.err != nil {
-		t.w.Abort()
-		return t.err
-	}
-	return t.w.Close()
-}
-
-// traceEvent converts a driver event into an events-table row.
-func traceEvent(run int64, e *observe.Event) trace.Event {
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	return trace.Event{RunID: run, Seq: e.Seq, TimeNs: e.Time, Kind: e.Kind.String(), MsgType: mt,
-		Node: traceID(e.Node), From: traceID(e.From), To: traceID(e.To), Joiner: traceID(e.Joiner),
-		Left: traceID(e.Left), Right: traceID(e.Right), Detail: e.Detail}
-}
-
-// traceID maps an ID to the trace's integers, where -1 is null.
-func traceID(id protocol.ID) int64 {
-	if id == protocol.None {
-		return -1
-	}
-	return int64(id)
 }
 
 func statusCommand() *cli.Command {
