@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/replay"
+	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -104,7 +106,15 @@ func replayConfig(c *cli.Context) (sim.Config, error) {
 	case 0:
 		return configFromFlags(c)
 	case 2:
-		return configFromResults(args[0], args[1])
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || id < 0 {
+			return sim.Config{}, usagef("RUN_ID %q is not a run id (a non-negative integer)", args[1])
+		}
+		cfg, err := runner.RunConfig(args[0], id)
+		if err != nil {
+			return sim.Config{}, usagef("%v", err)
+		}
+		return cfg, nil
 	}
 	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", args)
 }
