@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -326,57 +325,8 @@ func statusCommand() *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(s)
 			}
-			printStatus(c.App.Writer, &s)
+			s.WriteText(c.App.Writer)
 			return nil
 		},
-	}
-}
-
-func printStatus(w io.Writer, s *node.Status) {
-	peer := func(id protocol.ID, addr string) string {
-		if id == protocol.None {
-			return "-"
-		}
-		if addr == "" {
-			return id.String()
-		}
-		return fmt.Sprintf("%v at %s", id, addr)
-	}
-	var flags []string
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"},
-		{s.Leaving, "leaving"}, {s.Departed, "departed"}} {
-		if f.on {
-			flags = append(flags, f.name)
-		}
-	}
-	if len(flags) == 0 {
-		flags = []string{"-"}
-	}
-	join := "member (started inside the ring)"
-	switch {
-	case s.Member:
-	case s.JoinEnd != 0:
-		join = fmt.Sprintf("joined through %v in %v", s.Contact, time.Duration(s.JoinEnd-s.JoinStart))
-	case s.Failed:
-		join = fmt.Sprintf("failed: gave up joining through %v after its retries", s.Contact)
-	case s.JoinStart != 0:
-		join = fmt.Sprintf("joining through %v for %v", s.Contact, time.Since(time.Unix(0, s.JoinStart)).Round(time.Millisecond))
-	default:
-		join = fmt.Sprintf("not started (contact %v)", s.Contact)
-	}
-	fmt.Fprintf(w, "node      %v at %s (%s, %d bits)\n", s.ID, s.Addr, s.Protocol, s.Bits)
-	fmt.Fprintf(w, "left      %s\n", peer(s.Left, s.LeftAddr))
-	fmt.Fprintf(w, "right     %s\n", peer(s.Right, s.RightAddr))
-	fmt.Fprintf(w, "flags     %s\n", strings.Join(flags, ","))
-	fmt.Fprintf(w, "queue     %d\n", s.Queue)
-	fmt.Fprintf(w, "timers    %d pending\n", s.Timers)
-	fmt.Fprintf(w, "keys      %d stored, %d fingers\n", s.Keys, s.Fingers)
-	fmt.Fprintf(w, "join      %s\n", join)
-	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
-	if s.Error != "" {
-		fmt.Fprintf(w, "error     %s\n", s.Error)
 	}
 }

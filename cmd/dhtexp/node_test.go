@@ -502,7 +502,7 @@ func TestNodeGracefulLeave(t *testing.T) {
 	}
 
 	var b strings.Builder
-	printStatus(&b, &node.Status{ID: 5, Left: protocol.None, Right: protocol.None, Contact: protocol.None, Leaving: true, Departed: true})
+	(&node.Status{ID: 5, Left: protocol.None, Right: protocol.None, Contact: protocol.None, Leaving: true, Departed: true}).WriteText(&b)
 	if !strings.Contains(b.String(), "flags     leaving,departed") {
 		t.Errorf("status of a departed node:\n%s", b.String())
 	}
