@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -240,54 +239,15 @@ func nodeAction(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Stdin is watched from the start, so that a parent that goes away while the node is
-	// still waiting for its contact takes the node with it.
-	joinLine := make(chan struct{}, 1)
-	stdinClosed := make(chan struct{})
-	if cfg.DeferJoin || c.Bool("exit-with-stdin") {
-		exitOnEOF := c.Bool("exit-with-stdin")
-		go func() {
-			sc := bufio.NewScanner(c.App.Reader)
-			for sc.Scan() {
-				if strings.TrimSpace(sc.Text()) == "join" {
-					select {
-					case joinLine <- struct{}{}:
-					default:
-					}
-				}
-			}
-			if exitOnEOF {
-				close(stdinClosed)
-				stop()
-			}
-		}()
-	}
-	n, err := node.StartContext(ctx, cfg)
+	err = node.RunProcess(ctx, cfg, node.Process{Stdin: c.App.Reader, ExitWithStdin: c.Bool("exit-with-stdin"),
+		LeaveTimeout: leaveTimeout, Started: func(n *node.Node) {
+			fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
+		}})
 	if err != nil {
 		if tw != nil {
 			tw.Abort()
 		}
 		return err
-	}
-	fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
-	for running := true; running; {
-		select {
-		case <-joinLine:
-			n.StartJoin()
-		case <-ctx.Done():
-			running = false
-		case <-n.Done():
-			running = false
-		}
-	}
-	select {
-	case <-stdinClosed:
-		// A parent closes the stdins of all its nodes at once (dhtexp cluster, at the end
-		// of a run): every exchange would wait for a left neighbour that leaves too, and
-		// its messages would land in the run's trace.
-		n.LeaveNotice(leaveTimeout)
-	default:
-		n.Leave(leaveTimeout)
 	}
 	if tw != nil {
 		if err := tw.Close(); err != nil {
