@@ -72,6 +72,7 @@ type proc struct {
 	waitErr error
 }
 
+// cluster is one run's processes.
 type cluster struct {
 	o     Options
 	ring  protocol.Ring
@@ -113,8 +114,8 @@ type Result struct {
 	Settled     time.Time
 	Latencies   []int64 // successful joins, sorted
 	Failed      int     // joiners that gave up and reported it
-	FirstStart  int64
-	LastEnd     int64
+	FirstStart  int64   // Unix ns when the first joiner started its join; 0 when none did
+	LastEnd     int64   // Unix ns when the last successful join ended
 }
 
 func (cl *cluster) run(ctx context.Context) (*Result, error) {
