@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 
@@ -45,16 +44,11 @@ Examples:
 			if path == "" {
 				return nil
 			}
-			var rec replay.Recorder
-			if _, err := sim.Run(cfg, &rec); err != nil {
+			svg, err := replay.Diagram(cfg, c.Int("max-rows"))
+			if err != nil {
 				return err
 			}
-			title := replay.CommandLine(cfg)
-			var svg bytes.Buffer
-			if err := replay.WriteSVG(&svg, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")}); err != nil {
-				return err
-			}
-			if err := trace.WriteFileAtomic(path, svg.Bytes()); err != nil {
+			if err := trace.WriteFileAtomic(path, svg); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "sequence diagram: %s\n", path)
