@@ -3,8 +3,11 @@ package cluster
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -80,5 +83,40 @@ func TestWriteRow(t *testing.T) {
 				t.Errorf("read back %d rows: %v", n, err)
 			}
 		})
+	}
+}
+
+func TestResultPrint(t *testing.T) {
+	o := &Options{Members: 3, Joiners: 4, Build: "prebuilt", Protocol: "predlock-retry", Bits: 16, Seed: 4, Out: "results/c"}
+	signal := time.Unix(100, 0)
+	for _, tc := range []struct {
+		name string
+		res  Result
+		want string
+	}{
+		{"ok", Result{Outcome: "ok", JoinSignal: signal, Settled: signal.Add(1500 * time.Millisecond),
+			Latencies: []int64{1e6, 2e6, 3e6, 4e6}, FirstStart: 0, LastEnd: 5e6,
+			Statuses: []node.Status{{Sent: 10, Dropped: 1}, {Sent: 5}}},
+			`cluster: 3 members (prebuilt) + 4 joiners, protocol predlock-retry, 16 bits, seed 4
+outcome: ok
+joins: 4/4 ok in 5ms (800 joins/s); latency p50 2ms p99 4ms max 4ms
+messages: 15 sent, 1 dropped; settled 1.5s after the join signal
+results: results/c
+`},
+		{"failed and late", Result{Outcome: "not_joined", Detail: "2 joiners not connected", Violation: "ordered_ring",
+			Failed: 1, Late: true, JoinSignal: signal, Settled: signal.Add(30 * time.Second)},
+			`cluster: 3 members (prebuilt) + 4 joiners, protocol predlock-retry, 16 bits, seed 4
+outcome: not_joined (2 joiners not connected)
+safety: ordered_ring broken in the final state
+joins: 0/4 ok, 1 failed (gave up and reported it)
+messages: 0 sent, 0 dropped; settled 30s after the join signal (deadline passed)
+results: results/c
+`},
+	} {
+		var b strings.Builder
+		tc.res.Print(&b, o)
+		if b.String() != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, b.String(), tc.want)
+		}
 	}
 }
