@@ -152,7 +152,8 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 	case "prebuilt":
 		for i := range m {
 			p, l, rr := cl.procs[i], cl.procs[(i+m-1)%m], cl.procs[(i+1)%m]
-			if err := cl.start(p, "--left", fmt.Sprintf("%v@%s", l.id, l.addr), "--right", fmt.Sprintf("%v@%s", rr.id, rr.addr)); err != nil {
+			left, right := node.Peer{ID: l.id, Addr: l.addr}, node.Peer{ID: rr.id, Addr: rr.addr}
+			if err := cl.start(p, "--left", left.String(), "--right", right.String()); err != nil {
 				return nil, err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -118,4 +119,20 @@ func (s *Status) WriteText(w io.Writer) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "error     %s\n", s.Error)
 	}
+}
+
+// String writes the peer as ID@ADDR, the form ParsePeer reads.
+func (p Peer) String() string { return fmt.Sprintf("%v@%s", p.ID, p.Addr) }
+
+// ParsePeer reads ID@ADDR, where ID is on ring and ADDR is HOST:PORT.
+func ParsePeer(v string, ring protocol.Ring) (Peer, error) {
+	idText, addr, ok := strings.Cut(v, "@")
+	id, err := strconv.ParseUint(idText, 10, 64)
+	if !ok || err != nil || !ring.Contains(protocol.ID(id)) {
+		return Peer{}, fmt.Errorf("want ID@ADDR with an ID on the %d-bit ring, got %q", ring.Bits, v)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Peer{}, err
+	}
+	return Peer{ID: protocol.ID(id), Addr: addr}, nil
 }

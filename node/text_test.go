@@ -60,3 +60,32 @@ func TestStatusWriteText(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePeer(t *testing.T) {
+	ring := protocol.Ring{Bits: 8}
+	for _, tc := range []struct {
+		in   string
+		want Peer
+		err  string
+	}{
+		{"5@127.0.0.1:7000", Peer{ID: 5, Addr: "127.0.0.1:7000"}, ""},
+		{"255@[::1]:1", Peer{ID: 255, Addr: "[::1]:1"}, ""},
+		{"256@127.0.0.1:7000", Peer{}, "want ID@ADDR with an ID on the 8-bit ring"},
+		{"127.0.0.1:7000", Peer{}, "want ID@ADDR"},
+		{"x@127.0.0.1:7000", Peer{}, "want ID@ADDR"},
+		{"5@localhost", Peer{}, "missing port"},
+	} {
+		got, err := ParsePeer(tc.in, ring)
+		if tc.err == "" && (err != nil || got != tc.want) {
+			t.Errorf("ParsePeer(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("ParsePeer(%q): error %v, want one saying %q", tc.in, err, tc.err)
+		}
+		if err == nil {
+			if back, err := ParsePeer(got.String(), ring); err != nil || back != got {
+				t.Errorf("%q does not read back: %+v, %v", got.String(), back, err)
+			}
+		}
+	}
+}

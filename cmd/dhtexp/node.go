@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -194,17 +193,13 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	return cfg, nil
 }
 
-// parsePeer reads ID@ADDR.
+// parsePeer reads the ID@ADDR of --left or --right.
 func parsePeer(flag, v string, ring protocol.Ring) (node.Peer, error) {
-	idText, addr, ok := strings.Cut(v, "@")
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if !ok || err != nil || !ring.Contains(protocol.ID(id)) {
-		return node.Peer{}, usagef("--%s: want ID@ADDR with an ID on the %d-bit ring, got %q", flag, ring.Bits, v)
+	p, err := node.ParsePeer(v, ring)
+	if err != nil {
+		return p, usagef("--%s: %v", flag, err)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return node.Peer{}, usagef("--%s: %v", flag, err)
-	}
-	return node.Peer{ID: protocol.ID(id), Addr: addr}, nil
+	return p, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
