@@ -7,16 +7,17 @@ import (
 	"strconv"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
 // OutcomeOK is the runs-table outcome of a run that went right.
-const OutcomeOK = "ok"
+const OutcomeOK = observe.OutcomeOK
 
 // knownOutcomes orders failure classes in tables and figures, so that a
 // class keeps its column and colour across reports; classes not listed
-// here follow in name order.
-var knownOutcomes = []string{"wrong_neighbours", "not_joined", "deadlock", "livelock", "invariant", "crash", "timeout"}
+// here (from result sets of other builds) follow in name order.
+var knownOutcomes = observe.Outcomes[1:]
 
 // Options tunes Analyze. The zero value picks defaults.
 type Options struct {
@@ -87,8 +88,8 @@ type OutcomeCount struct {
 
 // Point is the aggregate of one grid point.
 type Point struct {
-	Index  int    `json:"point"`
-	Params Params `json:"params"`
+	Index  int          `json:"point"`
+	Params trace.Params `json:"params"`
 	// Series indexes Summary.Series; X is the position on the x axis (the
 	// axis value, durations in milliseconds, or the value's index for a
 	// categorical axis).
@@ -154,9 +155,9 @@ func (p *Point) FailuresOf(outcome string) int64 {
 // Series is the grid points that share every axis value but x's, in x
 // order: one line in a figure.
 type Series struct {
-	Label  string `json:"label"`
-	Params Params `json:"params"`
-	Points []int  `json:"points"` // indexes into Summary.Points
+	Label  string       `json:"label"`
+	Params trace.Params `json:"params"`
+	Points []int        `json:"points"` // indexes into Summary.Points
 }
 
 // TableInfo describes one table of the result set.
@@ -167,8 +168,8 @@ type TableInfo struct {
 
 // Summary is a whole result set, aggregated per grid point.
 type Summary struct {
-	Dir      string    `json:"dir"`
-	Manifest *Manifest `json:"manifest"`
+	Dir      string          `json:"dir"`
+	Manifest *trace.Manifest `json:"manifest"`
 	// XAxis is the axis figures use as x ("" when the sweep has no axes,
 	// and x is the grid point index); XNumeric tells whether it has a
 	// scale; XUnit is "ms" for a duration axis.
@@ -261,7 +262,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 			failures: map[string]int64{},
 		}
 	}
-	a := &aggregator{s: s, seen: newBitset(int64(len(m.Grid)) * m.Seeds), exact: opts.ExactLatencies, hasOps: len(rs.Ops) > 0}
+	a := &aggregator{s: s, seen: newBitset(int64(len(m.Grid)) * int64(m.Seeds)), exact: opts.ExactLatencies, hasOps: len(rs.Ops) > 0}
 	hasJoins := len(rs.Joins) > 0
 	for _, path := range rs.Runs {
 		if err := a.readRuns(path, !hasJoins); err != nil {
@@ -274,7 +275,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 		}
 	}
 	for _, path := range rs.Events {
-		n, err := countRows(path, EventsSchema)
+		n, err := countRows(path, trace.EventSchema.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +295,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 // chooseX picks the x axis and lays the grid points out in series.
 func (s *Summary) chooseX(name string) error {
 	m := s.Manifest
-	var x *Axis
+	var x *trace.Axis
 	switch {
 	case name != "":
 		ax, ok := m.Axis(name)
@@ -320,7 +321,7 @@ func (s *Summary) chooseX(name string) error {
 	if x != nil {
 		s.XAxis = x.Name
 		s.XNumeric = x.Numeric()
-		if s.XNumeric && x.Values[0].Kind == KindDuration {
+		if s.XNumeric && x.Values[0].Kind == trace.KindDuration {
 			s.XUnit = "ms"
 		}
 	}
@@ -385,7 +386,7 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 		return err
 	}
 	defer r.Close()
-	if err := need(r, RunsSchema, runColumns); err != nil {
+	if err := need(r, trace.RunsSchemaName, runColumns); err != nil {
 		return err
 	}
 	kvCols, err := kvPart(r)
@@ -393,7 +394,7 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 		return err
 	}
 	kv := kvCols != nil
-	s, seeds := a.s, a.s.Manifest.Seeds
+	s, seeds := a.s, int64(a.s.Manifest.Seeds)
 	cols := append(names(runColumns), kvCols...)
 	var c trace.Chunk
 	for g := 0; g < r.NumRowGroups(); g++ {
@@ -457,10 +458,10 @@ func (a *aggregator) readJoins(path string) error {
 		return err
 	}
 	defer r.Close()
-	if err := need(r, JoinsSchema, joinColumns); err != nil {
+	if err := need(r, trace.JoinSchema.Name, joinColumns); err != nil {
 		return err
 	}
-	s, seeds := a.s, a.s.Manifest.Seeds
+	s, seeds := a.s, int64(a.s.Manifest.Seeds)
 	cols := names(joinColumns)
 	var c trace.Chunk
 	for g := 0; g < r.NumRowGroups(); g++ {
@@ -532,9 +533,9 @@ func (s *Summary) finish(hasJoins bool) {
 			p.MessagesPerJoin = ratio(p.Messages, p.Joins)
 			p.HopsPerJoin = ratio(p.Redirects, p.Joins)
 		}
-		p.LatencySource = TableRuns
+		p.LatencySource = trace.TableRuns
 		if hasJoins {
-			p.LatencySource = TableJoins
+			p.LatencySource = trace.TableJoins
 		}
 		d := p.Latency
 		p.LatencyP50 = Num(d.Quantile(0.50))
@@ -587,13 +588,13 @@ func (s *Summary) finish(hasJoins bool) {
 // layoutSeries groups points into series by their non-x parameters and
 // places each on the x axis.
 func (s *Summary) layoutSeries() {
-	var xAxis *Axis
+	var xAxis *trace.Axis
 	if s.XAxis != "" {
 		xAxis, _ = s.Manifest.Axis(s.XAxis)
 	}
 	byKey := map[string]int{}
 	for _, p := range s.Points {
-		var rest Params
+		var rest trace.Params
 		for _, q := range p.Params {
 			if q.Name != s.XAxis {
 				rest = append(rest, q)
@@ -625,7 +626,7 @@ func (s *Summary) layoutSeries() {
 			p.X = math.NaN()
 		case s.XNumeric:
 			p.X = xv.Num
-			if xv.Kind == KindDuration {
+			if xv.Kind == trace.KindDuration {
 				p.X = xv.Num / 1e6
 			}
 		default:

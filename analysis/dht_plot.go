@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // Runs-table columns that make up the ring size N = nodes + joiners.
@@ -438,7 +439,7 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 		notes = append(notes, "The ring size does not vary, so lookup hops and success are in the table only.")
 	}
 	switch groups, how := cdfGroups(s); {
-	case d.LatencySource != TableOps:
+	case d.LatencySource != trace.TableOps:
 		notes = append(notes, "No ops table, so there is no lookup latency CDF.")
 	case len(groups) == 0:
 		notes = append(notes, "No lookup succeeded, so there is no lookup latency CDF.")

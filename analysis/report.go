@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 //go:embed report.html.tmpl
@@ -249,7 +251,7 @@ func manifestFacts(s *Summary) []fact {
 		{"spec hash", orDash(m.SpecHash)},
 		{"sweep axes", orDash(strings.Join(axes, "; "))},
 		{"grid points", strconv.Itoa(len(m.Grid))},
-		{"seeds per point", strconv.FormatInt(m.Seeds, 10) + " (base seed " + orDash(m.BaseSeed.String()) + ")"},
+		{"seeds per point", strconv.Itoa(m.Seeds) + " (base seed " + strconv.FormatUint(m.BaseSeed, 10) + ")"},
 		{"runs", runs},
 		{"trace level", orDash(m.Trace)},
 		{"tables", tables},
@@ -371,7 +373,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		keys := []string{strconv.Itoa(p.Index)}
 		for _, a := range s.Manifest.Axes {
 			v, _ := p.Params.Get(a.Name)
-			if v.Kind == KindNumber || v.Kind == KindDuration {
+			if v.Kind == trace.KindNumber || v.Kind == trace.KindDuration {
 				keys = append(keys, strconv.FormatFloat(v.Num, 'g', -1, 64))
 			} else {
 				keys = append(keys, "")

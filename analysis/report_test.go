@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dhtexp/dhtexp/analysis/analysistest"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 var imgSrc = regexp.MustCompile(`<img [^>]*src="([^"]*)"`)
@@ -70,7 +71,7 @@ func TestWriteReport(t *testing.T) {
 		{"categorical x", smallSet(), Options{X: "protocol"}, []string{"run_success", "failures"}},
 		{"no failures", randomSet(3, 20, func(int) float64 { return 0 }), Options{}, []string{"run_success", "latency_cdf"}},
 		{"many series", manySeries(), Options{}, []string{"run_success", "latency_cdf", "failures"}},
-		{"runs table only", func() *analysistest.Set { s := smallSet(); s.Trace = "none"; return s }(), Options{}, []string{"latency_cdf"}},
+		{"runs table only", func() *analysistest.Set { s := smallSet(); s.Trace = trace.LevelNone; return s }(), Options{}, []string{"latency_cdf"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -530,36 +528,20 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 		return err
 	}
 
-	man := runner.Manifest{
-		Format: 1, Experiment: "cluster",
+	man := trace.Manifest{
+		Experiment:  "cluster",
 		Description: fmt.Sprintf("%d members + %d joiners as real node processes on loopback", o.Members, o.Joiners),
-		Spec:        specText, SpecHash: hash, Axes: []runner.AxisInfo{}, Seeds: 1, BaseSeed: o.Seed,
-		Trace: "messages", Grid: []runner.GridPoint{{Point: 0, Params: runner.Params{}}},
-		RunsTotal: 1, Shard: runner.ShardInfo{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
+		Spec:        specText, SpecHash: hash, Axes: []trace.Axis{}, Seeds: 1, BaseSeed: o.Seed,
+		Trace: trace.LevelMessages.String(), Grid: []trace.GridPoint{{Point: 0, Params: trace.Params{}}},
+		RunsTotal: 1, Shard: trace.Shard{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
 		GoVersion: runtime.Version(), Started: started.UTC().Format(time.RFC3339),
 		Finished: finished.UTC().Format(time.RFC3339),
 		Parts:    []string{clusterPart},
-		Done: []runner.PartInfo{{Part: clusterPart, Runs: [][2]int64{{0, 0}}, Rows: 1,
+		Done: []trace.PartInfo{{Part: clusterPart, Runs: [][2]int64{{0, 0}}, Rows: 1,
 			Joins: int64(len(joins)), Events: int64(len(events))}},
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		man.ToolVersion = bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				man.VCSRevision = s.Value
-			}
-		}
-	}
-	data, err := json.MarshalIndent(&man, "", "  ")
-	if err != nil {
-		return err
-	}
-	// The manifest is the commit point of the result set, so it appears whole or not at all.
-	tmp := filepath.Join(o.Out, runner.ManifestName+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(o.Out, runner.ManifestName))
+	man.ToolVersion, man.VCSRevision = trace.BuildVersion()
+	return trace.WriteManifest(o.Out, &man)
 }
 
 // joiner is what the joins table needs to know of a joiner besides its events.

@@ -27,6 +27,9 @@ const (
 	JoinCrashed   = "crashed"    // the newcomer itself crashed
 )
 
+// JoinOutcomes lists every join outcome, ok first.
+var JoinOutcomes = []string{JoinOK, JoinNotJoined, JoinFailed, JoinCrashed}
+
 // Violation is the first safety property that broke.
 type Violation struct {
 	Seq      int64

@@ -101,7 +101,7 @@ func TestClusterModeRows(t *testing.T) {
 	}
 	a, fa := runWith("w1", 1)
 	b, _ := runWith("w2", 2)
-	sameResults(t, a, b, LevelJoins)
+	sameResults(t, a, b, trace.LevelJoins)
 	if int64(len(fa.seeds)) != spec.Runs()/2 {
 		t.Errorf("real hook saw %d seeds, want %d", len(fa.seeds), spec.Runs()/2)
 	}
@@ -109,7 +109,7 @@ func TestClusterModeRows(t *testing.T) {
 	m := checkComplete(t, a)
 	rows := 0
 	for _, part := range m.Parts {
-		err := trace.ForEachRowGroup(filepath.Join(a, tableRuns, part), nil, func(c *trace.Chunk) error {
+		err := trace.ForEachRowGroup(filepath.Join(a, trace.TableRuns, part), nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
 				rows++
 				id := c.Int64("run_id")[i]
@@ -148,7 +148,7 @@ func TestClusterModeRows(t *testing.T) {
 		t.Errorf("%d rows, want %d", rows, spec.Runs())
 	}
 	// Joins of real runs are written by the same code as the simulator's.
-	if n := len(tableRows(t, a, tableJoins)); n != 3*(2+3)*2*2 {
+	if n := len(tableRows(t, a, trace.TableJoins)); n != 3*(2+3)*2*2 {
 		t.Errorf("%d join rows", n)
 	}
 }

@@ -18,13 +18,13 @@ import (
 // once, and that each runs part holds exactly the runs its manifest says. The result set is
 // built in a temporary folder next to out and renamed into place, so on error nothing is
 // left at out. Part files are hard-linked where possible, copied otherwise.
-func Merge(out string, dirs []string) (*Manifest, error) {
+func Merge(out string, dirs []string) (*trace.Manifest, error) {
 	if len(dirs) == 0 {
 		return nil, inputErrorf("merge: no shard folders given")
 	}
-	ms := make([]*Manifest, len(dirs))
+	ms := make([]*trace.Manifest, len(dirs))
 	for i, d := range dirs {
-		m, err := ReadManifest(d)
+		m, err := readManifest(d)
 		if err != nil {
 			return nil, inputErrorf("merge: %s: %v", d, err)
 		}
@@ -53,7 +53,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 
 	type src struct {
 		dir  string
-		part PartInfo
+		part trace.PartInfo
 	}
 	var parts []src
 	for i, m := range ms {
@@ -65,7 +65,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		}
 	}
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].part.Runs[0][0] < parts[j].part.Runs[0][0] })
-	var all []PartInfo
+	var all []trace.PartInfo
 	for _, p := range parts {
 		all = append(all, p.part)
 	}
@@ -85,7 +85,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}
 	version, versionDir := 0, ""
 	for _, p := range parts {
-		path := filepath.Join(p.dir, tableRuns, p.part.Part)
+		path := filepath.Join(p.dir, trace.TableRuns, p.part.Part)
 		v, err := runsVersion(path)
 		if err != nil {
 			return nil, inputErrorf("merge: %v", err)
@@ -99,7 +99,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 			return nil, inputErrorf("merge: %v", err)
 		}
 		if p.part.Ops > 0 {
-			if err := checkOpRunIDs(filepath.Join(p.dir, tableOps, p.part.Part), p.part); err != nil {
+			if err := checkOpRunIDs(filepath.Join(p.dir, trace.TableOps, p.part.Part), p.part); err != nil {
 				return nil, inputErrorf("merge: %v", err)
 			}
 		}
@@ -126,9 +126,9 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}()
 
 	m := *first
-	m.Shard = ShardInfo{Index: 0, Count: 1, BlockRuns: first.Shard.BlockRuns}
+	m.Shard = trace.Shard{Index: 0, Count: 1, BlockRuns: first.Shard.BlockRuns}
 	m.ShardRuns = first.RunsTotal
-	m.Parts, m.Done, m.MergedFrom = []string{}, []PartInfo{}, nil
+	m.Parts, m.Done, m.MergedFrom = []string{}, []trace.PartInfo{}, nil
 	for i, s := range ms {
 		if s.Started < m.Started {
 			m.Started = s.Started
@@ -138,9 +138,9 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		}
 		m.MergedFrom = append(m.MergedFrom, dirs[i])
 	}
-	folders := tables(level)
+	folders := level.Tables()
 	if slices.ContainsFunc(parts, func(p src) bool { return p.part.Ops > 0 }) {
-		folders = append(folders, tableOps)
+		folders = append(folders, trace.TableOps)
 	}
 	for _, t := range folders {
 		if err := os.Mkdir(filepath.Join(tmp, t), 0o755); err != nil {
@@ -149,7 +149,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}
 	for i, p := range parts {
 		name := partName(i)
-		for _, t := range partTables(level, &p.part) {
+		for _, t := range level.PartTables(&p.part) {
 			if err := linkOrCopy(filepath.Join(p.dir, t, p.part.Part), filepath.Join(tmp, t, name)); err != nil {
 				return nil, fmt.Errorf("merge: %w", err)
 			}
@@ -159,7 +159,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		m.Parts = append(m.Parts, name)
 		m.Done = append(m.Done, info)
 	}
-	if err := writeManifest(tmp, &m); err != nil {
+	if err := trace.WriteManifest(tmp, &m); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	// An empty folder at out is replaced; anything else was refused above.
@@ -173,7 +173,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 }
 
 // checkRunIDs reads a runs part's run_id column and compares it with the manifest's ranges.
-func checkRunIDs(path string, p PartInfo) error {
+func checkRunIDs(path string, p trace.PartInfo) error {
 	ri, want := 0, int64(-1)
 	if len(p.Runs) > 0 {
 		want = p.Runs[0][0]
@@ -207,7 +207,7 @@ func checkRunIDs(path string, p PartInfo) error {
 
 // checkOpRunIDs reads an ops part's run_id column and checks that it holds as many rows as
 // the manifest says, each of a run of the part, in run order.
-func checkOpRunIDs(path string, p PartInfo) error {
+func checkOpRunIDs(path string, p trace.PartInfo) error {
 	var rows, last int64
 	ri := 0
 	err := trace.ForEachRowGroup(path, []string{"run_id"}, func(c *trace.Chunk) error {

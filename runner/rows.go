@@ -14,7 +14,7 @@ import (
 // RunSchema is the layout of runs files: one row per run, parameters as columns. Bump
 // Version whenever a column is added, removed, renamed or changes meaning.
 var RunSchema = trace.Schema{
-	Name:    "dhtexp.runs",
+	Name:    trace.RunsSchemaName,
 	Version: 3,
 	Columns: []trace.Column{
 		{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},

@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // RunConfig rebuilds the configuration of run id of the result set in dir from the spec
 // its manifest records: the id names the grid point and replica, and the seed follows
 // from them exactly as the sweep derived it.
 func RunConfig(dir string, id int64) (sim.Config, error) {
-	m, err := ReadManifest(dir)
+	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		return sim.Config{}, err
 	}

@@ -26,36 +26,8 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
-
-// Level selects which tables a sweep writes.
-type Level uint8
-
-// Trace levels, each including the tables of the ones before it.
-const (
-	LevelNone     Level = iota + 1 // runs only
-	LevelJoins                     // runs, joins and DHT operations
-	LevelMessages                  // runs, joins, operations and events
-)
-
-var levelNames = [...]string{LevelNone: "none", LevelJoins: "joins", LevelMessages: "messages"}
-
-func (l Level) String() string {
-	if l >= LevelNone && l <= LevelMessages {
-		return levelNames[l]
-	}
-	return "unset"
-}
-
-// ParseLevel is the inverse of Level.String.
-func ParseLevel(s string) (Level, error) {
-	for l := LevelNone; l <= LevelMessages; l++ {
-		if levelNames[l] == s {
-			return l, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown trace level %q (known: none, joins, messages)", s)
-}
 
 // Duration is a TOML string such as "30ms", parsed by time.ParseDuration.
 type Duration int64
@@ -86,7 +58,7 @@ type Spec struct {
 	Description string
 	Seeds       int // replicas per grid point
 	BaseSeed    uint64
-	Trace       Level
+	Trace       trace.Level
 	Base        sim.Config // every grid point starts from this
 	Axes        []Axis     // in file order
 	Points      []Point    // the grid, first axis varying slowest
@@ -341,7 +313,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 			}
 		}
 	}
-	f := specFile{Seeds: 1, Trace: LevelJoins.String(), Base: baseFromConfig(sim.DefaultConfig())}
+	f := specFile{Seeds: 1, Trace: trace.LevelJoins.String(), Base: baseFromConfig(sim.DefaultConfig())}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, decodeError(path, err)
@@ -364,7 +336,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 		return fail("seeds", fmt.Sprintf("must be at least 1, got %d", s.Seeds))
 	}
 	var err error
-	if s.Trace, err = ParseLevel(f.Trace); err != nil {
+	if s.Trace, err = trace.ParseLevel(f.Trace); err != nil {
 		return fail("trace", err.Error())
 	}
 	if err := modeParam.set(nil, Value{Kind: KindString, Str: f.Base.Mode}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func TestBadSpecs(t *testing.T) {
@@ -87,7 +88,7 @@ joiners = [1, 2]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "x" || s.Trace != LevelJoins || s.Runs() != 36 {
+	if s.Name != "x" || s.Trace != trace.LevelJoins || s.Runs() != 36 {
 		t.Errorf("name %q trace %v runs %d", s.Name, s.Trace, s.Runs())
 	}
 	want := sim.DefaultConfig()

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,8 +47,8 @@ type Options struct {
 	Workers int    // parallel simulations; 0 means GOMAXPROCS
 	// Resume continues the result set in Dir, which must have been started by the same spec.
 	Resume bool
-	Shard  Shard // zero value: the whole experiment
-	Trace  Level // 0: the spec's trace level
+	Shard  Shard       // zero value: the whole experiment
+	Trace  trace.Level // 0: the spec's trace level
 	// PartRuns and PartEvents bound a part's size; 0 means the defaults.
 	PartRuns   int
 	PartEvents int
@@ -153,7 +152,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	}
 	done, err := doneRanges(m.Done)
 	if err != nil {
-		return nil, inputErrorf("%s: %v", filepath.Join(opts.Dir, ManifestName), err)
+		return nil, inputErrorf("%s: %v", filepath.Join(opts.Dir, trace.ManifestName), err)
 	}
 	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
 	if opts.Progress != nil {
@@ -178,7 +177,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	}
 	if err == nil && sum.Complete() && m.Finished == "" {
 		m.Finished = time.Now().UTC().Format(time.RFC3339)
-		err = writeManifest(opts.Dir, m)
+		err = trace.WriteManifest(opts.Dir, m)
 	}
 	sum.Interrupted = !sum.Complete()
 	sum.Elapsed = time.Since(started)
@@ -189,11 +188,11 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 }
 
 // prepare creates or reopens the output folder and returns its manifest.
-func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, started time.Time) (*Manifest, error) {
+func prepare(dir string, spec *Spec, level trace.Level, shard Shard, resume bool, started time.Time) (*trace.Manifest, error) {
 	if dir == "" {
 		return nil, inputErrorf("no output folder")
 	}
-	info := ShardInfo{Index: shard.Index, Count: shard.Count, BlockRuns: BlockRuns}
+	info := trace.Shard{Index: shard.Index, Count: shard.Count, BlockRuns: BlockRuns}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -202,18 +201,21 @@ func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, star
 	case !unstarted(dir, entries):
 		return reopen(dir, spec, level, info, resume)
 	}
-	m := newManifest(spec, level, info, shard.runs(spec.Runs()), started.UTC().Format(time.RFC3339))
+	m, err := newManifest(spec, level, info, shard.runs(spec.Runs()), started.UTC().Format(time.RFC3339))
+	if err != nil {
+		return nil, err
+	}
 	if err := cleanStrays(dir, m); err != nil {
 		return nil, inputErrorf("output folder %s: %v", dir, err)
 	}
-	for _, t := range tables(level) {
+	for _, t := range level.Tables() {
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
 			return nil, inputErrorf("cannot create output folder: %v", err)
 		}
 	}
 	// Writing the manifest first marks the folder as this spec's, so that a sweep killed
 	// before its first commit can be resumed.
-	if err := writeManifest(dir, m); err != nil {
+	if err := trace.WriteManifest(dir, m); err != nil {
 		return nil, inputErrorf("cannot write to output folder %s: %v", dir, err)
 	}
 	return m, nil
@@ -224,8 +226,8 @@ func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, star
 func unstarted(dir string, entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case strings.HasPrefix(name, ManifestName+".tmp-"):
-		case e.IsDir() && (name == tableRuns || name == tableJoins || name == tableOps || name == tableEvents):
+		case trace.IsManifestTemp(name):
+		case e.IsDir() && (name == trace.TableRuns || name == trace.TableJoins || name == trace.TableOps || name == trace.TableEvents):
 			if sub, err := os.ReadDir(filepath.Join(dir, name)); err != nil || len(sub) > 0 {
 				return false
 			}
@@ -236,10 +238,10 @@ func unstarted(dir string, entries []os.DirEntry) bool {
 	return true
 }
 
-func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (*Manifest, error) {
-	m, err := ReadManifest(dir)
+func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume bool) (*trace.Manifest, error) {
+	m, err := readManifest(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, inputErrorf("output folder %s is not empty and holds no %s: choose another folder with -o", dir, ManifestName)
+		return nil, inputErrorf("output folder %s is not empty and holds no %s: choose another folder with -o", dir, trace.ManifestName)
 	}
 	if err != nil {
 		return nil, &InputError{err}
@@ -267,7 +269,7 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 	}
 	for _, p := range m.Parts {
 		// New parts get this build's runs table; one result set holds one version.
-		path := filepath.Join(dir, tableRuns, p)
+		path := filepath.Join(dir, trace.TableRuns, p)
 		v, err := runsVersion(path)
 		if err != nil {
 			return nil, &InputError{err}
@@ -276,7 +278,7 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, v, RunSchema.Version)
 		}
 	}
-	for _, t := range tables(level) {
+	for _, t := range level.Tables() {
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
 			return nil, err
 		}
@@ -298,8 +300,8 @@ type unitResult struct {
 type writer struct {
 	dir        string
 	spec       *Spec
-	level      Level
-	m          *Manifest
+	level      trace.Level
+	m          *trace.Manifest
 	partRuns   int64
 	partEvents int64
 	sum        *Summary
@@ -312,7 +314,7 @@ type writer struct {
 	joins  *trace.JoinWriter
 	ops    *trace.OpWriter
 	events *trace.EventWriter
-	part   PartInfo
+	part   trace.PartInfo
 	opts   trace.Options // of the part's files
 
 	simNanos atomic.Int64
@@ -335,7 +337,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	// memory held by finished but unwritten units. With every event kept, a unit of large
 	// runs holds a hundred megabytes, so the window is smaller.
 	window := 4 * workers
-	if w.level == LevelMessages {
+	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
 	// Enough recycled event chunks for the units in flight of typical runs; beyond that,
@@ -432,7 +434,7 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		lat    []int64
 		tracer *eventBuf
 	)
-	if w.level == LevelMessages {
+	if w.level == trace.LevelMessages {
 		tracer = &eventBuf{pool: &w.chunks}
 	}
 	if w.cpuClock != nil {
@@ -538,7 +540,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		return lat, fmt.Errorf("%w: run %d (grid point %d: %s; replica %d, seed %d): %v",
 			errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, err)
 	}
-	return row.fill(res, lat, w.level >= LevelJoins), nil
+	return row.fill(res, lat, w.level >= trace.LevelJoins), nil
 }
 
 // write appends a unit's runs to the current part, committing the part when it is full.
@@ -599,7 +601,7 @@ func (w *writer) write(r *unitResult) error {
 // writeOps appends one run's operations to the part's ops file, opening it first if need be.
 func (w *writer) writeOps(ops []trace.Op) error {
 	if w.ops == nil {
-		dir := filepath.Join(w.dir, tableOps)
+		dir := filepath.Join(w.dir, trace.TableOps)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -623,24 +625,24 @@ func (w *writer) writeOps(ops []trace.Op) error {
 func (w *writer) open() error {
 	name := partName(w.nextPart)
 	w.nextPart++
-	w.part = PartInfo{Part: name}
+	w.part = trace.PartInfo{Part: name}
 	opts := trace.Options{Metadata: map[string]string{
 		"dhtexp.experiment": w.spec.Name,
 		"dhtexp.spec_hash":  w.spec.Hash,
 	}}
 	w.opts = opts
 	var err error
-	if w.runs, err = trace.Create(filepath.Join(w.dir, tableRuns, name), RunSchema, opts); err != nil {
+	if w.runs, err = trace.Create(filepath.Join(w.dir, trace.TableRuns, name), RunSchema, opts); err != nil {
 		return err
 	}
-	if w.level >= LevelJoins {
-		if w.joins, err = trace.CreateJoins(filepath.Join(w.dir, tableJoins, name), trace.ClockVirtual, opts); err != nil {
+	if w.level >= trace.LevelJoins {
+		if w.joins, err = trace.CreateJoins(filepath.Join(w.dir, trace.TableJoins, name), trace.ClockVirtual, opts); err != nil {
 			w.abort()
 			return err
 		}
 	}
-	if w.level >= LevelMessages {
-		if w.events, err = trace.CreateEvents(filepath.Join(w.dir, tableEvents, name), trace.ClockVirtual, opts); err != nil {
+	if w.level >= trace.LevelMessages {
+		if w.events, err = trace.CreateEvents(filepath.Join(w.dir, trace.TableEvents, name), trace.ClockVirtual, opts); err != nil {
 			w.abort()
 			return err
 		}
@@ -673,7 +675,7 @@ func (w *writer) commit() error {
 	if w.m.Complete() {
 		w.m.Finished = time.Now().UTC().Format(time.RFC3339)
 	}
-	if err := writeManifest(w.dir, w.m); err != nil {
+	if err := trace.WriteManifest(w.dir, w.m); err != nil {
 		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
 		return fmt.Errorf("committing %s: %w", w.part.Part, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -263,7 +262,7 @@ func TestClusterCommand(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
-			m, err := runner.ReadManifest(out)
+			m, err := trace.ReadManifest(out)
 			if err != nil {
 				t.Fatal(err)
 			}

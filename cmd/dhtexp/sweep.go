@@ -16,6 +16,7 @@ import (
 
 	"github.com/dhtexp/dhtexp/cluster"
 	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func init() {
@@ -75,7 +76,7 @@ func sweepAction(c *cli.Context) error {
 		return usagef("--part-runs must be at least 1")
 	}
 	if v := c.String("trace"); v != "" {
-		if opts.Trace, err = runner.ParseLevel(v); err != nil {
+		if opts.Trace, err = trace.ParseLevel(v); err != nil {
 			return usagef("--trace: %v", err)
 		}
 	}
