@@ -124,7 +124,7 @@ func TestParamsRoundTrip(t *testing.T) {
 				}
 				dir := filepath.Join(t.TempDir(), "out")
 				f := &fakeReal{seeds: map[uint64]sim.Config{}}
-				if _, err := Sweep(context.Background(), spec, Options{Dir: dir, Workers: 1, Real: f.run}); err != nil {
+				if _, err := Sweep(context.Background(), spec, Options{Dir: dir, Workers: 1, Real: RealFunc(f.run)}); err != nil {
 					t.Fatal(err)
 				}
 				m, err := trace.ReadManifest(dir)

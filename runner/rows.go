@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -197,7 +198,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.p50, r.p99, r.max = -1, -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.p50, r.p99, r.max = nearestRank(lat, 50), nearestRank(lat, 99), lat[len(lat)-1]
+		r.p50, r.p99, r.max = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99), lat[len(lat)-1]
 	}
 
 	r.kv = res.KV
@@ -222,16 +223,9 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.lookupP50, r.lookupP99 = -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.lookupP50, r.lookupP99 = nearestRank(lat, 50), nearestRank(lat, 99)
+		r.lookupP50, r.lookupP99 = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99)
 	}
 	return lat
-}
-
-// nearestRank is the smallest value with at least pct percent of the sorted values at or
-// below it.
-func nearestRank(sorted []int64, pct int) int64 {
-	k := (pct*len(sorted) + 99) / 100
-	return sorted[max(k, 1)-1]
 }
 
 // id64 maps a node ID to the trace's integer form, where -1 is null.
@@ -369,11 +363,5 @@ func (b *eventBuf) Event(e *observe.Event) {
 		b.chunks = append(b.chunks, b.pool.get())
 		n++
 	}
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	b.chunks[n-1] = append(b.chunks[n-1], trace.Event{RunID: b.run, Seq: e.Seq, TimeNs: e.Time,
-		Kind: e.Kind.String(), MsgType: mt, Node: id64(e.Node), From: id64(e.From), To: id64(e.To),
-		Joiner: id64(e.Joiner), Left: id64(e.Left), Right: id64(e.Right), Detail: e.Detail})
+	b.chunks[n-1] = append(b.chunks[n-1], trace.EventOf(b.run, e))
 }

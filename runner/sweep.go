@@ -54,13 +54,12 @@ type Options struct {
 	PartEvents int
 	// Progress receives progress reports; nil reports nothing.
 	Progress Progress
-	// Real runs a cluster-mode configuration (cfg.Seed set) on real nodes and reports it
-	// as the simulator would; a spec with cluster-mode points needs it. The runner leaves
-	// real nodes to its caller so that it depends on the simulator only. Real runs never
-	// overlap each other or a simulation: each waits for the simulations in flight and
-	// holds the others back, so that measured latencies are the network's and not the
-	// load of other runs.
-	Real RealFunc
+	// Real runs the cluster-mode configurations on real nodes; a spec with cluster-mode
+	// points needs it. The runner leaves real nodes to an implementation it is handed so
+	// that it depends on the simulator only. Real runs never overlap each other or a
+	// simulation: each waits for the simulations in flight and holds the others back, so
+	// that measured latencies are the network's and not the load of other runs.
+	Real RealRunner
 
 	// cpuClock, when set, reads the calling thread's CPU time; workers then stay on their
 	// threads and SimTime counts their CPU time while they run units (the simulations and
@@ -72,10 +71,22 @@ type Options struct {
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
-// RealFunc runs one configuration on real nodes. Joins' Start and End are nanoseconds
-// since the joins were released (the simulator's time 0); Result.Events and SimTime are
-// whatever the implementation observes. An error, other than ctx's, fails the sweep.
+// RealRunner runs configurations on real nodes.
+type RealRunner interface {
+	// RunReal runs one configuration (cfg.Seed set) and reports it as the simulator
+	// would. Joins' Start and End are nanoseconds since the joins were released (the
+	// simulator's time 0); Result.Events and SimTime are whatever the implementation
+	// observes. An error, other than ctx's, fails the sweep.
+	RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+}
+
+// RealFunc adapts a function to a RealRunner.
 type RealFunc func(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+
+// RunReal calls f.
+func (f RealFunc) RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
+	return f(ctx, cfg)
+}
 
 // Summary tells what a sweep did.
 type Summary struct {
@@ -338,7 +349,7 @@ type writer struct {
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 	chunks   chunkPool
 
-	real RealFunc
+	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
 	// exclusively by each real run; Go's RWMutex makes new simulations wait behind a real
 	// run that waits, so real runs are not starved.
@@ -536,7 +547,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		w.gate.Lock()
 		defer w.gate.Unlock()
 		t0 = time.Now()
-		res, err = w.real(ctx, cfg)
+		res, err = w.real.RunReal(ctx, cfg)
 		row.wall = int64(time.Since(t0))
 	} else {
 		var tr observe.Tracer

@@ -256,13 +256,6 @@ func TestSweepRowsMatchSimulator(t *testing.T) {
 	}
 }
 
-func TestNearestRank(t *testing.T) {
-	v := []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
-	if nearestRank(v, 50) != 50 || nearestRank(v, 99) != 100 || nearestRank(v[:1], 50) != 10 || nearestRank(v[:2], 50) != 10 {
-		t.Error("nearest rank wrong")
-	}
-}
-
 // cancelAt is a Progress that cancels the sweep once enough runs are written, as Ctrl-C would.
 type cancelAt struct {
 	after  int64

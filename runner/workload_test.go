@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
@@ -140,7 +141,7 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 					pct int
 				}{{"kv_lookup_latency_p50_ns", 50}, {"kv_lookup_latency_p99_ns", 99}} {
 					valid := c.Valid(q.col)[i]
-					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != nearestRank(s.lat, q.pct) {
+					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != stats.NearestRank(s.lat, q.pct) {
 						return fmt.Errorf("run %d: %s is %d (null %v) over %d ok lookups", id, q.col, c.Int64(q.col)[i], !valid, len(s.lat))
 					}
 				}

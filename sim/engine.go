@@ -376,13 +376,13 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 		return true
 	}
 	s.msgs++
-	if m.Type == protocol.ConnectRedirect {
+	if observe.IsHop(m.Type) {
 		s.redirs++
 	}
 	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
 		jr := &s.joins[s.nodes[j].join]
 		jr.Messages++
-		if m.Type == protocol.ConnectRedirect {
+		if observe.IsHop(m.Type) {
 			jr.Hops++
 		}
 	}

@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -108,7 +103,7 @@ func kvAction(c *cli.Context) error {
 		}
 	}
 	if rep.Status != node.StatusRefused {
-		if err := printKV(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
+		if err := node.WriteKVReply(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
 			return err
 		}
 	}
@@ -125,67 +120,4 @@ func kvAction(c *cli.Context) error {
 		msg += ": " + rep.Error
 	}
 	return exitError{exitFailure, fmt.Errorf("%s: %s", what, msg)}
-}
-
-// kvJSON is the --json output.
-type kvJSON struct {
-	Op          string  `json:"op"`
-	Key         string  `json:"key"`
-	KeyID       *uint64 `json:"key_id"`
-	Status      string  `json:"status"`
-	Owner       *uint64 `json:"owner"`
-	OwnerAddr   string  `json:"owner_addr,omitempty"`
-	Hops        int     `json:"hops"`
-	Value       *string `json:"value,omitempty"`        // get: the value, when it is UTF-8
-	ValueBase64 string  `json:"value_base64,omitempty"` // get: the value, when it is not
-	Error       string  `json:"error,omitempty"`
-}
-
-func printKV(w io.Writer, asJSON bool, kind protocol.OpKind, key string, r *node.KVReply) error {
-	found := kind == protocol.OpGet && r.Status == protocol.StatusOK
-	if asJSON {
-		out := kvJSON{Op: kind.String(), Key: key, KeyID: jsonID(r.KeyID), Status: node.StatusName(r.Status),
-			Owner: jsonID(r.Owner), OwnerAddr: r.OwnerAddr, Hops: r.Hops, Error: r.Error}
-		if found {
-			if utf8.Valid(r.Value) {
-				v := string(r.Value)
-				out.Value = &v
-			} else {
-				out.ValueBase64 = base64.StdEncoding.EncodeToString(r.Value)
-			}
-		}
-		return json.NewEncoder(w).Encode(out)
-	}
-	line := fmt.Sprintf("%s %s %q", node.StatusName(r.Status), kind, key)
-	if r.KeyID != protocol.None {
-		line += fmt.Sprintf(" (key id %v)", r.KeyID)
-	}
-	switch {
-	case r.Owner == protocol.None:
-		line += ": owner unknown"
-	case r.OwnerAddr == "":
-		line += fmt.Sprintf(": owner %v", r.Owner)
-	default:
-		line += fmt.Sprintf(": owner %v at %s", r.Owner, r.OwnerAddr)
-	}
-	line += ", " + strconv.Itoa(r.Hops) + " hop"
-	if r.Hops != 1 {
-		line += "s"
-	}
-	if found {
-		line += ", value " + strconv.Quote(string(r.Value))
-	}
-	if r.Error != "" {
-		line += ": " + r.Error
-	}
-	_, err := fmt.Fprintln(w, line)
-	return err
-}
-
-func jsonID(id protocol.ID) *uint64 {
-	if id == protocol.None {
-		return nil
-	}
-	v := uint64(id)
-	return &v
 }

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,7 +17,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/node"
-	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -197,17 +193,13 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 	return cfg, nil
 }
 
-// parsePeer reads ID@ADDR.
+// parsePeer reads the ID@ADDR of --left or --right.
 func parsePeer(flag, v string, ring protocol.Ring) (node.Peer, error) {
-	idText, addr, ok := strings.Cut(v, "@")
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if !ok || err != nil || !ring.Contains(protocol.ID(id)) {
-		return node.Peer{}, usagef("--%s: want ID@ADDR with an ID on the %d-bit ring, got %q", flag, ring.Bits, v)
+	p, err := node.ParsePeer(v, ring)
+	if err != nil {
+		return p, usagef("--%s: %v", flag, err)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return node.Peer{}, usagef("--%s: %v", flag, err)
-	}
-	return node.Peer{ID: protocol.ID(id), Addr: addr}, nil
+	return p, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -229,118 +221,35 @@ func nodeAction(c *cli.Context) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 
-	var tw *traceWriter
+	var tw *trace.EventTracer
 	if path := c.String("trace"); path != "" {
 		ew, err := trace.CreateEvents(path, trace.ClockWall, trace.Options{})
 		if err != nil {
 			return err
 		}
-		tw = &traceWriter{w: ew, run: c.Int64("run-id"), log: cfg.Logger}
+		tw = trace.NewEventTracer(ew, c.Int64("run-id"), func(err error) {
+			cfg.Logger.Error("trace write failed; no further events are written", "err", err)
+		})
 		cfg.Tracer = tw
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Stdin is watched from the start, so that a parent that goes away while the node is
-	// still waiting for its contact takes the node with it.
-	joinLine := make(chan struct{}, 1)
-	stdinClosed := make(chan struct{})
-	if cfg.DeferJoin || c.Bool("exit-with-stdin") {
-		exitOnEOF := c.Bool("exit-with-stdin")
-		go func() {
-			sc := bufio.NewScanner(c.App.Reader)
-			for sc.Scan() {
-				if strings.TrimSpace(sc.Text()) == "join" {
-					select {
-					case joinLine <- struct{}{}:
-					default:
-					}
-				}
-			}
-			if exitOnEOF {
-				close(stdinClosed)
-				stop()
-			}
-		}()
-	}
-	n, err := node.StartContext(ctx, cfg)
+	err = node.RunProcess(ctx, cfg, node.Process{Stdin: c.App.Reader, ExitWithStdin: c.Bool("exit-with-stdin"),
+		LeaveTimeout: leaveTimeout, Started: func(n *node.Node) {
+			fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
+		}})
 	if err != nil {
 		if tw != nil {
-			tw.w.Abort()
+			tw.Abort()
 		}
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
-	for running := true; running; {
-		select {
-		case <-joinLine:
-			n.StartJoin()
-		case <-ctx.Done():
-			running = false
-		case <-n.Done():
-			running = false
-		}
-	}
-	select {
-	case <-stdinClosed:
-		// A parent closes the stdins of all its nodes at once (dhtexp cluster, at the end
-		// of a run): every exchange would wait for a left neighbour that leaves too, and
-		// its messages would land in the run's trace.
-		n.LeaveNotice(leaveTimeout)
-	default:
-		n.Leave(leaveTimeout)
-	}
 	if tw != nil {
-		if err := tw.close(); err != nil {
+		if err := tw.Close(); err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
 	}
 	return nil
-}
-
-// traceWriter adapts a Parquet events file to the node's tracer. The node calls it from
-// one goroutine only, and close runs after the node has stopped.
-type traceWriter struct {
-	w   *trace.EventWriter
-	run int64
-	log *slog.Logger
-	err error
-}
-
-func (t *traceWriter) Event(e *observe.Event) {
-	if t.err != nil {
-		return
-	}
-	te := traceEvent(t.run, e)
-	if t.err = t.w.WriteEvent(&te); t.err != nil {
-		t.log.Error("trace write failed; no further events are written", "err", t.err)
-	}
-}
-
-func (t *traceWriter) close() error {
-	if t.err != nil {
-		t.w.Abort()
-		return t.err
-	}
-	return t.w.Close()
-}
-
-// traceEvent converts a driver event into an events-table row.
-func traceEvent(run int64, e *observe.Event) trace.Event {
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	return trace.Event{RunID: run, Seq: e.Seq, TimeNs: e.Time, Kind: e.Kind.String(), MsgType: mt,
-		Node: traceID(e.Node), From: traceID(e.From), To: traceID(e.To), Joiner: traceID(e.Joiner),
-		Left: traceID(e.Left), Right: traceID(e.Right), Detail: e.Detail}
-}
-
-// traceID maps an ID to the trace's integers, where -1 is null.
-func traceID(id protocol.ID) int64 {
-	if id == protocol.None {
-		return -1
-	}
-	return int64(id)
 }
 
 func statusCommand() *cli.Command {
@@ -371,57 +280,8 @@ func statusCommand() *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(s)
 			}
-			printStatus(c.App.Writer, &s)
+			s.WriteText(c.App.Writer)
 			return nil
 		},
-	}
-}
-
-func printStatus(w io.Writer, s *node.Status) {
-	peer := func(id protocol.ID, addr string) string {
-		if id == protocol.None {
-			return "-"
-		}
-		if addr == "" {
-			return id.String()
-		}
-		return fmt.Sprintf("%v at %s", id, addr)
-	}
-	var flags []string
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"},
-		{s.Leaving, "leaving"}, {s.Departed, "departed"}} {
-		if f.on {
-			flags = append(flags, f.name)
-		}
-	}
-	if len(flags) == 0 {
-		flags = []string{"-"}
-	}
-	join := "member (started inside the ring)"
-	switch {
-	case s.Member:
-	case s.JoinEnd != 0:
-		join = fmt.Sprintf("joined through %v in %v", s.Contact, time.Duration(s.JoinEnd-s.JoinStart))
-	case s.Failed:
-		join = fmt.Sprintf("failed: gave up joining through %v after its retries", s.Contact)
-	case s.JoinStart != 0:
-		join = fmt.Sprintf("joining through %v for %v", s.Contact, time.Since(time.Unix(0, s.JoinStart)).Round(time.Millisecond))
-	default:
-		join = fmt.Sprintf("not started (contact %v)", s.Contact)
-	}
-	fmt.Fprintf(w, "node      %v at %s (%s, %d bits)\n", s.ID, s.Addr, s.Protocol, s.Bits)
-	fmt.Fprintf(w, "left      %s\n", peer(s.Left, s.LeftAddr))
-	fmt.Fprintf(w, "right     %s\n", peer(s.Right, s.RightAddr))
-	fmt.Fprintf(w, "flags     %s\n", strings.Join(flags, ","))
-	fmt.Fprintf(w, "queue     %d\n", s.Queue)
-	fmt.Fprintf(w, "timers    %d pending\n", s.Timers)
-	fmt.Fprintf(w, "keys      %d stored, %d fingers\n", s.Keys, s.Fingers)
-	fmt.Fprintf(w, "join      %s\n", join)
-	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
-	if s.Error != "" {
-		fmt.Fprintf(w, "error     %s\n", s.Error)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/dhtexp/dhtexp/cluster"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -67,7 +68,7 @@ func sweepAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: runReal}
+	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: cluster.InProcess{}}
 	if opts.Workers < 1 {
 		return usagef("--workers must be at least 1")
 	}
