@@ -78,7 +78,7 @@ func DefaultConfig() Config {
 		Link:        "fifo",
 		Horizon:     200 * unit,
 		MaxMessages: 1_000_000,
-		Layout: "uniform", Contacts: "random", Starts: "window", LeaveTarget: "random",
+		Layout:      "uniform", Contacts: "random", Starts: "window", LeaveTarget: "random",
 		Workload: Workload{Lookup: 1, Get: 1, Put: 1, Popularity: "uniform", ZipfS: 1.2,
 			FingerPeriod: int64(50 * time.Millisecond), Fingers: "fresh"},
 	}
