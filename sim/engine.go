@@ -8,8 +8,10 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -205,11 +207,54 @@ func (s *Sim) scheduleLeaves() {
 		}
 	}
 	r.Shuffle(len(members), func(a, b int) { members[a], members[b] = members[b], members[a] })
+	if s.cfg.LeaveTarget != "" && s.cfg.LeaveTarget != LeaveTargets[0] {
+		members = s.targetLeavers(members, r)
+	}
 	for _, i := range members[:s.cfg.Leavers] {
 		s.q.push(s.cfg.Workload.Before*b2i(s.kv.on)+r.Int64N(s.cfg.JoinWindow+1), evLeave, i)
 	}
 	s.kv.startsLeft += s.cfg.Leavers
 	s.kv.joinsLeft += s.cfg.Leavers
+}
+
+// targetLeavers puts the members that leave_target aims at first in shuffled (a random order
+// of every member), the rest after them in their shuffled order.
+func (s *Sim) targetLeavers(shuffled []int32, r *rand.Rand) []int32 {
+	sorted := slices.Clone(shuffled)
+	slices.SortFunc(sorted, func(a, b int32) int { return cmp.Compare(s.nodes[a].id, s.nodes[b].id) })
+	var first []int32
+	switch s.cfg.LeaveTarget {
+	case "contacts": // the members newcomers ask to join through
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member && n.contact != protocol.None {
+				first = append(first, s.index[n.contact])
+			}
+		}
+	case "gap-ends": // both members around every newcomer's gap
+		m := len(sorted)
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member {
+				k, _ := slices.BinarySearchFunc(sorted, n.id, func(j int32, id protocol.ID) int { return cmp.Compare(s.nodes[j].id, id) })
+				first = append(first, sorted[(k+m-1)%m], sorted[k%m])
+			}
+		}
+	case "adjacent": // a run of neighbours in ID order from a random member
+		at := r.IntN(len(sorted))
+		for k := range sorted {
+			first = append(first, sorted[(at+k)%len(sorted)])
+		}
+	}
+	out := make([]int32, 0, len(shuffled))
+	taken := make(map[int32]bool, len(shuffled))
+	for _, list := range [][]int32{first, shuffled} {
+		for _, i := range list {
+			if s.nodes[i].member && !taken[i] {
+				taken[i] = true
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 func b2i(b bool) int64 {
