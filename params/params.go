@@ -348,6 +348,14 @@ var All = []Param{
 		field: ints(func(c *sim.Config) *int { return &c.Workload.Replicas })},
 	{Name: "leavers", Doc: "random scenario, variants with a leave exchange: initial members that leave gracefully during the join window",
 		field: ints(func(c *sim.Config) *int { return &c.Leavers })},
+	{Name: "layout", Doc: "random scenario: where IDs fall: " + strings.Join(sim.Layouts, ", ") + " (docs/experiments.md, hostile shapes)",
+		field: strs(func(c *sim.Config) *string { return &c.Layout })},
+	{Name: "contacts", Doc: "random scenario: whom newcomers ask: " + strings.Join(sim.ContactRules, ", "),
+		field: strs(func(c *sim.Config) *string { return &c.Contacts })},
+	{Name: "starts", Doc: "random scenario: when newcomers start: window (spread over join_window) or same (one instant in it)",
+		field: strs(func(c *sim.Config) *string { return &c.Starts })},
+	{Name: "leave_target", Doc: "which members leave: " + strings.Join(sim.LeaveTargets, ", "),
+		field: strs(func(c *sim.Config) *string { return &c.LeaveTarget })},
 }
 
 func init() {

@@ -84,6 +84,10 @@ var roundTripCases = map[string]struct {
 	"workload.op_timeout":       {`"1s"`, workloadOn},
 	"workload.replicas":         {"2", workloadOn},
 	"leavers":                   {"2", nil},
+	"layout":                    {`"clustered"`, nil},
+	"contacts":                  {`"gap-left"`, nil},
+	"starts":                    {`"same"`, map[string]string{"join_window": `"3ms"`}},
+	"leave_target":              {`"adjacent"`, map[string]string{"leavers": "2"}},
 }
 
 func with(m map[string]string, k, v string) map[string]string {

@@ -21,7 +21,7 @@ import (
 // ignored; version 4 rows hold what ran.
 var RunSchema = trace.Schema{
 	Name:    trace.RunsSchemaName,
-	Version: 4,
+	Version: 5,
 	Columns: slices.Concat(runIDColumns, paramColumns(), outcomeColumns),
 }
 

@@ -316,17 +316,23 @@ func Parse(path string, data []byte) (*Spec, error) {
 }
 
 // canonicalHash is the SHA-256 of what the spec means: its name, seeds, base seed and trace
-// level, the value of every parameter in [base] (defaults included, so that a changed
-// default is a changed experiment), and each sweep group's axes with their values, in
-// order. Values are in canonical form, so comments, the order of keys within a table and
-// the spelling of a value ("10ms" or "10000us") do not enter it. The description does not
-// either: rewording it neither changes an experiment nor blocks its --resume.
+// level, every [base] parameter whose value differs from the build's default, and each sweep
+// group's axes with their values, in order. Values are in canonical form, so comments, the
+// order of keys within a table, the spelling of a value ("10ms" or "10000us") and writing a
+// default out do not enter it. Neither does a parameter a later build adds, whose default
+// keeps the old behaviour, so a new build can still --resume and check older result sets.
+// Defaults are the build's, like its protocol code: result sets record the VCS revision for
+// that. The description does not enter either: rewording it neither changes an experiment
+// nor blocks its --resume.
 func (s *Spec) canonicalHash(base params.Run, groups [][]groupAxis) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "dhtexp spec 2\nname=%q\nseeds=%d\nbase_seed=%d\ntrace=%s\n", s.Name, s.Seeds, s.BaseSeed, s.Trace)
+	fmt.Fprintf(&b, "dhtexp spec 3\nname=%q\nseeds=%d\nbase_seed=%d\ntrace=%s\n", s.Name, s.Seeds, s.BaseSeed, s.Trace)
+	def := params.Default()
 	for i := range params.All {
 		p := &params.All[i]
-		fmt.Fprintf(&b, "base.%s=%q\n", p.Name, p.Get(&base).String())
+		if v := p.Get(&base); v != p.Get(&def) {
+			fmt.Fprintf(&b, "base.%s=%q\n", p.Name, v.String())
+		}
 	}
 	for i, g := range groups {
 		fmt.Fprintf(&b, "sweep %d\n", i)
