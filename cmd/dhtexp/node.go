@@ -278,6 +278,8 @@ func nodeAction(c *cli.Context) error {
 			running = false
 		case <-n.Done():
 			running = false
+		case <-n.JoinRefused():
+			running = false
 		}
 	}
 	select {
@@ -287,6 +289,7 @@ func nodeAction(c *cli.Context) error {
 		// its messages would land in the run's trace.
 		n.LeaveNotice(leaveTimeout)
 	default:
+		// A refused node is not in the ring: it has nobody to tell and stops at once.
 		n.Leave(leaveTimeout)
 	}
 	if tw != nil {
@@ -294,7 +297,8 @@ func nodeAction(c *cli.Context) error {
 			return fmt.Errorf("trace: %w", err)
 		}
 	}
-	return nil
+	// The ring refused the join (its ID is taken): the error names the ID and its node.
+	return n.JoinErr()
 }
 
 // traceWriter adapts a Parquet events file to the node's tracer. The node calls it from
