@@ -198,6 +198,8 @@ type Node struct {
 	// lastHeard is when the last message from a peer was handled (Unix nanoseconds), so
 	// that a departed node can tell when stragglers have stopped coming.
 	lastHeard atomic.Int64
+
+	refusals refusals // duplicate IDs: claims of taken IDs, and the own join's refusal
 }
 
 type inputKind uint8
@@ -330,7 +332,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Join != "" && id == contact.ID {
 		ln.Close()
-		return nil, fmt.Errorf("ID %v is the contact's own ID", id)
+		return nil, &IDTakenError{ID: id, HolderAddr: cfg.Join, By: id}
 	}
 
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
@@ -677,6 +679,7 @@ func (n *Node) handle(in *input) {
 			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			n.noteRefusal(f)
 			switch {
 			case n.leaving:
 				n.drop(&f.Msg, "received while leaving")
@@ -732,14 +735,25 @@ func (n *Node) handle(in *input) {
 
 // learn records where id listens, unless it names nothing usable.
 func (n *Node) learn(id protocol.ID, addr string) {
-	if addr == "" || id == n.id || !n.ring.Contains(id) {
+	if addr == "" || !n.ring.Contains(id) {
 		return
 	}
-	if old, ok := n.dir[id]; ok && old == addr {
+	if id == n.id {
+		if addr != n.addr {
+			n.claim(id, addr)
+		}
+		return
+	}
+	old, ok := n.dir[id]
+	if ok && old == addr {
 		return
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		n.log.Debug("ignoring unusable address", "peer", uint64(id), "addr", addr)
+		return
+	}
+	if ok && n.guarded(id, old) {
+		n.claim(id, addr)
 		return
 	}
 	n.dir[id] = addr
@@ -840,7 +854,9 @@ func (n *Node) observe() {
 		n.lastHeard.Store(time.Now().UnixNano())
 		close(n.departed)
 	}
-	if !old.Failed && st.Failed && !st.Connected {
+	if !old.Refused && st.Refused {
+		n.joinRefused()
+	} else if !old.Failed && st.Failed && !st.Connected {
 		// The simulator has no event for a reported failure (join_end means success), so
 		// the node traces it as a fault of its own; the status carries the flag.
 		n.emit(observe.KindFault, nil, "join failed: gave up after its retries")
@@ -863,11 +879,15 @@ func (n *Node) send(m protocol.Message) {
 		n.drop(&m, "sent while leaving")
 		return
 	}
-	if m.To == n.id {
+	addr, ok := n.dir[m.To]
+	switch {
+	case m.Type == protocol.JoinRefused:
+		// The refused newcomer shares its ID with a member, possibly this node.
+		addr, ok = n.refusalAddr(m.To)
+	case m.To == n.id:
 		n.local = append(n.local, m)
 		return
 	}
-	addr, ok := n.dir[m.To]
 	if !ok {
 		n.drop(&m, fmt.Sprintf("no address known for %v", m.To))
 		return

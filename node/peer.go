@@ -73,6 +73,12 @@ func (p *peer) revive() {
 	p.mu.Unlock()
 }
 
+func (p *peer) isDead() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dead
+}
+
 // markDead makes the peer refuse messages until it is heard from again.
 func (p *peer) markDead() {
 	p.mu.Lock()

@@ -64,6 +64,8 @@ func RunProcess(ctx context.Context, cfg Config, p Process) error {
 			running = false
 		case <-n.Done():
 			running = false
+		case <-n.JoinRefused():
+			running = false
 		}
 	}
 	select {
@@ -73,7 +75,8 @@ func RunProcess(ctx context.Context, cfg Config, p Process) error {
 		// and its messages would land in the run's trace.
 		n.LeaveNotice(p.LeaveTimeout)
 	default:
+		// A refused node is not in the ring: it has nobody to tell and stops at once.
 		n.Leave(p.LeaveTimeout)
 	}
-	return nil
+	return n.JoinErr()
 }

@@ -182,6 +182,10 @@ func (n *predlockNode) route(k ID, out *Output) {
 		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k, Neighbour: None})
 		return
 	}
+	if idTaken(n.id, n.left, n.right, k) {
+		refuse(out, n.id, k)
+		return
+	}
 	if !n.connected || n.ring.Between(n.id, k, n.right) {
 		n.queue.push(k)
 		return
@@ -224,6 +228,8 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 			n.locked, n.pending = false, None
 			n.unlocked(out)
 		}
+	case JoinRefused:
+		n.refusedJoin(out)
 	default:
 		n.leaveStep(m, out)
 	}

@@ -42,6 +42,7 @@ const (
 	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
 	LeaveBye    // leave: the left neighbour points past the leaver; it may go
 	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
+	JoinRefused // join: the newcomer's ID is in the ring already (Neighbour = that ID's member)
 	numMsgTypes
 )
 
@@ -70,6 +71,7 @@ var msgTypeNames = [...]string{
 	LeaveDone:       "leave_done",
 	LeaveBye:        "leave_bye",
 	KeyReplica:      "key_replica",
+	JoinRefused:     "join_refused",
 }
 
 // IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
@@ -167,6 +169,7 @@ type State struct {
 	Leaving     bool // asked to leave: its keys are handed over or on their way
 	Departed    bool // has left the ring
 	LeaveFailed bool // gave its leave up after bounded retries (it stays, or forwards if its keys are gone)
+	Refused     bool // its join was refused because its ID is taken (Failed is set too)
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.

@@ -59,6 +59,7 @@ type lockNode struct {
 	connected       bool
 	waiting         bool
 	locked          bool
+	refused         bool         // its own join was refused: its ID is taken
 	queue           requestQueue // joiners whose requests await service
 	dht
 }
@@ -73,10 +74,10 @@ func newLockNode(c Config) lockNode {
 
 func (n *lockNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len(), Failed: n.refused, Refused: n.refused}
 }
 
-func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }
 
 func (n *lockNode) view() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
@@ -104,6 +105,6 @@ func (n *lockNode) appendKey(b []byte, own ...ID) []byte {
 	for _, id := range append([]ID{n.id, n.left, n.right}, own...) {
 		b = appendID(b, id)
 	}
-	b = appendBools(b, n.connected, n.waiting, n.locked)
+	b = appendBools(b, n.connected, n.waiting, n.locked, n.refused)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }

@@ -15,8 +15,8 @@ package protocol
 //   - A newcomer refuses (welcome_nack) a welcome from a second owner, or after giving up, so
 //     that owner unlocks at once. set_left applies only if the successor's left is still the
 //     owner, so a stale duplicate cannot move a pointer back.
-//   - Requests for a node that is already a neighbour, pending or queued are dropped: they
-//     are duplicates.
+//   - Requests for a node that is pending or queued are duplicates and are dropped; one
+//     that names this node's or a neighbour's ID is answered join_refused (refuse.go).
 
 func init() {
 	register(Variant{
@@ -85,6 +85,7 @@ type retryNode struct {
 	lepoch      uint64
 	askedLeft   ID   // the left neighbour last asked: a new one is progress
 	leaveFailed bool // the last leave was given up
+	refused     bool // the own join was refused: the ID is taken
 	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
@@ -108,7 +109,7 @@ func (n *retryNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected && n.lphase != lDeparted,
 		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed, Locked: n.ophase != oFree,
 		Queue: n.queue.Len(), Failed: n.jphase == jFailed, Leaving: n.lphase >= lHanded, Departed: n.lphase == lDeparted,
-		LeaveFailed: n.leaveFailed}
+		LeaveFailed: n.leaveFailed, Refused: n.refused}
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
@@ -158,8 +159,12 @@ func (n *retryNode) route(k ID, out *Output) {
 		n.send(out, ConnectRedirect, n.left, k, None)
 		return
 	}
-	if k == n.id || k == n.left || k == n.right || k == n.pending {
-		return // a duplicate: k is already placed or being placed here
+	if k == n.pending {
+		return // a duplicate: k is being placed here
+	}
+	if idTaken(n.id, n.left, n.right, k) {
+		refuse(out, n.id, k)
+		return
 	}
 	if n.jphase != jConnected && n.jphase != jWelcomed {
 		// No pointers (or gave up): we cannot route; the newcomer must ask again. A welcomed
@@ -277,6 +282,13 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.unlock()
 			n.afterUnlock(out)
 		}
+	case JoinRefused:
+		// Once welcomed the newcomer is placed, and the refusal answered a late copy of
+		// its own request.
+		if n.jphase == jConnecting {
+			n.refused = true
+			n.fail(out)
+		}
 	default:
 		n.leaveStep(m, out)
 	}
@@ -361,7 +373,7 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 		b = appendID(b, id)
 	}
 	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries), n.lphase, byte(n.ltries))
-	b = appendBools(b, n.progress, n.leaveFailed)
+	b = appendBools(b, n.progress, n.leaveFailed, n.refused)
 	b = appendID(b, n.askedLeft)
 	b = appendID(b, n.leaveWait)
 	return n.dht.appendKey(n.queue.appendKey(b))

@@ -3,7 +3,8 @@ package protocol
 // The seed variant reproduces the original school-project protocol, flaws included:
 // comparisons are plain integer comparisons with no wrap-around, and a node that receives
 // change_neighbour does not lock, so two nodes can accept newcomers into the same gap.
-// Do not fix anything here; improvements belong in other variants.
+// Do not fix anything here; improvements belong in other variants. The one addition, the
+// refusal of a taken ID (refuse.go), acts only when two nodes share an ID.
 
 func init() {
 	register(Variant{
@@ -74,6 +75,8 @@ func (n *seedNode) Step(m Message, out *Output) error {
 		out.idle(1)
 	case SuccessJoin:
 		n.locked = false
+	case JoinRefused:
+		n.refusedJoin(out)
 	}
 	// Unknown types are ignored, as the original's dispatch did.
 	return nil
@@ -89,6 +92,13 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 		return false, nil
 	}
 	k := n.queue.pop()
+	if idTaken(n.id, n.left, n.right, k) {
+		// Not the original's: it had no answer for a taken ID and linked the node to
+		// itself. The refusal acts only on duplicate IDs, which the original never had, so
+		// every run with distinct IDs still goes as the original's did.
+		refuse(out, n.id, k)
+		return true, nil
+	}
 	n.locked = true
 	// The original compared against right first and crashed on a missing neighbour.
 	if n.right == None {

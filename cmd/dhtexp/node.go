@@ -238,6 +238,7 @@ func nodeAction(c *cli.Context) error {
 		LeaveTimeout: leaveTimeout, Started: func(n *node.Node) {
 			fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
 		}})
+	// A refused join (its ID is taken) comes back as an error naming the ID and its node.
 	if err != nil {
 		if tw != nil {
 			tw.Abort()
