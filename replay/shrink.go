@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,10 +160,16 @@ func candidates(c sim.Config) []candidate {
 // CommandLine spells the `dhtexp run` invocation that replays cfg, naming only the flags
 // that differ from the defaults.
 func CommandLine(cfg sim.Config) string {
+	return "dhtexp run " + strings.Join(Args(cfg), " ")
+}
+
+// Args are the flags of `dhtexp run` (and `dhtexp replay`, which takes the same ones) that
+// set cfg, one command line word each: only those that differ from the defaults, and the
+// seed.
+func Args(cfg sim.Config) []string {
 	d := params.Default()
 	r := params.Run{Mode: params.ModeSim, Config: cfg}
-	var b strings.Builder
-	b.WriteString("dhtexp run")
+	var args []string
 	for i := range params.All {
 		p := &params.All[i]
 		v := p.Get(&r)
@@ -171,13 +178,12 @@ func CommandLine(cfg sim.Config) string {
 		}
 		switch {
 		case p.Negated():
-			fmt.Fprintf(&b, " --%s", p.Flag)
+			args = append(args, "--"+p.Flag)
 		case p.Kind == params.KindBool:
-			fmt.Fprintf(&b, " --%s=%s", p.Flag, v)
+			args = append(args, fmt.Sprintf("--%s=%s", p.Flag, v))
 		default:
-			fmt.Fprintf(&b, " --%s %s", p.Flag, v)
+			args = append(args, "--"+p.Flag, v.String())
 		}
 	}
-	fmt.Fprintf(&b, " --seed %d", cfg.Seed)
-	return b.String()
+	return append(args, "--seed", strconv.FormatUint(cfg.Seed, 10))
 }

@@ -95,7 +95,7 @@ func Draw(b Bounds, seed uint64) sim.Config {
 	case "constant":
 		c.Delay = sim.Delay{Kind: kind, Value: d}
 	case "uniform":
-		c.Delay = sim.Delay{Kind: kind, Min: d / 4, Max: d}
+		c.Delay = sim.Delay{Kind: kind, Min: max(d/4, 1), Max: d}
 	case "uniform-int":
 		unit := max(d/8, 1)
 		c.Unit = unit

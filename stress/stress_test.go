@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/sim"
 )
 
 // TestSwarmPredlock: predlock on a perfect network keeps its promise on every drawn shape.
@@ -58,5 +59,41 @@ func TestShardsPartitionSeeds(t *testing.T) {
 	}
 	if runs != whole.Runs || len(fails) != len(whole.Failures) {
 		t.Fatalf("shards ran %d runs with %d failures, whole %d with %d", runs, len(fails), whole.Runs, len(whole.Failures))
+	}
+}
+
+// TestDrawValid: every drawn configuration is one the simulator accepts, at the bounds'
+// extremes too, and the draws reach every layout, contact rule, start rule, leave target,
+// link mode and delay kind.
+func TestDrawValid(t *testing.T) {
+	seen := map[string]bool{}
+	for _, b := range []Bounds{
+		DefaultBounds("predlock"),
+		{Protocol: "predlock-retry", MaxNodes: 12, MaxJoiners: 12, MaxLeavers: 3, MaxDelay: 20_000_000, Faults: true},
+		{Protocol: "seed", MaxNodes: 1, MaxJoiners: 1, MaxDelay: 1, Faults: true},
+		{Protocol: "predlock", MaxNodes: 3, MaxJoiners: 40, MaxLeavers: 2, MaxDelay: 3, Faults: true},
+	} {
+		for seed := uint64(1); seed <= 2000; seed++ {
+			c := Draw(b, seed)
+			if err := c.Validate(); err != nil {
+				t.Fatalf("%+v seed %d: %v", b, seed, err)
+			}
+			for _, s := range []string{"layout " + c.Layout, "contacts " + c.Contacts, "starts " + c.Starts,
+				"link " + c.Link, "delay " + c.Delay.Kind, "leave " + c.LeaveTarget} {
+				seen[s] = true
+			}
+		}
+	}
+	var missing []string
+	for kind, names := range map[string][]string{"layout ": sim.Layouts, "contacts ": sim.ContactRules,
+		"starts ": sim.StartRules, "link ": sim.LinkModes, "delay ": sim.DelayKinds, "leave ": sim.LeaveTargets} {
+		for _, n := range names {
+			if !seen[kind+n] {
+				missing = append(missing, kind+n)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("never drawn: %v", missing)
 	}
 }
