@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,11 +42,8 @@ func retriesFlag() cli.Flag {
 // retryParams reads --timeout and --retries.
 func retryParams(c *cli.Context) (time.Duration, int, error) {
 	timeout, retries := c.Duration("timeout"), c.Int("retries")
-	switch {
-	case timeout <= 0:
-		return 0, 0, usagef("--timeout must be positive")
-	case retries < 1:
-		return 0, 0, usagef("--retries must be at least 1")
+	if err := node.CheckRetry(timeout, retries); err != nil {
+		return 0, 0, usageError{err}
 	}
 	return timeout, retries, nil
 }
@@ -105,107 +99,27 @@ Examples:
 }
 
 func nodeConfig(c *cli.Context) (node.Config, error) {
-	cfg := node.Config{
-		Listen:           c.String("listen"),
-		AllowNonLoopback: c.IsSet("listen"),
-		Advertise:        c.String("advertise"),
-		Protocol:         c.String("protocol"),
-		Bits:             c.Uint("bits"),
-		ID:               protocol.None,
-		Join:             c.String("join"),
-		DeferJoin:        c.Bool("defer-join"),
-		IdleTimeout:      c.Duration("idle-timeout"),
-		PeerTimeout:      c.Duration("peer-timeout"),
-		FingerPeriod:     c.Duration("finger-period"),
-		Replicas:         c.Int("replicas"),
-		HopBudget:        c.Int("hop-budget"),
-		OpTimeout:        c.Duration("op-timeout"),
-	}
 	if c.Args().Len() > 0 {
-		return cfg, usagef("node takes no arguments, got %q", c.Args().Slice())
+		return node.Config{}, usagef("node takes no arguments, got %q", c.Args().Slice())
 	}
-	if _, err := protocol.Lookup(cfg.Protocol); err != nil {
-		return cfg, usagef("--protocol: %v", err)
-	}
-	var err error
-	if cfg.Timeout, cfg.Retries, err = retryParams(c); err != nil {
-		return cfg, err
-	}
-	switch {
-	case cfg.FingerPeriod < 0:
-		return cfg, usagef("--finger-period must not be negative (0 turns finger refresh off)")
-	case cfg.Replicas < 0 || cfg.Replicas > 16:
-		return cfg, usagef("--replicas must be in 0..16, got %d", cfg.Replicas)
-	case cfg.HopBudget < 1 || cfg.HopBudget > 65535:
-		return cfg, usagef("--hop-budget must be in 1..65535, got %d", cfg.HopBudget)
-	case cfg.OpTimeout <= 0:
-		return cfg, usagef("--op-timeout must be positive")
-	}
-	if host, _, err := net.SplitHostPort(cfg.Listen); err != nil || host == "" {
-		// An empty host would bind every interface, which must be asked for by name.
-		return cfg, usagef("--listen %q: want HOST:PORT with a host, e.g. 127.0.0.1:7000 (0.0.0.0:7000 binds every interface)", cfg.Listen)
-	}
-	ring := protocol.Ring{Bits: cfg.Bits}
-	if err := ring.Validate(); err != nil {
-		return cfg, usagef("--bits: %v", err)
-	}
-	if id := c.Int64("id"); id >= 0 {
-		if !ring.Contains(protocol.ID(id)) {
-			return cfg, usagef("--id %d is outside the %d-bit ring", id, cfg.Bits)
-		}
-		cfg.ID = protocol.ID(id)
-	} else if id != -1 {
-		return cfg, usagef("--id must not be negative")
-	}
-	if c.IsSet("seed") {
-		var key [32]byte
-		binary.LittleEndian.PutUint64(key[:], c.Uint64("seed"))
-		cfg.Rand = rand.NewChaCha8(key)
-	}
-	if c.IsSet("left") != c.IsSet("right") {
-		return cfg, usagef("--left and --right go together")
-	}
-	if c.IsSet("left") {
-		if cfg.Join != "" {
-			return cfg, usagef("--join and --left/--right exclude each other")
-		}
-		cfg.Member = true
-		if cfg.Left, err = parsePeer("left", c.String("left"), ring); err != nil {
-			return cfg, err
-		}
-		if cfg.Right, err = parsePeer("right", c.String("right"), ring); err != nil {
-			return cfg, err
-		}
-		if cfg.ID == protocol.None {
-			return cfg, usagef("a ring member (--left/--right) needs its --id")
-		}
-	}
-	if v := c.String("join-at"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return cfg, usagef("--join-at: %v", err)
-		}
-		cfg.JoinAt = t
-	}
-	if (cfg.DeferJoin || !cfg.JoinAt.IsZero()) && cfg.Join == "" {
-		return cfg, usagef("--defer-join and --join-at need --join")
+	s := node.Settings{Listen: c.String("listen"), ListenGiven: c.IsSet("listen"), Advertise: c.String("advertise"),
+		Protocol: c.String("protocol"), Bits: c.Uint("bits"), ID: c.Int64("id"), Seed: c.Uint64("seed"), SeedGiven: c.IsSet("seed"),
+		Join: c.String("join"), JoinAt: c.String("join-at"), DeferJoin: c.Bool("defer-join"),
+		Left: c.String("left"), Right: c.String("right"), LeftGiven: c.IsSet("left"), RightGiven: c.IsSet("right"),
+		Timeout: c.Duration("timeout"), Retries: c.Int("retries"), IdleTimeout: c.Duration("idle-timeout"),
+		PeerTimeout: c.Duration("peer-timeout"), FingerPeriod: c.Duration("finger-period"), Replicas: c.Int("replicas"),
+		HopBudget: c.Int("hop-budget"), OpTimeout: c.Duration("op-timeout")}
+	cfg, err := s.Config()
+	if err != nil {
+		return cfg, usageError{err}
 	}
 	return cfg, nil
 }
 
-// parsePeer reads the ID@ADDR of --left or --right.
-func parsePeer(flag, v string, ring protocol.Ring) (node.Peer, error) {
-	p, err := node.ParsePeer(v, ring)
-	if err != nil {
-		return p, usagef("--%s: %v", flag, err)
-	}
-	return p, nil
-}
-
 func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return l, usagef("--log-level: %v", err)
+	l, err := node.ParseLogLevel(s)
+	if err != nil {
+		return l, usageError{err}
 	}
 	return l, nil
 }
