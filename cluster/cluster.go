@@ -27,7 +27,7 @@ import (
 	"github.com/dhtexp/dhtexp/trace"
 )
 
-// Options describe a cluster of node processes. Run expects them checked: Members at
+// Options describe a cluster of node processes. Run expects them checked (Validate): Members at
 // least 1, Joiners not negative, Deadline positive, Build "prebuilt" or "join", Protocol a
 // variant, and every node's ID fitting Bits.
 type Options struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -57,43 +56,13 @@ Examples:
 func clusterOptions(c *cli.Context) (cluster.Options, error) {
 	o := cluster.Options{Members: c.Int("members"), Joiners: c.Int("joiners"), Protocol: c.String("protocol"),
 		Bits: c.Uint("bits"), Seed: c.Uint64("seed"), Deadline: c.Duration("deadline"), Build: c.String("build"),
-		PeerTimeout: c.Duration("peer-timeout"), LogLevel: c.String("log-level"), Out: c.String("out")}
-	switch {
-	case c.Args().Len() > 0:
+		PeerTimeout: c.Duration("peer-timeout"), LogLevel: c.String("log-level"), Out: c.String("out"),
+		Timeout: c.Duration("timeout"), Retries: c.Int("retries")}
+	if c.Args().Len() > 0 {
 		return o, usagef("cluster takes no arguments, got %q", c.Args().Slice())
-	case o.Members < 1:
-		return o, usagef("--members must be at least 1")
-	case o.Joiners < 0:
-		return o, usagef("--joiners must not be negative")
-	case o.Deadline <= 0:
-		return o, usagef("--deadline must be positive")
-	case o.Build != "prebuilt" && o.Build != "join":
-		return o, usagef("--build must be prebuilt or join, got %q", o.Build)
 	}
-	if _, err := protocol.Lookup(o.Protocol); err != nil {
-		return o, usagef("--protocol: %v", err)
-	}
-	var err error
-	if o.Timeout, o.Retries, err = retryParams(c); err != nil {
-		return o, err
-	}
-	ring := protocol.Ring{Bits: o.Bits}
-	if err := ring.Validate(); err != nil {
-		return o, usagef("--bits: %v", err)
-	}
-	if uint64(o.Members+o.Joiners) > ring.Size() {
-		return o, usagef("%d nodes do not fit a %d-bit ring", o.Members+o.Joiners, o.Bits)
-	}
-	if _, err := parseLevel(o.LogLevel); err != nil {
-		return o, err
-	}
-	if o.Out == "" {
-		o.Out = filepath.Join("results", fmt.Sprintf("cluster-%s-m%d-k%d-s%d", o.Protocol, o.Members, o.Joiners, o.Seed))
-	}
-	if ents, err := os.ReadDir(o.Out); err == nil && len(ents) > 0 {
-		return o, usagef("%s exists and is not empty", o.Out)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return o, usagef("%v", err)
+	if err := o.Validate(); err != nil {
+		return o, usageError{err}
 	}
 	return o, nil
 }

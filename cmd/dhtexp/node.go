@@ -39,15 +39,6 @@ func retriesFlag() cli.Flag {
 		Usage: "variants that retry: give up (and report it) after this many attempts in a row without progress"}
 }
 
-// retryParams reads --timeout and --retries.
-func retryParams(c *cli.Context) (time.Duration, int, error) {
-	timeout, retries := c.Duration("timeout"), c.Int("retries")
-	if err := node.CheckRetry(timeout, retries); err != nil {
-		return 0, 0, usageError{err}
-	}
-	return timeout, retries, nil
-}
-
 // leaveTimeout bounds a node's whole leave (the protocol's exchange where the variant has
 // one, else the leave notices being written), so that the process exits within a second
 // of being asked to.
