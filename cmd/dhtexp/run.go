@@ -4,12 +4,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/dhtexp/dhtexp/params"
+	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -35,34 +34,10 @@ Examples:
 	}
 }
 
-// simFlags names everything a simulated run has; run, replay and shrink share them. One flag
-// per parameter comes from params.All, with the parameter's default and doc.
+// simFlags names everything a simulated run has; run, replay and shrink share them: one flag
+// per parameter of the registry, and those that pick the seeds and the output.
 func simFlags() []cli.Flag {
-	var flags []cli.Flag
-	for i := range params.All {
-		p := &params.All[i]
-		if p.Flag == "-" {
-			continue
-		}
-		d := p.Default()
-		switch p.Kind {
-		case params.KindString:
-			flags = append(flags, &cli.StringFlag{Name: p.Flag, Value: d.Str, Usage: p.Doc})
-		case params.KindInt:
-			flags = append(flags, &cli.Int64Flag{Name: p.Flag, Value: d.Int, Usage: p.Doc})
-		case params.KindDuration:
-			flags = append(flags, &cli.DurationFlag{Name: p.Flag, Value: time.Duration(d.Int), Usage: p.Doc})
-		case params.KindFloat:
-			flags = append(flags, &cli.Float64Flag{Name: p.Flag, Value: d.Float, Usage: p.Doc})
-		case params.KindBool:
-			usage := p.Doc
-			if p.Negated() {
-				usage = "do not " + usage
-			}
-			flags = append(flags, &cli.BoolFlag{Name: p.Flag, Value: d.Bool != p.Negated(), Usage: usage})
-		}
-	}
-	return append(flags,
+	return append(paramflag.Flags(),
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
 		&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
 		&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
@@ -70,31 +45,11 @@ func simFlags() []cli.Flag {
 	)
 }
 
-// configFromFlags starts from the parameters' defaults and sets those given on the command
-// line through the parameters' own setters, as a spec's [base] would.
+// configFromFlags reads the run parameters and the seed.
 func configFromFlags(c *cli.Context) (sim.Config, error) {
-	r := params.Default()
-	for i := range params.All {
-		p := &params.All[i]
-		if p.Flag == "-" || !c.IsSet(p.Flag) {
-			continue
-		}
-		v := params.Value{Kind: p.Kind}
-		switch p.Kind {
-		case params.KindString:
-			v.Str = c.String(p.Flag)
-		case params.KindInt:
-			v.Int = c.Int64(p.Flag)
-		case params.KindDuration:
-			v.Int = int64(c.Duration(p.Flag))
-		case params.KindFloat:
-			v.Float = c.Float64(p.Flag)
-		case params.KindBool:
-			v.Bool = c.Bool(p.Flag) != p.Negated()
-		}
-		if err := p.Set(&r, v); err != nil {
-			return r.Config, usagef("--%s: %v", p.Flag, err)
-		}
+	r, err := paramflag.Read(c)
+	if err != nil {
+		return r.Config, usageError{err}
 	}
 	cfg := r.Config
 	cfg.Seed = c.Uint64("seed")
