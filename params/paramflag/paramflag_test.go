@@ -34,7 +34,7 @@ func TestRead(t *testing.T) {
 	if c := r.Config; c.Nodes != 9 || !c.NoCheck || c.Delay.Sigma != 0.75 || c.JoinWindow != 3_000_000 || c.Layout != "wrap" {
 		t.Fatalf("flags not applied: %+v", c)
 	}
-	if _, err := read("--popularity", "pareto"); err == nil || !strings.Contains(err.Error(), "--popularity") {
+	if _, err := read("--bits", "65"); err == nil || !strings.Contains(err.Error(), "--bits") {
 		t.Fatalf("bad value: %v", err)
 	}
 }
