@@ -53,41 +53,18 @@ func kvAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(args) < 3 || len(args) > 4 {
-		return usagef("kv: want ADDR lookup|get|put KEY [VALUE], got %d arguments", len(args))
-	}
-	addr, key := args[0], args[2]
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usagef("kv: ADDR %q: %v", addr, err)
-	}
-	kind, err := protocol.ParseOpKind(args[1])
+	addr, q, err := node.ParseKVArgs(args)
 	if err != nil {
-		return usagef("kv: operation: %v", err)
+		return usageError{err}
 	}
-	var value []byte
-	switch {
-	case kind == protocol.OpPut && len(args) != 4:
-		return usagef("kv put: want a VALUE after the KEY")
-	case kind != protocol.OpPut && len(args) == 4:
-		return usagef("kv %s: takes no VALUE, got %q", kind, args[3])
-	case kind == protocol.OpPut:
-		value = []byte(args[3])
-	}
-	switch {
-	case key == "":
-		return usagef("kv: KEY is empty")
-	case len(key) > protocol.MaxKeyLen:
-		return usagef("kv: KEY is %d bytes, at most %d", len(key), protocol.MaxKeyLen)
-	case len(value) > protocol.MaxValueLen:
-		return usagef("kv: VALUE is %d bytes, at most %d", len(value), protocol.MaxValueLen)
-	}
+	kind, key := q.Kind, q.Key
 	timeout := c.Duration("timeout")
 	if timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
 	ctx, cancel := context.WithTimeout(c.Context, timeout)
 	defer cancel()
-	rep, err := node.KV(ctx, addr, node.KVRequest{Kind: kind, Key: key, Value: value})
+	rep, err := node.KV(ctx, addr, q)
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
 		var oe *net.OpError
