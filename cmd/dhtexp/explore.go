@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -61,18 +60,11 @@ Examples:
 	})
 }
 
+// parseIDs reads the IDs of --members or --joiners.
 func parseIDs(flag, s string) ([]protocol.ID, error) {
-	var ids []protocol.ID
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return nil, usagef("--%s: %q is not an ID", flag, f)
-		}
-		ids = append(ids, protocol.ID(v))
+	ids, err := explore.ParseIDs(s)
+	if err != nil {
+		return nil, usagef("--%s: %v", flag, err)
 	}
 	return ids, nil
 }
