@@ -143,3 +143,15 @@ func doneRanges(parts []trace.PartInfo) ([][2]int64, error) {
 	}
 	return all, nil
 }
+
+// CanonicalSpecHashes brings the spec hash a result set's manifest records, and each hash
+// in others (a baseline's), to this build's hash of the parsed spec, so that those
+// recorded by earlier builds, which hashed the spec file's bytes, compare by meaning too.
+// A baseline records no spec text; one with the file hash of the result set's spec text
+// was made from that very spec.
+func CanonicalSpecHashes(m *trace.Manifest, others ...*string) {
+	for _, h := range others {
+		*h = UpgradeSpecHash(m.SpecPath, m.Spec, *h)
+	}
+	m.SpecHash = UpgradeSpecHash(m.SpecPath, m.Spec, m.SpecHash)
+}

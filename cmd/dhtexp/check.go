@@ -8,7 +8,6 @@ import (
 
 	"github.com/dhtexp/dhtexp/analysis"
 	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/trace"
 )
 
 func init() {
@@ -63,7 +62,7 @@ func baselineCmd(c *cli.Context) error {
 	if want := s.Manifest.ExpectedRuns(); s.Runs < want {
 		fmt.Fprintf(c.App.ErrWriter, "warning: %s has %d of %d runs; the baseline records what is there\n", args[0], s.Runs, want)
 	}
-	canonicalSpecHash(s.Manifest, nil)
+	runner.CanonicalSpecHashes(s.Manifest)
 	b := analysis.NewBaseline(s)
 	if err := analysis.WriteBaseline(out, b); err != nil {
 		return err
@@ -104,7 +103,7 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	canonicalSpecHash(s.Manifest, b)
+	runner.CanonicalSpecHashes(s.Manifest, &b.SpecHash)
 	res, err := analysis.Check(b, s, opts)
 	if err != nil {
 		// Everything Check refuses is input it cannot use; exit 1 is
@@ -122,15 +121,4 @@ func checkCmd(c *cli.Context) error {
 		return exitError{exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path)}
 	}
 	return nil
-}
-
-// canonicalSpecHash brings the spec hashes a result set and a baseline record to this
-// build's hash of the parsed spec, so that those recorded by earlier builds, which hashed
-// the spec file's bytes, compare by meaning too. A baseline records no spec text; one with
-// the file hash of the result set's spec text was made from that very spec.
-func canonicalSpecHash(m *trace.Manifest, b *analysis.Baseline) {
-	if b != nil {
-		b.SpecHash = runner.UpgradeSpecHash(m.SpecPath, m.Spec, b.SpecHash)
-	}
-	m.SpecHash = runner.UpgradeSpecHash(m.SpecPath, m.Spec, m.SpecHash)
 }
