@@ -38,6 +38,11 @@ func TestShrinkKeepsTheFailureClass(t *testing.T) {
 	if !strings.Contains(CommandLine(res.Config), "--scenario advanced") {
 		t.Fatalf("command line %q", CommandLine(res.Config))
 	}
+	var out strings.Builder
+	res.WriteText(&out)
+	if want := "replay with:\n  " + CommandLine(res.Config) + "\n"; !strings.HasSuffix(out.String(), want) || !strings.HasPrefix(out.String(), "outcome "+res.Outcome) {
+		t.Fatalf("printed\n%s", out.String())
+	}
 }
 
 func TestShrinkRefusesAPassingRun(t *testing.T) {

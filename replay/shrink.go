@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,15 @@ type ShrinkResult struct {
 	Detail  string
 	Steps   []string // what was reduced, in order
 	Runs    int
+}
+
+// WriteText prints what was kept, each reduction, and the command that replays the result.
+func (r *ShrinkResult) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", r.Outcome, len(r.Steps), r.Runs)
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "  %s\n", s)
+	}
+	fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", r.Detail, CommandLine(r.Config))
 }
 
 // Shrink reduces a failing run greedily — fewer joiners, fewer members, a narrower delay

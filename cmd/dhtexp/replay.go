@@ -79,12 +79,7 @@ Example:
 			if err != nil {
 				return usagef("%v", err)
 			}
-			w := c.App.Writer
-			fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", res.Outcome, len(res.Steps), res.Runs)
-			for _, s := range res.Steps {
-				fmt.Fprintf(w, "  %s\n", s)
-			}
-			fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", res.Detail, replay.CommandLine(res.Config))
+			res.WriteText(c.App.Writer)
 			return nil
 		},
 	})

@@ -2,11 +2,9 @@ package main
 
 import (
 	"io"
-	"os"
 	"runtime"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/runlog"
@@ -84,20 +82,13 @@ func runAction(c *cli.Context) error {
 	return nil
 }
 
+// wantColor reads --color.
 func wantColor(mode string, w io.Writer) (bool, error) {
-	switch mode {
-	case "always":
-		return true, nil
-	case "never":
-		return false, nil
-	case "auto":
-		if os.Getenv("NO_COLOR") != "" {
-			return false, nil
-		}
-		f, ok := w.(*os.File)
-		return ok && term.IsTerminal(int(f.Fd())), nil
+	color, err := runlog.WantColor(mode, w)
+	if err != nil {
+		return false, usageError{err}
 	}
-	return false, usagef("--color must be auto, always or never, got %q", mode)
+	return color, nil
 }
 
 // runOne prints one run's log; a configuration the simulator refuses is bad input.
