@@ -17,14 +17,13 @@ func (f *Failure) ReplayCommand() string {
 }
 
 // WriteText prints the summary: the runs, how many kept the promise, the outcome counts
-// by name, and each kept failure with the command that replays it. want is the number of
-// runs asked for, which an interrupted swarm did not reach.
-func (s *Summary) WriteText(w io.Writer, protocolName string, want int64) {
+// by name, and each kept failure with the command that replays it.
+func (s *Summary) WriteText(w io.Writer) {
 	rate := float64(s.Runs) / max(s.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "stress %s: %d runs in %s (%.0f runs/s), %d kept the promise, %d failed\n",
-		protocolName, s.Runs, s.Elapsed.Round(time.Millisecond), rate, s.Kept, s.Runs-s.Kept)
+		s.Protocol, s.Runs, s.Elapsed.Round(time.Millisecond), rate, s.Kept, s.Runs-s.Kept)
 	if s.Interrupted {
-		fmt.Fprintf(w, "interrupted after %d of %d runs\n", s.Runs, want)
+		fmt.Fprintf(w, "interrupted after %d of %d runs\n", s.Runs, s.Want)
 	}
 	names := make([]string, 0, len(s.Outcomes))
 	for k := range s.Outcomes {

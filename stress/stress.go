@@ -192,6 +192,8 @@ type Failure struct {
 
 // Summary counts a swarm's runs.
 type Summary struct {
+	Protocol    string
+	Want        int64 // the runs this shard was to do; an interrupted swarm did fewer
 	Runs, Kept  int64
 	Outcomes    map[string]int64
 	Failures    []Failure // the first MaxFailures, in seed order
@@ -244,7 +246,7 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 	var next atomic.Uint64 // the next of this shard's seeds, counted 0..mine-1
 	var done, failed atomic.Int64
 	var mu sync.Mutex
-	sum := &Summary{Outcomes: map[string]int64{}}
+	sum := &Summary{Protocol: b.Protocol, Want: int64(mine), Outcomes: map[string]int64{}}
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
 		wg.Add(1)

@@ -98,11 +98,7 @@ func stressAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	want := int64(o.Count / uint64(o.ShardCount))
-	if uint64(o.ShardIndex) < o.Count%uint64(o.ShardCount) {
-		want++
-	}
-	sum.WriteText(c.App.Writer, b.Protocol, want)
+	sum.WriteText(c.App.Writer)
 	switch {
 	case sum.Kept < sum.Runs:
 		return exitError{exitFailure, fmt.Errorf("stress: %d of %d runs broke the promise of %s", sum.Runs-sum.Kept, sum.Runs, b.Protocol)}
