@@ -1,8 +1,12 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"time"
 
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -37,4 +41,37 @@ func ParseKVArgs(args []string) (addr string, q KVRequest, err error) {
 		return "", q, fmt.Errorf("kv: VALUE is %d bytes, at most %d", len(q.Value), protocol.MaxValueLen)
 	}
 	return addr, q, nil
+}
+
+// AskKV carries out one operation at the node at addr as "dhtexp kv" does: a node that
+// took the request but gave no reply within timeout yields a timeout reply saying so, for
+// that is the operation's outcome; only a request that never reached the node is an error.
+func AskKV(ctx context.Context, addr string, q KVRequest, timeout time.Duration) (KVReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rep, err := KV(ctx, addr, q)
+	if err != nil {
+		var oe *net.OpError
+		switch {
+		case errors.As(err, &oe) && oe.Op == "dial":
+			return rep, fmt.Errorf("cannot connect to the node at %s: %w", addr, err)
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+			// Connected and asked: the operation itself got no answer in time.
+			return KVReply{Kind: q.Kind, Status: protocol.StatusTimeout, KeyID: protocol.None, Owner: protocol.None,
+				Error: fmt.Sprintf("no reply from %s within --timeout %v", addr, timeout)}, nil
+		default:
+			return rep, fmt.Errorf("connection to the node at %s: %w", addr, err)
+		}
+	}
+	return rep, nil
+}
+
+// Problem says what went wrong in a reply that is not ok: the status, and the node's
+// explanation when it gave one.
+func (r *KVReply) Problem() string {
+	msg := StatusName(r.Status)
+	if r.Error != "" {
+		msg += ": " + r.Error
+	}
+	return msg
 }

@@ -1,8 +1,11 @@
 package node
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -34,5 +37,24 @@ func TestParseKVArgs(t *testing.T) {
 		case tc.want == "" && (addr != a || q.Key != "colour" || (q.Kind == protocol.OpPut) != (string(q.Value) == "blue")):
 			t.Errorf("%q: %s %+v", tc.args, addr, q)
 		}
+	}
+}
+
+// TestAskKVNoNode: a request that never reaches a node is an error naming the address; a
+// reply that is not ok says why.
+func TestAskKVNoNode(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = AskKV(context.Background(), addr, KVRequest{Kind: protocol.OpGet, Key: "k"}, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to the node at "+addr) {
+		t.Fatalf("error %v", err)
+	}
+	r := KVReply{Status: protocol.StatusTimeout, Error: "no reply"}
+	if got := r.Problem(); got != StatusName(protocol.StatusTimeout)+": no reply" {
+		t.Fatalf("problem %q", got)
 	}
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -62,22 +58,10 @@ func kvAction(c *cli.Context) error {
 	if timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	ctx, cancel := context.WithTimeout(c.Context, timeout)
-	defer cancel()
-	rep, err := node.KV(ctx, addr, q)
+	rep, err := node.AskKV(c.Context, addr, q, timeout)
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
-		var oe *net.OpError
-		switch {
-		case errors.As(err, &oe) && oe.Op == "dial":
-			return exitError{exitBadInput, fmt.Errorf("%s: cannot connect to the node at %s: %w", what, addr, err)}
-		case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-			// Connected and asked: the operation itself got no answer in time.
-			rep = node.KVReply{Kind: kind, Status: protocol.StatusTimeout, KeyID: protocol.None, Owner: protocol.None,
-				Error: fmt.Sprintf("no reply from %s within --timeout %v", addr, timeout)}
-		default:
-			return exitError{exitBadInput, fmt.Errorf("%s: connection to the node at %s: %w", what, addr, err)}
-		}
+		return exitError{exitBadInput, fmt.Errorf("%s: %w", what, err)}
 	}
 	if rep.Status != node.StatusRefused {
 		if err := node.WriteKVReply(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
@@ -92,9 +76,5 @@ func kvAction(c *cli.Context) error {
 	case protocol.StatusNotFound:
 		return exitError{exitFailure, fmt.Errorf("%s: not found", what)}
 	}
-	msg := node.StatusName(rep.Status)
-	if rep.Error != "" {
-		msg += ": " + rep.Error
-	}
-	return exitError{exitFailure, fmt.Errorf("%s: %s", what, msg)}
+	return exitError{exitFailure, fmt.Errorf("%s: %s", what, rep.Problem())}
 }
