@@ -67,11 +67,7 @@ func baselineCmd(c *cli.Context) error {
 	if err := analysis.WriteBaseline(out, b); err != nil {
 		return err
 	}
-	var failed int64
-	for _, p := range b.Points {
-		failed += p.Failures
-	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, failed)
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, b.Failures())
 	return nil
 }
 

@@ -88,11 +88,7 @@ func reportCmd(c *cli.Context) error {
 // openSummary opens and analyses a result set; input errors exit with
 // exitBadInput.
 func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
-	rs, err := analysis.Open(dir)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	s, err := analysis.Analyze(rs, opts)
+	s, err := analysis.Load(dir, opts)
 	if err != nil {
 		return nil, badInput(err)
 	}
