@@ -249,13 +249,18 @@ type Config struct {
 type Variant struct {
 	Name        string
 	Description string
-	New         func(Config) Node
-	Leaves      bool // has a graceful leave exchange
+	New         func(Config) Node // set by register
+	Leaves      bool              // has a graceful leave exchange
 }
 
 var variants = map[string]Variant{}
 
-func register(v Variant) { variants[v.Name] = v }
+// register makes a variant known under its name. Its nodes are its machines wrapped in a
+// host, so that the DHT layer always sees the variant's own view.
+func register(v Variant, newMachine func(Config) machine) {
+	v.New = func(c Config) Node { return &host{m: newMachine(c)} }
+	variants[v.Name] = v
+}
 
 // Lookup returns the named variant.
 func Lookup(name string) (Variant, error) {

@@ -9,15 +9,16 @@ func init() {
 	register(Variant{
 		Name:        "seed",
 		Description: "the original protocol as built, flaws included",
-		New:         newSeedNode,
-	})
+	}, newSeedNode)
 }
 
 type seedNode struct {
 	lockNode
 }
 
-func newSeedNode(c Config) Node { return &seedNode{newLockNode(c)} }
+func newSeedNode(c Config) machine { return &seedNode{newLockNode(c)} }
+
+func (n *seedNode) view() view { return n.baseView() }
 
 func (n *seedNode) Start(out *Output) error {
 	if n.contact == None {
@@ -48,9 +49,6 @@ func (n *seedNode) handoffTo(k ID) *Data {
 }
 
 func (n *seedNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
-	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.queue.push(m.Joiner)
@@ -79,10 +77,8 @@ func (n *seedNode) Step(m Message, out *Output) error {
 	return nil
 }
 
-func (n *seedNode) Fire(t Timer, out *Output) error {
-	n.fire(n.view(), t, out)
-	return nil
-}
+// Fire has nothing to do: the seed protocol has no timers of its own.
+func (n *seedNode) Fire(Timer, *Output) error { return nil }
 
 func (n *seedNode) Serve(out *Output) (bool, error) {
 	if n.locked || n.queue.Len() == 0 {
@@ -121,7 +117,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *seedNode) Clone() Node {
+func (n *seedNode) clone() machine {
 	c := *n
 	c.lockNode = n.cloneLock()
 	return &c
