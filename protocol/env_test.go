@@ -17,8 +17,9 @@ import (
 // expectations with -rewrite, then read them: they are the protocol's real behaviour.
 //
 //	ring ids=(10,20,30) [variant=V] [bits=B] [retries=N] [keys=(k1,k2)] [replicas=R]
-//	                        ring members in ID order, with the given keys at their owners;
-//	                        variant, bits and retries apply to every node added afterwards
+//	                        a new ring of members in ID order, the keys at their owners;
+//	                        variant, bits, retries and replicas apply to every node added
+//	                        afterwards
 //	add-nodes ids=(25,27) contact=10       newcomers
 //	join id=25                             a newcomer starts its join
 //	leave id=20                            a member starts its graceful leave
@@ -82,6 +83,8 @@ func (e *env) handle(t *testing.T, d *datadriven.TestData) string {
 	e.b.Reset()
 	switch d.Cmd {
 	case "ring":
+		// A new ring starts a new world: the nodes and messages of the last one are gone.
+		e.nodes, e.flight = map[ID]*envNode{}, nil
 		e.setup(t, d)
 		ids := scanIDs(t, d, "ids")
 		slices.Sort(ids)
