@@ -22,41 +22,65 @@ type machine interface {
 	view() view
 	// kv is the node's DHT state; every variant embeds a dht, which provides it.
 	kv() *dht
-	// clone returns an independent copy.
-	clone() machine
+	// own is called on a shallow copy of the machine: it takes private copies of whatever
+	// storage the copy still shares with the original (queues, keys), for Clone.
+	own()
 }
 
-// host is the Node of every variant: the DHT layer around the variant's machine.
-type host struct{ m machine }
+// machinePtr is a pointer to a variant's machine type M.
+type machinePtr[M any] interface {
+	*M
+	machine
+}
 
-func (h *host) Start(out *Output) error         { return h.m.Start(out) }
-func (h *host) Serve(out *Output) (bool, error) { return h.m.Serve(out) }
-func (h *host) State() State                    { return h.m.State() }
-func (h *host) Leave(out *Output) error         { return h.m.Leave(out) }
-func (h *host) WantsToJoin() bool               { return h.m.WantsToJoin() }
-func (h *host) AppendKey(b []byte) []byte       { return h.m.AppendKey(b) }
-func (h *host) Clone() Node                     { return &host{m: h.m.clone()} }
+// host is the Node of every variant: the DHT layer around the variant's machine. It holds the
+// machine by value, so that a node costs one allocation and no extra pointer.
+type host[M any, P machinePtr[M]] struct{ m M }
 
-func (h *host) Step(m Message, out *Output) error {
+func (h *host[M, P]) mc() P { return &h.m }
+
+func (h *host[M, P]) Start(out *Output) error         { return h.mc().Start(out) }
+func (h *host[M, P]) Serve(out *Output) (bool, error) { return h.mc().Serve(out) }
+func (h *host[M, P]) State() State                    { return h.mc().State() }
+func (h *host[M, P]) Leave(out *Output) error         { return h.mc().Leave(out) }
+func (h *host[M, P]) WantsToJoin() bool               { return h.mc().WantsToJoin() }
+func (h *host[M, P]) AppendKey(b []byte) []byte       { return h.mc().AppendKey(b) }
+
+func (h *host[M, P]) Clone() Node {
+	c := &host[M, P]{m: h.m}
+	c.mc().own()
+	return c
+}
+
+func (h *host[M, P]) Step(m Message, out *Output) error {
 	if IsDHTMessage(m.Type) {
-		h.m.kv().step(h.m.view(), &m, out)
+		h.mc().kv().step(h.mc().view(), &m, out)
 		return nil
 	}
-	return h.m.Step(m, out)
+	return h.mc().Step(m, out)
 }
 
-func (h *host) Fire(t Timer, out *Output) error {
+func (h *host[M, P]) Fire(t Timer, out *Output) error {
 	if !IsJoinTimer(t) {
-		h.m.kv().fire(h.m.view(), t, out)
+		h.mc().kv().fire(h.mc().view(), t, out)
 		return nil
 	}
-	return h.m.Fire(t, out)
+	return h.mc().Fire(t, out)
 }
 
-func (h *host) Boot(out *Output) { h.m.kv().boot(h.m.view(), out) }
+func (h *host[M, P]) Boot(out *Output) { h.mc().kv().boot(h.mc().view(), out) }
 
-func (h *host) Request(r Request, out *Output) error { return h.m.kv().start(h.m.view(), r, out) }
+func (h *host[M, P]) Request(r Request, out *Output) error {
+	return h.mc().kv().start(h.mc().view(), r, out)
+}
 
-func (h *host) Items() []Item    { return h.m.kv().Items() }
-func (h *host) Fingers() []ID    { return h.m.kv().Fingers() }
-func (h *host) Replicas() []Item { return h.m.kv().Replicas() }
+func (h *host[M, P]) Items() []Item    { return h.mc().kv().Items() }
+func (h *host[M, P]) Fingers() []ID    { return h.mc().kv().Fingers() }
+func (h *host[M, P]) Replicas() []Item { return h.mc().kv().Replicas() }
+
+// register makes a variant known under its name. Its nodes are its machines, built by
+// newMachine, each in a host, so that the DHT layer always sees the variant's own view.
+func register[M any, P machinePtr[M]](v Variant, newMachine func(Config) M) {
+	v.New = func(c Config) Node { return &host[M, P]{m: newMachine(c)} }
+	variants[v.Name] = v
+}

@@ -40,8 +40,8 @@ type predlockNode struct {
 	leaveWait ID
 }
 
-func newPredlock(c Config) machine {
-	return &predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None, leaveWait: None}
+func newPredlock(c Config) predlockNode {
+	return predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None, leaveWait: None}
 }
 
 // A graceful leave keeps predlock's rule: the leaver's left neighbour p owns the gap
@@ -241,11 +241,7 @@ func (n *predlockNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *predlockNode) clone() machine {
-	c := *n
-	c.lockNode = n.cloneLock()
-	return &c
-}
+func (n *predlockNode) own() { n.ownLock() }
 
 func (n *predlockNode) AppendKey(b []byte) []byte {
 	b = n.appendKey(b, n.pending, n.leaveWait)

@@ -255,13 +255,6 @@ type Variant struct {
 
 var variants = map[string]Variant{}
 
-// register makes a variant known under its name. Its nodes are its machines wrapped in a
-// host, so that the DHT layer always sees the variant's own view.
-func register(v Variant, newMachine func(Config) machine) {
-	v.New = func(c Config) Node { return &host{m: newMachine(c)} }
-	variants[v.Name] = v
-}
-
 // Lookup returns the named variant.
 func Lookup(name string) (Variant, error) {
 	v, ok := variants[name]

@@ -85,11 +85,11 @@ func (n *lockNode) baseView() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
 }
 
-func (n *lockNode) cloneLock() lockNode {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return c
+// ownLock takes private copies of the shared state's storage, for the variants' own. It is
+// not named own so that every variant has to say what else it owns.
+func (n *lockNode) ownLock() {
+	n.queue = n.queue.clone()
+	n.dht = n.dht.clone()
 }
 
 // appendKey encodes the shared state, then the variant's own IDs, then the queue.

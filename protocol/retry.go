@@ -87,8 +87,8 @@ type retryNode struct {
 	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
-func newRetryNode(c Config) machine {
-	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
+func newRetryNode(c Config) retryNode {
+	n := retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
 		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c),
 		askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
@@ -338,11 +338,9 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *retryNode) clone() machine {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return &c
+func (n *retryNode) own() {
+	n.queue = n.queue.clone()
+	n.dht = n.dht.clone()
 }
 
 func (n *retryNode) AppendKey(b []byte) []byte {

@@ -16,7 +16,7 @@ type seedNode struct {
 	lockNode
 }
 
-func newSeedNode(c Config) machine { return &seedNode{newLockNode(c)} }
+func newSeedNode(c Config) seedNode { return seedNode{newLockNode(c)} }
 
 func (n *seedNode) view() view { return n.baseView() }
 
@@ -117,11 +117,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *seedNode) clone() machine {
-	c := *n
-	c.lockNode = n.cloneLock()
-	return &c
-}
+func (n *seedNode) own() { n.ownLock() }
 
 func (n *seedNode) AppendKey(b []byte) []byte { return n.appendKey(b) }
 
