@@ -49,6 +49,7 @@ type envNode struct {
 	Node
 	down   bool
 	timers []Timer // armed and not fired yet, oldest first
+	last   State   // the state printed last
 }
 
 type env struct {
@@ -201,7 +202,8 @@ func (e *env) add(t *testing.T, c Config) {
 		t.Fatal(err)
 	}
 	c.Ring, c.Retries, c.Replicas = e.ring(), e.retries, e.replicas
-	e.nodes[c.ID] = &envNode{Node: v.New(c)}
+	n := v.New(c)
+	e.nodes[c.ID] = &envNode{Node: n, last: n.State()}
 }
 
 func (e *env) id(t *testing.T, d *datadriven.TestData, key string) ID {
@@ -320,7 +322,8 @@ func (e *env) run(t *testing.T, id ID, in Input) {
 		if rd.Err != nil {
 			fmt.Fprintf(&e.b, "  error: %v\n", rd.Err)
 		}
-		if rd.StateChanged {
+		if rd.State != n.last {
+			n.last = rd.State
 			fmt.Fprintf(&e.b, "  %s\n", e.fmtNode(id))
 		}
 	}

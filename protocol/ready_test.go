@@ -36,7 +36,7 @@ func summary(rd *Ready) string {
 			fmt.Fprintf(&b, " %s->%v", a.Msg.Type, a.Msg.To)
 		}
 	}
-	fmt.Fprintf(&b, " locked=%v queue=%d changed=%v", rd.State.Locked, rd.State.Queue, rd.StateChanged)
+	fmt.Fprintf(&b, " locked=%v queue=%d", rd.State.Locked, rd.State.Queue)
 	if rd.Err != nil {
 		fmt.Fprintf(&b, " err=%v", rd.Err)
 	}
@@ -57,27 +57,27 @@ func TestStepper(t *testing.T) {
 		after   string // 20's lock and queue afterwards
 	}{
 		{name: "an input is followed by serving the queue", variant: "predlock", in: connect(25),
-			want:  []string{"input: locked=false queue=1 changed=true", "served: welcome->25 locked=true queue=0 changed=true"},
+			want:  []string{"input: locked=false queue=1", "served: welcome->25 locked=true queue=0"},
 			after: "locked=true queue=0"},
 		{name: "serving stops when the node is unwilling", variant: "predlock", queued: []ID{25}, in: connect(27),
-			want:  []string{"input: locked=false queue=2 changed=true", "served: welcome->25 locked=true queue=1 changed=true"},
+			want:  []string{"input: locked=false queue=2", "served: welcome->25 locked=true queue=1"},
 			after: "locked=true queue=1"},
 		{name: "hold leaves the queue alone", variant: "predlock", in: Input{Kind: InputMessage, Hold: true,
 			Msg: Message{Type: Connect, From: 25, To: 20, Joiner: 25, Neighbour: None}},
-			want: []string{"input: locked=false queue=1 changed=true"}, after: "locked=false queue=1"},
+			want: []string{"input: locked=false queue=1"}, after: "locked=false queue=1"},
 		{name: "a driver that stops ranging stops the serving", variant: "predlock", in: connect(25), stop: 1,
-			want: []string{"input: locked=false queue=1 changed=true"}, after: "locked=false queue=1"},
+			want: []string{"input: locked=false queue=1"}, after: "locked=false queue=1"},
 		{name: "serve serves one request and nothing else", variant: "predlock", queued: []ID{25},
 			in:    Input{Kind: InputServe},
-			want:  []string{"served: welcome->25 locked=true queue=0 changed=true"},
+			want:  []string{"served: welcome->25 locked=true queue=0"},
 			after: "locked=true queue=0"},
 		{name: "serve with nothing to serve", variant: "predlock", in: Input{Kind: InputServe},
-			want: []string{"input: locked=false queue=0 changed=false"}, after: "locked=false queue=0"},
+			want: []string{"input: locked=false queue=0"}, after: "locked=false queue=0"},
 		{name: "a refused leave ends the step", variant: "seed", queued: []ID{15}, in: Input{Kind: InputLeave},
-			want:  []string{"input: locked=false queue=1 changed=false err=" + ErrNoLeave.Error()},
+			want:  []string{"input: locked=false queue=1 err=" + ErrNoLeave.Error()},
 			after: "locked=false queue=1"},
 		{name: "retry queues and tells the newcomer", variant: "predlock-retry", in: connect(25),
-			want:  []string{"input: queued->25 locked=false queue=1 changed=true", "served: welcome->25 locked=true queue=0 changed=true"},
+			want:  []string{"input: queued->25 locked=false queue=1", "served: welcome->25 locked=true queue=0"},
 			after: "locked=true queue=0"},
 	}
 	for _, tt := range tests {
