@@ -70,7 +70,7 @@ func (n *Node) request(r protocol.Request, result chan<- KVReply) {
 	n.lastOp++
 	r.Op = n.lastOp
 	n.ops[r.Op] = result
-	if err := n.perform(protocol.Input{Kind: protocol.InputRequest, Request: r}, false); err != nil {
+	if err := n.perform(&protocol.Input{Kind: protocol.InputRequest, Request: r}, false); err != nil {
 		delete(n.ops, r.Op)
 		result <- KVReply{Status: StatusRefused, KeyID: protocol.None, Owner: protocol.None, Error: err.Error()}
 	}

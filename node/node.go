@@ -640,7 +640,7 @@ func (n *Node) run() {
 			t.t.Stop()
 		}
 	}()
-	n.perform(protocol.Input{Kind: protocol.InputBoot}, false)
+	n.perform(&protocol.Input{Kind: protocol.InputBoot}, false)
 	n.publish()
 	for {
 		select {
@@ -705,7 +705,7 @@ func (n *Node) handle(in *input) {
 		if n.failure != "" || n.leaving {
 			return
 		}
-		n.perform(protocol.Input{Kind: protocol.InputTimer, Timer: in.timer}, armed.bg)
+		n.perform(&protocol.Input{Kind: protocol.InputTimer, Timer: in.timer}, armed.bg)
 	case inJoin:
 		n.startJoin()
 	case inDrop:
@@ -754,7 +754,7 @@ func (n *Node) startJoin() {
 	n.joinStart = time.Now().UnixNano()
 	n.emit(sim.KindJoinStart, nil, "")
 	n.log.Info("joining", "contact", uint64(n.contact))
-	n.perform(protocol.Input{Kind: protocol.InputStart}, false)
+	n.perform(&protocol.Input{Kind: protocol.InputStart}, false)
 }
 
 func (n *Node) deliver(m protocol.Message) {
@@ -764,7 +764,7 @@ func (n *Node) deliver(m protocol.Message) {
 	}
 	n.delivered++
 	n.emit(sim.KindDeliver, &m, "")
-	n.perform(protocol.Input{Kind: protocol.InputMessage, Msg: m}, false)
+	n.perform(&protocol.Input{Kind: protocol.InputMessage, Msg: m}, false)
 }
 
 // perform feeds one input to the protocol and carries out what it wants done: the input's
@@ -772,7 +772,7 @@ func (n *Node) deliver(m protocol.Message) {
 // async model does. bg marks a maintenance step: its own timers are maintenance, those of the
 // requests served after it are not. It returns the refusal of a request or a leave; any other
 // protocol error stops the state machine.
-func (n *Node) perform(in protocol.Input, bg bool) error {
+func (n *Node) perform(in *protocol.Input, bg bool) error {
 	for rd := range n.step.Step(n.p, in) {
 		if rd.Err != nil {
 			if !rd.Served && (in.Kind == protocol.InputRequest || in.Kind == protocol.InputLeave) {
@@ -948,7 +948,7 @@ func (n *Node) startLeave() bool {
 	n.emit(sim.KindState, nil, "leave")
 	keys := len(n.p.Items())
 	n.leaveStart = time.Now().UnixNano()
-	if err := n.perform(protocol.Input{Kind: protocol.InputLeave}, false); err != nil {
+	if err := n.perform(&protocol.Input{Kind: protocol.InputLeave}, false); err != nil {
 		n.log.Info("no graceful leave", "err", err)
 		return false
 	}

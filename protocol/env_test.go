@@ -296,7 +296,7 @@ func (e *env) run(t *testing.T, id ID, in Input) {
 			e.b.WriteString("  no action, same state\n")
 		}
 	}()
-	for rd := range e.step.Step(n.Node, in) {
+	for rd := range e.step.Step(n.Node, &in) {
 		if rd.Served {
 			fmt.Fprintf(&e.b, "  %v serves a queued request\n", id)
 		}

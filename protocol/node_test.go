@@ -15,7 +15,7 @@ func TestCloneIsIndependent(t *testing.T) {
 			var s Stepper
 			for _, k := range []ID{25, 27} {
 				in := Input{Kind: InputMessage, Hold: true, Msg: Message{Type: Connect, From: k, To: 20, Joiner: k, Neighbour: None}}
-				for range s.Step(orig, in) {
+				for range s.Step(orig, &in) {
 				}
 			}
 			var out Output
@@ -27,12 +27,12 @@ func TestCloneIsIndependent(t *testing.T) {
 			if !bytes.Equal(c.AppendKey(nil), key) {
 				t.Fatal("a fresh clone differs from its original")
 			}
-			for range s.Step(c, Input{Kind: InputServe}) {
+			for range s.Step(c, &Input{Kind: InputServe}) {
 			}
 			// A put for a key 20 owns: a clone sharing the original's DHT state would store it in both.
 			put := Message{Type: KeyPut, From: 10, To: 20, Joiner: 10, Neighbour: None, Key: 15, Op: 9,
 				Data: &Data{Key: "x", Value: []byte("w")}}
-			for range s.Step(c, Input{Kind: InputMessage, Msg: put}) {
+			for range s.Step(c, &Input{Kind: InputMessage, Msg: put}) {
 			}
 			if len(c.Items()) != 1 {
 				t.Fatalf("the clone stores %d keys, want 1", len(c.Items()))

@@ -186,7 +186,8 @@ type Node interface {
 	// Fire handles a timer set earlier through a SetTimer action.
 	Fire(t Timer, out *Output) error
 	// Serve handles the first queued join request if the node is free to; it reports
-	// whether it did.
+	// whether it did. With an empty queue (State.Queue == 0) it does nothing, which drivers
+	// may rely on to skip the call.
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State

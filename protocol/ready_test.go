@@ -87,14 +87,14 @@ func TestStepper(t *testing.T) {
 			for _, k := range tt.queued {
 				in := connect(k)
 				in.Hold = true
-				for rd := range s.Step(nodes[20], in) {
+				for rd := range s.Step(nodes[20], &in) {
 					if rd.Err != nil {
 						t.Fatal(rd.Err)
 					}
 				}
 			}
 			var got []string
-			for rd := range s.Step(nodes[20], tt.in) {
+			for rd := range s.Step(nodes[20], &tt.in) {
 				got = append(got, summary(rd))
 				if len(got) == tt.stop {
 					break
@@ -117,7 +117,7 @@ func TestStepperError(t *testing.T) {
 	n := v.New(Config{ID: 5, Ring: Ring{Bits: 16}, Contact: None})
 	var s Stepper
 	count := 0
-	for rd := range s.Step(n, Input{Kind: InputStart}) {
+	for rd := range s.Step(n, &Input{Kind: InputStart}) {
 		count++
 		if !errors.Is(rd.Err, ErrMissingNeighbour) {
 			t.Fatalf("err %v, want %v", rd.Err, ErrMissingNeighbour)
@@ -134,7 +134,7 @@ func TestStepperAllocations(t *testing.T) {
 	var s Stepper
 	in := Input{Kind: InputMessage, Msg: Message{Type: Connect, From: 5, To: 20, Joiner: 5, Neighbour: None}}
 	step := func() {
-		for rd := range s.Step(nodes[20], in) {
+		for rd := range s.Step(nodes[20], &in) {
 			if len(rd.Actions) != 1 {
 				t.Fatalf("%d actions, want one forward", len(rd.Actions))
 			}

@@ -219,7 +219,7 @@ func (s *Sim) asyncLeave(i int32) {
 	}
 	s.leaves++
 	s.emitDetail(KindState, n, "leave")
-	s.perform(i, protocol.Input{Kind: protocol.InputLeave})
+	s.perform(i, &protocol.Input{Kind: protocol.InputLeave})
 }
 
 // Run executes the run to its end and classifies it.
@@ -434,7 +434,7 @@ func (s *Sim) runLoop(i int32) {
 			l.phase = phInbox
 			if n.p.WantsToJoin() {
 				s.startJoin(i)
-				if !s.took(i, protocol.Input{Kind: protocol.InputStart, Hold: true}) {
+				if !s.took(i, &protocol.Input{Kind: protocol.InputStart, Hold: true}) {
 					return
 				}
 			}
@@ -443,7 +443,7 @@ func (s *Sim) runLoop(i int32) {
 				m := l.inbox[l.inboxPos]
 				l.inboxPos++
 				s.emit(KindDeliver, n, &m)
-				if !s.took(i, protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
+				if !s.took(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
 					return
 				}
 				break
@@ -456,7 +456,9 @@ func (s *Sim) runLoop(i int32) {
 			l.inbox, l.inboxPos = l.inbox[:0], 0
 		case phServe:
 			l.phase = phTop
-			if !s.took(i, protocol.Input{Kind: protocol.InputServe}) {
+			// An empty queue makes Serve a no-op (protocol.Node), and the observed state is
+			// current: a node at rest spends its turns here, so the step is skipped.
+			if n.st.Queue > 0 && !s.took(i, &protocol.Input{Kind: protocol.InputServe}) {
 				return
 			}
 		}
@@ -466,7 +468,7 @@ func (s *Sim) runLoop(i int32) {
 // took feeds one input to node i under the seed timing model, where the loop serves its queue
 // on its own turn: the step's actions join the node's pending list, which the loop carries
 // out one blocking action at a time. It reports false when the step failed the run.
-func (s *Sim) took(i int32, in protocol.Input) bool {
+func (s *Sim) took(i int32, in *protocol.Input) bool {
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
@@ -504,7 +506,7 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 // perform feeds one input to node i in the async model and carries out what it wants done:
 // the input's actions, then those of every queued request it serves. A crash or the end of
 // the run stops it midway, and then the node serves nothing more.
-func (s *Sim) perform(i int32, in protocol.Input) {
+func (s *Sim) perform(i int32, in *protocol.Input) {
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		if rd.Err != nil {
 			if in.Kind != protocol.InputLeave {
@@ -574,9 +576,9 @@ func (s *Sim) asyncStart(i int32) {
 	if s.kv.on {
 		// Boot changes no state and serves nothing (the newcomer has no queue yet): its
 		// timers come first, as if part of the start.
-		s.perform(i, protocol.Input{Kind: protocol.InputBoot, Hold: true})
+		s.perform(i, &protocol.Input{Kind: protocol.InputBoot, Hold: true})
 	}
-	s.perform(i, protocol.Input{Kind: protocol.InputStart})
+	s.perform(i, &protocol.Input{Kind: protocol.InputStart})
 }
 
 func (s *Sim) asyncDeliver(ref int32) {
@@ -600,7 +602,7 @@ func (s *Sim) asyncDeliver(ref int32) {
 		return
 	}
 	s.emit(KindDeliver, n, &m)
-	s.perform(i, protocol.Input{Kind: protocol.InputMessage, Msg: m})
+	s.perform(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m})
 }
 
 func (s *Sim) asyncTimer(ref int32) {
@@ -617,7 +619,7 @@ func (s *Sim) asyncTimer(ref int32) {
 		return // the run is winding down: maintenance stops
 	}
 	s.emit(KindTimer, n, nil)
-	in := protocol.Input{Kind: protocol.InputTimer, Timer: t}
+	in := &protocol.Input{Kind: protocol.InputTimer, Timer: t}
 	if s.cfg.Timing == "seed" {
 		in.Hold = true
 		s.took(i, in)

@@ -149,7 +149,7 @@ func (s *Sim) startKV() {
 	s.slots = slices.Grow(s.slots, len(s.nodes))
 	for i := range s.nodes {
 		if s.nodes[i].member {
-			s.perform(int32(i), protocol.Input{Kind: protocol.InputBoot})
+			s.perform(int32(i), &protocol.Input{Kind: protocol.InputBoot})
 		}
 	}
 	if kv.w.Rate > 0 {
@@ -228,7 +228,7 @@ func (s *Sim) issue() {
 	case protocol.OpGet:
 		kv.sum.Gets++
 	}
-	s.perform(origin, protocol.Input{Kind: protocol.InputRequest, Request: r})
+	s.perform(origin, &protocol.Input{Kind: protocol.InputRequest, Request: r})
 }
 
 // opDone records the answer to an operation at the node that started it.
