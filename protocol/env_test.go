@@ -29,13 +29,14 @@ import (
 //	drop [from=F] [to=T] [type=X] [count=N]   lose pending messages
 //	stabilize                              deliver until nothing is pending
 //	pending                                list the messages in flight
-//	fire id=25 [kind=join] [tag=N]         fire the node's oldest armed timer (that matches)
+//	fire id=25 [kind=join] [tag=N]         fire the node's oldest armed timer (that matches);
+//	                                       tick is the same
 //	timers                                 list every node's armed timers
 //	crash id=20 / restart id=20            a crashed node loses what reaches it and its armed
 //	                                       timers (as if they fired while it was down); it
 //	                                       restarts with its state intact, as in the simulator
 //	put id=10 key=k value=v / get id=10 key=k / lookup id=10 key=k
-//	dump                                   every node: pointers, flags, queue, keys
+//	dump (or state)                        every node: pointers, flags, queue, keys
 func TestEnv(t *testing.T) {
 	datadriven.Walk(t, "testdata/env", func(t *testing.T, path string) {
 		e := newEnv()
@@ -153,7 +154,7 @@ func (e *env) handle(t *testing.T, d *datadriven.TestData) string {
 		for i := range e.flight {
 			fmt.Fprintf(&e.b, "%s\n", fmtMsg(&e.flight[i]))
 		}
-	case "fire":
+	case "fire", "tick":
 		e.fire(t, d)
 	case "timers":
 		for _, id := range e.ids() {
