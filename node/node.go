@@ -952,7 +952,7 @@ func (n *Node) startLeave() bool {
 		n.log.Info("no graceful leave", "err", err)
 		return false
 	}
-	n.log.Info("leaving: asked the left neighbour to take this node out", "left", st.Left.String(),
+	n.log.Info("leaving: asking the left neighbour to take this node out", "left", st.Left.String(),
 		"right", st.Right.String(), "keys", keys)
 	return true
 }
