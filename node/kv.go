@@ -70,13 +70,10 @@ func (n *Node) request(r protocol.Request, result chan<- KVReply) {
 	n.lastOp++
 	r.Op = n.lastOp
 	n.ops[r.Op] = result
-	n.out.Reset()
-	if err := n.p.Request(r, &n.out); err != nil {
+	if err := n.perform(&protocol.Input{Kind: protocol.InputRequest, Request: r}, false); err != nil {
 		delete(n.ops, r.Op)
 		result <- KVReply{Status: StatusRefused, KeyID: protocol.None, Owner: protocol.None, Error: err.Error()}
-		return
 	}
-	n.perform(nil)
 }
 
 // finish hands the end of an operation to the client waiting for it.

@@ -163,7 +163,7 @@ type Node struct {
 
 	// Owned by the protocol goroutine.
 	p         protocol.Node
-	out       protocol.Output
+	step      protocol.Stepper
 	st        protocol.State
 	member    bool
 	contact   protocol.ID
@@ -173,7 +173,6 @@ type Node struct {
 	timers    map[uint64]armedTimer
 	timerSeq  uint64
 	fgTimers  int                       // timers not counted as maintenance: what Status.Timers shows
-	bgStep    bool                      // the step under way handles a maintenance timer
 	ops       map[uint64]chan<- KVReply // client operations under way, by the node's own number
 	lastOp    uint64
 	ev        observe.Event
@@ -643,9 +642,7 @@ func (n *Node) run() {
 			t.t.Stop()
 		}
 	}()
-	n.out.Reset()
-	n.p.Boot(&n.out)
-	n.perform(nil)
+	n.perform(&protocol.Input{Kind: protocol.InputBoot}, false)
 	n.publish()
 	for {
 		select {
@@ -711,10 +708,7 @@ func (n *Node) handle(in *input) {
 		if n.failure != "" || n.leaving {
 			return
 		}
-		n.out.Reset()
-		n.bgStep = armed.bg
-		n.perform(n.p.Fire(in.timer, &n.out))
-		n.bgStep = false
+		n.perform(&protocol.Input{Kind: protocol.InputTimer, Timer: in.timer}, armed.bg)
 	case inJoin:
 		n.startJoin()
 	case inDrop:
@@ -774,8 +768,7 @@ func (n *Node) startJoin() {
 	n.joinStart = time.Now().UnixNano()
 	n.emit(observe.KindJoinStart, nil, "")
 	n.log.Info("joining", "contact", uint64(n.contact))
-	n.out.Reset()
-	n.perform(n.p.Start(&n.out))
+	n.perform(&protocol.Input{Kind: protocol.InputStart}, false)
 }
 
 func (n *Node) deliver(m protocol.Message) {
@@ -785,43 +778,39 @@ func (n *Node) deliver(m protocol.Message) {
 	}
 	n.delivered++
 	n.emit(observe.KindDeliver, &m, "")
-	n.out.Reset()
-	n.perform(n.p.Step(m, &n.out))
+	n.perform(&protocol.Input{Kind: protocol.InputMessage, Msg: m}, false)
 }
 
-// perform carries out a step's actions, then lets the node serve its queue for as long as
-// it is willing to, exactly as the simulator's async model does.
-func (n *Node) perform(err error) {
-	for {
-		if err != nil {
-			n.fail(err)
-			return
+// perform feeds one input to the protocol and carries out what it wants done: the input's
+// actions, then those of every queued join request it serves, exactly as the simulator's
+// async model does. bg marks a maintenance step: its own timers are maintenance, those of the
+// requests served after it are not. It returns the refusal of a request or a leave; any other
+// protocol error stops the state machine.
+func (n *Node) perform(in *protocol.Input, bg bool) error {
+	for rd := range n.step.Step(n.p, in) {
+		if rd.Err != nil {
+			if !rd.Served && (in.Kind == protocol.InputRequest || in.Kind == protocol.InputLeave) {
+				return rd.Err
+			}
+			n.fail(rd.Err)
+			return nil
 		}
-		n.observe()
-		for i := range n.out.Actions {
-			a := &n.out.Actions[i]
+		n.observe(rd.State)
+		bg := bg && !rd.Served
+		for i := range rd.Actions {
+			a := &rd.Actions[i]
 			switch a.Kind {
 			case protocol.Send:
 				n.send(a.Msg)
 			case protocol.SetTimer:
-				n.setTimer(a.Timer, n.bgStep || a.Timer.Background)
+				n.setTimer(a.Timer, bg || a.Timer.Background)
 			case protocol.Done:
 				n.finish(a.Result)
 			}
 			// Idle models a node's busy loop, which only the simulator's seed timing honours.
 		}
-		n.out.Reset()
-		// Only the maintenance step's own actions are maintenance; serving a queue is not.
-		n.bgStep = false
-		var served bool
-		served, err = n.p.Serve(&n.out)
-		if !served {
-			if err != nil {
-				n.fail(err)
-			}
-			return
-		}
 	}
+	return nil
 }
 
 // fail stops the state machine, where the original program crashed; the node goes on
@@ -834,8 +823,7 @@ func (n *Node) fail(err error) {
 	n.abandonOps("the node's state machine stopped at a protocol error: " + n.failure)
 }
 
-func (n *Node) observe() {
-	st := n.p.State()
+func (n *Node) observe(st protocol.State) {
 	if st == n.st {
 		return
 	}
@@ -978,15 +966,14 @@ func (n *Node) startLeave() bool {
 		return false
 	}
 	n.emit(observe.KindState, nil, "leave")
-	n.out.Reset()
-	if err := n.p.Leave(&n.out); err != nil {
+	keys := len(n.p.Items())
+	n.leaveStart = time.Now().UnixNano()
+	if err := n.perform(&protocol.Input{Kind: protocol.InputLeave}, false); err != nil {
 		n.log.Info("no graceful leave", "err", err)
 		return false
 	}
-	n.leaveStart = time.Now().UnixNano()
 	n.log.Info("leaving: asking the left neighbour to take this node out", "left", st.Left.String(),
-		"right", st.Right.String(), "keys", len(n.p.Items()))
-	n.perform(nil)
+		"right", st.Right.String(), "keys", keys)
 	return true
 }
 

@@ -189,7 +189,8 @@ type Node interface {
 	// Fire handles a timer set earlier through a SetTimer action.
 	Fire(t Timer, out *Output) error
 	// Serve handles the first queued join request if the node is free to; it reports
-	// whether it did.
+	// whether it did. With an empty queue (State.Queue == 0) it does nothing, which drivers
+	// may rely on to skip the call.
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
@@ -252,13 +253,11 @@ type Config struct {
 type Variant struct {
 	Name        string
 	Description string
-	New         func(Config) Node
-	Leaves      bool // has a graceful leave exchange
+	New         func(Config) Node // set by register
+	Leaves      bool              // has a graceful leave exchange
 }
 
 var variants = map[string]Variant{}
-
-func register(v Variant) { variants[v.Name] = v }
 
 // Lookup returns the named variant.
 func Lookup(name string) (Variant, error) {

@@ -79,25 +79,18 @@ func (n *lockNode) State() State {
 
 func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }
 
-func (n *lockNode) view() view {
+// baseView is the view of the shared state. It is deliberately not named view: a variant
+// must define its own view (the host calls it), and no method of lockNode can call one and
+// so see less than the variant's.
+func (n *lockNode) baseView() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
 }
 
-func (n *lockNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *lockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
-
-// becomeConnected marks the node's own join done and lets the operations it held go on.
-func (n *lockNode) becomeConnected(out *Output) {
-	n.connected, n.waiting = true, false
-	n.joined(n.view(), out)
-}
-
-func (n *lockNode) cloneLock() lockNode {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return c
+// ownLock takes private copies of the shared state's storage, for the variants' own. It is
+// not named own so that every variant has to say what else it owns.
+func (n *lockNode) ownLock() {
+	n.queue = n.queue.clone()
+	n.dht = n.dht.clone()
 }
 
 // appendKey encodes the shared state, then the variant's own IDs, then the queue.

@@ -26,11 +26,12 @@ func refuse(out *Output, self, k ID) {
 	out.send(Message{Type: JoinRefused, From: self, To: k, Joiner: k, Neighbour: k})
 }
 
-// refusedJoin ends the own join of a seed or predlock newcomer that has no pointer yet.
-func (n *lockNode) refusedJoin(out *Output) {
+// refusedJoin ends the own join of a seed or predlock newcomer that has no pointer yet; v is
+// the variant's own view, which abandon reports through.
+func (n *lockNode) refusedJoin(v view, out *Output) {
 	if !n.waiting || n.connected || n.left != None || n.right != None {
 		return
 	}
 	n.waiting, n.locked, n.refused = false, false, true
-	n.abandon(n.view(), out)
+	n.abandon(v, out)
 }

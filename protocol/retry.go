@@ -22,9 +22,8 @@ func init() {
 	register(Variant{
 		Name:        "predlock-retry",
 		Description: "predlock with timeouts, retransmission and idempotent handlers; joins end (success or reported failure) under loss, duplication and crashes",
-		New:         newRetryNode,
 		Leaves:      true,
-	})
+	}, newRetryNode)
 }
 
 // Joiner phases.
@@ -89,8 +88,8 @@ type retryNode struct {
 	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
-func newRetryNode(c Config) Node {
-	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
+func newRetryNode(c Config) retryNode {
+	n := retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
 		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c),
 		askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
@@ -119,10 +118,6 @@ func (n *retryNode) view() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected && !gone, gone: gone,
 		rightLeaving: n.ophase == oTakingOut && n.pending == n.right}
 }
-
-func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *retryNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 func (n *retryNode) send(out *Output, t MsgType, to, joiner, neighbour ID) {
 	out.send(Message{Type: t, From: n.id, To: to, Joiner: joiner, Neighbour: neighbour})
@@ -199,9 +194,6 @@ func (n *retryNode) fail(out *Output) {
 }
 
 func (n *retryNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
-	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, out)
@@ -296,9 +288,6 @@ func (n *retryNode) Step(m Message, out *Output) error {
 }
 
 func (n *retryNode) Fire(t Timer, out *Output) error {
-	if n.fire(n.view(), t, out) {
-		return nil
-	}
 	switch t.Kind {
 	case timerJoin:
 		if t.Tag != n.jepoch || (n.jphase != jConnecting && n.jphase != jWelcomed) {
@@ -361,11 +350,9 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *retryNode) Clone() Node {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return &c
+func (n *retryNode) own() {
+	n.queue = n.queue.clone()
+	n.dht = n.dht.clone()
 }
 
 func (n *retryNode) AppendKey(b []byte) []byte {

@@ -10,15 +10,16 @@ func init() {
 	register(Variant{
 		Name:        "seed",
 		Description: "the original protocol as built, flaws included",
-		New:         newSeedNode,
-	})
+	}, newSeedNode)
 }
 
 type seedNode struct {
 	lockNode
 }
 
-func newSeedNode(c Config) Node { return &seedNode{newLockNode(c)} }
+func newSeedNode(c Config) seedNode { return seedNode{newLockNode(c)} }
+
+func (n *seedNode) view() view { return n.baseView() }
 
 func (n *seedNode) Start(out *Output) error {
 	if n.contact == None {
@@ -49,9 +50,6 @@ func (n *seedNode) handoffTo(k ID) *Data {
 }
 
 func (n *seedNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
-	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.queue.push(m.Joiner)
@@ -76,16 +74,14 @@ func (n *seedNode) Step(m Message, out *Output) error {
 	case SuccessJoin:
 		n.locked = false
 	case JoinRefused:
-		n.refusedJoin(out)
+		n.refusedJoin(n.view(), out)
 	}
 	// Unknown types are ignored, as the original's dispatch did.
 	return nil
 }
 
-func (n *seedNode) Fire(t Timer, out *Output) error {
-	n.fire(n.view(), t, out)
-	return nil
-}
+// Fire has nothing to do: the seed protocol has no timers of its own.
+func (n *seedNode) Fire(Timer, *Output) error { return nil }
 
 func (n *seedNode) Serve(out *Output) (bool, error) {
 	if n.locked || n.queue.Len() == 0 {
@@ -131,11 +127,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *seedNode) Clone() Node {
-	c := *n
-	c.lockNode = n.cloneLock()
-	return &c
-}
+func (n *seedNode) own() { n.ownLock() }
 
 func (n *seedNode) AppendKey(b []byte) []byte { return n.appendKey(b) }
 

@@ -152,9 +152,7 @@ func (s *Sim) startKV() {
 	s.slots = slices.Grow(s.slots, len(s.nodes))
 	for i := range s.nodes {
 		if s.nodes[i].member {
-			s.out.Reset()
-			s.nodes[i].p.Boot(&s.out)
-			s.perform(int32(i), nil)
+			s.perform(int32(i), &protocol.Input{Kind: protocol.InputBoot})
 		}
 	}
 	if kv.w.Rate > 0 {
@@ -233,8 +231,7 @@ func (s *Sim) issue() {
 	case protocol.OpGet:
 		kv.sum.Gets++
 	}
-	s.out.Reset()
-	s.perform(origin, s.nodes[origin].p.Request(r, &s.out))
+	s.perform(origin, &protocol.Input{Kind: protocol.InputRequest, Request: r})
 }
 
 // opDone records the answer to an operation at the node that started it.
