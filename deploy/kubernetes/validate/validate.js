@@ -4,6 +4,9 @@
 //   2. its TypeScript declarations: each document is compiled as an object literal of type
 //      IJob, so that TypeScript's excess-property check rejects unknown fields (a typo such as
 //      `completionz`), which the JSON schema, open to extra properties, lets through.
+// kubernetes-models 4.5.1 has the batch/v1 JobSpec fields up to Kubernetes 1.30 (managedBy,
+// successPolicy; backoffLimitPerIndex, which the manifest uses, is from 1.28), although its
+// README still names 1.27.1.
 // It then checks that both catch deliberately broken copies, so that a silently passing
 // check cannot go unnoticed.
 //
