@@ -118,6 +118,27 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 	}
 	const mask = MaxClusters - 1
 	n := len(c.sizes)
+	// Checkpoints split the sorted values into blocks and remember how
+	// many values of each cluster lie before each block, so that a
+	// resample finds the block holding its quantile from cluster counts
+	// alone and scans only that block: without them, every resample would
+	// scan about half of the values.
+	nv := len(c.packed)
+	blocks := min(max(nv/1024, 1), 64)
+	pos := make([]int, blocks+1)
+	before := make([][]int32, blocks+1)
+	running := make([]int32, n)
+	for b := range blocks + 1 {
+		pos[b] = b * nv / blocks
+	}
+	j := 0
+	for b := range blocks + 1 {
+		for ; j < pos[b]; j++ {
+			running[c.packed[j]&mask]++
+		}
+		before[b] = slices.Clone(running)
+	}
+	draws := make([]int, n)
 	w := make([]int64, n)
 	est := make([][]float64, len(qs))
 	for i := range est {
@@ -127,44 +148,49 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 	for range resamples {
 		clear(w)
 		var total int64
-		for range n {
+		for d := range n {
 			k := rng.intn(n)
+			draws[d] = k
 			w[k]++
 			total += c.sizes[k]
 		}
 		if total == 0 {
 			continue
 		}
+		cumAt := func(b int) int64 {
+			var s int64
+			cnt := before[b]
+			for _, k := range draws {
+				s += int64(cnt[k])
+			}
+			return s
+		}
 		for i, q := range qs {
 			r := rank(q, total)
-			// Low quantiles are found from the front, high ones from the
-			// back, so each scan covers at most half of the values.
-			if r <= total/2 {
-				var cum int64
-				for _, p := range c.packed {
-					cum += w[p&mask]
-					if cum >= r {
-						est[i] = append(est[i], float64(p>>clusterBits))
-						break
-					}
-				}
-				continue
+			// The last block whose start lies below rank r holds the
+			// quantile; cumAt(0) is 0 and cumAt(blocks) is total >= r. A
+			// resample's quantile is almost always in or next to the block
+			// of the data's own, so the search starts there.
+			lo := min(int(int64(blocks)*(rank(q, int64(nv))-1)/int64(nv)), blocks-1)
+			cum := cumAt(lo)
+			for lo > 0 && cum >= r {
+				lo--
+				cum = cumAt(lo)
 			}
-			// From the back: the answer is the first value, counted from
-			// the front, at which the running weight reaches r.
-			after := int64(0)
-			for j := len(c.packed) - 1; j >= 0; j-- {
-				p := c.packed[j]
-				wj := w[p&mask]
-				if wj == 0 {
-					continue
+			hi := lo + 1
+			for hi < blocks {
+				next := cumAt(hi)
+				if next >= r {
+					break
 				}
-				cum := total - after
-				if cum-wj < r {
+				lo, hi, cum = hi, hi+1, next
+			}
+			for _, p := range c.packed[pos[lo]:pos[hi]] {
+				cum += w[p&mask]
+				if cum >= r {
 					est[i] = append(est[i], float64(p>>clusterBits))
 					break
 				}
-				after += wj
 			}
 		}
 	}

@@ -45,6 +45,8 @@ func TestQuantileCIsMatchNaive(t *testing.T) {
 		{"many values, some empty clusters", 40, 12, false},
 		{"heavy ties", 30, 20, true},
 		{"two clusters", 2, 5, false},
+		{"many blocks", 60, 150, false},
+		{"many blocks with ties", 60, 150, true},
 	}
 	qs := []float64{0.5, 0.9, 0.99, 0.01}
 	for _, tt := range tests {
