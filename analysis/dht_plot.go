@@ -79,6 +79,27 @@ func groupDHT(s *Summary, pts []*DHTPoint, skip []string) []dhtGroup {
 	return groups
 }
 
+// groupColors gives each line of a DHT figure its protocol's colour; lines
+// of one protocol that differ in other parameters step through the
+// protocol's lightness ramp in the order the sweep lists them.
+func groupColors(s *Summary, groups []dhtGroup) []color.RGBA {
+	proto := make([]string, len(groups))
+	count := map[string]int{}
+	for i, g := range groups {
+		if len(g.points) > 0 {
+			proto[i] = protocolOf(s, g.points[0].Params)
+		}
+		count[proto[i]]++
+	}
+	seen := map[string]int{}
+	out := make([]color.RGBA, len(groups))
+	for i := range groups {
+		out[i] = rampColor(protocolColor(proto[i]), seen[proto[i]], count[proto[i]])
+		seen[proto[i]]++
+	}
+	return out
+}
+
 // distinctX reports whether x takes two or more values over pts, and
 // returns them sorted.
 func distinctX(pts []*DHTPoint, x func(*DHTPoint) float64) []float64 {
@@ -198,22 +219,22 @@ func (powersOfTwo) Ticks(lo, hi float64) []plot.Tick {
 
 // whiskered adds a line with markers and asymmetric error bars; points
 // whose interval is unknown get no bar.
-func whiskered(p *plot.Plot, leg *legend, label string, i int, d errXY) error {
+func whiskered(p *plot.Plot, leg *legend, label string, c color.Color, d errXY) error {
 	line, err := plotter.NewLine(d.XYs)
 	if err != nil {
 		return err
 	}
-	line.LineStyle = seriesLine(i)
+	line.LineStyle = lineStyle(c)
 	sc, err := plotter.NewScatter(d.XYs)
 	if err != nil {
 		return err
 	}
-	sc.GlyphStyle = seriesGlyph(i)
+	sc.GlyphStyle = glyphStyle(c, false)
 	eb, err := plotter.NewYErrorBars(d)
 	if err != nil {
 		return err
 	}
-	eb.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: vg.Points(1)}
+	eb.LineStyle = barStyle(c)
 	eb.CapWidth = vg.Points(6)
 	p.Add(line, eb, sc)
 	leg.add(label, line, sc)
@@ -241,6 +262,7 @@ func hopsFigure(s *Summary) (layout, bool, error) {
 	shift := dhtXAxis(p, "ring size N (nodes + joiners, log2 scale)", xs, true)
 	leg := newLegend()
 	groups := ringGroups(s, pts)
+	colors := groupColors(s, groups)
 	ymax := 0.0
 	for i, g := range groups {
 		var d errXY
@@ -252,7 +274,7 @@ func hopsFigure(s *Summary) (layout, bool, error) {
 			d.YErrors = append(d.YErrors, errAt(v, float64(h.Lo), float64(h.Hi)))
 			ymax = math.Max(ymax, math.Max(v, nanTo(float64(h.Hi), v)))
 		}
-		if err := whiskered(p, leg, g.label, i, d); err != nil {
+		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
 			return layout{}, false, err
 		}
 	}
@@ -301,10 +323,11 @@ func sortByX(pts []*DHTPoint, x func(*DHTPoint) float64) {
 // interval is above 50%, when it starts just below the lowest, so that
 // rates near 100% stay tellable apart; without (rare events) it spans 0
 // to just above the highest interval.
-func dhtRateFigure(title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTPoint) float64, xs []float64, log bool, rate func(*DHTPoint) Rate, zoom bool) (layout, error) {
+func dhtRateFigure(s *Summary, title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTPoint) float64, xs []float64, log bool, rate func(*DHTPoint) Rate, zoom bool) (layout, error) {
 	p := newPlot(title, "", ylabel)
 	shift := dhtXAxis(p, xlabel, xs, log)
 	leg := newLegend()
+	colors := groupColors(s, groups)
 	lo, hi := 100.0, 0.0
 	for i, g := range groups {
 		var d errXY
@@ -322,7 +345,7 @@ func dhtRateFigure(title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTP
 		if len(d.XYs) == 0 {
 			continue
 		}
-		if err := whiskered(p, leg, g.label, i, d); err != nil {
+		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
 			return layout{}, err
 		}
 	}
@@ -384,6 +407,7 @@ func latencyCDFFigure(s *Summary, groups []dhtGroup) (layout, bool, error) {
 	p := newPlot("Lookup latency CDF (successful lookups)", "lookup latency (ms)", "fraction of lookups")
 	p.Y.Min, p.Y.Max = 0, 1
 	leg := newLegend()
+	colors := groupColors(s, groups)
 	xmax := 0.0
 	for i, g := range groups {
 		var d stats.Dist
@@ -398,7 +422,7 @@ func latencyCDFFigure(s *Summary, groups []dhtGroup) (layout, bool, error) {
 		if err != nil {
 			return layout{}, false, err
 		}
-		line.LineStyle = seriesLine(i)
+		line.LineStyle = lineStyle(colors[i])
 		p.Add(line)
 		leg.add(g.label, line)
 	}
@@ -430,7 +454,7 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 					if len(xs) < 2 {
 						return layout{}, false, nil
 					}
-					l, err := dhtRateFigure("Lookup success against ring size", "ring size N (nodes + joiners, log2 scale)", "lookups ok (%)",
+					l, err := dhtRateFigure(s, "Lookup success against ring size", "ring size N (nodes + joiners, log2 scale)", "lookups ok (%)",
 						ringGroups(s, pts), ringX, xs, true, func(p *DHTPoint) Rate { return p.LookupSuccess }, true)
 					return l, true, err
 				}})
@@ -458,7 +482,7 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 		specs = append(specs, figureSpec{"dht_inconsistency", "Inconsistent gets against join concurrency",
 			"Share of gets answered missing or stale against the number of joiners, one line per " + groupNoun(groups) + ", with 95% Wilson intervals.",
 			func() (layout, bool, error) {
-				l, err := dhtRateFigure("Inconsistent gets against join concurrency", "joiners", "gets missing or stale (%)",
+				l, err := dhtRateFigure(s, "Inconsistent gets against join concurrency", "joiners", "gets missing or stale (%)",
 					groups, joinersX, xs, false, func(p *DHTPoint) Rate { return p.Inconsistency }, false)
 				return l, true, err
 			}})

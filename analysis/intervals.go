@@ -101,3 +101,7 @@ func (p *Point) bootstrap() {
 	// keep it for the rest of the report.
 	p.latClusters, p.runMsgs, p.runJoins, p.slot = nil, nil, nil, nil
 }
+
+// zeroBound is the one-sided exact (Clopper–Pearson) 95% upper bound on a
+// rate of which n trials showed no event.
+func zeroBound(n int64) float64 { return stats.ClopperPearsonUpper(0, n, 0.95) }

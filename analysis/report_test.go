@@ -66,7 +66,7 @@ func TestWriteReport(t *testing.T) {
 		opts Options
 		figs []string
 	}{
-		{"small", smallSet(), Options{}, []string{"run_success", "join_success", "latency_cdf", "latency_percentiles", "messages_per_join", "failures"}},
+		{"small", smallSet(), Options{}, []string{"run_success", "join_success", "latency_cdf", "latency_p50", "latency_p99", "messages_per_join", "failures"}},
 		{"categorical x", smallSet(), Options{X: "protocol"}, []string{"run_success", "failures"}},
 		{"no failures", randomSet(3, 20, func(int) float64 { return 0 }), Options{}, []string{"run_success", "latency_cdf"}},
 		{"many series", manySeries(), Options{}, []string{"run_success", "latency_cdf", "failures"}},
