@@ -160,9 +160,9 @@ type Point struct {
 	runP50            []int64 // -1: the run has no median
 	slot              []int32
 	latClusters       *stats.Clustered
-	runMax                       int64 // largest latency_max_ns of the runs table
-	hasRunMax                    bool
-	failures                     map[string]int64
+	runMax            int64 // largest latency_max_ns of the runs table
+	hasRunMax         bool
+	failures          map[string]int64
 }
 
 // Failed returns the number of runs whose outcome is not ok.

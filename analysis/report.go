@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -155,11 +156,21 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	for _, f := range manifestFacts(s) {
 		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
 	}
-	w.WriteString("\n")
+	w.WriteString("\n## Findings\n\n")
+	for _, f := range Findings(s) {
+		w.WriteString("- " + mdEscape(f) + "\n")
+	}
+	w.WriteString("\n## Grid points\n\n")
 	if err := writeMainMarkdown(w, s); err != nil {
 		return err
 	}
 	w.WriteString("\nRates are shown with 95% Wilson intervals; latencies in milliseconds (" + latencyNote(s) + ").\n")
+	if _, notes := mainFigureSpecs(s); len(notes) > 0 {
+		w.WriteString("\n")
+		for _, n := range notes {
+			w.WriteString("- " + mdEscape(n) + "\n")
+		}
+	}
 	writeFigureLinks(w, figs, false)
 	if s.DHT == nil {
 		return nil
@@ -254,7 +265,8 @@ func manifestFacts(s *Summary) []fact {
 		{"trace level", orDash(m.Trace)},
 		{"tables", tables},
 		{"shard", shard},
-		{"tool", orDash(m.ToolVersion) + " at " + orDash(m.VCSRevision) + ", " + orDash(m.GoVersion)},
+		{"sweep run by", sweepStamp(m)},
+		{"report drawn by", buildStamp()},
 		{"started", orDash(m.Started)},
 		{"finished", finished},
 	}
@@ -297,6 +309,11 @@ type htmlPage struct {
 	XLabel  string
 	NoData  []string
 	DHT     *htmlDHT
+	// Findings open the page; RunFacts hold the machine-speed numbers,
+	// which say how fast this machine was, not how the protocol behaves.
+	Findings     []string
+	RunFactsHead []string
+	RunFacts     [][]htmlCell
 }
 
 // htmlDHT is the report's DHT section.
@@ -329,6 +346,8 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 	if s.DHT != nil {
 		page.DHT = &htmlDHT{}
 	}
+	page.Findings = Findings(s)
+	page.RunFactsHead, page.RunFacts = runFactsRows(s)
 	for _, f := range figs {
 		wpx, hpx := pngSize(f.PNG)
 		hf := htmlFigure{
@@ -345,13 +364,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 			page.Figures = append(page.Figures, hf)
 		}
 	}
-	have := map[string]bool{}
-	for _, f := range figs {
-		have[f.Name] = true
-	}
-	if !have["latency_cdf"] {
-		page.NoData = append(page.NoData, "No join succeeded, so there are no latency figures.")
-	}
+	_, page.NoData = mainFigureSpecs(s)
 	noX := 0
 	for _, p := range s.Points {
 		if math.IsNaN(p.X) {
@@ -359,13 +372,14 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 	}
 	if noX > 0 {
-		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table, the latency CDFs and the failure figure, but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
-	}
-	if !have["failures"] {
-		page.NoData = append(page.NoData, "No run failed, so there is no failure-class figure.")
+		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
 	}
 	header, rows := humanRows(s)
-	page.Header = header
+	// events/s moves to the run facts table; p50, p99 and messages per
+	// join gain their bootstrap intervals.
+	evCol := slices.Index(header, "events/s")
+	p50Col, p99Col, msgCol := slices.Index(header, "p50 ms"), slices.Index(header, "p99 ms"), slices.Index(header, "msgs/join")
+	page.Header = slices.Delete(slices.Clone(header), evCol, evCol+1)
 	naxes := len(s.Manifest.Axes)
 	for i, p := range s.Points {
 		keys := []string{strconv.Itoa(p.Index)}
@@ -379,9 +393,16 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 		keys = append(keys, strconv.FormatInt(p.Runs, 10), sortKey(p.RunSuccess.Value), sortKey(p.JoinSuccess.Value),
 			sortKey(p.LatencyP50), sortKey(p.LatencyP90), sortKey(p.LatencyP99), sortKey(p.LatencyMax),
-			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin), sortKey(p.EventsPerSecond),
+			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin),
 			strconv.FormatInt(p.Failed(), 10))
-		page.Rows = append(page.Rows, htmlCells(rows[i], keys, naxes))
+		row := slices.Clone(rows[i])
+		row[p50Col] += msInterval(p.LatencyP50CI)
+		row[p99Col] += msInterval(p.LatencyP99CI)
+		if ci := p.MessagesPerJoinCI; ci.Known() {
+			row[msgCol] += " [" + fmtFixed(ci.Lo, 2) + ", " + fmtFixed(ci.Hi, 2) + "]"
+		}
+		row = slices.Delete(row, evCol, evCol+1)
+		page.Rows = append(page.Rows, htmlCells(row, keys, naxes))
 	}
 	if page.DHT != nil {
 		_, figNotes := dhtFigureSpecs(s)
@@ -393,6 +414,45 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 	}
 	return reportTmpl.Execute(w, page)
+}
+
+// msInterval formats a latency interval for a table cell's second line.
+func msInterval(ci Interval) string {
+	if !ci.Known() {
+		return ""
+	}
+	return " [" + fmtMs(ci.Lo) + ", " + fmtMs(ci.Hi) + "]"
+}
+
+// runFactsRows is the run facts table: per grid point, how long the runs
+// took on the machine that ran them. These numbers vary with the machine
+// and its load, so they are kept apart from the results.
+func runFactsRows(s *Summary) (header []string, rows [][]htmlCell) {
+	header = []string{"point", "runs", "simulated events", "wall time (s, summed over runs)", "events/s"}
+	var events, wall int64
+	for _, p := range s.Points {
+		events += p.Events
+		wall += p.WallNs
+		rows = append(rows, []htmlCell{
+			{Text: strconv.Itoa(p.Index), Sort: strconv.Itoa(p.Index), Numeric: true},
+			{Text: strconv.FormatInt(p.Runs, 10), Sort: strconv.FormatInt(p.Runs, 10), Numeric: true},
+			{Text: groupInt(p.Events), Sort: strconv.FormatInt(p.Events, 10), Numeric: true},
+			{Text: strconv.FormatFloat(float64(p.WallNs)/1e9, 'f', 2, 64), Sort: strconv.FormatInt(p.WallNs, 10), Numeric: true},
+			{Text: fmtSI(p.EventsPerSecond), Sort: sortKey(p.EventsPerSecond), Numeric: true},
+		})
+	}
+	eps := Num(math.NaN())
+	if wall > 0 {
+		eps = Num(float64(events) / (float64(wall) / 1e9))
+	}
+	rows = append(rows, []htmlCell{
+		{Text: "all", Sort: "", Numeric: true},
+		{Text: strconv.FormatInt(s.Runs, 10), Sort: strconv.FormatInt(s.Runs, 10), Numeric: true},
+		{Text: groupInt(events), Sort: strconv.FormatInt(events, 10), Numeric: true},
+		{Text: strconv.FormatFloat(float64(wall)/1e9, 'f', 2, 64), Sort: strconv.FormatInt(wall, 10), Numeric: true},
+		{Text: fmtSI(eps), Sort: sortKey(eps), Numeric: true},
+	})
+	return header, rows
 }
 
 // htmlCells turns a table row into cells: the point index and the columns
