@@ -260,10 +260,12 @@ func wideDodge(shift func(x float64, i, n int) float64) func(x float64, i, n int
 
 // ticks125 labels a log axis at 1, 2 and 5 times each power of ten, so
 // that values between the decades can be read; with fewer than three such
-// labels in range it adds unlabelled ticks at the other integers.
-type ticks125 struct{}
+// labels in range it labels every tick. A sparse axis (a narrow panel's x
+// axis, where labels are wide) labels only the decades over ranges wider
+// than 300×.
+type ticks125 struct{ sparse bool }
 
-func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+func (tk ticks125) Ticks(lo, hi float64) []plot.Tick {
 	var ticks []plot.Tick
 	if !(lo > 0) || !(hi > lo) {
 		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 3, 64)}}
@@ -276,7 +278,7 @@ func (ticks125) Ticks(lo, hi float64) []plot.Tick {
 				continue
 			}
 			t := plot.Tick{Value: v}
-			if m == 1 || (m == 2 || m == 5) && hi/lo < 300 {
+			if m == 1 || (m == 2 || m == 5) && (!tk.sparse || hi/lo < 300) {
 				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
 				labelled++
 			}
@@ -352,28 +354,23 @@ func gridLayout(title string, grid [][]*plot.Plot, leg *legend) layout {
 		ts.XAlign = draw.XCenter
 		ts.YAlign = draw.YTop
 		c.FillText(ts, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y - vg.Points(6)}, title)
-		t := draw.Tiles{Rows: rows, Cols: cols, PadTop: titleH, PadX: vg.Points(10), PadY: vg.Points(10), PadLeft: vg.Points(4), PadRight: vg.Points(4), PadBottom: vg.Points(4)}
+		// The padding above each row leaves room for the panel titles.
+		t := draw.Tiles{Rows: rows, Cols: cols, PadTop: titleH + panelTitleH, PadX: vg.Points(10), PadY: vg.Points(10) + panelTitleH, PadLeft: vg.Points(4), PadRight: vg.Points(4), PadBottom: vg.Points(4)}
 		pts := textStyle(10)
 		pts.XAlign = draw.XCenter
-		pts.YAlign = draw.YTop
-		for r := range grid {
-			for col := range grid[r] {
-				if grid[r][col] == nil {
-					continue
-				}
-				tc := t.At(c, col, r)
-				tc.FillText(pts, vg.Point{X: (tc.Min.X + tc.Max.X) / 2, Y: tc.Max.Y}, titles[r][col])
-			}
-		}
-		inner := draw.Canvas{Canvas: c.Canvas, Rectangle: c.Rectangle}
-		cs := plot.Align(grid, t, inner)
+		pts.YAlign = draw.YBottom
+		cs := plot.Align(grid, t, c)
 		for r := range grid {
 			for col, p := range grid[r] {
-				if p != nil {
-					cc := cs[r][col]
-					cc.Max.Y -= panelTitleH
-					p.Draw(cc)
+				if p == nil {
+					continue
 				}
+				cc := cs[r][col]
+				p.Draw(cc)
+				// Over the data area, which Align lines up across the
+				// row, rather than over the canvas, which it does not.
+				dc := p.DataCanvas(cc)
+				cc.FillText(pts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y + vg.Points(7)}, titles[r][col])
 			}
 		}
 	})
@@ -476,7 +473,7 @@ func latencyCDFGrid(s *Summary) (layout, bool, error) {
 		p.Y.Min, p.Y.Max = 0, 1
 		if logX {
 			p.X.Scale = plot.LogScale{}
-			p.X.Tick.Marker = ticks125{}
+			p.X.Tick.Marker = ticks125{sparse: true}
 			p.X.Min, p.X.Max = lo/1.1, hi*1.1
 		} else {
 			p.X.Min, p.X.Max = 0, hi*1.03
