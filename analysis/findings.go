@@ -50,13 +50,13 @@ func groupInt(n int64) string {
 }
 
 // pct formats a proportion as a percentage with two significant digits
-// for small values, so that a bound of 0.0083 % does not print as 0.0 %.
+// below 1 %, so that a bound of 0.0083 % does not print as 0.0 %.
 func pct(v float64) string {
 	x := 100 * v
 	switch {
 	case x == 0:
 		return "0 %"
-	case x < 0.1:
+	case x < 1:
 		return strconv.FormatFloat(x, 'g', 2, 64) + " %"
 	case x < 10:
 		return strconv.FormatFloat(x, 'f', 1, 64) + " %"
@@ -174,7 +174,7 @@ func costFindings(s *Summary, protos []string) []string {
 			unit func(float64) string
 		}{
 			{"messages per join", func(p *Point) (Num, Interval) { return p.MessagesPerJoin, p.MessagesPerJoinCI }, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }},
-			{"median join latency", func(p *Point) (Num, Interval) { return p.LatencyP50, p.LatencyP50CI }, func(v float64) string { return fmtMs(Num(v)) + " ms" }},
+			{"median latency of successful joins", func(p *Point) (Num, Interval) { return p.LatencyP50, p.LatencyP50CI }, func(v float64) string { return fmtMs(Num(v)) + " ms" }},
 		} {
 			var ratios []float64
 			var worst pair

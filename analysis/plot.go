@@ -365,7 +365,7 @@ func mainFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 			{"latency_p99", "99th percentile join latency", "99th percentile", func(p *Point) (Num, Interval) { return p.LatencyP99, p.LatencyP99CI }},
 		} {
 			specs = append(specs, figureSpec{q.name, q.title,
-				"The " + q.what + " of successful joins' latency against " + xs + ", " + panels + ", on a log axis, with 95% cluster-bootstrap intervals (whole runs resampled).",
+				"The " + q.what + " of successful joins' latency against " + xs + ", " + panels + ", on a log axis, with 95% cluster-bootstrap intervals (whole runs resampled; a bar narrower than its marker is hidden behind it).",
 				func() (layout, bool, error) {
 					return multiples(s, q.title, "join latency (ms)", yLog, "95% bootstrap interval", func(p *Point) (estimate, bool) {
 						v, ci := q.get(p)
@@ -378,7 +378,7 @@ func mainFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 			func() (layout, bool, error) { return latencyCDFGrid(s) }})
 	}
 	specs = append(specs, figureSpec{"messages_per_join", "Messages per join",
-		"Protocol messages per join against " + xs + ", " + panels + ", with 95% cluster-bootstrap intervals (whole runs resampled).",
+		"Protocol messages per join against " + xs + ", " + panels + ", with 95% cluster-bootstrap intervals (whole runs resampled; a bar narrower than its marker is hidden behind it).",
 		func() (layout, bool, error) {
 			return multiples(s, "Messages per join", "messages per join", yLinear, "95% bootstrap interval", func(p *Point) (estimate, bool) {
 				ci := p.MessagesPerJoinCI
