@@ -215,6 +215,9 @@ type Summary struct {
 
 	// DHT is the DHT workload, nil when no run had one.
 	DHT *DHT `json:"dht,omitempty"`
+
+	// Examples holds one run per failure class, in the order of Outcomes.
+	Examples []*FailureExample `json:"-"`
 }
 
 // XLabel returns the x axis title with its unit.
@@ -315,6 +318,11 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 		}
 	}
 	s.finish(hasJoins)
+	for _, o := range s.Outcomes {
+		if ex := a.examples[o]; ex != nil {
+			s.Examples = append(s.Examples, ex)
+		}
+	}
 	s.finishDHT(a.dht, len(rs.Ops) > 0)
 	return s, nil
 }
@@ -362,7 +370,8 @@ type aggregator struct {
 	dht   *dhtAcc
 	// hasOps: lookup latencies come from the ops table, not from the runs
 	// table's per-run medians.
-	hasOps bool
+	hasOps   bool
+	examples map[string]*FailureExample
 }
 
 // need checks that a part has the schema and columns expected of it.
@@ -455,6 +464,7 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 				p.RunsOK++
 			} else {
 				p.failures[outcome[i]]++
+				a.noteExample(outcome[i], runID[i], gp[i], events[i])
 			}
 			p.Joins += joins[i]
 			p.JoinsOK += joinsOK[i]

@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,5 +120,20 @@ func TestBootstrapIntervals(t *testing.T) {
 		if p.LatencyP50CI != q.LatencyP50CI || p.LatencyP99CI != q.LatencyP99CI || p.MessagesPerJoinCI != q.MessagesPerJoinCI {
 			t.Errorf("point %d: intervals differ between two analyses", i)
 		}
+	}
+}
+
+// TestFailureExamples: one run per failure class, the one with the fewest
+// events, in the order of the classes.
+func TestFailureExamples(t *testing.T) {
+	s := analyze(t, writeSet(t, smallSet()), Options{})
+	var got []string
+	for _, ex := range s.Examples {
+		got = append(got, ex.Outcome+"/"+strconv.FormatInt(ex.RunID, 10))
+	}
+	// not_joined: replica 3 of seed with 4 joiners (point 1, 400 events)
+	// beats 16 joiners; wrong_neighbours: replica 2 at 16 joiners (point 2).
+	if want := []string{"wrong_neighbours/10", "not_joined/7"}; !slices.Equal(got, want) {
+		t.Errorf("examples %v, want %v", got, want)
 	}
 }

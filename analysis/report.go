@@ -129,6 +129,9 @@ func writeReportFiles(dir string, s *Summary, figs []Figure) error {
 			}
 		}
 	}
+	if err := writeExamples(dir, s); err != nil {
+		return err
+	}
 	var md bytes.Buffer
 	if err := writeSummaryMarkdown(&md, s, figs); err != nil {
 		return err
@@ -172,6 +175,7 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 		}
 	}
 	writeFigureLinks(w, figs, false)
+	writeExamplesMarkdown(w, s)
 	if s.DHT == nil {
 		return nil
 	}
@@ -312,6 +316,7 @@ type htmlPage struct {
 	// Findings open the page; RunFacts hold the machine-speed numbers,
 	// which say how fast this machine was, not how the protocol behaves.
 	Findings     []string
+	Examples     []htmlExample
 	RunFactsHead []string
 	RunFacts     [][]htmlCell
 }
@@ -347,6 +352,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		page.DHT = &htmlDHT{}
 	}
 	page.Findings = Findings(s)
+	page.Examples = htmlExamples(s)
 	page.RunFactsHead, page.RunFacts = runFactsRows(s)
 	for _, f := range figs {
 		wpx, hpx := pngSize(f.PNG)

@@ -224,7 +224,7 @@ func TestReportChromium(t *testing.T) {
 	}
 	col := len(s.Manifest.Axes) + 6 // point, axes, runs, run ok, join ok, p50, p90, p99
 	probe := fmt.Sprintf(`<script>var b = document.querySelectorAll("th button"); b[%d].click(); b[%d].click();
-document.title = Array.from(document.querySelectorAll("tbody tr")).map(function (r) { return r.cells[0].textContent; }).join(",");</script></body>`, col, col)
+document.title = Array.from(document.querySelector("table.sortable").tBodies[0].rows).map(function (r) { return r.cells[0].textContent; }).join(",");</script></body>`, col, col)
 	sorted := filepath.Join(out, "sorted.html")
 	if err := os.WriteFile(sorted, bytes.Replace(page, []byte("</body>"), []byte(probe), 1), 0o644); err != nil {
 		t.Fatal(err)
