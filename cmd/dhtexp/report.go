@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/failex"
 )
 
 func init() {
@@ -68,6 +69,9 @@ func reportCmd(c *cli.Context) error {
 	out := c.String("output")
 	if out == "" {
 		out = filepath.Join(results, "report")
+	}
+	if err := failex.Fill(results, s); err != nil {
+		return err
 	}
 	if err := analysis.WriteReport(out, s); err != nil {
 		return err
