@@ -164,7 +164,7 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 		w.WriteString("- " + mdEscape(f) + "\n")
 	}
 	w.WriteString("\n## Grid points\n\n")
-	if err := writeMainMarkdown(w, s); err != nil {
+	if err := writeSummaryRows(w, s); err != nil {
 		return err
 	}
 	w.WriteString("\nRates are shown with 95% Wilson intervals; latencies in milliseconds (" + latencyNote(s) + ").\n")
@@ -190,6 +190,33 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	}
 	writeFigureLinks(w, figs, true)
 	return nil
+}
+
+// writeSummaryRows writes the grid-point table as the page shows it:
+// intervals on the estimates, and no machine-speed column, which goes to
+// the run facts table after it.
+func writeSummaryRows(w *bytes.Buffer, s *Summary) error {
+	header, rows := pageRows(s)
+	right := make([]bool, len(header))
+	for i := range right {
+		right[i] = i > len(s.Manifest.Axes) && i < len(header)-1
+	}
+	if err := writeMarkdownRows(w, header, rows, right); err != nil {
+		return err
+	}
+	w.WriteString("\n## Run facts\n\nHow long the runs took on the machine that ran them; these numbers describe the machine and its load, not the protocol.\n\n")
+	fh, frows := runFactsRows(s)
+	text := make([][]string, len(frows))
+	for i, r := range frows {
+		for _, c := range r {
+			text[i] = append(text[i], c.Text)
+		}
+	}
+	all := make([]bool, len(fh))
+	for i := range all {
+		all[i] = true
+	}
+	return writeMarkdownRows(w, fh, text, all)
 }
 
 // writeFigureLinks lists the main or the DHT figures as links to their SVG
@@ -380,12 +407,8 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 	if noX > 0 {
 		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
 	}
-	header, rows := humanRows(s)
-	// events/s moves to the run facts table; p50, p99 and messages per
-	// join gain their bootstrap intervals.
-	evCol := slices.Index(header, "events/s")
-	p50Col, p99Col, msgCol := slices.Index(header, "p50 ms"), slices.Index(header, "p99 ms"), slices.Index(header, "msgs/join")
-	page.Header = slices.Delete(slices.Clone(header), evCol, evCol+1)
+	header, rows := pageRows(s)
+	page.Header = header
 	naxes := len(s.Manifest.Axes)
 	for i, p := range s.Points {
 		keys := []string{strconv.Itoa(p.Index)}
@@ -401,14 +424,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 			sortKey(p.LatencyP50), sortKey(p.LatencyP90), sortKey(p.LatencyP99), sortKey(p.LatencyMax),
 			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin),
 			strconv.FormatInt(p.Failed(), 10))
-		row := slices.Clone(rows[i])
-		row[p50Col] += msInterval(p.LatencyP50CI)
-		row[p99Col] += msInterval(p.LatencyP99CI)
-		if ci := p.MessagesPerJoinCI; ci.Known() {
-			row[msgCol] += " [" + fmtFixed(ci.Lo, 2) + ", " + fmtFixed(ci.Hi, 2) + "]"
-		}
-		row = slices.Delete(row, evCol, evCol+1)
-		page.Rows = append(page.Rows, htmlCells(row, keys, naxes))
+		page.Rows = append(page.Rows, htmlCells(rows[i], keys, naxes))
 	}
 	if page.DHT != nil {
 		_, figNotes := dhtFigureSpecs(s)
@@ -420,6 +436,25 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 	}
 	return reportTmpl.Execute(w, page)
+}
+
+// pageRows is the grid-point table of the page and summary.md: the
+// table's rows with bootstrap intervals on p50, p99 and messages per join,
+// and without events/s, which moves to the run facts table.
+func pageRows(s *Summary) (header []string, rows [][]string) {
+	header, rows = humanRows(s)
+	evCol := slices.Index(header, "events/s")
+	p50Col, p99Col, msgCol := slices.Index(header, "p50 ms"), slices.Index(header, "p99 ms"), slices.Index(header, "msgs/join")
+	for i, p := range s.Points {
+		row := slices.Clone(rows[i])
+		row[p50Col] += msInterval(p.LatencyP50CI)
+		row[p99Col] += msInterval(p.LatencyP99CI)
+		if ci := p.MessagesPerJoinCI; ci.Known() {
+			row[msgCol] += " [" + fmtFixed(ci.Lo, 2) + ", " + fmtFixed(ci.Hi, 2) + "]"
+		}
+		rows[i] = slices.Delete(row, evCol, evCol+1)
+	}
+	return slices.Delete(slices.Clone(header), evCol, evCol+1), rows
 }
 
 // msInterval formats a latency interval for a table cell's second line.

@@ -78,8 +78,9 @@ func rampColor(base color.RGBA, i, n int) color.RGBA {
 	t := float64(i) / float64(n-1) // 0 light … 1 dark
 	mix := func(a, b uint8, f float64) uint8 { return uint8(float64(a)*(1-f) + float64(b)*f + 0.5) }
 	if t < 0.6 {
-		// Tint: at t = 0, 70 % white.
-		f := 0.7 * (1 - t/0.6)
+		// Tint: at t = 0, 55 % white, still dark enough for a thin line
+		// on white.
+		f := 0.55 * (1 - t/0.6)
 		return color.RGBA{mix(base.R, 0xFF, f), mix(base.G, 0xFF, f), mix(base.B, 0xFF, f), 0xFF}
 	}
 	// Shade: at t = 1, 45 % black.
