@@ -200,6 +200,11 @@ func WriteSVG(w io.Writer, events []observe.Event, opt DiagramOptions) error {
 	}
 	height := y + 30
 	width := left + len(ids)*colW + 40
+	// Wide enough for the title and the outcome line, which are often
+	// longer than a few lifelines are wide (about 7 px a character at 13 px).
+	for _, line := range []string{opt.Title, opt.Outcome} {
+		width = max(width, 16+len([]rune(line))*7)
+	}
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif">`, width, height, width, height)
 	b.WriteString(`<style>.t{font-size:10px;fill:#555}.l{font-size:9px;fill:#333;text-anchor:middle}.m{stroke:#0072B2;stroke-width:1.2}` +
 		`.lost{stroke:#D55E00;stroke-width:1.2;stroke-dasharray:4 3}.x{font-size:10px;fill:#D55E00}.f{font-size:10px;fill:#E69F00}` +
