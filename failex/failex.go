@@ -22,25 +22,32 @@ const MaxRows = 400
 // result set dir and stores the outcome and the diagram in the example. A
 // run that cannot be replayed keeps its place with the reason in Err, so
 // the report still names it and its command.
-func Fill(dir string, s *analysis.Summary) error {
+func Fill(dir string, s *analysis.Summary) {
 	if len(s.Examples) == 0 {
-		return nil
+		return
 	}
+	// A report is worth having without its examples' diagrams: what
+	// stops the replay is said beside each example instead of failing
+	// the report.
 	m, err := runner.ReadManifest(dir)
 	if err != nil {
-		return err
+		setErr(s, fmt.Sprintf("not replayed: the manifest cannot be read for a replay (%v)", err))
+		return
 	}
 	spec, err := runner.Parse(m.SpecPath, []byte(m.Spec))
 	if err != nil {
-		for _, ex := range s.Examples {
-			ex.Err = fmt.Sprintf("not replayed: the recorded spec does not parse with this build (%v)", err)
-		}
-		return nil
+		setErr(s, fmt.Sprintf("not replayed: the recorded spec does not parse with this build (%v)", err))
+		return
 	}
 	for _, ex := range s.Examples {
 		fill(spec, ex)
 	}
-	return nil
+}
+
+func setErr(s *analysis.Summary, msg string) {
+	for _, ex := range s.Examples {
+		ex.Err = msg
+	}
 }
 
 func fill(spec *runner.Spec, ex *analysis.FailureExample) {
