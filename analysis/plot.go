@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
 	"gonum.org/v1/plot"
@@ -401,11 +402,21 @@ func failureNote(s *Summary, failed int64) []string {
 	if failed == 0 {
 		return []string{"No run failed, so there is no failure-class figure."}
 	}
-	note := cleanFacetsNote(s)
-	if note == "" {
-		return nil
+	var notes []string
+	if note := cleanFacetsNote(s); note != "" {
+		notes = append(notes, note)
 	}
-	return []string{note}
+	totals := protocolTotals(s)
+	var none []string
+	for _, pr := range protocols(s) {
+		if t := totals[pr]; t.runs > 0 && t.failed == 0 {
+			none = append(none, protoLabel(pr))
+		}
+	}
+	if len(none) > 0 {
+		notes = append(notes, "No run of "+strings.Join(none, " or ")+" failed, so the failure figure has no line for it; the findings give the upper bound on its failure rate.")
+	}
+	return notes
 }
 
 // cdfLine draws a latency CDF (nanoseconds) in milliseconds as a right-continuous step
