@@ -414,7 +414,11 @@ func failureNote(s *Summary, failed int64) []string {
 		}
 	}
 	if len(none) > 0 {
-		notes = append(notes, "No run of "+strings.Join(none, " or ")+" failed, so the failure figure has no line for it; the findings give the upper bound on its failure rate.")
+		it, its := "it", "its"
+		if len(none) > 1 {
+			it, its = "them", "their"
+		}
+		notes = append(notes, "No run of "+strings.Join(none, " or ")+" failed, so the failure figure has no line for "+it+"; the findings give "+its+" upper bound on the failure rate.")
 	}
 	return notes
 }
