@@ -1,7 +1,11 @@
 package analysis
 
 import (
+	"bytes"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,5 +139,54 @@ func TestFailureExamples(t *testing.T) {
 	// beats 16 joiners; wrong_neighbours: replica 2 at 16 joiners (point 2).
 	if want := []string{"wrong_neighbours/10", "not_joined/7"}; !slices.Equal(got, want) {
 		t.Errorf("examples %v, want %v", got, want)
+	}
+}
+
+// TestWriteReportByteStable: the same result set gives the same files,
+// byte for byte, bootstrap intervals and all.
+func TestWriteReportByteStable(t *testing.T) {
+	for _, set := range []*analysistest.Set{smallSet(), randomSet(7, 25, func(p int) float64 { return float64(p%3) / 5 })} {
+		dir := writeSet(t, set)
+		var outs []string
+		for range 2 {
+			out := filepath.Join(t.TempDir(), "report")
+			if err := WriteReport(out, analyze(t, dir, Options{})); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		sameTree(t, outs[0], outs[1])
+	}
+}
+
+// sameTree fails unless folders a and b hold the same files with the same
+// bytes.
+func sameTree(t *testing.T, a, b string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(a, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, path)
+		x, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two reports of the same result set", rel)
+		}
+		files++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 5 {
+		t.Errorf("only %d files compared", files)
 	}
 }
