@@ -140,9 +140,9 @@ type Point struct {
 	// 95% cluster-bootstrap intervals (runs resampled whole, seeded by the
 	// point's index so that reports are byte-stable) for the latency median
 	// and p99 and for messages per join; NaN when unknown.
-	LatencyP50CI      Interval `json:"-"`
-	LatencyP99CI      Interval `json:"-"`
-	MessagesPerJoinCI Interval `json:"-"`
+	LatencyP50CI      Interval `json:"latency_p50_ci_ns"`
+	LatencyP99CI      Interval `json:"latency_p99_ci_ns"`
+	MessagesPerJoinCI Interval `json:"messages_per_join_ci"`
 
 	Messages  int64 `json:"messages"`
 	Redirects int64 `json:"redirects"`
