@@ -113,7 +113,7 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 		return out
 	}
 	if !c.sorted {
-		slices.Sort(c.packed)
+		radixSort(c.packed)
 		c.sorted = true
 	}
 	const mask = MaxClusters - 1
@@ -124,7 +124,10 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 	// alone and scans only that block: without them, every resample would
 	// scan about half of the values.
 	nv := len(c.packed)
-	blocks := min(max(nv/1024, 1), 64)
+	// A block's cluster counts cost about as much to sum as twice the
+	// clusters' number of values to scan, so blocks that small would not
+	// pay for themselves.
+	blocks := min(max(nv/(2*n), 1), 256)
 	pos := make([]int, blocks+1)
 	before := make([][]int32, blocks+1)
 	running := make([]int32, n)
@@ -167,30 +170,17 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 		}
 		for i, q := range qs {
 			r := rank(q, total)
-			// The last block whose start lies below rank r holds the
-			// quantile; cumAt(0) is 0 and cumAt(blocks) is total >= r. A
-			// resample's quantile is almost always in or next to the block
-			// of the data's own, so the search starts there.
-			lo := min(int(int64(blocks)*(rank(q, int64(nv))-1)/int64(nv)), blocks-1)
-			cum := cumAt(lo)
-			for lo > 0 && cum >= r {
-				lo--
-				cum = cumAt(lo)
-			}
-			hi := lo + 1
-			for hi < blocks {
-				next := cumAt(hi)
-				if next >= r {
-					break
-				}
-				lo, hi, cum = hi, hi+1, next
-			}
-			for _, p := range c.packed[pos[lo]:pos[hi]] {
-				cum += w[p&mask]
-				if cum >= r {
-					est[i] = append(est[i], float64(p>>clusterBits))
-					break
-				}
+			// The cheapest of three ways to find the value of rank r: a
+			// scan from the front, a scan from the back, or the blocks.
+			front, back := q*float64(nv), (1-q)*float64(nv)
+			viaBlocks := 4*float64(n) + float64(nv)/float64(blocks)
+			switch {
+			case blocks > 1 && viaBlocks < min(front, back):
+				est[i] = append(est[i], c.fromBlocks(r, q, nv, blocks, pos, w, cumAt))
+			case back < front:
+				est[i] = append(est[i], c.fromBack(r, total, w))
+			default:
+				est[i] = append(est[i], c.fromFront(r, 0, 0, nv, w))
 			}
 		}
 	}
@@ -198,6 +188,63 @@ func (c *Clustered) QuantileCIs(qs []float64, conf float64, resamples int, seed 
 		out[i] = percentileInterval(est[i], conf)
 	}
 	return out
+}
+
+// fromFront returns the value at which the running weight of the values in
+// [from, to), starting at cum, first reaches r.
+func (c *Clustered) fromFront(r, cum int64, from, to int, w []int64) float64 {
+	const mask = MaxClusters - 1
+	for _, p := range c.packed[from:to] {
+		cum += w[p&mask]
+		if cum >= r {
+			return float64(p >> clusterBits)
+		}
+	}
+	return math.NaN()
+}
+
+// fromBack finds the same value as fromFront scanning from the back: the
+// first value, counted from the front, at which the running weight
+// reaches r is the one whose weight carries the total after it past
+// total-r.
+func (c *Clustered) fromBack(r, total int64, w []int64) float64 {
+	const mask = MaxClusters - 1
+	after := int64(0)
+	for j := len(c.packed) - 1; j >= 0; j-- {
+		p := c.packed[j]
+		wj := w[p&mask]
+		if wj == 0 {
+			continue
+		}
+		if total-after-wj < r {
+			return float64(p >> clusterBits)
+		}
+		after += wj
+	}
+	return math.NaN()
+}
+
+// fromBlocks finds the block holding rank r from the blocks' cluster
+// counts and scans only that block. The last block whose start lies below
+// rank r holds it; cumAt(0) is 0 and cumAt(blocks) the total, >= r. A
+// resample's quantile is almost always in or next to the block of the
+// data's own, so the search starts there.
+func (c *Clustered) fromBlocks(r int64, q float64, nv, blocks int, pos []int, w []int64, cumAt func(int) int64) float64 {
+	lo := min(int(int64(blocks)*(rank(q, int64(nv))-1)/int64(nv)), blocks-1)
+	cum := cumAt(lo)
+	for lo > 0 && cum >= r {
+		lo--
+		cum = cumAt(lo)
+	}
+	hi := lo + 1
+	for hi < blocks {
+		next := cumAt(hi)
+		if next >= r {
+			break
+		}
+		lo, hi, cum = hi, hi+1, next
+	}
+	return c.fromFront(r, cum, pos[lo], pos[hi], w)
 }
 
 // RatioCI returns the percentile bootstrap interval at confidence conf for
@@ -265,4 +312,41 @@ func ClopperPearsonUpper(k, n int64, conf float64) float64 {
 		}
 	}
 	return (lo + hi) / 2
+}
+
+// radixSort sorts a in place. Sorting the packed values is most of the
+// bootstrap's cost for large grid points, and a least-significant-digit
+// radix sort, which skips the bytes every value shares, does it in a few
+// linear passes where a comparison sort needs log n of them.
+func radixSort(a []uint64) {
+	if len(a) < 1024 {
+		slices.Sort(a)
+		return
+	}
+	buf := make([]uint64, len(a))
+	src, dst := a, buf
+	var count [256]int
+	for shift := uint(0); shift < 64; shift += 8 {
+		clear(count[:])
+		for _, v := range src {
+			count[byte(v>>shift)]++
+		}
+		if count[byte(src[0]>>shift)] == len(src) {
+			continue // every value has this byte
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, v := range src {
+			d := byte(v >> shift)
+			dst[count[d]] = v
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &a[0] {
+		copy(a, src)
+	}
 }

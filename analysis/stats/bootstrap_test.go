@@ -207,3 +207,31 @@ func TestClopperPearsonUpper(t *testing.T) {
 		t.Errorf("k = 0, n = 1e6: %v, want about 3/n", got)
 	}
 }
+
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	tests := []struct {
+		name string
+		n    int
+		gen  func() uint64
+	}{
+		{"small", 100, rng.Uint64},
+		{"full width", 5000, rng.Uint64},
+		{"packed latencies", 20000, func() uint64 { return uint64(rng.IntN(1<<34))<<clusterBits | uint64(rng.IntN(1000)) }},
+		{"few distinct", 3000, func() uint64 { return uint64(rng.IntN(3)) << 40 }},
+		{"all equal", 2000, func() uint64 { return 42 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := make([]uint64, tt.n)
+			for i := range a {
+				a[i] = tt.gen()
+			}
+			want := slices.Sorted(slices.Values(a))
+			radixSort(a)
+			if !slices.Equal(a, want) {
+				t.Error("radixSort differs from slices.Sort")
+			}
+		})
+	}
+}
