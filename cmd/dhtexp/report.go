@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/failex"
 )
 
 func init() {
@@ -69,6 +70,7 @@ func reportCmd(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join(results, "report")
 	}
+	failex.Fill(results, s)
 	if err := analysis.WriteReport(out, s); err != nil {
 		return err
 	}
