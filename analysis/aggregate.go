@@ -106,8 +106,8 @@ type Point struct {
 	// Series indexes Summary.Series; X is the position on the x axis (the
 	// axis value, durations in milliseconds, or the value's index for a
 	// categorical axis).
-	Series int     `json:"series"`
-	X      float64 `json:"x"`
+	Series int `json:"series"`
+	X      Num `json:"x"` // NaN (null in JSON) for a point whose sweep group leaves the x axis out
 
 	Runs       int64 `json:"runs"`
 	RunsOK     int64 `json:"runs_ok"`
@@ -664,21 +664,21 @@ func (s *Summary) layoutSeries() {
 		xv, hasX := p.Params.Get(s.XAxis)
 		switch {
 		case xAxis == nil:
-			p.X = float64(p.Index)
+			p.X = Num(p.Index)
 		case !hasX:
 			// The point's sweep group does not sweep x: it has no place
 			// on the x axis, and figures leave it out.
-			p.X = math.NaN()
+			p.X = Num(math.NaN())
 		case s.XNumeric:
-			p.X = xv.Num
+			p.X = Num(xv.Num)
 			if xv.Kind == trace.KindDuration {
-				p.X = xv.Num / 1e6
+				p.X = Num(xv.Num / 1e6)
 			}
 		default:
-			p.X = float64(len(xAxis.Values))
+			p.X = Num(len(xAxis.Values))
 			for i, av := range xAxis.Values {
 				if av.Text == xv.Text {
-					p.X = float64(i)
+					p.X = Num(i)
 					break
 				}
 			}
@@ -686,7 +686,7 @@ func (s *Summary) layoutSeries() {
 	}
 	for _, sr := range s.Series {
 		sort.SliceStable(sr.Points, func(i, j int) bool {
-			a, b := s.Points[sr.Points[i]].X, s.Points[sr.Points[j]].X
+			a, b := float64(s.Points[sr.Points[i]].X), float64(s.Points[sr.Points[j]].X)
 			return a < b || !math.IsNaN(a) && math.IsNaN(b)
 		})
 	}

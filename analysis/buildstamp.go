@@ -3,6 +3,8 @@ package analysis
 import (
 	"runtime/debug"
 	"strings"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // noVCSReason is why a binary may carry no revision: the go command stamps
@@ -63,7 +65,7 @@ func describeBuild(bi *debug.BuildInfo) string {
 }
 
 // sweepStamp describes the binary that ran the sweep, from the manifest.
-func sweepStamp(m *Manifest) string {
+func sweepStamp(m *trace.Manifest) string {
 	version := m.ToolVersion
 	if version == "" || version == "(devel)" {
 		version = "devel"

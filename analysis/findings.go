@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // Findings are the few sentences a reader needs before the figures,
@@ -119,7 +121,7 @@ func halfSuccess(s *Summary, pr string) string {
 			}
 			for _, idx := range sr.Points {
 				p := s.Points[idx]
-				if math.IsNaN(p.X) || p.Runs == 0 || float64(p.RunSuccess.Hi) >= 0.5 {
+				if math.IsNaN(float64(p.X)) || p.Runs == 0 || float64(p.RunSuccess.Hi) >= 0.5 {
 					continue
 				}
 				where := s.XAxis + " = " + s.XTick(p)
@@ -207,8 +209,8 @@ func costFindings(s *Summary, protos []string) []string {
 	return out
 }
 
-func withoutProtocol(ps Params) Params {
-	var out Params
+func withoutProtocol(ps trace.Params) trace.Params {
+	var out trace.Params
 	for _, q := range ps {
 		if q.Name != ProtocolAxis {
 			out = append(out, q)

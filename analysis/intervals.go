@@ -34,7 +34,7 @@ func (p *Point) addRun(seed, seeds, msgs, joins int64) {
 // counted again from it (as the point's messages per join is); without
 // one, the runs table's totals and medians are what there is.
 func (a *aggregator) clusters(hasJoins bool) {
-	seeds := a.s.Manifest.Seeds
+	seeds := int64(a.s.Manifest.Seeds)
 	for _, p := range a.s.Points {
 		p.slot = make([]int32, seeds)
 		var msgs, joins []float64

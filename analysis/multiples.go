@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/trace"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -30,7 +31,7 @@ func facets(s *Summary) []facet {
 	var out []facet
 	index := map[string]int{}
 	for i, sr := range s.Series {
-		var rest Params
+		var rest trace.Params
 		for _, q := range sr.Params {
 			if q.Name != ProtocolAxis {
 				rest = append(rest, q)
@@ -111,10 +112,10 @@ func multiples(s *Summary, title, ylabel string, scale yAxis, intervalNote strin
 			for _, idx := range sr.Points {
 				pt := s.Points[idx]
 				e, ok := value(pt)
-				if !ok || math.IsNaN(pt.X) || math.IsNaN(e.v) || scale == yLog && e.v <= 0 {
+				if !ok || math.IsNaN(float64(pt.X)) || math.IsNaN(e.v) || scale == yLog && e.v <= 0 {
 					continue
 				}
-				xy := plotter.XY{X: shift(pt.X, pi, len(protos)), Y: e.v}
+				xy := plotter.XY{X: shift(float64(pt.X), pi, len(protos)), Y: e.v}
 				bar := errAt(e.v, e.lo, e.hi)
 				all.XYs = append(all.XYs, xy)
 				all.YErrors = append(all.YErrors, bar)
@@ -410,15 +411,15 @@ func latencyCDFGrid(s *Summary) (layout, bool, error) {
 	// The x axis' values in order: each keeps its lightness in every panel.
 	var xorder []float64
 	for _, p := range s.Points {
-		if !math.IsNaN(p.X) && !slices.Contains(xorder, p.X) {
-			xorder = append(xorder, p.X)
+		if !math.IsNaN(float64(p.X)) && !slices.Contains(xorder, float64(p.X)) {
+			xorder = append(xorder, float64(p.X))
 		}
 	}
 	slices.Sort(xorder)
 	xlabel := map[float64]string{}
 	for _, p := range s.Points {
-		if !math.IsNaN(p.X) {
-			xlabel[p.X] = s.XTick(p)
+		if !math.IsNaN(float64(p.X)) {
+			xlabel[float64(p.X)] = s.XTick(p)
 		}
 	}
 	type cell struct {
@@ -446,7 +447,7 @@ func latencyCDFGrid(s *Summary) (layout, bool, error) {
 	rows := min(len(fs), maxPanels/len(cols)+1)
 	lo, hi := math.Inf(1), 0.0
 	for _, p := range s.Points {
-		if p.Latency.N() > 0 && !math.IsNaN(p.X) {
+		if p.Latency.N() > 0 && !math.IsNaN(float64(p.X)) {
 			lo, hi = math.Min(lo, math.Max(float64(p.Latency.Min())/1e6, 1e-3)), math.Max(hi, float64(p.Latency.Max())/1e6)
 		}
 	}
@@ -481,7 +482,7 @@ func latencyCDFGrid(s *Summary) (layout, bool, error) {
 		base := protocolColor(protos[c.pr])
 		for _, idx := range s.Series[c.si].Points {
 			pt := s.Points[idx]
-			if math.IsNaN(pt.X) || pt.Latency.N() == 0 {
+			if math.IsNaN(float64(pt.X)) || pt.Latency.N() == 0 {
 				continue
 			}
 			cdf := pt.Latency.CDF(400)
@@ -495,7 +496,7 @@ func latencyCDFGrid(s *Summary) (layout, bool, error) {
 					line.XYs[i].X = math.Max(line.XYs[i].X, lo)
 				}
 			}
-			xi := slices.Index(xorder, pt.X)
+			xi := slices.Index(xorder, float64(pt.X))
 			line.LineStyle = lineStyle(rampColor(base, xi, len(xorder)))
 			line.LineStyle.Width = vg.Points(1.2)
 			p.Add(line)
@@ -544,7 +545,7 @@ func facetFailed(s *Summary, f facet) int64 {
 	var failed int64
 	for _, si := range f.series {
 		for _, idx := range s.Series[si].Points {
-			if !math.IsNaN(s.Points[idx].X) {
+			if !math.IsNaN(float64(s.Points[idx].X)) {
 				failed += s.Points[idx].Failed()
 			}
 		}
@@ -605,13 +606,13 @@ func failureGrid(s *Summary) (layout, bool, string, error) {
 				var d errXY
 				for _, idx := range sr.Points {
 					pt := s.Points[idx]
-					if math.IsNaN(pt.X) || pt.Runs == 0 {
+					if math.IsNaN(float64(pt.X)) || pt.Runs == 0 {
 						continue
 					}
 					k := pt.FailuresOf(o)
 					r := newRate(k, pt.Runs)
 					v := 100 * float64(r.Value)
-					d.XYs = append(d.XYs, plotter.XY{X: shift(pt.X, pi, len(protos)), Y: v})
+					d.XYs = append(d.XYs, plotter.XY{X: shift(float64(pt.X), pi, len(protos)), Y: v})
 					d.YErrors = append(d.YErrors, errAt(v, 100*float64(r.Lo), 100*float64(r.Hi)))
 					hi = math.Max(hi, 100*float64(r.Hi))
 				}

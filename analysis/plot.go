@@ -255,8 +255,8 @@ func xTicks(s *Summary, xs []float64) plot.Ticker {
 	}
 	labels := map[float64]string{}
 	for _, p := range s.Points {
-		if !math.IsNaN(p.X) {
-			labels[p.X] = s.XTick(p)
+		if !math.IsNaN(float64(p.X)) {
+			labels[float64(p.X)] = s.XTick(p)
 		}
 	}
 	if s.XNumeric && len(labels) > 12 {
@@ -273,8 +273,8 @@ func xTicks(s *Summary, xs []float64) plot.Ticker {
 func allX(s *Summary) []float64 {
 	xs := make([]float64, 0, len(s.Points))
 	for _, p := range s.Points {
-		if !math.IsNaN(p.X) {
-			xs = append(xs, p.X)
+		if !math.IsNaN(float64(p.X)) {
+			xs = append(xs, float64(p.X))
 		}
 	}
 	return xs
@@ -319,7 +319,7 @@ func mainFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 	var joins, latencies, failed int64
 	onX := 0
 	for _, p := range s.Points {
-		if math.IsNaN(p.X) {
+		if math.IsNaN(float64(p.X)) {
 			continue
 		}
 		onX++

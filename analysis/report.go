@@ -402,7 +402,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 	_, page.NoData = mainFigureSpecs(s)
 	noX := 0
 	for _, p := range s.Points {
-		if math.IsNaN(p.X) {
+		if math.IsNaN(float64(p.X)) {
 			noX++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"regexp"
 
+	"github.com/dhtexp/dhtexp/trace"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -115,7 +116,7 @@ var baseProtocol = regexp.MustCompile(`(?m)^\s*protocol\s*=\s*"([^"]+)"`)
 
 // protocolOf returns the protocol of a set of parameters, falling back to
 // a spec that names exactly one protocol; "" when unknown.
-func protocolOf(s *Summary, ps Params) string {
+func protocolOf(s *Summary, ps trace.Params) string {
 	if v, ok := ps.Get(ProtocolAxis); ok {
 		return v.Text
 	}

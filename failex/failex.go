@@ -12,6 +12,7 @@ import (
 	"github.com/dhtexp/dhtexp/replay"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // MaxRows bounds a diagram: an example is there to be read, and a run
@@ -29,7 +30,7 @@ func Fill(dir string, s *analysis.Summary) {
 	// A report is worth having without its examples' diagrams: what
 	// stops the replay is said beside each example instead of failing
 	// the report.
-	m, err := runner.ReadManifest(dir)
+	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		setErr(s, fmt.Sprintf("not replayed: the manifest cannot be read for a replay (%v)", err))
 		return
