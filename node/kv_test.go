@@ -209,7 +209,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 func (d *dhtRing) client(n *Node) *Client {
 	if d.clients[n] == nil {
-		d.clients[n] = NewClient(n.Addr())
+		d.clients[n] = NewClient(n.Addr(), WithSecret(d.cfg.secret))
 	}
 	return d.clients[n]
 }

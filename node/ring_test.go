@@ -24,6 +24,7 @@ type ringConfig struct {
 	bits             uint
 	seed             uint64
 	tune             func(*Config) // adjusts every node's configuration
+	secret           []byte        // every node's Config.Secret
 }
 
 type testRing struct {
@@ -47,6 +48,7 @@ func testLogger() *slog.Logger {
 func (rc *ringConfig) node(c Config) Config {
 	c.Protocol, c.Bits, c.Logger = rc.protocol, rc.bits, testLogger()
 	c.PeerTimeout = time.Second
+	c.Secret = rc.secret
 	if rc.tune != nil {
 		rc.tune(&c)
 	}
