@@ -429,3 +429,34 @@ func FuzzAuthReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkKVGet measures one get's round trip from a client through a one-node ring, with
+// and without a cluster secret: the hello is paid once per connection, the tags on every
+// request and reply.
+func BenchmarkKVGet(b *testing.B) {
+	for _, auth := range []string{"off", "on"} {
+		b.Run("auth="+auth, func(b *testing.B) {
+			var secret []byte
+			if auth == "on" {
+				secret = testSecret
+			}
+			n, err := Start(Config{Listen: "127.0.0.1:0", ID: 100, Protocol: "predlock", Bits: 16, Secret: secret})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Close()
+			cl := NewClient(n.Addr(), WithSecret(secret))
+			defer cl.Close()
+			ctx := context.Background()
+			if _, err := cl.KV(ctx, KVRequest{Kind: protocol.OpPut, Key: "k", Value: bytes.Repeat([]byte("v"), 100)}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if rep, err := cl.KV(ctx, KVRequest{Kind: protocol.OpGet, Key: "k"}); err != nil || rep.Status != protocol.StatusOK {
+					b.Fatal(err, rep.Problem())
+				}
+			}
+		})
+	}
+}
