@@ -220,17 +220,33 @@ func readAuthFrame(r io.Reader, buf []byte, a *authChan) (Frame, []byte, error) 
 	return f, buf, err
 }
 
-// sealedConn appends the next tag to every write, each of which is one whole frame.
+// sealedConn tags every frame written through it. Each write is whole frames of this
+// node's own encoding, back to back: a message split over frames goes out in one write,
+// and each of its frames gets a tag of its own, as the receiver reads them one by one.
 type sealedConn struct {
 	net.Conn
 	send *authChan
 	buf  []byte
 }
 
-func (s *sealedConn) Write(frame []byte) (int, error) {
-	s.buf = append(append(s.buf[:0], frame...), s.send.next(frame)...)
+func (s *sealedConn) Write(frames []byte) (int, error) {
+	s.buf = s.buf[:0]
+	for rest := frames; len(rest) > 0; {
+		n := lengthSize
+		if len(rest) >= lengthSize {
+			n += int(binary.BigEndian.Uint32(rest))
+		}
+		if n > len(rest) {
+			return 0, fmt.Errorf("%w: writing %d bytes that are not whole frames", ErrMalformed, len(frames))
+		}
+		s.buf = append(append(s.buf, rest[:n]...), s.send.next(rest[:n])...)
+		rest = rest[n:]
+	}
 	k, err := s.Conn.Write(s.buf)
-	return min(k, len(frame)), err
+	if err == nil {
+		k = len(frames)
+	}
+	return min(k, len(frames)), err
 }
 
 // frameIO is the reading and writing side of one connection, authenticated or not.
