@@ -478,3 +478,104 @@ func BenchmarkAuthTag(b *testing.B) {
 		}
 	}
 }
+
+// relay forwards every connection to target and records what each client sent.
+type relay struct {
+	ln      net.Listener
+	mu      sync.Mutex
+	streams []*bytes.Buffer
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	rl := &relay{ln: listeners(t, 1)[0]}
+	t.Cleanup(func() { rl.ln.Close() })
+	go func() {
+		for {
+			c, err := rl.ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			rec := &lockedBuffer{mu: &rl.mu}
+			rl.mu.Lock()
+			rl.streams = append(rl.streams, &rec.b)
+			rl.mu.Unlock()
+			go func() { io.Copy(c, s); c.Close() }()
+			go func() { io.Copy(io.MultiWriter(s, rec), c); s.Close() }()
+		}
+	}()
+	return rl
+}
+
+// recorded returns a copy of what each connection's client has sent so far.
+func (rl *relay) recorded() [][]byte {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	var out [][]byte
+	for _, b := range rl.streams {
+		out = append(out, bytes.Clone(b.Bytes()))
+	}
+	return out
+}
+
+type lockedBuffer struct {
+	mu *sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// A newcomer's real connections to its contact (its identify, and the join's messages
+// between the two nodes), replayed on new connections, are refused and change nothing at
+// the contact: not its pointers, not what it delivered to the protocol or sent.
+func TestAuthReplayBetweenNodes(t *testing.T) {
+	cfg := func(c Config) Config {
+		c.Protocol, c.Bits, c.Secret, c.Logger = "predlock-retry", 16, testSecret, testLogger()
+		return c
+	}
+	contact, err := Start(cfg(Config{Listen: "127.0.0.1:0", ID: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(contact.Close)
+	rl := newRelay(t, contact.Addr())
+	joiner, err := Start(cfg(Config{Listen: "127.0.0.1:0", ID: 30000, Join: rl.ln.Addr().String()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(joiner.Close)
+	sts, late := settle([]*Node{contact, joiner}, 5*time.Second)
+	if outcome, detail, _ := Classify(sts, ring16, late); outcome != "ok" {
+		t.Fatalf("join: %s (%s)", outcome, detail)
+	}
+	streams := rl.recorded()
+	if len(streams) < 2 {
+		t.Fatalf("%d connections through the relay, want the identify and the join's", len(streams))
+	}
+	before := contact.Status()
+	for i, s := range streams {
+		if len(s) <= helloSize {
+			t.Fatalf("connection %d carried no frame: % x", i, s)
+		}
+		c := dialWith(t, contact.Addr(), nil, s)
+		if !closedWithin(c, 2*time.Second) {
+			t.Errorf("the replay of connection %d stays open", i)
+		}
+	}
+	after := contact.Status()
+	if got, want := after.AuthRefused-before.AuthRefused, int64(len(streams)); got != want {
+		t.Errorf("%d replays refused, want %d", got, want)
+	}
+	if after.Left != before.Left || after.Right != before.Right || after.LeftAddr != before.LeftAddr ||
+		after.RightAddr != before.RightAddr || after.Delivered != before.Delivered || after.Sent != before.Sent {
+		t.Errorf("the replays changed the contact:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
