@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -295,17 +296,57 @@ func TestAuthKeepsStrangersOut(t *testing.T) {
 				append(hello(Version), 0, 0, 0, 2, Version),    // length below the header
 				forged(t, target.ID(), trp.addr())[:20],        // a frame cut short, no hello
 			}
-			for range 20 {
+			for range 200 {
 				streams = append(streams, noise(1+r.IntN(4096)))
 			}
 			sent := len(streams)
-			for _, s := range streams {
-				c := dialWith(t, target.Addr(), nil, s)
-				c.(*net.TCPConn).CloseWrite()
-				if !closedWithin(c, 2*time.Second) {
-					t.Errorf("connection after % x... stays open", s[:min(8, len(s))])
-				}
+			// A flood from 8 connections at a time, while a client keeps putting and
+			// getting through the same node.
+			work := make(chan []byte)
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for s := range work {
+						c, err := net.Dial("tcp", target.Addr())
+						if err != nil {
+							t.Error(err)
+							continue
+						}
+						c.Write(s)
+						c.(*net.TCPConn).CloseWrite()
+						if !closedWithin(c, 2*time.Second) {
+							t.Errorf("connection after % x... stays open", s[:min(8, len(s))])
+						}
+						c.Close()
+					}
+				})
 			}
+			served := make(chan error, 1)
+			go func() {
+				cl := NewClient(target.Addr(), WithSecret(testSecret))
+				defer cl.Close()
+				for i := range 50 {
+					v := []byte{byte(i)}
+					rep, err := cl.KV(ctx, KVRequest{Kind: protocol.OpPut, Key: "during the flood", Value: v})
+					if err == nil && rep.Status == protocol.StatusOK {
+						rep, err = cl.KV(ctx, KVRequest{Kind: protocol.OpGet, Key: "during the flood"})
+					}
+					if err != nil || rep.Status != protocol.StatusOK || !bytes.Equal(rep.Value, v) {
+						served <- fmt.Errorf("round %d: %v %s %v", i, err, rep.Problem(), rep.Value)
+						return
+					}
+				}
+				served <- nil
+			}()
+			for _, s := range streams {
+				work <- s
+			}
+			close(work)
+			wg.Wait()
+			if err := <-served; err != nil {
+				t.Errorf("serving during the flood: %v", err)
+			}
+			keys["during the flood"] = string([]byte{49})
 			// After a valid hello: noise, a frame cut short, a frame without its tag.
 			for _, s := range [][]byte{noise(100), noise(5000),
 				forged(t, target.ID(), trp.addr())[:30], forged(t, target.ID(), trp.addr())} {
