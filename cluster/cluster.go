@@ -3,6 +3,7 @@ package cluster
 import (
 	"cmp"
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -48,6 +49,10 @@ type Options struct {
 	Exe string
 	// Log hears of trouble that does not stop the run, such as a node that left no trace.
 	Log io.Writer
+	// Secret is the cluster secret the nodes authenticate their frames with; nil: Run draws
+	// one for the run. The nodes get it in their environment (node.SecretEnv), never on
+	// their command lines.
+	Secret []byte
 }
 
 // spec is the cluster's parameters as the manifest records them.
@@ -83,6 +88,13 @@ type cluster struct {
 // process it started is stopped before it returns, also on error; when ctx is cancelled
 // it returns ctx's error.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Secret == nil {
+		var b [32]byte
+		if _, err := crand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		o.Secret = []byte(hex.EncodeToString(b[:]))
+	}
 	cl := &cluster{o: o, ring: protocol.Ring{Bits: o.Bits}, byID: map[protocol.ID]*proc{}}
 	started := time.Now()
 	res, err := cl.run(ctx)
@@ -245,7 +257,7 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 
 func (cl *cluster) add(p *proc) {
 	p.trace = filepath.Join(cl.o.Out, "nodes", fmt.Sprintf("%v.parquet", p.id))
-	p.client = node.NewClient(p.addr)
+	p.client = node.NewClient(p.addr, node.WithSecret(cl.o.Secret))
 	cl.procs = append(cl.procs, p)
 	cl.byID[p.id] = p
 }
@@ -289,6 +301,7 @@ func (cl *cluster) start(p *proc, extra ...string) error {
 	defer log.Close() // the child has its own copy
 	p.cmd = exec.Command(cl.o.Exe, args...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
+	p.cmd.Env = append(os.Environ(), node.SecretEnv+"="+string(o.Secret))
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		return err
 	}

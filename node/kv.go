@@ -161,8 +161,8 @@ func (cl *Client) KV(ctx context.Context, q KVRequest) (KVReply, error) {
 }
 
 // KV carries out one key-value operation at the node at addr on a connection of its own.
-func KV(ctx context.Context, addr string, q KVRequest) (KVReply, error) {
-	cl := NewClient(addr)
+func KV(ctx context.Context, addr string, q KVRequest, opts ...ClientOption) (KVReply, error) {
+	cl := NewClient(addr, opts...)
 	defer cl.Close()
 	return cl.KV(ctx, q)
 }

@@ -46,10 +46,10 @@ func ParseKVArgs(args []string) (addr string, q KVRequest, err error) {
 // AskKV carries out one operation at the node at addr as "dhtexp kv" does: a node that
 // took the request but gave no reply within timeout yields a timeout reply saying so, for
 // that is the operation's outcome; only a request that never reached the node is an error.
-func AskKV(ctx context.Context, addr string, q KVRequest, timeout time.Duration) (KVReply, error) {
+func AskKV(ctx context.Context, addr string, q KVRequest, timeout time.Duration, opts ...ClientOption) (KVReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rep, err := KV(ctx, addr, q)
+	rep, err := KV(ctx, addr, q, opts...)
 	if err != nil {
 		var oe *net.OpError
 		switch {

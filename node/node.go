@@ -112,6 +112,12 @@ type Config struct {
 	// JoinTimeout bounds the identify exchange with the contact.
 	JoinTimeout time.Duration
 	MaxConns    int
+
+	// Secret, when set, is the cluster secret: every connection then starts with a hello
+	// and every frame carries a tag made with it (docs/wire.md#authentication), and frames
+	// that do not authenticate are refused and counted (Status.AuthRefused). At least
+	// MinSecretLen bytes. Nil: no authentication, fit for loopback only.
+	Secret []byte
 }
 
 func (c *Config) setDefaults() {
@@ -199,6 +205,9 @@ type Node struct {
 	lastHeard atomic.Int64
 
 	refusals refusals // duplicate IDs: claims of taken IDs, and the own join's refusal
+
+	key         *authKey     // from Config.Secret; nil: no authentication
+	authRefused atomic.Int64 // connections closed for a hello or frame that did not authenticate
 }
 
 type inputKind uint8
@@ -288,6 +297,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		// The protocol would wait for ever, and so would the client.
 		return nil, fmt.Errorf("operation timeout %v must not be negative", cfg.OpTimeout)
 	}
+	if cfg.Secret != nil {
+		if err := CheckSecret(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
 		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
 	}
@@ -366,6 +380,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		leaves:   variant.Leaves,
 		departed: make(chan struct{}),
 	}
+	if cfg.Secret != nil {
+		n.key = deriveKey(cfg.Secret)
+	}
 	n.st = n.p.State()
 	if cfg.Join != "" {
 		n.learn(contact.ID, cfg.Join)
@@ -387,7 +404,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.log.Info("node started", "addr", addr, "protocol", cfg.Protocol, "bits", cfg.Bits,
-		"member", pc.Member, "contact", pc.Contact.String())
+		"member", pc.Member, "contact", pc.Contact.String(), "authenticated", n.key != nil)
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && n.key == nil && !a.IP.IsLoopback() {
+		n.log.Warn("listening on a non-loopback address without a cluster secret: anyone who can reach it can "+
+			"change the ring and its keys (give --secret-file or "+SecretEnv+")", "addr", a.String())
+	}
 	return n, nil
 }
 
@@ -438,7 +459,7 @@ func identifyContact(ctx context.Context, cfg Config) (Identity, error) {
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
-		id, err := Identify(ctx, cfg.Join)
+		id, err := Identify(ctx, cfg.Join, WithSecret(cfg.Secret))
 		if err == nil {
 			if id.Protocol != cfg.Protocol || uint(id.Bits) != cfg.Bits {
 				return id, fmt.Errorf("contact %s runs %s on a %d-bit ring, not %s on %d bits",
@@ -483,7 +504,11 @@ func (n *Node) ID() protocol.ID { return n.id }
 func (n *Node) Addr() string { return n.addr }
 
 // Status returns the state as of the last input the node handled.
-func (n *Node) Status() Status { return *n.status.Load() }
+func (n *Node) Status() Status {
+	s := *n.status.Load()
+	s.AuthRefused = n.authRefused.Load()
+	return s
+}
 
 // StartJoin starts the node's join now if it has not started yet; it is how a node
 // started with DeferJoin is told to go.

@@ -38,6 +38,9 @@ type Settings struct {
 	FingerPeriod             time.Duration
 	Replicas, HopBudget      int
 	OpTimeout                time.Duration
+	// SecretFile is --secret-file; SecretEnv the value of DHTEXP_SECRET, read when no file
+	// is named (ReadSecret).
+	SecretFile, SecretEnv string
 }
 
 // CheckRetry checks the tuning of the variants that retry, shared by a node and a cluster.
@@ -80,6 +83,11 @@ func (s *Settings) Config() (Config, error) {
 		Timeout:          s.Timeout,
 		Retries:          s.Retries,
 	}
+	secret, err := ReadSecret(s.SecretFile, s.SecretEnv)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Secret = secret
 	if _, err := protocol.Lookup(cfg.Protocol); err != nil {
 		return cfg, fmt.Errorf("--protocol: %w", err)
 	}

@@ -43,6 +43,9 @@ func TestSettings(t *testing.T) {
 		{"replicas", func(s *Settings) { s.Replicas = 17 }, "--replicas must be in 0..16, got 17"},
 		{"hop budget", func(s *Settings) { s.HopBudget = 65536 }, "--hop-budget must be in 1..65535, got 65536"},
 		{"op timeout", func(s *Settings) { s.OpTimeout = 0 }, "--op-timeout must be positive"},
+		{"secret", func(s *Settings) { s.SecretEnv = "0123456789abcdef" }, ""},
+		{"short secret", func(s *Settings) { s.SecretEnv = "short" }, "DHTEXP_SECRET: the cluster secret has 5 bytes"},
+		{"missing secret file", func(s *Settings) { s.SecretFile = "/nonexistent/secret" }, "--secret-file"},
 	} {
 		s := base()
 		tc.edit(&s)
@@ -54,8 +57,10 @@ func TestSettings(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming %q", tc.name, err, tc.want)
 		case tc.name == "member" && (!cfg.Member || cfg.ID != 5 || cfg.Left.ID != 1 || cfg.Right.ID != 9):
 			t.Errorf("member: %+v", cfg)
-		case tc.name == "defaults" && cfg.ID != protocol.None:
-			t.Errorf("defaults: ID %v, want a drawn one", cfg.ID)
+		case tc.name == "defaults" && (cfg.ID != protocol.None || cfg.Secret != nil):
+			t.Errorf("defaults: ID %v, want a drawn one; secret %q, want none", cfg.ID, cfg.Secret)
+		case tc.name == "secret" && string(cfg.Secret) != "0123456789abcdef":
+			t.Errorf("secret: %q", cfg.Secret)
 		}
 	}
 	if _, err := ParseLogLevel("loud"); err == nil || !strings.Contains(err.Error(), "--log-level") {

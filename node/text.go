@@ -116,6 +116,7 @@ func (s *Status) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "keys      %d stored, %d fingers\n", s.Keys, s.Fingers)
 	fmt.Fprintf(w, "join      %s\n", join)
 	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
+	fmt.Fprintf(w, "auth      %d connections refused (hello or frame did not authenticate)\n", s.AuthRefused)
 	if s.Error != "" {
 		fmt.Fprintf(w, "error     %s\n", s.Error)
 	}

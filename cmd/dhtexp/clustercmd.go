@@ -48,6 +48,7 @@ Examples:
 			&cli.DurationFlag{Name: "peer-timeout", Value: 2 * time.Second, Usage: "nodes' --peer-timeout"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "nodes' --log-level (their logs go to nodes/ID.log)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "result folder (default: results/cluster-PROTOCOL-mM-kK-sSEED); must not exist or be empty"},
+			secretFileFlag(),
 		},
 		Action: clusterAction,
 	}
@@ -61,6 +62,12 @@ func clusterOptions(c *cli.Context) (cluster.Options, error) {
 	if c.Args().Len() > 0 {
 		return o, usagef("cluster takes no arguments, got %q", c.Args().Slice())
 	}
+	// Without one given, the run draws its own.
+	secret, err := readSecret(c)
+	if err != nil {
+		return o, err
+	}
+	o.Secret = secret
 	if err := o.Validate(); err != nil {
 		return o, usageError{err}
 	}

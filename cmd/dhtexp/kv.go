@@ -39,6 +39,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (unknown IDs are null)"},
 			&cli.DurationFlag{Name: "timeout", Value: defaultKVTimeout, Usage: "give up when the node has not answered within this long"},
+			secretFileFlag(),
 		},
 		Action: kvAction,
 	}
@@ -58,7 +59,11 @@ func kvAction(c *cli.Context) error {
 	if timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	rep, err := node.AskKV(c.Context, addr, q, timeout)
+	secret, err := readSecret(c)
+	if err != nil {
+		return err
+	}
+	rep, err := node.AskKV(c.Context, addr, q, timeout, node.WithSecret(secret))
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
 		return exitError{exitBadInput, fmt.Errorf("%s: %w", what, err)}

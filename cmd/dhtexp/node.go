@@ -84,6 +84,7 @@ Examples:
 			&cli.DurationFlag{Name: "idle-timeout", Value: node.DefaultIdleTimeout, Usage: "close inbound connections that complete no frame for this long"},
 			&cli.DurationFlag{Name: "peer-timeout", Value: node.DefaultPeerTimeout, Usage: "a peer unreachable this long is dead; its messages are dropped"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug | info | warn | error"},
+			secretFileFlag(),
 		},
 		Action: nodeAction,
 	}
@@ -99,7 +100,8 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 		Left: c.String("left"), Right: c.String("right"), LeftGiven: c.IsSet("left"), RightGiven: c.IsSet("right"),
 		Timeout: c.Duration("timeout"), Retries: c.Int("retries"), IdleTimeout: c.Duration("idle-timeout"),
 		PeerTimeout: c.Duration("peer-timeout"), FingerPeriod: c.Duration("finger-period"), Replicas: c.Int("replicas"),
-		HopBudget: c.Int("hop-budget"), OpTimeout: c.Duration("op-timeout")}
+		HopBudget: c.Int("hop-budget"), OpTimeout: c.Duration("op-timeout"),
+		SecretFile: c.String("secret-file"), SecretEnv: os.Getenv(node.SecretEnv)}
 	cfg, err := s.Config()
 	if err != nil {
 		return cfg, usageError{err}
@@ -166,6 +168,7 @@ func statusCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON (unset IDs are null, times Unix nanoseconds)"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "give up after this long"},
+			secretFileFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			args, err := lateFlags(c)
@@ -175,9 +178,13 @@ func statusCommand() *cli.Command {
 			if len(args) != 1 {
 				return usagef("status: want one node address, got %d arguments", len(args))
 			}
+			secret, err := readSecret(c)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
-			s, err := node.QueryStatus(ctx, args[0])
+			s, err := node.QueryStatus(ctx, args[0], node.WithSecret(secret))
 			if err != nil {
 				return fmt.Errorf("status of %s: %w", args[0], err)
 			}

@@ -262,6 +262,17 @@ func TestClusterCommand(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
+			// The run drew a secret and every node authenticated its frames with it.
+			logs, _ := filepath.Glob(filepath.Join(out, "nodes", "*.log"))
+			for _, l := range logs {
+				if b, err := os.ReadFile(l); err != nil || !strings.Contains(string(b), "authenticated=true") ||
+					strings.Contains(string(b), "does not authenticate") {
+					t.Errorf("%s: %v\n%s", l, err, b)
+				}
+			}
+			if len(logs) != 9 {
+				t.Errorf("%d node logs, want 9", len(logs))
+			}
 			m, err := trace.ReadManifest(out)
 			if err != nil {
 				t.Fatal(err)
