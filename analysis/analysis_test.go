@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dhtexp/dhtexp/analysis/analysistest"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -60,7 +61,7 @@ func TestAnalyzeSmall(t *testing.T) {
 		if got := fmtFailures(p.Failures); got != tt.failures {
 			t.Errorf("point %d: failures %q, want %q", tt.point, got, tt.failures)
 		}
-		if p.LatencySource != TableJoins || !p.LatencyExact {
+		if p.LatencySource != trace.TableJoins || !p.LatencyExact {
 			t.Errorf("point %d: latency source %q exact %v", tt.point, p.LatencySource, p.LatencyExact)
 		}
 	}
@@ -77,13 +78,13 @@ func TestAnalyzeSmall(t *testing.T) {
 // per-run medians when there is no joins table.
 func TestAnalyzeRunsOnly(t *testing.T) {
 	set := smallSet()
-	set.Trace = "none"
+	set.Trace = trace.LevelNone
 	s := analyze(t, writeSet(t, set), Options{})
 	p := s.Points[1]
 	// Per-run medians at point 1: 2, 2.25, 2.5 and 2.75 ms (replica 3 has
 	// three successful joins, median 2.75); their nearest-rank median is
 	// 2.25 ms. The maximum comes from latency_max_ns.
-	if p.LatencySource != TableRuns || p.LatencyP50 != 2.25e6 || p.LatencyMax != 4.5e6 {
+	if p.LatencySource != trace.TableRuns || p.LatencyP50 != 2.25e6 || p.LatencyMax != 4.5e6 {
 		t.Errorf("source %q p50 %v max %v, want runs 2.25e6 4.5e6", p.LatencySource, p.LatencyP50, p.LatencyMax)
 	}
 	if p.MessagesPerJoin != 4.75 || p.HopsPerJoin != 0.75 {
@@ -102,7 +103,7 @@ func TestAnalyzeShardsAndRowGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := smallSet()
-	set.Parts, set.RowGroupRows, set.Trace = 5, 3, "messages"
+	set.Parts, set.RowGroupRows, set.Trace = 5, 3, trace.LevelMessages
 	s := analyze(t, writeSet(t, set), Options{})
 	var got bytes.Buffer
 	if err := WriteTable(&got, s, FormatJSON); err != nil {
@@ -163,7 +164,7 @@ func TestSweepGroups(t *testing.T) {
 	}
 	// Along protocol, points without it have no place on the x axis.
 	s = analyze(t, dir, Options{X: "protocol"})
-	if !math.IsNaN(s.Points[0].X) || s.XTick(s.Points[0]) != "base" {
+	if !math.IsNaN(float64(s.Points[0].X)) || s.XTick(s.Points[0]) != "base" {
 		t.Errorf("x of a point without the axis: %v %q", s.Points[0].X, s.XTick(s.Points[0]))
 	}
 	if err := WriteReport(filepath.Join(t.TempDir(), "report"), s); err != nil {
@@ -226,7 +227,12 @@ func TestBadInput(t *testing.T) {
 			p := filepath.Join(dir, "manifest.json")
 			editManifest(t, p, func(m map[string]any) { m["format"] = 7 })
 			return p
-		}, "format 7"},
+		}, "format 7 is newer"},
+		{"unknown trace level", func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "manifest.json")
+			editManifest(t, p, func(m map[string]any) { m["trace"] = "runs" })
+			return p
+		}, `field trace: unknown trace level "runs"`},
 		{"no runs", func(t *testing.T, dir string) string {
 			editManifest(t, filepath.Join(dir, "manifest.json"), func(m map[string]any) { m["parts"] = []string{} })
 			return filepath.Join(dir, "runs")

@@ -33,10 +33,19 @@ type Baseline struct {
 // BaselinePoint is one grid point of a Baseline, identified by its
 // parameters; Point is its index when the baseline was made, for people.
 type BaselinePoint struct {
-	Point    int    `json:"point"`
-	Params   Params `json:"params"`
-	Runs     int64  `json:"runs"`
-	Failures int64  `json:"failures"`
+	Point    int          `json:"point"`
+	Params   trace.Params `json:"params"`
+	Runs     int64        `json:"runs"`
+	Failures int64        `json:"failures"`
+}
+
+// Failures is the number of failed runs the baseline records, over all grid points.
+func (b *Baseline) Failures() int64 {
+	var n int64
+	for _, p := range b.Points {
+		n += p.Failures
+	}
+	return n
 }
 
 // NewBaseline records s's failure counts. Grid points without runs are
@@ -138,13 +147,13 @@ func (o CheckOptions) Validate() error {
 
 // Comparison is the verdict on one grid point.
 type Comparison struct {
-	Params       Params  `json:"params"`
-	BaseRuns     int64   `json:"baseline_runs"`
-	BaseFailures int64   `json:"baseline_failures"`
-	Runs         int64   `json:"runs"`
-	Failures     int64   `json:"failures"`
-	BaseRate     float64 `json:"baseline_rate"`
-	Rate         float64 `json:"rate"`
+	Params       trace.Params `json:"params"`
+	BaseRuns     int64        `json:"baseline_runs"`
+	BaseFailures int64        `json:"baseline_failures"`
+	Runs         int64        `json:"runs"`
+	Failures     int64        `json:"failures"`
+	BaseRate     float64      `json:"baseline_rate"`
+	Rate         float64      `json:"rate"`
 	// Diff is Rate - BaseRate.
 	Diff float64 `json:"diff"`
 	// P is the one-sided Fisher exact p-value for an increase; PAdj is
@@ -162,7 +171,7 @@ type CheckResult struct {
 	Points      []Comparison `json:"points"`
 	// NotInBaseline lists grid points of the result set that the baseline
 	// lacks (possible only with AllowSpecChange); they are not compared.
-	NotInBaseline []Params `json:"not_in_baseline"`
+	NotInBaseline []trace.Params `json:"not_in_baseline"`
 }
 
 // Regressed returns the comparisons that failed.
@@ -192,9 +201,9 @@ func Check(b *Baseline, s *Summary, opts CheckOptions) (*CheckResult, error) {
 	}
 	m := s.Manifest
 	res := &CheckResult{Alpha: opts.Alpha, MinEffect: opts.MinEffect, SpecChanged: b.SpecHash != m.SpecHash,
-		Points: []Comparison{}, NotInBaseline: []Params{}}
+		Points: []Comparison{}, NotInBaseline: []trace.Params{}}
 	if res.SpecChanged && !opts.AllowSpecChange {
-		return nil, inputErrorf(filepath.Join(s.Dir, "manifest.json"),
+		return nil, inputErrorf(filepath.Join(s.Dir, trace.ManifestName),
 			"spec hash %s differs from the baseline's %s (experiment %q): the baseline is for another spec; regenerate it, or pass --allow-spec-change to compare grid points by their parameters",
 			short(m.SpecHash), short(b.SpecHash), b.Experiment)
 	}

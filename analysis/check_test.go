@@ -17,6 +17,13 @@ func TestBaselineRoundTrip(t *testing.T) {
 	if len(b.Points) != 6 || b.Points[2].Failures != 2 || b.Points[2].Runs != 4 || b.SpecHash != s.Manifest.SpecHash {
 		t.Fatalf("baseline %+v", b)
 	}
+	var failed int64
+	for _, p := range b.Points {
+		failed += p.Failures
+	}
+	if b.Failures() != failed {
+		t.Fatalf("Failures %d, points sum to %d", b.Failures(), failed)
+	}
 	path := filepath.Join(t.TempDir(), "base.json")
 	if err := WriteBaseline(path, b); err != nil {
 		t.Fatal(err)
@@ -102,8 +109,8 @@ func TestCheckSameRateNeverFails(t *testing.T) {
 
 func TestCheckThresholds(t *testing.T) {
 	mk := func(fails, runs int64) (*Baseline, *Summary) {
-		s := &Summary{Manifest: &Manifest{SpecHash: "h"}}
-		p := &Point{Params: Params{{"joiners", NumberValue(4)}}, Runs: runs, RunsOK: runs - fails}
+		s := &Summary{Manifest: &trace.Manifest{SpecHash: "h"}}
+		p := &Point{Params: trace.Params{{Name: "joiners", Value: trace.NumberValue(4)}}, Runs: runs, RunsOK: runs - fails}
 		s.Points = []*Point{p}
 		return &Baseline{SpecHash: "h", Points: []BaselinePoint{{Params: p.Params}}}, s
 	}
@@ -140,10 +147,10 @@ func TestCheckThresholds(t *testing.T) {
 // TestCheckHolm: with many grid points a p-value that would pass alone
 // does not pass once corrected.
 func TestCheckHolm(t *testing.T) {
-	s := &Summary{Manifest: &Manifest{SpecHash: "h"}}
+	s := &Summary{Manifest: &trace.Manifest{SpecHash: "h"}}
 	b := &Baseline{SpecHash: "h"}
 	for i := 0; i < 20; i++ {
-		p := &Point{Index: i, Params: Params{{"joiners", NumberValue(float64(i))}}, Runs: 100, RunsOK: 90}
+		p := &Point{Index: i, Params: trace.Params{{Name: "joiners", Value: trace.NumberValue(float64(i))}}, Runs: 100, RunsOK: 90}
 		if i == 0 {
 			// 10/100 → 20/100: one-sided p ≈ 0.036, alone significant at
 			// 0.05 but not after multiplying by 20.
@@ -215,20 +222,20 @@ func TestReadBaselineErrors(t *testing.T) {
 }
 
 func TestParamsKey(t *testing.T) {
-	a := Params{{"joiners", NumberValue(4)}, {"delay.max", StringValue("10ms")}}
-	b := Params{{"delay.max", StringValue("10ms")}, {"joiners", NumberValue(4)}}
+	a := trace.Params{{Name: "joiners", Value: trace.NumberValue(4)}, {Name: "delay.max", Value: trace.StringValue("10ms")}}
+	b := trace.Params{{Name: "delay.max", Value: trace.StringValue("10ms")}, {Name: "joiners", Value: trace.NumberValue(4)}}
 	if a.Key() != b.Key() {
 		t.Errorf("keys differ by order: %q %q", a.Key(), b.Key())
 	}
-	var back Params
+	var back trace.Params
 	data, _ := a.MarshalJSON()
 	if err := back.UnmarshalJSON(data); err != nil || back.Key() != a.Key() {
 		t.Errorf("round trip %s: %v %q", data, err, back.Key())
 	}
-	if v := StringValue("10ms"); v.Kind != KindDuration || v.Num != 1e7 {
+	if v := trace.StringValue("10ms"); v.Kind != trace.KindDuration || v.Num != 1e7 {
 		t.Errorf("duration %+v", v)
 	}
-	if !reflect.DeepEqual(StringValue("seed"), Value{Kind: KindString, Text: "seed"}) {
-		t.Errorf("string %+v", StringValue("seed"))
+	if !reflect.DeepEqual(trace.StringValue("seed"), trace.Value{Kind: trace.KindString, Text: "seed"}) {
+		t.Errorf("string %+v", trace.StringValue("seed"))
 	}
 }

@@ -78,9 +78,9 @@ type Mean struct {
 // one (kv_keys or kv_ops above 0).
 type DHTPoint struct {
 	// Index indexes Summary.Points.
-	Index  int    `json:"point"`
-	Params Params `json:"params"`
-	Runs   int64  `json:"runs"`
+	Index  int          `json:"point"`
+	Params trace.Params `json:"params"`
+	Runs   int64        `json:"runs"`
 	// Nodes and Joiners come from the runs table, as does RingSize, their
 	// sum; RingSize is 0 when the point's runs disagree.
 	Nodes    int64 `json:"nodes"`
@@ -164,8 +164,8 @@ type DHT struct {
 	// Varying lists the sweep axes whose values differ between Points, in
 	// axis order: what series and labels are made of.
 	Varying []string `json:"varying"`
-	// LatencySource is TableOps when lookup latencies come from the ops
-	// table, TableRuns when from the runs table's per-run medians.
+	// LatencySource is trace.TableOps when lookup latencies come from the ops
+	// table, trace.TableRuns when from the runs table's per-run medians.
 	LatencySource string    `json:"latency_source"`
 	OpsTable      TableInfo `json:"ops_table"`
 
@@ -216,7 +216,7 @@ func kvPart(r *trace.Reader) ([]string, error) {
 	if sc.ColumnIndex("kv_ops") < 0 {
 		return nil, nil
 	}
-	if err := need(r, RunsSchema, kvColumns); err != nil {
+	if err := need(r, trace.RunsSchemaName, kvColumns); err != nil {
 		return nil, err
 	}
 	cols := names(kvColumns)
@@ -224,7 +224,7 @@ func kvPart(r *trace.Reader) ([]string, error) {
 		if sc.ColumnIndex(c.name) < 0 {
 			continue
 		}
-		if err := need(r, RunsSchema, []colSpec{c}); err != nil {
+		if err := need(r, trace.RunsSchemaName, []colSpec{c}); err != nil {
 			return nil, err
 		}
 		cols = append(cols, c.name)
@@ -329,10 +329,10 @@ func (a *aggregator) readOps(path string) error {
 		return err
 	}
 	defer r.Close()
-	if err := need(r, OpsSchema, opColumns); err != nil {
+	if err := need(r, trace.OpSchema.Name, opColumns); err != nil {
 		return err
 	}
-	s, seeds := a.s, a.s.Manifest.Seeds
+	s, seeds := a.s, int64(a.s.Manifest.Seeds)
 	if a.dht == nil {
 		a.dht = &dhtAcc{points: make([]*DHTPoint, len(s.Points)), exact: a.exact}
 	}
@@ -396,9 +396,9 @@ func (s *Summary) finishDHT(acc *dhtAcc, hasOps bool) {
 	if acc == nil {
 		return
 	}
-	d := &DHT{LatencySource: TableRuns, OpsTable: acc.opsTable}
+	d := &DHT{LatencySource: trace.TableRuns, OpsTable: acc.opsTable}
 	if hasOps {
-		d.LatencySource = TableOps
+		d.LatencySource = trace.TableOps
 	}
 	for _, p := range acc.points {
 		if p == nil || p.Runs == 0 {
@@ -455,7 +455,7 @@ func (s *Summary) finishDHT(acc *dhtAcc, hasOps bool) {
 
 // paramText is a parameter's value as text, "base" where the point's sweep
 // group does not sweep it.
-func paramText(ps Params, name string) string {
+func paramText(ps trace.Params, name string) string {
 	if v, ok := ps.Get(name); ok {
 		return v.Text
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // dhtHumanRows is the DHT table for people, one row per grid point with a
@@ -41,7 +43,7 @@ func dhtHumanRows(s *Summary) (header []string, rows, keys [][]string) {
 			k := ""
 			if !ok {
 				v.Text = none
-			} else if v.Kind == KindNumber || v.Kind == KindDuration {
+			} else if v.Kind == trace.KindNumber || v.Kind == trace.KindDuration {
 				k = strconv.FormatFloat(v.Num, 'g', -1, 64)
 			}
 			row = append(row, v.Text)
@@ -168,7 +170,7 @@ func dhtCSVCells(d *DHT, p *DHTPoint) []string {
 func dhtNotes(s *Summary) []string {
 	d := s.DHT
 	var notes []string
-	if d.LatencySource == TableOps {
+	if d.LatencySource == trace.TableOps {
 		notes = append(notes, "Lookup latencies are over successful lookups (answered ok, naming the key's owner), from the ops table.")
 	} else {
 		notes = append(notes, "No ops table: lookup latencies are the distribution of each run's median (kv_lookup_latency_p50_ns), and there is no latency CDF.")

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,22 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-)
 
-// Table names: the folders of a result set.
-const (
-	TableRuns   = "runs"
-	TableJoins  = "joins"
-	TableEvents = "events"
-	TableOps    = "ops"
-)
-
-// Schema names stored in the parts' metadata.
-const (
-	RunsSchema   = "dhtexp.runs"
-	JoinsSchema  = "dhtexp.joins"
-	EventsSchema = "dhtexp.events"
-	OpsSchema    = "dhtexp.ops"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // InputError is an error caused by the input rather than by this program
@@ -60,13 +45,22 @@ func IsInputError(err error) bool {
 // its parts, sorted by name.
 type ResultSet struct {
 	Dir      string
-	Manifest *Manifest
+	Manifest *trace.Manifest
 	Runs     []string
 	Joins    []string
 	Events   []string
 	// Ops are the DHT operation tables (schema dhtexp.ops), if any; see
 	// findOps for where they are looked for.
 	Ops []string
+}
+
+// Load opens and analyses the result set in dir.
+func Load(dir string, opts Options) (*Summary, error) {
+	rs, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Analyze(rs, opts)
 }
 
 // Open reads dir/manifest.json and lists the parts of each table. It
@@ -83,25 +77,16 @@ func Open(dir string) (*ResultSet, error) {
 	if !st.IsDir() {
 		return nil, inputErrorf(dir, "not a result set: not a folder")
 	}
-	mpath := filepath.Join(dir, "manifest.json")
-	b, err := os.ReadFile(mpath)
+	m, err := trace.ReadManifest(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, inputErrorf(dir, "not a result set: no manifest.json")
+		return nil, inputErrorf(dir, "not a result set: no %s", trace.ManifestName)
 	}
 	if err != nil {
-		return nil, &InputError{Path: mpath, Err: err}
+		return nil, &InputError{Path: filepath.Join(dir, trace.ManifestName), Err: err}
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, inputErrorf(mpath, "not a result set manifest: %v", err)
-	}
-	if err := m.validate(); err != nil {
-		return nil, &InputError{Path: mpath, Err: err}
-	}
-	var keys map[string]json.RawMessage
-	_ = json.Unmarshal(b, &keys)
-	rs := &ResultSet{Dir: dir, Manifest: &m}
-	_, listed := keys["parts"]
+	rs := &ResultSet{Dir: dir, Manifest: m}
+	// Early manifests have no parts field: their parts are whatever files are present.
+	listed := m.Parts != nil
 	if listed {
 		err = rs.listedParts()
 	} else {
@@ -111,7 +96,7 @@ func Open(dir string) (*ResultSet, error) {
 		return nil, err
 	}
 	if len(rs.Runs) == 0 {
-		return nil, inputErrorf(filepath.Join(dir, TableRuns), "no part-*.parquet files listed in manifest.json or present: not a result set, or the sweep has committed no runs yet")
+		return nil, inputErrorf(filepath.Join(dir, trace.TableRuns), "no part-*.parquet files listed in manifest.json or present: not a result set, or the sweep has committed no runs yet")
 	}
 	if rs.Ops, err = rs.findOps(listed); err != nil {
 		return nil, err
@@ -120,15 +105,15 @@ func Open(dir string) (*ResultSet, error) {
 }
 
 // findOps lists the ops tables. They are expected under ops/ with the part
-// names the manifest lists, as joins are; which trace levels write them is
-// not known here, so a listed part without one is not an error. The
+// names the manifest lists, as joins are; a part whose runs had no workload
+// has none, so a listed part without one is not an error. The
 // finder also takes, so that another naming still works, every *.parquet
 // under ops/ when the manifest lists no parts or none of its part names is
 // there, and ops.parquet or ops-*.parquet in the result set folder itself.
 // Reading the same run's operations from two files is refused (Analyze
 // checks), so a wider net cannot count anything twice.
 func (rs *ResultSet) findOps(listed bool) ([]string, error) {
-	dir := filepath.Join(rs.Dir, TableOps)
+	dir := filepath.Join(rs.Dir, trace.TableOps)
 	var found []string
 	if listed {
 		for _, p := range rs.Manifest.Parts {
@@ -159,29 +144,23 @@ func (rs *ResultSet) findOps(listed bool) ([]string, error) {
 	return found, nil
 }
 
-// levelTables says which tables each trace level writes for every part.
-var levelTables = map[string][]string{
-	"none":     {TableRuns},
-	"runs":     {TableRuns},
-	"joins":    {TableRuns, TableJoins},
-	"messages": {TableRuns, TableJoins, TableEvents},
-}
-
 // listedParts takes the parts the manifest lists. The manifest is the
 // commit point of a sweep: a part file it does not list is left over from
 // an interrupted sweep and is not part of the result set, while a listed
 // part that is missing means an incomplete copy or merge.
 func (rs *ResultSet) listedParts() error {
-	want, known := levelTables[rs.Manifest.Trace]
+	// ReadManifest has checked the level.
+	level, _ := rs.Manifest.Level()
+	want := level.Tables()
 	for _, p := range rs.Manifest.Parts {
 		name := filepath.Base(p)
 		for _, t := range []struct {
 			table string
 			dst   *[]string
-		}{{TableRuns, &rs.Runs}, {TableJoins, &rs.Joins}, {TableEvents, &rs.Events}} {
+		}{{trace.TableRuns, &rs.Runs}, {trace.TableJoins, &rs.Joins}, {trace.TableEvents, &rs.Events}} {
 			path := filepath.Join(rs.Dir, t.table, name)
 			_, err := os.Stat(path)
-			required := t.table == TableRuns || known && slices.Contains(want, t.table)
+			required := slices.Contains(want, t.table)
 			switch {
 			case err == nil:
 				*t.dst = append(*t.dst, path)
@@ -203,7 +182,7 @@ func (rs *ResultSet) globParts() error {
 	for _, t := range []struct {
 		name string
 		dst  *[]string
-	}{{TableRuns, &rs.Runs}, {TableJoins, &rs.Joins}, {TableEvents, &rs.Events}} {
+	}{{trace.TableRuns, &rs.Runs}, {trace.TableJoins, &rs.Joins}, {trace.TableEvents, &rs.Events}} {
 		if *t.dst, err = listParts(filepath.Join(rs.Dir, t.name)); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -241,8 +242,8 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			states[i] = n.State()
 		}
 		finals[ringKey(states)] = true
-		outcome, detail, _ := sim.ClassifyFinal(states)
-		if outcome == sim.OutcomeOK || (cfg.Timers && outcome == sim.OutcomeJoinFailed) {
+		outcome, detail, _ := observe.ClassifyFinal(states)
+		if outcome == observe.OutcomeOK || (cfg.Timers && outcome == observe.OutcomeJoinFailed) {
 			if !ended(s, firstJoiner, cfg.Lossy) && cfg.Timers {
 				outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
 			} else {
@@ -357,7 +358,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				sortTimers(t.timers)
 				if err != nil {
 					t.parent = s.parent
-					report(sim.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
+					report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
 					return
 				}
 				k := key(t)
@@ -378,7 +379,7 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				for i, n := range t.nodes {
 					states[i] = n.State()
 				}
-				if v := sim.CheckSafety(states, ring); v != nil {
+				if v := observe.CheckSafety(states, ring); v != nil {
 					judged[t.id] = true // reported already; its future is not explored
 					report(v.Property, v.Detail, t, step)
 					return

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 )
@@ -20,7 +21,7 @@ func TestSeedCounterexamples(t *testing.T) {
 	}
 	var gap *Finding
 	for i := range rep.Findings {
-		if rep.Findings[i].Kind == sim.OutcomeWrongNeighbours {
+		if rep.Findings[i].Kind == observe.OutcomeWrongNeighbours {
 			gap = &rep.Findings[i]
 		}
 	}

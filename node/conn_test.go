@@ -11,26 +11,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // recorder keeps a node's trace events for inspection.
 type recorder struct {
 	mu     sync.Mutex
-	events []sim.Event
+	events []observe.Event
 }
 
-func (r *recorder) Event(e *sim.Event) {
+func (r *recorder) Event(e *observe.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, *e)
 	r.mu.Unlock()
 }
 
-func (r *recorder) find(kind sim.EventKind, detail string) []sim.Event {
+func (r *recorder) find(kind observe.EventKind, detail string) []observe.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []sim.Event
+	var out []observe.Event
 	for _, e := range r.events {
 		if e.Kind == kind && strings.Contains(e.Detail, detail) {
 			out = append(out, e)
@@ -251,7 +251,7 @@ func TestGarbageDuringJoins(t *testing.T) {
 		nodes = append(nodes, startOne(t, Config{ID: id, Join: first.Addr()}))
 	}
 	sts, late := settle(nodes, 5*time.Second)
-	if outcome, detail, _ := Classify(sts, protocol.Ring{Bits: 16}, late); outcome != sim.OutcomeOK {
+	if outcome, detail, _ := Classify(sts, protocol.Ring{Bits: 16}, late); outcome != observe.OutcomeOK {
 		t.Fatalf("%s (%s)\n%s", outcome, detail, describe(sts))
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // recorders hands every node of a test ring its own recorder.
@@ -102,7 +102,7 @@ func TestNodeKilledDuringJoins(t *testing.T) {
 				status(t, n.Addr()) // over the network: nobody is stuck
 			}
 			outcome, detail, _ := ClassifyLive(sts, []protocol.ID{victim.ID()}, tr.ring, true)
-			if !slices.Contains(sim.Outcomes, outcome) || outcome == sim.OutcomeOK || outcome == sim.OutcomeCrash {
+			if !slices.Contains(observe.Outcomes, outcome) || outcome == observe.OutcomeOK || outcome == observe.OutcomeCrash {
 				t.Fatalf("outcome %s (%s)", outcome, detail)
 			}
 			joined := 0
@@ -119,12 +119,12 @@ func TestNodeKilledDuringJoins(t *testing.T) {
 			drops, faults := 0, 0
 			for _, n := range survivors {
 				r := recs.of(n.ID())
-				for _, e := range r.find(sim.KindDrop, "") {
+				for _, e := range r.find(observe.KindDrop, "") {
 					if e.To == victim.ID() {
 						drops++
 					}
 				}
-				faults += len(r.find(sim.KindFault, "unreachable"))
+				faults += len(r.find(observe.KindFault, "unreachable"))
 			}
 			var sent int64
 			for _, s := range sts {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // putKeys stores n keys through the first node and returns them.
@@ -65,7 +65,7 @@ func ringRight(t *testing.T, ring protocol.Ring, in []*Node, gone ...*Node) {
 	end := time.Now().Add(5 * time.Second)
 	for {
 		sts = statuses(all)
-		if outcome, detail, correct = Classify(sts, ring, false); outcome == sim.OutcomeOK && correct {
+		if outcome, detail, correct = Classify(sts, ring, false); outcome == observe.OutcomeOK && correct {
 			break
 		}
 		if time.Now().After(end) {
@@ -150,15 +150,15 @@ func TestGracefulLeave(t *testing.T) {
 	// was told of a leave by frame.
 	rec := recs.of(leaver.ID())
 	for _, mt := range []protocol.MsgType{protocol.LeaveAsk, protocol.LeaveKeys} {
-		if !slices.ContainsFunc(rec.find(sim.KindSend, ""), func(e sim.Event) bool { return e.MsgType == mt }) {
+		if !slices.ContainsFunc(rec.find(observe.KindSend, ""), func(e observe.Event) bool { return e.MsgType == mt }) {
 			t.Errorf("the leaver sent no %s", mt)
 		}
 	}
-	if len(rec.find(sim.KindFault, "leaving: telling")) > 0 {
+	if len(rec.find(observe.KindFault, "leaving: telling")) > 0 {
 		t.Error("the leaver sent the leave notice after a graceful leave")
 	}
 	for _, n := range d.nodes {
-		if len(recs.of(n.ID()).find(sim.KindFault, "left (its left")) > 0 {
+		if len(recs.of(n.ID()).find(observe.KindFault, "left (its left")) > 0 {
 			t.Errorf("node %v was told of the leave by a notice", n.ID())
 		}
 	}
@@ -214,11 +214,11 @@ func TestGracefulLeaveDuringJoins(t *testing.T) {
 	leaving := false
 	for _, e := range recs.of(leaver.ID()).events {
 		switch {
-		case e.Kind == sim.KindState && e.Detail == "leave":
+		case e.Kind == observe.KindState && e.Detail == "leave":
 			leaving = true
-		case e.Kind == sim.KindDeliver && e.MsgType == protocol.LeaveBye:
+		case e.Kind == observe.KindDeliver && e.MsgType == protocol.LeaveBye:
 			leaving = false
-		case leaving && e.Kind == sim.KindDeliver && !protocol.IsDHTMessage(e.MsgType) && e.MsgType < protocol.LeaveAsk:
+		case leaving && e.Kind == observe.KindDeliver && !protocol.IsDHTMessage(e.MsgType) && e.MsgType < protocol.LeaveAsk:
 			overlap++
 		}
 	}
@@ -261,12 +261,12 @@ func TestLeave(t *testing.T) {
 			if st := nodes[1].Status(); st.Departed || st.Leaving {
 				t.Errorf("the node reports departed %v leaving %v without the exchange", st.Departed, st.Leaving)
 			}
-			if len(recs.of(30000).find(sim.KindSend, "")) > 0 {
+			if len(recs.of(30000).find(observe.KindSend, "")) > 0 {
 				t.Error("the node sent protocol messages while leaving")
 			}
 			for _, i := range []int{0, 2} {
 				waitFor(t, 2*time.Second, fmt.Sprintf("the leave notice at %v", ids[i]), func() bool {
-					return len(recs.of(ids[i]).find(sim.KindFault, "node 30000 left")) > 0
+					return len(recs.of(ids[i]).find(observe.KindFault, "node 30000 left")) > 0
 				})
 			}
 			if name == "seed" {
@@ -277,9 +277,9 @@ func TestLeave(t *testing.T) {
 			j := startOne(t, rc.node(Config{ID: 20000, Join: nodes[0].Addr()}))
 			defer j.Close()
 			waitFor(t, time.Second, "a drop of the message for the node that left", func() bool {
-				return len(recs.of(1000).find(sim.KindDrop, "is dead")) > 0
+				return len(recs.of(1000).find(observe.KindDrop, "is dead")) > 0
 			})
-			if ds := recs.of(1000).find(sim.KindDrop, "is dead"); ds[0].MsgType != protocol.SetLeft || ds[0].To != 30000 {
+			if ds := recs.of(1000).find(observe.KindDrop, "is dead"); ds[0].MsgType != protocol.SetLeft || ds[0].To != 30000 {
 				t.Errorf("dropped %+v", ds[0])
 			}
 		})
@@ -313,16 +313,17 @@ func TestGracefulLeaveTimesOut(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	start := time.Now()
 	d.nodes[1].Leave(timeout)
-	if el := time.Since(start); el > time.Second || el < timeout*8/10 {
+	// Well under PeerTimeout (5 s), with room for a loaded machine.
+	if el := time.Since(start); el > 3*time.Second || el < timeout*8/10 {
 		t.Errorf("leave took %v with a timeout of %v", el, timeout)
 	}
 	if st := d.nodes[1].Status(); st.Departed || st.Leaving {
 		t.Errorf("departed %v, keys handed over %v, with the left neighbour dead", st.Departed, st.Leaving)
 	}
-	if len(recs.of(30000).find(sim.KindFault, "timed out while leaving")) == 0 {
+	if len(recs.of(30000).find(observe.KindFault, "timed out while leaving")) == 0 {
 		t.Error("no trace of the timeout")
 	}
-	waitFor(t, time.Second, "the leave notice at the right neighbour", func() bool {
-		return len(recs.of(50000).find(sim.KindFault, "node 30000 left")) > 0
+	waitFor(t, 10*time.Second, "the leave notice at the right neighbour", func() bool {
+		return len(recs.of(50000).find(observe.KindFault, "node 30000 left")) > 0
 	})
 }

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // Defaults for the Config durations and limits left zero.
@@ -97,7 +97,7 @@ type Config struct {
 
 	// Tracer receives every event, from the protocol goroutine only, with wall-clock Unix
 	// nanosecond times and Seq counting this node's events from 0.
-	Tracer sim.Tracer
+	Tracer observe.Tracer
 	Logger *slog.Logger // nil: discard
 
 	// IdleTimeout closes an inbound connection that has not completed a frame for this
@@ -112,6 +112,12 @@ type Config struct {
 	// JoinTimeout bounds the identify exchange with the contact.
 	JoinTimeout time.Duration
 	MaxConns    int
+
+	// Secret, when set, is the cluster secret: every connection then starts with a hello
+	// and every frame carries a tag made with it (docs/wire.md#authentication), and frames
+	// that do not authenticate are refused and counted (Status.AuthRefused). At least
+	// MinSecretLen bytes. Nil: no authentication, fit for loopback only.
+	Secret []byte
 }
 
 func (c *Config) setDefaults() {
@@ -141,7 +147,7 @@ type Node struct {
 	addr   string // advertised listen address
 	ln     net.Listener
 	log    *slog.Logger
-	tracer sim.Tracer
+	tracer observe.Tracer
 
 	inputs   chan input
 	ctx      context.Context // cancelled on shutdown; aborts dials
@@ -163,7 +169,7 @@ type Node struct {
 
 	// Owned by the protocol goroutine.
 	p         protocol.Node
-	out       protocol.Output
+	step      protocol.Stepper
 	st        protocol.State
 	member    bool
 	contact   protocol.ID
@@ -173,10 +179,9 @@ type Node struct {
 	timers    map[uint64]armedTimer
 	timerSeq  uint64
 	fgTimers  int                       // timers not counted as maintenance: what Status.Timers shows
-	bgStep    bool                      // the step under way handles a maintenance timer
 	ops       map[uint64]chan<- KVReply // client operations under way, by the node's own number
 	lastOp    uint64
-	ev        sim.Event
+	ev        observe.Event
 	joinStart int64
 	joinEnd   int64
 	lastTime  int64
@@ -198,6 +203,11 @@ type Node struct {
 	// lastHeard is when the last message from a peer was handled (Unix nanoseconds), so
 	// that a departed node can tell when stragglers have stopped coming.
 	lastHeard atomic.Int64
+
+	refusals refusals // duplicate IDs: claims of taken IDs, and the own join's refusal
+
+	key         *authKey     // from Config.Secret; nil: no authentication
+	authRefused atomic.Int64 // connections closed for a hello or frame that did not authenticate
 }
 
 type inputKind uint8
@@ -287,6 +297,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		// The protocol would wait for ever, and so would the client.
 		return nil, fmt.Errorf("operation timeout %v must not be negative", cfg.OpTimeout)
 	}
+	if cfg.Secret != nil {
+		if err := CheckSecret(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
 		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
 	}
@@ -330,7 +345,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Join != "" && id == contact.ID {
 		ln.Close()
-		return nil, fmt.Errorf("ID %v is the contact's own ID", id)
+		return nil, &IDTakenError{ID: id, HolderAddr: cfg.Join, By: id}
 	}
 
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
@@ -365,6 +380,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		leaves:   variant.Leaves,
 		departed: make(chan struct{}),
 	}
+	if cfg.Secret != nil {
+		n.key = deriveKey(cfg.Secret)
+	}
 	n.st = n.p.State()
 	if cfg.Join != "" {
 		n.learn(contact.ID, cfg.Join)
@@ -386,7 +404,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.log.Info("node started", "addr", addr, "protocol", cfg.Protocol, "bits", cfg.Bits,
-		"member", pc.Member, "contact", pc.Contact.String())
+		"member", pc.Member, "contact", pc.Contact.String(), "authenticated", n.key != nil)
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && n.key == nil && !a.IP.IsLoopback() {
+		n.log.Warn("listening on a non-loopback address without a cluster secret: anyone who can reach it can "+
+			"change the ring and its keys (give --secret-file or "+SecretEnv+")", "addr", a.String())
+	}
 	return n, nil
 }
 
@@ -437,7 +459,7 @@ func identifyContact(ctx context.Context, cfg Config) (Identity, error) {
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
-		id, err := Identify(ctx, cfg.Join)
+		id, err := Identify(ctx, cfg.Join, WithSecret(cfg.Secret))
 		if err == nil {
 			if id.Protocol != cfg.Protocol || uint(id.Bits) != cfg.Bits {
 				return id, fmt.Errorf("contact %s runs %s on a %d-bit ring, not %s on %d bits",
@@ -482,7 +504,11 @@ func (n *Node) ID() protocol.ID { return n.id }
 func (n *Node) Addr() string { return n.addr }
 
 // Status returns the state as of the last input the node handled.
-func (n *Node) Status() Status { return *n.status.Load() }
+func (n *Node) Status() Status {
+	s := *n.status.Load()
+	s.AuthRefused = n.authRefused.Load()
+	return s
+}
 
 // StartJoin starts the node's join now if it has not started yet; it is how a node
 // started with DeferJoin is told to go.
@@ -641,9 +667,7 @@ func (n *Node) run() {
 			t.t.Stop()
 		}
 	}()
-	n.out.Reset()
-	n.p.Boot(&n.out)
-	n.perform(nil)
+	n.perform(&protocol.Input{Kind: protocol.InputBoot}, false)
 	n.publish()
 	for {
 		select {
@@ -677,6 +701,7 @@ func (n *Node) handle(in *input) {
 			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			n.noteRefusal(f)
 			switch {
 			case n.leaving:
 				n.drop(&f.Msg, "received while leaving")
@@ -691,7 +716,7 @@ func (n *Node) handle(in *input) {
 			n.learn(l.Right, l.RightAddr)
 			detail := fmt.Sprintf("node %v left (its left %v, right %v)", f.From, l.Left, l.Right)
 			n.log.Info("peer left", "peer", uint64(f.From), "addr", f.Addr, "its_left", l.Left.String(), "its_right", l.Right.String())
-			n.emit(sim.KindFault, nil, detail)
+			n.emit(observe.KindFault, nil, detail)
 			// Whatever is still addressed to it is dropped at once instead of waiting for
 			// its port to refuse connections for PeerTimeout.
 			n.peerFor(f.Addr).markDead()
@@ -704,21 +729,18 @@ func (n *Node) handle(in *input) {
 		if !armed.bg {
 			n.fgTimers--
 		}
-		n.emit(sim.KindTimer, nil, "")
+		n.emit(observe.KindTimer, nil, "")
 		if n.failure != "" || n.leaving {
 			return
 		}
-		n.out.Reset()
-		n.bgStep = armed.bg
-		n.perform(n.p.Fire(in.timer, &n.out))
-		n.bgStep = false
+		n.perform(&protocol.Input{Kind: protocol.InputTimer, Timer: in.timer}, armed.bg)
 	case inJoin:
 		n.startJoin()
 	case inDrop:
 		n.drop(&in.msg, in.reason)
 	case inDead:
 		n.log.Warn("peer unreachable, dropping its messages", "addr", in.addr, "reason", in.reason)
-		n.emit(sim.KindFault, nil, in.reason)
+		n.emit(observe.KindFault, nil, in.reason)
 	case inLeave:
 		in.leave <- n.leaveStep(in.mode)
 	case inRequest:
@@ -732,14 +754,25 @@ func (n *Node) handle(in *input) {
 
 // learn records where id listens, unless it names nothing usable.
 func (n *Node) learn(id protocol.ID, addr string) {
-	if addr == "" || id == n.id || !n.ring.Contains(id) {
+	if addr == "" || !n.ring.Contains(id) {
 		return
 	}
-	if old, ok := n.dir[id]; ok && old == addr {
+	if id == n.id {
+		if addr != n.addr {
+			n.claim(id, addr)
+		}
+		return
+	}
+	old, ok := n.dir[id]
+	if ok && old == addr {
 		return
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		n.log.Debug("ignoring unusable address", "peer", uint64(id), "addr", addr)
+		return
+	}
+	if ok && n.guarded(id, old) {
+		n.claim(id, addr)
 		return
 	}
 	n.dir[id] = addr
@@ -758,10 +791,9 @@ func (n *Node) startJoin() {
 		return
 	}
 	n.joinStart = time.Now().UnixNano()
-	n.emit(sim.KindJoinStart, nil, "")
+	n.emit(observe.KindJoinStart, nil, "")
 	n.log.Info("joining", "contact", uint64(n.contact))
-	n.out.Reset()
-	n.perform(n.p.Start(&n.out))
+	n.perform(&protocol.Input{Kind: protocol.InputStart}, false)
 }
 
 func (n *Node) deliver(m protocol.Message) {
@@ -770,44 +802,40 @@ func (n *Node) deliver(m protocol.Message) {
 		return
 	}
 	n.delivered++
-	n.emit(sim.KindDeliver, &m, "")
-	n.out.Reset()
-	n.perform(n.p.Step(m, &n.out))
+	n.emit(observe.KindDeliver, &m, "")
+	n.perform(&protocol.Input{Kind: protocol.InputMessage, Msg: m}, false)
 }
 
-// perform carries out a step's actions, then lets the node serve its queue for as long as
-// it is willing to, exactly as the simulator's async model does.
-func (n *Node) perform(err error) {
-	for {
-		if err != nil {
-			n.fail(err)
-			return
+// perform feeds one input to the protocol and carries out what it wants done: the input's
+// actions, then those of every queued join request it serves, exactly as the simulator's
+// async model does. bg marks a maintenance step: its own timers are maintenance, those of the
+// requests served after it are not. It returns the refusal of a request or a leave; any other
+// protocol error stops the state machine.
+func (n *Node) perform(in *protocol.Input, bg bool) error {
+	for rd := range n.step.Step(n.p, in) {
+		if rd.Err != nil {
+			if !rd.Served && (in.Kind == protocol.InputRequest || in.Kind == protocol.InputLeave) {
+				return rd.Err
+			}
+			n.fail(rd.Err)
+			return nil
 		}
-		n.observe()
-		for i := range n.out.Actions {
-			a := &n.out.Actions[i]
+		n.observe(rd.State)
+		bg := bg && !rd.Served
+		for i := range rd.Actions {
+			a := &rd.Actions[i]
 			switch a.Kind {
 			case protocol.Send:
 				n.send(a.Msg)
 			case protocol.SetTimer:
-				n.setTimer(a.Timer, n.bgStep || a.Timer.Background)
+				n.setTimer(a.Timer, bg || a.Timer.Background)
 			case protocol.Done:
 				n.finish(a.Result)
 			}
 			// Idle models a node's busy loop, which only the simulator's seed timing honours.
 		}
-		n.out.Reset()
-		// Only the maintenance step's own actions are maintenance; serving a queue is not.
-		n.bgStep = false
-		var served bool
-		served, err = n.p.Serve(&n.out)
-		if !served {
-			if err != nil {
-				n.fail(err)
-			}
-			return
-		}
 	}
+	return nil
 }
 
 // fail stops the state machine, where the original program crashed; the node goes on
@@ -815,22 +843,21 @@ func (n *Node) perform(err error) {
 func (n *Node) fail(err error) {
 	n.failure = err.Error()
 	n.log.Error("protocol error; the state machine stops", "err", err)
-	n.emit(sim.KindViolation, nil, "protocol error: "+n.failure)
+	n.emit(observe.KindViolation, nil, "protocol error: "+n.failure)
 	// Timers are ignored from now on, so no operation under way could end by itself.
 	n.abandonOps("the node's state machine stopped at a protocol error: " + n.failure)
 }
 
-func (n *Node) observe() {
-	st := n.p.State()
+func (n *Node) observe(st protocol.State) {
 	if st == n.st {
 		return
 	}
 	old := n.st
 	n.st = st
-	n.emit(sim.KindState, nil, flagNames(&st))
+	n.emit(observe.KindState, nil, flagNames(&st))
 	if !old.Connected && st.Connected && !n.member && n.joinEnd == 0 {
 		n.joinEnd = time.Now().UnixNano()
-		n.emit(sim.KindJoinEnd, nil, "")
+		n.emit(observe.KindJoinEnd, nil, "")
 		n.log.Info("joined", "left", st.Left.String(), "right", st.Right.String(),
 			"latency", time.Duration(n.joinEnd-n.joinStart))
 	}
@@ -840,10 +867,12 @@ func (n *Node) observe() {
 		n.lastHeard.Store(time.Now().UnixNano())
 		close(n.departed)
 	}
-	if !old.Failed && st.Failed && !st.Connected {
+	if !old.Refused && st.Refused {
+		n.joinRefused()
+	} else if !old.Failed && st.Failed && !st.Connected {
 		// The simulator has no event for a reported failure (join_end means success), so
 		// the node traces it as a fault of its own; the status carries the flag.
-		n.emit(sim.KindFault, nil, "join failed: gave up after its retries")
+		n.emit(observe.KindFault, nil, "join failed: gave up after its retries")
 		n.log.Warn("join failed: the newcomer gave up and reports it", "contact", uint64(n.contact),
 			"after", time.Duration(time.Now().UnixNano()-n.joinStart).Round(time.Millisecond))
 	}
@@ -851,7 +880,7 @@ func (n *Node) observe() {
 
 func (n *Node) send(m protocol.Message) {
 	n.sent++
-	n.emit(sim.KindSend, &m, "")
+	n.emit(observe.KindSend, &m, "")
 	if m.Type == protocol.LeaveKeys && m.From == n.id {
 		keys := 0
 		if m.Data != nil {
@@ -863,11 +892,15 @@ func (n *Node) send(m protocol.Message) {
 		n.drop(&m, "sent while leaving")
 		return
 	}
-	if m.To == n.id {
+	addr, ok := n.dir[m.To]
+	switch {
+	case m.Type == protocol.JoinRefused:
+		// The refused newcomer shares its ID with a member, possibly this node.
+		addr, ok = n.refusalAddr(m.To)
+	case m.To == n.id:
 		n.local = append(n.local, m)
 		return
 	}
-	addr, ok := n.dir[m.To]
 	if !ok {
 		n.drop(&m, fmt.Sprintf("no address known for %v", m.To))
 		return
@@ -886,7 +919,7 @@ func (n *Node) send(m protocol.Message) {
 
 func (n *Node) drop(m *protocol.Message, reason string) {
 	n.dropped++
-	n.emit(sim.KindDrop, m, reason)
+	n.emit(observe.KindDrop, m, reason)
 	if m.Data != nil && len(m.Data.Items) > 0 {
 		// The sender's protocol let go of these keys when it made the message: unless a
 		// retrying variant sends them again, they are gone, which must not pass unnoticed.
@@ -940,7 +973,7 @@ func (n *Node) leaveStep(mode leaveMode) leaveReply {
 		n.log.Warn("timed out while leaving: the left neighbour did not let the node go in time; stopping with the leave notice",
 			"left", n.st.Left.String(), "right", n.st.Right.String(), "keys_handed_over", handed,
 			"after", time.Duration(time.Now().UnixNano()-n.leaveStart).Round(time.Millisecond))
-		n.emit(sim.KindFault, nil, "timed out while leaving")
+		n.emit(observe.KindFault, nil, "timed out while leaving")
 	}
 	return leaveReply{drain: n.leave()}
 }
@@ -957,16 +990,15 @@ func (n *Node) startLeave() bool {
 		n.log.Info("the only node of the ring leaves: its keys go with it", "keys", len(n.p.Items()))
 		return false
 	}
-	n.emit(sim.KindState, nil, "leave")
-	n.out.Reset()
-	if err := n.p.Leave(&n.out); err != nil {
+	n.emit(observe.KindState, nil, "leave")
+	keys := len(n.p.Items())
+	n.leaveStart = time.Now().UnixNano()
+	if err := n.perform(&protocol.Input{Kind: protocol.InputLeave}, false); err != nil {
 		n.log.Info("no graceful leave", "err", err)
 		return false
 	}
-	n.leaveStart = time.Now().UnixNano()
 	n.log.Info("leaving: asking the left neighbour to take this node out", "left", st.Left.String(),
-		"right", st.Right.String(), "keys", len(n.p.Items()))
-	n.perform(nil)
+		"right", st.Right.String(), "keys", keys)
 	return true
 }
 
@@ -978,7 +1010,7 @@ func (n *Node) leave() []*peer {
 	st := n.st
 	f := Frame{Type: FrameLeave, From: n.id, Addr: n.addr, Leave: Leave{Left: st.Left, Right: st.Right,
 		LeftAddr: n.addrOf(st.Left), RightAddr: n.addrOf(st.Right)}}
-	n.emit(sim.KindFault, nil, fmt.Sprintf("leaving: telling left %v and right %v", st.Left, st.Right))
+	n.emit(observe.KindFault, nil, fmt.Sprintf("leaving: telling left %v and right %v", st.Left, st.Right))
 	n.log.Info("leaving", "left", st.Left.String(), "right", st.Right.String())
 	var told []*peer
 	for i, id := range []protocol.ID{st.Left, st.Right} {
@@ -1028,7 +1060,7 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (n *Node) emit(kind sim.EventKind, m *protocol.Message, detail string) {
+func (n *Node) emit(kind observe.EventKind, m *protocol.Message, detail string) {
 	if n.tracer == nil {
 		return
 	}
@@ -1036,7 +1068,7 @@ func (n *Node) emit(kind sim.EventKind, m *protocol.Message, detail string) {
 	t := max(time.Now().UnixNano(), n.lastTime)
 	n.lastTime = t
 	e := &n.ev
-	*e = sim.Event{Seq: e.Seq, Time: t, Kind: kind, Node: n.id,
+	*e = observe.Event{Seq: e.Seq, Time: t, Kind: kind, Node: n.id,
 		From: protocol.None, To: protocol.None, Joiner: protocol.None,
 		Left: n.st.Left, Right: n.st.Right, Detail: detail}
 	if m != nil {

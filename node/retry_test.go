@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // A newcomer whose contact is gone gives up after its bounded retries and reports it,
@@ -45,9 +45,9 @@ func TestRetryJoinerGivesUp(t *testing.T) {
 
 	// The backoff, read off the trace: each timer fires no earlier than its wait after the
 	// previous step, and not much later either.
-	starts := rec.find(sim.KindJoinStart, "")
-	timers := rec.find(sim.KindTimer, "")
-	fails := rec.find(sim.KindFault, "join failed")
+	starts := rec.find(observe.KindJoinStart, "")
+	timers := rec.find(observe.KindTimer, "")
+	fails := rec.find(observe.KindFault, "join failed")
 	if len(starts) != 1 || len(timers) != retries+1 || len(fails) != 1 {
 		t.Fatalf("%d join starts, %d timers, %d failures; want 1, %d, 1", len(starts), len(timers), len(fails), retries+1)
 	}
@@ -64,7 +64,7 @@ func TestRetryJoinerGivesUp(t *testing.T) {
 		t.Errorf("gave up %v after the start, want %v", took, total)
 	}
 	var connects int
-	for _, e := range rec.find(sim.KindSend, "") {
+	for _, e := range rec.find(observe.KindSend, "") {
 		if e.MsgType == protocol.Connect && e.To == 1000 {
 			connects++
 		}
@@ -84,9 +84,9 @@ func TestRetryJoinerGivesUp(t *testing.T) {
 	}
 	// With its only member dead there is no ring left to check; the join itself is judged
 	// as the simulator judges it.
-	outcome, detail, _ := sim.ClassifyFinal([]protocol.State{s.State()})
-	if outcome != sim.OutcomeJoinFailed {
-		t.Errorf("outcome %s (%s), want %s", outcome, detail, sim.OutcomeJoinFailed)
+	outcome, detail, _ := observe.ClassifyFinal([]protocol.State{s.State()})
+	if outcome != observe.OutcomeJoinFailed {
+		t.Errorf("outcome %s (%s), want %s", outcome, detail, observe.OutcomeJoinFailed)
 	}
 	t.Logf("gave up %v after the start (backoff %v)", time.Duration(fails[0].Time-starts[0].Time).Round(time.Millisecond), total)
 }
@@ -136,12 +136,12 @@ func TestRetryStaleTimersChangeNothing(t *testing.T) {
 			t.Errorf("node %v changed after the join:\nthen %+v\nnow  %+v", sts[i].ID, done[i], sts[i])
 		}
 	}
-	if outcome, detail, _ := Classify(sts, rc.ring(), false); outcome != sim.OutcomeOK {
+	if outcome, detail, _ := Classify(sts, rc.ring(), false); outcome != observe.OutcomeOK {
 		t.Errorf("%s (%s)", outcome, detail)
 	}
 	fired := 0
 	for _, n := range nodes {
-		fired += len(recs.of(n.ID()).find(sim.KindTimer, ""))
+		fired += len(recs.of(n.ID()).find(observe.KindTimer, ""))
 	}
 	if fired < 2 {
 		t.Errorf("%d timers fired, want one at each node at least", fired)
@@ -155,13 +155,13 @@ func TestRetryStaleTimersChangeNothing(t *testing.T) {
 type killer struct {
 	mu     sync.Mutex
 	nodes  map[protocol.ID]*Node
-	pick   func(e *sim.Event) bool
+	pick   func(e *observe.Event) bool
 	victim *Node
 	at     time.Time
 	done   chan struct{}
 }
 
-func newKiller(pick func(e *sim.Event) bool) *killer {
+func newKiller(pick func(e *observe.Event) bool) *killer {
 	return &killer{nodes: map[protocol.ID]*Node{}, pick: pick, done: make(chan struct{})}
 }
 
@@ -173,7 +173,7 @@ func (k *killer) add(ns ...*Node) {
 	}
 }
 
-func (k *killer) saw(e *sim.Event) {
+func (k *killer) saw(e *observe.Event) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	n := k.nodes[e.Node]
@@ -193,7 +193,7 @@ type tee struct {
 	k   *killer
 }
 
-func (t tee) Event(e *sim.Event) {
+func (t tee) Event(e *observe.Event) {
 	t.rec.Event(e)
 	t.k.saw(e)
 }
@@ -260,28 +260,28 @@ func TestRetryNodeKilledDuringJoins(t *testing.T) {
 	isMember := map[protocol.ID]bool{}
 	cases := []struct {
 		name string
-		pick func(e *sim.Event) bool
+		pick func(e *observe.Event) bool
 	}{
 		// A member with a newcomer's request in hand, before it answers.
-		{"member on a connect", func(e *sim.Event) bool {
-			return isMember[e.Node] && e.Kind == sim.KindDeliver && e.MsgType == protocol.Connect
+		{"member on a connect", func(e *observe.Event) bool {
+			return isMember[e.Node] && e.Kind == observe.KindDeliver && e.MsgType == protocol.Connect
 		}},
 		// A member that has offered a newcomer its place: locked, its right pointer unmoved.
-		{"member after welcome", func(e *sim.Event) bool {
-			return isMember[e.Node] && e.Kind == sim.KindSend && e.MsgType == protocol.Welcome
+		{"member after welcome", func(e *observe.Event) bool {
+			return isMember[e.Node] && e.Kind == observe.KindSend && e.MsgType == protocol.Welcome
 		}},
 		// A member whose right pointer already names the newcomer, before the successor
 		// has switched its left pointer.
-		{"member after set_left", func(e *sim.Event) bool {
-			return isMember[e.Node] && e.Kind == sim.KindSend && e.MsgType == protocol.SetLeft && e.To != e.Node
+		{"member after set_left", func(e *observe.Event) bool {
+			return isMember[e.Node] && e.Kind == observe.KindSend && e.MsgType == protocol.SetLeft && e.To != e.Node
 		}},
 		// A newcomer that has been offered its place and has both pointers set.
-		{"joiner when welcomed", func(e *sim.Event) bool {
-			return !isMember[e.Node] && e.Kind == sim.KindDeliver && e.MsgType == protocol.Welcome
+		{"joiner when welcomed", func(e *observe.Event) bool {
+			return !isMember[e.Node] && e.Kind == observe.KindDeliver && e.MsgType == protocol.Welcome
 		}},
 		// A newcomer that is in, and busy inserting another one.
-		{"joiner serving a join", func(e *sim.Event) bool {
-			return !isMember[e.Node] && e.Kind == sim.KindSend && e.MsgType == protocol.Welcome
+		{"joiner serving a join", func(e *observe.Event) bool {
+			return !isMember[e.Node] && e.Kind == observe.KindSend && e.MsgType == protocol.Welcome
 		}},
 	}
 	outcomes := map[string]int{}
@@ -331,7 +331,7 @@ func TestRetryNodeKilledDuringJoins(t *testing.T) {
 					end = s.JoinEnd
 				case s.Failed:
 					failed++
-					fs := recs.of(s.ID).find(sim.KindFault, "join failed")
+					fs := recs.of(s.ID).find(observe.KindFault, "join failed")
 					if len(fs) != 1 {
 						t.Errorf("newcomer %v failed with %d failure events", s.ID, len(fs))
 						continue
@@ -350,7 +350,7 @@ func TestRetryNodeKilledDuringJoins(t *testing.T) {
 			}
 			outcome, detail, _ := ClassifyLive(sts, []protocol.ID{victim.ID()}, tr.ring, false)
 			switch outcome {
-			case sim.OutcomeOK, sim.OutcomeJoinFailed, sim.OutcomeWrongNeighbours:
+			case observe.OutcomeOK, observe.OutcomeJoinFailed, observe.OutcomeWrongNeighbours:
 			default:
 				t.Errorf("seed %d: outcome %s (%s)\n%s", seed, outcome, detail, describe(sts))
 			}

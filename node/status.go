@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 )
 
 // MarshalJSON writes unset neighbours and contacts as null rather than as the 64-bit
@@ -39,10 +39,11 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Sent      int64       `json:"sent"`
 		Delivered int64       `json:"delivered"`
 		Dropped   int64       `json:"dropped"`
+		AuthRef   int64       `json:"auth_refused"`
 		Error     string      `json:"error,omitempty"`
 	}{s.ID, s.Addr, s.Protocol, s.Bits, optID(s.Left), s.LeftAddr, optID(s.Right), s.RightAddr,
 		s.Connected, s.Waiting, s.Locked, s.Failed, s.Leaving, s.Departed, s.Queue, s.Timers, s.Keys, s.Fingers, s.Member, optID(s.Contact),
-		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.Error})
+		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.AuthRefused, s.Error})
 }
 
 func optID(id protocol.ID) *uint64 {
@@ -80,14 +81,14 @@ func Quiet(sts []Status) bool {
 // Classify judges a ring from the final statuses of all its nodes, in the simulator's
 // words and with its precedence: crash (a protocol error stopped a node), invariant (the
 // safety checker fails on the final pointers), timeout (the deadline came with messages
-// still in flight and the ring not right), else sim.ClassifyFinal's class.
+// still in flight and the ring not right), else observe.ClassifyFinal's class.
 func Classify(sts []Status, ring protocol.Ring, deadlinePassed bool) (outcome, detail string, ringCorrect bool) {
 	return ClassifyLive(sts, nil, ring, deadlinePassed)
 }
 
 // ClassifyLive is Classify for a ring some of whose nodes died (crashed, killed): sts are
 // the statuses of the survivors, dead the IDs of the others. It judges as the simulator
-// judges a run with crashed nodes: sim.ClassifyFinal over the survivors, and the safety
+// judges a run with crashed nodes: observe.ClassifyFinal over the survivors, and the safety
 // checker with pointers to dead nodes counting as pending, since no variant has a repair
 // for them yet. A pointer to an ID that is neither alive nor listed as dead stays broken.
 func ClassifyLive(sts []Status, dead []protocol.ID, ring protocol.Ring, deadlinePassed bool) (outcome, detail string, ringCorrect bool) {
@@ -96,27 +97,27 @@ func ClassifyLive(sts []Status, dead []protocol.ID, ring protocol.Ring, deadline
 		states[i] = sts[i].State()
 	}
 	slices.SortFunc(states, func(a, b protocol.State) int { return cmp.Compare(a.ID, b.ID) })
-	outcome, detail, ringCorrect = sim.ClassifyFinal(states)
+	outcome, detail, ringCorrect = observe.ClassifyFinal(states)
 	for i := range sts {
 		if sts[i].Error != "" {
-			return sim.OutcomeCrash, fmt.Sprintf("node %v: %s", sts[i].ID, sts[i].Error), ringCorrect
+			return observe.OutcomeCrash, fmt.Sprintf("node %v: %s", sts[i].ID, sts[i].Error), ringCorrect
 		}
 	}
 	if v := CheckLive(sts, dead, ring); v != nil {
-		return sim.OutcomeInvariant, fmt.Sprintf("%s at the end: %s", v.Property, v.Detail), ringCorrect
+		return observe.OutcomeInvariant, fmt.Sprintf("%s at the end: %s", v.Property, v.Detail), ringCorrect
 	}
-	if outcome != sim.OutcomeOK && deadlinePassed {
+	if outcome != observe.OutcomeOK && deadlinePassed {
 		if k := InFlight(sts); k > 0 {
-			return sim.OutcomeTimeout, fmt.Sprintf("deadline passed with %d message(s) in flight (%s)", k, detail), ringCorrect
+			return observe.OutcomeTimeout, fmt.Sprintf("deadline passed with %d message(s) in flight (%s)", k, detail), ringCorrect
 		}
 	}
 	return outcome, detail, ringCorrect
 }
 
-// CheckLive runs sim.CheckSafety over the survivors' pointers. Each dead node stands in as
+// CheckLive runs observe.CheckSafety over the survivors' pointers. Each dead node stands in as
 // a newcomer with no pointers yet, which the checker treats as pending: a walk that reaches
 // it is unfinished, not broken, as the simulator's checker treats a pointer to a crashed node.
-func CheckLive(sts []Status, dead []protocol.ID, ring protocol.Ring) *sim.Violation {
+func CheckLive(sts []Status, dead []protocol.ID, ring protocol.Ring) *observe.Violation {
 	states := make([]protocol.State, 0, len(sts)+len(dead))
 	for i := range sts {
 		states = append(states, sts[i].State())
@@ -124,5 +125,5 @@ func CheckLive(sts []Status, dead []protocol.ID, ring protocol.Ring) *sim.Violat
 	for _, id := range dead {
 		states = append(states, protocol.State{ID: id, Left: protocol.None, Right: protocol.None})
 	}
-	return sim.CheckSafety(states, ring)
+	return observe.CheckSafety(states, ring)
 }

@@ -245,6 +245,9 @@ func (d *dht) st() *dhtState {
 	return d.s
 }
 
+// kv gives a host the dht its machine embeds.
+func (d *dht) kv() *dht { return d }
+
 func (d *dht) Items() []Item {
 	if d.s == nil {
 		return nil

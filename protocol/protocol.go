@@ -42,6 +42,7 @@ const (
 	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
 	LeaveBye    // leave: the left neighbour points past the leaver; it may go
 	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
+	JoinRefused // join: the newcomer's ID is in the ring already (Neighbour = that ID's member)
 	Abort       // predlock-retry: a newcomer that gave up after accepting welcome Op asks its owner to unlink it
 	Aborted     // predlock-retry: the owner's answer: nothing points at the newcomer for welcome Op any more
 	Unlink      // predlock-retry: the owner tells the successor to take its left pointer back (Neighbour = owner)
@@ -74,6 +75,7 @@ var msgTypeNames = [...]string{
 	LeaveDone:       "leave_done",
 	LeaveBye:        "leave_bye",
 	KeyReplica:      "key_replica",
+	JoinRefused:     "join_refused",
 	Abort:           "abort",
 	Aborted:         "aborted",
 	Unlink:          "unlink",
@@ -175,6 +177,7 @@ type State struct {
 	Leaving     bool // asked to leave: its keys are handed over or on their way
 	Departed    bool // has left the ring
 	LeaveFailed bool // gave its leave up after bounded retries (it stays, or forwards if its keys are gone)
+	Refused     bool // its join was refused because its ID is taken (Failed is set too)
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.
@@ -194,7 +197,8 @@ type Node interface {
 	// Fire handles a timer set earlier through a SetTimer action.
 	Fire(t Timer, out *Output) error
 	// Serve handles the first queued join request if the node is free to; it reports
-	// whether it did.
+	// whether it did. With an empty queue (State.Queue == 0) it does nothing, which drivers
+	// may rely on to skip the call.
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
@@ -257,13 +261,11 @@ type Config struct {
 type Variant struct {
 	Name        string
 	Description string
-	New         func(Config) Node
-	Leaves      bool // has a graceful leave exchange
+	New         func(Config) Node // set by register
+	Leaves      bool              // has a graceful leave exchange
 }
 
 var variants = map[string]Variant{}
-
-func register(v Variant) { variants[v.Name] = v }
 
 // Lookup returns the named variant.
 func Lookup(name string) (Variant, error) {

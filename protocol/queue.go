@@ -68,12 +68,11 @@ func newPeer(c Config) peer {
 	return p
 }
 
-// clonePeer is a deep copy: the queue and the DHT state are not shared with the original.
-func (p *peer) clonePeer() peer {
-	c := *p
-	c.queue = p.queue.clone()
-	c.dht = p.dht.clone()
-	return c
+// ownPeer is called on a shallow copy: it takes private copies of the queue and the DHT
+// state, which the copy would otherwise share with the original.
+func (p *peer) ownPeer() {
+	p.queue = p.queue.clone()
+	p.dht = p.dht.clone()
 }
 
 // lockNode is the state the seed and predlock variants share: a peer and its join flags.
@@ -82,6 +81,7 @@ type lockNode struct {
 	connected bool
 	waiting   bool
 	locked    bool
+	refused   bool // its own join was refused: its ID is taken
 }
 
 func newLockNode(c Config) lockNode {
@@ -90,39 +90,27 @@ func newLockNode(c Config) lockNode {
 
 func (n *lockNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len(), Failed: n.refused, Refused: n.refused}
 }
 
-func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }
 
-func (n *lockNode) view() view {
+// baseView is the view of the shared state. It is deliberately not named view: a variant
+// must define its own view (the host calls it), and no method of lockNode can call one and
+// so see less than the variant's.
+func (n *lockNode) baseView() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
 }
 
-func (n *lockNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-// Restart re-arms the DHT's timers after a crash; the seed's join has none.
-func (n *lockNode) Restart(out *Output) { n.dht.restart(n.view(), out) }
-
-func (n *lockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
-
-// becomeConnected marks the node's own join done and lets the operations it held go on.
-func (n *lockNode) becomeConnected(out *Output) {
-	n.connected, n.waiting = true, false
-	n.joined(n.view(), out)
-}
-
-func (n *lockNode) cloneLock() lockNode {
-	c := *n
-	c.peer = n.clonePeer()
-	return c
-}
+// ownLock takes private copies of the shared state's storage, for the variants' own. It is
+// not named own so that every variant has to say what else it owns.
+func (n *lockNode) ownLock() { n.ownPeer() }
 
 // appendKey encodes the shared state, then the variant's own IDs, then the queue.
 func (n *lockNode) appendKey(b []byte, own ...ID) []byte {
 	for _, id := range append([]ID{n.id, n.left, n.right}, own...) {
 		b = appendID(b, id)
 	}
-	b = appendBools(b, n.connected, n.waiting, n.locked)
+	b = appendBools(b, n.connected, n.waiting, n.locked, n.refused)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }

@@ -26,8 +26,8 @@ import (
 //     once, then asks its owner to unlink it (abort) until the owner confirms (aborted). The
 //     owner points past it again and has the successor take its left pointer and the keys it
 //     handed over back (unlink, unlinked) before it confirms.
-//   - Requests for a node that is already a neighbour, pending or queued are dropped: they
-//     are duplicates.
+//   - Requests for a node that is pending or queued are duplicates and are dropped; one
+//     that names this node's or a neighbour's ID is answered join_refused (refuse.go).
 //   - Restart (a crashed process coming back with its state) re-arms the timers its state
 //     implies.
 
@@ -35,9 +35,8 @@ func init() {
 	register(Variant{
 		Name:        "predlock-retry",
 		Description: "predlock with timeouts, retransmission and idempotent handlers; joins end (success or reported failure) under loss, duplication and crashes",
-		New:         newRetryNode,
 		Leaves:      true,
-	})
+	}, newRetryNode)
 }
 
 // Joiner phases.
@@ -99,10 +98,12 @@ type retryNode struct {
 	oepoch  uint64
 	onum    uint64 // number of the current (or last) welcome this node sent as an owner
 
-	// refused holds, per left neighbour, the number of the last insertion it undid: a
+	refused bool // the own join was refused: the ID is taken
+
+	// undone holds, per left neighbour, the number of the last insertion it undid: a
 	// set_left of that insertion or an older one still on the wire must not move our left
 	// pointer to a newcomer that gave up.
-	refused []refusal
+	undone []undoneOp
 
 	// The node's own graceful leave (retryleave.go).
 	lphase      uint8
@@ -113,13 +114,13 @@ type retryNode struct {
 	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
-type refusal struct {
+type undoneOp struct {
 	owner ID
 	op    uint64
 }
 
-func newRetryNode(c Config) Node {
-	n := &retryNode{peer: newPeer(c), ring: c.Ring, timeout: c.Timeout, retries: c.Retries,
+func newRetryNode(c Config) retryNode {
+	n := retryNode{peer: newPeer(c), ring: c.Ring, timeout: c.Timeout, retries: c.Retries,
 		owner: None, pending: None, succ: None, askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
@@ -137,7 +138,7 @@ func (n *retryNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected && n.lphase != lDeparted,
 		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed || n.jphase == jAborting, Locked: n.ophase != oFree,
 		Queue: n.queue.Len(), Failed: n.jphase == jFailed || n.jphase == jAborting, Leaving: n.lphase >= lHanded,
-		Departed: n.lphase == lDeparted, LeaveFailed: n.leaveFailed}
+		Departed: n.lphase == lDeparted, LeaveFailed: n.leaveFailed, Refused: n.refused}
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
@@ -147,10 +148,6 @@ func (n *retryNode) view() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.jphase == jConnected && !gone, gone: gone,
 		rightLeaving: n.ophase == oTakingOut && n.pending == n.right}
 }
-
-func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *retryNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
 
 func (n *retryNode) send(out *Output, t MsgType, to, joiner, neighbour ID) {
 	out.send(Message{Type: t, From: n.id, To: to, Joiner: joiner, Neighbour: neighbour})
@@ -227,8 +224,12 @@ func (n *retryNode) route(k, from ID, out *Output) {
 		n.send(out, ConnectRedirect, n.left, k, None)
 		return
 	}
-	if k == n.id || k == n.left || k == n.right || k == n.pending {
-		return // a duplicate: k is already placed or being placed here
+	if k == n.pending {
+		return // a duplicate: k is being placed here
+	}
+	if idTaken(n.id, n.left, n.right, k) {
+		refuse(out, n.id, k)
+		return
 	}
 	if n.jphase != jConnected && n.jphase != jWelcomed {
 		// No pointers (or gave up): we cannot route; the newcomer must ask again. A welcomed
@@ -276,9 +277,9 @@ func (n *retryNode) giveUp(out *Output) {
 	n.abandon(n.view(), out)
 }
 
-// refuses reports whether a set_left of insertion op by owner was undone here already.
-func (n *retryNode) refuses(owner ID, op uint64) bool {
-	for _, r := range n.refused {
+// wasUndone reports whether a set_left of insertion op by owner was undone here already.
+func (n *retryNode) wasUndone(owner ID, op uint64) bool {
+	for _, r := range n.undone {
 		if r.owner == owner {
 			return op <= r.op
 		}
@@ -286,20 +287,18 @@ func (n *retryNode) refuses(owner ID, op uint64) bool {
 	return false
 }
 
-func (n *retryNode) refuse(owner ID, op uint64) {
-	for i := range n.refused {
-		if n.refused[i].owner == owner {
-			n.refused[i].op = max(n.refused[i].op, op)
+// markUndone records that insertion op by owner was undone here.
+func (n *retryNode) markUndone(owner ID, op uint64) {
+	for i := range n.undone {
+		if n.undone[i].owner == owner {
+			n.undone[i].op = max(n.undone[i].op, op)
 			return
 		}
 	}
-	n.refused = append(n.refused, refusal{owner, op})
+	n.undone = append(n.undone, undoneOp{owner, op})
 }
 
 func (n *retryNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
-	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, m.From, out)
@@ -355,7 +354,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.jphase, n.left, n.right, n.owner = jConnecting, None, None, None
 		}
 	case SetLeft:
-		if n.refuses(m.From, m.Op) {
+		if n.wasUndone(m.From, m.Op) {
 			return nil
 		}
 		// The keys the newcomer now owns travel with left_set; a retransmitted left_set
@@ -369,7 +368,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Op: m.Op, Data: n.resend(m.Neighbour)})
 		default:
 			// Our left pointer went to the newcomer and has moved on since: only the newcomer,
-			// connected, moves it (an insertion or a leave), or an undo, refused above. Its
+			// connected, moves it (an insertion or a leave), or an undo, checked above. Its
 			// success_join was lost; say it for it.
 			n.sendOp(out, SuccessJoin, m.From, m.Neighbour, None, m.Op)
 		}
@@ -393,6 +392,13 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.unlock()
 			n.afterUnlock(out)
 		}
+	case JoinRefused:
+		// Once welcomed the newcomer is placed, and the refusal answered a late copy of
+		// its own request.
+		if n.jphase == jConnecting {
+			n.refused = true
+			n.giveUp(out)
+		}
 	case Abort:
 		n.abort(m, out)
 	case Aborted:
@@ -403,7 +409,7 @@ func (n *retryNode) Step(m Message, out *Output) error {
 	case Unlink:
 		// Our left pointer goes back to the owner, with the keys we had handed the newcomer
 		// (they are in the outbox: the newcomer never took them).
-		n.refuse(m.From, m.Op)
+		n.markUndone(m.From, m.Op)
 		if n.left == m.Joiner {
 			n.left = m.Neighbour
 			n.accept(n.resend(m.Joiner))
@@ -468,9 +474,6 @@ func (n *retryNode) abort(m Message, out *Output) {
 }
 
 func (n *retryNode) Fire(t Timer, out *Output) error {
-	if n.fire(n.view(), t, out) {
-		return nil
-	}
 	switch t.Kind {
 	case timerJoin:
 		if t.Tag != n.jepoch {
@@ -543,10 +546,10 @@ func (n *retryNode) Fire(t Timer, out *Output) error {
 	return nil
 }
 
-// Restart is a process coming back after a crash with its state (it is durable) and none of
+// restart is a process coming back after a crash with its state (it is durable) and none of
 // its timers: it re-arms every timer its state implies, so that every wait it was in stays
-// bounded.
-func (n *retryNode) Restart(out *Output) {
+// bounded. The host re-arms the DHT's timers after these.
+func (n *retryNode) restart(out *Output) {
 	switch n.jphase {
 	case jConnecting, jWelcomed, jAborting:
 		n.joinTimer(out)
@@ -557,7 +560,6 @@ func (n *retryNode) Restart(out *Output) {
 	if n.lphase == lAsking || n.lphase == lHanded {
 		n.armLeave(out)
 	}
-	n.dht.restart(n.view(), out)
 }
 
 func (n *retryNode) Serve(out *Output) (bool, error) {
@@ -576,11 +578,9 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *retryNode) Clone() Node {
-	c := *n
-	c.peer = n.clonePeer()
-	c.refused = slices.Clone(n.refused)
-	return &c
+func (n *retryNode) own() {
+	n.ownPeer()
+	n.undone = slices.Clone(n.undone)
 }
 
 func (n *retryNode) AppendKey(b []byte) []byte {
@@ -588,7 +588,7 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 		b = appendID(b, id)
 	}
 	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries), n.lphase, byte(n.ltries))
-	b = appendBools(b, n.progress, n.leaveFailed)
+	b = appendBools(b, n.progress, n.leaveFailed, n.refused)
 	b = appendID(b, n.askedLeft)
 	b = appendID(b, n.leaveWait)
 	// Epochs and insertion numbers decide which timers and messages are stale, so they are
@@ -596,9 +596,9 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	for _, x := range []uint64{n.jepoch, n.oepoch, n.lepoch, n.onum, n.wop, uint64(n.jspent)} {
 		b = appendID(b, ID(x))
 	}
-	refused := slices.Clone(n.refused)
-	slices.SortFunc(refused, func(a, b refusal) int { return cmp.Compare(a.owner, b.owner) })
-	for _, r := range refused {
+	undone := slices.Clone(n.undone)
+	slices.SortFunc(undone, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
+	for _, r := range undone {
 		b = appendID(appendID(b, r.owner), ID(r.op))
 	}
 	b = append(b, 0xfb)

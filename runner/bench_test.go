@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // threadCPU is the calling thread's CPU time.
@@ -100,14 +101,14 @@ func benchOverhead(b *testing.B, path string) {
 // hundred events each) at each trace level.
 func BenchmarkTraceLevels(b *testing.B) {
 	spec := load(b, "testdata/kill.toml")
-	for _, level := range []Level{LevelNone, LevelJoins, LevelMessages} {
+	for _, level := range []trace.Level{trace.LevelNone, trace.LevelJoins, trace.LevelMessages} {
 		b.Run(level.String(), func(b *testing.B) {
 			dir := b.TempDir()
 			var events int64
 			for i := range b.N {
 				out := filepath.Join(dir, strconv.Itoa(i))
 				sweep(b, context.Background(), spec, Options{Dir: out, Trace: level})
-				if m, err := ReadManifest(out); err == nil {
+				if m, err := trace.ReadManifest(out); err == nil {
 					for _, p := range m.Done {
 						events += p.Events
 					}

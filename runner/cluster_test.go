@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -55,10 +56,10 @@ func (f *fakeReal) run(_ context.Context, cfg sim.Config) (*sim.Result, error) {
 	f.mu.Lock()
 	f.seeds[cfg.Seed] = cfg
 	f.mu.Unlock()
-	res := &sim.Result{Outcome: sim.OutcomeOK, RingCorrect: true, Messages: int64(10 * cfg.Joiners), SimTime: 1}
+	res := &sim.Result{Outcome: observe.OutcomeOK, RingCorrect: true, Messages: int64(10 * cfg.Joiners), SimTime: 1}
 	for k := range cfg.Joiners {
 		res.Joins = append(res.Joins, sim.JoinRecord{Joiner: protocol.ID(k + 100), Contact: 1,
-			Start: 0, End: 1000 + int64(cfg.Seed%1000), Messages: 10, Outcome: sim.JoinOK})
+			Start: 0, End: 1000 + int64(cfg.Seed%1000), Messages: 10, Outcome: observe.JoinOK})
 	}
 	return res, nil
 }
@@ -88,7 +89,7 @@ func TestClusterModeRows(t *testing.T) {
 	runWith := func(name string, workers int) (string, *fakeReal) {
 		f := &fakeReal{seeds: map[uint64]sim.Config{}}
 		out := filepath.Join(dir, name)
-		sum := sweep(t, context.Background(), spec, Options{Dir: out, Workers: workers, PartRuns: 5, Real: f.run})
+		sum := sweep(t, context.Background(), spec, Options{Dir: out, Workers: workers, PartRuns: 5, Real: RealFunc(f.run)})
 		if sum.Done != spec.Runs() || sum.Failed != 0 {
 			t.Errorf("%s: %+v", name, sum)
 		}
@@ -100,7 +101,7 @@ func TestClusterModeRows(t *testing.T) {
 	}
 	a, fa := runWith("w1", 1)
 	b, _ := runWith("w2", 2)
-	sameResults(t, a, b, LevelJoins)
+	sameResults(t, a, b, trace.LevelJoins)
 	if int64(len(fa.seeds)) != spec.Runs()/2 {
 		t.Errorf("real hook saw %d seeds, want %d", len(fa.seeds), spec.Runs()/2)
 	}
@@ -108,7 +109,7 @@ func TestClusterModeRows(t *testing.T) {
 	m := checkComplete(t, a)
 	rows := 0
 	for _, part := range m.Parts {
-		err := trace.ForEachRowGroup(filepath.Join(a, tableRuns, part), nil, func(c *trace.Chunk) error {
+		err := trace.ForEachRowGroup(filepath.Join(a, trace.TableRuns, part), nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
 				rows++
 				id := c.Int64("run_id")[i]
@@ -147,7 +148,7 @@ func TestClusterModeRows(t *testing.T) {
 		t.Errorf("%d rows, want %d", rows, spec.Runs())
 	}
 	// Joins of real runs are written by the same code as the simulator's.
-	if n := len(tableRows(t, a, tableJoins)); n != 3*(2+3)*2*2 {
+	if n := len(tableRows(t, a, trace.TableJoins)); n != 3*(2+3)*2*2 {
 		t.Errorf("%d join rows", n)
 	}
 }
@@ -161,7 +162,7 @@ func TestClusterModeErrors(t *testing.T) {
 	}
 	dir := t.TempDir()
 	boom := func(context.Context, sim.Config) (*sim.Result, error) { return nil, errors.New("no sockets") }
-	_, err = Sweep(context.Background(), spec, Options{Dir: filepath.Join(dir, "a"), Real: boom})
+	_, err = Sweep(context.Background(), spec, Options{Dir: filepath.Join(dir, "a"), Real: RealFunc(boom)})
 	if err == nil || !strings.Contains(err.Error(), "no sockets") || !strings.Contains(err.Error(), "mode=cluster") {
 		t.Errorf("failing hook: %v", err)
 	}
@@ -171,7 +172,7 @@ func TestClusterModeErrors(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	sum, err := Sweep(ctx, spec, Options{Dir: filepath.Join(dir, "b"), Real: stop})
+	sum, err := Sweep(ctx, spec, Options{Dir: filepath.Join(dir, "b"), Real: RealFunc(stop)})
 	if err != nil || !sum.Interrupted {
 		t.Errorf("cancelled hook: %v, %+v", err, sum)
 	}

@@ -18,17 +18,20 @@ import (
 // once, and that each runs part holds exactly the runs its manifest says. The result set is
 // built in a temporary folder next to out and renamed into place, so on error nothing is
 // left at out. Part files are hard-linked where possible, copied otherwise.
-func Merge(out string, dirs []string) (*Manifest, error) {
+func Merge(out string, dirs []string) (*trace.Manifest, error) {
 	if len(dirs) == 0 {
 		return nil, inputErrorf("merge: no shard folders given")
 	}
-	ms := make([]*Manifest, len(dirs))
+	ms := make([]*trace.Manifest, len(dirs))
 	for i, d := range dirs {
-		m, err := ReadManifest(d)
+		m, err := readManifest(d)
 		if err != nil {
 			return nil, inputErrorf("merge: %s: %v", d, err)
 		}
 		ms[i] = m
+	}
+	for _, m := range ms {
+		m.SpecHash = UpgradeSpecHash(m.SpecPath, m.Spec, m.SpecHash)
 	}
 	first := ms[0]
 	level, err := first.Level()
@@ -53,7 +56,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 
 	type src struct {
 		dir  string
-		part PartInfo
+		part trace.PartInfo
 	}
 	var parts []src
 	for i, m := range ms {
@@ -65,7 +68,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		}
 	}
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].part.Runs[0][0] < parts[j].part.Runs[0][0] })
-	var all []PartInfo
+	var all []trace.PartInfo
 	for _, p := range parts {
 		all = append(all, p.part)
 	}
@@ -85,7 +88,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}
 	version, versionDir := 0, ""
 	for _, p := range parts {
-		path := filepath.Join(p.dir, tableRuns, p.part.Part)
+		path := filepath.Join(p.dir, trace.TableRuns, p.part.Part)
 		v, err := runsVersion(path)
 		if err != nil {
 			return nil, inputErrorf("merge: %v", err)
@@ -99,7 +102,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 			return nil, inputErrorf("merge: %v", err)
 		}
 		if p.part.Ops > 0 {
-			if err := checkOpRunIDs(filepath.Join(p.dir, tableOps, p.part.Part), p.part); err != nil {
+			if err := checkOpRunIDs(filepath.Join(p.dir, trace.TableOps, p.part.Part), p.part); err != nil {
 				return nil, inputErrorf("merge: %v", err)
 			}
 		}
@@ -126,9 +129,9 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}()
 
 	m := *first
-	m.Shard = ShardInfo{Index: 0, Count: 1, BlockRuns: first.Shard.BlockRuns}
+	m.Shard = trace.Shard{Index: 0, Count: 1, BlockRuns: first.Shard.BlockRuns}
 	m.ShardRuns = first.RunsTotal
-	m.Parts, m.Done, m.MergedFrom = []string{}, []PartInfo{}, nil
+	m.Parts, m.Done, m.MergedFrom = []string{}, []trace.PartInfo{}, nil
 	for i, s := range ms {
 		if s.Started < m.Started {
 			m.Started = s.Started
@@ -138,9 +141,9 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		}
 		m.MergedFrom = append(m.MergedFrom, dirs[i])
 	}
-	folders := tables(level)
+	folders := level.Tables()
 	if slices.ContainsFunc(parts, func(p src) bool { return p.part.Ops > 0 }) {
-		folders = append(folders, tableOps)
+		folders = append(folders, trace.TableOps)
 	}
 	for _, t := range folders {
 		if err := os.Mkdir(filepath.Join(tmp, t), 0o755); err != nil {
@@ -149,7 +152,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 	}
 	for i, p := range parts {
 		name := partName(i)
-		for _, t := range partTables(level, &p.part) {
+		for _, t := range level.PartTables(&p.part) {
 			if err := linkOrCopy(filepath.Join(p.dir, t, p.part.Part), filepath.Join(tmp, t, name)); err != nil {
 				return nil, fmt.Errorf("merge: %w", err)
 			}
@@ -159,7 +162,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 		m.Parts = append(m.Parts, name)
 		m.Done = append(m.Done, info)
 	}
-	if err := writeManifest(tmp, &m); err != nil {
+	if err := trace.WriteManifest(tmp, &m); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	// An empty folder at out is replaced; anything else was refused above.
@@ -173,7 +176,7 @@ func Merge(out string, dirs []string) (*Manifest, error) {
 }
 
 // checkRunIDs reads a runs part's run_id column and compares it with the manifest's ranges.
-func checkRunIDs(path string, p PartInfo) error {
+func checkRunIDs(path string, p trace.PartInfo) error {
 	ri, want := 0, int64(-1)
 	if len(p.Runs) > 0 {
 		want = p.Runs[0][0]
@@ -207,7 +210,7 @@ func checkRunIDs(path string, p PartInfo) error {
 
 // checkOpRunIDs reads an ops part's run_id column and checks that it holds as many rows as
 // the manifest says, each of a run of the part, in run order.
-func checkOpRunIDs(path string, p PartInfo) error {
+func checkOpRunIDs(path string, p trace.PartInfo) error {
 	var rows, last int64
 	ri := 0
 	err := trace.ForEachRowGroup(path, []string{"run_id"}, func(c *trace.Chunk) error {
@@ -234,16 +237,39 @@ func checkOpRunIDs(path string, p PartInfo) error {
 
 // runsVersion is the schema version of a runs part.
 func runsVersion(path string) (int, error) {
+	s, err := runsSchema(path)
+	return s.Version, err
+}
+
+// runsSchema is the schema of a runs part.
+func runsSchema(path string) (trace.Schema, error) {
 	r, err := trace.Open(path)
 	if err != nil {
-		return 0, err
+		return trace.Schema{}, err
 	}
 	defer r.Close()
 	s := r.Schema()
 	if s.Name != RunSchema.Name {
-		return 0, fmt.Errorf("%s: schema is %s, not %s", path, s.Name, RunSchema.Name)
+		return trace.Schema{}, fmt.Errorf("%s: schema is %s, not %s", path, s.Name, RunSchema.Name)
 	}
-	return s.Version, nil
+	return s, nil
+}
+
+// sameColumns says how a file's columns differ from a schema's, if they do.
+func sameColumns(file, want trace.Schema) error {
+	for i, c := range want.Columns {
+		switch {
+		case i >= len(file.Columns):
+			return fmt.Errorf("lacks column %s", c.Name)
+		case file.Columns[i].Name != c.Name || file.Columns[i].Type != c.Type || file.Columns[i].Nullable != c.Nullable:
+			f := file.Columns[i]
+			return fmt.Errorf("has column %d %s (%s), where this build writes %s (%s)", i, f.Name, f.Type, c.Name, c.Type)
+		}
+	}
+	if len(file.Columns) > len(want.Columns) {
+		return fmt.Errorf("has column %s, which this build does not write", file.Columns[len(want.Columns)].Name)
+	}
+	return nil
 }
 
 func linkOrCopy(from, to string) error {

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func TestBadSpecs(t *testing.T) {
@@ -87,7 +89,7 @@ joiners = [1, 2]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "x" || s.Trace != LevelJoins || s.Runs() != 36 {
+	if s.Name != "x" || s.Trace != trace.LevelJoins || s.Runs() != 36 {
 		t.Errorf("name %q trace %v runs %d", s.Name, s.Trace, s.Runs())
 	}
 	want := sim.DefaultConfig()
@@ -115,35 +117,24 @@ joiners = [1, 2]
 	}
 }
 
-// Params and the [base] struct must describe the same parameters: a parameter missing from
-// either could be set in one table but not the other.
-func TestParamsMatchBaseTable(t *testing.T) {
-	var tags []string
-	var collect func(prefix string, typ reflect.Type)
-	collect = func(prefix string, typ reflect.Type) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			tag := f.Tag.Get("toml")
-			if f.Type.Kind() == reflect.Struct {
-				collect(prefix+tag+".", f.Type)
-				continue
-			}
-			tags = append(tags, prefix+tag)
+// The runs table's columns are the run's identity, every parameter in registry order, then
+// the outcomes, and writeRun's positions agree with the schema.
+func TestRunSchemaLayout(t *testing.T) {
+	for i, p := range params.All {
+		if c := RunSchema.Columns[rcParams+i]; c.Name != p.Column {
+			t.Errorf("column %d is %s, want parameter %s's %s", rcParams+i, c.Name, p.Name, p.Column)
 		}
 	}
-	collect("", reflect.TypeOf(baseTable{}))
-	if got, want := strings.Join(tags, " "), strings.Join(paramNames(), " "); len(tags) != len(params) {
-		t.Errorf("base table keys %s\nparams %s", got, want)
+	for _, c := range []struct {
+		pos  int
+		name string
+	}{{rcSeed, "seed"}, {rcOutcome, "outcome"}, {rcOutcome + ocKVKeys, "kv_keys"}, {rcOutcome + ocDeparted, "departed"}, {rcOutcome + ocWall, "wall_ns"}} {
+		if got := RunSchema.Columns[c.pos].Name; got != c.name {
+			t.Errorf("column %d is %s, want %s", c.pos, got, c.name)
+		}
 	}
-	for _, n := range tags {
-		p := lookupParam(n)
-		if p == nil {
-			t.Errorf("base key %s is not a parameter", n)
-			continue
-		}
-		if RunSchema.ColumnIndex(p.column) < 0 {
-			t.Errorf("parameter %s: no column %s in the runs table", n, p.column)
-		}
+	if n := rcOutcome + ocWall + 1; n != len(RunSchema.Columns) {
+		t.Errorf("writeRun writes %d columns, the schema has %d", n, len(RunSchema.Columns))
 	}
 }
 
@@ -316,5 +307,107 @@ nodes = [5, 10]
 	_, err = Parse("g.toml", []byte("[[sweep]]\nnodes = [5]\n[[sweep]]\nnodes = [5, 6]\n"))
 	if err == nil || !strings.Contains(err.Error(), "sweep groups overlap") {
 		t.Errorf("overlapping groups: %v", err)
+	}
+}
+
+// The spec hash says which experiment a result set holds: writing the same experiment
+// differently keeps it, changing what runs changes it.
+func TestSpecHashMeansTheExperiment(t *testing.T) {
+	const spec = `name = "h"
+description = "first words"
+seeds = 3
+base_seed = 5
+[base]
+scenario = "random"
+timing = "async"
+horizon = "10ms"
+[base.delay]
+kind = "uniform"
+min = "1ms"
+max = "3ms"
+[sweep]
+joiners = [1, 2]
+"delay.max" = ["3ms", "5ms"]
+`
+	hash := func(text string) string {
+		t.Helper()
+		s, err := Parse("h.toml", []byte(text))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, text)
+		}
+		return s.Hash
+	}
+	want := hash(spec)
+	edit := func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(spec, old) {
+			t.Fatalf("spec lacks %q", old)
+		}
+		return strings.Replace(spec, old, new, 1)
+	}
+	for _, tc := range []struct {
+		what, text string
+		same       bool
+	}{
+		{"a comment", "# why\n" + edit("[sweep]\n", "[sweep] # axes\n"), true},
+		{"keys reordered in a table", edit("scenario = \"random\"\ntiming = \"async\"\n", "timing = \"async\"\nscenario = \"random\"\n"), true},
+		{"a duration spelled otherwise", edit(`horizon = "10ms"`, `horizon = "10000us"`), true},
+		{"a default written out", edit("[base]\n", "[base]\nbits = 16\n"), true},
+		{"an inline table", edit("[base.delay]\nkind = \"uniform\"\nmin = \"1ms\"\nmax = \"3ms\"\n", "delay = { max = \"3ms\", kind = \"uniform\", min = \"1ms\" }\n"), true},
+		{"the description", edit("first words", "other words"), true},
+		{"a base value", edit(`horizon = "10ms"`, `horizon = "11ms"`), false},
+		{"a parameter set to a non-default", edit("[base]\n", "[base]\nbits = 12\n"), false},
+		{"an axis value", edit("joiners = [1, 2]", "joiners = [1, 3]"), false},
+		{"axis values reordered", edit("joiners = [1, 2]", "joiners = [2, 1]"), false},
+		{"axes reordered", edit("joiners = [1, 2]\n\"delay.max\" = [\"3ms\", \"5ms\"]\n", "\"delay.max\" = [\"3ms\", \"5ms\"]\njoiners = [1, 2]\n"), false},
+		{"seeds", edit("seeds = 3", "seeds = 4"), false},
+		{"base_seed", edit("base_seed = 5", "base_seed = 6"), false},
+		{"trace level", edit("seeds = 3\n", "seeds = 3\ntrace = \"none\"\n"), false},
+		{"name", edit(`name = "h"`, `name = "g"`), false},
+	} {
+		if got := hash(tc.text); (got == want) != tc.same {
+			t.Errorf("%s: hash changed %v, want %v", tc.what, got != want, !tc.same)
+		}
+	}
+}
+
+// [base] is walked key by key: whatever is not a parameter, or not of its kind, is an error
+// at its own line and column, however the TOML spells the table.
+func TestBaseKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc       string
+		line, col int
+		key, msg  string
+	}{
+		{"[base]\nnodes = 3\n[base.delay]\nmaks = \"1ms\"\n", 4, 1, "base.delay.maks", "unknown key"},
+		{"[base.nodes]\nx = 1\n", 1, 2, "base.nodes", "unknown key"},
+		{"[base]\ndelay = \"5ms\"\n", 2, 9, "base.delay", "want a table, got a string"},
+		{"base = 3\n", 1, 1, "base", "must be a table"},
+		{"[base]\nnodes.x = 1\n", 2, 1, "base.nodes.x", "unknown key"},
+		{"[base]\nnodes = [1, 2]\n", 2, 1, "base.nodes", "want an integer, got a list"},
+		{"[base]\ndelay = { max = 5 }\n", 2, 17, "base.delay.max", "want a duration"},
+		{"[base]\n  workload.replicas = \"two\"\n", 2, 23, "base.workload.replicas", "want an integer, got a string"},
+		{"[base]\nbits = 99\n", 2, 8, "base.bits", "out of range 0..64"},
+		{"[base]\nmode = \"grid\"\n", 2, 8, "base.mode", `unknown mode "grid"`},
+	} {
+		_, err := Parse("b.toml", []byte(tc.doc))
+		var se *SpecError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: error %v is not a SpecError", tc.doc, err)
+			continue
+		}
+		if se.Line != tc.line || se.Column != tc.col || se.Key != tc.key || !strings.Contains(se.Msg, tc.msg) {
+			t.Errorf("%q:\n%v\nwant b.toml:%d:%d: %s: %s", tc.doc, err, tc.line, tc.col, tc.key, tc.msg)
+		}
+	}
+
+	// The same parameters, however the table is written.
+	s, err := Parse("b.toml", []byte("[base]\nscenario = \"random\"\ntiming = \"async\"\nprotocol = \"predlock\"\nleavers = 2\n"+
+		"workload = { keys = 5, replicas = 3 }\ndelay.max = \"20ms\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Base; c.Leavers != 2 || c.Workload.Keys != 5 || c.Workload.Replicas != 3 || c.Delay.Max != int64(20*time.Millisecond) {
+		t.Errorf("base %+v", c)
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -47,20 +47,19 @@ type Options struct {
 	Workers int    // parallel simulations; 0 means GOMAXPROCS
 	// Resume continues the result set in Dir, which must have been started by the same spec.
 	Resume bool
-	Shard  Shard // zero value: the whole experiment
-	Trace  Level // 0: the spec's trace level
+	Shard  Shard       // zero value: the whole experiment
+	Trace  trace.Level // 0: the spec's trace level
 	// PartRuns and PartEvents bound a part's size; 0 means the defaults.
 	PartRuns   int
 	PartEvents int
 	// Progress receives progress reports; nil reports nothing.
 	Progress Progress
-	// Real runs a cluster-mode configuration (cfg.Seed set) on real nodes and reports it
-	// as the simulator would; a spec with cluster-mode points needs it. The runner leaves
-	// real nodes to its caller so that it depends on the simulator only. Real runs never
-	// overlap each other or a simulation: each waits for the simulations in flight and
-	// holds the others back, so that measured latencies are the network's and not the
-	// load of other runs.
-	Real RealFunc
+	// Real runs the cluster-mode configurations on real nodes; a spec with cluster-mode
+	// points needs it. The runner leaves real nodes to an implementation it is handed so
+	// that it depends on the simulator only. Real runs never overlap each other or a
+	// simulation: each waits for the simulations in flight and holds the others back, so
+	// that measured latencies are the network's and not the load of other runs.
+	Real RealRunner
 
 	// cpuClock, when set, reads the calling thread's CPU time; workers then stay on their
 	// threads and SimTime counts their CPU time while they run units (the simulations and
@@ -69,13 +68,25 @@ type Options struct {
 	cpuClock func() int64
 	// simulate, when set, replaces sim.Run, so that tests can give runs results the
 	// simulator does not produce.
-	simulate func(sim.Config, sim.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
-// RealFunc runs one configuration on real nodes. Joins' Start and End are nanoseconds
-// since the joins were released (the simulator's time 0); Result.Events and SimTime are
-// whatever the implementation observes. An error, other than ctx's, fails the sweep.
+// RealRunner runs configurations on real nodes.
+type RealRunner interface {
+	// RunReal runs one configuration (cfg.Seed set) and reports it as the simulator
+	// would. Joins' Start and End are nanoseconds since the joins were released (the
+	// simulator's time 0); Result.Events and SimTime are whatever the implementation
+	// observes. An error, other than ctx's, fails the sweep.
+	RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+}
+
+// RealFunc adapts a function to a RealRunner.
 type RealFunc func(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+
+// RunReal calls f.
+func (f RealFunc) RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
+	return f(ctx, cfg)
+}
 
 // Summary tells what a sweep did.
 type Summary struct {
@@ -141,7 +152,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	}
 	done, err := doneRanges(m.Done)
 	if err != nil {
-		return nil, inputErrorf("%s: %v", filepath.Join(opts.Dir, ManifestName), err)
+		return nil, inputErrorf("%s: %v", filepath.Join(opts.Dir, trace.ManifestName), err)
 	}
 	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
 	if opts.Progress != nil {
@@ -166,7 +177,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	}
 	if err == nil && sum.Complete() && m.Finished == "" {
 		m.Finished = time.Now().UTC().Format(time.RFC3339)
-		err = writeManifest(opts.Dir, m)
+		err = trace.WriteManifest(opts.Dir, m)
 	}
 	sum.Interrupted = !sum.Complete()
 	sum.Elapsed = time.Since(started)
@@ -177,11 +188,11 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 }
 
 // prepare creates or reopens the output folder and returns its manifest.
-func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, started time.Time) (*Manifest, error) {
+func prepare(dir string, spec *Spec, level trace.Level, shard Shard, resume bool, started time.Time) (*trace.Manifest, error) {
 	if dir == "" {
 		return nil, inputErrorf("no output folder")
 	}
-	info := ShardInfo{Index: shard.Index, Count: shard.Count, BlockRuns: BlockRuns}
+	info := trace.Shard{Index: shard.Index, Count: shard.Count, BlockRuns: BlockRuns}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -190,18 +201,21 @@ func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, star
 	case !unstarted(dir, entries):
 		return reopen(dir, spec, level, info, resume)
 	}
-	m := newManifest(spec, level, info, shard.runs(spec.Runs()), started.UTC().Format(time.RFC3339))
+	m, err := newManifest(spec, level, info, shard.runs(spec.Runs()), started.UTC().Format(time.RFC3339))
+	if err != nil {
+		return nil, err
+	}
 	if err := cleanStrays(dir, m); err != nil {
 		return nil, inputErrorf("output folder %s: %v", dir, err)
 	}
-	for _, t := range tables(level) {
+	for _, t := range level.Tables() {
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
 			return nil, inputErrorf("cannot create output folder: %v", err)
 		}
 	}
 	// Writing the manifest first marks the folder as this spec's, so that a sweep killed
 	// before its first commit can be resumed.
-	if err := writeManifest(dir, m); err != nil {
+	if err := trace.WriteManifest(dir, m); err != nil {
 		return nil, inputErrorf("cannot write to output folder %s: %v", dir, err)
 	}
 	return m, nil
@@ -212,8 +226,8 @@ func prepare(dir string, spec *Spec, level Level, shard Shard, resume bool, star
 func unstarted(dir string, entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case strings.HasPrefix(name, ManifestName+".tmp-"):
-		case e.IsDir() && (name == tableRuns || name == tableJoins || name == tableOps || name == tableEvents):
+		case trace.IsManifestTemp(name):
+		case e.IsDir() && (name == trace.TableRuns || name == trace.TableJoins || name == trace.TableOps || name == trace.TableEvents):
 			if sub, err := os.ReadDir(filepath.Join(dir, name)); err != nil || len(sub) > 0 {
 				return false
 			}
@@ -224,21 +238,34 @@ func unstarted(dir string, entries []os.DirEntry) bool {
 	return true
 }
 
-func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (*Manifest, error) {
-	m, err := ReadManifest(dir)
+func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume bool) (*trace.Manifest, error) {
+	m, err := readManifest(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, inputErrorf("output folder %s is not empty and holds no %s: choose another folder with -o", dir, ManifestName)
+		return nil, inputErrorf("output folder %s is not empty and holds no %s: choose another folder with -o", dir, trace.ManifestName)
 	}
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	same := m.SpecHash == spec.Hash
+	if !same {
+		// Result sets started by earlier builds record the SHA-256 of the spec file's bytes;
+		// the spec text they also record gives this build's hash of it.
+		h, err := recordedHash(m)
+		switch {
+		case err != nil && resume:
+			return nil, inputErrorf("--resume: the spec recorded in %s (manifest format %d) does not parse with this build, so it cannot be compared with this spec: sweep into a new folder (%v)", filepath.Join(dir, trace.ManifestName), m.Format, err)
+		case err == nil && h == spec.Hash:
+			same = true
+			m.SpecHash = spec.Hash
+		}
+	}
 	if !resume {
-		if m.SpecHash == spec.Hash {
+		if same {
 			return nil, inputErrorf("output folder %s already holds this experiment (%d of %d runs done): add --resume to continue it, or choose another folder with -o", dir, m.RunsDone(), m.ShardRuns)
 		}
 		return nil, inputErrorf("output folder %s holds results of another spec (experiment %q from %s): choose another folder with -o", dir, m.Experiment, m.SpecPath)
 	}
-	if m.SpecHash != spec.Hash {
+	if !same {
 		return nil, inputErrorf("--resume: output folder %s was written by a different spec (experiment %q from %s, spec_hash %.12s…; this spec %.12s…): its results are left as they are; choose another folder with -o", dir, m.Experiment, m.SpecPath, m.SpecHash, spec.Hash)
 	}
 	if m.Trace != level.String() {
@@ -255,21 +282,35 @@ func reopen(dir string, spec *Spec, level Level, shard ShardInfo, resume bool) (
 	}
 	for _, p := range m.Parts {
 		// New parts get this build's runs table; one result set holds one version.
-		path := filepath.Join(dir, tableRuns, p)
-		v, err := runsVersion(path)
+		path := filepath.Join(dir, trace.TableRuns, p)
+		rs, err := runsSchema(path)
 		if err != nil {
 			return nil, &InputError{err}
 		}
-		if v != RunSchema.Version {
-			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, v, RunSchema.Version)
+		if rs.Version != RunSchema.Version {
+			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, rs.Version, RunSchema.Version)
+		}
+		// The parameter columns come from the registry: a parameter added without a
+		// version bump must not slip a second layout into the result set.
+		if err := sameColumns(rs, RunSchema); err != nil {
+			return nil, inputErrorf("--resume: %s: the runs table of version %d %v in this build: sweep into a new folder", path, rs.Version, err)
 		}
 	}
-	for _, t := range tables(level) {
+	for _, t := range level.Tables() {
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// recordedHash is the hash, as this build computes it, of the spec a manifest records.
+func recordedHash(m *trace.Manifest) (string, error) {
+	s, err := Parse(m.SpecPath, []byte(m.Spec))
+	if err != nil {
+		return "", err
+	}
+	return s.Hash, nil
 }
 
 // unitResult is a unit's finished runs. Results are recycled through writer.free, so the
@@ -286,8 +327,8 @@ type unitResult struct {
 type writer struct {
 	dir        string
 	spec       *Spec
-	level      Level
-	m          *Manifest
+	level      trace.Level
+	m          *trace.Manifest
 	partRuns   int64
 	partEvents int64
 	sum        *Summary
@@ -300,15 +341,15 @@ type writer struct {
 	joins  *trace.JoinWriter
 	ops    *trace.OpWriter
 	events *trace.EventWriter
-	part   PartInfo
+	part   trace.PartInfo
 	opts   trace.Options // of the part's files
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, sim.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 	chunks   chunkPool
 
-	real RealFunc
+	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
 	// exclusively by each real run; Go's RWMutex makes new simulations wait behind a real
 	// run that waits, so real runs are not starved.
@@ -323,7 +364,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	// memory held by finished but unwritten units. With every event kept, a unit of large
 	// runs holds a hundred megabytes, so the window is smaller.
 	window := 4 * workers
-	if w.level == LevelMessages {
+	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
 	// Enough recycled event chunks for the units in flight of typical runs; beyond that,
@@ -420,7 +461,7 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		lat    []int64
 		tracer *eventBuf
 	)
-	if w.level == LevelMessages {
+	if w.level == trace.LevelMessages {
 		tracer = &eventBuf{pool: &w.chunks}
 	}
 	if w.cpuClock != nil {
@@ -506,10 +547,10 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		w.gate.Lock()
 		defer w.gate.Unlock()
 		t0 = time.Now()
-		res, err = w.real(ctx, cfg)
+		res, err = w.real.RunReal(ctx, cfg)
 		row.wall = int64(time.Since(t0))
 	} else {
-		var tr sim.Tracer
+		var tr observe.Tracer
 		if tracer != nil {
 			tracer.run = id
 			tr = tracer
@@ -526,7 +567,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		return lat, fmt.Errorf("%w: run %d (grid point %d: %s; replica %d, seed %d): %v",
 			errSimulation, id, p.Index, w.spec.Describe(p), replica, seed, err)
 	}
-	return row.fill(res, lat, w.level >= LevelJoins), nil
+	return row.fill(res, lat, w.level >= trace.LevelJoins), nil
 }
 
 // write appends a unit's runs to the current part, committing the part when it is full.
@@ -542,7 +583,7 @@ func (w *writer) write(r *unitResult) error {
 		if err := writeRun(w.runs, row, &w.spec.Points[row.point]); err != nil {
 			return err
 		}
-		if row.outcome != sim.OutcomeOK {
+		if row.outcome != observe.OutcomeOK {
 			failed++
 		}
 		if w.joins != nil {
@@ -587,7 +628,7 @@ func (w *writer) write(r *unitResult) error {
 // writeOps appends one run's operations to the part's ops file, opening it first if need be.
 func (w *writer) writeOps(ops []trace.Op) error {
 	if w.ops == nil {
-		dir := filepath.Join(w.dir, tableOps)
+		dir := filepath.Join(w.dir, trace.TableOps)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -611,24 +652,24 @@ func (w *writer) writeOps(ops []trace.Op) error {
 func (w *writer) open() error {
 	name := partName(w.nextPart)
 	w.nextPart++
-	w.part = PartInfo{Part: name}
+	w.part = trace.PartInfo{Part: name}
 	opts := trace.Options{Metadata: map[string]string{
 		"dhtexp.experiment": w.spec.Name,
 		"dhtexp.spec_hash":  w.spec.Hash,
 	}}
 	w.opts = opts
 	var err error
-	if w.runs, err = trace.Create(filepath.Join(w.dir, tableRuns, name), RunSchema, opts); err != nil {
+	if w.runs, err = trace.Create(filepath.Join(w.dir, trace.TableRuns, name), RunSchema, opts); err != nil {
 		return err
 	}
-	if w.level >= LevelJoins {
-		if w.joins, err = trace.CreateJoins(filepath.Join(w.dir, tableJoins, name), trace.ClockVirtual, opts); err != nil {
+	if w.level >= trace.LevelJoins {
+		if w.joins, err = trace.CreateJoins(filepath.Join(w.dir, trace.TableJoins, name), trace.ClockVirtual, opts); err != nil {
 			w.abort()
 			return err
 		}
 	}
-	if w.level >= LevelMessages {
-		if w.events, err = trace.CreateEvents(filepath.Join(w.dir, tableEvents, name), trace.ClockVirtual, opts); err != nil {
+	if w.level >= trace.LevelMessages {
+		if w.events, err = trace.CreateEvents(filepath.Join(w.dir, trace.TableEvents, name), trace.ClockVirtual, opts); err != nil {
 			w.abort()
 			return err
 		}
@@ -661,7 +702,7 @@ func (w *writer) commit() error {
 	if w.m.Complete() {
 		w.m.Finished = time.Now().UTC().Format(time.RFC3339)
 	}
-	if err := writeManifest(w.dir, w.m); err != nil {
+	if err := trace.WriteManifest(w.dir, w.m); err != nil {
 		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
 		return fmt.Errorf("committing %s: %w", w.part.Part, err)
 	}

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -17,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -89,13 +91,13 @@ func sweep(t testing.TB, ctx context.Context, spec *Spec, opts Options) *Summary
 // sorted list of hashes, so result sets compare regardless of how rows are split into parts.
 func tableRows(t testing.TB, dir, table string) []uint64 {
 	t.Helper()
-	m, err := ReadManifest(dir)
+	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []uint64
 	for _, p := range m.Done {
-		if table == tableOps && p.Ops == 0 {
+		if table == trace.TableOps && p.Ops == 0 {
 			continue
 		}
 		path := filepath.Join(dir, table, p.Part)
@@ -149,9 +151,9 @@ func tableRows(t testing.TB, dir, table string) []uint64 {
 	return out
 }
 
-func sameResults(t *testing.T, a, b string, level Level) {
+func sameResults(t *testing.T, a, b string, level trace.Level) {
 	t.Helper()
-	for _, table := range tables(level) {
+	for _, table := range level.Tables() {
 		ra, rb := tableRows(t, a, table), tableRows(t, b, table)
 		if len(ra) == 0 {
 			t.Errorf("%s: %s has no rows", a, table)
@@ -160,17 +162,17 @@ func sameResults(t *testing.T, a, b string, level Level) {
 			t.Errorf("%s differs: %d rows in %s, %d in %s", table, len(ra), a, len(rb), b)
 		}
 	}
-	if level >= LevelJoins {
-		if ra, rb := tableRows(t, a, tableOps), tableRows(t, b, tableOps); !slices.Equal(ra, rb) {
+	if level >= trace.LevelJoins {
+		if ra, rb := tableRows(t, a, trace.TableOps), tableRows(t, b, trace.TableOps); !slices.Equal(ra, rb) {
 			t.Errorf("ops differ: %d rows in %s, %d in %s", len(ra), a, len(rb), b)
 		}
 	}
 }
 
 // checkComplete verifies a result set's manifest against its runs files.
-func checkComplete(t *testing.T, dir string) *Manifest {
+func checkComplete(t *testing.T, dir string) *trace.Manifest {
 	t.Helper()
-	m, err := ReadManifest(dir)
+	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func checkComplete(t *testing.T, dir string) *Manifest {
 		t.Errorf("%s: %d of %d runs done, finished %q", dir, m.RunsDone(), m.ShardRuns, m.Finished)
 	}
 	for _, p := range m.Done {
-		if err := checkRunIDs(filepath.Join(dir, tableRuns, p.Part), p); err != nil {
+		if err := checkRunIDs(filepath.Join(dir, trace.TableRuns, p.Part), p); err != nil {
 			t.Error(err)
 		}
 	}
@@ -202,10 +204,10 @@ func TestSweepDeterministicAcrossWorkers(t *testing.T) {
 	if !reflect.DeepEqual(ma.Done, mb.Done) {
 		t.Errorf("parts differ:\n%v\n%v", ma.Done, mb.Done)
 	}
-	sameResults(t, a, b, LevelMessages)
+	sameResults(t, a, b, trace.LevelMessages)
 	// Events arrive in run and sequence order, and joins belong to runs that exist.
 	var last [2]int64 = [2]int64{-1, -1}
-	err := trace.ReadEvents(filepath.Join(a, tableEvents, ma.Parts[0]), func(es []trace.Event) error {
+	err := trace.ReadEvents(filepath.Join(a, trace.TableEvents, ma.Parts[0]), func(es []trace.Event) error {
 		for _, e := range es {
 			if e.RunID < last[0] || e.RunID == last[0] && e.Seq != last[1]+1 {
 				return fmt.Errorf("event run %d seq %d after run %d seq %d", e.RunID, e.Seq, last[0], last[1])
@@ -222,15 +224,15 @@ func TestSweepDeterministicAcrossWorkers(t *testing.T) {
 func TestSweepRowsMatchSimulator(t *testing.T) {
 	spec := load(t, "testdata/small.toml")
 	dir := filepath.Join(t.TempDir(), "r")
-	sweep(t, context.Background(), spec, Options{Dir: dir, Trace: LevelJoins})
+	sweep(t, context.Background(), spec, Options{Dir: dir, Trace: trace.LevelJoins})
 	m := checkComplete(t, dir)
 	if m.Trace != "joins" {
 		t.Errorf("trace %s, want the override", m.Trace)
 	}
-	if _, err := os.Stat(filepath.Join(dir, tableEvents)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, trace.TableEvents)); err == nil {
 		t.Error("events folder written at trace level joins")
 	}
-	err := trace.ForEachRowGroup(filepath.Join(dir, tableRuns, m.Parts[0]), nil, func(c *trace.Chunk) error {
+	err := trace.ForEachRowGroup(filepath.Join(dir, trace.TableRuns, m.Parts[0]), nil, func(c *trace.Chunk) error {
 		for i := range c.NumRows() {
 			id := c.Int64("run_id")[i]
 			p, replica, seed := spec.Run(id)
@@ -251,13 +253,6 @@ func TestSweepRowsMatchSimulator(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestNearestRank(t *testing.T) {
-	v := []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
-	if nearestRank(v, 50) != 50 || nearestRank(v, 99) != 100 || nearestRank(v[:1], 50) != 10 || nearestRank(v[:2], 50) != 10 {
-		t.Error("nearest rank wrong")
 	}
 }
 
@@ -287,7 +282,7 @@ func TestCancelThenResume(t *testing.T) {
 	if !sum.Interrupted || sum.Done < 150 || sum.Done >= spec.Runs() {
 		t.Fatalf("cancelled sweep: %+v", sum)
 	}
-	m, err := ReadManifest(part)
+	m, err := trace.ReadManifest(part)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +298,7 @@ func TestCancelThenResume(t *testing.T) {
 		t.Errorf("resumed sweep: %+v", sum2)
 	}
 	checkComplete(t, part)
-	sameResults(t, full, part, LevelMessages)
+	sameResults(t, full, part, trace.LevelMessages)
 	// Resuming a complete result set does nothing.
 	if sum3 := sweep(t, context.Background(), spec, Options{Dir: part, Resume: true}); sum3.Done != 0 || !sum3.Complete() {
 		t.Errorf("resume of a complete set: %+v", sum3)
@@ -333,7 +328,7 @@ func TestResumeAfterKill(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	var parts int
 	for time.Now().Before(deadline) {
-		if m, err := ReadManifest(killed); err == nil && len(m.Parts) >= 3 {
+		if m, err := trace.ReadManifest(killed); err == nil && len(m.Parts) >= 3 {
 			parts = len(m.Parts)
 			break
 		}
@@ -344,7 +339,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	wg.Wait()
-	m, err := ReadManifest(killed)
+	m, err := trace.ReadManifest(killed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,8 +349,8 @@ func TestResumeAfterKill(t *testing.T) {
 	t.Logf("killed after %d parts, %d of %d runs", len(m.Parts), m.RunsDone(), m.ShardRuns)
 
 	// A stray part and temporary files, as a kill between rename and commit leaves them.
-	stray := filepath.Join(killed, tableRuns, partName(900))
-	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, ManifestName+".tmp-9")} {
+	stray := filepath.Join(killed, trace.TableRuns, partName(900))
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, "."+trace.ManifestName+".tmp-9")} {
 		if err := os.WriteFile(p, []byte("junk"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -364,13 +359,13 @@ func TestResumeAfterKill(t *testing.T) {
 	if err := resume.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, ManifestName+".tmp-9")} {
+	for _, p := range []string{stray, stray + ".tmp-123", filepath.Join(killed, "."+trace.ManifestName+".tmp-9")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s survived the resume", p)
 		}
 	}
 	checkComplete(t, killed)
-	sameResults(t, full, killed, LevelMessages)
+	sameResults(t, full, killed, trace.LevelMessages)
 }
 
 func TestShardsMergeToSingleSweep(t *testing.T) {
@@ -424,16 +419,31 @@ func TestShardsMergeToSingleSweep(t *testing.T) {
 		t.Error("a failed merge left files behind")
 	}
 
+	// A shard whose manifest holds the hash of the spec file's bytes, as earlier builds
+	// wrote it, is the same spec.
+	m1, err := trace.ReadManifest(shards[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(m1.Spec))
+	m1.SpecHash = hex.EncodeToString(sum[:])
+	if err := trace.WriteManifest(shards[1], m1); err != nil {
+		t.Fatal(err)
+	}
+
 	merged := filepath.Join(dir, "merged")
 	m, err := Merge(merged, shards)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.SpecHash != spec.Hash {
+		t.Errorf("merged spec_hash %s, want %s", m.SpecHash, spec.Hash)
+	}
 	if m.Shard.Count != 1 || len(m.MergedFrom) != 3 {
 		t.Errorf("merged manifest: shard %+v from %v", m.Shard, m.MergedFrom)
 	}
 	checkComplete(t, merged)
-	sameResults(t, single, merged, LevelMessages)
+	sameResults(t, single, merged, trace.LevelMessages)
 	if _, err := Merge(merged, shards); !isInputError(err) {
 		t.Errorf("merge into a non-empty folder: %v", err)
 	}
@@ -469,11 +479,11 @@ func TestResumeWithAnotherSpec(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	small := load(t, "testdata/small.toml")
 	sweep(t, context.Background(), small, Options{Dir: dir, PartRuns: 100})
-	before, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	before, err := os.ReadFile(filepath.Join(dir, trace.ManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := Parse("testdata/small.toml", append([]byte(small.Text), "\n# edited\n"...))
+	changed, err := Parse("testdata/small.toml", []byte(strings.Replace(small.Text, `horizon = "10s"`, `horizon = "11s"`, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,11 +495,11 @@ func TestResumeWithAnotherSpec(t *testing.T) {
 	if !isInputError(err) || !strings.Contains(err.Error(), "another spec") {
 		t.Fatalf("sweep of another spec into a used folder: %v", err)
 	}
-	_, err = Sweep(context.Background(), small, Options{Dir: dir, Resume: true, Trace: LevelNone})
+	_, err = Sweep(context.Background(), small, Options{Dir: dir, Resume: true, Trace: trace.LevelNone})
 	if !isInputError(err) || !strings.Contains(err.Error(), "trace level") {
 		t.Fatalf("resume at another trace level: %v", err)
 	}
-	after, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	after, err := os.ReadFile(filepath.Join(dir, trace.ManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +527,7 @@ func TestPlainProgress(t *testing.T) {
 func TestEventBufDoesNotAllocate(t *testing.T) {
 	pool := &chunkPool{free: make(chan []trace.Event, 4)}
 	b := &eventBuf{pool: pool}
-	e := &sim.Event{Seq: 3, Time: 5, Kind: sim.KindDeliver, MsgType: protocol.Connect, Node: 1,
+	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
 	const n = 2*eventChunk + 10
 	fill := func() {
@@ -543,17 +553,53 @@ func TestEventBufDoesNotAllocate(t *testing.T) {
 // A sweep killed before its first manifest leaves a folder that is not yet a result set.
 func TestStartInKilledEmptyFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	for _, d := range []string{tableRuns, tableJoins} {
+	for _, d := range []string{trace.TableRuns, trace.TableJoins} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
+	// The name WriteManifest's temporary file has.
+	if err := os.WriteFile(filepath.Join(dir, "."+trace.ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sweep(t, context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: dir, Resume: true})
 	checkComplete(t, dir)
-	if _, err := os.Stat(filepath.Join(dir, ManifestName+".tmp-1")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "."+trace.ManifestName+".tmp-1")); err == nil {
 		t.Error("temporary manifest left behind")
+	}
+}
+
+// A result set's spec is compared by meaning: a comment does not stop a resume, and a
+// manifest of an earlier build, which holds the hash of the file's bytes, resumes by the
+// spec text it records.
+func TestResumeComparesSpecMeaning(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	small := load(t, "testdata/small.toml")
+	sweep(t, context.Background(), small, Options{Dir: dir, PartRuns: 100})
+	commented, err := Parse("testdata/small.toml", append([]byte(small.Text), "\n# edited\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), commented, Options{Dir: dir, Resume: true}); err != nil {
+		t.Errorf("resume after adding a comment: %v", err)
+	}
+	m, err := trace.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(m.Spec))
+	m.SpecHash = hex.EncodeToString(sum[:])
+	if err := trace.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), small, Options{Dir: dir, Resume: true}); err != nil {
+		t.Errorf("resume of a manifest with a file hash: %v", err)
+	}
+	m.Spec = "[base]\nnodez = 3\n"
+	if err := trace.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), small, Options{Dir: dir, Resume: true}); !isInputError(err) || !strings.Contains(err.Error(), "does not parse with this build") {
+		t.Errorf("resume of a manifest whose spec no longer parses: %v", err)
 	}
 }

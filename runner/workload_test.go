@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -20,7 +22,7 @@ import (
 // withFakeOps runs the simulator and, for a run with a workload whose result holds no
 // operations, makes some up from the seed, nulls included, so that the runner's handling of
 // operations is tested whether or not the simulator issues them. Some runs get none.
-func withFakeOps(cfg sim.Config, tr sim.Tracer) (*sim.Result, error) {
+func withFakeOps(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
 	res, err := sim.Run(cfg, tr)
 	if err != nil || !cfg.Workload.Active() || len(res.Ops) > 0 {
 		return res, err
@@ -68,7 +70,7 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 	ops := map[int64]*opStats{}
 	var total int64
 	for _, p := range m.Done {
-		path := filepath.Join(dir, tableOps, p.Part)
+		path := filepath.Join(dir, trace.TableOps, p.Part)
 		if p.Ops == 0 {
 			if _, err := os.Stat(path); err == nil {
 				t.Errorf("%s exists, but the manifest lists no operations for it", path)
@@ -102,9 +104,9 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 	}
 	var workloadRuns int
 	for _, p := range m.Parts {
-		path := filepath.Join(dir, tableRuns, p)
-		if v, err := runsVersion(path); err != nil || v != 3 {
-			t.Fatalf("%s: runs table version %d (%v), want 3", path, v, err)
+		path := filepath.Join(dir, trace.TableRuns, p)
+		if v, err := runsVersion(path); err != nil || v != RunSchema.Version {
+			t.Fatalf("%s: runs table version %d (%v), want %d", path, v, err, RunSchema.Version)
 		}
 		err := trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
@@ -139,7 +141,7 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 					pct int
 				}{{"kv_lookup_latency_p50_ns", 50}, {"kv_lookup_latency_p99_ns", 99}} {
 					valid := c.Valid(q.col)[i]
-					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != nearestRank(s.lat, q.pct) {
+					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != stats.NearestRank(s.lat, q.pct) {
 						return fmt.Errorf("run %d: %s is %d (null %v) over %d ok lookups", id, q.col, c.Int64(q.col)[i], !valid, len(s.lat))
 					}
 				}
@@ -172,11 +174,11 @@ func TestSweepWorkloadOps(t *testing.T) {
 
 	// Without a trace, no operations are kept, but the runs table still sums them up.
 	none := filepath.Join(dir, "none")
-	sweep(t, ctx, spec, Options{Dir: none, Trace: LevelNone, simulate: withFakeOps})
-	if _, err := os.Stat(filepath.Join(none, tableOps)); err == nil {
+	sweep(t, ctx, spec, Options{Dir: none, Trace: trace.LevelNone, simulate: withFakeOps})
+	if _, err := os.Stat(filepath.Join(none, trace.TableOps)); err == nil {
 		t.Error("ops written at trace level none")
 	}
-	if !slices.Equal(tableRows(t, full, tableRuns), tableRows(t, none, tableRuns)) {
+	if !slices.Equal(tableRows(t, full, trace.TableRuns), tableRows(t, none, trace.TableRuns)) {
 		t.Error("the runs table depends on the trace level")
 	}
 
@@ -188,10 +190,10 @@ func TestSweepWorkloadOps(t *testing.T) {
 	if !sum.Interrupted {
 		t.Fatalf("sweep not interrupted: %+v", sum)
 	}
-	if err := os.MkdirAll(filepath.Join(part, tableOps), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(part, trace.TableOps), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stray := filepath.Join(part, tableOps, partName(900))
+	stray := filepath.Join(part, trace.TableOps, partName(900))
 	for _, p := range []string{stray, stray + ".tmp-1"} {
 		if err := os.WriteFile(p, []byte("junk"), 0o644); err != nil {
 			t.Fatal(err)
@@ -204,7 +206,7 @@ func TestSweepWorkloadOps(t *testing.T) {
 		}
 	}
 	checkWorkloadSet(t, spec, part)
-	sameResults(t, full, part, LevelJoins)
+	sameResults(t, full, part, trace.LevelJoins)
 
 	// Shards, merged.
 	var shards []string
@@ -214,26 +216,26 @@ func TestSweepWorkloadOps(t *testing.T) {
 		shards = append(shards, out)
 	}
 	// A manifest that miscounts a part's operations, and a missing ops file, are refused.
-	sm, err := ReadManifest(shards[0])
+	sm, err := trace.ReadManifest(shards[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := slices.IndexFunc(sm.Done, func(p PartInfo) bool { return p.Ops > 0 })
+	k := slices.IndexFunc(sm.Done, func(p trace.PartInfo) bool { return p.Ops > 0 })
 	if k < 0 {
 		t.Fatal("shard 0 has no operations")
 	}
 	sm.Done[k].Ops--
-	if err := writeManifest(shards[0], sm); err != nil {
+	if err := trace.WriteManifest(shards[0], sm); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Merge(filepath.Join(dir, "bad"), shards); !isInputError(err) || !strings.Contains(err.Error(), "operations, the manifest lists") {
 		t.Errorf("merge with a miscounted ops part: %v", err)
 	}
 	sm.Done[k].Ops++
-	if err := writeManifest(shards[0], sm); err != nil {
+	if err := trace.WriteManifest(shards[0], sm); err != nil {
 		t.Fatal(err)
 	}
-	opsFile := filepath.Join(shards[0], tableOps, sm.Done[k].Part)
+	opsFile := filepath.Join(shards[0], trace.TableOps, sm.Done[k].Part)
 	if err := os.Rename(opsFile, opsFile+".away"); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestSweepWorkloadOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWorkloadSet(t, spec, merged)
-	sameResults(t, full, merged, LevelJoins)
+	sameResults(t, full, merged, trace.LevelJoins)
 }
 
 // A result set whose runs table has another version cannot be resumed: one set, one version.
@@ -257,20 +259,30 @@ func TestResumeRefusesOtherRunsVersion(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "old")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sweep(t, ctx, spec, Options{Dir: dir, Trace: LevelNone, PartRuns: 10, Progress: &cancelAt{after: 10, cancel: cancel}})
-	m, err := ReadManifest(dir)
+	sweep(t, ctx, spec, Options{Dir: dir, Trace: trace.LevelNone, PartRuns: 10, Progress: &cancelAt{after: 10, cancel: cancel}})
+	m, err := trace.ReadManifest(dir)
 	if err != nil || len(m.Parts) == 0 {
 		t.Fatalf("no part committed: %v", err)
 	}
 	old := RunSchema
 	old.Version = 2
-	path := filepath.Join(dir, tableRuns, m.Parts[0])
+	path := filepath.Join(dir, trace.TableRuns, m.Parts[0])
 	if err := writeRow(path, old); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: LevelNone, Resume: true})
+	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
 	if !isInputError(err) || !strings.Contains(err.Error(), "version 2") {
 		t.Errorf("resume over a version 2 part: %v", err)
+	}
+	// A parameter column added without a version bump is refused all the same.
+	other := RunSchema
+	other.Columns = slices.Concat(RunSchema.Columns[:rcOutcome], []trace.Column{{Name: "new_param", Type: trace.Int64}}, RunSchema.Columns[rcOutcome:])
+	if err := writeRow(path, other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
+	if !isInputError(err) || !strings.Contains(err.Error(), "new_param") {
+		t.Errorf("resume over a part with another layout: %v", err)
 	}
 }
 

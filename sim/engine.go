@@ -8,9 +8,12 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -82,24 +85,24 @@ type Sim struct {
 	index   map[protocol.ID]int32
 	q       queue
 	now     int64
-	out     protocol.Output
+	step    protocol.Stepper // one buffer for every node's steps
 	delays  *rand.Rand
 	sampler sampler
 	slots   []payload
 	free    []int32
 	lastArr map[link]int64
 
-	tracer Tracer
-	ev     Event
+	tracer observe.Tracer
+	ev     observe.Event
 	events int64
 	msgs   int64
 	redirs int64
 	joins  []JoinRecord
-	check  checker
+	check  observe.Checker
 
 	stopped   string // outcome that ended the run early, if any
 	stopErr   string
-	violation *Violation
+	violation *observe.Violation
 	faults    faultState
 	leaves    int // leaves started
 	departed  int // leaves completed
@@ -110,7 +113,7 @@ type Sim struct {
 }
 
 // New builds a run from a validated configuration.
-func New(cfg Config, tracer Tracer) (*Sim, error) {
+func New(cfg Config, tracer observe.Tracer) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -121,7 +124,7 @@ func New(cfg Config, tracer Tracer) (*Sim, error) {
 	return newSim(cfg, specs, tracer), nil
 }
 
-func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
+func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	s := &Sim{
 		cfg:     cfg,
@@ -153,10 +156,17 @@ func newSim(cfg Config, specs []Spec, tracer Tracer) *Sim {
 		s.index[sp.ID] = int32(i)
 		if !sp.Member {
 			n.join = int32(len(s.joins))
-			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: JoinNotJoined})
+			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined})
 		}
 	}
-	s.check.init(s.nodes, s.index, ring, !cfg.NoCheck)
+	{
+		ids := make([]protocol.ID, len(s.nodes))
+		states := make([]protocol.State, len(s.nodes))
+		for i := range s.nodes {
+			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
+		}
+		s.check.Init(ids, states, s.index, ring, !cfg.NoCheck)
+	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
 	if cfg.Timing == "seed" {
@@ -201,11 +211,54 @@ func (s *Sim) scheduleLeaves() {
 		}
 	}
 	r.Shuffle(len(members), func(a, b int) { members[a], members[b] = members[b], members[a] })
+	if s.cfg.LeaveTarget != "" && s.cfg.LeaveTarget != LeaveTargets[0] {
+		members = s.targetLeavers(members, r)
+	}
 	for _, i := range members[:s.cfg.Leavers] {
 		s.q.push(s.cfg.Workload.Before*b2i(s.kv.on)+r.Int64N(s.cfg.JoinWindow+1), evLeave, i)
 	}
 	s.kv.startsLeft += s.cfg.Leavers
 	s.kv.joinsLeft += s.cfg.Leavers
+}
+
+// targetLeavers puts the members that leave_target aims at first in shuffled (a random order
+// of every member), the rest after them in their shuffled order.
+func (s *Sim) targetLeavers(shuffled []int32, r *rand.Rand) []int32 {
+	sorted := slices.Clone(shuffled)
+	slices.SortFunc(sorted, func(a, b int32) int { return cmp.Compare(s.nodes[a].id, s.nodes[b].id) })
+	var first []int32
+	switch s.cfg.LeaveTarget {
+	case "contacts": // the members newcomers ask to join through
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member && n.contact != protocol.None {
+				first = append(first, s.index[n.contact])
+			}
+		}
+	case "gap-ends": // both members around every newcomer's gap
+		m := len(sorted)
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member {
+				k, _ := slices.BinarySearchFunc(sorted, n.id, func(j int32, id protocol.ID) int { return cmp.Compare(s.nodes[j].id, id) })
+				first = append(first, sorted[(k+m-1)%m], sorted[k%m])
+			}
+		}
+	case "adjacent": // a run of neighbours in ID order from a random member
+		at := r.IntN(len(sorted))
+		for k := range sorted {
+			first = append(first, sorted[(at+k)%len(sorted)])
+		}
+	}
+	out := make([]int32, 0, len(shuffled))
+	taken := make(map[int32]bool, len(shuffled))
+	for _, list := range [][]int32{first, shuffled} {
+		for _, i := range list {
+			if s.nodes[i].member && !taken[i] {
+				taken[i] = true
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 func b2i(b bool) int64 {
@@ -222,16 +275,12 @@ func (s *Sim) asyncLeave(i int32) {
 		return
 	}
 	s.leaves++
-	s.emitDetail(KindState, n, "leave")
-	s.out.Reset()
-	if err := n.p.Leave(&s.out); err != nil {
-		return // not in the ring (any more): nothing to leave
-	}
-	s.perform(i, nil)
+	s.emitDetail(observe.KindState, n, "leave")
+	s.perform(i, &protocol.Input{Kind: protocol.InputLeave})
 }
 
 // Run executes the run to its end and classifies it.
-func Run(cfg Config, tracer Tracer) (*Result, error) {
+func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 	s, err := New(cfg, tracer)
 	if err != nil {
 		return nil, err
@@ -264,10 +313,10 @@ func (s *Sim) Run() *Result {
 			s.restart(it.idx())
 		case evPartition:
 			s.faults.partitioned = true
-			s.emitDetail(KindFault, &s.nodes[0], "partition")
+			s.emitDetail(observe.KindFault, &s.nodes[0], "partition")
 		case evHeal:
 			s.faults.partitioned = false
-			s.emitDetail(KindFault, &s.nodes[0], "heal")
+			s.emitDetail(observe.KindFault, &s.nodes[0], "heal")
 		case evOp:
 			s.issue()
 		case evWorkloadEnd:
@@ -275,7 +324,7 @@ func (s *Sim) Run() *Result {
 		case evLeave:
 			s.asyncLeave(it.idx())
 		}
-		if s.check.dirty {
+		if s.check.Dirty() {
 			s.runSafetyCheck()
 		}
 		if s.kv.on && !s.kv.waveEnded && s.kv.startsLeft == 0 && s.kv.joinMsgs == 0 && s.kv.joinTimers == 0 {
@@ -285,12 +334,12 @@ func (s *Sim) Run() *Result {
 	return s.finish()
 }
 
-func (s *Sim) emit(kind EventKind, n *node, m *protocol.Message) {
+func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
 	if s.tracer == nil {
 		return
 	}
 	e := &s.ev
-	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
 	if m != nil {
 		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
@@ -299,12 +348,12 @@ func (s *Sim) emit(kind EventKind, n *node, m *protocol.Message) {
 	e.Seq++
 }
 
-func (s *Sim) emitDetail(kind EventKind, n *node, detail string) {
+func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
 	if s.tracer == nil {
 		return
 	}
 	e := &s.ev
-	*e = Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
+	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right, Detail: detail}
 	s.tracer.Event(e)
 	e.Seq++
@@ -312,16 +361,15 @@ func (s *Sim) emitDetail(kind EventKind, n *node, detail string) {
 
 // observe records what a protocol step changed: state events for the trace, pointer changes
 // for the checker, and the end of a join.
-func (s *Sim) observe(i int32) {
+func (s *Sim) observe(i int32, st protocol.State) {
 	n := &s.nodes[i]
-	st := n.p.State()
 	if st == n.st {
 		return
 	}
 	old := n.st
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.check.update(i, &st)
+		s.check.Update(i, &st)
 		s.kv.ringDirty = true
 	}
 	if old.Leaving != st.Leaving {
@@ -338,13 +386,13 @@ func (s *Sim) observe(i int32) {
 		}
 	}
 	if s.tracer != nil {
-		s.emitDetail(KindState, n, flagNames[flagIndex(&st)])
+		s.emitDetail(observe.KindState, n, flagNames[flagIndex(&st)])
 	}
 	if !old.Connected && st.Connected && n.join >= 0 {
 		j := &s.joins[n.join]
 		if j.End < 0 {
-			j.End, j.Outcome = s.now, JoinOK
-			s.emit(KindJoinEnd, n, nil)
+			j.End, j.Outcome = s.now, observe.JoinOK
+			s.emit(observe.KindJoinEnd, n, nil)
 			if s.kv.on {
 				s.joinEnded(n.join)
 				s.checkKeys(false)
@@ -353,7 +401,11 @@ func (s *Sim) observe(i int32) {
 	}
 	if st.Failed && !old.Failed && n.join >= 0 {
 		// The moment the join ended in failure, as real nodes trace it.
-		s.emitDetail(KindFault, n, "join failed: gave up after its retries")
+		if st.Refused {
+			s.emitDetail(observe.KindFault, n, "join failed: its ID is taken")
+		} else {
+			s.emitDetail(observe.KindFault, n, "join failed: gave up after its retries")
+		}
 		if s.kv.on {
 			s.joinEnded(n.join)
 		}
@@ -362,9 +414,9 @@ func (s *Sim) observe(i int32) {
 
 // fail ends the run at once, as the original program did when a handler crashed.
 func (s *Sim) fail(i int32, err error) {
-	s.stopped = OutcomeCrash
+	s.stopped = observe.OutcomeCrash
 	s.stopErr = fmt.Sprintf("node %v at t=%d: %v", s.nodes[i].id, s.now, err)
-	s.emitDetail(KindViolation, &s.nodes[i], s.stopErr)
+	s.emitDetail(observe.KindViolation, &s.nodes[i], s.stopErr)
 }
 
 // countSend accounts a message to its join and enforces the message budget.
@@ -372,23 +424,23 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 	if protocol.IsDHTMessage(m.Type) {
 		// DHT traffic has its own count and no budget: the workload bounds it.
 		s.kv.sum.Messages++
-		s.emit(KindSend, n, m)
+		s.emit(observe.KindSend, n, m)
 		return true
 	}
 	s.msgs++
-	if m.Type == protocol.ConnectRedirect {
+	if observe.IsHop(m.Type) {
 		s.redirs++
 	}
 	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
 		jr := &s.joins[s.nodes[j].join]
 		jr.Messages++
-		if m.Type == protocol.ConnectRedirect {
+		if observe.IsHop(m.Type) {
 			jr.Hops++
 		}
 	}
-	s.emit(KindSend, n, m)
+	s.emit(observe.KindSend, n, m)
 	if s.msgs > s.cfg.MaxMessages {
-		s.stopped = OutcomeLivelock
+		s.stopped = observe.OutcomeLivelock
 		s.stopErr = fmt.Sprintf("more than %d messages sent by t=%d", s.cfg.MaxMessages, s.now)
 		return false
 	}
@@ -400,7 +452,7 @@ func (s *Sim) startJoin(i int32) {
 	if n.join >= 0 && s.joins[n.join].Start < 0 {
 		s.kv.startsLeft--
 		s.joins[n.join].Start = s.now
-		s.emit(KindJoinStart, n, nil)
+		s.emit(observe.KindJoinStart, n, nil)
 	}
 }
 
@@ -416,7 +468,7 @@ func (s *Sim) runLoop(i int32) {
 		if r, ok := s.index[l.sending.To]; ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
 		} else {
-			s.emit(KindDrop, n, &l.sending)
+			s.emit(observe.KindDrop, n, &l.sending)
 		}
 	}
 	for s.stopped == "" {
@@ -442,24 +494,23 @@ func (s *Sim) runLoop(i int32) {
 			continue
 		}
 		l.acts, l.actPos = l.acts[:0], 0
-		var err error
 		switch l.phase {
 		case phTop:
 			l.phase = phInbox
 			if n.p.WantsToJoin() {
 				s.startJoin(i)
-				s.out.Reset()
-				err = n.p.Start(&s.out)
-				s.took(i)
+				if !s.took(i, &protocol.Input{Kind: protocol.InputStart, Hold: true}) {
+					return
+				}
 			}
 		case phInbox:
 			if l.inboxPos < len(l.inbox) {
 				m := l.inbox[l.inboxPos]
 				l.inboxPos++
-				s.emit(KindDeliver, n, &m)
-				s.out.Reset()
-				err = n.p.Step(m, &s.out)
-				s.took(i)
+				s.emit(observe.KindDeliver, n, &m)
+				if !s.took(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
+					return
+				}
 				break
 			}
 			l.phase = phServe
@@ -470,22 +521,30 @@ func (s *Sim) runLoop(i int32) {
 			l.inbox, l.inboxPos = l.inbox[:0], 0
 		case phServe:
 			l.phase = phTop
-			s.out.Reset()
-			_, err = n.p.Serve(&s.out)
-			s.took(i)
-		}
-		if err != nil {
-			s.fail(i, err)
-			return
+			// An empty queue makes Serve a no-op (protocol.Node), and the observed state is
+			// current: a node at rest spends its turns here, so the step is skipped.
+			if n.st.Queue > 0 && !s.took(i, &protocol.Input{Kind: protocol.InputServe}) {
+				return
+			}
 		}
 	}
 }
 
-// took copies a step's actions into the node's pending list and observes its state.
-func (s *Sim) took(i int32) {
-	l := s.nodes[i].loop
-	l.acts = append(l.acts, s.out.Actions...)
-	s.observe(i)
+// took feeds one input to node i under the seed timing model, where the loop serves its queue
+// on its own turn: the step's actions join the node's pending list, which the loop carries
+// out one blocking action at a time. It reports false when the step failed the run.
+func (s *Sim) took(i int32, in *protocol.Input) bool {
+	for rd := range s.step.Step(s.nodes[i].p, in) {
+		l := s.nodes[i].loop
+		l.acts = append(l.acts, rd.Actions...)
+		// The original program crashed after the step: what it did before is observed.
+		s.observe(i, rd.State)
+		if rd.Err != nil {
+			s.fail(i, rd.Err)
+			return false
+		}
+	}
+	return true
 }
 
 // ---- async timing model ----
@@ -509,18 +568,22 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 	s.q.push(s.now+t.After, evTimer, ref)
 }
 
-// perform carries out a step's actions in the async model and then lets the node serve its
-// queue for as long as it is willing to.
-func (s *Sim) perform(i int32, err error) {
-	for {
-		if err != nil {
-			s.fail(i, err)
+// perform feeds one input to node i in the async model and carries out what it wants done:
+// the input's actions, then those of every queued request it serves. A crash or the end of
+// the run stops it midway, and then the node serves nothing more.
+func (s *Sim) perform(i int32, in *protocol.Input) {
+	for rd := range s.step.Step(s.nodes[i].p, in) {
+		if rd.Err != nil {
+			if in.Kind != protocol.InputLeave {
+				s.fail(i, rd.Err)
+			}
+			// A refused leave: the node is not in the ring (any more), nothing to do.
 			return
 		}
-		s.observe(i)
+		s.observe(i, rd.State)
 		n := &s.nodes[i]
-		for k := range s.out.Actions {
-			a := &s.out.Actions[k]
+		for k := range rd.Actions {
+			a := &rd.Actions[k]
 			switch a.Kind {
 			case protocol.Send:
 				if !s.countSend(n, &a.Msg) {
@@ -567,12 +630,6 @@ func (s *Sim) perform(i int32, err error) {
 				s.opDone(a.Result)
 			}
 		}
-		s.out.Reset()
-		var served bool
-		served, err = n.p.Serve(&s.out)
-		if !served {
-			return
-		}
 	}
 }
 
@@ -581,11 +638,12 @@ func (s *Sim) asyncStart(i int32) {
 		return
 	}
 	s.startJoin(i)
-	s.out.Reset()
 	if s.kv.on {
-		s.nodes[i].p.Boot(&s.out)
+		// Boot changes no state and serves nothing (the newcomer has no queue yet): its
+		// timers come first, as if part of the start.
+		s.perform(i, &protocol.Input{Kind: protocol.InputBoot, Hold: true})
 	}
-	s.perform(i, s.nodes[i].p.Start(&s.out))
+	s.perform(i, &protocol.Input{Kind: protocol.InputStart})
 }
 
 func (s *Sim) asyncDeliver(ref int32) {
@@ -605,12 +663,11 @@ func (s *Sim) asyncDeliver(ref int32) {
 	}
 	n := &s.nodes[i]
 	if n.down || s.cut(from, i) {
-		s.emit(KindDrop, n, &m)
+		s.emit(observe.KindDrop, n, &m)
 		return
 	}
-	s.emit(KindDeliver, n, &m)
-	s.out.Reset()
-	s.perform(i, n.p.Step(m, &s.out))
+	s.emit(observe.KindDeliver, n, &m)
+	s.perform(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m})
 }
 
 func (s *Sim) asyncTimer(ref int32) {
@@ -626,30 +683,25 @@ func (s *Sim) asyncTimer(ref int32) {
 	if t.Background && s.kv.over {
 		return // the run is winding down: maintenance stops
 	}
-	s.emit(KindTimer, n, nil)
-	s.out.Reset()
-	err := n.p.Fire(t, &s.out)
+	s.emit(observe.KindTimer, n, nil)
+	in := &protocol.Input{Kind: protocol.InputTimer, Timer: t}
 	if s.cfg.Timing == "seed" {
-		if err != nil {
-			s.fail(i, err)
-			return
-		}
-		n.loop.acts = append(n.loop.acts, s.out.Actions...)
-		s.observe(i)
+		in.Hold = true
+		s.took(i, in)
 		return
 	}
-	s.perform(i, err)
+	s.perform(i, in)
 }
 
 func (s *Sim) runSafetyCheck() {
-	v := s.check.run()
+	v := s.check.Run()
 	if v == nil || s.violation != nil {
 		return
 	}
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
 	if i, ok := s.index[v.Node]; ok {
-		s.emitDetail(KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
+		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
 }
 

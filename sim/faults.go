@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -200,14 +201,14 @@ func (s *Sim) crash(i int32) {
 	}
 	s.faults.crashed = true
 	n.down = true
-	s.check.setDown(i, true)
+	s.check.SetDown(i, true)
 	if s.kv.on {
 		s.kv.ringDirty = true
 		if n.join >= 0 {
 			s.joinEnded(n.join)
 		}
 	}
-	s.emitDetail(KindFault, n, "crash")
+	s.emitDetail(observe.KindFault, n, "crash")
 	if r := s.cfg.Faults.RestartAfter; r > 0 {
 		s.q.push(s.now+r, evRestart, i)
 	}
@@ -217,9 +218,9 @@ func (s *Sim) restart(i int32) {
 	n := &s.nodes[i]
 	n.down = false
 	n.life++
-	s.check.setDown(i, false)
+	s.check.SetDown(i, false)
 	s.kv.ringDirty = true
-	s.emitDetail(KindFault, n, "restart")
+	s.emitDetail(observe.KindFault, n, "restart")
 	if s.cfg.Timing == "seed" {
 		return
 	}
@@ -227,11 +228,7 @@ func (s *Sim) restart(i int32) {
 		s.asyncStart(i) // it was down when its join was due
 		return
 	}
-	if r, ok := n.p.(protocol.Restarter); ok {
-		s.out.Reset()
-		r.Restart(&s.out)
-		s.perform(i, nil)
-	}
+	s.perform(i, &protocol.Input{Kind: protocol.InputRestart})
 }
 
 // cut reports whether a message from a to b is lost to the partition right now.
@@ -245,7 +242,7 @@ func (s *Sim) emitFault(n *node, m *protocol.Message, what string) {
 		return
 	}
 	e := &s.ev
-	*e = Event{Seq: e.Seq, Time: s.now, Kind: KindFault, Node: n.id, MsgType: m.Type, From: m.From, To: m.To,
+	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: observe.KindFault, Node: n.id, MsgType: m.Type, From: m.From, To: m.To,
 		Joiner: m.Joiner, Left: n.st.Left, Right: n.st.Right, Detail: what}
 	s.tracer.Event(e)
 	e.Seq++

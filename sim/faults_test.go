@@ -3,6 +3,8 @@ package sim
 import (
 	"strings"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/observe"
 )
 
 func faultConfig() Config {
@@ -34,8 +36,8 @@ func TestFaultsAreTracedAndDeterministic(t *testing.T) {
 			c.Faults = tt.faults
 			c.Seed = 5
 			var log []string
-			trace := TracerFunc(func(e *Event) {
-				if e.Kind == KindFault {
+			trace := observe.TracerFunc(func(e *observe.Event) {
+				if e.Kind == observe.KindFault {
 					log = append(log, e.Detail)
 				}
 			})
@@ -61,7 +63,7 @@ func TestCrashedNodesLeaveTheFinalCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Crashed) != 1 || r.Joins[0].Outcome != JoinCrashed || r.Outcome != OutcomeOK {
+	if len(r.Crashed) != 1 || r.Joins[0].Outcome != observe.JoinCrashed || r.Outcome != observe.OutcomeOK {
 		t.Fatalf("crashed=%v join=%+v outcome=%s (%s)", r.Crashed, r.Joins[0], r.Outcome, r.Detail)
 	}
 }

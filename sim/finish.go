@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -37,101 +38,35 @@ func (s *Sim) finish() *Result {
 		n := &s.nodes[i]
 		if n.down {
 			r.Crashed = append(r.Crashed, n.id)
-			if n.join >= 0 && s.joins[n.join].Outcome != JoinOK {
-				s.joins[n.join].Outcome = JoinCrashed
+			if n.join >= 0 && s.joins[n.join].Outcome != observe.JoinOK {
+				s.joins[n.join].Outcome = observe.JoinCrashed
 			}
 			continue
 		}
 		st := n.p.State()
-		if n.join >= 0 && st.Failed && s.joins[n.join].Outcome != JoinOK {
-			s.joins[n.join].Outcome = JoinFailed
+		if n.join >= 0 && st.Failed && s.joins[n.join].Outcome != observe.JoinOK {
+			s.joins[n.join].Outcome = observe.JoinFailed
 		}
 		live = append(live, st)
 	}
 	if s.kv.on {
 		s.finishKV(r)
 	}
-	outcome, detail, correct := ClassifyFinal(live)
+	outcome, detail, correct := observe.ClassifyFinal(live)
 	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
 		r.Outcome, r.Detail = s.stopped, s.stopErr
 	case s.violation != nil:
-		r.Outcome = OutcomeInvariant
+		r.Outcome = observe.OutcomeInvariant
 		r.Detail = fmt.Sprintf("%s at event %d (t=%d): %s", s.violation.Property, s.violation.Seq, s.violation.Time, s.violation.Detail)
-	case outcome != OutcomeOK && s.inFlight():
-		r.Outcome = OutcomeTimeout
+	case outcome != observe.OutcomeOK && s.inFlight():
+		r.Outcome = observe.OutcomeTimeout
 		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)
 	default:
 		r.Outcome, r.Detail = outcome, detail
 	}
 	return r
-}
-
-// ClassifyFinal judges the states of every node at the end of a run: the outcome class (ok,
-// not_joined, deadlock or wrong_neighbours), a sentence saying why, and whether the ring is
-// exactly right with every node connected. The simulator and the real-node cluster both use it.
-func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bool) {
-	final := make([]protocol.State, 0, len(all))
-	failed := 0
-	for i := range all {
-		if all[i].Departed {
-			continue // left the ring gracefully: not part of the final ring
-		}
-		if all[i].Failed && !all[i].Connected {
-			failed++
-			continue
-		}
-		final = append(final, all[i])
-	}
-	correct, ringDetail := finalRing(final)
-	notJoined, stuck := 0, 0
-	var firstNotJoined, firstStuck protocol.ID
-	for i := range final {
-		st := &final[i]
-		if !st.Connected {
-			if notJoined == 0 {
-				firstNotJoined = st.ID
-			}
-			notJoined++
-		}
-		if st.Locked || st.Queue > 0 {
-			if st.Connected || st.Queue > 0 {
-				if stuck == 0 {
-					firstStuck = st.ID
-				}
-				stuck++
-			}
-		}
-	}
-	ringCorrect = correct && notJoined == 0
-	switch {
-	case notJoined > 0 && stuck > 0:
-		return OutcomeDeadlock, fmt.Sprintf("%d newcomer(s) not joined (first %v) while %d node(s) stay locked or hold requests (first %v)",
-			notJoined, firstNotJoined, stuck, firstStuck), ringCorrect
-	case notJoined > 0:
-		return OutcomeNotJoined, fmt.Sprintf("%d newcomer(s) never got both neighbours (first %v)", notJoined, firstNotJoined), ringCorrect
-	case !correct:
-		return OutcomeWrongNeighbours, ringDetail, ringCorrect
-	case stuck > 0:
-		return OutcomeDeadlock, fmt.Sprintf("%d node(s) end locked or with unserved requests (first %v)", stuck, firstStuck), ringCorrect
-	case failed > 0:
-		return OutcomeJoinFailed, fmt.Sprintf("%d newcomer(s) reported a failed join", failed), ringCorrect
-	}
-	return OutcomeOK, "", ringCorrect
-}
-
-// CheckSafety runs the per-event safety checker once over a set of node states.
-func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
-	nodes := make([]node, len(states))
-	index := make(map[protocol.ID]int32, len(states))
-	for i := range states {
-		nodes[i] = node{id: states[i].ID, st: states[i]}
-		index[states[i].ID] = int32(i)
-	}
-	var c checker
-	c.init(nodes, index, ring, true)
-	return c.run()
 }
 
 // inFlight reports whether protocol work was still under way when the run ended: a message

@@ -97,7 +97,10 @@ func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
 			c.ReplicaItems = append(c.ReplicaItems, it)
 		}
 	}
-	period, budget, timeout := w.FingerPeriod, w.HopBudget, w.OpTimeout
+	// The protocol would settle a budget or timeout left 0 the same way; settling them here
+	// keeps what the nodes use and what the run's record says one computation.
+	eff := w.inEffect()
+	period, budget, timeout := w.FingerPeriod, eff.HopBudget, eff.OpTimeout
 	for i := range cfgs {
 		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
 		cfgs[i].Replicas = w.Replicas
@@ -149,9 +152,7 @@ func (s *Sim) startKV() {
 	s.slots = slices.Grow(s.slots, len(s.nodes))
 	for i := range s.nodes {
 		if s.nodes[i].member {
-			s.out.Reset()
-			s.nodes[i].p.Boot(&s.out)
-			s.perform(int32(i), nil)
+			s.perform(int32(i), &protocol.Input{Kind: protocol.InputBoot})
 		}
 	}
 	if kv.w.Rate > 0 {
@@ -230,8 +231,7 @@ func (s *Sim) issue() {
 	case protocol.OpGet:
 		kv.sum.Gets++
 	}
-	s.out.Reset()
-	s.perform(origin, s.nodes[origin].p.Request(r, &s.out))
+	s.perform(origin, &protocol.Input{Kind: protocol.InputRequest, Request: r})
 }
 
 // opDone records the answer to an operation at the node that started it.

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/dhtexp/dhtexp/observe"
 )
 
 // stableRing is a ring of n members at rest with a lookup-only workload of about ops lookups.
@@ -126,7 +128,7 @@ func TestKeySafetyUnderJoins(t *testing.T) {
 				k := r.KV
 				ops += k.Ops
 				checks += k.KeyChecks
-				if r.Outcome != OutcomeOK || k.KeyFailures != 0 || k.Missing+k.Stale != 0 ||
+				if r.Outcome != observe.OutcomeOK || k.KeyFailures != 0 || k.Missing+k.Stale != 0 ||
 					k.LookupsOK != k.Lookups || k.Answered != k.Ops || k.OpsOK != k.Ops {
 					t.Fatalf("run %d (seed %d, %d+%d nodes, %d bits): outcome %s, %d key-safety failures (%s), %d missing, %d stale, %d/%d lookups right, %d/%d answered, %d ok",
 						i, c.Seed, sh.members, sh.joiners, sh.bits, r.Outcome, k.KeyFailures, k.FirstFailure, k.Missing, k.Stale, k.LookupsOK, k.Lookups, k.Answered, k.Ops, k.OpsOK)
@@ -239,7 +241,7 @@ func leaves(t *testing.T, variant string) {
 		k := r.KV
 		departed += r.Departed
 		ops += k.Ops
-		if r.Outcome != OutcomeOK || r.Departed != sh.leavers || k.KeyFailures != 0 || k.Missing+k.Stale != 0 || k.Answered != k.Ops {
+		if r.Outcome != observe.OutcomeOK || r.Departed != sh.leavers || k.KeyFailures != 0 || k.Missing+k.Stale != 0 || k.Answered != k.Ops {
 			t.Fatalf("run %d (seed %d, %d members, %d joiners, %d leavers): outcome %s (%s), %d departed, %d key-safety failures (%s), %d missing, %d stale, %d/%d answered",
 				i, c.Seed, sh.members, sh.joiners, sh.leavers, r.Outcome, r.Detail, r.Departed, k.KeyFailures, k.FirstFailure, k.Missing, k.Stale, k.Answered, k.Ops)
 		}
@@ -273,7 +275,7 @@ func TestReplication(t *testing.T) {
 					t.Fatal(err)
 				}
 				k := r.KV
-				if r.Outcome != OutcomeOK || k.KeyFailures != 0 || k.Missing+k.Stale != 0 {
+				if r.Outcome != observe.OutcomeOK || k.KeyFailures != 0 || k.Missing+k.Stale != 0 {
 					t.Fatalf("seed %d: outcome %s, %d key failures (%s), %d missing, %d stale", seed, r.Outcome, k.KeyFailures, k.FirstFailure, k.Missing, k.Stale)
 				}
 				missing += k.ReplicasMissing
@@ -305,7 +307,7 @@ func TestRetryLeavesUnderLoss(t *testing.T) {
 		}
 		outcomes[r.Outcome]++
 		k := r.KV
-		if (r.Outcome != OutcomeOK && r.Outcome != OutcomeJoinFailed) || r.Departed != 4 || k.Lost+k.Duplicated+k.Misplaced != 0 {
+		if (r.Outcome != observe.OutcomeOK && r.Outcome != observe.OutcomeJoinFailed) || r.Departed != 4 || k.Lost+k.Duplicated+k.Misplaced != 0 {
 			t.Fatalf("seed %d: outcome %s (%s), %d of 4 departed, %d lost, %d duplicated, %d misplaced",
 				i, r.Outcome, r.Detail, r.Departed, k.Lost, k.Duplicated, k.Misplaced)
 		}

@@ -1,30 +1,8 @@
 package sim
 
-import "github.com/dhtexp/dhtexp/protocol"
-
-// Outcome classes of a run.
-const (
-	OutcomeOK              = "ok"
-	OutcomeWrongNeighbours = "wrong_neighbours" // everyone joined but some pointers are wrong
-	OutcomeNotJoined       = "not_joined"       // a newcomer never got both neighbours
-	OutcomeDeadlock        = "deadlock"         // a node ended locked or with requests it never served
-	OutcomeLivelock        = "livelock"         // the message budget ran out
-	OutcomeInvariant       = "invariant"        // a safety property broke during the run
-	OutcomeCrash           = "crash"            // a handler met a state the original crashed on
-	OutcomeTimeout         = "timeout"          // the horizon came with joins unfinished and messages still in flight
-	OutcomeJoinFailed      = "join_failed"      // the ring is right, and some newcomers reported that their join failed
-)
-
-// Outcomes lists every outcome class, ok first.
-var Outcomes = []string{OutcomeOK, OutcomeWrongNeighbours, OutcomeNotJoined, OutcomeDeadlock,
-	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout, OutcomeJoinFailed}
-
-// Join outcomes.
-const (
-	JoinOK        = "ok"
-	JoinNotJoined = "not_joined" // never finished, never reported failure: a silent hang
-	JoinFailed    = "failed"     // the newcomer gave up and reported it
-	JoinCrashed   = "crashed"    // the newcomer itself crashed
+import (
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // JoinRecord is one newcomer's join.
@@ -46,21 +24,12 @@ func (j *JoinRecord) Latency() int64 {
 	return j.End - j.Start
 }
 
-// Violation is the first safety property that broke.
-type Violation struct {
-	Seq      int64
-	Time     int64
-	Property string
-	Node     protocol.ID
-	Detail   string
-}
-
 // Result is everything a run produced.
 type Result struct {
 	Outcome     string
 	RingCorrect bool   // every node's neighbours are its true ring neighbours, all connected
 	Detail      string // why the outcome is not ok, for people
-	Violation   *Violation
+	Violation   *observe.Violation
 	Joins       []JoinRecord
 	Messages    int64
 	Redirects   int64
@@ -79,7 +48,7 @@ type Result struct {
 func (r *Result) JoinsSucceeded() int {
 	n := 0
 	for i := range r.Joins {
-		if r.Joins[i].Outcome == JoinOK {
+		if r.Joins[i].Outcome == observe.JoinOK {
 			n++
 		}
 	}

@@ -3,9 +3,11 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -42,16 +44,16 @@ func promiseBroken(cfg *Config, r *Result, fails map[protocol.ID]int64) string {
 	}
 	for _, j := range r.Joins {
 		switch j.Outcome {
-		case JoinOK:
+		case observe.JoinOK:
 			if j.Latency() > bound {
 				return fmt.Sprintf("join of %v took %v, beyond the bound %v", j.Joiner, time.Duration(j.Latency()), time.Duration(bound))
 			}
-		case JoinFailed:
+		case observe.JoinFailed:
 			at, ok := fails[j.Joiner]
 			if !ok || at-j.Start > bound {
 				return fmt.Sprintf("join of %v reported failure %v after its start, beyond the bound %v", j.Joiner, time.Duration(at-j.Start), time.Duration(bound))
 			}
-		case JoinCrashed:
+		case observe.JoinCrashed:
 		default:
 			return fmt.Sprintf("join of %v never ended (%s)", j.Joiner, j.Outcome)
 		}
@@ -83,8 +85,8 @@ func promiseBroken(cfg *Config, r *Result, fails map[protocol.ID]int64) string {
 func runTraced(t *testing.T, cfg Config) (*Result, map[protocol.ID]int64) {
 	t.Helper()
 	fails := map[protocol.ID]int64{}
-	r, err := Run(cfg, TracerFunc(func(e *Event) {
-		if e.Kind == KindFault && e.Detail == "join failed: gave up after its retries" {
+	r, err := Run(cfg, observe.TracerFunc(func(e *observe.Event) {
+		if e.Kind == observe.KindFault && strings.HasPrefix(e.Detail, "join failed:") {
 			fails[e.Node] = e.Time
 		}
 	}))
@@ -108,13 +110,13 @@ func TestRetryRegressions(t *testing.T) {
 			c.Delay = Delay{Kind: "constant", Value: int64(time.Millisecond)}
 			c.Faults.Loss = 0.5
 			return c
-		}, []string{OutcomeOK, OutcomeJoinFailed}},
+		}, []string{observe.OutcomeOK, observe.OutcomeJoinFailed}},
 		{"delays far above the timeout, no loss", "wrong_neighbours", func() Config {
 			c := retryConfig(1, 1, 7)
 			c.Delay = Delay{Kind: "lognormal", Median: 2e6, Sigma: 2}
 			c.Link, c.Timeout, c.Retries = "reorder", int64(time.Millisecond), 1
 			return c
-		}, []string{OutcomeOK, OutcomeJoinFailed}},
+		}, []string{observe.OutcomeOK, observe.OutcomeJoinFailed}},
 		{"keys handed to a newcomer that gave up", "wrong_neighbours, 25 of 50 keys lost", func() Config {
 			c := retryConfig(1, 1, 29)
 			c.Delay = Delay{Kind: "constant", Value: int64(time.Millisecond)}
@@ -123,14 +125,14 @@ func TestRetryRegressions(t *testing.T) {
 			c.Workload.Keys, c.Workload.Rate = 50, 200
 			c.Workload.Before, c.Workload.After = int64(20*time.Millisecond), int64(50*time.Millisecond)
 			return c
-		}, []string{OutcomeOK, OutcomeJoinFailed}},
+		}, []string{observe.OutcomeOK, observe.OutcomeJoinFailed}},
 		{"owner restarted while locked", "deadlock", func() Config {
 			c := retryConfig(2, 3, 33)
 			c.Delay = Delay{Kind: "exponential", Mean: 5e6}
 			c.Link, c.MaxMessages = "reorder", 5_000_000
 			c.Faults = Faults{CrashNode: "random", CrashAfter: "left_set", RestartAfter: int64(300 * time.Millisecond)}
 			return c
-		}, []string{OutcomeOK}},
+		}, []string{observe.OutcomeOK}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -18,7 +19,7 @@ type ScriptStep struct {
 // the steps decide which newcomer starts and which in-flight message arrives next, ignoring
 // delays. Whatever is still scheduled after the last step then runs in time order. The run
 // is judged like any other, so the outcome says whether the simulator sees the same failure.
-func RunScript(cfg Config, specs []Spec, steps []ScriptStep, tracer Tracer) (*Result, error) {
+func RunScript(cfg Config, specs []Spec, steps []ScriptStep, tracer observe.Tracer) (*Result, error) {
 	cfg.Timing, cfg.Scenario = "async", "random"
 	cfg.Nodes, cfg.Joiners = 1, 0
 	if err := cfg.Validate(); err != nil {
@@ -53,7 +54,7 @@ func RunScript(cfg Config, specs []Spec, steps []ScriptStep, tracer Tracer) (*Re
 		} else {
 			s.asyncDeliver(it.idx())
 		}
-		if s.check.dirty {
+		if s.check.Dirty() {
 			s.runSafetyCheck()
 		}
 		if s.stopped != "" {

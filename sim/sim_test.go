@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -16,7 +17,7 @@ import (
 func hashRun(t *testing.T, cfg Config) string {
 	t.Helper()
 	h := sha256.New()
-	r, err := Run(cfg, TracerFunc(func(e *Event) { writeEvent(h, e) }))
+	r, err := Run(cfg, observe.TracerFunc(func(e *observe.Event) { writeEvent(h, e) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func hashRun(t *testing.T, cfg Config) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-func writeEvent(h hash.Hash, e *Event) {
+func writeEvent(h hash.Hash, e *observe.Event) {
 	fmt.Fprintf(h, "%d %d %s %s %v %v %v %v %v %v %s\n", e.Seq, e.Time, e.Kind, e.MsgType, e.Node,
 		e.From, e.To, e.Joiner, e.Left, e.Right, e.Detail)
 }
@@ -96,25 +97,25 @@ func TestClassifyFinalShapes(t *testing.T) {
 		correct bool
 	}{
 		{"correct ring", []protocol.State{member(1, 50, 2), member(2, 1, 3), member(3, 2, 49),
-			member(49, 3, 50), member(50, 49, 1)}, OutcomeOK, true},
+			member(49, 3, 50), member(50, 49, 1)}, observe.OutcomeOK, true},
 		{"two accepts into one gap", []protocol.State{member(1, 50, 3), member(2, 1, 49), member(3, 1, 49),
-			member(49, 3, 50), member(50, 49, 1)}, OutcomeWrongNeighbours, false},
+			member(49, 3, 50), member(50, 49, 1)}, observe.OutcomeWrongNeighbours, false},
 		{"newcomer left unconnected", []protocol.State{member(1, 50, 2), member(2, 1, 49),
 			{ID: 3, Left: protocol.None, Right: 49, Waiting: true, Locked: true},
-			member(49, 2, 50), member(50, 49, 1)}, OutcomeNotJoined, false},
+			member(49, 2, 50), member(50, 49, 1)}, observe.OutcomeNotJoined, false},
 		{"contact never unlocked", []protocol.State{member(1, 50, 2), member(2, 1, 49),
 			{ID: 3, Left: protocol.None, Right: protocol.None, Waiting: true, Locked: true},
-			{ID: 49, Left: 2, Right: 50, Connected: true, Locked: true, Queue: 1}, member(50, 49, 1)}, OutcomeDeadlock, false},
+			{ID: 49, Left: 2, Right: 50, Connected: true, Locked: true, Queue: 1}, member(50, 49, 1)}, observe.OutcomeDeadlock, false},
 		{"correct ring, lock left behind", []protocol.State{member(1, 49, 49),
-			{ID: 49, Left: 1, Right: 1, Connected: true, Locked: true}}, OutcomeDeadlock, true},
+			{ID: 49, Left: 1, Right: 1, Connected: true, Locked: true}}, observe.OutcomeDeadlock, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			outcome, detail, correct := ClassifyFinal(tt.states)
+			outcome, detail, correct := observe.ClassifyFinal(tt.states)
 			if outcome != tt.outcome || correct != tt.correct {
 				t.Fatalf("got %s (correct=%v, %s), want %s (correct=%v)", outcome, correct, detail, tt.outcome, tt.correct)
 			}
-			if outcome != OutcomeOK && detail == "" {
+			if outcome != observe.OutcomeOK && detail == "" {
 				t.Fatal("a failure without a reason")
 			}
 		})
@@ -133,14 +134,14 @@ func TestCheckSafety(t *testing.T) {
 		{"single node", []protocol.State{member(1, 1, 1)}, ""},
 		{"appendage into the ring", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 5)}, ""},
 		{"walk pending on a joiner", []protocol.State{member(1, 9, 2), member(5, 2, 9), member(9, 5, 1), pendingJoiner}, ""},
-		{"two rings", []protocol.State{member(1, 5, 5), member(5, 1, 1), member(7, 9, 9), member(9, 7, 7)}, PropAtMostOneRing},
-		{"ring out of order", []protocol.State{member(1, 9, 9), member(5, 9, 1), member(9, 1, 5)}, PropOrderedRing},
-		{"dangling pointer", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 77)}, PropConnectedAppendages},
-		{"no ring", []protocol.State{member(1, 5, 5), member(5, 1, 2), {ID: 2, Left: 5, Right: protocol.None, Connected: true}}, PropConnectedAppendages},
+		{"two rings", []protocol.State{member(1, 5, 5), member(5, 1, 1), member(7, 9, 9), member(9, 7, 7)}, observe.PropAtMostOneRing},
+		{"ring out of order", []protocol.State{member(1, 9, 9), member(5, 9, 1), member(9, 1, 5)}, observe.PropOrderedRing},
+		{"dangling pointer", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 77)}, observe.PropConnectedAppendages},
+		{"no ring", []protocol.State{member(1, 5, 5), member(5, 1, 2), {ID: 2, Left: 5, Right: protocol.None, Connected: true}}, observe.PropConnectedAppendages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := CheckSafety(tt.states, ring)
+			v := observe.CheckSafety(tt.states, ring)
 			got := ""
 			if v != nil {
 				got = v.Property
@@ -257,7 +258,7 @@ func TestJoinRecords(t *testing.T) {
 		t.Fatalf("%d join records, want 2", len(r.Joins))
 	}
 	for _, j := range r.Joins {
-		if j.Outcome == JoinOK && (j.End < j.Start || j.Messages < 4) {
+		if j.Outcome == observe.JoinOK && (j.End < j.Start || j.Messages < 4) {
 			t.Errorf("implausible join record %+v", j)
 		}
 	}

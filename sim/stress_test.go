@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/observe"
 )
 
 // TestPredlockStress runs the predlock variant across a grid of joiner counts, ring widths
@@ -76,7 +78,7 @@ func stress(t *testing.T, variant string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Outcome != OutcomeOK || r.Violation != nil || r.JoinsSucceeded() != len(r.Joins) {
+		if r.Outcome != observe.OutcomeOK || r.Violation != nil || r.JoinsSucceeded() != len(r.Joins) {
 			failures++
 			if failures <= 5 {
 				t.Errorf("run %d (%+v): %s: %s", i, cfg, r.Outcome, r.Detail)
@@ -107,9 +109,9 @@ func TestRetryUnderFaults(t *testing.T) {
 		{Loss: 0.1, Duplicate: 0.1, CrashNode: "random", CrashAt: 30e6},
 		{CrashNode: "member", CrashAfter: "set_left", RestartAfter: 100e6},
 	}
-	ended := map[string]bool{JoinOK: true, JoinFailed: true, JoinCrashed: true}
-	promised := []string{OutcomeOK, OutcomeJoinFailed}
-	forGood := []string{OutcomeOK, OutcomeJoinFailed, OutcomeWrongNeighbours, OutcomeDeadlock, OutcomeTimeout}
+	ended := map[string]bool{observe.JoinOK: true, observe.JoinFailed: true, observe.JoinCrashed: true}
+	promised := []string{observe.OutcomeOK, observe.OutcomeJoinFailed}
+	forGood := []string{observe.OutcomeOK, observe.OutcomeJoinFailed, observe.OutcomeWrongNeighbours, observe.OutcomeDeadlock, observe.OutcomeTimeout}
 	outcomes := map[string]int{}
 	joins, failedJoins := 0, 0
 	perFault := make([][3]int, len(faults)) // joins, reported failures, runs not ok
@@ -135,13 +137,13 @@ func TestRetryUnderFaults(t *testing.T) {
 			t.Errorf("run %d (faults %+v): outcome %s: %s", i, cfg.Faults, r.Outcome, r.Detail)
 		}
 		pf := &perFault[i%len(faults)]
-		if r.Outcome != OutcomeOK {
+		if r.Outcome != observe.OutcomeOK {
 			pf[2]++
 		}
 		for _, j := range r.Joins {
 			joins++
 			pf[0]++
-			if j.Outcome == JoinFailed {
+			if j.Outcome == observe.JoinFailed {
 				failedJoins++
 				pf[1]++
 			}

@@ -1,6 +1,14 @@
-// Package trace writes and reads the columnar tables that dhtexp produces:
-// one row per protocol event, one row per join attempt, and one row per
-// simulation run.
+// Package trace owns the result-set format: it writes and reads the columnar
+// tables that dhtexp produces (one row per protocol event, per join attempt,
+// per DHT operation and per simulation run), the manifest.json that commits
+// them, and the trace levels that decide which tables a result set has.
+// Sweeps, the cluster driver, analysis and test fixtures all go through it,
+// so that the format has one definition and one version check.
+//
+// The manifest carries ManifestFormat; ReadManifest reads every format up to
+// it and refuses newer ones by name, so an old build never misreads a result
+// set written by a newer one. Outcome names in the tables are those of
+// package observe.
 //
 // Tables are stored as Parquet files that use only standard physical and
 // logical types (INT64, DOUBLE, BOOLEAN and UTF8 strings), zstd compression

@@ -1,6 +1,11 @@
 package trace
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dhtexp/dhtexp/observe"
+)
 
 // JoinSchema is the layout of joins files: one row per join attempt.
 var JoinSchema = Schema{
@@ -14,7 +19,7 @@ var JoinSchema = Schema{
 		{Name: "end_ns", Type: Int64, Nullable: true, Encoding: Delta, Doc: "time the join ended; null if it never ended"},
 		{Name: "hops", Type: Int64, Encoding: Delta, Doc: "forwarding hops of the join request"},
 		{Name: "messages", Type: Int64, Encoding: Delta, Doc: "protocol messages sent on behalf of the join"},
-		{Name: "outcome", Type: String, Doc: "ok, not_joined, failed, ..."},
+		{Name: "outcome", Type: String, Doc: "one of " + strings.Join(observe.JoinOutcomes, ", ")},
 	},
 }
 
@@ -30,11 +35,12 @@ const (
 	jnOutcome
 )
 
-// Join outcomes, values of the outcome column.
+// Join outcomes, values of the outcome column, for writers that do not otherwise need
+// package observe, which declares them.
 const (
-	OutcomeOK        = "ok"
-	OutcomeNotJoined = "not_joined"
-	OutcomeFailed    = "failed"
+	OutcomeOK        = observe.JoinOK
+	OutcomeNotJoined = observe.JoinNotJoined
+	OutcomeFailed    = observe.JoinFailed
 )
 
 // Join is one row of a joins file. EndNs -1 means null (the join never

@@ -1,14 +1,13 @@
 // Package analysistest writes small synthetic result sets laid out exactly
 // as docs/results.md describes, for tests and benchmarks of code that reads
-// them. It writes through package trace, so the files are what a sweep
-// would write, and it streams: a Set's runs are generated one at a time,
-// so large sets cost no more memory than small ones.
+// them. It writes the tables and the manifest through package trace, so the
+// files are what a sweep would write, and it streams: a Set's runs are
+// generated one at a time, so large sets cost no more memory than small ones.
 package analysistest
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,13 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
-// RunsSchema is the runs table (dhtexp.runs, version 1) with the columns
-// docs/results.md lists, in the order a sweep writes them.
+// RunsSchema is the runs table as version 1 laid it out, before the mode,
+// workload and kv columns: sweeps write a newer layout (runner.RunSchema),
+// and analysis must go on reading this one, so the fixtures keep it.
 var RunsSchema = trace.Schema{
-	Name:    "dhtexp.runs",
+	Name:    trace.RunsSchemaName,
 	Version: 1,
 	Columns: []trace.Column{
 		{Name: "run_id", Type: trace.Int64},
@@ -158,8 +159,8 @@ type Join struct {
 	LatencyNs int64
 	Hops      int64
 	Messages  int64
-	// Outcome defaults to "ok" when LatencyNs >= 0 and "not_joined"
-	// otherwise.
+	// Outcome defaults to observe.JoinOK when LatencyNs >= 0 and
+	// observe.JoinNotJoined otherwise.
 	Outcome string
 }
 
@@ -183,7 +184,7 @@ type KV struct {
 
 // Run is one synthetic run.
 type Run struct {
-	// Outcome defaults to "ok".
+	// Outcome defaults to observe.OutcomeOK.
 	Outcome string
 	Joins   []Join
 	// Nodes is the nodes column where no axis sets it; 0 means 32.
@@ -207,10 +208,10 @@ type Set struct {
 	Spec       string // verbatim TOML; its SHA-256 is the spec hash
 	Axes       []Axis
 	Seeds      int
-	// Trace is the trace level: "none" writes only the runs table,
-	// "joins" (the default) adds the joins table, "messages" adds an
-	// (empty) events table too.
-	Trace string
+	// Trace is the trace level: none writes only the runs table, joins
+	// (the default) adds the joins table, messages adds an (empty) events
+	// table too.
+	Trace trace.Level
 	// Parts splits the runs (and joins) into this many parts, as merged
 	// shards would; 0 means 1.
 	Parts int
@@ -254,15 +255,16 @@ func Write(dir string, s *Set) error {
 		return fmt.Errorf("analysistest: Set needs Seeds >= 1 and Run")
 	}
 	level := s.Trace
-	if level == "" {
-		level = "joins"
+	if level == 0 {
+		level = trace.LevelJoins
 	}
 	parts := max(s.Parts, 1)
 	grid := s.Grid()
-	for _, t := range []string{"runs", "joins", "events", "ops"} {
-		if t == "joins" && level == "none" || t == "events" && level != "messages" || t == "ops" && !s.Ops {
-			continue
-		}
+	tables := level.Tables()
+	if s.Ops {
+		tables = append(tables, trace.TableOps)
+	}
+	for _, t := range tables {
 		if err := os.MkdirAll(filepath.Join(dir, t), 0o755); err != nil {
 			return err
 		}
@@ -283,26 +285,26 @@ func Write(dir string, s *Set) error {
 	return writeManifest(dir, s, grid, level, names)
 }
 
-func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, level string, opts trace.Options) error {
+func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, level trace.Level, opts trace.Options) error {
 	sc := RunsSchema
 	if s.KV {
 		sc = KVRunsSchema
 	}
-	rw, err := trace.Create(filepath.Join(dir, "runs", name), sc, opts)
+	rw, err := trace.Create(filepath.Join(dir, trace.TableRuns, name), sc, opts)
 	if err != nil {
 		return err
 	}
 	defer rw.Abort()
 	var ow *trace.OpWriter
 	if s.Ops {
-		if ow, err = trace.CreateOps(filepath.Join(dir, "ops", name), trace.ClockVirtual, opts); err != nil {
+		if ow, err = trace.CreateOps(filepath.Join(dir, trace.TableOps, name), trace.ClockVirtual, opts); err != nil {
 			return err
 		}
 		defer ow.Abort()
 	}
 	var jw *trace.JoinWriter
-	if level != "none" {
-		if jw, err = trace.CreateJoins(filepath.Join(dir, "joins", name), trace.ClockVirtual, opts); err != nil {
+	if level >= trace.LevelJoins {
+		if jw, err = trace.CreateJoins(filepath.Join(dir, trace.TableJoins, name), trace.ClockVirtual, opts); err != nil {
 			return err
 		}
 		defer jw.Abort()
@@ -355,8 +357,8 @@ func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, le
 			return err
 		}
 	}
-	if level == "messages" {
-		ew, err := trace.CreateEvents(filepath.Join(dir, "events", name), trace.ClockVirtual, opts)
+	if level >= trace.LevelMessages {
+		ew, err := trace.CreateEvents(filepath.Join(dir, trace.TableEvents, name), trace.ClockVirtual, opts)
 		if err != nil {
 			return err
 		}
@@ -372,9 +374,9 @@ func joinOutcome(j Join) string {
 	case j.Outcome != "":
 		return j.Outcome
 	case j.LatencyNs >= 0:
-		return "ok"
+		return observe.JoinOK
 	}
-	return "not_joined"
+	return observe.JoinNotJoined
 }
 
 // nearestRank is the q-quantile of sorted values by the nearest-rank rule.
@@ -424,12 +426,12 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 	}
 	outcome := r.Outcome
 	if outcome == "" {
-		outcome = "ok"
+		outcome = observe.OutcomeOK
 	}
 	var lat []int64
 	var ok, msgs, hops int64
 	for _, j := range r.Joins {
-		if joinOutcome(j) == "ok" {
+		if joinOutcome(j) == observe.JoinOK {
 			ok++
 			lat = append(lat, j.LatencyNs)
 		}
@@ -460,7 +462,7 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 		case "outcome":
 			w.String(i, outcome)
 		case "ring_correct":
-			w.Bool(i, outcome == "ok")
+			w.Bool(i, outcome == observe.OutcomeOK)
 		case "check":
 			w.Bool(i, true)
 		case "delay_sigma", "faults_loss", "faults_duplicate", "faults_spike_prob", "faults_partition_fraction":
@@ -468,7 +470,7 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 		case "faults_crash_node", "faults_crash_after":
 			w.Null(i)
 		case "detail", "violation":
-			if outcome == "ok" {
+			if outcome == observe.OutcomeOK {
 				w.Null(i)
 			} else {
 				w.String(i, "synthetic "+outcome)
@@ -563,51 +565,35 @@ func SpecHash(spec string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func writeManifest(dir string, s *Set, grid []map[string]any, level string, parts []string) error {
-	type axis struct {
-		Name   string `json:"name"`
-		Column string `json:"column"`
-		Values []any  `json:"values"`
-	}
-	type point struct {
-		Point  int            `json:"point"`
-		Params map[string]any `json:"params"`
-	}
-	m := struct {
-		Format      int            `json:"format"`
-		Experiment  string         `json:"experiment"`
-		SpecPath    string         `json:"spec_path"`
-		Spec        string         `json:"spec"`
-		SpecHash    string         `json:"spec_hash"`
-		Axes        []axis         `json:"axes"`
-		Seeds       int            `json:"seeds"`
-		BaseSeed    int            `json:"base_seed"`
-		Trace       string         `json:"trace"`
-		Grid        []point        `json:"grid"`
-		RunsTotal   int            `json:"runs_total"`
-		Shard       map[string]int `json:"shard"`
-		ToolVersion string         `json:"tool_version"`
-		VCSRevision string         `json:"vcs_revision"`
-		GoVersion   string         `json:"go_version"`
-		Started     string         `json:"started"`
-		Finished    string         `json:"finished"`
-		Parts       []string       `json:"parts"`
-	}{
-		Format: 1, Experiment: s.Experiment, SpecPath: "experiments/" + s.Experiment + ".toml",
-		Spec: s.Spec, SpecHash: SpecHash(s.Spec), Seeds: s.Seeds, BaseSeed: 1, Trace: level,
-		RunsTotal: len(grid) * s.Seeds, Shard: map[string]int{"index": 0, "count": 1},
+func writeManifest(dir string, s *Set, grid []map[string]any, level trace.Level, parts []string) error {
+	m := &trace.Manifest{
+		Experiment: s.Experiment, SpecPath: "experiments/" + s.Experiment + ".toml",
+		Spec: s.Spec, SpecHash: SpecHash(s.Spec), Seeds: s.Seeds, BaseSeed: 1, Trace: level.String(),
+		RunsTotal: int64(len(grid) * s.Seeds), Shard: trace.Shard{Index: 0, Count: 1},
 		ToolVersion: "test", VCSRevision: "0000000", GoVersion: "go1.26",
 		Started: "2025-01-01T00:00:00Z", Finished: "2025-01-01T00:01:00Z", Parts: parts,
 	}
 	for _, a := range s.Axes {
-		m.Axes = append(m.Axes, axis{a.Name, a.Column(), a.Values})
+		ax := trace.Axis{Name: a.Name, Column: a.Column()}
+		for _, x := range a.Values {
+			v, err := trace.ValueOf(x)
+			if err != nil {
+				return fmt.Errorf("analysistest: axis %s: %w", a.Name, err)
+			}
+			ax.Values = append(ax.Values, v)
+		}
+		m.Axes = append(m.Axes, ax)
 	}
 	for i, g := range grid {
-		m.Grid = append(m.Grid, point{i, g})
+		gp := trace.GridPoint{Point: i, Params: trace.Params{}}
+		for _, a := range s.Axes {
+			v, err := trace.ValueOf(g[a.Name])
+			if err != nil {
+				return fmt.Errorf("analysistest: axis %s: %w", a.Name, err)
+			}
+			gp.Params = append(gp.Params, trace.Param{Name: a.Name, Value: v})
+		}
+		m.Grid = append(m.Grid, gp)
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644)
+	return trace.WriteManifest(dir, m)
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -44,9 +45,9 @@ func Small() *Set {
 			}
 			switch {
 			case seed && joiners >= 4 && replica == 3:
-				r.Outcome = "not_joined"
+				r.Outcome = observe.OutcomeNotJoined
 			case seed && joiners == 16 && replica == 2:
-				r.Outcome = "wrong_neighbours"
+				r.Outcome = observe.OutcomeWrongNeighbours
 			}
 			return r
 		},
@@ -58,7 +59,7 @@ func Small() *Set {
 // seeded by seed, the grid point and the replica, so that the same
 // arguments always give the same set.
 func Random(seed uint64, seeds int, failRate func(point int) float64) *Set {
-	classes := []string{"wrong_neighbours", "not_joined", "deadlock"}
+	classes := []string{observe.OutcomeWrongNeighbours, observe.OutcomeNotJoined, observe.OutcomeDeadlock}
 	return &Set{
 		Experiment: "smoke",
 		Spec:       "name = \"smoke\"\n",

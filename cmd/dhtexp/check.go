@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/runner"
 )
 
 func init() {
@@ -61,15 +62,12 @@ func baselineCmd(c *cli.Context) error {
 	if want := s.Manifest.ExpectedRuns(); s.Runs < want {
 		fmt.Fprintf(c.App.ErrWriter, "warning: %s has %d of %d runs; the baseline records what is there\n", args[0], s.Runs, want)
 	}
+	runner.CanonicalSpecHashes(s.Manifest)
 	b := analysis.NewBaseline(s)
 	if err := analysis.WriteBaseline(out, b); err != nil {
 		return err
 	}
-	var failed int64
-	for _, p := range b.Points {
-		failed += p.Failures
-	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, failed)
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, b.Failures())
 	return nil
 }
 
@@ -101,6 +99,7 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	runner.CanonicalSpecHashes(s.Manifest, &b.SpecHash)
 	res, err := analysis.Check(b, s, opts)
 	if err != nil {
 		// Everything Check refuses is input it cannot use; exit 1 is

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -31,7 +30,7 @@ Examples:
 			&cli.IntFlag{Name: "max-states", Value: 5_000_000, Usage: "bound on distinct states per contact assignment (0: none)"},
 			&cli.BoolFlag{Name: "timers", Usage: "let protocol timers fire at any point (variants that retry)"},
 			&cli.BoolFlag{Name: "lossy", Usage: "also let any in-flight message be lost"},
-			&cli.IntFlag{Name: "retries", Usage: "retries for variants that retry (0: the variant's default)"},
+			&cli.IntFlag{Name: "retries", Usage: "retries for variants that retry (0: the variant's own)"},
 		},
 		Action: func(c *cli.Context) error {
 			members, err := parseIDs("members", c.String("members"))
@@ -61,18 +60,11 @@ Examples:
 	})
 }
 
+// parseIDs reads the IDs of --members or --joiners.
 func parseIDs(flag, s string) ([]protocol.ID, error) {
-	var ids []protocol.ID
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return nil, usagef("--%s: %q is not an ID", flag, f)
-		}
-		ids = append(ids, protocol.ID(v))
+	ids, err := explore.ParseIDs(s)
+	if err != nil {
+		return nil, usagef("--%s: %v", flag, err)
 	}
 	return ids, nil
 }

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/cluster"
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -262,7 +262,18 @@ func TestClusterCommand(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
-			m, err := runner.ReadManifest(out)
+			// The run drew a secret and every node authenticated its frames with it.
+			logs, _ := filepath.Glob(filepath.Join(out, "nodes", "*.log"))
+			for _, l := range logs {
+				if b, err := os.ReadFile(l); err != nil || !strings.Contains(string(b), "authenticated=true") ||
+					strings.Contains(string(b), "does not authenticate") {
+					t.Errorf("%s: %v\n%s", l, err, b)
+				}
+			}
+			if len(logs) != 9 {
+				t.Errorf("%d node logs, want 9", len(logs))
+			}
+			m, err := trace.ReadManifest(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +281,7 @@ func TestClusterCommand(t *testing.T) {
 				t.Errorf("manifest: %+v", m.Done)
 			}
 			var joins []trace.Join
-			if err := trace.ReadJoins(filepath.Join(out, "joins", clusterPart), func(js []trace.Join) error {
+			if err := trace.ReadJoins(filepath.Join(out, "joins", "part-000000.parquet"), func(js []trace.Join) error {
 				joins = append(joins, js...)
 				return nil
 			}); err != nil {
@@ -282,7 +293,7 @@ func TestClusterCommand(t *testing.T) {
 				}
 			}
 			var seq int64
-			if err := trace.ReadEvents(filepath.Join(out, "events", clusterPart), func(es []trace.Event) error {
+			if err := trace.ReadEvents(filepath.Join(out, "events", "part-000000.parquet"), func(es []trace.Event) error {
 				for _, e := range es {
 					if e.Seq != seq {
 						t.Fatalf("event %d has seq %d", seq, e.Seq)
@@ -293,7 +304,7 @@ func TestClusterCommand(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			r, err := trace.Open(filepath.Join(out, "runs", clusterPart))
+			r, err := trace.Open(filepath.Join(out, "runs", "part-000000.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +336,7 @@ func TestNodeProcessKilledDuringJoins(t *testing.T) {
 	members := []protocol.ID{10000, 25000, 40000, 55000}
 	// The first three join into the gap after the victim (10000), its contact.
 	joiners := []protocol.ID{12000, 15000, 20000, 27000, 33000, 45000, 50000, 60000, 3000}
-	addrs, err := freePorts(len(members))
+	addrs, err := cluster.FreePorts(len(members))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +441,7 @@ func TestNodeProcessKilledDuringJoins(t *testing.T) {
 	}
 	outcome, detail, _ := node.ClassifyLive(sts, dead, ring, false)
 	switch outcome {
-	case sim.OutcomeOK, sim.OutcomeJoinFailed, sim.OutcomeWrongNeighbours:
+	case observe.OutcomeOK, observe.OutcomeJoinFailed, observe.OutcomeWrongNeighbours:
 	default:
 		t.Errorf("outcome %s (%s)", outcome, detail)
 	}
@@ -514,7 +525,7 @@ func TestNodeGracefulLeave(t *testing.T) {
 	}
 
 	var b strings.Builder
-	printStatus(&b, &node.Status{ID: 5, Left: protocol.None, Right: protocol.None, Contact: protocol.None, Leaving: true, Departed: true})
+	(&node.Status{ID: 5, Left: protocol.None, Right: protocol.None, Contact: protocol.None, Leaving: true, Departed: true}).WriteText(&b)
 	if !strings.Contains(b.String(), "flags     leaving,departed") {
 		t.Errorf("status of a departed node:\n%s", b.String())
 	}

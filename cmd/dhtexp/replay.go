@@ -1,12 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/replay"
+	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -43,16 +44,11 @@ Examples:
 			if path == "" {
 				return nil
 			}
-			var rec replay.Recorder
-			if _, err := sim.Run(cfg, &rec); err != nil {
+			svg, err := replay.Diagram(cfg, c.Int("max-rows"))
+			if err != nil {
 				return err
 			}
-			title := replay.CommandLine(cfg)
-			var svg bytes.Buffer
-			if err := replay.WriteSVG(&svg, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")}); err != nil {
-				return err
-			}
-			if err := trace.WriteFileAtomic(path, svg.Bytes()); err != nil {
+			if err := trace.WriteFileAtomic(path, svg); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "sequence diagram: %s\n", path)
@@ -83,12 +79,7 @@ Example:
 			if err != nil {
 				return usagef("%v", err)
 			}
-			w := c.App.Writer
-			fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", res.Outcome, len(res.Steps), res.Runs)
-			for _, s := range res.Steps {
-				fmt.Fprintf(w, "  %s\n", s)
-			}
-			fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", res.Detail, replay.CommandLine(res.Config))
+			res.WriteText(c.App.Writer)
 			return nil
 		},
 	})
@@ -104,7 +95,15 @@ func replayConfig(c *cli.Context) (sim.Config, error) {
 	case 0:
 		return configFromFlags(c)
 	case 2:
-		return configFromResults(args[0], args[1])
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || id < 0 {
+			return sim.Config{}, usagef("RUN_ID %q is not a run id (a non-negative integer)", args[1])
+		}
+		cfg, err := runner.RunConfig(args[0], id)
+		if err != nil {
+			return sim.Config{}, usagef("%v", err)
+		}
+		return cfg, nil
 	}
 	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", args)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/failex"
 )
 
 func init() {
@@ -69,6 +70,7 @@ func reportCmd(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join(results, "report")
 	}
+	failex.Fill(results, s)
 	if err := analysis.WriteReport(out, s); err != nil {
 		return err
 	}
@@ -88,11 +90,7 @@ func reportCmd(c *cli.Context) error {
 // openSummary opens and analyses a result set; input errors exit with
 // exitBadInput.
 func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
-	rs, err := analysis.Open(dir)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	s, err := analysis.Analyze(rs, opts)
+	s, err := analysis.Load(dir, opts)
 	if err != nil {
 		return nil, badInput(err)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/dhtexp/dhtexp/cluster"
 	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 func init() {
@@ -66,7 +68,7 @@ func sweepAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: runReal}
+	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: cluster.InProcess{}}
 	if opts.Workers < 1 {
 		return usagef("--workers must be at least 1")
 	}
@@ -74,7 +76,7 @@ func sweepAction(c *cli.Context) error {
 		return usagef("--part-runs must be at least 1")
 	}
 	if v := c.String("trace"); v != "" {
-		if opts.Trace, err = runner.ParseLevel(v); err != nil {
+		if opts.Trace, err = trace.ParseLevel(v); err != nil {
 			return usagef("--trace: %v", err)
 		}
 	}

@@ -1,0 +1,73 @@
+package observe
+
+import (
+	"fmt"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// ClassifyFinal judges the states of every node at the end of a run: the outcome class (ok,
+// not_joined, deadlock or wrong_neighbours), a sentence saying why, and whether the ring is
+// exactly right with every node connected. The simulator and the real-node drivers both use it.
+func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bool) {
+	final := make([]protocol.State, 0, len(all))
+	failed := 0
+	for i := range all {
+		if all[i].Departed {
+			continue // left the ring gracefully: not part of the final ring
+		}
+		if all[i].Failed && !all[i].Connected {
+			failed++
+			continue
+		}
+		final = append(final, all[i])
+	}
+	correct, ringDetail := finalRing(final)
+	notJoined, stuck := 0, 0
+	var firstNotJoined, firstStuck protocol.ID
+	for i := range final {
+		st := &final[i]
+		if !st.Connected {
+			if notJoined == 0 {
+				firstNotJoined = st.ID
+			}
+			notJoined++
+		}
+		if st.Locked || st.Queue > 0 {
+			if st.Connected || st.Queue > 0 {
+				if stuck == 0 {
+					firstStuck = st.ID
+				}
+				stuck++
+			}
+		}
+	}
+	ringCorrect = correct && notJoined == 0
+	switch {
+	case notJoined > 0 && stuck > 0:
+		return OutcomeDeadlock, fmt.Sprintf("%d newcomer(s) not joined (first %v) while %d node(s) stay locked or hold requests (first %v)",
+			notJoined, firstNotJoined, stuck, firstStuck), ringCorrect
+	case notJoined > 0:
+		return OutcomeNotJoined, fmt.Sprintf("%d newcomer(s) never got both neighbours (first %v)", notJoined, firstNotJoined), ringCorrect
+	case !correct:
+		return OutcomeWrongNeighbours, ringDetail, ringCorrect
+	case stuck > 0:
+		return OutcomeDeadlock, fmt.Sprintf("%d node(s) end locked or with unserved requests (first %v)", stuck, firstStuck), ringCorrect
+	case failed > 0:
+		return OutcomeJoinFailed, fmt.Sprintf("%d newcomer(s) reported a failed join", failed), ringCorrect
+	}
+	return OutcomeOK, "", ringCorrect
+}
+
+// CheckSafety runs the per-event safety checker once over a set of node states.
+func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
+	ids := make([]protocol.ID, len(states))
+	index := make(map[protocol.ID]int32, len(states))
+	for i := range states {
+		ids[i] = states[i].ID
+		index[states[i].ID] = int32(i)
+	}
+	var c Checker
+	c.Init(ids, states, index, ring, true)
+	return c.Run()
+}
