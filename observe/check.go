@@ -68,8 +68,9 @@ type CheckerStats struct {
 // that would need a long walk to judge falls back to a full check, which is linear.
 //
 // A crashed node keeps its last pointers here: to its neighbours it is indistinguishable
-// from a stalled one, so the shape of the ring through it is still checked. Pointers to
-// crashed nodes and to nodes that gave up are judged only at quiescence (Dangling).
+// from a stalled one, so the shape of the ring through it is still checked; only its own
+// left pointer, which can no longer follow insertions, is exempt while it is down. Pointers
+// to crashed nodes and to nodes that gave up are judged only at quiescence (Dangling).
 //
 // After a violation the next Run is a full check again, so the checker never relies on a
 // state it has not verified.
@@ -223,14 +224,22 @@ func (c *Checker) Update(i int32, st *protocol.State) {
 	c.dirty = c.enabled
 }
 
-// SetDown marks node i crashed (true) or back up (false). It changes no pointer, so it does
-// not make the checker dirty: only the checks at quiescence read it.
+// SetDown marks node i crashed (true) or back up (false). A crash changes no pointer, and
+// only exempts the node's own left pointer; a node that comes back is checked again.
 func (c *Checker) SetDown(i int32, down bool) {
 	if down {
 		c.flags[i] |= fDown
-	} else {
-		c.flags[i] &^= fDown
+		return
 	}
+	if c.flags[i]&fDown == 0 {
+		return
+	}
+	if c.enabled && c.tmark[i] != c.tepoch {
+		c.tmark[i] = c.tepoch
+		c.touched = append(c.touched, touch{i: i, left: c.left[i], right: c.right[i], flags: c.flags[i]})
+	}
+	c.flags[i] &^= fDown
+	c.dirty = c.enabled
 }
 
 // Run checks every per-event property after the changes since the last Run and returns the
@@ -256,6 +265,12 @@ func (c *Checker) Run() *Violation {
 		c.needFull = true
 	}
 	return v
+}
+
+// Recheck makes the next Run a full check (and makes the checker dirty, when enabled).
+func (c *Checker) Recheck() {
+	c.needFull = true
+	c.dirty = c.enabled
 }
 
 // RunFull checks every per-event property from scratch, whatever changed.
@@ -394,6 +409,11 @@ func (c *Checker) checkRingNode(i int32) *Violation {
 	if c.flags[i]&fDeparted != 0 {
 		return c.violation(PropMembersOnRing, i, "departed node %v is still on the ring", c.ids[i])
 	}
+	if c.flags[i]&fDown != 0 {
+		// A crashed node's left pointer cannot follow an insertion any more; it is checked
+		// again if the node comes back.
+		return nil
+	}
 	u := c.left[i]
 	if u < 0 || !c.onRing(u) {
 		what := "unset"
@@ -470,7 +490,7 @@ func (c *Checker) incremental() (v *Violation, ok bool) {
 		if k >= nTouched && !c.onRing(i) && c.leftRefs[i] > 0 {
 			// A node the splice dropped from the ring is still some ring node's left.
 			for j := range c.left {
-				if c.left[j] == i && c.onRing(int32(j)) {
+				if c.left[j] == i && c.onRing(int32(j)) && c.flags[j]&fDown == 0 {
 					return c.violation(PropLeftPointers, int32(j), "ring node %v has left pointer %v, which is off the ring",
 						c.ids[j], c.ids[i]), true
 				}
