@@ -607,11 +607,13 @@ func (c *Checker) forward(z int32) (*Violation, bool) {
 	return nil, false
 }
 
-// Dangling is the check at quiescence: the first live connected node with a pointer to a
-// crashed node, and the first with a pointer to a node that gave up its join or departed.
+// Dangling is the check at quiescence: the first live, connected, non-leaving node with a
+// pointer to a crashed node, and the first with a pointer to a node that gave up its join or
+// departed. A leaver is exempt: once bypassed its pointers route nothing, and one still
+// waiting for its goodbye has that exchange (on a timer) under way.
 func (c *Checker) Dangling() (toCrashed, toFailed *Violation) {
 	for i := range c.ids {
-		if !c.member(int32(i)) || c.flags[i]&fDown != 0 {
+		if !c.isSettled(int32(i)) || c.flags[i]&fDown != 0 {
 			continue
 		}
 		for _, j := range [2]int32{c.left[i], c.right[i]} {

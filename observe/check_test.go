@@ -84,6 +84,14 @@ func TestDangling(t *testing.T) {
 	if crashed == nil || crashed.Property != PropNoPointerToCrashed || failed == nil || failed.Property != PropNoPointerToFailed {
 		t.Fatalf("got %+v and %+v", crashed, failed)
 	}
+	// A leaver's pointers are exempt: it waits for its goodbye on a timer.
+	for _, i := range []int{0, 1} {
+		states[i].Leaving = true
+		c.Update(int32(i), &states[i])
+	}
+	if a, b := c.Dangling(); a != nil || b != nil {
+		t.Fatalf("leavers' pointers judged: %v %v", a, b)
+	}
 }
 
 // mutator drives a small ring through random changes: the steps of insertions and leaves,
