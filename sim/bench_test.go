@@ -65,13 +65,16 @@ func benchConfigs() map[string]Config {
 	big.JoinWindow, big.Horizon = 50e6, 60e9
 	big.Delay = Delay{Kind: "uniform", Min: 1e6, Max: 10e6}
 	big.Bits = 32
-	return map[string]Config{"simple-seed": simple, "random-1000-async": big}
+	// The checker stays on for the whole of a predlock run: seed's first violation stops it.
+	pl := big
+	pl.Protocol = "predlock"
+	return map[string]Config{"simple-seed": simple, "random-1000-async": big, "random-1000-predlock": pl}
 }
 
 // BenchmarkRun measures whole runs with the checker on: events per second and allocations
 // per event (setup allocations are amortised over the run's events).
 func BenchmarkRun(b *testing.B) {
-	for _, name := range []string{"simple-seed", "random-1000-async"} {
+	for _, name := range []string{"simple-seed", "random-1000-async", "random-1000-predlock"} {
 		cfg := benchConfigs()[name]
 		b.Run(name, func(b *testing.B) {
 			var events, steady int64
