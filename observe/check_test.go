@@ -58,11 +58,19 @@ func TestCheckSafetyShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ""
-			if v := CheckSafety(tt.states, ring); v != nil {
+			if v := CheckSafetyAll(tt.states, ring); v != nil {
 				got = v.Property
 			}
 			if got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			// CheckSafety judges the right pointers only.
+			got = ""
+			if v := CheckSafety(tt.states, ring); v != nil {
+				got = v.Property
+			}
+			if ringProp := tt.want != PropLeftPointers && tt.want != PropMembersOnRing; got != tt.want && (ringProp || got != "") {
+				t.Fatalf("CheckSafety: got %q, want %q or nothing", got, tt.want)
 			}
 		})
 	}
