@@ -171,6 +171,12 @@ func (c *Checker) resolve(id protocol.ID) int32 {
 	return ptrUnknown
 }
 
+// joining reports whether i is a newcomer in transit: not connected yet, not given up, not
+// departed.
+func (c *Checker) joining(i int32) bool {
+	return i >= 0 && c.flags[i]&(fConnected|fDeparted|fFailed) == 0
+}
+
 func (c *Checker) member(i int32) bool { return c.flags[i]&(fConnected|fDeparted) == fConnected }
 func (c *Checker) isSettled(i int32) bool {
 	return c.flags[i]&(fConnected|fDeparted|fLeaving) == fConnected
@@ -419,6 +425,15 @@ func (c *Checker) checkRingNode(i int32) *Violation {
 		return nil
 	}
 	u := c.left[i]
+	if u == ptrUnset && c.flags[i]&fConnected == 0 || c.joining(u) {
+		// A newcomer in transit may be linked in before it knows its left neighbour, and a
+		// node may point left at a newcomer before the newcomer is on the ring: the
+		// original handshake changes either neighbour first (change_neighbour) and tells
+		// the newcomer last (new_neighbour). Such pointers are in transit, like the
+		// newcomers a left pointer may skip; a left pointer between settled nodes must be
+		// right, and at quiescence none may name a newcomer that gave up.
+		return nil
+	}
 	if u < 0 || !c.onRing(u) {
 		what := "unset"
 		if u >= 0 {
@@ -491,12 +506,33 @@ func (c *Checker) incremental() (v *Violation, ok bool) {
 		return nil, false
 	}
 	for k, i := range c.changed {
-		if k >= nTouched && !c.onRing(i) && c.leftRefs[i] > 0 {
-			// A node the splice dropped from the ring is still some ring node's left.
+		if (k >= nTouched || !c.joining(i)) && !c.onRing(i) && c.leftRefs[i] > 0 {
+			// A node the splice dropped from the ring, or a newcomer off it that stopped
+			// being in transit (it connected, gave up or departed), is still some ring
+			// node's left. Rare, so the scan is affordable.
 			for j := range c.left {
-				if c.left[j] == i && c.onRing(int32(j)) && c.flags[j]&fDown == 0 {
+				if c.left[j] == i && c.onRing(int32(j)) && c.flags[j]&fDown == 0 && !c.joining(i) {
 					return c.violation(PropLeftPointers, int32(j), "ring node %v has left pointer %v, which is off the ring",
 						c.ids[j], c.ids[i]), true
+				}
+			}
+		}
+		if k < nTouched && c.leftRefs[i] > 0 && !c.joining(i) && c.touched[k].flags&(fConnected|fDeparted|fFailed) == 0 {
+			// A newcomer stopped being in transit: a left pointer at it was let pass
+			// (checkRingNode) and must be judged now. It is normally its successor's.
+			if r := c.right[i]; c.leftRefs[i] == 1 && r >= 0 && c.left[r] == i {
+				if c.onRing(r) && c.flags[r]&fDown == 0 {
+					if v := c.checkRingNode(r); v != nil {
+						return v, true
+					}
+				}
+			} else {
+				for j := range c.left {
+					if c.left[j] == i && c.onRing(int32(j)) && c.flags[j]&fDown == 0 {
+						if v := c.checkRingNode(int32(j)); v != nil {
+							return v, true
+						}
+					}
 				}
 			}
 		}

@@ -23,6 +23,7 @@ const none = protocol.None
 func TestCheckSafetyShapes(t *testing.T) {
 	leaving := func(st protocol.State) protocol.State { st.Leaving = true; return st }
 	departed := func(st protocol.State) protocol.State { st.Departed = true; return st }
+	failed := func(st protocol.State) protocol.State { st.Failed, st.Waiting = true, false; return st }
 	tests := []struct {
 		name   string
 		states []protocol.State
@@ -48,7 +49,9 @@ func TestCheckSafetyShapes(t *testing.T) {
 		{"connected appendage, not leaving", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 5, 1), member(3, 1, 5)}, PropMembersOnRing},
 		{"departed node on the ring", []protocol.State{member(1, 9, 5), departed(member(5, 1, 9)), member(9, 5, 1)}, PropMembersOnRing},
 		{"departed node on the ring, left exact", []protocol.State{member(1, 9, 5), departed(member(5, 1, 9)), member(9, 1, 1)}, PropMembersOnRing},
-		{"left pointer off the ring", []protocol.State{member(1, 9, 5), member(5, 3, 9), member(9, 5, 1), newcomer(3, 1, 5)}, PropLeftPointers},
+		{"left pointer at a newcomer in transit", []protocol.State{member(1, 9, 5), member(5, 3, 9), member(9, 5, 1), newcomer(3, none, none)}, ""},
+		{"newcomer linked in before it knows its left", []protocol.State{member(1, 9, 3), member(5, 3, 9), member(9, 5, 1), newcomer(3, none, 5)}, ""},
+		{"left pointer off the ring", []protocol.State{member(1, 9, 5), member(5, 3, 9), member(9, 5, 1), failed(newcomer(3, 1, 5))}, PropLeftPointers},
 		{"left pointer unset", []protocol.State{member(1, 9, 5), member(5, none, 9), member(9, 5, 1)}, PropLeftPointers},
 		{"left pointer skips a connected node", []protocol.State{member(1, 9, 5), member(5, 1, 9), member(9, 1, 1)}, PropLeftPointers},
 		{"left pointer points ahead", []protocol.State{member(1, 5, 5), member(5, 1, 9), member(9, 5, 1)}, PropLeftPointers},
