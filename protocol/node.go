@@ -87,6 +87,7 @@ func (h *host[M, P]) Request(r Request, out *Output) error {
 func (h *host[M, P]) Items() []Item    { return h.mc().kv().Items() }
 func (h *host[M, P]) Fingers() []ID    { return h.mc().kv().Fingers() }
 func (h *host[M, P]) Replicas() []Item { return h.mc().kv().Replicas() }
+func (h *host[M, P]) Outbox() []Item   { return h.mc().kv().Outbox() }
 
 // register makes a variant known under its name. Its nodes are its machines, built by
 // newMachine, each in a host, so that the DHT layer always sees the variant's own view.

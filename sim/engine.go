@@ -99,6 +99,7 @@ type Sim struct {
 	redirs int64
 	joins  []JoinRecord
 	check  observe.Checker
+	quiet  quietState
 
 	stopped   string // outcome that ended the run early, if any
 	stopErr   string
@@ -189,6 +190,7 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 			s.q.push(s.nodes[i].start, evWake, int32(i))
 		case !s.nodes[i].member:
 			s.q.push(s.nodes[i].start, evStart, int32(i))
+			s.quiet.flight++
 		}
 	}
 	s.scheduleLeaves()
@@ -327,6 +329,7 @@ func (s *Sim) Run() *Result {
 		if s.check.Dirty() {
 			s.runSafetyCheck()
 		}
+		s.noteQuiet()
 		if s.kv.on && !s.kv.waveEnded && s.kv.startsLeft == 0 && s.kv.joinMsgs == 0 && s.kv.joinTimers == 0 {
 			s.joinsQuiet()
 		}
@@ -369,8 +372,11 @@ func (s *Sim) observe(i int32, st protocol.State) {
 	old := n.st
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.check.Update(i, &st)
 		s.kv.ringDirty = true
+	}
+	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected ||
+		old.Leaving != st.Leaving || old.Departed != st.Departed || old.Failed != st.Failed {
+		s.check.Update(i, &st)
 	}
 	if old.Leaving != st.Leaving {
 		s.kv.ringDirty = true
@@ -610,6 +616,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 					}
 					s.q.push(at, evDeliver, s.alloc(payload{msg: a.Msg, node: i}))
 				}
+				s.quiet.sent(&a.Msg, copies)
 				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
 					return
 				}
@@ -634,6 +641,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 }
 
 func (s *Sim) asyncStart(i int32) {
+	s.quiet.flight--
 	if s.nodes[i].down {
 		return
 	}
@@ -649,6 +657,7 @@ func (s *Sim) asyncStart(i int32) {
 func (s *Sim) asyncDeliver(ref int32) {
 	m, from := s.slots[ref].msg, s.slots[ref].node
 	s.free = append(s.free, ref)
+	s.quiet.landed(&m)
 	if s.kv.on {
 		if m.Data != nil && len(m.Data.Items) > 0 {
 			s.handoffLanded(&m)
@@ -700,6 +709,7 @@ func (s *Sim) runSafetyCheck() {
 	}
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
+	s.check.Disable() // only the first violation is kept: the rest of the run goes unchecked
 	if i, ok := s.index[v.Node]; ok {
 		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}

@@ -380,13 +380,33 @@ func (s *Sim) checkKeys(final bool) {
 			}
 		}
 	}
+	// A handoff whose message was lost is not in transit, but its keys are not lost either
+	// while the sender keeps them for a retransmission (predlock-retry's outbox).
+	var outboxed map[int32]bool
+	if !final {
+		for i := range s.nodes {
+			n := &s.nodes[i]
+			o, ok := n.p.(interface{ Outbox() []protocol.Item })
+			if n.down || !ok {
+				continue
+			}
+			for _, it := range o.Outbox() {
+				if k, ok := kv.keyIndex[it.Key]; ok {
+					if outboxed == nil {
+						outboxed = map[int32]bool{}
+					}
+					outboxed[k] = true
+				}
+			}
+		}
+	}
 	ring := s.liveRing()
 	lost, dup, misplaced := 0, 0, 0
 	first := ""
 	for k, c := range kv.counts {
 		pending := kv.transit[k] > 0 && !final
 		switch {
-		case c == 0 && pending:
+		case c == 0 && (pending || outboxed[int32(k)]):
 		case c == 0:
 			lost++
 			if first == "" {
