@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,7 +216,7 @@ func TestShardFromEnv(t *testing.T) {
 		{env("JOB_COMPLETION_INDEX", "2"), 4, Shard{2, 4}, ""},
 		{env("JOB_COMPLETION_INDEX", "2", "DHTEXP_SHARDS", "3"), 0, Shard{2, 3}, ""},
 		{env("JOB_COMPLETION_INDEX", "2"), 0, Shard{}, "shard count"},
-		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index < count"},
+		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index is 0..2"},
 		{env("SLURM_ARRAY_TASK_ID", "4", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env("SLURM_ARRAY_TASK_ID", "5", "SLURM_ARRAY_TASK_MIN", "1", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env(), 3, Shard{}, "no shard index"},
@@ -231,8 +232,59 @@ func TestShardFromEnv(t *testing.T) {
 			t.Errorf("got %v, %v; want %v", got, err, tc.want)
 		}
 	}
-	if _, err := ParseShard("3/3"); err == nil {
-		t.Error("3/3 accepted")
+}
+
+// I/N counts from 0 and K-of-N from 1; anything out of range names the valid range, so that
+// a shard counted from 1 is never run as a slice other than the one meant.
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Shard
+		err  string
+	}{
+		{"0/3", Shard{0, 3}, ""},
+		{"2/3", Shard{2, 3}, ""},
+		{" 1 / 2 ", Shard{1, 2}, ""},
+		{"1-of-3", Shard{0, 3}, ""},
+		{"3-of-3", Shard{2, 3}, ""},
+		{"1-of-1", Whole, ""},
+		{"3/3", Shard{}, "shards count from 0, so with 3 shards the index is 0..2 (the last one is 2/3, or 3-of-3"},
+		{"-1/3", Shard{}, "index is 0..2"},
+		{"0/0", Shard{}, "at least 1"},
+		{"0-of-3", Shard{}, "K is 1..3"},
+		{"4-of-3", Shard{}, "K is 1..3"},
+		{"1-of-0", Shard{}, "K is 1..1"},
+		{"x-of-3", Shard{}, "K-of-N counting from 1"},
+		{"2", Shard{}, "I/N counting from 0"},
+		{"a/b", Shard{}, "I/N counting from 0"},
+	} {
+		got, err := ParseShard(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestMissingShards(t *testing.T) {
+	for _, tc := range []struct {
+		count int
+		have  []int
+		want  []int
+	}{
+		{3, []int{0, 1, 2}, nil},
+		{3, []int{1, 2}, []int{0}},
+		{3, []int{2, 2, 7}, []int{0, 1}},
+		{1, nil, []int{0}},
+	} {
+		if got := MissingShards(tc.count, tc.have); !slices.Equal(got, tc.want) {
+			t.Errorf("MissingShards(%d, %v) = %v, want %v", tc.count, tc.have, got, tc.want)
+		}
 	}
 }
 

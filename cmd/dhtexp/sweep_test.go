@@ -68,7 +68,7 @@ func TestSweepCommandBadInput(t *testing.T) {
 		{[]string{"validate", "../../runner/testdata/bad-unknown-key.toml"}, "bad-unknown-key.toml:6:1: base.nodez: unknown key"},
 		{[]string{"sweep", "../../runner/testdata/bad-impossible.toml"}, "bad-impossible.toml:14:1: sweep.delay.max"},
 		{[]string{"sweep", "no-such-spec.toml"}, "no-such-spec.toml"},
-		{[]string{"sweep", "../../experiments/smoke.toml", "--shard", "3/3"}, "index < count"},
+		{[]string{"sweep", "../../experiments/smoke.toml", "--shard", "3/3"}, "shards count from 0, so with 3 shards the index is 0..2"},
 		{[]string{"sweep", "../../experiments/smoke.toml", "--trace", "everything"}, "unknown trace level"},
 		{[]string{"sweep", "../../experiments/smoke.toml", "-o", filepath.Join(file, "out")}, "not a directory"},
 		{[]string{"merge", dir}, "-o OUT is required"},
