@@ -91,7 +91,8 @@ func clusterOptions(c *cli.Context) (cluster.Options, error) {
 		o.Out = filepath.Join("results", fmt.Sprintf("cluster-%s-m%d-k%d-s%d", o.Protocol, o.Members, o.Joiners, o.Seed))
 	}
 	if ents, err := os.ReadDir(o.Out); err == nil && len(ents) > 0 {
-		return o, usagef("%s exists and is not empty", o.Out)
+		// A second run with the same flags lands here: its default folder is the first's.
+		return o, usagef("%s exists and is not empty: choose another result folder with -o DIR, or remove it", o.Out)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return o, usagef("%v", err)
 	}
