@@ -154,6 +154,9 @@ func writeReportFiles(dir string, s *Summary, figs []Figure) error {
 func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	m := s.Manifest
 	fmt.Fprintf(w, "# %s\n\n", orDash(m.Experiment))
+	if b := CompletenessOf(s).Banner(); b != "" {
+		fmt.Fprintf(w, "> **Incomplete result set.** %s\n\n", mdEscape(b))
+	}
 	for _, f := range manifestFacts(s) {
 		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
 	}
@@ -299,6 +302,9 @@ type htmlPage struct {
 	XLabel  string
 	NoData  []string
 	DHT     *htmlDHT
+
+	// Incomplete is CompletenessOf(s).Banner(), shown above everything else.
+	Incomplete string
 }
 
 // htmlDHT is the report's DHT section.
@@ -328,6 +334,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		Note:   latencyNote(s),
 		XLabel: s.XLabel(),
 	}
+	page.Incomplete = CompletenessOf(s).Banner()
 	if s.DHT != nil {
 		page.DHT = &htmlDHT{}
 	}
