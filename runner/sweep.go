@@ -157,6 +157,9 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
 	if opts.Progress != nil {
 		opts.Progress.Start(sum.Runs, sum.Skipped)
+		if pp, ok := opts.Progress.(PointProgress); ok && sum.Skipped < sum.Runs {
+			pp.Plan(toGo(spec, shard, done), pointKeys(spec))
+		}
 	}
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
@@ -616,6 +619,9 @@ func (w *writer) write(r *unitResult) error {
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))
 	w.sum.Failed += failed
+	if pp, ok := w.progress.(PointProgress); ok {
+		reportCosts(pp, r.rows)
+	}
 	if w.progress != nil {
 		w.progress.Update(w.sum.Done, w.sum.Failed)
 	}
@@ -726,4 +732,44 @@ func (w *writer) abort() {
 		_ = w.events.Abort()
 	}
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+}
+
+// toGo counts the runs of each grid point that the shard still has to do.
+func toGo(spec *Spec, shard Shard, done [][2]int64) []int64 {
+	n := make([]int64, len(spec.Points))
+	seeds := int64(spec.Seeds)
+	shard.eachUnit(spec.Runs(), done, func(u unit) bool {
+		for lo := u.lo; lo < u.hi; {
+			p := lo / seeds
+			end := min(u.hi, (p+1)*seeds)
+			n[p] += end - lo
+			lo = end
+		}
+		return true
+	})
+	return n
+}
+
+// pointKeys spells each grid point's axis values, for PointProgress.Plan.
+func pointKeys(spec *Spec) [][]string {
+	keys := make([][]string, len(spec.Points))
+	for i := range spec.Points {
+		for _, v := range spec.Points[i].Values {
+			keys[i] = append(keys[i], fmt.Sprint(v))
+		}
+	}
+	return keys
+}
+
+// reportCosts tells pp the wall time of a unit's runs, a sum per grid point: a unit is
+// consecutive runs, so it spans one grid point or a few.
+func reportCosts(pp PointProgress, rows []runRow) {
+	for i := 0; i < len(rows); {
+		j, wall := i, int64(0)
+		for ; j < len(rows) && rows[j].point == rows[i].point; j++ {
+			wall += rows[j].wall
+		}
+		pp.Ran(int(rows[i].point), int64(j-i), time.Duration(wall))
+		i = j
+	}
 }
