@@ -290,27 +290,29 @@ func TestMissingShards(t *testing.T) {
 
 // Shards partition the runs, and units skip exactly the committed runs.
 func TestShardUnits(t *testing.T) {
-	const total = 1000
-	seen := make([]int, total)
-	var sum int64
-	for i := range 3 {
-		s := Shard{i, 3}
-		var n int64
-		s.eachUnit(total, nil, func(u unit) bool {
-			for id := u.lo; id < u.hi; id++ {
-				seen[id]++
+	for _, tc := range []struct {
+		total int64
+		count int
+	}{{1000, 3}, {1000, 1}, {64, 2}, {65, 2}, {129, 3}, {1, 4}, {640, 10}, {641, 10}, {5000, 7}} {
+		seen := make([]int, tc.total)
+		for i := range tc.count {
+			s := Shard{i, tc.count}
+			var n int64
+			s.eachUnit(tc.total, nil, func(u unit) bool {
+				for id := u.lo; id < u.hi; id++ {
+					seen[id]++
+				}
+				n += u.hi - u.lo
+				return true
+			})
+			if n != s.runs(tc.total) {
+				t.Errorf("total %d, shard %v: units hold %d runs, runs() says %d", tc.total, s, n, s.runs(tc.total))
 			}
-			n += u.hi - u.lo
-			return true
-		})
-		if n != s.runs(total) {
-			t.Errorf("shard %v: units hold %d runs, runs() says %d", s, n, s.runs(total))
 		}
-		sum += n
-	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Fatalf("run %d in %d shards", id, c)
+		for id, c := range seen {
+			if c != 1 {
+				t.Fatalf("total %d: run %d in %d shards", tc.total, id, c)
+			}
 		}
 	}
 	var got [][2]int64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -164,9 +165,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
 		simulate: opts.simulate}
-	if w.simulate == nil {
-		w.simulate = sim.Run
-	}
+
 	if hasCluster {
 		w.gate = &sync.RWMutex{}
 	}
@@ -349,7 +348,7 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: sim.RunContext
 	chunks   chunkPool
 
 	real RealRunner
@@ -407,6 +406,15 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		close(results)
 	}()
 
+	// abandon is closed abandonGrace after the sweep is cancelled, when the writer stops
+	// waiting for runs that do not look at the context (the building of a huge ring does
+	// not): what they would produce is discarded anyway, and they end on their own.
+	abandon := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		time.AfterFunc(abandonGrace, func() { close(abandon) })
+	})
+	defer stopWatch()
+
 	var (
 		firstErr error
 		pending  = map[int64]*unitResult{}
@@ -418,7 +426,18 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		}
 		cancel()
 	}
-	for r := range results {
+read:
+	for {
+		var r *unitResult
+		select {
+		case res, ok := <-results:
+			if !ok {
+				break read
+			}
+			r = res
+		case <-abandon:
+			break read
+		}
 		if r.err != nil {
 			fail(r.err)
 			continue
@@ -455,6 +474,11 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.sum.SimTime = time.Duration(w.simNanos.Load())
 	return firstErr
 }
+
+// abandonGrace is how long a cancelled sweep waits for its runs in flight before it
+// commits and returns without them. Simulations look at the context every few thousand
+// events, so only a run stuck outside its event loop is left behind.
+const abandonGrace = 100 * time.Millisecond
 
 // errSimulation marks errors of a run, after which the output is still sound.
 var errSimulation = errors.New("simulation failed")
@@ -519,8 +543,10 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			r.events = tracer.chunks
 		}
 		w.simNanos.Add(simNanos)
-		if r.err == nil && ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing unit.
+		if ctx.Err() != nil {
+			// Half-done units are dropped; the writer stops at the first missing unit. An
+			// error after the cancellation is dropped too: the writer may have stopped
+			// reading (abandonGrace).
 			continue
 		}
 		results <- r
@@ -563,7 +589,11 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 			defer w.gate.RUnlock()
 		}
 		t0 = time.Now()
-		res, err = w.simulate(cfg, tr)
+		if w.simulate != nil {
+			res, err = w.simulate(cfg, tr)
+		} else {
+			res, err = sim.RunContext(ctx, cfg, tr)
+		}
 		row.wall = int64(time.Since(t0))
 	}
 	if err != nil {
@@ -734,11 +764,27 @@ func (w *writer) abort() {
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
 }
 
+// maxPlanBlocks bounds the blocks toGo walks through, a few milliseconds' worth; beyond
+// it, every grid point is given its share of the runs left, which is near enough for an ETA.
+const maxPlanBlocks = 1 << 18
+
 // toGo counts the runs of each grid point that the shard still has to do.
 func toGo(spec *Spec, shard Shard, done [][2]int64) []int64 {
 	n := make([]int64, len(spec.Points))
 	seeds := int64(spec.Seeds)
-	shard.eachUnit(spec.Runs(), done, func(u unit) bool {
+	total := spec.Runs()
+	if len(done) == 0 && shard.Count == 1 || total/BlockRuns > maxPlanBlocks {
+		var doneRuns int64
+		for _, r := range done {
+			doneRuns += r[1] - r[0] + 1
+		}
+		share := float64(shard.runs(total)-doneRuns) / float64(max(total, 1))
+		for p := range n {
+			n[p] = int64(math.Round(share * float64(seeds)))
+		}
+		return n
+	}
+	shard.eachUnit(total, done, func(u unit) bool {
 		for lo := u.lo; lo < u.hi; {
 			p := lo / seeds
 			end := min(u.hi, (p+1)*seeds)
