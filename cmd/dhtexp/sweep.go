@@ -104,6 +104,10 @@ func sweepAction(c *cli.Context) error {
 		}
 	}
 	stderr := c.App.ErrWriter
+	// Said before the first run, while stopping costs nothing.
+	for _, w := range spec.Estimate(opts.Trace).Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", spec.Name, w)
+	}
 	f, isFile := stderr.(*os.File)
 	opts.Progress = runner.NewProgress(stderr, spec.Name, isFile && term.IsTerminal(int(f.Fd())), c.Duration("progress-every"))
 
@@ -142,8 +146,13 @@ func sweepAction(c *cli.Context) error {
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "validate",
-		Usage:     "check experiment specs and print their grid sizes",
+		Name:  "validate",
+		Usage: "check experiment specs and print their grid sizes and estimated output and memory",
+		Description: `For each SPEC: its grid points × seeds = runs, the size of its result set at the
+spec's trace level and the memory of one run of its largest grid point, estimated from
+constants measured on a 2-core machine (runner/estimate.go; rough, within a factor of a few).
+A warning follows when the runs, the output or a run's memory is beyond what a workstation
+does in a day; sweep prints the same warnings before it starts.`,
 		ArgsUsage: "SPEC...",
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -156,8 +165,12 @@ func validateCommand() *cli.Command {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s)\n",
-					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace)
+				est := spec.Estimate(0)
+				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s); %s\n",
+					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace, est)
+				for _, w := range est.Warnings {
+					fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", path, w)
+				}
 			}
 			if len(errs) > 0 {
 				return usageError{errors.Join(errs...)}

@@ -97,9 +97,21 @@ func TestValidateCommand(t *testing.T) {
 		}
 		wants = append(wants, fmt.Sprintf("%d points × %d seeds = %d runs", len(spec.Points), spec.Seeds, spec.Runs()))
 	}
-	for _, want := range wants {
+	for _, want := range append(wants, "of output", "of memory per run") {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+	if strings.Contains(stdout, "warning") {
+		t.Errorf("warnings for the shipped specs:\n%s", stdout)
+	}
+
+	// A ring of 50 million nodes is accepted, with a warning about its memory.
+	huge := filepath.Join(t.TempDir(), "huge.toml")
+	if err := os.WriteFile(huge, []byte("name = \"huge\"\nseeds = 10\n[base]\nscenario = \"random\"\nbits = 32\ntiming = \"async\"\nnodes = 50000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := dhtexp(t, "validate", huge); code != 0 || !strings.Contains(stdout, "warning: a run of the largest grid point needs about 55 GB of memory") {
+		t.Errorf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 }
