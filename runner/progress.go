@@ -203,20 +203,19 @@ const etaSmoothing = 10 * time.Second
 // etaEstimator estimates a sweep's time left from the work left at each grid point. Runs of
 // one grid point cost alike, while grid points differ by orders of magnitude (a run of 256
 // simultaneous joiners costs a thousand of a lone joiner's), so the runs left are priced at
-// the mean wall time per run of their own grid point. A point not seen yet is priced like
-// the dearest of the seen points that share the most axis values with it (grids repeat one
-// axis's values under each value of another, so the dear points of the last block resemble
-// those of the first; of a tie, the dearest, since an estimate that errs long is corrected
-// as the sweep goes on while one that errs short leaves the user waiting past it), or at the
-// mean over the points seen, each point weighing the same. Wall time is
-// summed over workers; it becomes time left at the rate the sweep has been accumulating it.
+// the mean wall time per run of their own grid point. A point not seen yet is priced by a
+// model fitted to the points seen, the log of a run's price being a sum of one effect per
+// axis value (without axis values, at the mean over the points seen). Wall time is summed
+// over workers; it becomes time left at the rate the sweep has been accumulating it.
 type etaEstimator struct {
 	toGo []int64    // runs not yet done, per grid point
 	keys [][]string // axis values, per grid point
 	runs []int64    // runs done by this sweep, per grid point
 	wall []float64  // their wall time in seconds, per grid point
-	// priors caches the price of each unseen point, valid until another point is first seen.
-	priors      []float64
+	// mu and effects model the log price of a run (fit), valid until another point is first
+	// seen.
+	mu          float64
+	effects     []map[string]float64
 	priorsValid bool
 	// costSum is the sum, and seen the number, of the per-run costs of the points seen.
 	costSum  float64
@@ -228,19 +227,22 @@ type etaEstimator struct {
 	has      bool
 }
 
-// maxLikenPoints bounds the grids whose unseen points are likened to seen ones: the
-// comparison costs points² × axes each time a point is first seen.
+// maxLikenPoints bounds the grids whose unseen points are priced by their axis values: a fit
+// costs backfitRounds × points × axes², at most once per progress report.
 const maxLikenPoints = 2048
 
 func (e *etaEstimator) plan(toGo []int64, keys [][]string) {
 	e.toGo = append([]int64(nil), toGo...)
 	e.runs = make([]int64, len(toGo))
 	e.wall = make([]float64, len(toGo))
-	e.priors = make([]float64, len(toGo))
 	if len(keys) == len(toGo) && len(toGo) <= maxLikenPoints {
 		e.keys = keys
 	}
 }
+
+// backfitRounds is how often fit sweeps over the axes: enough for the effects of a grid seen
+// in part, whose seen points do not balance one axis's values against another's, to settle.
+const backfitRounds = 8
 
 // prior prices a run of unseen point p, given the mean price over the points seen.
 func (e *etaEstimator) prior(p int, mean float64) float64 {
@@ -248,35 +250,69 @@ func (e *etaEstimator) prior(p int, mean float64) float64 {
 		return mean
 	}
 	if !e.priorsValid {
-		for i := range e.priors {
-			e.priors[i] = -1
-		}
+		e.fit()
 		e.priorsValid = true
 	}
-	if e.priors[p] >= 0 {
-		return e.priors[p]
+	if e.effects == nil {
+		return mean
 	}
-	best, price := 0, mean
-	for q, r := range e.runs {
-		if r == 0 {
-			continue
+	lc := e.mu
+	for a, v := range e.keys[p] {
+		if a < len(e.effects) {
+			lc += e.effects[a][v] // 0 for a value not seen
 		}
-		same := 0
-		for a, v := range e.keys[p] {
-			if a < len(e.keys[q]) && e.keys[q][a] == v {
-				same++
+	}
+	return math.Exp(lc)
+}
+
+// fit models the log of a run's price at the points seen as a sum of one effect per axis
+// value (main effects, fitted by backfitting): a point not seen yet is priced by its own
+// axis values, so that the joiner count that makes the first variant's last points dear
+// makes the next variant's dear as well.
+func (e *etaEstimator) fit() {
+	var seen []int
+	var y []float64
+	for q, r := range e.runs {
+		if r > 0 && e.wall[q] > 0 {
+			seen = append(seen, q)
+			y = append(y, math.Log(e.wall[q]/float64(r)))
+		}
+	}
+	e.mu, e.effects = 0, nil
+	if len(seen) == 0 {
+		return
+	}
+	for _, v := range y {
+		e.mu += v
+	}
+	e.mu /= float64(len(y))
+	axes := len(e.keys[seen[0]])
+	e.effects = make([]map[string]float64, axes)
+	for a := range e.effects {
+		e.effects[a] = map[string]float64{}
+	}
+	sum, n := map[string]float64{}, map[string]int{}
+	for range backfitRounds {
+		for a := range axes {
+			clear(sum)
+			clear(n)
+			for i, q := range seen {
+				r := y[i] - e.mu
+				for b, v := range e.keys[q] {
+					if b != a && b < axes {
+						r -= e.effects[b][v]
+					}
+				}
+				if a < len(e.keys[q]) {
+					sum[e.keys[q][a]] += r
+					n[e.keys[q][a]]++
+				}
+			}
+			for v, t := range sum {
+				e.effects[a][v] = t / float64(n[v])
 			}
 		}
-		c := e.wall[q] / float64(r)
-		switch {
-		case same > best:
-			best, price = same, c
-		case same == best && same > 0:
-			price = max(price, c)
-		}
 	}
-	e.priors[p] = price
-	return price
 }
 
 func (e *etaEstimator) ran(point int, runs int64, wall time.Duration) {
