@@ -195,9 +195,9 @@ type PointProgress interface {
 	Ran(point int, runs int64, wall time.Duration)
 }
 
-// etaSmoothing is the time constant of the ETA's exponential smoothing: long enough that
-// one slow unit does not swing the estimate, short enough that the cost of a newly seen
-// grid point shows within half a minute.
+// etaSmoothing is the time constant of the ETA's exponential smoothing when the estimate
+// grows: long enough that one slow unit does not swing it, short enough that the cost of a
+// newly seen grid point shows within half a minute. It shrinks four times faster.
 const etaSmoothing = 10 * time.Second
 
 // etaEstimator estimates a sweep's time left from the work left at each grid point. Runs of
@@ -365,7 +365,13 @@ func (e *etaEstimator) estimate(now time.Time, elapsed time.Duration) (time.Dura
 	// asked for.
 	dt := now.Sub(e.at).Seconds()
 	aged := max(e.smoothed-dt, 0)
-	alpha := 1 - math.Exp(-dt/etaSmoothing.Seconds())
+	tau := etaSmoothing.Seconds()
+	if raw < aged {
+		// Dear points priced before they were seen often turn out cheap; an estimate that
+		// is too long is corrected sooner than one that is too short is let to grow.
+		tau /= 4
+	}
+	alpha := 1 - math.Exp(-dt/tau)
 	e.smoothed, e.at = aged+alpha*(raw-aged), now
 	return seconds(e.smoothed), true
 }
