@@ -107,6 +107,8 @@ type Sim struct {
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
+	// cancelled, when set, is asked every cancelEvery events whether to give up (RunContext).
+	cancelled func() bool
 }
 
 // New builds a run from a validated configuration.
@@ -287,11 +289,15 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 }
 
 // Run executes events until none are left, the horizon is reached or the run fails hard.
+// It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" {
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break
+		}
+		if s.cancelled != nil && s.events%cancelEvery == 0 && s.cancelled() {
+			return nil
 		}
 		it := s.q.pop()
 		s.now = it.at
