@@ -31,6 +31,7 @@ const (
 	evOp                            // workload: the next client operation
 	evWorkloadEnd                   // workload: operations stop
 	evLeave                         // a member starts its graceful leave
+	evPolls                         // seed timing: a group of sleeping loops polls
 )
 
 // Loop phases of the seed timing model's node process.
@@ -106,6 +107,13 @@ type Sim struct {
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
+
+	// sl holds the seed timing model's sleeping loops; pollIdle turns sleeping off, so that
+	// every idle loop polls as its own event (the reference the sleeping loops are tested
+	// against).
+	sl       sleepers
+	pollIdle bool
+	popped   int64 // queue items run, which is what a run costs
 }
 
 // New builds a run from a validated configuration.
@@ -293,6 +301,12 @@ func (s *Sim) Run() *Result {
 		}
 		it := s.q.pop()
 		s.now = it.at
+		s.popped++
+		if it.kind() == evPolls {
+			// Counts its polls as events and runs the safety check after each real one.
+			s.polls(it.idx())
+			continue
+		}
 		s.events++
 		switch it.kind() {
 		case evWake:
@@ -455,6 +469,7 @@ func (s *Sim) runLoop(i int32) {
 		l.landing = false
 		if r, ok := s.index[l.sending.To]; ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
+			s.wake(r)
 		} else {
 			s.emit(observe.KindDrop, n, &l.sending)
 		}
@@ -503,7 +518,13 @@ func (s *Sim) runLoop(i int32) {
 			}
 			l.phase = phServe
 			if len(l.inbox) == 0 {
-				s.q.push(s.now+s.cfg.Unit, evWake, i)
+				// The next poll serves nothing and starts no join unless an input comes
+				// first, and every input wakes a sleeper.
+				if !s.pollIdle && n.st.Queue == 0 && !n.p.WantsToJoin() {
+					s.sleep(i)
+				} else {
+					s.q.push(s.now+s.cfg.Unit, evWake, i)
+				}
 				return
 			}
 			l.inbox, l.inboxPos = l.inbox[:0], 0
@@ -676,6 +697,7 @@ func (s *Sim) asyncTimer(ref int32) {
 	if s.cfg.Timing == "seed" {
 		in.Hold = true
 		s.took(i, in)
+		s.wake(i)
 		return
 	}
 	s.perform(i, in)
