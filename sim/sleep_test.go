@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"reflect"
 	"testing"
 
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 var sleepSeeds = flag.Int("sleep-seeds", 0, "seeds per family in TestSleepingLoopsMatchPolling (0: 10,000 with -long, 300 otherwise, 30 with -short)")
@@ -108,5 +110,12 @@ func TestSleepingLoopsMatchPolling(t *testing.T) {
 			}
 			t.Logf("%d seeds identical; outcomes %v; queue items %d polling, %d sleeping", seeds, outcomes, polled, slept)
 		})
+	}
+}
+
+// sameState lists protocol.State's fields by hand; a field added to State must be added there.
+func TestSameStateCoversState(t *testing.T) {
+	if n := reflect.TypeOf(protocol.State{}).NumField(); n != 12 {
+		t.Fatalf("protocol.State has %d fields; sameState compares 11 of 12 (all but ID): update it", n)
 	}
 }
