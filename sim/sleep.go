@@ -128,12 +128,17 @@ func (s *Sim) polls(g int32) {
 		sl.free = append(sl.free, g)
 		return
 	}
-	grp.members = nil // new groups placed below must not share the slice being read
+	// Members up to the last woken one are split off in runs; the rest keep the group's
+	// slot, so a wake costs its position in the group, not the group's size.
+	left := grp.woken
+	grp.members = nil // groups placed below must not share the slice being read
 	run := 0
-	for k, m := range members {
+	for k := 0; left > 0; k++ {
+		m := members[k]
 		if !sl.woken[m] {
 			continue
 		}
+		left--
 		s.events += int64(k - run)
 		s.place(at, members[run:k])
 		run = k + 1
@@ -144,13 +149,19 @@ func (s *Sim) polls(g int32) {
 			s.runSafetyCheck()
 		}
 		if s.stopped != "" {
-			// The run ends here: the polls after this one never happen.
-			run = len(members)
-			break
+			return // the run ends here: the polls after this one never happen
 		}
 	}
-	s.events += int64(len(members) - run)
-	s.place(at, members[run:])
+	rest := members[run:]
+	s.events += int64(len(rest))
+	if len(rest) > 0 && s.tie(at) < 0 {
+		grp := &sl.groups[g] // place may have moved the groups
+		grp.members, grp.at, grp.gap, grp.epoch, grp.woken = rest, at, s.q.seq, s.q.epoch, 0
+		s.q.pushGap(at, evPolls, g)
+		sl.recent = append(sl.recent, g)
+		return
+	}
+	s.place(at, rest)
 	sl.groups[g].members = members[:0]
 	sl.free = append(sl.free, g)
 }
