@@ -13,8 +13,6 @@ package sim
 type pollGroup struct {
 	members []int32 // in the order their polls run
 	at      int64
-	gap     uint32 // the queue's push count when the group was pushed
-	epoch   uint32
 	woken   int32 // members with something to do at their next poll
 }
 
@@ -69,7 +67,7 @@ func (s *Sim) place(at int64, members []int32) {
 	}
 	grp := &sl.groups[g]
 	grp.members = append(grp.members[:0], members...)
-	grp.at, grp.gap, grp.epoch, grp.woken = at, s.q.seq, s.q.epoch, 0
+	grp.at, grp.woken = at, 0
 	for _, m := range members {
 		sl.of[m] = g
 	}
@@ -117,7 +115,7 @@ func (s *Sim) polls(g int32) {
 		s.events += int64(len(members))
 		if s.tie(at) < 0 {
 			// The common case: the group polls again one unit on, as one item.
-			grp.at, grp.gap, grp.epoch = at, s.q.seq, s.q.epoch
+			grp.at = at
 			s.q.pushGap(at, evPolls, g)
 			sl.recent = append(sl.recent, g)
 			return
@@ -156,7 +154,7 @@ func (s *Sim) polls(g int32) {
 	s.events += int64(len(rest))
 	if len(rest) > 0 && s.tie(at) < 0 {
 		grp := &sl.groups[g] // place may have moved the groups
-		grp.members, grp.at, grp.gap, grp.epoch, grp.woken = rest, at, s.q.seq, s.q.epoch, 0
+		grp.members, grp.at, grp.woken = rest, at, 0
 		s.q.pushGap(at, evPolls, g)
 		sl.recent = append(sl.recent, g)
 		return

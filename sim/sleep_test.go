@@ -119,3 +119,24 @@ func TestSameStateCoversState(t *testing.T) {
 		t.Fatalf("protocol.State has %d fields; sameState compares 11 of 12 (all but ID): update it", n)
 	}
 }
+
+// A group of sleepers stands between the pushes before and after it at the same instant,
+// across a renumbering too.
+func TestQueueGapItemsKeepTheirPlace(t *testing.T) {
+	var q queue
+	q.seq = 1<<31 - 2
+	q.push(5, evWake, 1)
+	q.pushGap(5, evPolls, 2)
+	q.push(5, evWake, 3) // renumbers
+	q.pushGap(5, evPolls, 4)
+	q.pushGap(4, evPolls, 5)
+	q.push(5, evWake, 6)
+	var got []int32
+	for q.Len() > 0 {
+		it := q.pop()
+		got = append(got, it.idx())
+	}
+	if want := []int32{5, 1, 2, 3, 4, 6}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+}
