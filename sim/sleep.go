@@ -26,6 +26,8 @@ type sleepers struct {
 	recent      []int32
 	recentSeq   uint32
 	recentEpoch uint32
+	queued      int // group items in the queue
+	wokenTotal  int // woken members over all groups
 }
 
 // sleep puts node i, whose loop found nothing to do, to sleep until it has something: its
@@ -72,6 +74,7 @@ func (s *Sim) place(at int64, members []int32) {
 		sl.of[m] = g
 	}
 	s.q.pushGap(at, evPolls, g)
+	sl.queued++
 	sl.recent = append(sl.recent, g)
 }
 
@@ -97,6 +100,7 @@ func (s *Sim) wake(i int32) {
 	}
 	sl.woken[i] = true
 	sl.groups[sl.of[i]].woken++
+	sl.wokenTotal++
 }
 
 // polls runs the polls of group g, now: the sleepers' in bulk (each still counts as an
@@ -109,14 +113,20 @@ func (s *Sim) polls(g int32) {
 			break
 		}
 	}
+	sl.queued--
 	grp := &sl.groups[g]
 	members, at := grp.members, s.now+s.cfg.Unit
+	if sl.wokenTotal == 0 && sl.queued == s.q.Len() {
+		s.idleToHorizon(g)
+		return
+	}
 	if grp.woken == 0 {
 		s.events += int64(len(members))
 		if s.tie(at) < 0 {
 			// The common case: the group polls again one unit on, as one item.
 			grp.at = at
 			s.q.pushGap(at, evPolls, g)
+			sl.queued++
 			sl.recent = append(sl.recent, g)
 			return
 		}
@@ -137,6 +147,7 @@ func (s *Sim) polls(g int32) {
 			continue
 		}
 		left--
+		sl.wokenTotal--
 		s.events += int64(k - run)
 		s.place(at, members[run:k])
 		run = k + 1
@@ -156,10 +167,48 @@ func (s *Sim) polls(g int32) {
 		grp := &sl.groups[g] // place may have moved the groups
 		grp.members, grp.at, grp.woken = rest, at, 0
 		s.q.pushGap(at, evPolls, g)
+		sl.queued++
 		sl.recent = append(sl.recent, g)
 		return
 	}
 	s.place(at, rest)
 	sl.groups[g].members = members[:0]
 	sl.free = append(sl.free, g)
+}
+
+// idleToHorizon ends a run in which only sleepers are left, none of them woken: nothing can
+// happen any more but their polls, once per unit until the horizon, which it counts as
+// events without running them. The run's clock ends at the last of those polls.
+func (s *Sim) idleToHorizon(g int32) {
+	sl := &s.sl
+	last := s.now
+	count := func(g int32, at int64) {
+		if at >= s.cfg.Horizon {
+			return
+		}
+		polls := (s.cfg.Horizon - at + s.cfg.Unit - 1) / s.cfg.Unit
+		s.events += polls * int64(len(sl.groups[g].members))
+		last = max(last, at+(polls-1)*s.cfg.Unit)
+	}
+	count(g, s.now)
+	for i := range s.q.items {
+		count(s.q.items[i].idx(), s.q.items[i].at)
+	}
+	s.q.items = s.q.items[:0]
+	sl.queued = 0
+	s.now = last
+}
+
+// clear forgets every sleeper, for a simulator that starts another run.
+func (sl *sleepers) clear() {
+	for i := range sl.groups {
+		sl.groups[i].members = sl.groups[i].members[:0]
+	}
+	sl.free = sl.free[:0]
+	for i := len(sl.groups) - 1; i >= 0; i-- {
+		sl.free = append(sl.free, int32(i))
+	}
+	sl.of, sl.woken = nil, nil
+	sl.recent = sl.recent[:0]
+	sl.queued, sl.wokenTotal = 0, 0
 }
