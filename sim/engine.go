@@ -64,6 +64,9 @@ type loop struct {
 	inbox    []protocol.Message
 	acts     []protocol.Action
 	sending  protocol.Message
+	// unserved says that the node's last step was a serve that served nothing: until its
+	// next input, every serve would do the same.
+	unserved bool
 }
 
 // payload is what a delivery or a timer event carries besides its kind.
@@ -530,7 +533,7 @@ func (s *Sim) runLoop(i int32) {
 			if len(l.inbox) == 0 {
 				// The next poll serves nothing and starts no join unless an input comes
 				// first, and every input wakes a sleeper.
-				if !s.pollIdle && n.st.Queue == 0 && !n.p.WantsToJoin() {
+				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !n.p.WantsToJoin() {
 					s.sleep(i)
 				} else {
 					s.q.push(s.now+s.cfg.Unit, evWake, i)
@@ -556,6 +559,8 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
+		// Serve changes nothing when it serves nothing (protocol.Node).
+		l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
 		// The original program crashed after the step: what it did before is observed.
 		s.observe(i, &rd.State)
 		if rd.Err != nil {
