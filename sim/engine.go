@@ -116,6 +116,7 @@ type Sim struct {
 	// against).
 	sl       sleepers
 	pollIdle bool
+	carved   bool  // the loops' pending actions and inboxes have their first room
 	popped   int64 // queue items run, which is what a run costs
 }
 
@@ -475,6 +476,9 @@ func (s *Sim) startJoin(i int32) {
 
 // runLoop resumes node i's loop until it blocks (a send, an idle unit or a poll).
 func (s *Sim) runLoop(i int32) {
+	if !s.carved {
+		s.carveLoops()
+	}
 	n := &s.nodes[i]
 	l := n.loop
 	if l.landing {
@@ -548,6 +552,22 @@ func (s *Sim) runLoop(i int32) {
 			if n.st.Queue > 0 && !s.took(i, &protocol.Input{Kind: protocol.InputServe}) {
 				return
 			}
+		}
+	}
+}
+
+// carveLoops gives every loop room for a few pending actions and inbox messages out of one
+// allocation each: growing each loop's lists from nothing cost a run more allocations than
+// anything else.
+func (s *Sim) carveLoops() {
+	s.carved = true
+	const room = 4
+	acts := make([]protocol.Action, room*len(s.nodes))
+	inbox := make([]protocol.Message, room*len(s.nodes))
+	for k := range s.nodes {
+		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
+			l.acts = acts[room*k : room*k : room*(k+1)]
+			l.inbox = inbox[room*k : room*k : room*(k+1)]
 		}
 	}
 }

@@ -64,7 +64,8 @@ func (s *Sim) place(at int64, members []int32) {
 		g = sl.free[k-1]
 		sl.free = sl.free[:k-1]
 	} else {
-		sl.groups = append(sl.groups, pollGroup{})
+		// Room for every node: a group's members then never move as it grows.
+		sl.groups = append(sl.groups, pollGroup{members: make([]int32, 0, len(s.nodes))})
 		g = int32(len(sl.groups) - 1)
 	}
 	grp := &sl.groups[g]
