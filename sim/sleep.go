@@ -166,7 +166,8 @@ func (s *Sim) polls(g int32) {
 	s.events += int64(len(rest))
 	if len(rest) > 0 && s.tie(at) < 0 {
 		grp := &sl.groups[g] // place may have moved the groups
-		grp.members, grp.at, grp.woken = rest, at, 0
+		// Moved to the front, so that the group keeps its room to grow.
+		grp.members, grp.at, grp.woken = members[:copy(members, rest)], at, 0
 		s.q.pushGap(at, evPolls, g)
 		sl.queued++
 		sl.recent = append(sl.recent, g)
