@@ -147,8 +147,8 @@ func BenchmarkLookups(b *testing.B) {
 	b.ReportMetric(mem, "B/node")
 }
 
-// advancedBatch is the original program's advanced scenario for n = 15 and a single run of
-// it for n = 999 over 10,000 units: the seed timing model's two yardsticks.
+// seedTimingConfig is the original program's advanced scenario with n nodes, run for units
+// time units.
 func seedTimingConfig(nodes int, units int64) Config {
 	c := DefaultConfig()
 	c.Scenario, c.Nodes = "advanced", nodes
@@ -156,9 +156,10 @@ func seedTimingConfig(nodes int, units int64) Config {
 	return c
 }
 
-// BenchmarkSeedTiming runs 1,000 seeds of advanced n = 15 (one op is the whole batch, one
-// goroutine) and one seed of advanced n = 999 to 10,000 units, without a tracer, and reports
-// the queue items run per op next to the events a run counts.
+// BenchmarkSeedTiming runs the seed timing model's two yardsticks without a tracer: 1,000
+// seeds of advanced n = 15 (one op is the whole batch, on one goroutine) and one seed of
+// advanced n = 999 to 10,000 units. It reports the queue items run per op next to the events
+// the runs count, idle polls included.
 func BenchmarkSeedTiming(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
