@@ -158,6 +158,9 @@ func writeReportFiles(dir string, s *Summary, figs []Figure) error {
 func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	m := s.Manifest
 	fmt.Fprintf(w, "# %s\n\n", orDash(m.Experiment))
+	if b := CompletenessOf(s).Banner(); b != "" {
+		fmt.Fprintf(w, "> **Incomplete result set.** %s\n\n", mdEscape(b))
+	}
 	for _, f := range manifestFacts(s) {
 		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
 	}
@@ -348,6 +351,9 @@ type htmlPage struct {
 	Examples     []htmlExample
 	RunFactsHead []string
 	RunFacts     [][]htmlCell
+
+	// Incomplete is CompletenessOf(s).Banner(), shown above everything else.
+	Incomplete string
 }
 
 // htmlDHT is the report's DHT section.
@@ -377,6 +383,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		Note:   latencyNote(s),
 		XLabel: s.XLabel(),
 	}
+	page.Incomplete = CompletenessOf(s).Banner()
 	if s.DHT != nil {
 		page.DHT = &htmlDHT{}
 	}

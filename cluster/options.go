@@ -44,7 +44,8 @@ func (o *Options) Validate() error {
 		o.Out = filepath.Join("results", fmt.Sprintf("cluster-%s-m%d-k%d-s%d", o.Protocol, o.Members, o.Joiners, o.Seed))
 	}
 	if ents, err := os.ReadDir(o.Out); err == nil && len(ents) > 0 {
-		return fmt.Errorf("%s exists and is not empty", o.Out)
+		// A second run with the same flags lands here: its default folder is the first's.
+		return fmt.Errorf("%s exists and is not empty: choose another result folder with -o DIR, or remove it", o.Out)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

@@ -3,6 +3,7 @@
 package runlog
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -70,29 +71,40 @@ func (l *logTracer) Event(e *observe.Event) {
 	}
 }
 
+// Options say how One prints.
+type Options struct {
+	Color bool // ANSI colour
+	Quiet bool // the header and the outcome only: no message log, no final ring
+}
+
 // One simulates cfg and prints its message log, final ring and outcome, in colour when
 // color is set. Its error is the simulator's refusal of cfg.
 func One(w io.Writer, cfg sim.Config, color bool) error {
-	p := newPalette(color)
+	return OneWith(w, cfg, Options{Color: color})
+}
+
+// OneWith is One with its options. The log is buffered, as a large run writes one line
+// per event; whatever was printed is flushed before it returns, error or not.
+func OneWith(w io.Writer, cfg sim.Config, o Options) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	return one(bw, cfg, o)
+}
+
+func one(w io.Writer, cfg sim.Config, o Options) error {
+	p := newPalette(o.Color)
 	fmt.Fprintf(w, "%sscenario=%s protocol=%s timing=%s delay=%s seed=%d%s\n", p.bold,
 		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, p.reset)
-	r, err := sim.Run(cfg, &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]string{}})
+	var tracer observe.Tracer
+	if !o.Quiet {
+		tracer = &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]string{}}
+	}
+	r, err := sim.Run(cfg, tracer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%sfinal ring%s (left <- node -> right):\n", p.bold, p.reset)
-	for _, st := range r.Final {
-		flags := ""
-		if !st.Connected {
-			flags += " not-connected"
-		}
-		if st.Locked {
-			flags += " locked"
-		}
-		if st.Queue > 0 {
-			flags += fmt.Sprintf(" queue=%d", st.Queue)
-		}
-		fmt.Fprintf(w, "  %v <- %v -> %v%s\n", st.Left, st.ID, st.Right, flags)
+	if !o.Quiet {
+		printRing(w, r, p)
 	}
 	col := p.green
 	if r.Outcome != observe.OutcomeOK {
@@ -111,6 +123,24 @@ func One(w io.Writer, cfg sim.Config, color bool) error {
 		printDHT(w, &r.KV, p)
 	}
 	return nil
+}
+
+// printRing prints the final ring, one node a line.
+func printRing(w io.Writer, r *sim.Result, p palette) {
+	fmt.Fprintf(w, "\n%sfinal ring%s (left <- node -> right):\n", p.bold, p.reset)
+	for _, st := range r.Final {
+		flags := ""
+		if !st.Connected {
+			flags += " not-connected"
+		}
+		if st.Locked {
+			flags += " locked"
+		}
+		if st.Queue > 0 {
+			flags += fmt.Sprintf(" queue=%d", st.Queue)
+		}
+		fmt.Fprintf(w, "  %v <- %v -> %v%s\n", st.Left, st.ID, st.Right, flags)
+	}
 }
 
 // printDHT summarises a run's DHT workload: what the operations met, and key safety.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -51,6 +52,25 @@ func Merge(out string, dirs []string) (*trace.Manifest, error) {
 		}
 		if err := checkParts(dirs[i], m, level); err != nil {
 			return nil, inputErrorf("merge: %v", err)
+		}
+	}
+
+	// Named before the run ranges are compared: "runs 0..63 are in none of the shards" does
+	// not say that the shard left out is 0/N, which is the one missed when counting from 1.
+	if n := first.Shard.Count; n > 1 {
+		have := make([]int, len(ms))
+		for i, m := range ms {
+			if m.Shard.Count != n {
+				return nil, inputErrorf("merge: %s is shard %d/%d, %s is shard %d/%d: shards of different counts do not mix", dirs[i], m.Shard.Index, m.Shard.Count, dirs[0], first.Shard.Index, n)
+			}
+			have[i] = m.Shard.Index
+		}
+		if missing := MissingShards(n, have); len(missing) > 0 {
+			names := make([]string, len(missing))
+			for i, k := range missing {
+				names[i] = Shard{k, n}.Human()
+			}
+			return nil, inputErrorf("merge: missing shard %s: shards count from 0, so %d shards are 0/%d..%d/%d; sweep the missing ones with --shard and merge again", strings.Join(names, ", "), n, n, n-1, n)
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,7 +216,7 @@ func TestShardFromEnv(t *testing.T) {
 		{env("JOB_COMPLETION_INDEX", "2"), 4, Shard{2, 4}, ""},
 		{env("JOB_COMPLETION_INDEX", "2", "DHTEXP_SHARDS", "3"), 0, Shard{2, 3}, ""},
 		{env("JOB_COMPLETION_INDEX", "2"), 0, Shard{}, "shard count"},
-		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index < count"},
+		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index is 0..2"},
 		{env("SLURM_ARRAY_TASK_ID", "4", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env("SLURM_ARRAY_TASK_ID", "5", "SLURM_ARRAY_TASK_MIN", "1", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env(), 3, Shard{}, "no shard index"},
@@ -231,34 +232,87 @@ func TestShardFromEnv(t *testing.T) {
 			t.Errorf("got %v, %v; want %v", got, err, tc.want)
 		}
 	}
-	if _, err := ParseShard("3/3"); err == nil {
-		t.Error("3/3 accepted")
+}
+
+// I/N counts from 0 and K-of-N from 1; anything out of range names the valid range, so that
+// a shard counted from 1 is never run as a slice other than the one meant.
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Shard
+		err  string
+	}{
+		{"0/3", Shard{0, 3}, ""},
+		{"2/3", Shard{2, 3}, ""},
+		{" 1 / 2 ", Shard{1, 2}, ""},
+		{"1-of-3", Shard{0, 3}, ""},
+		{"3-of-3", Shard{2, 3}, ""},
+		{"1-of-1", Whole, ""},
+		{"3/3", Shard{}, "shards count from 0, so with 3 shards the index is 0..2 (the last one is 2/3, or 3-of-3"},
+		{"-1/3", Shard{}, "index is 0..2"},
+		{"0/0", Shard{}, "at least 1"},
+		{"0-of-3", Shard{}, "K is 1..3"},
+		{"4-of-3", Shard{}, "K is 1..3"},
+		{"1-of-0", Shard{}, "K is 1..1"},
+		{"x-of-3", Shard{}, "K-of-N counting from 1"},
+		{"2", Shard{}, "I/N counting from 0"},
+		{"a/b", Shard{}, "I/N counting from 0"},
+	} {
+		got, err := ParseShard(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestMissingShards(t *testing.T) {
+	for _, tc := range []struct {
+		count int
+		have  []int
+		want  []int
+	}{
+		{3, []int{0, 1, 2}, nil},
+		{3, []int{1, 2}, []int{0}},
+		{3, []int{2, 2, 7}, []int{0, 1}},
+		{1, nil, []int{0}},
+	} {
+		if got := MissingShards(tc.count, tc.have); !slices.Equal(got, tc.want) {
+			t.Errorf("MissingShards(%d, %v) = %v, want %v", tc.count, tc.have, got, tc.want)
+		}
 	}
 }
 
 // Shards partition the runs, and units skip exactly the committed runs.
 func TestShardUnits(t *testing.T) {
-	const total = 1000
-	seen := make([]int, total)
-	var sum int64
-	for i := range 3 {
-		s := Shard{i, 3}
-		var n int64
-		s.eachUnit(total, nil, func(u unit) bool {
-			for id := u.lo; id < u.hi; id++ {
-				seen[id]++
+	for _, tc := range []struct {
+		total int64
+		count int
+	}{{1000, 3}, {1000, 1}, {64, 2}, {65, 2}, {129, 3}, {1, 4}, {640, 10}, {641, 10}, {5000, 7}} {
+		seen := make([]int, tc.total)
+		for i := range tc.count {
+			s := Shard{i, tc.count}
+			var n int64
+			s.eachUnit(tc.total, nil, func(u unit) bool {
+				for id := u.lo; id < u.hi; id++ {
+					seen[id]++
+				}
+				n += u.hi - u.lo
+				return true
+			})
+			if n != s.runs(tc.total) {
+				t.Errorf("total %d, shard %v: units hold %d runs, runs() says %d", tc.total, s, n, s.runs(tc.total))
 			}
-			n += u.hi - u.lo
-			return true
-		})
-		if n != s.runs(total) {
-			t.Errorf("shard %v: units hold %d runs, runs() says %d", s, n, s.runs(total))
 		}
-		sum += n
-	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Fatalf("run %d in %d shards", id, c)
+		for id, c := range seen {
+			if c != 1 {
+				t.Fatalf("total %d: run %d in %d shards", tc.total, id, c)
+			}
 		}
 	}
 	var got [][2]int64

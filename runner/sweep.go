@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -157,13 +158,14 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
 	if opts.Progress != nil {
 		opts.Progress.Start(sum.Runs, sum.Skipped)
+		if pp, ok := opts.Progress.(PointProgress); ok && sum.Skipped < sum.Runs {
+			pp.Plan(toGo(spec, shard, done), pointKeys(spec))
+		}
 	}
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
 		simulate: opts.simulate}
-	if w.simulate == nil {
-		w.simulate = sim.Run
-	}
+
 	if hasCluster {
 		w.gate = &sync.RWMutex{}
 	}
@@ -346,7 +348,7 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: sim.RunContext
 	chunks   chunkPool
 
 	real RealRunner
@@ -404,6 +406,15 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		close(results)
 	}()
 
+	// abandon is closed abandonGrace after the sweep is cancelled, when the writer stops
+	// waiting for runs that do not look at the context (the building of a huge ring does
+	// not): what they would produce is discarded anyway, and they end on their own.
+	abandon := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		time.AfterFunc(abandonGrace, func() { close(abandon) })
+	})
+	defer stopWatch()
+
 	var (
 		firstErr error
 		pending  = map[int64]*unitResult{}
@@ -415,7 +426,18 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		}
 		cancel()
 	}
-	for r := range results {
+read:
+	for {
+		var r *unitResult
+		select {
+		case res, ok := <-results:
+			if !ok {
+				break read
+			}
+			r = res
+		case <-abandon:
+			break read
+		}
 		if r.err != nil {
 			fail(r.err)
 			continue
@@ -452,6 +474,11 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.sum.SimTime = time.Duration(w.simNanos.Load())
 	return firstErr
 }
+
+// abandonGrace is how long a cancelled sweep waits for its runs in flight before it
+// commits and returns without them. Simulations look at the context every few thousand
+// events, so only a run stuck outside its event loop is left behind.
+const abandonGrace = 100 * time.Millisecond
 
 // errSimulation marks errors of a run, after which the output is still sound.
 var errSimulation = errors.New("simulation failed")
@@ -516,8 +543,10 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			r.events = tracer.chunks
 		}
 		w.simNanos.Add(simNanos)
-		if r.err == nil && ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing unit.
+		if ctx.Err() != nil {
+			// Half-done units are dropped; the writer stops at the first missing unit. An
+			// error after the cancellation is dropped too: the writer may have stopped
+			// reading (abandonGrace).
 			continue
 		}
 		results <- r
@@ -560,7 +589,11 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 			defer w.gate.RUnlock()
 		}
 		t0 = time.Now()
-		res, err = w.simulate(cfg, tr)
+		if w.simulate != nil {
+			res, err = w.simulate(cfg, tr)
+		} else {
+			res, err = sim.RunContext(ctx, cfg, tr)
+		}
 		row.wall = int64(time.Since(t0))
 	}
 	if err != nil {
@@ -616,6 +649,9 @@ func (w *writer) write(r *unitResult) error {
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))
 	w.sum.Failed += failed
+	if pp, ok := w.progress.(PointProgress); ok {
+		reportCosts(pp, r.rows)
+	}
 	if w.progress != nil {
 		w.progress.Update(w.sum.Done, w.sum.Failed)
 	}
@@ -726,4 +762,60 @@ func (w *writer) abort() {
 		_ = w.events.Abort()
 	}
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+}
+
+// maxPlanBlocks bounds the blocks toGo walks through, a few milliseconds' worth; beyond
+// it, every grid point is given its share of the runs left, which is near enough for an ETA.
+const maxPlanBlocks = 1 << 18
+
+// toGo counts the runs of each grid point that the shard still has to do.
+func toGo(spec *Spec, shard Shard, done [][2]int64) []int64 {
+	n := make([]int64, len(spec.Points))
+	seeds := int64(spec.Seeds)
+	total := spec.Runs()
+	if len(done) == 0 && shard.Count == 1 || total/BlockRuns > maxPlanBlocks {
+		var doneRuns int64
+		for _, r := range done {
+			doneRuns += r[1] - r[0] + 1
+		}
+		share := float64(shard.runs(total)-doneRuns) / float64(max(total, 1))
+		for p := range n {
+			n[p] = int64(math.Round(share * float64(seeds)))
+		}
+		return n
+	}
+	shard.eachUnit(total, done, func(u unit) bool {
+		for lo := u.lo; lo < u.hi; {
+			p := lo / seeds
+			end := min(u.hi, (p+1)*seeds)
+			n[p] += end - lo
+			lo = end
+		}
+		return true
+	})
+	return n
+}
+
+// pointKeys spells each grid point's axis values, for PointProgress.Plan.
+func pointKeys(spec *Spec) [][]string {
+	keys := make([][]string, len(spec.Points))
+	for i := range spec.Points {
+		for _, v := range spec.Points[i].Values {
+			keys[i] = append(keys[i], fmt.Sprint(v))
+		}
+	}
+	return keys
+}
+
+// reportCosts tells pp the wall time of a unit's runs, a sum per grid point: a unit is
+// consecutive runs, so it spans one grid point or a few.
+func reportCosts(pp PointProgress, rows []runRow) {
+	for i := 0; i < len(rows); {
+		j, wall := i, int64(0)
+		for ; j < len(rows) && rows[j].point == rows[i].point; j++ {
+			wall += rows[j].wall
+		}
+		pp.Ran(int(rows[i].point), int64(j-i), time.Duration(wall))
+		i = j
+	}
 }

@@ -402,8 +402,17 @@ func TestShardsMergeToSingleSweep(t *testing.T) {
 
 	// Incomplete or mismatched inputs are refused and leave nothing behind.
 	bad := filepath.Join(dir, "bad")
-	if _, err := Merge(bad, shards[:2]); !isInputError(err) || !strings.Contains(err.Error(), "in none of the shards") {
-		t.Errorf("merge of two of three shards: %v", err)
+	// The missing shard is named, also shard 0, which is the one left out by counting from 1.
+	for _, tc := range []struct {
+		dirs []string
+		want string
+	}{
+		{shards[:2], "missing shard 2/3 (3-of-3 counting from 1)"},
+		{shards[1:], "missing shard 0/3 (1-of-3 counting from 1)"},
+	} {
+		if _, err := Merge(bad, tc.dirs); !isInputError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("merge of %v: %v, want %q", tc.dirs, err, tc.want)
+		}
 	}
 	if _, err := Merge(bad, []string{shards[0], shards[1], shards[2], shards[1]}); !isInputError(err) || !strings.Contains(err.Error(), "more than once") {
 		t.Errorf("merge with a shard twice: %v", err)

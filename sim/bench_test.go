@@ -267,3 +267,47 @@ func BenchmarkCheckerUpdate(b *testing.B) {
 		}
 	}
 }
+
+// seedTimingConfig is the original program's advanced scenario with n nodes, run for units
+// time units.
+func seedTimingConfig(nodes int, units int64) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Nodes = "advanced", nodes
+	c.Horizon = units * c.Unit
+	return c
+}
+
+// BenchmarkSeedTiming runs the seed timing model's two yardsticks without a tracer: 1,000
+// seeds of advanced n = 15 (one op is the whole batch, on one goroutine) and one seed of
+// advanced n = 999 to 10,000 units. It reports the queue items run per op next to the events
+// the runs count, idle polls included.
+func BenchmarkSeedTiming(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		cfg   Config
+		seeds int
+	}{
+		{"advanced-15x1000", seedTimingConfig(15, 200), 1000},
+		{"advanced-999-10k-units", seedTimingConfig(999, 10_000), 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var events, popped int64
+			for i := 0; i < b.N; i++ {
+				events, popped = 0, 0
+				for k := range bc.seeds {
+					cfg := bc.cfg
+					cfg.Seed = uint64(k + 1)
+					s, err := New(cfg, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := s.Run()
+					events += r.Events
+					popped += s.popped
+				}
+			}
+			b.ReportMetric(float64(events), "events/op")
+			b.ReportMetric(float64(popped), "items/op")
+		})
+	}
+}

@@ -31,6 +31,7 @@ const (
 	evOp                            // workload: the next client operation
 	evWorkloadEnd                   // workload: operations stop
 	evLeave                         // a member starts its graceful leave
+	evPolls                         // seed timing: a group of sleeping loops polls
 )
 
 // Loop phases of the seed timing model's node process.
@@ -66,6 +67,9 @@ type loop struct {
 	inbox    []protocol.Message
 	acts     []protocol.Action
 	sending  protocol.Message
+	// unserved says that the node's last step was a serve that served nothing: until its
+	// next input, every serve would do the same.
+	unserved bool
 }
 
 // payload is what a delivery or a timer event carries besides its kind.
@@ -111,6 +115,16 @@ type Sim struct {
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
+	// cancelled, when set, is asked every cancelEvery events whether to give up (RunContext).
+	cancelled func() bool
+
+	// sl holds the seed timing model's sleeping loops; pollIdle turns sleeping off, so that
+	// every idle loop polls as its own event (the reference the sleeping loops are tested
+	// against).
+	sl       sleepers
+	pollIdle bool
+	carved   bool  // the loops' pending actions and inboxes have their first room
+	popped   int64 // queue items run, which is what a run costs
 }
 
 // New builds a run from a validated configuration.
@@ -291,14 +305,24 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 }
 
 // Run executes events until none are left, the horizon is reached or the run fails hard.
+// It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" {
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break
 		}
+		if s.cancelled != nil && s.events%cancelEvery == 0 && s.cancelled() {
+			return nil
+		}
 		it := s.q.pop()
 		s.now = it.at
+		s.popped++
+		if it.kind() == evPolls {
+			// Counts its polls as events and runs the safety check after each real one.
+			s.polls(it.idx())
+			continue
+		}
 		s.events++
 		switch it.kind() {
 		case evWake:
@@ -364,11 +388,14 @@ func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
 
 // observe records what a protocol step changed: state events for the trace, pointer changes
 // for the checker, and the end of a join.
-func (s *Sim) observe(i int32, st protocol.State) {
+func (s *Sim) observe(i int32, p *protocol.State) {
 	n := &s.nodes[i]
-	if st == n.st {
+	// It runs after every step, and most steps change nothing: the test reads the state in
+	// place and skips the ID, which no step changes.
+	if sameState(p, &n.st) {
 		return
 	}
+	st := *p
 	old := n.st
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
@@ -416,6 +443,13 @@ func (s *Sim) observe(i int32, st protocol.State) {
 			s.joinEnded(n.join)
 		}
 	}
+}
+
+func sameState(a, b *protocol.State) bool {
+	return a.Left == b.Left && a.Right == b.Right && a.Queue == b.Queue &&
+		a.Connected == b.Connected && a.Waiting == b.Waiting && a.Locked == b.Locked &&
+		a.Failed == b.Failed && a.Leaving == b.Leaving && a.Departed == b.Departed &&
+		a.LeaveFailed == b.LeaveFailed && a.Refused == b.Refused
 }
 
 // fail ends the run at once, as the original program did when a handler crashed.
@@ -466,6 +500,9 @@ func (s *Sim) startJoin(i int32) {
 
 // runLoop resumes node i's loop until it blocks (a send, an idle unit or a poll).
 func (s *Sim) runLoop(i int32) {
+	if !s.carved {
+		s.carveLoops()
+	}
 	n := &s.nodes[i]
 	l := n.loop
 	if l.landing {
@@ -473,6 +510,7 @@ func (s *Sim) runLoop(i int32) {
 		l.landing = false
 		if r, ok := s.index[l.sending.To]; ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
+			s.wake(r)
 		} else {
 			s.emit(observe.KindDrop, n, &l.sending)
 		}
@@ -521,7 +559,13 @@ func (s *Sim) runLoop(i int32) {
 			}
 			l.phase = phServe
 			if len(l.inbox) == 0 {
-				s.q.push(s.now+s.cfg.Unit, evWake, i)
+				// The next poll serves nothing and starts no join unless an input comes
+				// first, and every input wakes a sleeper.
+				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !n.p.WantsToJoin() {
+					s.sleep(i)
+				} else {
+					s.q.push(s.now+s.cfg.Unit, evWake, i)
+				}
 				return
 			}
 			l.inbox, l.inboxPos = l.inbox[:0], 0
@@ -536,6 +580,22 @@ func (s *Sim) runLoop(i int32) {
 	}
 }
 
+// carveLoops gives every loop room for a few pending actions and inbox messages out of one
+// allocation each: growing each loop's lists from nothing cost a run more allocations than
+// anything else.
+func (s *Sim) carveLoops() {
+	s.carved = true
+	const room = 4
+	acts := make([]protocol.Action, room*len(s.nodes))
+	inbox := make([]protocol.Message, room*len(s.nodes))
+	for k := range s.nodes {
+		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
+			l.acts = acts[room*k : room*k : room*(k+1)]
+			l.inbox = inbox[room*k : room*k : room*(k+1)]
+		}
+	}
+}
+
 // took feeds one input to node i under the seed timing model, where the loop serves its queue
 // on its own turn: the step's actions join the node's pending list, which the loop carries
 // out one blocking action at a time. It reports false when the step failed the run.
@@ -543,8 +603,10 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
+		// Serve changes nothing when it serves nothing (protocol.Node).
+		l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
 		// The original program crashed after the step: what it did before is observed.
-		s.observe(i, rd.State)
+		s.observe(i, &rd.State)
 		if rd.Err != nil {
 			s.fail(i, rd.Err)
 			return false
@@ -586,7 +648,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 			// A refused leave: the node is not in the ring (any more), nothing to do.
 			return
 		}
-		s.observe(i, rd.State)
+		s.observe(i, &rd.State)
 		n := &s.nodes[i]
 		for k := range rd.Actions {
 			a := &rd.Actions[k]
@@ -697,6 +759,7 @@ func (s *Sim) asyncTimer(ref int32) {
 	if s.cfg.Timing == "seed" {
 		in.Hold = true
 		s.took(i, in)
+		s.wake(i)
 		return
 	}
 	s.perform(i, in)

@@ -32,12 +32,14 @@ and a minimum rise. A grid point regresses only when its Holm-adjusted p-value i
 AND its failure rate rose by at least --min-effect, so reruns with other seeds do not fail.
 
 Exit status: 0 no regression, 1 some grid point regressed (a table of them is printed),
-2 unusable input (not a result set, a baseline for another spec, grid points missing).`,
+2 unusable input (not a result set, a baseline for another spec, grid points missing, or
+runs missing: a stopped sweep or a single shard is refused unless --allow-incomplete).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "baseline", Usage: "baseline file written by dhtexp baseline"},
 			&cli.Float64Flag{Name: "alpha", Value: analysis.DefaultAlpha, Usage: "family-wise significance level"},
 			&cli.Float64Flag{Name: "min-effect", Value: analysis.DefaultMinEffect, Usage: "smallest rise in failure rate that fails, absolute (0.05 = 5 points)"},
 			&cli.BoolFlag{Name: "allow-spec-change", Usage: "compare even if the spec hash differs, matching grid points by parameters"},
+			&cli.BoolFlag{Name: "allow-incomplete", Usage: "compare a result set that lacks some of its planned runs (a stopped sweep, one shard) instead of refusing it"},
 		},
 		Action: checkCmd,
 	})
@@ -99,12 +101,19 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	incomplete := warnIncomplete(c, args[0], s)
 	runner.CanonicalSpecHashes(s.Manifest, &b.SpecHash)
 	res, err := analysis.Check(b, s, opts)
 	if err != nil {
 		// Everything Check refuses is input it cannot use; exit 1 is
 		// reserved for a regression.
 		return exitError{exitBadInput, err}
+	}
+	// A stopped sweep's rates come from its cheap early grid points and a shard's from a
+	// slice of each: neither is the experiment the baseline recorded. Check's own refusals
+	// come first, since they name the grid points by their parameters.
+	if incomplete && !c.Bool("allow-incomplete") {
+		return exitError{exitBadInput, fmt.Errorf("check: %s is incomplete; finish it (or merge its shards) first, or pass --allow-incomplete to compare the runs present", args[0])}
 	}
 	var buf bytes.Buffer
 	if err := analysis.WriteCheck(&buf, res); err != nil {
@@ -117,4 +126,16 @@ func checkCmd(c *cli.Context) error {
 		return exitError{exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path)}
 	}
 	return nil
+}
+
+// warnIncomplete prints a line on stderr when the result set at dir lacks planned runs, and
+// reports whether it does: the report and the check of a stopped sweep otherwise look like
+// those of the whole experiment.
+func warnIncomplete(c *cli.Context, dir string, s *analysis.Summary) bool {
+	b := analysis.CompletenessOf(s).Banner()
+	if b == "" {
+		return false
+	}
+	fmt.Fprintf(c.App.ErrWriter, "warning: %s is an incomplete result set: %s\n", dir, b)
+	return true
 }

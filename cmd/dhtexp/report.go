@@ -53,6 +53,7 @@ func reportCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	warnIncomplete(c, results, s)
 	if format != "" {
 		// Rendered in full before printing, so a failure prints nothing.
 		var buf bytes.Buffer

@@ -25,9 +25,11 @@ With --seeds N, runs seeds seed..seed+N-1 on all cores and prints a summary.
 
 Examples:
   dhtexp run --scenario simple --seed 7
+  dhtexp run --scenario advanced --nodes 999 --horizon 10s --quiet
   dhtexp run --scenario simple --seeds 1000
   dhtexp run --scenario random --nodes 64 --joiners 16 --timing async --delay uniform --delay-min 1ms --delay-max 20ms --seeds 500`,
-		Flags:  simFlags(),
+		Flags: append(simFlags(), &cli.BoolFlag{Name: "quiet",
+			Usage: "with one seed: print the outcome and the counts only, no message log or final ring"}),
 		Action: runAction,
 	}
 }
@@ -76,7 +78,10 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	if c.Int("seeds") == 1 {
-		return runOne(c.App.Writer, cfg, color)
+		if err := runlog.OneWith(c.App.Writer, cfg, runlog.Options{Color: color, Quiet: c.Bool("quiet")}); err != nil {
+			return usagef("%v", err)
+		}
+		return nil
 	}
 	runlog.Many(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
 	return nil

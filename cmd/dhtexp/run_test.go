@@ -117,3 +117,24 @@ func TestCheckAcceptsFileHashes(t *testing.T) {
 		restore()
 	}
 }
+
+// --quiet keeps a single run's outcome and counts and drops the log and the final ring;
+// without it the same counts come after the log.
+func TestRunQuiet(t *testing.T) {
+	args := []string{"run", "--scenario", "advanced", "--nodes", "9", "--seed", "4", "--color", "never"}
+	code, loud, errOut := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, quiet, errOut := runCLI(t, append(args, "--quiet")...)
+	if code != 0 {
+		t.Fatalf("--quiet: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(quiet, "final ring") || strings.Contains(quiet, "->") {
+		t.Errorf("--quiet printed the log or the ring:\n%s", quiet)
+	}
+	tail := quiet[strings.Index(quiet, "\noutcome:"):]
+	if !strings.HasSuffix(loud, tail) {
+		t.Errorf("--quiet summary %q is not the end of the full output:\n%s", tail, loud)
+	}
+}

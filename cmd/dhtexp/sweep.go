@@ -34,19 +34,21 @@ func sweepCommand() *cli.Command {
 		Description: `Runs every grid point of SPEC (experiments/*.toml) once per seed on all cores and
 writes a result set: manifest.json plus runs/, joins/, ops/ and events/ parts (docs/results.md).
 Ctrl-C stops cleanly; --resume continues a stopped or killed sweep without repeating or
-losing a run. --shard i/n runs one slice of the experiment; "dhtexp merge" combines the
-shards' folders.
+losing a run. --shard I/N runs one slice of the experiment; "dhtexp merge" combines the
+shards' folders and names any shard that is missing. Shards count from 0: the 3 shards of
+--shard I/3 are 0/3, 1/3 and 2/3. Counting from 1 is spelled K-of-N: 1-of-3, 2-of-3, 3-of-3.
 
 Examples:
   dhtexp sweep experiments/smoke.toml
   dhtexp sweep experiments/concurrency.toml --resume
-  dhtexp sweep experiments/concurrency.toml --shard 2/8 -o /data/concurrency/shard-2
+  dhtexp sweep experiments/concurrency.toml --shard 2/8 -o /data/concurrency/shard-2   # the third of 8
+  dhtexp sweep experiments/concurrency.toml --shard 3-of-8 -o /data/concurrency/shard-2 # the same
   dhtexp merge -o results/concurrency /data/concurrency/shard-*`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (default: results/NAME, or results/NAME-shard-I when sharded)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel simulations"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the result set in the output folder (it must come from the same spec)"},
-			&cli.StringFlag{Name: "shard", Usage: "run slice `I/N` of the experiment (default: from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, else all)"},
+			&cli.StringFlag{Name: "shard", Usage: "run slice `I/N` of the experiment, I counting from 0 (0/N .. N-1/N), or K-of-N counting from 1; without it, from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, else all"},
 			&cli.IntFlag{Name: "shard-count", Usage: "number of shards when the index comes from JOB_COMPLETION_INDEX (or set DHTEXP_SHARDS)"},
 			&cli.StringFlag{Name: "trace", Usage: "override the spec's trace level: none | joins | messages"},
 			&cli.IntFlag{Name: "part-runs", Value: runner.DefaultPartRuns, Usage: "runs per part: a kill loses at most this many"},
@@ -102,6 +104,10 @@ func sweepAction(c *cli.Context) error {
 		}
 	}
 	stderr := c.App.ErrWriter
+	// Said before the first run, while stopping costs nothing.
+	for _, w := range spec.Estimate(opts.Trace).Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", spec.Name, w)
+	}
 	f, isFile := stderr.(*os.File)
 	opts.Progress = runner.NewProgress(stderr, spec.Name, isFile && term.IsTerminal(int(f.Fd())), c.Duration("progress-every"))
 
@@ -140,8 +146,13 @@ func sweepAction(c *cli.Context) error {
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "validate",
-		Usage:     "check experiment specs and print their grid sizes",
+		Name:  "validate",
+		Usage: "check experiment specs and print their grid sizes and estimated output and memory",
+		Description: `For each SPEC: its grid points × seeds = runs, the size of its result set at the
+spec's trace level and the memory of one run of its largest grid point, estimated from
+constants measured on a 2-core machine (runner/estimate.go; rough, within a factor of a few).
+A warning follows when the runs, the output or a run's memory is beyond what a workstation
+does in a day; sweep prints the same warnings before it starts.`,
 		ArgsUsage: "SPEC...",
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -154,8 +165,12 @@ func validateCommand() *cli.Command {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s)\n",
-					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace)
+				est := spec.Estimate(0)
+				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s); %s\n",
+					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace, est)
+				for _, w := range est.Warnings {
+					fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", path, w)
+				}
 			}
 			if len(errs) > 0 {
 				return usageError{errors.Join(errs...)}
