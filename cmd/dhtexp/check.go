@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/runner"
 )
 
@@ -46,7 +47,7 @@ runs missing: a stopped sweep or a single shard is refused unless --allow-incomp
 }
 
 func baselineCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
@@ -74,7 +75,7 @@ func baselineCmd(c *cli.Context) error {
 }
 
 func checkCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
@@ -87,7 +88,7 @@ func checkCmd(c *cli.Context) error {
 		AllowSpecChange: c.Bool("allow-spec-change"),
 	}
 	if err := opts.Validate(); err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	path := c.String("baseline")
 	if path == "" {
@@ -107,13 +108,13 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		// Everything Check refuses is input it cannot use; exit 1 is
 		// reserved for a regression.
-		return exitError{exitBadInput, err}
+		return cliutil.Exit(exitBadInput, err)
 	}
 	// A stopped sweep's rates come from its cheap early grid points and a shard's from a
 	// slice of each: neither is the experiment the baseline recorded. Check's own refusals
 	// come first, since they name the grid points by their parameters.
 	if incomplete && !c.Bool("allow-incomplete") {
-		return exitError{exitBadInput, fmt.Errorf("check: %s is incomplete; finish it (or merge its shards) first, or pass --allow-incomplete to compare the runs present", args[0])}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("check: %s is incomplete; finish it (or merge its shards) first, or pass --allow-incomplete to compare the runs present", args[0]))
 	}
 	var buf bytes.Buffer
 	if err := analysis.WriteCheck(&buf, res); err != nil {
@@ -123,7 +124,7 @@ func checkCmd(c *cli.Context) error {
 		return err
 	}
 	if n := len(res.Regressed()); n > 0 {
-		return exitError{exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path))
 	}
 	return nil
 }

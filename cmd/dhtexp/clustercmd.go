@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/cluster"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -69,7 +70,7 @@ func clusterOptions(c *cli.Context) (cluster.Options, error) {
 	}
 	o.Secret = secret
 	if err := o.Validate(); err != nil {
-		return o, usageError{err}
+		return o, cliutil.Usage(err)
 	}
 	return o, nil
 }
@@ -87,14 +88,14 @@ func clusterAction(c *cli.Context) error {
 	defer stop()
 	res, err := cluster.Run(ctx, o)
 	if ctx.Err() != nil {
-		return exitError{exitInterrupted, errors.New("interrupted; every node process was stopped")}
+		return cliutil.Exit(exitInterrupted, errors.New("interrupted; every node process was stopped"))
 	}
 	if err != nil {
 		return err
 	}
 	res.Print(c.App.Writer, &o)
 	if res.Outcome != observe.OutcomeOK {
-		return exitError{exitFailure, fmt.Errorf("outcome %s", res.Outcome)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("outcome %s", res.Outcome))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/explore"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
@@ -53,7 +54,7 @@ Examples:
 			}
 			fmt.Fprint(c.App.Writer, rep.Format(&cfg))
 			if len(rep.Findings) > 0 {
-				return exitError{exitFailure, fmt.Errorf("%d kind(s) of counterexample found", len(rep.Findings))}
+				return cliutil.Exit(exitFailure, fmt.Errorf("%d kind(s) of counterexample found", len(rep.Findings)))
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -52,7 +53,7 @@ func kvAction(c *cli.Context) error {
 	}
 	addr, q, err := node.ParseKVArgs(args)
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	kind, key := q.Kind, q.Key
 	timeout := c.Duration("timeout")
@@ -66,7 +67,7 @@ func kvAction(c *cli.Context) error {
 	rep, err := node.AskKV(c.Context, addr, q, timeout, node.WithSecret(secret))
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
-		return exitError{exitBadInput, fmt.Errorf("%s: %w", what, err)}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: %w", what, err))
 	}
 	if rep.Status != node.StatusRefused {
 		if err := node.WriteKVReply(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
@@ -77,9 +78,9 @@ func kvAction(c *cli.Context) error {
 	case protocol.StatusOK:
 		return nil
 	case node.StatusRefused:
-		return exitError{exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error)}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error))
 	case protocol.StatusNotFound:
-		return exitError{exitFailure, fmt.Errorf("%s: not found", what)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("%s: not found", what))
 	}
-	return exitError{exitFailure, fmt.Errorf("%s: %s", what, rep.Problem())}
+	return cliutil.Exit(exitFailure, fmt.Errorf("%s: %s", what, rep.Problem()))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/trace"
@@ -104,7 +105,7 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 		SecretFile: c.String("secret-file"), SecretEnv: os.Getenv(node.SecretEnv)}
 	cfg, err := s.Config()
 	if err != nil {
-		return cfg, usageError{err}
+		return cfg, cliutil.Usage(err)
 	}
 	return cfg, nil
 }
@@ -112,7 +113,7 @@ func nodeConfig(c *cli.Context) (node.Config, error) {
 func parseLevel(s string) (slog.Level, error) {
 	l, err := node.ParseLogLevel(s)
 	if err != nil {
-		return l, usageError{err}
+		return l, cliutil.Usage(err)
 	}
 	return l, nil
 }

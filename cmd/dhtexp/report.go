@@ -9,6 +9,7 @@ import (
 
 	"github.com/dhtexp/dhtexp/analysis"
 	"github.com/dhtexp/dhtexp/failex"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 )
 
 func init() {
@@ -35,7 +36,7 @@ write the report as well. Exit status 2 means RESULTS is not a usable result set
 }
 
 func reportCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
@@ -46,7 +47,7 @@ func reportCmd(c *cli.Context) error {
 	var format analysis.Format
 	if f := c.String("format"); f != "" {
 		if format, err = analysis.ParseFormat(f); err != nil {
-			return usageError{err}
+			return cliutil.Usage(err)
 		}
 	}
 	s, err := openSummary(results, analysis.Options{X: c.String("x")})
@@ -101,22 +102,7 @@ func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
 // badInput gives input errors exitBadInput and leaves others as they are.
 func badInput(err error) error {
 	if analysis.IsInputError(err) {
-		return exitError{exitBadInput, err}
+		return cliutil.Exit(exitBadInput, err)
 	}
 	return err
-}
-
-// interspersed returns the command's positional arguments, applying flags
-// found among them: the usage lines put flags after RESULTS, and
-// urfave/cli v2 stops reading flags at the first positional argument. A
-// help flag there shows the help and returns no arguments.
-func interspersed(c *cli.Context) ([]string, error) {
-	pos, err := lateFlags(c)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) == 0 {
-		return nil, usagef("%s needs a result set folder (usage: dhtexp %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
-	}
-	return pos, nil
 }

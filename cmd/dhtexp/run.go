@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/sim"
@@ -49,7 +50,7 @@ func simFlags() []cli.Flag {
 func configFromFlags(c *cli.Context) (sim.Config, error) {
 	r, err := paramflag.Read(c)
 	if err != nil {
-		return r.Config, usageError{err}
+		return r.Config, cliutil.Usage(err)
 	}
 	cfg := r.Config
 	cfg.Seed = c.Uint64("seed")
@@ -91,7 +92,7 @@ func runAction(c *cli.Context) error {
 func wantColor(mode string, w io.Writer) (bool, error) {
 	color, err := runlog.WantColor(mode, w)
 	if err != nil {
-		return false, usageError{err}
+		return false, cliutil.Usage(err)
 	}
 	return color, nil
 }

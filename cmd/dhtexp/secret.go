@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
 )
 
@@ -20,7 +21,7 @@ func secretFileFlag() cli.Flag {
 func readSecret(c *cli.Context) ([]byte, error) {
 	secret, err := node.ReadSecret(c.String("secret-file"), os.Getenv(node.SecretEnv))
 	if err != nil {
-		return nil, usageError{err}
+		return nil, cliutil.Usage(err)
 	}
 	return secret, nil
 }

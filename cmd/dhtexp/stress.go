@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/stress"
@@ -96,14 +97,14 @@ func stressAction(c *cli.Context) error {
 	defer stop()
 	sum, err := stress.Run(ctx, b, o)
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	sum.WriteText(c.App.Writer)
 	switch {
 	case sum.Kept < sum.Runs:
-		return exitError{exitFailure, fmt.Errorf("stress: %d of %d runs broke the promise of %s", sum.Runs-sum.Kept, sum.Runs, b.Protocol)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("stress: %d of %d runs broke the promise of %s", sum.Runs-sum.Kept, sum.Runs, b.Protocol))
 	case sum.Interrupted:
-		return exitError{exitInterrupted, fmt.Errorf("interrupted")}
+		return cliutil.Exit(exitInterrupted, fmt.Errorf("interrupted"))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dhtexp/dhtexp/cluster"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -22,9 +23,6 @@ import (
 func init() {
 	commands = append(commands, sweepCommand(), validateCommand(), mergeCommand())
 }
-
-// exitInterrupted is the conventional status of a program stopped by SIGINT.
-const exitInterrupted = 130
 
 func sweepCommand() *cli.Command {
 	return &cli.Command{
@@ -68,7 +66,7 @@ func sweepAction(c *cli.Context) error {
 	}
 	spec, err := runner.Load(args[0])
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: cluster.InProcess{}}
 	if opts.Workers < 1 {
@@ -90,7 +88,7 @@ func sweepAction(c *cli.Context) error {
 		var from string
 		opts.Shard, from, err = runner.ShardFromEnv(os.Getenv, c.Int("shard-count"))
 		if err != nil {
-			return usageError{err}
+			return cliutil.Usage(err)
 		}
 		if from != "" {
 			fmt.Fprintf(c.App.ErrWriter, "%s: shard %s from %s\n", spec.Name, opts.Shard, from)
@@ -128,7 +126,7 @@ func sweepAction(c *cli.Context) error {
 	sum, err := runner.Sweep(ctx, spec, opts)
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	if sum != nil {
 		rate := float64(sum.Done) / sum.Elapsed.Seconds()
@@ -139,7 +137,7 @@ func sweepAction(c *cli.Context) error {
 		return err
 	}
 	if sum.Interrupted {
-		return exitError{exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume")}
+		return cliutil.Exit(exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume"))
 	}
 	return nil
 }
@@ -173,7 +171,7 @@ does in a day; sweep prints the same warnings before it starts.`,
 				}
 			}
 			if len(errs) > 0 {
-				return usageError{errors.Join(errs...)}
+				return cliutil.Usage(errors.Join(errs...))
 			}
 			return nil
 		},
@@ -202,7 +200,7 @@ func mergeCommand() *cli.Command {
 			m, err := runner.Merge(c.String("out"), dirs)
 			var ie *runner.InputError
 			if errors.As(err, &ie) {
-				return usageError{err}
+				return cliutil.Usage(err)
 			}
 			if err != nil {
 				return err
