@@ -2,22 +2,18 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/node/nodeflag"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
 func init() {
 	commands = append(commands, kvCommand())
 }
-
-// defaultKVTimeout leaves the node's own operation timeout (protocol.DefaultOpTimeout)
-// room to run out first, so that a slow ring answers "timeout" with what the node knows.
-const defaultKVTimeout = 5 * time.Second
 
 func kvCommand() *cli.Command {
 	return &cli.Command{
@@ -37,11 +33,7 @@ Examples:
   dhtexp kv 127.0.0.1:7000 put colour blue
   dhtexp kv 127.0.0.1:7001 get colour
   dhtexp kv 127.0.0.1:7001 lookup colour --json`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (unknown IDs are null)"},
-			&cli.DurationFlag{Name: "timeout", Value: defaultKVTimeout, Usage: "give up when the node has not answered within this long"},
-			secretFileFlag(),
-		},
+		Flags:  nodeflag.KV(),
 		Action: kvAction,
 	}
 }
