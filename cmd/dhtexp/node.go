@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,7 +14,6 @@ import (
 	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/node/nodeflag"
-	"github.com/dhtexp/dhtexp/trace"
 )
 
 func init() {
@@ -52,46 +50,19 @@ Examples:
 	}
 }
 
-func nodeConfig(c *cli.Context) (node.Config, error) {
-	if c.Args().Len() > 0 {
-		return node.Config{}, usagef("node takes no arguments, got %q", c.Args().Slice())
-	}
-	s := nodeflag.Settings(c)
-	cfg, err := s.Config()
-	if err != nil {
-		return cfg, cliutil.Usage(err)
-	}
-	return cfg, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	l, err := node.ParseLogLevel(s)
-	if err != nil {
-		return l, cliutil.Usage(err)
-	}
-	return l, nil
-}
-
 func nodeAction(c *cli.Context) error {
-	cfg, err := nodeConfig(c)
+	if c.Args().Len() > 0 {
+		return usagef("node takes no arguments, got %q", c.Args().Slice())
+	}
+	cfg, err := nodeflag.Config(c)
+	if err != nil {
+		return cliutil.Usage(err)
+	}
+	tw, err := nodeflag.Tracer(c, &cfg)
 	if err != nil {
 		return err
 	}
-	level, err := parseLevel(c.String("log-level"))
-	if err != nil {
-		return err
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-
-	var tw *trace.EventTracer
-	if path := c.String("trace"); path != "" {
-		ew, err := trace.CreateEvents(path, trace.ClockWall, trace.Options{})
-		if err != nil {
-			return err
-		}
-		tw = trace.NewEventTracer(ew, c.Int64("run-id"), func(err error) {
-			cfg.Logger.Error("trace write failed; no further events are written", "err", err)
-		})
+	if tw != nil { // a nil *EventTracer would be a non-nil Tracer
 		cfg.Tracer = tw
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)

@@ -5,6 +5,7 @@
 package nodeflag
 
 import (
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/trace"
 )
 
 // DefaultProtocol is the variant real nodes run unless told otherwise: the one whose
@@ -112,4 +114,36 @@ func KV() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Value: DefaultKVTimeout, Usage: "give up when the node has not answered within this long"},
 		SecretFile(),
 	}
+}
+
+// Config reads the flags of Node into the node's configuration, checked, with a logger at
+// --log-level on the command's stderr. Every error is one in the flags' values.
+func Config(c *cli.Context) (node.Config, error) {
+	s := Settings(c)
+	cfg, err := s.Config()
+	if err != nil {
+		return cfg, err
+	}
+	level, err := node.ParseLogLevel(c.String("log-level"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	return cfg, nil
+}
+
+// Tracer opens the trace file of --trace for cfg's node, nil without one. A write that
+// fails is logged once and ends the trace, not the node.
+func Tracer(c *cli.Context, cfg *node.Config) (*trace.EventTracer, error) {
+	path := c.String("trace")
+	if path == "" {
+		return nil, nil
+	}
+	ew, err := trace.CreateEvents(path, trace.ClockWall, trace.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return trace.NewEventTracer(ew, c.Int64("run-id"), func(err error) {
+		cfg.Logger.Error("trace write failed; no further events are written", "err", err)
+	}), nil
 }

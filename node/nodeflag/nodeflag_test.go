@@ -76,3 +76,28 @@ func TestFlagNames(t *testing.T) {
 		}
 	}
 }
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // error; empty: none
+	}{
+		{[]string{"--id", "7", "--log-level", "debug"}, ""},
+		{[]string{"--log-level", "loud"}, "--log-level: "},
+		{[]string{"--bits", "0"}, "--bits"},
+	} {
+		var err error
+		var cfg node.Config
+		app := &cli.App{Flags: Node(), Writer: io.Discard, ErrWriter: io.Discard,
+			Action: func(c *cli.Context) error { cfg, err = Config(c); return nil }}
+		if e := app.Run(append([]string{"node"}, tc.args...)); e != nil {
+			t.Fatal(e)
+		}
+		switch {
+		case tc.want == "" && (err != nil || cfg.Logger == nil || cfg.ID != 7):
+			t.Errorf("%v: got %+v, %v", tc.args, cfg, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
