@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"runtime"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,33 +34,14 @@ Examples:
 	}
 }
 
-// simFlags names everything a simulated run has; run, replay and shrink share them: one flag
-// per parameter of the registry, and those that pick the seeds and the output.
-func simFlags() []cli.Flag {
-	return append(paramflag.Flags(),
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
-		&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
-		&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
-		&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
-	)
-}
+// simFlags names everything a simulated run has; run, replay and shrink share them.
+var simFlags = paramflag.RunFlags
 
 // configFromFlags reads the run parameters and the seed.
 func configFromFlags(c *cli.Context) (sim.Config, error) {
-	r, err := paramflag.Read(c)
+	cfg, err := paramflag.Config(c)
 	if err != nil {
-		return r.Config, cliutil.Usage(err)
-	}
-	cfg := r.Config
-	cfg.Seed = c.Uint64("seed")
-	if n := c.Int("seeds"); n < 1 {
-		return cfg, usagef("--seeds must be at least 1, got %d", n)
-	}
-	if w := c.Int("workers"); w < 1 {
-		return cfg, usagef("--workers must be at least 1, got %d", w)
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("%v", err)
+		return cfg, cliutil.Usage(err)
 	}
 	return cfg, nil
 }
