@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/analysis/analysisflag"
 	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/runner"
 )
@@ -18,9 +19,7 @@ func init() {
 		ArgsUsage: "RESULTS",
 		Description: `Writes a JSON baseline (spec hash, experiment, and per grid point its parameters,
 runs and failed runs) to FILE, for example experiments/baselines/smoke.json.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "baseline file to write"},
-		},
+		Flags:  analysisflag.Baseline(),
 		Action: baselineCmd,
 	})
 	commands = append(commands, &cli.Command{
@@ -35,13 +34,7 @@ AND its failure rate rose by at least --min-effect, so reruns with other seeds d
 Exit status: 0 no regression, 1 some grid point regressed (a table of them is printed),
 2 unusable input (not a result set, a baseline for another spec, grid points missing, or
 runs missing: a stopped sweep or a single shard is refused unless --allow-incomplete).`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "baseline", Usage: "baseline file written by dhtexp baseline"},
-			&cli.Float64Flag{Name: "alpha", Value: analysis.DefaultAlpha, Usage: "family-wise significance level"},
-			&cli.Float64Flag{Name: "min-effect", Value: analysis.DefaultMinEffect, Usage: "smallest rise in failure rate that fails, absolute (0.05 = 5 points)"},
-			&cli.BoolFlag{Name: "allow-spec-change", Usage: "compare even if the spec hash differs, matching grid points by parameters"},
-			&cli.BoolFlag{Name: "allow-incomplete", Usage: "compare a result set that lacks some of its planned runs (a stopped sweep, one shard) instead of refusing it"},
-		},
+		Flags:  analysisflag.Check(),
 		Action: checkCmd,
 	})
 }
@@ -62,9 +55,7 @@ func baselineCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if want := s.Manifest.ExpectedRuns(); s.Runs < want {
-		fmt.Fprintf(c.App.ErrWriter, "warning: %s has %d of %d runs; the baseline records what is there\n", args[0], s.Runs, want)
-	}
+	analysis.WarnPartialBaseline(c.App.ErrWriter, args[0], s)
 	runner.CanonicalSpecHashes(s.Manifest)
 	b := analysis.NewBaseline(s)
 	if err := analysis.WriteBaseline(out, b); err != nil {
@@ -82,12 +73,8 @@ func checkCmd(c *cli.Context) error {
 	if len(args) != 1 {
 		return usagef("check takes one result set folder, got %d arguments", len(args))
 	}
-	opts := analysis.CheckOptions{
-		Alpha:           c.Float64("alpha"),
-		MinEffect:       c.Float64("min-effect"),
-		AllowSpecChange: c.Bool("allow-spec-change"),
-	}
-	if err := opts.Validate(); err != nil {
+	opts, err := analysisflag.CheckOptions(c)
+	if err != nil {
 		return cliutil.Usage(err)
 	}
 	path := c.String("baseline")
@@ -102,7 +89,7 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	incomplete := warnIncomplete(c, args[0], s)
+	incomplete := analysis.WarnIncomplete(c.App.ErrWriter, args[0], s)
 	runner.CanonicalSpecHashes(s.Manifest, &b.SpecHash)
 	res, err := analysis.Check(b, s, opts)
 	if err != nil {
@@ -127,16 +114,4 @@ func checkCmd(c *cli.Context) error {
 		return cliutil.Exit(exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path))
 	}
 	return nil
-}
-
-// warnIncomplete prints a line on stderr when the result set at dir lacks planned runs, and
-// reports whether it does: the report and the check of a stopped sweep otherwise look like
-// those of the whole experiment.
-func warnIncomplete(c *cli.Context, dir string, s *analysis.Summary) bool {
-	b := analysis.CompletenessOf(s).Banner()
-	if b == "" {
-		return false
-	}
-	fmt.Fprintf(c.App.ErrWriter, "warning: %s is an incomplete result set: %s\n", dir, b)
-	return true
 }

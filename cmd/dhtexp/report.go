@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/analysis/analysisflag"
 	"github.com/dhtexp/dhtexp/failex"
 	"github.com/dhtexp/dhtexp/internal/cliutil"
 )
@@ -26,11 +27,7 @@ ops table when there is one), inconsistent gets, key safety and stale fingers pe
 
 With --format, the table is printed to stdout instead (text, csv, json or markdown); add -o to
 write the report as well. Exit status 2 means RESULTS is not a usable result set.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "report folder (default RESULTS/report)"},
-			&cli.StringFlag{Name: "x", Usage: "sweep axis to plot along the x axis (default: the first numeric axis)"},
-			&cli.StringFlag{Name: "format", Usage: "print the table to stdout as text, csv, json or markdown"},
-		},
+		Flags:  analysisflag.Report(),
 		Action: reportCmd,
 	})
 }
@@ -44,17 +41,15 @@ func reportCmd(c *cli.Context) error {
 		return usagef("report takes one result set folder, got %d arguments", len(args))
 	}
 	results := args[0]
-	var format analysis.Format
-	if f := c.String("format"); f != "" {
-		if format, err = analysis.ParseFormat(f); err != nil {
-			return cliutil.Usage(err)
-		}
+	format, err := analysisflag.Format(c)
+	if err != nil {
+		return cliutil.Usage(err)
 	}
 	s, err := openSummary(results, analysis.Options{X: c.String("x")})
 	if err != nil {
 		return err
 	}
-	warnIncomplete(c, results, s)
+	analysis.WarnIncomplete(c.App.ErrWriter, results, s)
 	if format != "" {
 		// Rendered in full before printing, so a failure prints nothing.
 		var buf bytes.Buffer
