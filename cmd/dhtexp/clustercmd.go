@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +50,7 @@ func clusterAction(c *cli.Context) error {
 		return err
 	}
 	o.Log = c.App.ErrWriter
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliutil.SignalContext(c.Context, false)
 	defer stop()
 	res, err := cluster.Run(ctx, o)
 	if ctx.Err() != nil {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -65,7 +62,7 @@ func nodeAction(c *cli.Context) error {
 	if tw != nil { // a nil *EventTracer would be a non-nil Tracer
 		cfg.Tracer = tw
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliutil.SignalContext(c.Context, false)
 	defer stop()
 	err = node.RunProcess(ctx, cfg, node.Process{Stdin: c.App.Reader, ExitWithStdin: c.Bool("exit-with-stdin"),
 		LeaveTimeout: leaveTimeout, Started: func(n *node.Node) {

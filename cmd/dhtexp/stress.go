@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +49,7 @@ func stressAction(c *cli.Context) error {
 	}
 	o.Progress = sweepflag.Progress(c, "stress "+b.Protocol)
 
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliutil.SignalContext(c.Context, false)
 	defer stop()
 	sum, err := stress.Run(ctx, b, o)
 	if err != nil {

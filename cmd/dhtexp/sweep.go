@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -71,20 +68,10 @@ func sweepAction(c *cli.Context) error {
 	}
 	opts.Progress = sweepflag.Progress(c, spec.Name)
 
-	if os.Getenv("GOGC") == "" {
-		// Simulations allocate a little garbage quickly and keep almost nothing, so the
-		// default collector runs very often for a tiny heap; collecting at 5× the live heap
-		// instead cuts sweep CPU time by a fifth on short runs and costs little memory.
-		debug.SetGCPercent(400)
-	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	runner.TuneGC()
+	// A second Ctrl-C ends the process at once.
+	ctx, stop := cliutil.SignalContext(c.Context, true)
 	defer stop()
-	go func() {
-		// After the first signal the default action is back, so a second Ctrl-C ends the
-		// process at once.
-		<-ctx.Done()
-		stop()
-	}()
 	sum, err := runner.Sweep(ctx, spec, opts)
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
