@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/internal/cliutil"
@@ -54,9 +52,9 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	color, err := wantColor(c.String("color"), c.App.Writer)
+	color, err := paramflag.Color(c)
 	if err != nil {
-		return err
+		return cliutil.Usage(err)
 	}
 	if c.Int("seeds") == 1 {
 		if err := runlog.OneWith(c.App.Writer, cfg, runlog.Options{Color: color, Quiet: c.Bool("quiet")}); err != nil {
@@ -65,22 +63,5 @@ func runAction(c *cli.Context) error {
 		return nil
 	}
 	runlog.Many(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
-	return nil
-}
-
-// wantColor reads --color.
-func wantColor(mode string, w io.Writer) (bool, error) {
-	color, err := runlog.WantColor(mode, w)
-	if err != nil {
-		return false, cliutil.Usage(err)
-	}
-	return color, nil
-}
-
-// runOne prints one run's log; a configuration the simulator refuses is bad input.
-func runOne(w io.Writer, cfg sim.Config, color bool) error {
-	if err := runlog.One(w, cfg, color); err != nil {
-		return usagef("%v", err)
-	}
 	return nil
 }

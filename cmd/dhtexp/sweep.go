@@ -132,9 +132,7 @@ func mergeCommand() *cli.Command {
 		Name:      "merge",
 		Usage:     "combine the result sets of a sharded sweep into one",
 		ArgsUsage: "SHARD_DIR...",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (required); must not exist or be empty"},
-		},
+		Flags:     sweepflag.Merge(),
 		Action: func(c *cli.Context) error {
 			dirs, err := lateFlags(c)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -39,4 +40,9 @@ func Config(c *cli.Context) (sim.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// Color reads --color for output to the command's stdout.
+func Color(c *cli.Context) (bool, error) {
+	return runlog.WantColor(c.String("color"), c.App.Writer)
 }

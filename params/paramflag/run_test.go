@@ -46,3 +46,22 @@ func TestConfigBadValues(t *testing.T) {
 		}
 	}
 }
+
+func TestColor(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		want bool
+		bad  bool
+	}{{"always", true, false}, {"never", false, false}, {"auto", false, false}, {"sometimes", false, true}} {
+		var got bool
+		var err error
+		app := &cli.App{Writer: io.Discard, ErrWriter: io.Discard, Flags: RunFlags(),
+			Action: func(c *cli.Context) error { got, err = Color(c); return nil }}
+		if e := app.Run([]string{"run", "--color", tc.mode}); e != nil {
+			t.Fatal(e)
+		}
+		if got != tc.want || (err != nil) != tc.bad {
+			t.Errorf("%s: got %v, %v", tc.mode, got, err)
+		}
+	}
+}

@@ -82,3 +82,10 @@ func Options(c *cli.Context, name string, getenv func(string) string) (opts runn
 	}
 	return opts, shardFrom, nil
 }
+
+// Merge are the flags of "dhtexp merge".
+func Merge() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (required); must not exist or be empty"},
+	}
+}
