@@ -26,10 +26,10 @@ func options(env map[string]string, args ...string) (opts runner.Options, from s
 
 func TestOptions(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		env  map[string]string
-		dir  string
-		from string
+		args  []string
+		env   map[string]string
+		dir   string
+		from  string
 		check func(runner.Options) bool
 	}{
 		{nil, nil, filepath.Join("results", "smoke"), "", func(o runner.Options) bool {
