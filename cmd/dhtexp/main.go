@@ -24,8 +24,8 @@ const (
 
 var commands []*cli.Command
 
-// usagef marks errors in flags or arguments; they exit with exitBadInput. lateFlags reads
-// flags given after the first positional argument.
+// usagef marks errors in flags or arguments; they exit with exitBadInput. lateFlags and
+// interspersed read flags given after the first positional argument.
 var (
 	usagef       = cliutil.Usagef
 	lateFlags    = cliutil.LateFlags
