@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -26,4 +27,13 @@ func RunConfig(dir string, id int64) (sim.Config, error) {
 	cfg := p.Config
 	cfg.Seed = seed
 	return cfg, nil
+}
+
+// RunConfigArg is RunConfig of a run id as written on a command line.
+func RunConfigArg(dir, id string) (sim.Config, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 0 {
+		return sim.Config{}, fmt.Errorf("RUN_ID %q is not a run id (a non-negative integer)", id)
+	}
+	return RunConfig(dir, n)
 }

@@ -2,21 +2,18 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/node/nodeflag"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
 func init() {
 	commands = append(commands, kvCommand())
 }
-
-// defaultKVTimeout leaves the node's own operation timeout (protocol.DefaultOpTimeout)
-// room to run out first, so that a slow ring answers "timeout" with what the node knows.
-const defaultKVTimeout = 5 * time.Second
 
 func kvCommand() *cli.Command {
 	return &cli.Command{
@@ -36,11 +33,7 @@ Examples:
   dhtexp kv 127.0.0.1:7000 put colour blue
   dhtexp kv 127.0.0.1:7001 get colour
   dhtexp kv 127.0.0.1:7001 lookup colour --json`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (unknown IDs are null)"},
-			&cli.DurationFlag{Name: "timeout", Value: defaultKVTimeout, Usage: "give up when the node has not answered within this long"},
-			secretFileFlag(),
-		},
+		Flags:  nodeflag.KV(),
 		Action: kvAction,
 	}
 }
@@ -52,7 +45,7 @@ func kvAction(c *cli.Context) error {
 	}
 	addr, q, err := node.ParseKVArgs(args)
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	kind, key := q.Kind, q.Key
 	timeout := c.Duration("timeout")
@@ -66,7 +59,7 @@ func kvAction(c *cli.Context) error {
 	rep, err := node.AskKV(c.Context, addr, q, timeout, node.WithSecret(secret))
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
-		return exitError{exitBadInput, fmt.Errorf("%s: %w", what, err)}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: %w", what, err))
 	}
 	if rep.Status != node.StatusRefused {
 		if err := node.WriteKVReply(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
@@ -77,9 +70,9 @@ func kvAction(c *cli.Context) error {
 	case protocol.StatusOK:
 		return nil
 	case node.StatusRefused:
-		return exitError{exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error)}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error))
 	case protocol.StatusNotFound:
-		return exitError{exitFailure, fmt.Errorf("%s: not found", what)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("%s: not found", what))
 	}
-	return exitError{exitFailure, fmt.Errorf("%s: %s", what, rep.Problem())}
+	return cliutil.Exit(exitFailure, fmt.Errorf("%s: %s", what, rep.Problem()))
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
+	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/replay"
+	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
@@ -33,12 +35,13 @@ Examples:
 			if err != nil {
 				return err
 			}
-			color, err := wantColor(c.String("color"), c.App.Writer)
+			color, err := paramflag.Color(c)
 			if err != nil {
-				return err
+				return cliutil.Usage(err)
 			}
-			if err := runOne(c.App.Writer, cfg, color); err != nil {
-				return err
+			// A configuration the simulator refuses is bad input.
+			if err := runlog.One(c.App.Writer, cfg, color); err != nil {
+				return usagef("%v", err)
 			}
 			path := c.String("svg")
 			if path == "" {
@@ -95,11 +98,7 @@ func replayConfig(c *cli.Context) (sim.Config, error) {
 	case 0:
 		return configFromFlags(c)
 	case 2:
-		id, err := strconv.ParseInt(args[1], 10, 64)
-		if err != nil || id < 0 {
-			return sim.Config{}, usagef("RUN_ID %q is not a run id (a non-negative integer)", args[1])
-		}
-		cfg, err := runner.RunConfig(args[0], id)
+		cfg, err := runner.RunConfigArg(args[0], args[1])
 		if err != nil {
 			return sim.Config{}, usagef("%v", err)
 		}

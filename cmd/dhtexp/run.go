@@ -1,11 +1,9 @@
 package main
 
 import (
-	"io"
-	"runtime"
-
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/sim"
@@ -34,33 +32,14 @@ Examples:
 	}
 }
 
-// simFlags names everything a simulated run has; run, replay and shrink share them: one flag
-// per parameter of the registry, and those that pick the seeds and the output.
-func simFlags() []cli.Flag {
-	return append(paramflag.Flags(),
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
-		&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
-		&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
-		&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
-	)
-}
+// simFlags names everything a simulated run has; run, replay and shrink share them.
+var simFlags = paramflag.RunFlags
 
 // configFromFlags reads the run parameters and the seed.
 func configFromFlags(c *cli.Context) (sim.Config, error) {
-	r, err := paramflag.Read(c)
+	cfg, err := paramflag.Config(c)
 	if err != nil {
-		return r.Config, usageError{err}
-	}
-	cfg := r.Config
-	cfg.Seed = c.Uint64("seed")
-	if n := c.Int("seeds"); n < 1 {
-		return cfg, usagef("--seeds must be at least 1, got %d", n)
-	}
-	if w := c.Int("workers"); w < 1 {
-		return cfg, usagef("--workers must be at least 1, got %d", w)
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("%v", err)
+		return cfg, cliutil.Usage(err)
 	}
 	return cfg, nil
 }
@@ -73,9 +52,9 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	color, err := wantColor(c.String("color"), c.App.Writer)
+	color, err := paramflag.Color(c)
 	if err != nil {
-		return err
+		return cliutil.Usage(err)
 	}
 	if c.Int("seeds") == 1 {
 		if err := runlog.OneWith(c.App.Writer, cfg, runlog.Options{Color: color, Quiet: c.Bool("quiet")}); err != nil {
@@ -84,22 +63,5 @@ func runAction(c *cli.Context) error {
 		return nil
 	}
 	runlog.Many(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
-	return nil
-}
-
-// wantColor reads --color.
-func wantColor(mode string, w io.Writer) (bool, error) {
-	color, err := runlog.WantColor(mode, w)
-	if err != nil {
-		return false, usageError{err}
-	}
-	return color, nil
-}
-
-// runOne prints one run's log; a configuration the simulator refuses is bad input.
-func runOne(w io.Writer, cfg sim.Config, color bool) error {
-	if err := runlog.One(w, cfg, color); err != nil {
-		return usagef("%v", err)
-	}
 	return nil
 }

@@ -4,27 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/dhtexp/dhtexp/cluster"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/trace"
+	"github.com/dhtexp/dhtexp/runner/sweepflag"
 )
 
 func init() {
 	commands = append(commands, sweepCommand(), validateCommand(), mergeCommand())
 }
-
-// exitInterrupted is the conventional status of a program stopped by SIGINT.
-const exitInterrupted = 130
 
 func sweepCommand() *cli.Command {
 	return &cli.Command{
@@ -44,16 +36,7 @@ Examples:
   dhtexp sweep experiments/concurrency.toml --shard 2/8 -o /data/concurrency/shard-2   # the third of 8
   dhtexp sweep experiments/concurrency.toml --shard 3-of-8 -o /data/concurrency/shard-2 # the same
   dhtexp merge -o results/concurrency /data/concurrency/shard-*`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (default: results/NAME, or results/NAME-shard-I when sharded)"},
-			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel simulations"},
-			&cli.BoolFlag{Name: "resume", Usage: "continue the result set in the output folder (it must come from the same spec)"},
-			&cli.StringFlag{Name: "shard", Usage: "run slice `I/N` of the experiment, I counting from 0 (0/N .. N-1/N), or K-of-N counting from 1; without it, from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, else all"},
-			&cli.IntFlag{Name: "shard-count", Usage: "number of shards when the index comes from JOB_COMPLETION_INDEX (or set DHTEXP_SHARDS)"},
-			&cli.StringFlag{Name: "trace", Usage: "override the spec's trace level: none | joins | messages"},
-			&cli.IntFlag{Name: "part-runs", Value: runner.DefaultPartRuns, Usage: "runs per part: a kill loses at most this many"},
-			&cli.DurationFlag{Name: "progress-every", Value: 10 * time.Second, Usage: "interval of progress lines when stderr is not a terminal"},
-		},
+		Flags:  sweepflag.Flags(),
 		Action: sweepAction,
 	}
 }
@@ -68,67 +51,31 @@ func sweepAction(c *cli.Context) error {
 	}
 	spec, err := runner.Load(args[0])
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
-	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: cluster.InProcess{}}
-	if opts.Workers < 1 {
-		return usagef("--workers must be at least 1")
+	opts, from, err := sweepflag.Options(c, spec.Name, os.Getenv)
+	if err != nil {
+		return cliutil.Usage(err)
 	}
-	if opts.PartRuns < 1 {
-		return usagef("--part-runs must be at least 1")
+	if from != "" {
+		fmt.Fprintf(c.App.ErrWriter, "%s: shard %s from %s\n", spec.Name, opts.Shard, from)
 	}
-	if v := c.String("trace"); v != "" {
-		if opts.Trace, err = trace.ParseLevel(v); err != nil {
-			return usagef("--trace: %v", err)
-		}
-	}
-	if v := c.String("shard"); v != "" {
-		if opts.Shard, err = runner.ParseShard(v); err != nil {
-			return usagef("--shard: %v", err)
-		}
-	} else {
-		var from string
-		opts.Shard, from, err = runner.ShardFromEnv(os.Getenv, c.Int("shard-count"))
-		if err != nil {
-			return usageError{err}
-		}
-		if from != "" {
-			fmt.Fprintf(c.App.ErrWriter, "%s: shard %s from %s\n", spec.Name, opts.Shard, from)
-		}
-	}
-	opts.Dir = c.String("out")
-	if opts.Dir == "" {
-		opts.Dir = filepath.Join("results", spec.Name)
-		if opts.Shard.Count > 1 {
-			opts.Dir += fmt.Sprintf("-shard-%d", opts.Shard.Index)
-		}
-	}
+	opts.Real = cluster.InProcess{}
 	stderr := c.App.ErrWriter
 	// Said before the first run, while stopping costs nothing.
 	for _, w := range spec.Estimate(opts.Trace).Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", spec.Name, w)
 	}
-	f, isFile := stderr.(*os.File)
-	opts.Progress = runner.NewProgress(stderr, spec.Name, isFile && term.IsTerminal(int(f.Fd())), c.Duration("progress-every"))
+	opts.Progress = sweepflag.Progress(c, spec.Name)
 
-	if os.Getenv("GOGC") == "" {
-		// Simulations allocate a little garbage quickly and keep almost nothing, so the
-		// default collector runs very often for a tiny heap; collecting at 5× the live heap
-		// instead cuts sweep CPU time by a fifth on short runs and costs little memory.
-		debug.SetGCPercent(400)
-	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	runner.TuneGC()
+	// A second Ctrl-C ends the process at once.
+	ctx, stop := cliutil.SignalContext(c.Context, true)
 	defer stop()
-	go func() {
-		// After the first signal the default action is back, so a second Ctrl-C ends the
-		// process at once.
-		<-ctx.Done()
-		stop()
-	}()
 	sum, err := runner.Sweep(ctx, spec, opts)
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	if sum != nil {
 		rate := float64(sum.Done) / sum.Elapsed.Seconds()
@@ -139,7 +86,7 @@ func sweepAction(c *cli.Context) error {
 		return err
 	}
 	if sum.Interrupted {
-		return exitError{exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume")}
+		return cliutil.Exit(exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume"))
 	}
 	return nil
 }
@@ -173,7 +120,7 @@ does in a day; sweep prints the same warnings before it starts.`,
 				}
 			}
 			if len(errs) > 0 {
-				return usageError{errors.Join(errs...)}
+				return cliutil.Usage(errors.Join(errs...))
 			}
 			return nil
 		},
@@ -185,9 +132,7 @@ func mergeCommand() *cli.Command {
 		Name:      "merge",
 		Usage:     "combine the result sets of a sharded sweep into one",
 		ArgsUsage: "SHARD_DIR...",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (required); must not exist or be empty"},
-		},
+		Flags:     sweepflag.Merge(),
 		Action: func(c *cli.Context) error {
 			dirs, err := lateFlags(c)
 			if err != nil {
@@ -202,7 +147,7 @@ func mergeCommand() *cli.Command {
 			m, err := runner.Merge(c.String("out"), dirs)
 			var ie *runner.InputError
 			if errors.As(err, &ie) {
-				return usageError{err}
+				return cliutil.Usage(err)
 			}
 			if err != nil {
 				return err
