@@ -151,7 +151,7 @@ func (n *retryNode) Start(out *Output) error {
 
 func (n *retryNode) route(k ID, out *Output) {
 	if n.lphase == lDeparted {
-		n.send(out, ConnectRedirect, n.left, k, None)
+		out.send(n.forwardJoin(n.id, n.left, k))
 		return
 	}
 	if k == n.pending {
@@ -174,8 +174,7 @@ func (n *retryNode) route(k ID, out *Output) {
 		n.send(out, Queued, k, k, None)
 		return
 	}
-	next := n.ring.NextHop(n.id, n.left, n.right, k)
-	n.send(out, ConnectRedirect, next, k, None)
+	out.send(n.redirect(n.id, n.left, n.right, k))
 }
 
 func (n *retryNode) unlock() {

@@ -3,7 +3,6 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -126,22 +125,7 @@ func successor(sorted []protocol.ID, x protocol.ID) protocol.ID {
 // exactFingers are the distinct successors of id+2^i over all levels i, nearest first, without
 // the right neighbour (the successor of id+1), which nodes keep apart from their fingers.
 func exactFingers(r protocol.Ring, sorted []protocol.ID, id protocol.ID) []protocol.ID {
-	fs := make([]protocol.ID, 0, 2*bits.Len(uint(len(sorted))))
-	for lvl := uint(0); lvl < r.Bits; {
-		target := protocol.ID((uint64(id) + uint64(1)<<lvl) & (r.Size() - 1))
-		f := successor(sorted, target)
-		if f == id {
-			break // the rest of the ring up to id is empty
-		}
-		if lvl > 0 && (len(fs) == 0 || fs[len(fs)-1] != f) {
-			fs = append(fs, f)
-		}
-		d := r.Distance(id, f)
-		for lvl < r.Bits && uint64(1)<<lvl <= d {
-			lvl++
-		}
-	}
-	return fs
+	return protocol.NewFreshFingers(r, sorted).Fingers(id)
 }
 
 // startKV schedules what the workload does on its own: members' maintenance, the first
