@@ -136,6 +136,9 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		cfgs[i] = protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
 			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
 	}
+	if cfg.fingerJoins() {
+		s.fingerJoins(specs, cfgs)
+	}
 	if cfg.Workload.Active() {
 		for i := range specs {
 			if !specs[i].Member {
@@ -709,4 +712,28 @@ func flagIndex(st *protocol.State) int {
 		i |= 4
 	}
 	return i
+}
+
+// fingerJoins has join requests routed by fingers. A workload gives the members the fingers
+// it says (workload.fingers, learnt by refresh); without one, the members start with fresh
+// fingers, one sorted table of the initial ring shared by all of them, and newcomers with
+// none, as a workload without refresh would leave them.
+func (s *Sim) fingerJoins(specs []Spec, cfgs []protocol.Config) {
+	var fresh *protocol.FreshFingers
+	if !s.cfg.Workload.Active() {
+		var members []protocol.ID
+		for i := range specs {
+			if specs[i].Member {
+				members = append(members, specs[i].ID)
+			}
+		}
+		slices.Sort(members)
+		fresh = protocol.NewFreshFingers(protocol.Ring{Bits: s.cfg.Bits}, members)
+	}
+	for i := range cfgs {
+		cfgs[i].FingerJoins = true
+		if specs[i].Member {
+			cfgs[i].FreshFingers = fresh
+		}
+	}
 }
