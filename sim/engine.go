@@ -78,7 +78,7 @@ type link struct{ from, to protocol.ID }
 type Sim struct {
 	cfg     Config
 	nodes   []node
-	index   map[protocol.ID]int32
+	idx     nodeIndex
 	q       queue
 	now     int64
 	step    protocol.Stepper // one buffer for every node's steps
@@ -124,7 +124,6 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	s := &Sim{
 		cfg:     cfg,
-		index:   make(map[protocol.ID]int32, len(specs)),
 		delays:  newStream(cfg.Seed, streamDelay),
 		sampler: newSampler(cfg.Delay, cfg.Unit),
 		tracer:  tracer,
@@ -152,7 +151,6 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()
-		s.index[sp.ID] = int32(i)
 		if !sp.Member {
 			n.join = int32(len(s.joins))
 			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined})
@@ -164,7 +162,14 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
-		s.check.Init(ids, states, s.index, ring, !cfg.NoCheck)
+		s.idx = newNodeIndex(ids, ring)
+		// The checker maps right pointers through a map of its own; with the per-event check
+		// off nothing reads what it maps, so a ring of millions is spared building one.
+		var index map[protocol.ID]int32
+		if !cfg.NoCheck {
+			index = s.idx.asMap()
+		}
+		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
 	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
@@ -230,7 +235,7 @@ func (s *Sim) targetLeavers(shuffled []int32, r *rand.Rand) []int32 {
 	case "contacts": // the members newcomers ask to join through
 		for i := range s.nodes {
 			if n := &s.nodes[i]; !n.member && n.contact != protocol.None {
-				first = append(first, s.index[n.contact])
+				first = append(first, s.idx.at(n.contact))
 			}
 		}
 	case "gap-ends": // both members around every newcomer's gap
@@ -422,7 +427,7 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 	if observe.IsHop(m.Type) {
 		s.redirs++
 	}
-	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
+	if j, ok := s.idx.get(m.Joiner); ok && s.nodes[j].join >= 0 {
 		jr := &s.joins[s.nodes[j].join]
 		jr.Messages++
 		if observe.IsHop(m.Type) {
@@ -456,7 +461,7 @@ func (s *Sim) runLoop(i int32) {
 	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
 		l.landing = false
-		if r, ok := s.index[l.sending.To]; ok {
+		if r, ok := s.idx.get(l.sending.To); ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
 		} else {
 			s.emit(observe.KindDrop, n, &l.sending)
@@ -648,7 +653,7 @@ func (s *Sim) asyncDeliver(ref int32) {
 			s.kv.joinMsgs--
 		}
 	}
-	i, ok := s.index[m.To]
+	i, ok := s.idx.get(m.To)
 	if !ok {
 		return
 	}
@@ -691,7 +696,7 @@ func (s *Sim) runSafetyCheck() {
 	}
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
-	if i, ok := s.index[v.Node]; ok {
+	if i, ok := s.idx.get(v.Node); ok {
 		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
 }

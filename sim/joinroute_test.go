@@ -3,10 +3,12 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // fingerConfig is a random-scenario run whose joins are routed by fingers, on a ring large
@@ -152,6 +154,59 @@ func TestJoinRoutingValidate(t *testing.T) {
 		err := c.Validate()
 		if got := fmt.Sprint(err); (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(got, tc.want)) {
 			t.Errorf("%s, %s: %v, want %q", tc.protocol, tc.routing, err, tc.want)
+		}
+	}
+}
+
+// TestNodeIndex compares the index with a map on sorted, shuffled, duplicated, crowded and
+// sparse IDs, and on IDs that are no node's.
+func TestNodeIndex(t *testing.T) {
+	r := newStream(7, 0)
+	for _, tc := range []struct {
+		name  string
+		bits  uint
+		ids   func() []protocol.ID
+		probe int
+	}{
+		{"sorted", 40, func() []protocol.ID { return []protocol.ID{3, 9, 1 << 39, 1<<40 - 1} }, 100},
+		{"random", 40, func() []protocol.ID {
+			ids := make([]protocol.ID, 5000)
+			for i := range ids {
+				ids[i] = protocol.ID(r.Uint64N(1 << 40))
+			}
+			return ids
+		}, 20000},
+		{"full", 6, func() []protocol.ID {
+			ids := make([]protocol.ID, 64)
+			for i := range ids {
+				ids[i] = protocol.ID(63 - i)
+			}
+			return ids
+		}, 200},
+		{"duplicates", 8, func() []protocol.ID { return []protocol.ID{5, 7, 5, 200, 7, 5} }, 300},
+		{"clustered", 62, func() []protocol.ID {
+			ids := make([]protocol.ID, 300)
+			for i := range ids {
+				ids[i] = protocol.ID(1<<61 + r.Uint64N(1000))
+			}
+			return ids
+		}, 3000},
+	} {
+		ids := tc.ids()
+		want := map[protocol.ID]int32{}
+		for i, id := range ids {
+			want[id] = int32(i)
+		}
+		x := newNodeIndex(ids, protocol.Ring{Bits: tc.bits})
+		probe := append(slices.Clone(ids), protocol.None, protocol.ID(1)<<tc.bits)
+		for range tc.probe {
+			probe = append(probe, protocol.ID(r.Uint64N(uint64(1)<<tc.bits)))
+		}
+		for _, id := range probe {
+			w, wok := want[id]
+			if g, gok := x.get(id); g != w || gok != wok {
+				t.Fatalf("%s: get(%v) = %d, %v; want %d, %v", tc.name, id, g, gok, w, wok)
+			}
 		}
 	}
 }
