@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"flag"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -145,4 +147,59 @@ func BenchmarkLookups(b *testing.B) {
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "lookups/s")
 	b.ReportMetric(mem, "B/node")
+}
+
+// scalingSizes are the ring sizes of BenchmarkJoinScaling; 10^6 runs only when asked for by
+// name (-bench 'JoinScaling/nodes=1M'), since one run takes seconds and most of a GiB.
+var scalingSizes = []int{1_000, 10_000, 100_000, 1_000_000}
+
+// BenchmarkJoinScaling runs N members and N/100 concurrent joiners to completion under
+// predlock with joins routed by fingers, with the per-event checker off (check on walks the
+// ring after every pointer change, a cost of its own), and reports events per run, events
+// per second and the heap a node costs at the end of a run.
+func BenchmarkJoinScaling(b *testing.B) {
+	for _, n := range scalingSizes {
+		b.Run("nodes="+itoa(n), func(b *testing.B) {
+			if n > 100_000 && !strings.Contains(benchFilter(), "nodes="+itoa(n)) {
+				b.Skip("run with -bench 'JoinScaling/nodes=" + itoa(n) + "'")
+			}
+			c := scalingConfig(n)
+			var events int64
+			var ms runtime.MemStats
+			for i := 0; i < b.N; i++ {
+				s, err := New(c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := s.Run()
+				if r.Outcome != "ok" || r.JoinsSucceeded() != c.Joiners {
+					b.Fatalf("outcome %s (%s), %d of %d joins ok", r.Outcome, r.Detail, r.JoinsSucceeded(), c.Joiners)
+				}
+				events += s.events
+				if i == b.N-1 {
+					runtime.ReadMemStats(&ms)
+				}
+			}
+			b.ReportMetric(float64(events)/float64(b.N), "events/run")
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(ms.HeapAlloc)/float64(n+n/100), "heap-B/node")
+		})
+	}
+}
+
+// scalingConfig is the scaling benchmark's run: dhtexp run --scenario random --nodes N
+// --joiners N/100 --bits 40 --protocol predlock --timing async --join-routing fingers --no-check.
+func scalingConfig(n int) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Protocol, c.Timing, c.JoinRouting = "random", "predlock", "async", "fingers"
+	c.Nodes, c.Joiners, c.Bits = n, n/100, 40
+	c.NoCheck = true
+	return c
+}
+
+func benchFilter() string {
+	if f := flag.Lookup("test.bench"); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
