@@ -130,15 +130,19 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = make([]node, len(specs))
-	cfgs := make([]protocol.Config, len(specs))
-	for i, sp := range specs {
-		cfgs[i] = protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
-			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
+	nodeConfig := func(sp *Spec) protocol.Config {
+		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
+			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
 	}
-	if cfg.fingerJoins() {
-		s.fingerJoins(specs, cfgs)
-	}
+	// A workload writes keys and fingers into every node's configuration before the nodes
+	// exist; without one, each configuration is made as its node is, so that a ring of
+	// millions never holds them all at once.
+	var cfgs []protocol.Config
 	if cfg.Workload.Active() {
+		cfgs = make([]protocol.Config, len(specs))
+		for i := range specs {
+			cfgs[i] = nodeConfig(&specs[i])
+		}
 		for i := range specs {
 			if !specs[i].Member {
 				specs[i].Start += cfg.Workload.Before
@@ -146,8 +150,25 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		}
 		s.initKV(specs, cfgs)
 	}
-	for i, sp := range specs {
-		p := variant.New(cfgs[i])
+	var fresh *protocol.FreshFingers
+	if cfg.fingerJoins() && cfgs == nil {
+		fresh = freshFingers(specs, ring)
+	}
+	for i := range specs {
+		sp := &specs[i]
+		var c protocol.Config
+		if cfgs != nil {
+			c = cfgs[i]
+		} else {
+			c = nodeConfig(sp)
+		}
+		if cfg.fingerJoins() {
+			c.FingerJoins = true
+			if sp.Member {
+				c.FreshFingers = fresh
+			}
+		}
+		p := variant.New(c)
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()
@@ -719,26 +740,17 @@ func flagIndex(st *protocol.State) int {
 	return i
 }
 
-// fingerJoins has join requests routed by fingers. A workload gives the members the fingers
-// it says (workload.fingers, learnt by refresh); without one, the members start with fresh
-// fingers, one sorted table of the initial ring shared by all of them, and newcomers with
-// none, as a workload without refresh would leave them.
-func (s *Sim) fingerJoins(specs []Spec, cfgs []protocol.Config) {
-	var fresh *protocol.FreshFingers
-	if !s.cfg.Workload.Active() {
-		var members []protocol.ID
-		for i := range specs {
-			if specs[i].Member {
-				members = append(members, specs[i].ID)
-			}
-		}
-		slices.Sort(members)
-		fresh = protocol.NewFreshFingers(protocol.Ring{Bits: s.cfg.Bits}, members)
-	}
-	for i := range cfgs {
-		cfgs[i].FingerJoins = true
+// freshFingers are the initial members' fingers when joins are routed by fingers without a
+// workload (which says itself what fingers members have, workload.fingers): the exact fingers
+// of the initial ring, one sorted table shared by every member. Newcomers start with none, as
+// a workload without refresh would leave them.
+func freshFingers(specs []Spec, ring protocol.Ring) *protocol.FreshFingers {
+	var members []protocol.ID
+	for i := range specs {
 		if specs[i].Member {
-			cfgs[i].FreshFingers = fresh
+			members = append(members, specs[i].ID)
 		}
 	}
+	slices.Sort(members)
+	return protocol.NewFreshFingers(ring, members)
 }
