@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // BenchmarkEngine is the classic hold model on the bare event queue: pop the earliest event
@@ -203,3 +205,39 @@ func benchFilter() string {
 	}
 	return ""
 }
+
+// BenchmarkNodeIndex looks random node IDs up, in the index and in the map it replaced, on
+// rings whose map fits the cache (10^4) and does not (10^6).
+func BenchmarkNodeIndex(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		r := newStream(1, 0)
+		ids := make([]protocol.ID, n)
+		m := make(map[protocol.ID]int32, n)
+		for i := range ids {
+			ids[i] = protocol.ID(r.Uint64N(1 << 40))
+			m[ids[i]] = int32(i)
+		}
+		x := newNodeIndex(ids, protocol.Ring{Bits: 40})
+		probe := make([]protocol.ID, 1<<16)
+		for i := range probe {
+			probe[i] = ids[r.IntN(n)]
+		}
+		b.Run("index/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				j, _ := x.get(probe[i&(1<<16-1)])
+				sum += j
+			}
+			sink = sum
+		})
+		b.Run("map/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				sum += m[probe[i&(1<<16-1)]]
+			}
+			sink = sum
+		})
+	}
+}
+
+var sink int32
