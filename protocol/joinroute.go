@@ -82,11 +82,15 @@ func (t *FreshFingers) closest(id, x ID) ID {
 }
 
 // redirect is the message that forwards k's join request from node id, whose gap (id, right)
-// does not hold k: to the closest preceding finger under finger routing while the request is
-// within its budget, along the ring otherwise.
+// does not hold k. Under finger routing, while the request is within its budget, it goes
+// clockwise only, as in Chord: to the closest preceding finger, else to the right neighbour.
+// Mixing in the ring walk's steps to the left would let a finger carry a request back past
+// where a left step took it from, round and round. Past the budget, or without finger
+// routing, it walks the ring both ways (Ring.NextHop).
 func (d *dht) redirect(id, left, right, k ID) Message {
 	next := d.ring.NextHop(id, left, right, k)
-	if d.fingerJoins && d.hops < JoinHopBudget(d.ring) {
+	if d.fingerJoins && d.hops < JoinHopBudget(d.ring) && right != None {
+		next = right
 		if f := d.closestFinger(id, right, k); f != None {
 			next = f
 		}

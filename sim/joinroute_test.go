@@ -80,6 +80,15 @@ func TestFingerJoinsStress(t *testing.T) {
 	}
 }
 
+// TestFingerJoinsGrid runs the stress grid of TestPredlockStress (joiner counts, 2- to
+// 62-bit rings, four delay distributions, both link orders and timing models) with joins
+// routed by fingers. DHTEXP_STRESS_RUNS sets the number of runs, as there.
+func TestFingerJoinsGrid(t *testing.T) {
+	for _, variant := range []string{"predlock", "predlock-retry"} {
+		t.Run(variant, func(t *testing.T) { stress(t, variant, "fingers") })
+	}
+}
+
 // TestFingerJoinsLearnt routes joins by the fingers a workload's refresh learns, from none
 // at the start: the first joins walk the ring, later ones use what refresh found.
 func TestFingerJoinsLearnt(t *testing.T) {
@@ -89,7 +98,9 @@ func TestFingerJoinsLearnt(t *testing.T) {
 				for seed := uint64(1); seed <= 3; seed++ {
 					c := stableRing(64, 20, fingers, seed)
 					c.Protocol, c.JoinRouting, c.Joiners = variant, "fingers", 16
-					c.JoinWindow = int64(200e6)
+					// Refresh (every 50 ms) has four periods to learn fingers as the joins go on;
+					// a few hundred operations keep the workload on meanwhile.
+					c.JoinWindow, c.Workload.Rate = int64(200e6), 2000
 					r, err := Run(c, nil)
 					if err != nil {
 						t.Fatal(err)
