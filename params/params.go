@@ -356,6 +356,8 @@ var All = []Param{
 		field: strs(func(c *sim.Config) *string { return &c.Starts })},
 	{Name: "leave_target", Doc: "which members leave: " + strings.Join(sim.LeaveTargets, ", "),
 		field: strs(func(c *sim.Config) *string { return &c.LeaveTarget })},
+	{Name: "join_routing", Doc: "how join requests reach the gap's owner: ring (neighbour to neighbour) or fingers (predlock variants: O(log N) hops; docs/protocol.md)",
+		field: strs(func(c *sim.Config) *string { return &c.JoinRouting })},
 }
 
 func init() {

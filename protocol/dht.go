@@ -197,6 +197,14 @@ type pendingOp struct {
 type dht struct {
 	s    *dhtState
 	ring Ring
+	// fresh stands for the fingers of a member that has no state yet; self is the node's ID,
+	// which the fresh fingers are relative to.
+	fresh *FreshFingers
+	self  ID
+	// fingerJoins routes join requests by fingers; hops is what the join request being
+	// handled had taken when it arrived.
+	hops        uint16
+	fingerJoins bool
 }
 
 // dhtState is a node's key-value state.
@@ -229,7 +237,7 @@ type view struct {
 }
 
 func newDHT(c Config) dht {
-	d := dht{ring: c.Ring}
+	d := dht{ring: c.Ring, fresh: c.FreshFingers, self: c.ID, fingerJoins: c.FingerJoins}
 	if c.FingerPeriod != 0 || c.HopBudget != 0 || c.OpTimeout != 0 || len(c.Fingers) > 0 || len(c.Items) > 0 ||
 		c.Replicas != 0 || len(c.ReplicaItems) > 0 {
 		d.s = newDHTState(c)
@@ -240,7 +248,11 @@ func newDHT(c Config) dht {
 // st returns the state, creating it with the defaults the first time.
 func (d *dht) st() *dhtState {
 	if d.s == nil {
-		d.s = newDHTState(Config{Ring: d.ring})
+		c := Config{ID: d.self, Ring: d.ring}
+		if d.fresh != nil {
+			c.Fingers = d.fresh.Fingers(d.self)
+		}
+		d.s = newDHTState(c)
 	}
 	return d.s
 }
@@ -257,6 +269,9 @@ func (d *dht) Items() []Item {
 
 func (d *dht) Fingers() []ID {
 	if d.s == nil {
+		if d.fresh != nil {
+			return d.fresh.Fingers(d.self)
+		}
 		return nil
 	}
 	return d.s.fingers

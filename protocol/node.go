@@ -60,6 +60,12 @@ func (h *host[M, P]) Step(m Message, out *Output) error {
 		h.mc().kv().step(h.mc().view(), &m, out)
 		return nil
 	}
+	if kv := h.mc().kv(); kv.fingerJoins && (m.Type == Connect || m.Type == ConnectRedirect) {
+		// A join request forwarded from here counts its hops on from those it took so far;
+		// requests forwarded outside a step (served from the queue) start again from 0.
+		kv.hops = m.Hops
+		defer func() { kv.hops = 0 }()
+	}
 	return h.mc().Step(m, out)
 }
 

@@ -177,7 +177,7 @@ func (n *predlockNode) Start(out *Output) error {
 // route forwards a request that is not for this node's gap, or queues it.
 func (n *predlockNode) route(k ID, out *Output) {
 	if n.departed {
-		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k, Neighbour: None})
+		out.send(n.forwardJoin(n.id, n.left, k))
 		return
 	}
 	if idTaken(n.id, n.left, n.right, k) {
@@ -188,8 +188,7 @@ func (n *predlockNode) route(k ID, out *Output) {
 		n.queue.push(k)
 		return
 	}
-	next := n.ring.NextHop(n.id, n.left, n.right, k)
-	out.send(Message{Type: ConnectRedirect, From: n.id, To: next, Joiner: k, Neighbour: None})
+	out.send(n.redirect(n.id, n.left, n.right, k))
 }
 
 func (n *predlockNode) Step(m Message, out *Output) error {

@@ -255,6 +255,12 @@ type Config struct {
 	FingerPeriod int64
 	HopBudget    int
 	OpTimeout    int64
+	// FreshFingers, when set, are a member's fingers at creation, shared with the other
+	// members, in place of Fingers.
+	FreshFingers *FreshFingers
+	// FingerJoins routes join requests by fingers instead of along the ring (variants that
+	// route through the DHT layer's redirect).
+	FingerJoins bool
 }
 
 // Variant builds nodes of one protocol flavour.

@@ -221,7 +221,7 @@ func (n *retryNode) Start(out *Output) error {
 // came from nowhere else).
 func (n *retryNode) route(k, from ID, out *Output) {
 	if n.lphase == lDeparted {
-		n.send(out, ConnectRedirect, n.left, k, None)
+		out.send(n.forwardJoin(n.id, n.left, k))
 		return
 	}
 	if k == n.pending {
@@ -244,14 +244,14 @@ func (n *retryNode) route(k, from ID, out *Output) {
 		n.send(out, Queued, k, k, None)
 		return
 	}
-	next := n.ring.NextHop(n.id, n.left, n.right, k)
-	if from != None && from != n.right && n.ring.Between(n.id, k, from) {
+	m := n.redirect(n.id, n.left, n.right, k)
+	if !n.fingerJoins && from != None && from != n.right && n.ring.Between(n.id, k, from) {
 		// It came back from a node after k whose left pointer lags behind an insertion
 		// after us (its set_left is late): sent left again, it would go round the ring
 		// for as long as that lasts. Our right pointer is exact; k is behind it.
-		next = n.right
+		m.To = n.right
 	}
-	n.send(out, ConnectRedirect, next, k, None)
+	out.send(m)
 }
 
 func (n *retryNode) unlock() {

@@ -189,6 +189,7 @@ func TestClusterModeSpecErrors(t *testing.T) {
 		{"timing", base + "[sweep]\nmode = [\"sim\", \"cluster\"]\ntiming = [\"seed\"]\n", "sweep.timing", `needs timing = "async"`},
 		{"size", base + "mode = \"cluster\"\n[sweep]\njoiners = [8, 300]\n", "sweep.joiners", "at most 256 nodes"},
 		{"faults", base + "mode = \"cluster\"\n[base.faults]\nloss = 0.1\n", "base.faults.loss", "cannot inject faults"},
+		{"join_routing", base + "mode = \"cluster\"\nprotocol = \"predlock\"\njoin_routing = \"fingers\"\n", "base.join_routing", "real nodes start without fingers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.toml", []byte(tc.text))

@@ -66,6 +66,8 @@ func checkCluster(c *sim.Config) error {
 		return fmt.Errorf("workload: %sruns joins only, not a DHT workload", why)
 	case c.Leavers > 0:
 		return fmt.Errorf("leavers: %sruns joins only, not leaves", why)
+	case c.JoinRouting == "fingers":
+		return fmt.Errorf("join_routing: %sroutes joins along the ring: real nodes start without fingers", why)
 	}
 	return nil
 }

@@ -88,6 +88,7 @@ var roundTripCases = map[string]struct {
 	"contacts":                  {`"gap-left"`, nil},
 	"starts":                    {`"same"`, map[string]string{"join_window": `"3ms"`}},
 	"leave_target":              {`"adjacent"`, map[string]string{"leavers": "2"}},
+	"join_routing":              {`"fingers"`, nil},
 }
 
 func with(m map[string]string, k, v string) map[string]string {

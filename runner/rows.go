@@ -18,10 +18,10 @@ import (
 //
 // Version 4 has the columns of version 3. In version 3 files, leavers and
 // workload_replicas say 0 for runs whose spec set them under [base], which the runs had
-// ignored; version 4 rows hold what ran.
+// ignored; version 4 rows hold what ran. Version 6 adds join_routing.
 var RunSchema = trace.Schema{
 	Name:    trace.RunsSchemaName,
-	Version: 5,
+	Version: 6,
 	Columns: slices.Concat(runIDColumns, paramColumns(), outcomeColumns),
 }
 

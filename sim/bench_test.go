@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"flag"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -311,3 +313,94 @@ func BenchmarkSeedTiming(b *testing.B) {
 		})
 	}
 }
+
+// scalingSizes are the ring sizes of BenchmarkJoinScaling; 10^6 runs only when asked for by
+// name (-bench 'JoinScaling/nodes=1M'), since one run takes seconds and most of a GiB.
+var scalingSizes = []int{1_000, 10_000, 100_000, 1_000_000}
+
+// BenchmarkJoinScaling runs N members and N/100 concurrent joiners to completion under
+// predlock with joins routed by fingers, with the per-event checker off (check on walks the
+// ring after every pointer change, a cost of its own), and reports events per run, events
+// per second and the heap a node costs at the end of a run.
+func BenchmarkJoinScaling(b *testing.B) {
+	for _, n := range scalingSizes {
+		b.Run("nodes="+itoa(n), func(b *testing.B) {
+			if n > 100_000 && !strings.Contains(benchFilter(), "nodes="+itoa(n)) {
+				b.Skip("run with -bench 'JoinScaling/nodes=" + itoa(n) + "'")
+			}
+			c := scalingConfig(n)
+			var events int64
+			var ms runtime.MemStats
+			for i := 0; i < b.N; i++ {
+				s, err := New(c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := s.Run()
+				if r.Outcome != "ok" || r.JoinsSucceeded() != c.Joiners {
+					b.Fatalf("outcome %s (%s), %d of %d joins ok", r.Outcome, r.Detail, r.JoinsSucceeded(), c.Joiners)
+				}
+				events += s.events
+				if i == b.N-1 {
+					runtime.ReadMemStats(&ms)
+				}
+			}
+			b.ReportMetric(float64(events)/float64(b.N), "events/run")
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(ms.HeapAlloc)/float64(n+n/100), "heap-B/node")
+		})
+	}
+}
+
+// scalingConfig is the scaling benchmark's run: dhtexp run --scenario random --nodes N
+// --joiners N/100 --bits 40 --protocol predlock --timing async --join-routing fingers --no-check.
+func scalingConfig(n int) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Protocol, c.Timing, c.JoinRouting = "random", "predlock", "async", "fingers"
+	c.Nodes, c.Joiners, c.Bits = n, n/100, 40
+	c.NoCheck = true
+	return c
+}
+
+func benchFilter() string {
+	if f := flag.Lookup("test.bench"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// BenchmarkNodeIndex looks random node IDs up, in the index and in the map it replaced, on
+// rings whose map fits the cache (10^4) and does not (10^6).
+func BenchmarkNodeIndex(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		r := newStream(1, 0)
+		ids := make([]protocol.ID, n)
+		m := make(map[protocol.ID]int32, n)
+		for i := range ids {
+			ids[i] = protocol.ID(r.Uint64N(1 << 40))
+			m[ids[i]] = int32(i)
+		}
+		x := newNodeIndex(ids, protocol.Ring{Bits: 40})
+		probe := make([]protocol.ID, 1<<16)
+		for i := range probe {
+			probe[i] = ids[r.IntN(n)]
+		}
+		b.Run("index/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				j, _ := x.get(probe[i&(1<<16-1)])
+				sum += j
+			}
+			sink = sum
+		})
+		b.Run("map/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				sum += m[probe[i&(1<<16-1)]]
+			}
+			sink = sum
+		})
+	}
+}
+
+var sink int32

@@ -52,7 +52,13 @@ type Config struct {
 	Contacts    string // random | shared | gap-left | gap-right | joiner
 	Starts      string // window | same
 	LeaveTarget string // random | contacts | gap-ends | adjacent
+	// JoinRouting is how join requests travel to the gap's owner: "ring" (from neighbour to
+	// neighbour, the default) or "fingers" (by the DHT layer's fingers, O(log N) hops).
+	JoinRouting string
 }
+
+// JoinRoutings lists the values of JoinRouting, the default first.
+var JoinRoutings = []string{"ring", "fingers"}
 
 // Layouts, ContactRules, StartRules and LeaveTargets list the values of the hostile-scenario
 // parameters, the default first. docs/experiments.md says what each one does.
@@ -79,6 +85,7 @@ func DefaultConfig() Config {
 		Horizon:     200 * unit,
 		MaxMessages: 1_000_000,
 		Layout:      "uniform", Contacts: "random", Starts: "window", LeaveTarget: "random",
+		JoinRouting: "ring",
 		Workload: Workload{Lookup: 1, Get: 1, Put: 1, Popularity: "uniform", ZipfS: 1.2,
 			FingerPeriod: int64(50 * time.Millisecond), Fingers: "fresh"},
 	}
@@ -164,6 +171,9 @@ func (c *Config) Validate() error {
 	if err := c.validateHostile(); err != nil {
 		return err
 	}
+	if err := c.validateJoinRouting(); err != nil {
+		return err
+	}
 	if c.Faults.Active() && c.Timing != "async" {
 		return fmt.Errorf("faults: fault injection needs timing = \"async\"")
 	}
@@ -193,6 +203,19 @@ func (c *Config) Validate() error {
 		if space < 51 {
 			return fmt.Errorf("bits: the simple scenario uses ID 50 and needs at least 6 bits")
 		}
+	}
+	return nil
+}
+
+// fingerJoins reports whether join requests are routed by fingers.
+func (c *Config) fingerJoins() bool { return c.JoinRouting == "fingers" }
+
+func (c *Config) validateJoinRouting() error {
+	if c.JoinRouting != "" && !oneOf(c.JoinRouting, JoinRoutings) {
+		return fmt.Errorf("join_routing: unknown value %q (known: %v)", c.JoinRouting, JoinRoutings)
+	}
+	if c.fingerJoins() && c.Protocol == "seed" {
+		return fmt.Errorf("join_routing: the seed variant walks the ring as the original program does; \"fingers\" needs predlock or predlock-retry")
 	}
 	return nil
 }

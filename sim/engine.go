@@ -86,7 +86,7 @@ type link struct{ from, to protocol.ID }
 type Sim struct {
 	cfg     Config
 	nodes   []node
-	index   map[protocol.ID]int32
+	idx     nodeIndex
 	q       queue
 	now     int64
 	step    protocol.Stepper // one buffer for every node's steps
@@ -143,19 +143,25 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	s := &Sim{
 		cfg:     cfg,
-		index:   make(map[protocol.ID]int32, len(specs)),
 		delays:  newStream(cfg.Seed, streamDelay),
 		sampler: newSampler(cfg.Delay, cfg.Unit),
 		tracer:  tracer,
 	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = make([]node, len(specs))
-	cfgs := make([]protocol.Config, len(specs))
-	for i, sp := range specs {
-		cfgs[i] = protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
-			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
+	nodeConfig := func(sp *Spec) protocol.Config {
+		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
+			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
 	}
+	// A workload writes keys and fingers into every node's configuration before the nodes
+	// exist; without one, each configuration is made as its node is, so that a ring of
+	// millions never holds them all at once.
+	var cfgs []protocol.Config
 	if cfg.Workload.Active() {
+		cfgs = make([]protocol.Config, len(specs))
+		for i := range specs {
+			cfgs[i] = nodeConfig(&specs[i])
+		}
 		for i := range specs {
 			if !specs[i].Member {
 				specs[i].Start += cfg.Workload.Before
@@ -163,12 +169,28 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		}
 		s.initKV(specs, cfgs)
 	}
-	for i, sp := range specs {
-		p := variant.New(cfgs[i])
+	var fresh *protocol.FreshFingers
+	if cfg.fingerJoins() && cfgs == nil {
+		fresh = freshFingers(specs, ring)
+	}
+	for i := range specs {
+		sp := &specs[i]
+		var c protocol.Config
+		if cfgs != nil {
+			c = cfgs[i]
+		} else {
+			c = nodeConfig(sp)
+		}
+		if cfg.fingerJoins() {
+			c.FingerJoins = true
+			if sp.Member {
+				c.FreshFingers = fresh
+			}
+		}
+		p := variant.New(c)
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()
-		s.index[sp.ID] = int32(i)
 		if !sp.Member {
 			n.join = int32(len(s.joins))
 			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined})
@@ -180,7 +202,14 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
-		s.check.Init(ids, states, s.index, ring, !cfg.NoCheck)
+		s.idx = newNodeIndex(ids, ring)
+		// The checker maps right pointers through a map of its own; with the per-event check
+		// off nothing reads what it maps, so a ring of millions is spared building one.
+		var index map[protocol.ID]int32
+		if !cfg.NoCheck {
+			index = s.idx.asMap()
+		}
+		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
 	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
@@ -247,7 +276,7 @@ func (s *Sim) targetLeavers(shuffled []int32, r *rand.Rand) []int32 {
 	case "contacts": // the members newcomers ask to join through
 		for i := range s.nodes {
 			if n := &s.nodes[i]; !n.member && n.contact != protocol.None {
-				first = append(first, s.index[n.contact])
+				first = append(first, s.idx.at(n.contact))
 			}
 		}
 	case "gap-ends": // both members around every newcomer's gap
@@ -471,7 +500,7 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 	if observe.IsHop(m.Type) {
 		s.redirs++
 	}
-	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
+	if j, ok := s.idx.get(m.Joiner); ok && s.nodes[j].join >= 0 {
 		jr := &s.joins[s.nodes[j].join]
 		jr.Messages++
 		if observe.IsHop(m.Type) {
@@ -508,7 +537,7 @@ func (s *Sim) runLoop(i int32) {
 	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
 		l.landing = false
-		if r, ok := s.index[l.sending.To]; ok {
+		if r, ok := s.idx.get(l.sending.To); ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
 			s.wake(r)
 		} else {
@@ -728,7 +757,7 @@ func (s *Sim) asyncDeliver(ref int32) {
 			s.kv.joinMsgs--
 		}
 	}
-	i, ok := s.index[m.To]
+	i, ok := s.idx.get(m.To)
 	if !ok {
 		return
 	}
@@ -773,7 +802,7 @@ func (s *Sim) runSafetyCheck() {
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
 	s.check.Disable() // only the first violation is kept: the rest of the run goes unchecked
-	if i, ok := s.index[v.Node]; ok {
+	if i, ok := s.idx.get(v.Node); ok {
 		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
 }
@@ -794,4 +823,19 @@ func flagIndex(st *protocol.State) int {
 		i |= 4
 	}
 	return i
+}
+
+// freshFingers are the initial members' fingers when joins are routed by fingers without a
+// workload (which says itself what fingers members have, workload.fingers): the exact fingers
+// of the initial ring, one sorted table shared by every member. Newcomers start with none, as
+// a workload without refresh would leave them.
+func freshFingers(specs []Spec, ring protocol.Ring) *protocol.FreshFingers {
+	var members []protocol.ID
+	for i := range specs {
+		if specs[i].Member {
+			members = append(members, specs[i].ID)
+		}
+	}
+	slices.Sort(members)
+	return protocol.NewFreshFingers(ring, members)
 }

@@ -20,7 +20,7 @@ import (
 // 10,000 runs; DHTEXP_STRESS_RUNS=1000000 runs the full campaign.
 func TestPredlockStress(t *testing.T) {
 	for _, variant := range []string{"predlock", "predlock-retry"} {
-		t.Run(variant, func(t *testing.T) { stress(t, variant) })
+		t.Run(variant, func(t *testing.T) { stress(t, variant, "ring") })
 	}
 }
 
@@ -39,7 +39,7 @@ func stressRuns(t *testing.T, short int) int {
 	return total
 }
 
-func stress(t *testing.T, variant string) {
+func stress(t *testing.T, variant, routing string) {
 	total := stressRuns(t, 1000)
 	delays := []Delay{
 		{Kind: "constant", Value: 1e6},
@@ -58,7 +58,7 @@ func stress(t *testing.T, variant string) {
 	for i := range total {
 		sh := shapes[i%len(shapes)]
 		cfg := DefaultConfig()
-		cfg.Protocol, cfg.Scenario = variant, "random"
+		cfg.Protocol, cfg.Scenario, cfg.JoinRouting = variant, "random", routing
 		cfg.Nodes, cfg.Joiners, cfg.Bits = sh.nodes, sh.joiners, sh.bits
 		cfg.Delay = delays[(i/len(shapes))%len(delays)]
 		if variant == "predlock-retry" && cfg.Delay.Kind == "lognormal" {
