@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"runtime"
 	"sync"
 
@@ -89,6 +90,12 @@ func (p *Point) bootstrap() {
 	p.LatencyP50CI, p.LatencyP99CI, p.MessagesPerJoinCI = unknownInterval(), unknownInterval(), unknownInterval()
 	seed := bootstrapSeed(p.Index)
 	if p.latClusters != nil {
+		// The latency distribution may be a histogram, whose quantiles are rounded to its
+		// buckets; the intervals are of the exact values, so the estimates they belong to
+		// must be exact too, or an estimate can lie outside its own interval.
+		if v := p.latClusters.Quantile(0.5); !math.IsNaN(v) {
+			p.LatencyP50, p.LatencyP99 = Num(v), Num(p.latClusters.Quantile(0.99))
+		}
 		cis := p.latClusters.QuantileCIs([]float64{0.5, 0.99}, 0.95, stats.DefaultResamples, seed)
 		p.LatencyP50CI = Interval{Num(cis[0].Lo), Num(cis[0].Hi)}
 		p.LatencyP99CI = Interval{Num(cis[1].Lo), Num(cis[1].Hi)}

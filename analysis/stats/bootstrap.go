@@ -87,6 +87,22 @@ func (c *Clustered) Add(k int, v int64) {
 	c.sorted = false
 }
 
+// Quantile returns the nearest-rank q-quantile of all the values, exactly, or NaN when there
+// are none or the Clustered is unusable: the point estimate that QuantileCIs's intervals are
+// about.
+func (c *Clustered) Quantile(q float64) float64 {
+	if c.overflow || len(c.packed) == 0 || math.IsNaN(q) {
+		return math.NaN()
+	}
+	if !c.sorted {
+		radixSort(c.packed)
+		c.sorted = true
+	}
+	n := int64(len(c.packed))
+	r := min(max(int64(math.Ceil(q*float64(n))), 1), n)
+	return float64(c.packed[r-1] >> clusterBits)
+}
+
 // N returns the number of values.
 func (c *Clustered) N() int { return len(c.packed) }
 

@@ -235,3 +235,23 @@ func TestRadixSort(t *testing.T) {
 		})
 	}
 }
+
+// Quantile is the exact nearest-rank quantile of every value, whatever the clusters.
+func TestClusteredQuantile(t *testing.T) {
+	c := NewClustered(3)
+	vals := []int64{50, 10, 40, 20, 30, 60, 70}
+	for i, v := range vals {
+		c.Add(i%3, v)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want float64
+	}{{0.5, 40}, {0.99, 70}, {0.01, 10}, {1.0 / 7, 10}, {2.0 / 7, 20}} {
+		if got := c.Quantile(tc.q); got != tc.want {
+			t.Errorf("Quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if !math.IsNaN(NewClustered(2).Quantile(0.5)) {
+		t.Error("an empty Clustered has a quantile")
+	}
+}
