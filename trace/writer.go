@@ -23,17 +23,16 @@ import (
 
 const (
 	// DefaultRowGroupRows bounds the rows per row group, and so the memory a
-	// reader needs per column.
-	DefaultRowGroupRows = 1 << 20
+	// reader needs per column and the values a writer stages (~100 bytes a
+	// row of an events file).
+	DefaultRowGroupRows = 1 << 17
 	// DefaultCompressionLevel is the zstd level used when Options leaves it
 	// zero. Higher levels cost much write speed for a few percent of size
 	// on these tables, which are mostly delta and dictionary encoded already.
 	DefaultCompressionLevel = 1
 
-	// maxBatchRows bounds how many rows are staged in Go slices before they
-	// are handed to the column writers, which encode and compress them into
-	// in-memory pages. Staging the whole row group instead would cost
-	// ~100 bytes per row of raw values for a million-row group.
+	// maxBatchRows is how many values a column writer takes between checks
+	// of its page size and statistics.
 	maxBatchRows = 1 << 16
 
 	// Bounds on a dictionary kept by the writer for one row group. A column
@@ -73,13 +72,10 @@ type Writer struct {
 	bw        *bufio.Writer
 	pw        *file.Writer
 
-	rg      file.BufferedRowGroupWriter
-	rgRows  int // rows already handed to rg
 	rgLimit int
 
 	cols    []colBuf
-	rows    int // complete rows staged in cols
-	flushAt int // rows at which to flush: a full batch, or the row group's end
+	rows    int // complete rows staged in cols: the row group being built
 	written int64
 
 	rowErr error // first misuse in the row being built
@@ -87,20 +83,22 @@ type Writer struct {
 	done   bool  // Close or Abort has run
 }
 
-// colBuf stages one column's values between flushes. Only the slice that
+// colBuf stages one column's values for the whole row group, which is then
+// written column after column straight to the file. Staging in reused slices
+// costs ~100 bytes a row of an events file; handing batches to a buffered
+// row group instead kept every column's encoded pages in buffers that grew by
+// copying, which cost more time than the encoding itself. Only the slice that
 // matches typ is used; nullable columns also record a definition level per
 // row (1 = value present), with values stored densely.
 //
 // Dictionary-encoded string columns are different: the Parquet writer's own
 // dictionary path allocates for every value, so the column keeps its
-// dictionary itself and stages one index per row (nulls included) for the
-// whole row group, handing dictionary and indices over when the row group
-// ends. Indices cost 4 bytes a row, far less than the values.
+// dictionary itself and stages one index per row (nulls included), handing
+// dictionary and indices over when the row group is written.
 type colBuf struct {
 	typ      ColumnType
 	nullable bool
-	n        int // values and nulls given since the last flush
-	keep     int // rows of idx and def staged by earlier batches of the row group
+	n        int // values and nulls given for the row group
 
 	dict      map[string]int32 // nil unless the column stages indices
 	dictVals  []string
@@ -117,7 +115,6 @@ type colBuf struct {
 	def  []int16
 
 	ba []parquet.ByteArray // scratch for handing strings to the writer
-	cw file.ColumnChunkWriter
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -146,7 +143,6 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	if w.rgLimit == 0 {
 		w.rgLimit = DefaultRowGroupRows
 	}
-	w.flushAt = min(w.rgLimit, maxBatchRows)
 	level := opts.CompressionLevel
 	if level == 0 {
 		level = DefaultCompressionLevel
@@ -209,6 +205,7 @@ func writerProperties(s Schema, level int) *parquet.WriterProperties {
 		// smaller pieces (see writeByteArrays), so pages stay near the
 		// default size limit regardless.
 		parquet.WithBatchSize(maxBatchRows),
+		parquet.WithAllocator(pages),
 	}
 	for _, c := range s.Columns {
 		switch c.encoding() {
@@ -422,8 +419,8 @@ func (w *Writer) EndRow() error {
 		return err
 	}
 	w.rows = want
-	if w.rows >= w.flushAt {
-		return w.flush(false)
+	if w.rows >= w.rgLimit {
+		return w.flush()
 	}
 	return nil
 }
@@ -436,10 +433,10 @@ func (w *Writer) rollback() {
 		c := &w.cols[i]
 		c.n = w.rows
 		if c.nullable {
-			c.def = c.def[:c.keep+w.rows]
+			c.def = c.def[:w.rows]
 		}
 		if c.dict != nil {
-			c.idx = c.idx[:c.keep+w.rows]
+			c.idx = c.idx[:w.rows]
 			continue
 		}
 		nv := w.rows // values of complete rows
@@ -480,9 +477,11 @@ func (w *Writer) hasPartialRow() bool {
 	return false
 }
 
-// flush hands the staged rows to the column writers and completes the row
-// group once it is full, or when final.
-func (w *Writer) flush(final bool) (err error) {
+// flush writes the staged rows as one row group.
+func (w *Writer) flush() (err error) {
+	if w.rows == 0 {
+		return nil
+	}
 	defer func() {
 		// The Parquet writer reports some failures by panicking.
 		if r := recover(); r != nil {
@@ -493,59 +492,45 @@ func (w *Writer) flush(final bool) (err error) {
 			err = w.err
 		}
 	}()
-	if w.rows > 0 {
-		if w.rg == nil {
-			if w.rg, err = w.pw.AppendBufferedRowGroupChecked(); err != nil {
-				return err
-			}
-			for i := range w.cols {
-				if w.cols[i].cw, err = w.rg.Column(i); err != nil {
-					return err
-				}
-			}
-		}
-		for i := range w.cols {
-			if err := w.cols[i].writeBatch(w.rows); err != nil {
-				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
-			}
-		}
-		w.written += int64(w.rows)
-		w.rgRows += w.rows
-		w.rows = 0
+	rg, err := w.pw.AppendRowGroupChecked()
+	if err != nil {
+		return err
 	}
-	if w.rg != nil && (final || w.rgRows >= w.rgLimit) {
-		for i := range w.cols {
-			if err := w.cols[i].endRowGroup(); err != nil {
-				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
-			}
-		}
-		// Closing now rather than at the next append writes the row group
-		// out and frees its page buffers.
-		if err := w.rg.Close(); err != nil {
+	for i := range w.cols {
+		cw, err := rg.NextColumn()
+		if err != nil {
 			return err
 		}
-		w.rg, w.rgRows = nil, 0
+		if err := w.cols[i].write(cw); err != nil {
+			return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+		}
 	}
-	w.flushAt = min(w.rgLimit-w.rgRows, maxBatchRows)
+	// Closing now rather than at the next append writes the last column's
+	// pages out.
+	if err := rg.Close(); err != nil {
+		return err
+	}
+	w.written += int64(w.rows)
+	w.rows = 0
 	return nil
 }
 
-// writeBatch hands the staged rows of one batch to the column writer.
-func (c *colBuf) writeBatch(rows int) error {
-	defer func() { c.n = 0 }()
+// write hands the row group's staged values to the column writer and empties
+// the staging slices, keeping their storage for the next row group.
+func (c *colBuf) write(cw file.ColumnChunkWriter) error {
+	defer c.reset()
 	if c.dict != nil && c.overflow {
 		c.undict()
 	}
 	if c.dict != nil {
-		c.keep += rows
-		return nil
+		return c.writeDict(cw)
 	}
 	var def []int16
 	if c.nullable {
 		def = c.def
 	}
 	var err error
-	switch cw := c.cw.(type) {
+	switch cw := cw.(type) {
 	case *file.Int64ColumnChunkWriter:
 		_, err = cw.WriteBatch(c.i64, def, nil)
 	case *file.Float64ColumnChunkWriter:
@@ -555,11 +540,20 @@ func (c *colBuf) writeBatch(rows int) error {
 	case *file.ByteArrayColumnChunkWriter:
 		err = c.writeByteArrays(cw, def)
 	default:
-		err = fmt.Errorf("unexpected column writer %T", c.cw)
+		err = fmt.Errorf("unexpected column writer %T", cw)
 	}
-	c.i64, c.f64, c.b = c.i64[:0], c.f64[:0], c.b[:0]
-	c.data, c.ends, c.def = c.data[:0], c.ends[:0], c.def[:0]
 	return err
+}
+
+func (c *colBuf) reset() {
+	c.n = 0
+	c.i64, c.f64, c.b = c.i64[:0], c.f64[:0], c.b[:0]
+	c.data, c.ends, c.def, c.idx = c.data[:0], c.ends[:0], c.def[:0], c.idx[:0]
+	if c.dict != nil {
+		clear(c.dict)
+		clear(c.dictVals)
+		c.dictVals, c.dictBytes = c.dictVals[:0], 0
+	}
 }
 
 // byteArrayPiece is how many bytes of strings are handed to the column
@@ -613,7 +607,7 @@ func (c *colBuf) undict() {
 		c.data = append(c.data, c.dictVals[ix]...)
 		c.ends = append(c.ends, len(c.data))
 	}
-	c.dict, c.dictVals, c.idx, c.keep = nil, nil, nil, 0
+	c.dict, c.dictVals, c.idx = nil, nil, nil
 }
 
 // dictWriter is the part of the Parquet dictionary encoder used to hand it a
@@ -625,33 +619,21 @@ type dictWriter interface {
 	NumEntries() int
 }
 
-// endRowGroup writes a dictionary column's row group: its dictionary, then
-// one index per row.
-func (c *colBuf) endRowGroup() error {
-	if c.dict == nil || c.cw == nil {
-		c.cw = nil
-		return nil
-	}
-	defer func() {
-		clear(c.dict)
-		clear(c.dictVals)
-		c.dictVals, c.idx, c.def = c.dictVals[:0], c.idx[:0], c.def[:0]
-		c.dictBytes, c.keep, c.cw = 0, 0, nil
-	}()
-	enc, ok := c.cw.CurrentEncoder().(dictWriter)
-	bw, isBA := c.cw.(*file.ByteArrayColumnChunkWriter)
+// writeDict writes a dictionary column's row group: its dictionary, then one
+// index per row.
+func (c *colBuf) writeDict(cw file.ColumnChunkWriter) error {
+	enc, ok := cw.CurrentEncoder().(dictWriter)
+	bw, isBA := cw.(*file.ByteArrayColumnChunkWriter)
 	if !ok || !isBA || enc.NumEntries() != 0 {
 		if !isBA {
-			return fmt.Errorf("unexpected column writer %T", c.cw)
+			return fmt.Errorf("unexpected column writer %T", cw)
 		}
 		c.undict()
 		var def []int16
 		if c.nullable {
 			def = c.def
 		}
-		err := c.writeByteArrays(bw, def)
-		c.data, c.ends = c.data[:0], c.ends[:0]
-		return err
+		return c.writeByteArrays(bw, def)
 	}
 
 	mem := memory.DefaultAllocator
@@ -693,7 +675,7 @@ func (c *colBuf) endRowGroup() error {
 	indices := array.NewInt32Data(data)
 	data.Release()
 	defer indices.Release()
-	return c.cw.WriteDictIndices(indices, def, nil)
+	return cw.WriteDictIndices(indices, def, nil)
 }
 
 // Close writes the remaining rows and the footer, syncs the file to disk and
@@ -716,7 +698,7 @@ func (w *Writer) Close() (err error) {
 	if w.hasPartialRow() {
 		return fmt.Errorf("trace: close %s: values given after the last EndRow", w.path)
 	}
-	if err := w.flush(true); err != nil {
+	if err := w.flush(); err != nil {
 		return err
 	}
 	if err := w.closeParquet(); err != nil {
@@ -787,5 +769,5 @@ func (w *Writer) release() {
 		clear(c.dict)
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
-	w.pw, w.rg, w.bw = nil, nil, nil
+	w.pw, w.bw = nil, nil
 }
