@@ -425,6 +425,90 @@ func (w *Writer) EndRow() error {
 	return nil
 }
 
+// ready reports why no row may be added now, if anything. Bulk writers call
+// it first; they fill every column in full, so they need none of EndRow's
+// checks of a row.
+func (w *Writer) ready() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done {
+		return fmt.Errorf("trace: write %s: write after Close or Abort", w.path)
+	}
+	if w.hasPartialRow() {
+		return fmt.Errorf("trace: write %s: values given after the last EndRow", w.path)
+	}
+	return nil
+}
+
+// endRows completes n rows whose values the bulk methods gave, flushing the
+// row group when it is full. The callers never cross the row group's end.
+func (w *Writer) endRows(n int) error {
+	w.rows += n
+	if w.rows >= w.rgLimit {
+		return w.flush()
+	}
+	return nil
+}
+
+// int64s appends values to required Int64 column col.
+func (w *Writer) int64s(col int, v []int64) {
+	c := &w.cols[col]
+	c.i64 = append(c.i64, v...)
+	c.n += len(v)
+}
+
+// optIDs appends values to nullable Int64 column col, -1 meaning null.
+func (w *Writer) optIDs(col int, v []int64) {
+	c := &w.cols[col]
+	for _, x := range v {
+		if x == -1 {
+			c.def = append(c.def, 0)
+		} else {
+			c.def = append(c.def, 1)
+			c.i64 = append(c.i64, x)
+		}
+	}
+	c.n += len(v)
+}
+
+// strings appends values to required String column col.
+func (w *Writer) strings(col int, v []string) {
+	c := &w.cols[col]
+	for _, s := range v {
+		if c.dict != nil {
+			c.idx = append(c.idx, c.dictIndex(s))
+		} else {
+			c.data = append(c.data, s...)
+			c.ends = append(c.ends, len(c.data))
+		}
+	}
+	c.n += len(v)
+}
+
+// optStrings appends values to nullable String or Text column col, ""
+// meaning null.
+func (w *Writer) optStrings(col int, v []string) {
+	c := &w.cols[col]
+	for _, s := range v {
+		switch {
+		case s == "":
+			c.def = append(c.def, 0)
+			if c.dict != nil {
+				c.idx = append(c.idx, 0) // placeholder; the validity bitmap hides it
+			}
+			continue
+		case c.dict != nil:
+			c.idx = append(c.idx, c.dictIndex(s))
+		default:
+			c.data = append(c.data, s...)
+			c.ends = append(c.ends, len(c.data))
+		}
+		c.def = append(c.def, 1)
+	}
+	c.n += len(v)
+}
+
 // rollback drops everything given since the last complete row. It is the
 // error path, so it recounts rather than have every row keep marks.
 func (w *Writer) rollback() {
