@@ -275,13 +275,78 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 	return m, nil
 }
 
-// unitResult is a unit's finished runs. Results are recycled through writer.free, so the
-// rows' join slices and the event buffer keep their storage from unit to unit.
+// unitResult is a piece of a unit's finished runs: the whole unit, unless its events
+// outgrow pieceRows, when the worker hands them over in pieces of whole runs so that a unit
+// of long runs is never held whole. Results are recycled through writer.free, so the rows'
+// join slices and the event columns keep their storage from piece to piece.
 type unitResult struct {
 	u      unit
+	piece  int  // 0, 1, ... within the unit
+	last   bool // the unit's last piece
 	rows   []runRow
-	events eventChunks // every run's events, in run order (trace level messages)
+	events trace.EventColumns // the pieces' runs' events, in run order (trace level messages)
 	err    error
+}
+
+// Variables so that tests can make pieces small.
+var (
+	// pieceRows is the number of events after which a worker hands over the runs it has
+	// finished: 8 MB of event columns.
+	pieceRows = 1 << 16
+	// flightRows bounds the events of pieces that wait for the writer (130 MB), beyond
+	// which workers wait before they start another run, except the worker of the unit
+	// being written, so that the writer always gets what it waits for.
+	flightRows = 1 << 20
+)
+
+// addRow extends rows by one, reusing the storage of an earlier row there.
+func (r *unitResult) addRow() *runRow {
+	if len(r.rows) < cap(r.rows) {
+		r.rows = r.rows[:len(r.rows)+1]
+	} else {
+		r.rows = append(r.rows, runRow{})
+	}
+	return &r.rows[len(r.rows)-1]
+}
+
+// flight counts the events that finished pieces hold until they are written.
+type flight struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	rows    int
+	next    int64 // the unit being written
+	stopped bool
+}
+
+// wait blocks the worker of unit seq while too many events wait for the writer.
+func (f *flight) wait(seq int64) {
+	f.mu.Lock()
+	for f.rows >= flightRows && seq != f.next && !f.stopped {
+		f.cond.Wait()
+	}
+	f.mu.Unlock()
+}
+
+func (f *flight) add(n int) {
+	f.mu.Lock()
+	f.rows += n
+	f.mu.Unlock()
+}
+
+// written records that n events were written and that the writer is at unit next.
+func (f *flight) written(n int, next int64) {
+	f.mu.Lock()
+	f.rows -= n
+	f.next = next
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (f *flight) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
 }
 
 // writer owns the output: it receives finished units from the workers and appends them to
@@ -309,7 +374,7 @@ type writer struct {
 	simNanos atomic.Int64
 	cpuClock func() int64
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
-	chunks   chunkPool
+	flight   flight
 
 	real RealFunc
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -329,9 +394,9 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
-	// Enough recycled event chunks for the units in flight of typical runs; beyond that,
-	// chunks are allocated afresh rather than kept (each holds half a megabyte).
-	w.chunks.free = make(chan []trace.Event, 256)
+	w.flight.cond.L = &w.flight.mu
+	stopFlight := context.AfterFunc(ctx, w.flight.stop)
+	defer stopFlight()
 	tokens := make(chan struct{}, window)
 	free := make(chan *unitResult, window+workers)
 	jobs := make(chan unit)
@@ -366,10 +431,14 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		close(results)
 	}()
 
+	type pieceKey struct {
+		seq   int64
+		piece int
+	}
 	var (
 		firstErr error
-		pending  = map[int64]*unitResult{}
-		next     int64
+		pending  = map[pieceKey]*unitResult{}
+		next     pieceKey
 	)
 	fail := func(err error) {
 		if firstErr == nil {
@@ -382,7 +451,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 			fail(r.err)
 			continue
 		}
-		pending[r.u.seq] = r
+		pending[pieceKey{r.u.seq, r.piece}] = r
 		// Once cancelled, finished units are discarded too, so that Ctrl-C stops at once
 		// however far the workers ran ahead.
 		for firstErr == nil && ctx.Err() == nil {
@@ -391,11 +460,20 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 				break
 			}
 			delete(pending, next)
-			next++
 			if err := w.write(r); err != nil {
 				fail(err)
 			}
-			<-tokens
+			if r.last {
+				next = pieceKey{next.seq + 1, 0}
+				<-tokens
+			} else {
+				next.piece++
+			}
+			w.flight.written(r.events.Len(), next.seq)
+			if cap(r.events.Seq) > 4*pieceRows {
+				// Left by one very long run: not worth keeping.
+				r.events = trace.EventColumns{}
+			}
 			select {
 			case free <- r:
 			default:
@@ -424,31 +502,33 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		tracer *eventBuf
 	)
 	if w.level == trace.LevelMessages {
-		tracer = &eventBuf{pool: &w.chunks}
+		tracer = &eventBuf{}
 	}
 	if w.cpuClock != nil {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	for u := range jobs {
-		if ctx.Err() != nil {
-			continue
-		}
+	get := func(u unit, piece int) *unitResult {
 		var r *unitResult
 		select {
 		case r = <-free:
 		default:
 			r = &unitResult{}
 		}
-		r.u, r.err = u, nil
-		n := int(u.hi - u.lo)
-		if cap(r.rows) < n {
-			r.rows = append(r.rows[:cap(r.rows)], make([]runRow, n-cap(r.rows))...)
-		}
-		r.rows = r.rows[:n]
+		r.u, r.piece, r.last, r.err = u, piece, false, nil
+		r.rows = r.rows[:0]
+		r.events.Reset()
 		if tracer != nil {
-			tracer.chunks = r.events[:0]
+			tracer.cols = &r.events
 		}
+		return r
+	}
+	for u := range jobs {
+		if ctx.Err() != nil {
+			continue
+		}
+		r := get(u, 0)
+		n := int(u.hi - u.lo)
 		var simNanos, c0 int64
 		if w.cpuClock != nil {
 			// Per unit, not per run: reading a thread's CPU clock is a system call, which on
@@ -456,11 +536,14 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			c0 = w.cpuClock()
 		}
 		for i := range n {
+			if tracer != nil {
+				w.flight.wait(u.seq)
+			}
 			if ctx.Err() != nil {
 				break
 			}
 			id := u.lo + int64(i)
-			row := &r.rows[i]
+			row := r.addRow()
 			lat, r.err = w.runOne(ctx, id, row, tracer, lat)
 			if r.err != nil {
 				if ctx.Err() != nil {
@@ -470,18 +553,22 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 				break
 			}
 			simNanos += row.wall
+			if tracer != nil && r.events.Len() >= pieceRows && i < n-1 {
+				w.flight.add(r.events.Len())
+				results <- r
+				r = get(u, r.piece+1)
+			}
 		}
 		if w.cpuClock != nil {
 			simNanos = w.cpuClock() - c0
 		}
-		if tracer != nil {
-			r.events = tracer.chunks
-		}
 		w.simNanos.Add(simNanos)
 		if r.err == nil && ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing unit.
+			// Half-done units are dropped; the writer stops at the first missing piece.
 			continue
 		}
+		r.last = true
+		w.flight.add(r.events.Len())
 		results <- r
 	}
 }
@@ -567,14 +654,11 @@ func (w *writer) write(r *unitResult) error {
 		}
 	}
 	if w.events != nil {
-		for _, c := range r.events {
-			if err := w.events.WriteEvents(c); err != nil {
-				return err
-			}
-			w.part.Events += int64(len(c))
+		if err := w.events.WriteColumns(&r.events); err != nil {
+			return err
 		}
+		w.part.Events += int64(r.events.Len())
 	}
-	w.chunks.release(r.events)
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))
 	w.sum.Failed += failed
