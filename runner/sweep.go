@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -293,11 +294,16 @@ var (
 	// pieceRows is the number of events after which a worker hands over the runs it has
 	// finished: 8 MB of event columns.
 	pieceRows = 1 << 16
-	// flightRows bounds the events of pieces that wait for the writer (130 MB), beyond
+	// flightRows bounds the events of pieces that wait for the writer (65 MB), beyond
 	// which workers wait before they start another run, except the worker of the unit
 	// being written, so that the writer always gets what it waits for.
-	flightRows = 1 << 20
+	flightRows = 1 << 19
 )
+
+// messagesMemoryLimit is the soft memory limit of a sweep that keeps every event, unless
+// the process has one: events come and go by the gigabyte, and a collector told to let the
+// heap grow to several times the live heap (as short runs want) would let it.
+const messagesMemoryLimit = 768 << 20
 
 // addRow extends rows by one, reusing the storage of an earlier row there.
 func (r *unitResult) addRow() *runRow {
@@ -394,6 +400,10 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
+	if w.level == trace.LevelMessages && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(messagesMemoryLimit)
+		defer debug.SetMemoryLimit(math.MaxInt64)
+	}
 	w.flight.cond.L = &w.flight.mu
 	stopFlight := context.AfterFunc(ctx, w.flight.stop)
 	defer stopFlight()
@@ -470,7 +480,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 				next.piece++
 			}
 			w.flight.written(r.events.Len(), next.seq)
-			if cap(r.events.Seq) > 4*pieceRows {
+			if cap(r.events.Seq) > 2*pieceRows {
 				// Left by one very long run: not worth keeping.
 				r.events = trace.EventColumns{}
 			}
