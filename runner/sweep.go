@@ -68,8 +68,8 @@ type Options struct {
 	// the copying of each result into its row), which other processes on a busy machine do
 	// not inflate. Benchmarks use it.
 	cpuClock func() int64
-	// simulate, when set, replaces sim.Run, so that tests can give runs results the
-	// simulator does not produce.
+	// simulate, when set, replaces the simulator, so that tests can give runs results it
+	// does not produce.
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
@@ -151,9 +151,6 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
 		simulate: opts.simulate}
-	if w.simulate == nil {
-		w.simulate = sim.Run
-	}
 	if hasCluster {
 		w.gate = &sync.RWMutex{}
 	}
@@ -379,7 +376,7 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim
 	flight   flight
 
 	real RealFunc
@@ -510,6 +507,8 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 	var (
 		lat    []int64
 		tracer *eventBuf
+		// Reset for every run, so that runs after the first reuse its storage.
+		s sim.Sim
 	)
 	if w.level == trace.LevelMessages {
 		tracer = &eventBuf{}
@@ -554,7 +553,7 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			}
 			id := u.lo + int64(i)
 			row := r.addRow()
-			lat, r.err = w.runOne(ctx, id, row, tracer, lat)
+			lat, r.err = w.runOne(ctx, id, row, &s, tracer, lat)
 			if r.err != nil {
 				if ctx.Err() != nil {
 					// A real run cut short by the cancellation: the unit is dropped below.
@@ -585,7 +584,7 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 
 // runOne simulates run id into row, or runs it on real nodes in cluster mode. A panic in the
 // simulator becomes an error that names the run, so it can be replayed.
-func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *eventBuf, lat []int64) (_ []int64, err error) {
+func (w *writer) runOne(ctx context.Context, id int64, row *runRow, s *sim.Sim, tracer *eventBuf, lat []int64) (_ []int64, err error) {
 	p, replica, seed := w.spec.Run(id)
 	cfg := p.Config
 	cfg.Seed = seed
@@ -619,7 +618,11 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 			defer w.gate.RUnlock()
 		}
 		t0 = time.Now()
-		res, err = w.simulate(cfg, tr)
+		if w.simulate != nil {
+			res, err = w.simulate(cfg, tr)
+		} else if err = s.Reset(cfg, tr); err == nil {
+			res = s.Run()
+		}
 		row.wall = int64(time.Since(t0))
 	}
 	if err != nil {
