@@ -19,9 +19,9 @@ import (
 	"github.com/dhtexp/dhtexp/trace"
 )
 
-// Part size defaults. A part is cut at a unit boundary once either limit is reached; both
-// limits depend only on the runs' contents, so a sweep cuts the same parts whatever the
-// number of workers.
+// Part size defaults. A part is cut at the end of a unit, or of a piece of a unit whose
+// events outgrow pieceRows, once either limit is reached; limits and pieces depend only on
+// the runs' contents, so a sweep cuts the same parts whatever the number of workers.
 const (
 	// DefaultPartRuns bounds the work a kill -9 can lose and the time between commits.
 	DefaultPartRuns = 8192
