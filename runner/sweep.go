@@ -405,7 +405,8 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	stopFlight := context.AfterFunc(ctx, w.flight.stop)
 	defer stopFlight()
 	tokens := make(chan struct{}, window)
-	free := make(chan *unitResult, window+workers)
+	// Room for every result in flight, pieces included, so that their storage is reused.
+	free := make(chan *unitResult, window+workers+flightRows/pieceRows)
 	jobs := make(chan unit)
 	results := make(chan *unitResult, window)
 
@@ -527,6 +528,10 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		r.u, r.piece, r.last, r.err = u, piece, false, nil
 		r.rows = r.rows[:0]
 		r.events.Reset()
+		if tracer != nil && cap(r.events.Seq) < pieceRows {
+			// Sized for a piece at once rather than grown by copying.
+			r.events.Grow(pieceRows)
+		}
 		if tracer != nil {
 			tracer.cols = &r.events
 		}

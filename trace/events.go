@@ -1,6 +1,9 @@
 package trace
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // EventSchema is the layout of events files: one row per event observed at a
 // node, in the order the events happened within a run.
@@ -167,6 +170,14 @@ func (c *EventColumns) Reset() {
 	clear(c.Detail)
 	c.Kind, c.MsgType, c.Detail = c.Kind[:0], c.MsgType[:0], c.Detail[:0]
 	c.From, c.To, c.Joiner, c.Left, c.Right = c.From[:0], c.To[:0], c.Joiner[:0], c.Left[:0], c.Right[:0]
+}
+
+// Grow makes room for n more events without further allocation.
+func (c *EventColumns) Grow(n int) {
+	for _, col := range []*[]int64{&c.RunID, &c.Seq, &c.TimeNs, &c.Node, &c.From, &c.To, &c.Joiner, &c.Left, &c.Right} {
+		*col = slices.Grow(*col, n)
+	}
+	c.Kind, c.MsgType, c.Detail = slices.Grow(c.Kind, n), slices.Grow(c.MsgType, n), slices.Grow(c.Detail, n)
 }
 
 // Append adds one event.
