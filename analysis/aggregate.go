@@ -80,6 +80,19 @@ func newRate(k, n int64) Rate {
 	return Rate{Num(v), Num(ci.Lo), Num(ci.Hi)}
 }
 
+// Interval is a confidence interval; NaN bounds mean unknown.
+type Interval struct {
+	Lo Num `json:"lo"`
+	Hi Num `json:"hi"`
+}
+
+func unknownInterval() Interval { return Interval{Num(math.NaN()), Num(math.NaN())} }
+
+// Known reports whether both bounds are known.
+func (i Interval) Known() bool {
+	return !math.IsNaN(float64(i.Lo)) && !math.IsNaN(float64(i.Hi))
+}
+
 // OutcomeCount is how many runs ended in one outcome class.
 type OutcomeCount struct {
 	Outcome string `json:"outcome"`
@@ -93,8 +106,8 @@ type Point struct {
 	// Series indexes Summary.Series; X is the position on the x axis (the
 	// axis value, durations in milliseconds, or the value's index for a
 	// categorical axis).
-	Series int     `json:"series"`
-	X      float64 `json:"x"`
+	Series int `json:"series"`
+	X      Num `json:"x"` // NaN (null in JSON) for a point whose sweep group leaves the x axis out
 
 	Runs       int64 `json:"runs"`
 	RunsOK     int64 `json:"runs_ok"`
@@ -125,6 +138,13 @@ type Point struct {
 	MessagesPerJoin Num `json:"messages_per_join"`
 	HopsPerJoin     Num `json:"hops_per_join"`
 
+	// 95% cluster-bootstrap intervals (runs resampled whole, seeded by the
+	// point's index so that reports are byte-stable) for the latency median
+	// and p99 and for messages per join; NaN when unknown.
+	LatencyP50CI      Interval `json:"latency_p50_ci_ns"`
+	LatencyP99CI      Interval `json:"latency_p99_ci_ns"`
+	MessagesPerJoinCI Interval `json:"messages_per_join_ci"`
+
 	Messages  int64 `json:"messages"`
 	Redirects int64 `json:"redirects"`
 	Events    int64 `json:"events"`
@@ -134,9 +154,16 @@ type Point struct {
 	EventsPerSecond Num `json:"events_per_second"`
 
 	joinRows, joinMsgs, joinHops int64
-	runMax                       int64 // largest latency_max_ns of the runs table
-	hasRunMax                    bool
-	failures                     map[string]int64
+	// Per run, indexed by the run's seed number: what the bootstrap
+	// resamples. slot maps a seed number to a dense cluster number over
+	// the runs present (a shard holds only some).
+	runMsgs, runJoins []float64
+	runP50            []int64 // -1: the run has no median
+	slot              []int32
+	latClusters       *stats.Clustered
+	runMax            int64 // largest latency_max_ns of the runs table
+	hasRunMax         bool
+	failures          map[string]int64
 }
 
 // Failed returns the number of runs whose outcome is not ok.
@@ -189,6 +216,9 @@ type Summary struct {
 
 	// DHT is the DHT workload, nil when no run had one.
 	DHT *DHT `json:"dht,omitempty"`
+
+	// Examples holds one run per failure class, in the order of Outcomes.
+	Examples []*FailureExample `json:"-"`
 }
 
 // XLabel returns the x axis title with its unit.
@@ -269,6 +299,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 			return nil, err
 		}
 	}
+	a.clusters(hasJoins)
 	for _, path := range rs.Joins {
 		if err := a.readJoins(path); err != nil {
 			return nil, err
@@ -288,6 +319,11 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 		}
 	}
 	s.finish(hasJoins)
+	for _, o := range s.Outcomes {
+		if ex := a.examples[o]; ex != nil {
+			s.Examples = append(s.Examples, ex)
+		}
+	}
 	s.finishDHT(a.dht, len(rs.Ops) > 0)
 	return s, nil
 }
@@ -335,7 +371,8 @@ type aggregator struct {
 	dht   *dhtAcc
 	// hasOps: lookup latencies come from the ops table, not from the runs
 	// table's per-run medians.
-	hasOps bool
+	hasOps   bool
+	examples map[string]*FailureExample
 }
 
 // need checks that a part has the schema and columns expected of it.
@@ -423,10 +460,12 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 			}
 			p := s.Points[gp[i]]
 			p.Runs++
+			p.addRun(runID[i]%seeds, seeds, msgs[i], joins[i])
 			if outcome[i] == OutcomeOK {
 				p.RunsOK++
 			} else {
 				p.failures[outcome[i]]++
+				a.noteExample(outcome[i], runID[i], gp[i], events[i])
 			}
 			p.Joins += joins[i]
 			p.JoinsOK += joinsOK[i]
@@ -436,6 +475,7 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 			p.WallNs += wall[i]
 			if runLatencies && valid(p50ok, i) {
 				p.Latency.Add(p50[i])
+				p.runP50[runID[i]%seeds] = p50[i]
 			}
 			if valid(lmaxOK, i) && (!p.hasRunMax || lmax[i] > p.runMax) {
 				p.runMax, p.hasRunMax = lmax[i], true
@@ -488,8 +528,12 @@ func (a *aggregator) readJoins(path string) error {
 			p.joinRows++
 			p.joinMsgs += msgs[i]
 			p.joinHops += hops[i]
+			k := int(p.slot[runID[i]%seeds])
+			p.runMsgs[k] += float64(msgs[i])
+			p.runJoins[k]++
 			if outcome[i] == OutcomeOK && valid(endOK, i) {
 				p.Latency.Add(end[i] - start[i])
+				p.latClusters.Add(k, end[i]-start[i])
 			}
 		}
 		s.JoinsTable.Rows += int64(c.NumRows())
@@ -583,6 +627,7 @@ func (s *Summary) finish(hasJoins bool) {
 		}
 	}
 	s.layoutSeries()
+	s.bootstrap()
 }
 
 // layoutSeries groups points into series by their non-x parameters and
@@ -619,21 +664,21 @@ func (s *Summary) layoutSeries() {
 		xv, hasX := p.Params.Get(s.XAxis)
 		switch {
 		case xAxis == nil:
-			p.X = float64(p.Index)
+			p.X = Num(p.Index)
 		case !hasX:
 			// The point's sweep group does not sweep x: it has no place
 			// on the x axis, and figures leave it out.
-			p.X = math.NaN()
+			p.X = Num(math.NaN())
 		case s.XNumeric:
-			p.X = xv.Num
+			p.X = Num(xv.Num)
 			if xv.Kind == trace.KindDuration {
-				p.X = xv.Num / 1e6
+				p.X = Num(xv.Num / 1e6)
 			}
 		default:
-			p.X = float64(len(xAxis.Values))
+			p.X = Num(len(xAxis.Values))
 			for i, av := range xAxis.Values {
 				if av.Text == xv.Text {
-					p.X = float64(i)
+					p.X = Num(i)
 					break
 				}
 			}
@@ -641,7 +686,7 @@ func (s *Summary) layoutSeries() {
 	}
 	for _, sr := range s.Series {
 		sort.SliceStable(sr.Points, func(i, j int) bool {
-			a, b := s.Points[sr.Points[i]].X, s.Points[sr.Points[j]].X
+			a, b := float64(s.Points[sr.Points[i]].X), float64(s.Points[sr.Points[j]].X)
 			return a < b || !math.IsNaN(a) && math.IsNaN(b)
 		})
 	}

@@ -164,7 +164,7 @@ func TestSweepGroups(t *testing.T) {
 	}
 	// Along protocol, points without it have no place on the x axis.
 	s = analyze(t, dir, Options{X: "protocol"})
-	if !math.IsNaN(s.Points[0].X) || s.XTick(s.Points[0]) != "base" {
+	if !math.IsNaN(float64(s.Points[0].X)) || s.XTick(s.Points[0]) != "base" {
 		t.Errorf("x of a point without the axis: %v %q", s.Points[0].X, s.XTick(s.Points[0]))
 	}
 	if err := WriteReport(filepath.Join(t.TempDir(), "report"), s); err != nil {

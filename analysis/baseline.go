@@ -39,6 +39,15 @@ type BaselinePoint struct {
 	Failures int64        `json:"failures"`
 }
 
+// Failures is the number of failed runs the baseline records, over all grid points.
+func (b *Baseline) Failures() int64 {
+	var n int64
+	for _, p := range b.Points {
+		n += p.Failures
+	}
+	return n
+}
+
 // NewBaseline records s's failure counts. Grid points without runs are
 // left out: there is nothing to compare against.
 func NewBaseline(s *Summary) *Baseline {

@@ -17,6 +17,13 @@ func TestBaselineRoundTrip(t *testing.T) {
 	if len(b.Points) != 6 || b.Points[2].Failures != 2 || b.Points[2].Runs != 4 || b.SpecHash != s.Manifest.SpecHash {
 		t.Fatalf("baseline %+v", b)
 	}
+	var failed int64
+	for _, p := range b.Points {
+		failed += p.Failures
+	}
+	if b.Failures() != failed {
+		t.Fatalf("Failures %d, points sum to %d", b.Failures(), failed)
+	}
 	path := filepath.Join(t.TempDir(), "base.json")
 	if err := WriteBaseline(path, b); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,27 @@ func groupDHT(s *Summary, pts []*DHTPoint, skip []string) []dhtGroup {
 		}
 	}
 	return groups
+}
+
+// groupColors gives each line of a DHT figure its protocol's colour; lines
+// of one protocol that differ in other parameters step through the
+// protocol's lightness ramp in the order the sweep lists them.
+func groupColors(s *Summary, groups []dhtGroup) []color.RGBA {
+	proto := make([]string, len(groups))
+	count := map[string]int{}
+	for i, g := range groups {
+		if len(g.points) > 0 {
+			proto[i] = protocolOf(s, g.points[0].Params)
+		}
+		count[proto[i]]++
+	}
+	seen := map[string]int{}
+	out := make([]color.RGBA, len(groups))
+	for i := range groups {
+		out[i] = rampColor(protocolColor(proto[i]), seen[proto[i]], count[proto[i]])
+		seen[proto[i]]++
+	}
+	return out
 }
 
 // distinctX reports whether x takes two or more values over pts, and
@@ -199,24 +221,69 @@ func (powersOfTwo) Ticks(lo, hi float64) []plot.Tick {
 
 // whiskered adds a line with markers and asymmetric error bars; points
 // whose interval is unknown get no bar.
-func whiskered(p *plot.Plot, leg *legend, label string, i int, d errXY) error {
+func whiskered(p *plot.Plot, leg *legend, label string, c color.Color, d errXY) error {
 	line, err := plotter.NewLine(d.XYs)
 	if err != nil {
 		return err
 	}
-	line.LineStyle = seriesLine(i)
+	line.LineStyle = lineStyle(c)
 	sc, err := plotter.NewScatter(d.XYs)
 	if err != nil {
 		return err
 	}
-	sc.GlyphStyle = seriesGlyph(i)
+	sc.GlyphStyle = glyphStyle(c, false)
 	eb, err := plotter.NewYErrorBars(d)
 	if err != nil {
 		return err
 	}
-	eb.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: vg.Points(1)}
+	eb.LineStyle = barStyle(c)
 	eb.CapWidth = vg.Points(6)
 	p.Add(line, eb, sc)
+	leg.add(label, line, sc)
+	return nil
+}
+
+// boundedLine draws a line of rates whose points in bounds saw no failure:
+// those get a hollow marker and no line through them.
+func boundedLine(p *plot.Plot, leg *legend, label string, c color.Color, all errXY, bounds plotter.XYs) error {
+	for _, seg := range measuredRuns(all.XYs, bounds) {
+		line, err := plotter.NewLine(seg)
+		if err != nil {
+			return err
+		}
+		line.LineStyle = lineStyle(c)
+		p.Add(line)
+	}
+	eb, err := plotter.NewYErrorBars(all)
+	if err != nil {
+		return err
+	}
+	eb.LineStyle = barStyle(c)
+	eb.CapWidth = vg.Points(6)
+	p.Add(eb)
+	var measured plotter.XYs
+	for _, xy := range all.XYs {
+		if !slices.Contains(bounds, xy) {
+			measured = append(measured, xy)
+		}
+	}
+	for _, g := range []struct {
+		xys   plotter.XYs
+		bound bool
+	}{{measured, false}, {bounds, true}} {
+		if len(g.xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(g.xys)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle = glyphStyle(c, g.bound)
+		p.Add(sc)
+	}
+	line, sc, _ := plotter.NewLinePoints(plotter.XYs{{}})
+	line.LineStyle = lineStyle(c)
+	sc.GlyphStyle = glyphStyle(c, false)
 	leg.add(label, line, sc)
 	return nil
 }
@@ -242,6 +309,7 @@ func hopsFigure(s *Summary) (layout, bool, error) {
 	shift := dhtXAxis(p, "ring size N (nodes + joiners, log2 scale)", xs, true)
 	leg := newLegend()
 	groups := ringGroups(s, pts)
+	colors := groupColors(s, groups)
 	ymax := 0.0
 	for i, g := range groups {
 		var d errXY
@@ -253,7 +321,7 @@ func hopsFigure(s *Summary) (layout, bool, error) {
 			d.YErrors = append(d.YErrors, errAt(v, float64(h.Lo), float64(h.Hi)))
 			ymax = math.Max(ymax, math.Max(v, nanTo(float64(h.Hi), v)))
 		}
-		if err := whiskered(p, leg, g.label, i, d); err != nil {
+		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
 			return layout{}, false, err
 		}
 	}
@@ -302,13 +370,15 @@ func sortByX(pts []*DHTPoint, x func(*DHTPoint) float64) {
 // interval is above 50%, when it starts just below the lowest, so that
 // rates near 100% stay tellable apart; without (rare events) it spans 0
 // to just above the highest interval.
-func dhtRateFigure(title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTPoint) float64, xs []float64, log bool, rate func(*DHTPoint) Rate, zoom bool) (layout, error) {
+func dhtRateFigure(s *Summary, title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTPoint) float64, xs []float64, log bool, rate func(*DHTPoint) Rate, trials func(*DHTPoint) int64, zoom bool) (layout, error) {
 	p := newPlot(title, "", ylabel)
 	shift := dhtXAxis(p, xlabel, xs, log)
 	leg := newLegend()
+	colors := groupColors(s, groups)
 	lo, hi := 100.0, 0.0
+	anyBound := false
 	for i, g := range groups {
-		var d errXY
+		var all, bounds errXY
 		sortByX(g.points, x)
 		for _, pt := range g.points {
 			r := rate(pt)
@@ -316,16 +386,38 @@ func dhtRateFigure(title, xlabel, ylabel string, groups []dhtGroup, x func(*DHTP
 				continue
 			}
 			v := 100 * float64(r.Value)
-			d.XYs = append(d.XYs, plotter.XY{X: shift(x(pt), i, len(groups)), Y: v})
-			d.YErrors = append(d.YErrors, errAt(v, 100*float64(r.Lo), 100*float64(r.Hi)))
-			lo, hi = math.Min(lo, 100*float64(r.Lo)), math.Max(hi, 100*float64(r.Hi))
+			xy := plotter.XY{X: shift(x(pt), i, len(groups)), Y: v}
+			bar := errAt(v, 100*float64(r.Lo), 100*float64(r.Hi))
+			// No failure seen (every lookup ok, no get inconsistent):
+			// draw the one-sided bound, as the main figures do.
+			if n := trials(pt); n > 0 && (zoom && r.Value == 1 || !zoom && r.Value == 0) {
+				b := 100 * zeroBound(n)
+				if zoom {
+					bar = struct{ Low, High float64 }{b, 0}
+					lo = math.Min(lo, 100-b)
+				} else {
+					bar = struct{ Low, High float64 }{0, b}
+					hi = math.Max(hi, b)
+				}
+				bounds.XYs = append(bounds.XYs, xy)
+				anyBound = true
+			} else {
+				lo, hi = math.Min(lo, 100*float64(r.Lo)), math.Max(hi, 100*float64(r.Hi))
+			}
+			all.XYs = append(all.XYs, xy)
+			all.YErrors = append(all.YErrors, bar)
 		}
-		if len(d.XYs) == 0 {
+		if len(all.XYs) == 0 {
 			continue
 		}
-		if err := whiskered(p, leg, g.label, i, d); err != nil {
+		if err := boundedLine(p, leg, g.label, colors[i], all, bounds.XYs); err != nil {
 			return layout{}, err
 		}
+	}
+	if anyBound {
+		b, _ := plotter.NewScatter(plotter.XYs{{}})
+		b.GlyphStyle = glyphStyle(neutral, true)
+		leg.add("none failed; bar: one-sided 95% bound", b)
 	}
 	switch {
 	case zoom && lo > 50:
@@ -385,6 +477,7 @@ func latencyCDFFigure(s *Summary, groups []dhtGroup) (layout, bool, error) {
 	p := newPlot("Lookup latency CDF (successful lookups)", "lookup latency (ms)", "fraction of lookups")
 	p.Y.Min, p.Y.Max = 0, 1
 	leg := newLegend()
+	colors := groupColors(s, groups)
 	xmax := 0.0
 	for i, g := range groups {
 		var d stats.Dist
@@ -399,7 +492,7 @@ func latencyCDFFigure(s *Summary, groups []dhtGroup) (layout, bool, error) {
 		if err != nil {
 			return layout{}, false, err
 		}
-		line.LineStyle = seriesLine(i)
+		line.LineStyle = lineStyle(colors[i])
 		p.Add(line)
 		leg.add(g.label, line)
 	}
@@ -431,8 +524,8 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 					if len(xs) < 2 {
 						return layout{}, false, nil
 					}
-					l, err := dhtRateFigure("Lookup success against ring size", "ring size N (nodes + joiners, log2 scale)", "lookups ok (%)",
-						ringGroups(s, pts), ringX, xs, true, func(p *DHTPoint) Rate { return p.LookupSuccess }, true)
+					l, err := dhtRateFigure(s, "Lookup success against ring size", "ring size N (nodes + joiners, log2 scale)", "lookups ok (%)",
+						ringGroups(s, pts), ringX, xs, true, func(p *DHTPoint) Rate { return p.LookupSuccess }, func(p *DHTPoint) int64 { return p.Lookups }, true)
 					return l, true, err
 				}})
 	} else {
@@ -459,8 +552,8 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 		specs = append(specs, figureSpec{"dht_inconsistency", "Inconsistent gets against join concurrency",
 			"Share of gets answered missing or stale against the number of joiners, one line per " + groupNoun(groups) + ", with 95% Wilson intervals.",
 			func() (layout, bool, error) {
-				l, err := dhtRateFigure("Inconsistent gets against join concurrency", "joiners", "gets missing or stale (%)",
-					groups, joinersX, xs, false, func(p *DHTPoint) Rate { return p.Inconsistency }, false)
+				l, err := dhtRateFigure(s, "Inconsistent gets against join concurrency", "joiners", "gets missing or stale (%)",
+					groups, joinersX, xs, false, func(p *DHTPoint) Rate { return p.Inconsistency }, func(p *DHTPoint) int64 { return p.Gets }, false)
 				return l, true, err
 			}})
 	} else if len(withGets) > 0 {

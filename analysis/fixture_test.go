@@ -26,11 +26,7 @@ func writeSet(t testing.TB, s *analysistest.Set) string {
 // analyze opens and analyzes a result set, failing the test on error.
 func analyze(t testing.TB, dir string, opts Options) *Summary {
 	t.Helper()
-	rs, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Analyze(rs, opts)
+	s, err := Load(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

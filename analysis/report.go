@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -130,6 +131,9 @@ func writeReportFiles(dir string, s *Summary, figs []Figure) error {
 			}
 		}
 	}
+	if err := writeExamples(dir, s); err != nil {
+		return err
+	}
 	var md bytes.Buffer
 	if err := writeSummaryMarkdown(&md, s, figs); err != nil {
 		return err
@@ -154,15 +158,29 @@ func writeReportFiles(dir string, s *Summary, figs []Figure) error {
 func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	m := s.Manifest
 	fmt.Fprintf(w, "# %s\n\n", orDash(m.Experiment))
+	if b := CompletenessOf(s).Banner(); b != "" {
+		fmt.Fprintf(w, "> **Incomplete result set.** %s\n\n", mdEscape(b))
+	}
 	for _, f := range manifestFacts(s) {
 		fmt.Fprintf(w, "- %s: %s\n", f.Name, mdEscape(f.Value))
 	}
-	w.WriteString("\n")
-	if err := writeMainMarkdown(w, s); err != nil {
+	w.WriteString("\n## Findings\n\n")
+	for _, f := range Findings(s) {
+		w.WriteString("- " + mdEscape(f) + "\n")
+	}
+	w.WriteString("\n## Grid points\n\n")
+	if err := writeSummaryRows(w, s); err != nil {
 		return err
 	}
 	w.WriteString("\nRates are shown with 95% Wilson intervals; latencies in milliseconds (" + latencyNote(s) + ").\n")
+	if _, notes := mainFigureSpecs(s); len(notes) > 0 {
+		w.WriteString("\n")
+		for _, n := range notes {
+			w.WriteString("- " + mdEscape(n) + "\n")
+		}
+	}
 	writeFigureLinks(w, figs, false)
+	writeExamplesMarkdown(w, s)
 	if s.DHT == nil {
 		return nil
 	}
@@ -177,6 +195,33 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 	}
 	writeFigureLinks(w, figs, true)
 	return nil
+}
+
+// writeSummaryRows writes the grid-point table as the page shows it:
+// intervals on the estimates, and no machine-speed column, which goes to
+// the run facts table after it.
+func writeSummaryRows(w *bytes.Buffer, s *Summary) error {
+	header, rows := pageRows(s)
+	right := make([]bool, len(header))
+	for i := range right {
+		right[i] = i > len(s.Manifest.Axes) && i < len(header)-1
+	}
+	if err := writeMarkdownRows(w, header, rows, right); err != nil {
+		return err
+	}
+	w.WriteString("\n## Run facts\n\nHow long the runs took on the machine that ran them; these numbers describe the machine and its load, not the protocol.\n\n")
+	fh, frows := runFactsRows(s)
+	text := make([][]string, len(frows))
+	for i, r := range frows {
+		for _, c := range r {
+			text[i] = append(text[i], c.Text)
+		}
+	}
+	all := make([]bool, len(fh))
+	for i := range all {
+		all[i] = true
+	}
+	return writeMarkdownRows(w, fh, text, all)
 }
 
 // writeFigureLinks lists the main or the DHT figures as links to their SVG
@@ -256,7 +301,8 @@ func manifestFacts(s *Summary) []fact {
 		{"trace level", orDash(m.Trace)},
 		{"tables", tables},
 		{"shard", shard},
-		{"tool", orDash(m.ToolVersion) + " at " + orDash(m.VCSRevision) + ", " + orDash(m.GoVersion)},
+		{"sweep run by", sweepStamp(m)},
+		{"report drawn by", buildStamp()},
 		{"started", orDash(m.Started)},
 		{"finished", finished},
 	}
@@ -299,6 +345,15 @@ type htmlPage struct {
 	XLabel  string
 	NoData  []string
 	DHT     *htmlDHT
+	// Findings open the page; RunFacts hold the machine-speed numbers,
+	// which say how fast this machine was, not how the protocol behaves.
+	Findings     []string
+	Examples     []htmlExample
+	RunFactsHead []string
+	RunFacts     [][]htmlCell
+
+	// Incomplete is CompletenessOf(s).Banner(), shown above everything else.
+	Incomplete string
 }
 
 // htmlDHT is the report's DHT section.
@@ -328,9 +383,13 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		Note:   latencyNote(s),
 		XLabel: s.XLabel(),
 	}
+	page.Incomplete = CompletenessOf(s).Banner()
 	if s.DHT != nil {
 		page.DHT = &htmlDHT{}
 	}
+	page.Findings = Findings(s)
+	page.Examples = htmlExamples(s)
+	page.RunFactsHead, page.RunFacts = runFactsRows(s)
 	for _, f := range figs {
 		wpx, hpx := pngSize(f.PNG)
 		hf := htmlFigure{
@@ -347,26 +406,17 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 			page.Figures = append(page.Figures, hf)
 		}
 	}
-	have := map[string]bool{}
-	for _, f := range figs {
-		have[f.Name] = true
-	}
-	if !have["latency_cdf"] {
-		page.NoData = append(page.NoData, "No join succeeded, so there are no latency figures.")
-	}
+	_, page.NoData = mainFigureSpecs(s)
 	noX := 0
 	for _, p := range s.Points {
-		if math.IsNaN(p.X) {
+		if math.IsNaN(float64(p.X)) {
 			noX++
 		}
 	}
 	if noX > 0 {
-		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table, the latency CDFs and the failure figure, but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
+		page.NoData = append(page.NoData, fmt.Sprintf("%d grid point(s) come from a sweep group that does not sweep %s; they are in the table but not in the figures plotted against %s.", noX, s.XAxis, s.XAxis))
 	}
-	if !have["failures"] {
-		page.NoData = append(page.NoData, "No run failed, so there is no failure-class figure.")
-	}
-	header, rows := humanRows(s)
+	header, rows := pageRows(s)
 	page.Header = header
 	naxes := len(s.Manifest.Axes)
 	for i, p := range s.Points {
@@ -381,7 +431,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 		keys = append(keys, strconv.FormatInt(p.Runs, 10), sortKey(p.RunSuccess.Value), sortKey(p.JoinSuccess.Value),
 			sortKey(p.LatencyP50), sortKey(p.LatencyP90), sortKey(p.LatencyP99), sortKey(p.LatencyMax),
-			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin), sortKey(p.EventsPerSecond),
+			sortKey(p.MessagesPerJoin), sortKey(p.HopsPerJoin),
 			strconv.FormatInt(p.Failed(), 10))
 		page.Rows = append(page.Rows, htmlCells(rows[i], keys, naxes))
 	}
@@ -395,6 +445,64 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 	}
 	return reportTmpl.Execute(w, page)
+}
+
+// pageRows is the grid-point table of the page and summary.md: the
+// table's rows with bootstrap intervals on p50, p99 and messages per join,
+// and without events/s, which moves to the run facts table.
+func pageRows(s *Summary) (header []string, rows [][]string) {
+	header, rows = humanRows(s)
+	evCol := slices.Index(header, "events/s")
+	p50Col, p99Col, msgCol := slices.Index(header, "p50 ms"), slices.Index(header, "p99 ms"), slices.Index(header, "msgs/join")
+	for i, p := range s.Points {
+		row := slices.Clone(rows[i])
+		row[p50Col] += msInterval(p.LatencyP50CI)
+		row[p99Col] += msInterval(p.LatencyP99CI)
+		if ci := p.MessagesPerJoinCI; ci.Known() {
+			row[msgCol] += " [" + fmtFixed(ci.Lo, 2) + ", " + fmtFixed(ci.Hi, 2) + "]"
+		}
+		rows[i] = slices.Delete(row, evCol, evCol+1)
+	}
+	return slices.Delete(slices.Clone(header), evCol, evCol+1), rows
+}
+
+// msInterval formats a latency interval for a table cell's second line.
+func msInterval(ci Interval) string {
+	if !ci.Known() {
+		return ""
+	}
+	return " [" + fmtMs(ci.Lo) + ", " + fmtMs(ci.Hi) + "]"
+}
+
+// runFactsRows is the run facts table: per grid point, how long the runs
+// took on the machine that ran them. These numbers vary with the machine
+// and its load, so they are kept apart from the results.
+func runFactsRows(s *Summary) (header []string, rows [][]htmlCell) {
+	header = []string{"point", "runs", "simulated events", "wall time (s, summed over runs)", "events/s"}
+	var events, wall int64
+	for _, p := range s.Points {
+		events += p.Events
+		wall += p.WallNs
+		rows = append(rows, []htmlCell{
+			{Text: strconv.Itoa(p.Index), Sort: strconv.Itoa(p.Index), Numeric: true},
+			{Text: strconv.FormatInt(p.Runs, 10), Sort: strconv.FormatInt(p.Runs, 10), Numeric: true},
+			{Text: groupInt(p.Events), Sort: strconv.FormatInt(p.Events, 10), Numeric: true},
+			{Text: strconv.FormatFloat(float64(p.WallNs)/1e9, 'f', 2, 64), Sort: strconv.FormatInt(p.WallNs, 10), Numeric: true},
+			{Text: fmtSI(p.EventsPerSecond), Sort: sortKey(p.EventsPerSecond), Numeric: true},
+		})
+	}
+	eps := Num(math.NaN())
+	if wall > 0 {
+		eps = Num(float64(events) / (float64(wall) / 1e9))
+	}
+	rows = append(rows, []htmlCell{
+		{Text: "all", Sort: "", Numeric: true},
+		{Text: strconv.FormatInt(s.Runs, 10), Sort: strconv.FormatInt(s.Runs, 10), Numeric: true},
+		{Text: groupInt(events), Sort: strconv.FormatInt(events, 10), Numeric: true},
+		{Text: strconv.FormatFloat(float64(wall)/1e9, 'f', 2, 64), Sort: strconv.FormatInt(wall, 10), Numeric: true},
+		{Text: fmtSI(eps), Sort: sortKey(eps), Numeric: true},
+	})
+	return header, rows
 }
 
 // htmlCells turns a table row into cells: the point index and the columns

@@ -67,7 +67,7 @@ func TestWriteReport(t *testing.T) {
 		opts Options
 		figs []string
 	}{
-		{"small", smallSet(), Options{}, []string{"run_success", "join_success", "latency_cdf", "latency_percentiles", "messages_per_join", "failures"}},
+		{"small", smallSet(), Options{}, []string{"run_success", "join_success", "latency_cdf", "latency_p50", "latency_p99", "messages_per_join", "failures"}},
 		{"categorical x", smallSet(), Options{X: "protocol"}, []string{"run_success", "failures"}},
 		{"no failures", randomSet(3, 20, func(int) float64 { return 0 }), Options{}, []string{"run_success", "latency_cdf"}},
 		{"many series", manySeries(), Options{}, []string{"run_success", "latency_cdf", "failures"}},
@@ -225,7 +225,7 @@ func TestReportChromium(t *testing.T) {
 	}
 	col := len(s.Manifest.Axes) + 6 // point, axes, runs, run ok, join ok, p50, p90, p99
 	probe := fmt.Sprintf(`<script>var b = document.querySelectorAll("th button"); b[%d].click(); b[%d].click();
-document.title = Array.from(document.querySelectorAll("tbody tr")).map(function (r) { return r.cells[0].textContent; }).join(",");</script></body>`, col, col)
+document.title = Array.from(document.querySelector("table.sortable").tBodies[0].rows).map(function (r) { return r.cells[0].textContent; }).join(",");</script></body>`, col, col)
 	sorted := filepath.Join(out, "sorted.html")
 	if err := os.WriteFile(sorted, bytes.Replace(page, []byte("</body>"), []byte(probe), 1), 0o644); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,15 @@ type ResultSet struct {
 	Ops []string
 }
 
+// Load opens and analyses the result set in dir.
+func Load(dir string, opts Options) (*Summary, error) {
+	rs, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Analyze(rs, opts)
+}
+
 // Open reads dir/manifest.json and lists the parts of each table. It
 // checks that the folder is a result set and that the manifest is usable,
 // but reads no Parquet data; Analyze does that.

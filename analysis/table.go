@@ -237,7 +237,9 @@ func writeCSV(w io.Writer, s *Summary) error {
 	header = append(header, "runs", "runs_ok", "run_success", "run_success_lo", "run_success_hi",
 		"joins", "joins_ok", "join_success", "join_success_lo", "join_success_hi",
 		"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "latency_source",
-		"messages_per_join", "hops_per_join", "events_per_second")
+		"messages_per_join", "hops_per_join", "events_per_second",
+		"latency_p50_lo_ms", "latency_p50_hi_ms", "latency_p99_lo_ms", "latency_p99_hi_ms",
+		"messages_per_join_lo", "messages_per_join_hi")
 	for _, o := range s.Outcomes {
 		header = append(header, "failures_"+o)
 	}
@@ -259,7 +261,11 @@ func writeCSV(w io.Writer, s *Summary) error {
 			i64(p.Joins), i64(p.JoinsOK),
 			csvNum(p.JoinSuccess.Value), csvNum(p.JoinSuccess.Lo), csvNum(p.JoinSuccess.Hi),
 			csvMs(p.LatencyP50), csvMs(p.LatencyP90), csvMs(p.LatencyP99), csvMs(p.LatencyMax), p.LatencySource,
-			csvNum(p.MessagesPerJoin), csvNum(p.HopsPerJoin), csvNum(p.EventsPerSecond))
+			csvNum(p.MessagesPerJoin), csvNum(p.HopsPerJoin), csvNum(p.EventsPerSecond),
+			// Cluster-bootstrap intervals, after the older columns so
+			// that readers by position keep working.
+			csvMs(p.LatencyP50CI.Lo), csvMs(p.LatencyP50CI.Hi), csvMs(p.LatencyP99CI.Lo), csvMs(p.LatencyP99CI.Hi),
+			csvNum(p.MessagesPerJoinCI.Lo), csvNum(p.MessagesPerJoinCI.Hi))
 		for _, o := range s.Outcomes {
 			row = append(row, i64(p.FailuresOf(o)))
 		}

@@ -31,7 +31,8 @@ type Config struct {
 	MaxStates int
 	// Timers lets any pending protocol timer fire at any point, as if every message could
 	// take longer than any timeout; Lossy adds the loss of any in-flight message. Both are
-	// for variants that retry.
+	// for variants that retry. With Timers, a message sent while an identical copy is in
+	// flight merges with it.
 	Timers bool
 	Lossy  bool
 	// Retries is passed to variants that retry (0: their default); fewer retries keep the
@@ -88,7 +89,9 @@ type Report struct {
 	Assignments   int
 	States        int // distinct states expanded
 	Transitions   int
-	Terminal      int // reachable states with nothing left to do
+	Terminal      int // reachable states with nothing left to do (see Run)
+	Violations    int // terminal states that break the promise, states stuck before the end, and NoEnd
+	NoEnd         int // with Timers: states from which no end can be reached (a join or a lock that never ends)
 	DistinctFinal int // distinct final rings (pointer sets)
 	Complete      bool
 	Depth         int       // steps explored completely, in every assignment (BFS levels)
@@ -130,6 +133,7 @@ type state struct {
 	timers  []timerEntry       // sorted likewise
 	started uint16
 	parent  int32 // index into the path arena
+	id      int32 // number of the state, in the order found
 }
 
 type pathNode struct {
@@ -204,7 +208,12 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	firstJoiner := len(ms)
 
 	arena := []pathNode{}
-	visited := map[[16]byte]bool{key(init): true}
+	visited := map[[16]byte]int32{key(init): 0}
+	// The state graph, for the check that an end stays reachable: edges by state number,
+	// which states were judged as ends, and where each state's path ends in the arena.
+	var edgeFrom, edgeTo []int32
+	judged := []bool{false}
+	pathOf := []int32{-1}
 	frontier := []*state{init}
 	var out protocol.Output
 	states := make([]protocol.State, len(init.nodes))
@@ -224,6 +233,33 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 		}
 		rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(contacts), Path: path, Final: final})
 	}
+	// terminal judges a state with nothing left to do. Under loss a join may end in a
+	// reported failure; everything else must be a correct ring with no lock held.
+	terminal := func(s *state) {
+		judged[s.id] = true
+		rep.Terminal++
+		for i, n := range s.nodes {
+			states[i] = n.State()
+		}
+		finals[ringKey(states)] = true
+		outcome, detail, _ := observe.ClassifyFinal(states)
+		if outcome == observe.OutcomeOK || (cfg.Timers && outcome == observe.OutcomeJoinFailed) {
+			if !ended(s, firstJoiner, cfg.Lossy) && cfg.Timers {
+				outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
+			} else {
+				return
+			}
+		}
+		rep.Violations++
+		// The last step is already on the path of s.
+		if s.parent >= 0 {
+			last := arena[s.parent]
+			p := &state{nodes: s.nodes, parent: last.parent}
+			report(outcome, detail, p, last.step)
+		} else {
+			report(outcome, detail, s, Step{Start: protocol.None})
+		}
+	}
 	expanded := 0
 	depth := 0
 	defer func() {
@@ -239,6 +275,20 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			if cfg.MaxStates > 0 && expanded > cfg.MaxStates {
 				rep.Complete = false
 				return
+			}
+			done := ended(s, firstJoiner, cfg.Lossy)
+			assessed := false
+			allStarted := int(s.started) == 1<<(len(s.nodes)-firstJoiner)-1
+			if done || (cfg.Lossy && cfg.Timers && allStarted && len(s.timers) == 0) {
+				// Every join has ended and nothing is in flight, or (lossy) all that is
+				// in flight may be lost and no timer is left to retransmit it: the
+				// promise is checked here. What remains are deliveries, which go on
+				// being explored, and stale timers, whose firing changes nothing.
+				terminal(s)
+				assessed = true
+				if len(s.flight) == 0 {
+					continue
+				}
 			}
 			moves := 0
 			try := func(step Step) {
@@ -280,6 +330,13 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					for _, a := range out.Actions {
 						switch a.Kind {
 						case protocol.Send:
+							if cfg.Timers && slices.Contains(t.flight, a.Msg) {
+								// A retransmission of a copy still on the wire: they
+								// collapse, or retransmitting without bound would grow the
+								// state without bound. What is lost is a second delivery of
+								// the same message, which the simulator's duplication covers.
+								continue
+							}
 							t.flight = append(t.flight, a.Msg)
 						case protocol.SetTimer:
 							if cfg.Timers {
@@ -294,6 +351,9 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 						break
 					}
 				}
+				if cfg.Timers {
+					t.timers = pruneStale(t, index)
+				}
 				sortFlight(t.flight)
 				sortTimers(t.timers)
 				if err != nil {
@@ -302,16 +362,25 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 					return
 				}
 				k := key(t)
-				if visited[k] {
+				if id, ok := visited[k]; ok {
+					if cfg.Timers {
+						edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, id)
+					}
 					return
 				}
-				visited[k] = true
+				t.id = int32(len(judged))
+				visited[k] = t.id
+				if cfg.Timers {
+					edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, t.id)
+				}
 				arena = append(arena, pathNode{parent: s.parent, step: step})
 				t.parent = int32(len(arena) - 1)
+				judged, pathOf = append(judged, false), append(pathOf, t.parent)
 				for i, n := range t.nodes {
 					states[i] = n.State()
 				}
 				if v := observe.CheckSafety(states, ring); v != nil {
+					judged[t.id] = true // reported already; its future is not explored
 					report(v.Property, v.Detail, t, step)
 					return
 				}
@@ -326,10 +395,10 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				if i > 0 && m == s.flight[i-1] {
 					continue // delivering either copy leads to the same state
 				}
+				// Under loss a message may also stay undelivered for ever: that needs no
+				// step of its own, since the states seen by the nodes are the same either
+				// way, and every state is judged as if what is in flight were lost.
 				try(Step{Start: protocol.None, Msg: m})
-				if cfg.Lossy {
-					try(Step{Start: protocol.None, Msg: m, Drop: true})
-				}
 			}
 			for i := range s.timers {
 				if i > 0 && s.timers[i] == s.timers[i-1] {
@@ -338,22 +407,8 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 				te := s.timers[i]
 				try(Step{Start: protocol.None, Timer: &te})
 			}
-			if moves == 0 {
-				rep.Terminal++
-				for i, n := range s.nodes {
-					states[i] = n.State()
-				}
-				finals[ringKey(states)] = true
-				if outcome, detail, _ := observe.ClassifyFinal(states); outcome != observe.OutcomeOK && !(cfg.Lossy && outcome == observe.OutcomeJoinFailed) {
-					// The last step is already on the path of s.
-					if s.parent >= 0 {
-						last := arena[s.parent]
-						p := &state{nodes: s.nodes, parent: last.parent}
-						report(outcome, detail, p, last.step)
-					} else {
-						report(outcome, detail, s, Step{Start: protocol.None})
-					}
-				}
+			if moves == 0 && !assessed {
+				terminal(s)
 			}
 		}
 		frontier = next
@@ -361,11 +416,82 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 			depth++
 		}
 	}
+	if cfg.Timers {
+		noEnd(rep, judged, pathOf, edgeFrom, edgeTo, func(at int32) {
+			p := &state{parent: arena[at].parent}
+			report("no_end", "from here no state is reachable where every join has ended and no lock is held (a join or a lock that never ends)", p, arena[at].step)
+		})
+	}
+}
+
+// noEnd finds the states from which no judged state (an end) can be reached: there a join
+// never ends or a lock is held for ever, whatever is delivered, lost or fired. It counts
+// them as violations and reports the first found, which has a shortest path.
+func noEnd(rep *Report, judged []bool, pathOf, from, to []int32, found func(at int32)) {
+	n := len(judged)
+	// Edges reversed, grouped by target (counting sort).
+	start := make([]int32, n+1)
+	for _, b := range to {
+		start[b+1]++
+	}
+	for i := 1; i <= n; i++ {
+		start[i] += start[i-1]
+	}
+	rev := make([]int32, len(from))
+	fill := slices.Clone(start[:n])
+	for e, b := range to {
+		rev[fill[b]] = from[e]
+		fill[b]++
+	}
+	reach := slices.Clone(judged)
+	var queue []int32
+	for i, j := range judged {
+		if j {
+			queue = append(queue, int32(i))
+		}
+	}
+	for len(queue) > 0 {
+		b := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, a := range rev[start[b]:start[b+1]] {
+			if !reach[a] {
+				reach[a] = true
+				queue = append(queue, a)
+			}
+		}
+	}
+	first := true
+	for i, r := range reach {
+		if r {
+			continue
+		}
+		rep.Violations++
+		rep.NoEnd++
+		if first && pathOf[i] >= 0 {
+			found(pathOf[i])
+			first = false
+		}
+	}
+}
+
+// ended reports whether every join has ended (connected, or failed and done unlinking), no
+// node holds a lock and nothing is in flight (lossy: whatever is in flight may be lost).
+func ended(s *state, firstJoiner int, lossy bool) bool {
+	if len(s.flight) > 0 && !lossy {
+		return false
+	}
+	for i, n := range s.nodes {
+		st := n.State()
+		if st.Locked || st.Waiting || (i >= firstJoiner && !st.Connected && !st.Failed) {
+			return false
+		}
+	}
+	return true
 }
 
 func cmpMsg(a, b protocol.Message) int {
 	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To),
-		cmp.Compare(a.Joiner, b.Joiner), cmp.Compare(a.Neighbour, b.Neighbour))
+		cmp.Compare(a.Joiner, b.Joiner), cmp.Compare(a.Neighbour, b.Neighbour), cmp.Compare(a.Op, b.Op))
 }
 
 func sortFlight(f []protocol.Message) { slices.SortFunc(f, cmpMsg) }
@@ -374,6 +500,24 @@ func sortTimers(ts []timerEntry) {
 	slices.SortFunc(ts, func(a, b timerEntry) int {
 		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.t.Kind, b.t.Kind), cmp.Compare(a.t.Tag, b.t.Tag), cmp.Compare(a.t.After, b.t.After))
 	})
+}
+
+// pruneStale drops the timers whose firing would change nothing: a variant makes a timer
+// stale by moving its epoch on, which it never moves back, so such a timer stays inert and
+// firing it at every point would only multiply the states.
+func pruneStale(t *state, index map[protocol.ID]int) []timerEntry {
+	var out protocol.Output
+	kept := t.timers[:0]
+	for _, te := range t.timers {
+		n := t.nodes[index[te.node]]
+		c := n.Clone()
+		out.Reset()
+		if err := c.Fire(te.t, &out); err != nil || len(out.Actions) > 0 ||
+			string(c.AppendKey(nil)) != string(n.AppendKey(nil)) {
+			kept = append(kept, te)
+		}
+	}
+	return kept
 }
 
 func removeTimer(ts []timerEntry, te timerEntry) []timerEntry {
@@ -414,7 +558,7 @@ func key(s *state) [16]byte {
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
-		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour} {
+		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(m.Op)} {
 			b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24), byte(id>>32), byte(id>>40), byte(id>>48), byte(id>>56))
 		}
 	}
@@ -453,8 +597,8 @@ func (r *Report) Format(cfg *Config) string {
 	if !r.Complete {
 		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
 	}
-	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, distinct final rings %d, every path to depth %d, %s, %s\n",
-		r.States, r.Transitions, r.Terminal, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, every path to depth %d, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}

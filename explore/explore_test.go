@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"os"
 	"testing"
 
 	"github.com/dhtexp/dhtexp/observe"
@@ -53,7 +54,10 @@ func TestSeedCounterexamples(t *testing.T) {
 		if r.Violation != nil {
 			got = r.Violation.Property
 		}
-		if got != f.Kind {
+		// The simulator also checks left pointers and connected nodes off the ring at every
+		// event, which the explorer's states are not judged by; seed breaks those on the way.
+		seesMore := got == observe.PropLeftPointers || got == observe.PropMembersOnRing
+		if got != f.Kind && !seesMore {
 			t.Errorf("counterexample %s replays on the simulator as %s (%s)", f.Kind, got, r.Detail)
 		}
 	}
@@ -93,7 +97,9 @@ func TestValidate(t *testing.T) {
 }
 
 // predlock-retry's timers may fire at any point and any message may be lost: within the
-// bound, no interleaving breaks a safety property.
+// bound, no interleaving breaks a safety property, and every state where every join has
+// ended keeps the promise (ok or a reported failure, no lock, nothing pointing at a
+// newcomer that gave up).
 func TestRetryBoundedUnderTimersAndLoss(t *testing.T) {
 	cfg := Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
 		Timers: true, Lossy: true, Retries: 2, MaxStates: 30_000}
@@ -105,10 +111,28 @@ func TestRetryBoundedUnderTimersAndLoss(t *testing.T) {
 	if rep.Depth < 8 {
 		t.Fatalf("only depth %d explored", rep.Depth)
 	}
-	for _, f := range rep.Findings {
-		switch f.Kind {
-		case observe.PropAtLeastOneRing, observe.PropAtMostOneRing, observe.PropOrderedRing, observe.PropConnectedAppendages, observe.OutcomeCrash:
-			t.Errorf("%s: %s", f.Kind, f.Detail)
-		}
+	if rep.Terminal == 0 || rep.Violations > 0 || len(rep.Findings) > 0 {
+		t.Errorf("%d terminal states, %d violations, findings %v", rep.Terminal, rep.Violations, rep.Findings)
+	}
+}
+
+// With bounded retries the search under timers and loss ends, every state where every join
+// has ended keeps the promise, and from every state such an end stays reachable (no join
+// and no lock that can never end). One member and one newcomer with one retry: 211,137
+// states, half a minute.
+func TestRetryExhaustiveUnderTimersAndLoss(t *testing.T) {
+	if os.Getenv("DHTEXP_EXPLORE_FULL") == "" {
+		t.Skip("half a minute: set DHTEXP_EXPLORE_FULL=1")
+	}
+	cfg := Config{Protocol: "predlock-retry", Bits: 3, Members: []protocol.ID{0}, Joiners: []protocol.ID{5},
+		Timers: true, Lossy: true, Retries: 1}
+	rep, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Format(&cfg))
+	if !rep.Complete || rep.Terminal == 0 || rep.Violations > 0 || rep.NoEnd > 0 || len(rep.Findings) > 0 {
+		t.Errorf("complete=%v, %d terminal states, %d violations (%d without an end), findings %v",
+			rep.Complete, rep.Terminal, rep.Violations, rep.NoEnd, rep.Findings)
 	}
 }

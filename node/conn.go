@@ -78,6 +78,12 @@ func (n *Node) serveConn(c net.Conn) {
 		buf []byte
 		asm Assembler
 	)
+	c.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
+	fio, err := newFrameIO(c, br, n.key, false)
+	if err != nil {
+		n.connEnded(c, n.authFailed(err))
+		return
+	}
 	defer func() {
 		_, held := asm.Pending()
 		n.assembling.Add(-int64(held))
@@ -90,7 +96,10 @@ func (n *Node) serveConn(c net.Conn) {
 			f   Frame
 			err error
 		)
-		f, buf, err = ReadFrame(br, buf)
+		f, buf, err = fio.read(buf)
+		if err != nil {
+			err = n.authFailed(err)
+		}
 		if err == nil {
 			err = n.checkFrame(&f)
 		}
@@ -100,7 +109,7 @@ func (n *Node) serveConn(c net.Conn) {
 			}
 		}
 		if err != nil {
-			n.refuse(c, err)
+			n.refuse(fio.w, err)
 			n.connEnded(c, err)
 			return
 		}
@@ -114,7 +123,7 @@ func (n *Node) serveConn(c net.Conn) {
 				err = fmt.Errorf("%w: split messages held over all connections exceed %d bytes", ErrTooLarge, maxAssembling)
 			}
 			if err != nil {
-				n.refuse(c, err)
+				n.refuse(fio.w, err)
 				n.connEnded(c, err)
 				return
 			}
@@ -127,15 +136,15 @@ func (n *Node) serveConn(c net.Conn) {
 				return
 			}
 		case FrameKVRequest:
-			err = n.serveKV(c, &f.KVRequest)
+			err = n.serveKV(fio.w, &f.KVRequest)
 		case FrameIdentify:
-			err = n.reply(c, &Frame{Type: FrameIdentity, From: n.id, Addr: n.addr,
+			err = n.reply(fio.w, &Frame{Type: FrameIdentity, From: n.id, Addr: n.addr,
 				Identity: Identity{Bits: uint8(n.cfg.Bits), Protocol: n.cfg.Protocol}})
 		case FrameStatusRequest:
-			err = n.reply(c, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
+			err = n.reply(fio.w, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
 		default:
 			err = fmt.Errorf("%w: a node does not take %s frames", ErrMalformed, f.Type)
-			n.refuse(c, err)
+			n.refuse(fio.w, err)
 		}
 		if err != nil {
 			n.connEnded(c, err)
@@ -144,10 +153,23 @@ func (n *Node) serveConn(c net.Conn) {
 	}
 }
 
+// authFailed counts and logs a connection whose hello or frame did not authenticate, and
+// passes err on. Nothing is written back: an error frame would tell a stranger more than
+// the closed connection does.
+func (n *Node) authFailed(err error) error {
+	if errors.Is(err, ErrAuth) && n.ctx.Err() == nil {
+		n.authRefused.Add(1)
+	}
+	return err
+}
+
 // refuse tells the sender of a bad frame why the connection is about to close, when the
 // reason is the frame's content: a client then learns what it got wrong. A peer node's
 // sender takes any bytes on its one-way connection as the end of it, which it is.
 func (n *Node) refuse(c net.Conn, err error) {
+	if errors.Is(err, ErrAuth) {
+		return
+	}
 	if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrVersion) {
 		n.reply(c, &Frame{Type: FrameError, From: n.id, Addr: n.addr, Error: truncate(err.Error(), MaxString)})
 	}
@@ -229,6 +251,8 @@ func (n *Node) connEnded(c net.Conn, err error) {
 		n.log.Debug("connection closed by peer", "remote", remote)
 	case errors.As(err, &ne) && ne.Timeout():
 		n.log.Info("closing connection: no complete frame within the idle timeout", "remote", remote, "timeout", n.cfg.IdleTimeout)
+	case errors.Is(err, ErrAuth):
+		n.log.Warn("closing connection: refused a frame that does not authenticate", "remote", remote, "reason", err)
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrTruncated), errors.Is(err, ErrTooLarge), errors.Is(err, ErrVersion):
 		n.log.Warn("closing connection: bad frame", "remote", remote, "reason", err)
 	case errors.Is(err, net.ErrClosed):
@@ -243,11 +267,25 @@ func (n *Node) connEnded(c net.Conn, err error) {
 // concurrent use; requests on it take turns.
 type Client struct {
 	addr string
+	key  *authKey // nil: no authentication
 	mu   sync.Mutex
 	c    net.Conn
-	br   *bufio.Reader
+	fio  *frameIO
 	buf  []byte
 	op   uint64 // the number of the last key-value request
+}
+
+// ClientOption adjusts a Client.
+type ClientOption func(*Client)
+
+// WithSecret makes a client authenticate its connections with the cluster secret; nil or
+// empty: no authentication, as the nodes of a ring without a secret expect.
+func WithSecret(secret []byte) ClientOption {
+	return func(cl *Client) {
+		if len(secret) > 0 {
+			cl.key = deriveKey(secret)
+		}
+	}
 }
 
 // ErrRefused is what a request fails with when the node answers it with an error frame:
@@ -255,7 +293,13 @@ type Client struct {
 var ErrRefused = errors.New("the node refused the frame")
 
 // NewClient returns a client for the node at addr; it dials on the first request.
-func NewClient(addr string) *Client { return &Client{addr: addr} }
+func NewClient(addr string, opts ...ClientOption) *Client {
+	cl := &Client{addr: addr}
+	for _, o := range opts {
+		o(cl)
+	}
+	return cl
+}
 
 // Close closes the client's connection, if any.
 func (cl *Client) Close() error {
@@ -269,7 +313,7 @@ func (cl *Client) dropConn() error {
 		return nil
 	}
 	err := cl.c.Close()
-	cl.c = nil
+	cl.c, cl.fio = nil, nil
 	return err
 }
 
@@ -305,11 +349,11 @@ func (cl *Client) roundTrip(ctx context.Context, req *Frame, want FrameType) (Fr
 		if err != nil {
 			return Frame{}, err
 		}
-		cl.c, cl.br = c, bufio.NewReader(c)
+		cl.c = c
 	}
 	fail := func(err error) (Frame, error) {
 		cl.c.Close()
-		cl.c = nil
+		cl.c, cl.fio = nil, nil
 		return Frame{}, fmt.Errorf("%s: %w", cl.addr, err)
 	}
 	deadline, ok := ctx.Deadline()
@@ -317,16 +361,30 @@ func (cl *Client) roundTrip(ctx context.Context, req *Frame, want FrameType) (Fr
 		deadline = time.Now().Add(5 * time.Second)
 	}
 	cl.c.SetDeadline(deadline)
+	if cl.fio == nil {
+		fio, err := newFrameIO(cl.c, bufio.NewReader(cl.c), cl.key, true)
+		if err != nil {
+			return fail(fmt.Errorf("hello: %w", err))
+		}
+		cl.fio = fio
+	}
 	b, err := AppendFrame(cl.buf[:0], req)
 	if err != nil {
 		return Frame{}, err
 	}
 	cl.buf = b
-	if _, err := cl.c.Write(b); err != nil {
+	if _, err := cl.fio.w.Write(b); err != nil {
 		return fail(err)
 	}
 	var f Frame
-	if f, cl.buf, err = ReadFrame(cl.br, cl.buf); err != nil {
+	if f, cl.buf, err = cl.fio.read(cl.buf); err != nil {
+		switch {
+		case cl.key == nil && errors.Is(err, ErrTooLarge):
+			// The first bytes of a hello read as a huge frame length.
+			err = fmt.Errorf("%w (does the node want a cluster secret? give it with --secret-file or %s)", err, SecretEnv)
+		case cl.key != nil && errors.Is(err, io.EOF):
+			err = fmt.Errorf("%w (a node closes without a word a connection whose frames do not authenticate: is its secret this one?)", err)
+		}
 		return fail(err)
 	}
 	if f.Type == FrameError {
@@ -339,15 +397,15 @@ func (cl *Client) roundTrip(ctx context.Context, req *Frame, want FrameType) (Fr
 }
 
 // QueryStatus asks the node at addr for its status on a connection of its own.
-func QueryStatus(ctx context.Context, addr string) (Status, error) {
-	cl := NewClient(addr)
+func QueryStatus(ctx context.Context, addr string, opts ...ClientOption) (Status, error) {
+	cl := NewClient(addr, opts...)
 	defer cl.Close()
 	return cl.Status(ctx)
 }
 
 // Identify asks the node at addr for its ID and ring on a connection of its own.
-func Identify(ctx context.Context, addr string) (Identity, error) {
-	cl := NewClient(addr)
+func Identify(ctx context.Context, addr string, opts ...ClientOption) (Identity, error) {
+	cl := NewClient(addr, opts...)
 	defer cl.Close()
 	return cl.Identify(ctx)
 }

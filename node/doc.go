@@ -4,10 +4,10 @@
 // The driver follows the etcd-raft Node wrapper: one goroutine owns the protocol state
 // machine and takes its inputs from a channel, one reader goroutine per inbound connection
 // decodes frames and feeds that channel, and one sender goroutine per peer address dials,
-// writes and reconnects. After each Start, Step or Fire the owner carries out the Output as
-// the simulator's async model does (Send: hand the message to the addressee's sender;
-// SetTimer: call Fire after the delay; Idle: nothing) and then calls Serve for as long as it
-// returns true, so the protocol code cannot tell the two drivers apart.
+// writes and reconnects. The owner feeds each input through a protocol.Stepper, as the
+// simulator's async model does, and carries out every Ready it yields (Send: hand the message
+// to the addressee's sender; SetTimer: call Fire after the delay; Idle: nothing), so the
+// protocol code cannot tell the two drivers apart.
 //
 // Nodes address each other by protocol ID. Every frame carries its sender's ID and listen
 // address, and a message frame also carries the addresses its sender knows for the IDs the

@@ -14,7 +14,7 @@ import (
 const (
 	// Version is the only frame version this package speaks. A frame with another version
 	// closes the connection: there is no negotiation.
-	Version = 2
+	Version = 3
 	// MaxFrameSize bounds a frame's body (everything after the length prefix), and so what
 	// a length prefix can make a node allocate before the bytes have arrived. The largest
 	// frame that cannot be split, a put or get reply with a 255-byte key, a 4096-byte value
@@ -203,6 +203,10 @@ type Status struct {
 	Sent      int64
 	Delivered int64
 	Dropped   int64
+	// AuthRefused counts the connections the node closed because their hello or a frame
+	// did not authenticate (with a cluster secret; always 0 without one). None of those
+	// frames changed anything.
+	AuthRefused int64
 	// Error is the protocol error that stopped the node's state machine, if any.
 	Error string
 }
@@ -313,7 +317,7 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 			dst = binary.BigEndian.AppendUint32(dst, uint32(v))
 		}
 		for _, v := range [...]uint64{uint64(s.Left), uint64(s.Right), uint64(s.Contact),
-			uint64(s.JoinStart), uint64(s.JoinEnd), uint64(s.Sent), uint64(s.Delivered), uint64(s.Dropped)} {
+			uint64(s.JoinStart), uint64(s.JoinEnd), uint64(s.Sent), uint64(s.Delivered), uint64(s.Dropped), uint64(s.AuthRefused)} {
 			dst = binary.BigEndian.AppendUint64(dst, v)
 		}
 		for _, str := range [...]string{s.Protocol, s.LeftAddr, s.RightAddr, s.Error} {
@@ -804,6 +808,7 @@ func decodeBody(b []byte) (Frame, error) {
 		s.Left, s.Right, s.Contact = d.id("left"), d.id("right"), d.id("contact")
 		s.JoinStart, s.JoinEnd = int64(d.u64("join start")), int64(d.u64("join end"))
 		s.Sent, s.Delivered, s.Dropped = int64(d.u64("sent")), int64(d.u64("delivered")), int64(d.u64("dropped"))
+		s.AuthRefused = int64(d.u64("auth refused"))
 		s.Protocol = d.str("protocol")
 		s.LeftAddr, s.RightAddr = d.str("left address"), d.str("right address")
 		s.Error = d.str("error")

@@ -70,13 +70,10 @@ func (n *Node) request(r protocol.Request, result chan<- KVReply) {
 	n.lastOp++
 	r.Op = n.lastOp
 	n.ops[r.Op] = result
-	n.out.Reset()
-	if err := n.p.Request(r, &n.out); err != nil {
+	if err := n.perform(&protocol.Input{Kind: protocol.InputRequest, Request: r}, false); err != nil {
 		delete(n.ops, r.Op)
 		result <- KVReply{Status: StatusRefused, KeyID: protocol.None, Owner: protocol.None, Error: err.Error()}
-		return
 	}
-	n.perform(nil)
 }
 
 // finish hands the end of an operation to the client waiting for it.
@@ -164,8 +161,8 @@ func (cl *Client) KV(ctx context.Context, q KVRequest) (KVReply, error) {
 }
 
 // KV carries out one key-value operation at the node at addr on a connection of its own.
-func KV(ctx context.Context, addr string, q KVRequest) (KVReply, error) {
-	cl := NewClient(addr)
+func KV(ctx context.Context, addr string, q KVRequest, opts ...ClientOption) (KVReply, error) {
+	cl := NewClient(addr, opts...)
 	defer cl.Close()
 	return cl.KV(ctx, q)
 }

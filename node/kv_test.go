@@ -209,7 +209,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 func (d *dhtRing) client(n *Node) *Client {
 	if d.clients[n] == nil {
-		d.clients[n] = NewClient(n.Addr())
+		d.clients[n] = NewClient(n.Addr(), WithSecret(d.cfg.secret))
 	}
 	return d.clients[n]
 }
@@ -340,9 +340,12 @@ func TestKVAcrossJoins(t *testing.T) {
 // A handoff larger than a frame travels split and arrives whole, in both variants that
 // hand keys over inside their handshake.
 func TestKVLargeHandoff(t *testing.T) {
-	for _, variant := range []string{"predlock", "predlock-retry"} {
-		t.Run(variant, func(t *testing.T) {
-			d := startDHT(t, ringConfig{protocol: variant}, []protocol.ID{60000})
+	for _, tc := range []struct {
+		variant string
+		secret  []byte // every frame of the split message carries its own tag
+	}{{"predlock", nil}, {"predlock-retry", nil}, {"predlock", testSecret}} {
+		t.Run(fmt.Sprintf("%s/auth=%v", tc.variant, tc.secret != nil), func(t *testing.T) {
+			d := startDHT(t, ringConfig{protocol: tc.variant, secret: tc.secret}, []protocol.ID{60000})
 			keys := map[string]string{}
 			value := strings.Repeat("x", protocol.MaxValueLen-8)
 			for i := range 24 {

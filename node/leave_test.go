@@ -313,7 +313,8 @@ func TestGracefulLeaveTimesOut(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	start := time.Now()
 	d.nodes[1].Leave(timeout)
-	if el := time.Since(start); el > time.Second || el < timeout*8/10 {
+	// Well under PeerTimeout (5 s), with room for a loaded machine.
+	if el := time.Since(start); el > 3*time.Second || el < timeout*8/10 {
 		t.Errorf("leave took %v with a timeout of %v", el, timeout)
 	}
 	if st := d.nodes[1].Status(); st.Departed || st.Leaving {
@@ -322,7 +323,7 @@ func TestGracefulLeaveTimesOut(t *testing.T) {
 	if len(recs.of(30000).find(observe.KindFault, "timed out while leaving")) == 0 {
 		t.Error("no trace of the timeout")
 	}
-	waitFor(t, time.Second, "the leave notice at the right neighbour", func() bool {
+	waitFor(t, 10*time.Second, "the leave notice at the right neighbour", func() bool {
 		return len(recs.of(50000).find(observe.KindFault, "node 30000 left")) > 0
 	})
 }

@@ -112,6 +112,12 @@ type Config struct {
 	// JoinTimeout bounds the identify exchange with the contact.
 	JoinTimeout time.Duration
 	MaxConns    int
+
+	// Secret, when set, is the cluster secret: every connection then starts with a hello
+	// and every frame carries a tag made with it (docs/wire.md#authentication), and frames
+	// that do not authenticate are refused and counted (Status.AuthRefused). At least
+	// MinSecretLen bytes. Nil: no authentication, fit for loopback only.
+	Secret []byte
 }
 
 func (c *Config) setDefaults() {
@@ -163,7 +169,7 @@ type Node struct {
 
 	// Owned by the protocol goroutine.
 	p         protocol.Node
-	out       protocol.Output
+	step      protocol.Stepper
 	st        protocol.State
 	member    bool
 	contact   protocol.ID
@@ -173,7 +179,6 @@ type Node struct {
 	timers    map[uint64]armedTimer
 	timerSeq  uint64
 	fgTimers  int                       // timers not counted as maintenance: what Status.Timers shows
-	bgStep    bool                      // the step under way handles a maintenance timer
 	ops       map[uint64]chan<- KVReply // client operations under way, by the node's own number
 	lastOp    uint64
 	ev        observe.Event
@@ -198,6 +203,11 @@ type Node struct {
 	// lastHeard is when the last message from a peer was handled (Unix nanoseconds), so
 	// that a departed node can tell when stragglers have stopped coming.
 	lastHeard atomic.Int64
+
+	refusals refusals // duplicate IDs: claims of taken IDs, and the own join's refusal
+
+	key         *authKey     // from Config.Secret; nil: no authentication
+	authRefused atomic.Int64 // connections closed for a hello or frame that did not authenticate
 }
 
 type inputKind uint8
@@ -287,6 +297,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		// The protocol would wait for ever, and so would the client.
 		return nil, fmt.Errorf("operation timeout %v must not be negative", cfg.OpTimeout)
 	}
+	if cfg.Secret != nil {
+		if err := CheckSecret(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ID != protocol.None && !ring.Contains(cfg.ID) {
 		return nil, fmt.Errorf("ID %v is outside the %d-bit ring", cfg.ID, cfg.Bits)
 	}
@@ -330,7 +345,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Join != "" && id == contact.ID {
 		ln.Close()
-		return nil, fmt.Errorf("ID %v is the contact's own ID", id)
+		return nil, &IDTakenError{ID: id, HolderAddr: cfg.Join, By: id}
 	}
 
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
@@ -365,6 +380,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		leaves:   variant.Leaves,
 		departed: make(chan struct{}),
 	}
+	if cfg.Secret != nil {
+		n.key = deriveKey(cfg.Secret)
+	}
 	n.st = n.p.State()
 	if cfg.Join != "" {
 		n.learn(contact.ID, cfg.Join)
@@ -386,7 +404,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.log.Info("node started", "addr", addr, "protocol", cfg.Protocol, "bits", cfg.Bits,
-		"member", pc.Member, "contact", pc.Contact.String())
+		"member", pc.Member, "contact", pc.Contact.String(), "authenticated", n.key != nil)
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && n.key == nil && !a.IP.IsLoopback() {
+		n.log.Warn("listening on a non-loopback address without a cluster secret: anyone who can reach it can "+
+			"change the ring and its keys (give --secret-file or "+SecretEnv+")", "addr", a.String())
+	}
 	return n, nil
 }
 
@@ -437,7 +459,7 @@ func identifyContact(ctx context.Context, cfg Config) (Identity, error) {
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
-		id, err := Identify(ctx, cfg.Join)
+		id, err := Identify(ctx, cfg.Join, WithSecret(cfg.Secret))
 		if err == nil {
 			if id.Protocol != cfg.Protocol || uint(id.Bits) != cfg.Bits {
 				return id, fmt.Errorf("contact %s runs %s on a %d-bit ring, not %s on %d bits",
@@ -482,7 +504,11 @@ func (n *Node) ID() protocol.ID { return n.id }
 func (n *Node) Addr() string { return n.addr }
 
 // Status returns the state as of the last input the node handled.
-func (n *Node) Status() Status { return *n.status.Load() }
+func (n *Node) Status() Status {
+	s := *n.status.Load()
+	s.AuthRefused = n.authRefused.Load()
+	return s
+}
 
 // StartJoin starts the node's join now if it has not started yet; it is how a node
 // started with DeferJoin is told to go.
@@ -641,9 +667,7 @@ func (n *Node) run() {
 			t.t.Stop()
 		}
 	}()
-	n.out.Reset()
-	n.p.Boot(&n.out)
-	n.perform(nil)
+	n.perform(&protocol.Input{Kind: protocol.InputBoot}, false)
 	n.publish()
 	for {
 		select {
@@ -677,6 +701,7 @@ func (n *Node) handle(in *input) {
 			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			n.noteRefusal(f)
 			switch {
 			case n.leaving:
 				n.drop(&f.Msg, "received while leaving")
@@ -708,10 +733,7 @@ func (n *Node) handle(in *input) {
 		if n.failure != "" || n.leaving {
 			return
 		}
-		n.out.Reset()
-		n.bgStep = armed.bg
-		n.perform(n.p.Fire(in.timer, &n.out))
-		n.bgStep = false
+		n.perform(&protocol.Input{Kind: protocol.InputTimer, Timer: in.timer}, armed.bg)
 	case inJoin:
 		n.startJoin()
 	case inDrop:
@@ -732,14 +754,25 @@ func (n *Node) handle(in *input) {
 
 // learn records where id listens, unless it names nothing usable.
 func (n *Node) learn(id protocol.ID, addr string) {
-	if addr == "" || id == n.id || !n.ring.Contains(id) {
+	if addr == "" || !n.ring.Contains(id) {
 		return
 	}
-	if old, ok := n.dir[id]; ok && old == addr {
+	if id == n.id {
+		if addr != n.addr {
+			n.claim(id, addr)
+		}
+		return
+	}
+	old, ok := n.dir[id]
+	if ok && old == addr {
 		return
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		n.log.Debug("ignoring unusable address", "peer", uint64(id), "addr", addr)
+		return
+	}
+	if ok && n.guarded(id, old) {
+		n.claim(id, addr)
 		return
 	}
 	n.dir[id] = addr
@@ -760,8 +793,7 @@ func (n *Node) startJoin() {
 	n.joinStart = time.Now().UnixNano()
 	n.emit(observe.KindJoinStart, nil, "")
 	n.log.Info("joining", "contact", uint64(n.contact))
-	n.out.Reset()
-	n.perform(n.p.Start(&n.out))
+	n.perform(&protocol.Input{Kind: protocol.InputStart}, false)
 }
 
 func (n *Node) deliver(m protocol.Message) {
@@ -771,43 +803,39 @@ func (n *Node) deliver(m protocol.Message) {
 	}
 	n.delivered++
 	n.emit(observe.KindDeliver, &m, "")
-	n.out.Reset()
-	n.perform(n.p.Step(m, &n.out))
+	n.perform(&protocol.Input{Kind: protocol.InputMessage, Msg: m}, false)
 }
 
-// perform carries out a step's actions, then lets the node serve its queue for as long as
-// it is willing to, exactly as the simulator's async model does.
-func (n *Node) perform(err error) {
-	for {
-		if err != nil {
-			n.fail(err)
-			return
+// perform feeds one input to the protocol and carries out what it wants done: the input's
+// actions, then those of every queued join request it serves, exactly as the simulator's
+// async model does. bg marks a maintenance step: its own timers are maintenance, those of the
+// requests served after it are not. It returns the refusal of a request or a leave; any other
+// protocol error stops the state machine.
+func (n *Node) perform(in *protocol.Input, bg bool) error {
+	for rd := range n.step.Step(n.p, in) {
+		if rd.Err != nil {
+			if !rd.Served && (in.Kind == protocol.InputRequest || in.Kind == protocol.InputLeave) {
+				return rd.Err
+			}
+			n.fail(rd.Err)
+			return nil
 		}
-		n.observe()
-		for i := range n.out.Actions {
-			a := &n.out.Actions[i]
+		n.observe(rd.State)
+		bg := bg && !rd.Served
+		for i := range rd.Actions {
+			a := &rd.Actions[i]
 			switch a.Kind {
 			case protocol.Send:
 				n.send(a.Msg)
 			case protocol.SetTimer:
-				n.setTimer(a.Timer, n.bgStep || a.Timer.Background)
+				n.setTimer(a.Timer, bg || a.Timer.Background)
 			case protocol.Done:
 				n.finish(a.Result)
 			}
 			// Idle models a node's busy loop, which only the simulator's seed timing honours.
 		}
-		n.out.Reset()
-		// Only the maintenance step's own actions are maintenance; serving a queue is not.
-		n.bgStep = false
-		var served bool
-		served, err = n.p.Serve(&n.out)
-		if !served {
-			if err != nil {
-				n.fail(err)
-			}
-			return
-		}
 	}
+	return nil
 }
 
 // fail stops the state machine, where the original program crashed; the node goes on
@@ -820,8 +848,7 @@ func (n *Node) fail(err error) {
 	n.abandonOps("the node's state machine stopped at a protocol error: " + n.failure)
 }
 
-func (n *Node) observe() {
-	st := n.p.State()
+func (n *Node) observe(st protocol.State) {
 	if st == n.st {
 		return
 	}
@@ -840,7 +867,9 @@ func (n *Node) observe() {
 		n.lastHeard.Store(time.Now().UnixNano())
 		close(n.departed)
 	}
-	if !old.Failed && st.Failed && !st.Connected {
+	if !old.Refused && st.Refused {
+		n.joinRefused()
+	} else if !old.Failed && st.Failed && !st.Connected {
 		// The simulator has no event for a reported failure (join_end means success), so
 		// the node traces it as a fault of its own; the status carries the flag.
 		n.emit(observe.KindFault, nil, "join failed: gave up after its retries")
@@ -863,11 +892,15 @@ func (n *Node) send(m protocol.Message) {
 		n.drop(&m, "sent while leaving")
 		return
 	}
-	if m.To == n.id {
+	addr, ok := n.dir[m.To]
+	switch {
+	case m.Type == protocol.JoinRefused:
+		// The refused newcomer shares its ID with a member, possibly this node.
+		addr, ok = n.refusalAddr(m.To)
+	case m.To == n.id:
 		n.local = append(n.local, m)
 		return
 	}
-	addr, ok := n.dir[m.To]
 	if !ok {
 		n.drop(&m, fmt.Sprintf("no address known for %v", m.To))
 		return
@@ -958,15 +991,14 @@ func (n *Node) startLeave() bool {
 		return false
 	}
 	n.emit(observe.KindState, nil, "leave")
-	n.out.Reset()
-	if err := n.p.Leave(&n.out); err != nil {
+	keys := len(n.p.Items())
+	n.leaveStart = time.Now().UnixNano()
+	if err := n.perform(&protocol.Input{Kind: protocol.InputLeave}, false); err != nil {
 		n.log.Info("no graceful leave", "err", err)
 		return false
 	}
-	n.leaveStart = time.Now().UnixNano()
 	n.log.Info("leaving: asking the left neighbour to take this node out", "left", st.Left.String(),
-		"right", st.Right.String(), "keys", len(n.p.Items()))
-	n.perform(nil)
+		"right", st.Right.String(), "keys", keys)
 	return true
 }
 

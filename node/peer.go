@@ -73,6 +73,12 @@ func (p *peer) revive() {
 	p.mu.Unlock()
 }
 
+func (p *peer) isDead() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dead
+}
+
 // markDead makes the peer refuse messages until it is heard from again.
 func (p *peer) markDead() {
 	p.mu.Lock()
@@ -186,6 +192,17 @@ func (p *peer) dial() (net.Conn, <-chan struct{}, error) {
 	for {
 		d := net.Dialer{Timeout: cfg.DialTimeout}
 		c, err := d.DialContext(p.n.ctx, "tcp", p.addr)
+		if err == nil && p.n.key != nil {
+			var fio *frameIO
+			c.SetDeadline(time.Now().Add(cfg.DialTimeout))
+			if fio, err = newFrameIO(c, c, p.n.key, true); err != nil {
+				c.Close()
+				err = fmt.Errorf("hello: %w", err)
+			} else {
+				c.SetDeadline(time.Time{})
+				c = fio.w
+			}
+		}
 		if err == nil {
 			broken := make(chan struct{})
 			p.n.wg.Add(1)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -24,6 +25,7 @@ type ringConfig struct {
 	bits             uint
 	seed             uint64
 	tune             func(*Config) // adjusts every node's configuration
+	secret           []byte        // every node's Config.Secret
 }
 
 type testRing struct {
@@ -47,6 +49,7 @@ func testLogger() *slog.Logger {
 func (rc *ringConfig) node(c Config) Config {
 	c.Protocol, c.Bits, c.Logger = rc.protocol, rc.bits, testLogger()
 	c.PeerTimeout = time.Second
+	c.Secret = rc.secret
 	if rc.tune != nil {
 		rc.tune(&c)
 	}
@@ -199,12 +202,13 @@ func latencies(sts []Status) []time.Duration {
 	return lat
 }
 
+// nearestRank is stats.NearestRank over durations (0 for none).
 func nearestRank(sorted []time.Duration, pct int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+	ns := make([]int64, len(sorted))
+	for i, d := range sorted {
+		ns[i] = int64(d)
 	}
-	k := (pct*len(sorted) + 99) / 100
-	return sorted[max(k, 1)-1]
+	return time.Duration(max(stats.NearestRank(ns, pct), 0))
 }
 
 // TestPredlockConcurrentJoins is the acceptance test: 8 members and 24 joiners, all 24
@@ -288,40 +292,52 @@ func (rc *ringConfig) ring() protocol.Ring { return protocol.Ring{Bits: rc.bits}
 
 // BenchmarkConcurrentJoins measures a burst of concurrent predlock joins on loopback: a
 // quarter of the nodes start as the ring, the rest join at once. joins/s is the joins
-// divided by the time from the first join's start to the last one's end.
+// divided by the time from the first join's start to the last one's end. auth=on runs
+// the same with a cluster secret, so that the two give the cost of authentication.
 func BenchmarkConcurrentJoins(b *testing.B) {
 	for _, total := range []int{32, 128} {
-		b.Run(fmt.Sprintf("nodes=%d", total), func(b *testing.B) {
-			var lat []time.Duration
-			var span time.Duration
-			joins := 0
-			for i := range b.N {
-				tr := startRing(b, ringConfig{members: total / 4, joiners: total - total/4, protocol: "predlock", seed: uint64(i) + 1})
-				sts, late := settle(tr.all(), 60*time.Second)
-				if outcome, detail, _ := Classify(sts, tr.ring, late); outcome != observe.OutcomeOK {
-					b.Fatalf("%s (%s)", outcome, detail)
-				}
-				var first, last int64
-				for _, s := range sts {
-					if s.Member {
-						continue
-					}
-					if first == 0 || s.JoinStart < first {
-						first = s.JoinStart
-					}
-					last = max(last, s.JoinEnd)
-				}
-				span += time.Duration(last - first)
-				joins += total - total/4
-				lat = append(lat, latencies(sts)...)
-				tr.close()
-			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(joins)/span.Seconds(), "joins/s")
-			b.ReportMetric(float64(nearestRank(lat, 50))/1e6, "p50-ms")
-			b.ReportMetric(float64(nearestRank(lat, 99))/1e6, "p99-ms")
-		})
+		for _, auth := range []string{"off", "on"} {
+			benchJoins(b, total, auth)
+		}
 	}
+}
+
+func benchJoins(b *testing.B, total int, auth string) {
+	var secret []byte
+	if auth == "on" {
+		secret = testSecret
+	}
+	b.Run(fmt.Sprintf("nodes=%d/auth=%s", total, auth), func(b *testing.B) {
+		var lat []time.Duration
+		var span time.Duration
+		joins := 0
+		for i := range b.N {
+			tr := startRing(b, ringConfig{members: total / 4, joiners: total - total/4, protocol: "predlock", seed: uint64(i) + 1,
+				secret: secret})
+			sts, late := settle(tr.all(), 60*time.Second)
+			if outcome, detail, _ := Classify(sts, tr.ring, late); outcome != observe.OutcomeOK {
+				b.Fatalf("%s (%s)", outcome, detail)
+			}
+			var first, last int64
+			for _, s := range sts {
+				if s.Member {
+					continue
+				}
+				if first == 0 || s.JoinStart < first {
+					first = s.JoinStart
+				}
+				last = max(last, s.JoinEnd)
+			}
+			span += time.Duration(last - first)
+			joins += total - total/4
+			lat = append(lat, latencies(sts)...)
+			tr.close()
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(joins)/span.Seconds(), "joins/s")
+		b.ReportMetric(float64(nearestRank(lat, 50))/1e6, "p50-ms")
+		b.ReportMetric(float64(nearestRank(lat, 99))/1e6, "p99-ms")
+	})
 }
 
 // layoutSeed fixes the IDs and contacts a test draws, so CI always meets the same layouts;

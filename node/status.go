@@ -39,10 +39,11 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Sent      int64       `json:"sent"`
 		Delivered int64       `json:"delivered"`
 		Dropped   int64       `json:"dropped"`
+		AuthRef   int64       `json:"auth_refused"`
 		Error     string      `json:"error,omitempty"`
 	}{s.ID, s.Addr, s.Protocol, s.Bits, optID(s.Left), s.LeftAddr, optID(s.Right), s.RightAddr,
 		s.Connected, s.Waiting, s.Locked, s.Failed, s.Leaving, s.Departed, s.Queue, s.Timers, s.Keys, s.Fingers, s.Member, optID(s.Contact),
-		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.Error})
+		s.JoinStart, s.JoinEnd, s.Sent, s.Delivered, s.Dropped, s.AuthRefused, s.Error})
 }
 
 func optID(id protocol.ID) *uint64 {

@@ -59,8 +59,21 @@ func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bo
 	return OutcomeOK, "", ringCorrect
 }
 
-// CheckSafety runs the per-event safety checker once over a set of node states.
+// CheckSafety checks the right-pointer properties (at_least_one_ring, at_most_one_ring,
+// ordered_ring, connected_appendages) once over a set of node states. The exhaustive
+// explorer and the real-node drivers judge states with it; they were built on these four,
+// and a dead real node stands in as a newcomer without pointers, which only they accept.
 func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
+	return checkOnce(states, ring, true)
+}
+
+// CheckSafetyAll checks every per-event property (CheckSafety's, members_on_ring and
+// left_pointers) once over a set of node states, as the simulator does after every event.
+func CheckSafetyAll(states []protocol.State, ring protocol.Ring) *Violation {
+	return checkOnce(states, ring, false)
+}
+
+func checkOnce(states []protocol.State, ring protocol.Ring, ringOnly bool) *Violation {
 	ids := make([]protocol.ID, len(states))
 	index := make(map[protocol.ID]int32, len(states))
 	for i := range states {
@@ -69,5 +82,6 @@ func CheckSafety(states []protocol.State, ring protocol.Ring) *Violation {
 	}
 	var c Checker
 	c.Init(ids, states, index, ring, true)
+	c.ringOnly = ringOnly
 	return c.Run()
 }

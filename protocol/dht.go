@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -196,6 +197,14 @@ type pendingOp struct {
 type dht struct {
 	s    *dhtState
 	ring Ring
+	// fresh stands for the fingers of a member that has no state yet; self is the node's ID,
+	// which the fresh fingers are relative to.
+	fresh *FreshFingers
+	self  ID
+	// fingerJoins routes join requests by fingers; hops is what the join request being
+	// handled had taken when it arrived.
+	hops        uint16
+	fingerJoins bool
 }
 
 // dhtState is a node's key-value state.
@@ -228,7 +237,7 @@ type view struct {
 }
 
 func newDHT(c Config) dht {
-	d := dht{ring: c.Ring}
+	d := dht{ring: c.Ring, fresh: c.FreshFingers, self: c.ID, fingerJoins: c.FingerJoins}
 	if c.FingerPeriod != 0 || c.HopBudget != 0 || c.OpTimeout != 0 || len(c.Fingers) > 0 || len(c.Items) > 0 ||
 		c.Replicas != 0 || len(c.ReplicaItems) > 0 {
 		d.s = newDHTState(c)
@@ -239,10 +248,17 @@ func newDHT(c Config) dht {
 // st returns the state, creating it with the defaults the first time.
 func (d *dht) st() *dhtState {
 	if d.s == nil {
-		d.s = newDHTState(Config{Ring: d.ring})
+		c := Config{ID: d.self, Ring: d.ring}
+		if d.fresh != nil {
+			c.Fingers = d.fresh.Fingers(d.self)
+		}
+		d.s = newDHTState(c)
 	}
 	return d.s
 }
+
+// kv gives a host the dht its machine embeds.
+func (d *dht) kv() *dht { return d }
 
 func (d *dht) Items() []Item {
 	if d.s == nil {
@@ -253,6 +269,9 @@ func (d *dht) Items() []Item {
 
 func (d *dht) Fingers() []ID {
 	if d.s == nil {
+		if d.fresh != nil {
+			return d.fresh.Fingers(d.self)
+		}
 		return nil
 	}
 	return d.s.fingers
@@ -277,6 +296,15 @@ func (d *dht) takeAll() *Data {
 		return nil
 	}
 	return d.s.takeAll()
+}
+
+// Outbox returns the keys of the node's last handoff, kept so that a retransmission carries
+// them again (predlock-retry); nil when there are none. Observers must not change them.
+func (d *dht) Outbox() []Item {
+	if d.s == nil || d.s.outbox == nil {
+		return nil
+	}
+	return d.s.outbox.Items
 }
 
 // Replicas returns the copies this node keeps for its predecessors, sorted by (ID, Key).
@@ -322,6 +350,22 @@ func (d *dht) abandon(v view, out *Output) {
 }
 
 func (d *dht) boot(v view, out *Output) { d.st().boot(v, out) }
+
+// restart re-arms the DHT's timers after a crash: finger refresh, and the timeout of every
+// operation still waiting for its answer (in operation order, so a run stays reproducible).
+func (d *dht) restart(v view, out *Output) {
+	if d.s == nil {
+		return
+	}
+	d.s.boot(v, out)
+	if d.s.timeout <= 0 {
+		return
+	}
+	ops := slices.Sorted(maps.Keys(d.s.pending))
+	for _, op := range ops {
+		out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerOp, Tag: op, After: d.s.timeout}})
+	}
+}
 
 func (d *dht) start(v view, r Request, out *Output) error { return d.st().start(v, r, out) }
 

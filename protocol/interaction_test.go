@@ -9,8 +9,9 @@ import (
 	"github.com/cockroachdb/datadriven"
 )
 
-// TestInteraction runs the scripts in testdata/: each command acts on one node and prints the
-// actions it produced and the node's state afterwards. Rewrite expectations with -rewrite.
+// TestInteraction runs the scripts in testdata/step: each command acts on one node and prints
+// the actions it produced and the node's state afterwards. Rewrite expectations with -rewrite.
+// TestEnv (env_test.go) runs whole rings.
 //
 //	variant name=seed                      choose the variant for the nodes that follow
 //	member id=49 left=1 right=50           a ring member
@@ -19,7 +20,7 @@ import (
 //	step id=49 type=connect from=2 joiner=2 [neighbour=N]
 //	serve id=49                            serve the first queued request
 func TestInteraction(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/step", func(t *testing.T, path string) {
 		nodes := map[ID]Node{}
 		variant := "seed"
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {

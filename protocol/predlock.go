@@ -23,8 +23,7 @@ func init() {
 		Name:        "predlock",
 		Description: "the gap's predecessor locks it for the whole insertion; never breaks the ring",
 		Leaves:      true,
-		New:         newPredlock,
-	})
+	}, newPredlock)
 }
 
 type predlockNode struct {
@@ -41,8 +40,8 @@ type predlockNode struct {
 	leaveWait ID
 }
 
-func newPredlock(c Config) Node {
-	return &predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None, leaveWait: None}
+func newPredlock(c Config) predlockNode {
+	return predlockNode{lockNode: newLockNode(c), ring: c.Ring, pending: None, leaveWait: None}
 }
 
 // A graceful leave keeps predlock's rule: the leaver's left neighbour p owns the gap
@@ -150,7 +149,7 @@ func (n *predlockNode) leaveStep(m Message, out *Output) {
 }
 
 func (n *predlockNode) view() view {
-	v := n.lockNode.view()
+	v := n.baseView()
 	v.gone = n.handed || n.departed
 	v.rightLeaving = n.outLeave && n.pending == n.right
 	v.joined = v.joined && !v.gone
@@ -163,9 +162,8 @@ func (n *predlockNode) State() State {
 	return st
 }
 
-func (n *predlockNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *predlockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
+// restart has nothing to re-arm: predlock's join has no timers.
+func (n *predlockNode) restart(*Output) {}
 
 func (n *predlockNode) Start(out *Output) error {
 	if n.contact == None {
@@ -179,21 +177,21 @@ func (n *predlockNode) Start(out *Output) error {
 // route forwards a request that is not for this node's gap, or queues it.
 func (n *predlockNode) route(k ID, out *Output) {
 	if n.departed {
-		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k, Neighbour: None})
+		out.send(n.forwardJoin(n.id, n.left, k))
+		return
+	}
+	if idTaken(n.id, n.left, n.right, k) {
+		refuse(out, n.id, k)
 		return
 	}
 	if !n.connected || n.ring.Between(n.id, k, n.right) {
 		n.queue.push(k)
 		return
 	}
-	next := n.ring.NextHop(n.id, n.left, n.right, k)
-	out.send(Message{Type: ConnectRedirect, From: n.id, To: next, Joiner: k, Neighbour: None})
+	out.send(n.redirect(n.id, n.left, n.right, k))
 }
 
 func (n *predlockNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
-	}
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, out)
@@ -217,23 +215,24 @@ func (n *predlockNode) Step(m Message, out *Output) error {
 		if n.waiting && n.left != None && n.right == m.From {
 			n.accept(m.Data)
 			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id, Neighbour: None})
-			n.becomeConnected(out)
+			n.connected, n.waiting = true, false
+			n.joined(n.view(), out)
 		}
 	case SuccessJoin:
 		if n.locked && n.pending == m.From && !n.outLeave {
 			n.locked, n.pending = false, None
 			n.unlocked(out)
 		}
+	case JoinRefused:
+		n.refusedJoin(n.view(), out)
 	default:
 		n.leaveStep(m, out)
 	}
 	return nil
 }
 
-func (n *predlockNode) Fire(t Timer, out *Output) error {
-	n.fire(n.view(), t, out)
-	return nil
-}
+// Fire has nothing to do: predlock has no timers of its own.
+func (n *predlockNode) Fire(Timer, *Output) error { return nil }
 
 func (n *predlockNode) Serve(out *Output) (bool, error) {
 	if n.locked || !n.connected || n.queue.Len() == 0 {
@@ -250,11 +249,7 @@ func (n *predlockNode) Serve(out *Output) (bool, error) {
 	return true, nil
 }
 
-func (n *predlockNode) Clone() Node {
-	c := *n
-	c.lockNode = n.cloneLock()
-	return &c
-}
+func (n *predlockNode) own() { n.ownLock() }
 
 func (n *predlockNode) AppendKey(b []byte) []byte {
 	b = n.appendKey(b, n.pending, n.leaveWait)

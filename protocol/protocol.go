@@ -42,6 +42,11 @@ const (
 	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
 	LeaveBye    // leave: the left neighbour points past the leaver; it may go
 	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
+	JoinRefused // join: the newcomer's ID is in the ring already (Neighbour = that ID's member)
+	Abort       // predlock-retry: a newcomer that gave up after accepting welcome Op asks its owner to unlink it
+	Aborted     // predlock-retry: the owner's answer: nothing points at the newcomer for welcome Op any more
+	Unlink      // predlock-retry: the owner tells the successor to take its left pointer back (Neighbour = owner)
+	Unlinked    // predlock-retry: the successor points left at the owner again, with the keys it had handed over
 	numMsgTypes
 )
 
@@ -70,6 +75,11 @@ var msgTypeNames = [...]string{
 	LeaveDone:       "leave_done",
 	LeaveBye:        "leave_bye",
 	KeyReplica:      "key_replica",
+	JoinRefused:     "join_refused",
+	Abort:           "abort",
+	Aborted:         "aborted",
+	Unlink:          "unlink",
+	Unlinked:        "unlinked",
 }
 
 // IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
@@ -103,7 +113,7 @@ type Message struct {
 	Joiner    ID     // the newcomer whose join this message serves; DHT: the node that asked
 	Neighbour ID     // the ID carried by change_neighbour and new_neighbour; OpReply: the owner
 	Key       ID     // DHT: the key's ID on the ring
-	Op        uint64 // DHT: the operation's number at the node that asked
+	Op        uint64 // DHT: the operation's number at the node that asked; predlock-retry joins: the welcome's number at its owner
 	Data      *Data  // DHT: key, value or handed-over keys; nil when there are none
 }
 
@@ -167,6 +177,7 @@ type State struct {
 	Leaving     bool // asked to leave: its keys are handed over or on their way
 	Departed    bool // has left the ring
 	LeaveFailed bool // gave its leave up after bounded retries (it stays, or forwards if its keys are gone)
+	Refused     bool // its join was refused because its ID is taken (Failed is set too)
 }
 
 // ErrMissingNeighbour is returned when a handler needs a neighbour the node does not have.
@@ -186,7 +197,8 @@ type Node interface {
 	// Fire handles a timer set earlier through a SetTimer action.
 	Fire(t Timer, out *Output) error
 	// Serve handles the first queued join request if the node is free to; it reports
-	// whether it did.
+	// whether it did. With an empty queue (State.Queue == 0) it does nothing, which drivers
+	// may rely on to skip the call.
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
@@ -243,19 +255,23 @@ type Config struct {
 	FingerPeriod int64
 	HopBudget    int
 	OpTimeout    int64
+	// FreshFingers, when set, are a member's fingers at creation, shared with the other
+	// members, in place of Fingers.
+	FreshFingers *FreshFingers
+	// FingerJoins routes join requests by fingers instead of along the ring (variants that
+	// route through the DHT layer's redirect).
+	FingerJoins bool
 }
 
 // Variant builds nodes of one protocol flavour.
 type Variant struct {
 	Name        string
 	Description string
-	New         func(Config) Node
-	Leaves      bool // has a graceful leave exchange
+	New         func(Config) Node // set by register
+	Leaves      bool              // has a graceful leave exchange
 }
 
 var variants = map[string]Variant{}
-
-func register(v Variant) { variants[v.Name] = v }
 
 // Lookup returns the named variant.
 func Lookup(name string) (Variant, error) {

@@ -51,59 +51,66 @@ func (q *requestQueue) appendKey(b []byte) []byte {
 	return append(b, 0xff)
 }
 
-// lockNode is the state the seed and predlock variants share: the node's neighbours, its
-// join flags and its queue of join requests.
-type lockNode struct {
+// peer is the state every variant shares: the node's ID, its neighbours, its contact, its
+// queue of join requests and its DHT side. A variant embeds it and adds its own join state.
+type peer struct {
 	id, left, right ID
 	contact         ID
-	connected       bool
-	waiting         bool
-	locked          bool
 	queue           requestQueue // joiners whose requests await service
 	dht
 }
 
-func newLockNode(c Config) lockNode {
-	n := lockNode{id: c.ID, left: None, right: None, contact: c.Contact, dht: newDHT(c)}
+func newPeer(c Config) peer {
+	p := peer{id: c.ID, left: None, right: None, contact: c.Contact, dht: newDHT(c)}
 	if c.Member {
-		n.left, n.right, n.connected = c.Left, c.Right, true
+		p.left, p.right = c.Left, c.Right
 	}
-	return n
+	return p
+}
+
+// ownPeer is called on a shallow copy: it takes private copies of the queue and the DHT
+// state, which the copy would otherwise share with the original.
+func (p *peer) ownPeer() {
+	p.queue = p.queue.clone()
+	p.dht = p.dht.clone()
+}
+
+// lockNode is the state the seed and predlock variants share: a peer and its join flags.
+type lockNode struct {
+	peer
+	connected bool
+	waiting   bool
+	locked    bool
+	refused   bool // its own join was refused: its ID is taken
+}
+
+func newLockNode(c Config) lockNode {
+	return lockNode{peer: newPeer(c), connected: c.Member}
 }
 
 func (n *lockNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len()}
+		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len(), Failed: n.refused, Refused: n.refused}
 }
 
-func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting }
+func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }
 
-func (n *lockNode) view() view {
+// baseView is the view of the shared state. It is deliberately not named view: a variant
+// must define its own view (the host calls it), and no method of lockNode can call one and
+// so see less than the variant's.
+func (n *lockNode) baseView() view {
 	return view{id: n.id, left: n.left, right: n.right, joined: n.connected}
 }
 
-func (n *lockNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *lockNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
-
-// becomeConnected marks the node's own join done and lets the operations it held go on.
-func (n *lockNode) becomeConnected(out *Output) {
-	n.connected, n.waiting = true, false
-	n.joined(n.view(), out)
-}
-
-func (n *lockNode) cloneLock() lockNode {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return c
-}
+// ownLock takes private copies of the shared state's storage, for the variants' own. It is
+// not named own so that every variant has to say what else it owns.
+func (n *lockNode) ownLock() { n.ownPeer() }
 
 // appendKey encodes the shared state, then the variant's own IDs, then the queue.
 func (n *lockNode) appendKey(b []byte, own ...ID) []byte {
 	for _, id := range append([]ID{n.id, n.left, n.right}, own...) {
 		b = appendID(b, id)
 	}
-	b = appendBools(b, n.connected, n.waiting, n.locked)
+	b = appendBools(b, n.connected, n.waiting, n.locked, n.refused)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }

@@ -1,30 +1,42 @@
 package protocol
 
+import (
+	"cmp"
+	"slices"
+)
+
 // The predlock-retry variant is predlock made to survive lost, duplicated and reordered
-// messages and crashed nodes: every wait is bounded by a timer, every handler is idempotent,
-// and a newcomer that cannot get in reports failure instead of hanging.
+// messages, delay spikes, partitions that heal and crash-restart: every wait is bounded by a
+// timer, every handler is idempotent, and a newcomer that cannot get in reports failure
+// within a stated time instead of hanging.
 //
-// Additions to predlock:
+// Additions to predlock (docs/protocol.md has the message sequences and the argument):
 //   - The gap's owner tells a newcomer when it queues its request (queued). A newcomer that
 //     hears nothing for Timeout re-sends: connect to its contact, or poll to the owner it knows.
-//     Only Retries silent periods in a row make it give up and report failure (State.Failed),
-//     so a long queue behind a live owner never makes a join fail.
-//   - The owner retransmits welcome, then set_left, on its own timer; after Retries attempts it
-//     releases its lock. Before its right pointer moves, releasing changes nothing; after, the
-//     newcomer is already correctly linked on the right-pointer ring.
-//   - A newcomer refuses (welcome_nack) a welcome from a second owner, or after giving up, so
-//     that owner unlocks at once. set_left applies only if the successor's left is still the
-//     owner, so a stale duplicate cannot move a pointer back.
-//   - Requests for a node that is already a neighbour, pending or queued are dropped: they
-//     are duplicates.
+//     Retries silent periods in a row, or a join that has run for joinBudget, make it give up
+//     and report failure (State.Failed); so every join ends within joinBudget of its start.
+//   - Every welcome carries the owner's insertion number (Message.Op); the ack, set_left and
+//     every later message of that insertion echo it, so a stale message of an insertion that
+//     was given up cannot commit or move anything.
+//   - The owner commits (right := k) only on the ack of its current welcome, and never gives
+//     an insertion up after that on its own: it re-sends set_left until the newcomer is in
+//     (success_join) or asks to be unlinked (abort). Before the commit the owner may give up
+//     freely and says so (welcome_nack) to a newcomer that acks late.
+//   - A newcomer that gives up after acking a welcome (it may be linked) reports failure at
+//     once, then asks its owner to unlink it (abort) until the owner confirms (aborted). The
+//     owner points past it again and has the successor take its left pointer and the keys it
+//     handed over back (unlink, unlinked) before it confirms.
+//   - Requests for a node that is pending or queued are duplicates and are dropped; one
+//     that names this node's or a neighbour's ID is answered join_refused (refuse.go).
+//   - Restart (a crashed process coming back with its state) re-arms the timers its state
+//     implies.
 
 func init() {
 	register(Variant{
 		Name:        "predlock-retry",
 		Description: "predlock with timeouts, retransmission and idempotent handlers; joins end (success or reported failure) under loss, duplication and crashes",
-		New:         newRetryNode,
 		Leaves:      true,
-	})
+	}, newRetryNode)
 }
 
 // Joiner phases.
@@ -34,6 +46,8 @@ const (
 	jWelcomed
 	jConnected
 	jFailed
+	// jAborting: gave up (reported) after acking a welcome; asks the owner to unlink it.
+	jAborting
 )
 
 // Owner phases.
@@ -42,6 +56,7 @@ const (
 	oWelcoming
 	oLinking
 	oTakingOut // a right neighbour is leaving through this node (retryleave.go)
+	oUndoing   // the newcomer gave up after the commit: the successor must take its left pointer back
 )
 
 // Timer kinds.
@@ -57,27 +72,38 @@ const (
 	DefaultRetries = 6
 )
 
+// maxBackoff caps the doubling of a wait: at most 2^maxBackoff times the timeout.
+const maxBackoff = 4
+
+// retryNode shares predlock's peer state (ID, neighbours, contact, queue, DHT) and replaces
+// predlock's join flags with phases, counters and epochs.
 type retryNode struct {
-	ring            Ring
-	id, left, right ID
-	contact         ID
-	timeout         int64
-	retries         int
+	peer
+	ring    Ring
+	timeout int64
+	retries int
 
 	jphase   uint8
 	owner    ID // the node that holds our request or welcomed us
 	jtries   int
 	progress bool
 	jepoch   uint64
+	jspent   int64  // time the join has waited on its timers so far
+	wop      uint64 // the number of the welcome we acked
 
 	ophase  uint8
 	pending ID
 	succ    ID
 	otries  int
 	oepoch  uint64
+	onum    uint64 // number of the current (or last) welcome this node sent as an owner
 
-	queue requestQueue // joiners whose requests await service
-	dht
+	refused bool // the own join was refused: the ID is taken
+
+	// undone holds, per left neighbour, the number of the last insertion it undid: a
+	// set_left of that insertion or an older one still on the wire must not move our left
+	// pointer to a newcomer that gave up.
+	undone []undoneOp
 
 	// The node's own graceful leave (retryleave.go).
 	lphase      uint8
@@ -88,10 +114,14 @@ type retryNode struct {
 	leaveWait   ID   // a right neighbour that asked to leave while this node was busy
 }
 
-func newRetryNode(c Config) Node {
-	n := &retryNode{ring: c.Ring, id: c.ID, left: None, right: None, contact: c.Contact,
-		timeout: c.Timeout, retries: c.Retries, owner: None, pending: None, succ: None, dht: newDHT(c),
-		askedLeft: None, leaveWait: None}
+type undoneOp struct {
+	owner ID
+	op    uint64
+}
+
+func newRetryNode(c Config) retryNode {
+	n := retryNode{peer: newPeer(c), ring: c.Ring, timeout: c.Timeout, retries: c.Retries,
+		owner: None, pending: None, succ: None, askedLeft: None, leaveWait: None}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
@@ -99,16 +129,16 @@ func newRetryNode(c Config) Node {
 		n.retries = DefaultRetries
 	}
 	if c.Member {
-		n.left, n.right, n.jphase = c.Left, c.Right, jConnected
+		n.jphase = jConnected
 	}
 	return n
 }
 
 func (n *retryNode) State() State {
 	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected && n.lphase != lDeparted,
-		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed, Locked: n.ophase != oFree,
-		Queue: n.queue.Len(), Failed: n.jphase == jFailed, Leaving: n.lphase >= lHanded, Departed: n.lphase == lDeparted,
-		LeaveFailed: n.leaveFailed}
+		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed || n.jphase == jAborting, Locked: n.ophase != oFree,
+		Queue: n.queue.Len(), Failed: n.jphase == jFailed || n.jphase == jAborting, Leaving: n.lphase >= lHanded,
+		Departed: n.lphase == lDeparted, LeaveFailed: n.leaveFailed, Refused: n.refused}
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }
@@ -119,27 +149,61 @@ func (n *retryNode) view() view {
 		rightLeaving: n.ophase == oTakingOut && n.pending == n.right}
 }
 
-func (n *retryNode) Boot(out *Output) { n.boot(n.view(), out) }
-
-func (n *retryNode) Request(r Request, out *Output) error { return n.start(n.view(), r, out) }
-
 func (n *retryNode) send(out *Output, t MsgType, to, joiner, neighbour ID) {
 	out.send(Message{Type: t, From: n.id, To: to, Joiner: joiner, Neighbour: neighbour})
+}
+
+// sendOp sends a message of one insertion: op is the number of its welcome.
+func (n *retryNode) sendOp(out *Output, t MsgType, to, joiner, neighbour ID, op uint64) {
+	out.send(Message{Type: t, From: n.id, To: to, Joiner: joiner, Neighbour: neighbour, Op: op})
 }
 
 // backoff doubles the wait with every attempt without progress (up to 16 times the timeout),
 // so that slow links are told apart from dead ones before the retries run out.
 func (n *retryNode) backoff(tries int) int64 {
-	return n.timeout << min(tries, 4)
+	return n.timeout << min(tries, maxBackoff)
 }
 
+// JoinBound is how long a predlock-retry join may take: the newcomer reports its end,
+// success or failure, at most this long after it started (its own downtime aside). It is
+// twice the longest silent wait, Retries+1 periods of Timeout doubling up to 16 times, so
+// that a request queued behind a live owner may wait as long again before the join is
+// given up. Zero arguments mean the defaults.
+func JoinBound(timeout int64, retries int) int64 {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if retries <= 0 {
+		retries = DefaultRetries
+	}
+	var silent int64
+	for i := 0; i <= retries; i++ {
+		silent += timeout << min(i, maxBackoff)
+	}
+	return 2 * silent
+}
+
+func (n *retryNode) joinBudget() int64 { return JoinBound(n.timeout, n.retries) }
+
+// joinTimer arms a new join timer; any earlier one is stale from now on.
 func (n *retryNode) joinTimer(out *Output) {
 	n.jepoch++
+	n.armJoin(out)
+}
+
+// armJoin re-arms the join timer under the same tag: a timer that just fired is the only
+// one outstanding, and a tag that does not grow keeps an endless retransmission a cycle of
+// finitely many states.
+func (n *retryNode) armJoin(out *Output) {
 	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerJoin, Tag: n.jepoch, After: n.backoff(n.jtries)}})
 }
 
 func (n *retryNode) ownerTimer(out *Output) {
 	n.oepoch++
+	n.armOwner(out)
+}
+
+func (n *retryNode) armOwner(out *Output) {
 	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerOwner, Tag: n.oepoch, After: n.backoff(n.otries)}})
 }
 
@@ -147,19 +211,25 @@ func (n *retryNode) Start(out *Output) error {
 	if n.contact == None {
 		return ErrMissingNeighbour
 	}
-	n.jphase, n.jtries = jConnecting, 0
+	n.jphase, n.jtries, n.jspent = jConnecting, 0, 0
 	n.send(out, Connect, n.contact, n.id, None)
 	n.joinTimer(out)
 	return nil
 }
 
-func (n *retryNode) route(k ID, out *Output) {
+// route forwards or queues k's request; from is the node that forwarded it (None if it
+// came from nowhere else).
+func (n *retryNode) route(k, from ID, out *Output) {
 	if n.lphase == lDeparted {
-		n.send(out, ConnectRedirect, n.left, k, None)
+		out.send(n.forwardJoin(n.id, n.left, k))
 		return
 	}
-	if k == n.id || k == n.left || k == n.right || k == n.pending {
-		return // a duplicate: k is already placed or being placed here
+	if k == n.pending {
+		return // a duplicate: k is being placed here
+	}
+	if idTaken(n.id, n.left, n.right, k) {
+		refuse(out, n.id, k)
+		return
 	}
 	if n.jphase != jConnected && n.jphase != jWelcomed {
 		// No pointers (or gave up): we cannot route; the newcomer must ask again. A welcomed
@@ -174,8 +244,14 @@ func (n *retryNode) route(k ID, out *Output) {
 		n.send(out, Queued, k, k, None)
 		return
 	}
-	next := n.ring.NextHop(n.id, n.left, n.right, k)
-	n.send(out, ConnectRedirect, next, k, None)
+	m := n.redirect(n.id, n.left, n.right, k)
+	if !n.fingerJoins && from != None && from != n.right && n.ring.Between(n.id, k, from) {
+		// It came back from a node after k whose left pointer lags behind an insertion
+		// after us (its set_left is late): sent left again, it would go round the ring
+		// for as long as that lasts. Our right pointer is exact; k is behind it.
+		m.To = n.right
+	}
+	out.send(m)
 }
 
 func (n *retryNode) unlock() {
@@ -183,9 +259,17 @@ func (n *retryNode) unlock() {
 	n.oepoch++ // outstanding owner timers are now stale
 }
 
-func (n *retryNode) fail(out *Output) {
-	n.jphase = jFailed
-	n.jepoch++
+// giveUp ends the join in failure. Before any welcome was acked nothing can point at the
+// node. After, the owner may have committed, so the node asks to be unlinked.
+func (n *retryNode) giveUp(out *Output) {
+	if n.jphase == jWelcomed {
+		n.jphase, n.jtries = jAborting, 0
+		n.sendOp(out, Abort, n.owner, n.id, n.right, n.wop)
+		n.joinTimer(out)
+	} else {
+		n.jphase = jFailed
+		n.jepoch++
+	}
 	// Requests we queued while half-joined cannot be served by us: send them back to ask again.
 	for _, q := range n.queue.drain() {
 		n.send(out, Unknown, q, q, None)
@@ -193,23 +277,41 @@ func (n *retryNode) fail(out *Output) {
 	n.abandon(n.view(), out)
 }
 
-func (n *retryNode) Step(m Message, out *Output) error {
-	if n.step(n.view(), &m, out) {
-		return nil
+// wasUndone reports whether a set_left of insertion op by owner was undone here already.
+func (n *retryNode) wasUndone(owner ID, op uint64) bool {
+	for _, r := range n.undone {
+		if r.owner == owner {
+			return op <= r.op
+		}
 	}
+	return false
+}
+
+// markUndone records that insertion op by owner was undone here.
+func (n *retryNode) markUndone(owner ID, op uint64) {
+	for i := range n.undone {
+		if n.undone[i].owner == owner {
+			n.undone[i].op = max(n.undone[i].op, op)
+			return
+		}
+	}
+	n.undone = append(n.undone, undoneOp{owner, op})
+}
+
+func (n *retryNode) Step(m Message, out *Output) error {
 	switch m.Type {
 	case Connect, ConnectRedirect:
-		n.route(m.Joiner, out)
+		n.route(m.Joiner, m.From, out)
 	case Poll:
 		switch {
 		case m.From == n.pending && n.ophase == oWelcoming:
-			n.send(out, Welcome, n.pending, n.pending, n.right)
+			n.sendOp(out, Welcome, n.pending, n.pending, n.right, n.onum)
 		case m.From == n.pending && n.ophase == oLinking:
-			n.send(out, SetLeft, n.succ, n.pending, n.pending)
+			n.sendOp(out, SetLeft, n.succ, n.pending, n.pending, n.onum)
 		case n.queue.contains(m.From):
 			n.send(out, Queued, m.From, m.From, None)
 		default:
-			n.route(m.From, out)
+			n.route(m.From, None, out)
 		}
 	case Queued:
 		if n.jphase == jConnecting {
@@ -222,44 +324,53 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.owner = None
 		}
 	case Welcome:
-		switch {
-		case n.jphase == jConnecting:
-			n.left, n.right, n.owner = m.From, m.Neighbour, m.From
-			n.jphase, n.progress = jWelcomed, true
-			n.send(out, WelcomeAck, m.From, n.id, None)
-		case n.jphase == jWelcomed && m.From == n.owner && m.Neighbour == n.right:
-			n.send(out, WelcomeAck, m.From, n.id, None)
-		case n.jphase == jConnected && m.From == n.left:
-			// A retransmission that crossed our ack: the owner has moved on already.
-		default:
-			n.send(out, WelcomeNack, m.From, n.id, None)
-		}
+		n.welcome(m, out)
 	case WelcomeAck:
 		switch {
-		case n.ophase == oWelcoming && n.pending == m.From:
+		case n.ophase == oWelcoming && n.pending == m.From && n.onum == m.Op:
+			// The commit: the newcomer points into the ring, so the ring may point at it.
 			n.succ = n.right
 			n.right = m.From
 			n.ophase, n.otries = oLinking, 0
-			n.send(out, SetLeft, n.succ, m.From, m.From)
+			n.sendOp(out, SetLeft, n.succ, m.From, m.From, m.Op)
 			n.ownerTimer(out)
-		case n.ophase == oLinking && n.pending == m.From:
-			n.send(out, SetLeft, n.succ, m.From, m.From)
+		case n.ophase == oLinking && n.pending == m.From && n.onum == m.Op:
+			n.sendOp(out, SetLeft, n.succ, m.From, m.From, m.Op)
+		case n.ophase == oUndoing && n.pending == m.From && n.onum == m.Op:
+			// A late ack of an insertion being undone: the newcomer hears aborted soon.
+		default:
+			// Welcome m.Op is not live here and was never committed (an owner leaves oLinking
+			// only through success_join or an undo): the newcomer is not linked and may ask
+			// again.
+			n.sendOp(out, WelcomeNack, m.From, m.From, None, m.Op)
 		}
 	case WelcomeNack:
-		if n.ophase == oWelcoming && n.pending == m.From {
+		switch {
+		case n.ophase == oWelcoming && n.pending == m.From && n.onum == m.Op:
 			n.unlock()
 			n.afterUnlock(out)
+		case n.jphase == jWelcomed && n.owner == m.From && n.wop == m.Op:
+			// The owner gave our welcome up before committing: nothing points at us.
+			n.jphase, n.left, n.right, n.owner = jConnecting, None, None, None
 		}
 	case SetLeft:
+		if n.wasUndone(m.From, m.Op) {
+			return nil
+		}
 		// The keys the newcomer now owns travel with left_set; a retransmitted left_set
 		// carries the same keys again, so a lost one loses nothing.
 		switch n.left {
 		case m.From:
 			n.left = m.Neighbour
 			data := n.handoff(n.id, n.left)
-			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: data})
+			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Op: m.Op, Data: data})
 		case m.Neighbour:
-			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Data: n.resend(m.Neighbour)})
+			out.send(Message{Type: LeftSet, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: None, Op: m.Op, Data: n.resend(m.Neighbour)})
+		default:
+			// Our left pointer went to the newcomer and has moved on since: only the newcomer,
+			// connected, moves it (an insertion or a leave), or an undo, checked above. Its
+			// success_join was lost; say it for it.
+			n.sendOp(out, SuccessJoin, m.From, m.Neighbour, None, m.Op)
 		}
 	case LeftSet:
 		switch {
@@ -267,14 +378,49 @@ func (n *retryNode) Step(m Message, out *Output) error {
 			n.jphase, n.owner = jConnected, None
 			n.jepoch++
 			n.accept(m.Data)
-			n.send(out, SuccessJoin, n.left, n.id, None)
+			n.sendOp(out, SuccessJoin, n.left, n.id, None, n.wop)
 			n.joined(n.view(), out)
-		case n.jphase == jConnected && m.From == n.right:
-			n.send(out, SuccessJoin, n.left, n.id, None)
+		case n.jphase == jConnected && m.Joiner == n.id && m.Op == n.wop:
+			// Our success_join was lost (our right pointer may have moved on since, to a
+			// newcomer of our own): say it again, or the owner keeps its lock.
+			n.sendOp(out, SuccessJoin, n.left, n.id, None, n.wop)
 		}
+		// A node that gave up does not take the keys: they are still in the successor's
+		// outbox, and the unlink puts them back there.
 	case SuccessJoin:
-		if n.ophase == oLinking && n.pending == m.From {
+		if n.ophase == oLinking && n.pending == m.Joiner && n.onum == m.Op {
 			n.unlock()
+			n.afterUnlock(out)
+		}
+	case JoinRefused:
+		// Once welcomed the newcomer is placed, and the refusal answered a late copy of
+		// its own request.
+		if n.jphase == jConnecting {
+			n.refused = true
+			n.giveUp(out)
+		}
+	case Abort:
+		n.abort(m, out)
+	case Aborted:
+		if n.jphase == jAborting && n.owner == m.From && n.wop == m.Op {
+			n.jphase, n.left, n.right, n.owner = jFailed, None, None, None
+			n.jepoch++
+		}
+	case Unlink:
+		// Our left pointer goes back to the owner, with the keys we had handed the newcomer
+		// (they are in the outbox: the newcomer never took them).
+		n.markUndone(m.From, m.Op)
+		if n.left == m.Joiner {
+			n.left = m.Neighbour
+			n.accept(n.resend(m.Joiner))
+			n.keepOutbox(nil, None)
+		}
+		n.sendOp(out, Unlinked, m.From, m.Joiner, None, m.Op)
+	case Unlinked:
+		if n.ophase == oUndoing && n.pending == m.Joiner && n.onum == m.Op {
+			k := n.pending
+			n.unlock()
+			n.sendOp(out, Aborted, k, k, None, m.Op)
 			n.afterUnlock(out)
 		}
 	default:
@@ -283,34 +429,102 @@ func (n *retryNode) Step(m Message, out *Output) error {
 	return nil
 }
 
-func (n *retryNode) Fire(t Timer, out *Output) error {
-	if n.fire(n.view(), t, out) {
-		return nil
+// welcome handles an owner's offer of a place.
+func (n *retryNode) welcome(m Message, out *Output) {
+	switch {
+	case n.jphase == jConnecting, n.jphase == jWelcomed && m.From == n.owner && m.Op > n.wop:
+		// A newer welcome from the same owner replaces one it gave up: the old ack cannot
+		// commit any more, its number being stale.
+		n.left, n.right, n.owner, n.wop = m.From, m.Neighbour, m.From, m.Op
+		n.jphase, n.progress = jWelcomed, true
+		n.sendOp(out, WelcomeAck, m.From, n.id, n.right, m.Op)
+	case n.jphase == jWelcomed && m.From == n.owner && m.Op == n.wop:
+		n.sendOp(out, WelcomeAck, m.From, n.id, n.right, m.Op)
+	case n.jphase == jWelcomed && m.From == n.owner:
+		// An older welcome overtaken by a newer one: that insertion is dead at the owner.
+	case n.jphase == jConnected && m.From == n.left:
+		// A retransmission that crossed our ack: the owner has moved on already.
+	default:
+		n.sendOp(out, WelcomeNack, m.From, n.id, None, m.Op)
 	}
+}
+
+// abort handles a newcomer's request to be unlinked after it gave up.
+func (n *retryNode) abort(m Message, out *Output) {
+	k := m.From
+	live := n.pending == k && n.onum == m.Op
+	switch {
+	case live && n.ophase == oWelcoming:
+		n.unlock()
+		n.sendOp(out, Aborted, k, k, None, m.Op)
+		n.afterUnlock(out)
+	case live && n.ophase == oLinking:
+		// Point past the newcomer again (it points at succ itself, so the ring stays one
+		// ring), then have succ take its left pointer back.
+		n.right = n.succ
+		n.ophase, n.otries = oUndoing, 0
+		n.sendOp(out, Unlink, n.succ, k, n.id, m.Op)
+		n.ownerTimer(out)
+	case live && n.ophase == oUndoing:
+		n.sendOp(out, Unlink, n.succ, k, n.id, m.Op)
+	default:
+		// Insertion m.Op of k is not live here: it was undone, or never committed.
+		n.sendOp(out, Aborted, k, k, None, m.Op)
+	}
+}
+
+func (n *retryNode) Fire(t Timer, out *Output) error {
 	switch t.Kind {
 	case timerJoin:
-		if t.Tag != n.jepoch || (n.jphase != jConnecting && n.jphase != jWelcomed) {
+		if t.Tag != n.jepoch {
 			return nil
 		}
+		switch n.jphase {
+		case jAborting:
+			n.jtries = min(n.jtries+1, maxBackoff)
+			n.sendOp(out, Abort, n.owner, n.id, n.right, n.wop)
+			n.armJoin(out)
+			return nil
+		case jConnecting, jWelcomed:
+		default:
+			return nil
+		}
+		n.jspent += t.After
 		if n.progress {
 			n.progress, n.jtries = false, 0
 		}
 		n.jtries++
-		if n.jtries > n.retries {
-			n.fail(out)
+		if n.jtries > n.retries || n.jspent+n.backoff(n.jtries) > n.joinBudget() {
+			n.giveUp(out)
 			return nil
 		}
 		switch {
 		case n.jphase == jWelcomed:
-			n.send(out, WelcomeAck, n.owner, n.id, None)
+			n.sendOp(out, WelcomeAck, n.owner, n.id, n.right, n.wop)
 		case n.owner != None:
 			n.send(out, Poll, n.owner, n.id, None)
 		default:
 			n.send(out, Connect, n.contact, n.id, None)
 		}
-		n.joinTimer(out)
+		n.armJoin(out)
 	case timerOwner:
 		if t.Tag != n.oepoch || n.ophase == oFree {
+			return nil
+		}
+		switch n.ophase {
+		case oLinking, oUndoing:
+			// Committed: the insertion ends only when the newcomer is in (success_join) or
+			// out again (unlinked), or a live node would point at a newcomer that gave up,
+			// or the lock would stay. Each attempt is bounded, their number is not: the
+			// newcomer's own join is bounded anyway, and a connected newcomer answers a
+			// retransmitted left_set.
+			n.otries = min(n.otries+1, maxBackoff)
+			if n.ophase == oLinking {
+				n.sendOp(out, SetLeft, n.succ, n.pending, n.pending, n.onum)
+			} else {
+				n.sendOp(out, Unlink, n.succ, n.pending, n.id, n.onum)
+			}
+			n.armOwner(out)
 			return nil
 		}
 		n.otries++
@@ -321,17 +535,31 @@ func (n *retryNode) Fire(t Timer, out *Output) error {
 		}
 		switch n.ophase {
 		case oWelcoming:
-			n.send(out, Welcome, n.pending, n.pending, n.right)
-		case oLinking:
-			n.send(out, SetLeft, n.succ, n.pending, n.pending)
+			n.sendOp(out, Welcome, n.pending, n.pending, n.right, n.onum)
 		case oTakingOut:
 			n.send(out, LeaveGo, n.pending, n.pending, None)
 		}
-		n.ownerTimer(out)
+		n.armOwner(out)
 	case timerLeave:
 		n.leaveTimer(t, out)
 	}
 	return nil
+}
+
+// restart is a process coming back after a crash with its state (it is durable) and none of
+// its timers: it re-arms every timer its state implies, so that every wait it was in stays
+// bounded. The host re-arms the DHT's timers after these.
+func (n *retryNode) restart(out *Output) {
+	switch n.jphase {
+	case jConnecting, jWelcomed, jAborting:
+		n.joinTimer(out)
+	}
+	if n.ophase != oFree {
+		n.ownerTimer(out)
+	}
+	if n.lphase == lAsking || n.lphase == lHanded {
+		n.armLeave(out)
+	}
 }
 
 func (n *retryNode) Serve(out *Output) (bool, error) {
@@ -340,20 +568,19 @@ func (n *retryNode) Serve(out *Output) (bool, error) {
 	}
 	k := n.queue.pop()
 	if !n.ring.Between(n.id, k, n.right) {
-		n.route(k, out)
+		n.route(k, None, out)
 		return true, nil
 	}
+	n.onum++
 	n.ophase, n.pending, n.otries = oWelcoming, k, 0
-	n.send(out, Welcome, k, k, n.right)
+	n.sendOp(out, Welcome, k, k, n.right, n.onum)
 	n.ownerTimer(out)
 	return true, nil
 }
 
-func (n *retryNode) Clone() Node {
-	c := *n
-	c.queue = n.queue.clone()
-	c.dht = n.dht.clone()
-	return &c
+func (n *retryNode) own() {
+	n.ownPeer()
+	n.undone = slices.Clone(n.undone)
 }
 
 func (n *retryNode) AppendKey(b []byte) []byte {
@@ -361,8 +588,19 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 		b = appendID(b, id)
 	}
 	b = append(b, n.jphase, n.ophase, byte(n.jtries), byte(n.otries), n.lphase, byte(n.ltries))
-	b = appendBools(b, n.progress, n.leaveFailed)
+	b = appendBools(b, n.progress, n.leaveFailed, n.refused)
 	b = appendID(b, n.askedLeft)
 	b = appendID(b, n.leaveWait)
+	// Epochs and insertion numbers decide which timers and messages are stale, so they are
+	// part of the state: equal keys must mean equal futures.
+	for _, x := range []uint64{n.jepoch, n.oepoch, n.lepoch, n.onum, n.wop, uint64(n.jspent)} {
+		b = appendID(b, ID(x))
+	}
+	undone := slices.Clone(n.undone)
+	slices.SortFunc(undone, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
+	for _, r := range undone {
+		b = appendID(appendID(b, r.owner), ID(r.op))
+	}
+	b = append(b, 0xfb)
 	return n.dht.appendKey(n.queue.appendKey(b))
 }

@@ -2,10 +2,13 @@ package replay
 
 import (
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -22,6 +25,15 @@ type ShrinkResult struct {
 	Detail  string
 	Steps   []string // what was reduced, in order
 	Runs    int
+}
+
+// WriteText prints what was kept, each reduction, and the command that replays the result.
+func (r *ShrinkResult) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", r.Outcome, len(r.Steps), r.Runs)
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "  %s\n", s)
+	}
+	fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", r.Detail, CommandLine(r.Config))
 }
 
 // Shrink reduces a failing run greedily — fewer joiners, fewer members, a narrower delay
@@ -158,66 +170,30 @@ func candidates(c sim.Config) []candidate {
 // CommandLine spells the `dhtexp run` invocation that replays cfg, naming only the flags
 // that differ from the defaults.
 func CommandLine(cfg sim.Config) string {
-	d := sim.DefaultConfig()
-	var b strings.Builder
-	b.WriteString("dhtexp run")
-	str := func(name, v, def string) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %s", name, v)
+	return "dhtexp run " + strings.Join(Args(cfg), " ")
+}
+
+// Args are the flags of `dhtexp run` (and `dhtexp replay`, which takes the same ones) that
+// set cfg, one command line word each: only those that differ from the defaults, and the
+// seed.
+func Args(cfg sim.Config) []string {
+	d := params.Default()
+	r := params.Run{Mode: params.ModeSim, Config: cfg}
+	var args []string
+	for i := range params.All {
+		p := &params.All[i]
+		v := p.Get(&r)
+		if p.Flag == "-" || v == p.Get(&d) {
+			continue
+		}
+		switch {
+		case p.Negated():
+			args = append(args, "--"+p.Flag)
+		case p.Kind == params.KindBool:
+			args = append(args, fmt.Sprintf("--%s=%s", p.Flag, v))
+		default:
+			args = append(args, "--"+p.Flag, v.String())
 		}
 	}
-	num := func(name string, v, def int64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %d", name, v)
-		}
-	}
-	dur := func(name string, v, def int64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %s", name, time.Duration(v))
-		}
-	}
-	flt := func(name string, v, def float64) {
-		if v != def {
-			fmt.Fprintf(&b, " --%s %g", name, v)
-		}
-	}
-	str("scenario", cfg.Scenario, d.Scenario)
-	num("nodes", int64(cfg.Nodes), int64(d.Nodes))
-	num("joiners", int64(cfg.Joiners), int64(d.Joiners))
-	dur("join-window", cfg.JoinWindow, d.JoinWindow)
-	num("bits", int64(cfg.Bits), int64(d.Bits))
-	str("protocol", cfg.Protocol, d.Protocol)
-	str("timing", cfg.Timing, d.Timing)
-	dur("unit", cfg.Unit, d.Unit)
-	str("delay", cfg.Delay.Kind, d.Delay.Kind)
-	dur("delay-value", cfg.Delay.Value, d.Delay.Value)
-	dur("delay-min", cfg.Delay.Min, d.Delay.Min)
-	dur("delay-max", cfg.Delay.Max, d.Delay.Max)
-	dur("delay-step", cfg.Delay.Step, d.Delay.Step)
-	dur("delay-mean", cfg.Delay.Mean, d.Delay.Mean)
-	dur("delay-median", cfg.Delay.Median, d.Delay.Median)
-	flt("delay-sigma", cfg.Delay.Sigma, d.Delay.Sigma)
-	str("link", cfg.Link, d.Link)
-	dur("horizon", cfg.Horizon, d.Horizon)
-	num("max-messages", cfg.MaxMessages, d.MaxMessages)
-	dur("timeout", cfg.Timeout, d.Timeout)
-	num("retries", int64(cfg.Retries), int64(d.Retries))
-	f, df := cfg.Faults, d.Faults
-	flt("loss", f.Loss, df.Loss)
-	flt("duplicate", f.Duplicate, df.Duplicate)
-	dur("reorder-window", f.ReorderWindow, df.ReorderWindow)
-	flt("spike-prob", f.SpikeProb, df.SpikeProb)
-	dur("spike", f.Spike, df.Spike)
-	str("crash-node", f.CrashNode, df.CrashNode)
-	dur("crash-at", f.CrashAt, df.CrashAt)
-	str("crash-after", f.CrashAfter, df.CrashAfter)
-	dur("restart-after", f.RestartAfter, df.RestartAfter)
-	flt("partition-fraction", f.PartitionFraction, df.PartitionFraction)
-	dur("partition-at", f.PartitionAt, df.PartitionAt)
-	dur("heal-at", f.HealAt, df.HealAt)
-	if cfg.NoCheck {
-		b.WriteString(" --no-check")
-	}
-	fmt.Fprintf(&b, " --seed %d", cfg.Seed)
-	return b.String()
+	return append(args, "--seed", strconv.FormatUint(cfg.Seed, 10))
 }

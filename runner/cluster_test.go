@@ -89,7 +89,7 @@ func TestClusterModeRows(t *testing.T) {
 	runWith := func(name string, workers int) (string, *fakeReal) {
 		f := &fakeReal{seeds: map[uint64]sim.Config{}}
 		out := filepath.Join(dir, name)
-		sum := sweep(t, context.Background(), spec, Options{Dir: out, Workers: workers, PartRuns: 5, Real: f.run})
+		sum := sweep(t, context.Background(), spec, Options{Dir: out, Workers: workers, PartRuns: 5, Real: RealFunc(f.run)})
 		if sum.Done != spec.Runs() || sum.Failed != 0 {
 			t.Errorf("%s: %+v", name, sum)
 		}
@@ -162,7 +162,7 @@ func TestClusterModeErrors(t *testing.T) {
 	}
 	dir := t.TempDir()
 	boom := func(context.Context, sim.Config) (*sim.Result, error) { return nil, errors.New("no sockets") }
-	_, err = Sweep(context.Background(), spec, Options{Dir: filepath.Join(dir, "a"), Real: boom})
+	_, err = Sweep(context.Background(), spec, Options{Dir: filepath.Join(dir, "a"), Real: RealFunc(boom)})
 	if err == nil || !strings.Contains(err.Error(), "no sockets") || !strings.Contains(err.Error(), "mode=cluster") {
 		t.Errorf("failing hook: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestClusterModeErrors(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	sum, err := Sweep(ctx, spec, Options{Dir: filepath.Join(dir, "b"), Real: stop})
+	sum, err := Sweep(ctx, spec, Options{Dir: filepath.Join(dir, "b"), Real: RealFunc(stop)})
 	if err != nil || !sum.Interrupted {
 		t.Errorf("cancelled hook: %v, %+v", err, sum)
 	}
@@ -189,6 +189,7 @@ func TestClusterModeSpecErrors(t *testing.T) {
 		{"timing", base + "[sweep]\nmode = [\"sim\", \"cluster\"]\ntiming = [\"seed\"]\n", "sweep.timing", `needs timing = "async"`},
 		{"size", base + "mode = \"cluster\"\n[sweep]\njoiners = [8, 300]\n", "sweep.joiners", "at most 256 nodes"},
 		{"faults", base + "mode = \"cluster\"\n[base.faults]\nloss = 0.1\n", "base.faults.loss", "cannot inject faults"},
+		{"join_routing", base + "mode = \"cluster\"\nprotocol = \"predlock\"\njoin_routing = \"fingers\"\n", "base.join_routing", "real nodes start without fingers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.toml", []byte(tc.text))

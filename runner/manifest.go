@@ -36,7 +36,7 @@ func newManifest(spec *Spec, level trace.Level, shard trace.Shard, shardRuns int
 	for _, a := range spec.Axes {
 		ai := trace.Axis{Name: a.Name, Column: a.Column, Values: []trace.Value{}}
 		for _, v := range a.Values {
-			tv, err := trace.ValueOf(v.jsonValue())
+			tv, err := trace.ValueOf(v.JSON())
 			if err != nil {
 				return nil, fmt.Errorf("axis %s: %w", a.Name, err)
 			}
@@ -50,7 +50,7 @@ func newManifest(spec *Spec, level trace.Level, shard trace.Shard, shardRuns int
 		gp := trace.GridPoint{Point: p.Index, Params: trace.Params{}}
 		for k, a := range spec.Axes {
 			if p.Values[k].Kind != 0 {
-				tv, err := trace.ValueOf(p.Values[k].jsonValue())
+				tv, err := trace.ValueOf(p.Values[k].JSON())
 				if err != nil {
 					return nil, fmt.Errorf("axis %s: %w", a.Name, err)
 				}
@@ -142,4 +142,16 @@ func doneRanges(parts []trace.PartInfo) ([][2]int64, error) {
 		}
 	}
 	return all, nil
+}
+
+// CanonicalSpecHashes brings the spec hash a result set's manifest records, and each hash
+// in others (a baseline's), to this build's hash of the parsed spec, so that those
+// recorded by earlier builds, which hashed the spec file's bytes, compare by meaning too.
+// A baseline records no spec text; one with the file hash of the result set's spec text
+// was made from that very spec.
+func CanonicalSpecHashes(m *trace.Manifest, others ...*string) {
+	for _, h := range others {
+		*h = UpgradeSpecHash(m.SpecPath, m.Spec, *h)
+	}
+	m.SpecHash = UpgradeSpecHash(m.SpecPath, m.Spec, m.SpecHash)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -30,6 +31,9 @@ func Merge(out string, dirs []string) (*trace.Manifest, error) {
 		}
 		ms[i] = m
 	}
+	for _, m := range ms {
+		m.SpecHash = UpgradeSpecHash(m.SpecPath, m.Spec, m.SpecHash)
+	}
 	first := ms[0]
 	level, err := first.Level()
 	if err != nil {
@@ -48,6 +52,25 @@ func Merge(out string, dirs []string) (*trace.Manifest, error) {
 		}
 		if err := checkParts(dirs[i], m, level); err != nil {
 			return nil, inputErrorf("merge: %v", err)
+		}
+	}
+
+	// Named before the run ranges are compared: "runs 0..63 are in none of the shards" does
+	// not say that the shard left out is 0/N, which is the one missed when counting from 1.
+	if n := first.Shard.Count; n > 1 {
+		have := make([]int, len(ms))
+		for i, m := range ms {
+			if m.Shard.Count != n {
+				return nil, inputErrorf("merge: %s is shard %d/%d, %s is shard %d/%d: shards of different counts do not mix", dirs[i], m.Shard.Index, m.Shard.Count, dirs[0], first.Shard.Index, n)
+			}
+			have[i] = m.Shard.Index
+		}
+		if missing := MissingShards(n, have); len(missing) > 0 {
+			names := make([]string, len(missing))
+			for i, k := range missing {
+				names[i] = Shard{k, n}.Human()
+			}
+			return nil, inputErrorf("merge: missing shard %s: shards count from 0, so %d shards are 0/%d..%d/%d; sweep the missing ones with --shard and merge again", strings.Join(names, ", "), n, n, n-1, n)
 		}
 	}
 
@@ -234,16 +257,39 @@ func checkOpRunIDs(path string, p trace.PartInfo) error {
 
 // runsVersion is the schema version of a runs part.
 func runsVersion(path string) (int, error) {
+	s, err := runsSchema(path)
+	return s.Version, err
+}
+
+// runsSchema is the schema of a runs part.
+func runsSchema(path string) (trace.Schema, error) {
 	r, err := trace.Open(path)
 	if err != nil {
-		return 0, err
+		return trace.Schema{}, err
 	}
 	defer r.Close()
 	s := r.Schema()
 	if s.Name != RunSchema.Name {
-		return 0, fmt.Errorf("%s: schema is %s, not %s", path, s.Name, RunSchema.Name)
+		return trace.Schema{}, fmt.Errorf("%s: schema is %s, not %s", path, s.Name, RunSchema.Name)
 	}
-	return s.Version, nil
+	return s, nil
+}
+
+// sameColumns says how a file's columns differ from a schema's, if they do.
+func sameColumns(file, want trace.Schema) error {
+	for i, c := range want.Columns {
+		switch {
+		case i >= len(file.Columns):
+			return fmt.Errorf("lacks column %s", c.Name)
+		case file.Columns[i].Name != c.Name || file.Columns[i].Type != c.Type || file.Columns[i].Nullable != c.Nullable:
+			f := file.Columns[i]
+			return fmt.Errorf("has column %d %s (%s), where this build writes %s (%s)", i, f.Name, f.Type, c.Name, c.Type)
+		}
+	}
+	if len(file.Columns) > len(want.Columns) {
+		return fmt.Errorf("has column %s, which this build does not write", file.Columns[len(want.Columns)].Name)
+	}
+	return nil
 }
 
 func linkOrCopy(from, to string) error {

@@ -4,214 +4,144 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
 // RunSchema is the layout of runs files: one row per run, parameters as columns. Bump
-// Version whenever a column is added, removed, renamed or changes meaning.
+// Version whenever a column is added, removed, renamed or changes meaning. The parameter
+// columns come from params.All.
+//
+// Version 4 has the columns of version 3. In version 3 files, leavers and
+// workload_replicas say 0 for runs whose spec set them under [base], which the runs had
+// ignored; version 4 rows hold what ran. Version 6 adds join_routing.
 var RunSchema = trace.Schema{
 	Name:    trace.RunsSchemaName,
-	Version: 3,
-	Columns: []trace.Column{
-		{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},
-		{Name: "grid_point", Type: trace.Int64, Encoding: trace.Delta, Doc: "index into the manifest's grid"},
-		{Name: "replica", Type: trace.Int64, Encoding: trace.Delta, Doc: "0 .. seeds-1"},
-		{Name: "seed", Type: trace.Int64, Encoding: trace.Plain, Doc: "the run's seed (the uint64 bit pattern)"},
-
-		{Name: "mode", Type: trace.String, Doc: "sim (the simulator) or cluster (real nodes on loopback sockets)"},
-		{Name: "scenario", Type: trace.String, Doc: "simple, advanced or random"},
-		{Name: "protocol", Type: trace.String, Doc: "protocol variant"},
-		{Name: "timing", Type: trace.String, Doc: "seed or async timing model"},
-		{Name: "link", Type: trace.String, Doc: "fifo or reorder (async timing)"},
-		{Name: "delay_kind", Type: trace.String, Doc: "message delay distribution"},
-		{Name: "nodes", Type: trace.Int64, Doc: "advanced: n; random: initial ring members"},
-		{Name: "joiners", Type: trace.Int64, Doc: "random: newcomers"},
-		{Name: "bits", Type: trace.Int64, Doc: "ID space is 2^bits"},
-		{Name: "max_messages", Type: trace.Int64, Doc: "message budget before a run counts as a livelock"},
-		{Name: "check", Type: trace.Bool, Doc: "whether safety properties were checked after every event"},
-		{Name: "join_window_ns", Type: trace.Int64, Doc: "newcomers start spread over [0, join_window]"},
-		{Name: "unit_ns", Type: trace.Int64, Doc: "the seed timing model's time unit"},
-		{Name: "horizon_ns", Type: trace.Int64, Doc: "nothing at or after this virtual time happens"},
-		{Name: "delay_value_ns", Type: trace.Int64, Doc: "constant delay; 0 for other kinds"},
-		{Name: "delay_min_ns", Type: trace.Int64, Doc: "uniform, uniform-int: smallest delay; 0 for other kinds"},
-		{Name: "delay_max_ns", Type: trace.Int64, Doc: "uniform, uniform-int: largest delay; 0 for other kinds"},
-		{Name: "delay_step_ns", Type: trace.Int64, Doc: "uniform-int: granularity in effect (the unit when unset); 0 for other kinds"},
-		{Name: "delay_mean_ns", Type: trace.Int64, Doc: "exponential: mean delay; 0 for other kinds"},
-		{Name: "delay_median_ns", Type: trace.Int64, Doc: "lognormal: median delay; 0 for other kinds"},
-		{Name: "delay_sigma", Type: trace.Float64, Doc: "lognormal: shape; 0 for other kinds"},
-		{Name: "faults_loss", Type: trace.Float64, Doc: "probability that a message is lost"},
-		{Name: "faults_duplicate", Type: trace.Float64, Doc: "probability that a message is delivered twice"},
-		{Name: "faults_reorder_window_ns", Type: trace.Int64, Doc: "extra uniform delay in [0, window] per message"},
-		{Name: "faults_spike_prob", Type: trace.Float64, Doc: "probability of a delay spike"},
-		{Name: "faults_spike_ns", Type: trace.Int64, Doc: "extra delay of a spike"},
-		{Name: "faults_crash_node", Type: trace.String, Nullable: true, Doc: "random, member, joiner or a node ID; null: no crash"},
-		{Name: "faults_crash_at_ns", Type: trace.Int64, Doc: "when the node crashes"},
-		{Name: "faults_crash_after", Type: trace.String, Nullable: true, Doc: "message type after whose first send the node crashes"},
-		{Name: "faults_restart_after_ns", Type: trace.Int64, Doc: "crashed node comes back after this long; 0: never"},
-		{Name: "faults_partition_fraction", Type: trace.Float64, Doc: "probability that a node lands on the minority side of a partition"},
-		{Name: "faults_partition_at_ns", Type: trace.Int64, Doc: "when the partition starts"},
-		{Name: "faults_heal_at_ns", Type: trace.Int64, Doc: "when the partition heals; 0: never"},
-		{Name: "timeout_ns", Type: trace.Int64, Doc: "variants that retry: wait for an answer (0: the variant's default)"},
-		{Name: "retries", Type: trace.Int64, Doc: "variants that retry: attempts without progress (0: the variant's default)"},
-		{Name: "workload_keys", Type: trace.Int64, Doc: "DHT workload: distinct keys stored from the start; the workload columns are 0 or empty when the run has none"},
-		{Name: "workload_rate", Type: trace.Float64, Doc: "DHT workload: client operations per second of virtual time over the ring"},
-		{Name: "workload_lookup", Type: trace.Float64, Doc: "DHT workload: relative weight of lookups"},
-		{Name: "workload_get", Type: trace.Float64, Doc: "DHT workload: relative weight of gets"},
-		{Name: "workload_put", Type: trace.Float64, Doc: "DHT workload: relative weight of puts"},
-		{Name: "workload_popularity", Type: trace.String, Doc: "DHT workload: uniform or zipf key popularity"},
-		{Name: "workload_zipf_s", Type: trace.Float64, Doc: "DHT workload: zipf exponent; 0 for uniform popularity"},
-		{Name: "workload_before_ns", Type: trace.Int64, Doc: "DHT workload: operations start this long before the joins"},
-		{Name: "workload_after_ns", Type: trace.Int64, Doc: "DHT workload: operations go on this long after the last join ended"},
-		{Name: "workload_finger_period_ns", Type: trace.Int64, Doc: "DHT workload: how often a node refreshes one finger; 0: no fingers"},
-		{Name: "workload_fingers", Type: trace.String, Doc: "DHT workload: fresh or empty fingers at the initial members"},
-		{Name: "workload_hop_budget", Type: trace.Int64, Doc: "DHT workload: forwards before an operation fails (the value in effect)"},
-		{Name: "workload_op_timeout_ns", Type: trace.Int64, Doc: "DHT workload: how long a client waits for an answer (the value in effect)"},
-		{Name: "workload_replicas", Type: trace.Int64, Doc: "DHT workload: successors of a key's owner that keep a copy"},
-		{Name: "leavers", Type: trace.Int64, Doc: "initial members that leave gracefully during the join window"},
-
-		{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(observe.Outcomes, ", ")},
-		{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
-		{Name: "detail", Type: trace.Text, Nullable: true, Doc: "why the outcome is not ok"},
-		{Name: "violation", Type: trace.String, Nullable: true, Doc: "first safety property broken, if any"},
-		{Name: "joins", Type: trace.Int64, Doc: "joins attempted"},
-		{Name: "joins_ok", Type: trace.Int64, Doc: "joins that succeeded"},
-		{Name: "latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median join latency over the run's successful joins (nearest rank)"},
-		{Name: "latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile join latency over the run's successful joins (nearest rank)"},
-		{Name: "latency_max_ns", Type: trace.Int64, Nullable: true, Doc: "longest successful join"},
-		{Name: "messages", Type: trace.Int64, Doc: "protocol messages sent"},
-		{Name: "redirects", Type: trace.Int64, Doc: "connect_redirect messages sent"},
-		{Name: "events", Type: trace.Int64, Doc: "simulator events processed"},
-		{Name: "sim_time_ns", Type: trace.Int64, Doc: "virtual time of the last event"},
-		{Name: "kv_keys", Type: trace.Int64, Doc: "DHT workload: keys stored; the kv columns are 0 or null when the run has no workload"},
-		{Name: "kv_ops", Type: trace.Int64, Doc: "client operations issued"},
-		{Name: "kv_answered", Type: trace.Int64, Doc: "operations answered, whatever the status"},
-		{Name: "kv_ops_ok", Type: trace.Int64, Doc: "operations answered ok, or not_found for a key the true owner does not hold either"},
-		{Name: "kv_hops", Type: trace.Int64, Doc: "forwards over all answered operations"},
-		{Name: "kv_lookups", Type: trace.Int64, Doc: "lookups issued"},
-		{Name: "kv_lookups_answered", Type: trace.Int64, Doc: "lookups answered, whatever the status"},
-		{Name: "kv_lookups_ok", Type: trace.Int64, Doc: "lookups answered ok naming the true owner"},
-		{Name: "kv_lookup_hops", Type: trace.Int64, Doc: "forwards over the kv_lookups_ok lookups"},
-		{Name: "kv_gets", Type: trace.Int64, Doc: "gets issued"},
-		{Name: "kv_missing", Type: trace.Int64, Doc: "gets answered not found while the true owner holds the key"},
-		{Name: "kv_stale", Type: trace.Int64, Doc: "gets answered with a value other than the true owner's"},
-		{Name: "kv_key_checks", Type: trace.Int64, Doc: "key-safety checks made (after every completed join, and at the end)"},
-		{Name: "kv_key_failures", Type: trace.Int64, Doc: "key-safety checks that found a key lost, duplicated or misplaced"},
-		{Name: "kv_lost", Type: trace.Int64, Doc: "keys stored nowhere at the end"},
-		{Name: "kv_duplicated", Type: trace.Int64, Doc: "keys stored at more than one node at the end"},
-		{Name: "kv_misplaced", Type: trace.Int64, Doc: "keys stored at one node that is not their owner at the end"},
-		{Name: "kv_first_failure", Type: trace.Text, Nullable: true, Doc: "the first key-safety failure; null if none"},
-		{Name: "kv_fingers", Type: trace.Int64, Doc: "fingers of live connected nodes at the end"},
-		{Name: "kv_fingers_stale", Type: trace.Int64, Doc: "of those, fingers that are not the true successor of their target"},
-		{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median latency of the kv_lookups_ok lookups (nearest rank); null when none"},
-		{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile latency of the kv_lookups_ok lookups (nearest rank); null when none"},
-		{Name: "departed", Type: trace.Int64, Doc: "leavers that left the ring"},
-		{Name: "kv_messages", Type: trace.Int64, Doc: "DHT messages sent: operations, answers, copies and finger maintenance (not in messages)"},
-		{Name: "kv_replicas_missing", Type: trace.Int64, Doc: "copies missing at the end at a successor that should hold one"},
-		{Name: "kv_replicas_extra", Type: trace.Int64, Doc: "copies held at the end beyond the owner's workload_replicas successors (never served)"},
-		{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
-	},
+	Version: 6,
+	Columns: slices.Concat(runIDColumns, paramColumns(), outcomeColumns),
 }
 
-// Positions of the RunSchema columns.
+var runIDColumns = []trace.Column{
+	{Name: "run_id", Type: trace.Int64, Encoding: trace.Delta, Doc: "grid_point × seeds + replica, unique within the result set"},
+	{Name: "grid_point", Type: trace.Int64, Encoding: trace.Delta, Doc: "index into the manifest's grid"},
+	{Name: "replica", Type: trace.Int64, Encoding: trace.Delta, Doc: "0 .. seeds-1"},
+	{Name: "seed", Type: trace.Int64, Encoding: trace.Plain, Doc: "the run's seed (the uint64 bit pattern)"},
+}
+
+// paramColumns holds each parameter's value in effect (params.Run.InEffect).
+func paramColumns() []trace.Column {
+	cols := make([]trace.Column, len(params.All))
+	for i := range params.All {
+		p := &params.All[i]
+		t := map[params.Kind]trace.ColumnType{params.KindString: trace.String, params.KindInt: trace.Int64,
+			params.KindDuration: trace.Int64, params.KindBool: trace.Bool, params.KindFloat: trace.Float64}[p.Kind]
+		cols[i] = trace.Column{Name: p.Column, Type: t, Nullable: p.Nullable, Doc: p.Doc}
+	}
+	return cols
+}
+
+var outcomeColumns = []trace.Column{
+	{Name: "outcome", Type: trace.String, Doc: "one of " + strings.Join(observe.Outcomes, ", ")},
+	{Name: "ring_correct", Type: trace.Bool, Doc: "final ring exactly right and every newcomer connected"},
+	{Name: "detail", Type: trace.Text, Nullable: true, Doc: "why the outcome is not ok"},
+	{Name: "violation", Type: trace.String, Nullable: true, Doc: "first safety property broken, if any"},
+	{Name: "joins", Type: trace.Int64, Doc: "joins attempted"},
+	{Name: "joins_ok", Type: trace.Int64, Doc: "joins that succeeded"},
+	{Name: "latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median join latency over the run's successful joins (nearest rank)"},
+	{Name: "latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile join latency over the run's successful joins (nearest rank)"},
+	{Name: "latency_max_ns", Type: trace.Int64, Nullable: true, Doc: "longest successful join"},
+	{Name: "messages", Type: trace.Int64, Doc: "protocol messages sent"},
+	{Name: "redirects", Type: trace.Int64, Doc: "connect_redirect messages sent"},
+	{Name: "events", Type: trace.Int64, Doc: "simulator events processed"},
+	{Name: "sim_time_ns", Type: trace.Int64, Doc: "virtual time of the last event"},
+	{Name: "kv_keys", Type: trace.Int64, Doc: "DHT workload: keys stored; the kv columns are 0 or null when the run has no workload"},
+	{Name: "kv_ops", Type: trace.Int64, Doc: "client operations issued"},
+	{Name: "kv_answered", Type: trace.Int64, Doc: "operations answered, whatever the status"},
+	{Name: "kv_ops_ok", Type: trace.Int64, Doc: "operations answered ok, or not_found for a key the true owner does not hold either"},
+	{Name: "kv_hops", Type: trace.Int64, Doc: "forwards over all answered operations"},
+	{Name: "kv_lookups", Type: trace.Int64, Doc: "lookups issued"},
+	{Name: "kv_lookups_answered", Type: trace.Int64, Doc: "lookups answered, whatever the status"},
+	{Name: "kv_lookups_ok", Type: trace.Int64, Doc: "lookups answered ok naming the true owner"},
+	{Name: "kv_lookup_hops", Type: trace.Int64, Doc: "forwards over the kv_lookups_ok lookups"},
+	{Name: "kv_gets", Type: trace.Int64, Doc: "gets issued"},
+	{Name: "kv_missing", Type: trace.Int64, Doc: "gets answered not found while the true owner holds the key"},
+	{Name: "kv_stale", Type: trace.Int64, Doc: "gets answered with a value other than the true owner's"},
+	{Name: "kv_key_checks", Type: trace.Int64, Doc: "key-safety checks made (after every completed join, and at the end)"},
+	{Name: "kv_key_failures", Type: trace.Int64, Doc: "key-safety checks that found a key lost, duplicated or misplaced"},
+	{Name: "kv_lost", Type: trace.Int64, Doc: "keys stored nowhere at the end"},
+	{Name: "kv_duplicated", Type: trace.Int64, Doc: "keys stored at more than one node at the end"},
+	{Name: "kv_misplaced", Type: trace.Int64, Doc: "keys stored at one node that is not their owner at the end"},
+	{Name: "kv_first_failure", Type: trace.Text, Nullable: true, Doc: "the first key-safety failure; null if none"},
+	{Name: "kv_fingers", Type: trace.Int64, Doc: "fingers of live connected nodes at the end"},
+	{Name: "kv_fingers_stale", Type: trace.Int64, Doc: "of those, fingers that are not the true successor of their target"},
+	{Name: "kv_lookup_latency_p50_ns", Type: trace.Int64, Nullable: true, Doc: "median latency of the kv_lookups_ok lookups (nearest rank); null when none"},
+	{Name: "kv_lookup_latency_p99_ns", Type: trace.Int64, Nullable: true, Doc: "99th percentile latency of the kv_lookups_ok lookups (nearest rank); null when none"},
+	{Name: "departed", Type: trace.Int64, Doc: "leavers that left the ring"},
+	{Name: "kv_messages", Type: trace.Int64, Doc: "DHT messages sent: operations, answers, copies and finger maintenance (not in messages)"},
+	{Name: "kv_replicas_missing", Type: trace.Int64, Doc: "copies missing at the end at a successor that should hold one"},
+	{Name: "kv_replicas_extra", Type: trace.Int64, Doc: "copies held at the end beyond the owner's workload_replicas successors (never served)"},
+	{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
+}
+
+// Positions of the RunSchema columns: the run's identity, then the parameters from
+// rcParams on, then the outcome columns from rcOutcome on.
 const (
 	rcRunID = iota
 	rcGridPoint
 	rcReplica
 	rcSeed
-	rcMode
-	rcScenario
-	rcProtocol
-	rcTiming
-	rcLink
-	rcDelayKind
-	rcNodes
-	rcJoiners
-	rcBits
-	rcMaxMessages
-	rcCheck
-	rcJoinWindow
-	rcUnit
-	rcHorizon
-	rcDelayValue
-	rcDelayMin
-	rcDelayMax
-	rcDelayStep
-	rcDelayMean
-	rcDelayMedian
-	rcDelaySigma
-	rcFaultsLoss
-	rcFaultsDuplicate
-	rcFaultsReorderWindow
-	rcFaultsSpikeProb
-	rcFaultsSpike
-	rcFaultsCrashNode
-	rcFaultsCrashAt
-	rcFaultsCrashAfter
-	rcFaultsRestartAfter
-	rcFaultsPartitionFraction
-	rcFaultsPartitionAt
-	rcFaultsHealAt
-	rcTimeout
-	rcRetries
-	rcWorkloadKeys
-	rcWorkloadRate
-	rcWorkloadLookup
-	rcWorkloadGet
-	rcWorkloadPut
-	rcWorkloadPopularity
-	rcWorkloadZipfS
-	rcWorkloadBefore
-	rcWorkloadAfter
-	rcWorkloadFingerPeriod
-	rcWorkloadFingers
-	rcWorkloadHopBudget
-	rcWorkloadOpTimeout
-	rcWorkloadReplicas
-	rcLeavers
-	rcOutcome
-	rcRingCorrect
-	rcDetail
-	rcViolation
-	rcJoins
-	rcJoinsOK
-	rcLatP50
-	rcLatP99
-	rcLatMax
-	rcMessages
-	rcRedirects
-	rcEvents
-	rcSimTime
-	rcKVKeys
-	rcKVOps
-	rcKVAnswered
-	rcKVOpsOK
-	rcKVHops
-	rcKVLookups
-	rcKVLookupsAnswered
-	rcKVLookupsOK
-	rcKVLookupHops
-	rcKVGets
-	rcKVMissing
-	rcKVStale
-	rcKVKeyChecks
-	rcKVKeyFailures
-	rcKVLost
-	rcKVDuplicated
-	rcKVMisplaced
-	rcKVFirstFailure
-	rcKVFingers
-	rcKVFingersStale
-	rcKVLookupP50
-	rcKVLookupP99
-	rcDeparted
-	rcKVMessages
-	rcKVReplicasMissing
-	rcKVReplicasExtra
-	rcWall
+	rcParams
 )
+
+// Offsets of the outcome columns from rcOutcome.
+const (
+	ocOutcome = iota
+	ocRingCorrect
+	ocDetail
+	ocViolation
+	ocJoins
+	ocJoinsOK
+	ocLatP50
+	ocLatP99
+	ocLatMax
+	ocMessages
+	ocRedirects
+	ocEvents
+	ocSimTime
+	ocKVKeys
+	ocKVOps
+	ocKVAnswered
+	ocKVOpsOK
+	ocKVHops
+	ocKVLookups
+	ocKVLookupsAnswered
+	ocKVLookupsOK
+	ocKVLookupHops
+	ocKVGets
+	ocKVMissing
+	ocKVStale
+	ocKVKeyChecks
+	ocKVKeyFailures
+	ocKVLost
+	ocKVDuplicated
+	ocKVMisplaced
+	ocKVFirstFailure
+	ocKVFingers
+	ocKVFingersStale
+	ocKVLookupP50
+	ocKVLookupP99
+	ocDeparted
+	ocKVMessages
+	ocKVReplicasMissing
+	ocKVReplicasExtra
+	ocWall
+)
+
+var rcOutcome = rcParams + len(params.All)
 
 // runRow is what a worker keeps of a finished run: everything the runs and joins tables
 // need, so the simulator's result can be dropped at once.
@@ -268,7 +198,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.p50, r.p99, r.max = -1, -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.p50, r.p99, r.max = nearestRank(lat, 50), nearestRank(lat, 99), lat[len(lat)-1]
+		r.p50, r.p99, r.max = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99), lat[len(lat)-1]
 	}
 
 	r.kv = res.KV
@@ -293,16 +223,9 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.lookupP50, r.lookupP99 = -1, -1
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.lookupP50, r.lookupP99 = nearestRank(lat, 50), nearestRank(lat, 99)
+		r.lookupP50, r.lookupP99 = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99)
 	}
 	return lat
-}
-
-// nearestRank is the smallest value with at least pct percent of the sorted values at or
-// below it.
-func nearestRank(sorted []int64, pct int) int64 {
-	k := (pct*len(sorted) + 99) / 100
-	return sorted[max(k, 1)-1]
 }
 
 // id64 maps a node ID to the trace's integer form, where -1 is null.
@@ -315,154 +238,68 @@ func id64(id protocol.ID) int64 {
 
 // writeRun appends one row to a runs file. p is the run's grid point.
 func writeRun(w *trace.Writer, r *runRow, p *Point) error {
-	c := &p.Config
-	timing, link, delayKind := c.Timing, c.Link, c.Delay.Kind
-	maxMessages, unit, check := c.MaxMessages, c.Unit, !c.NoCheck
-	d := effectiveDelay(c)
-	if p.Mode == ModeCluster {
-		// The row says what ran, as dhtexp cluster's does: the network's own delays, and
-		// none of the simulator's timing, budget or per-event checks.
-		timing, link, delayKind = "real", "tcp", "real"
-		maxMessages, unit, check = 0, 0, false
-		d = sim.Delay{Kind: delayKind}
-	}
 	w.Int64(rcRunID, r.id)
 	w.Int64(rcGridPoint, int64(r.point))
 	w.Int64(rcReplica, int64(r.replica))
 	w.Int64(rcSeed, int64(r.seed))
-	w.String(rcMode, p.Mode)
-	w.String(rcScenario, c.Scenario)
-	w.String(rcProtocol, c.Protocol)
-	w.String(rcTiming, timing)
-	w.String(rcLink, link)
-	w.String(rcDelayKind, delayKind)
-	w.Int64(rcNodes, int64(c.Nodes))
-	w.Int64(rcJoiners, int64(c.Joiners))
-	w.Int64(rcBits, int64(c.Bits))
-	w.Int64(rcMaxMessages, maxMessages)
-	w.Bool(rcCheck, check)
-	w.Int64(rcJoinWindow, c.JoinWindow)
-	w.Int64(rcUnit, unit)
-	w.Int64(rcHorizon, c.Horizon)
-	w.Int64(rcDelayValue, d.Value)
-	w.Int64(rcDelayMin, d.Min)
-	w.Int64(rcDelayMax, d.Max)
-	w.Int64(rcDelayStep, d.Step)
-	w.Int64(rcDelayMean, d.Mean)
-	w.Int64(rcDelayMedian, d.Median)
-	w.Float64(rcDelaySigma, d.Sigma)
-	f := &c.Faults
-	w.Float64(rcFaultsLoss, f.Loss)
-	w.Float64(rcFaultsDuplicate, f.Duplicate)
-	w.Int64(rcFaultsReorderWindow, f.ReorderWindow)
-	w.Float64(rcFaultsSpikeProb, f.SpikeProb)
-	w.Int64(rcFaultsSpike, f.Spike)
-	optText(w, rcFaultsCrashNode, f.CrashNode)
-	w.Int64(rcFaultsCrashAt, f.CrashAt)
-	optText(w, rcFaultsCrashAfter, f.CrashAfter)
-	w.Int64(rcFaultsRestartAfter, f.RestartAfter)
-	w.Float64(rcFaultsPartitionFraction, f.PartitionFraction)
-	w.Int64(rcFaultsPartitionAt, f.PartitionAt)
-	w.Int64(rcFaultsHealAt, f.HealAt)
-	w.Int64(rcTimeout, c.Timeout)
-	w.Int64(rcRetries, int64(c.Retries))
-	wl := effectiveWorkload(c) // cluster mode has none (checkCluster)
-	w.Int64(rcWorkloadKeys, int64(wl.Keys))
-	w.Float64(rcWorkloadRate, wl.Rate)
-	w.Float64(rcWorkloadLookup, wl.Lookup)
-	w.Float64(rcWorkloadGet, wl.Get)
-	w.Float64(rcWorkloadPut, wl.Put)
-	w.String(rcWorkloadPopularity, wl.Popularity)
-	w.Float64(rcWorkloadZipfS, wl.ZipfS)
-	w.Int64(rcWorkloadBefore, wl.Before)
-	w.Int64(rcWorkloadAfter, wl.After)
-	w.Int64(rcWorkloadFingerPeriod, wl.FingerPeriod)
-	w.String(rcWorkloadFingers, wl.Fingers)
-	w.Int64(rcWorkloadHopBudget, int64(wl.HopBudget))
-	w.Int64(rcWorkloadOpTimeout, wl.OpTimeout)
-	w.Int64(rcWorkloadReplicas, int64(wl.Replicas))
-	w.Int64(rcLeavers, int64(c.Leavers))
-	w.String(rcOutcome, r.outcome)
-	w.Bool(rcRingCorrect, r.ringCorrect)
-	optText(w, rcDetail, r.detail)
-	optText(w, rcViolation, r.violation)
-	w.Int64(rcJoins, int64(len(r.joins)))
-	w.Int64(rcJoinsOK, r.joinsOK)
-	optInt(w, rcLatP50, r.p50)
-	optInt(w, rcLatP99, r.p99)
-	optInt(w, rcLatMax, r.max)
-	w.Int64(rcMessages, r.messages)
-	w.Int64(rcRedirects, r.redirects)
-	w.Int64(rcEvents, r.events)
-	w.Int64(rcSimTime, r.simTime)
+	run := params.Run{Mode: p.Mode, Config: p.Config}.InEffect()
+	for i := range params.All {
+		pp := &params.All[i]
+		col := rcParams + i
+		switch v := pp.Get(&run); v.Kind {
+		case params.KindString:
+			if pp.Nullable && v.Str == "" {
+				w.Null(col)
+			} else {
+				w.String(col, v.Str)
+			}
+		case params.KindInt, params.KindDuration:
+			w.Int64(col, v.Int)
+		case params.KindFloat:
+			w.Float64(col, v.Float)
+		case params.KindBool:
+			w.Bool(col, v.Bool)
+		}
+	}
+	oc := func(c int) int { return rcOutcome + c }
+	w.String(oc(ocOutcome), r.outcome)
+	w.Bool(oc(ocRingCorrect), r.ringCorrect)
+	optText(w, oc(ocDetail), r.detail)
+	optText(w, oc(ocViolation), r.violation)
+	w.Int64(oc(ocJoins), int64(len(r.joins)))
+	w.Int64(oc(ocJoinsOK), r.joinsOK)
+	optInt(w, oc(ocLatP50), r.p50)
+	optInt(w, oc(ocLatP99), r.p99)
+	optInt(w, oc(ocLatMax), r.max)
+	w.Int64(oc(ocMessages), r.messages)
+	w.Int64(oc(ocRedirects), r.redirects)
+	w.Int64(oc(ocEvents), r.events)
+	w.Int64(oc(ocSimTime), r.simTime)
 	kv := &r.kv
 	for _, v := range [...]struct {
 		col int
 		n   int64
 	}{
-		{rcKVKeys, int64(kv.Keys)}, {rcKVOps, int64(kv.Ops)}, {rcKVAnswered, int64(kv.Answered)},
-		{rcKVOpsOK, int64(kv.OpsOK)}, {rcKVHops, kv.Hops}, {rcKVLookups, int64(kv.Lookups)},
-		{rcKVLookupsAnswered, int64(kv.LookupsAnswered)}, {rcKVLookupsOK, int64(kv.LookupsOK)},
-		{rcKVLookupHops, kv.LookupHops}, {rcKVGets, int64(kv.Gets)}, {rcKVMissing, int64(kv.Missing)},
-		{rcKVStale, int64(kv.Stale)}, {rcKVKeyChecks, int64(kv.KeyChecks)}, {rcKVKeyFailures, int64(kv.KeyFailures)},
-		{rcKVLost, int64(kv.Lost)}, {rcKVDuplicated, int64(kv.Duplicated)}, {rcKVMisplaced, int64(kv.Misplaced)},
+		{oc(ocKVKeys), int64(kv.Keys)}, {oc(ocKVOps), int64(kv.Ops)}, {oc(ocKVAnswered), int64(kv.Answered)},
+		{oc(ocKVOpsOK), int64(kv.OpsOK)}, {oc(ocKVHops), kv.Hops}, {oc(ocKVLookups), int64(kv.Lookups)},
+		{oc(ocKVLookupsAnswered), int64(kv.LookupsAnswered)}, {oc(ocKVLookupsOK), int64(kv.LookupsOK)},
+		{oc(ocKVLookupHops), kv.LookupHops}, {oc(ocKVGets), int64(kv.Gets)}, {oc(ocKVMissing), int64(kv.Missing)},
+		{oc(ocKVStale), int64(kv.Stale)}, {oc(ocKVKeyChecks), int64(kv.KeyChecks)}, {oc(ocKVKeyFailures), int64(kv.KeyFailures)},
+		{oc(ocKVLost), int64(kv.Lost)}, {oc(ocKVDuplicated), int64(kv.Duplicated)}, {oc(ocKVMisplaced), int64(kv.Misplaced)},
 	} {
 		w.Int64(v.col, v.n)
 	}
-	optText(w, rcKVFirstFailure, kv.FirstFailure)
-	w.Int64(rcKVFingers, int64(kv.Fingers))
-	w.Int64(rcKVFingersStale, int64(kv.FingersStale))
-	optInt(w, rcKVLookupP50, r.lookupP50)
-	optInt(w, rcKVLookupP99, r.lookupP99)
-	w.Int64(rcDeparted, r.departed)
-	w.Int64(rcKVMessages, kv.Messages)
-	w.Int64(rcKVReplicasMissing, int64(kv.ReplicasMissing))
-	w.Int64(rcKVReplicasExtra, int64(kv.ReplicasExtra))
-	w.Int64(rcWall, r.wall)
+	optText(w, oc(ocKVFirstFailure), kv.FirstFailure)
+	w.Int64(oc(ocKVFingers), int64(kv.Fingers))
+	w.Int64(oc(ocKVFingersStale), int64(kv.FingersStale))
+	optInt(w, oc(ocKVLookupP50), r.lookupP50)
+	optInt(w, oc(ocKVLookupP99), r.lookupP99)
+	w.Int64(oc(ocDeparted), r.departed)
+	w.Int64(oc(ocKVMessages), kv.Messages)
+	w.Int64(oc(ocKVReplicasMissing), int64(kv.ReplicasMissing))
+	w.Int64(oc(ocKVReplicasExtra), int64(kv.ReplicasExtra))
+	w.Int64(oc(ocWall), r.wall)
 	return w.EndRow()
-}
-
-// effectiveDelay keeps only the delay parameters the distribution uses, so that a column
-// is non-zero exactly when it mattered.
-func effectiveDelay(c *sim.Config) sim.Delay {
-	d := c.Delay
-	out := sim.Delay{Kind: d.Kind}
-	switch d.Kind {
-	case "constant":
-		out.Value = d.Value
-	case "uniform":
-		out.Min, out.Max = d.Min, d.Max
-	case "uniform-int":
-		out.Min, out.Max, out.Step = d.Min, d.Max, d.Step
-		if out.Step <= 0 {
-			out.Step = c.Unit
-		}
-	case "exponential":
-		out.Mean = d.Mean
-	case "lognormal":
-		out.Median, out.Sigma = d.Median, d.Sigma
-	}
-	return out
-}
-
-// effectiveWorkload is the workload as it ran, in the spirit of effectiveDelay: all zero
-// without one, the zipf exponent only under zipf popularity, and the protocol's defaults
-// where the spec leaves the hop budget and the operation timeout 0.
-func effectiveWorkload(c *sim.Config) sim.Workload {
-	w := c.Workload
-	if !w.Active() {
-		return sim.Workload{}
-	}
-	if w.Popularity != "zipf" {
-		w.ZipfS = 0
-	}
-	if w.HopBudget == 0 {
-		w.HopBudget = protocol.DefaultHopBudget
-	}
-	if w.OpTimeout == 0 {
-		w.OpTimeout = protocol.DefaultOpTimeout
-	}
-	return w
 }
 
 func optText(w *trace.Writer, col int, v string) {
@@ -490,21 +327,5 @@ type eventBuf struct {
 }
 
 func (b *eventBuf) Event(e *observe.Event) {
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	c := b.cols
-	c.RunID = append(c.RunID, b.run)
-	c.Seq = append(c.Seq, e.Seq)
-	c.TimeNs = append(c.TimeNs, e.Time)
-	c.Node = append(c.Node, id64(e.Node))
-	c.Kind = append(c.Kind, e.Kind.String())
-	c.MsgType = append(c.MsgType, mt)
-	c.From = append(c.From, id64(e.From))
-	c.To = append(c.To, id64(e.To))
-	c.Joiner = append(c.Joiner, id64(e.Joiner))
-	c.Left = append(c.Left, id64(e.Left))
-	c.Right = append(c.Right, id64(e.Right))
-	c.Detail = append(c.Detail, e.Detail)
+	b.cols.AppendObserved(b.run, e)
 }

@@ -25,7 +25,7 @@ func pointKey(axes []Axis, values []Value) string { return axisLines(axes, value
 func axisLines(axes []Axis, values []Value, withMode bool) string {
 	lines := make([]string, 0, len(axes))
 	for i, a := range axes {
-		if values[i].Kind != 0 && (withMode || a.Name != modeParam.name) {
+		if values[i].Kind != 0 && (withMode || a.Name != "mode") {
 			lines = append(lines, a.Name+"="+values[i].String()+"\n")
 		}
 	}

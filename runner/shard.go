@@ -22,22 +22,63 @@ var Whole = Shard{0, 1}
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
 func (s Shard) validate() error {
-	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
-		return fmt.Errorf("shard %d/%d: want 0 <= index < count", s.Index, s.Count)
+	switch {
+	case s.Count < 1:
+		return fmt.Errorf("shard %d/%d: the shard count must be at least 1", s.Index, s.Count)
+	case s.Index < 0 || s.Index >= s.Count:
+		// The usual slip is counting from 1: name the valid range and both spellings of
+		// the last shard, so that the fix is in the message.
+		return fmt.Errorf("shard %d/%d: shards count from 0, so with %d shards the index is 0..%d (the last one is %d/%d, or %d-of-%d counting from 1)",
+			s.Index, s.Count, s.Count, s.Count-1, s.Count-1, s.Count, s.Count, s.Count)
 	}
 	return nil
 }
 
-// ParseShard reads "i/n".
+// Human names the shard counting from 1, for messages read next to a 1-based job array.
+func (s Shard) Human() string {
+	return fmt.Sprintf("%d/%d (%d-of-%d counting from 1)", s.Index, s.Count, s.Index+1, s.Count)
+}
+
+// ParseShard reads "I/N", I counting from 0 (0/3, 1/3, 2/3), or "K-of-N", K counting from 1
+// (1-of-3, 2-of-3, 3-of-3). The two spellings differ so that neither can be mistaken for
+// the other: a 1-based "3/3" is refused with the valid range rather than run as nothing.
 func ParseShard(v string) (Shard, error) {
+	if ks, ns, ok := strings.Cut(v, "-of-"); ok {
+		k, err1 := strconv.Atoi(strings.TrimSpace(ks))
+		n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+		if err1 != nil || err2 != nil {
+			return Shard{}, fmt.Errorf("shard %q: want K-of-N counting from 1 (1-of-8 .. 8-of-8) or I/N counting from 0 (0/8 .. 7/8)", v)
+		}
+		if n < 1 || k < 1 || k > n {
+			return Shard{}, fmt.Errorf("shard %q: K-of-N counts from 1, so with %d shards K is 1..%d", v, n, max(n, 1))
+		}
+		return Shard{k - 1, n}, nil
+	}
 	is, ns, ok := strings.Cut(v, "/")
 	i, err1 := strconv.Atoi(strings.TrimSpace(is))
 	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
 	if !ok || err1 != nil || err2 != nil {
-		return Shard{}, fmt.Errorf("shard %q: want INDEX/COUNT, e.g. 2/8", v)
+		return Shard{}, fmt.Errorf("shard %q: want I/N counting from 0 (0/8 .. 7/8) or K-of-N counting from 1 (1-of-8 .. 8-of-8)", v)
 	}
 	s := Shard{i, n}
 	return s, s.validate()
+}
+
+// MissingShards lists, in order, the indexes below count that are not in have.
+func MissingShards(count int, have []int) []int {
+	seen := make([]bool, count)
+	for _, i := range have {
+		if i >= 0 && i < count {
+			seen[i] = true
+		}
+	}
+	var missing []int
+	for i, ok := range seen {
+		if !ok {
+			missing = append(missing, i)
+		}
+	}
+	return missing
 }
 
 // ShardFromEnv finds the shard a batch scheduler assigned, or Whole when there is none.
@@ -95,12 +136,18 @@ func ShardFromEnv(getenv func(string) string, count int) (Shard, string, error) 
 	return Whole, "", nil
 }
 
-// runs counts the shard's runs out of total.
+// runs counts the shard's runs out of total. In closed form: a grid of billions of runs has
+// tens of millions of blocks, and counting them one by one delays the sweep's start by
+// seconds, during which Ctrl-C is not looked at.
 func (s Shard) runs(total int64) int64 {
 	blocks := (total + BlockRuns - 1) / BlockRuns
-	var n int64
-	for b := int64(s.Index); b < blocks; b += int64(s.Count) {
-		n += min((b+1)*BlockRuns, total) - b*BlockRuns
+	if int64(s.Index) >= blocks {
+		return 0
+	}
+	k := (blocks-1-int64(s.Index))/int64(s.Count) + 1 // the shard's blocks
+	n := k * BlockRuns
+	if last := int64(s.Index) + (k-1)*int64(s.Count); last == blocks-1 {
+		n -= blocks*BlockRuns - total // the last block is short
 	}
 	return n
 }

@@ -20,27 +20,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
-
-// Duration is a TOML string such as "30ms", parsed by time.ParseDuration.
-type Duration int64
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("bad duration %q: want a number with a unit such as \"30ms\" or \"1.5s\"", b)
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // Limits on the expanded grid: beyond them a spec is almost certainly a mistake, and the
 // per-point bookkeeping would no longer be small.
@@ -53,7 +40,7 @@ const (
 type Spec struct {
 	Path        string // as given to Load
 	Text        string // verbatim file contents
-	Hash        string // SHA-256 hex of Text
+	Hash        string // identifies the experiment, not the file: see canonicalHash
 	Name        string
 	Description string
 	Seeds       int // replicas per grid point
@@ -152,127 +139,16 @@ func (e *SpecError) Error() string {
 }
 
 // specFile is the top level of a spec. Unknown keys are errors (DisallowUnknownFields), except
-// under [sweep], whose keys are checked against the parameter list while walking it in
-// document order.
+// under [base] and [sweep], whose keys are checked against the parameters while walking them
+// in document order.
 type specFile struct {
-	Name        string    `toml:"name"`
-	Description string    `toml:"description"`
-	Seeds       int       `toml:"seeds"`
-	BaseSeed    uint64    `toml:"base_seed"`
-	Trace       string    `toml:"trace"`
-	Base        baseTable `toml:"base"`
-	Sweep       any       `toml:"sweep"` // a table, or an array of tables
-}
-
-type baseTable struct {
-	Mode        string        `toml:"mode"`
-	Scenario    string        `toml:"scenario"`
-	Nodes       int           `toml:"nodes"`
-	Joiners     int           `toml:"joiners"`
-	JoinWindow  Duration      `toml:"join_window"`
-	Bits        uint          `toml:"bits"`
-	Protocol    string        `toml:"protocol"`
-	Timing      string        `toml:"timing"`
-	Unit        Duration      `toml:"unit"`
-	Link        string        `toml:"link"`
-	Horizon     Duration      `toml:"horizon"`
-	MaxMessages int64         `toml:"max_messages"`
-	Check       bool          `toml:"check"`
-	Delay       delayTable    `toml:"delay"`
-	Faults      faultsTable   `toml:"faults"`
-	Timeout     Duration      `toml:"timeout"`
-	Retries     int           `toml:"retries"`
-	Workload    workloadTable `toml:"workload"`
-	Leavers     int           `toml:"leavers"`
-}
-
-type workloadTable struct {
-	Keys         int      `toml:"keys"`
-	Rate         float64  `toml:"rate"`
-	Lookup       float64  `toml:"lookup"`
-	Get          float64  `toml:"get"`
-	Put          float64  `toml:"put"`
-	Popularity   string   `toml:"popularity"`
-	ZipfS        float64  `toml:"zipf_s"`
-	Before       Duration `toml:"before"`
-	After        Duration `toml:"after"`
-	FingerPeriod Duration `toml:"finger_period"`
-	Fingers      string   `toml:"fingers"`
-	HopBudget    int      `toml:"hop_budget"`
-	OpTimeout    Duration `toml:"op_timeout"`
-	Replicas     int      `toml:"replicas"`
-}
-
-type faultsTable struct {
-	Loss              float64  `toml:"loss"`
-	Duplicate         float64  `toml:"duplicate"`
-	ReorderWindow     Duration `toml:"reorder_window"`
-	SpikeProb         float64  `toml:"spike_prob"`
-	Spike             Duration `toml:"spike"`
-	CrashNode         string   `toml:"crash_node"`
-	CrashAt           Duration `toml:"crash_at"`
-	CrashAfter        string   `toml:"crash_after"`
-	RestartAfter      Duration `toml:"restart_after"`
-	PartitionFraction float64  `toml:"partition_fraction"`
-	PartitionAt       Duration `toml:"partition_at"`
-	HealAt            Duration `toml:"heal_at"`
-}
-
-type delayTable struct {
-	Kind   string   `toml:"kind"`
-	Value  Duration `toml:"value"`
-	Min    Duration `toml:"min"`
-	Max    Duration `toml:"max"`
-	Step   Duration `toml:"step"`
-	Mean   Duration `toml:"mean"`
-	Median Duration `toml:"median"`
-	Sigma  float64  `toml:"sigma"`
-}
-
-func baseFromConfig(c sim.Config) baseTable {
-	w := &c.Workload
-	return baseTable{
-		Mode: ModeSim, Scenario: c.Scenario, Nodes: c.Nodes, Joiners: c.Joiners, JoinWindow: Duration(c.JoinWindow),
-		Bits: c.Bits, Protocol: c.Protocol, Timing: c.Timing, Unit: Duration(c.Unit), Link: c.Link,
-		Horizon: Duration(c.Horizon), MaxMessages: c.MaxMessages, Check: !c.NoCheck,
-		Timeout: Duration(c.Timeout), Retries: c.Retries,
-		Delay: delayTable{Kind: c.Delay.Kind, Value: Duration(c.Delay.Value), Min: Duration(c.Delay.Min),
-			Max: Duration(c.Delay.Max), Step: Duration(c.Delay.Step), Mean: Duration(c.Delay.Mean),
-			Median: Duration(c.Delay.Median), Sigma: c.Delay.Sigma},
-		Faults: faultsTable{Loss: c.Faults.Loss, Duplicate: c.Faults.Duplicate,
-			ReorderWindow: Duration(c.Faults.ReorderWindow), SpikeProb: c.Faults.SpikeProb,
-			Spike: Duration(c.Faults.Spike), CrashNode: c.Faults.CrashNode, CrashAt: Duration(c.Faults.CrashAt),
-			CrashAfter: c.Faults.CrashAfter, RestartAfter: Duration(c.Faults.RestartAfter),
-			PartitionFraction: c.Faults.PartitionFraction, PartitionAt: Duration(c.Faults.PartitionAt),
-			HealAt: Duration(c.Faults.HealAt)},
-		Workload: workloadTable{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
-			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: Duration(w.Before), After: Duration(w.After),
-			FingerPeriod: Duration(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
-			OpTimeout: Duration(w.OpTimeout)},
-	}
-}
-
-func (b baseTable) config() sim.Config {
-	w := &b.Workload
-	return sim.Config{
-		Scenario: b.Scenario, Nodes: b.Nodes, Joiners: b.Joiners, JoinWindow: int64(b.JoinWindow),
-		Bits: b.Bits, Protocol: b.Protocol, Timing: b.Timing, Unit: int64(b.Unit), Link: b.Link,
-		Horizon: int64(b.Horizon), MaxMessages: b.MaxMessages, NoCheck: !b.Check,
-		Timeout: int64(b.Timeout), Retries: b.Retries,
-		Delay: sim.Delay{Kind: b.Delay.Kind, Value: int64(b.Delay.Value), Min: int64(b.Delay.Min),
-			Max: int64(b.Delay.Max), Step: int64(b.Delay.Step), Mean: int64(b.Delay.Mean),
-			Median: int64(b.Delay.Median), Sigma: b.Delay.Sigma},
-		Faults: sim.Faults{Loss: b.Faults.Loss, Duplicate: b.Faults.Duplicate,
-			ReorderWindow: int64(b.Faults.ReorderWindow), SpikeProb: b.Faults.SpikeProb,
-			Spike: int64(b.Faults.Spike), CrashNode: b.Faults.CrashNode, CrashAt: int64(b.Faults.CrashAt),
-			CrashAfter: b.Faults.CrashAfter, RestartAfter: int64(b.Faults.RestartAfter),
-			PartitionFraction: b.Faults.PartitionFraction, PartitionAt: int64(b.Faults.PartitionAt),
-			HealAt: int64(b.Faults.HealAt)},
-		Workload: sim.Workload{Keys: w.Keys, Rate: w.Rate, Lookup: w.Lookup, Get: w.Get, Put: w.Put,
-			Popularity: w.Popularity, ZipfS: w.ZipfS, Before: int64(w.Before), After: int64(w.After),
-			FingerPeriod: int64(w.FingerPeriod), Fingers: w.Fingers, HopBudget: w.HopBudget,
-			OpTimeout: int64(w.OpTimeout)},
-	}
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+	Seeds       int    `toml:"seeds"`
+	BaseSeed    uint64 `toml:"base_seed"`
+	Trace       string `toml:"trace"`
+	Base        any    `toml:"base"`
+	Sweep       any    `toml:"sweep"` // a table, or an array of tables
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -289,31 +165,10 @@ func Load(path string) (*Spec, error) {
 // Parse validates a spec. Every grid point's configuration is built and validated, so a spec
 // that parses runs to the end unless the simulator itself fails.
 func Parse(path string, data []byte) (*Spec, error) {
-	// The walk comes first so that a parameter of the wrong TOML type is reported in the
-	// same terms in [base] as in [sweep]; the decoder would store an integer in a Duration
-	// as nanoseconds without a word. A document the walk cannot parse gets the decoder's
-	// syntax error instead.
+	// The walk gives positions and the [base] and [sweep] entries in document order; a
+	// document it cannot parse gets the decoder's syntax error instead.
 	doc, werr := walk(data)
-	at := func(key, msg string) *SpecError {
-		p := doc.keys[key].keyPos
-		return &SpecError{File: path, Line: p.Line, Column: p.Column, Key: key, Msg: msg}
-	}
-	if werr == nil {
-		for _, key := range doc.order {
-			name, ok := strings.CutPrefix(key, "base.")
-			p := lookupParam(name)
-			if !ok || p == nil {
-				continue
-			}
-			k := doc.keys[key]
-			if _, err := scalarValue(k.kind, k.data, p.kind); err != nil {
-				e := at(key, err.Error())
-				e.Line, e.Column = k.pos.Line, k.pos.Column
-				return nil, withExcerpt(e, data)
-			}
-		}
-	}
-	f := specFile{Seeds: 1, Trace: trace.LevelJoins.String(), Base: baseFromConfig(sim.DefaultConfig())}
+	f := specFile{Seeds: 1, Trace: trace.LevelJoins.String()}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, decodeError(path, err)
@@ -321,11 +176,18 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if werr != nil {
 		return nil, &SpecError{File: path, Msg: werr.Error()}
 	}
+	at := func(key, msg string) *SpecError {
+		p := doc.keys[key].keyPos
+		return &SpecError{File: path, Line: p.Line, Column: p.Column, Key: key, Msg: msg}
+	}
 	fail := func(key, msg string) (*Spec, error) { return nil, withExcerpt(at(key, msg), data) }
+	base, err := doc.base(path, data)
+	if err != nil {
+		return nil, err
+	}
 
-	sum := sha256.Sum256(data)
-	s := &Spec{Path: path, Text: string(data), Hash: hex.EncodeToString(sum[:]), Name: f.Name,
-		Description: f.Description, Seeds: f.Seeds, BaseSeed: f.BaseSeed, Base: f.Base.config()}
+	s := &Spec{Path: path, Text: string(data), Name: f.Name, Description: f.Description, Seeds: f.Seeds,
+		BaseSeed: f.BaseSeed, Base: base.Config}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
@@ -335,14 +197,10 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if s.Seeds < 1 {
 		return fail("seeds", fmt.Sprintf("must be at least 1, got %d", s.Seeds))
 	}
-	var err error
 	if s.Trace, err = trace.ParseLevel(f.Trace); err != nil {
 		return fail("trace", err.Error())
 	}
-	if err := modeParam.set(nil, Value{Kind: KindString, Str: f.Base.Mode}); err != nil {
-		return fail("base.mode", err.Error())
-	}
-	baseMode := f.Base.Mode
+	baseMode := base.Mode
 	sweepOK := true
 	switch v := f.Sweep.(type) {
 	case nil, map[string]any:
@@ -368,10 +226,10 @@ func Parse(path string, data []byte) (*Spec, error) {
 		at := func(msg string, pos unstable.Position) (*Spec, error) {
 			return nil, withExcerpt(&SpecError{File: path, Line: pos.Line, Column: pos.Column, Key: key, Msg: msg}, data)
 		}
-		p := lookupParam(a.name)
+		p := params.Lookup(a.name)
 		switch {
 		case p == nil:
-			return at(fmt.Sprintf("unknown parameter %q (known: %s)", a.name, strings.Join(paramNames(), ", ")), a.keyPos)
+			return at(fmt.Sprintf("unknown parameter %q (known: %s)", a.name, strings.Join(params.Names(), ", ")), a.keyPos)
 		case slices.ContainsFunc(groups[a.group], func(g groupAxis) bool { return g.name == a.name }):
 			return at("swept twice", a.keyPos)
 		case a.kind != unstable.Array:
@@ -383,14 +241,15 @@ func Parse(path string, data []byte) (*Spec, error) {
 		if !ok {
 			u = len(s.Axes)
 			union[a.name] = u
-			s.Axes = append(s.Axes, Axis{Name: a.name, Column: p.column, Kind: p.kind})
+			s.Axes = append(s.Axes, Axis{Name: a.name, Column: p.Column, Kind: p.Kind})
 		}
 		ax := &s.Axes[u]
 		g := groupAxis{name: a.name, axis: u, keyPos: a.keyPos}
 		for i, n := range a.values {
-			v, err := scalarValue(n.kind, n.data, p.kind)
+			v, err := scalarValue(n.kind, n.data, p.Kind)
 			if err == nil {
-				err = p.set(&sim.Config{}, v)
+				r := params.Default()
+				err = p.Set(&r, v)
 			}
 			if err != nil {
 				return at(fmt.Sprintf("value %d: %v", i+1, err), n.pos)
@@ -452,7 +311,109 @@ func Parse(path string, data []byte) (*Spec, error) {
 	}); err != nil {
 		return nil, err
 	}
+	s.Hash = s.canonicalHash(base, groups)
 	return s, nil
+}
+
+// canonicalHash is the SHA-256 of what the spec means: its name, seeds, base seed and trace
+// level, every [base] parameter whose value differs from the build's default, and each sweep
+// group's axes with their values, in order. Values are in canonical form, so comments, the
+// order of keys within a table, the spelling of a value ("10ms" or "10000us") and writing a
+// default out do not enter it. Neither does a parameter a later build adds, whose default
+// keeps the old behaviour, so a new build can still --resume and check older result sets.
+// Defaults are the build's, like its protocol code: result sets record the VCS revision for
+// that. The description does not enter either: rewording it neither changes an experiment
+// nor blocks its --resume.
+func (s *Spec) canonicalHash(base params.Run, groups [][]groupAxis) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dhtexp spec 3\nname=%q\nseeds=%d\nbase_seed=%d\ntrace=%s\n", s.Name, s.Seeds, s.BaseSeed, s.Trace)
+	def := params.Default()
+	for i := range params.All {
+		p := &params.All[i]
+		if v := p.Get(&base); v != p.Get(&def) {
+			fmt.Fprintf(&b, "base.%s=%q\n", p.Name, v.String())
+		}
+	}
+	for i, g := range groups {
+		fmt.Fprintf(&b, "sweep %d\n", i)
+		for _, a := range g {
+			fmt.Fprintf(&b, "%s=", a.name)
+			for k, v := range a.values {
+				if k > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "%q", v.String())
+			}
+			b.WriteByte('\n')
+		}
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+// UpgradeSpecHash is the hash a result set or baseline records for the spec text, in this
+// build's terms: builds before Spec.Hash meant the parsed spec recorded the SHA-256 of the
+// file's bytes, which becomes the hash of text parsed. Any other hash, or text that does not
+// parse, is returned as it is.
+func UpgradeSpecHash(path, text, hash string) string {
+	sum := sha256.Sum256([]byte(text))
+	if hash != hex.EncodeToString(sum[:]) {
+		return hash
+	}
+	s, err := Parse(path, []byte(text))
+	if err != nil {
+		return hash
+	}
+	return s.Hash
+}
+
+// base builds the [base] configuration by walking its keys in document order through the
+// same setters as [sweep] values: a key that is not a parameter, or not of its kind, is an
+// error at its line.
+func (d *document) base(path string, data []byte) (params.Run, error) {
+	r := params.Default()
+	tables := params.Tables()
+	var errs []error
+	bad := func(key string, pos unstable.Position, msg string) {
+		errs = append(errs, withExcerpt(&SpecError{File: path, Line: pos.Line, Column: pos.Column, Key: key, Msg: msg}, data))
+	}
+	if k, ok := d.keys["base"]; ok && k.kind != unstable.Table && k.kind != unstable.InlineTable {
+		bad("base", k.keyPos, "must be a table of parameters, [base]")
+	}
+	for _, key := range d.tables {
+		name, ok := strings.CutPrefix(key, "base.")
+		if !ok {
+			continue
+		}
+		if k := d.keys[key]; k.kind != unstable.Table || !slices.Contains(tables, name) {
+			bad(key, k.keyPos, "unknown key")
+		}
+	}
+	for _, key := range d.order {
+		name, ok := strings.CutPrefix(key, "base.")
+		if !ok {
+			continue
+		}
+		k := d.keys[key]
+		p := params.Lookup(name)
+		switch {
+		case p != nil:
+			v, err := scalarValue(k.kind, k.data, p.Kind)
+			if err == nil {
+				err = p.Set(&r, v)
+			}
+			if err != nil {
+				bad(key, k.pos, err.Error())
+			}
+		case slices.Contains(tables, name):
+			if k.kind != unstable.InlineTable {
+				bad(key, k.pos, fmt.Sprintf("want a table, got %s", kindName(k.kind)))
+			}
+		default:
+			bad(key, k.keyPos, "unknown key")
+		}
+	}
+	return r, errors.Join(errs...)
 }
 
 // groupAxis is one axis of one sweep group.
@@ -499,14 +460,12 @@ func (s *Spec) expand(groups [][]groupAxis, baseMode string, bad func(p *Point, 
 				p.Values[a.axis] = a.values[rem%len(a.values)]
 				rem /= len(a.values)
 			}
+			r := params.Run{Mode: baseMode, Config: s.Base}
 			for _, a := range g {
 				// Values were checked against their parameter while decoding.
-				pp := lookupParam(a.name)
-				_ = pp.set(&p.Config, p.Values[a.axis])
-				if pp.point != nil {
-					pp.point(&p, p.Values[a.axis])
-				}
+				_ = params.Lookup(a.name).Set(&r, p.Values[a.axis])
 			}
+			p.Mode, p.Config = r.Mode, r.Config
 			if err := p.Config.Validate(); err != nil {
 				return bad(&p, g, err.Error())
 			}
@@ -558,8 +517,7 @@ func typeMessage(msg string) string {
 		return msg
 	}
 	want := map[string]string{"int": "an integer", "int64": "an integer", "uint": "an integer",
-		"uint64": "an integer", "string": "a string", "bool": "a boolean", "float64": "a number",
-		"runner.Duration": KindDuration.String()}[m[2]]
+		"uint64": "an integer", "string": "a string", "bool": "a boolean", "float64": "a number"}[m[2]]
 	if want == "" {
 		want = "a table"
 	}
@@ -590,6 +548,7 @@ type document struct {
 	parser *unstable.Parser
 	keys   map[string]rawValue // by dotted path, e.g. "base.delay.max"
 	order  []string            // keys in document order
+	tables []string            // table headers in document order, first sight only
 	axes   []rawAxis
 }
 
@@ -611,6 +570,7 @@ func walk(data []byte) (*document, error) {
 				if _, seen := d.keys[path]; !seen {
 					pos := d.parser.Shape(it.Node().Raw).Start
 					d.keys[path] = rawValue{kind: e.Kind, pos: pos, keyPos: pos}
+					d.tables = append(d.tables, path)
 				}
 			}
 			if len(table) == 1 && table[0] == "sweep" {
@@ -711,11 +671,11 @@ func scalarValue(nk unstable.Kind, raw []byte, k Kind) (Value, error) {
 		if nk != unstable.String {
 			return want()
 		}
-		var d Duration
-		if err := d.UnmarshalText(raw); err != nil {
+		d, err := params.ParseDuration(data)
+		if err != nil {
 			return Value{}, err
 		}
-		return Value{Kind: k, Int: int64(d)}, nil
+		return Value{Kind: k, Int: d}, nil
 	case KindBool:
 		if nk != unstable.Bool {
 			return want()

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -116,35 +118,24 @@ joiners = [1, 2]
 	}
 }
 
-// Params and the [base] struct must describe the same parameters: a parameter missing from
-// either could be set in one table but not the other.
-func TestParamsMatchBaseTable(t *testing.T) {
-	var tags []string
-	var collect func(prefix string, typ reflect.Type)
-	collect = func(prefix string, typ reflect.Type) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			tag := f.Tag.Get("toml")
-			if f.Type.Kind() == reflect.Struct {
-				collect(prefix+tag+".", f.Type)
-				continue
-			}
-			tags = append(tags, prefix+tag)
+// The runs table's columns are the run's identity, every parameter in registry order, then
+// the outcomes, and writeRun's positions agree with the schema.
+func TestRunSchemaLayout(t *testing.T) {
+	for i, p := range params.All {
+		if c := RunSchema.Columns[rcParams+i]; c.Name != p.Column {
+			t.Errorf("column %d is %s, want parameter %s's %s", rcParams+i, c.Name, p.Name, p.Column)
 		}
 	}
-	collect("", reflect.TypeOf(baseTable{}))
-	if got, want := strings.Join(tags, " "), strings.Join(paramNames(), " "); len(tags) != len(params) {
-		t.Errorf("base table keys %s\nparams %s", got, want)
+	for _, c := range []struct {
+		pos  int
+		name string
+	}{{rcSeed, "seed"}, {rcOutcome, "outcome"}, {rcOutcome + ocKVKeys, "kv_keys"}, {rcOutcome + ocDeparted, "departed"}, {rcOutcome + ocWall, "wall_ns"}} {
+		if got := RunSchema.Columns[c.pos].Name; got != c.name {
+			t.Errorf("column %d is %s, want %s", c.pos, got, c.name)
+		}
 	}
-	for _, n := range tags {
-		p := lookupParam(n)
-		if p == nil {
-			t.Errorf("base key %s is not a parameter", n)
-			continue
-		}
-		if RunSchema.ColumnIndex(p.column) < 0 {
-			t.Errorf("parameter %s: no column %s in the runs table", n, p.column)
-		}
+	if n := rcOutcome + ocWall + 1; n != len(RunSchema.Columns) {
+		t.Errorf("writeRun writes %d columns, the schema has %d", n, len(RunSchema.Columns))
 	}
 }
 
@@ -225,7 +216,7 @@ func TestShardFromEnv(t *testing.T) {
 		{env("JOB_COMPLETION_INDEX", "2"), 4, Shard{2, 4}, ""},
 		{env("JOB_COMPLETION_INDEX", "2", "DHTEXP_SHARDS", "3"), 0, Shard{2, 3}, ""},
 		{env("JOB_COMPLETION_INDEX", "2"), 0, Shard{}, "shard count"},
-		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index < count"},
+		{env("JOB_COMPLETION_INDEX", "5", "DHTEXP_SHARDS", "3"), 0, Shard{}, "index is 0..2"},
 		{env("SLURM_ARRAY_TASK_ID", "4", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env("SLURM_ARRAY_TASK_ID", "5", "SLURM_ARRAY_TASK_MIN", "1", "SLURM_ARRAY_TASK_COUNT", "5"), 0, Shard{4, 5}, ""},
 		{env(), 3, Shard{}, "no shard index"},
@@ -241,34 +232,87 @@ func TestShardFromEnv(t *testing.T) {
 			t.Errorf("got %v, %v; want %v", got, err, tc.want)
 		}
 	}
-	if _, err := ParseShard("3/3"); err == nil {
-		t.Error("3/3 accepted")
+}
+
+// I/N counts from 0 and K-of-N from 1; anything out of range names the valid range, so that
+// a shard counted from 1 is never run as a slice other than the one meant.
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Shard
+		err  string
+	}{
+		{"0/3", Shard{0, 3}, ""},
+		{"2/3", Shard{2, 3}, ""},
+		{" 1 / 2 ", Shard{1, 2}, ""},
+		{"1-of-3", Shard{0, 3}, ""},
+		{"3-of-3", Shard{2, 3}, ""},
+		{"1-of-1", Whole, ""},
+		{"3/3", Shard{}, "shards count from 0, so with 3 shards the index is 0..2 (the last one is 2/3, or 3-of-3"},
+		{"-1/3", Shard{}, "index is 0..2"},
+		{"0/0", Shard{}, "at least 1"},
+		{"0-of-3", Shard{}, "K is 1..3"},
+		{"4-of-3", Shard{}, "K is 1..3"},
+		{"1-of-0", Shard{}, "K is 1..1"},
+		{"x-of-3", Shard{}, "K-of-N counting from 1"},
+		{"2", Shard{}, "I/N counting from 0"},
+		{"a/b", Shard{}, "I/N counting from 0"},
+	} {
+		got, err := ParseShard(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestMissingShards(t *testing.T) {
+	for _, tc := range []struct {
+		count int
+		have  []int
+		want  []int
+	}{
+		{3, []int{0, 1, 2}, nil},
+		{3, []int{1, 2}, []int{0}},
+		{3, []int{2, 2, 7}, []int{0, 1}},
+		{1, nil, []int{0}},
+	} {
+		if got := MissingShards(tc.count, tc.have); !slices.Equal(got, tc.want) {
+			t.Errorf("MissingShards(%d, %v) = %v, want %v", tc.count, tc.have, got, tc.want)
+		}
 	}
 }
 
 // Shards partition the runs, and units skip exactly the committed runs.
 func TestShardUnits(t *testing.T) {
-	const total = 1000
-	seen := make([]int, total)
-	var sum int64
-	for i := range 3 {
-		s := Shard{i, 3}
-		var n int64
-		s.eachUnit(total, nil, func(u unit) bool {
-			for id := u.lo; id < u.hi; id++ {
-				seen[id]++
+	for _, tc := range []struct {
+		total int64
+		count int
+	}{{1000, 3}, {1000, 1}, {64, 2}, {65, 2}, {129, 3}, {1, 4}, {640, 10}, {641, 10}, {5000, 7}} {
+		seen := make([]int, tc.total)
+		for i := range tc.count {
+			s := Shard{i, tc.count}
+			var n int64
+			s.eachUnit(tc.total, nil, func(u unit) bool {
+				for id := u.lo; id < u.hi; id++ {
+					seen[id]++
+				}
+				n += u.hi - u.lo
+				return true
+			})
+			if n != s.runs(tc.total) {
+				t.Errorf("total %d, shard %v: units hold %d runs, runs() says %d", tc.total, s, n, s.runs(tc.total))
 			}
-			n += u.hi - u.lo
-			return true
-		})
-		if n != s.runs(total) {
-			t.Errorf("shard %v: units hold %d runs, runs() says %d", s, n, s.runs(total))
 		}
-		sum += n
-	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Fatalf("run %d in %d shards", id, c)
+		for id, c := range seen {
+			if c != 1 {
+				t.Fatalf("total %d: run %d in %d shards", tc.total, id, c)
+			}
 		}
 	}
 	var got [][2]int64
@@ -317,5 +361,107 @@ nodes = [5, 10]
 	_, err = Parse("g.toml", []byte("[[sweep]]\nnodes = [5]\n[[sweep]]\nnodes = [5, 6]\n"))
 	if err == nil || !strings.Contains(err.Error(), "sweep groups overlap") {
 		t.Errorf("overlapping groups: %v", err)
+	}
+}
+
+// The spec hash says which experiment a result set holds: writing the same experiment
+// differently keeps it, changing what runs changes it.
+func TestSpecHashMeansTheExperiment(t *testing.T) {
+	const spec = `name = "h"
+description = "first words"
+seeds = 3
+base_seed = 5
+[base]
+scenario = "random"
+timing = "async"
+horizon = "10ms"
+[base.delay]
+kind = "uniform"
+min = "1ms"
+max = "3ms"
+[sweep]
+joiners = [1, 2]
+"delay.max" = ["3ms", "5ms"]
+`
+	hash := func(text string) string {
+		t.Helper()
+		s, err := Parse("h.toml", []byte(text))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, text)
+		}
+		return s.Hash
+	}
+	want := hash(spec)
+	edit := func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(spec, old) {
+			t.Fatalf("spec lacks %q", old)
+		}
+		return strings.Replace(spec, old, new, 1)
+	}
+	for _, tc := range []struct {
+		what, text string
+		same       bool
+	}{
+		{"a comment", "# why\n" + edit("[sweep]\n", "[sweep] # axes\n"), true},
+		{"keys reordered in a table", edit("scenario = \"random\"\ntiming = \"async\"\n", "timing = \"async\"\nscenario = \"random\"\n"), true},
+		{"a duration spelled otherwise", edit(`horizon = "10ms"`, `horizon = "10000us"`), true},
+		{"a default written out", edit("[base]\n", "[base]\nbits = 16\n"), true},
+		{"an inline table", edit("[base.delay]\nkind = \"uniform\"\nmin = \"1ms\"\nmax = \"3ms\"\n", "delay = { max = \"3ms\", kind = \"uniform\", min = \"1ms\" }\n"), true},
+		{"the description", edit("first words", "other words"), true},
+		{"a base value", edit(`horizon = "10ms"`, `horizon = "11ms"`), false},
+		{"a parameter set to a non-default", edit("[base]\n", "[base]\nbits = 12\n"), false},
+		{"an axis value", edit("joiners = [1, 2]", "joiners = [1, 3]"), false},
+		{"axis values reordered", edit("joiners = [1, 2]", "joiners = [2, 1]"), false},
+		{"axes reordered", edit("joiners = [1, 2]\n\"delay.max\" = [\"3ms\", \"5ms\"]\n", "\"delay.max\" = [\"3ms\", \"5ms\"]\njoiners = [1, 2]\n"), false},
+		{"seeds", edit("seeds = 3", "seeds = 4"), false},
+		{"base_seed", edit("base_seed = 5", "base_seed = 6"), false},
+		{"trace level", edit("seeds = 3\n", "seeds = 3\ntrace = \"none\"\n"), false},
+		{"name", edit(`name = "h"`, `name = "g"`), false},
+	} {
+		if got := hash(tc.text); (got == want) != tc.same {
+			t.Errorf("%s: hash changed %v, want %v", tc.what, got != want, !tc.same)
+		}
+	}
+}
+
+// [base] is walked key by key: whatever is not a parameter, or not of its kind, is an error
+// at its own line and column, however the TOML spells the table.
+func TestBaseKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc       string
+		line, col int
+		key, msg  string
+	}{
+		{"[base]\nnodes = 3\n[base.delay]\nmaks = \"1ms\"\n", 4, 1, "base.delay.maks", "unknown key"},
+		{"[base.nodes]\nx = 1\n", 1, 2, "base.nodes", "unknown key"},
+		{"[base]\ndelay = \"5ms\"\n", 2, 9, "base.delay", "want a table, got a string"},
+		{"base = 3\n", 1, 1, "base", "must be a table"},
+		{"[base]\nnodes.x = 1\n", 2, 1, "base.nodes.x", "unknown key"},
+		{"[base]\nnodes = [1, 2]\n", 2, 1, "base.nodes", "want an integer, got a list"},
+		{"[base]\ndelay = { max = 5 }\n", 2, 17, "base.delay.max", "want a duration"},
+		{"[base]\n  workload.replicas = \"two\"\n", 2, 23, "base.workload.replicas", "want an integer, got a string"},
+		{"[base]\nbits = 99\n", 2, 8, "base.bits", "out of range 0..64"},
+		{"[base]\nmode = \"grid\"\n", 2, 8, "base.mode", `unknown mode "grid"`},
+	} {
+		_, err := Parse("b.toml", []byte(tc.doc))
+		var se *SpecError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: error %v is not a SpecError", tc.doc, err)
+			continue
+		}
+		if se.Line != tc.line || se.Column != tc.col || se.Key != tc.key || !strings.Contains(se.Msg, tc.msg) {
+			t.Errorf("%q:\n%v\nwant b.toml:%d:%d: %s: %s", tc.doc, err, tc.line, tc.col, tc.key, tc.msg)
+		}
+	}
+
+	// The same parameters, however the table is written.
+	s, err := Parse("b.toml", []byte("[base]\nscenario = \"random\"\ntiming = \"async\"\nprotocol = \"predlock\"\nleavers = 2\n"+
+		"workload = { keys = 5, replicas = 3 }\ndelay.max = \"20ms\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Base; c.Leavers != 2 || c.Workload.Keys != 5 || c.Workload.Replicas != 3 || c.Delay.Max != int64(20*time.Millisecond) {
+		t.Errorf("base %+v", c)
 	}
 }

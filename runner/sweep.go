@@ -55,13 +55,12 @@ type Options struct {
 	PartEvents int
 	// Progress receives progress reports; nil reports nothing.
 	Progress Progress
-	// Real runs a cluster-mode configuration (cfg.Seed set) on real nodes and reports it
-	// as the simulator would; a spec with cluster-mode points needs it. The runner leaves
-	// real nodes to its caller so that it depends on the simulator only. Real runs never
-	// overlap each other or a simulation: each waits for the simulations in flight and
-	// holds the others back, so that measured latencies are the network's and not the
-	// load of other runs.
-	Real RealFunc
+	// Real runs the cluster-mode configurations on real nodes; a spec with cluster-mode
+	// points needs it. The runner leaves real nodes to an implementation it is handed so
+	// that it depends on the simulator only. Real runs never overlap each other or a
+	// simulation: each waits for the simulations in flight and holds the others back, so
+	// that measured latencies are the network's and not the load of other runs.
+	Real RealRunner
 
 	// cpuClock, when set, reads the calling thread's CPU time; workers then stay on their
 	// threads and SimTime counts their CPU time while they run units (the simulations and
@@ -73,10 +72,22 @@ type Options struct {
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
-// RealFunc runs one configuration on real nodes. Joins' Start and End are nanoseconds
-// since the joins were released (the simulator's time 0); Result.Events and SimTime are
-// whatever the implementation observes. An error, other than ctx's, fails the sweep.
+// RealRunner runs configurations on real nodes.
+type RealRunner interface {
+	// RunReal runs one configuration (cfg.Seed set) and reports it as the simulator
+	// would. Joins' Start and End are nanoseconds since the joins were released (the
+	// simulator's time 0); Result.Events and SimTime are whatever the implementation
+	// observes. An error, other than ctx's, fails the sweep.
+	RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+}
+
+// RealFunc adapts a function to a RealRunner.
 type RealFunc func(ctx context.Context, cfg sim.Config) (*sim.Result, error)
+
+// RunReal calls f.
+func (f RealFunc) RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
+	return f(ctx, cfg)
+}
 
 // Summary tells what a sweep did.
 type Summary struct {
@@ -147,6 +158,9 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	sum := &Summary{Dir: opts.Dir, Runs: m.ShardRuns, Skipped: m.RunsDone()}
 	if opts.Progress != nil {
 		opts.Progress.Start(sum.Runs, sum.Skipped)
+		if pp, ok := opts.Progress.(PointProgress); ok && sum.Skipped < sum.Runs {
+			pp.Plan(toGo(spec, shard, done), pointKeys(spec))
+		}
 	}
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
@@ -233,13 +247,26 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	same := m.SpecHash == spec.Hash
+	if !same {
+		// Result sets started by earlier builds record the SHA-256 of the spec file's bytes;
+		// the spec text they also record gives this build's hash of it.
+		h, err := recordedHash(m)
+		switch {
+		case err != nil && resume:
+			return nil, inputErrorf("--resume: the spec recorded in %s (manifest format %d) does not parse with this build, so it cannot be compared with this spec: sweep into a new folder (%v)", filepath.Join(dir, trace.ManifestName), m.Format, err)
+		case err == nil && h == spec.Hash:
+			same = true
+			m.SpecHash = spec.Hash
+		}
+	}
 	if !resume {
-		if m.SpecHash == spec.Hash {
+		if same {
 			return nil, inputErrorf("output folder %s already holds this experiment (%d of %d runs done): add --resume to continue it, or choose another folder with -o", dir, m.RunsDone(), m.ShardRuns)
 		}
 		return nil, inputErrorf("output folder %s holds results of another spec (experiment %q from %s): choose another folder with -o", dir, m.Experiment, m.SpecPath)
 	}
-	if m.SpecHash != spec.Hash {
+	if !same {
 		return nil, inputErrorf("--resume: output folder %s was written by a different spec (experiment %q from %s, spec_hash %.12s…; this spec %.12s…): its results are left as they are; choose another folder with -o", dir, m.Experiment, m.SpecPath, m.SpecHash, spec.Hash)
 	}
 	if m.Trace != level.String() {
@@ -257,12 +284,17 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 	for _, p := range m.Parts {
 		// New parts get this build's runs table; one result set holds one version.
 		path := filepath.Join(dir, trace.TableRuns, p)
-		v, err := runsVersion(path)
+		rs, err := runsSchema(path)
 		if err != nil {
 			return nil, &InputError{err}
 		}
-		if v != RunSchema.Version {
-			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, v, RunSchema.Version)
+		if rs.Version != RunSchema.Version {
+			return nil, inputErrorf("--resume: %s holds runs table version %d and this build writes version %d: sweep into a new folder", path, rs.Version, RunSchema.Version)
+		}
+		// The parameter columns come from the registry: a parameter added without a
+		// version bump must not slip a second layout into the result set.
+		if err := sameColumns(rs, RunSchema); err != nil {
+			return nil, inputErrorf("--resume: %s: the runs table of version %d %v in this build: sweep into a new folder", path, rs.Version, err)
 		}
 	}
 	for _, t := range level.Tables() {
@@ -271,6 +303,15 @@ func reopen(dir string, spec *Spec, level trace.Level, shard trace.Shard, resume
 		}
 	}
 	return m, nil
+}
+
+// recordedHash is the hash, as this build computes it, of the spec a manifest records.
+func recordedHash(m *trace.Manifest) (string, error) {
+	s, err := Parse(m.SpecPath, []byte(m.Spec))
+	if err != nil {
+		return "", err
+	}
+	return s.Hash, nil
 }
 
 // unitResult is a piece of a unit's finished runs: the whole unit, unless its events
@@ -376,10 +417,10 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim, under ctx
 	flight   flight
 
-	real RealFunc
+	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
 	// exclusively by each real run; Go's RWMutex makes new simulations wait behind a real
 	// run that waits, so real runs are not starved.
@@ -443,6 +484,16 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		seq   int64
 		piece int
 	}
+
+	// abandon is closed abandonGrace after the sweep is cancelled, when the writer stops
+	// waiting for runs that do not look at the context (the building of a huge ring does
+	// not): what they would produce is discarded anyway, and they end on their own.
+	abandon := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		time.AfterFunc(abandonGrace, func() { close(abandon) })
+	})
+	defer stopWatch()
+
 	var (
 		firstErr error
 		pending  = map[pieceKey]*unitResult{}
@@ -454,7 +505,18 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		}
 		cancel()
 	}
-	for r := range results {
+read:
+	for {
+		var r *unitResult
+		select {
+		case res, ok := <-results:
+			if !ok {
+				break read
+			}
+			r = res
+		case <-abandon:
+			break read
+		}
 		if r.err != nil {
 			fail(r.err)
 			continue
@@ -500,6 +562,11 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.sum.SimTime = time.Duration(w.simNanos.Load())
 	return firstErr
 }
+
+// abandonGrace is how long a cancelled sweep waits for its runs in flight before it
+// commits and returns without them. Simulations look at the context every few thousand
+// events, so only a run stuck outside its event loop is left behind.
+const abandonGrace = 100 * time.Millisecond
 
 // errSimulation marks errors of a run, after which the output is still sound.
 var errSimulation = errors.New("simulation failed")
@@ -569,7 +636,12 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			simNanos += row.wall
 			if tracer != nil && r.events.Len() >= pieceRows && i < n-1 {
 				w.flight.add(r.events.Len())
-				results <- r
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					// Dropped with the rest of the unit: the writer may have stopped reading
+					// (abandonGrace), and pieces can outnumber the room in results.
+				}
 				r = get(u, r.piece+1)
 			}
 		}
@@ -577,8 +649,10 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			simNanos = w.cpuClock() - c0
 		}
 		w.simNanos.Add(simNanos)
-		if r.err == nil && ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing piece.
+		if ctx.Err() != nil {
+			// Half-done units are dropped; the writer stops at the first missing piece. An
+			// error after the cancellation is dropped too: the writer may have stopped
+			// reading (abandonGrace).
 			continue
 		}
 		r.last = true
@@ -610,7 +684,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, s *sim.Sim, 
 		w.gate.Lock()
 		defer w.gate.Unlock()
 		t0 = time.Now()
-		res, err = w.real(ctx, cfg)
+		res, err = w.real.RunReal(ctx, cfg)
 		row.wall = int64(time.Since(t0))
 	} else {
 		var tr observe.Tracer
@@ -626,7 +700,7 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, s *sim.Sim, 
 		if w.simulate != nil {
 			res, err = w.simulate(cfg, tr)
 		} else if err = s.Reset(cfg, tr); err == nil {
-			res = s.Run()
+			res, err = s.RunContext(ctx)
 		}
 		row.wall = int64(time.Since(t0))
 	}
@@ -680,6 +754,9 @@ func (w *writer) write(r *unitResult) error {
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))
 	w.sum.Failed += failed
+	if pp, ok := w.progress.(PointProgress); ok {
+		reportCosts(pp, r.rows)
+	}
 	if w.progress != nil {
 		w.progress.Update(w.sum.Done, w.sum.Failed)
 	}
@@ -790,4 +867,60 @@ func (w *writer) abort() {
 		_ = w.events.Abort()
 	}
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+}
+
+// maxPlanBlocks bounds the blocks toGo walks through, a few milliseconds' worth; beyond
+// it, every grid point is given its share of the runs left, which is near enough for an ETA.
+const maxPlanBlocks = 1 << 18
+
+// toGo counts the runs of each grid point that the shard still has to do.
+func toGo(spec *Spec, shard Shard, done [][2]int64) []int64 {
+	n := make([]int64, len(spec.Points))
+	seeds := int64(spec.Seeds)
+	total := spec.Runs()
+	if len(done) == 0 && shard.Count == 1 || total/BlockRuns > maxPlanBlocks {
+		var doneRuns int64
+		for _, r := range done {
+			doneRuns += r[1] - r[0] + 1
+		}
+		share := float64(shard.runs(total)-doneRuns) / float64(max(total, 1))
+		for p := range n {
+			n[p] = int64(math.Round(share * float64(seeds)))
+		}
+		return n
+	}
+	shard.eachUnit(total, done, func(u unit) bool {
+		for lo := u.lo; lo < u.hi; {
+			p := lo / seeds
+			end := min(u.hi, (p+1)*seeds)
+			n[p] += end - lo
+			lo = end
+		}
+		return true
+	})
+	return n
+}
+
+// pointKeys spells each grid point's axis values, for PointProgress.Plan.
+func pointKeys(spec *Spec) [][]string {
+	keys := make([][]string, len(spec.Points))
+	for i := range spec.Points {
+		for _, v := range spec.Points[i].Values {
+			keys[i] = append(keys[i], fmt.Sprint(v))
+		}
+	}
+	return keys
+}
+
+// reportCosts tells pp the wall time of a unit's runs, a sum per grid point: a unit is
+// consecutive runs, so it spans one grid point or a few.
+func reportCosts(pp PointProgress, rows []runRow) {
+	for i := 0; i < len(rows); {
+		j, wall := i, int64(0)
+		for ; j < len(rows) && rows[j].point == rows[i].point; j++ {
+			wall += rows[j].wall
+		}
+		pp.Ran(int(rows[i].point), int64(j-i), time.Duration(wall))
+		i = j
+	}
 }

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -272,13 +274,6 @@ func TestSweepRowsMatchSimulator(t *testing.T) {
 	}
 }
 
-func TestNearestRank(t *testing.T) {
-	v := []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
-	if nearestRank(v, 50) != 50 || nearestRank(v, 99) != 100 || nearestRank(v[:1], 50) != 10 || nearestRank(v[:2], 50) != 10 {
-		t.Error("nearest rank wrong")
-	}
-}
-
 // cancelAt is a Progress that cancels the sweep once enough runs are written, as Ctrl-C would.
 type cancelAt struct {
 	after  int64
@@ -425,8 +420,17 @@ func TestShardsMergeToSingleSweep(t *testing.T) {
 
 	// Incomplete or mismatched inputs are refused and leave nothing behind.
 	bad := filepath.Join(dir, "bad")
-	if _, err := Merge(bad, shards[:2]); !isInputError(err) || !strings.Contains(err.Error(), "in none of the shards") {
-		t.Errorf("merge of two of three shards: %v", err)
+	// The missing shard is named, also shard 0, which is the one left out by counting from 1.
+	for _, tc := range []struct {
+		dirs []string
+		want string
+	}{
+		{shards[:2], "missing shard 2/3 (3-of-3 counting from 1)"},
+		{shards[1:], "missing shard 0/3 (1-of-3 counting from 1)"},
+	} {
+		if _, err := Merge(bad, tc.dirs); !isInputError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("merge of %v: %v, want %q", tc.dirs, err, tc.want)
+		}
 	}
 	if _, err := Merge(bad, []string{shards[0], shards[1], shards[2], shards[1]}); !isInputError(err) || !strings.Contains(err.Error(), "more than once") {
 		t.Errorf("merge with a shard twice: %v", err)
@@ -442,10 +446,25 @@ func TestShardsMergeToSingleSweep(t *testing.T) {
 		t.Error("a failed merge left files behind")
 	}
 
+	// A shard whose manifest holds the hash of the spec file's bytes, as earlier builds
+	// wrote it, is the same spec.
+	m1, err := trace.ReadManifest(shards[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(m1.Spec))
+	m1.SpecHash = hex.EncodeToString(sum[:])
+	if err := trace.WriteManifest(shards[1], m1); err != nil {
+		t.Fatal(err)
+	}
+
 	merged := filepath.Join(dir, "merged")
 	m, err := Merge(merged, shards)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.SpecHash != spec.Hash {
+		t.Errorf("merged spec_hash %s, want %s", m.SpecHash, spec.Hash)
 	}
 	if m.Shard.Count != 1 || len(m.MergedFrom) != 3 {
 		t.Errorf("merged manifest: shard %+v from %v", m.Shard, m.MergedFrom)
@@ -491,7 +510,7 @@ func TestResumeWithAnotherSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := Parse("testdata/small.toml", append([]byte(small.Text), "\n# edited\n"...))
+	changed, err := Parse("testdata/small.toml", []byte(strings.Replace(small.Text, `horizon = "10s"`, `horizon = "11s"`, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,5 +592,40 @@ func TestStartInKilledEmptyFolder(t *testing.T) {
 	checkComplete(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, "."+trace.ManifestName+".tmp-1")); err == nil {
 		t.Error("temporary manifest left behind")
+	}
+}
+
+// A result set's spec is compared by meaning: a comment does not stop a resume, and a
+// manifest of an earlier build, which holds the hash of the file's bytes, resumes by the
+// spec text it records.
+func TestResumeComparesSpecMeaning(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	small := load(t, "testdata/small.toml")
+	sweep(t, context.Background(), small, Options{Dir: dir, PartRuns: 100})
+	commented, err := Parse("testdata/small.toml", append([]byte(small.Text), "\n# edited\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), commented, Options{Dir: dir, Resume: true}); err != nil {
+		t.Errorf("resume after adding a comment: %v", err)
+	}
+	m, err := trace.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(m.Spec))
+	m.SpecHash = hex.EncodeToString(sum[:])
+	if err := trace.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), small, Options{Dir: dir, Resume: true}); err != nil {
+		t.Errorf("resume of a manifest with a file hash: %v", err)
+	}
+	m.Spec = "[base]\nnodez = 3\n"
+	if err := trace.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sweep(context.Background(), small, Options{Dir: dir, Resume: true}); !isInputError(err) || !strings.Contains(err.Error(), "does not parse with this build") {
+		t.Errorf("resume of a manifest whose spec no longer parses: %v", err)
 	}
 }

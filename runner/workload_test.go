@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/sim"
@@ -104,8 +105,8 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 	var workloadRuns int
 	for _, p := range m.Parts {
 		path := filepath.Join(dir, trace.TableRuns, p)
-		if v, err := runsVersion(path); err != nil || v != 3 {
-			t.Fatalf("%s: runs table version %d (%v), want 3", path, v, err)
+		if v, err := runsVersion(path); err != nil || v != RunSchema.Version {
+			t.Fatalf("%s: runs table version %d (%v), want %d", path, v, err, RunSchema.Version)
 		}
 		err := trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
 			for i := range c.NumRows() {
@@ -140,7 +141,7 @@ func checkWorkloadSet(t *testing.T, spec *Spec, dir string) {
 					pct int
 				}{{"kv_lookup_latency_p50_ns", 50}, {"kv_lookup_latency_p99_ns", 99}} {
 					valid := c.Valid(q.col)[i]
-					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != nearestRank(s.lat, q.pct) {
+					if valid != (len(s.lat) > 0) || valid && c.Int64(q.col)[i] != stats.NearestRank(s.lat, q.pct) {
 						return fmt.Errorf("run %d: %s is %d (null %v) over %d ok lookups", id, q.col, c.Int64(q.col)[i], !valid, len(s.lat))
 					}
 				}
@@ -272,6 +273,16 @@ func TestResumeRefusesOtherRunsVersion(t *testing.T) {
 	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
 	if !isInputError(err) || !strings.Contains(err.Error(), "version 2") {
 		t.Errorf("resume over a version 2 part: %v", err)
+	}
+	// A parameter column added without a version bump is refused all the same.
+	other := RunSchema
+	other.Columns = slices.Concat(RunSchema.Columns[:rcOutcome], []trace.Column{{Name: "new_param", Type: trace.Int64}}, RunSchema.Columns[rcOutcome:])
+	if err := writeRow(path, other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Sweep(context.Background(), spec, Options{Dir: dir, Trace: trace.LevelNone, Resume: true})
+	if !isInputError(err) || !strings.Contains(err.Error(), "new_param") {
+		t.Errorf("resume over a part with another layout: %v", err)
 	}
 }
 

@@ -1,9 +1,14 @@
 package sim
 
 import (
+	"flag"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // BenchmarkEngine is the classic hold model on the bare event queue: pop the earliest event
@@ -62,13 +67,16 @@ func benchConfigs() map[string]Config {
 	big.JoinWindow, big.Horizon = 50e6, 60e9
 	big.Delay = Delay{Kind: "uniform", Min: 1e6, Max: 10e6}
 	big.Bits = 32
-	return map[string]Config{"simple-seed": simple, "random-1000-async": big}
+	// The checker stays on for the whole of a predlock run: seed's first violation stops it.
+	pl := big
+	pl.Protocol = "predlock"
+	return map[string]Config{"simple-seed": simple, "random-1000-async": big, "random-1000-predlock": pl}
 }
 
 // BenchmarkRun measures whole runs with the checker on: events per second and allocations
 // per event (setup allocations are amortised over the run's events).
 func BenchmarkRun(b *testing.B) {
-	for _, name := range []string{"simple-seed", "random-1000-async"} {
+	for _, name := range []string{"simple-seed", "random-1000-async", "random-1000-predlock"} {
 		cfg := benchConfigs()[name]
 		b.Run(name, func(b *testing.B) {
 			var events, steady int64
@@ -187,3 +195,253 @@ func BenchmarkRunReset(b *testing.B) {
 		}
 	}
 }
+
+// checkerStream is a ring of n members and 10,000 newcomers, driven through predlock's
+// pointer changes one event at a time: every newcomer is inserted into its own gap (welcome,
+// link, set_left, connected), then every one leaves again (leaving, left switch, bypass,
+// departed, reset to a fresh newcomer), and round again.
+type checkerStream struct {
+	sts   []protocol.State
+	c     observe.Checker
+	steps []func() int32
+	pos   int
+}
+
+func newCheckerStream(n int, full bool) *checkerStream {
+	const joiners = 10_000
+	cs := &checkerStream{sts: make([]protocol.State, n+joiners)}
+	ids := make([]protocol.ID, n+joiners)
+	index := make(map[protocol.ID]int32, n+joiners)
+	const gap = 1 << 20
+	for i := 0; i < n; i++ {
+		ids[i] = protocol.ID(i * gap)
+		cs.sts[i] = protocol.State{ID: ids[i], Left: protocol.ID(((i + n - 1) % n) * gap), Right: protocol.ID(((i + 1) % n) * gap), Connected: true}
+	}
+	r := newStream(1, 0)
+	gaps := r.Perm(n)
+	for j := 0; j < joiners; j++ {
+		k := n + j
+		p := gaps[j%n]
+		ids[k] = protocol.ID(p*gap + 1 + j/n) // several newcomers share a gap only when n < joiners
+		cs.sts[k] = protocol.State{ID: ids[k], Left: protocol.None, Right: protocol.None}
+	}
+	for i, id := range ids {
+		index[id] = int32(i)
+	}
+	cs.c.Init(ids, cs.sts, index, protocol.Ring{Bits: 62}, true)
+	set := func(i int, f func(*protocol.State)) func() int32 {
+		return func() int32 { f(&cs.sts[i]); return int32(i) }
+	}
+	// A newcomer goes after its gap's member, or after the newcomers already in that gap.
+	order := make([]int, 0, joiners)
+	for j := 0; j < joiners; j++ {
+		order = append(order, n+j)
+	}
+	for _, k := range order {
+		var p, rr int // found when the step runs: the ring has moved since the stream was built
+		cs.steps = append(cs.steps,
+			func() int32 {
+				m := gaps[(k-n)%n]
+				p = m
+				for next := int(index[cs.sts[p].Right]); next != (m+1)%n && cs.sts[next].ID < cs.sts[k].ID; next = int(index[cs.sts[p].Right]) {
+					p = next
+				}
+				rr = int(index[cs.sts[p].Right])
+				cs.sts[k].Left, cs.sts[k].Right = cs.sts[p].ID, cs.sts[rr].ID
+				return int32(k)
+			},
+			func() int32 { cs.sts[p].Right = cs.sts[k].ID; return int32(p) },
+			func() int32 { cs.sts[rr].Left = cs.sts[k].ID; return int32(rr) },
+			set(k, func(st *protocol.State) { st.Connected = true }),
+		)
+	}
+	for _, k := range order {
+		cs.steps = append(cs.steps,
+			set(k, func(st *protocol.State) { st.Leaving = true }),
+			func() int32 { r := index[cs.sts[k].Right]; cs.sts[r].Left = cs.sts[k].Left; return r },
+			func() int32 { p := index[cs.sts[k].Left]; cs.sts[p].Right = cs.sts[k].Right; return p },
+			set(k, func(st *protocol.State) { st.Departed = true }),
+			set(k, func(st *protocol.State) { *st = protocol.State{ID: st.ID, Left: protocol.None, Right: protocol.None} }),
+		)
+	}
+	if full {
+		cs.c.Recheck()
+	}
+	return cs
+}
+
+func (cs *checkerStream) event(full bool) *observe.Violation {
+	i := cs.steps[cs.pos]()
+	if cs.pos++; cs.pos == len(cs.steps) {
+		cs.pos = 0
+	}
+	cs.c.Update(i, &cs.sts[i])
+	if full {
+		cs.c.Recheck()
+	}
+	return cs.c.Run()
+}
+
+// BenchmarkCheckerUpdate is the per-event cost of the safety checker on rings of N members
+// with 10,000 newcomers joining and leaving: ns per event and allocations, incremental
+// against a full walk after every event (the checker's cost before it was incremental).
+func BenchmarkCheckerUpdate(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		for _, mode := range []string{"incremental", "full"} {
+			if mode == "full" && n > 100_000 && testing.Short() {
+				continue
+			}
+			b.Run("N="+itoa(n)+"/"+mode, func(b *testing.B) {
+				full := mode == "full"
+				cs := newCheckerStream(n, full)
+				if v := cs.c.Run(); v != nil {
+					b.Fatal(v)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if v := cs.event(full); v != nil {
+						b.Fatalf("event %d: %+v", i, v)
+					}
+				}
+				st := cs.c.Stats()
+				b.ReportMetric(float64(st.Fallbacks)/float64(b.N), "fallbacks/event")
+			})
+		}
+	}
+}
+
+// seedTimingConfig is the original program's advanced scenario with n nodes, run for units
+// time units.
+func seedTimingConfig(nodes int, units int64) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Nodes = "advanced", nodes
+	c.Horizon = units * c.Unit
+	return c
+}
+
+// BenchmarkSeedTiming runs the seed timing model's two yardsticks without a tracer: 1,000
+// seeds of advanced n = 15 (one op is the whole batch, on one goroutine) and one seed of
+// advanced n = 999 to 10,000 units. It reports the queue items run per op next to the events
+// the runs count, idle polls included.
+func BenchmarkSeedTiming(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		cfg   Config
+		seeds int
+	}{
+		{"advanced-15x1000", seedTimingConfig(15, 200), 1000},
+		{"advanced-999-10k-units", seedTimingConfig(999, 10_000), 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var events, popped int64
+			for i := 0; i < b.N; i++ {
+				events, popped = 0, 0
+				for k := range bc.seeds {
+					cfg := bc.cfg
+					cfg.Seed = uint64(k + 1)
+					s, err := New(cfg, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := s.Run()
+					events += r.Events
+					popped += s.popped
+				}
+			}
+			b.ReportMetric(float64(events), "events/op")
+			b.ReportMetric(float64(popped), "items/op")
+		})
+	}
+}
+
+// scalingSizes are the ring sizes of BenchmarkJoinScaling; 10^6 runs only when asked for by
+// name (-bench 'JoinScaling/nodes=1M'), since one run takes seconds and most of a GiB.
+var scalingSizes = []int{1_000, 10_000, 100_000, 1_000_000}
+
+// BenchmarkJoinScaling runs N members and N/100 concurrent joiners to completion under
+// predlock with joins routed by fingers, with the per-event checker off (check on walks the
+// ring after every pointer change, a cost of its own), and reports events per run, events
+// per second and the heap a node costs at the end of a run.
+func BenchmarkJoinScaling(b *testing.B) {
+	for _, n := range scalingSizes {
+		b.Run("nodes="+itoa(n), func(b *testing.B) {
+			if n > 100_000 && !strings.Contains(benchFilter(), "nodes="+itoa(n)) {
+				b.Skip("run with -bench 'JoinScaling/nodes=" + itoa(n) + "'")
+			}
+			c := scalingConfig(n)
+			var events int64
+			var ms runtime.MemStats
+			for i := 0; i < b.N; i++ {
+				s, err := New(c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := s.Run()
+				if r.Outcome != "ok" || r.JoinsSucceeded() != c.Joiners {
+					b.Fatalf("outcome %s (%s), %d of %d joins ok", r.Outcome, r.Detail, r.JoinsSucceeded(), c.Joiners)
+				}
+				events += s.events
+				if i == b.N-1 {
+					runtime.ReadMemStats(&ms)
+				}
+			}
+			b.ReportMetric(float64(events)/float64(b.N), "events/run")
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(ms.HeapAlloc)/float64(n+n/100), "heap-B/node")
+		})
+	}
+}
+
+// scalingConfig is the scaling benchmark's run: dhtexp run --scenario random --nodes N
+// --joiners N/100 --bits 40 --protocol predlock --timing async --join-routing fingers --no-check.
+func scalingConfig(n int) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Protocol, c.Timing, c.JoinRouting = "random", "predlock", "async", "fingers"
+	c.Nodes, c.Joiners, c.Bits = n, n/100, 40
+	c.NoCheck = true
+	return c
+}
+
+func benchFilter() string {
+	if f := flag.Lookup("test.bench"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// BenchmarkNodeIndex looks random node IDs up, in the index and in the map it replaced, on
+// rings whose map fits the cache (10^4) and does not (10^6).
+func BenchmarkNodeIndex(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		r := newStream(1, 0)
+		ids := make([]protocol.ID, n)
+		m := make(map[protocol.ID]int32, n)
+		for i := range ids {
+			ids[i] = protocol.ID(r.Uint64N(1 << 40))
+			m[ids[i]] = int32(i)
+		}
+		x := newNodeIndex(ids, protocol.Ring{Bits: 40})
+		probe := make([]protocol.ID, 1<<16)
+		for i := range probe {
+			probe[i] = ids[r.IntN(n)]
+		}
+		b.Run("index/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				j, _ := x.get(probe[i&(1<<16-1)])
+				sum += j
+			}
+			sink = sum
+		})
+		b.Run("map/"+itoa(n), func(b *testing.B) {
+			var sum int32
+			for i := 0; i < b.N; i++ {
+				sum += m[probe[i&(1<<16-1)]]
+			}
+			sink = sum
+		})
+	}
+}
+
+var sink int32

@@ -46,7 +46,28 @@ type Config struct {
 	// Leavers initial members leave gracefully at times spread over the join window (random
 	// scenario, variants with a leave exchange).
 	Leavers int
+	// Layout, Contacts, Starts and LeaveTarget shape the random scenario for hostile tests;
+	// their zero values ("" or the first name of each list) are the uniform defaults.
+	Layout      string // uniform | clustered | wrap | full
+	Contacts    string // random | shared | gap-left | gap-right | joiner
+	Starts      string // window | same
+	LeaveTarget string // random | contacts | gap-ends | adjacent
+	// JoinRouting is how join requests travel to the gap's owner: "ring" (from neighbour to
+	// neighbour, the default) or "fingers" (by the DHT layer's fingers, O(log N) hops).
+	JoinRouting string
 }
+
+// JoinRoutings lists the values of JoinRouting, the default first.
+var JoinRoutings = []string{"ring", "fingers"}
+
+// Layouts, ContactRules, StartRules and LeaveTargets list the values of the hostile-scenario
+// parameters, the default first. docs/experiments.md says what each one does.
+var (
+	Layouts      = []string{"uniform", "clustered", "wrap", "full"}
+	ContactRules = []string{"random", "shared", "gap-left", "gap-right", "joiner"}
+	StartRules   = []string{"window", "same"}
+	LeaveTargets = []string{"random", "contacts", "gap-ends", "adjacent"}
+)
 
 // DefaultConfig is the original program's simple scenario under its own timing model.
 func DefaultConfig() Config {
@@ -63,9 +84,22 @@ func DefaultConfig() Config {
 		Link:        "fifo",
 		Horizon:     200 * unit,
 		MaxMessages: 1_000_000,
+		Layout:      "uniform", Contacts: "random", Starts: "window", LeaveTarget: "random",
+		JoinRouting: "ring",
 		Workload: Workload{Lookup: 1, Get: 1, Put: 1, Popularity: "uniform", ZipfS: 1.2,
 			FingerPeriod: int64(50 * time.Millisecond), Fingers: "fresh"},
 	}
+}
+
+// InEffect is the configuration with every default settled as a run settles it: the delay
+// parameters its distribution reads (the uniform-int step the unit when left 0), and the
+// workload as it runs (none, or the protocol's hop budget and operation timeout when left
+// 0). Records of a run show these values, so that they are computed here, once, and not
+// guessed again by each reader.
+func (c Config) InEffect() Config {
+	c.Delay = c.Delay.inEffect(c.Unit)
+	c.Workload = c.Workload.inEffect()
+	return c
 }
 
 func oneOf(v string, set []string) bool {
@@ -134,6 +168,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("leavers: %d of %d members leaving would leave no ring", c.Leavers, c.Nodes)
 		}
 	}
+	if err := c.validateHostile(); err != nil {
+		return err
+	}
+	if err := c.validateJoinRouting(); err != nil {
+		return err
+	}
 	if c.Faults.Active() && c.Timing != "async" {
 		return fmt.Errorf("faults: fault injection needs timing = \"async\"")
 	}
@@ -163,6 +203,64 @@ func (c *Config) Validate() error {
 		if space < 51 {
 			return fmt.Errorf("bits: the simple scenario uses ID 50 and needs at least 6 bits")
 		}
+	}
+	return nil
+}
+
+// fingerJoins reports whether join requests are routed by fingers.
+func (c *Config) fingerJoins() bool { return c.JoinRouting == "fingers" }
+
+func (c *Config) validateJoinRouting() error {
+	if c.JoinRouting != "" && !oneOf(c.JoinRouting, JoinRoutings) {
+		return fmt.Errorf("join_routing: unknown value %q (known: %v)", c.JoinRouting, JoinRoutings)
+	}
+	if c.fingerJoins() && c.Protocol == "seed" {
+		return fmt.Errorf("join_routing: the seed variant walks the ring as the original program does; \"fingers\" needs predlock or predlock-retry")
+	}
+	return nil
+}
+
+// hostile reports whether any hostile-scenario parameter differs from its default.
+func (c *Config) hostile() bool {
+	return (c.Layout != "" && c.Layout != Layouts[0]) || (c.Contacts != "" && c.Contacts != ContactRules[0]) ||
+		(c.Starts != "" && c.Starts != StartRules[0]) || (c.LeaveTarget != "" && c.LeaveTarget != LeaveTargets[0])
+}
+
+func (c *Config) validateHostile() error {
+	for _, p := range []struct {
+		name, v string
+		set     []string
+	}{{"layout", c.Layout, Layouts}, {"contacts", c.Contacts, ContactRules},
+		{"starts", c.Starts, StartRules}, {"leave_target", c.LeaveTarget, LeaveTargets}} {
+		if p.v != "" && !oneOf(p.v, p.set) {
+			return fmt.Errorf("%s: unknown value %q (known: %v)", p.name, p.v, p.set)
+		}
+	}
+	if !c.hostile() {
+		return nil
+	}
+	if c.Scenario != "random" {
+		return fmt.Errorf("layout: layout, contacts, starts and leave_target shape the random scenario only, got scenario %q", c.Scenario)
+	}
+	space := (protocol.Ring{Bits: c.Bits}).Size()
+	switch c.Layout {
+	case "full":
+		if uint64(c.Nodes)+uint64(c.Joiners) != space {
+			return fmt.Errorf("layout: \"full\" uses every ID of the ring: nodes + joiners must be 2^bits = %d, got %d + %d",
+				space, c.Nodes, c.Joiners)
+		}
+	case "clustered", "wrap":
+		// The joiners share one gap of at least 2·joiners IDs, which the members must leave free.
+		if uint64(c.Nodes)+2*uint64(c.Joiners)+2 > space {
+			return fmt.Errorf("layout: %q needs room for a gap of 2·joiners IDs: nodes + 2·joiners + 2 must be at most 2^bits = %d",
+				c.Layout, space)
+		}
+	}
+	if c.LeaveTarget != "" && c.LeaveTarget != LeaveTargets[0] && c.Leavers == 0 {
+		return fmt.Errorf("leave_target: %q chooses leavers, but leavers = 0", c.LeaveTarget)
+	}
+	if c.Contacts == "joiner" && c.Joiners < 2 {
+		return fmt.Errorf("contacts: \"joiner\" needs at least 2 joiners (the first one enters through a member)")
 	}
 	return nil
 }

@@ -89,6 +89,33 @@ const (
 	sLognormal
 )
 
+// stepInEffect is the uniform-int granularity a run uses: the unit when the spec leaves it 0.
+func (d Delay) stepInEffect(unit int64) int64 {
+	if d.Step <= 0 {
+		return unit
+	}
+	return d.Step
+}
+
+// inEffect keeps only the parameters the distribution reads, with the step settled, so that
+// a run's record shows a parameter exactly when it mattered.
+func (d Delay) inEffect(unit int64) Delay {
+	out := Delay{Kind: d.Kind}
+	switch d.Kind {
+	case "constant":
+		out.Value = d.Value
+	case "uniform":
+		out.Min, out.Max = d.Min, d.Max
+	case "uniform-int":
+		out.Min, out.Max, out.Step = d.Min, d.Max, d.stepInEffect(unit)
+	case "exponential":
+		out.Mean = d.Mean
+	case "lognormal":
+		out.Median, out.Sigma = d.Median, d.Sigma
+	}
+	return out
+}
+
 func newSampler(d Delay, unit int64) sampler {
 	s := sampler{d: d, maxDelay: float64(math.MaxInt64 / 4)}
 	switch d.Kind {
@@ -98,10 +125,7 @@ func newSampler(d Delay, unit int64) sampler {
 		s.kind = sUniform
 	case "uniform-int":
 		s.kind = sUniformInt
-		s.step = d.Step
-		if s.step <= 0 {
-			s.step = unit
-		}
+		s.step = d.stepInEffect(unit)
 		s.steps = (d.Max-d.Min)/s.step + 1
 	case "exponential":
 		s.kind = sExponential

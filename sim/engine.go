@@ -8,6 +8,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -30,6 +31,7 @@ const (
 	evOp                            // workload: the next client operation
 	evWorkloadEnd                   // workload: operations stop
 	evLeave                         // a member starts its graceful leave
+	evPolls                         // seed timing: a group of sleeping loops polls
 )
 
 // Loop phases of the seed timing model's node process.
@@ -48,6 +50,9 @@ type node struct {
 	st      protocol.State
 	join    int32 // index into joins, or -1
 	down    bool  // crashed by fault injection
+	// life counts restarts: a timer set in an earlier life died with the crash, even if
+	// its time comes after the restart.
+	life uint32
 
 	// loop exists only under the seed timing model, which keeps a ring at rest small.
 	loop *loop
@@ -62,6 +67,9 @@ type loop struct {
 	inbox    []protocol.Message
 	acts     []protocol.Action
 	sending  protocol.Message
+	// unserved says that the node's last step was a serve that served nothing: until its
+	// next input, every serve would do the same.
+	unserved bool
 }
 
 // payload is what a delivery or a timer event carries besides its kind.
@@ -69,16 +77,17 @@ type payload struct {
 	msg   protocol.Message
 	timer protocol.Timer
 	node  int32 // the sender of a message, the owner of a timer
+	life  uint32
 }
 
 // Sim is one run. Create it with New, then call Run once.
 type Sim struct {
 	cfg     Config
 	nodes   []node
-	index   map[protocol.ID]int32
+	idx     nodeIndex
 	q       queue
 	now     int64
-	out     protocol.Output
+	step    protocol.Stepper // one buffer for every node's steps
 	delays  *rand.Rand
 	sampler sampler
 	slots   []payload
@@ -92,6 +101,7 @@ type Sim struct {
 	redirs int64
 	joins  []JoinRecord
 	check  observe.Checker
+	quiet  quietState
 
 	stopped   string // outcome that ended the run early, if any
 	stopErr   string
@@ -103,6 +113,16 @@ type Sim struct {
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
+	// cancelled, when set, is asked every cancelEvery events whether to give up (RunContext).
+	cancelled func() bool
+
+	// sl holds the seed timing model's sleeping loops; pollIdle turns sleeping off, so that
+	// every idle loop polls as its own event (the reference the sleeping loops are tested
+	// against).
+	sl       sleepers
+	pollIdle bool
+	carved   bool  // the loops' pending actions and inboxes have their first room
+	popped   int64 // queue items run, which is what a run costs
 
 	// Storage that Reset keeps for the next run.
 	delaySrc *rand.PCG
@@ -153,17 +173,20 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	clear(s.loops)
 	clear(s.cfgs)
 	keep := Sim{
-		nodes: s.nodes[:0], index: s.index, q: queue{items: s.q.items[:0]}, out: s.out,
+		nodes: s.nodes[:0], q: queue{items: s.q.items[:0]}, step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
-		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0],
+		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
 	}
 	*s = keep
-	s.out.Reset()
 	s.lastArr.reset()
-	if s.index == nil {
-		s.index = make(map[protocol.ID]int32, len(specs))
-	} else {
-		clear(s.index)
+	s.sl.clear()
+	// A sleeper group has room for every node, so that its members never move as it grows;
+	// groups of a smaller run go.
+	for _, g := range s.sl.groups {
+		if cap(g.members) < len(specs) {
+			s.sl.groups, s.sl.free = s.sl.groups[:0], s.sl.free[:0]
+			break
+		}
 	}
 	// The same stream as newStream(cfg.Seed, streamDelay), reseeded in place.
 	if s.delaySrc == nil {
@@ -175,13 +198,20 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	s.sampler = newSampler(cfg.Delay, cfg.Unit)
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = grown(s.nodes, len(specs))
-	s.cfgs = grown(s.cfgs, len(specs))
-	cfgs := s.cfgs
-	for i, sp := range specs {
-		cfgs[i] = protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member,
-			Left: sp.Left, Right: sp.Right, Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
+	nodeConfig := func(sp *Spec) protocol.Config {
+		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
+			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
 	}
+	// A workload writes keys and fingers into every node's configuration before the nodes
+	// exist; without one, each configuration is made as its node is, so that a ring of
+	// millions never holds them all at once.
+	var cfgs []protocol.Config
 	if cfg.Workload.Active() {
+		s.cfgs = grown(s.cfgs, len(specs))
+		cfgs = s.cfgs
+		for i := range specs {
+			cfgs[i] = nodeConfig(&specs[i])
+		}
 		for i := range specs {
 			if !specs[i].Member {
 				specs[i].Start += cfg.Workload.Before
@@ -189,12 +219,28 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		}
 		s.initKV(specs, cfgs)
 	}
-	for i, sp := range specs {
-		p := variant.New(cfgs[i])
+	var fresh *protocol.FreshFingers
+	if cfg.fingerJoins() && cfgs == nil {
+		fresh = freshFingers(specs, ring)
+	}
+	for i := range specs {
+		sp := &specs[i]
+		var c protocol.Config
+		if cfgs != nil {
+			c = cfgs[i]
+		} else {
+			c = nodeConfig(sp)
+		}
+		if cfg.fingerJoins() {
+			c.FingerJoins = true
+			if sp.Member {
+				c.FreshFingers = fresh
+			}
+		}
+		p := variant.New(c)
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()
-		s.index[sp.ID] = int32(i)
 		if !sp.Member {
 			n.join = int32(len(s.joins))
 			s.joins = append(s.joins, JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined})
@@ -206,7 +252,14 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
-		s.check.Init(ids, states, s.index, ring, !cfg.NoCheck)
+		s.idx = newNodeIndex(ids, ring)
+		// The checker maps right pointers through a map of its own; with the per-event check
+		// off nothing reads what it maps, so a ring of millions is spared building one.
+		var index map[protocol.ID]int32
+		if !cfg.NoCheck {
+			index = s.idx.asMap()
+		}
+		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
 	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
@@ -231,6 +284,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 			s.q.push(s.nodes[i].start, evWake, int32(i))
 		case !s.nodes[i].member:
 			s.q.push(s.nodes[i].start, evStart, int32(i))
+			s.quiet.flight++
 		}
 	}
 	s.scheduleLeaves()
@@ -261,11 +315,54 @@ func (s *Sim) scheduleLeaves() {
 		}
 	}
 	r.Shuffle(len(members), func(a, b int) { members[a], members[b] = members[b], members[a] })
+	if s.cfg.LeaveTarget != "" && s.cfg.LeaveTarget != LeaveTargets[0] {
+		members = s.targetLeavers(members, r)
+	}
 	for _, i := range members[:s.cfg.Leavers] {
 		s.q.push(s.cfg.Workload.Before*b2i(s.kv.on)+r.Int64N(s.cfg.JoinWindow+1), evLeave, i)
 	}
 	s.kv.startsLeft += s.cfg.Leavers
 	s.kv.joinsLeft += s.cfg.Leavers
+}
+
+// targetLeavers puts the members that leave_target aims at first in shuffled (a random order
+// of every member), the rest after them in their shuffled order.
+func (s *Sim) targetLeavers(shuffled []int32, r *rand.Rand) []int32 {
+	sorted := slices.Clone(shuffled)
+	slices.SortFunc(sorted, func(a, b int32) int { return cmp.Compare(s.nodes[a].id, s.nodes[b].id) })
+	var first []int32
+	switch s.cfg.LeaveTarget {
+	case "contacts": // the members newcomers ask to join through
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member && n.contact != protocol.None {
+				first = append(first, s.idx.at(n.contact))
+			}
+		}
+	case "gap-ends": // both members around every newcomer's gap
+		m := len(sorted)
+		for i := range s.nodes {
+			if n := &s.nodes[i]; !n.member {
+				k, _ := slices.BinarySearchFunc(sorted, n.id, func(j int32, id protocol.ID) int { return cmp.Compare(s.nodes[j].id, id) })
+				first = append(first, sorted[(k+m-1)%m], sorted[k%m])
+			}
+		}
+	case "adjacent": // a run of neighbours in ID order from a random member
+		at := r.IntN(len(sorted))
+		for k := range sorted {
+			first = append(first, sorted[(at+k)%len(sorted)])
+		}
+	}
+	out := make([]int32, 0, len(shuffled))
+	taken := make(map[int32]bool, len(shuffled))
+	for _, list := range [][]int32{first, shuffled} {
+		for _, i := range list {
+			if s.nodes[i].member && !taken[i] {
+				taken[i] = true
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 func b2i(b bool) int64 {
@@ -283,11 +380,7 @@ func (s *Sim) asyncLeave(i int32) {
 	}
 	s.leaves++
 	s.emitDetail(observe.KindState, n, "leave")
-	s.out.Reset()
-	if err := n.p.Leave(&s.out); err != nil {
-		return // not in the ring (any more): nothing to leave
-	}
-	s.perform(i, nil)
+	s.perform(i, &protocol.Input{Kind: protocol.InputLeave})
 }
 
 // Run executes the run to its end and classifies it.
@@ -300,14 +393,24 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 }
 
 // Run executes events until none are left, the horizon is reached or the run fails hard.
+// It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" {
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break
 		}
+		if s.cancelled != nil && s.events%cancelEvery == 0 && s.cancelled() {
+			return nil
+		}
 		it := s.q.pop()
 		s.now = it.at
+		s.popped++
+		if it.kind() == evPolls {
+			// Counts its polls as events and runs the safety check after each real one.
+			s.polls(it.idx())
+			continue
+		}
 		s.events++
 		switch it.kind() {
 		case evWake:
@@ -338,6 +441,7 @@ func (s *Sim) Run() *Result {
 		if s.check.Dirty() {
 			s.runSafetyCheck()
 		}
+		s.noteQuiet()
 		if s.kv.on && !s.kv.waveEnded && s.kv.startsLeft == 0 && s.kv.joinMsgs == 0 && s.kv.joinTimers == 0 {
 			s.joinsQuiet()
 		}
@@ -372,17 +476,22 @@ func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
 
 // observe records what a protocol step changed: state events for the trace, pointer changes
 // for the checker, and the end of a join.
-func (s *Sim) observe(i int32) {
+func (s *Sim) observe(i int32, p *protocol.State) {
 	n := &s.nodes[i]
-	st := n.p.State()
-	if st == n.st {
+	// It runs after every step, and most steps change nothing: the test reads the state in
+	// place and skips the ID, which no step changes.
+	if sameState(p, &n.st) {
 		return
 	}
+	st := *p
 	old := n.st
 	n.st = st
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.check.Update(i, &st)
 		s.kv.ringDirty = true
+	}
+	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected ||
+		old.Leaving != st.Leaving || old.Departed != st.Departed || old.Failed != st.Failed {
+		s.check.Update(i, &st)
 	}
 	if old.Leaving != st.Leaving {
 		s.kv.ringDirty = true
@@ -411,9 +520,24 @@ func (s *Sim) observe(i int32) {
 			}
 		}
 	}
-	if s.kv.on && st.Failed && !old.Failed && n.join >= 0 {
-		s.joinEnded(n.join)
+	if st.Failed && !old.Failed && n.join >= 0 {
+		// The moment the join ended in failure, as real nodes trace it.
+		if st.Refused {
+			s.emitDetail(observe.KindFault, n, "join failed: its ID is taken")
+		} else {
+			s.emitDetail(observe.KindFault, n, "join failed: gave up after its retries")
+		}
+		if s.kv.on {
+			s.joinEnded(n.join)
+		}
 	}
+}
+
+func sameState(a, b *protocol.State) bool {
+	return a.Left == b.Left && a.Right == b.Right && a.Queue == b.Queue &&
+		a.Connected == b.Connected && a.Waiting == b.Waiting && a.Locked == b.Locked &&
+		a.Failed == b.Failed && a.Leaving == b.Leaving && a.Departed == b.Departed &&
+		a.LeaveFailed == b.LeaveFailed && a.Refused == b.Refused
 }
 
 // fail ends the run at once, as the original program did when a handler crashed.
@@ -432,13 +556,13 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 		return true
 	}
 	s.msgs++
-	if m.Type == protocol.ConnectRedirect {
+	if observe.IsHop(m.Type) {
 		s.redirs++
 	}
-	if j, ok := s.index[m.Joiner]; ok && s.nodes[j].join >= 0 {
+	if j, ok := s.idx.get(m.Joiner); ok && s.nodes[j].join >= 0 {
 		jr := &s.joins[s.nodes[j].join]
 		jr.Messages++
-		if m.Type == protocol.ConnectRedirect {
+		if observe.IsHop(m.Type) {
 			jr.Hops++
 		}
 	}
@@ -464,13 +588,17 @@ func (s *Sim) startJoin(i int32) {
 
 // runLoop resumes node i's loop until it blocks (a send, an idle unit or a poll).
 func (s *Sim) runLoop(i int32) {
+	if !s.carved {
+		s.carveLoops()
+	}
 	n := &s.nodes[i]
 	l := n.loop
 	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
 		l.landing = false
-		if r, ok := s.index[l.sending.To]; ok {
+		if r, ok := s.idx.get(l.sending.To); ok {
 			s.nodes[r].loop.inbox = append(s.nodes[r].loop.inbox, l.sending)
+			s.wake(r)
 		} else {
 			s.emit(observe.KindDrop, n, &l.sending)
 		}
@@ -498,50 +626,81 @@ func (s *Sim) runLoop(i int32) {
 			continue
 		}
 		l.acts, l.actPos = l.acts[:0], 0
-		var err error
 		switch l.phase {
 		case phTop:
 			l.phase = phInbox
 			if n.p.WantsToJoin() {
 				s.startJoin(i)
-				s.out.Reset()
-				err = n.p.Start(&s.out)
-				s.took(i)
+				if !s.took(i, &protocol.Input{Kind: protocol.InputStart, Hold: true}) {
+					return
+				}
 			}
 		case phInbox:
 			if l.inboxPos < len(l.inbox) {
 				m := l.inbox[l.inboxPos]
 				l.inboxPos++
 				s.emit(observe.KindDeliver, n, &m)
-				s.out.Reset()
-				err = n.p.Step(m, &s.out)
-				s.took(i)
+				if !s.took(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
+					return
+				}
 				break
 			}
 			l.phase = phServe
 			if len(l.inbox) == 0 {
-				s.q.push(s.now+s.cfg.Unit, evWake, i)
+				// The next poll serves nothing and starts no join unless an input comes
+				// first, and every input wakes a sleeper.
+				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !n.p.WantsToJoin() {
+					s.sleep(i)
+				} else {
+					s.q.push(s.now+s.cfg.Unit, evWake, i)
+				}
 				return
 			}
 			l.inbox, l.inboxPos = l.inbox[:0], 0
 		case phServe:
 			l.phase = phTop
-			s.out.Reset()
-			_, err = n.p.Serve(&s.out)
-			s.took(i)
-		}
-		if err != nil {
-			s.fail(i, err)
-			return
+			// An empty queue makes Serve a no-op (protocol.Node), and the observed state is
+			// current: a node at rest spends its turns here, so the step is skipped.
+			if n.st.Queue > 0 && !s.took(i, &protocol.Input{Kind: protocol.InputServe}) {
+				return
+			}
 		}
 	}
 }
 
-// took copies a step's actions into the node's pending list and observes its state.
-func (s *Sim) took(i int32) {
-	l := s.nodes[i].loop
-	l.acts = append(l.acts, s.out.Actions...)
-	s.observe(i)
+// carveLoops gives every loop room for a few pending actions and inbox messages out of one
+// allocation each: growing each loop's lists from nothing cost a run more allocations than
+// anything else.
+func (s *Sim) carveLoops() {
+	s.carved = true
+	const room = 4
+	acts := make([]protocol.Action, room*len(s.nodes))
+	inbox := make([]protocol.Message, room*len(s.nodes))
+	for k := range s.nodes {
+		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
+			l.acts = acts[room*k : room*k : room*(k+1)]
+			l.inbox = inbox[room*k : room*k : room*(k+1)]
+		}
+	}
+}
+
+// took feeds one input to node i under the seed timing model, where the loop serves its queue
+// on its own turn: the step's actions join the node's pending list, which the loop carries
+// out one blocking action at a time. It reports false when the step failed the run.
+func (s *Sim) took(i int32, in *protocol.Input) bool {
+	for rd := range s.step.Step(s.nodes[i].p, in) {
+		l := s.nodes[i].loop
+		l.acts = append(l.acts, rd.Actions...)
+		// Serve changes nothing when it serves nothing (protocol.Node).
+		l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
+		// The original program crashed after the step: what it did before is observed.
+		s.observe(i, &rd.State)
+		if rd.Err != nil {
+			s.fail(i, rd.Err)
+			return false
+		}
+	}
+	return true
 }
 
 // ---- async timing model ----
@@ -561,22 +720,26 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 	if s.kv.on && protocol.IsJoinTimer(t) {
 		s.kv.joinTimers++
 	}
-	ref := s.alloc(payload{timer: t, node: i})
+	ref := s.alloc(payload{timer: t, node: i, life: s.nodes[i].life})
 	s.q.push(s.now+t.After, evTimer, ref)
 }
 
-// perform carries out a step's actions in the async model and then lets the node serve its
-// queue for as long as it is willing to.
-func (s *Sim) perform(i int32, err error) {
-	for {
-		if err != nil {
-			s.fail(i, err)
+// perform feeds one input to node i in the async model and carries out what it wants done:
+// the input's actions, then those of every queued request it serves. A crash or the end of
+// the run stops it midway, and then the node serves nothing more.
+func (s *Sim) perform(i int32, in *protocol.Input) {
+	for rd := range s.step.Step(s.nodes[i].p, in) {
+		if rd.Err != nil {
+			if in.Kind != protocol.InputLeave {
+				s.fail(i, rd.Err)
+			}
+			// A refused leave: the node is not in the ring (any more), nothing to do.
 			return
 		}
-		s.observe(i)
+		s.observe(i, &rd.State)
 		n := &s.nodes[i]
-		for k := range s.out.Actions {
-			a := &s.out.Actions[k]
+		for k := range rd.Actions {
+			a := &rd.Actions[k]
 			switch a.Kind {
 			case protocol.Send:
 				if !s.countSend(n, &a.Msg) {
@@ -598,6 +761,7 @@ func (s *Sim) perform(i int32, err error) {
 					}
 					s.q.push(at, evDeliver, s.alloc(payload{msg: a.Msg, node: i}))
 				}
+				s.quiet.sent(&a.Msg, copies)
 				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
 					return
 				}
@@ -618,30 +782,27 @@ func (s *Sim) perform(i int32, err error) {
 				s.opDone(a.Result)
 			}
 		}
-		s.out.Reset()
-		var served bool
-		served, err = n.p.Serve(&s.out)
-		if !served {
-			return
-		}
 	}
 }
 
 func (s *Sim) asyncStart(i int32) {
+	s.quiet.flight--
 	if s.nodes[i].down {
 		return
 	}
 	s.startJoin(i)
-	s.out.Reset()
 	if s.kv.on {
-		s.nodes[i].p.Boot(&s.out)
+		// Boot changes no state and serves nothing (the newcomer has no queue yet): its
+		// timers come first, as if part of the start.
+		s.perform(i, &protocol.Input{Kind: protocol.InputBoot, Hold: true})
 	}
-	s.perform(i, s.nodes[i].p.Start(&s.out))
+	s.perform(i, &protocol.Input{Kind: protocol.InputStart})
 }
 
 func (s *Sim) asyncDeliver(ref int32) {
 	m, from := s.slots[ref].msg, s.slots[ref].node
 	s.free = append(s.free, ref)
+	s.quiet.landed(&m)
 	if s.kv.on {
 		if m.Data != nil && len(m.Data.Items) > 0 {
 			s.handoffLanded(&m)
@@ -650,7 +811,7 @@ func (s *Sim) asyncDeliver(ref int32) {
 			s.kv.joinMsgs--
 		}
 	}
-	i, ok := s.index[m.To]
+	i, ok := s.idx.get(m.To)
 	if !ok {
 		return
 	}
@@ -660,36 +821,31 @@ func (s *Sim) asyncDeliver(ref int32) {
 		return
 	}
 	s.emit(observe.KindDeliver, n, &m)
-	s.out.Reset()
-	s.perform(i, n.p.Step(m, &s.out))
+	s.perform(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m})
 }
 
 func (s *Sim) asyncTimer(ref int32) {
-	t, i := s.slots[ref].timer, s.slots[ref].node
+	t, i, life := s.slots[ref].timer, s.slots[ref].node, s.slots[ref].life
 	s.free = append(s.free, ref)
 	if s.kv.on && protocol.IsJoinTimer(t) {
 		s.kv.joinTimers--
 	}
 	n := &s.nodes[i]
-	if n.down {
+	if n.down || life != n.life {
 		return // a crashed node's timers die with it
 	}
 	if t.Background && s.kv.over {
 		return // the run is winding down: maintenance stops
 	}
 	s.emit(observe.KindTimer, n, nil)
-	s.out.Reset()
-	err := n.p.Fire(t, &s.out)
+	in := &protocol.Input{Kind: protocol.InputTimer, Timer: t}
 	if s.cfg.Timing == "seed" {
-		if err != nil {
-			s.fail(i, err)
-			return
-		}
-		n.loop.acts = append(n.loop.acts, s.out.Actions...)
-		s.observe(i)
+		in.Hold = true
+		s.took(i, in)
+		s.wake(i)
 		return
 	}
-	s.perform(i, err)
+	s.perform(i, in)
 }
 
 func (s *Sim) runSafetyCheck() {
@@ -699,7 +855,8 @@ func (s *Sim) runSafetyCheck() {
 	}
 	v.Seq, v.Time = s.events-1, s.now
 	s.violation = v
-	if i, ok := s.index[v.Node]; ok {
+	s.check.Disable() // only the first violation is kept: the rest of the run goes unchecked
+	if i, ok := s.idx.get(v.Node); ok {
 		s.emitDetail(observe.KindViolation, &s.nodes[i], v.Property+": "+v.Detail)
 	}
 }
@@ -720,4 +877,19 @@ func flagIndex(st *protocol.State) int {
 		i |= 4
 	}
 	return i
+}
+
+// freshFingers are the initial members' fingers when joins are routed by fingers without a
+// workload (which says itself what fingers members have, workload.fingers): the exact fingers
+// of the initial ring, one sorted table shared by every member. Newcomers start with none, as
+// a workload without refresh would leave them.
+func freshFingers(specs []Spec, ring protocol.Ring) *protocol.FreshFingers {
+	var members []protocol.ID
+	for i := range specs {
+		if specs[i].Member {
+			members = append(members, specs[i].ID)
+		}
+	}
+	slices.Sort(members)
+	return protocol.NewFreshFingers(ring, members)
 }

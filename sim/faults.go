@@ -23,8 +23,9 @@ type Faults struct {
 	// right after it first sends one (with CrashNode "random", whichever node sends it first).
 	CrashAt    int64
 	CrashAfter string
-	// RestartAfter brings the crashed node back after this long with the state it had (a
-	// stalled process); messages sent to it while it was down are lost. Zero: it stays down.
+	// RestartAfter brings the crashed node back after this long with the state it had (its
+	// state is durable) and none of its timers, which it re-arms (protocol.Restarter);
+	// messages sent to it while it was down are lost. Zero: it stays down.
 	RestartAfter int64
 	// PartitionFraction > 0 splits the nodes at PartitionAt: each node lands on the minority
 	// side with this probability; messages across the cut are lost until HealAt (0: never).
@@ -216,9 +217,18 @@ func (s *Sim) crash(i int32) {
 func (s *Sim) restart(i int32) {
 	n := &s.nodes[i]
 	n.down = false
+	n.life++
 	s.check.SetDown(i, false)
 	s.kv.ringDirty = true
 	s.emitDetail(observe.KindFault, n, "restart")
+	if s.cfg.Timing == "seed" {
+		return
+	}
+	if !n.member && n.p.WantsToJoin() && s.now >= n.start {
+		s.asyncStart(i) // it was down when its join was due
+		return
+	}
+	s.perform(i, &protocol.Input{Kind: protocol.InputRestart})
 }
 
 // cut reports whether a message from a to b is lost to the partition right now.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -21,18 +22,34 @@ func (s *Sim) finish() *Result {
 		Violation: s.violation,
 		Final:     make([]protocol.State, len(s.nodes)),
 	}
-	for i := range s.nodes {
-		r.Final[i] = s.nodes[i].p.State()
-	}
-	slices.SortFunc(r.Final, func(a, b protocol.State) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
+	if len(s.idx.entries) == len(s.nodes) {
+		// The index holds the IDs in order already: no sort of a million states.
+		for k, e := range s.idx.entries {
+			r.Final[k] = s.nodes[e.pos].p.State()
 		}
-		return 0
-	})
+	} else {
+		for i := range s.nodes {
+			r.Final[i] = s.nodes[i].p.State()
+		}
+		slices.SortFunc(r.Final, func(a, b protocol.State) int {
+			switch {
+			case a.ID < b.ID:
+				return -1
+			case a.ID > b.ID:
+				return 1
+			}
+			return 0
+		})
+	}
+	if !s.cfg.NoCheck && s.violation == nil {
+		// The last event was checked incrementally; a full walk confirms it, and the end
+		// of a run with nothing in flight is a quiescent state like any other.
+		s.check.Recheck()
+		s.runSafetyCheck()
+		if s.violation == nil && !s.inFlight() {
+			s.quiescent(false) // finishKV checks the keys
+		}
+	}
 	live := make([]protocol.State, 0, len(s.nodes))
 	for i := range s.nodes {
 		n := &s.nodes[i]
@@ -65,8 +82,78 @@ func (s *Sim) finish() *Result {
 		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)
 	default:
 		r.Outcome, r.Detail = outcome, detail
+		if s.quiet.crashed != nil && outcome != observe.OutcomeOK {
+			r.Detail += "; " + s.quiet.crashed.Detail + " (no variant repairs crashes)"
+		}
 	}
 	return r
+}
+
+// quietState tracks quiescence under the async timing model: the events on the queue that
+// inFlight counts (newcomers' starts and membership messages), kept as a count so that
+// noticing quiescence costs nothing per event.
+type quietState struct {
+	flight  int64
+	busy    bool               // something was in flight since the last quiescent check
+	checks  int64              // quiescent checks made
+	crashed *observe.Violation // the first pointer to a crashed node seen at quiescence
+}
+
+func (q *quietState) sent(m *protocol.Message, copies int) {
+	if !protocol.IsDHTMessage(m.Type) && copies > 0 {
+		q.flight += int64(copies)
+		q.busy = true
+	}
+}
+
+func (q *quietState) landed(m *protocol.Message) {
+	if !protocol.IsDHTMessage(m.Type) {
+		q.flight--
+	}
+}
+
+// noteQuiet runs the quiescent checks once each time the async model becomes quiescent.
+// The seed timing model's loops are always busy polling; its runs are checked at the end.
+func (s *Sim) noteQuiet() {
+	if s.quiet.flight > 0 || !s.quiet.busy || s.cfg.Timing == "seed" || s.cfg.NoCheck || s.violation != nil {
+		return
+	}
+	s.quiet.busy = false
+	s.check.Recheck()
+	s.runSafetyCheck()
+	if s.violation == nil {
+		s.quiescent(true)
+	}
+}
+
+// quiescent checks what must hold once nothing is in flight: no connected node points at
+// a node that gave up its join or departed (a violation: no exchange is left to fix it), or
+// at a crashed one, and key safety.
+//
+// No variant repairs crashes, so a pointer to a crashed node is the fault's direct damage:
+// it goes into the run's detail, not into a violation, and crash runs keep their outcome
+// class. Once a node has crashed, a newcomer that gave up may have done so because the
+// crashed node never answered; a pointer to it counts as crash damage too.
+func (s *Sim) quiescent(keys bool) {
+	s.quiet.checks++
+	crashed, failed := s.check.Dangling()
+	if failed != nil && s.faults.crashed {
+		crashed, failed = cmp.Or(crashed, failed), nil
+	}
+	if crashed != nil && s.quiet.crashed == nil {
+		s.quiet.crashed = crashed
+	}
+	if failed != nil && s.violation == nil {
+		failed.Seq, failed.Time = s.events-1, s.now
+		s.violation = failed
+		s.check.Disable()
+		if i, ok := s.idx.get(failed.Node); ok {
+			s.emitDetail(observe.KindViolation, &s.nodes[i], failed.Property+": "+failed.Detail)
+		}
+	}
+	if keys && s.kv.on {
+		s.checkKeys(false)
+	}
 }
 
 // inFlight reports whether protocol work was still under way when the run ended: a message

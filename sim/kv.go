@@ -3,7 +3,6 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -97,7 +96,10 @@ func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
 			c.ReplicaItems = append(c.ReplicaItems, it)
 		}
 	}
-	period, budget, timeout := w.FingerPeriod, w.HopBudget, w.OpTimeout
+	// The protocol would settle a budget or timeout left 0 the same way; settling them here
+	// keeps what the nodes use and what the run's record says one computation.
+	eff := w.inEffect()
+	period, budget, timeout := w.FingerPeriod, eff.HopBudget, eff.OpTimeout
 	for i := range cfgs {
 		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
 		cfgs[i].Replicas = w.Replicas
@@ -123,22 +125,7 @@ func successor(sorted []protocol.ID, x protocol.ID) protocol.ID {
 // exactFingers are the distinct successors of id+2^i over all levels i, nearest first, without
 // the right neighbour (the successor of id+1), which nodes keep apart from their fingers.
 func exactFingers(r protocol.Ring, sorted []protocol.ID, id protocol.ID) []protocol.ID {
-	fs := make([]protocol.ID, 0, 2*bits.Len(uint(len(sorted))))
-	for lvl := uint(0); lvl < r.Bits; {
-		target := protocol.ID((uint64(id) + uint64(1)<<lvl) & (r.Size() - 1))
-		f := successor(sorted, target)
-		if f == id {
-			break // the rest of the ring up to id is empty
-		}
-		if lvl > 0 && (len(fs) == 0 || fs[len(fs)-1] != f) {
-			fs = append(fs, f)
-		}
-		d := r.Distance(id, f)
-		for lvl < r.Bits && uint64(1)<<lvl <= d {
-			lvl++
-		}
-	}
-	return fs
+	return protocol.NewFreshFingers(r, sorted).Fingers(id)
 }
 
 // startKV schedules what the workload does on its own: members' maintenance, the first
@@ -149,9 +136,7 @@ func (s *Sim) startKV() {
 	s.slots = slices.Grow(s.slots, len(s.nodes))
 	for i := range s.nodes {
 		if s.nodes[i].member {
-			s.out.Reset()
-			s.nodes[i].p.Boot(&s.out)
-			s.perform(int32(i), nil)
+			s.perform(int32(i), &protocol.Input{Kind: protocol.InputBoot})
 		}
 	}
 	if kv.w.Rate > 0 {
@@ -194,7 +179,7 @@ func (s *Sim) issue() {
 	if len(ring) == 0 {
 		return
 	}
-	origin := s.index[ring[kv.rnd.IntN(len(ring))]]
+	origin := s.idx.at(ring[kv.rnd.IntN(len(ring))])
 	var key int
 	if kv.zipf != nil {
 		key = int(kv.zipf.Uint64())
@@ -230,8 +215,7 @@ func (s *Sim) issue() {
 	case protocol.OpGet:
 		kv.sum.Gets++
 	}
-	s.out.Reset()
-	s.perform(origin, s.nodes[origin].p.Request(r, &s.out))
+	s.perform(origin, &protocol.Input{Kind: protocol.InputRequest, Request: r})
 }
 
 // opDone records the answer to an operation at the node that started it.
@@ -283,7 +267,7 @@ func (s *Sim) served(m *protocol.Message) {
 		return
 	}
 	// The get came from a node that is not the owner: compare with what the owner holds.
-	oi := s.index[owner]
+	oi := s.idx.at(owner)
 	items := s.nodes[oi].p.Items()
 	if m.Data == nil && m.Status != uint8(protocol.StatusNotFound) {
 		return
@@ -307,7 +291,7 @@ func (s *Sim) served(m *protocol.Message) {
 // its predecessor already points at it and x falls in its range, so answering a is right
 // although a has not finished its join.
 func (s *Sim) insertedBefore(ring []protocol.ID, x, a, owner protocol.ID) bool {
-	ai, ok := s.index[a]
+	ai, ok := s.idx.get(a)
 	if !ok || s.nodes[ai].down || s.nodes[ai].st.Connected {
 		return false
 	}
@@ -380,13 +364,33 @@ func (s *Sim) checkKeys(final bool) {
 			}
 		}
 	}
+	// A handoff whose message was lost is not in transit, but its keys are not lost either
+	// while the sender keeps them for a retransmission (predlock-retry's outbox).
+	var outboxed map[int32]bool
+	if !final {
+		for i := range s.nodes {
+			n := &s.nodes[i]
+			o, ok := n.p.(interface{ Outbox() []protocol.Item })
+			if n.down || !ok {
+				continue
+			}
+			for _, it := range o.Outbox() {
+				if k, ok := kv.keyIndex[it.Key]; ok {
+					if outboxed == nil {
+						outboxed = map[int32]bool{}
+					}
+					outboxed[k] = true
+				}
+			}
+		}
+	}
 	ring := s.liveRing()
 	lost, dup, misplaced := 0, 0, 0
 	first := ""
 	for k, c := range kv.counts {
 		pending := kv.transit[k] > 0 && !final
 		switch {
-		case c == 0 && pending:
+		case c == 0 && (pending || outboxed[int32(k)]):
 		case c == 0:
 			lost++
 			if first == "" {
@@ -426,7 +430,7 @@ func (s *Sim) finishKV(r *Result) {
 	s.checkKeys(true)
 	ring := s.liveRing()
 	for _, id := range ring {
-		n := &s.nodes[s.index[id]]
+		n := &s.nodes[s.idx.at(id)]
 		exact := exactFingers(kv.ring, ring, id)
 		for _, f := range n.p.Fingers() {
 			kv.sum.Fingers++
@@ -453,7 +457,7 @@ func (s *Sim) checkReplicas(ring []protocol.ID) {
 	for k, id := range kv.keyIDs {
 		i, _ := slices.BinarySearch(ring, id)
 		for j := 1; j <= want; j++ {
-			should[[2]int32{int32(k), s.index[ring[(i+j)%len(ring)]]}] = true
+			should[[2]int32{int32(k), s.idx.at(ring[(i+j)%len(ring)])}] = true
 		}
 	}
 	held := 0

@@ -6,8 +6,10 @@ import "slices"
 // the kind and its one argument (a node, or a payload slot that holds the rest) share a word,
 // and payloads live outside the heap.
 type item struct {
-	at  int64
-	seq uint32 // ties at the same instant run in scheduling order
+	at int64
+	// seq orders ties at the same instant: 2k+1 for the k-th push, 2k for a group of sleeping
+	// loops (pushGap) that stands where the k-th push would stand, after every earlier push.
+	seq uint32
 	arg uint32 // kind << argBits | index
 }
 
@@ -30,7 +32,8 @@ func (a *item) before(b *item) bool {
 // calls is what makes the event loop fast.
 type queue struct {
 	items []item
-	seq   uint32
+	seq   uint32 // pushes so far (since the last renumbering)
+	epoch uint32 // renumberings so far
 }
 
 func (q *queue) Len() int { return len(q.items) }
@@ -40,15 +43,23 @@ func (q *queue) push(at int64, kind evKind, idx int32) {
 	q.up(len(q.items) - 1)
 }
 
-// nextSeq hands out scheduling numbers. After 2^32 of them it renumbers what is pending in
+// pushGap schedules an item that ties after everything pushed so far and before the next
+// push, without counting as a push: two gap items pushed with no push between them tie
+// with each other, and the caller merges them.
+func (q *queue) pushGap(at int64, kind evKind, idx int32) {
+	q.items = append(q.items, item{at: at, seq: 2 * q.seq, arg: uint32(kind)<<argBits | uint32(idx)})
+	q.up(len(q.items) - 1)
+}
+
+// nextSeq hands out scheduling numbers. After 2^31 of them it renumbers what is pending in
 // order, so ties keep their order however long a run is.
 func (q *queue) nextSeq() uint32 {
-	if q.seq == ^uint32(0) {
+	if q.seq == 1<<31-1 {
 		q.renumber()
 	}
 	s := q.seq
 	q.seq++
-	return s
+	return 2*s + 1
 }
 
 func (q *queue) renumber() {
@@ -63,9 +74,10 @@ func (q *queue) renumber() {
 	})
 	// A sorted slice is a valid heap.
 	for i := range q.items {
-		q.items[i].seq = uint32(i)
+		q.items[i].seq = 2*uint32(i) + 1
 	}
 	q.seq = uint32(len(q.items))
+	q.epoch++
 }
 
 // peek returns the earliest item; the queue must not be empty.

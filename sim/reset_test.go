@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -35,6 +37,11 @@ func TestResetMatchesNew(t *testing.T) {
 	big := fifo
 	big.Nodes, big.Joiners, big.Delay = 64, 128, Delay{Kind: "uniform", Min: 1e6, Max: 20e6}
 	cfgs["fifo"], cfgs["faults"], cfgs["big"] = fifo, faulty, big
+	fingers := big
+	fingers.Protocol, fingers.JoinRouting, fingers.NoCheck = "predlock", "fingers", true
+	seedFIFO := cfgs["advanced"]
+	seedFIFO.Link, seedFIFO.Delay = "fifo", Delay{Kind: "uniform", Min: 1e6, Max: 20e6}
+	cfgs["fingers"], cfgs["seed-fifo"] = fingers, seedFIFO
 	names := make([]string, 0, len(cfgs))
 	for name := range cfgs {
 		names = append(names, name)
@@ -76,5 +83,41 @@ func TestResetMatchesNew(t *testing.T) {
 		if hashResult(t, func(observe.Tracer) *Result { return r }) != keptHashes[i] {
 			t.Errorf("result %d changed when the Sim was reset", i)
 		}
+	}
+}
+
+// A reset Sim honours its context as RunContext does, and runs the next configuration as a
+// new Sim would after a cancelled run.
+func TestResetRunContext(t *testing.T) {
+	small := bigConfig()
+	small.Nodes, small.Joiners = 30, 10
+	want := hashResult(t, func(tr observe.Tracer) *Result {
+		r, err := Run(small, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
+	var s Sim
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Reset(small, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.RunContext(ctx); res != nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before it started: %v, %v", res, err)
+	}
+	got := hashResult(t, func(tr observe.Tracer) *Result {
+		if err := s.Reset(small, tr); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.RunContext(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
+	if got != want {
+		t.Error("after a cancelled run, a reset Sim ran differently from a new one")
 	}
 }

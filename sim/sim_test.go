@@ -267,11 +267,12 @@ func TestJoinRecords(t *testing.T) {
 	}
 }
 
-// Scheduling numbers are 32 bits; when they run out the pending events are renumbered in
-// order, and ties must keep their order across that.
+// Scheduling numbers are 31 bits (the low bit of an item's seq tells a push from a group of
+// sleeping loops); when they run out the pending events are renumbered in order, and ties
+// must keep their order across that.
 func TestQueueRenumbersWithoutReordering(t *testing.T) {
 	var q queue
-	q.seq = ^uint32(0) - 5
+	q.seq = 1<<31 - 1 - 5
 	for i := range 20 {
 		q.push(int64(i%3), evWake, int32(i)) // many ties at 0, 1, 2
 	}

@@ -40,6 +40,25 @@ type Workload struct {
 // Active reports whether the run has a DHT workload.
 func (w *Workload) Active() bool { return w.Keys > 0 || w.Rate > 0 }
 
+// inEffect is the workload as a run carries it out: all zero without one, the zipf exponent
+// only under zipf popularity, and the protocol's defaults for a hop budget or operation
+// timeout left 0.
+func (w Workload) inEffect() Workload {
+	if !w.Active() {
+		return Workload{}
+	}
+	if w.Popularity != "zipf" {
+		w.ZipfS = 0
+	}
+	if w.HopBudget == 0 {
+		w.HopBudget = protocol.DefaultHopBudget
+	}
+	if w.OpTimeout == 0 {
+		w.OpTimeout = protocol.DefaultOpTimeout
+	}
+	return w
+}
+
 // Validate names the first workload field that makes the configuration unusable.
 func (w *Workload) Validate() error {
 	if !w.Active() {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -379,12 +380,6 @@ func joinOutcome(j Join) string {
 	return observe.JoinNotJoined
 }
 
-// nearestRank is the q-quantile of sorted values by the nearest-rank rule.
-func nearestRank(sorted []int64, q float64) int64 {
-	r := int(q*float64(len(sorted)) + 0.999999999)
-	return sorted[min(max(r, 1), len(sorted))-1]
-}
-
 func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, params map[string]any, axes []Axis, r *Run) error {
 	set := map[string]any{
 		"run_id": id, "grid_point": int64(point), "replica": int64(replica), "seed": int64(1000 + id),
@@ -484,8 +479,8 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 				w.Null(i)
 				continue
 			}
-			q := map[string]float64{"latency_p50_ns": 0.5, "latency_p99_ns": 0.99, "latency_max_ns": 1}[c.Name]
-			w.Int64(i, nearestRank(lat, q))
+			pct := map[string]int{"latency_p50_ns": 50, "latency_p99_ns": 99, "latency_max_ns": 100}[c.Name]
+			w.Int64(i, stats.NearestRank(lat, pct))
 		case "messages":
 			w.Int64(i, msgs)
 		case "redirects":
@@ -544,7 +539,7 @@ func kvColumns(r *Run) map[string]int64 {
 		p50, p99 = -1, -1
 		if len(lat) > 0 {
 			slices.Sort(lat)
-			p50, p99 = nearestRank(lat, 0.5), nearestRank(lat, 0.99)
+			p50, p99 = stats.NearestRank(lat, 50), stats.NearestRank(lat, 99)
 		}
 	}
 	return map[string]int64{

@@ -7,6 +7,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/analysis/analysisflag"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
+	"github.com/dhtexp/dhtexp/runner"
 )
 
 func init() {
@@ -16,9 +19,7 @@ func init() {
 		ArgsUsage: "RESULTS",
 		Description: `Writes a JSON baseline (spec hash, experiment, and per grid point its parameters,
 runs and failed runs) to FILE, for example experiments/baselines/smoke.json.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "baseline file to write"},
-		},
+		Flags:  analysisflag.Baseline(),
 		Action: baselineCmd,
 	})
 	commands = append(commands, &cli.Command{
@@ -31,19 +32,15 @@ and a minimum rise. A grid point regresses only when its Holm-adjusted p-value i
 AND its failure rate rose by at least --min-effect, so reruns with other seeds do not fail.
 
 Exit status: 0 no regression, 1 some grid point regressed (a table of them is printed),
-2 unusable input (not a result set, a baseline for another spec, grid points missing).`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "baseline", Usage: "baseline file written by dhtexp baseline"},
-			&cli.Float64Flag{Name: "alpha", Value: analysis.DefaultAlpha, Usage: "family-wise significance level"},
-			&cli.Float64Flag{Name: "min-effect", Value: analysis.DefaultMinEffect, Usage: "smallest rise in failure rate that fails, absolute (0.05 = 5 points)"},
-			&cli.BoolFlag{Name: "allow-spec-change", Usage: "compare even if the spec hash differs, matching grid points by parameters"},
-		},
+2 unusable input (not a result set, a baseline for another spec, grid points missing, or
+runs missing: a stopped sweep or a single shard is refused unless --allow-incomplete).`,
+		Flags:  analysisflag.Check(),
 		Action: checkCmd,
 	})
 }
 
 func baselineCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
@@ -58,36 +55,27 @@ func baselineCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if want := s.Manifest.ExpectedRuns(); s.Runs < want {
-		fmt.Fprintf(c.App.ErrWriter, "warning: %s has %d of %d runs; the baseline records what is there\n", args[0], s.Runs, want)
-	}
+	analysis.WarnPartialBaseline(c.App.ErrWriter, args[0], s)
+	runner.CanonicalSpecHashes(s.Manifest)
 	b := analysis.NewBaseline(s)
 	if err := analysis.WriteBaseline(out, b); err != nil {
 		return err
 	}
-	var failed int64
-	for _, p := range b.Points {
-		failed += p.Failures
-	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, failed)
+	fmt.Fprintf(c.App.Writer, "wrote %s: %d grid points, %d runs, %d failed\n", out, len(b.Points), s.Runs, b.Failures())
 	return nil
 }
 
 func checkCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
 	if len(args) != 1 {
 		return usagef("check takes one result set folder, got %d arguments", len(args))
 	}
-	opts := analysis.CheckOptions{
-		Alpha:           c.Float64("alpha"),
-		MinEffect:       c.Float64("min-effect"),
-		AllowSpecChange: c.Bool("allow-spec-change"),
-	}
-	if err := opts.Validate(); err != nil {
-		return usageError{err}
+	opts, err := analysisflag.CheckOptions(c)
+	if err != nil {
+		return cliutil.Usage(err)
 	}
 	path := c.String("baseline")
 	if path == "" {
@@ -101,11 +89,19 @@ func checkCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	incomplete := analysis.WarnIncomplete(c.App.ErrWriter, args[0], s)
+	runner.CanonicalSpecHashes(s.Manifest, &b.SpecHash)
 	res, err := analysis.Check(b, s, opts)
 	if err != nil {
 		// Everything Check refuses is input it cannot use; exit 1 is
 		// reserved for a regression.
-		return exitError{exitBadInput, err}
+		return cliutil.Exit(exitBadInput, err)
+	}
+	// A stopped sweep's rates come from its cheap early grid points and a shard's from a
+	// slice of each: neither is the experiment the baseline recorded. Check's own refusals
+	// come first, since they name the grid points by their parameters.
+	if incomplete && !c.Bool("allow-incomplete") {
+		return cliutil.Exit(exitBadInput, fmt.Errorf("check: %s is incomplete; finish it (or merge its shards) first, or pass --allow-incomplete to compare the runs present", args[0]))
 	}
 	var buf bytes.Buffer
 	if err := analysis.WriteCheck(&buf, res); err != nil {
@@ -115,7 +111,7 @@ func checkCmd(c *cli.Context) error {
 		return err
 	}
 	if n := len(res.Regressed()); n > 0 {
-		return exitError{exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("check: %d grid point(s) regressed against %s", n, path))
 	}
 	return nil
 }

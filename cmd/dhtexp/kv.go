@@ -1,31 +1,19 @@
 package main
 
 import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"strconv"
-	"time"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/node/nodeflag"
 	"github.com/dhtexp/dhtexp/protocol"
 )
 
 func init() {
 	commands = append(commands, kvCommand())
 }
-
-// defaultKVTimeout leaves the node's own operation timeout (protocol.DefaultOpTimeout)
-// room to run out first, so that a slow ring answers "timeout" with what the node knows.
-const defaultKVTimeout = 5 * time.Second
 
 func kvCommand() *cli.Command {
 	return &cli.Command{
@@ -45,10 +33,7 @@ Examples:
   dhtexp kv 127.0.0.1:7000 put colour blue
   dhtexp kv 127.0.0.1:7001 get colour
   dhtexp kv 127.0.0.1:7001 lookup colour --json`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (unknown IDs are null)"},
-			&cli.DurationFlag{Name: "timeout", Value: defaultKVTimeout, Usage: "give up when the node has not answered within this long"},
-		},
+		Flags:  nodeflag.KV(),
 		Action: kvAction,
 	}
 }
@@ -58,57 +43,26 @@ func kvAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(args) < 3 || len(args) > 4 {
-		return usagef("kv: want ADDR lookup|get|put KEY [VALUE], got %d arguments", len(args))
-	}
-	addr, key := args[0], args[2]
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usagef("kv: ADDR %q: %v", addr, err)
-	}
-	kind, err := protocol.ParseOpKind(args[1])
+	addr, q, err := node.ParseKVArgs(args)
 	if err != nil {
-		return usagef("kv: operation: %v", err)
+		return cliutil.Usage(err)
 	}
-	var value []byte
-	switch {
-	case kind == protocol.OpPut && len(args) != 4:
-		return usagef("kv put: want a VALUE after the KEY")
-	case kind != protocol.OpPut && len(args) == 4:
-		return usagef("kv %s: takes no VALUE, got %q", kind, args[3])
-	case kind == protocol.OpPut:
-		value = []byte(args[3])
-	}
-	switch {
-	case key == "":
-		return usagef("kv: KEY is empty")
-	case len(key) > protocol.MaxKeyLen:
-		return usagef("kv: KEY is %d bytes, at most %d", len(key), protocol.MaxKeyLen)
-	case len(value) > protocol.MaxValueLen:
-		return usagef("kv: VALUE is %d bytes, at most %d", len(value), protocol.MaxValueLen)
-	}
+	kind, key := q.Kind, q.Key
 	timeout := c.Duration("timeout")
 	if timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	ctx, cancel := context.WithTimeout(c.Context, timeout)
-	defer cancel()
-	rep, err := node.KV(ctx, addr, node.KVRequest{Kind: kind, Key: key, Value: value})
+	secret, err := readSecret(c)
+	if err != nil {
+		return err
+	}
+	rep, err := node.AskKV(c.Context, addr, q, timeout, node.WithSecret(secret))
 	what := fmt.Sprintf("kv %s %q", kind, key)
 	if err != nil {
-		var oe *net.OpError
-		switch {
-		case errors.As(err, &oe) && oe.Op == "dial":
-			return exitError{exitBadInput, fmt.Errorf("%s: cannot connect to the node at %s: %w", what, addr, err)}
-		case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-			// Connected and asked: the operation itself got no answer in time.
-			rep = node.KVReply{Kind: kind, Status: protocol.StatusTimeout, KeyID: protocol.None, Owner: protocol.None,
-				Error: fmt.Sprintf("no reply from %s within --timeout %v", addr, timeout)}
-		default:
-			return exitError{exitBadInput, fmt.Errorf("%s: connection to the node at %s: %w", what, addr, err)}
-		}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: %w", what, err))
 	}
 	if rep.Status != node.StatusRefused {
-		if err := printKV(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
+		if err := node.WriteKVReply(c.App.Writer, c.Bool("json"), kind, key, &rep); err != nil {
 			return err
 		}
 	}
@@ -116,76 +70,9 @@ func kvAction(c *cli.Context) error {
 	case protocol.StatusOK:
 		return nil
 	case node.StatusRefused:
-		return exitError{exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error)}
+		return cliutil.Exit(exitBadInput, fmt.Errorf("%s: the node at %s refused the request: %s", what, addr, rep.Error))
 	case protocol.StatusNotFound:
-		return exitError{exitFailure, fmt.Errorf("%s: not found", what)}
+		return cliutil.Exit(exitFailure, fmt.Errorf("%s: not found", what))
 	}
-	msg := node.StatusName(rep.Status)
-	if rep.Error != "" {
-		msg += ": " + rep.Error
-	}
-	return exitError{exitFailure, fmt.Errorf("%s: %s", what, msg)}
-}
-
-// kvJSON is the --json output.
-type kvJSON struct {
-	Op          string  `json:"op"`
-	Key         string  `json:"key"`
-	KeyID       *uint64 `json:"key_id"`
-	Status      string  `json:"status"`
-	Owner       *uint64 `json:"owner"`
-	OwnerAddr   string  `json:"owner_addr,omitempty"`
-	Hops        int     `json:"hops"`
-	Value       *string `json:"value,omitempty"`        // get: the value, when it is UTF-8
-	ValueBase64 string  `json:"value_base64,omitempty"` // get: the value, when it is not
-	Error       string  `json:"error,omitempty"`
-}
-
-func printKV(w io.Writer, asJSON bool, kind protocol.OpKind, key string, r *node.KVReply) error {
-	found := kind == protocol.OpGet && r.Status == protocol.StatusOK
-	if asJSON {
-		out := kvJSON{Op: kind.String(), Key: key, KeyID: jsonID(r.KeyID), Status: node.StatusName(r.Status),
-			Owner: jsonID(r.Owner), OwnerAddr: r.OwnerAddr, Hops: r.Hops, Error: r.Error}
-		if found {
-			if utf8.Valid(r.Value) {
-				v := string(r.Value)
-				out.Value = &v
-			} else {
-				out.ValueBase64 = base64.StdEncoding.EncodeToString(r.Value)
-			}
-		}
-		return json.NewEncoder(w).Encode(out)
-	}
-	line := fmt.Sprintf("%s %s %q", node.StatusName(r.Status), kind, key)
-	if r.KeyID != protocol.None {
-		line += fmt.Sprintf(" (key id %v)", r.KeyID)
-	}
-	switch {
-	case r.Owner == protocol.None:
-		line += ": owner unknown"
-	case r.OwnerAddr == "":
-		line += fmt.Sprintf(": owner %v", r.Owner)
-	default:
-		line += fmt.Sprintf(": owner %v at %s", r.Owner, r.OwnerAddr)
-	}
-	line += ", " + strconv.Itoa(r.Hops) + " hop"
-	if r.Hops != 1 {
-		line += "s"
-	}
-	if found {
-		line += ", value " + strconv.Quote(string(r.Value))
-	}
-	if r.Error != "" {
-		line += ": " + r.Error
-	}
-	_, err := fmt.Fprintln(w, line)
-	return err
-}
-
-func jsonID(id protocol.ID) *uint64 {
-	if id == protocol.None {
-		return nil
-	}
-	v := uint64(id)
-	return &v
+	return cliutil.Exit(exitFailure, fmt.Errorf("%s: %s", what, rep.Problem()))
 }

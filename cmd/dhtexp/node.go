@@ -1,62 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net"
-	"os"
-	"os/signal"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/node"
-	"github.com/dhtexp/dhtexp/observe"
-	"github.com/dhtexp/dhtexp/protocol"
-	"github.com/dhtexp/dhtexp/trace"
+	"github.com/dhtexp/dhtexp/node/nodeflag"
 )
 
 func init() {
 	commands = append(commands, nodeCommand(), statusCommand())
 }
 
-// defaultNodeProtocol is the variant real nodes run unless told otherwise: the one whose
-// joins end, in success or a reported failure, when messages are lost or peers die, as
-// they do on real networks.
-const defaultNodeProtocol = "predlock-retry"
-
-// timeoutFlag and retriesFlag tune the variants that retry; "dhtexp node" and "dhtexp
-// cluster" share them.
-func timeoutFlag() cli.Flag {
-	return &cli.DurationFlag{Name: "timeout", Value: time.Duration(protocol.DefaultTimeout),
-		Usage: "variants that retry: wait this long for an answer, doubling with every attempt without progress"}
-}
-
-func retriesFlag() cli.Flag {
-	return &cli.IntFlag{Name: "retries", Value: protocol.DefaultRetries,
-		Usage: "variants that retry: give up (and report it) after this many attempts in a row without progress"}
-}
-
-// retryParams reads --timeout and --retries.
-func retryParams(c *cli.Context) (time.Duration, int, error) {
-	timeout, retries := c.Duration("timeout"), c.Int("retries")
-	switch {
-	case timeout <= 0:
-		return 0, 0, usagef("--timeout must be positive")
-	case retries < 1:
-		return 0, 0, usagef("--retries must be at least 1")
-	}
-	return timeout, retries, nil
-}
+// defaultNodeProtocol is the variant real nodes run unless told otherwise.
+const defaultNodeProtocol = nodeflag.DefaultProtocol
 
 // leaveTimeout bounds a node's whole leave (the protocol's exchange where the variant has
 // one, else the leave notices being written), so that the process exits within a second
@@ -71,7 +33,7 @@ func nodeCommand() *cli.Command {
 		Description: `Runs the protocol code the simulator runs, with real time and TCP connections
 (docs/wire.md, docs/nodes.md). Without --join or --left/--right the node is a one-node ring.
 It answers "dhtexp status" and "dhtexp kv" on its port and leaves on SIGINT or SIGTERM:
-through the protocol's leave exchange where the variant has one (predlock), which hands
+through the protocol's leave exchange where the variant has one (predlock, predlock-retry), which hands
 its keys to its right neighbour, else by telling both neighbours that it goes. It prints
 "node ID listening on ADDR" once it is up.
 
@@ -80,267 +42,45 @@ Examples:
   dhtexp node --listen 127.0.0.1:7001 --join 127.0.0.1:7000 --trace n1.parquet
   dhtexp status 127.0.0.1:7000
   dhtexp kv 127.0.0.1:7001 put colour blue`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address to listen on; a non-loopback one binds only when given here explicitly"},
-			&cli.StringFlag{Name: "advertise", Usage: "address other nodes dial (default: the listen address)"},
-			&cli.StringFlag{Name: "join", Usage: "join the ring through the node at this `ADDR`"},
-			&cli.StringFlag{Name: "left", Usage: "start as a ring member with this left neighbour, `ID@ADDR` (needs --right)"},
-			&cli.StringFlag{Name: "right", Usage: "start as a ring member with this right neighbour, `ID@ADDR` (needs --left)"},
-			&cli.Int64Flag{Name: "id", Value: -1, Usage: "ring ID (default: random)"},
-			&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits; every node of a ring must agree"},
-			&cli.StringFlag{Name: "protocol", Value: defaultNodeProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
-			timeoutFlag(), retriesFlag(),
-			&cli.IntFlag{Name: "replicas", Usage: "copies of each key on the owner's next successors (0 none; every node of a ring should use the same)"},
-			&cli.DurationFlag{Name: "finger-period", Value: node.DefaultFingerPeriod, Usage: "refresh one routing shortcut this often; 0 never (routing then follows right neighbours)"},
-			&cli.IntFlag{Name: "hop-budget", Value: protocol.DefaultHopBudget, Usage: "a key-value operation fails after this many forwards (1..65535)"},
-			&cli.DurationFlag{Name: "op-timeout", Value: time.Duration(protocol.DefaultOpTimeout), Usage: "a key-value operation this node starts fails without an answer within this long"},
-			&cli.Uint64Flag{Name: "seed", Usage: "draw the random ID from this seed (default: crypto/rand)"},
-			&cli.StringFlag{Name: "join-at", Usage: "start the join at this RFC 3339 time rather than at once"},
-			&cli.BoolFlag{Name: "defer-join", Usage: `identify the contact, then start the join when a "join" line arrives on stdin`},
-			&cli.BoolFlag{Name: "exit-with-stdin", Usage: "tell both neighbours and exit when stdin closes, without the leave exchange (so that a parent's nodes never outlive it)"},
-			&cli.StringFlag{Name: "trace", Usage: "write events to this Parquet `FILE` (dhtexp.events, clock=wall)"},
-			&cli.Int64Flag{Name: "run-id", Usage: "run_id column of the trace"},
-			&cli.DurationFlag{Name: "idle-timeout", Value: node.DefaultIdleTimeout, Usage: "close inbound connections that complete no frame for this long"},
-			&cli.DurationFlag{Name: "peer-timeout", Value: node.DefaultPeerTimeout, Usage: "a peer unreachable this long is dead; its messages are dropped"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug | info | warn | error"},
-		},
+		Flags:  nodeflag.Node(),
 		Action: nodeAction,
 	}
 }
 
-func nodeConfig(c *cli.Context) (node.Config, error) {
-	cfg := node.Config{
-		Listen:           c.String("listen"),
-		AllowNonLoopback: c.IsSet("listen"),
-		Advertise:        c.String("advertise"),
-		Protocol:         c.String("protocol"),
-		Bits:             c.Uint("bits"),
-		ID:               protocol.None,
-		Join:             c.String("join"),
-		DeferJoin:        c.Bool("defer-join"),
-		IdleTimeout:      c.Duration("idle-timeout"),
-		PeerTimeout:      c.Duration("peer-timeout"),
-		FingerPeriod:     c.Duration("finger-period"),
-		Replicas:         c.Int("replicas"),
-		HopBudget:        c.Int("hop-budget"),
-		OpTimeout:        c.Duration("op-timeout"),
-	}
-	if c.Args().Len() > 0 {
-		return cfg, usagef("node takes no arguments, got %q", c.Args().Slice())
-	}
-	if _, err := protocol.Lookup(cfg.Protocol); err != nil {
-		return cfg, usagef("--protocol: %v", err)
-	}
-	var err error
-	if cfg.Timeout, cfg.Retries, err = retryParams(c); err != nil {
-		return cfg, err
-	}
-	switch {
-	case cfg.FingerPeriod < 0:
-		return cfg, usagef("--finger-period must not be negative (0 turns finger refresh off)")
-	case cfg.Replicas < 0 || cfg.Replicas > 16:
-		return cfg, usagef("--replicas must be in 0..16, got %d", cfg.Replicas)
-	case cfg.HopBudget < 1 || cfg.HopBudget > 65535:
-		return cfg, usagef("--hop-budget must be in 1..65535, got %d", cfg.HopBudget)
-	case cfg.OpTimeout <= 0:
-		return cfg, usagef("--op-timeout must be positive")
-	}
-	if host, _, err := net.SplitHostPort(cfg.Listen); err != nil || host == "" {
-		// An empty host would bind every interface, which must be asked for by name.
-		return cfg, usagef("--listen %q: want HOST:PORT with a host, e.g. 127.0.0.1:7000 (0.0.0.0:7000 binds every interface)", cfg.Listen)
-	}
-	ring := protocol.Ring{Bits: cfg.Bits}
-	if err := ring.Validate(); err != nil {
-		return cfg, usagef("--bits: %v", err)
-	}
-	if id := c.Int64("id"); id >= 0 {
-		if !ring.Contains(protocol.ID(id)) {
-			return cfg, usagef("--id %d is outside the %d-bit ring", id, cfg.Bits)
-		}
-		cfg.ID = protocol.ID(id)
-	} else if id != -1 {
-		return cfg, usagef("--id must not be negative")
-	}
-	if c.IsSet("seed") {
-		var key [32]byte
-		binary.LittleEndian.PutUint64(key[:], c.Uint64("seed"))
-		cfg.Rand = rand.NewChaCha8(key)
-	}
-	if c.IsSet("left") != c.IsSet("right") {
-		return cfg, usagef("--left and --right go together")
-	}
-	if c.IsSet("left") {
-		if cfg.Join != "" {
-			return cfg, usagef("--join and --left/--right exclude each other")
-		}
-		cfg.Member = true
-		if cfg.Left, err = parsePeer("left", c.String("left"), ring); err != nil {
-			return cfg, err
-		}
-		if cfg.Right, err = parsePeer("right", c.String("right"), ring); err != nil {
-			return cfg, err
-		}
-		if cfg.ID == protocol.None {
-			return cfg, usagef("a ring member (--left/--right) needs its --id")
-		}
-	}
-	if v := c.String("join-at"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return cfg, usagef("--join-at: %v", err)
-		}
-		cfg.JoinAt = t
-	}
-	if (cfg.DeferJoin || !cfg.JoinAt.IsZero()) && cfg.Join == "" {
-		return cfg, usagef("--defer-join and --join-at need --join")
-	}
-	return cfg, nil
-}
-
-// parsePeer reads ID@ADDR.
-func parsePeer(flag, v string, ring protocol.Ring) (node.Peer, error) {
-	idText, addr, ok := strings.Cut(v, "@")
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if !ok || err != nil || !ring.Contains(protocol.ID(id)) {
-		return node.Peer{}, usagef("--%s: want ID@ADDR with an ID on the %d-bit ring, got %q", flag, ring.Bits, v)
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return node.Peer{}, usagef("--%s: %v", flag, err)
-	}
-	return node.Peer{ID: protocol.ID(id), Addr: addr}, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return l, usagef("--log-level: %v", err)
-	}
-	return l, nil
-}
-
 func nodeAction(c *cli.Context) error {
-	cfg, err := nodeConfig(c)
+	if c.Args().Len() > 0 {
+		return usagef("node takes no arguments, got %q", c.Args().Slice())
+	}
+	cfg, err := nodeflag.Config(c)
+	if err != nil {
+		return cliutil.Usage(err)
+	}
+	tw, err := nodeflag.Tracer(c, &cfg)
 	if err != nil {
 		return err
 	}
-	level, err := parseLevel(c.String("log-level"))
-	if err != nil {
-		return err
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-
-	var tw *traceWriter
-	if path := c.String("trace"); path != "" {
-		ew, err := trace.CreateEvents(path, trace.ClockWall, trace.Options{})
-		if err != nil {
-			return err
-		}
-		tw = &traceWriter{w: ew, run: c.Int64("run-id"), log: cfg.Logger}
+	if tw != nil { // a nil *EventTracer would be a non-nil Tracer
 		cfg.Tracer = tw
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cliutil.SignalContext(c.Context, false)
 	defer stop()
-	// Stdin is watched from the start, so that a parent that goes away while the node is
-	// still waiting for its contact takes the node with it.
-	joinLine := make(chan struct{}, 1)
-	stdinClosed := make(chan struct{})
-	if cfg.DeferJoin || c.Bool("exit-with-stdin") {
-		exitOnEOF := c.Bool("exit-with-stdin")
-		go func() {
-			sc := bufio.NewScanner(c.App.Reader)
-			for sc.Scan() {
-				if strings.TrimSpace(sc.Text()) == "join" {
-					select {
-					case joinLine <- struct{}{}:
-					default:
-					}
-				}
-			}
-			if exitOnEOF {
-				close(stdinClosed)
-				stop()
-			}
-		}()
-	}
-	n, err := node.StartContext(ctx, cfg)
+	err = node.RunProcess(ctx, cfg, node.Process{Stdin: c.App.Reader, ExitWithStdin: c.Bool("exit-with-stdin"),
+		LeaveTimeout: leaveTimeout, Started: func(n *node.Node) {
+			fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
+		}})
+	// A refused join (its ID is taken) comes back as an error naming the ID and its node.
 	if err != nil {
 		if tw != nil {
-			tw.w.Abort()
+			tw.Abort()
 		}
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "node %v listening on %s\n", n.ID(), n.Addr())
-	for running := true; running; {
-		select {
-		case <-joinLine:
-			n.StartJoin()
-		case <-ctx.Done():
-			running = false
-		case <-n.Done():
-			running = false
-		}
-	}
-	select {
-	case <-stdinClosed:
-		// A parent closes the stdins of all its nodes at once (dhtexp cluster, at the end
-		// of a run): every exchange would wait for a left neighbour that leaves too, and
-		// its messages would land in the run's trace.
-		n.LeaveNotice(leaveTimeout)
-	default:
-		n.Leave(leaveTimeout)
-	}
 	if tw != nil {
-		if err := tw.close(); err != nil {
+		if err := tw.Close(); err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
 	}
 	return nil
-}
-
-// traceWriter adapts a Parquet events file to the node's tracer. The node calls it from
-// one goroutine only, and close runs after the node has stopped.
-type traceWriter struct {
-	w   *trace.EventWriter
-	run int64
-	log *slog.Logger
-	err error
-}
-
-func (t *traceWriter) Event(e *observe.Event) {
-	if t.err != nil {
-		return
-	}
-	te := traceEvent(t.run, e)
-	if t.err = t.w.WriteEvent(&te); t.err != nil {
-		t.log.Error("trace write failed; no further events are written", "err", t.err)
-	}
-}
-
-func (t *traceWriter) close() error {
-	if t.err != nil {
-		t.w.Abort()
-		return t.err
-	}
-	return t.w.Close()
-}
-
-// traceEvent converts a driver event into an events-table row.
-func traceEvent(run int64, e *observe.Event) trace.Event {
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
-	}
-	return trace.Event{RunID: run, Seq: e.Seq, TimeNs: e.Time, Kind: e.Kind.String(), MsgType: mt,
-		Node: traceID(e.Node), From: traceID(e.From), To: traceID(e.To), Joiner: traceID(e.Joiner),
-		Left: traceID(e.Left), Right: traceID(e.Right), Detail: e.Detail}
-}
-
-// traceID maps an ID to the trace's integers, where -1 is null.
-func traceID(id protocol.ID) int64 {
-	if id == protocol.None {
-		return -1
-	}
-	return int64(id)
 }
 
 func statusCommand() *cli.Command {
@@ -348,10 +88,7 @@ func statusCommand() *cli.Command {
 		Name:      "status",
 		Usage:     "print a running node's state",
 		ArgsUsage: "ADDR",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print JSON (unset IDs are null, times Unix nanoseconds)"},
-			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "give up after this long"},
-		},
+		Flags:     nodeflag.Status(),
 		Action: func(c *cli.Context) error {
 			args, err := lateFlags(c)
 			if err != nil {
@@ -360,9 +97,13 @@ func statusCommand() *cli.Command {
 			if len(args) != 1 {
 				return usagef("status: want one node address, got %d arguments", len(args))
 			}
+			secret, err := readSecret(c)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
-			s, err := node.QueryStatus(ctx, args[0])
+			s, err := node.QueryStatus(ctx, args[0], node.WithSecret(secret))
 			if err != nil {
 				return fmt.Errorf("status of %s: %w", args[0], err)
 			}
@@ -371,57 +112,8 @@ func statusCommand() *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(s)
 			}
-			printStatus(c.App.Writer, &s)
+			s.WriteText(c.App.Writer)
 			return nil
 		},
-	}
-}
-
-func printStatus(w io.Writer, s *node.Status) {
-	peer := func(id protocol.ID, addr string) string {
-		if id == protocol.None {
-			return "-"
-		}
-		if addr == "" {
-			return id.String()
-		}
-		return fmt.Sprintf("%v at %s", id, addr)
-	}
-	var flags []string
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{s.Connected, "connected"}, {s.Waiting, "waiting"}, {s.Locked, "locked"}, {s.Failed, "failed"},
-		{s.Leaving, "leaving"}, {s.Departed, "departed"}} {
-		if f.on {
-			flags = append(flags, f.name)
-		}
-	}
-	if len(flags) == 0 {
-		flags = []string{"-"}
-	}
-	join := "member (started inside the ring)"
-	switch {
-	case s.Member:
-	case s.JoinEnd != 0:
-		join = fmt.Sprintf("joined through %v in %v", s.Contact, time.Duration(s.JoinEnd-s.JoinStart))
-	case s.Failed:
-		join = fmt.Sprintf("failed: gave up joining through %v after its retries", s.Contact)
-	case s.JoinStart != 0:
-		join = fmt.Sprintf("joining through %v for %v", s.Contact, time.Since(time.Unix(0, s.JoinStart)).Round(time.Millisecond))
-	default:
-		join = fmt.Sprintf("not started (contact %v)", s.Contact)
-	}
-	fmt.Fprintf(w, "node      %v at %s (%s, %d bits)\n", s.ID, s.Addr, s.Protocol, s.Bits)
-	fmt.Fprintf(w, "left      %s\n", peer(s.Left, s.LeftAddr))
-	fmt.Fprintf(w, "right     %s\n", peer(s.Right, s.RightAddr))
-	fmt.Fprintf(w, "flags     %s\n", strings.Join(flags, ","))
-	fmt.Fprintf(w, "queue     %d\n", s.Queue)
-	fmt.Fprintf(w, "timers    %d pending\n", s.Timers)
-	fmt.Fprintf(w, "keys      %d stored, %d fingers\n", s.Keys, s.Fingers)
-	fmt.Fprintf(w, "join      %s\n", join)
-	fmt.Fprintf(w, "messages  sent %d, delivered %d, dropped %d\n", s.Sent, s.Delivered, s.Dropped)
-	if s.Error != "" {
-		fmt.Fprintf(w, "error     %s\n", s.Error)
 	}
 }

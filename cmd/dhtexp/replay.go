@@ -1,12 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dhtexp/dhtexp/internal/cliutil"
+	"github.com/dhtexp/dhtexp/params/paramflag"
 	"github.com/dhtexp/dhtexp/replay"
+	"github.com/dhtexp/dhtexp/runlog"
+	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -32,27 +35,23 @@ Examples:
 			if err != nil {
 				return err
 			}
-			color, err := wantColor(c.String("color"), c.App.Writer)
+			color, err := paramflag.Color(c)
 			if err != nil {
-				return err
+				return cliutil.Usage(err)
 			}
-			if err := runOne(c.App.Writer, cfg, color); err != nil {
-				return err
+			// A configuration the simulator refuses is bad input.
+			if err := runlog.One(c.App.Writer, cfg, color); err != nil {
+				return usagef("%v", err)
 			}
 			path := c.String("svg")
 			if path == "" {
 				return nil
 			}
-			var rec replay.Recorder
-			if _, err := sim.Run(cfg, &rec); err != nil {
+			svg, err := replay.Diagram(cfg, c.Int("max-rows"))
+			if err != nil {
 				return err
 			}
-			title := replay.CommandLine(cfg)
-			var svg bytes.Buffer
-			if err := replay.WriteSVG(&svg, rec.Events, replay.DiagramOptions{Title: title, MaxRows: c.Int("max-rows")}); err != nil {
-				return err
-			}
-			if err := trace.WriteFileAtomic(path, svg.Bytes()); err != nil {
+			if err := trace.WriteFileAtomic(path, svg); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "sequence diagram: %s\n", path)
@@ -83,12 +82,7 @@ Example:
 			if err != nil {
 				return usagef("%v", err)
 			}
-			w := c.App.Writer
-			fmt.Fprintf(w, "outcome %s kept through %d reduction(s) in %d runs:\n", res.Outcome, len(res.Steps), res.Runs)
-			for _, s := range res.Steps {
-				fmt.Fprintf(w, "  %s\n", s)
-			}
-			fmt.Fprintf(w, "fails with: %s\nreplay with:\n  %s\n", res.Detail, replay.CommandLine(res.Config))
+			res.WriteText(c.App.Writer)
 			return nil
 		},
 	})
@@ -104,7 +98,11 @@ func replayConfig(c *cli.Context) (sim.Config, error) {
 	case 0:
 		return configFromFlags(c)
 	case 2:
-		return configFromResults(args[0], args[1])
+		cfg, err := runner.RunConfigArg(args[0], args[1])
+		if err != nil {
+			return sim.Config{}, usagef("%v", err)
+		}
+		return cfg, nil
 	}
 	return sim.Config{}, usagef("expected RESULTS RUN_ID or no arguments, got %q", args)
 }

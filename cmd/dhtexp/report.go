@@ -8,6 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dhtexp/dhtexp/analysis"
+	"github.com/dhtexp/dhtexp/analysis/analysisflag"
+	"github.com/dhtexp/dhtexp/failex"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 )
 
 func init() {
@@ -24,17 +27,13 @@ ops table when there is one), inconsistent gets, key safety and stale fingers pe
 
 With --format, the table is printed to stdout instead (text, csv, json or markdown); add -o to
 write the report as well. Exit status 2 means RESULTS is not a usable result set.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "report folder (default RESULTS/report)"},
-			&cli.StringFlag{Name: "x", Usage: "sweep axis to plot along the x axis (default: the first numeric axis)"},
-			&cli.StringFlag{Name: "format", Usage: "print the table to stdout as text, csv, json or markdown"},
-		},
+		Flags:  analysisflag.Report(),
 		Action: reportCmd,
 	})
 }
 
 func reportCmd(c *cli.Context) error {
-	args, err := interspersed(c)
+	args, err := interspersed(c, "a result set folder")
 	if err != nil || len(args) == 0 {
 		return err
 	}
@@ -42,16 +41,15 @@ func reportCmd(c *cli.Context) error {
 		return usagef("report takes one result set folder, got %d arguments", len(args))
 	}
 	results := args[0]
-	var format analysis.Format
-	if f := c.String("format"); f != "" {
-		if format, err = analysis.ParseFormat(f); err != nil {
-			return usageError{err}
-		}
+	format, err := analysisflag.Format(c)
+	if err != nil {
+		return cliutil.Usage(err)
 	}
 	s, err := openSummary(results, analysis.Options{X: c.String("x")})
 	if err != nil {
 		return err
 	}
+	analysis.WarnIncomplete(c.App.ErrWriter, results, s)
 	if format != "" {
 		// Rendered in full before printing, so a failure prints nothing.
 		var buf bytes.Buffer
@@ -69,6 +67,7 @@ func reportCmd(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join(results, "report")
 	}
+	failex.Fill(results, s)
 	if err := analysis.WriteReport(out, s); err != nil {
 		return err
 	}
@@ -88,11 +87,7 @@ func reportCmd(c *cli.Context) error {
 // openSummary opens and analyses a result set; input errors exit with
 // exitBadInput.
 func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
-	rs, err := analysis.Open(dir)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	s, err := analysis.Analyze(rs, opts)
+	s, err := analysis.Load(dir, opts)
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -102,22 +97,7 @@ func openSummary(dir string, opts analysis.Options) (*analysis.Summary, error) {
 // badInput gives input errors exitBadInput and leaves others as they are.
 func badInput(err error) error {
 	if analysis.IsInputError(err) {
-		return exitError{exitBadInput, err}
+		return cliutil.Exit(exitBadInput, err)
 	}
 	return err
-}
-
-// interspersed returns the command's positional arguments, applying flags
-// found among them: the usage lines put flags after RESULTS, and
-// urfave/cli v2 stops reading flags at the first positional argument. A
-// help flag there shows the help and returns no arguments.
-func interspersed(c *cli.Context) ([]string, error) {
-	pos, err := lateFlags(c)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) == 0 {
-		return nil, usagef("%s needs a result set folder (usage: dhtexp %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
-	}
-	return pos, nil
 }

@@ -1,22 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"math"
-	"os"
-	"runtime"
-	"slices"
-	"strings"
-	"sync"
-	"time"
-
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
-	"github.com/dhtexp/dhtexp/analysis/stats"
-	"github.com/dhtexp/dhtexp/observe"
-	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
+	"github.com/dhtexp/dhtexp/params/paramflag"
+	"github.com/dhtexp/dhtexp/runlog"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
@@ -34,139 +23,23 @@ With --seeds N, runs seeds seed..seed+N-1 on all cores and prints a summary.
 
 Examples:
   dhtexp run --scenario simple --seed 7
+  dhtexp run --scenario advanced --nodes 999 --horizon 10s --quiet
   dhtexp run --scenario simple --seeds 1000
   dhtexp run --scenario random --nodes 64 --joiners 16 --timing async --delay uniform --delay-min 1ms --delay-max 20ms --seeds 500`,
-		Flags:  simFlags(),
+		Flags: append(simFlags(), &cli.BoolFlag{Name: "quiet",
+			Usage: "with one seed: print the outcome and the counts only, no message log or final ring"}),
 		Action: runAction,
 	}
 }
 
 // simFlags names everything a simulated run has; run, replay and shrink share them.
-func simFlags() []cli.Flag {
-	d := sim.DefaultConfig()
-	return []cli.Flag{
-		&cli.StringFlag{Name: "scenario", Value: d.Scenario, Usage: "simple | advanced | random"},
-		&cli.IntFlag{Name: "nodes", Value: d.Nodes, Usage: "advanced: n (n-1 nodes in all); random: initial ring members"},
-		&cli.IntFlag{Name: "joiners", Value: d.Joiners, Usage: "random: newcomers"},
-		&cli.DurationFlag{Name: "join-window", Value: 0, Usage: "newcomers start at times spread over this window"},
-		&cli.UintFlag{Name: "bits", Value: d.Bits, Usage: "ID space is 2^bits"},
-		&cli.StringFlag{Name: "protocol", Value: d.Protocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")},
-		&cli.StringFlag{Name: "timing", Value: d.Timing, Usage: "seed (the original's blocking sends and polling) | async (message passing)"},
-		&cli.DurationFlag{Name: "unit", Value: time.Duration(d.Unit), Usage: "the seed timing model's time unit"},
-		&cli.StringFlag{Name: "delay", Value: d.Delay.Kind, Usage: "delay distribution: " + strings.Join(sim.DelayKinds, " | ")},
-		&cli.DurationFlag{Name: "delay-value", Usage: "constant delay"},
-		&cli.DurationFlag{Name: "delay-min", Value: time.Duration(d.Delay.Min), Usage: "uniform, uniform-int: smallest delay"},
-		&cli.DurationFlag{Name: "delay-max", Value: time.Duration(d.Delay.Max), Usage: "uniform, uniform-int: largest delay"},
-		&cli.DurationFlag{Name: "delay-step", Usage: "uniform-int: granularity (default: the unit)"},
-		&cli.DurationFlag{Name: "delay-mean", Usage: "exponential: mean delay"},
-		&cli.DurationFlag{Name: "delay-median", Usage: "lognormal: median delay"},
-		&cli.Float64Flag{Name: "delay-sigma", Usage: "lognormal: shape"},
-		&cli.StringFlag{Name: "link", Value: d.Link, Usage: "async links: fifo | reorder"},
-		&cli.DurationFlag{Name: "horizon", Value: time.Duration(d.Horizon), Usage: "nothing at or after this virtual time happens"},
-		&cli.Int64Flag{Name: "max-messages", Value: d.MaxMessages, Usage: "message budget; exceeding it ends the run as a livelock"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "run seed (the first seed with --seeds)"},
-		&cli.IntFlag{Name: "seeds", Value: 1, Usage: "number of seeds; more than one prints a summary"},
-		&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel runs with --seeds"},
-		&cli.DurationFlag{Name: "timeout", Usage: "variants that retry: how long a node waits for an answer (default: the variant's)"},
-		&cli.IntFlag{Name: "retries", Usage: "variants that retry: attempts without progress before giving up (default: the variant's)"},
-		&cli.Float64Flag{Name: "loss", Usage: "faults: probability that a message is lost"},
-		&cli.Float64Flag{Name: "duplicate", Usage: "faults: probability that a message is delivered twice"},
-		&cli.DurationFlag{Name: "reorder-window", Usage: "faults: extra uniform delay in [0, window] per message"},
-		&cli.Float64Flag{Name: "spike-prob", Usage: "faults: probability of a delay spike"},
-		&cli.DurationFlag{Name: "spike", Usage: "faults: extra delay of a spike"},
-		&cli.StringFlag{Name: "crash-node", Usage: "faults: random | member | joiner | an ID"},
-		&cli.DurationFlag{Name: "crash-at", Usage: "faults: when the node crashes"},
-		&cli.StringFlag{Name: "crash-after", Usage: "faults: crash right after sending this message type instead"},
-		&cli.DurationFlag{Name: "restart-after", Usage: "faults: bring the crashed node back after this long"},
-		&cli.Float64Flag{Name: "partition-fraction", Usage: "faults: share of nodes cut off by a partition"},
-		&cli.DurationFlag{Name: "partition-at", Usage: "faults: when the partition starts"},
-		&cli.DurationFlag{Name: "heal-at", Usage: "faults: when it heals (0: never)"},
-		&cli.BoolFlag{Name: "no-check", Usage: "skip the per-event safety checker (end-of-run checks still run)"},
-		&cli.IntFlag{Name: "leavers", Usage: "random scenario, predlock: initial members that leave gracefully during the join window"},
-		&cli.IntFlag{Name: "keys", Usage: "DHT workload: keys stored from the start (0 with --rate 0: no workload; needs --timing async)"},
-		&cli.Float64Flag{Name: "rate", Usage: "DHT workload: client operations per second of virtual time"},
-		&cli.Float64Flag{Name: "lookup", Value: d.Workload.Lookup, Usage: "DHT workload: weight of lookups in the mix"},
-		&cli.Float64Flag{Name: "get", Value: d.Workload.Get, Usage: "DHT workload: weight of gets in the mix"},
-		&cli.Float64Flag{Name: "put", Value: d.Workload.Put, Usage: "DHT workload: weight of puts in the mix"},
-		&cli.StringFlag{Name: "popularity", Value: d.Workload.Popularity, Usage: "DHT workload: uniform | zipf"},
-		&cli.Float64Flag{Name: "zipf-s", Value: d.Workload.ZipfS, Usage: "DHT workload: zipf exponent (> 1)"},
-		&cli.DurationFlag{Name: "before", Usage: "DHT workload: operations start this long before the joins"},
-		&cli.DurationFlag{Name: "after", Usage: "DHT workload: and go on this long after the last join ended"},
-		&cli.DurationFlag{Name: "finger-period", Value: time.Duration(d.Workload.FingerPeriod), Usage: "DHT workload: how often a node refreshes one finger (0: no fingers)"},
-		&cli.StringFlag{Name: "fingers", Value: d.Workload.Fingers, Usage: "DHT workload: fresh | empty fingers at the initial members"},
-		&cli.IntFlag{Name: "hop-budget", Usage: "DHT workload: forwards before an operation fails (default: the protocol's)"},
-		&cli.DurationFlag{Name: "op-timeout", Usage: "DHT workload: how long a client waits for an answer (default: the protocol's)"},
-		&cli.IntFlag{Name: "replicas", Usage: "DHT workload: successors of a key's owner that keep a copy"},
-		&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto | always | never"},
-	}
-}
+var simFlags = paramflag.RunFlags
 
+// configFromFlags reads the run parameters and the seed.
 func configFromFlags(c *cli.Context) (sim.Config, error) {
-	cfg := sim.DefaultConfig()
-	cfg.Scenario = c.String("scenario")
-	cfg.Nodes = c.Int("nodes")
-	cfg.Joiners = c.Int("joiners")
-	cfg.JoinWindow = int64(c.Duration("join-window"))
-	cfg.Bits = c.Uint("bits")
-	cfg.Protocol = c.String("protocol")
-	cfg.Timing = c.String("timing")
-	cfg.Unit = int64(c.Duration("unit"))
-	cfg.Delay = sim.Delay{
-		Kind:   c.String("delay"),
-		Value:  int64(c.Duration("delay-value")),
-		Min:    int64(c.Duration("delay-min")),
-		Max:    int64(c.Duration("delay-max")),
-		Step:   int64(c.Duration("delay-step")),
-		Mean:   int64(c.Duration("delay-mean")),
-		Median: int64(c.Duration("delay-median")),
-		Sigma:  c.Float64("delay-sigma"),
-	}
-	cfg.Link = c.String("link")
-	cfg.Horizon = int64(c.Duration("horizon"))
-	cfg.MaxMessages = c.Int64("max-messages")
-	cfg.Seed = c.Uint64("seed")
-	cfg.NoCheck = c.Bool("no-check")
-	cfg.Timeout = int64(c.Duration("timeout"))
-	cfg.Retries = c.Int("retries")
-	cfg.Faults = sim.Faults{
-		Loss:              c.Float64("loss"),
-		Duplicate:         c.Float64("duplicate"),
-		ReorderWindow:     int64(c.Duration("reorder-window")),
-		SpikeProb:         c.Float64("spike-prob"),
-		Spike:             int64(c.Duration("spike")),
-		CrashNode:         c.String("crash-node"),
-		CrashAt:           int64(c.Duration("crash-at")),
-		CrashAfter:        c.String("crash-after"),
-		RestartAfter:      int64(c.Duration("restart-after")),
-		PartitionFraction: c.Float64("partition-fraction"),
-		PartitionAt:       int64(c.Duration("partition-at")),
-		HealAt:            int64(c.Duration("heal-at")),
-	}
-	cfg.Leavers = c.Int("leavers")
-	cfg.Workload = sim.Workload{
-		Keys:         c.Int("keys"),
-		Rate:         c.Float64("rate"),
-		Lookup:       c.Float64("lookup"),
-		Get:          c.Float64("get"),
-		Put:          c.Float64("put"),
-		Popularity:   c.String("popularity"),
-		ZipfS:        c.Float64("zipf-s"),
-		Before:       int64(c.Duration("before")),
-		After:        int64(c.Duration("after")),
-		FingerPeriod: int64(c.Duration("finger-period")),
-		Fingers:      c.String("fingers"),
-		HopBudget:    c.Int("hop-budget"),
-		OpTimeout:    int64(c.Duration("op-timeout")),
-		Replicas:     c.Int("replicas"),
-	}
-	if n := c.Int("seeds"); n < 1 {
-		return cfg, usagef("--seeds must be at least 1, got %d", n)
-	}
-	if w := c.Int("workers"); w < 1 {
-		return cfg, usagef("--workers must be at least 1, got %d", w)
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("%v", err)
+	cfg, err := paramflag.Config(c)
+	if err != nil {
+		return cfg, cliutil.Usage(err)
 	}
 	return cfg, nil
 }
@@ -179,285 +52,16 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	color, err := wantColor(c.String("color"), c.App.Writer)
+	color, err := paramflag.Color(c)
 	if err != nil {
-		return err
+		return cliutil.Usage(err)
 	}
 	if c.Int("seeds") == 1 {
-		return runOne(c.App.Writer, cfg, color)
-	}
-	return runMany(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
-}
-
-func wantColor(mode string, w io.Writer) (bool, error) {
-	switch mode {
-	case "always":
-		return true, nil
-	case "never":
-		return false, nil
-	case "auto":
-		if os.Getenv("NO_COLOR") != "" {
-			return false, nil
+		if err := runlog.OneWith(c.App.Writer, cfg, runlog.Options{Color: color, Quiet: c.Bool("quiet")}); err != nil {
+			return usagef("%v", err)
 		}
-		f, ok := w.(*os.File)
-		return ok && term.IsTerminal(int(f.Fd())), nil
+		return nil
 	}
-	return false, usagef("--color must be auto, always or never, got %q", mode)
-}
-
-// palette holds ANSI sequences, empty when colour is off.
-type palette struct{ dim, bold, red, green, yellow, cyan, reset string }
-
-func newPalette(on bool) palette {
-	if !on {
-		return palette{}
-	}
-	return palette{dim: "\x1b[2m", bold: "\x1b[1m", red: "\x1b[31m", green: "\x1b[32m",
-		yellow: "\x1b[33m", cyan: "\x1b[36m", reset: "\x1b[0m"}
-}
-
-// formatTime prints virtual time in the seed model's units, or in milliseconds otherwise.
-func formatTime(cfg *sim.Config, t int64) string {
-	if cfg.Timing == "seed" {
-		return fmt.Sprintf("%d", t/cfg.Unit)
-	}
-	return fmt.Sprintf("%.3fms", float64(t)/1e6)
-}
-
-// logTracer prints the run as the original did: one line per message sent, plus the
-// state changes and violations a student needs to see why a join failed.
-type logTracer struct {
-	w    io.Writer
-	cfg  *sim.Config
-	p    palette
-	last map[protocol.ID]string // last state line per node, to skip queue-only changes
-}
-
-func (l *logTracer) Event(e *observe.Event) {
-	t := formatTime(l.cfg, e.Time)
-	switch e.Kind {
-	case observe.KindSend:
-		line := fmt.Sprintf("[%s] %s %v -> %v", t, e.MsgType, e.From, e.To)
-		if protocol.IsDHTMessage(e.MsgType) {
-			line = fmt.Sprintf("%s[%s] %s %v -> %v (for %v)%s", l.p.dim, t, e.MsgType, e.From, e.To, e.Joiner, l.p.reset)
-		} else if e.Joiner != protocol.None {
-			line += fmt.Sprintf(" (joiner %v)", e.Joiner)
-		}
-		fmt.Fprintln(l.w, line)
-	case observe.KindState:
-		flags := ""
-		if e.Detail != "" {
-			flags = " (" + e.Detail + ")"
-		}
-		line := fmt.Sprintf("%v: left=%v right=%v%s", e.Node, e.Left, e.Right, flags)
-		if l.last[e.Node] == line {
-			return
-		}
-		l.last[e.Node] = line
-		fmt.Fprintf(l.w, "%s[%s]     %s%s\n", l.p.dim, t, line, l.p.reset)
-	case observe.KindJoinEnd:
-		fmt.Fprintf(l.w, "%s[%s] %v joined: left=%v right=%v%s\n", l.p.green, t, e.Node, e.Left, e.Right, l.p.reset)
-	case observe.KindDrop:
-		fmt.Fprintf(l.w, "%s[%s] drop %s %v -> %v%s\n", l.p.yellow, t, e.MsgType, e.From, e.To, l.p.reset)
-	case observe.KindViolation:
-		fmt.Fprintf(l.w, "%s[%s] VIOLATION at %v: %s%s\n", l.p.red, t, e.Node, e.Detail, l.p.reset)
-	}
-}
-
-func runOne(w io.Writer, cfg sim.Config, color bool) error {
-	p := newPalette(color)
-	fmt.Fprintf(w, "%sscenario=%s protocol=%s timing=%s delay=%s seed=%d%s\n", p.bold,
-		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, p.reset)
-	r, err := sim.Run(cfg, &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]string{}})
-	if err != nil {
-		return usagef("%v", err)
-	}
-	fmt.Fprintf(w, "\n%sfinal ring%s (left <- node -> right):\n", p.bold, p.reset)
-	for _, st := range r.Final {
-		flags := ""
-		if !st.Connected {
-			flags += " not-connected"
-		}
-		if st.Locked {
-			flags += " locked"
-		}
-		if st.Queue > 0 {
-			flags += fmt.Sprintf(" queue=%d", st.Queue)
-		}
-		fmt.Fprintf(w, "  %v <- %v -> %v%s\n", st.Left, st.ID, st.Right, flags)
-	}
-	col := p.green
-	if r.Outcome != observe.OutcomeOK {
-		col = p.red
-	}
-	fmt.Fprintf(w, "\noutcome: %s%s%s", col, r.Outcome, p.reset)
-	if r.Detail != "" {
-		fmt.Fprintf(w, " (%s)", r.Detail)
-	}
-	fmt.Fprintf(w, "\njoins: %d/%d  messages: %d  redirects: %d  events: %d  time: %s\n",
-		r.JoinsSucceeded(), len(r.Joins), r.Messages, r.Redirects, r.Events, formatTime(&cfg, r.SimTime))
-	if cfg.Leavers > 0 {
-		fmt.Fprintf(w, "leaves: %d/%d departed\n", r.Departed, r.Leaves)
-	}
-	if cfg.Workload.Active() {
-		printDHT(w, &r.KV, p)
-	}
+	runlog.Many(c.App.Writer, cfg, c.Int("seeds"), c.Int("workers"), color)
 	return nil
-}
-
-// printDHT summarises a run's DHT workload: what the operations met, and key safety.
-func printDHT(w io.Writer, k *sim.KVSummary, p palette) {
-	hops := "-"
-	if k.LookupsOK > 0 {
-		hops = fmt.Sprintf("%.2f", float64(k.LookupHops)/float64(k.LookupsOK))
-	}
-	fmt.Fprintf(w, "dht: %d keys, %d operations (%d answered, %d ok), %d DHT messages\n", k.Keys, k.Ops, k.Answered, k.OpsOK, k.Messages)
-	fmt.Fprintf(w, "     lookups %d/%d named the true owner, %s hops each; gets %d, %d missing, %d stale\n",
-		k.LookupsOK, k.Lookups, hops, k.Gets, k.Missing, k.Stale)
-	col := p.green
-	if k.KeyFailures > 0 || k.Lost+k.Duplicated+k.Misplaced > 0 {
-		col = p.red
-	}
-	fmt.Fprintf(w, "     key safety: %s%d of %d checks failed%s; at the end %d lost, %d duplicated, %d misplaced\n",
-		col, k.KeyFailures, k.KeyChecks, p.reset, k.Lost, k.Duplicated, k.Misplaced)
-	if k.FirstFailure != "" {
-		fmt.Fprintf(w, "     first failure: %s\n", k.FirstFailure)
-	}
-	fmt.Fprintf(w, "     fingers %d, %d stale", k.Fingers, k.FingersStale)
-	if k.ReplicasMissing+k.ReplicasExtra > 0 {
-		fmt.Fprintf(w, "; replicas %d missing, %d extra", k.ReplicasMissing, k.ReplicasExtra)
-	}
-	fmt.Fprintln(w)
-}
-
-type runSummary struct {
-	outcome   string
-	correct   bool
-	joins     int
-	joinsOK   int
-	latencies []int64
-	messages  int64
-	events    int64
-}
-
-func runMany(w io.Writer, cfg sim.Config, seeds, workers int, color bool) error {
-	p := newPalette(color)
-	sums := make([]runSummary, seeds)
-	var wg sync.WaitGroup
-	next := make(chan int, workers)
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				c := cfg
-				c.Seed = cfg.Seed + uint64(i)
-				r, err := sim.Run(c, nil)
-				if err != nil {
-					sums[i] = runSummary{outcome: "error: " + err.Error()}
-					continue
-				}
-				s := runSummary{outcome: r.Outcome, correct: r.RingCorrect, joins: len(r.Joins),
-					joinsOK: r.JoinsSucceeded(), messages: r.Messages, events: r.Events}
-				for k := range r.Joins {
-					if l := r.Joins[k].Latency(); l >= 0 && r.Joins[k].Outcome == observe.JoinOK {
-						s.latencies = append(s.latencies, l)
-					}
-				}
-				sums[i] = s
-			}
-		}()
-	}
-	for i := range seeds {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	wall := time.Since(start)
-
-	classes := map[string]int{}
-	var ok, correct, joins, joinsOK int
-	var msgs, events int64
-	var lat []int64
-	for i := range sums {
-		s := &sums[i]
-		classes[s.outcome]++
-		if s.outcome == observe.OutcomeOK {
-			ok++
-		}
-		if s.correct {
-			correct++
-		}
-		joins += s.joins
-		joinsOK += s.joinsOK
-		msgs += s.messages
-		events += s.events
-		lat = append(lat, s.latencies...)
-	}
-	slices.Sort(lat)
-	fmt.Fprintf(w, "%s%d runs%s of scenario=%s protocol=%s timing=%s delay=%s, seeds %d..%d\n", p.bold, seeds, p.reset,
-		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, cfg.Seed+uint64(seeds)-1)
-	lo, hi := wilson(ok, seeds)
-	fmt.Fprintf(w, "  run success (outcome ok):  %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(ok, seeds), 100*lo, 100*hi, ok, seeds)
-	lo, hi = wilson(correct, seeds)
-	fmt.Fprintf(w, "  correct final ring:        %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(correct, seeds), 100*lo, 100*hi, correct, seeds)
-	lo, hi = wilson(joinsOK, joins)
-	fmt.Fprintf(w, "  join success:              %5.1f%%  95%% CI [%.1f%%, %.1f%%]  (%d/%d)\n", 100*frac(joinsOK, joins), 100*lo, 100*hi, joinsOK, joins)
-	fmt.Fprintf(w, "  outcomes:\n")
-	for _, name := range append(slices.Clone(observe.Outcomes), sortedExtra(classes)...) {
-		if n := classes[name]; n > 0 {
-			col := p.red
-			if name == observe.OutcomeOK {
-				col = p.green
-			}
-			fmt.Fprintf(w, "    %s%-17s%s %7d  %5.1f%%\n", col, name, p.reset, n, 100*frac(n, seeds))
-		}
-	}
-	if len(lat) > 0 {
-		fmt.Fprintf(w, "  join latency:  p50 %s  p99 %s  max %s\n", formatTime(&cfg, quantile(lat, 0.5)),
-			formatTime(&cfg, quantile(lat, 0.99)), formatTime(&cfg, lat[len(lat)-1]))
-	}
-	if joins > 0 {
-		fmt.Fprintf(w, "  messages per join: %.2f\n", float64(msgs)/float64(joins))
-	}
-	fmt.Fprintf(w, "  %d events in %s (%.2f M events/s on %d workers)\n", events, wall.Round(time.Millisecond),
-		float64(events)/wall.Seconds()/1e6, workers)
-	return nil
-}
-
-// sortedExtra returns outcome names outside observe.Outcomes (errors), sorted, so output order
-// never depends on map iteration.
-func sortedExtra(classes map[string]int) []string {
-	var extra []string
-	for k := range classes {
-		if !slices.Contains(observe.Outcomes, k) {
-			extra = append(extra, k)
-		}
-	}
-	slices.Sort(extra)
-	return extra
-}
-
-func frac(k, n int) float64 {
-	if n == 0 {
-		return 0
-	}
-	return float64(k) / float64(n)
-}
-
-// wilson is the 95% Wilson score interval for k successes in n trials.
-func wilson(k, n int) (lo, hi float64) {
-	iv := stats.Wilson(int64(k), int64(n), stats.Z95)
-	return iv.Lo, iv.Hi
-}
-
-// quantile is the nearest-rank quantile of sorted values.
-func quantile(sorted []int64, q float64) int64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	k := int(math.Ceil(q*float64(len(sorted)))) - 1
-	k = max(0, min(k, len(sorted)-1))
-	return sorted[k]
 }

@@ -4,26 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
+	"github.com/dhtexp/dhtexp/cluster"
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 	"github.com/dhtexp/dhtexp/runner"
-	"github.com/dhtexp/dhtexp/trace"
+	"github.com/dhtexp/dhtexp/runner/sweepflag"
 )
 
 func init() {
 	commands = append(commands, sweepCommand(), validateCommand(), mergeCommand())
 }
-
-// exitInterrupted is the conventional status of a program stopped by SIGINT.
-const exitInterrupted = 130
 
 func sweepCommand() *cli.Command {
 	return &cli.Command{
@@ -33,24 +26,17 @@ func sweepCommand() *cli.Command {
 		Description: `Runs every grid point of SPEC (experiments/*.toml) once per seed on all cores and
 writes a result set: manifest.json plus runs/, joins/, ops/ and events/ parts (docs/results.md).
 Ctrl-C stops cleanly; --resume continues a stopped or killed sweep without repeating or
-losing a run. --shard i/n runs one slice of the experiment; "dhtexp merge" combines the
-shards' folders.
+losing a run. --shard I/N runs one slice of the experiment; "dhtexp merge" combines the
+shards' folders and names any shard that is missing. Shards count from 0: the 3 shards of
+--shard I/3 are 0/3, 1/3 and 2/3. Counting from 1 is spelled K-of-N: 1-of-3, 2-of-3, 3-of-3.
 
 Examples:
   dhtexp sweep experiments/smoke.toml
   dhtexp sweep experiments/concurrency.toml --resume
-  dhtexp sweep experiments/concurrency.toml --shard 2/8 -o /data/concurrency/shard-2
+  dhtexp sweep experiments/concurrency.toml --shard 2/8 -o /data/concurrency/shard-2   # the third of 8
+  dhtexp sweep experiments/concurrency.toml --shard 3-of-8 -o /data/concurrency/shard-2 # the same
   dhtexp merge -o results/concurrency /data/concurrency/shard-*`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (default: results/NAME, or results/NAME-shard-I when sharded)"},
-			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "parallel simulations"},
-			&cli.BoolFlag{Name: "resume", Usage: "continue the result set in the output folder (it must come from the same spec)"},
-			&cli.StringFlag{Name: "shard", Usage: "run slice `I/N` of the experiment (default: from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, else all)"},
-			&cli.IntFlag{Name: "shard-count", Usage: "number of shards when the index comes from JOB_COMPLETION_INDEX (or set DHTEXP_SHARDS)"},
-			&cli.StringFlag{Name: "trace", Usage: "override the spec's trace level: none | joins | messages"},
-			&cli.IntFlag{Name: "part-runs", Value: runner.DefaultPartRuns, Usage: "runs per part: a kill loses at most this many"},
-			&cli.DurationFlag{Name: "progress-every", Value: 10 * time.Second, Usage: "interval of progress lines when stderr is not a terminal"},
-		},
+		Flags:  sweepflag.Flags(),
 		Action: sweepAction,
 	}
 }
@@ -65,63 +51,31 @@ func sweepAction(c *cli.Context) error {
 	}
 	spec, err := runner.Load(args[0])
 	if err != nil {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
-	opts := runner.Options{Workers: c.Int("workers"), Resume: c.Bool("resume"), PartRuns: c.Int("part-runs"), Real: runReal}
-	if opts.Workers < 1 {
-		return usagef("--workers must be at least 1")
+	opts, from, err := sweepflag.Options(c, spec.Name, os.Getenv)
+	if err != nil {
+		return cliutil.Usage(err)
 	}
-	if opts.PartRuns < 1 {
-		return usagef("--part-runs must be at least 1")
+	if from != "" {
+		fmt.Fprintf(c.App.ErrWriter, "%s: shard %s from %s\n", spec.Name, opts.Shard, from)
 	}
-	if v := c.String("trace"); v != "" {
-		if opts.Trace, err = trace.ParseLevel(v); err != nil {
-			return usagef("--trace: %v", err)
-		}
-	}
-	if v := c.String("shard"); v != "" {
-		if opts.Shard, err = runner.ParseShard(v); err != nil {
-			return usagef("--shard: %v", err)
-		}
-	} else {
-		var from string
-		opts.Shard, from, err = runner.ShardFromEnv(os.Getenv, c.Int("shard-count"))
-		if err != nil {
-			return usageError{err}
-		}
-		if from != "" {
-			fmt.Fprintf(c.App.ErrWriter, "%s: shard %s from %s\n", spec.Name, opts.Shard, from)
-		}
-	}
-	opts.Dir = c.String("out")
-	if opts.Dir == "" {
-		opts.Dir = filepath.Join("results", spec.Name)
-		if opts.Shard.Count > 1 {
-			opts.Dir += fmt.Sprintf("-shard-%d", opts.Shard.Index)
-		}
-	}
+	opts.Real = cluster.InProcess{}
 	stderr := c.App.ErrWriter
-	f, isFile := stderr.(*os.File)
-	opts.Progress = runner.NewProgress(stderr, spec.Name, isFile && term.IsTerminal(int(f.Fd())), c.Duration("progress-every"))
-
-	if os.Getenv("GOGC") == "" {
-		// Simulations allocate a little garbage quickly and keep almost nothing, so the
-		// default collector runs very often for a tiny heap; collecting at 5× the live heap
-		// instead cuts sweep CPU time by a fifth on short runs and costs little memory.
-		debug.SetGCPercent(400)
+	// Said before the first run, while stopping costs nothing.
+	for _, w := range spec.Estimate(opts.Trace).Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", spec.Name, w)
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	opts.Progress = sweepflag.Progress(c, spec.Name)
+
+	runner.TuneGC()
+	// A second Ctrl-C ends the process at once.
+	ctx, stop := cliutil.SignalContext(c.Context, true)
 	defer stop()
-	go func() {
-		// After the first signal the default action is back, so a second Ctrl-C ends the
-		// process at once.
-		<-ctx.Done()
-		stop()
-	}()
 	sum, err := runner.Sweep(ctx, spec, opts)
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
-		return usageError{err}
+		return cliutil.Usage(err)
 	}
 	if sum != nil {
 		rate := float64(sum.Done) / sum.Elapsed.Seconds()
@@ -132,15 +86,20 @@ func sweepAction(c *cli.Context) error {
 		return err
 	}
 	if sum.Interrupted {
-		return exitError{exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume")}
+		return cliutil.Exit(exitInterrupted, fmt.Errorf("interrupted; every run committed so far is kept: continue with --resume"))
 	}
 	return nil
 }
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "validate",
-		Usage:     "check experiment specs and print their grid sizes",
+		Name:  "validate",
+		Usage: "check experiment specs and print their grid sizes and estimated output and memory",
+		Description: `For each SPEC: its grid points × seeds = runs, the size of its result set at the
+spec's trace level and the memory of one run of its largest grid point, estimated from
+constants measured on a 2-core machine (runner/estimate.go; rough, within a factor of a few).
+A warning follows when the runs, the output or a run's memory is beyond what a workstation
+does in a day; sweep prints the same warnings before it starts.`,
 		ArgsUsage: "SPEC...",
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -153,11 +112,15 @@ func validateCommand() *cli.Command {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s)\n",
-					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace)
+				est := spec.Estimate(0)
+				fmt.Fprintf(c.App.Writer, "%s: %s: %d points × %d seeds = %d runs (trace %s); %s\n",
+					path, spec.Name, len(spec.Points), spec.Seeds, spec.Runs(), spec.Trace, est)
+				for _, w := range est.Warnings {
+					fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", path, w)
+				}
 			}
 			if len(errs) > 0 {
-				return usageError{errors.Join(errs...)}
+				return cliutil.Usage(errors.Join(errs...))
 			}
 			return nil
 		},
@@ -169,9 +132,7 @@ func mergeCommand() *cli.Command {
 		Name:      "merge",
 		Usage:     "combine the result sets of a sharded sweep into one",
 		ArgsUsage: "SHARD_DIR...",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder (required); must not exist or be empty"},
-		},
+		Flags:     sweepflag.Merge(),
 		Action: func(c *cli.Context) error {
 			dirs, err := lateFlags(c)
 			if err != nil {
@@ -186,7 +147,7 @@ func mergeCommand() *cli.Command {
 			m, err := runner.Merge(c.String("out"), dirs)
 			var ie *runner.InputError
 			if errors.As(err, &ie) {
-				return usageError{err}
+				return cliutil.Usage(err)
 			}
 			if err != nil {
 				return err

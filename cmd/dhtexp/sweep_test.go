@@ -68,7 +68,7 @@ func TestSweepCommandBadInput(t *testing.T) {
 		{[]string{"validate", "../../runner/testdata/bad-unknown-key.toml"}, "bad-unknown-key.toml:6:1: base.nodez: unknown key"},
 		{[]string{"sweep", "../../runner/testdata/bad-impossible.toml"}, "bad-impossible.toml:14:1: sweep.delay.max"},
 		{[]string{"sweep", "no-such-spec.toml"}, "no-such-spec.toml"},
-		{[]string{"sweep", "../../experiments/smoke.toml", "--shard", "3/3"}, "index < count"},
+		{[]string{"sweep", "../../experiments/smoke.toml", "--shard", "3/3"}, "shards count from 0, so with 3 shards the index is 0..2"},
 		{[]string{"sweep", "../../experiments/smoke.toml", "--trace", "everything"}, "unknown trace level"},
 		{[]string{"sweep", "../../experiments/smoke.toml", "-o", filepath.Join(file, "out")}, "not a directory"},
 		{[]string{"merge", dir}, "-o OUT is required"},
@@ -97,9 +97,21 @@ func TestValidateCommand(t *testing.T) {
 		}
 		wants = append(wants, fmt.Sprintf("%d points × %d seeds = %d runs", len(spec.Points), spec.Seeds, spec.Runs()))
 	}
-	for _, want := range wants {
+	for _, want := range append(wants, "of output", "of memory per run") {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+	if strings.Contains(stdout, "warning") {
+		t.Errorf("warnings for the shipped specs:\n%s", stdout)
+	}
+
+	// A ring of 50 million nodes is accepted, with a warning about its memory.
+	huge := filepath.Join(t.TempDir(), "huge.toml")
+	if err := os.WriteFile(huge, []byte("name = \"huge\"\nseeds = 10\n[base]\nscenario = \"random\"\nbits = 32\ntiming = \"async\"\nnodes = 50000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := dhtexp(t, "validate", huge); code != 0 || !strings.Contains(stdout, "warning: a run of the largest grid point needs about 55 GB of memory") {
+		t.Errorf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 }

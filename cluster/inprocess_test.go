@@ -1,15 +1,14 @@
-package main
+package cluster
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -25,7 +24,7 @@ func TestRealLayoutMatchesSimulator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		specs, err := realLayout(&cfg)
+		specs, err := sim.Layout(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,12 +54,9 @@ func TestRealLayoutMatchesSimulator(t *testing.T) {
 	}
 }
 
-// One sweep with both modes, end to end: two real runs on in-process nodes next to two
-// simulated ones, and a report over both.
+// One sweep with both modes: two real runs on in-process nodes next to two simulated ones.
 func TestSweepClusterMode(t *testing.T) {
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "mixed.toml")
-	err := os.WriteFile(spec, []byte(`name = "mixed"
+	spec, err := runner.Parse("mixed.toml", []byte(`name = "mixed"
 seeds = 2
 trace = "joins"
 
@@ -80,13 +76,14 @@ max = "600us"
 
 [sweep]
 mode = ["sim", "cluster"]
-`), 0o644)
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "out")
-	if code, stdout, stderr := dhtexp(t, "sweep", spec, "-o", out); code != 0 || !strings.Contains(stdout, "4 runs in") {
-		t.Fatalf("sweep: exit %d\n%s%s", code, stdout, stderr)
+	out := filepath.Join(t.TempDir(), "out")
+	sum, err := runner.Sweep(context.Background(), spec, runner.Options{Dir: out, Workers: 2, Real: InProcess{}})
+	if err != nil || sum.Done != 4 {
+		t.Fatalf("sweep: %v, %+v", err, sum)
 	}
 	modes := map[string]int{}
 	err = trace.ForEachRowGroup(filepath.Join(out, "runs", "part-000000.parquet"), nil, func(c *trace.Chunk) error {
@@ -108,10 +105,6 @@ mode = ["sim", "cluster"]
 	if modes["sim"] != 2 || modes["cluster"] != 2 {
 		t.Errorf("runs per mode %v", modes)
 	}
-	code, stdout, stderr := dhtexp(t, "report", out, "--format", "csv")
-	if code != 0 || !strings.Contains(stdout, ",sim,") || !strings.Contains(stdout, ",cluster,") {
-		t.Errorf("report: exit %d\n%s%s", code, stdout, stderr)
-	}
 }
 
 // A cancelled context stops a real run and every node it started.
@@ -121,7 +114,7 @@ func TestRunRealCancelled(t *testing.T) {
 	cfg.Nodes, cfg.Joiners, cfg.Horizon = 3, 2, int64(60e9)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := runReal(ctx, cfg); err == nil {
+	if _, err := (InProcess{}).RunReal(ctx, cfg); err == nil {
 		t.Error("cancelled run returned no error")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cluster
 
 import (
 	"cmp"
@@ -13,13 +13,18 @@ import (
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/sim"
 )
 
-// Cluster-mode sweep runs (runner.Options.Real): the random scenario's layout on
-// in-process nodes that talk TCP over loopback, judged as "dhtexp cluster" judges its
-// processes. In-process nodes start in milliseconds, where processes take a good part of
-// a second each, which is what makes a grid of real runs affordable.
+// InProcess runs a sweep's cluster-mode configurations (runner.Options.Real): the random
+// scenario's layout on in-process nodes that talk TCP over loopback, judged as Run judges
+// its processes. In-process nodes start in milliseconds, where processes take a good part
+// of a second each, which is what makes a grid of real runs affordable.
+type InProcess struct{}
+
+var _ runner.RealRunner = InProcess{}
+
 const (
 	// realPoll is how often a run's statuses are read while it settles. It bounds how long
 	// a run lasts after it went quiet, not any latency: those are the nodes' own times.
@@ -32,48 +37,32 @@ const (
 	realJoinTimeout = 5 * time.Second
 )
 
-// realLayout is the random scenario of cfg as the simulator lays it out, so that a real run
-// with a seed has the simulated run's IDs, contacts and start times.
-func realLayout(cfg *sim.Config) ([]sim.Spec, error) {
-	return sim.Layout(*cfg)
+// counter counts one node's events; the node calls it from its protocol goroutine only,
+// and it is read once the node has stopped.
+type counter struct {
+	events int64
+	sends  *observe.JoinSends
 }
 
-// realCounter counts one node's events; the node calls it from its protocol goroutine
-// only, and it is read once the node has stopped.
-type realCounter struct {
-	events    int64
-	redirects int64
-	msgs      map[protocol.ID]int64 // sends on behalf of each joiner's join
-	hops      map[protocol.ID]int64 // connect_redirect sends for each joiner's join
-}
-
-func (c *realCounter) Event(e *observe.Event) {
+func (c *counter) Event(e *observe.Event) {
 	c.events++
-	if e.Kind != observe.KindSend || e.Joiner == protocol.None {
-		if e.Kind == observe.KindSend && e.MsgType == protocol.ConnectRedirect {
-			c.redirects++
-		}
-		return
-	}
-	c.msgs[e.Joiner]++
-	if e.MsgType == protocol.ConnectRedirect {
-		c.redirects++
-		c.hops[e.Joiner]++
+	if e.Kind == observe.KindSend {
+		c.sends.Send(e.MsgType, e.Joiner)
 	}
 }
 
-// runReal runs a cluster-mode configuration: members start as a correct ring on pre-bound
+// RunReal runs a cluster-mode configuration: members start as a correct ring on pre-bound
 // listeners, joiners identify their contacts and then start their joins at the scenario's
 // start times after one common instant (time 0), and the run ends when the nodes are quiet
 // or cfg.Horizon after time 0. Every node is stopped before it returns.
-func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
-	specs, err := realLayout(&cfg)
+func (InProcess) RunReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
+	specs, err := sim.Layout(cfg)
 	if err != nil {
 		return nil, err
 	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	nodes := make([]*node.Node, len(specs))
-	counters := make([]*realCounter, len(specs))
+	counters := make([]*counter, len(specs))
 	defer func() {
 		var wg sync.WaitGroup
 		for _, n := range nodes {
@@ -84,7 +73,7 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 		wg.Wait()
 	}()
 	base := func(i int) node.Config {
-		counters[i] = &realCounter{msgs: map[protocol.ID]int64{}, hops: map[protocol.ID]int64{}}
+		counters[i] = &counter{sends: observe.NewJoinSends()}
 		return node.Config{Protocol: cfg.Protocol, Bits: cfg.Bits, ID: specs[i].ID,
 			Timeout: time.Duration(cfg.Timeout), Retries: cfg.Retries, Tracer: counters[i],
 			PeerTimeout: realPeerTimeout, JoinTimeout: realJoinTimeout}
@@ -200,7 +189,7 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 	for i, sp := range specs {
 		c := counters[i]
 		res.Events += c.events
-		res.Redirects += c.redirects
+		res.Redirects += c.sends.Redirects
 		if sp.Member {
 			continue
 		}
@@ -208,8 +197,8 @@ func runReal(ctx context.Context, cfg sim.Config) (*sim.Result, error) {
 		st := &sts[i]
 		j := sim.JoinRecord{Joiner: sp.ID, Contact: sp.Contact, Start: -1, End: -1, Outcome: observe.JoinNotJoined}
 		for _, cn := range counters {
-			j.Messages += cn.msgs[sp.ID]
-			j.Hops += cn.hops[sp.ID]
+			j.Messages += cn.sends.Messages[sp.ID]
+			j.Hops += cn.sends.Hops[sp.ID]
 		}
 		if st.JoinStart != 0 {
 			j.Start = st.JoinStart - zero

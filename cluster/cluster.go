@@ -1,0 +1,660 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dhtexp/dhtexp/analysis/stats"
+	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// Options describe a cluster of node processes. Run expects them checked (Validate): Members at
+// least 1, Joiners not negative, Deadline positive, Build "prebuilt" or "join", Protocol a
+// variant, and every node's ID fitting Bits.
+type Options struct {
+	Members, Joiners int
+	Protocol         string
+	Bits             uint
+	Seed             uint64 // of the IDs and the contacts
+	Deadline         time.Duration
+	// Build is "prebuilt" (members start as a correct ring) or "join" (members join one
+	// at a time through the first).
+	Build       string
+	PeerTimeout time.Duration // the nodes' --peer-timeout
+	Timeout     time.Duration // the nodes' --timeout
+	Retries     int           // the nodes' --retries
+	LogLevel    string        // the nodes' --log-level
+	Out         string        // the result folder; nodes/ holds each node's log and trace
+	// Exe is the program started once per node as "Exe node FLAGS..."
+	Exe string
+	// Log hears of trouble that does not stop the run, such as a node that left no trace.
+	Log io.Writer
+	// Secret is the cluster secret the nodes authenticate their frames with; nil: Run draws
+	// one for the run. The nodes get it in their environment (node.SecretEnv), never on
+	// their command lines.
+	Secret []byte
+}
+
+// spec is the cluster's parameters as the manifest records them.
+func (o *Options) spec() string {
+	return fmt.Sprintf("# dhtexp cluster\nmembers = %d\njoiners = %d\nprotocol = %q\nbits = %d\nseed = %d\ndeadline = %q\nbuild = %q\npeer_timeout = %q\ntimeout = %q\nretries = %d\n",
+		o.Members, o.Joiners, o.Protocol, o.Bits, o.Seed, o.Deadline, o.Build, o.PeerTimeout, o.Timeout, o.Retries)
+}
+
+// proc is one node process.
+type proc struct {
+	id      protocol.ID
+	addr    string
+	member  bool
+	contact protocol.ID
+	trace   string
+	client  *node.Client
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	exited  chan struct{}
+	waitErr error
+}
+
+// cluster is one run's processes.
+type cluster struct {
+	o     Options
+	ring  protocol.Ring
+	procs []*proc
+	byID  map[protocol.ID]*proc
+}
+
+// Run starts the cluster's node processes, lets the joiners join at once, judges the ring
+// once it is quiet or the deadline passed, and writes the result set to o.Out. Every
+// process it started is stopped before it returns, also on error; when ctx is cancelled
+// it returns ctx's error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Secret == nil {
+		var b [32]byte
+		if _, err := crand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		o.Secret = []byte(hex.EncodeToString(b[:]))
+	}
+	cl := &cluster{o: o, ring: protocol.Ring{Bits: o.Bits}, byID: map[protocol.ID]*proc{}}
+	started := time.Now()
+	res, err := cl.run(ctx)
+	// Every process goes, whatever happened above.
+	cl.stopAll()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.writeResults(res, started, time.Now()); err != nil {
+		return nil, fmt.Errorf("writing results to %s: %w", o.Out, err)
+	}
+	return res, nil
+}
+
+// Result is what a cluster run found out.
+type Result struct {
+	Statuses    []node.Status
+	Outcome     string
+	Detail      string
+	Violation   string // the safety property broken in the final state, if any
+	RingCorrect bool
+	Late        bool      // the deadline passed before the ring was quiet
+	JoinSignal  time.Time // when the joiners were told to join
+	Settled     time.Time
+	Latencies   []int64 // successful joins, sorted
+	Failed      int     // joiners that gave up and reported it
+	FirstStart  int64   // Unix ns when the first joiner started its join; 0 when none did
+	LastEnd     int64   // Unix ns when the last successful join ended
+}
+
+func (cl *cluster) run(ctx context.Context) (*Result, error) {
+	o := &cl.o
+	if err := os.MkdirAll(filepath.Join(o.Out, "nodes"), 0o755); err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(o.Seed, 0x636c7573))
+	ids := make([]protocol.ID, 0, o.Members+o.Joiners)
+	seen := map[protocol.ID]bool{}
+	for len(ids) < o.Members+o.Joiners {
+		id := protocol.ID(r.Uint64N(cl.ring.Size()))
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	members := slices.Clone(ids[:o.Members])
+	slices.Sort(members)
+	addrs, err := FreePorts(len(ids))
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range members {
+		cl.add(&proc{id: id, addr: addrs[i], member: true, contact: protocol.None})
+	}
+	for k, id := range ids[o.Members:] {
+		cl.add(&proc{id: id, addr: addrs[o.Members+k], contact: members[r.IntN(len(members))]})
+	}
+
+	// The members.
+	m := len(members)
+	switch o.Build {
+	case "prebuilt":
+		for i := range m {
+			p, l, rr := cl.procs[i], cl.procs[(i+m-1)%m], cl.procs[(i+1)%m]
+			left, right := node.Peer{ID: l.id, Addr: l.addr}, node.Peer{ID: rr.id, Addr: rr.addr}
+			if err := cl.start(p, "--left", left.String(), "--right", right.String()); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range cl.procs[:m] {
+			if _, err := cl.waitUp(ctx, p, 10*time.Second); err != nil {
+				return nil, err
+			}
+		}
+	case "join":
+		first := cl.procs[0]
+		if err := cl.start(first); err != nil {
+			return nil, err
+		}
+		if _, err := cl.waitUp(ctx, first, 10*time.Second); err != nil {
+			return nil, err
+		}
+		end := time.Now().Add(o.Deadline)
+		for _, p := range cl.procs[1:m] {
+			p.contact = first.id
+			if err := cl.start(p, "--join", first.addr); err != nil {
+				return nil, err
+			}
+			for {
+				s, err := cl.waitUp(ctx, p, time.Until(end))
+				if err != nil {
+					return nil, err
+				}
+				if s.Connected {
+					break
+				}
+				if time.Now().After(end) {
+					return nil, fmt.Errorf("member %v did not join within %v while building the ring", p.id, o.Deadline)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+
+	// The joiners identify their contacts, wait for a "join" line, and then all get it at
+	// once, so that process start-up times do not spread the joins out.
+	for _, p := range cl.procs[m:] {
+		if err := cl.start(p, "--join", cl.byID[p.contact].addr, "--defer-join"); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range cl.procs[m:] {
+		if _, err := cl.waitUp(ctx, p, 10*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{JoinSignal: time.Now()}
+	for _, p := range cl.procs[m:] {
+		if _, err := io.WriteString(p.stdin, "join\n"); err != nil {
+			return nil, fmt.Errorf("node %v: %w", p.id, err)
+		}
+	}
+
+	sts, late, err := cl.settle(ctx, res.JoinSignal.Add(o.Deadline))
+	if err != nil {
+		return nil, err
+	}
+	res.Settled = time.Now()
+	res.Statuses, res.Late = sts, late
+	res.Outcome, res.Detail, res.RingCorrect = node.Classify(sts, cl.ring, late)
+	states := make([]protocol.State, len(sts))
+	for i := range sts {
+		states[i] = sts[i].State()
+	}
+	if v := observe.CheckSafety(states, cl.ring); v != nil {
+		res.Violation = v.Property
+	}
+	// Only the joiners count: with --build join the members joined too, one at a time.
+	for _, s := range sts[m:] {
+		if s.Failed && !s.Connected {
+			res.Failed++
+		}
+		if s.JoinStart == 0 {
+			continue
+		}
+		if res.FirstStart == 0 || s.JoinStart < res.FirstStart {
+			res.FirstStart = s.JoinStart
+		}
+		if s.JoinEnd != 0 {
+			res.Latencies = append(res.Latencies, s.JoinEnd-s.JoinStart)
+			res.LastEnd = max(res.LastEnd, s.JoinEnd)
+		}
+	}
+	slices.Sort(res.Latencies)
+	return res, nil
+}
+
+func (cl *cluster) add(p *proc) {
+	p.trace = filepath.Join(cl.o.Out, "nodes", fmt.Sprintf("%v.parquet", p.id))
+	p.client = node.NewClient(p.addr, node.WithSecret(cl.o.Secret))
+	cl.procs = append(cl.procs, p)
+	cl.byID[p.id] = p
+}
+
+// FreePorts finds n distinct free loopback ports by binding them all at once. Another
+// program could take one between here and the node binding it; the node then fails to
+// start and the cluster reports it.
+func FreePorts(n int) ([]string, error) {
+	lns := make([]net.Listener, 0, n)
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	addrs := make([]string, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs, nil
+}
+
+func (cl *cluster) start(p *proc, extra ...string) error {
+	o := &cl.o
+	args := append([]string{"node", "--listen", p.addr, "--id", strconv.FormatUint(uint64(p.id), 10),
+		"--bits", strconv.FormatUint(uint64(o.Bits), 10), "--protocol", o.Protocol,
+		"--trace", p.trace, "--exit-with-stdin", "--peer-timeout", o.PeerTimeout.String(),
+		"--timeout", o.Timeout.String(), "--retries", strconv.Itoa(o.Retries),
+		// The cluster measures joins, as the simulator does without a workload: no DHT
+		// traffic of the nodes' own.
+		"--finger-period", "0",
+		"--log-level", o.LogLevel}, extra...)
+	log, err := os.Create(filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
+	if err != nil {
+		return err
+	}
+	defer log.Close() // the child has its own copy
+	p.cmd = exec.Command(cl.o.Exe, args...)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	p.cmd.Env = append(os.Environ(), node.SecretEnv+"="+string(o.Secret))
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		return err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("node %v: %w", p.id, err)
+	}
+	p.exited = make(chan struct{})
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	return nil
+}
+
+// waitUp polls a node's status until it answers, it exits, or the timeout.
+func (cl *cluster) waitUp(ctx context.Context, p *proc, timeout time.Duration) (node.Status, error) {
+	end := time.Now().Add(timeout)
+	for {
+		s, err := cl.query(ctx, p)
+		if err == nil || ctx.Err() != nil {
+			return s, err
+		}
+		select {
+		case <-p.exited:
+			return s, fmt.Errorf("node %v exited (%v); see %s", p.id, p.waitErr, filepath.Join(cl.o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
+		default:
+		}
+		if time.Now().After(end) {
+			return s, fmt.Errorf("node %v at %s does not answer: %w", p.id, p.addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (cl *cluster) query(ctx context.Context, p *proc) (node.Status, error) {
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return p.client.Status(qctx)
+}
+
+// poll reads every node's status, a few at a time.
+func (cl *cluster) poll(ctx context.Context) ([]node.Status, error) {
+	sts := make([]node.Status, len(cl.procs))
+	errs := make([]error, len(cl.procs))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i, p := range cl.procs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sts[i], errs[i] = cl.query(ctx, p)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("node %v: %w", p.id, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return sts, errors.Join(errs...)
+}
+
+// settle polls until every join has started, no message is in flight, no protocol timer
+// is pending and nothing changed since the previous poll, or until the deadline. Waiting
+// for the timers matters for the variants that retry: a ring with nothing in flight may
+// still be waiting for a retransmission.
+func (cl *cluster) settle(ctx context.Context, deadline time.Time) ([]node.Status, bool, error) {
+	var prev []node.Status
+	for {
+		sts, err := cl.poll(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		if node.Quiet(sts) && slices.Equal(sts, prev) {
+			return sts, false, nil
+		}
+		if time.Now().After(deadline) {
+			return sts, true, nil
+		}
+		prev = sts
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stopAll closes every node's stdin, which makes it leave and exit, and kills those that
+// have not exited after a few seconds.
+func (cl *cluster) stopAll() {
+	for _, p := range cl.procs {
+		p.client.Close()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+	}
+	grace := time.After(3 * time.Second)
+	for _, p := range cl.procs {
+		if p.exited == nil {
+			continue
+		}
+		select {
+		case <-p.exited:
+		case <-grace:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}
+}
+
+// Print reports the run of the cluster o describes.
+func (res *Result) Print(w io.Writer, o *Options) {
+	fmt.Fprintf(w, "cluster: %d members (%s) + %d joiners, protocol %s, %d bits, seed %d\n",
+		o.Members, o.Build, o.Joiners, o.Protocol, o.Bits, o.Seed)
+	fmt.Fprintf(w, "outcome: %s", res.Outcome)
+	if res.Detail != "" {
+		fmt.Fprintf(w, " (%s)", res.Detail)
+	}
+	fmt.Fprintln(w)
+	if res.Violation != "" {
+		fmt.Fprintf(w, "safety: %s broken in the final state\n", res.Violation)
+	}
+	ok := len(res.Latencies)
+	fmt.Fprintf(w, "joins: %d/%d ok", ok, o.Joiners)
+	if res.Failed > 0 {
+		fmt.Fprintf(w, ", %d failed (gave up and reported it)", res.Failed)
+	}
+	if ok > 0 {
+		span := time.Duration(res.LastEnd - res.FirstStart)
+		fmt.Fprintf(w, " in %v (%.0f joins/s); latency p50 %v p99 %v max %v", span.Round(time.Microsecond),
+			float64(ok)/span.Seconds(), time.Duration(stats.NearestRank(res.Latencies, 50)).Round(time.Microsecond),
+			time.Duration(stats.NearestRank(res.Latencies, 99)).Round(time.Microsecond), time.Duration(res.Latencies[ok-1]).Round(time.Microsecond))
+	}
+	fmt.Fprintln(w)
+	var sent, dropped int64
+	for _, s := range res.Statuses {
+		sent, dropped = sent+s.Sent, dropped+s.Dropped
+	}
+	fmt.Fprintf(w, "messages: %d sent, %d dropped; settled %v after the join signal", sent, dropped,
+		res.Settled.Sub(res.JoinSignal).Round(time.Millisecond))
+	if res.Late {
+		fmt.Fprint(w, " (deadline passed)")
+	}
+	fmt.Fprintf(w, "\nresults: %s\n", o.Out)
+}
+
+// ---- result set ----
+
+const clusterPart = "part-000000.parquet"
+
+// writeResults merges the nodes' traces into one events part, derives the joins table
+// from them, and writes the runs row and the manifest (docs/results.md, docs/nodes.md).
+func (cl *cluster) writeResults(res *Result, started, finished time.Time) error {
+	o := &cl.o
+	specText := o.spec()
+	sum := sha256.Sum256([]byte(specText))
+	hash := hex.EncodeToString(sum[:])
+	meta := map[string]string{"dhtexp.experiment": "cluster", "dhtexp.spec_hash": hash}
+
+	var events []trace.Event
+	for _, p := range cl.procs {
+		err := trace.ReadEvents(p.trace, func(es []trace.Event) error {
+			events = append(events, es...)
+			return nil
+		})
+		if err != nil && o.Log != nil {
+			fmt.Fprintf(o.Log, "cluster: node %v left no trace: %v\n", p.id, err)
+		}
+	}
+	// One run, one sequence: events in time order across the nodes (each node's own
+	// order is kept, since its times never go back), numbered from 0.
+	slices.SortStableFunc(events, func(a, b trace.Event) int {
+		return cmp.Or(cmp.Compare(a.TimeNs, b.TimeNs), cmp.Compare(a.Node, b.Node))
+	})
+	for i := range events {
+		events[i].Seq = int64(i)
+	}
+
+	failed := map[protocol.ID]bool{}
+	for _, s := range res.Statuses {
+		failed[s.ID] = s.Failed && !s.Connected
+	}
+	joiners := make([]joiner, 0, o.Joiners)
+	for _, p := range cl.procs[o.Members:] {
+		joiners = append(joiners, joiner{id: p.id, contact: p.contact, failed: failed[p.id]})
+	}
+	joins, redirects := joinsOf(events, joiners, res.JoinSignal.UnixNano())
+
+	for _, t := range []string{"events", "joins", "runs"} {
+		if err := os.MkdirAll(filepath.Join(o.Out, t), 0o755); err != nil {
+			return err
+		}
+	}
+	ew, err := trace.CreateEvents(filepath.Join(o.Out, "events", clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
+	if err != nil {
+		return err
+	}
+	if err := ew.WriteEvents(events); err != nil {
+		ew.Abort()
+		return err
+	}
+	if err := ew.Close(); err != nil {
+		return err
+	}
+	jw, err := trace.CreateJoins(filepath.Join(o.Out, "joins", clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
+	if err != nil {
+		return err
+	}
+	if err := jw.WriteJoins(joins); err != nil {
+		jw.Abort()
+		return err
+	}
+	if err := jw.Close(); err != nil {
+		return err
+	}
+
+	var sent int64
+	for _, s := range res.Statuses {
+		sent += s.Sent
+	}
+	row := map[string]any{
+		"run_id": int64(0), "grid_point": int64(0), "replica": int64(0), "seed": int64(o.Seed),
+		"scenario": "random", "mode": "cluster", "protocol": o.Protocol, "timing": "real", "link": "tcp", "delay_kind": "real",
+		"nodes": int64(o.Members), "joiners": int64(o.Joiners), "bits": int64(o.Bits),
+		"check": false, "horizon_ns": int64(o.Deadline),
+		"timeout_ns": int64(o.Timeout), "retries": int64(o.Retries),
+		"outcome": res.Outcome, "ring_correct": res.RingCorrect, "detail": res.Detail, "violation": res.Violation,
+		"joins": int64(o.Joiners), "joins_ok": int64(len(res.Latencies)),
+		"messages": sent, "redirects": redirects, "events": int64(len(events)),
+		"sim_time_ns": int64(res.Settled.Sub(res.JoinSignal)), "wall_ns": int64(finished.Sub(started)),
+	}
+	if len(res.Latencies) > 0 {
+		row["latency_p50_ns"], row["latency_p99_ns"] = stats.NearestRank(res.Latencies, 50), stats.NearestRank(res.Latencies, 99)
+		row["latency_max_ns"] = res.Latencies[len(res.Latencies)-1]
+	}
+	if err := writeRow(filepath.Join(o.Out, "runs", clusterPart), runner.RunSchema, trace.Options{Metadata: meta}, row); err != nil {
+		return err
+	}
+
+	man := trace.Manifest{
+		Experiment:  "cluster",
+		Description: fmt.Sprintf("%d members + %d joiners as real node processes on loopback", o.Members, o.Joiners),
+		Spec:        specText, SpecHash: hash, Axes: []trace.Axis{}, Seeds: 1, BaseSeed: o.Seed,
+		Trace: trace.LevelMessages.String(), Grid: []trace.GridPoint{{Point: 0, Params: trace.Params{}}},
+		RunsTotal: 1, Shard: trace.Shard{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
+		GoVersion: runtime.Version(), Started: started.UTC().Format(time.RFC3339),
+		Finished: finished.UTC().Format(time.RFC3339),
+		Parts:    []string{clusterPart},
+		Done: []trace.PartInfo{{Part: clusterPart, Runs: [][2]int64{{0, 0}}, Rows: 1,
+			Joins: int64(len(joins)), Events: int64(len(events))}},
+	}
+	man.ToolVersion, man.VCSRevision = trace.BuildVersion()
+	return trace.WriteManifest(o.Out, &man)
+}
+
+// joiner is what the joins table needs to know of a joiner besides its events.
+type joiner struct {
+	id, contact protocol.ID
+	failed      bool // it gave up and reported it
+}
+
+// joinsOf derives the joins table of one run from its merged events, in the order of
+// joiners, and counts the run's redirects. signal (Unix ns) stands in for the start of a
+// join that never traced one.
+func joinsOf(events []trace.Event, joiners []joiner, signal int64) ([]trace.Join, int64) {
+	type span struct{ start, end int64 }
+	spans := map[int64]*span{}
+	for _, j := range joiners {
+		spans[int64(j.id)] = &span{start: -1, end: -1}
+	}
+	sends := observe.NewJoinSends()
+	for i := range events {
+		e := &events[i]
+		switch e.Kind {
+		case trace.KindJoinStart:
+			if a := spans[e.Node]; a != nil && a.start < 0 {
+				a.start = e.TimeNs
+			}
+		case trace.KindJoinEnd:
+			if a := spans[e.Node]; a != nil && a.end < 0 {
+				a.end = e.TimeNs
+			}
+		case trace.KindSend:
+			mt, _ := protocol.ParseMsgType(e.MsgType) // a type this build does not know is no hop
+			by := protocol.None
+			if e.Joiner >= 0 {
+				by = protocol.ID(e.Joiner)
+			}
+			sends.Send(mt, by)
+		}
+	}
+	joins := make([]trace.Join, 0, len(joiners))
+	for _, jr := range joiners {
+		a := spans[int64(jr.id)]
+		j := trace.Join{RunID: 0, Joiner: int64(jr.id), Contact: int64(jr.contact), StartNs: a.start, EndNs: a.end,
+			Hops: sends.Hops[jr.id], Messages: sends.Messages[jr.id], Outcome: trace.OutcomeOK}
+		if j.StartNs < 0 {
+			// The join never traced its start: count it from the join signal.
+			j.StartNs = signal
+		}
+		switch {
+		case j.EndNs >= 0:
+		case jr.failed:
+			// As in the simulator's joins: a reported failure has no end time.
+			j.Outcome = trace.OutcomeFailed
+		default:
+			j.Outcome = trace.OutcomeNotJoined
+		}
+		joins = append(joins, j)
+	}
+	return joins, sends.Redirects
+}
+
+// writeRow writes a one-row file of schema s, filling columns by name: a column the row
+// does not name (or names with "") is null if it may be, else zero.
+func writeRow(path string, s trace.Schema, opts trace.Options, row map[string]any) error {
+	w, err := trace.Create(path, s, opts)
+	if err != nil {
+		return err
+	}
+	for i, col := range s.Columns {
+		v := row[col.Name]
+		if col.Nullable && (v == nil || v == "") {
+			w.Null(i)
+			continue
+		}
+		ok := v == nil
+		switch col.Type {
+		case trace.Int64:
+			x, isT := v.(int64)
+			ok = ok || isT
+			w.Int64(i, x)
+		case trace.Float64:
+			x, isT := v.(float64)
+			ok = ok || isT
+			w.Float64(i, x)
+		case trace.Bool:
+			x, isT := v.(bool)
+			ok = ok || isT
+			w.Bool(i, x)
+		default:
+			x, isT := v.(string)
+			ok = ok || isT
+			w.String(i, x)
+		}
+		if !ok {
+			w.Abort()
+			return fmt.Errorf("%s: column %s is %s, not %T", path, col.Name, col.Type, v)
+		}
+	}
+	if err := w.EndRow(); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}

@@ -1,0 +1,122 @@
+package cluster
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtexp/dhtexp/node"
+	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// The joins table of a process cluster comes from the merged events: spans from the
+// joiners' own join events, messages and hops from the sends made on their behalf.
+func TestJoinsOf(t *testing.T) {
+	send := func(from, joiner int64, mt string) trace.Event {
+		return trace.Event{Kind: trace.KindSend, Node: from, From: from, Joiner: joiner, MsgType: mt}
+	}
+	at := func(kind string, node, ns int64) trace.Event {
+		return trace.Event{Kind: kind, Node: node, TimeNs: ns, Joiner: node}
+	}
+	joiners := []joiner{{id: 7, contact: 1}, {id: 8, contact: 1}, {id: 9, contact: 2, failed: true}, {id: 10, contact: 2}}
+	events := []trace.Event{
+		at(trace.KindJoinStart, 7, 100),
+		send(7, 7, "connect"),
+		send(1, 7, "connect_redirect"),
+		send(2, 7, "connect_redirect"),
+		at(trace.KindJoinEnd, 7, 400),
+		at(trace.KindJoinEnd, 7, 500), // only the first end counts
+		send(1, 8, "connect"),
+		at(trace.KindJoinEnd, 8, 300), // a join whose start was not traced
+		at(trace.KindJoinStart, 9, 150),
+		send(3, -1, "connect_redirect"), // a member's redirect no joiner claims
+		send(3, 3, "connect_redirect"),  // a member's own join (--build join): not a joiner
+		at(trace.KindJoinStart, 10, 160),
+	}
+	joins, redirects := joinsOf(events, joiners, 50)
+	want := []trace.Join{
+		{Joiner: 7, Contact: 1, StartNs: 100, EndNs: 400, Hops: 2, Messages: 3, Outcome: trace.OutcomeOK},
+		{Joiner: 8, Contact: 1, StartNs: 50, EndNs: 300, Hops: 0, Messages: 1, Outcome: trace.OutcomeOK},
+		{Joiner: 9, Contact: 2, StartNs: 150, EndNs: -1, Outcome: trace.OutcomeFailed},
+		{Joiner: 10, Contact: 2, StartNs: 160, EndNs: -1, Outcome: trace.OutcomeNotJoined},
+	}
+	if !slices.Equal(joins, want) {
+		t.Errorf("joins\n got %+v\nwant %+v", joins, want)
+	}
+	if redirects != 4 {
+		t.Errorf("%d redirects, want 4", redirects)
+	}
+}
+
+func TestWriteRow(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		row  map[string]any
+		ok   bool
+	}{
+		{"typed", map[string]any{"run_id": int64(3), "outcome": "ok", "ring_correct": true, "faults_loss": 0.5}, true},
+		{"nulls and zeros", map[string]any{"detail": ""}, true},
+		{"wrong type", map[string]any{"run_id": 3}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".parquet")
+			err := writeRow(path, runner.RunSchema, trace.Options{}, tc.row)
+			if (err == nil) != tc.ok {
+				t.Fatalf("writeRow: %v", err)
+			}
+			if !tc.ok {
+				return
+			}
+			n := 0
+			err = trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
+				n += c.NumRows()
+				if id, ok := tc.row["run_id"]; ok && c.Int64("run_id")[0] != id {
+					t.Errorf("run_id %d, want %v", c.Int64("run_id")[0], id)
+				}
+				return nil
+			})
+			if err != nil || n != 1 {
+				t.Errorf("read back %d rows: %v", n, err)
+			}
+		})
+	}
+}
+
+func TestResultPrint(t *testing.T) {
+	o := &Options{Members: 3, Joiners: 4, Build: "prebuilt", Protocol: "predlock-retry", Bits: 16, Seed: 4, Out: "results/c"}
+	signal := time.Unix(100, 0)
+	for _, tc := range []struct {
+		name string
+		res  Result
+		want string
+	}{
+		{"ok", Result{Outcome: "ok", JoinSignal: signal, Settled: signal.Add(1500 * time.Millisecond),
+			Latencies: []int64{1e6, 2e6, 3e6, 4e6}, FirstStart: 0, LastEnd: 5e6,
+			Statuses: []node.Status{{Sent: 10, Dropped: 1}, {Sent: 5}}},
+			`cluster: 3 members (prebuilt) + 4 joiners, protocol predlock-retry, 16 bits, seed 4
+outcome: ok
+joins: 4/4 ok in 5ms (800 joins/s); latency p50 2ms p99 4ms max 4ms
+messages: 15 sent, 1 dropped; settled 1.5s after the join signal
+results: results/c
+`},
+		{"failed and late", Result{Outcome: "not_joined", Detail: "2 joiners not connected", Violation: "ordered_ring",
+			Failed: 1, Late: true, JoinSignal: signal, Settled: signal.Add(30 * time.Second)},
+			`cluster: 3 members (prebuilt) + 4 joiners, protocol predlock-retry, 16 bits, seed 4
+outcome: not_joined (2 joiners not connected)
+safety: ordered_ring broken in the final state
+joins: 0/4 ok, 1 failed (gave up and reported it)
+messages: 0 sent, 0 dropped; settled 30s after the join signal (deadline passed)
+results: results/c
+`},
+	} {
+		var b strings.Builder
+		tc.res.Print(&b, o)
+		if b.String() != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, b.String(), tc.want)
+		}
+	}
+}

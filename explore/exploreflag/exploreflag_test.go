@@ -1,0 +1,55 @@
+package exploreflag
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dhtexp/dhtexp/explore"
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+func config(args ...string) (cfg explore.Config, err error) {
+	app := &cli.App{Flags: Flags(), Writer: io.Discard, ErrWriter: io.Discard,
+		Action: func(c *cli.Context) error { cfg, err = Config(c); return nil }}
+	if e := app.Run(append([]string{"explore"}, args...)); e != nil {
+		return cfg, e
+	}
+	return cfg, err
+}
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want explore.Config
+	}{
+		{nil, explore.Config{Protocol: "seed", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
+			AllContacts: true, MaxStates: 5_000_000}},
+		{[]string{"--protocol", "predlock", "--bits", "3", "--members", "0,3,6", "--joiners", "1,2,7", "--fixed-contacts", "--lossy"},
+			explore.Config{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 3, 6}, Joiners: []protocol.ID{1, 2, 7},
+				MaxStates: 5_000_000, Lossy: true}},
+	} {
+		if got, err := config(tc.args...); err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: got %+v, %v; want %+v", tc.args, got, err, tc.want)
+		}
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--members", "1,x"}, "--members: "},
+		{[]string{"--joiners", "2,a"}, "--joiners: "},
+		{[]string{"--joiners", ""}, "joiners can be explored"},
+		{[]string{"--protocol", "nope"}, "nope"},
+	} {
+		if _, err := config(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package protocol
+
+// machine is one variant's join and leave protocol, the part that differs between variants.
+// Variants are registered as machines and wrapped in a host, which alone implements the DHT
+// side of a Node (Boot, Request, DHT messages and timers) and always asks the machine for its
+// current view when it does. So a variant cannot hand the DHT layer a stale or partial view:
+// it has no Boot or Request of its own that embedding could resolve to a method of an
+// embedded type, and the compiler rejects a variant that lacks a view.
+type machine interface {
+	// Start, Serve, State, Leave, WantsToJoin and AppendKey are those of Node.
+	Start(out *Output) error
+	Serve(out *Output) (bool, error)
+	State() State
+	Leave(out *Output) error
+	WantsToJoin() bool
+	AppendKey(b []byte) []byte
+	// Step handles a membership message; DHT messages never reach it.
+	Step(m Message, out *Output) error
+	// Fire handles one of the variant's own timers; DHT timers never reach it.
+	Fire(t Timer, out *Output) error
+	// view is what the DHT layer sees of the node now.
+	view() view
+	// kv is the node's DHT state; every variant embeds a dht, which provides it.
+	kv() *dht
+	// own is called on a shallow copy of the machine: it takes private copies of whatever
+	// storage the copy still shares with the original (queues, keys), for Clone.
+	own()
+	// restart re-arms the variant's own timers that its state implies after a crash
+	// (Restarter); the host re-arms the DHT's after them.
+	restart(out *Output)
+}
+
+// machinePtr is a pointer to a variant's machine type M.
+type machinePtr[M any] interface {
+	*M
+	machine
+}
+
+// host is the Node of every variant: the DHT layer around the variant's machine. It holds the
+// machine by value, so that a node costs one allocation and no extra pointer.
+type host[M any, P machinePtr[M]] struct{ m M }
+
+func (h *host[M, P]) mc() P { return &h.m }
+
+func (h *host[M, P]) Start(out *Output) error         { return h.mc().Start(out) }
+func (h *host[M, P]) Serve(out *Output) (bool, error) { return h.mc().Serve(out) }
+func (h *host[M, P]) State() State                    { return h.mc().State() }
+func (h *host[M, P]) Leave(out *Output) error         { return h.mc().Leave(out) }
+func (h *host[M, P]) WantsToJoin() bool               { return h.mc().WantsToJoin() }
+func (h *host[M, P]) AppendKey(b []byte) []byte       { return h.mc().AppendKey(b) }
+
+func (h *host[M, P]) Clone() Node {
+	c := &host[M, P]{m: h.m}
+	c.mc().own()
+	return c
+}
+
+func (h *host[M, P]) Step(m Message, out *Output) error {
+	if IsDHTMessage(m.Type) {
+		h.mc().kv().step(h.mc().view(), &m, out)
+		return nil
+	}
+	if kv := h.mc().kv(); kv.fingerJoins && (m.Type == Connect || m.Type == ConnectRedirect) {
+		// A join request forwarded from here counts its hops on from those it took so far;
+		// requests forwarded outside a step (served from the queue) start again from 0.
+		kv.hops = m.Hops
+		defer func() { kv.hops = 0 }()
+	}
+	return h.mc().Step(m, out)
+}
+
+func (h *host[M, P]) Fire(t Timer, out *Output) error {
+	if !IsJoinTimer(t) {
+		h.mc().kv().fire(h.mc().view(), t, out)
+		return nil
+	}
+	return h.mc().Fire(t, out)
+}
+
+func (h *host[M, P]) Boot(out *Output) { h.mc().kv().boot(h.mc().view(), out) }
+
+// Restart re-arms the variant's timers first and the DHT's after them, so that a crashed
+// node's timers are set in one fixed order and runs stay reproducible.
+func (h *host[M, P]) Restart(out *Output) {
+	h.mc().restart(out)
+	h.mc().kv().restart(h.mc().view(), out)
+}
+
+func (h *host[M, P]) Request(r Request, out *Output) error {
+	return h.mc().kv().start(h.mc().view(), r, out)
+}
+
+func (h *host[M, P]) Items() []Item    { return h.mc().kv().Items() }
+func (h *host[M, P]) Fingers() []ID    { return h.mc().kv().Fingers() }
+func (h *host[M, P]) Replicas() []Item { return h.mc().kv().Replicas() }
+func (h *host[M, P]) Outbox() []Item   { return h.mc().kv().Outbox() }
+
+// register makes a variant known under its name. Its nodes are its machines, built by
+// newMachine, each in a host, so that the DHT layer always sees the variant's own view.
+func register[M any, P machinePtr[M]](v Variant, newMachine func(Config) M) {
+	v.New = func(c Config) Node { return &host[M, P]{m: newMachine(c)} }
+	variants[v.Name] = v
+}

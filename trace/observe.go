@@ -1,0 +1,71 @@
+package trace
+
+import (
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// EventOf converts a driver's event into a row of run's events table. The simulator's
+// sweeps and the real nodes' traces share it, so that both tables read alike.
+func EventOf(run int64, e *observe.Event) Event {
+	mt := ""
+	if e.MsgType != 0 {
+		mt = e.MsgType.String()
+	}
+	return Event{RunID: run, Seq: e.Seq, TimeNs: e.Time, Kind: e.Kind.String(), MsgType: mt,
+		Node: NodeID(e.Node), From: NodeID(e.From), To: NodeID(e.To), Joiner: NodeID(e.Joiner),
+		Left: NodeID(e.Left), Right: NodeID(e.Right), Detail: e.Detail}
+}
+
+// AppendObserved adds a driver's event to c as a row of run's events table, converted by
+// EventOf.
+func (c *EventColumns) AppendObserved(run int64, e *observe.Event) {
+	te := EventOf(run, e)
+	c.Append(&te)
+}
+
+// NodeID maps a node ID to the tables' integers, where -1 is null.
+func NodeID(id protocol.ID) int64 {
+	if id == protocol.None {
+		return -1
+	}
+	return int64(id)
+}
+
+// EventTracer writes a driver's events to an events file as they happen. It is called
+// from one goroutine only; Close runs once the driver has stopped. The first write error
+// stops the writing, since a trace with a hole would misstate the run.
+type EventTracer struct {
+	w       *EventWriter
+	run     int64
+	onError func(error)
+	err     error
+}
+
+// NewEventTracer traces into w as run; onError, if not nil, hears of the first write error.
+func NewEventTracer(w *EventWriter, run int64, onError func(error)) *EventTracer {
+	return &EventTracer{w: w, run: run, onError: onError}
+}
+
+// Event writes one event, unless an earlier one failed.
+func (t *EventTracer) Event(e *observe.Event) {
+	if t.err != nil {
+		return
+	}
+	te := EventOf(t.run, e)
+	if t.err = t.w.WriteEvent(&te); t.err != nil && t.onError != nil {
+		t.onError(t.err)
+	}
+}
+
+// Close completes the file, or drops it and returns the write error if there was one.
+func (t *EventTracer) Close() error {
+	if t.err != nil {
+		t.w.Abort()
+		return t.err
+	}
+	return t.w.Close()
+}
+
+// Abort drops the file.
+func (t *EventTracer) Abort() { t.w.Abort() }
