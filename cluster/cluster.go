@@ -23,8 +23,10 @@ import (
 	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/params"
 	"github.com/dhtexp/dhtexp/protocol"
 	"github.com/dhtexp/dhtexp/runner"
+	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -490,12 +492,12 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	}
 	joins, redirects := joinsOf(events, joiners, res.JoinSignal.UnixNano())
 
-	for _, t := range []string{"events", "joins", "runs"} {
+	for _, t := range []string{trace.TableEvents, trace.TableJoins, trace.TableRuns} {
 		if err := os.MkdirAll(filepath.Join(o.Out, t), 0o755); err != nil {
 			return err
 		}
 	}
-	ew, err := trace.CreateEvents(filepath.Join(o.Out, "events", clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
+	ew, err := trace.CreateEvents(filepath.Join(o.Out, trace.TableEvents, clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
 	if err != nil {
 		return err
 	}
@@ -506,7 +508,7 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	if err := ew.Close(); err != nil {
 		return err
 	}
-	jw, err := trace.CreateJoins(filepath.Join(o.Out, "joins", clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
+	jw, err := trace.CreateJoins(filepath.Join(o.Out, trace.TableJoins, clusterPart), trace.ClockWall, trace.Options{Metadata: meta})
 	if err != nil {
 		return err
 	}
@@ -522,22 +524,16 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	for _, s := range res.Statuses {
 		sent += s.Sent
 	}
-	row := map[string]any{
-		"run_id": int64(0), "grid_point": int64(0), "replica": int64(0), "seed": int64(o.Seed),
-		"scenario": "random", "mode": "cluster", "protocol": o.Protocol, "timing": "real", "link": "tcp", "delay_kind": "real",
-		"nodes": int64(o.Members), "joiners": int64(o.Joiners), "bits": int64(o.Bits),
-		"check": false, "horizon_ns": int64(o.Deadline),
-		"timeout_ns": int64(o.Timeout), "retries": int64(o.Retries),
-		"outcome": res.Outcome, "ring_correct": res.RingCorrect, "detail": res.Detail, "violation": res.Violation,
-		"joins": int64(o.Joiners), "joins_ok": int64(len(res.Latencies)),
-		"messages": sent, "redirects": redirects, "events": int64(len(events)),
-		"sim_time_ns": int64(res.Settled.Sub(res.JoinSignal)), "wall_ns": int64(finished.Sub(started)),
-	}
-	if len(res.Latencies) > 0 {
-		row["latency_p50_ns"], row["latency_p99_ns"] = stats.NearestRank(res.Latencies, 50), stats.NearestRank(res.Latencies, 99)
-		row["latency_max_ns"] = res.Latencies[len(res.Latencies)-1]
-	}
-	if err := writeRow(filepath.Join(o.Out, "runs", clusterPart), runner.RunSchema, trace.Options{Metadata: meta}, row); err != nil {
+	cfg := sim.DefaultConfig()
+	cfg.Scenario, cfg.Protocol, cfg.Seed = "random", o.Protocol, o.Seed
+	cfg.Nodes, cfg.Joiners, cfg.Bits = o.Members, o.Joiners, o.Bits
+	cfg.Horizon, cfg.Timeout, cfg.Retries = int64(o.Deadline), int64(o.Timeout), o.Retries
+	facts := runner.RunFacts{Outcome: res.Outcome, Detail: res.Detail, Violation: res.Violation,
+		RingCorrect: res.RingCorrect, Joins: int64(o.Joiners), Latencies: res.Latencies,
+		Messages: sent, Redirects: redirects, Events: int64(len(events)),
+		SimTime: int64(res.Settled.Sub(res.JoinSignal)), Wall: int64(finished.Sub(started))}
+	if err := runner.WriteRunsFile(filepath.Join(o.Out, trace.TableRuns, clusterPart), trace.Options{Metadata: meta},
+		params.ModeCluster, cfg, o.Seed, facts); err != nil {
 		return err
 	}
 
@@ -613,48 +609,4 @@ func joinsOf(events []trace.Event, joiners []joiner, signal int64) ([]trace.Join
 		joins = append(joins, j)
 	}
 	return joins, sends.Redirects
-}
-
-// writeRow writes a one-row file of schema s, filling columns by name: a column the row
-// does not name (or names with "") is null if it may be, else zero.
-func writeRow(path string, s trace.Schema, opts trace.Options, row map[string]any) error {
-	w, err := trace.Create(path, s, opts)
-	if err != nil {
-		return err
-	}
-	for i, col := range s.Columns {
-		v := row[col.Name]
-		if col.Nullable && (v == nil || v == "") {
-			w.Null(i)
-			continue
-		}
-		ok := v == nil
-		switch col.Type {
-		case trace.Int64:
-			x, isT := v.(int64)
-			ok = ok || isT
-			w.Int64(i, x)
-		case trace.Float64:
-			x, isT := v.(float64)
-			ok = ok || isT
-			w.Float64(i, x)
-		case trace.Bool:
-			x, isT := v.(bool)
-			ok = ok || isT
-			w.Bool(i, x)
-		default:
-			x, isT := v.(string)
-			ok = ok || isT
-			w.String(i, x)
-		}
-		if !ok {
-			w.Abort()
-			return fmt.Errorf("%s: column %s is %s, not %T", path, col.Name, col.Type, v)
-		}
-	}
-	if err := w.EndRow(); err != nil {
-		w.Abort()
-		return err
-	}
-	return w.Close()
 }

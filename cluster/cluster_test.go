@@ -1,14 +1,12 @@
 package cluster
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dhtexp/dhtexp/node"
-	"github.com/dhtexp/dhtexp/runner"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -48,41 +46,6 @@ func TestJoinsOf(t *testing.T) {
 	}
 	if redirects != 4 {
 		t.Errorf("%d redirects, want 4", redirects)
-	}
-}
-
-func TestWriteRow(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		name string
-		row  map[string]any
-		ok   bool
-	}{
-		{"typed", map[string]any{"run_id": int64(3), "outcome": "ok", "ring_correct": true, "faults_loss": 0.5}, true},
-		{"nulls and zeros", map[string]any{"detail": ""}, true},
-		{"wrong type", map[string]any{"run_id": 3}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, tc.name+".parquet")
-			err := writeRow(path, runner.RunSchema, trace.Options{}, tc.row)
-			if (err == nil) != tc.ok {
-				t.Fatalf("writeRow: %v", err)
-			}
-			if !tc.ok {
-				return
-			}
-			n := 0
-			err = trace.ForEachRowGroup(path, nil, func(c *trace.Chunk) error {
-				n += c.NumRows()
-				if id, ok := tc.row["run_id"]; ok && c.Int64("run_id")[0] != id {
-					t.Errorf("run_id %d, want %v", c.Int64("run_id")[0], id)
-				}
-				return nil
-			})
-			if err != nil || n != 1 {
-				t.Errorf("read back %d rows: %v", n, err)
-			}
-		})
 	}
 }
 
