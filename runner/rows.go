@@ -318,50 +318,14 @@ func optInt(w *trace.Writer, col int, v int64) {
 	}
 }
 
-// eventChunks holds events in fixed-size chunks, so that collecting them never copies what
-// is already collected.
-type eventChunks [][]trace.Event
-
-// eventChunk is the number of events per chunk: half a megabyte.
-const eventChunk = 4096
-
-// chunkPool recycles event chunks from the writer back to the workers. Unlike a sync.Pool
-// it keeps them across garbage collections, which a sweep of short runs triggers often.
-type chunkPool struct{ free chan []trace.Event }
-
-func (p *chunkPool) get() []trace.Event {
-	select {
-	case c := <-p.free:
-		return c[:0]
-	default:
-		return make([]trace.Event, 0, eventChunk)
-	}
-}
-
-// release returns a unit's chunks; those that do not fit are left to the collector.
-func (p *chunkPool) release(cs eventChunks) {
-	for i, c := range cs {
-		select {
-		case p.free <- c:
-		default:
-		}
-		cs[i] = nil
-	}
-}
-
-// eventBuf collects a run's events as trace rows. It is a observe.Tracer; chunks are recycled
-// and strings are copied by reference only, so tracing allocates nothing per event.
+// eventBuf collects a run's events as trace rows, column by column, into storage that is
+// recycled with its unit, so tracing allocates nothing per event once the buffers have grown.
+// Strings are the names' own, copied by reference.
 type eventBuf struct {
-	run    int64
-	chunks eventChunks
-	pool   *chunkPool
+	run  int64
+	cols *trace.EventColumns
 }
 
 func (b *eventBuf) Event(e *observe.Event) {
-	n := len(b.chunks)
-	if n == 0 || len(b.chunks[n-1]) == cap(b.chunks[n-1]) {
-		b.chunks = append(b.chunks, b.pool.get())
-		n++
-	}
-	b.chunks[n-1] = append(b.chunks[n-1], trace.EventOf(b.run, e))
+	b.cols.AppendObserved(b.run, e)
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/dhtexp/dhtexp/trace"
 )
 
-// Part size defaults. A part is cut at a unit boundary once either limit is reached; both
-// limits depend only on the runs' contents, so a sweep cuts the same parts whatever the
-// number of workers.
+// Part size defaults. A part is cut at the end of a unit, or of a piece of a unit whose
+// events outgrow pieceRows, once either limit is reached; limits and pieces depend only on
+// the runs' contents, so a sweep cuts the same parts whatever the number of workers.
 const (
 	// DefaultPartRuns bounds the work a kill -9 can lose and the time between commits.
 	DefaultPartRuns = 8192
@@ -67,8 +67,8 @@ type Options struct {
 	// the copying of each result into its row), which other processes on a busy machine do
 	// not inflate. Benchmarks use it.
 	cpuClock func() int64
-	// simulate, when set, replaces sim.Run, so that tests can give runs results the
-	// simulator does not produce.
+	// simulate, when set, replaces the simulator, so that tests can give runs results it
+	// does not produce.
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error)
 }
 
@@ -165,7 +165,6 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	w := &writer{dir: opts.Dir, spec: spec, level: level, m: m, partRuns: partRuns,
 		partEvents: partEvents, sum: sum, progress: opts.Progress, cpuClock: opts.cpuClock, real: opts.Real,
 		simulate: opts.simulate}
-
 	if hasCluster {
 		w.gate = &sync.RWMutex{}
 	}
@@ -315,13 +314,83 @@ func recordedHash(m *trace.Manifest) (string, error) {
 	return s.Hash, nil
 }
 
-// unitResult is a unit's finished runs. Results are recycled through writer.free, so the
-// rows' join slices and the event buffer keep their storage from unit to unit.
+// unitResult is a piece of a unit's finished runs: the whole unit, unless its events
+// outgrow pieceRows, when the worker hands them over in pieces of whole runs so that a unit
+// of long runs is never held whole. Results are recycled through writer.free, so the rows'
+// join slices and the event columns keep their storage from piece to piece.
 type unitResult struct {
 	u      unit
+	piece  int  // 0, 1, ... within the unit
+	last   bool // the unit's last piece
 	rows   []runRow
-	events eventChunks // every run's events, in run order (trace level messages)
+	events trace.EventColumns // the pieces' runs' events, in run order (trace level messages)
 	err    error
+}
+
+// Variables so that tests can make pieces small.
+var (
+	// pieceRows is the number of events after which a worker hands over the runs it has
+	// finished: 8 MB of event columns.
+	pieceRows = 1 << 16
+	// flightRows bounds the events of pieces that wait for the writer (65 MB), beyond
+	// which workers wait before they start another run, except the worker of the unit
+	// being written, so that the writer always gets what it waits for.
+	flightRows = 1 << 19
+)
+
+// messagesMemoryLimit is the soft memory limit of a sweep that keeps every event, unless
+// the process has one: events come and go by the gigabyte, and a collector told to let the
+// heap grow to several times the live heap (as short runs want) would let it.
+const messagesMemoryLimit = 768 << 20
+
+// addRow extends rows by one, reusing the storage of an earlier row there.
+func (r *unitResult) addRow() *runRow {
+	if len(r.rows) < cap(r.rows) {
+		r.rows = r.rows[:len(r.rows)+1]
+	} else {
+		r.rows = append(r.rows, runRow{})
+	}
+	return &r.rows[len(r.rows)-1]
+}
+
+// flight counts the events that finished pieces hold until they are written.
+type flight struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	rows    int
+	next    int64 // the unit being written
+	stopped bool
+}
+
+// wait blocks the worker of unit seq while too many events wait for the writer.
+func (f *flight) wait(seq int64) {
+	f.mu.Lock()
+	for f.rows >= flightRows && seq != f.next && !f.stopped {
+		f.cond.Wait()
+	}
+	f.mu.Unlock()
+}
+
+func (f *flight) add(n int) {
+	f.mu.Lock()
+	f.rows += n
+	f.mu.Unlock()
+}
+
+// written records that n events were written and that the writer is at unit next.
+func (f *flight) written(n int, next int64) {
+	f.mu.Lock()
+	f.rows -= n
+	f.next = next
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (f *flight) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
 }
 
 // writer owns the output: it receives finished units from the workers and appends them to
@@ -348,8 +417,8 @@ type writer struct {
 
 	simNanos atomic.Int64
 	cpuClock func() int64
-	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: sim.RunContext
-	chunks   chunkPool
+	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim, under ctx
+	flight   flight
 
 	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -369,11 +438,16 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
-	// Enough recycled event chunks for the units in flight of typical runs; beyond that,
-	// chunks are allocated afresh rather than kept (each holds half a megabyte).
-	w.chunks.free = make(chan []trace.Event, 256)
+	if w.level == trace.LevelMessages && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(messagesMemoryLimit)
+		defer debug.SetMemoryLimit(math.MaxInt64)
+	}
+	w.flight.cond.L = &w.flight.mu
+	stopFlight := context.AfterFunc(ctx, w.flight.stop)
+	defer stopFlight()
 	tokens := make(chan struct{}, window)
-	free := make(chan *unitResult, window+workers)
+	// Room for every result in flight, pieces included, so that their storage is reused.
+	free := make(chan *unitResult, window+workers+flightRows/pieceRows)
 	jobs := make(chan unit)
 	results := make(chan *unitResult, window)
 
@@ -406,6 +480,11 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		close(results)
 	}()
 
+	type pieceKey struct {
+		seq   int64
+		piece int
+	}
+
 	// abandon is closed abandonGrace after the sweep is cancelled, when the writer stops
 	// waiting for runs that do not look at the context (the building of a huge ring does
 	// not): what they would produce is discarded anyway, and they end on their own.
@@ -417,8 +496,8 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 
 	var (
 		firstErr error
-		pending  = map[int64]*unitResult{}
-		next     int64
+		pending  = map[pieceKey]*unitResult{}
+		next     pieceKey
 	)
 	fail := func(err error) {
 		if firstErr == nil {
@@ -442,7 +521,7 @@ read:
 			fail(r.err)
 			continue
 		}
-		pending[r.u.seq] = r
+		pending[pieceKey{r.u.seq, r.piece}] = r
 		// Once cancelled, finished units are discarded too, so that Ctrl-C stops at once
 		// however far the workers ran ahead.
 		for firstErr == nil && ctx.Err() == nil {
@@ -451,11 +530,20 @@ read:
 				break
 			}
 			delete(pending, next)
-			next++
 			if err := w.write(r); err != nil {
 				fail(err)
 			}
-			<-tokens
+			if r.last {
+				next = pieceKey{next.seq + 1, 0}
+				<-tokens
+			} else {
+				next.piece++
+			}
+			w.flight.written(r.events.Len(), next.seq)
+			if cap(r.events.Seq) > 2*pieceRows {
+				// Left by one very long run: not worth keeping.
+				r.events = trace.EventColumns{}
+			}
 			select {
 			case free <- r:
 			default:
@@ -487,33 +575,41 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 	var (
 		lat    []int64
 		tracer *eventBuf
+		// Reset for every run, so that runs after the first reuse its storage.
+		s sim.Sim
 	)
 	if w.level == trace.LevelMessages {
-		tracer = &eventBuf{pool: &w.chunks}
+		tracer = &eventBuf{}
 	}
 	if w.cpuClock != nil {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	for u := range jobs {
-		if ctx.Err() != nil {
-			continue
-		}
+	get := func(u unit, piece int) *unitResult {
 		var r *unitResult
 		select {
 		case r = <-free:
 		default:
 			r = &unitResult{}
 		}
-		r.u, r.err = u, nil
-		n := int(u.hi - u.lo)
-		if cap(r.rows) < n {
-			r.rows = append(r.rows[:cap(r.rows)], make([]runRow, n-cap(r.rows))...)
+		r.u, r.piece, r.last, r.err = u, piece, false, nil
+		r.rows = r.rows[:0]
+		r.events.Reset()
+		if tracer != nil && cap(r.events.Seq) < pieceRows {
+			// Sized for a piece at once rather than grown by copying.
+			r.events.Grow(pieceRows)
 		}
-		r.rows = r.rows[:n]
 		if tracer != nil {
-			tracer.chunks = r.events[:0]
+			tracer.cols = &r.events
 		}
+		return r
+	}
+	for u := range jobs {
+		if ctx.Err() != nil {
+			continue
+		}
+		r := get(u, 0)
+		n := int(u.hi - u.lo)
 		var simNanos, c0 int64
 		if w.cpuClock != nil {
 			// Per unit, not per run: reading a thread's CPU clock is a system call, which on
@@ -521,12 +617,15 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			c0 = w.cpuClock()
 		}
 		for i := range n {
+			if tracer != nil {
+				w.flight.wait(u.seq)
+			}
 			if ctx.Err() != nil {
 				break
 			}
 			id := u.lo + int64(i)
-			row := &r.rows[i]
-			lat, r.err = w.runOne(ctx, id, row, tracer, lat)
+			row := r.addRow()
+			lat, r.err = w.runOne(ctx, id, row, &s, tracer, lat)
 			if r.err != nil {
 				if ctx.Err() != nil {
 					// A real run cut short by the cancellation: the unit is dropped below.
@@ -535,27 +634,36 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 				break
 			}
 			simNanos += row.wall
+			if tracer != nil && r.events.Len() >= pieceRows && i < n-1 {
+				w.flight.add(r.events.Len())
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					// Dropped with the rest of the unit: the writer may have stopped reading
+					// (abandonGrace), and pieces can outnumber the room in results.
+				}
+				r = get(u, r.piece+1)
+			}
 		}
 		if w.cpuClock != nil {
 			simNanos = w.cpuClock() - c0
 		}
-		if tracer != nil {
-			r.events = tracer.chunks
-		}
 		w.simNanos.Add(simNanos)
 		if ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing unit. An
+			// Half-done units are dropped; the writer stops at the first missing piece. An
 			// error after the cancellation is dropped too: the writer may have stopped
 			// reading (abandonGrace).
 			continue
 		}
+		r.last = true
+		w.flight.add(r.events.Len())
 		results <- r
 	}
 }
 
 // runOne simulates run id into row, or runs it on real nodes in cluster mode. A panic in the
 // simulator becomes an error that names the run, so it can be replayed.
-func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *eventBuf, lat []int64) (_ []int64, err error) {
+func (w *writer) runOne(ctx context.Context, id int64, row *runRow, s *sim.Sim, tracer *eventBuf, lat []int64) (_ []int64, err error) {
 	p, replica, seed := w.spec.Run(id)
 	cfg := p.Config
 	cfg.Seed = seed
@@ -591,8 +699,8 @@ func (w *writer) runOne(ctx context.Context, id int64, row *runRow, tracer *even
 		t0 = time.Now()
 		if w.simulate != nil {
 			res, err = w.simulate(cfg, tr)
-		} else {
-			res, err = sim.RunContext(ctx, cfg, tr)
+		} else if err = s.Reset(cfg, tr); err == nil {
+			res, err = s.RunContext(ctx)
 		}
 		row.wall = int64(time.Since(t0))
 	}
@@ -638,14 +746,11 @@ func (w *writer) write(r *unitResult) error {
 		}
 	}
 	if w.events != nil {
-		for _, c := range r.events {
-			if err := w.events.WriteEvents(c); err != nil {
-				return err
-			}
-			w.part.Events += int64(len(c))
+		if err := w.events.WriteColumns(&r.events); err != nil {
+			return err
 		}
+		w.part.Events += int64(r.events.Len())
 	}
-	w.chunks.release(r.events)
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))
 	w.sum.Failed += failed

@@ -221,6 +221,24 @@ func TestSweepDeterministicAcrossWorkers(t *testing.T) {
 	}
 }
 
+// Units handed over in pieces, with workers held back by the bound on events in flight,
+// give the same rows.
+func TestSweepInPieces(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "whole"), filepath.Join(dir, "pieces")
+	sweep(t, context.Background(), spec, Options{Dir: a, Workers: 2})
+	defer func(p, f int) { pieceRows, flightRows = p, f }(pieceRows, flightRows)
+	pieceRows, flightRows = 50, 200
+	sweep(t, context.Background(), spec, Options{Dir: b, Workers: 2, PartEvents: 3000})
+	checkComplete(t, a)
+	mb := checkComplete(t, b)
+	if len(mb.Parts) < 2 {
+		t.Errorf("%d parts", len(mb.Parts))
+	}
+	sameResults(t, a, b, trace.LevelMessages)
+}
+
 func TestSweepRowsMatchSimulator(t *testing.T) {
 	spec := load(t, "testdata/small.toml")
 	dir := filepath.Join(t.TempDir(), "r")
@@ -534,14 +552,13 @@ func TestPlainProgress(t *testing.T) {
 
 // Converting events for the trace must not allocate once the buffer has grown.
 func TestEventBufDoesNotAllocate(t *testing.T) {
-	pool := &chunkPool{free: make(chan []trace.Event, 4)}
-	b := &eventBuf{pool: pool}
+	var cols trace.EventColumns
+	b := &eventBuf{run: 9, cols: &cols}
 	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
-	const n = 2*eventChunk + 10
+	const n = 10_000
 	fill := func() {
-		pool.release(b.chunks)
-		b.chunks = b.chunks[:0]
+		cols.Reset()
 		for range n {
 			b.Event(e)
 		}
@@ -550,12 +567,12 @@ func TestEventBufDoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, fill); allocs != 0 {
 		t.Errorf("%v allocations per %d events", allocs, n)
 	}
-	if len(b.chunks) != 3 || len(b.chunks[2]) != 10 {
-		t.Errorf("%d chunks", len(b.chunks))
+	if cols.Len() != n {
+		t.Errorf("%d events", cols.Len())
 	}
-	got := b.chunks[0][0]
-	if got.Kind != "deliver" || got.MsgType != "connect" || got.Left != -1 || got.Right != 7 || got.From != 2 {
-		t.Errorf("converted event %+v", got)
+	if cols.RunID[0] != 9 || cols.Kind[0] != "deliver" || cols.MsgType[0] != "connect" || cols.Left[0] != -1 ||
+		cols.Right[0] != 7 || cols.From[0] != 2 || cols.Detail[0] != "x" {
+		t.Errorf("converted event: %+v", cols)
 	}
 }
 

@@ -155,6 +155,47 @@ func BenchmarkLookups(b *testing.B) {
 	b.ReportMetric(mem, "B/node")
 }
 
+// BenchmarkRunReset compares runs made by New (new) with runs of one Sim reset for every
+// run (reset), as sweep workers make them. cpu-ns/run is the process's CPU time, garbage
+// collection included, which a busy machine does not inflate as it does ns/op.
+func BenchmarkRunReset(b *testing.B) {
+	for _, name := range []string{"simple-seed", "random-1000-async"} {
+		for _, reuse := range []bool{false, true} {
+			cfg := benchConfigs()[name]
+			mode := "new"
+			if reuse {
+				mode = "reset"
+			}
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				var s Sim
+				var events int64
+				b.ReportAllocs()
+				cpu0, cpuOK := processCPU()
+				for i := 0; i < b.N; i++ {
+					cfg.Seed = uint64(i + 1)
+					if !reuse {
+						r, err := Run(cfg, nil)
+						if err != nil {
+							b.Fatal(err)
+						}
+						events += r.Events
+						continue
+					}
+					if err := s.Reset(cfg, nil); err != nil {
+						b.Fatal(err)
+					}
+					events += s.Run().Events
+				}
+				cpu1, _ := processCPU()
+				if cpuOK {
+					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/run")
+				}
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds()/1e6, "Mevents/s")
+			})
+		}
+	}
+}
+
 // checkerStream is a ring of n members and 10,000 newcomers, driven through predlock's
 // pointer changes one event at a time: every newcomer is inserted into its own gap (welcome,
 // link, set_left, connected), then every one leaves again (leaving, left switch, bypass,

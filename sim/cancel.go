@@ -18,6 +18,13 @@ func RunContext(ctx context.Context, cfg Config, tracer observe.Tracer) (*Result
 	if err != nil {
 		return nil, err
 	}
+	return s.RunContext(ctx)
+}
+
+// RunContext is s.Run that gives up when ctx is done, as the function RunContext does; a Sim
+// made by Reset runs under a context this way.
+func (s *Sim) RunContext(ctx context.Context) (*Result, error) {
+	s.cancelled = nil
 	if ctx.Done() != nil {
 		s.cancelled = func() bool { return ctx.Err() != nil }
 	}

@@ -80,8 +80,6 @@ type payload struct {
 	life  uint32
 }
 
-type link struct{ from, to protocol.ID }
-
 // Sim is one run. Create it with New, then call Run once.
 type Sim struct {
 	cfg     Config
@@ -94,7 +92,7 @@ type Sim struct {
 	sampler sampler
 	slots   []payload
 	free    []int32
-	lastArr map[link]int64
+	lastArr linkTable // FIFO links: arrival of each link's last message
 
 	tracer observe.Tracer
 	ev     observe.Event
@@ -125,6 +123,13 @@ type Sim struct {
 	pollIdle bool
 	carved   bool  // the loops' pending actions and inboxes have their first room
 	popped   int64 // queue items run, which is what a run costs
+
+	// Storage that Reset keeps for the next run.
+	delaySrc *rand.PCG
+	cfgs     []protocol.Config
+	ids      []protocol.ID
+	states   []protocol.State
+	loops    []loop
 }
 
 // New builds a run from a validated configuration.
@@ -139,16 +144,60 @@ func New(cfg Config, tracer observe.Tracer) (*Sim, error) {
 	return newSim(cfg, specs, tracer), nil
 }
 
-func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
-	variant, _ := protocol.Lookup(cfg.Protocol)
-	s := &Sim{
-		cfg:     cfg,
-		delays:  newStream(cfg.Seed, streamDelay),
-		sampler: newSampler(cfg.Delay, cfg.Unit),
-		tracer:  tracer,
+// Reset makes s a new run of cfg, the same run New would build, reusing the storage of s's
+// earlier runs, so that a worker running one configuration after another allocates little
+// per run. A zero Sim may be Reset. Results of earlier runs stay valid.
+func (s *Sim) Reset(cfg Config, tracer observe.Tracer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
+	specs, err := BuildScenario(&cfg, newStream(cfg.Seed, streamTopology))
+	if err != nil {
+		return err
+	}
+	s.init(cfg, specs, tracer)
+	return nil
+}
+
+func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
+	s := &Sim{}
+	s.init(cfg, specs, tracer)
+	return s
+}
+
+// init sets s up as New describes. Everything starts as in a zero Sim, except for slices,
+// maps and tables, which are emptied and kept.
+func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
+	variant, _ := protocol.Lookup(cfg.Protocol)
+	clear(s.slots)
+	clear(s.loops)
+	clear(s.cfgs)
+	keep := Sim{
+		nodes: s.nodes[:0], q: queue{items: s.q.items[:0]}, step: s.step,
+		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
+		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
+	}
+	*s = keep
+	s.lastArr.reset()
+	s.sl.clear()
+	// A sleeper group has room for every node, so that its members never move as it grows;
+	// groups of a smaller run go.
+	for _, g := range s.sl.groups {
+		if cap(g.members) < len(specs) {
+			s.sl.groups, s.sl.free = s.sl.groups[:0], s.sl.free[:0]
+			break
+		}
+	}
+	// The same stream as newStream(cfg.Seed, streamDelay), reseeded in place.
+	if s.delaySrc == nil {
+		s.delaySrc = &rand.PCG{}
+	}
+	s.delaySrc.Seed(SplitMix64(cfg.Seed^streamDelay), SplitMix64(cfg.Seed+streamDelay))
+	s.cfg, s.tracer = cfg, tracer
+	s.delays = rand.New(s.delaySrc)
+	s.sampler = newSampler(cfg.Delay, cfg.Unit)
 	ring := protocol.Ring{Bits: cfg.Bits}
-	s.nodes = make([]node, len(specs))
+	s.nodes = grown(s.nodes, len(specs))
 	nodeConfig := func(sp *Spec) protocol.Config {
 		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
 			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
@@ -158,7 +207,8 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	// millions never holds them all at once.
 	var cfgs []protocol.Config
 	if cfg.Workload.Active() {
-		cfgs = make([]protocol.Config, len(specs))
+		s.cfgs = grown(s.cfgs, len(specs))
+		cfgs = s.cfgs
 		for i := range specs {
 			cfgs[i] = nodeConfig(&specs[i])
 		}
@@ -197,8 +247,8 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 		}
 	}
 	{
-		ids := make([]protocol.ID, len(s.nodes))
-		states := make([]protocol.State, len(s.nodes))
+		s.ids, s.states = grown(s.ids, len(s.nodes)), grown(s.states, len(s.nodes))
+		ids, states := s.ids, s.states
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
@@ -214,16 +264,17 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
 	if cfg.Timing == "seed" {
-		s.q.items = make([]item, 0, len(s.nodes)+16)
+		s.q.items = slices.Grow(s.q.items, len(s.nodes)+16)
 	} else {
-		s.q.items = make([]item, 0, 2*len(s.joins)+16)
+		s.q.items = slices.Grow(s.q.items, 2*len(s.joins)+16)
 	}
 	s.initFaults()
 	s.fifo = cfg.Link == "fifo" && (cfg.Delay.Kind != "constant" || s.faults.on)
 	// One allocation each for all loops and for the queue's usual size.
 	var loops []loop
 	if cfg.Timing == "seed" {
-		loops = make([]loop, len(s.nodes))
+		s.loops = grown(s.loops, len(s.nodes))
+		loops = s.loops
 	}
 	for i := range s.nodes {
 		switch {
@@ -240,7 +291,15 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 	if s.kv.on {
 		s.startKV()
 	}
-	return s
+}
+
+// grown returns b with length n, reusing its storage when it has room; the elements are
+// not cleared.
+func grown[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
 }
 
 // scheduleLeaves picks the leaving members and their times from their own stream.
@@ -696,14 +755,9 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 				for c := 0; c < copies; c++ {
 					at := times[c]
 					if s.fifo {
-						l := link{a.Msg.From, a.Msg.To}
-						if s.lastArr == nil {
-							s.lastArr = make(map[link]int64)
-						}
-						if last := s.lastArr[l]; at < last {
-							at = last
-						}
-						s.lastArr[l] = at
+						last := s.lastArr.last(a.Msg.From, a.Msg.To)
+						at = max(at, *last)
+						*last = at
 					}
 					s.q.push(at, evDeliver, s.alloc(payload{msg: a.Msg, node: i}))
 				}

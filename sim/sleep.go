@@ -211,6 +211,6 @@ func (sl *sleepers) clear() {
 		sl.free = append(sl.free, int32(i))
 	}
 	sl.of, sl.woken = nil, nil
-	sl.recent = sl.recent[:0]
+	sl.recent, sl.recentSeq, sl.recentEpoch = sl.recent[:0], 0, 0
 	sl.queued, sl.wokenTotal = 0, 0
 }

@@ -226,6 +226,55 @@ func BenchmarkEventWriter(b *testing.B) {
 	}
 }
 
+// BenchmarkEventColumns is BenchmarkEventWriter through WriteColumns, handed
+// 4096 events at a time, as the sweep runner does it.
+func BenchmarkEventColumns(b *testing.B) {
+	all := benchData(false)
+	var src EventColumns
+	for i := range all {
+		src.Append(&all[i])
+	}
+	const piece = 4096
+	runIDs := make([]int64, piece)
+	path := filepath.Join(b.TempDir(), "events.parquet")
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
+	b.ResetTimer()
+	ew, err := CreateEvents(path, ClockVirtual, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; {
+		// Longer streams repeat the generated one as further runs.
+		lo := i % len(all)
+		hi := min(lo+piece, len(all), lo+b.N-i)
+		for k := range runIDs {
+			runIDs[k] = int64(i / len(all))
+		}
+		c := EventColumns{RunID: runIDs[:hi-lo], Seq: src.Seq[lo:hi], TimeNs: src.TimeNs[lo:hi], Node: src.Node[lo:hi],
+			Kind: src.Kind[lo:hi], MsgType: src.MsgType[lo:hi], From: src.From[lo:hi], To: src.To[lo:hi],
+			Joiner: src.Joiner[lo:hi], Left: src.Left[lo:hi], Right: src.Right[lo:hi], Detail: src.Detail[lo:hi]}
+		if err := ew.WriteColumns(&c); err != nil {
+			b.Fatal(err)
+		}
+		i += hi - lo
+	}
+	if err := ew.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	cpu1, _ := processCPU()
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(st.Size())/float64(b.N), "B/row")
+	if cpuOK {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/row")
+	}
+}
+
 // BenchmarkReadEvents reads a file of 2^20 events through ReadEvents; an op
 // is the whole file.
 func BenchmarkReadEvents(b *testing.B) {

@@ -17,6 +17,13 @@ func EventOf(run int64, e *observe.Event) Event {
 		Left: NodeID(e.Left), Right: NodeID(e.Right), Detail: e.Detail}
 }
 
+// AppendObserved adds a driver's event to c as a row of run's events table, converted by
+// EventOf.
+func (c *EventColumns) AppendObserved(run int64, e *observe.Event) {
+	te := EventOf(run, e)
+	c.Append(&te)
+}
+
 // NodeID maps a node ID to the tables' integers, where -1 is null.
 func NodeID(id protocol.ID) int64 {
 	if id == protocol.None {

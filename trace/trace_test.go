@@ -79,7 +79,7 @@ func TestEventsRoundTrip(t *testing.T) {
 		{"partial last group", genEvents(1000, 1), Options{RowGroupRows: 64}, ClockVirtual, 16},
 		{"exact groups", genEvents(300, 2), Options{RowGroupRows: 100}, ClockVirtual, 3},
 		{"all msg_type null", allNullMsg, Options{RowGroupRows: 128}, ClockVirtual, 3},
-		{"default options", big, Options{}, ClockVirtual, 1},
+		{"default options", big, Options{}, ClockVirtual, 2},
 		{"groups across batches", big, Options{RowGroupRows: 100_000, CompressionLevel: 3}, ClockVirtual, 2},
 		{"groups cut mid batch", big, Options{RowGroupRows: 40_000}, ClockVirtual, 4},
 		{"metadata", nullEvents(), Options{Metadata: map[string]string{"dhtexp.git": "abc123", "experiment": "x/y"}}, ClockVirtual, 1},

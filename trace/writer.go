@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,17 +26,16 @@ import (
 
 const (
 	// DefaultRowGroupRows bounds the rows per row group, and so the memory a
-	// reader needs per column.
-	DefaultRowGroupRows = 1 << 20
+	// reader needs per column and the values a writer stages (~100 bytes a
+	// row of an events file).
+	DefaultRowGroupRows = 1 << 17
 	// DefaultCompressionLevel is the zstd level used when Options leaves it
 	// zero. Higher levels cost much write speed for a few percent of size
 	// on these tables, which are mostly delta and dictionary encoded already.
 	DefaultCompressionLevel = 1
 
-	// maxBatchRows bounds how many rows are staged in Go slices before they
-	// are handed to the column writers, which encode and compress them into
-	// in-memory pages. Staging the whole row group instead would cost
-	// ~100 bytes per row of raw values for a million-row group.
+	// maxBatchRows is how many values a column writer takes between checks
+	// of its page size and statistics.
 	maxBatchRows = 1 << 16
 
 	// Bounds on a dictionary kept by the writer for one row group. A column
@@ -73,13 +75,10 @@ type Writer struct {
 	bw        *bufio.Writer
 	pw        *file.Writer
 
-	rg      file.BufferedRowGroupWriter
-	rgRows  int // rows already handed to rg
 	rgLimit int
 
 	cols    []colBuf
-	rows    int // complete rows staged in cols
-	flushAt int // rows at which to flush: a full batch, or the row group's end
+	rows    int // complete rows staged in cols: the row group being built
 	written int64
 
 	rowErr error // first misuse in the row being built
@@ -87,20 +86,22 @@ type Writer struct {
 	done   bool  // Close or Abort has run
 }
 
-// colBuf stages one column's values between flushes. Only the slice that
+// colBuf stages one column's values for the whole row group, which is then
+// written column after column straight to the file. Staging in reused slices
+// costs ~100 bytes a row of an events file; handing batches to a buffered
+// row group instead kept every column's encoded pages in buffers that grew by
+// copying, which cost more time than the encoding itself. Only the slice that
 // matches typ is used; nullable columns also record a definition level per
 // row (1 = value present), with values stored densely.
 //
 // Dictionary-encoded string columns are different: the Parquet writer's own
 // dictionary path allocates for every value, so the column keeps its
-// dictionary itself and stages one index per row (nulls included) for the
-// whole row group, handing dictionary and indices over when the row group
-// ends. Indices cost 4 bytes a row, far less than the values.
+// dictionary itself and stages one index per row (nulls included), handing
+// dictionary and indices over when the row group is written.
 type colBuf struct {
 	typ      ColumnType
 	nullable bool
-	n        int // values and nulls given since the last flush
-	keep     int // rows of idx and def staged by earlier batches of the row group
+	n        int // values and nulls given for the row group
 
 	dict      map[string]int32 // nil unless the column stages indices
 	dictVals  []string
@@ -117,7 +118,6 @@ type colBuf struct {
 	def  []int16
 
 	ba []parquet.ByteArray // scratch for handing strings to the writer
-	cw file.ColumnChunkWriter
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -146,7 +146,6 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	if w.rgLimit == 0 {
 		w.rgLimit = DefaultRowGroupRows
 	}
-	w.flushAt = min(w.rgLimit, maxBatchRows)
 	level := opts.CompressionLevel
 	if level == 0 {
 		level = DefaultCompressionLevel
@@ -172,13 +171,63 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	}
 
 	w.cols = make([]colBuf, len(s.Columns))
+	stages.Lock()
 	for i, c := range s.Columns {
-		w.cols[i] = colBuf{typ: c.Type, nullable: c.Nullable}
+		cb := &w.cols[i]
+		*cb = colBuf{typ: c.Type, nullable: c.Nullable}
 		if (c.Type == String || c.Type == Text) && c.encoding() == Dictionary {
-			w.cols[i].dict = make(map[string]int32)
+			cb.dict = make(map[string]int32)
+			cb.idx = take(&stages.idx)
+		}
+		switch c.Type {
+		case Int64:
+			cb.i64 = take(&stages.i64)
+		case Float64:
+			cb.f64 = take(&stages.f64)
+		case String, Text:
+			if cb.dict == nil {
+				cb.data, cb.ends = take(&stages.data), take(&stages.ends)
+			}
+		}
+		if c.Nullable {
+			cb.def = take(&stages.def)
 		}
 	}
+	stages.Unlock()
 	return w, nil
+}
+
+// stages keeps the staging slices of finished writers for the next ones: a sweep writes a
+// file per part, and growing a row group's worth of staging again for each file cost more
+// than a tenth of the time spent writing events.
+var stages struct {
+	sync.Mutex
+	i64  [][]int64
+	f64  [][]float64
+	def  [][]int16
+	idx  [][]int32
+	data [][]byte
+	ends [][]int
+}
+
+// maxStages bounds the slices of each kind that stages keeps.
+const maxStages = 64
+
+func take[T any](list *[][]T) []T {
+	n := len(*list)
+	if n == 0 {
+		return nil
+	}
+	b := (*list)[n-1]
+	(*list)[n-1] = nil
+	*list = (*list)[:n-1]
+	return b[:0]
+}
+
+func give[T any](list *[][]T, b []T) {
+	if cap(b) > 0 && len(*list) < maxStages {
+		*list = append(*list, b[:0])
+	}
 }
 
 // createTemp creates dir/base.tmp-<random>. Unlike os.CreateTemp, which
@@ -209,6 +258,7 @@ func writerProperties(s Schema, level int) *parquet.WriterProperties {
 		// smaller pieces (see writeByteArrays), so pages stay near the
 		// default size limit regardless.
 		parquet.WithBatchSize(maxBatchRows),
+		parquet.WithAllocator(pages),
 	}
 	for _, c := range s.Columns {
 		switch c.encoding() {
@@ -422,10 +472,94 @@ func (w *Writer) EndRow() error {
 		return err
 	}
 	w.rows = want
-	if w.rows >= w.flushAt {
-		return w.flush(false)
+	if w.rows >= w.rgLimit {
+		return w.flush()
 	}
 	return nil
+}
+
+// ready reports why no row may be added now, if anything. Bulk writers call
+// it first; they fill every column in full, so they need none of EndRow's
+// checks of a row.
+func (w *Writer) ready() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done {
+		return fmt.Errorf("trace: write %s: write after Close or Abort", w.path)
+	}
+	if w.hasPartialRow() {
+		return fmt.Errorf("trace: write %s: values given after the last EndRow", w.path)
+	}
+	return nil
+}
+
+// endRows completes n rows whose values the bulk methods gave, flushing the
+// row group when it is full. The callers never cross the row group's end.
+func (w *Writer) endRows(n int) error {
+	w.rows += n
+	if w.rows >= w.rgLimit {
+		return w.flush()
+	}
+	return nil
+}
+
+// int64s appends values to required Int64 column col.
+func (w *Writer) int64s(col int, v []int64) {
+	c := &w.cols[col]
+	c.i64 = append(c.i64, v...)
+	c.n += len(v)
+}
+
+// optIDs appends values to nullable Int64 column col, -1 meaning null.
+func (w *Writer) optIDs(col int, v []int64) {
+	c := &w.cols[col]
+	for _, x := range v {
+		if x == -1 {
+			c.def = append(c.def, 0)
+		} else {
+			c.def = append(c.def, 1)
+			c.i64 = append(c.i64, x)
+		}
+	}
+	c.n += len(v)
+}
+
+// strings appends values to required String column col.
+func (w *Writer) strings(col int, v []string) {
+	c := &w.cols[col]
+	for _, s := range v {
+		if c.dict != nil {
+			c.idx = append(c.idx, c.dictIndex(s))
+		} else {
+			c.data = append(c.data, s...)
+			c.ends = append(c.ends, len(c.data))
+		}
+	}
+	c.n += len(v)
+}
+
+// optStrings appends values to nullable String or Text column col, ""
+// meaning null.
+func (w *Writer) optStrings(col int, v []string) {
+	c := &w.cols[col]
+	for _, s := range v {
+		switch {
+		case s == "":
+			c.def = append(c.def, 0)
+			if c.dict != nil {
+				c.idx = append(c.idx, 0) // placeholder; the validity bitmap hides it
+			}
+			continue
+		case c.dict != nil:
+			c.idx = append(c.idx, c.dictIndex(s))
+		default:
+			c.data = append(c.data, s...)
+			c.ends = append(c.ends, len(c.data))
+		}
+		c.def = append(c.def, 1)
+	}
+	c.n += len(v)
 }
 
 // rollback drops everything given since the last complete row. It is the
@@ -436,10 +570,10 @@ func (w *Writer) rollback() {
 		c := &w.cols[i]
 		c.n = w.rows
 		if c.nullable {
-			c.def = c.def[:c.keep+w.rows]
+			c.def = c.def[:w.rows]
 		}
 		if c.dict != nil {
-			c.idx = c.idx[:c.keep+w.rows]
+			c.idx = c.idx[:w.rows]
 			continue
 		}
 		nv := w.rows // values of complete rows
@@ -480,9 +614,11 @@ func (w *Writer) hasPartialRow() bool {
 	return false
 }
 
-// flush hands the staged rows to the column writers and completes the row
-// group once it is full, or when final.
-func (w *Writer) flush(final bool) (err error) {
+// flush writes the staged rows as one row group.
+func (w *Writer) flush() (err error) {
+	if w.rows == 0 {
+		return nil
+	}
 	defer func() {
 		// The Parquet writer reports some failures by panicking.
 		if r := recover(); r != nil {
@@ -493,59 +629,122 @@ func (w *Writer) flush(final bool) (err error) {
 			err = w.err
 		}
 	}()
-	if w.rows > 0 {
-		if w.rg == nil {
-			if w.rg, err = w.pw.AppendBufferedRowGroupChecked(); err != nil {
-				return err
-			}
-			for i := range w.cols {
-				if w.cols[i].cw, err = w.rg.Column(i); err != nil {
-					return err
-				}
-			}
-		}
-		for i := range w.cols {
-			if err := w.cols[i].writeBatch(w.rows); err != nil {
-				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
-			}
-		}
-		w.written += int64(w.rows)
-		w.rgRows += w.rows
-		w.rows = 0
-	}
-	if w.rg != nil && (final || w.rgRows >= w.rgLimit) {
-		for i := range w.cols {
-			if err := w.cols[i].endRowGroup(); err != nil {
-				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
-			}
-		}
-		// Closing now rather than at the next append writes the row group
-		// out and frees its page buffers.
-		if err := w.rg.Close(); err != nil {
+	if workers := min(runtime.GOMAXPROCS(0), len(w.cols)); parallelEncode && workers > 1 && w.rows >= minParallelRows {
+		if err := w.writeParallel(workers); err != nil {
 			return err
 		}
-		w.rg, w.rgRows = nil, 0
+	} else {
+		rg, err := w.pw.AppendRowGroupChecked()
+		if err != nil {
+			return err
+		}
+		for i := range w.cols {
+			cw, err := rg.NextColumn()
+			if err != nil {
+				return err
+			}
+			if err := w.cols[i].write(cw); err != nil {
+				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+			}
+		}
+		// Closing now rather than at the next append writes the last column's
+		// pages out.
+		if err := rg.Close(); err != nil {
+			return err
+		}
 	}
-	w.flushAt = min(w.rgLimit-w.rgRows, maxBatchRows)
+	w.written += int64(w.rows)
+	w.rows = 0
 	return nil
 }
 
-// writeBatch hands the staged rows of one batch to the column writer.
-func (c *colBuf) writeBatch(rows int) error {
-	defer func() { c.n = 0 }()
+// parallelEncode lets large row groups be encoded on several cores; tests turn
+// it off to compare files.
+var parallelEncode = true
+
+// minParallelRows is the smallest row group whose columns are encoded in
+// parallel: below it, starting goroutines costs more than it saves.
+const minParallelRows = 1 << 12
+
+// writeParallel writes the staged rows as one row group whose columns are
+// encoded and compressed by several goroutines, each column into its own
+// buffer, which are then written out in column order. The Writer's caller
+// is usually a single goroutine that everything it produces waits on, such
+// as a sweep's writer: encoding took it three times as long per event as
+// simulating took a worker, so that a second worker gained nothing.
+func (w *Writer) writeParallel(workers int) error {
+	rg, err := w.pw.AppendBufferedRowGroupChecked()
+	if err != nil {
+		return err
+	}
+	cws := make([]file.ColumnChunkWriter, len(w.cols))
+	for i := range cws {
+		if cws[i], err = rg.Column(i); err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(w.cols))
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(w.cols) {
+					return
+				}
+				errs[i] = w.cols[i].encode(cws[i])
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, errs[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return rg.Close()
+}
+
+// encode is write for a column of a buffered row group, on a goroutine of
+// its own: it also builds and compresses the column's last page, which Close
+// would otherwise do on the caller's goroutine. Dictionary columns keep their
+// pages for Close, which must write the dictionary first; they are cheap.
+func (c *colBuf) encode(cw file.ColumnChunkWriter) (err error) {
+	defer func() {
+		// The Parquet writer reports some failures by panicking.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer: %v", r)
+		}
+	}()
+	if err := c.write(cw); err != nil {
+		return err
+	}
+	if f, ok := cw.(interface{ FlushBufferedDataPages() error }); ok && !cw.Properties().DictionaryEnabledFor(cw.Descr().Path()) {
+		return f.FlushBufferedDataPages()
+	}
+	return nil
+}
+
+// write hands the row group's staged values to the column writer and empties
+// the staging slices, keeping their storage for the next row group.
+func (c *colBuf) write(cw file.ColumnChunkWriter) error {
+	defer c.reset()
 	if c.dict != nil && c.overflow {
 		c.undict()
 	}
 	if c.dict != nil {
-		c.keep += rows
-		return nil
+		return c.writeDict(cw)
 	}
 	var def []int16
 	if c.nullable {
 		def = c.def
 	}
 	var err error
-	switch cw := c.cw.(type) {
+	switch cw := cw.(type) {
 	case *file.Int64ColumnChunkWriter:
 		_, err = cw.WriteBatch(c.i64, def, nil)
 	case *file.Float64ColumnChunkWriter:
@@ -555,11 +754,20 @@ func (c *colBuf) writeBatch(rows int) error {
 	case *file.ByteArrayColumnChunkWriter:
 		err = c.writeByteArrays(cw, def)
 	default:
-		err = fmt.Errorf("unexpected column writer %T", c.cw)
+		err = fmt.Errorf("unexpected column writer %T", cw)
 	}
-	c.i64, c.f64, c.b = c.i64[:0], c.f64[:0], c.b[:0]
-	c.data, c.ends, c.def = c.data[:0], c.ends[:0], c.def[:0]
 	return err
+}
+
+func (c *colBuf) reset() {
+	c.n = 0
+	c.i64, c.f64, c.b = c.i64[:0], c.f64[:0], c.b[:0]
+	c.data, c.ends, c.def, c.idx = c.data[:0], c.ends[:0], c.def[:0], c.idx[:0]
+	if c.dict != nil {
+		clear(c.dict)
+		clear(c.dictVals)
+		c.dictVals, c.dictBytes = c.dictVals[:0], 0
+	}
 }
 
 // byteArrayPiece is how many bytes of strings are handed to the column
@@ -613,7 +821,7 @@ func (c *colBuf) undict() {
 		c.data = append(c.data, c.dictVals[ix]...)
 		c.ends = append(c.ends, len(c.data))
 	}
-	c.dict, c.dictVals, c.idx, c.keep = nil, nil, nil, 0
+	c.dict, c.dictVals, c.idx = nil, nil, nil
 }
 
 // dictWriter is the part of the Parquet dictionary encoder used to hand it a
@@ -625,33 +833,21 @@ type dictWriter interface {
 	NumEntries() int
 }
 
-// endRowGroup writes a dictionary column's row group: its dictionary, then
-// one index per row.
-func (c *colBuf) endRowGroup() error {
-	if c.dict == nil || c.cw == nil {
-		c.cw = nil
-		return nil
-	}
-	defer func() {
-		clear(c.dict)
-		clear(c.dictVals)
-		c.dictVals, c.idx, c.def = c.dictVals[:0], c.idx[:0], c.def[:0]
-		c.dictBytes, c.keep, c.cw = 0, 0, nil
-	}()
-	enc, ok := c.cw.CurrentEncoder().(dictWriter)
-	bw, isBA := c.cw.(*file.ByteArrayColumnChunkWriter)
+// writeDict writes a dictionary column's row group: its dictionary, then one
+// index per row.
+func (c *colBuf) writeDict(cw file.ColumnChunkWriter) error {
+	enc, ok := cw.CurrentEncoder().(dictWriter)
+	bw, isBA := cw.(*file.ByteArrayColumnChunkWriter)
 	if !ok || !isBA || enc.NumEntries() != 0 {
 		if !isBA {
-			return fmt.Errorf("unexpected column writer %T", c.cw)
+			return fmt.Errorf("unexpected column writer %T", cw)
 		}
 		c.undict()
 		var def []int16
 		if c.nullable {
 			def = c.def
 		}
-		err := c.writeByteArrays(bw, def)
-		c.data, c.ends = c.data[:0], c.ends[:0]
-		return err
+		return c.writeByteArrays(bw, def)
 	}
 
 	mem := memory.DefaultAllocator
@@ -693,7 +889,7 @@ func (c *colBuf) endRowGroup() error {
 	indices := array.NewInt32Data(data)
 	data.Release()
 	defer indices.Release()
-	return c.cw.WriteDictIndices(indices, def, nil)
+	return cw.WriteDictIndices(indices, def, nil)
 }
 
 // Close writes the remaining rows and the footer, syncs the file to disk and
@@ -716,7 +912,7 @@ func (w *Writer) Close() (err error) {
 	if w.hasPartialRow() {
 		return fmt.Errorf("trace: close %s: values given after the last EndRow", w.path)
 	}
-	if err := w.flush(true); err != nil {
+	if err := w.flush(); err != nil {
 		return err
 	}
 	if err := w.closeParquet(); err != nil {
@@ -782,10 +978,18 @@ func (w *Writer) removeTmp() {
 // release drops the staging buffers so that a finished Writer that is still
 // referenced does not pin them.
 func (w *Writer) release() {
+	stages.Lock()
 	for i := range w.cols {
 		c := &w.cols[i]
 		clear(c.dict)
+		give(&stages.i64, c.i64)
+		give(&stages.f64, c.f64)
+		give(&stages.def, c.def)
+		give(&stages.idx, c.idx)
+		give(&stages.data, c.data)
+		give(&stages.ends, c.ends)
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
-	w.pw, w.rg, w.bw = nil, nil, nil
+	stages.Unlock()
+	w.pw, w.bw = nil, nil
 }
