@@ -210,18 +210,7 @@ func BenchmarkEventWriter(b *testing.B) {
 			if err := ew.Close(); err != nil {
 				b.Fatal(err)
 			}
-			b.StopTimer()
-			cpu1, _ := processCPU()
-			st, err := os.Stat(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(st.Size())/float64(b.N), "B/row")
-			if cpuOK {
-				// Includes the garbage collector's work on other threads.
-				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/row")
-			}
+			reportWritten(b, path, cpu0, cpuOK)
 		})
 	}
 }
@@ -262,6 +251,14 @@ func BenchmarkEventColumns(b *testing.B) {
 	if err := ew.Close(); err != nil {
 		b.Fatal(err)
 	}
+	reportWritten(b, path, cpu0, cpuOK)
+}
+
+// reportWritten stops the timer of a benchmark that wrote b.N rows to path and reports its
+// rows/s, file bytes per row and, where the process CPU time is known (cpuOK), CPU ns per
+// row since cpu0.
+func reportWritten(b *testing.B, path string, cpu0 int64, cpuOK bool) {
+	b.Helper()
 	b.StopTimer()
 	cpu1, _ := processCPU()
 	st, err := os.Stat(path)
@@ -271,6 +268,7 @@ func BenchmarkEventColumns(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(st.Size())/float64(b.N), "B/row")
 	if cpuOK {
+		// Includes the garbage collector's work on other threads.
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/row")
 	}
 }

@@ -426,28 +426,22 @@ func (ps Params) Get(name string) (Value, bool) {
 }
 
 // String writes the parameters as "name=value, name=value" in their order.
-func (ps Params) String() string {
-	var b strings.Builder
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(p.Name)
-		b.WriteByte('=')
-		b.WriteString(p.Value.Text)
-	}
-	return b.String()
-}
+func (ps Params) String() string { return ps.join(", ") }
 
 // Key identifies a grid point by its parameters, independent of their order and of the
 // point's index, so that baselines survive a spec edit that reorders the grid.
 func (ps Params) Key() string {
 	s := append(Params(nil), ps...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
+	return s.join("\x1f")
+}
+
+// join writes the parameters as name=value in their order, sep between them.
+func (ps Params) join(sep string) string {
 	var b strings.Builder
-	for i, p := range s {
+	for i, p := range ps {
 		if i > 0 {
-			b.WriteByte('\x1f')
+			b.WriteString(sep)
 		}
 		b.WriteString(p.Name)
 		b.WriteByte('=')
