@@ -119,6 +119,7 @@ type Data struct {
 	Value    []byte
 	Items    []Item // keys handed over to a newcomer or a successor; copies down the chain
 	Replicas []Item // replicas handed over with them
+	Succs    []ID   // repair: the sender's successor list, nearest first
 }
 
 // Request is an operation a client asks a node to carry out. Op is the client's number for

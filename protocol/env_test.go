@@ -36,6 +36,8 @@ import (
 //	                                       timers (as if they fired while it was down); it
 //	                                       restarts with its state intact and re-arms the
 //	                                       timers it implies (Restarter), as in the simulator
+//	boot [id=20]                           arm a node's (every live node's) maintenance timers
+//	                                       (Boot: the repair variant's stabilization)
 //	put id=10 key=k value=v / get id=10 key=k / lookup id=10 key=k
 //	dump (or state)                        every node: pointers, flags, queue, keys
 func TestEnv(t *testing.T) {
@@ -59,11 +61,13 @@ type env struct {
 	bits     uint
 	retries  int
 	replicas int
-	nodes    map[ID]*envNode
-	flight   []Message // sent and not yet delivered or lost, in send order
-	step     Stepper
-	lastOp   uint64
-	b        strings.Builder
+	// stabilize is the stabilization period of the nodes added next (repair).
+	stabilize int64
+	nodes     map[ID]*envNode
+	flight    []Message // sent and not yet delivered or lost, in send order
+	step      Stepper
+	lastOp    uint64
+	b         strings.Builder
 }
 
 func newEnv() *env {
@@ -176,6 +180,16 @@ func (e *env) handle(t *testing.T, d *datadriven.TestData) string {
 			// simulator.
 			e.run(t, id, Input{Kind: InputRestart})
 		}
+	case "boot":
+		ids := e.ids()
+		if d.HasArg("id") {
+			ids = []ID{e.id(t, d, "id")}
+		}
+		for _, id := range ids {
+			if !e.nodes[id].down {
+				e.run(t, id, Input{Kind: InputBoot})
+			}
+		}
 	case "dump", "state":
 		e.dump()
 	default:
@@ -201,6 +215,9 @@ func (e *env) setup(t *testing.T, d *datadriven.TestData) {
 	if d.HasArg("replicas") {
 		d.ScanArgs(t, "replicas", &e.replicas)
 	}
+	if d.HasArg("stabilize") {
+		d.ScanArgs(t, "stabilize", &e.stabilize)
+	}
 }
 
 func (e *env) add(t *testing.T, c Config) {
@@ -208,7 +225,7 @@ func (e *env) add(t *testing.T, c Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Ring, c.Retries, c.Replicas = e.ring(), e.retries, e.replicas
+	c.Ring, c.Retries, c.Replicas, c.Stabilize = e.ring(), e.retries, e.replicas, e.stabilize
 	n := v.New(c)
 	e.nodes[c.ID] = &envNode{Node: n, last: n.State()}
 }
@@ -425,6 +442,12 @@ func fmtMsg(m *Message) string {
 		if len(m.Data.Replicas) > 0 {
 			fmt.Fprintf(&b, " replicas=%s", fmtItems(m.Data.Replicas))
 		}
+		if len(m.Data.Succs) > 0 {
+			fmt.Fprintf(&b, " succs=%v", m.Data.Succs)
+		}
+	}
+	if m.Type >= RepairAsk && m.Type <= RepairPush {
+		fmt.Fprintf(&b, " op=%d status=%d key=%v", m.Op, m.Status, m.Key)
 	}
 	return b.String()
 }
@@ -437,6 +460,10 @@ func timerName(k uint8) string {
 		return "owner"
 	case timerLeave:
 		return "leave"
+	case timerStab:
+		return "stab"
+	case timerProbe:
+		return "probe"
 	case timerFinger:
 		return "finger"
 	case timerOp:

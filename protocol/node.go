@@ -77,7 +77,17 @@ func (h *host[M, P]) Fire(t Timer, out *Output) error {
 	return h.mc().Fire(t, out)
 }
 
-func (h *host[M, P]) Boot(out *Output) { h.mc().kv().boot(h.mc().view(), out) }
+// Boot arms the variant's own maintenance timers first, if it has any (booter), then the
+// DHT's.
+func (h *host[M, P]) Boot(out *Output) {
+	if b, ok := any(h.mc()).(booter); ok {
+		b.boot(out)
+	}
+	h.mc().kv().boot(h.mc().view(), out)
+}
+
+// booter is a machine with maintenance timers of its own to arm when the node starts.
+type booter interface{ boot(out *Output) }
 
 // Restart re-arms the variant's timers first and the DHT's after them, so that a crashed
 // node's timers are set in one fixed order and runs stay reproducible.

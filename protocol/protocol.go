@@ -23,30 +23,35 @@ const (
 	ChangeNeighbour
 	NewNeighbour
 	SuccessJoin
-	Welcome     // predlock: the gap's owner offers the newcomer its place (Neighbour = successor)
-	WelcomeAck  // predlock: the newcomer has both pointers set
-	SetLeft     // predlock: the successor's new left neighbour is Neighbour
-	LeftSet     // predlock: the successor has switched its left pointer
-	Queued      // predlock-retry: the gap's owner holds the newcomer's request
-	Poll        // predlock-retry: a newcomer asks its owner whether its request is still alive
-	Unknown     // predlock-retry: the asked node does not hold the request
-	WelcomeNack // predlock-retry: the newcomer refuses a welcome (it is placed elsewhere or gave up)
-	KeyLookup   // DHT: which node owns Key? routed hop by hop; Joiner is the node that asked
-	KeyGet      // DHT: the value of Data.Key, routed to its owner
-	KeyPut      // DHT: store Data.Value under Data.Key at its owner
-	KeyReply    // DHT: the answer to Op, sent straight to the node that asked; Neighbour = owner
-	LeaveAsk    // leave: a node asks its left neighbour to take it out (Neighbour = its right)
-	LeaveGo     // leave: the left neighbour has locked its gap; hand the keys over
-	LeaveRetry  // leave: the asked node is not (or no longer) the leaver's left neighbour
-	LeaveKeys   // leave: the leaver's keys for its right neighbour (Neighbour = the new left)
-	LeaveDone   // leave: the right neighbour has switched its left pointer (Neighbour = itself)
-	LeaveBye    // leave: the left neighbour points past the leaver; it may go
-	KeyReplica  // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
-	JoinRefused // join: the newcomer's ID is in the ring already (Neighbour = that ID's member)
-	Abort       // predlock-retry: a newcomer that gave up after accepting welcome Op asks its owner to unlink it
-	Aborted     // predlock-retry: the owner's answer: nothing points at the newcomer for welcome Op any more
-	Unlink      // predlock-retry: the owner tells the successor to take its left pointer back (Neighbour = owner)
-	Unlinked    // predlock-retry: the successor points left at the owner again, with the keys it had handed over
+	Welcome      // predlock: the gap's owner offers the newcomer its place (Neighbour = successor)
+	WelcomeAck   // predlock: the newcomer has both pointers set
+	SetLeft      // predlock: the successor's new left neighbour is Neighbour
+	LeftSet      // predlock: the successor has switched its left pointer
+	Queued       // predlock-retry: the gap's owner holds the newcomer's request
+	Poll         // predlock-retry: a newcomer asks its owner whether its request is still alive
+	Unknown      // predlock-retry: the asked node does not hold the request
+	WelcomeNack  // predlock-retry: the newcomer refuses a welcome (it is placed elsewhere or gave up)
+	KeyLookup    // DHT: which node owns Key? routed hop by hop; Joiner is the node that asked
+	KeyGet       // DHT: the value of Data.Key, routed to its owner
+	KeyPut       // DHT: store Data.Value under Data.Key at its owner
+	KeyReply     // DHT: the answer to Op, sent straight to the node that asked; Neighbour = owner
+	LeaveAsk     // leave: a node asks its left neighbour to take it out (Neighbour = its right)
+	LeaveGo      // leave: the left neighbour has locked its gap; hand the keys over
+	LeaveRetry   // leave: the asked node is not (or no longer) the leaver's left neighbour
+	LeaveKeys    // leave: the leaver's keys for its right neighbour (Neighbour = the new left)
+	LeaveDone    // leave: the right neighbour has switched its left pointer (Neighbour = itself)
+	LeaveBye     // leave: the left neighbour points past the leaver; it may go
+	KeyReplica   // DHT: copies of keys for the owner's successors (Joiner = owner, Hops = depth)
+	JoinRefused  // join: the newcomer's ID is in the ring already (Neighbour = that ID's member)
+	Abort        // predlock-retry: a newcomer that gave up after accepting welcome Op asks its owner to unlink it
+	Aborted      // predlock-retry: the owner's answer: nothing points at the newcomer for welcome Op any more
+	Unlink       // predlock-retry: the owner tells the successor to take its left pointer back (Neighbour = owner)
+	Unlinked     // predlock-retry: the successor points left at the owner again, with the keys it had handed over
+	RepairAsk    // repair: are you alive, who are your predecessor and successors? Status 1: the sender takes the receiver as its successor (notify)
+	RepairState  // repair: the answer; Neighbour = predecessor, Data.Succs = successor list, Status = repairMember|repairInRing
+	RepairDigest // repair: the owner's digest (Op) of its keys in (Key, From], for one of its successors
+	RepairSync   // repair: the successor's copies in (Key, To], its digest having differed
+	RepairPush   // repair: the owner's keys in (Key, From]: the successor's copies of that range are exactly these
 	numMsgTypes
 )
 
@@ -80,6 +85,11 @@ var msgTypeNames = [...]string{
 	Aborted:         "aborted",
 	Unlink:          "unlink",
 	Unlinked:        "unlinked",
+	RepairAsk:       "repair_ask",
+	RepairState:     "repair_state",
+	RepairDigest:    "repair_digest",
+	RepairSync:      "repair_sync",
+	RepairPush:      "repair_push",
 }
 
 // IsDHTMessage reports whether t is an operation of the DHT layer (lookup, get, put, their
@@ -261,6 +271,9 @@ type Config struct {
 	// FingerJoins routes join requests by fingers instead of along the ring (variants that
 	// route through the DHT layer's redirect).
 	FingerJoins bool
+	// Stabilize is the stabilization period in nanoseconds of variants that repair crashed
+	// neighbours (Variant.Repairs); 0: DefaultStabilize.
+	Stabilize int64
 }
 
 // Variant builds nodes of one protocol flavour.
@@ -269,6 +282,9 @@ type Variant struct {
 	Description string
 	New         func(Config) Node // set by register
 	Leaves      bool              // has a graceful leave exchange
+	// Repairs: the variant repairs crashed neighbours by itself, so pointers to a crashed
+	// node are expected until stabilization fixes them.
+	Repairs bool
 }
 
 var variants = map[string]Variant{}

@@ -1,0 +1,636 @@
+package protocol
+
+import (
+	"hash/fnv"
+	"slices"
+)
+
+// The repair variant is predlock-retry that also survives crashes: nodes that vanish without
+// a word, whose messages are lost and whose timers die. Joins and leaves keep predlock-retry's
+// handshakes, so a crash-free run behaves like predlock-retry; on top of them runs Zave's
+// corrected Chord maintenance ("Reasoning about identifier spaces: how to make Chord
+// correct", IEEE TSE 2017):
+//   - every node keeps a successor list of length r (Config.Replicas, at least 1); the first
+//     entry is its right pointer;
+//   - every Stabilize period a node in the ring asks its first successor for its predecessor
+//     and successor list (repair_ask, which is also Zave's notify). A successor that does not
+//     answer within Timeout, twice, or answers that it is not in the ring, is presumed dead:
+//     it is dropped and the next one asked at once. From a live successor the node takes its
+//     list (reconcile) and, if the successor's predecessor lies between them, asks that node
+//     too and adopts it as successor only if it answers that it is in the ring;
+//   - on a notify a node adopts the notifier as predecessor if it has none (its predecessor
+//     was found dead) or the notifier lies between (rectify). It pings its predecessor every
+//     period and clears it when it is dead, so that rectify can adopt the next live one;
+//   - keys: a node whose predecessor changed promotes its copies of the range it now owns to
+//     keys. Every period an owner sends each of its successors a digest of its keys
+//     (repair_digest); a successor whose copies differ sends them back (repair_sync), the owner
+//     keeps any key it lacks and answers with its keys of the range (repair_push), which
+//     replace the successor's copies. A successor drops copies that no digest has covered for
+//     coverAge periods (they belong to a range it is no longer among the r successors of).
+//
+// The handshakes are made finite under crashes: an owner that cannot link a newcomer
+// (its successor does not answer set_left Retries times) gives the insertion up and tells
+// the newcomer (welcome_nack); an owner that cannot undo one gives up too; a newcomer that
+// asks its dead owner to unlink it stops after Retries attempts. Stabilization then repairs
+// whatever the handshake left. Stabilization never touches the right pointer while the node
+// holds its owner lock, which keeps the handshakes' invariants.
+
+func init() {
+	register(Variant{
+		Name:        "repair",
+		Description: "predlock-retry joins and leaves plus Zave's stabilization with successor lists, failure detection and key re-replication; survives crashes",
+		Leaves:      true,
+		Repairs:     true,
+	}, newRepairNode)
+}
+
+// DefaultStabilize is the stabilization period when Config.Stabilize is zero.
+const DefaultStabilize = int64(1e9) // 1 s
+
+// Timer kinds of the repair variant (below the DHT's, so they reach the machine).
+const (
+	timerStab  uint8 = 4
+	timerProbe uint8 = 5
+)
+
+// Answer flags of repair_state.
+const (
+	repairMember = 1 << iota // alive and part of a join or the ring: not dead for the asker
+	repairInRing             // connected and not leaving: may be adopted as a successor
+)
+
+const (
+	// probeTries is how many times a node asks a peer (Timeout each) before it presumes it dead.
+	probeTries = 2
+	// coverAge is how many stabilization periods a successor keeps copies that no digest has
+	// covered. An owner that crashed leaves its range uncovered until its successor has
+	// adopted a new predecessor and sends digests itself, which takes up to three periods.
+	coverAge = 5
+)
+
+// probe is an outstanding question to a peer.
+type probe struct {
+	to    ID
+	op    uint64
+	tries uint8
+	cand  bool // the successor's predecessor, asked before it is adopted as successor
+}
+
+// span is a range (lo, hi] some owner's digest covered age periods ago.
+type span struct {
+	lo, hi ID
+	age    uint8
+}
+
+type repairNode struct {
+	retryNode
+	period int64
+	r      int
+	succs  []ID
+	sepoch uint64 // tag of the live stabilization timer
+	stabOn bool   // a stabilization timer is armed
+	pnum   uint64 // numbers of probes
+	sp, pp probe  // the successor probe and the predecessor ping (to == None: none)
+	spans  []span
+	// lastLeft is the last leaver whose keys this node took: a notification it sent before
+	// leaving and that arrives late must not make it the predecessor again.
+	lastLeft   ID
+	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
+	abortTries int // join timer firings while aborting
+}
+
+func newRepairNode(c Config) repairNode {
+	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None,
+		sp: probe{to: None}, pp: probe{to: None}}
+	if n.period <= 0 {
+		n.period = DefaultStabilize
+	}
+	if c.Member && c.Right != None {
+		n.succs = []ID{c.Right}
+	}
+	return n
+}
+
+// inRing reports whether the node takes part in stabilization.
+func (n *repairNode) inRing() bool { return n.jphase == jConnected && n.lphase <= lAsking }
+
+func (n *repairNode) boot(out *Output) {
+	if n.inRing() {
+		n.armStab(out)
+	}
+}
+
+func (n *repairNode) armStab(out *Output) {
+	n.sepoch++
+	n.stabOn = true
+	// Background: stabilization never ends by itself; a driver winding a run down may drop it.
+	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerStab, Tag: n.sepoch, After: n.period, Background: true}})
+}
+
+func (n *repairNode) restart(out *Output) {
+	n.retryNode.restart(out)
+	n.sp, n.pp = probe{to: None}, probe{to: None}
+	n.stabOn = false
+	if n.inRing() {
+		n.armStab(out)
+	}
+}
+
+// after runs after every input: a node that has just joined starts stabilizing, and a node
+// whose predecessor changed takes the keys of the range it now owns.
+func (n *repairNode) after(left ID, out *Output) {
+	if n.jphase != jAborting {
+		n.abortTries = 0
+	}
+	if n.ophase != oLinking && n.ophase != oUndoing {
+		n.linkTries = 0
+	}
+	if n.inRing() && !n.stabOn {
+		if len(n.succs) == 0 && n.right != None {
+			n.succs = []ID{n.right}
+		}
+		n.armStab(out)
+	}
+	if n.left != left {
+		n.promote()
+	}
+}
+
+func (n *repairNode) Start(out *Output) error {
+	left := n.left
+	err := n.retryNode.Start(out)
+	n.after(left, out)
+	return err
+}
+
+func (n *repairNode) Serve(out *Output) (bool, error) {
+	left := n.left
+	ok, err := n.retryNode.Serve(out)
+	n.after(left, out)
+	return ok, err
+}
+
+func (n *repairNode) Leave(out *Output) error {
+	if n.left == None {
+		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
+	}
+	left := n.left
+	err := n.retryNode.Leave(out)
+	n.after(left, out)
+	return err
+}
+
+func (n *repairNode) Step(m Message, out *Output) error {
+	left := n.left
+	switch m.Type {
+	case RepairAsk:
+		n.ask(m, out)
+	case RepairState:
+		n.state(m, out)
+	case RepairDigest:
+		n.digest(m, out)
+	case RepairSync:
+		n.sync(m, out)
+	case RepairPush:
+		n.push(m)
+	case LeaveKeys:
+		if n.left == m.From {
+			n.lastLeft = m.From
+		}
+		if err := n.retryNode.Step(m, out); err != nil {
+			return err
+		}
+	default:
+		if err := n.retryNode.Step(m, out); err != nil {
+			return err
+		}
+	}
+	n.after(left, out)
+	return nil
+}
+
+func (n *repairNode) Fire(t Timer, out *Output) error {
+	left := n.left
+	switch {
+	case t.Kind == timerStab:
+		if t.Tag == n.sepoch {
+			n.stabOn = false
+			n.tick(out)
+		}
+	case t.Kind == timerProbe:
+		n.probeTimeout(t.Tag, out)
+	case t.Kind == timerJoin && t.Tag == n.jepoch && n.jphase == jAborting:
+		// The owner may be dead: stop asking it after Retries attempts. Whatever still points
+		// at this node finds it out of the ring through stabilization.
+		n.abortTries++
+		if n.abortTries > n.retries {
+			n.jphase, n.left, n.right, n.owner = jFailed, None, None, None
+			n.jepoch++
+		} else if err := n.retryNode.Fire(t, out); err != nil {
+			return err
+		}
+	case t.Kind == timerOwner && t.Tag == n.oepoch && (n.ophase == oLinking || n.ophase == oUndoing):
+		n.linkTries++
+		if n.linkTries > n.retries {
+			n.giveUpLink(out)
+		} else if err := n.retryNode.Fire(t, out); err != nil {
+			return err
+		}
+	default:
+		if err := n.retryNode.Fire(t, out); err != nil {
+			return err
+		}
+	}
+	n.after(left, out)
+	return nil
+}
+
+// giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
+// owner points at the successor again and tells the newcomer, which asks again later.
+func (n *repairNode) giveUpLink(out *Output) {
+	k, op := n.pending, n.onum
+	if n.ophase == oLinking {
+		n.right = n.succ
+		n.unlock()
+		n.sendOp(out, WelcomeNack, k, k, None, op)
+	} else {
+		n.unlock()
+		n.sendOp(out, Aborted, k, k, None, op)
+	}
+	n.afterUnlock(out)
+}
+
+// tick is one stabilization round.
+func (n *repairNode) tick(out *Output) {
+	if !n.inRing() {
+		return // left, or never joined: no more rounds
+	}
+	n.armStab(out)
+	n.syncSuccs()
+	n.trim()
+	if n.right != None && n.right != n.id && n.ophase == oFree && n.sp.to == None {
+		n.askSucc(n.right, false, out)
+	}
+	if n.left != None && n.left != n.id && n.pp.to == None {
+		n.pnum++
+		n.pp = probe{to: n.left, op: n.pnum}
+		n.sendProbe(n.pp, false, out)
+	}
+	n.sendDigests(out)
+}
+
+// syncSuccs puts the right pointer, which the handshakes move, at the head of the list.
+func (n *repairNode) syncSuccs() {
+	if n.right == None {
+		return
+	}
+	if len(n.succs) > 0 && n.succs[0] == n.right {
+		return
+	}
+	list := []ID{n.right}
+	for _, s := range n.succs {
+		if len(list) >= n.r {
+			break
+		}
+		if s != n.right && s != n.id && n.ring.Between(n.right, s, n.id) {
+			list = append(list, s)
+		}
+	}
+	n.succs = list
+}
+
+func (n *repairNode) askSucc(to ID, cand bool, out *Output) {
+	n.pnum++
+	n.sp = probe{to: to, op: n.pnum, cand: cand}
+	n.sendProbe(n.sp, true, out)
+}
+
+func (n *repairNode) sendProbe(p probe, notify bool, out *Output) {
+	var st uint8
+	if notify {
+		st = 1
+	}
+	out.send(Message{Type: RepairAsk, From: n.id, To: p.to, Joiner: n.id, Neighbour: None, Op: p.op, Status: st})
+	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerProbe, Tag: p.op, After: n.timeout}})
+}
+
+func (n *repairNode) probeTimeout(op uint64, out *Output) {
+	for _, p := range []*probe{&n.sp, &n.pp} {
+		if p.to == None || p.op != op {
+			continue
+		}
+		p.tries++
+		if int(p.tries) < probeTries {
+			n.sendProbe(*p, p == &n.sp, out)
+			return
+		}
+		if p == &n.sp {
+			n.succDead(out)
+		} else {
+			n.predDead()
+		}
+		return
+	}
+}
+
+// succDead drops the successor asked (presumed dead) and asks the next one.
+func (n *repairNode) succDead(out *Output) {
+	dead, cand := n.sp.to, n.sp.cand
+	n.sp = probe{to: None}
+	if cand || n.ophase != oFree || !n.inRing() {
+		return // a candidate is simply not adopted; a locked owner's right pointer is the handshake's
+	}
+	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	if n.right == dead {
+		if len(n.succs) == 0 {
+			return // every successor known is dead: nothing to fall back on
+		}
+		n.right = n.succs[0]
+	}
+	if n.right != n.id {
+		n.askSucc(n.right, false, out)
+	}
+}
+
+func (n *repairNode) predDead() {
+	dead := n.pp.to
+	n.pp = probe{to: None}
+	if n.left == dead {
+		n.left = None
+	}
+}
+
+// ask answers a peer's question and, for a notify, rectifies.
+func (n *repairNode) ask(m Message, out *Output) {
+	if m.Status == 1 && n.inRing() && m.From != n.lastLeft && m.From != n.id &&
+		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
+		n.left = m.From
+	}
+	var st uint8
+	if (n.jphase == jConnected || n.jphase == jWelcomed) && n.lphase != lDeparted {
+		st |= repairMember
+	}
+	if n.inRing() {
+		st |= repairInRing
+	}
+	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Op: m.Op, Status: st,
+		Data: &Data{Succs: slices.Clone(n.succs)}})
+}
+
+// state handles an answer to one of the node's probes.
+func (n *repairNode) state(m Message, out *Output) {
+	if n.pp.to == m.From && n.pp.op == m.Op {
+		n.pp = probe{to: None}
+		if m.Status&repairMember == 0 {
+			n.pp.to = m.From
+			n.predDead()
+			return
+		}
+		if n.left == m.From {
+			n.demote()
+		}
+		return
+	}
+	if n.sp.to != m.From || n.sp.op != m.Op {
+		return // stale
+	}
+	var list []ID
+	if m.Data != nil {
+		list = m.Data.Succs
+	}
+	if n.sp.cand {
+		n.sp = probe{to: None}
+		if m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() && n.ring.Between(n.id, m.From, n.right) {
+			n.right = m.From
+			n.reconcile(m.From, list)
+		}
+		return
+	}
+	if m.Status&repairMember == 0 {
+		n.succDead(out)
+		return
+	}
+	n.sp = probe{to: None}
+	if n.ophase != oFree || n.right != m.From {
+		return
+	}
+	n.reconcile(m.From, list)
+	if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
+		n.askSucc(q, true, out)
+	}
+}
+
+// reconcile makes the successor list s followed by s's own list, up to r entries.
+func (n *repairNode) reconcile(s ID, list []ID) {
+	res := append(n.succs[:0:0], s)
+	prev := s
+	for _, x := range list {
+		if len(res) >= n.r || x == n.id || x == None {
+			break
+		}
+		if x == prev || !n.ring.Between(prev, x, n.id) {
+			continue
+		}
+		res = append(res, x)
+		prev = x
+	}
+	n.succs = res
+}
+
+// inRange reports whether x lies in (lo, hi].
+func (n *repairNode) inRange(lo, x, hi ID) bool { return x == hi || n.ring.Between(lo, x, hi) }
+
+// promote makes every copy of a key this node now owns a key of its own.
+func (n *repairNode) promote() {
+	d := n.dht.s
+	if d == nil || n.left == None || n.jphase != jConnected {
+		return
+	}
+	kept := d.replicas[:0]
+	for _, it := range d.replicas {
+		if n.inRange(n.left, it.ID, n.id) {
+			d.store(it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	clear(d.replicas[len(kept):])
+	d.replicas = kept
+}
+
+// demote makes keys outside the node's range copies, once its predecessor is known alive.
+func (n *repairNode) demote() {
+	d := n.dht.s
+	if d == nil || n.left == None || d.replicate == 0 || n.jphase != jConnected || n.left == n.id {
+		return
+	}
+	n.promote()
+	kept := d.items[:0]
+	for _, it := range d.items {
+		if n.inRange(n.left, it.ID, n.id) {
+			kept = append(kept, it)
+		} else {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+	clear(d.items[len(kept):])
+	d.items = kept
+}
+
+// copies returns the node's keys and copies in (lo, hi], sorted.
+func (n *repairNode) copies(lo, hi ID) []Item {
+	d := n.dht.s
+	if d == nil {
+		return nil
+	}
+	var res []Item
+	for _, list := range [2][]Item{d.items, d.replicas} {
+		for _, it := range list {
+			if n.inRange(lo, it.ID, hi) {
+				res = putItem(res, it)
+			}
+		}
+	}
+	return res
+}
+
+// digestOf hashes items (sorted by ID and key).
+func digestOf(items []Item) uint64 {
+	h := fnv.New64a()
+	var b []byte
+	for _, it := range items {
+		b = appendID(b[:0], it.ID)
+		b = append(append(append(b, it.Key...), 0), it.Value...)
+		b = append(b, 0)
+		_, _ = h.Write(b)
+	}
+	return h.Sum64()
+}
+
+func (n *repairNode) sendDigests(out *Output) {
+	if n.left == None || n.left == n.id || n.dht.s == nil || n.dht.s.replicate == 0 {
+		return
+	}
+	sum := digestOf(n.copies(n.left, n.id))
+	for i, s := range n.succs {
+		if s == n.id || s == None || i >= n.dht.s.replicate {
+			break
+		}
+		out.send(Message{Type: RepairDigest, From: n.id, To: s, Joiner: n.id, Neighbour: None, Key: n.left, Op: sum, Hops: uint16(i + 1)})
+	}
+}
+
+// digest compares an owner's digest with this node's copies of its range.
+func (n *repairNode) digest(m Message, out *Output) {
+	if !n.inRing() {
+		return
+	}
+	have := n.copies(m.Key, m.From)
+	if digestOf(have) == m.Op {
+		n.cover(m.Key, m.From)
+		return
+	}
+	out.send(Message{Type: RepairSync, From: n.id, To: m.From, Joiner: n.id, Neighbour: None, Key: m.Key, Data: &Data{Items: have}})
+}
+
+// sync takes the keys of its range a successor has and this owner lacks, and pushes the
+// range's keys back.
+func (n *repairNode) sync(m Message, out *Output) {
+	if !n.inRing() || n.left != m.Key || n.dht.s == nil {
+		return // stale: the range has changed since the digest
+	}
+	d := n.dht.s
+	if m.Data != nil {
+		for _, it := range m.Data.Items {
+			if !n.inRange(n.left, it.ID, n.id) {
+				continue
+			}
+			if _, ok := d.find(it.ID, it.Key); !ok {
+				d.store(it)
+				d.replicas = dropItem(d.replicas, it)
+			}
+		}
+	}
+	mine := n.copies(n.left, n.id)
+	if m.Data != nil && digestOf(mine) == digestOf(m.Data.Items) {
+		return
+	}
+	out.send(Message{Type: RepairPush, From: n.id, To: m.From, Joiner: n.id, Neighbour: None, Key: n.left, Data: &Data{Items: mine}})
+}
+
+// push replaces this node's copies of the owner's range with the owner's keys.
+func (n *repairNode) push(m Message) {
+	if !n.inRing() || m.Data == nil {
+		return
+	}
+	d := n.dht.st()
+	d.replicas = slices.DeleteFunc(d.replicas, func(it Item) bool { return n.inRange(m.Key, it.ID, m.From) })
+	for _, it := range m.Data.Items {
+		if _, own := d.find(it.ID, it.Key); !own {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+	n.cover(m.Key, m.From)
+}
+
+func (n *repairNode) cover(lo, hi ID) {
+	for i := range n.spans {
+		if n.spans[i].hi == hi {
+			n.spans[i].lo, n.spans[i].age = lo, 0
+			return
+		}
+	}
+	n.spans = append(n.spans, span{lo: lo, hi: hi})
+}
+
+// trim ages the covered ranges and drops copies no owner has covered for coverAge periods.
+func (n *repairNode) trim() {
+	n.spans = slices.DeleteFunc(n.spans, func(s span) bool { return s.age >= coverAge })
+	for i := range n.spans {
+		n.spans[i].age++
+	}
+	d := n.dht.s
+	if d == nil || n.left == None || len(d.replicas) == 0 {
+		return
+	}
+	d.replicas = slices.DeleteFunc(d.replicas, func(it Item) bool {
+		if n.inRange(n.left, it.ID, n.id) {
+			return false
+		}
+		for _, s := range n.spans {
+			if n.inRange(s.lo, it.ID, s.hi) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (n *repairNode) State() State { return n.retryNode.State() }
+
+func (n *repairNode) own() {
+	n.retryNode.own()
+	n.succs = slices.Clone(n.succs)
+	n.spans = slices.Clone(n.spans)
+}
+
+func (n *repairNode) AppendKey(b []byte) []byte {
+	b = n.retryNode.AppendKey(b)
+	b = append(b, 0xfa, byte(len(n.succs)))
+	for _, s := range n.succs {
+		b = appendID(b, s)
+	}
+	for _, p := range []probe{n.sp, n.pp} {
+		b = appendID(appendID(b, p.to), ID(p.op))
+		b = append(b, p.tries)
+		b = appendBools(b, p.cand)
+	}
+	b = append(b, byte(len(n.spans)))
+	for _, s := range n.spans {
+		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
+	}
+	b = appendID(b, n.lastLeft)
+	b = appendID(appendID(b, ID(n.sepoch)), ID(n.pnum))
+	b = appendBools(b, n.stabOn)
+	return append(b, byte(n.linkTries), byte(n.abortTries))
+}
