@@ -29,7 +29,7 @@ import (
 //     coverAge periods (they belong to a range it is no longer among the r successors of).
 //
 // The handshakes are made finite under crashes: an owner that cannot link a newcomer
-// (its successor does not answer set_left Retries times) gives the insertion up and tells
+// (its successor does not answer set_left three times) gives the insertion up and tells
 // the newcomer (welcome_nack); an owner that cannot undo one gives up too; a newcomer that
 // asks its dead owner to unlink it stops after Retries attempts. Stabilization then repairs
 // whatever the handshake left. Stabilization never touches the right pointer while the node
@@ -92,6 +92,7 @@ type repairNode struct {
 	pnum   uint64 // numbers of probes
 	sp, pp probe  // the successor probe and the predecessor ping (to == None: none)
 	spans  []span
+	rounds uint8 // stabilization rounds since the node joined, up to coverAge
 	// lastLeft is the last leaver whose keys this node took: a notification it sent before
 	// leaving and that arrives late must not make it the predecessor again.
 	lastLeft   ID
@@ -138,35 +139,42 @@ func (n *repairNode) restart(out *Output) {
 
 // after runs after every input: a node that has just joined starts stabilizing, and a node
 // whose predecessor changed takes the keys of the range it now owns.
-func (n *repairNode) after(left ID, out *Output) {
+func (n *repairNode) after(left ID, was bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
 	}
 	if n.ophase != oLinking && n.ophase != oUndoing {
 		n.linkTries = 0
 	}
-	if n.inRing() && !n.stabOn {
+	if n.inRing() && !was && !n.stabOn {
+		// Just joined (or back): a first round at once, so that the successor list is
+		// filled before a crash can empty it.
 		if len(n.succs) == 0 && n.right != None {
 			n.succs = []ID{n.right}
 		}
-		n.armStab(out)
+		n.tick(out)
 	}
-	if n.left != left {
+	if n.left != left || (n.inRing() && !was) {
 		n.promote()
 	}
 }
 
 func (n *repairNode) Start(out *Output) error {
-	left := n.left
+	left, was := n.left, n.inRing()
 	err := n.retryNode.Start(out)
-	n.after(left, out)
+	n.after(left, was, out)
 	return err
 }
 
 func (n *repairNode) Serve(out *Output) (bool, error) {
-	left := n.left
+	if n.sp.to == n.right && n.sp.tries > 0 {
+		// The successor has missed an answer: do not offer it to a newcomer before it is
+		// found alive or dead.
+		return false, nil
+	}
+	left, was := n.left, n.inRing()
 	ok, err := n.retryNode.Serve(out)
-	n.after(left, out)
+	n.after(left, was, out)
 	return ok, err
 }
 
@@ -174,14 +182,14 @@ func (n *repairNode) Leave(out *Output) error {
 	if n.left == None {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
-	left := n.left
+	left, was := n.left, n.inRing()
 	err := n.retryNode.Leave(out)
-	n.after(left, out)
+	n.after(left, was, out)
 	return err
 }
 
 func (n *repairNode) Step(m Message, out *Output) error {
-	left := n.left
+	left, was := n.left, n.inRing()
 	switch m.Type {
 	case RepairAsk:
 		n.ask(m, out)
@@ -193,8 +201,16 @@ func (n *repairNode) Step(m Message, out *Output) error {
 		n.sync(m, out)
 	case RepairPush:
 		n.push(m)
-	case LeaveKeys:
-		if n.left == m.From {
+	case SetLeft, LeaveKeys:
+		// A live node that moves our left pointer (an owner inserting, a leaver handing its
+		// keys over) while our predecessor is dead, or from closer than the predecessor we
+		// know, is our predecessor: it is taken as such first, so that the handshake goes on
+		// as in a ring without crashes and the keys are handed over.
+		if n.inRing() && m.From != n.id && m.From != n.left && !n.wasUndone(m.From, m.Op) &&
+			(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
+			n.left = m.From
+		}
+		if m.Type == LeaveKeys && n.left == m.From {
 			n.lastLeft = m.From
 		}
 		if err := n.retryNode.Step(m, out); err != nil {
@@ -205,12 +221,12 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, out)
+	n.after(left, was, out)
 	return nil
 }
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
-	left := n.left
+	left, was := n.left, n.inRing()
 	switch {
 	case t.Kind == timerStab:
 		if t.Tag == n.sepoch {
@@ -230,8 +246,10 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	case t.Kind == timerOwner && t.Tag == n.oepoch && (n.ophase == oLinking || n.ophase == oUndoing):
+		// Committed, the owner waits for the successor (set_left, unlink); one that misses
+		// as many answers as the failure detector allows is presumed dead.
 		n.linkTries++
-		if n.linkTries > n.retries {
+		if n.linkTries > probeTries {
 			n.giveUpLink(out)
 		} else if err := n.retryNode.Fire(t, out); err != nil {
 			return err
@@ -241,7 +259,7 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, out)
+	n.after(left, was, out)
 	return nil
 }
 
@@ -281,8 +299,8 @@ func (n *repairNode) tick(out *Output) {
 
 // syncSuccs puts the right pointer, which the handshakes move, at the head of the list.
 func (n *repairNode) syncSuccs() {
-	if n.right == None {
-		return
+	if n.right == None || n.ophase != oFree {
+		return // a locked owner's right pointer may yet go back
 	}
 	if len(n.succs) > 0 && n.succs[0] == n.right {
 		return
@@ -333,14 +351,30 @@ func (n *repairNode) probeTimeout(op uint64, out *Output) {
 	}
 }
 
-// succDead drops the successor asked (presumed dead) and asks the next one.
+// succDead drops the successor asked (presumed dead) and asks the next one. An insertion
+// that depends on it ends first: a welcome that offered it as the newcomer's successor is
+// withdrawn (welcome_nack), and a link or an undo through it is given up.
 func (n *repairNode) succDead(out *Output) {
 	dead, cand := n.sp.to, n.sp.cand
 	n.sp = probe{to: None}
-	if cand || n.ophase != oFree || !n.inRing() {
-		return // a candidate is simply not adopted; a locked owner's right pointer is the handshake's
+	if cand || !n.inRing() {
+		return // a candidate is simply not adopted
+	}
+	switch {
+	case n.ophase == oWelcoming && n.right == dead:
+		k, op := n.pending, n.onum
+		n.unlock()
+		n.sendOp(out, WelcomeNack, k, k, None, op)
+		n.afterUnlock(out)
+	case (n.ophase == oLinking || n.ophase == oUndoing) && n.succ == dead:
+		k := n.pending
+		n.giveUpLink(out)
+		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == k })
 	}
 	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	if n.ophase != oFree {
+		return // the lock's own handshake moves the right pointer
+	}
 	if n.right == dead {
 		if len(n.succs) == 0 {
 			return // every successor known is dead: nothing to fall back on
@@ -420,19 +454,24 @@ func (n *repairNode) state(m Message, out *Output) {
 	}
 }
 
-// reconcile makes the successor list s followed by s's own list, up to r entries.
+// reconcile makes the successor list s followed by s's own list, up to r entries (Zave's
+// reconcile). A list s could not fill (its own successors died) is filled up from the
+// node's old list, with the entries beyond its last, so that one short list does not
+// shorten every list before it.
 func (n *repairNode) reconcile(s ID, list []ID) {
+	old := n.succs
 	res := append(n.succs[:0:0], s)
-	prev := s
-	for _, x := range list {
-		if len(res) >= n.r || x == n.id || x == None {
-			break
+	for _, l := range [2][]ID{list, old} {
+		for _, x := range l {
+			if len(res) >= n.r {
+				break
+			}
+			last := res[len(res)-1]
+			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
+				continue
+			}
+			res = append(res, x)
 		}
-		if x == prev || !n.ring.Between(prev, x, n.id) {
-			continue
-		}
-		res = append(res, x)
-		prev = x
 	}
 	n.succs = res
 }
@@ -573,10 +612,13 @@ func (n *repairNode) push(m Message) {
 	n.cover(m.Key, m.From)
 }
 
+// cover records that an owner's digest covered (lo, hi] just now. A range that shrank (a
+// newcomer took part of it) keeps its old extent until that ages out, so that the copies of
+// the newcomer's part stay until its own digests cover them.
 func (n *repairNode) cover(lo, hi ID) {
 	for i := range n.spans {
-		if n.spans[i].hi == hi {
-			n.spans[i].lo, n.spans[i].age = lo, 0
+		if n.spans[i].hi == hi && n.spans[i].lo == lo {
+			n.spans[i].age = 0
 			return
 		}
 	}
@@ -588,6 +630,11 @@ func (n *repairNode) trim() {
 	n.spans = slices.DeleteFunc(n.spans, func(s span) bool { return s.age >= coverAge })
 	for i := range n.spans {
 		n.spans[i].age++
+	}
+	if n.rounds < coverAge {
+		// Too new to know which ranges it copies: every owner has not sent a digest yet.
+		n.rounds++
+		return
 	}
 	d := n.dht.s
 	if d == nil || n.left == None || len(d.replicas) == 0 {
@@ -632,5 +679,6 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	b = appendID(b, n.lastLeft)
 	b = appendID(appendID(b, ID(n.sepoch)), ID(n.pnum))
 	b = appendBools(b, n.stabOn)
+	b = append(b, n.rounds)
 	return append(b, byte(n.linkTries), byte(n.abortTries))
 }
