@@ -210,6 +210,20 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
 			n.left = m.From
 		}
+		if m.Type == SetLeft && n.inRing() && n.left != m.From && n.left != m.Neighbour &&
+			!n.ring.Between(m.Neighbour, n.left, n.id) {
+			// Our predecessor lies before the owner: it is probably dead and not yet found
+			// out. predlock-retry would answer success_join for the newcomer (its case of a
+			// left pointer that has moved on past it), which would end an insertion that never
+			// reached us. Stay silent and check the predecessor now; the owner asks again.
+			if n.pp.to == None && n.left != None {
+				n.pnum++
+				n.pp = probe{to: n.left, op: n.pnum}
+				n.sendProbe(n.pp, false, out)
+			}
+			n.after(left, was, out)
+			return nil
+		}
 		if m.Type == LeaveKeys && n.left == m.From {
 			n.lastLeft = m.From
 		}
