@@ -13,7 +13,7 @@ import (
 
 // cloneInput is one random input to a node.
 type cloneInput struct {
-	kind  int // 0 message, 1 timer, 2 serve, 3 start, 4 restart, 5 leave
+	kind  int // 0 message, 1 timer, 2 serve, 3 start, 4 restart, 5 leave, 6 boot
 	msg   Message
 	timer Timer
 }
@@ -36,6 +36,38 @@ func randomInput(r *rand.Rand, self ID) cloneInput {
 		return cloneInput{kind: 2}
 	default:
 		return cloneInput{kind: 3 + r.IntN(3)}
+	}
+}
+
+// randomRepairInput is randomInput for variants that repair (Variant.Repairs): half the time
+// one of their own messages (stabilization and anti-entropy, with successor lists and keys)
+// or timers, or a boot.
+func randomRepairInput(r *rand.Rand, self ID) cloneInput {
+	if r.IntN(2) == 0 {
+		return randomInput(r, self)
+	}
+	id := func() ID { return cloneIDs[r.IntN(len(cloneIDs))] }
+	switch k := r.IntN(10); {
+	case k < 6:
+		types := []MsgType{RepairAsk, RepairState, RepairDigest, RepairSync, RepairPush}
+		m := Message{Type: types[r.IntN(len(types))], From: id(), To: self, Joiner: id(), Neighbour: id(),
+			Key: id(), Op: uint64(r.IntN(4)), Status: uint8(r.IntN(4))}
+		if r.IntN(3) > 0 {
+			m.Data = &Data{Succs: []ID{id(), id()}}
+			for range r.IntN(3) {
+				x := id()
+				m.Data.Items = append(m.Data.Items, Item{ID: x, Key: fmt.Sprint(x), Value: []byte{byte(r.IntN(2))}})
+			}
+		}
+		if m.Type == RepairDigest && r.IntN(2) == 0 {
+			m.Op = digestOf(nil)
+		}
+		return cloneInput{kind: 0, msg: m}
+	case k < 9:
+		// Tags up to 12: stabilization timers are re-armed under a growing tag.
+		return cloneInput{kind: 1, timer: Timer{Kind: uint8(1 + r.IntN(5)), Tag: uint64(r.IntN(12)), After: 1e6}}
+	default:
+		return cloneInput{kind: 6}
 	}
 }
 
@@ -64,22 +96,42 @@ func apply(n Node, in cloneInput) string {
 		}
 	case 5:
 		err = n.Leave(&out)
+	case 6:
+		n.Boot(&out)
 	}
-	return fmt.Sprintf("%v %+v %+v", err, out.Actions, n.State())
+	// Data is rendered by value: two clones send equal data under different pointers.
+	var data []Data
+	for i := range out.Actions {
+		if d := out.Actions[i].Msg.Data; d != nil {
+			data = append(data, *d)
+			out.Actions[i].Msg.Data = nil
+		}
+	}
+	return fmt.Sprintf("%v %+v %+v %+v", err, out.Actions, data, n.State())
 }
 
 func cloneNodes(variant Variant) []Node {
 	ring := Ring{Bits: 4}
-	return []Node{
+	nodes := []Node{
 		variant.New(Config{ID: 4, Ring: ring, Member: true, Left: 10, Right: 10, Retries: 2}),
 		variant.New(Config{ID: 7, Ring: ring, Contact: 4, Retries: 2}),
 		variant.New(Config{ID: 1, Ring: ring, Contact: 10, Retries: 2}),
 	}
+	if variant.Repairs {
+		// With copies to keep: the anti-entropy state (copies, covered ranges) is exercised.
+		nodes = append(nodes, variant.New(Config{ID: 10, Ring: ring, Member: true, Left: 4, Right: 4, Retries: 2,
+			Replicas: 2, Items: []Item{{ID: 6, Key: "6", Value: []byte{1}}}}))
+	}
+	return nodes
 }
 
 func TestCloneAndKeyAreExact(t *testing.T) {
 	for _, name := range VariantNames() {
 		variant, _ := Lookup(name)
+		input := randomInput
+		if variant.Repairs {
+			input = randomRepairInput
+		}
 		t.Run(name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
 			byKey := map[string]Node{}
@@ -92,7 +144,7 @@ func TestCloneAndKeyAreExact(t *testing.T) {
 						// A clone follows the original step for step.
 						c := n.Clone()
 						before := string(n.AppendKey(nil))
-						in := randomInput(r, self)
+						in := input(r, self)
 						got, want := apply(c, in), apply(n.Clone(), in)
 						if string(n.AppendKey(nil)) != before {
 							t.Fatalf("walk %d step %d: stepping a clone changed the original", walk, step)
@@ -115,7 +167,7 @@ func TestCloneAndKeyAreExact(t *testing.T) {
 					pairs++
 					a, b := other.Clone(), n.Clone()
 					for step := range 30 {
-						in := randomInput(r, self)
+						in := input(r, self)
 						if x, y := apply(a, in), apply(b, in); x != y {
 							t.Fatalf("two nodes with equal keys answer %+v differently at step %d:\n%s\n%s\nstates %+v / %+v",
 								in, step, x, y, reflect.ValueOf(a).Elem().Interface(), reflect.ValueOf(b).Elem().Interface())
