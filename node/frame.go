@@ -14,7 +14,7 @@ import (
 const (
 	// Version is the only frame version this package speaks. A frame with another version
 	// closes the connection: there is no negotiation.
-	Version = 3
+	Version = 4
 	// MaxFrameSize bounds a frame's body (everything after the length prefix), and so what
 	// a length prefix can make a node allocate before the bytes have arrived. The largest
 	// frame that cannot be split, a put or get reply with a 255-byte key, a 4096-byte value
@@ -393,7 +393,8 @@ func appendBytes[T string | []byte](dst []byte, b T, what string) ([]byte, error
 const (
 	dataPresent = 1 << iota
 	dataMore
-	dataKnown = dataPresent | dataMore
+	dataSuccs // a successor list follows the items (protocol.Data.Succs; version 4)
+	dataKnown = dataPresent | dataMore | dataSuccs
 )
 
 func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
@@ -407,8 +408,14 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 	if more {
 		flags |= dataMore
 	}
+	if len(d.Succs) > 0 {
+		flags |= dataSuccs
+	}
 	if len(d.Items)+len(d.Replicas) > 0xffff {
 		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items)+len(d.Replicas))
+	}
+	if len(d.Succs) > 0xff {
+		return dst, fmt.Errorf("%w: a successor list of %d IDs", ErrMalformed, len(d.Succs))
 	}
 	dst = append(dst, flags)
 	var err error
@@ -432,6 +439,12 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 			}
 		}
 	}
+	if len(d.Succs) > 0 {
+		dst = append(dst, byte(len(d.Succs)))
+		for _, id := range d.Succs {
+			dst = binary.BigEndian.AppendUint64(dst, uint64(id))
+		}
+	}
 	return dst, nil
 }
 
@@ -447,7 +460,7 @@ func itemSize(it *protocol.Item) int { return 8 + 1 + 2 + len(it.Key) + 2 + len(
 // shareOf is the part [lo, hi) of a handoff whose items are d.Items followed by d.Replicas.
 func shareOf(d *protocol.Data, lo, hi int) *protocol.Data {
 	n := len(d.Items)
-	part := &protocol.Data{Key: d.Key, Value: d.Value}
+	part := &protocol.Data{Key: d.Key, Value: d.Value, Succs: d.Succs}
 	if lo < n {
 		part.Items = d.Items[lo:min(hi, n)]
 	}
@@ -738,6 +751,21 @@ func (d *decoder) data() (*protocol.Data, bool) {
 		}
 		if primary < n {
 			data.Replicas = items[primary:]
+		}
+	}
+	if flags&dataSuccs != 0 {
+		k := int(d.u8("successor count"))
+		if k == 0 {
+			d.fail("an empty successor list")
+		}
+		if d.err == nil && k > len(d.b)/8 {
+			d.fail("%d successors in %d bytes", k, len(d.b))
+		}
+		if d.err == nil {
+			data.Succs = make([]protocol.ID, k)
+			for i := range data.Succs {
+				data.Succs[i] = d.id("successor ID")
+			}
 		}
 	}
 	if d.err != nil {

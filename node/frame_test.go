@@ -56,6 +56,12 @@ func sampleFrames() []Frame {
 			Msg: protocol.Message{Type: protocol.KeyReplica, From: 50000, To: 100, Joiner: 30000, Neighbour: protocol.None, Hops: 1,
 				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}},
 					Replicas: []protocol.Item{{ID: 14971, Key: "apple", Value: []byte("green")}, {ID: 1, Key: "x"}}}}},
+		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
+			Msg: protocol.Message{Type: protocol.RepairState, Status: 3, From: 50000, To: 100, Joiner: 50000, Neighbour: 30000, Op: 9,
+				Data: &protocol.Data{Succs: []protocol.ID{60000, 1, protocol.None}}}},
+		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
+			Msg: protocol.Message{Type: protocol.RepairPush, From: 50000, To: 100, Joiner: 50000, Neighbour: protocol.None, Key: 30000,
+				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}}, Succs: []protocol.ID{7}}}},
 	}
 }
 
@@ -145,7 +151,8 @@ func badFrames(t testing.TB) []struct {
 		{"version 0", mod(identify, func(b []byte) []byte { b[4] = 0; return b }), ErrVersion},
 		{"version 1", mod(msg, func(b []byte) []byte { b[4] = 1; return b }), ErrVersion},
 		{"version 2", mod(kvReq, func(b []byte) []byte { b[4] = 2; return b }), ErrVersion},
-		{"version 4", mod(kvReq, func(b []byte) []byte { b[4] = 4; return b }), ErrVersion},
+		{"version 3", mod(kvReq, func(b []byte) []byte { b[4] = 3; return b }), ErrVersion},
+		{"version 5", mod(kvReq, func(b []byte) []byte { b[4] = 5; return b }), ErrVersion},
 		{"unknown frame type 0", mod(identify, func(b []byte) []byte { b[5] = 0; return b }), ErrMalformed},
 		{"unknown frame type 200", mod(identify, func(b []byte) []byte { b[5] = 200; return b }), ErrMalformed},
 		{"address runs past the body", mod(identify, func(b []byte) []byte { b[14] = 40; return b }), ErrMalformed},
