@@ -36,6 +36,11 @@ import (
 //	                                       timers (as if they fired while it was down); it
 //	                                       restarts with its state intact and re-arms the
 //	                                       timers it implies (Restarter), as in the simulator
+//	round [n=N] [verbose]                  N stabilization rounds (repair): every live node fires its
+//	                                       stabilization timer in ID order, messages are delivered
+//	                                       until none is pending, then armed probe and join/owner
+//	                                       timers fire (a timeout) until none is armed or pending;
+//	                                       only state changes are printed unless verbose
 //	boot [id=20]                           arm a node's (every live node's) maintenance timers
 //	                                       (Boot: the repair variant's stabilization)
 //	put id=10 key=k value=v / get id=10 key=k / lookup id=10 key=k
@@ -180,6 +185,8 @@ func (e *env) handle(t *testing.T, d *datadriven.TestData) string {
 			// simulator.
 			e.run(t, id, Input{Kind: InputRestart})
 		}
+	case "round":
+		e.round(t, d)
 	case "boot":
 		ids := e.ids()
 		if d.HasArg("id") {
@@ -370,6 +377,67 @@ func (e *env) fire(t *testing.T, d *datadriven.TestData) {
 	n.timers = slices.Delete(n.timers, i, i+1)
 	fmt.Fprintf(&e.b, "%v fires %s\n", id, fmtTimer(tm))
 	e.input(t, id, Input{Kind: InputTimer, Timer: tm})
+}
+
+// round runs stabilization rounds; see TestEnv.
+func (e *env) round(t *testing.T, d *datadriven.TestData) {
+	rounds := 1
+	d.MaybeScanArgs(t, "n", &rounds)
+	start := e.b.Len()
+	deliverAll := func() {
+		for steps := 0; len(e.flight) > 0; steps++ {
+			if steps > 10000 {
+				d.Fatalf(t, "messages never stop")
+			}
+			m := e.flight[0]
+			e.flight = e.flight[1:]
+			e.deliver(t, m)
+		}
+	}
+	// fireKind fires the oldest armed timer of one of the kinds at every live node, in ID
+	// order, and reports whether any fired.
+	fireKind := func(kinds ...uint8) bool {
+		fired := false
+		for _, id := range e.ids() {
+			n := e.nodes[id]
+			if n.down {
+				continue
+			}
+			i := slices.IndexFunc(n.timers, func(tm Timer) bool { return slices.Contains(kinds, tm.Kind) })
+			if i < 0 {
+				continue
+			}
+			tm := n.timers[i]
+			n.timers = slices.Delete(n.timers, i, i+1)
+			fmt.Fprintf(&e.b, "%v fires %s\n", id, fmtTimer(tm))
+			e.run(t, id, Input{Kind: InputTimer, Timer: tm})
+			fired = true
+		}
+		return fired
+	}
+	for range rounds {
+		fireKind(timerStab)
+		deliverAll()
+		// Timeouts: probes, and the handshakes' waits, until nothing is left to time out.
+		for i := 0; fireKind(timerProbe, timerJoin, timerOwner, timerLeave); i++ {
+			if i > 100 {
+				d.Fatalf(t, "timeouts never stop")
+			}
+			deliverAll()
+		}
+	}
+	if d.HasArg("verbose") {
+		return
+	}
+	// Only the state changes: the lines that show a node's state.
+	all := e.b.String()
+	e.b.Reset()
+	e.b.WriteString(all[:start])
+	for _, line := range strings.Split(all[start:], "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[0], ":") && strings.HasPrefix(f[1], "left=") {
+			e.b.WriteString(line + "\n")
+		}
+	}
 }
 
 func (e *env) dump() {

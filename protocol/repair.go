@@ -264,7 +264,11 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 		// as many answers as the failure detector allows is presumed dead.
 		n.linkTries++
 		if n.linkTries > probeTries {
-			n.giveUpLink(out)
+			if n.inRing() {
+				n.presumeDead(n.succ, out)
+			} else {
+				n.giveUpLink(out)
+			}
 		} else if err := n.retryNode.Fire(t, out); err != nil {
 			return err
 		}
@@ -365,15 +369,19 @@ func (n *repairNode) probeTimeout(op uint64, out *Output) {
 	}
 }
 
-// succDead drops the successor asked (presumed dead) and asks the next one. An insertion
-// that depends on it ends first: a welcome that offered it as the newcomer's successor is
-// withdrawn (welcome_nack), and a link or an undo through it is given up.
+// succDead drops the successor asked, presumed dead, unless it was only a candidate.
 func (n *repairNode) succDead(out *Output) {
 	dead, cand := n.sp.to, n.sp.cand
 	n.sp = probe{to: None}
-	if cand || !n.inRing() {
-		return // a candidate is simply not adopted
+	if !cand && n.inRing() {
+		n.presumeDead(dead, out)
 	}
+}
+
+// presumeDead drops a successor presumed dead and asks the next one. An insertion that
+// depends on it ends first: a welcome that offered it as the newcomer's successor is
+// withdrawn (welcome_nack), and a link or an undo through it is given up.
+func (n *repairNode) presumeDead(dead ID, out *Output) {
 	switch {
 	case n.ophase == oWelcoming && n.right == dead:
 		k, op := n.pending, n.onum
@@ -395,7 +403,7 @@ func (n *repairNode) succDead(out *Output) {
 		}
 		n.right = n.succs[0]
 	}
-	if n.right != n.id {
+	if n.right != n.id && n.sp.to == None {
 		n.askSucc(n.right, false, out)
 	}
 }
