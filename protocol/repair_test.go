@@ -281,7 +281,3 @@ func repairChurn(t *testing.T, seed uint64, r int, bits uint, members, joiners, 
 	}
 	return 0
 }
-
-var repairTrace ID = 31772
-
-var repairTraceKey = ""
