@@ -28,12 +28,17 @@ import (
 //     replace the successor's copies. A successor drops copies that no digest has covered for
 //     coverAge periods (they belong to a range it is no longer among the r successors of).
 //
-// The handshakes are made finite under crashes: an owner that cannot link a newcomer
-// (its successor does not answer set_left three times) gives the insertion up and tells
-// the newcomer (welcome_nack); an owner that cannot undo one gives up too; a newcomer that
-// asks its dead owner to unlink it stops after Retries attempts. Stabilization then repairs
-// whatever the handshake left. Stabilization never touches the right pointer while the node
-// holds its owner lock, which keeps the handshakes' invariants.
+// The handshakes are made finite under crashes: an owner whose successor does not answer
+// set_left three times presumes it dead like an unanswered probe (it gives the insertion up,
+// tells the newcomer welcome_nack, drops the successor and asks the next); an owner that
+// offered a successor found dead withdraws its welcome; an undo through a dead successor is
+// given up; a newcomer that asks its dead owner to unlink it stops after Retries attempts. A
+// successor takes set_left or leave_keys from a live node closer than its predecessor (or
+// while it has none) as from its predecessor, and does not answer success_join for a newcomer
+// it never linked when its predecessor lies before the owner. Stabilization then repairs
+// whatever the handshake left. It never touches the right pointer while the node holds its
+// owner lock, which keeps the handshakes' invariants. docs/protocol.md ("repair") has the
+// messages, the tested promise and its bound.
 
 func init() {
 	register(Variant{
