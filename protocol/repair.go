@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"cmp"
 	"hash/fnv"
 	"slices"
 )
@@ -34,8 +35,9 @@ import (
 // offered a successor found dead withdraws its welcome; an undo through a dead successor is
 // given up; a newcomer that asks its dead owner to unlink it stops after Retries attempts. A
 // successor takes set_left or leave_keys from a live node closer than its predecessor (or
-// while it has none) as from its predecessor, and does not answer success_join for a newcomer
-// it never linked when its predecessor lies before the owner. Stabilization then repairs
+// while it has none) as from its predecessor; it answers success_join for a newcomer only if
+// it linked it, and otherwise names its predecessor to the owner, which gives the insertion up
+// when that node lies between them. Stabilization then repairs
 // whatever the handshake left. It never touches the right pointer while the node holds its
 // owner lock, which keeps the handshakes' invariants. docs/protocol.md ("repair") has the
 // messages, the tested promise and its bound.
@@ -100,7 +102,11 @@ type repairNode struct {
 	rounds uint8 // stabilization rounds since the node joined, up to coverAge
 	// lastLeft is the last leaver whose keys this node took: a notification it sent before
 	// leaving and that arrives late must not make it the predecessor again.
-	lastLeft   ID
+	lastLeft ID
+	// took holds, per owner, the number of the last insertion whose set_left moved this
+	// node's left pointer: only a retransmission of such a set_left is answered for the
+	// newcomer once the pointer has moved on.
+	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
 	abortTries int // join timer firings while aborting
 }
@@ -216,24 +222,35 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			n.left = m.From
 		}
 		if m.Type == SetLeft && n.inRing() && n.left != m.From && n.left != m.Neighbour &&
-			!n.ring.Between(m.Neighbour, n.left, n.id) {
-			// Our predecessor lies before the owner: it is probably dead and not yet found
-			// out. predlock-retry would answer success_join for the newcomer (its case of a
-			// left pointer that has moved on past it), which would end an insertion that never
-			// reached us. Stay silent and check the predecessor now; the owner asks again.
+			(!n.ring.Between(m.Neighbour, n.left, n.id) || !n.linked(m.From, m.Op)) {
+			// predlock-retry answers success_join for the newcomer here: its case of a left
+			// pointer that went to the newcomer and has moved on since, the newcomer's own
+			// success_join being lost. With crashes our predecessor may instead lie before
+			// the owner (dead, not yet found out) or be a node the owner does not know, and the
+			// answer would end an insertion that never reached us. So only a set_left this
+			// node took before (linked) gets that answer; otherwise it stays silent and checks
+			// its predecessor now. It tells the owner who its predecessor is (an unsolicited
+			// repair_state, Op 0): a node between the owner and us, so the owner gives the
+			// insertion up, the gap not being its own.
 			if n.pp.to == None && n.left != None {
 				n.pnum++
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
+			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Status: n.flags(),
+				Data: &Data{Succs: slices.Clone(n.succs)}})
 			n.after(left, was, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
 			n.lastLeft = m.From
 		}
+		moves := m.Type == SetLeft && n.left == m.From
 		if err := n.retryNode.Step(m, out); err != nil {
 			return err
+		}
+		if moves && n.left == m.Neighbour {
+			n.link(m.From, m.Op)
 		}
 	default:
 		if err := n.retryNode.Step(m, out); err != nil {
@@ -427,6 +444,12 @@ func (n *repairNode) ask(m Message, out *Output) {
 		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
 		n.left = m.From
 	}
+	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Op: m.Op, Status: n.flags(),
+		Data: &Data{Succs: slices.Clone(n.succs)}})
+}
+
+// flags are the answer flags of repair_state.
+func (n *repairNode) flags() uint8 {
 	var st uint8
 	if (n.jphase == jConnected || n.jphase == jWelcomed) && n.lphase != lDeparted {
 		st |= repairMember
@@ -434,12 +457,23 @@ func (n *repairNode) ask(m Message, out *Output) {
 	if n.inRing() {
 		st |= repairInRing
 	}
-	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Op: m.Op, Status: st,
-		Data: &Data{Succs: slices.Clone(n.succs)}})
+	return st
 }
 
 // state handles an answer to one of the node's probes.
 func (n *repairNode) state(m Message, out *Output) {
+	if m.Op == 0 {
+		// The successor did not take our set_left: it names its predecessor, which lies
+		// between us (a predecessor behind us or none, it would have taken us as its
+		// predecessor). The gap is not ours: give the insertion up; stabilization adopts that
+		// node as our successor if it is in the ring.
+		if (n.ophase == oLinking || n.ophase == oUndoing) && m.From == n.succ {
+			if q := m.Neighbour; q != None && q != n.pending && q != n.id && n.ring.Between(n.id, q, n.succ) {
+				n.giveUpLink(out)
+			}
+		}
+		return
+	}
 	if n.pp.to == m.From && n.pp.op == m.Op {
 		n.pp = probe{to: None}
 		if m.Status&repairMember == 0 {
@@ -680,12 +714,34 @@ func (n *repairNode) trim() {
 	})
 }
 
+// linked reports whether insertion op by owner moved this node's left pointer.
+func (n *repairNode) linked(owner ID, op uint64) bool {
+	for _, r := range n.took {
+		if r.owner == owner {
+			return op <= r.op
+		}
+	}
+	return false
+}
+
+// link records that insertion op by owner moved this node's left pointer.
+func (n *repairNode) link(owner ID, op uint64) {
+	for i := range n.took {
+		if n.took[i].owner == owner {
+			n.took[i].op = max(n.took[i].op, op)
+			return
+		}
+	}
+	n.took = append(n.took, undoneOp{owner, op})
+}
+
 func (n *repairNode) State() State { return n.retryNode.State() }
 
 func (n *repairNode) own() {
 	n.retryNode.own()
 	n.succs = slices.Clone(n.succs)
 	n.spans = slices.Clone(n.spans)
+	n.took = slices.Clone(n.took)
 }
 
 func (n *repairNode) AppendKey(b []byte) []byte {
@@ -704,6 +760,12 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
 	}
 	b = appendID(b, n.lastLeft)
+	took := slices.Clone(n.took)
+	slices.SortFunc(took, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
+	b = append(b, byte(len(took)))
+	for _, r := range took {
+		b = appendID(appendID(b, r.owner), ID(r.op))
+	}
 	b = appendID(appendID(b, ID(n.sepoch)), ID(n.pnum))
 	b = appendBools(b, n.stabOn)
 	b = append(b, n.rounds)
