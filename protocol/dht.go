@@ -184,7 +184,14 @@ const (
 
 // IsJoinTimer reports whether t belongs to the join protocol rather than to the DHT layer,
 // so that a driver can tell when joins have gone quiet while operations go on.
-func IsJoinTimer(t Timer) bool { return t.Kind < timerFinger }
+// The repair variant's stabilization and probe timers are neither: they are the variant's own
+// maintenance, which never ends by itself, so they do not count as join timers.
+func IsJoinTimer(t Timer) bool {
+	return t.Kind < timerFinger && t.Kind != timerStab && t.Kind != timerProbe
+}
+
+// isDHTTimer reports whether t is one of the DHT layer's timers, which the host handles.
+func isDHTTimer(t Timer) bool { return t.Kind == timerFinger || t.Kind == timerOp }
 
 type pendingOp struct {
 	kind  OpKind

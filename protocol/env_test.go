@@ -485,7 +485,8 @@ func fmtItems(items []Item) string {
 func fmtMsg(m *Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %v->%v", m.Type, m.From, m.To)
-	if m.Joiner != m.From || IsDHTMessage(m.Type) {
+	repair := m.Type >= RepairAsk && m.Type <= RepairPush
+	if (m.Joiner != m.From && !(repair && m.Joiner == None)) || IsDHTMessage(m.Type) {
 		fmt.Fprintf(&b, " joiner=%v", m.Joiner)
 	}
 	if m.Neighbour != None {
@@ -514,7 +515,7 @@ func fmtMsg(m *Message) string {
 			fmt.Fprintf(&b, " succs=%v", m.Data.Succs)
 		}
 	}
-	if m.Type >= RepairAsk && m.Type <= RepairPush {
+	if repair {
 		fmt.Fprintf(&b, " op=%d status=%d key=%v", m.Op, m.Status, m.Key)
 	}
 	return b.String()

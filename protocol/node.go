@@ -70,7 +70,7 @@ func (h *host[M, P]) Step(m Message, out *Output) error {
 }
 
 func (h *host[M, P]) Fire(t Timer, out *Output) error {
-	if !IsJoinTimer(t) {
+	if isDHTTimer(t) {
 		h.mc().kv().fire(h.mc().view(), t, out)
 		return nil
 	}

@@ -54,7 +54,9 @@ func init() {
 // DefaultStabilize is the stabilization period when Config.Stabilize is zero.
 const DefaultStabilize = int64(1e9) // 1 s
 
-// Timer kinds of the repair variant (below the DHT's, so they reach the machine).
+// Timer kinds of the repair variant. They reach the machine (they are not the DHT's), but
+// IsJoinTimer leaves them out: a driver that waits for joins to go quiet does not wait for
+// stabilization, which never ends.
 const (
 	timerStab  uint8 = 4
 	timerProbe uint8 = 5
@@ -237,7 +239,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
-			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Status: n.flags(),
+			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
 				Data: &Data{Succs: slices.Clone(n.succs)}})
 			n.after(left, was, out)
 			return nil
@@ -368,7 +370,7 @@ func (n *repairNode) sendProbe(p probe, notify bool, out *Output) {
 	if notify {
 		st = 1
 	}
-	out.send(Message{Type: RepairAsk, From: n.id, To: p.to, Joiner: n.id, Neighbour: None, Op: p.op, Status: st})
+	out.send(Message{Type: RepairAsk, From: n.id, To: p.to, Joiner: None, Neighbour: None, Op: p.op, Status: st})
 	out.Actions = append(out.Actions, Action{Kind: SetTimer, Timer: Timer{Kind: timerProbe, Tag: p.op, After: n.timeout}})
 }
 
@@ -444,7 +446,7 @@ func (n *repairNode) ask(m Message, out *Output) {
 		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
 		n.left = m.From
 	}
-	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: n.id, Neighbour: n.left, Op: m.Op, Status: n.flags(),
+	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Op: m.Op, Status: n.flags(),
 		Data: &Data{Succs: slices.Clone(n.succs)}})
 }
 
@@ -616,7 +618,7 @@ func (n *repairNode) sendDigests(out *Output) {
 		if s == n.id || s == None || i >= n.dht.s.replicate {
 			break
 		}
-		out.send(Message{Type: RepairDigest, From: n.id, To: s, Joiner: n.id, Neighbour: None, Key: n.left, Op: sum, Hops: uint16(i + 1)})
+		out.send(Message{Type: RepairDigest, From: n.id, To: s, Joiner: None, Neighbour: None, Key: n.left, Op: sum, Hops: uint16(i + 1)})
 	}
 }
 
@@ -630,7 +632,7 @@ func (n *repairNode) digest(m Message, out *Output) {
 		n.cover(m.Key, m.From)
 		return
 	}
-	out.send(Message{Type: RepairSync, From: n.id, To: m.From, Joiner: n.id, Neighbour: None, Key: m.Key, Data: &Data{Items: have}})
+	out.send(Message{Type: RepairSync, From: n.id, To: m.From, Joiner: None, Neighbour: None, Key: m.Key, Data: &Data{Items: have}})
 }
 
 // sync takes the keys of its range a successor has and this owner lacks, and pushes the
@@ -655,7 +657,7 @@ func (n *repairNode) sync(m Message, out *Output) {
 	if m.Data != nil && digestOf(mine) == digestOf(m.Data.Items) {
 		return
 	}
-	out.send(Message{Type: RepairPush, From: n.id, To: m.From, Joiner: n.id, Neighbour: None, Key: n.left, Data: &Data{Items: mine}})
+	out.send(Message{Type: RepairPush, From: n.id, To: m.From, Joiner: None, Neighbour: None, Key: n.left, Data: &Data{Items: mine}})
 }
 
 // push replaces this node's copies of the owner's range with the owner's keys.

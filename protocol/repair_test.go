@@ -123,7 +123,7 @@ func (n *repairNet) check(keys []Item, r int) string {
 		st := n.nodes[id].State()
 		l, rt := live[(i+len(live)-1)%len(live)], live[(i+1)%len(live)]
 		if st.Left != l || st.Right != rt {
-			return fmt.Sprintf("%v: left=%v right=%v, want %v %v (%s; right: %s)", id, st.Left, st.Right, l, rt, n.describe(id), n.describe(st.Right))
+			return fmt.Sprintf("%v: left=%v right=%v, want %v %v (%s; right: %s; wanted left: %s)", id, st.Left, st.Right, l, rt, n.describe(id), n.describe(st.Right), n.describe(l))
 		}
 	}
 	for _, k := range keys {
