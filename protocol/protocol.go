@@ -261,6 +261,7 @@ type Config struct {
 	// FingerJoins routes join requests by fingers instead of along the ring (variants that
 	// route through the DHT layer's redirect).
 	FingerJoins bool
+	Stabilize   int64 // repairing variants: nanoseconds between stabilization rounds (0: the variant's default)
 }
 
 // Variant builds nodes of one protocol flavour.
@@ -269,6 +270,7 @@ type Variant struct {
 	Description string
 	New         func(Config) Node // set by register
 	Leaves      bool              // has a graceful leave exchange
+	Repairs     bool              // repairs crashed neighbours by itself
 }
 
 var variants = map[string]Variant{}
