@@ -69,7 +69,16 @@ func (s *Sim) finish() *Result {
 	if s.kv.on {
 		s.finishKV(r)
 	}
+	if s.churn.on {
+		s.finishChurn(r)
+	}
 	outcome, detail, correct := observe.ClassifyFinal(live)
+	if s.churn.on {
+		// Newcomers that gave up and nodes left hanging by a crash are churn's ordinary
+		// damage: the end check judges the ring of live connected nodes.
+		outcome, detail = s.churnOutcome()
+		correct = r.Churn.RingCorrect
+	}
 	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
