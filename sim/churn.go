@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -438,7 +439,7 @@ func (s *Sim) churnOutcome() (outcome, detail string) {
 	switch {
 	case !c.RingCorrect:
 		return observe.OutcomeWrongNeighbours, fmt.Sprintf("the live connected nodes do not form the true ring %v after churn stopped (%d crashes)",
-			s.churn.judge-s.churn.stop, c.Crashes)
+			time.Duration(s.churn.judge-s.churn.stop), c.Crashes)
 	case c.KeysLost > 0:
 		return observe.OutcomeKeysLost, fmt.Sprintf("%d key(s) have no live copy at the end check", c.KeysLost)
 	case c.KeysUnderReplicated > 0:
