@@ -268,6 +268,10 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 			index = s.idx.asMap()
 		}
 		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
+		if variant.Repairs && cfg.Churn.On() {
+			// Pointers to crashed nodes are expected while the variant repairs them.
+			s.check.TolerateCrashed()
+		}
 	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
