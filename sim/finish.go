@@ -69,7 +69,16 @@ func (s *Sim) finish() *Result {
 	if s.kv.on {
 		s.finishKV(r)
 	}
+	if s.churn.on {
+		s.finishChurn(r)
+	}
 	outcome, detail, correct := observe.ClassifyFinal(live)
+	if s.churn.on {
+		// Newcomers that gave up and nodes left hanging by a crash are churn's ordinary
+		// damage: the end check judges the ring of live connected nodes.
+		outcome, detail = s.churnOutcome()
+		correct = r.Churn.RingCorrect
+	}
 	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
@@ -77,7 +86,7 @@ func (s *Sim) finish() *Result {
 	case s.violation != nil:
 		r.Outcome = observe.OutcomeInvariant
 		r.Detail = fmt.Sprintf("%s at event %d (t=%d): %s", s.violation.Property, s.violation.Seq, s.violation.Time, s.violation.Detail)
-	case outcome != observe.OutcomeOK && s.inFlight():
+	case outcome != observe.OutcomeOK && !s.churn.on && s.inFlight():
 		r.Outcome = observe.OutcomeTimeout
 		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)
 	default:
