@@ -486,7 +486,7 @@ func AppendMessage(dst []byte, f *Frame) ([]byte, error) {
 	// The frame without its items, with More set: what every part costs besides its items.
 	bare := *f
 	bare.More = true
-	bare.Msg.Data = &protocol.Data{Key: d.Key, Value: d.Value}
+	bare.Msg.Data = &protocol.Data{Key: d.Key, Value: d.Value, Succs: d.Succs}
 	head, err := AppendFrame(nil, &bare)
 	if err != nil {
 		return dst, err

@@ -513,3 +513,47 @@ func TestKVReplicasOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A message split over frames carries its successor list in every part, and comes out whole
+// with it once.
+func TestAppendMessageSplitsSuccessors(t *testing.T) {
+	big := bytes.Repeat([]byte("v"), protocol.MaxValueLen)
+	var items []protocol.Item
+	for i := range 10 {
+		items = append(items, protocol.Item{ID: protocol.ID(i), Key: fmt.Sprintf("key-%d", i), Value: big})
+	}
+	// No addresses: WireSize counts them empty, as the simulator's nodes have none.
+	f := Frame{Type: FrameMessage, From: 5,
+		Msg: protocol.Message{Type: protocol.RepairPush, From: 5, To: 3, Joiner: protocol.None, Neighbour: protocol.None,
+			Data: &protocol.Data{Items: items, Succs: []protocol.ID{7, 9}}}}
+	b, err := AppendMessage(nil, &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(b)
+	var (
+		asm   Assembler
+		buf   []byte
+		parts int
+		whole *Frame
+	)
+	for whole == nil {
+		var fr Frame
+		if fr, buf, err = ReadFrame(r, buf); err != nil {
+			t.Fatalf("part %d: %v", parts, err)
+		}
+		parts++
+		if !reflect.DeepEqual(fr.Msg.Data.Succs, f.Msg.Data.Succs) {
+			t.Fatalf("part %d carries successors %v", parts, fr.Msg.Data.Succs)
+		}
+		if whole, err = asm.Add(&fr, len(buf)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if parts < 2 || !reflect.DeepEqual(*whole, f) {
+		t.Fatalf("%d parts; reassembled %+v", parts, whole.Msg.Data.Succs)
+	}
+	if got := f.Msg.WireSize(); got != len(b) {
+		t.Errorf("WireSize %d, the frames take %d bytes", got, len(b))
+	}
+}

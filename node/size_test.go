@@ -28,6 +28,9 @@ func TestWireSize(t *testing.T) {
 		{"items and replicas", &protocol.Data{Items: []protocol.Item{item(5, 8), item(7, 0)}, Replicas: []protocol.Item{item(9, 100)}}},
 		{"replicas only", &protocol.Data{Replicas: []protocol.Item{item(3, 1), item(4, 2)}}},
 		{"split handoff", &protocol.Data{Items: many[:120], Replicas: many[120:]}},
+		{"successors", &protocol.Data{Succs: []protocol.ID{1, 2, 3}}},
+		{"items and successors", &protocol.Data{Items: []protocol.Item{item(5, 8)}, Succs: []protocol.ID{1}}},
+		{"split with successors", &protocol.Data{Items: many[:120], Replicas: many[120:], Succs: []protocol.ID{1, 2}}},
 	}
 	types := 0
 	for ty := protocol.MsgType(1); ; ty++ {
@@ -47,7 +50,7 @@ func TestWireSize(t *testing.T) {
 				if got := m.WireSize(); got != len(b) {
 					t.Errorf("WireSize %d, the frames take %d bytes", got, len(b))
 				}
-				if d.name == "split handoff" && len(b) <= MaxFrameSize {
+				if strings.HasPrefix(d.name, "split") && len(b) <= MaxFrameSize {
 					t.Errorf("the handoff of %d bytes was meant to need more than one frame", len(b))
 				}
 			})

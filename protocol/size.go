@@ -25,6 +25,9 @@ func (m *Message) WireSize() int {
 		return wireLength + wireFixed + wireNoData
 	}
 	head := wireFixed + wireDataFixed + len(d.Key) + len(d.Value) // a body without items
+	if len(d.Succs) > 0 {
+		head += 1 + 8*len(d.Succs) // a successor list: its count and IDs, in every part
+	}
 	items, n := 0, len(d.Items)+len(d.Replicas)
 	size := func(k int) int {
 		var it *Item
