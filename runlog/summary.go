@@ -47,14 +47,17 @@ func Summarize(cfg sim.Config, seeds, workers int) *Summary {
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
+			// One simulator per worker, reset for each seed: a small run's setup costs as
+			// much as the run, and most of it is storage Reset keeps.
+			var sm sim.Sim
 			for i := range next {
 				c := cfg
 				c.Seed = cfg.Seed + uint64(i)
-				r, err := sim.Run(c, nil)
-				if err != nil {
+				if err := sm.Reset(c, nil); err != nil {
 					runs[i] = run{outcome: "error: " + err.Error()}
 					continue
 				}
+				r := sm.Run()
 				s := run{outcome: r.Outcome, correct: r.RingCorrect, joins: len(r.Joins),
 					joinsOK: r.JoinsSucceeded(), messages: r.Messages, events: r.Events}
 				for k := range r.Joins {

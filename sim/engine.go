@@ -130,6 +130,8 @@ type Sim struct {
 	ids      []protocol.ID
 	states   []protocol.State
 	loops    []loop
+	acts     []protocol.Action  // the loops' first room for pending actions (carveLoops)
+	inboxes  []protocol.Message // and for inbox messages
 }
 
 // New builds a run from a validated configuration.
@@ -173,9 +175,10 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	clear(s.loops)
 	clear(s.cfgs)
 	keep := Sim{
-		nodes: s.nodes[:0], q: queue{items: s.q.items[:0]}, step: s.step,
+		nodes: s.nodes[:0], q: s.q.emptied(), step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
+		acts: s.acts, inboxes: s.inboxes,
 	}
 	*s = keep
 	s.lastArr.reset()
@@ -265,6 +268,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	// newcomer's start otherwise.
 	if cfg.Timing == "seed" {
 		s.q.items = slices.Grow(s.q.items, len(s.nodes)+16)
+		s.q.near(cfg.Unit)
 	} else {
 		s.q.items = slices.Grow(s.q.items, 2*len(s.joins)+16)
 	}
@@ -674,8 +678,10 @@ func (s *Sim) runLoop(i int32) {
 func (s *Sim) carveLoops() {
 	s.carved = true
 	const room = 4
-	acts := make([]protocol.Action, room*len(s.nodes))
-	inbox := make([]protocol.Message, room*len(s.nodes))
+	// What an earlier run left there is garbage that nothing reads: a loop's lists start
+	// empty.
+	s.acts, s.inboxes = grown(s.acts, room*len(s.nodes)), grown(s.inboxes, room*len(s.nodes))
+	acts, inbox := s.acts, s.inboxes
 	for k := range s.nodes {
 		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
 			l.acts = acts[room*k : room*k : room*(k+1)]

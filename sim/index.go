@@ -14,10 +14,15 @@ import (
 // IDs' top bits says where each bucket's IDs start: with about one ID per bucket, a lookup
 // reads one bucket boundary pair and then, mostly, the one entry it wants. It is deterministic
 // and holds no pointers, so the collector never scans it.
+//
+// When the IDs are small and dense, as in the simple and advanced scenarios (1 .. n), a
+// table indexed by the ID itself replaces the search: those scenarios look a node up for
+// every message, and a search among a bucket's many IDs cost them more than the queue.
 type nodeIndex struct {
 	entries []indexEntry // sorted by ID
 	start   []int32      // start[b]: the first entry whose ID's bucket is b or later
 	shift   uint         // an ID's bucket is id >> shift
+	dense   []int32      // when not nil, dense[id] is id's position + 1, or 0 for no node
 }
 
 type indexEntry struct {
@@ -79,11 +84,33 @@ func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
 		}
 		x.start[b] = int32(e)
 	}
+	// A table of at most four slots per node, and never more than a small fixed size, keeps
+	// a ring of millions on the bucketed search.
+	if n := len(x.entries); n > 0 && n <= denseMax {
+		if top := uint64(x.entries[n-1].id); top < uint64(4*n+64) && top != uint64(protocol.None) {
+			x.dense = make([]int32, top+1)
+			for _, e := range x.entries {
+				x.dense[e.id] = e.pos + 1
+			}
+		}
+	}
 	return x
 }
 
+// denseMax bounds the nodes of an index that may use a dense table.
+const denseMax = 1 << 16
+
 // get returns id's position, and false for an ID that is no node's.
 func (x *nodeIndex) get(id protocol.ID) (int32, bool) {
+	if x.dense != nil {
+		if uint64(id) >= uint64(len(x.dense)) {
+			return 0, false
+		}
+		if p := x.dense[id]; p > 0 {
+			return p - 1, true
+		}
+		return 0, false
+	}
 	b := uint64(id) >> x.shift
 	if b >= uint64(len(x.start)-1) {
 		return 0, false // None, or outside the ring

@@ -193,10 +193,8 @@ func (s *Sim) idleToHorizon(g int32) {
 		last = max(last, at+(polls-1)*s.cfg.Unit)
 	}
 	count(g, s.now)
-	for i := range s.q.items {
-		count(s.q.items[i].idx(), s.q.items[i].at)
-	}
-	s.q.items = s.q.items[:0]
+	s.q.each(func(it *item) { count(it.idx(), it.at) })
+	s.q.clear()
 	sl.queued = 0
 	s.now = last
 }
