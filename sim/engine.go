@@ -132,6 +132,7 @@ type Sim struct {
 	loops    []loop
 	acts     []protocol.Action  // the loops' first room for pending actions (carveLoops)
 	inboxes  []protocol.Message // and for inbox messages
+	idxMap   map[protocol.ID]int32
 }
 
 // New builds a run from a validated configuration.
@@ -172,13 +173,17 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	clear(s.slots)
-	clear(s.loops)
+	for k := range s.loops {
+		// A loop keeps the room its lists grew to, empty (carveLoops leaves it alone).
+		l := &s.loops[k]
+		*l = loop{acts: l.acts[:0], inbox: l.inbox[:0]}
+	}
 	clear(s.cfgs)
 	keep := Sim{
 		nodes: s.nodes[:0], q: s.q.emptied(), step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
-		acts: s.acts, inboxes: s.inboxes,
+		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap,
 	}
 	*s = keep
 	s.lastArr.reset()
@@ -201,6 +206,14 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	s.sampler = newSampler(cfg.Delay, cfg.Unit)
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = grown(s.nodes, len(specs))
+	if cap(s.joins) == 0 {
+		// Exactly the room the newcomers' records take: results keep them.
+		newcomers := 0
+		for i := range specs {
+			newcomers += int(1 - b2i(specs[i].Member))
+		}
+		s.joins = make([]JoinRecord, 0, newcomers)
+	}
 	nodeConfig := func(sp *Spec) protocol.Config {
 		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
 			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
@@ -255,12 +268,13 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
-		s.idx = newNodeIndex(ids, ring)
+		s.idx.build(ids, ring)
 		// The checker maps right pointers through a map of its own; with the per-event check
 		// off nothing reads what it maps, so a ring of millions is spared building one.
 		var index map[protocol.ID]int32
 		if !cfg.NoCheck {
-			index = s.idx.asMap()
+			s.idxMap = s.idx.asMap(s.idxMap)
+			index = s.idxMap
 		}
 		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
 	}

@@ -34,12 +34,12 @@ type sleepers struct {
 // next poll is one unit from now.
 func (s *Sim) sleep(i int32) {
 	sl := &s.sl
-	if sl.of == nil {
-		sl.of = make([]int32, len(s.nodes))
+	if len(sl.of) == 0 {
+		sl.of, sl.woken = grown(sl.of, len(s.nodes)), grown(sl.woken, len(s.nodes))
 		for k := range sl.of {
 			sl.of[k] = -1
 		}
-		sl.woken = make([]bool, len(s.nodes))
+		clear(sl.woken)
 	}
 	one := [1]int32{i}
 	s.place(s.now+s.cfg.Unit, one[:])
@@ -96,7 +96,7 @@ func (s *Sim) tie(at int64) int32 {
 // wake marks sleeping node i as having something to do at its next poll.
 func (s *Sim) wake(i int32) {
 	sl := &s.sl
-	if sl.of == nil || sl.of[i] < 0 || sl.woken[i] {
+	if len(sl.of) == 0 || sl.of[i] < 0 || sl.woken[i] {
 		return
 	}
 	sl.woken[i] = true
@@ -208,7 +208,7 @@ func (sl *sleepers) clear() {
 	for i := len(sl.groups) - 1; i >= 0; i-- {
 		sl.free = append(sl.free, int32(i))
 	}
-	sl.of, sl.woken = nil, nil
+	sl.of, sl.woken = sl.of[:0], sl.woken[:0] // their storage is kept for sleep
 	sl.recent, sl.recentSeq, sl.recentEpoch = sl.recent[:0], 0, 0
 	sl.queued, sl.wokenTotal = 0, 0
 }
