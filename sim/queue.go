@@ -44,11 +44,13 @@ type queue struct {
 
 	// The calendar, used when unit > 0 (near). Slot u&(nearSlots-1) holds the items at unit u,
 	// for baseU <= u < baseU+nearSlots; no slot item is earlier than unit lowU.
-	unit  int64
-	baseU int64
-	lowU  int64
-	slots []slot
-	nslot int // items in slots
+	unit   int64
+	baseU  int64
+	baseAt int64   // baseU*unit
+	inv    float64 // 1/unit: toSlot divides by multiplying, and checks the quotient
+	lowU   int64
+	slots  []slot
+	nslot  int // items in slots
 }
 
 // nearSlots is the calendar's span in units, a power of two above the original program's
@@ -58,11 +60,12 @@ const nearSlots = 64
 type slot struct {
 	items []item
 	head  int
+	u     int64 // the unit of its items
 }
 
 // near makes the queue keep wakes and polls on whole units of unit in its calendar.
 func (q *queue) near(unit int64) {
-	q.unit, q.baseU, q.lowU = unit, 0, 0
+	q.unit, q.baseU, q.baseAt, q.lowU, q.inv = unit, 0, 0, 0, 1/float64(unit)
 	if q.slots == nil {
 		q.slots = make([]slot, nearSlots)
 	}
@@ -102,15 +105,22 @@ func (q *queue) pushGap(at int64, kind evKind, idx int32) {
 
 // toSlot puts it in the calendar if it belongs there.
 func (q *queue) toSlot(it *item) bool {
-	if k := it.kind(); k != evWake && k != evPolls || it.at < 0 || it.at%q.unit != 0 {
+	if k := it.kind(); k != evWake && k != evPolls {
 		return false
 	}
-	u := it.at / q.unit
-	if u < q.baseU || u >= q.baseU+nearSlots {
+	d := it.at - q.baseAt
+	if d < 0 || d >= nearSlots*q.unit {
 		return false
 	}
+	// The float quotient is within far less than 1/2 of d/unit, and the product checks
+	// that d is a whole number of units.
+	k := int64(float64(d)*q.inv + 0.5)
+	if k*q.unit != d {
+		return false
+	}
+	u := q.baseU + k
 	sl := &q.slots[u&(nearSlots-1)]
-	sl.items = append(sl.items, *it)
+	sl.items, sl.u = append(sl.items, *it), u
 	if q.nslot == 0 || u < q.lowU {
 		q.lowU = u
 	}
@@ -221,13 +231,14 @@ func (q *queue) pop() item {
 				sl.items, sl.head = sl.items[:0], 0
 			}
 			q.nslot--
-			q.baseU = it.at / q.unit // nothing pending is earlier
+			q.baseU, q.baseAt = sl.u, it.at // nothing pending is earlier
 			return it
 		}
 	}
 	top := q.items[0]
 	if q.unit > 0 && top.at >= 0 {
 		q.baseU = top.at / q.unit
+		q.baseAt = q.baseU * q.unit
 	}
 	last := len(q.items) - 1
 	q.items[0] = q.items[last]
