@@ -61,6 +61,8 @@ type slot struct {
 	items []item
 	head  int
 	u     int64 // the unit of its items
+	// last is the scheduling number of the last push for the slot's unit, wherever it went.
+	last uint32
 }
 
 // near makes the queue keep wakes and polls on whole units of unit in its calendar.
@@ -87,6 +89,11 @@ func (q *queue) push(at int64, kind evKind, idx int32) {
 	if q.unit > 0 && q.toSlot(&it) {
 		return
 	}
+	if q.unit > 0 {
+		if sl := q.slotOf(at); sl != nil {
+			sl.last = it.seq // it is in the heap, and later than the slot's items
+		}
+	}
 	q.items = append(q.items, it)
 	q.up(len(q.items) - 1)
 }
@@ -99,8 +106,40 @@ func (q *queue) pushGap(at int64, kind evKind, idx int32) {
 	if q.unit > 0 && q.toSlot(&it) {
 		return
 	}
+	if q.unit > 0 {
+		if sl := q.slotOf(at); sl != nil {
+			sl.last = it.seq
+		}
+	}
 	q.items = append(q.items, it)
 	q.up(len(q.items) - 1)
+}
+
+// slotOf returns the calendar slot for time at, or nil when at is off the units or outside
+// the calendar's span.
+func (q *queue) slotOf(at int64) *slot {
+	d := at - q.baseAt
+	if d < 0 || d >= nearSlots*q.unit {
+		return nil
+	}
+	k := int64(float64(d)*q.inv + 0.5)
+	if k*q.unit != d {
+		return nil
+	}
+	return &q.slots[(q.baseU+k)&(nearSlots-1)]
+}
+
+// lastAt returns the item pushed last for time at, if it is still pending in the calendar,
+// or nil: an item pushed after it for the same time went to the heap, or none is pending.
+func (q *queue) lastAt(at int64) *item {
+	sl := q.slotOf(at)
+	if sl == nil || sl.head == len(sl.items) {
+		return nil
+	}
+	if it := &sl.items[len(sl.items)-1]; it.at == at && it.seq == sl.last {
+		return it
+	}
+	return nil
 }
 
 // toSlot puts it in the calendar if it belongs there.
@@ -120,7 +159,7 @@ func (q *queue) toSlot(it *item) bool {
 	}
 	u := q.baseU + k
 	sl := &q.slots[u&(nearSlots-1)]
-	sl.items, sl.u = append(sl.items, *it), u
+	sl.items, sl.u, sl.last = append(sl.items, *it), u, it.seq
 	if q.nslot == 0 || u < q.lowU {
 		q.lowU = u
 	}

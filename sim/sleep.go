@@ -76,11 +76,19 @@ func (s *Sim) place(at int64, members []int32) {
 	}
 	s.q.pushGap(at, evPolls, g)
 	sl.queued++
-	sl.recent = append(sl.recent, g)
+	s.pushedGroup(g)
 }
 
 // tie returns the group that polls at time at and was pushed after the last push, or -1.
+// With the queue's calendar on, it is the group pushed last for time at, if nothing was
+// pushed for that time after it: pushes for other times do not come between their polls.
 func (s *Sim) tie(at int64) int32 {
+	if s.q.unit > 0 {
+		if it := s.q.lastAt(at); it != nil && it.kind() == evPolls {
+			return it.idx()
+		}
+		return -1
+	}
 	sl := &s.sl
 	if sl.recentSeq != s.q.seq || sl.recentEpoch != s.q.epoch {
 		sl.recent, sl.recentSeq, sl.recentEpoch = sl.recent[:0], s.q.seq, s.q.epoch
@@ -91,6 +99,14 @@ func (s *Sim) tie(at int64) int32 {
 		}
 	}
 	return -1
+}
+
+// pushedGroup notes that group g was just pushed, for tie: without the calendar, the groups
+// pushed since the last push are the ones later sleepers can join.
+func (s *Sim) pushedGroup(g int32) {
+	if s.q.unit == 0 {
+		s.sl.recent = append(s.sl.recent, g)
+	}
 }
 
 // wake marks sleeping node i as having something to do at its next poll.
@@ -128,7 +144,7 @@ func (s *Sim) polls(g int32) {
 			grp.at = at
 			s.q.pushGap(at, evPolls, g)
 			sl.queued++
-			sl.recent = append(sl.recent, g)
+			s.pushedGroup(g)
 			return
 		}
 		grp.members = nil
