@@ -103,3 +103,15 @@ func TestLogTracerMatchesFmt(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMessageLog prints the message log of one run of advanced n = 999 to 10,000 units
+// (about 226,000 lines), the log's largest yardstick, to a discarding writer.
+func BenchmarkMessageLog(b *testing.B) {
+	cfg := sim.DefaultConfig()
+	cfg.Scenario, cfg.Nodes, cfg.Horizon, cfg.Seed = "advanced", 999, 10_000*cfg.Unit, 1
+	for i := 0; i < b.N; i++ {
+		if err := OneWith(io.Discard, cfg, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
