@@ -133,6 +133,7 @@ type Sim struct {
 	acts     []protocol.Action  // the loops' first room for pending actions (carveLoops)
 	inboxes  []protocol.Message // and for inbox messages
 	idxMap   map[protocol.ID]int32
+	live     []protocol.State // finish's list of the live nodes' states
 }
 
 // New builds a run from a validated configuration.
@@ -183,7 +184,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		nodes: s.nodes[:0], q: s.q.emptied(), step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
-		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap,
+		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap, live: s.live,
 	}
 	*s = keep
 	s.lastArr.reset()
