@@ -70,6 +70,9 @@ type loop struct {
 	// unserved says that the node's last step was a serve that served nothing: until its
 	// next input, every serve would do the same.
 	unserved bool
+	// wants caches the node's WantsToJoin, which the loop asks at every turn and only a
+	// step can change: 0 unknown, 1 no, 2 yes.
+	wants uint8
 }
 
 // payload is what a delivery or a timer event carries besides its kind.
@@ -648,7 +651,7 @@ func (s *Sim) runLoop(i int32) {
 		switch l.phase {
 		case phTop:
 			l.phase = phInbox
-			if n.p.WantsToJoin() {
+			if s.wantsToJoin(n, l) {
 				s.startJoin(i)
 				if !s.took(i, &protocol.Input{Kind: protocol.InputStart, Hold: true}) {
 					return
@@ -668,7 +671,7 @@ func (s *Sim) runLoop(i int32) {
 			if len(l.inbox) == 0 {
 				// The next poll serves nothing and starts no join unless an input comes
 				// first, and every input wakes a sleeper.
-				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !n.p.WantsToJoin() {
+				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !s.wantsToJoin(n, l) {
 					s.sleep(i)
 				} else {
 					s.q.push(s.now+s.cfg.Unit, evWake, i)
@@ -685,6 +688,14 @@ func (s *Sim) runLoop(i int32) {
 			}
 		}
 	}
+}
+
+// wantsToJoin is n.p.WantsToJoin, asked once between steps.
+func (s *Sim) wantsToJoin(n *node, l *loop) bool {
+	if l.wants == 0 {
+		l.wants = 1 + uint8(b2i(n.p.WantsToJoin()))
+	}
+	return l.wants == 2
 }
 
 // carveLoops gives every loop room for a few pending actions and inbox messages out of one
@@ -709,6 +720,7 @@ func (s *Sim) carveLoops() {
 // on its own turn: the step's actions join the node's pending list, which the loop carries
 // out one blocking action at a time. It reports false when the step failed the run.
 func (s *Sim) took(i int32, in *protocol.Input) bool {
+	s.nodes[i].loop.wants = 0
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
@@ -749,6 +761,9 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 // the input's actions, then those of every queued request it serves. A crash or the end of
 // the run stops it midway, and then the node serves nothing more.
 func (s *Sim) perform(i int32, in *protocol.Input) {
+	if l := s.nodes[i].loop; l != nil {
+		l.wants = 0 // the step may change it
+	}
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		if rd.Err != nil {
 			if in.Kind != protocol.InputLeave {
