@@ -79,6 +79,8 @@ type Checker struct {
 	dirty    bool
 	needFull bool
 	ringOnly bool // CheckSafety: the right-pointer properties only
+	// tolerant: crashed nodes are expected to be repaired around (TolerateCrashed).
+	tolerant bool
 	ring     protocol.Ring
 	ids      []protocol.ID
 	index    map[protocol.ID]int32
@@ -233,11 +235,32 @@ func (c *Checker) Update(i int32, st *protocol.State) {
 	c.dirty = c.enabled
 }
 
+// TolerateCrashed makes the checker judge a ring whose live nodes repair crashes by
+// themselves (variants with protocol.Variant.Repairs) while crashes go on: a crashed node
+// is left out of the ring, a walk right that reaches one waits for the repair as it waits
+// for a newcomer in transit, and a left pointer at one, or none (a predecessor found dead),
+// is not judged. Everything else still
+// holds among the live nodes: at most one ring, ordered, no pointer to a node that does not
+// exist, connected appendages, members on the ring, left pointers between live nodes. Every
+// Run is then a full check, so it costs time linear in the nodes.
+func (c *Checker) TolerateCrashed() {
+	c.tolerant = true
+	c.needFull = true
+}
+
+func (c *Checker) down(i int32) bool { return c.flags[i]&fDown != 0 }
+
+// walker reports whether a full check walks right from i.
+func (c *Checker) walker(i int32) bool { return c.member(i) && !(c.tolerant && c.down(i)) }
+
 // SetDown marks node i crashed (true) or back up (false). A crash changes no pointer, and
 // only exempts the node's own left pointer; a node that comes back is checked again.
 func (c *Checker) SetDown(i int32, down bool) {
 	if down {
 		c.flags[i] |= fDown
+		if c.tolerant {
+			c.dirty = c.enabled // the ring may now be pending on it
+		}
 		return
 	}
 	if c.flags[i]&fDown == 0 {
@@ -256,7 +279,7 @@ func (c *Checker) SetDown(i int32, down bool) {
 func (c *Checker) Run() *Violation {
 	c.dirty = false
 	var v *Violation
-	if c.needFull {
+	if c.needFull || c.tolerant {
 		v = c.full()
 	} else {
 		var ok bool
@@ -325,8 +348,8 @@ func (c *Checker) full() *Violation {
 	first := int32(-1)
 	pending, members := false, false
 	for s := int32(0); s < int32(n); s++ {
-		if !c.member(s) || c.mark[s] > base {
-			members = members || c.member(s)
+		if !c.walker(s) || c.mark[s] > base {
+			members = members || c.walker(s)
 			continue
 		}
 		members = true
@@ -350,7 +373,7 @@ func (c *Checker) full() *Violation {
 			c.mark[i] = walk
 			c.path = append(c.path, i)
 			next := c.right[i]
-			if next == ptrUnset && !c.member(i) {
+			if next == ptrUnset && !c.member(i) || c.tolerant && next >= 0 && c.down(next) {
 				result = termPending
 				break
 			}
@@ -407,7 +430,7 @@ func (c *Checker) full() *Violation {
 			if v := c.checkRingNode(s); v != nil {
 				return v
 			}
-		case c.member(s) && c.flags[s]&fLeaving == 0 && c.term[s] == termRing:
+		case c.walker(s) && c.flags[s]&fLeaving == 0 && c.term[s] == termRing:
 			return c.violation(PropMembersOnRing, s, "connected node %v is off the ring and not leaving", c.ids[s])
 		}
 	}
@@ -427,6 +450,11 @@ func (c *Checker) checkRingNode(i int32) *Violation {
 		return nil
 	}
 	u := c.left[i]
+	if c.tolerant && (u == ptrUnset || u >= 0 && c.down(u)) {
+		// A left pointer at a crashed node waits for its repair; an unset one is a
+		// predecessor found dead, waiting for the next live one to notify.
+		return nil
+	}
 	if u == ptrUnset && c.flags[i]&fConnected == 0 || c.joining(u) {
 		// A newcomer in transit may be linked in before it knows its left neighbour, and a
 		// node may point left at a newcomer before the newcomer is on the ring: the

@@ -288,3 +288,57 @@ func TestCheckerAgreesWithFullCheck(t *testing.T) {
 		t.Fatalf("too few states of each kind exercised: %d ok, %d violated, %+v", agreeOK, agreeBad, stats)
 	}
 }
+
+// TestTolerateCrashed: a ring repairing around a crashed node passes the tolerant checker in
+// each of its intermediate shapes, which the default checker refuses; what must hold among
+// the live nodes still fails.
+func TestTolerateCrashed(t *testing.T) {
+	ids := []protocol.ID{1, 5, 9, 13}
+	index := map[protocol.ID]int32{1: 0, 5: 1, 9: 2, 13: 3}
+	ring := []protocol.State{member(1, 13, 5), member(5, 1, 9), member(9, 5, 13), member(13, 9, 1)}
+	tests := []struct {
+		name   string
+		edit   func(st []protocol.State)
+		strict string // the default checker's verdict
+		want   string // the tolerant checker's
+	}{
+		{"crashed, nothing repaired", func(st []protocol.State) {}, "", ""},
+		{"right pointer repaired, successor's left still at the crashed node", func(st []protocol.State) { st[0].Right = 9 }, PropMembersOnRing, ""},
+		{"repaired", func(st []protocol.State) { st[0].Right, st[2].Left = 9, 1 }, PropMembersOnRing, ""},
+		{"dead predecessor cleared, no notify yet", func(st []protocol.State) { st[0].Right, st[2].Left = 9, none }, PropMembersOnRing, ""},
+		{"live nodes out of order", func(st []protocol.State) { st[0].Right, st[2].Right, st[3].Right = 13, 1, 9 }, PropOrderedRing, PropOrderedRing},
+		{"pointer to a node that never existed", func(st []protocol.State) { st[0].Right = 77 }, PropConnectedAppendages, PropConnectedAppendages},
+		{"left pointer skips a live node", func(st []protocol.State) { st[0].Right, st[2].Left, st[3].Left = 9, 1, 1 }, PropMembersOnRing, PropLeftPointers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, tolerant := range []bool{false, true} {
+				states := slices.Clone(ring)
+				var c Checker
+				c.Init(ids, states, index, protocol.Ring{Bits: 8}, true)
+				if tolerant {
+					c.TolerateCrashed()
+				}
+				if v := c.Run(); v != nil {
+					t.Fatalf("the intact ring: %+v", *v)
+				}
+				c.SetDown(1, true) // node 5 crashes
+				tt.edit(states)
+				for i := range states {
+					c.Update(int32(i), &states[i])
+				}
+				got := ""
+				if v := c.RunFull(); v != nil {
+					got = v.Property
+				}
+				want := tt.strict
+				if tolerant {
+					want = tt.want
+				}
+				if got != want {
+					t.Errorf("tolerant %v: got %q, want %q", tolerant, got, want)
+				}
+			}
+		})
+	}
+}

@@ -13,11 +13,13 @@ const (
 	OutcomeCrash           = "crash"            // a handler met a state the original crashed on
 	OutcomeTimeout         = "timeout"          // the horizon came with joins unfinished and messages still in flight
 	OutcomeJoinFailed      = "join_failed"      // the ring is right, and some newcomers reported that their join failed
+	OutcomeKeysLost        = "keys_lost"        // churn: the ring is right, and some key has no live copy at the end check
+	OutcomeUnderReplicated = "under_replicated" // churn: the ring is right, every key lives, some have fewer than replicas+1 copies
 )
 
 // Outcomes lists every outcome class, ok first.
 var Outcomes = []string{OutcomeOK, OutcomeWrongNeighbours, OutcomeNotJoined, OutcomeDeadlock,
-	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout, OutcomeJoinFailed}
+	OutcomeLivelock, OutcomeInvariant, OutcomeCrash, OutcomeTimeout, OutcomeJoinFailed, OutcomeKeysLost, OutcomeUnderReplicated}
 
 // Join outcomes.
 const (

@@ -358,6 +358,22 @@ var All = []Param{
 		field: strs(func(c *sim.Config) *string { return &c.LeaveTarget })},
 	{Name: "join_routing", Doc: "how join requests reach the gap's owner: ring (neighbour to neighbour) or fingers (predlock variants: O(log N) hops; docs/protocol.md)",
 		field: strs(func(c *sim.Config) *string { return &c.JoinRouting })},
+	{Name: "stabilize", Doc: fmt.Sprintf("repairing variants: time between stabilization rounds (0: the variant's own, %s)", time.Duration(sim.DefaultStabilize)),
+		field: durations(func(c *sim.Config) *int64 { return &c.Stabilize })},
+	{Name: "churn.session", Nullable: true, Doc: "churn: session length distribution: exponential, weibull or pareto (empty: no churn, and every churn column 0 or null)",
+		field: strs(func(c *sim.Config) *string { return &c.Churn.Session })},
+	{Name: "churn.median", Doc: "churn: median session length",
+		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Median })},
+	{Name: "churn.shape", Doc: "churn: weibull k or pareto alpha (> 1); 0 in effect for exponential sessions",
+		field: floats(func(c *sim.Config) *float64 { return &c.Churn.Shape })},
+	{Name: "churn.crash_fraction", Unit: "probability", Doc: "churn: share of departures that crash; the rest leave gracefully (1 for variants without a leave exchange)",
+		field: floats(func(c *sim.Config) *float64 { return &c.Churn.CrashFraction })},
+	{Name: "churn.warmup", Doc: "churn: measurements (lookups, maintenance traffic, live nodes) start this far into the run",
+		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Warmup })},
+	{Name: "churn.duration", Doc: "churn: arrivals and departures stop this long after the warm-up",
+		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Duration })},
+	{Name: "churn.settle", Doc: fmt.Sprintf("churn: the ring and keys are judged this long after churn stops (0: %d stabilization periods)", sim.SettlePeriods),
+		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Settle })},
 }
 
 func init() {

@@ -68,6 +68,10 @@ func checkCluster(c *sim.Config) error {
 		return fmt.Errorf("leavers: %sruns joins only, not leaves", why)
 	case c.JoinRouting == "fingers":
 		return fmt.Errorf("join_routing: %sroutes joins along the ring: real nodes start without fingers", why)
+	case c.Churn.On():
+		return fmt.Errorf("churn.session: %sruns joins only, not churn", why)
+	case c.Stabilize != 0:
+		return fmt.Errorf("stabilize: %sruns nodes with the variant's own stabilization period", why)
 	}
 	return nil
 }

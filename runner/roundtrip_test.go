@@ -26,6 +26,8 @@ var (
 	workloadOn = map[string]string{"workload.keys": "10", "workload.rate": "200.0", "workload.after": `"5ms"`}
 	crashOn    = map[string]string{"faults.crash_node": `"member"`, "faults.crash_at": `"1ms"`}
 	partOn     = map[string]string{"faults.partition_fraction": "0.25", "faults.partition_at": `"1ms"`}
+	churnOn    = map[string]string{"churn.session": `"exponential"`, "churn.median": `"2s"`, "churn.warmup": `"1s"`,
+		"churn.duration": `"1s"`, "churn.settle": `"1s"`, "joiners": "0", "protocol": `"predlock-retry"`}
 )
 
 // roundTripCases gives every parameter a value that is not its default, and what else the
@@ -89,6 +91,14 @@ var roundTripCases = map[string]struct {
 	"starts":                    {`"same"`, map[string]string{"join_window": `"3ms"`}},
 	"leave_target":              {`"adjacent"`, map[string]string{"leavers": "2"}},
 	"join_routing":              {`"fingers"`, nil},
+	"stabilize":                 {`"500ms"`, nil},
+	"churn.session":             {`"weibull"`, with(churnOn, "churn.shape", "0.8")},
+	"churn.median":              {`"3s"`, churnOn},
+	"churn.shape":               {"1.5", with(churnOn, "churn.session", `"pareto"`)},
+	"churn.crash_fraction":      {"0.5", churnOn},
+	"churn.warmup":              {`"500ms"`, churnOn},
+	"churn.duration":            {`"1.5s"`, churnOn},
+	"churn.settle":              {`"2s"`, churnOn},
 }
 
 func with(m map[string]string, k, v string) map[string]string {

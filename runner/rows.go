@@ -18,10 +18,11 @@ import (
 //
 // Version 4 has the columns of version 3. In version 3 files, leavers and
 // workload_replicas say 0 for runs whose spec set them under [base], which the runs had
-// ignored; version 4 rows hold what ran. Version 6 adds join_routing.
+// ignored; version 4 rows hold what ran. Version 6 adds join_routing. Version 7 adds the
+// stabilize and churn parameters and the churn_ outcome columns.
 var RunSchema = trace.Schema{
 	Name:    trace.RunsSchemaName,
-	Version: 6,
+	Version: 7,
 	Columns: slices.Concat(runIDColumns, paramColumns(), outcomeColumns),
 }
 
@@ -84,6 +85,24 @@ var outcomeColumns = []trace.Column{
 	{Name: "kv_messages", Type: trace.Int64, Doc: "DHT messages sent: operations, answers, copies and finger maintenance (not in messages)"},
 	{Name: "kv_replicas_missing", Type: trace.Int64, Doc: "copies missing at the end at a successor that should hold one"},
 	{Name: "kv_replicas_extra", Type: trace.Int64, Doc: "copies held at the end beyond the owner's workload_replicas successors (never served)"},
+	{Name: "churn_arrivals", Type: trace.Int64, Doc: "churn: newcomers that arrived; the churn columns are 0 or null when the run has no churn"},
+	{Name: "churn_leaves", Type: trace.Int64, Doc: "churn: graceful leaves started"},
+	{Name: "churn_crashes", Type: trace.Int64, Doc: "churn: nodes that crashed for good"},
+	{Name: "churn_window_ns", Type: trace.Int64, Doc: "churn: length of the measurement window, from the end of the warm-up until churn stops"},
+	{Name: "churn_live_mean", Type: trace.Float64, Doc: "churn: time-weighted mean of live nodes (arrived, up, not departed, join not given up) over the window"},
+	{Name: "churn_lookups", Type: trace.Int64, Doc: "churn: lookups issued in the window"},
+	{Name: "churn_lookups_ok", Type: trace.Int64, Doc: "churn: of those, lookups answered with status ok"},
+	{Name: "churn_lookups_consistent", Type: trace.Int64, Doc: "churn: of those, lookups whose answer named the true owner when it was sent"},
+	{Name: "churn_lookup_p50_ns", Type: trace.Int64, Nullable: true, Doc: "churn: median latency of the churn_lookups_ok lookups (nearest rank); null when none"},
+	{Name: "churn_lookup_p99_ns", Type: trace.Int64, Nullable: true, Doc: "churn: 99th percentile latency of the churn_lookups_ok lookups (nearest rank); null when none"},
+	{Name: "churn_maint_messages", Type: trace.Int64, Doc: "churn: maintenance messages sent in the window: everything but client operations and their answers"},
+	{Name: "churn_maint_bytes", Type: trace.Int64, Doc: "churn: wire bytes of those messages (protocol.Message.WireSize)"},
+	{Name: "churn_keys_lost", Type: trace.Int64, Doc: "churn: keys with no live copy at the end check"},
+	{Name: "churn_keys_under_replicated", Type: trace.Int64, Doc: "churn: keys with fewer than workload_replicas+1 live copies at the end check (lost keys included)"},
+	{Name: "churn_first_key_loss_ns", Type: trace.Int64, Nullable: true, Doc: "churn: when a key first lost its last live copy; null if none did"},
+	{Name: "churn_ring_correct", Type: trace.Bool, Doc: "churn: at the end check, the live connected nodes' neighbours form the true ring"},
+	{Name: "churn_repair_ns", Type: trace.Int64, Nullable: true, Doc: "churn: time from churn stop to the first correct ring (checked every tenth of a stabilization period); null if none by the end check"},
+	{Name: "churn_repair_periods", Type: trace.Float64, Nullable: true, Doc: "churn: churn_repair_ns in stabilization periods"},
 	{Name: "wall_ns", Type: trace.Int64, Encoding: trace.Plain, Doc: "wall-clock time the run took; the only non-deterministic column"},
 }
 
@@ -138,6 +157,24 @@ const (
 	ocKVMessages
 	ocKVReplicasMissing
 	ocKVReplicasExtra
+	ocChurnArrivals
+	ocChurnLeaves
+	ocChurnCrashes
+	ocChurnWindow
+	ocChurnLiveMean
+	ocChurnLookups
+	ocChurnLookupsOK
+	ocChurnLookupsConsistent
+	ocChurnLookupP50
+	ocChurnLookupP99
+	ocChurnMaintMessages
+	ocChurnMaintBytes
+	ocChurnKeysLost
+	ocChurnKeysUnder
+	ocChurnFirstKeyLoss
+	ocChurnRingCorrect
+	ocChurnRepair
+	ocChurnRepairPeriods
 	ocWall
 )
 
@@ -166,6 +203,7 @@ type runRow struct {
 
 	departed             int64
 	kv                   sim.KVSummary
+	churn                sim.ChurnSummary
 	lookupP50, lookupP99 int64 // -1 when no lookup succeeded
 
 	joins []trace.Join // reused across runs
@@ -202,6 +240,7 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	}
 
 	r.kv = res.KV
+	r.churn = res.Churn
 	r.departed = int64(res.Departed)
 	r.ops = nil
 	if keepOps && len(res.Ops) > 0 {
@@ -298,8 +337,43 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(oc(ocKVMessages), kv.Messages)
 	w.Int64(oc(ocKVReplicasMissing), int64(kv.ReplicasMissing))
 	w.Int64(oc(ocKVReplicasExtra), int64(kv.ReplicasExtra))
+	writeChurn(w, oc, &r.churn, p.Config.Churn.On())
 	w.Int64(oc(ocWall), r.wall)
 	return w.EndRow()
+}
+
+// writeChurn writes the churn columns: zeros and nulls for a run without churn.
+func writeChurn(w *trace.Writer, oc func(int) int, c *sim.ChurnSummary, on bool) {
+	if !on {
+		c = &sim.ChurnSummary{LookupP50: -1, LookupP99: -1, FirstKeyLoss: -1, Repair: -1}
+	}
+	for _, v := range [...]struct {
+		col int
+		n   int64
+	}{
+		{ocChurnArrivals, int64(c.Arrivals)}, {ocChurnLeaves, int64(c.Leaves)}, {ocChurnCrashes, int64(c.Crashes)},
+		{ocChurnWindow, c.Window},
+	} {
+		w.Int64(oc(v.col), v.n)
+	}
+	w.Float64(oc(ocChurnLiveMean), c.LiveMean)
+	w.Int64(oc(ocChurnLookups), int64(c.Lookups))
+	w.Int64(oc(ocChurnLookupsOK), int64(c.LookupsOK))
+	w.Int64(oc(ocChurnLookupsConsistent), int64(c.LookupsConsistent))
+	optInt(w, oc(ocChurnLookupP50), c.LookupP50)
+	optInt(w, oc(ocChurnLookupP99), c.LookupP99)
+	w.Int64(oc(ocChurnMaintMessages), c.MaintMessages)
+	w.Int64(oc(ocChurnMaintBytes), c.MaintBytes)
+	w.Int64(oc(ocChurnKeysLost), int64(c.KeysLost))
+	w.Int64(oc(ocChurnKeysUnder), int64(c.KeysUnderReplicated))
+	optInt(w, oc(ocChurnFirstKeyLoss), c.FirstKeyLoss)
+	w.Bool(oc(ocChurnRingCorrect), c.RingCorrect)
+	optInt(w, oc(ocChurnRepair), c.Repair)
+	if c.Repair < 0 {
+		w.Null(oc(ocChurnRepairPeriods))
+	} else {
+		w.Float64(oc(ocChurnRepairPeriods), c.RepairPeriods)
+	}
 }
 
 func optText(w *trace.Writer, col int, v string) {

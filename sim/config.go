@@ -55,6 +55,10 @@ type Config struct {
 	// JoinRouting is how join requests travel to the gap's owner: "ring" (from neighbour to
 	// neighbour, the default) or "fingers" (by the DHT layer's fingers, O(log N) hops).
 	JoinRouting string
+	// Churn is a workload of arrivals and departures (zero: none).
+	Churn Churn
+	// Stabilize is how often repairing variants stabilize (0: the variant's default).
+	Stabilize int64
 }
 
 // JoinRoutings lists the values of JoinRouting, the default first.
@@ -86,6 +90,8 @@ func DefaultConfig() Config {
 		MaxMessages: 1_000_000,
 		Layout:      "uniform", Contacts: "random", Starts: "window", LeaveTarget: "random",
 		JoinRouting: "ring",
+		Churn: Churn{Median: int64(time.Minute), Shape: 2, CrashFraction: 1, Warmup: int64(10 * time.Second),
+			Duration: int64(time.Minute)},
 		Workload: Workload{Lookup: 1, Get: 1, Put: 1, Popularity: "uniform", ZipfS: 1.2,
 			FingerPeriod: int64(50 * time.Millisecond), Fingers: "fresh"},
 	}
@@ -99,6 +105,7 @@ func DefaultConfig() Config {
 func (c Config) InEffect() Config {
 	c.Delay = c.Delay.inEffect(c.Unit)
 	c.Workload = c.Workload.inEffect()
+	c.Churn = c.churnInEffect()
 	return c
 }
 
@@ -172,6 +179,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateJoinRouting(); err != nil {
+		return err
+	}
+	if err := c.validateChurn(); err != nil {
 		return err
 	}
 	if c.Faults.Active() && c.Timing != "async" {

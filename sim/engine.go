@@ -32,6 +32,9 @@ const (
 	evWorkloadEnd                   // workload: operations stop
 	evLeave                         // a member starts its graceful leave
 	evPolls                         // seed timing: a group of sleeping loops polls
+	evArrive                        // churn: a newcomer arrives
+	evDepart                        // churn: a node's session ends
+	evChurnTick                     // churn: churn stops, then the ring checks until the end check
 )
 
 // Loop phases of the seed timing model's node process.
@@ -113,6 +116,7 @@ type Sim struct {
 	leaves    int // leaves started
 	departed  int // leaves completed
 	kv        kvState
+	churn     churnState
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
@@ -220,18 +224,22 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	}
 	nodeConfig := func(sp *Spec) protocol.Config {
 		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
-			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries}
+			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries, Stabilize: cfg.Stabilize}
 	}
 	// A workload writes keys and fingers into every node's configuration before the nodes
 	// exist; without one, each configuration is made as its node is, so that a ring of
 	// millions never holds them all at once.
 	var cfgs []protocol.Config
-	if cfg.Workload.Active() {
+	// Churn keeps the configurations too: a newcomer's node is made again when it arrives,
+	// with the contact chosen then.
+	if cfg.Workload.Active() || cfg.Churn.On() {
 		s.cfgs = grown(s.cfgs, len(specs))
 		cfgs = s.cfgs
 		for i := range specs {
 			cfgs[i] = nodeConfig(&specs[i])
 		}
+	}
+	if cfg.Workload.Active() {
 		for i := range specs {
 			if !specs[i].Member {
 				specs[i].Start += cfg.Workload.Before
@@ -281,6 +289,10 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 			index = s.idxMap
 		}
 		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
+		if variant.Repairs && cfg.Churn.On() {
+			// Pointers to crashed nodes are expected while the variant repairs them.
+			s.check.TolerateCrashed()
+		}
 	}
 	// Room for what is pending at the start: every loop under the seed timing model, every
 	// newcomer's start otherwise.
@@ -304,7 +316,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 			// Every loop starts at its start time, in creation order.
 			s.nodes[i].loop = &loops[i]
 			s.q.push(s.nodes[i].start, evWake, int32(i))
-		case !s.nodes[i].member:
+		case !s.nodes[i].member && !cfg.Churn.On():
 			s.q.push(s.nodes[i].start, evStart, int32(i))
 			s.quiet.flight++
 		}
@@ -312,6 +324,9 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	s.scheduleLeaves()
 	if s.kv.on {
 		s.startKV()
+	}
+	if cfg.Churn.On() {
+		s.initChurn()
 	}
 }
 
@@ -417,7 +432,7 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 // Run executes events until none are left, the horizon is reached or the run fails hard.
 // It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
-	for s.q.Len() > 0 && s.stopped == "" {
+	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break
@@ -459,6 +474,12 @@ func (s *Sim) Run() *Result {
 			s.kv.over = true
 		case evLeave:
 			s.asyncLeave(it.idx())
+		case evArrive:
+			s.churnArrive(it.idx())
+		case evDepart:
+			s.churnDepart(it.idx())
+		case evChurnTick:
+			s.churnTick()
 		}
 		if s.check.Dirty() {
 			s.runSafetyCheck()
@@ -523,6 +544,7 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 	}
 	if st.Departed && !old.Departed {
 		s.departed++
+		s.setLive(i, false)
 		if s.kv.on {
 			s.waveStepEnded()
 			s.checkKeys(false)
@@ -536,6 +558,7 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 		if j.End < 0 {
 			j.End, j.Outcome = s.now, observe.JoinOK
 			s.emit(observe.KindJoinEnd, n, nil)
+			s.churnJoined(i)
 			if s.kv.on {
 				s.joinEnded(n.join)
 				s.checkKeys(false)
@@ -543,6 +566,7 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 		}
 	}
 	if st.Failed && !old.Failed && n.join >= 0 {
+		s.setLive(i, false)
 		// The moment the join ended in failure, as real nodes trace it.
 		if st.Refused {
 			s.emitDetail(observe.KindFault, n, "join failed: its ID is taken")
@@ -798,6 +822,9 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 					s.q.push(at, evDeliver, s.alloc(payload{msg: a.Msg, node: i}))
 				}
 				s.quiet.sent(&a.Msg, copies)
+				if s.churn.on {
+					s.churnSent(&a.Msg)
+				}
 				if s.faults.on && s.crashAfterSend(i, &a.Msg) {
 					return
 				}
@@ -854,6 +881,9 @@ func (s *Sim) asyncDeliver(ref int32) {
 	n := &s.nodes[i]
 	if n.down || s.cut(from, i) {
 		s.emit(observe.KindDrop, n, &m)
+		if s.churn.on && s.kv.on && m.Data != nil && len(m.Data.Items)+len(m.Data.Replicas) > 0 {
+			s.scanKeyLoss() // the handoff is lost with its receiver
+		}
 		return
 	}
 	s.emit(observe.KindDeliver, n, &m)

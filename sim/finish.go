@@ -71,7 +71,16 @@ func (s *Sim) finish() *Result {
 		s.finishKV(r)
 	}
 	s.live = live
+	if s.churn.on {
+		s.finishChurn(r)
+	}
 	outcome, detail, correct := observe.ClassifyFinal(live)
+	if s.churn.on {
+		// Newcomers that gave up and nodes left hanging by a crash are churn's ordinary
+		// damage: the end check judges the ring of live connected nodes.
+		outcome, detail = s.churnOutcome()
+		correct = r.Churn.RingCorrect
+	}
 	r.RingCorrect = correct
 	switch {
 	case s.stopped != "":
@@ -81,7 +90,7 @@ func (s *Sim) finish() *Result {
 		// Most runs of the seed variant end here: strconv is what fmt would print, cheaper.
 		v := s.violation
 		r.Detail = v.Property + " at event " + strconv.FormatInt(v.Seq, 10) + " (t=" + strconv.FormatInt(v.Time, 10) + "): " + v.Detail
-	case outcome != observe.OutcomeOK && s.inFlight():
+	case outcome != observe.OutcomeOK && !s.churn.on && s.inFlight():
 		r.Outcome = observe.OutcomeTimeout
 		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)
 	default:

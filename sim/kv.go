@@ -142,7 +142,7 @@ func (s *Sim) startKV() {
 	if kv.w.Rate > 0 {
 		s.q.push(s.nextArrival(), evOp, 0)
 	}
-	if kv.joinsLeft == 0 {
+	if kv.joinsLeft == 0 && !s.cfg.Churn.On() {
 		kv.waveEnded = true
 		s.q.push(kv.w.Before+kv.w.After, evWorkloadEnd, 0)
 	}
@@ -208,6 +208,10 @@ func (s *Sim) issue() {
 	}
 	kv.ops = append(kv.ops, OpRecord{Op: r.Op, Kind: kind, Key: kv.keyIDs[key], Origin: s.nodes[origin].id,
 		Start: s.now, End: -1, Owner: protocol.None, Phase: phase, key: int32(key)})
+	if kind == protocol.OpLookup && s.inWindow() {
+		kv.ops[len(kv.ops)-1].measured = true
+		s.churn.sum.Lookups++
+	}
 	kv.sum.Ops++
 	switch kind {
 	case protocol.OpLookup:
@@ -234,6 +238,14 @@ func (s *Sim) opDone(r *protocol.OpResult) {
 	ok := r.Status == protocol.StatusOK || (r.Status == protocol.StatusNotFound && o.Class == "")
 	if ok {
 		kv.sum.OpsOK++
+	}
+	if o.measured && r.Status == protocol.StatusOK {
+		c := &s.churn
+		c.sum.LookupsOK++
+		c.lat = append(c.lat, o.End-o.Start)
+		if o.exact {
+			c.sum.LookupsConsistent++
+		}
 	}
 	if o.Kind == protocol.OpLookup {
 		kv.sum.LookupsAnswered++
@@ -263,6 +275,7 @@ func (s *Sim) served(m *protocol.Message) {
 		answer = m.Neighbour
 	}
 	o.Correct = answer == owner || s.insertedBefore(ring, m.Key, answer, owner)
+	o.exact = answer == owner
 	if o.Kind != protocol.OpGet || answer == owner {
 		return
 	}

@@ -42,6 +42,8 @@ type Result struct {
 	// Ops and KV are the DHT workload's operations and summary; empty without a workload.
 	Ops []OpRecord
 	KV  KVSummary
+	// Churn is the churn workload's summary; zero without churn.
+	Churn ChurnSummary
 }
 
 // JoinsSucceeded counts joins that ended connected.
@@ -53,4 +55,25 @@ func (r *Result) JoinsSucceeded() int {
 		}
 	}
 	return n
+}
+
+// ChurnSummary is what a churn run came to. Counts of lookups and maintenance traffic cover
+// the measurement window, from the end of the warm-up until churn stops; the end check is
+// made Settle after churn stops.
+type ChurnSummary struct {
+	Arrivals, Leaves, Crashes int   // newcomers that arrived, graceful leaves started, crashes
+	Window                    int64 // length of the measurement window
+	LiveMean                  float64
+	// Lookups issued in the window; answered ok; and answered ok naming the true owner at
+	// the time of the answer (the first live connected node at or after the key).
+	Lookups, LookupsOK, LookupsConsistent int
+	LookupP50, LookupP99                  int64 // latency of the ok lookups (nearest rank); -1 when none
+	MaintMessages, MaintBytes             int64 // everything but client operations and their answers
+	// At the end check: keys with no live copy and keys with fewer than replicas+1; the first
+	// time a key lost its last live copy (-1: never).
+	KeysLost, KeysUnderReplicated int
+	FirstKeyLoss                  int64
+	RingCorrect                   bool  // the live connected nodes' neighbours form the true ring at the end check
+	Repair                        int64 // from churn stop to the first correct ring; -1 when it never was
+	RepairPeriods                 float64
 }

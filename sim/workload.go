@@ -123,6 +123,9 @@ type OpRecord struct {
 	Class   string      // gets: "", missing or stale
 	Phase   string      // before, during or after
 	key     int32       // index into the run's keys
+	// Churn: a lookup issued in the measurement window, and whether its answer named the
+	// true owner exactly when it was sent.
+	measured, exact bool
 }
 
 // Latency is End-Start, or -1 for an unanswered operation.

@@ -58,6 +58,12 @@ func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
 		}
 	}
 	assignContacts(c, r, specs, sorted)
+	if c.Scenario == "random" && c.Churn.On() {
+		var err error
+		if specs, err = churnArrivals(c, specs); err != nil {
+			return nil, err
+		}
+	}
 	same := int64(-1) // starts = "same": the one instant every newcomer starts at
 	for i := range specs {
 		if !specs[i].Member && c.JoinWindow > 0 {
