@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -25,50 +26,98 @@ func newPalette(on bool) palette {
 
 // formatTime prints virtual time in the seed model's units, or in milliseconds otherwise.
 func formatTime(cfg *sim.Config, t int64) string {
+	return string(appendTime(nil, cfg, t))
+}
+
+// appendTime appends formatTime's text to b.
+func appendTime(b []byte, cfg *sim.Config, t int64) []byte {
 	if cfg.Timing == "seed" {
-		return fmt.Sprintf("%d", t/cfg.Unit)
+		return strconv.AppendInt(b, t/cfg.Unit, 10)
 	}
-	return fmt.Sprintf("%.3fms", float64(t)/1e6)
+	return append(strconv.AppendFloat(b, float64(t)/1e6, 'f', 3, 64), "ms"...)
+}
+
+// appendID appends id as protocol.ID's String does.
+func appendID(b []byte, id protocol.ID) []byte {
+	if id == protocol.None {
+		return append(b, '-')
+	}
+	return strconv.AppendUint(b, uint64(id), 10)
 }
 
 // logTracer prints the run as the original did: one line per message sent, plus the
-// state changes and violations a student needs to see why a join failed.
+// state changes and violations a student needs to see why a join failed. A large run
+// prints a line for nearly every event, so that each line is built in one buffer, without
+// fmt.
 type logTracer struct {
 	w    io.Writer
 	cfg  *sim.Config
 	p    palette
-	last map[protocol.ID]string // last state line per node, to skip queue-only changes
+	last map[protocol.ID]stateLine // last state line per node, to skip queue-only changes
+	buf  []byte
+}
+
+// stateLine is what a state line shows besides its time.
+type stateLine struct {
+	left, right protocol.ID
+	detail      string
 }
 
 func (l *logTracer) Event(e *observe.Event) {
-	t := formatTime(l.cfg, e.Time)
+	b := l.buf[:0]
+	// stamp starts a line: colour, then the time in brackets.
+	stamp := func(b []byte, col string) []byte {
+		b = append(append(b, col...), '[')
+		return append(appendTime(b, l.cfg, e.Time), ']')
+	}
+	// route appends " type from -> to".
+	route := func(b []byte) []byte {
+		b = append(append(b, ' '), e.MsgType.String()...)
+		b = appendID(append(b, ' '), e.From)
+		return appendID(append(b, " -> "...), e.To)
+	}
 	switch e.Kind {
 	case observe.KindSend:
-		line := fmt.Sprintf("[%s] %s %v -> %v", t, e.MsgType, e.From, e.To)
-		if protocol.IsDHTMessage(e.MsgType) {
-			line = fmt.Sprintf("%s[%s] %s %v -> %v (for %v)%s", l.p.dim, t, e.MsgType, e.From, e.To, e.Joiner, l.p.reset)
-		} else if e.Joiner != protocol.None {
-			line += fmt.Sprintf(" (joiner %v)", e.Joiner)
+		switch {
+		case protocol.IsDHTMessage(e.MsgType):
+			b = appendID(append(route(stamp(b, l.p.dim)), " (for "...), e.Joiner)
+			b = append(append(b, ')'), l.p.reset...)
+		case e.Joiner != protocol.None:
+			b = appendID(append(route(stamp(b, "")), " (joiner "...), e.Joiner)
+			b = append(b, ')')
+		default:
+			b = route(stamp(b, ""))
 		}
-		fmt.Fprintln(l.w, line)
 	case observe.KindState:
-		flags := ""
-		if e.Detail != "" {
-			flags = " (" + e.Detail + ")"
-		}
-		line := fmt.Sprintf("%v: left=%v right=%v%s", e.Node, e.Left, e.Right, flags)
-		if l.last[e.Node] == line {
+		st := stateLine{e.Left, e.Right, e.Detail}
+		if old, ok := l.last[e.Node]; ok && old == st {
 			return
 		}
-		l.last[e.Node] = line
-		fmt.Fprintf(l.w, "%s[%s]     %s%s\n", l.p.dim, t, line, l.p.reset)
+		l.last[e.Node] = st
+		b = appendID(append(stamp(b, l.p.dim), "     "...), e.Node)
+		b = appendID(append(b, ": left="...), e.Left)
+		b = appendID(append(b, " right="...), e.Right)
+		if e.Detail != "" {
+			b = append(append(append(b, " ("...), e.Detail...), ')')
+		}
+		b = append(b, l.p.reset...)
 	case observe.KindJoinEnd:
-		fmt.Fprintf(l.w, "%s[%s] %v joined: left=%v right=%v%s\n", l.p.green, t, e.Node, e.Left, e.Right, l.p.reset)
+		b = appendID(append(stamp(b, l.p.green), ' '), e.Node)
+		b = appendID(append(b, " joined: left="...), e.Left)
+		b = appendID(append(b, " right="...), e.Right)
+		b = append(b, l.p.reset...)
 	case observe.KindDrop:
-		fmt.Fprintf(l.w, "%s[%s] drop %s %v -> %v%s\n", l.p.yellow, t, e.MsgType, e.From, e.To, l.p.reset)
+		b = append(append(b, l.p.yellow...), '[')
+		b = appendTime(b, l.cfg, e.Time)
+		b = append(route(append(b, "] drop"...)), l.p.reset...)
 	case observe.KindViolation:
-		fmt.Fprintf(l.w, "%s[%s] VIOLATION at %v: %s%s\n", l.p.red, t, e.Node, e.Detail, l.p.reset)
+		b = appendID(append(stamp(b, l.p.red), " VIOLATION at "...), e.Node)
+		b = append(append(append(b, ": "...), e.Detail...), l.p.reset...)
+	default:
+		return
 	}
+	l.buf = append(b, '\n')
+	l.w.Write(l.buf)
 }
 
 // Options say how One prints.
@@ -97,7 +146,7 @@ func one(w io.Writer, cfg sim.Config, o Options) error {
 		cfg.Scenario, cfg.Protocol, cfg.Timing, cfg.Delay, cfg.Seed, p.reset)
 	var tracer observe.Tracer
 	if !o.Quiet {
-		tracer = &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]string{}}
+		tracer = &logTracer{w: w, cfg: &cfg, p: p, last: map[protocol.ID]stateLine{}}
 	}
 	r, err := sim.Run(cfg, tracer)
 	if err != nil {

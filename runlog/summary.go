@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
@@ -28,10 +29,12 @@ type Summary struct {
 	Wall      time.Duration
 }
 
-// run is what Summarize keeps of one run.
-type run struct {
-	outcome   string
-	correct   bool
+// tally is what Summarize keeps of a worker's runs: sums and counts, which add up the same
+// whichever worker ran which seed.
+type tally struct {
+	outcomes  map[string]int
+	ok        int
+	correct   int
 	joins     int
 	joinsOK   int
 	latencies []int64
@@ -39,54 +42,74 @@ type run struct {
 	events    int64
 }
 
+func (t *tally) add(r *sim.Result) {
+	t.outcomes[r.Outcome]++
+	if r.Outcome == observe.OutcomeOK {
+		t.ok++
+	}
+	if r.RingCorrect {
+		t.correct++
+	}
+	t.joins += len(r.Joins)
+	t.messages += r.Messages
+	t.events += r.Events
+	for k := range r.Joins {
+		j := &r.Joins[k]
+		if j.Outcome != observe.JoinOK {
+			continue
+		}
+		t.joinsOK++
+		if l := j.Latency(); l >= 0 {
+			t.latencies = append(t.latencies, l)
+		}
+	}
+}
+
 // Summarize simulates cfg for seeds cfg.Seed .. cfg.Seed+seeds-1 on workers goroutines.
 func Summarize(cfg sim.Config, seeds, workers int) *Summary {
-	runs := make([]run, seeds)
+	tallies := make([]tally, max(1, min(workers, seeds)))
 	var wg sync.WaitGroup
-	next := make(chan int, workers)
+	// Workers take the next seed from a counter: handing seeds over a channel woke a parked
+	// worker for each, which cost a batch of small runs more CPU than some of its runs.
+	var next atomic.Int64
 	start := time.Now()
-	for range workers {
+	for w := range tallies {
+		t := &tallies[w]
+		t.outcomes = map[string]int{}
 		wg.Go(func() {
-			for i := range next {
+			// One simulator per worker, reset for each seed: a small run's setup costs as
+			// much as the run, and most of it is storage Reset keeps.
+			var sm sim.Sim
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(seeds) {
+					return
+				}
 				c := cfg
 				c.Seed = cfg.Seed + uint64(i)
-				r, err := sim.Run(c, nil)
-				if err != nil {
-					runs[i] = run{outcome: "error: " + err.Error()}
+				if err := sm.Reset(c, nil); err != nil {
+					t.outcomes["error: "+err.Error()]++
 					continue
 				}
-				s := run{outcome: r.Outcome, correct: r.RingCorrect, joins: len(r.Joins),
-					joinsOK: r.JoinsSucceeded(), messages: r.Messages, events: r.Events}
-				for k := range r.Joins {
-					if l := r.Joins[k].Latency(); l >= 0 && r.Joins[k].Outcome == observe.JoinOK {
-						s.latencies = append(s.latencies, l)
-					}
-				}
-				runs[i] = s
+				t.add(sm.Run())
 			}
 		})
 	}
-	for i := range seeds {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 
 	sum := &Summary{Config: cfg, Seeds: seeds, Workers: workers, Outcomes: map[string]int{}, Wall: time.Since(start)}
-	for i := range runs {
-		s := &runs[i]
-		sum.Outcomes[s.outcome]++
-		if s.outcome == observe.OutcomeOK {
-			sum.OK++
+	for w := range tallies {
+		t := &tallies[w]
+		for k, n := range t.outcomes {
+			sum.Outcomes[k] += n
 		}
-		if s.correct {
-			sum.Correct++
-		}
-		sum.Joins += s.joins
-		sum.JoinsOK += s.joinsOK
-		sum.Messages += s.messages
-		sum.Events += s.events
-		sum.Latencies = append(sum.Latencies, s.latencies...)
+		sum.OK += t.ok
+		sum.Correct += t.correct
+		sum.Joins += t.joins
+		sum.JoinsOK += t.joinsOK
+		sum.Messages += t.messages
+		sum.Events += t.events
+		sum.Latencies = append(sum.Latencies, t.latencies...)
 	}
 	slices.Sort(sum.Latencies)
 	return sum

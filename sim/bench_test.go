@@ -335,19 +335,25 @@ func BenchmarkSeedTiming(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var events, popped int64
+			// One Sim reset for every seed, as the many-seed summary (runlog.Summarize) runs them.
+			var s Sim
+			cpu0, cpuOK := processCPU()
 			for i := 0; i < b.N; i++ {
 				events, popped = 0, 0
 				for k := range bc.seeds {
 					cfg := bc.cfg
 					cfg.Seed = uint64(k + 1)
-					s, err := New(cfg, nil)
-					if err != nil {
+					if err := s.Reset(cfg, nil); err != nil {
 						b.Fatal(err)
 					}
 					r := s.Run()
 					events += r.Events
 					popped += s.popped
 				}
+			}
+			cpu1, _ := processCPU()
+			if cpuOK {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 			b.ReportMetric(float64(events), "events/op")
 			b.ReportMetric(float64(popped), "items/op")

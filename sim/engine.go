@@ -73,6 +73,9 @@ type loop struct {
 	// unserved says that the node's last step was a serve that served nothing: until its
 	// next input, every serve would do the same.
 	unserved bool
+	// wants caches the node's WantsToJoin, which the loop asks at every turn and only a
+	// step can change: 0 unknown, 1 no, 2 yes.
+	wants uint8
 }
 
 // payload is what a delivery or a timer event carries besides its kind.
@@ -134,6 +137,10 @@ type Sim struct {
 	ids      []protocol.ID
 	states   []protocol.State
 	loops    []loop
+	acts     []protocol.Action  // the loops' first room for pending actions (carveLoops)
+	inboxes  []protocol.Message // and for inbox messages
+	idxMap   map[protocol.ID]int32
+	live     []protocol.State // finish's list of the live nodes' states
 }
 
 // New builds a run from a validated configuration.
@@ -174,12 +181,17 @@ func newSim(cfg Config, specs []Spec, tracer observe.Tracer) *Sim {
 func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	variant, _ := protocol.Lookup(cfg.Protocol)
 	clear(s.slots)
-	clear(s.loops)
+	for k := range s.loops {
+		// A loop keeps the room its lists grew to, empty (carveLoops leaves it alone).
+		l := &s.loops[k]
+		*l = loop{acts: l.acts[:0], inbox: l.inbox[:0]}
+	}
 	clear(s.cfgs)
 	keep := Sim{
-		nodes: s.nodes[:0], q: queue{items: s.q.items[:0]}, step: s.step,
+		nodes: s.nodes[:0], q: s.q.emptied(), step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
+		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap, live: s.live,
 	}
 	*s = keep
 	s.lastArr.reset()
@@ -202,6 +214,14 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	s.sampler = newSampler(cfg.Delay, cfg.Unit)
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = grown(s.nodes, len(specs))
+	if cap(s.joins) == 0 {
+		// Exactly the room the newcomers' records take: results keep them.
+		newcomers := 0
+		for i := range specs {
+			newcomers += int(1 - b2i(specs[i].Member))
+		}
+		s.joins = make([]JoinRecord, 0, newcomers)
+	}
 	nodeConfig := func(sp *Spec) protocol.Config {
 		return protocol.Config{ID: sp.ID, Ring: ring, Member: sp.Member, Left: sp.Left, Right: sp.Right,
 			Contact: sp.Contact, Timeout: cfg.Timeout, Retries: cfg.Retries, Stabilize: cfg.Stabilize}
@@ -260,12 +280,13 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		for i := range s.nodes {
 			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
 		}
-		s.idx = newNodeIndex(ids, ring)
+		s.idx.build(ids, ring)
 		// The checker maps right pointers through a map of its own; with the per-event check
 		// off nothing reads what it maps, so a ring of millions is spared building one.
 		var index map[protocol.ID]int32
 		if !cfg.NoCheck {
-			index = s.idx.asMap()
+			s.idxMap = s.idx.asMap(s.idxMap)
+			index = s.idxMap
 		}
 		s.check.Init(ids, states, index, ring, !cfg.NoCheck)
 		if variant.Repairs && cfg.Churn.On() {
@@ -277,6 +298,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	// newcomer's start otherwise.
 	if cfg.Timing == "seed" {
 		s.q.items = slices.Grow(s.q.items, len(s.nodes)+16)
+		s.q.near(cfg.Unit)
 	} else {
 		s.q.items = slices.Grow(s.q.items, 2*len(s.joins)+16)
 	}
@@ -653,7 +675,7 @@ func (s *Sim) runLoop(i int32) {
 		switch l.phase {
 		case phTop:
 			l.phase = phInbox
-			if n.p.WantsToJoin() {
+			if s.wantsToJoin(n, l) {
 				s.startJoin(i)
 				if !s.took(i, &protocol.Input{Kind: protocol.InputStart, Hold: true}) {
 					return
@@ -673,7 +695,7 @@ func (s *Sim) runLoop(i int32) {
 			if len(l.inbox) == 0 {
 				// The next poll serves nothing and starts no join unless an input comes
 				// first, and every input wakes a sleeper.
-				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !n.p.WantsToJoin() {
+				if !s.pollIdle && (n.st.Queue == 0 || l.unserved) && !s.wantsToJoin(n, l) {
 					s.sleep(i)
 				} else {
 					s.q.push(s.now+s.cfg.Unit, evWake, i)
@@ -692,14 +714,24 @@ func (s *Sim) runLoop(i int32) {
 	}
 }
 
+// wantsToJoin is n.p.WantsToJoin, asked once between steps.
+func (s *Sim) wantsToJoin(n *node, l *loop) bool {
+	if l.wants == 0 {
+		l.wants = 1 + uint8(b2i(n.p.WantsToJoin()))
+	}
+	return l.wants == 2
+}
+
 // carveLoops gives every loop room for a few pending actions and inbox messages out of one
 // allocation each: growing each loop's lists from nothing cost a run more allocations than
 // anything else.
 func (s *Sim) carveLoops() {
 	s.carved = true
 	const room = 4
-	acts := make([]protocol.Action, room*len(s.nodes))
-	inbox := make([]protocol.Message, room*len(s.nodes))
+	// What an earlier run left there is garbage that nothing reads: a loop's lists start
+	// empty.
+	s.acts, s.inboxes = grown(s.acts, room*len(s.nodes)), grown(s.inboxes, room*len(s.nodes))
+	acts, inbox := s.acts, s.inboxes
 	for k := range s.nodes {
 		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
 			l.acts = acts[room*k : room*k : room*(k+1)]
@@ -712,6 +744,7 @@ func (s *Sim) carveLoops() {
 // on its own turn: the step's actions join the node's pending list, which the loop carries
 // out one blocking action at a time. It reports false when the step failed the run.
 func (s *Sim) took(i int32, in *protocol.Input) bool {
+	s.nodes[i].loop.wants = 0
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
@@ -752,6 +785,9 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 // the input's actions, then those of every queued request it serves. A crash or the end of
 // the run stops it midway, and then the node serves nothing more.
 func (s *Sim) perform(i int32, in *protocol.Input) {
+	if l := s.nodes[i].loop; l != nil {
+		l.wants = 0 // the step may change it
+	}
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		if rd.Err != nil {
 			if in.Kind != protocol.InputLeave {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -50,7 +51,7 @@ func (s *Sim) finish() *Result {
 			s.quiescent(false) // finishKV checks the keys
 		}
 	}
-	live := make([]protocol.State, 0, len(s.nodes))
+	live := s.live[:0] // ClassifyFinal keeps none of it: the next run reuses it
 	for i := range s.nodes {
 		n := &s.nodes[i]
 		if n.down {
@@ -69,6 +70,7 @@ func (s *Sim) finish() *Result {
 	if s.kv.on {
 		s.finishKV(r)
 	}
+	s.live = live
 	if s.churn.on {
 		s.finishChurn(r)
 	}
@@ -85,7 +87,9 @@ func (s *Sim) finish() *Result {
 		r.Outcome, r.Detail = s.stopped, s.stopErr
 	case s.violation != nil:
 		r.Outcome = observe.OutcomeInvariant
-		r.Detail = fmt.Sprintf("%s at event %d (t=%d): %s", s.violation.Property, s.violation.Seq, s.violation.Time, s.violation.Detail)
+		// Most runs of the seed variant end here: strconv is what fmt would print, cheaper.
+		v := s.violation
+		r.Detail = v.Property + " at event " + strconv.FormatInt(v.Seq, 10) + " (t=" + strconv.FormatInt(v.Time, 10) + "): " + v.Detail
 	case outcome != observe.OutcomeOK && !s.churn.on && s.inFlight():
 		r.Outcome = observe.OutcomeTimeout
 		r.Detail = fmt.Sprintf("horizon %d reached with messages in flight (%s)", s.cfg.Horizon, detail)

@@ -14,10 +14,16 @@ import (
 // IDs' top bits says where each bucket's IDs start: with about one ID per bucket, a lookup
 // reads one bucket boundary pair and then, mostly, the one entry it wants. It is deterministic
 // and holds no pointers, so the collector never scans it.
+//
+// When the IDs are small and dense, as in the simple and advanced scenarios (1 .. n), a
+// table indexed by the ID itself replaces the search: those scenarios look a node up for
+// every message, and a search among a bucket's many IDs cost them more than the queue.
 type nodeIndex struct {
 	entries []indexEntry // sorted by ID
 	start   []int32      // start[b]: the first entry whose ID's bucket is b or later
 	shift   uint         // an ID's bucket is id >> shift
+	dense   []int32      // when not empty, dense[id] is id's position + 1, or 0 for no node
+	spare   []indexEntry // storage for the next build
 }
 
 type indexEntry struct {
@@ -28,7 +34,15 @@ type indexEntry struct {
 // newNodeIndex indexes ids by their positions in it. An ID that occurs twice maps to its
 // last position, as assigning positions to a map in order would.
 func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
-	x := nodeIndex{entries: make([]indexEntry, len(ids))}
+	var x nodeIndex
+	x.build(ids, r)
+	return x
+}
+
+// build makes x the index of ids, reusing x's storage: a simulator reset for one small run
+// after another builds an index per run.
+func (x *nodeIndex) build(ids []protocol.ID, r protocol.Ring) {
+	x.entries = grown(x.entries, len(ids))
 	// Scenarios create the members first, in ID order, then the newcomers: sort only what
 	// follows the sorted prefix and merge the two.
 	prefix := 1
@@ -43,7 +57,7 @@ func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
 		byID := func(a, b indexEntry) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.pos, b.pos)) }
 		tail := x.entries[prefix:]
 		slices.SortFunc(tail, byID)
-		merged := make([]indexEntry, 0, len(ids))
+		merged := grown(x.spare, len(ids))[:0]
 		head, rest := x.entries[:prefix], tail
 		for len(head) > 0 && len(rest) > 0 {
 			if byID(head[0], rest[0]) <= 0 {
@@ -62,7 +76,7 @@ func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
 			}
 			out = append(out, e)
 		}
-		x.entries = out
+		x.entries, x.spare = out, x.entries[:0]
 	}
 	// About one ID per bucket: 2^k buckets for the smallest 2^k at or above the count.
 	k := uint(bits.Len(uint(max(len(ids), 1) - 1)))
@@ -71,7 +85,7 @@ func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
 	}
 	x.shift = r.Bits - k
 	buckets := 1 << k
-	x.start = make([]int32, buckets+1)
+	x.start = grown(x.start, buckets+1)
 	e := 0
 	for b := 0; b <= buckets; b++ {
 		for e < len(x.entries) && int(uint64(x.entries[e].id)>>x.shift) < b {
@@ -79,11 +93,34 @@ func newNodeIndex(ids []protocol.ID, r protocol.Ring) nodeIndex {
 		}
 		x.start[b] = int32(e)
 	}
-	return x
+	// A table of at most four slots per node, and never more than a small fixed size, keeps
+	// a ring of millions on the bucketed search.
+	x.dense = x.dense[:0]
+	if n := len(x.entries); n > 0 && n <= denseMax {
+		if top := uint64(x.entries[n-1].id); top < uint64(4*n+64) && top != uint64(protocol.None) {
+			x.dense = grown(x.dense, int(top+1))
+			clear(x.dense)
+			for _, e := range x.entries {
+				x.dense[e.id] = e.pos + 1
+			}
+		}
+	}
 }
+
+// denseMax bounds the nodes of an index that may use a dense table.
+const denseMax = 1 << 16
 
 // get returns id's position, and false for an ID that is no node's.
 func (x *nodeIndex) get(id protocol.ID) (int32, bool) {
+	if len(x.dense) > 0 {
+		if uint64(id) >= uint64(len(x.dense)) {
+			return 0, false
+		}
+		if p := x.dense[id]; p > 0 {
+			return p - 1, true
+		}
+		return 0, false
+	}
 	b := uint64(id) >> x.shift
 	if b >= uint64(len(x.start)-1) {
 		return 0, false // None, or outside the ring
@@ -109,9 +146,14 @@ func (x *nodeIndex) at(id protocol.ID) int32 {
 	return i
 }
 
-// asMap is the index as a map, for the per-event checker, which takes one.
-func (x *nodeIndex) asMap() map[protocol.ID]int32 {
-	m := make(map[protocol.ID]int32, len(x.entries))
+// asMap is the index as a map, for the per-event checker, which takes one; m, when not nil,
+// is emptied and filled instead of a new map.
+func (x *nodeIndex) asMap(m map[protocol.ID]int32) map[protocol.ID]int32 {
+	// Emptying a map costs its size; one of a much larger run is dropped.
+	if m == nil || len(m) > 2*len(x.entries)+64 {
+		m = make(map[protocol.ID]int32, len(x.entries))
+	}
+	clear(m)
 	for _, e := range x.entries {
 		m[e.id] = e.pos
 	}

@@ -195,6 +195,15 @@ func TestNodeIndex(t *testing.T) {
 			return ids
 		}, 200},
 		{"duplicates", 8, func() []protocol.ID { return []protocol.ID{5, 7, 5, 200, 7, 5} }, 300},
+		// Small dense IDs take the table: the advanced scenario's order, and duplicates.
+		{"advanced", 16, func() []protocol.ID {
+			ids := []protocol.ID{1, 997, 998}
+			for id := protocol.ID(2); id < 997; id++ {
+				ids = append(ids, id)
+			}
+			return ids
+		}, 3000},
+		{"dense-duplicates", 8, func() []protocol.ID { return []protocol.ID{0, 3, 1, 3, 2, 0} }, 300},
 		{"clustered", 62, func() []protocol.ID {
 			ids := make([]protocol.ID, 300)
 			for i := range ids {

@@ -30,16 +30,71 @@ func (a *item) before(b *item) bool {
 // queue is a 4-ary min-heap on a slice of structs. A 4-ary heap halves the depth of a binary
 // heap and keeps a node's children in one cache line, and avoiding container/heap's interface
 // calls is what makes the event loop fast.
+//
+// Under the seed timing model nearly every item is a loop's wake or a group's polls on a whole
+// time unit a few units ahead, and sifting the heap was a quarter of a large run's cost. Such
+// items go instead to a calendar of slots, one per unit of the next nearSlots units: an item's
+// slot is a FIFO, and since each push has a larger scheduling number than the last, pushing
+// in order is sorting by (time, seq). pop takes the earlier of the calendar's first item and
+// the heap's top, so an item may be in either and the order is the heap's order.
 type queue struct {
 	items []item
 	seq   uint32 // pushes so far (since the last renumbering)
 	epoch uint32 // renumberings so far
+
+	// The calendar, used when unit > 0 (near). Slot u&(nearSlots-1) holds the items at unit u,
+	// for baseU <= u < baseU+nearSlots; no slot item is earlier than unit lowU.
+	unit   int64
+	baseU  int64
+	baseAt int64   // baseU*unit
+	inv    float64 // 1/unit: toSlot divides by multiplying, and checks the quotient
+	lowU   int64
+	slots  []slot
+	nslot  int // items in slots
 }
 
-func (q *queue) Len() int { return len(q.items) }
+// nearSlots is the calendar's span in units, a power of two above the original program's
+// longest blocking send (10 units).
+const nearSlots = 64
+
+type slot struct {
+	items []item
+	head  int
+	u     int64 // the unit of its items
+	// last is the scheduling number of the last push for the slot's unit, wherever it went.
+	last uint32
+}
+
+// near makes the queue keep wakes and polls on whole units of unit in its calendar.
+func (q *queue) near(unit int64) {
+	q.unit, q.baseU, q.baseAt, q.lowU, q.inv = unit, 0, 0, 0, 1/float64(unit)
+	if q.slots == nil {
+		q.slots = make([]slot, nearSlots)
+	}
+}
+
+// emptied returns q without items and with its calendar off, keeping its storage.
+func (q *queue) emptied() queue {
+	e := queue{items: q.items[:0], slots: q.slots}
+	for k := range e.slots {
+		e.slots[k].items, e.slots[k].head = e.slots[k].items[:0], 0
+	}
+	return e
+}
+
+func (q *queue) Len() int { return len(q.items) + q.nslot }
 
 func (q *queue) push(at int64, kind evKind, idx int32) {
-	q.items = append(q.items, item{at: at, seq: q.nextSeq(), arg: uint32(kind)<<argBits | uint32(idx)})
+	it := item{at: at, seq: q.nextSeq(), arg: uint32(kind)<<argBits | uint32(idx)}
+	if q.unit > 0 && q.toSlot(&it) {
+		return
+	}
+	if q.unit > 0 {
+		if sl := q.slotOf(at); sl != nil {
+			sl.last = it.seq // it is in the heap, and later than the slot's items
+		}
+	}
+	q.items = append(q.items, it)
 	q.up(len(q.items) - 1)
 }
 
@@ -47,8 +102,123 @@ func (q *queue) push(at int64, kind evKind, idx int32) {
 // push, without counting as a push: two gap items pushed with no push between them tie
 // with each other, and the caller merges them.
 func (q *queue) pushGap(at int64, kind evKind, idx int32) {
-	q.items = append(q.items, item{at: at, seq: 2 * q.seq, arg: uint32(kind)<<argBits | uint32(idx)})
+	it := item{at: at, seq: 2 * q.seq, arg: uint32(kind)<<argBits | uint32(idx)}
+	if q.unit > 0 && q.toSlot(&it) {
+		return
+	}
+	if q.unit > 0 {
+		if sl := q.slotOf(at); sl != nil {
+			sl.last = it.seq
+		}
+	}
+	q.items = append(q.items, it)
 	q.up(len(q.items) - 1)
+}
+
+// slotOf returns the calendar slot for time at, or nil when at is off the units or outside
+// the calendar's span.
+func (q *queue) slotOf(at int64) *slot {
+	d := at - q.baseAt
+	if d < 0 || d >= nearSlots*q.unit {
+		return nil
+	}
+	k := int64(float64(d)*q.inv + 0.5)
+	if k*q.unit != d {
+		return nil
+	}
+	return &q.slots[(q.baseU+k)&(nearSlots-1)]
+}
+
+// lastAt returns the item pushed last for time at, if it is still pending in the calendar,
+// or nil: an item pushed after it for the same time went to the heap, or none is pending.
+func (q *queue) lastAt(at int64) *item {
+	sl := q.slotOf(at)
+	if sl == nil || sl.head == len(sl.items) {
+		return nil
+	}
+	if it := &sl.items[len(sl.items)-1]; it.at == at && it.seq == sl.last {
+		return it
+	}
+	return nil
+}
+
+// toSlot puts it in the calendar if it belongs there.
+func (q *queue) toSlot(it *item) bool {
+	if k := it.kind(); k != evWake && k != evPolls {
+		return false
+	}
+	d := it.at - q.baseAt
+	if d < 0 || d >= nearSlots*q.unit {
+		return false
+	}
+	// The float quotient is within far less than 1/2 of d/unit, and the product checks
+	// that d is a whole number of units.
+	k := int64(float64(d)*q.inv + 0.5)
+	if k*q.unit != d {
+		return false
+	}
+	u := q.baseU + k
+	sl := &q.slots[u&(nearSlots-1)]
+	sl.items, sl.u, sl.last = append(sl.items, *it), u, it.seq
+	if q.nslot == 0 || u < q.lowU {
+		q.lowU = u
+	}
+	q.nslot++
+	return true
+}
+
+// firstSlot returns the calendar's slot of its earliest items; the calendar must not be empty.
+func (q *queue) firstSlot() *slot {
+	u := max(q.lowU, q.baseU)
+	for {
+		if sl := &q.slots[u&(nearSlots-1)]; sl.head < len(sl.items) {
+			q.lowU = u
+			return sl
+		}
+		u++
+	}
+}
+
+// each calls f for every item, in no particular order.
+func (q *queue) each(f func(*item)) {
+	for i := range q.items {
+		f(&q.items[i])
+	}
+	if q.nslot > 0 {
+		for k := range q.slots {
+			sl := &q.slots[k]
+			for i := sl.head; i < len(sl.items); i++ {
+				f(&sl.items[i])
+			}
+		}
+	}
+}
+
+// clear drops every item; the calendar stays on.
+func (q *queue) clear() {
+	q.items = q.items[:0]
+	if q.nslot > 0 {
+		for k := range q.slots {
+			q.slots[k].items, q.slots[k].head = q.slots[k].items[:0], 0
+		}
+		q.nslot = 0
+	}
+}
+
+// unslot moves the calendar's items to the heap.
+func (q *queue) unslot() {
+	if q.nslot == 0 {
+		return
+	}
+	for k := range q.slots {
+		sl := &q.slots[k]
+		for _, it := range sl.items[sl.head:] {
+			q.items = append(q.items, it)
+			q.up(len(q.items) - 1)
+		}
+		sl.items, sl.head = sl.items[:0], 0
+	}
+	q.nslot = 0
 }
 
 // nextSeq hands out scheduling numbers. After 2^31 of them it renumbers what is pending in
@@ -63,6 +233,7 @@ func (q *queue) nextSeq() uint32 {
 }
 
 func (q *queue) renumber() {
+	q.unslot()
 	slices.SortFunc(q.items, func(a, b item) int {
 		if a.before(&b) {
 			return -1
@@ -81,10 +252,33 @@ func (q *queue) renumber() {
 }
 
 // peek returns the earliest item; the queue must not be empty.
-func (q *queue) peek() *item { return &q.items[0] }
+func (q *queue) peek() *item {
+	if q.nslot > 0 {
+		sl := q.firstSlot()
+		if it := &sl.items[sl.head]; len(q.items) == 0 || it.before(&q.items[0]) {
+			return it
+		}
+	}
+	return &q.items[0]
+}
 
 func (q *queue) pop() item {
+	if q.nslot > 0 {
+		sl := q.firstSlot()
+		if it := sl.items[sl.head]; len(q.items) == 0 || it.before(&q.items[0]) {
+			if sl.head++; sl.head == len(sl.items) {
+				sl.items, sl.head = sl.items[:0], 0
+			}
+			q.nslot--
+			q.baseU, q.baseAt = sl.u, it.at // nothing pending is earlier
+			return it
+		}
+	}
 	top := q.items[0]
+	if q.unit > 0 && top.at >= 0 {
+		q.baseU = top.at / q.unit
+		q.baseAt = q.baseU * q.unit
+	}
 	last := len(q.items) - 1
 	q.items[0] = q.items[last]
 	q.items = q.items[:last]

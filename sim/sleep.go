@@ -34,12 +34,12 @@ type sleepers struct {
 // next poll is one unit from now.
 func (s *Sim) sleep(i int32) {
 	sl := &s.sl
-	if sl.of == nil {
-		sl.of = make([]int32, len(s.nodes))
+	if len(sl.of) == 0 {
+		sl.of, sl.woken = grown(sl.of, len(s.nodes)), grown(sl.woken, len(s.nodes))
 		for k := range sl.of {
 			sl.of[k] = -1
 		}
-		sl.woken = make([]bool, len(s.nodes))
+		clear(sl.woken)
 	}
 	one := [1]int32{i}
 	s.place(s.now+s.cfg.Unit, one[:])
@@ -76,11 +76,19 @@ func (s *Sim) place(at int64, members []int32) {
 	}
 	s.q.pushGap(at, evPolls, g)
 	sl.queued++
-	sl.recent = append(sl.recent, g)
+	s.pushedGroup(g)
 }
 
 // tie returns the group that polls at time at and was pushed after the last push, or -1.
+// With the queue's calendar on, it is the group pushed last for time at, if nothing was
+// pushed for that time after it: pushes for other times do not come between their polls.
 func (s *Sim) tie(at int64) int32 {
+	if s.q.unit > 0 {
+		if it := s.q.lastAt(at); it != nil && it.kind() == evPolls {
+			return it.idx()
+		}
+		return -1
+	}
 	sl := &s.sl
 	if sl.recentSeq != s.q.seq || sl.recentEpoch != s.q.epoch {
 		sl.recent, sl.recentSeq, sl.recentEpoch = sl.recent[:0], s.q.seq, s.q.epoch
@@ -93,10 +101,18 @@ func (s *Sim) tie(at int64) int32 {
 	return -1
 }
 
+// pushedGroup notes that group g was just pushed, for tie: without the calendar, the groups
+// pushed since the last push are the ones later sleepers can join.
+func (s *Sim) pushedGroup(g int32) {
+	if s.q.unit == 0 {
+		s.sl.recent = append(s.sl.recent, g)
+	}
+}
+
 // wake marks sleeping node i as having something to do at its next poll.
 func (s *Sim) wake(i int32) {
 	sl := &s.sl
-	if sl.of == nil || sl.of[i] < 0 || sl.woken[i] {
+	if len(sl.of) == 0 || sl.of[i] < 0 || sl.woken[i] {
 		return
 	}
 	sl.woken[i] = true
@@ -128,7 +144,7 @@ func (s *Sim) polls(g int32) {
 			grp.at = at
 			s.q.pushGap(at, evPolls, g)
 			sl.queued++
-			sl.recent = append(sl.recent, g)
+			s.pushedGroup(g)
 			return
 		}
 		grp.members = nil
@@ -193,10 +209,8 @@ func (s *Sim) idleToHorizon(g int32) {
 		last = max(last, at+(polls-1)*s.cfg.Unit)
 	}
 	count(g, s.now)
-	for i := range s.q.items {
-		count(s.q.items[i].idx(), s.q.items[i].at)
-	}
-	s.q.items = s.q.items[:0]
+	s.q.each(func(it *item) { count(it.idx(), it.at) })
+	s.q.clear()
 	sl.queued = 0
 	s.now = last
 }
@@ -210,7 +224,7 @@ func (sl *sleepers) clear() {
 	for i := len(sl.groups) - 1; i >= 0; i-- {
 		sl.free = append(sl.free, int32(i))
 	}
-	sl.of, sl.woken = nil, nil
+	sl.of, sl.woken = sl.of[:0], sl.woken[:0] // their storage is kept for sleep
 	sl.recent, sl.recentSeq, sl.recentEpoch = sl.recent[:0], 0, 0
 	sl.queued, sl.wokenTotal = 0, 0
 }

@@ -36,16 +36,28 @@ func (t *traceHash) Event(e *observe.Event) {
 
 // runHash runs cfg with idle loops polling or sleeping and hashes its trace and its result.
 func runHash(t testing.TB, cfg Config, poll bool) (uint64, *Result, int64) {
+	var popped int64
+	var r *Result
+	h := runHashWith(t, cfg, func(s *Sim) { s.pollIdle = poll }, func(s *Sim, res *Result) { r, popped = res, s.popped })
+	return h, r, popped
+}
+
+// runHashWith runs cfg with set applied to the new Sim and hashes its trace and result; the
+// optional after sees the Sim and the result.
+func runHashWith(t testing.TB, cfg Config, set func(*Sim), after ...func(*Sim, *Result)) uint64 {
 	tr := &traceHash{h: fnv.New64a()}
 	s, err := New(cfg, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.pollIdle = poll
+	set(s)
 	r := s.Run()
+	for _, f := range after {
+		f(s, r)
+	}
 	fmt.Fprintf(tr.h, "%s|%s|%d|%d|%d|%d|%v|%+v|%+v|%+v", r.Outcome, r.Detail, r.Events, r.Messages, r.Redirects,
 		r.SimTime, r.RingCorrect, r.Violation, r.Joins, r.Final)
-	return tr.h.Sum64(), r, s.popped
+	return tr.h.Sum64()
 }
 
 // seedFamilies are the configurations of the seed timing model the sleeping loops are
