@@ -1,0 +1,488 @@
+package analysis
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/dhtexp/dhtexp/trace"
+)
+
+// The Bamboo reference of the maintenance figure: Rhea, Geels, Roscoe and
+// Kubiatowicz, "Handling Churn in a DHT" (USENIX ATC 2004), report Bamboo
+// working effectively at a median session time of 1.4 minutes with under
+// 900 bytes/s per node of maintenance traffic in a 1,000-node system.
+const (
+	BambooMedianMin   = 1.4
+	BambooBytesPerSec = 900
+	BambooLabel       = "Bamboo: 1.4 min, < 900 B/s (Rhea et al. 2004)"
+	bambooCitation    = "Rhea, Geels, Roscoe and Kubiatowicz, \"Handling Churn in a DHT\", USENIX ATC 2004: Bamboo works effectively at a median session time of 1.4 minutes with under 900 bytes/s per node of maintenance in a 1,000-node system"
+	// LNBKCitation names the source of the stabilization-rate condition.
+	LNBKCitation = "Liben-Nowell, Balakrishnan and Karger, \"Analysis of the evolution of peer-to-peer systems\", PODC 2002"
+)
+
+// churnGroup is one line of a churn figure: points that share every
+// varying parameter but the median session.
+type churnGroup struct {
+	label  string
+	points []*ChurnPoint
+}
+
+// medianX is a point's median session time in minutes.
+func medianX(p *ChurnPoint) float64 {
+	if p.MedianNs <= 0 {
+		return math.NaN()
+	}
+	return float64(p.MedianNs) / float64(time.Minute)
+}
+
+// churnGroups splits points by their values of the varying axes other than
+// the median session, in order of first appearance, each sorted by median.
+func churnGroups(s *Summary, pts []*ChurnPoint) []churnGroup {
+	by := s.Churn.varyingExcept(axesOfColumns(s, "churn_median_ns")...)
+	var groups []churnGroup
+	index := map[string]int{}
+	for _, p := range pts {
+		if math.IsNaN(medianX(p)) {
+			continue
+		}
+		parts := make([]string, len(by))
+		for i, a := range by {
+			parts[i] = shortAxis(a) + "=" + paramText(p.Params, a)
+		}
+		label := strings.Join(parts, ", ")
+		if label == "" {
+			label = "all runs"
+		}
+		gi, ok := index[label]
+		if !ok {
+			gi = len(groups)
+			index[label] = gi
+			groups = append(groups, churnGroup{label: label})
+		}
+		groups[gi].points = append(groups[gi].points, p)
+	}
+	for _, g := range groups {
+		sort.SliceStable(g.points, func(i, j int) bool { return medianX(g.points[i]) < medianX(g.points[j]) })
+	}
+	return groups
+}
+
+// shortAxis names an axis in a legend: workload.replicas is r, as the
+// figures' captions say.
+func shortAxis(a string) string {
+	if a == "workload.replicas" {
+		return "r"
+	}
+	return a
+}
+
+// churnColors gives each line its protocol's colour, stepping through the
+// protocol's lightness ramp for lines that differ in other parameters.
+func churnColors(s *Summary, groups []churnGroup) []color.RGBA {
+	proto := make([]string, len(groups))
+	count := map[string]int{}
+	for i, g := range groups {
+		proto[i] = protocolOf(s, g.points[0].Params)
+		count[proto[i]]++
+	}
+	seen := map[string]int{}
+	out := make([]color.RGBA, len(groups))
+	for i := range groups {
+		out[i] = rampColor(protocolColor(proto[i]), seen[proto[i]], count[proto[i]])
+		seen[proto[i]]++
+	}
+	return out
+}
+
+// LNBKLine is a vertical reference line of the lookup figures: the median
+// session log2(N)·p at which a ring of N nodes stabilizing every p gets
+// exactly log2 N stabilization rounds per half-life.
+type LNBKLine struct {
+	MedianMin   float64
+	Nodes       int64
+	StabilizeNs int64
+	Label       string
+}
+
+// lnbkLines returns the reference lines of pts, one per distinct ring size
+// and stabilization period, by median.
+func lnbkLines(pts []*ChurnPoint) []LNBKLine {
+	seen := map[[2]int64]bool{}
+	var out []LNBKLine
+	for _, p := range pts {
+		k := [2]int64{p.Nodes, p.StabilizeNs}
+		if seen[k] || math.IsNaN(float64(p.LNBKMedianNs)) {
+			continue
+		}
+		seen[k] = true
+		out = append(out, LNBKLine{MedianMin: float64(p.LNBKMedianNs) / float64(time.Minute), Nodes: p.Nodes, StabilizeNs: p.StabilizeNs})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].MedianMin < out[j].MedianMin })
+	nodes := map[int64]bool{}
+	for _, l := range out {
+		nodes[l.Nodes] = true
+	}
+	for i := range out {
+		out[i].Label = "LNBK p=" + time.Duration(out[i].StabilizeNs).String()
+		if len(nodes) > 1 {
+			out[i].Label += fmt.Sprintf(", N=%d", out[i].Nodes)
+		}
+	}
+	return out
+}
+
+var refStyle = draw.LineStyle{Color: color.Gray{0x55}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+
+// addLNBK draws the reference lines across the y range, each labelled at its
+// top, widening the x range to show them.
+func addLNBK(p *plot.Plot, leg *legend, lines []LNBKLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var labels plotter.XYLabels
+	for i, l := range lines {
+		p.X.Min, p.X.Max = math.Min(p.X.Min, l.MedianMin/1.25), math.Max(p.X.Max, l.MedianMin*1.25)
+		line, err := plotter.NewLine(plotter.XYs{{X: l.MedianMin, Y: p.Y.Min}, {X: l.MedianMin, Y: p.Y.Max}})
+		if err != nil {
+			return err
+		}
+		line.LineStyle = refStyle
+		p.Add(line)
+		if i == 0 {
+			leg.add("LNBK: median = log2 N · p", line)
+		}
+		// Labels step down so that neighbouring lines' labels do not
+		// overlap.
+		y := p.Y.Max - (p.Y.Max-p.Y.Min)*(0.04+0.07*float64(i%3))
+		if _, ok := p.Y.Scale.(plot.LogScale); ok {
+			y = p.Y.Max * math.Pow(p.Y.Min/p.Y.Max, 0.04+0.07*float64(i%3))
+		}
+		labels.XYs = append(labels.XYs, plotter.XY{X: l.MedianMin, Y: y})
+		labels.Labels = append(labels.Labels, " "+l.Label)
+	}
+	lb, err := plotter.NewLabels(labels)
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i] = textStyle(8)
+		lb.TextStyle[i].Color = color.Gray{0x33}
+	}
+	p.Add(lb)
+	return nil
+}
+
+const churnXLabel = "median session time (minutes, log scale)"
+
+// churnMeanFigure plots a per-run mean with its bootstrap interval against
+// the median session, a line per group; with bamboo, the Bamboo reference
+// mark too.
+func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mean, bamboo bool) (*plot.Plot, *legend, bool, error) {
+	var pts []*ChurnPoint
+	for _, p := range s.Churn.Points {
+		if !math.IsNaN(float64(get(p).Value)) && !math.IsNaN(medianX(p)) {
+			pts = append(pts, p)
+		}
+	}
+	xs := distinctChurnX(pts)
+	if len(xs) < 2 {
+		return nil, nil, false, nil
+	}
+	p := newPlot(title, "", ylabel)
+	shift := dhtXAxis(p, churnXLabel, xs, true)
+	leg := newLegend()
+	groups := churnGroups(s, pts)
+	colors := churnColors(s, groups)
+	lo, hi := math.Inf(1), 0.0
+	for i, g := range groups {
+		var d errXY
+		for _, pt := range g.points {
+			m := get(pt)
+			v := float64(m.Value)
+			d.XYs = append(d.XYs, plotter.XY{X: shift(medianX(pt), i, len(groups)), Y: v})
+			d.YErrors = append(d.YErrors, errAt(v, float64(m.Lo), float64(m.Hi)))
+			hi = math.Max(hi, math.Max(v, nanTo(float64(m.Hi), v)))
+			if l := nanTo(float64(m.Lo), v); l > 0 {
+				lo = math.Min(lo, l)
+			}
+		}
+		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if bamboo {
+		sc, err := plotter.NewScatter(plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}})
+		if err != nil {
+			return nil, nil, false, err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
+		p.Add(sc)
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}}, Labels: []string{"  Bamboo"}})
+		if err != nil {
+			return nil, nil, false, err
+		}
+		lb.TextStyle[0] = textStyle(9)
+		p.Add(lb)
+		leg.add(BambooLabel, sc)
+		p.X.Min = math.Min(p.X.Min, BambooMedianMin/1.25)
+		hi = math.Max(hi, BambooBytesPerSec)
+		lo = math.Min(lo, BambooBytesPerSec)
+	}
+	if hi > 0 && lo > 0 && hi/lo > 30 {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+	} else {
+		p.Y.Min, p.Y.Max = 0, math.Max(hi*1.1, 1)
+	}
+	return p, leg, true, nil
+}
+
+// distinctChurnX returns the distinct median sessions of pts, sorted.
+func distinctChurnX(pts []*ChurnPoint) []float64 {
+	seen := map[float64]bool{}
+	var xs []float64
+	for _, p := range pts {
+		if x := medianX(p); !math.IsNaN(x) && !seen[x] {
+			seen[x] = true
+			xs = append(xs, x)
+		}
+	}
+	sort.Float64s(xs)
+	return xs
+}
+
+// churnRateFigure plots a lookup rate with Wilson intervals against the
+// median session, a line per group, with the LNBK lines. The y axis starts
+// just below the lowest interval when every interval is above 50%.
+func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Rate) (*plot.Plot, *legend, bool, error) {
+	var pts []*ChurnPoint
+	for _, p := range s.Churn.Points {
+		if p.Lookups > 0 && !math.IsNaN(medianX(p)) {
+			pts = append(pts, p)
+		}
+	}
+	xs := distinctChurnX(pts)
+	if len(xs) < 2 {
+		return nil, nil, false, nil
+	}
+	p := newPlot(title, "", ylabel)
+	shift := dhtXAxis(p, churnXLabel, xs, true)
+	leg := newLegend()
+	groups := churnGroups(s, pts)
+	colors := churnColors(s, groups)
+	lo := 100.0
+	anyBound := false
+	for i, g := range groups {
+		var all, bounds errXY
+		for _, pt := range g.points {
+			r := rate(pt)
+			v := 100 * float64(r.Value)
+			xy := plotter.XY{X: shift(medianX(pt), i, len(groups)), Y: v}
+			bar := errAt(v, 100*float64(r.Lo), 100*float64(r.Hi))
+			if r.Value == 1 {
+				// No failure seen: the one-sided bound, as the DHT
+				// figures draw it.
+				b := 100 * zeroBound(pt.Lookups)
+				bar = struct{ Low, High float64 }{b, 0}
+				lo = math.Min(lo, 100-b)
+				bounds.XYs = append(bounds.XYs, xy)
+				anyBound = true
+			} else {
+				lo = math.Min(lo, 100*float64(r.Lo))
+			}
+			all.XYs = append(all.XYs, xy)
+			all.YErrors = append(all.YErrors, bar)
+		}
+		if err := boundedLine(p, leg, g.label, colors[i], all, bounds.XYs); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if anyBound {
+		b, _ := plotter.NewScatter(plotter.XYs{{}})
+		b.GlyphStyle = glyphStyle(neutral, true)
+		leg.add("none failed; bar: one-sided 95% bound", b)
+	}
+	if lo > 50 {
+		p.Y.Min, p.Y.Max = math.Max(0, 5*math.Floor(lo/5)-5), 100.5
+	} else {
+		p.Y.Min, p.Y.Max = 0, 100.5
+	}
+	if err := addLNBK(p, leg, lnbkLines(pts)); err != nil {
+		return nil, nil, false, err
+	}
+	return p, leg, true, nil
+}
+
+// asLayout turns a built figure into a layout.
+func asLayout(p *plot.Plot, leg *legend, ok bool, err error) (layout, bool, error) {
+	if !ok || err != nil {
+		return layout{}, ok, err
+	}
+	return withLegend(figW, figH, leg, p.Draw), true, nil
+}
+
+// churnLatencyNote says where the lookup latencies come from.
+func churnLatencyNote(c *Churn) string {
+	if c.LatencySource == "ops" {
+		return "Lookup latencies p50 and p99 are the pooled quantiles of the lookups issued in the measurement window and answered ok, from the ops table, with 95% cluster-bootstrap intervals over runs."
+	}
+	return "No ops table: lookup latencies p50 and p99 are estimates, the mean over runs of each run's median and 99th percentile (churn_lookup_p50_ns, churn_lookup_p99_ns), with 95% bootstrap intervals over runs."
+}
+
+// churnFigureSpecs lists the churn figures that apply to s, and notes for
+// those left out.
+func churnFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
+	c := s.Churn
+	if c == nil {
+		return nil, nil
+	}
+	if len(distinctChurnX(c.Points)) < 2 {
+		return nil, []string{"The median session time does not vary, so the churn figures are left out; every number is in the table."}
+	}
+	groups := churnGroups(s, c.Points)
+	by := "one line per " + churnGroupNoun(groups)
+	lnbk := " Dashed vertical lines: the condition of " + LNBKCitation + ", that stabilization run Ω(log N) times per half-life; for each stabilization period p the line stands at median session = log2(N)·p, where the ring gets exactly log2 N rounds per half-life, taking the half-life of the ring as about the median session time, which holds when arrivals balance departures, as they do here."
+	specs = append(specs,
+		figureSpec{"churn_maint_bytes", "Maintenance traffic per node against session time",
+			"Maintenance bytes per second per live node (churn_maint_bytes / window seconds / mean live nodes, averaged over runs) against median session time on a log axis, " + by + ", with 95% bootstrap intervals over runs. The triangle marks Bamboo (" + bambooCitation + ").",
+			func() (layout, bool, error) {
+				return asLayout(churnMeanFigure(s, "Maintenance traffic per node", "maintenance bytes/s per node", func(p *ChurnPoint) Mean { return p.MaintBytes }, true))
+			}},
+		figureSpec{"churn_lookup_success", "Lookup success under churn",
+			"Share of lookups issued in the measurement window that were answered ok, pooled over runs, against median session time (log axis), " + by + ", with 95% Wilson intervals." + lnbk,
+			func() (layout, bool, error) {
+				return asLayout(churnRateFigure(s, "Lookup success under churn", "lookups answered ok (%)", func(p *ChurnPoint) Rate { return p.LookupSuccess }))
+			}},
+		figureSpec{"churn_lookup_consistent", "Consistent lookups under churn",
+			"Share of lookups issued in the measurement window whose answer named the key's true owner when it was sent, pooled over runs, against median session time (log axis), " + by + ", with 95% Wilson intervals." + lnbk,
+			func() (layout, bool, error) {
+				return asLayout(churnRateFigure(s, "Consistent lookups under churn", "lookups naming the true owner (%)", func(p *ChurnPoint) Rate { return p.Consistent }))
+			}},
+		figureSpec{"churn_keys_lost", "Keys lost under churn",
+			"Keys with no live copy at the end check, mean per run, against median session time (log axis), " + by + " (r = workload.replicas, the successors keeping a copy), with 95% bootstrap intervals over runs.",
+			func() (layout, bool, error) {
+				return asLayout(churnMeanFigure(s, "Keys lost under churn", "keys lost per run", func(p *ChurnPoint) Mean { return p.KeysLostPerRun }, false))
+			}},
+	)
+	return specs, nil
+}
+
+// churnGroupNoun says what a churn figure's lines stand for.
+func churnGroupNoun(groups []churnGroup) string {
+	if len(groups) == 0 || groups[0].label == "all runs" {
+		return "result set"
+	}
+	var names []string
+	for _, part := range strings.Split(groups[0].label, ", ") {
+		name, _, _ := strings.Cut(part, "=")
+		names = append(names, name)
+	}
+	return strings.Join(names, " × ")
+}
+
+// BreakLookupSuccess is the lookup success below which the findings call
+// the ring broken.
+const BreakLookupSuccess = 0.99
+
+// broken reports whether a point's ring counts as broken: lookup success
+// below BreakLookupSuccess, or some run ending with a wrong ring.
+func broken(p *ChurnPoint) bool {
+	return p.Lookups > 0 && float64(p.LookupSuccess.Value) < BreakLookupSuccess || p.RingCorrectRuns < p.Runs
+}
+
+// churnFindings says, per line of the lookup figures, at which median
+// session the measured ring starts to break, coming from long sessions,
+// and how that compares with the LNBK line of its stabilization period;
+// and how the shortest sessions' maintenance compares with Bamboo's.
+func churnFindings(s *Summary) []string {
+	c := s.Churn
+	if c == nil {
+		return nil
+	}
+	var out []string
+	groups := churnGroups(s, c.Points)
+	const maxSentences = 12
+	for gi, g := range groups {
+		if gi == maxSentences {
+			out = append(out, fmt.Sprintf("Churn: %d more lines of the lookup figures are in the churn table.", len(groups)-maxSentences))
+			break
+		}
+		pts := g.points
+		var at *ChurnPoint
+		for i := len(pts) - 1; i >= 0; i-- {
+			if broken(pts[i]) {
+				at = pts[i]
+				break
+			}
+		}
+		lnbk := float64(pts[0].LNBKMedianNs) / float64(time.Minute)
+		where := ""
+		if !math.IsNaN(lnbk) {
+			where = fmt.Sprintf(" (LNBK line, log2 N · %s, at %.2f min)", time.Duration(pts[0].StabilizeNs), lnbk)
+		}
+		if at == nil {
+			out = append(out, fmt.Sprintf("Churn, %s: the ring held at every median session from %s to %s min%s: lookups ok ≥ %s and every run's ring correct at the end.",
+				g.label, fmtX(medianX(pts[0])), fmtX(medianX(pts[len(pts)-1])), where, pct(BreakLookupSuccess)))
+			continue
+		}
+		rel := ""
+		if !math.IsNaN(lnbk) {
+			switch x := medianX(at); {
+			case x > lnbk*1.0001:
+				rel = fmt.Sprintf(", ×%.2f the LNBK line: above it, so stabilizing log2 N times per half-life was not enough here", x/lnbk)
+			case x < lnbk*0.9999:
+				rel = fmt.Sprintf(", ×%.2f the LNBK line: below it, so the ring held beyond the point where it gets fewer than log2 N rounds per half-life", x/lnbk)
+			default:
+				rel = ", at the LNBK line"
+			}
+		}
+		r := at.LookupSuccess
+		out = append(out, fmt.Sprintf("Churn, %s: the ring starts to break (lookups ok below %s or a wrong ring at the end) at median session %s min%s%s; there, lookups ok %s (95 %% Wilson %s–%s) and %d of %d runs ended with a correct ring.",
+			g.label, pct(BreakLookupSuccess), fmtX(medianX(at)), where, rel, pct(float64(r.Value)), pct(float64(r.Lo)), pct(float64(r.Hi)), at.RingCorrectRuns, at.Runs))
+	}
+	// Maintenance at the shortest sessions against Bamboo's figure.
+	var short *ChurnPoint
+	for _, p := range c.Points {
+		if math.IsNaN(float64(p.MaintBytes.Value)) || math.IsNaN(medianX(p)) {
+			continue
+		}
+		if short == nil || medianX(p) < medianX(short) || medianX(p) == medianX(short) && p.MaintBytes.Value < short.MaintBytes.Value {
+			short = p
+		}
+	}
+	if short != nil {
+		m := short.MaintBytes
+		out = append(out, fmt.Sprintf("Churn maintenance: at the shortest median session, %s min, the cheapest grid point (%s) sends %s bytes/s per live node (95 %% bootstrap %s–%s); Bamboo works at %.1f min with under %d bytes/s per node at 1,000 nodes (Rhea et al., USENIX ATC 2004).",
+			fmtX(medianX(short)), withoutMedian(s, short.Params), fmtFixed(m.Value, 0), fmtFixed(m.Lo, 0), fmtFixed(m.Hi, 0), BambooMedianMin, BambooBytesPerSec))
+	}
+	return out
+}
+
+func fmtX(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
+
+// withoutMedian names a point's parameters other than the median session.
+func withoutMedian(s *Summary, ps trace.Params) string {
+	skip := axesOfColumns(s, "churn_median_ns")
+	var parts []string
+	for _, q := range ps {
+		if !slices.Contains(skip, q.Name) {
+			parts = append(parts, shortAxis(q.Name)+"="+q.Value.Text)
+		}
+	}
+	if len(parts) == 0 {
+		return "all runs"
+	}
+	return strings.Join(parts, ", ")
+}
