@@ -112,7 +112,7 @@ type ChurnPoint struct {
 	LNBKMedianNs Num `json:"lnbk_median_ns"`
 
 	lost, repair, msgs, bytes, p50s, p99s, live []float64
-	lat                                        *stats.Clustered
+	lat                                         *stats.Clustered
 }
 
 // Churn is the churn section of a result set, present when some run had
@@ -164,23 +164,23 @@ func churnPart(r *trace.Reader) ([]string, error) {
 // readChurn adds a row group's churn columns; rows were checked by readRuns.
 func (a *aggregator) readChurn(c *trace.Chunk) {
 	var (
-		runID, gp             = c.Int64("run_id"), c.Int64("grid_point")
-		nodes, stab           = c.Int64("nodes"), c.Int64("stabilize_ns")
-		session, sessionOK    = c.String("churn_session"), c.Valid("churn_session")
-		median, warmup        = c.Int64("churn_median_ns"), c.Int64("churn_warmup_ns")
-		arrivals, leaves      = c.Int64("churn_arrivals"), c.Int64("churn_leaves")
-		crashes, window       = c.Int64("churn_crashes"), c.Int64("churn_window_ns")
-		live                  = c.Float64("churn_live_mean")
-		lookups, ok           = c.Int64("churn_lookups"), c.Int64("churn_lookups_ok")
-		consistent            = c.Int64("churn_lookups_consistent")
-		p50, p99              = c.Int64("churn_lookup_p50_ns"), c.Int64("churn_lookup_p99_ns")
-		p50OK, p99OK          = c.Valid("churn_lookup_p50_ns"), c.Valid("churn_lookup_p99_ns")
-		msgs, bytes           = c.Int64("churn_maint_messages"), c.Int64("churn_maint_bytes")
-		lost, under           = c.Int64("churn_keys_lost"), c.Int64("churn_keys_under_replicated")
-		ring                  = c.Bool("churn_ring_correct")
-		repair, repairOK      = c.Float64("churn_repair_periods"), c.Valid("churn_repair_periods")
-		replicas              []int64
-		seeds                 = int64(a.s.Manifest.Seeds)
+		runID, gp          = c.Int64("run_id"), c.Int64("grid_point")
+		nodes, stab        = c.Int64("nodes"), c.Int64("stabilize_ns")
+		session, sessionOK = c.String("churn_session"), c.Valid("churn_session")
+		median, warmup     = c.Int64("churn_median_ns"), c.Int64("churn_warmup_ns")
+		arrivals, leaves   = c.Int64("churn_arrivals"), c.Int64("churn_leaves")
+		crashes, window    = c.Int64("churn_crashes"), c.Int64("churn_window_ns")
+		live               = c.Float64("churn_live_mean")
+		lookups, ok        = c.Int64("churn_lookups"), c.Int64("churn_lookups_ok")
+		consistent         = c.Int64("churn_lookups_consistent")
+		p50, p99           = c.Int64("churn_lookup_p50_ns"), c.Int64("churn_lookup_p99_ns")
+		p50OK, p99OK       = c.Valid("churn_lookup_p50_ns"), c.Valid("churn_lookup_p99_ns")
+		msgs, bytes        = c.Int64("churn_maint_messages"), c.Int64("churn_maint_bytes")
+		lost, under        = c.Int64("churn_keys_lost"), c.Int64("churn_keys_under_replicated")
+		ring               = c.Bool("churn_ring_correct")
+		repair, repairOK   = c.Float64("churn_repair_periods"), c.Valid("churn_repair_periods")
+		replicas           []int64
+		seeds              = int64(a.s.Manifest.Seeds)
 		// A point whose runs disagree on a parameter has no single value.
 		agree = func(v *int64, x int64) {
 			if *v != x {
