@@ -185,6 +185,20 @@ func addLNBK(p *plot.Plot, leg *legend, lines []LNBKLine) error {
 
 const churnXLabel = "median session time (minutes, log scale)"
 
+// churnXAxis sets up the log axis of median session times, labelling the
+// values with three significant digits (a 10 s median is 0.167 min).
+func churnXAxis(p *plot.Plot, xs []float64) func(x float64, i, n int) float64 {
+	shift := dhtXAxis(p, churnXLabel, xs, true)
+	if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok {
+		for i := range ticks {
+			if ticks[i].Label != "" {
+				ticks[i].Label = fmtX(ticks[i].Value)
+			}
+		}
+	}
+	return shift
+}
+
 // churnMeanFigure plots a per-run mean with its bootstrap interval against
 // the median session, a line per group; with bamboo, the Bamboo reference
 // mark too.
@@ -200,7 +214,7 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		return nil, nil, false, nil
 	}
 	p := newPlot(title, "", ylabel)
-	shift := dhtXAxis(p, churnXLabel, xs, true)
+	shift := churnXAxis(p, xs)
 	leg := newLegend()
 	groups := churnGroups(s, pts)
 	colors := churnColors(s, groups)
@@ -228,14 +242,22 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
 		p.Add(sc)
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}}, Labels: []string{"  Bamboo"}})
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}}, Labels: []string{"Bamboo"}})
 		if err != nil {
 			return nil, nil, false, err
 		}
+		// Above the mark, centred, so that it stays inside the plot
+		// wherever 1.4 min falls on the axis.
 		lb.TextStyle[0] = textStyle(9)
+		lb.TextStyle[0].XAlign = draw.XCenter
+		lb.Offset = vg.Point{Y: vg.Points(7)}
 		p.Add(lb)
+		if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok && !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == BambooMedianMin }) {
+			p.X.Tick.Marker = append(ticks, plot.Tick{Value: BambooMedianMin, Label: fmtX(BambooMedianMin)})
+		}
 		leg.add(BambooLabel, sc)
 		p.X.Min = math.Min(p.X.Min, BambooMedianMin/1.25)
+		p.X.Max = math.Max(p.X.Max, BambooMedianMin*1.25)
 		hi = math.Max(hi, BambooBytesPerSec)
 		lo = math.Min(lo, BambooBytesPerSec)
 	}
@@ -278,7 +300,7 @@ func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Ra
 		return nil, nil, false, nil
 	}
 	p := newPlot(title, "", ylabel)
-	shift := dhtXAxis(p, churnXLabel, xs, true)
+	shift := churnXAxis(p, xs)
 	leg := newLegend()
 	groups := churnGroups(s, pts)
 	colors := churnColors(s, groups)
@@ -441,9 +463,9 @@ func churnFindings(s *Summary) []string {
 		if !math.IsNaN(lnbk) {
 			switch x := medianX(at); {
 			case x > lnbk*1.0001:
-				rel = fmt.Sprintf(", ×%.2f the LNBK line: above it, so stabilizing log2 N times per half-life was not enough here", x/lnbk)
+				rel = fmt.Sprintf(", ×%.2f the LNBK line's median (sessions longer than the line's)", x/lnbk)
 			case x < lnbk*0.9999:
-				rel = fmt.Sprintf(", ×%.2f the LNBK line: below it, so the ring held beyond the point where it gets fewer than log2 N rounds per half-life", x/lnbk)
+				rel = fmt.Sprintf(", ×%.2f the LNBK line's median (sessions shorter than the line's: the ring held past it)", x/lnbk)
 			default:
 				rel = ", at the LNBK line"
 			}
@@ -452,20 +474,37 @@ func churnFindings(s *Summary) []string {
 		out = append(out, fmt.Sprintf("Churn, %s: the ring starts to break (lookups ok below %s or a wrong ring at the end) at median session %s min%s%s; there, lookups ok %s (95 %% Wilson %s–%s) and %d of %d runs ended with a correct ring.",
 			g.label, pct(BreakLookupSuccess), fmtX(medianX(at)), where, rel, pct(float64(r.Value)), pct(float64(r.Lo)), pct(float64(r.Hi)), at.RingCorrectRuns, at.Runs))
 	}
-	// Maintenance at the shortest sessions against Bamboo's figure.
-	var short *ChurnPoint
+	// Maintenance at the shortest sessions against Bamboo's figure: the
+	// cheapest and the dearest grid point there.
+	shortest := math.Inf(1)
 	for _, p := range c.Points {
-		if math.IsNaN(float64(p.MaintBytes.Value)) || math.IsNaN(medianX(p)) {
-			continue
-		}
-		if short == nil || medianX(p) < medianX(short) || medianX(p) == medianX(short) && p.MaintBytes.Value < short.MaintBytes.Value {
-			short = p
+		if !math.IsNaN(float64(p.MaintBytes.Value)) && medianX(p) < shortest {
+			shortest = medianX(p)
 		}
 	}
-	if short != nil {
-		m := short.MaintBytes
-		out = append(out, fmt.Sprintf("Churn maintenance: at the shortest median session, %s min, the cheapest grid point (%s) sends %s bytes/s per live node (95 %% bootstrap %s–%s); Bamboo works at %.1f min with under %d bytes/s per node at 1,000 nodes (Rhea et al., USENIX ATC 2004).",
-			fmtX(medianX(short)), withoutMedian(s, short.Params), fmtFixed(m.Value, 0), fmtFixed(m.Lo, 0), fmtFixed(m.Hi, 0), BambooMedianMin, BambooBytesPerSec))
+	var lo, hi *ChurnPoint
+	for _, p := range c.Points {
+		if math.IsNaN(float64(p.MaintBytes.Value)) || medianX(p) != shortest {
+			continue
+		}
+		if lo == nil || p.MaintBytes.Value < lo.MaintBytes.Value {
+			lo = p
+		}
+		if hi == nil || p.MaintBytes.Value > hi.MaintBytes.Value {
+			hi = p
+		}
+	}
+	if lo != nil {
+		one := func(p *ChurnPoint) string {
+			m := p.MaintBytes
+			return fmt.Sprintf("%s bytes/s per live node (95 %% bootstrap %s–%s) at %s", fmtFixed(m.Value, 0), fmtFixed(m.Lo, 0), fmtFixed(m.Hi, 0), withoutMedian(s, p.Params))
+		}
+		what := one(lo)
+		if hi != lo {
+			what = "from " + what + " to " + one(hi)
+		}
+		out = append(out, fmt.Sprintf("Churn maintenance at the shortest median session, %s min: %s. Bamboo works at %.1f min with under %d bytes/s per node at 1,000 nodes (Rhea et al., USENIX ATC 2004).",
+			fmtX(shortest), what, BambooMedianMin, BambooBytesPerSec))
 	}
 	return out
 }
