@@ -146,7 +146,8 @@ var refStyle = draw.LineStyle{Color: color.Gray{0x55}, Width: vg.Points(1.2), Da
 
 // addLNBK draws the reference lines across the y range, each labelled at its
 // top, widening the x range to show them.
-func addLNBK(p *plot.Plot, leg *legend, lines []LNBKLine) error {
+func addLNBK(f *churnFigure, lines []LNBKLine) error {
+	p, leg := f.p, f.leg
 	if len(lines) == 0 {
 		return nil
 	}
@@ -158,7 +159,7 @@ func addLNBK(p *plot.Plot, leg *legend, lines []LNBKLine) error {
 			return err
 		}
 		line.LineStyle = refStyle
-		p.Add(line)
+		f.mark(line)
 		if i == 0 {
 			leg.add("LNBK: median = log2 N · p", line)
 		}
@@ -179,11 +180,26 @@ func addLNBK(p *plot.Plot, leg *legend, lines []LNBKLine) error {
 		lb.TextStyle[i] = textStyle(8)
 		lb.TextStyle[i].Color = color.Gray{0x33}
 	}
-	p.Add(lb)
+	f.mark(lb)
 	return nil
 }
 
 const churnXLabel = "median session time (minutes, log scale)"
+
+// churnFigure is a churn figure before layout: its plot, legend, and the
+// reference marks added to the plot (LNBK lines and labels, the Bamboo
+// mark), kept for tests to read.
+type churnFigure struct {
+	p     *plot.Plot
+	leg   *legend
+	marks []plot.Plotter
+}
+
+// mark adds reference plotters to the plot.
+func (f *churnFigure) mark(ps ...plot.Plotter) {
+	f.p.Add(ps...)
+	f.marks = append(f.marks, ps...)
+}
 
 // churnXAxis sets up the log axis of median session times, labelling the
 // values with three significant digits (a 10 s median is 0.167 min).
@@ -202,7 +218,7 @@ func churnXAxis(p *plot.Plot, xs []float64) func(x float64, i, n int) float64 {
 // churnMeanFigure plots a per-run mean with its bootstrap interval against
 // the median session, a line per group; with bamboo, the Bamboo reference
 // mark too.
-func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mean, bamboo bool) (*plot.Plot, *legend, bool, error) {
+func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mean, bamboo bool) (*churnFigure, bool, error) {
 	var pts []*ChurnPoint
 	for _, p := range s.Churn.Points {
 		if !math.IsNaN(float64(get(p).Value)) && !math.IsNaN(medianX(p)) {
@@ -211,11 +227,12 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 	}
 	xs := distinctChurnX(pts)
 	if len(xs) < 2 {
-		return nil, nil, false, nil
+		return nil, false, nil
 	}
 	p := newPlot(title, "", ylabel)
 	shift := churnXAxis(p, xs)
 	leg := newLegend()
+	fig := &churnFigure{p: p, leg: leg}
 	groups := churnGroups(s, pts)
 	colors := churnColors(s, groups)
 	lo, hi := math.Inf(1), 0.0
@@ -232,26 +249,26 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 			}
 		}
 		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 	}
 	if bamboo {
 		sc, err := plotter.NewScatter(plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}})
 		if err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
-		p.Add(sc)
+		fig.mark(sc)
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}}, Labels: []string{"Bamboo"}})
 		if err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		// Above the mark, centred, so that it stays inside the plot
 		// wherever 1.4 min falls on the axis.
 		lb.TextStyle[0] = textStyle(9)
 		lb.TextStyle[0].XAlign = draw.XCenter
 		lb.Offset = vg.Point{Y: vg.Points(7)}
-		p.Add(lb)
+		fig.mark(lb)
 		if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok && !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == BambooMedianMin }) {
 			p.X.Tick.Marker = append(ticks, plot.Tick{Value: BambooMedianMin, Label: fmtX(BambooMedianMin)})
 		}
@@ -268,7 +285,7 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 	} else {
 		p.Y.Min, p.Y.Max = 0, math.Max(hi*1.1, 1)
 	}
-	return p, leg, true, nil
+	return fig, true, nil
 }
 
 // distinctChurnX returns the distinct median sessions of pts, sorted.
@@ -288,7 +305,7 @@ func distinctChurnX(pts []*ChurnPoint) []float64 {
 // churnRateFigure plots a lookup rate with Wilson intervals against the
 // median session, a line per group, with the LNBK lines. The y axis starts
 // just below the lowest interval when every interval is above 50%.
-func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Rate) (*plot.Plot, *legend, bool, error) {
+func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Rate) (*churnFigure, bool, error) {
 	var pts []*ChurnPoint
 	for _, p := range s.Churn.Points {
 		if p.Lookups > 0 && !math.IsNaN(medianX(p)) {
@@ -297,11 +314,12 @@ func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Ra
 	}
 	xs := distinctChurnX(pts)
 	if len(xs) < 2 {
-		return nil, nil, false, nil
+		return nil, false, nil
 	}
 	p := newPlot(title, "", ylabel)
 	shift := churnXAxis(p, xs)
 	leg := newLegend()
+	fig := &churnFigure{p: p, leg: leg}
 	groups := churnGroups(s, pts)
 	colors := churnColors(s, groups)
 	lo := 100.0
@@ -328,7 +346,7 @@ func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Ra
 			all.YErrors = append(all.YErrors, bar)
 		}
 		if err := boundedLine(p, leg, g.label, colors[i], all, bounds.XYs); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 	}
 	if anyBound {
@@ -341,18 +359,18 @@ func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Ra
 	} else {
 		p.Y.Min, p.Y.Max = 0, 100.5
 	}
-	if err := addLNBK(p, leg, lnbkLines(pts)); err != nil {
-		return nil, nil, false, err
+	if err := addLNBK(fig, lnbkLines(pts)); err != nil {
+		return nil, false, err
 	}
-	return p, leg, true, nil
+	return fig, true, nil
 }
 
 // asLayout turns a built figure into a layout.
-func asLayout(p *plot.Plot, leg *legend, ok bool, err error) (layout, bool, error) {
+func asLayout(f *churnFigure, ok bool, err error) (layout, bool, error) {
 	if !ok || err != nil {
 		return layout{}, ok, err
 	}
-	return withLegend(figW, figH, leg, p.Draw), true, nil
+	return withLegend(figW, figH, f.leg, f.p.Draw), true, nil
 }
 
 // churnLatencyNote says where the lookup latencies come from.
