@@ -49,7 +49,13 @@ func medianX(p *ChurnPoint) float64 {
 // churnGroups splits points by their values of the varying axes other than
 // the median session, in order of first appearance, each sorted by median.
 func churnGroups(s *Summary, pts []*ChurnPoint) []churnGroup {
-	by := s.Churn.varyingExcept(axesOfColumns(s, "churn_median_ns")...)
+	return churnGroupsBy(s, pts, axesOfColumns(s, "churn_median_ns"))
+}
+
+// churnGroupsBy splits points by their values of the varying axes other
+// than skip.
+func churnGroupsBy(s *Summary, pts []*ChurnPoint, skip []string) []churnGroup {
+	by := s.Churn.varyingExcept(skip...)
 	var groups []churnGroup
 	index := map[string]int{}
 	for _, p := range pts {
@@ -144,10 +150,9 @@ func lnbkLines(pts []*ChurnPoint) []LNBKLine {
 
 var refStyle = draw.LineStyle{Color: color.Gray{0x55}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
 
-// addLNBK draws the reference lines across the y range, each labelled at its
-// top, widening the x range to show them.
-func addLNBK(f *churnFigure, lines []LNBKLine) error {
-	p, leg := f.p, f.leg
+// addLNBK draws the reference lines across a panel's y range, each
+// labelled at its top, widening the x range to show them.
+func addLNBK(f *churnFigure, p *plot.Plot, lines []LNBKLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -159,16 +164,15 @@ func addLNBK(f *churnFigure, lines []LNBKLine) error {
 			return err
 		}
 		line.LineStyle = refStyle
-		f.mark(line)
-		if i == 0 {
-			leg.add("LNBK: median = log2 N · p", line)
+		f.mark(p, line)
+		if !f.lnbkInLegend {
+			f.leg.add("LNBK: median = log2 N · p", line)
+			f.lnbkInLegend = true
 		}
-		// Labels step down so that neighbouring lines' labels do not
-		// overlap.
-		y := p.Y.Max - (p.Y.Max-p.Y.Min)*(0.04+0.07*float64(i%3))
-		if _, ok := p.Y.Scale.(plot.LogScale); ok {
-			y = p.Y.Max * math.Pow(p.Y.Min/p.Y.Max, 0.04+0.07*float64(i%3))
-		}
+		// Labels near the bottom, right of their line, where lookup rates
+		// (high at long sessions) leave room; they step up so that
+		// neighbouring lines' labels do not overlap.
+		y := p.Y.Min + (p.Y.Max-p.Y.Min)*(0.03+0.07*float64(i%3))
 		labels.XYs = append(labels.XYs, plotter.XY{X: l.MedianMin, Y: y})
 		labels.Labels = append(labels.Labels, " "+l.Label)
 	}
@@ -180,25 +184,183 @@ func addLNBK(f *churnFigure, lines []LNBKLine) error {
 		lb.TextStyle[i] = textStyle(8)
 		lb.TextStyle[i].Color = color.Gray{0x33}
 	}
-	f.mark(lb)
+	f.mark(p, lb)
 	return nil
 }
 
-const churnXLabel = "median session time (minutes, log scale)"
+const churnXLabel = "median session (minutes, log scale)"
 
-// churnFigure is a churn figure before layout: its plot, legend, and the
-// reference marks added to the plot (LNBK lines and labels, the Bamboo
-// mark), kept for tests to read.
+// churnFigure is a churn figure before layout: a panel per stabilization
+// period when that varies (else one), a shared legend, and the reference
+// marks added to the panels (LNBK lines and labels, the Bamboo mark), kept
+// for tests to read.
 type churnFigure struct {
-	p     *plot.Plot
-	leg   *legend
-	marks []plot.Plotter
+	title        string
+	panels       []churnPanel
+	leg          *legend
+	marks        []plot.Plotter
+	lnbkInLegend bool
+	inLegend     map[string]bool
 }
 
-// mark adds reference plotters to the plot.
-func (f *churnFigure) mark(ps ...plot.Plotter) {
-	f.p.Add(ps...)
+// churnPanel is one panel: its plot, its points' lines, and how it shifts
+// line i of n sideways.
+type churnPanel struct {
+	p      *plot.Plot
+	pts    []*ChurnPoint
+	groups []churnGroup
+	colors []color.RGBA
+	shift  func(x float64, i, n int) float64
+}
+
+// mark adds reference plotters to a panel.
+func (f *churnFigure) mark(p *plot.Plot, ps ...plot.Plotter) {
+	p.Add(ps...)
 	f.marks = append(f.marks, ps...)
+}
+
+// churnFacetAxis is the axis churn figures split into panels: the
+// stabilization period, when it is swept with two to four values among
+// pts; "" otherwise. Each panel then has one LNBK line.
+func churnFacetAxis(s *Summary, pts []*ChurnPoint) string {
+	ax := axesOfColumns(s, "stabilize_ns")
+	if len(ax) != 1 || !slices.Contains(s.Churn.Varying, ax[0]) {
+		return ""
+	}
+	vals := map[string]bool{}
+	for _, p := range pts {
+		vals[paramText(p.Params, ax[0])] = true
+	}
+	if len(vals) < 2 || len(vals) > 4 {
+		return ""
+	}
+	return ax[0]
+}
+
+// newChurnFigure lays pts out in panels and lines, with a shared x axis of
+// median sessions; nil when fewer than two medians.
+func newChurnFigure(s *Summary, pts []*ChurnPoint, title, ylabel string) *churnFigure {
+	xs := distinctChurnX(pts)
+	if len(xs) < 2 {
+		return nil
+	}
+	facet := churnFacetAxis(s, pts)
+	skip := axesOfColumns(s, "churn_median_ns")
+	if facet != "" {
+		skip = append(skip, facet)
+	}
+	// Colours by line over the whole figure, so that a line keeps its
+	// colour from panel to panel.
+	all := churnGroupsBy(s, pts, skip)
+	allColors := churnColors(s, all)
+	colorOf := map[string]color.RGBA{}
+	for i, g := range all {
+		colorOf[g.label] = allColors[i]
+	}
+	f := &churnFigure{title: title, leg: newLegend()}
+	var order []string
+	byFacet := map[string][]*ChurnPoint{}
+	for _, p := range pts {
+		v := ""
+		if facet != "" {
+			v = paramText(p.Params, facet)
+		}
+		if _, ok := byFacet[v]; !ok {
+			order = append(order, v)
+		}
+		byFacet[v] = append(byFacet[v], p)
+	}
+	for _, v := range order {
+		panelTitle := ""
+		if facet != "" {
+			panelTitle = facet + " = " + v
+		}
+		p := newPlot(panelTitle, "", ylabel)
+		pn := churnPanel{p: p, pts: byFacet[v], shift: churnXAxis(p, xs)}
+		pn.groups = churnGroupsBy(s, pn.pts, skip)
+		for _, g := range pn.groups {
+			pn.colors = append(pn.colors, colorOf[g.label])
+		}
+		f.panels = append(f.panels, pn)
+	}
+	return f
+}
+
+// lineInLegend adds an entry to the legend the first time its label
+// comes: lines recur from panel to panel.
+func (f *churnFigure) lineInLegend(label string, thumbs ...plot.Thumbnailer) {
+	if f.inLegend[label] {
+		return
+	}
+	if f.inLegend == nil {
+		f.inLegend = map[string]bool{}
+	}
+	f.inLegend[label] = true
+	f.leg.add(label, thumbs...)
+}
+
+// lineThumb is the legend entry of a line of estimates in colour c.
+func lineThumb(c color.Color) []plot.Thumbnailer {
+	line, sc, _ := plotter.NewLinePoints(plotter.XYs{{}})
+	line.LineStyle = lineStyle(c)
+	sc.GlyphStyle = glyphStyle(c, false)
+	return []plot.Thumbnailer{line, sc}
+}
+
+// setY gives every panel the same y range.
+func (f *churnFigure) setY(lo, hi float64, log bool) {
+	for _, pn := range f.panels {
+		if log {
+			pn.p.Y.Scale = plot.LogScale{}
+			pn.p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		}
+		pn.p.Y.Min, pn.p.Y.Max = lo, hi
+	}
+}
+
+// layout draws the panels side by side under the title, with the legend.
+func (f *churnFigure) layout() layout {
+	row := make([]*plot.Plot, len(f.panels))
+	for i, pn := range f.panels {
+		row[i] = pn.p
+	}
+	if len(row) == 1 {
+		row[0].Title.Text = f.title
+		return withLegend(figW, figH, f.leg, row[0].Draw)
+	}
+	return rowLayout(f.title, row, f.leg)
+}
+
+// rowLayout draws panels side by side under one title with one legend,
+// larger than gridLayout's tiles: a churn panel holds six medians, a line
+// per r and the reference lines. The y axis title is on the first panel
+// only; the panels share their ranges.
+func rowLayout(title string, row []*plot.Plot, leg *legend) layout {
+	tileW, tileH := vg.Inch*4, vg.Inch*3.4
+	titles := make([]string, len(row))
+	for i, p := range row {
+		titles[i], p.Title.Text = p.Title.Text, ""
+		if i > 0 {
+			p.Y.Label.Text = ""
+		}
+	}
+	titleH, panelTitleH := vg.Points(28), vg.Points(16)
+	return withLegend(tileW*vg.Length(len(row)), tileH+titleH, leg, func(c draw.Canvas) {
+		ts := textStyle(14)
+		ts.XAlign = draw.XCenter
+		ts.YAlign = draw.YTop
+		c.FillText(ts, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y - vg.Points(6)}, title)
+		t := draw.Tiles{Rows: 1, Cols: len(row), PadTop: titleH + panelTitleH, PadX: vg.Points(14), PadLeft: vg.Points(4), PadRight: vg.Points(4), PadBottom: vg.Points(4)}
+		pts := textStyle(10)
+		pts.XAlign = draw.XCenter
+		pts.YAlign = draw.YBottom
+		cs := plot.Align([][]*plot.Plot{row}, t, c)
+		for i, p := range row {
+			p.Draw(cs[0][i])
+			dc := p.DataCanvas(cs[0][i])
+			cs[0][i].FillText(pts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y + vg.Points(7)}, titles[i])
+		}
+	})
 }
 
 // churnXAxis sets up the log axis of median session times, labelling the
@@ -217,7 +379,7 @@ func churnXAxis(p *plot.Plot, xs []float64) func(x float64, i, n int) float64 {
 
 // churnMeanFigure plots a per-run mean with its bootstrap interval against
 // the median session, a line per group; with bamboo, the Bamboo reference
-// mark too.
+// mark too, in every panel.
 func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mean, bamboo bool) (*churnFigure, bool, error) {
 	var pts []*ChurnPoint
 	for _, p := range s.Churn.Points {
@@ -225,40 +387,40 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 			pts = append(pts, p)
 		}
 	}
-	xs := distinctChurnX(pts)
-	if len(xs) < 2 {
+	f := newChurnFigure(s, pts, title, ylabel)
+	if f == nil {
 		return nil, false, nil
 	}
-	p := newPlot(title, "", ylabel)
-	shift := churnXAxis(p, xs)
-	leg := newLegend()
-	fig := &churnFigure{p: p, leg: leg}
-	groups := churnGroups(s, pts)
-	colors := churnColors(s, groups)
 	lo, hi := math.Inf(1), 0.0
-	for i, g := range groups {
-		var d errXY
-		for _, pt := range g.points {
-			m := get(pt)
-			v := float64(m.Value)
-			d.XYs = append(d.XYs, plotter.XY{X: shift(medianX(pt), i, len(groups)), Y: v})
-			d.YErrors = append(d.YErrors, errAt(v, float64(m.Lo), float64(m.Hi)))
-			hi = math.Max(hi, math.Max(v, nanTo(float64(m.Hi), v)))
-			if l := nanTo(float64(m.Lo), v); l > 0 {
-				lo = math.Min(lo, l)
+	for _, pn := range f.panels {
+		p := pn.p
+		for i, g := range pn.groups {
+			var d errXY
+			for _, pt := range g.points {
+				m := get(pt)
+				v := float64(m.Value)
+				d.XYs = append(d.XYs, plotter.XY{X: pn.shift(medianX(pt), i, len(pn.groups)), Y: v})
+				d.YErrors = append(d.YErrors, errAt(v, float64(m.Lo), float64(m.Hi)))
+				hi = math.Max(hi, math.Max(v, nanTo(float64(m.Hi), v)))
+				if l := nanTo(float64(m.Lo), v); l > 0 {
+					lo = math.Min(lo, l)
+				}
 			}
+			scratch := newLegend()
+			if err := whiskered(p, scratch, g.label, pn.colors[i], d); err != nil {
+				return nil, false, err
+			}
+			f.lineInLegend(g.label, lineThumb(pn.colors[i])...)
 		}
-		if err := whiskered(p, leg, g.label, colors[i], d); err != nil {
-			return nil, false, err
+		if !bamboo {
+			continue
 		}
-	}
-	if bamboo {
 		sc, err := plotter.NewScatter(plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}})
 		if err != nil {
 			return nil, false, err
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
-		fig.mark(sc)
+		f.mark(p, sc)
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: BambooMedianMin, Y: BambooBytesPerSec}}, Labels: []string{"Bamboo"}})
 		if err != nil {
 			return nil, false, err
@@ -268,24 +430,22 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		lb.TextStyle[0] = textStyle(9)
 		lb.TextStyle[0].XAlign = draw.XCenter
 		lb.Offset = vg.Point{Y: vg.Points(7)}
-		fig.mark(lb)
+		f.mark(p, lb)
+		f.lineInLegend(BambooLabel, sc)
+		p.X.Min = math.Min(p.X.Min, BambooMedianMin/1.25)
+		p.X.Max = math.Max(p.X.Max, BambooMedianMin*1.25)
 		if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok && !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == BambooMedianMin }) {
 			p.X.Tick.Marker = append(ticks, plot.Tick{Value: BambooMedianMin, Label: fmtX(BambooMedianMin)})
 		}
-		leg.add(BambooLabel, sc)
-		p.X.Min = math.Min(p.X.Min, BambooMedianMin/1.25)
-		p.X.Max = math.Max(p.X.Max, BambooMedianMin*1.25)
 		hi = math.Max(hi, BambooBytesPerSec)
 		lo = math.Min(lo, BambooBytesPerSec)
 	}
 	if hi > 0 && lo > 0 && hi/lo > 30 {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+		f.setY(lo/1.5, hi*1.5, true)
 	} else {
-		p.Y.Min, p.Y.Max = 0, math.Max(hi*1.1, 1)
+		f.setY(0, math.Max(hi*1.1, 1), false)
 	}
-	return fig, true, nil
+	return f, true, nil
 }
 
 // distinctChurnX returns the distinct median sessions of pts, sorted.
@@ -303,8 +463,9 @@ func distinctChurnX(pts []*ChurnPoint) []float64 {
 }
 
 // churnRateFigure plots a lookup rate with Wilson intervals against the
-// median session, a line per group, with the LNBK lines. The y axis starts
-// just below the lowest interval when every interval is above 50%.
+// median session, a line per group, with the LNBK lines of each panel's
+// points. The y axis starts just below the lowest interval when every
+// interval is above 50%.
 func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Rate) (*churnFigure, bool, error) {
 	var pts []*ChurnPoint
 	for _, p := range s.Churn.Points {
@@ -312,57 +473,57 @@ func churnRateFigure(s *Summary, title, ylabel string, rate func(*ChurnPoint) Ra
 			pts = append(pts, p)
 		}
 	}
-	xs := distinctChurnX(pts)
-	if len(xs) < 2 {
+	f := newChurnFigure(s, pts, title, ylabel)
+	if f == nil {
 		return nil, false, nil
 	}
-	p := newPlot(title, "", ylabel)
-	shift := churnXAxis(p, xs)
-	leg := newLegend()
-	fig := &churnFigure{p: p, leg: leg}
-	groups := churnGroups(s, pts)
-	colors := churnColors(s, groups)
 	lo := 100.0
 	anyBound := false
-	for i, g := range groups {
-		var all, bounds errXY
-		for _, pt := range g.points {
-			r := rate(pt)
-			v := 100 * float64(r.Value)
-			xy := plotter.XY{X: shift(medianX(pt), i, len(groups)), Y: v}
-			bar := errAt(v, 100*float64(r.Lo), 100*float64(r.Hi))
-			if r.Value == 1 {
-				// No failure seen: the one-sided bound, as the DHT
-				// figures draw it.
-				b := 100 * zeroBound(pt.Lookups)
-				bar = struct{ Low, High float64 }{b, 0}
-				lo = math.Min(lo, 100-b)
-				bounds.XYs = append(bounds.XYs, xy)
-				anyBound = true
-			} else {
-				lo = math.Min(lo, 100*float64(r.Lo))
+	for _, pn := range f.panels {
+		for i, g := range pn.groups {
+			var all, bounds errXY
+			for _, pt := range g.points {
+				r := rate(pt)
+				v := 100 * float64(r.Value)
+				xy := plotter.XY{X: pn.shift(medianX(pt), i, len(pn.groups)), Y: v}
+				bar := errAt(v, 100*float64(r.Lo), 100*float64(r.Hi))
+				if r.Value == 1 {
+					// No failure seen: the one-sided bound, as the DHT
+					// figures draw it.
+					b := 100 * zeroBound(pt.Lookups)
+					bar = struct{ Low, High float64 }{b, 0}
+					lo = math.Min(lo, 100-b)
+					bounds.XYs = append(bounds.XYs, xy)
+					anyBound = true
+				} else {
+					lo = math.Min(lo, 100*float64(r.Lo))
+				}
+				all.XYs = append(all.XYs, xy)
+				all.YErrors = append(all.YErrors, bar)
 			}
-			all.XYs = append(all.XYs, xy)
-			all.YErrors = append(all.YErrors, bar)
-		}
-		if err := boundedLine(p, leg, g.label, colors[i], all, bounds.XYs); err != nil {
-			return nil, false, err
+			scratch := newLegend()
+			if err := boundedLine(pn.p, scratch, g.label, pn.colors[i], all, bounds.XYs); err != nil {
+				return nil, false, err
+			}
+			f.lineInLegend(g.label, lineThumb(pn.colors[i])...)
 		}
 	}
 	if anyBound {
 		b, _ := plotter.NewScatter(plotter.XYs{{}})
 		b.GlyphStyle = glyphStyle(neutral, true)
-		leg.add("none failed; bar: one-sided 95% bound", b)
+		f.leg.add("none failed; bar: one-sided 95% bound", b)
 	}
 	if lo > 50 {
-		p.Y.Min, p.Y.Max = math.Max(0, 5*math.Floor(lo/5)-5), 100.5
+		f.setY(math.Max(0, 5*math.Floor(lo/5)-5), 100.5, false)
 	} else {
-		p.Y.Min, p.Y.Max = 0, 100.5
+		f.setY(0, 100.5, false)
 	}
-	if err := addLNBK(fig, lnbkLines(pts)); err != nil {
-		return nil, false, err
+	for _, pn := range f.panels {
+		if err := addLNBK(f, pn.p, lnbkLines(pn.pts)); err != nil {
+			return nil, false, err
+		}
 	}
-	return fig, true, nil
+	return f, true, nil
 }
 
 // asLayout turns a built figure into a layout.
@@ -370,7 +531,7 @@ func asLayout(f *churnFigure, ok bool, err error) (layout, bool, error) {
 	if !ok || err != nil {
 		return layout{}, ok, err
 	}
-	return withLegend(figW, figH, f.leg, f.p.Draw), true, nil
+	return f.layout(), true, nil
 }
 
 // churnLatencyNote says where the lookup latencies come from.

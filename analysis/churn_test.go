@@ -291,13 +291,17 @@ func TestChurnReferenceMarks(t *testing.T) {
 		}
 	}
 
-	// The lookup figure draws each line as a vertical segment at its
-	// median across the y range, and labels it.
+	// The lookup figure has a panel per stabilization period, each with
+	// its own line drawn as a vertical segment at its median across the y
+	// range, and labelled.
 	fig, ok, err := churnRateFigure(s, "t", "y", func(p *ChurnPoint) Rate { return p.LookupSuccess })
 	if err != nil || !ok {
 		t.Fatalf("lookup figure: %v %v", ok, err)
 	}
-	p := fig.p
+	if len(fig.panels) != 2 || fig.panels[0].p.Title.Text != "stabilize = 10s" || len(fig.panels[0].groups) != 2 || fig.panels[0].groups[0].label != "r=1" {
+		t.Fatalf("%d panels, first %q with lines %+v; want a panel per stabilize with a line per r", len(fig.panels), fig.panels[0].p.Title.Text, fig.panels[0].groups)
+	}
+	p := fig.panels[0].p
 	var verticals []float64
 	var labels []string
 	for _, pl := range fig.marks {
@@ -316,8 +320,10 @@ func TestChurnReferenceMarks(t *testing.T) {
 	if !slices.Contains(labels, " LNBK p=10s") || !slices.Contains(labels, " LNBK p=30s") {
 		t.Errorf("labels %q lack the LNBK lines'", labels)
 	}
-	if p.X.Min > want[0].MedianMin || p.X.Max < 6 {
-		t.Errorf("x range [%g, %g] does not show the LNBK lines and the data", p.X.Min, p.X.Max)
+	for _, pn := range fig.panels {
+		if pn.p.X.Min > want[0].MedianMin || pn.p.X.Max < 6 {
+			t.Errorf("x range [%g, %g] does not show the LNBK lines and the data", pn.p.X.Min, pn.p.X.Max)
+		}
 	}
 
 	// The maintenance figure: a mark at (1.4, 900), labelled, in the
@@ -326,18 +332,23 @@ func TestChurnReferenceMarks(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("maintenance figure: %v %v", ok, err)
 	}
-	p = fig.p
-	found := false
+	found := 0
 	for _, pl := range fig.marks {
 		if sc, ok := pl.(*plotter.Scatter); ok && len(sc.XYs) == 1 && sc.XYs[0] == (plotter.XY{X: 1.4, Y: 900}) {
-			found = true
+			found++
 		}
 	}
-	if !found || p.X.Min > 1.4 || p.X.Max < 1.4 || p.Y.Min > 900 || p.Y.Max < 900 {
-		t.Errorf("no Bamboo mark at (1.4, 900) inside x [%g, %g] y [%g, %g]", p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
+	if found != len(fig.panels) {
+		t.Errorf("%d Bamboo marks at (1.4, 900) in %d panels", found, len(fig.panels))
 	}
-	if fig.leg.n != 1+len(s.Churn.Points)/3 {
-		t.Errorf("legend has %d entries, want a line per stabilize × r and the Bamboo mark", fig.leg.n)
+	for _, pn := range fig.panels {
+		if p := pn.p; p.X.Min > 1.4 || p.X.Max < 1.4 || p.Y.Min > 900 || p.Y.Max < 900 {
+			t.Errorf("Bamboo mark outside x [%g, %g] y [%g, %g]", p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
+		}
+	}
+	// A line per r (the same in both panels) and the Bamboo mark.
+	if fig.leg.n != 2+1 {
+		t.Errorf("legend has %d entries, want a line per r and the Bamboo mark", fig.leg.n)
 	}
 
 	// The rendered files carry the labels and the captions the citations.
@@ -352,7 +363,7 @@ func TestChurnReferenceMarks(t *testing.T) {
 		}
 	}
 	for name, texts := range map[string][]string{
-		"churn_maint_bytes":       {"Bamboo", "r=2", "stabilize=30s"},
+		"churn_maint_bytes":       {"Bamboo", "r=2", "stabilize = 30s"},
 		"churn_lookup_success":    {"LNBK p=10s", "LNBK p=30s", "median session time"},
 		"churn_lookup_consistent": {"LNBK p=10s", "LNBK p=30s"},
 		"churn_keys_lost":         {"r=1"},
