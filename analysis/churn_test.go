@@ -364,7 +364,7 @@ func TestChurnReferenceMarks(t *testing.T) {
 	}
 	for name, texts := range map[string][]string{
 		"churn_maint_bytes":       {"Bamboo", "r=2", "stabilize = 30s"},
-		"churn_lookup_success":    {"LNBK p=10s", "LNBK p=30s", "median session time"},
+		"churn_lookup_success":    {"LNBK p=10s", "LNBK p=30s", "median session (minutes, log scale)"},
 		"churn_lookup_consistent": {"LNBK p=10s", "LNBK p=30s"},
 		"churn_keys_lost":         {"r=1"},
 	} {
