@@ -552,8 +552,13 @@ func churnFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 	if len(distinctChurnX(c.Points)) < 2 {
 		return nil, []string{"The median session time does not vary, so the churn figures are left out; every number is in the table."}
 	}
-	groups := churnGroups(s, c.Points)
-	by := "one line per " + churnGroupNoun(groups)
+	skip := axesOfColumns(s, "churn_median_ns")
+	by := ""
+	if facet := churnFacetAxis(s, c.Points); facet != "" {
+		skip = append(skip, facet)
+		by = "a panel per " + facet + ", "
+	}
+	by += "one line per " + churnGroupNoun(churnGroupsBy(s, c.Points, skip))
 	lnbk := " Dashed vertical lines: the condition of " + LNBKCitation + ", that stabilization run Ω(log N) times per half-life; for each stabilization period p the line stands at median session = log2(N)·p, where the ring gets exactly log2 N rounds per half-life, taking the half-life of the ring as about the median session time, which holds when arrivals balance departures, as they do here."
 	specs = append(specs,
 		figureSpec{"churn_maint_bytes", "Maintenance traffic per node against session time",

@@ -383,7 +383,7 @@ func TestChurnReferenceMarks(t *testing.T) {
 	if a := byName["churn_maint_bytes"].Alt; !strings.Contains(a, "Handling Churn in a DHT") || !strings.Contains(a, "1.4 minutes") {
 		t.Errorf("maintenance caption lacks the Bamboo citation: %s", a)
 	}
-	if a := byName["churn_lookup_success"].Alt; !strings.Contains(a, "PODC 2002") || !strings.Contains(a, "half-life") {
+	if a := byName["churn_lookup_success"].Alt; !strings.Contains(a, "PODC 2002") || !strings.Contains(a, "half-life") || !strings.Contains(a, "a panel per stabilize, one line per r,") {
 		t.Errorf("lookup caption lacks the LNBK citation and approximation: %s", a)
 	}
 }
