@@ -655,8 +655,8 @@ func churnFindings(s *Summary) []string {
 			}
 		}
 		r := at.LookupSuccess
-		out = append(out, fmt.Sprintf("Churn, %s: the ring starts to break (lookups ok below %s or a wrong ring at the end) at median session %s min%s%s; there, lookups ok %s (95 %% Wilson %s–%s) and %d of %d runs ended with a correct ring.",
-			g.label, pct(BreakLookupSuccess), fmtX(medianX(at)), where, rel, pct(float64(r.Value)), pct(float64(r.Lo)), pct(float64(r.Hi)), at.RingCorrectRuns, at.Runs))
+		out = append(out, fmt.Sprintf("Churn, %s: the ring starts to break (lookups ok below %s or a wrong ring at the end) at median session %s min%s%s; there, lookups ok %s and %d of %d runs ended with a correct ring.",
+			g.label, pct(BreakLookupSuccess), fmtX(medianX(at)), where, rel, rateProse(r), at.RingCorrectRuns, at.Runs))
 	}
 	// Maintenance at the shortest sessions against Bamboo's figure: the
 	// cheapest and the dearest grid point there.
@@ -694,6 +694,18 @@ func churnFindings(s *Summary) []string {
 }
 
 func fmtX(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
+
+// rateProse writes a lookup rate with its Wilson interval to a tenth of a
+// percent (hundredths within a point of 100 %), so that a rate below the
+// 99 % threshold never prints as 99 %.
+func rateProse(r Rate) string {
+	prec := 1
+	if r.Lo > 0.99 || r.Hi > 0.99 {
+		prec = 2
+	}
+	f := func(v Num) string { return strconv.FormatFloat(100*float64(v), 'f', prec, 64) }
+	return fmt.Sprintf("%s %% (95 %% Wilson %s–%s %%)", f(r.Value), f(r.Lo), f(r.Hi))
+}
 
 // withoutMedian names a point's parameters other than the median session.
 func withoutMedian(s *Summary, ps trace.Params) string {

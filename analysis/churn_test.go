@@ -398,7 +398,7 @@ func TestChurnFindings(t *testing.T) {
 			got = append(got, f)
 		}
 	}
-	// Lookups ok are 98.7 % at 3 min (40 of 3,000 failed), so the ring
+	// Lookups ok are 96 % at 3 min (120 of 3,000 failed), so the ring
 	// breaks at 3 min; the 10 s line is at 1.66 min (×1.81), the 30 s line
 	// at 4.98 min (×0.60).
 	for i, want := range []string{
@@ -408,6 +408,23 @@ func TestChurnFindings(t *testing.T) {
 	} {
 		if i >= len(got) || !strings.HasPrefix(got[i], want) {
 			t.Errorf("finding %d:\n got %q\nwant %q…", i, got, want)
+		}
+	}
+	if len(got) == 0 || !strings.Contains(got[0], "there, lookups ok 96.0 % (95 % Wilson 95.2–96.6 %) and 3 of 3 runs") {
+		t.Errorf("the rate where the ring breaks: %q", got)
+	}
+	// Near 100 % the rate gets two decimals, so that one below the 99 %
+	// threshold never prints as 99 %.
+	for _, tc := range []struct {
+		ok, n int64
+		want  string
+	}{
+		{2880, 3000, "96.0 % (95 % Wilson 95.2–96.6 %)"},
+		{2960, 3000, "98.67 % (95 % Wilson 98.19–99.02 %)"},
+		{3000, 3000, "100.00 % (95 % Wilson 99.87–100.00 %)"},
+	} {
+		if got := rateProse(newRate(tc.ok, tc.n)); got != tc.want {
+			t.Errorf("rateProse(%d/%d) = %q, want %q", tc.ok, tc.n, got, tc.want)
 		}
 	}
 }
