@@ -434,7 +434,13 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		f.lineInLegend(BambooLabel, sc)
 		p.X.Min = math.Min(p.X.Min, BambooMedianMin/1.25)
 		p.X.Max = math.Max(p.X.Max, BambooMedianMin*1.25)
-		if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok && !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == BambooMedianMin }) {
+		// A labelled tick at 1.4 min, unless a labelled one is so close
+		// (within a factor 1.2, as valueTicks spaces them) that the labels
+		// would run into each other.
+		near := func(t plot.Tick) bool {
+			return t.Label != "" && math.Max(t.Value, BambooMedianMin)/math.Min(t.Value, BambooMedianMin) < 1.2
+		}
+		if ticks, ok := p.X.Tick.Marker.(plot.ConstantTicks); ok && !slices.ContainsFunc(ticks, near) {
 			p.X.Tick.Marker = append(ticks, plot.Tick{Value: BambooMedianMin, Label: fmtX(BambooMedianMin)})
 		}
 		hi = math.Max(hi, BambooBytesPerSec)
