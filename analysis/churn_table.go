@@ -22,7 +22,7 @@ func churnHumanRows(s *Summary) (header []string, rows, keys [][]string) {
 	for _, a := range s.Manifest.Axes {
 		header = append(header, a.Name)
 	}
-	header = append(header, "N", "median session", "stabilize", "r", "runs", "arrivals/leaves/crashes", "lookups",
+	header = append(header, "N", "median session", "stabilization period", "r", "runs", "arrivals/leaves/crashes", "lookups",
 		"lookup ok (95% CI)", "consistent (95% CI)", "lookup p50 ms", "lookup p99 ms",
 		"keys lost/run (95% CI)", "runs losing keys (95% CI)", "ring correct (95% CI)", "repair periods (95% CI)",
 		"maint msgs/s/node (95% CI)", "maint B/s/node (95% CI)", "LNBK median")
