@@ -238,7 +238,8 @@ func (c *Checker) Update(i int32, st *protocol.State) {
 // TolerateCrashed makes the checker judge a ring whose live nodes repair crashes by
 // themselves (variants with protocol.Variant.Repairs) while crashes go on: a crashed node
 // is left out of the ring, a walk right that reaches one waits for the repair as it waits
-// for a newcomer in transit, and a left pointer at one is not judged. Everything else still
+// for a newcomer in transit, and a left pointer at one, or none (a predecessor found dead),
+// is not judged. Everything else still
 // holds among the live nodes: at most one ring, ordered, no pointer to a node that does not
 // exist, connected appendages, members on the ring, left pointers between live nodes. Every
 // Run is then a full check, so it costs time linear in the nodes.
@@ -449,8 +450,10 @@ func (c *Checker) checkRingNode(i int32) *Violation {
 		return nil
 	}
 	u := c.left[i]
-	if c.tolerant && u >= 0 && c.down(u) {
-		return nil // waits for its repair
+	if c.tolerant && (u == ptrUnset || u >= 0 && c.down(u)) {
+		// A left pointer at a crashed node waits for its repair; an unset one is a
+		// predecessor found dead, waiting for the next live one to notify.
+		return nil
 	}
 	if u == ptrUnset && c.flags[i]&fConnected == 0 || c.joining(u) {
 		// A newcomer in transit may be linked in before it knows its left neighbour, and a

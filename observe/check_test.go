@@ -305,6 +305,7 @@ func TestTolerateCrashed(t *testing.T) {
 		{"crashed, nothing repaired", func(st []protocol.State) {}, "", ""},
 		{"right pointer repaired, successor's left still at the crashed node", func(st []protocol.State) { st[0].Right = 9 }, PropMembersOnRing, ""},
 		{"repaired", func(st []protocol.State) { st[0].Right, st[2].Left = 9, 1 }, PropMembersOnRing, ""},
+		{"dead predecessor cleared, no notify yet", func(st []protocol.State) { st[0].Right, st[2].Left = 9, none }, PropMembersOnRing, ""},
 		{"live nodes out of order", func(st []protocol.State) { st[0].Right, st[2].Right, st[3].Right = 13, 1, 9 }, PropOrderedRing, PropOrderedRing},
 		{"pointer to a node that never existed", func(st []protocol.State) { st[0].Right = 77 }, PropConnectedAppendages, PropConnectedAppendages},
 		{"left pointer skips a live node", func(st []protocol.State) { st[0].Right, st[2].Left, st[3].Left = 9, 1, 1 }, PropMembersOnRing, PropLeftPointers},

@@ -261,7 +261,9 @@ type Config struct {
 	// FingerJoins routes join requests by fingers instead of along the ring (variants that
 	// route through the DHT layer's redirect).
 	FingerJoins bool
-	Stabilize   int64 // repairing variants: nanoseconds between stabilization rounds (0: the variant's default)
+	// Stabilize is the stabilization period in nanoseconds of variants that repair crashed
+	// neighbours (Variant.Repairs); 0: DefaultStabilize.
+	Stabilize int64
 }
 
 // Variant builds nodes of one protocol flavour.
@@ -270,7 +272,9 @@ type Variant struct {
 	Description string
 	New         func(Config) Node // set by register
 	Leaves      bool              // has a graceful leave exchange
-	Repairs     bool              // repairs crashed neighbours by itself
+	// Repairs: the variant repairs crashed neighbours by itself, so pointers to a crashed
+	// node are expected until stabilization fixes them.
+	Repairs bool
 }
 
 var variants = map[string]Variant{}

@@ -161,6 +161,15 @@ func (s *Sim) initChurn() {
 	}
 	ch.liveSince = 0
 	s.q.push(ch.stop, evChurnTick, 0)
+	if !s.kv.on {
+		// Maintenance timers (a repairing variant's stabilization) start at boot, which the
+		// workload does otherwise.
+		for i := range s.nodes {
+			if s.nodes[i].member {
+				s.perform(int32(i), &protocol.Input{Kind: protocol.InputBoot})
+			}
+		}
+	}
 	if s.kv.on {
 		// Operations run until the end check; the wave of joins plays no part.
 		s.kv.waveEnded = true
@@ -220,6 +229,9 @@ func (s *Sim) churnArrive(i int32) {
 		s.joins[n.join].Contact = contact
 	}
 	s.setLive(i, true)
+	if !s.kv.on {
+		s.perform(i, &protocol.Input{Kind: protocol.InputBoot, Hold: true}) // as asyncStart does with a workload
+	}
 	s.quiet.flight++ // asyncStart takes the start off the count of what is in flight
 	s.asyncStart(i)
 }
@@ -287,11 +299,13 @@ func (s *Sim) churnTick() {
 	s.q.push(min(s.now+ch.tick, ch.judge), evChurnTick, 0)
 }
 
-// churnRing is the sorted IDs of the live connected nodes that have not departed.
+// churnRing is the sorted IDs of the settled live nodes: connected, not leaving, not
+// departed. A node whose leave failed after it had handed its keys over stays leaving and
+// only forwards: the ring is judged without it.
 func (s *Sim) churnRing(buf []protocol.ID) []protocol.ID {
 	buf = buf[:0]
 	for i := range s.nodes {
-		if n := &s.nodes[i]; !n.down && n.st.Connected && !n.st.Departed {
+		if n := &s.nodes[i]; !n.down && n.st.Connected && !n.st.Leaving && !n.st.Departed {
 			buf = append(buf, n.id)
 		}
 	}
@@ -375,7 +389,7 @@ func (s *Sim) outboxed() map[int32]bool {
 }
 
 // churnJudge is the end check: the ring of live connected nodes, and every key's live copies.
-// Then operations and maintenance stop, and the run winds down.
+// The run ends with it (Run's loop stops once judged).
 func (s *Sim) churnJudge() {
 	ch := &s.churn
 	ch.judged = true

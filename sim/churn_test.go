@@ -210,3 +210,56 @@ func TestChurnValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestChurnKeyLoss: without replicas, crashes take keys with them; the first loss is noted
+// when it happens and the lost keys are counted at the end check.
+func TestChurnKeyLoss(t *testing.T) {
+	for _, tc := range []struct {
+		replicas int
+		crash    float64
+		lost     bool
+	}{{0, 1, true}, {0, 0, false}, {2, 0, false}} {
+		t.Run(fmt.Sprint("replicas=", tc.replicas, ",crash=", tc.crash), func(t *testing.T) {
+			c := churnConfig(7, tc.crash)
+			c.Workload.Replicas = tc.replicas
+			r, err := Run(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := &r.Churn
+			if tc.lost != (ch.KeysLost > 0) || tc.lost != (ch.FirstKeyLoss >= 0) {
+				t.Fatalf("%d keys lost, the first at %d; churn %+v", ch.KeysLost, ch.FirstKeyLoss, *ch)
+			}
+			if tc.lost && (ch.FirstKeyLoss > c.Churn.Stop() || ch.KeysUnderReplicated < ch.KeysLost) {
+				t.Errorf("first loss at %v, after churn stopped at %v; %d under-replicated", time.Duration(ch.FirstKeyLoss),
+					time.Duration(c.Churn.Stop()), ch.KeysUnderReplicated)
+			}
+			if !tc.lost && (r.Outcome != observe.OutcomeOK || ch.KeysUnderReplicated != 0) {
+				t.Errorf("%s (%s), %d keys under-replicated", r.Outcome, r.Detail, ch.KeysUnderReplicated)
+			}
+		})
+	}
+}
+
+// BenchmarkChurn runs a 200-member ring under churn with a workload for two minutes of virtual
+// time, graceful leaves only or half crashes.
+func BenchmarkChurn(b *testing.B) {
+	for _, crash := range []float64{0, 0.5} {
+		b.Run(fmt.Sprint("crash=", crash), func(b *testing.B) {
+			c := churnConfig(1, crash)
+			c.Nodes, c.Workload.Keys = 200, 400
+			c.Churn.Median, c.Churn.Warmup, c.Churn.Duration = int64(time.Minute), int64(10*time.Second), int64(100*time.Second)
+			var events int64
+			for i := 0; i < b.N; i++ {
+				c.Seed = uint64(i + 1)
+				r, err := Run(c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				events += r.Events
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds()/1e6, "Mevents/s")
+			b.ReportMetric(float64(events)/float64(b.N), "events/run")
+		})
+	}
+}

@@ -410,7 +410,7 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 // Run executes events until none are left, the horizon is reached or the run fails hard.
 // It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
-	for s.q.Len() > 0 && s.stopped == "" {
+	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break

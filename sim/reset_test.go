@@ -42,6 +42,10 @@ func TestResetMatchesNew(t *testing.T) {
 	seedFIFO := cfgs["advanced"]
 	seedFIFO.Link, seedFIFO.Delay = "fifo", Delay{Kind: "uniform", Min: 1e6, Max: 20e6}
 	cfgs["fingers"], cfgs["seed-fifo"] = fingers, seedFIFO
+	cfgs["churn"] = churnConfig(1, 0.5)
+	noKV := churnConfig(2, 0.3)
+	noKV.Workload = Workload{}
+	cfgs["churn-no-workload"] = noKV
 	names := make([]string, 0, len(cfgs))
 	for name := range cfgs {
 		names = append(names, name)

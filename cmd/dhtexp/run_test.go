@@ -62,7 +62,8 @@ func TestRunFlagNames(t *testing.T) {
 		"delay-value delay-min delay-max delay-step delay-mean delay-median delay-sigma loss duplicate reorder-window " +
 		"spike-prob spike crash-node crash-at crash-after restart-after partition-fraction partition-at heal-at " +
 		"timeout retries keys rate lookup get put popularity zipf-s before after finger-period fingers hop-budget " +
-		"op-timeout replicas leavers layout contacts starts leave-target join-routing seed seeds workers color"
+		"op-timeout replicas leavers layout contacts starts leave-target join-routing stabilize churn-session churn-median " +
+		"churn-shape churn-crash-fraction churn-warmup churn-duration churn-settle seed seeds workers color"
 	var got []string
 	for _, f := range simFlags() {
 		got = append(got, f.Names()[0])
