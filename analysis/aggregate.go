@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -216,6 +217,8 @@ type Summary struct {
 
 	// DHT is the DHT workload, nil when no run had one.
 	DHT *DHT `json:"dht,omitempty"`
+	// Churn is the churn section, nil when no run had churn.
+	Churn *Churn `json:"churn,omitempty"`
 
 	// Examples holds one run per failure class, in the order of Outcomes.
 	Examples []*FailureExample `json:"-"`
@@ -325,6 +328,7 @@ func Analyze(rs *ResultSet, opts Options) (*Summary, error) {
 		}
 	}
 	s.finishDHT(a.dht, len(rs.Ops) > 0)
+	s.finishChurn(a.churn, len(rs.Ops) > 0)
 	return s, nil
 }
 
@@ -369,6 +373,7 @@ type aggregator struct {
 	seen  bitset // run ids read from the runs table
 	exact int    // Options.ExactLatencies
 	dht   *dhtAcc
+	churn *churnAcc
 	// hasOps: lookup latencies come from the ops table, not from the runs
 	// table's per-run medians.
 	hasOps   bool
@@ -431,8 +436,17 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 		return err
 	}
 	kv := kvCols != nil
+	churnCols, err := churnPart(r)
+	if err != nil {
+		return err
+	}
 	s, seeds := a.s, int64(a.s.Manifest.Seeds)
 	cols := append(names(runColumns), kvCols...)
+	for _, c := range churnCols {
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
 	var c trace.Chunk
 	for g := 0; g < r.NumRowGroups(); g++ {
 		if err := r.ReadColumnsInto(&c, g, cols...); err != nil {
@@ -483,6 +497,9 @@ func (a *aggregator) readRuns(path string, runLatencies bool) error {
 		}
 		if kv {
 			a.readKV(&c, !a.hasOps)
+		}
+		if churnCols != nil {
+			a.readChurn(&c)
 		}
 		s.RunsTable.Rows += int64(c.NumRows())
 	}

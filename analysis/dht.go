@@ -373,6 +373,9 @@ func (a *aggregator) readOps(path string) error {
 				}
 				lastID, last = id, a.dht.points[id/seeds]
 			}
+			if a.churn != nil {
+				a.churn.op(runID[i], kind[i], status[i], valid(statusOK, i), start[i], end[i], valid(endOK, i))
+			}
 			if last == nil {
 				// The runs table says this run had no workload.
 				continue

@@ -102,6 +102,7 @@ func Findings(s *Summary) []string {
 		}
 	}
 	out = append(out, costFindings(s, protos)...)
+	out = append(out, churnFindings(s)...)
 	return out
 }
 

@@ -33,6 +33,8 @@ type Figure struct {
 	// DHT marks the figures of the DHT workload, which the report shows
 	// in their own section.
 	DHT bool
+	// Churn marks the figures of the churn section.
+	Churn bool
 }
 
 // figureSpec is a figure before it is drawn: make returns false when the
@@ -286,13 +288,16 @@ type errXY struct {
 	plotter.YErrors
 }
 
-// Figures draws every figure of a report, the DHT workload's last.
+// Figures draws every figure of a report, the DHT workload's and then churn's last.
 // Figures without data are left out; mainFigureSpecs says which and why.
 func Figures(s *Summary) ([]Figure, error) {
 	specs, _ := mainFigureSpecs(s)
 	nmain := len(specs)
 	dhtSpecs, _ := dhtFigureSpecs(s)
 	specs = append(specs, dhtSpecs...)
+	nbefore := len(specs)
+	churnSpecs, _ := churnFigureSpecs(s)
+	specs = append(specs, churnSpecs...)
 	var figs []Figure
 	for i, sp := range specs {
 		l, ok, err := sp.make()
@@ -306,7 +311,7 @@ func Figures(s *Summary) ([]Figure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("figure %s: %w", sp.name, err)
 		}
-		figs = append(figs, Figure{Name: sp.name, Title: sp.title, Alt: sp.alt, PNG: png, SVG: svg, DHT: i >= nmain})
+		figs = append(figs, Figure{Name: sp.name, Title: sp.title, Alt: sp.alt, PNG: png, SVG: svg, DHT: i >= nmain && i < nbefore, Churn: i >= nbefore})
 	}
 	return figs, nil
 }

@@ -179,21 +179,32 @@ func writeSummaryMarkdown(w *bytes.Buffer, s *Summary, figs []Figure) error {
 			w.WriteString("- " + mdEscape(n) + "\n")
 		}
 	}
-	writeFigureLinks(w, figs, false)
+	writeFigureLinks(w, figs, func(f Figure) bool { return !f.DHT && !f.Churn })
 	writeExamplesMarkdown(w, s)
-	if s.DHT == nil {
-		return nil
+	if s.DHT != nil {
+		w.WriteString("\n## " + dhtTitle + "\n\n")
+		if err := writeDHTMarkdown(w, s); err != nil {
+			return err
+		}
+		w.WriteString("\n")
+		_, figNotes := dhtFigureSpecs(s)
+		for _, n := range append(dhtNotes(s), figNotes...) {
+			w.WriteString("- " + mdEscape(n) + "\n")
+		}
+		writeFigureLinks(w, figs, func(f Figure) bool { return f.DHT })
 	}
-	w.WriteString("\n## " + dhtTitle + "\n\n")
-	if err := writeDHTMarkdown(w, s); err != nil {
-		return err
+	if s.Churn != nil {
+		w.WriteString("\n## " + churnTitle + "\n\n")
+		if err := writeChurnMarkdown(w, s); err != nil {
+			return err
+		}
+		w.WriteString("\n")
+		_, figNotes := churnFigureSpecs(s)
+		for _, n := range append(churnNotes(s), figNotes...) {
+			w.WriteString("- " + mdEscape(n) + "\n")
+		}
+		writeFigureLinks(w, figs, func(f Figure) bool { return f.Churn })
 	}
-	w.WriteString("\n")
-	_, figNotes := dhtFigureSpecs(s)
-	for _, n := range append(dhtNotes(s), figNotes...) {
-		w.WriteString("- " + mdEscape(n) + "\n")
-	}
-	writeFigureLinks(w, figs, true)
 	return nil
 }
 
@@ -224,12 +235,12 @@ func writeSummaryRows(w *bytes.Buffer, s *Summary) error {
 	return writeMarkdownRows(w, fh, text, all)
 }
 
-// writeFigureLinks lists the main or the DHT figures as links to their SVG
-// files.
-func writeFigureLinks(w *bytes.Buffer, figs []Figure, dht bool) {
+// writeFigureLinks lists the figures of one section (those in) as links to
+// their SVG files.
+func writeFigureLinks(w *bytes.Buffer, figs []Figure, in func(Figure) bool) {
 	n := 0
 	for _, f := range figs {
-		if f.DHT != dht {
+		if !in(f) {
 			continue
 		}
 		if n == 0 {
@@ -345,6 +356,7 @@ type htmlPage struct {
 	XLabel  string
 	NoData  []string
 	DHT     *htmlDHT
+	Churn   *htmlDHT
 	// Findings open the page; RunFacts hold the machine-speed numbers,
 	// which say how fast this machine was, not how the protocol behaves.
 	Findings     []string
@@ -356,7 +368,7 @@ type htmlPage struct {
 	Incomplete string
 }
 
-// htmlDHT is the report's DHT section.
+// htmlDHT is the report's DHT section, or its churn section.
 type htmlDHT struct {
 	Figures []htmlFigure
 	Notes   []string
@@ -387,6 +399,9 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 	if s.DHT != nil {
 		page.DHT = &htmlDHT{}
 	}
+	if s.Churn != nil {
+		page.Churn = &htmlDHT{}
+	}
 	page.Findings = Findings(s)
 	page.Examples = htmlExamples(s)
 	page.RunFactsHead, page.RunFacts = runFactsRows(s)
@@ -402,6 +417,8 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		}
 		if f.DHT && page.DHT != nil {
 			page.DHT.Figures = append(page.DHT.Figures, hf)
+		} else if f.Churn && page.Churn != nil {
+			page.Churn.Figures = append(page.Churn.Figures, hf)
 		} else {
 			page.Figures = append(page.Figures, hf)
 		}
@@ -442,6 +459,15 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 		page.DHT.Header = header
 		for i := range rows {
 			page.DHT.Rows = append(page.DHT.Rows, htmlCells(rows[i], keys[i], naxes))
+		}
+	}
+	if page.Churn != nil {
+		_, figNotes := churnFigureSpecs(s)
+		page.Churn.Notes = append(figNotes, churnNotes(s)...)
+		header, rows, keys := churnHumanRows(s)
+		page.Churn.Header = header
+		for i := range rows {
+			page.Churn.Rows = append(page.Churn.Rows, htmlCells(rows[i], keys[i], naxes))
 		}
 	}
 	return reportTmpl.Execute(w, page)

@@ -40,7 +40,8 @@ func ParseFormat(s string) (Format, error) {
 // and JSON keep full precision for other tools, with empty cells or null
 // where there is no data. With a DHT workload, text and Markdown add a
 // second table of the points that had one, CSV adds its columns to every
-// row (empty for points without), and JSON a "dht" object; without one the
+// row (empty for points without), and JSON a "dht" object; churn adds a
+// table, columns and a "churn" object the same way. Without either the
 // output is exactly the per-grid-point table.
 func WriteTable(w io.Writer, s *Summary, f Format) error {
 	switch f {
@@ -159,7 +160,12 @@ func writeText(w io.Writer, s *Summary) error {
 		return err
 	}
 	if s.DHT != nil {
-		return writeDHTText(w, s)
+		if err := writeDHTText(w, s); err != nil {
+			return err
+		}
+	}
+	if s.Churn != nil {
+		return writeChurnText(w, s)
 	}
 	return nil
 }
@@ -171,13 +177,21 @@ func writeMarkdown(w io.Writer, s *Summary) error {
 	if err := writeMainMarkdown(w, s); err != nil {
 		return err
 	}
-	if s.DHT == nil {
+	if s.DHT != nil {
+		if _, err := io.WriteString(w, "\n### "+dhtTitle+"\n\n"); err != nil {
+			return err
+		}
+		if err := writeDHTMarkdown(w, s); err != nil {
+			return err
+		}
+	}
+	if s.Churn == nil {
 		return nil
 	}
-	if _, err := io.WriteString(w, "\n### "+dhtTitle+"\n\n"); err != nil {
+	if _, err := io.WriteString(w, "\n### "+churnTitle+"\n\n"); err != nil {
 		return err
 	}
-	return writeDHTMarkdown(w, s)
+	return writeChurnMarkdown(w, s)
 }
 
 // writeMainMarkdown writes the per-grid-point table without the DHT one.
@@ -246,6 +260,9 @@ func writeCSV(w io.Writer, s *Summary) error {
 	if s.DHT != nil {
 		header = append(header, dhtCSVHeader()...)
 	}
+	if s.Churn != nil {
+		header = append(header, churnCSVHeader()...)
+	}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -272,6 +289,9 @@ func writeCSV(w io.Writer, s *Summary) error {
 		if s.DHT != nil {
 			row = append(row, dhtCSVCells(s.DHT, s.DHT.point(p.Index))...)
 		}
+		if s.Churn != nil {
+			row = append(row, churnCSVCells(s.Churn, s.Churn.point(p.Index))...)
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -292,13 +312,14 @@ type jsonTable struct {
 	Series     []*Series `json:"series"`
 	Points     []*Point  `json:"points"`
 	DHT        *DHT      `json:"dht,omitempty"`
+	Churn      *Churn    `json:"churn,omitempty"`
 }
 
 func writeJSON(w io.Writer, s *Summary) error {
 	t := jsonTable{
 		Experiment: s.Manifest.Experiment, SpecHash: s.Manifest.SpecHash,
 		RunsTotal: s.Manifest.RunsTotal, Runs: s.Runs, XAxis: s.XAxis,
-		Outcomes: s.Outcomes, Series: s.Series, Points: s.Points, DHT: s.DHT,
+		Outcomes: s.Outcomes, Series: s.Series, Points: s.Points, DHT: s.DHT, Churn: s.Churn,
 	}
 	if t.Outcomes == nil {
 		t.Outcomes = []string{}

@@ -133,6 +133,63 @@ var KVRunsSchema = trace.Schema{
 	Columns: append(slices.Clone(RunsSchema.Columns), KVColumns...),
 }
 
+// ChurnColumns are the stabilize and churn parameters and the churn_
+// outcome columns of the runs table at version 7. A Set with Churn writes
+// its runs table as KVRunsSchema followed by these.
+var ChurnColumns = []trace.Column{
+	{Name: "stabilize_ns", Type: trace.Int64},
+	{Name: "churn_session", Type: trace.String, Nullable: true},
+	{Name: "churn_median_ns", Type: trace.Int64},
+	{Name: "churn_shape", Type: trace.Float64},
+	{Name: "churn_crash_fraction", Type: trace.Float64},
+	{Name: "churn_warmup_ns", Type: trace.Int64},
+	{Name: "churn_duration_ns", Type: trace.Int64},
+	{Name: "churn_settle_ns", Type: trace.Int64},
+	{Name: "churn_arrivals", Type: trace.Int64},
+	{Name: "churn_leaves", Type: trace.Int64},
+	{Name: "churn_crashes", Type: trace.Int64},
+	{Name: "churn_window_ns", Type: trace.Int64},
+	{Name: "churn_live_mean", Type: trace.Float64},
+	{Name: "churn_lookups", Type: trace.Int64},
+	{Name: "churn_lookups_ok", Type: trace.Int64},
+	{Name: "churn_lookups_consistent", Type: trace.Int64},
+	{Name: "churn_lookup_p50_ns", Type: trace.Int64, Nullable: true},
+	{Name: "churn_lookup_p99_ns", Type: trace.Int64, Nullable: true},
+	{Name: "churn_maint_messages", Type: trace.Int64},
+	{Name: "churn_maint_bytes", Type: trace.Int64},
+	{Name: "churn_keys_lost", Type: trace.Int64},
+	{Name: "churn_keys_under_replicated", Type: trace.Int64},
+	{Name: "churn_first_key_loss_ns", Type: trace.Int64, Nullable: true},
+	{Name: "churn_ring_correct", Type: trace.Bool},
+	{Name: "churn_repair_ns", Type: trace.Int64, Nullable: true},
+	{Name: "churn_repair_periods", Type: trace.Float64, Nullable: true},
+}
+
+// ChurnRunsSchema is the runs table of a Set with Churn.
+var ChurnRunsSchema = trace.Schema{
+	Name:    RunsSchema.Name,
+	Version: 7,
+	Columns: append(slices.Clone(KVRunsSchema.Columns), ChurnColumns...),
+}
+
+// Churn is what a synthetic run's churn came to (churn_ columns without the
+// prefix). The parameters come from the axes (churn.median, stabilize)
+// when swept, else median 1 min, stabilize 0, warm-up 10 s, session
+// exponential.
+type Churn struct {
+	Arrivals, Leaves, Crashes int64
+	WindowNs                  int64
+	LiveMean                  float64
+	Lookups, LookupsOK        int64
+	LookupsConsistent         int64
+	LookupP50Ns, LookupP99Ns  int64 // -1 writes null
+	MaintMessages, MaintBytes int64
+	KeysLost, UnderReplicated int64
+	RingCorrect               bool
+	// RepairPeriods < 0 writes null (not repaired by the end check).
+	RepairPeriods float64
+}
+
 // Axis is a sweep axis: its name as a spec writes it and its values
 // (numbers, strings, durations as Go duration strings).
 type Axis struct {
@@ -192,6 +249,9 @@ type Run struct {
 	Nodes int
 	// KV fills the kv_ columns of a Set with KV; nil writes zeros.
 	KV *KV
+	// Churn fills the churn_ columns of a Set with Churn; nil writes a run
+	// without churn (zeros, nulls, no session).
+	Churn *Churn
 	// Ops go to the ops table of a Set with Ops; the writer numbers them
 	// and sets their RunID.
 	Ops []trace.Op
@@ -225,6 +285,9 @@ type Set struct {
 	Skip func(point, replica int) bool
 	// KV writes the runs table with the DHT columns (KVRunsSchema).
 	KV bool
+	// Churn writes the runs table with the DHT and churn columns
+	// (ChurnRunsSchema).
+	Churn bool
 	// Ops writes an ops table, ops/part-*.parquet beside runs/ and joins/,
 	// from each Run's Ops.
 	Ops bool
@@ -290,6 +353,9 @@ func writePart(dir, name string, s *Set, grid []map[string]any, lo, hi int64, le
 	sc := RunsSchema
 	if s.KV {
 		sc = KVRunsSchema
+	}
+	if s.Churn {
+		sc = ChurnRunsSchema
 	}
 	rw, err := trace.Create(filepath.Join(dir, trace.TableRuns, name), sc, opts)
 	if err != nil {
@@ -391,6 +457,12 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 	if r.Nodes != 0 {
 		set["nodes"] = int64(r.Nodes)
 	}
+	if r.Churn != nil {
+		set["churn_session"] = "exponential"
+		set["churn_median_ns"] = int64(time.Minute)
+		set["churn_warmup_ns"] = int64(10 * time.Second)
+		set["churn_duration_ns"] = r.Churn.WindowNs
+	}
 	for _, a := range axes {
 		col := a.Column()
 		ci := sc.ColumnIndex(col)
@@ -444,7 +516,31 @@ func writeRun(w *trace.Writer, sc trace.Schema, id int64, point, replica int, pa
 	if sc.ColumnIndex("kv_ops") >= 0 {
 		kv = kvColumns(r)
 	}
+	churn := churnColumns(r.Churn)
 	for i, c := range sc.Columns {
+		if v, ok := churn[c.Name]; ok {
+			switch v := v.(type) {
+			case int64:
+				if v < 0 {
+					w.Null(i)
+				} else {
+					w.Int64(i, v)
+				}
+			case float64:
+				if v < 0 {
+					w.Null(i)
+				} else {
+					w.Float64(i, v)
+				}
+			case bool:
+				w.Bool(i, v)
+			}
+			continue
+		}
+		if c.Name == "churn_session" && set[c.Name] == nil {
+			w.Null(i)
+			continue
+		}
 		if v, ok := kv[c.Name]; ok {
 			if v < 0 {
 				w.Null(i)
@@ -551,6 +647,28 @@ func kvColumns(r *Run) map[string]int64 {
 		"kv_fingers_stale": k.FingersStale, "kv_lookup_latency_p50_ns": p50, "kv_lookup_latency_p99_ns": p99,
 		"leavers": k.Leavers, "departed": k.Departed, "workload_replicas": k.Replicas,
 		"kv_replicas_missing": k.ReplicasMissing, "kv_replicas_extra": k.ReplicasExtra,
+	}
+}
+
+// churnColumns maps the churn_ outcome columns to the run's values: int64
+// or float64 (negative writes null) or bool.
+func churnColumns(c *Churn) map[string]any {
+	if c == nil {
+		c = &Churn{LookupP50Ns: -1, LookupP99Ns: -1, RepairPeriods: -1}
+	}
+	repairNs := int64(-1)
+	if c.RepairPeriods >= 0 {
+		repairNs = int64(c.RepairPeriods * 1e9)
+	}
+	return map[string]any{
+		"churn_arrivals": c.Arrivals, "churn_leaves": c.Leaves, "churn_crashes": c.Crashes,
+		"churn_window_ns": c.WindowNs, "churn_live_mean": c.LiveMean,
+		"churn_lookups": c.Lookups, "churn_lookups_ok": c.LookupsOK, "churn_lookups_consistent": c.LookupsConsistent,
+		"churn_lookup_p50_ns": c.LookupP50Ns, "churn_lookup_p99_ns": c.LookupP99Ns,
+		"churn_maint_messages": c.MaintMessages, "churn_maint_bytes": c.MaintBytes,
+		"churn_keys_lost": c.KeysLost, "churn_keys_under_replicated": c.UnderReplicated,
+		"churn_first_key_loss_ns": int64(-1), "churn_ring_correct": c.RingCorrect,
+		"churn_repair_ns": repairNs, "churn_repair_periods": c.RepairPeriods,
 	}
 }
 
