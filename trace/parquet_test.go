@@ -98,7 +98,7 @@ func TestParquetLayout(t *testing.T) {
 		"joiner":   {i64, false, true, false, dlt},
 		"left":     {i64, false, true, false, dlt},
 		"right":    {i64, false, true, false, dlt},
-		"detail":   {parquet.Types.ByteArray, true, true, false, parquet.Encodings.Plain},
+		"detail":   {parquet.Types.ByteArray, true, true, true, 0},
 	}
 	if md.Schema.NumColumns() != len(EventSchema.Columns) {
 		t.Fatalf("%d columns", md.Schema.NumColumns())

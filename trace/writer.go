@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +107,8 @@ type colBuf struct {
 	dict      map[string]int32 // nil unless the column stages indices
 	dictVals  []string
 	dictBytes int
-	overflow  bool // dictionary outgrew its bounds; switch to plain staging
+	overflow  bool  // dictionary outgrew its bounds; switch to plain staging
+	last      int32 // index of the value most recently looked up
 	idx       []int32
 	bitmap    []byte
 
@@ -406,6 +408,18 @@ func (w *Writer) Null(col int) {
 const smallDict = 16
 
 func (c *colBuf) dictIndex(v string) int32 {
+	// Runs of one value are common (the detail of state events, the kind of a
+	// burst of deliveries), and the values usually share their bytes, so that
+	// the comparison ends at the pointers.
+	if int(c.last) < len(c.dictVals) && c.dictVals[c.last] == v {
+		return c.last
+	}
+	i := c.lookup(v)
+	c.last = i
+	return i
+}
+
+func (c *colBuf) lookup(v string) int32 {
 	if len(c.dictVals) <= smallDict {
 		for i, s := range c.dictVals {
 			if s == v {
@@ -511,27 +525,41 @@ func (w *Writer) int64s(col int, v []int64) {
 	c.n += len(v)
 }
 
-// optIDs appends values to nullable Int64 column col, -1 meaning null.
+// optIDs appends values to nullable Int64 column col, -1 meaning null. The
+// loop has no branch on the value: nulls in id columns come and go from row
+// to row, and mispredicted branches cost more than the copying.
 func (w *Writer) optIDs(col int, v []int64) {
 	c := &w.cols[col]
-	for _, x := range v {
+	n0, d0 := len(c.i64), len(c.def)
+	c.i64 = slices.Grow(c.i64, len(v))[:n0+len(v)]
+	c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+	vals, def := c.i64[n0:], c.def[d0:d0+len(v)]
+	k := 0
+	for i, x := range v {
+		d := 1
 		if x == -1 {
-			c.def = append(c.def, 0)
-		} else {
-			c.def = append(c.def, 1)
-			c.i64 = append(c.i64, x)
+			d = 0
 		}
+		def[i] = int16(d)
+		vals[k] = x // overwritten by the next value when x is null
+		k += d
 	}
+	c.i64 = c.i64[:n0+k]
 	c.n += len(v)
 }
 
 // strings appends values to required String column col.
 func (w *Writer) strings(col int, v []string) {
 	c := &w.cols[col]
-	for _, s := range v {
-		if c.dict != nil {
-			c.idx = append(c.idx, c.dictIndex(s))
-		} else {
+	if c.dict != nil {
+		n0 := len(c.idx)
+		c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+		idx := c.idx[n0:]
+		for i, s := range v {
+			idx[i] = c.dictIndex(s)
+		}
+	} else {
+		for _, s := range v {
 			c.data = append(c.data, s...)
 			c.ends = append(c.ends, len(c.data))
 		}
@@ -543,21 +571,30 @@ func (w *Writer) strings(col int, v []string) {
 // meaning null.
 func (w *Writer) optStrings(col int, v []string) {
 	c := &w.cols[col]
-	for _, s := range v {
-		switch {
-		case s == "":
-			c.def = append(c.def, 0)
-			if c.dict != nil {
-				c.idx = append(c.idx, 0) // placeholder; the validity bitmap hides it
+	d0 := len(c.def)
+	c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+	def := c.def[d0:]
+	if c.dict != nil {
+		n0 := len(c.idx)
+		c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+		idx := c.idx[n0:]
+		for i, s := range v {
+			if s == "" {
+				def[i], idx[i] = 0, 0 // the index is a placeholder; the validity bitmap hides it
+				continue
 			}
-			continue
-		case c.dict != nil:
-			c.idx = append(c.idx, c.dictIndex(s))
-		default:
+			def[i], idx[i] = 1, c.dictIndex(s)
+		}
+	} else {
+		for i, s := range v {
+			if s == "" {
+				def[i] = 0
+				continue
+			}
+			def[i] = 1
 			c.data = append(c.data, s...)
 			c.ends = append(c.ends, len(c.data))
 		}
-		c.def = append(c.def, 1)
 	}
 	c.n += len(v)
 }
