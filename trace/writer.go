@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,7 +75,7 @@ type Writer struct {
 	schema    Schema
 	f         *os.File
 	bw        *bufio.Writer
-	pw        *file.Writer
+	pf        *pqFile
 
 	rgLimit int
 
@@ -120,6 +121,13 @@ type colBuf struct {
 	def  []int16
 
 	ba []parquet.ByteArray // scratch for handing strings to the writer
+
+	// Int64 columns with Delta encoding are encoded by writeDeltaPages, into page
+	// and then cbuf when compressed.
+	delta bool
+	stats bool // the column chunk carries statistics
+	page  []byte
+	cbuf  bytes.Buffer
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -164,9 +172,7 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	w.bw = bufio.NewWriterSize(w.f, 1<<18)
 
 	props := writerProperties(s, level)
-	// bufio.Writer has no Close method, so the Parquet writer cannot close
-	// the file before Close has synced it.
-	w.pw, err = file.NewParquetWriterWithError(w.bw, gn, file.WithWriterProps(props), file.WithWriteMetadata(kv))
+	w.pf, err = newPQFile(w.bw, gn, props, kv)
 	if err != nil {
 		w.removeTmp()
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
@@ -176,7 +182,8 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	stages.Lock()
 	for i, c := range s.Columns {
 		cb := &w.cols[i]
-		*cb = colBuf{typ: c.Type, nullable: c.Nullable}
+		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
+			stats: props.StatisticsEnabledFor(w.pf.schema.Column(i).Path())}
 		if (c.Type == String || c.Type == Text) && c.encoding() == Dictionary {
 			cb.dict = make(map[string]int32)
 			cb.idx = take(&stages.idx)
@@ -671,22 +678,13 @@ func (w *Writer) flush() (err error) {
 			return err
 		}
 	} else {
-		rg, err := w.pw.AppendRowGroupChecked()
-		if err != nil {
-			return err
-		}
+		rg, ccs := w.pf.rowGroup()
 		for i := range w.cols {
-			cw, err := rg.NextColumn()
-			if err != nil {
-				return err
-			}
-			if err := w.cols[i].write(cw); err != nil {
+			if err := w.writeColumn(i, ccs[i]); err != nil {
 				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
 			}
 		}
-		// Closing now rather than at the next append writes the last column's
-		// pages out.
-		if err := rg.Close(); err != nil {
+		if err := w.pf.endRowGroup(rg, w.rows); err != nil {
 			return err
 		}
 	}
@@ -710,19 +708,21 @@ const minParallelRows = 1 << 12
 // as a sweep's writer: encoding took it three times as long per event as
 // simulating took a worker, so that a second worker gained nothing.
 func (w *Writer) writeParallel(workers int) error {
-	rg, err := w.pw.AppendBufferedRowGroupChecked()
-	if err != nil {
-		return err
-	}
-	cws := make([]file.ColumnChunkWriter, len(w.cols))
-	for i := range cws {
-		if cws[i], err = rg.Column(i); err != nil {
+	rg, ccs := w.pf.rowGroup()
+	var (
+		pagers = make([]file.PageWriter, len(w.cols))
+		cws    = make([]file.ColumnChunkWriter, len(w.cols))
+		chunks = make([]int64Stats, len(w.cols))
+		errs   = make([]error, len(w.cols))
+		next   atomic.Int32
+		wg     sync.WaitGroup
+	)
+	for i := range pagers {
+		var err error
+		if pagers[i], err = w.pf.pager(ccs[i], i, true); err != nil {
 			return err
 		}
 	}
-	errs := make([]error, len(w.cols))
-	var next atomic.Int32
-	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -732,7 +732,7 @@ func (w *Writer) writeParallel(workers int) error {
 				if i >= len(w.cols) {
 					return
 				}
-				errs[i] = w.cols[i].encode(cws[i])
+				cws[i], chunks[i], errs[i] = w.cols[i].encode(pagers[i], ccs[i], w.pf.props)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, errs[i])
 				}
@@ -743,27 +743,74 @@ func (w *Writer) writeParallel(workers int) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return rg.Close()
+	// The buffered pages go to the file in column order.
+	for i := range w.cols {
+		var err error
+		if cws[i] != nil {
+			err = cws[i].Close()
+		} else {
+			err = finishDelta(pagers[i], ccs[i], chunks[i], w.cols[i].stats)
+		}
+		if err != nil {
+			return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+		}
+	}
+	return w.pf.endRowGroup(rg, w.rows)
 }
 
-// encode is write for a column of a buffered row group, on a goroutine of
-// its own: it also builds and compresses the column's last page, which Close
-// would otherwise do on the caller's goroutine. Dictionary columns keep their
-// pages for Close, which must write the dictionary first; they are cheap.
-func (c *colBuf) encode(cw file.ColumnChunkWriter) (err error) {
+// writeColumn writes column i of the row group to the file, completing its chunk.
+func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (err error) {
 	defer func() {
 		// The Parquet writer reports some failures by panicking.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("parquet writer: %v", r)
 		}
 	}()
+	c := &w.cols[i]
+	pager, err := w.pf.pager(cc, i, false)
+	if err != nil {
+		return err
+	}
+	if c.delta {
+		chunk, err := c.writeDeltaPages(pager, c.stats)
+		if err != nil {
+			return err
+		}
+		return finishDelta(pager, cc, chunk, c.stats)
+	}
+	cw := file.NewColumnChunkWriter(cc, pager, w.pf.props)
 	if err := c.write(cw); err != nil {
 		return err
 	}
-	if f, ok := cw.(interface{ FlushBufferedDataPages() error }); ok && !cw.Properties().DictionaryEnabledFor(cw.Descr().Path()) {
-		return f.FlushBufferedDataPages()
+	return cw.Close()
+}
+
+// encode is writeColumn for a column of a row group whose columns are encoded at the
+// same time, each on one goroutine, into pager, which buffers the pages: it also builds
+// and compresses the column's last page, which Close would otherwise do on the caller's
+// goroutine. The caller completes the chunk in column order: by closing the column
+// writer returned, or for a Delta column with finishDelta and the statistics returned.
+// Dictionary columns keep their pages for Close, which must write the dictionary
+// first; they are cheap.
+func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder, props *parquet.WriterProperties) (cw file.ColumnChunkWriter, chunk int64Stats, err error) {
+	defer func() {
+		// The Parquet writer reports some failures by panicking.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer: %v", r)
+		}
+	}()
+	if c.delta {
+		chunk, err = c.writeDeltaPages(pager, c.stats)
+		return nil, chunk, err
 	}
-	return nil
+	cw = file.NewColumnChunkWriter(cc, pager, props)
+	if err := c.write(cw); err != nil {
+		return nil, chunk, err
+	}
+	if f, ok := cw.(interface{ FlushBufferedDataPages() error }); ok && !props.DictionaryEnabledFor(cc.Descr().Path()) {
+		return cw, chunk, f.FlushBufferedDataPages()
+	}
+	return cw, chunk, nil
 }
 
 // write hands the row group's staged values to the column writer and empties
@@ -986,7 +1033,7 @@ func (w *Writer) closeParquet() (err error) {
 			err = fmt.Errorf("parquet writer: %v", r)
 		}
 	}()
-	return w.pw.Close()
+	return w.pf.close()
 }
 
 // Abort discards the file: the temporary file is removed and nothing appears
@@ -1028,5 +1075,5 @@ func (w *Writer) release() {
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
 	stages.Unlock()
-	w.pw, w.bw = nil, nil
+	w.pf, w.bw = nil, nil
 }
