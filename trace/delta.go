@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -228,8 +229,9 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (int64Stats,
 
 		data := c.page
 		if pager.HasCompressor() {
-			c.cbuf.Reset()
-			data = pager.Compress(&c.cbuf, c.page)
+			buf := bytes.NewBuffer(c.cbuf[:0])
+			data = pager.Compress(buf, c.page)
+			c.cbuf = data[:0] // whatever the compressor grew, for the next page
 		}
 		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
 			file.DataPageConfig{

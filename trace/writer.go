@@ -2,7 +2,6 @@ package trace
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -127,7 +126,7 @@ type colBuf struct {
 	delta bool
 	stats bool // the column chunk carries statistics
 	page  []byte
-	cbuf  bytes.Buffer
+	cbuf  []byte
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -201,6 +200,9 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 		if c.Nullable {
 			cb.def = take(&stages.def)
 		}
+		if cb.delta {
+			cb.page, cb.cbuf = take(&stages.pages), take(&stages.pages)
+		}
 	}
 	stages.Unlock()
 	return w, nil
@@ -216,7 +218,9 @@ var stages struct {
 	def  [][]int16
 	idx  [][]int32
 	data [][]byte
-	ends [][]int
+	// pages are the buffers of writeDeltaPages.
+	pages [][]byte
+	ends  [][]int
 }
 
 // maxStages bounds the slices of each kind that stages keeps.
@@ -1071,6 +1075,8 @@ func (w *Writer) release() {
 		give(&stages.def, c.def)
 		give(&stages.idx, c.idx)
 		give(&stages.data, c.data)
+		give(&stages.pages, c.page)
+		give(&stages.pages, c.cbuf)
 		give(&stages.ends, c.ends)
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
