@@ -274,6 +274,9 @@ func writerProperties(s Schema, level int) *parquet.WriterProperties {
 		parquet.WithAllocator(pages),
 	}
 	for _, c := range s.Columns {
+		if c.Uncompressed {
+			opts = append(opts, parquet.WithCompressionFor(c.Name, compress.Codecs.Uncompressed))
+		}
 		switch c.encoding() {
 		case Delta:
 			opts = append(opts, parquet.WithEncodingFor(c.Name, parquet.Encodings.DeltaBinaryPacked))
