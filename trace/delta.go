@@ -100,7 +100,7 @@ func appendPacked(dst []byte, mini *[deltaMiniSize]uint64, w int) []byte {
 	return dst
 }
 
-// minRLE is the shortest run of equal levels written as an RLE run; shorter
+// minRLE is the shortest run of equal values written as an RLE run; shorter
 // ones are bit-packed with their neighbours.
 const minRLE = 16
 
@@ -110,11 +110,19 @@ const minRLE = 16
 func appendLevels(dst []byte, def []int16) []byte {
 	lenAt := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	n := len(def)
-	// runAt returns the length of the run of equal levels at i, up to minRLE.
+	dst = appendHybrid(dst, def, 1)
+	binary.LittleEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
+	return dst
+}
+
+// appendHybrid appends v in the RLE/bit-packed hybrid encoding of bit width
+// w (1 to 32), which levels and dictionary indices use.
+func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
+	n := len(v)
+	// runAt returns the length of the run of equal values at i, up to minRLE.
 	runAt := func(i int) int {
 		r := 1
-		for i+r < n && r < minRLE && def[i+r] == def[i] {
+		for i+r < n && r < minRLE && v[i+r] == v[i] {
 			r++
 		}
 		return r
@@ -122,15 +130,18 @@ func appendLevels(dst []byte, def []int16) []byte {
 	for pos := 0; pos < n; {
 		if runAt(pos) >= minRLE {
 			end := pos + minRLE
-			for end < n && def[end] == def[pos] {
+			for end < n && v[end] == v[pos] {
 				end++
 			}
 			dst = binary.AppendUvarint(dst, uint64(end-pos)<<1)
-			dst = append(dst, byte(def[pos]))
+			for x, b := uint32(v[pos]), 0; b < w; b += 8 {
+				dst = append(dst, byte(x))
+				x >>= 8
+			}
 			pos = end
 			continue
 		}
-		// Groups of 8 levels up to where a long run starts.
+		// Groups of 8 values up to where a long run starts.
 		start := pos
 		for pos < n {
 			pos += 8
@@ -140,18 +151,21 @@ func appendLevels(dst []byte, def []int16) []byte {
 		}
 		groups := (min(pos, n) - start + 7) / 8
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
-		for g := range groups {
-			var b byte
-			for k := range 8 {
-				if i := start + g*8 + k; i < n && def[i] != 0 {
-					b |= 1 << k
-				}
+		var acc uint64
+		nb := 0
+		for i := start; i < start+groups*8; i++ {
+			if i < n {
+				acc |= uint64(uint32(v[i])) << nb
 			}
-			dst = append(dst, b)
+			nb += w
+			for nb >= 8 {
+				dst = append(dst, byte(acc))
+				acc >>= 8
+				nb -= 8
+			}
 		}
 		pos = min(pos, n)
 	}
-	binary.LittleEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
 	return dst
 }
 
@@ -257,4 +271,66 @@ func finishDelta(pager file.PageWriter, meta *metadata.ColumnChunkMetaDataBuilde
 		meta.SetStats(chunk.encode())
 	}
 	return pager.Close(false, false)
+}
+
+// writeDictPages writes the row group's staged indices of a dictionary-encoded
+// string column through pager: its dictionary page, then data pages of
+// RLE_DICTIONARY indices, which arrow-go's column writer spent more time on
+// than on anything else of these columns. The column must have a dictionary
+// within its bounds; the caller completes the chunk with pager.Close(true,
+// false).
+func (c *colBuf) writeDictPages(pager file.PageWriter, props *parquet.WriterProperties) error {
+	defer c.reset()
+	c.page = c.page[:0]
+	for _, v := range c.dictVals {
+		c.page = binary.LittleEndian.AppendUint32(c.page, uint32(len(v)))
+		c.page = append(c.page, v...)
+	}
+	dp := file.NewDictionaryPage(memory.NewBufferBytes(c.page), int32(len(c.dictVals)), props.DictionaryPageEncoding())
+	_, err := pager.WriteDictionaryPage(dp)
+	dp.Release()
+	if err != nil {
+		return err
+	}
+	width := max(1, bits.Len32(uint32(len(c.dictVals)-1)))
+	for row := 0; row < c.n; {
+		end := min(c.n, row+deltaPageLimit)
+		c.page = c.page[:0]
+		idx := c.idx[row:end]
+		if c.nullable {
+			def := c.def[row:end]
+			c.page = appendLevels(c.page, def)
+			// Only present values have an index in the page.
+			c.dense = c.dense[:0]
+			for i, d := range def {
+				if d != 0 {
+					c.dense = append(c.dense, idx[i])
+				}
+			}
+			idx = c.dense
+		}
+		c.page = append(c.page, byte(width))
+		c.page = appendHybrid(c.page, idx, width)
+
+		data := c.page
+		if pager.HasCompressor() {
+			buf := bytes.NewBuffer(c.cbuf[:0])
+			data = pager.Compress(buf, c.page)
+			c.cbuf = data[:0]
+		}
+		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
+			file.DataPageConfig{
+				Num:              int32(end - row),
+				Encoding:         props.DictionaryIndexEncoding(),
+				UncompressedSize: int32(len(c.page)),
+				FirstRowIndex:    int64(row),
+			})
+		_, err := pager.WriteDataPage(page)
+		page.Release()
+		if err != nil {
+			return err
+		}
+		row = end
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -177,6 +178,106 @@ func TestDeltaColumns(t *testing.T) {
 				}
 			}
 			start = end
+		}
+		pf.Close()
+	}
+	parallelEncode = true
+}
+
+// String columns, whose dictionary and index pages this package encodes, read back
+// through arrow-go's column readers: few values and many (indices up to 15 bits wide),
+// nulls in runs and scattered, a row group with only nulls, and a dictionary that outgrows
+// its bounds, after which the row group is written as plain strings.
+func TestDictColumns(t *testing.T) {
+	s := Schema{Name: "test.dict", Version: 1, Columns: []Column{
+		{Name: "few", Type: String},
+		{Name: "many", Type: String, Nullable: true},
+		{Name: "sparse", Type: Text, Nullable: true, Encoding: Dictionary},
+	}}
+	const n = 250_000
+	const group = 100_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"send", "deliver", "drop", "timer", "state"}
+	type row struct{ few, many, sparse string } // "" is null
+	rows := make([]row, n)
+	for i := range rows {
+		r := row{few: words[rng.IntN(len(words))]}
+		switch g := i / group; {
+		case g == 0 && rng.IntN(4) > 0: // up to 20,000 distinct values
+			r.many = fmt.Sprintf("m%d", rng.IntN(20_000))
+		case g == 1 && rng.IntN(4) > 0: // more distinct values than a dictionary may hold
+			r.many = fmt.Sprintf("u%d", i)
+		}
+		if i < group && i%1000 < 30 { // the last row group has only nulls here
+			r.sparse = words[(i/7)%len(words)]
+		}
+		rows[i] = r
+	}
+	for _, parallel := range []bool{false, true} {
+		parallelEncode = parallel
+		path := filepath.Join(t.TempDir(), "s.parquet")
+		w, err := Create(path, s, Options{RowGroupRows: group})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			w.String(0, r.few)
+			for col, v := range []string{r.many, r.sparse} {
+				if v == "" {
+					w.Null(col + 1)
+				} else {
+					w.String(col+1, v)
+				}
+			}
+			if err := w.EndRow(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols [3][]string
+		for g := 0; g < pf.NumRowGroups(); g++ {
+			rg := pf.RowGroup(g)
+			m := rg.NumRows()
+			for col := range cols {
+				cr, err := rg.Column(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, def := make([]parquet.ByteArray, m), make([]int16, m)
+				total, _, err := cr.(*file.ByteArrayColumnChunkReader).ReadBatch(m, vals, def, nil)
+				if err != nil || total != m {
+					t.Fatalf("parallel=%v: column %d row group %d: read %d of %d: %v", parallel, col, g, total, m, err)
+				}
+				j := 0
+				for k := range m {
+					if col > 0 && def[k] == 0 {
+						cols[col] = append(cols[col], "")
+						continue
+					}
+					cols[col] = append(cols[col], string(vals[j]))
+					j++
+				}
+			}
+			for col := range cols {
+				cc, err := pf.MetaData().RowGroup(g).ColumnChunk(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dict := cc.HasDictionaryPage(); !dict {
+					t.Errorf("parallel=%v: row group %d column %d: dictionary page %v", parallel, g, col, dict)
+				}
+			}
+		}
+		for i, r := range rows {
+			if got := (row{cols[0][i], cols[1][i], cols[2][i]}); got != r {
+				t.Fatalf("parallel=%v: row %d = %+v, want %+v", parallel, i, got, r)
+			}
 		}
 		pf.Close()
 	}

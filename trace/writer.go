@@ -127,6 +127,7 @@ type colBuf struct {
 	stats bool // the column chunk carries statistics
 	page  []byte
 	cbuf  []byte
+	dense []int32 // indices of a page's present values
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -200,7 +201,7 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 		if c.Nullable {
 			cb.def = take(&stages.def)
 		}
-		if cb.delta {
+		if cb.delta || cb.dict != nil {
 			cb.page, cb.cbuf = take(&stages.pages), take(&stages.pages)
 		}
 	}
@@ -753,10 +754,13 @@ func (w *Writer) writeParallel(workers int) error {
 	// The buffered pages go to the file in column order.
 	for i := range w.cols {
 		var err error
-		if cws[i] != nil {
+		switch {
+		case cws[i] != nil:
 			err = cws[i].Close()
-		} else {
+		case w.cols[i].delta:
 			err = finishDelta(pagers[i], ccs[i], chunks[i], w.cols[i].stats)
+		default:
+			err = pagers[i].Close(true, false)
 		}
 		if err != nil {
 			return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
@@ -785,6 +789,12 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 		}
 		return finishDelta(pager, cc, chunk, c.stats)
 	}
+	if c.ownDict() {
+		if err := c.writeDictPages(pager, w.pf.props); err != nil {
+			return err
+		}
+		return pager.Close(true, false)
+	}
 	cw := file.NewColumnChunkWriter(cc, pager, w.pf.props)
 	if err := c.write(cw); err != nil {
 		return err
@@ -810,6 +820,9 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 		chunk, err = c.writeDeltaPages(pager, c.stats)
 		return nil, chunk, err
 	}
+	if c.ownDict() {
+		return nil, chunk, c.writeDictPages(pager, props)
+	}
 	cw = file.NewColumnChunkWriter(cc, pager, props)
 	if err := c.write(cw); err != nil {
 		return nil, chunk, err
@@ -818,6 +831,13 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 		return cw, chunk, f.FlushBufferedDataPages()
 	}
 	return cw, chunk, nil
+}
+
+// ownDict reports whether the column's row group is written by writeDictPages:
+// it has a dictionary within bounds and some value in it. Otherwise arrow-go's
+// column writer takes the strings.
+func (c *colBuf) ownDict() bool {
+	return c.dict != nil && !c.overflow && len(c.dictVals) > 0
 }
 
 // write hands the row group's staged values to the column writer and empties
