@@ -16,9 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -97,8 +94,8 @@ type Writer struct {
 //
 // Dictionary-encoded string columns are different: the Parquet writer's own
 // dictionary path allocates for every value, so the column keeps its
-// dictionary itself and stages one index per row (nulls included), handing
-// dictionary and indices over when the row group is written.
+// dictionary itself and stages one index per row (nulls included), from
+// which writeDictPages builds the pages.
 type colBuf struct {
 	typ      ColumnType
 	nullable bool
@@ -110,7 +107,6 @@ type colBuf struct {
 	overflow  bool  // dictionary outgrew its bounds; switch to plain staging
 	last      int32 // index of the value most recently looked up
 	idx       []int32
-	bitmap    []byte
 
 	i64  []int64
 	f64  []float64
@@ -121,8 +117,9 @@ type colBuf struct {
 
 	ba []parquet.ByteArray // scratch for handing strings to the writer
 
-	// Int64 columns with Delta encoding are encoded by writeDeltaPages, into page
-	// and then cbuf when compressed.
+	// Int64 columns with Delta encoding are encoded by writeDeltaPages, and
+	// dictionary columns by writeDictPages, into page and then cbuf when
+	// compressed.
 	delta bool
 	stats bool // the column chunk carries statistics
 	page  []byte
@@ -847,9 +844,8 @@ func (c *colBuf) write(cw file.ColumnChunkWriter) error {
 	if c.dict != nil && c.overflow {
 		c.undict()
 	}
-	if c.dict != nil {
-		return c.writeDict(cw)
-	}
+	// A dictionary column within bounds comes here only with no value in the row group
+	// (see ownDict): its staged strings, none, are all there is to write.
 	var def []int16
 	if c.nullable {
 		def = c.def
@@ -933,74 +929,6 @@ func (c *colBuf) undict() {
 		c.ends = append(c.ends, len(c.data))
 	}
 	c.dict, c.dictVals, c.idx = nil, nil, nil
-}
-
-// dictWriter is the part of the Parquet dictionary encoder used to hand it a
-// complete dictionary; it is reached through CurrentEncoder, and its absence
-// (another encoder, a future library version) selects the slower path of
-// passing the strings themselves.
-type dictWriter interface {
-	PutDictionary(arrow.Array) error
-	NumEntries() int
-}
-
-// writeDict writes a dictionary column's row group: its dictionary, then one
-// index per row.
-func (c *colBuf) writeDict(cw file.ColumnChunkWriter) error {
-	enc, ok := cw.CurrentEncoder().(dictWriter)
-	bw, isBA := cw.(*file.ByteArrayColumnChunkWriter)
-	if !ok || !isBA || enc.NumEntries() != 0 {
-		if !isBA {
-			return fmt.Errorf("unexpected column writer %T", cw)
-		}
-		c.undict()
-		var def []int16
-		if c.nullable {
-			def = c.def
-		}
-		return c.writeByteArrays(bw, def)
-	}
-
-	mem := memory.DefaultAllocator
-	sb := array.NewStringBuilder(mem)
-	sb.AppendValues(c.dictVals, nil)
-	dict := sb.NewStringArray()
-	sb.Release()
-	defer dict.Release()
-	if err := enc.PutDictionary(dict); err != nil {
-		return err
-	}
-	if enc.NumEntries() != len(c.dictVals) {
-		return fmt.Errorf("dictionary has %d entries after inserting %d", enc.NumEntries(), len(c.dictVals))
-	}
-
-	n := len(c.idx)
-	var (
-		def      []int16
-		validity *memory.Buffer
-		nulls    int
-	)
-	if c.nullable {
-		def = c.def
-		c.bitmap = grow(c.bitmap, (n+7)/8)
-		clear(c.bitmap)
-		for i, d := range def {
-			if d != 0 {
-				c.bitmap[i>>3] |= 1 << (i & 7)
-			} else {
-				nulls++
-			}
-		}
-		if nulls > 0 {
-			validity = memory.NewBufferBytes(c.bitmap)
-		}
-	}
-	data := array.NewData(arrow.PrimitiveTypes.Int32, n,
-		[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.idx))}, nil, nulls, 0)
-	indices := array.NewInt32Data(data)
-	data.Release()
-	defer indices.Release()
-	return cw.WriteDictIndices(indices, def, nil)
 }
 
 // Close writes the remaining rows and the footer, syncs the file to disk and
