@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -33,8 +34,10 @@ const (
 // zigzag maps signed to unsigned integers as Parquet's zigzag varints do.
 func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
-// appendDelta appends v encoded as DELTA_BINARY_PACKED to dst.
-func appendDelta(dst []byte, v []int64) []byte {
+// appendDelta appends v encoded as DELTA_BINARY_PACKED to dst. It also returns
+// the least and greatest value of v, for the statistics, which cost a pass of
+// their own otherwise; they are 0 for no values.
+func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	dst = binary.AppendUvarint(dst, deltaBlock)
 	dst = binary.AppendUvarint(dst, deltaMinis)
 	dst = binary.AppendUvarint(dst, uint64(len(v)))
@@ -42,16 +45,19 @@ func appendDelta(dst []byte, v []int64) []byte {
 	if len(v) > 0 {
 		first = v[0]
 	}
+	lo, hi = first, first
 	dst = binary.AppendUvarint(dst, zigzag(first))
 	var deltas [deltaBlock]uint64
 	for i := 1; i < len(v); i += deltaBlock {
 		n := min(deltaBlock, len(v)-i)
 		minD := int64(math.MaxInt64)
 		for j := range n {
+			x := v[i+j]
 			// Wraps around on overflow, as the format wants.
-			d := v[i+j] - v[i+j-1]
+			d := x - v[i+j-1]
 			deltas[j] = uint64(d)
 			minD = min(minD, d)
+			lo, hi = min(lo, x), max(hi, x)
 		}
 		for j := n; j < deltaBlock; j++ {
 			deltas[j] = uint64(minD) // pads to 0 below
@@ -71,7 +77,7 @@ func appendDelta(dst []byte, v []int64) []byte {
 			dst = appendPacked(dst, mini, w)
 		}
 	}
-	return dst
+	return dst, lo, hi
 }
 
 // appendPacked appends the 32 values of mini bit-packed at width w, least
@@ -80,13 +86,17 @@ func appendPacked(dst []byte, mini *[deltaMiniSize]uint64, w int) []byte {
 	if w == 0 {
 		return dst
 	}
+	at := len(dst)
+	dst = slices.Grow(dst, 4*w)[:at+4*w]
+	out := dst[at:]
 	var acc uint64
-	nbits := 0
+	nbits, o := 0, 0
 	for _, u := range mini {
 		acc |= u << nbits
 		nbits += w
 		if nbits >= 64 {
-			dst = binary.LittleEndian.AppendUint64(dst, acc)
+			binary.LittleEndian.PutUint64(out[o:], acc)
+			o += 8
 			nbits -= 64
 			acc = 0
 			if nbits > 0 {
@@ -95,7 +105,7 @@ func appendPacked(dst []byte, mini *[deltaMiniSize]uint64, w int) []byte {
 		}
 	}
 	if nbits > 0 { // 32*w bits leave 0 or 32 bits over
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(acc))
+		binary.LittleEndian.PutUint32(out[o:], uint32(acc))
 	}
 	return dst
 }
@@ -176,17 +186,6 @@ type int64Stats struct {
 	values, nuls int64
 }
 
-func (s *int64Stats) add(v []int64, nulls int) {
-	for _, x := range v {
-		if s.values == 0 {
-			s.min, s.max = x, x
-		}
-		s.min, s.max = min(s.min, x), max(s.max, x)
-		s.values++
-	}
-	s.nuls += int64(nulls)
-}
-
 func (s *int64Stats) merge(o int64Stats) {
 	if o.values > 0 {
 		if s.values == 0 {
@@ -230,11 +229,10 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (int64Stats,
 			}
 			c.page = appendLevels(c.page, def)
 		}
-		vals := c.i64[val : val+nv]
-		c.page = appendDelta(c.page, vals)
+		var lo, hi int64
+		c.page, lo, hi = appendDelta(c.page, c.i64[val:val+nv])
 
-		var ps int64Stats
-		ps.add(vals, (end-row)-nv)
+		ps := int64Stats{min: lo, max: hi, values: int64(nv), nuls: int64(end - row - nv)}
 		chunk.merge(ps)
 		var enc metadata.EncodedStatistics
 		if stats {
