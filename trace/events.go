@@ -130,6 +130,27 @@ func (ew *EventWriter) WriteEvent(e *Event) error {
 		return fmt.Errorf("trace: write %s: row %d: event has no kind", ew.w.path, ew.w.Rows())
 	}
 	w := ew.w
+	if w.err == nil && !w.done && !w.hasPartialRow() {
+		// The columns' types are known, so the row needs none of the typed
+		// methods' checks nor EndRow's count of values per column, which took
+		// as long as the appends.
+		c := w.cols
+		c[evRunID].addInt64(e.RunID)
+		c[evSeq].addInt64(e.Seq)
+		c[evTime].addInt64(e.TimeNs)
+		c[evKind].addString(e.Kind)
+		c[evMsgType].addOptString(e.MsgType)
+		c[evNode].addInt64(e.Node)
+		c[evFrom].addOptID(e.From)
+		c[evTo].addOptID(e.To)
+		c[evJoiner].addOptID(e.Joiner)
+		c[evLeft].addOptID(e.Left)
+		c[evRight].addOptID(e.Right)
+		c[evDetail].addOptString(e.Detail)
+		return w.endRows(1)
+	}
+	// A closed or failed writer, or values given through Writer before: EndRow
+	// reports and recovers as it does for any row.
 	w.Int64(evRunID, e.RunID)
 	w.Int64(evSeq, e.Seq)
 	w.Int64(evTime, e.TimeNs)

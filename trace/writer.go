@@ -415,6 +415,48 @@ func (w *Writer) Null(col int) {
 	c.n++
 }
 
+// addInt64, addOptID, addString and addOptString append one value to a
+// column known to be of the right type and nullability: a required Int64, a
+// nullable Int64 with -1 for null, a required String or Text, a nullable
+// String or Text with "" for null.
+func (c *colBuf) addInt64(v int64) {
+	c.i64 = append(c.i64, v)
+	c.n++
+}
+
+func (c *colBuf) addOptID(v int64) {
+	if v == -1 {
+		c.def = append(c.def, 0)
+	} else {
+		c.def = append(c.def, 1)
+		c.i64 = append(c.i64, v)
+	}
+	c.n++
+}
+
+func (c *colBuf) addString(v string) {
+	if c.dict != nil {
+		c.idx = append(c.idx, c.dictIndex(v))
+	} else {
+		c.data = append(c.data, v...)
+		c.ends = append(c.ends, len(c.data))
+	}
+	c.n++
+}
+
+func (c *colBuf) addOptString(v string) {
+	if v == "" {
+		c.def = append(c.def, 0)
+		if c.dict != nil {
+			c.idx = append(c.idx, 0) // placeholder; the page holds no index for a null
+		}
+		c.n++
+		return
+	}
+	c.def = append(c.def, 1)
+	c.addString(v)
+}
+
 // smallDict is the dictionary size up to which a linear scan finds a value
 // faster than hashing it (event kinds, message types).
 const smallDict = 16
