@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -180,8 +181,10 @@ func benchData(stateOnly bool) []Event {
 	return benchEventData[stateOnly]
 }
 
-// BenchmarkEventWriter reports write throughput and file size per event.
-// ns/op is per event.
+// BenchmarkEventWriter writes the generated stream of 2^20 events through
+// WriteEvent, one file per op. Metrics: rows/s, B/row (bytes allocated per
+// row), file-B/row (file size per row) and cpu-ns/row (process CPU time,
+// garbage collection included).
 func BenchmarkEventWriter(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
@@ -189,28 +192,25 @@ func BenchmarkEventWriter(b *testing.B) {
 	}{{"neighbours=every-event", false}, {"neighbours=state-only", true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			events := benchData(bc.stateOnly)
-			path := filepath.Join(b.TempDir(), "events.parquet")
-			b.ReportAllocs()
-			cpu0, cpuOK := processCPU()
-			b.ResetTimer()
-			ew, err := CreateEvents(path, ClockVirtual, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var e Event
+			dir := b.TempDir()
+			m := startWriteBench(b)
 			for i := 0; i < b.N; i++ {
-				// Longer streams repeat the generated one as further runs.
-				e = events[i%len(events)]
-				e.RunID = int64(i / len(events))
-				e.Seq = int64(i % len(events))
-				if err := ew.WriteEvent(&e); err != nil {
+				path := filepath.Join(dir, "events.parquet")
+				ew, err := CreateEvents(path, ClockVirtual, Options{})
+				if err != nil {
 					b.Fatal(err)
 				}
+				for k := range events {
+					if err := ew.WriteEvent(&events[k]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := ew.Close(); err != nil {
+					b.Fatal(err)
+				}
+				m.file(b, path, len(events))
 			}
-			if err := ew.Close(); err != nil {
-				b.Fatal(err)
-			}
-			reportWritten(b, path, cpu0, cpuOK)
+			m.report(b)
 		})
 	}
 }
@@ -224,52 +224,76 @@ func BenchmarkEventColumns(b *testing.B) {
 		src.Append(&all[i])
 	}
 	const piece = 4096
-	runIDs := make([]int64, piece)
-	path := filepath.Join(b.TempDir(), "events.parquet")
-	b.ReportAllocs()
-	cpu0, cpuOK := processCPU()
-	b.ResetTimer()
-	ew, err := CreateEvents(path, ClockVirtual, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < b.N; {
-		// Longer streams repeat the generated one as further runs.
-		lo := i % len(all)
-		hi := min(lo+piece, len(all), lo+b.N-i)
-		for k := range runIDs {
-			runIDs[k] = int64(i / len(all))
-		}
-		c := EventColumns{RunID: runIDs[:hi-lo], Seq: src.Seq[lo:hi], TimeNs: src.TimeNs[lo:hi], Node: src.Node[lo:hi],
-			Kind: src.Kind[lo:hi], MsgType: src.MsgType[lo:hi], From: src.From[lo:hi], To: src.To[lo:hi],
-			Joiner: src.Joiner[lo:hi], Left: src.Left[lo:hi], Right: src.Right[lo:hi], Detail: src.Detail[lo:hi]}
-		if err := ew.WriteColumns(&c); err != nil {
+	dir := b.TempDir()
+	m := startWriteBench(b)
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(dir, "events.parquet")
+		ew, err := CreateEvents(path, ClockVirtual, Options{})
+		if err != nil {
 			b.Fatal(err)
 		}
-		i += hi - lo
+		for lo := 0; lo < len(all); lo += piece {
+			hi := min(lo+piece, len(all))
+			c := EventColumns{RunID: src.RunID[lo:hi], Seq: src.Seq[lo:hi], TimeNs: src.TimeNs[lo:hi], Node: src.Node[lo:hi],
+				Kind: src.Kind[lo:hi], MsgType: src.MsgType[lo:hi], From: src.From[lo:hi], To: src.To[lo:hi],
+				Joiner: src.Joiner[lo:hi], Left: src.Left[lo:hi], Right: src.Right[lo:hi], Detail: src.Detail[lo:hi]}
+			if err := ew.WriteColumns(&c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ew.Close(); err != nil {
+			b.Fatal(err)
+		}
+		m.file(b, path, len(all))
 	}
-	if err := ew.Close(); err != nil {
-		b.Fatal(err)
-	}
-	reportWritten(b, path, cpu0, cpuOK)
+	m.report(b)
 }
 
-// reportWritten stops the timer of a benchmark that wrote b.N rows to path and reports its
-// rows/s, file bytes per row and, where the process CPU time is known (cpuOK), CPU ns per
-// row since cpu0.
-func reportWritten(b *testing.B, path string, cpu0 int64, cpuOK bool) {
+// writeBench measures a benchmark whose ops each write one file of rows.
+type writeBench struct {
+	rows, fileBytes int64
+	cpu0            int64
+	cpuOK           bool
+	mem0            runtime.MemStats
+}
+
+// startWriteBench starts the measurement; the benchmark's data must be ready.
+func startWriteBench(b *testing.B) *writeBench {
 	b.Helper()
-	b.StopTimer()
-	cpu1, _ := processCPU()
+	m := &writeBench{}
+	runtime.GC()
+	runtime.ReadMemStats(&m.mem0)
+	m.cpu0, m.cpuOK = processCPU()
+	b.ResetTimer()
+	return m
+}
+
+// file records that an op wrote rows rows to path.
+func (m *writeBench) file(b *testing.B, path string, rows int) {
+	b.Helper()
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(st.Size())/float64(b.N), "B/row")
-	if cpuOK {
+	m.rows += int64(rows)
+	m.fileBytes += st.Size()
+}
+
+// report stops the timer and reports rows/s, bytes allocated per row (B/row), file bytes
+// per row (file-B/row) and, where the process CPU time is known, CPU ns per row.
+func (m *writeBench) report(b *testing.B) {
+	b.Helper()
+	b.StopTimer()
+	cpu1, _ := processCPU()
+	var mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem1)
+	rows := float64(m.rows)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(mem1.TotalAlloc-m.mem0.TotalAlloc)/rows, "B/row")
+	b.ReportMetric(float64(m.fileBytes)/rows, "file-B/row")
+	if m.cpuOK {
 		// Includes the garbage collector's work on other threads.
-		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/row")
+		b.ReportMetric(float64(cpu1-m.cpu0)/rows, "cpu-ns/row")
 	}
 }
 

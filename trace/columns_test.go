@@ -95,3 +95,32 @@ func TestParallelEncodeSameFile(t *testing.T) {
 		}
 	}
 }
+
+// WriteEvent after values given through the generic Writer fails and drops them, as EndRow
+// does for any row, and the next event is written; after Close it fails.
+func TestWriteEventAfterMisuse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.parquet")
+	ew, err := CreateEvents(path, ClockVirtual, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Event{RunID: 1, Seq: 0, Kind: KindTimer, Node: 3, From: -1, To: -1, Joiner: -1, Left: -1, Right: -1}
+	ew.Writer().Int64(evRunID, 9)
+	if err := ew.WriteEvent(&e); err == nil {
+		t.Error("no error for an event after a partial row")
+	}
+	e.Seq = 1
+	if err := ew.WriteEvent(&e); err != nil {
+		t.Fatalf("event after the failed one: %v", err)
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvent(&e); err == nil {
+		t.Error("no error for an event after Close")
+	}
+	got := readAllEvents(t, path)
+	if len(got) != 1 || got[0] != e {
+		t.Errorf("read back %+v, want only %+v", got, e)
+	}
+}

@@ -20,9 +20,11 @@
 // leaves a truncated file under a name that analysis globs would pick up.
 //
 // The generic Writer takes rows one value at a time through typed methods and
-// buffers them per column, handing whole column slices to the Parquet column
-// writers; this keeps the per-row path free of allocations and interface
-// calls. The Reader hands back one row group at a time with column
+// buffers them per column, which keeps the per-row path free of allocations
+// and interface calls. A full row group is encoded column by column: Int64
+// columns with delta encoding and dictionary-encoded strings by this package
+// (delta.go), the others by arrow-go's column writers; arrow-go writes the
+// page headers and the metadata. The Reader hands back one row group at a time with column
 // projection, so memory use is bounded by the row group size rather than the
 // file size.
 //

@@ -26,6 +26,15 @@ func TestEventOf(t *testing.T) {
 		if got := EventOf(7, &tc.in); got != tc.want {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
+		// AppendObserved builds the same row without going through EventOf.
+		var c EventColumns
+		c.AppendObserved(7, &tc.in)
+		got := Event{RunID: c.RunID[0], Seq: c.Seq[0], TimeNs: c.TimeNs[0], Kind: c.Kind[0], MsgType: c.MsgType[0],
+			Node: c.Node[0], From: c.From[0], To: c.To[0], Joiner: c.Joiner[0], Left: c.Left[0], Right: c.Right[0],
+			Detail: c.Detail[0]}
+		if c.Len() != 1 || got != tc.want {
+			t.Errorf("%s: AppendObserved gave %d rows, first %+v, want %+v", tc.name, c.Len(), got, tc.want)
+		}
 	}
 }
 

@@ -98,7 +98,7 @@ func TestParquetLayout(t *testing.T) {
 		"joiner":   {i64, false, true, false, dlt},
 		"left":     {i64, false, true, false, dlt},
 		"right":    {i64, false, true, false, dlt},
-		"detail":   {parquet.Types.ByteArray, true, true, false, parquet.Encodings.Plain},
+		"detail":   {parquet.Types.ByteArray, true, true, true, 0},
 	}
 	if md.Schema.NumColumns() != len(EventSchema.Columns) {
 		t.Fatalf("%d columns", md.Schema.NumColumns())
@@ -128,8 +128,12 @@ func TestParquetLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cc.Compression() != compress.Codecs.Zstd {
-				t.Errorf("%s: compression %s", col.Name(), cc.Compression())
+			wantCodec := compress.Codecs.Zstd
+			if EventSchema.Columns[i].Uncompressed {
+				wantCodec = compress.Codecs.Uncompressed
+			}
+			if cc.Compression() != wantCodec {
+				t.Errorf("%s: compression %s, want %s", col.Name(), cc.Compression(), wantCodec)
 			}
 			if cc.HasDictionaryPage() != w.dict {
 				t.Errorf("%s row group %d: dictionary page %v, want %v", col.Name(), g, cc.HasDictionaryPage(), w.dict)

@@ -99,6 +99,9 @@ type Column struct {
 	Doc string
 	// Encoding is a hint; the zero value picks a default by Type.
 	Encoding Encoding
+	// Uncompressed stores the column without zstd compression, for columns that it
+	// shrinks too little to pay for its time.
+	Uncompressed bool
 }
 
 // Schema names a table layout. Name and Version are stored in each file so

@@ -9,15 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -73,7 +71,7 @@ type Writer struct {
 	schema    Schema
 	f         *os.File
 	bw        *bufio.Writer
-	pw        *file.Writer
+	pf        *pqFile
 
 	rgLimit int
 
@@ -96,8 +94,8 @@ type Writer struct {
 //
 // Dictionary-encoded string columns are different: the Parquet writer's own
 // dictionary path allocates for every value, so the column keeps its
-// dictionary itself and stages one index per row (nulls included), handing
-// dictionary and indices over when the row group is written.
+// dictionary itself and stages one index per row (nulls included), from
+// which writeDictPages builds the pages.
 type colBuf struct {
 	typ      ColumnType
 	nullable bool
@@ -106,9 +104,9 @@ type colBuf struct {
 	dict      map[string]int32 // nil unless the column stages indices
 	dictVals  []string
 	dictBytes int
-	overflow  bool // dictionary outgrew its bounds; switch to plain staging
+	overflow  bool  // dictionary outgrew its bounds; switch to plain staging
+	last      int32 // index of the value most recently looked up
 	idx       []int32
-	bitmap    []byte
 
 	i64  []int64
 	f64  []float64
@@ -118,6 +116,15 @@ type colBuf struct {
 	def  []int16
 
 	ba []parquet.ByteArray // scratch for handing strings to the writer
+
+	// Int64 columns with Delta encoding are encoded by writeDeltaPages, and
+	// dictionary columns by writeDictPages, into page and then cbuf when
+	// compressed.
+	delta bool
+	stats bool // the column chunk carries statistics
+	page  []byte
+	cbuf  []byte
+	dense []int32 // indices of a page's present values
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -162,9 +169,7 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	w.bw = bufio.NewWriterSize(w.f, 1<<18)
 
 	props := writerProperties(s, level)
-	// bufio.Writer has no Close method, so the Parquet writer cannot close
-	// the file before Close has synced it.
-	w.pw, err = file.NewParquetWriterWithError(w.bw, gn, file.WithWriterProps(props), file.WithWriteMetadata(kv))
+	w.pf, err = newPQFile(w.bw, gn, props, kv)
 	if err != nil {
 		w.removeTmp()
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
@@ -174,7 +179,8 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	stages.Lock()
 	for i, c := range s.Columns {
 		cb := &w.cols[i]
-		*cb = colBuf{typ: c.Type, nullable: c.Nullable}
+		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
+			stats: props.StatisticsEnabledFor(w.pf.schema.Column(i).Path())}
 		if (c.Type == String || c.Type == Text) && c.encoding() == Dictionary {
 			cb.dict = make(map[string]int32)
 			cb.idx = take(&stages.idx)
@@ -192,6 +198,9 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 		if c.Nullable {
 			cb.def = take(&stages.def)
 		}
+		if cb.delta || cb.dict != nil {
+			cb.page, cb.cbuf = take(&stages.pages), take(&stages.pages)
+		}
 	}
 	stages.Unlock()
 	return w, nil
@@ -207,7 +216,9 @@ var stages struct {
 	def  [][]int16
 	idx  [][]int32
 	data [][]byte
-	ends [][]int
+	// pages are the buffers of writeDeltaPages.
+	pages [][]byte
+	ends  [][]int
 }
 
 // maxStages bounds the slices of each kind that stages keeps.
@@ -261,6 +272,9 @@ func writerProperties(s Schema, level int) *parquet.WriterProperties {
 		parquet.WithAllocator(pages),
 	}
 	for _, c := range s.Columns {
+		if c.Uncompressed {
+			opts = append(opts, parquet.WithCompressionFor(c.Name, compress.Codecs.Uncompressed))
+		}
 		switch c.encoding() {
 		case Delta:
 			opts = append(opts, parquet.WithEncodingFor(c.Name, parquet.Encodings.DeltaBinaryPacked))
@@ -401,11 +415,65 @@ func (w *Writer) Null(col int) {
 	c.n++
 }
 
+// addInt64, addOptID, addString and addOptString append one value to a
+// column known to be of the right type and nullability: a required Int64, a
+// nullable Int64 with -1 for null, a required String or Text, a nullable
+// String or Text with "" for null.
+func (c *colBuf) addInt64(v int64) {
+	c.i64 = append(c.i64, v)
+	c.n++
+}
+
+func (c *colBuf) addOptID(v int64) {
+	if v == -1 {
+		c.def = append(c.def, 0)
+	} else {
+		c.def = append(c.def, 1)
+		c.i64 = append(c.i64, v)
+	}
+	c.n++
+}
+
+func (c *colBuf) addString(v string) {
+	if c.dict != nil {
+		c.idx = append(c.idx, c.dictIndex(v))
+	} else {
+		c.data = append(c.data, v...)
+		c.ends = append(c.ends, len(c.data))
+	}
+	c.n++
+}
+
+func (c *colBuf) addOptString(v string) {
+	if v == "" {
+		c.def = append(c.def, 0)
+		if c.dict != nil {
+			c.idx = append(c.idx, 0) // placeholder; the page holds no index for a null
+		}
+		c.n++
+		return
+	}
+	c.def = append(c.def, 1)
+	c.addString(v)
+}
+
 // smallDict is the dictionary size up to which a linear scan finds a value
 // faster than hashing it (event kinds, message types).
 const smallDict = 16
 
 func (c *colBuf) dictIndex(v string) int32 {
+	// Runs of one value are common (the detail of state events, the kind of a
+	// burst of deliveries), and the values usually share their bytes, so that
+	// the comparison ends at the pointers.
+	if int(c.last) < len(c.dictVals) && c.dictVals[c.last] == v {
+		return c.last
+	}
+	i := c.lookup(v)
+	c.last = i
+	return i
+}
+
+func (c *colBuf) lookup(v string) int32 {
 	if len(c.dictVals) <= smallDict {
 		for i, s := range c.dictVals {
 			if s == v {
@@ -511,27 +579,41 @@ func (w *Writer) int64s(col int, v []int64) {
 	c.n += len(v)
 }
 
-// optIDs appends values to nullable Int64 column col, -1 meaning null.
+// optIDs appends values to nullable Int64 column col, -1 meaning null. The
+// loop has no branch on the value: nulls in id columns come and go from row
+// to row, and mispredicted branches cost more than the copying.
 func (w *Writer) optIDs(col int, v []int64) {
 	c := &w.cols[col]
-	for _, x := range v {
+	n0, d0 := len(c.i64), len(c.def)
+	c.i64 = slices.Grow(c.i64, len(v))[:n0+len(v)]
+	c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+	vals, def := c.i64[n0:], c.def[d0:d0+len(v)]
+	k := 0
+	for i, x := range v {
+		d := 1
 		if x == -1 {
-			c.def = append(c.def, 0)
-		} else {
-			c.def = append(c.def, 1)
-			c.i64 = append(c.i64, x)
+			d = 0
 		}
+		def[i] = int16(d)
+		vals[k] = x // overwritten by the next value when x is null
+		k += d
 	}
+	c.i64 = c.i64[:n0+k]
 	c.n += len(v)
 }
 
 // strings appends values to required String column col.
 func (w *Writer) strings(col int, v []string) {
 	c := &w.cols[col]
-	for _, s := range v {
-		if c.dict != nil {
-			c.idx = append(c.idx, c.dictIndex(s))
-		} else {
+	if c.dict != nil {
+		n0 := len(c.idx)
+		c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+		idx := c.idx[n0:]
+		for i, s := range v {
+			idx[i] = c.dictIndex(s)
+		}
+	} else {
+		for _, s := range v {
 			c.data = append(c.data, s...)
 			c.ends = append(c.ends, len(c.data))
 		}
@@ -543,21 +625,30 @@ func (w *Writer) strings(col int, v []string) {
 // meaning null.
 func (w *Writer) optStrings(col int, v []string) {
 	c := &w.cols[col]
-	for _, s := range v {
-		switch {
-		case s == "":
-			c.def = append(c.def, 0)
-			if c.dict != nil {
-				c.idx = append(c.idx, 0) // placeholder; the validity bitmap hides it
+	d0 := len(c.def)
+	c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+	def := c.def[d0:]
+	if c.dict != nil {
+		n0 := len(c.idx)
+		c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+		idx := c.idx[n0:]
+		for i, s := range v {
+			if s == "" {
+				def[i], idx[i] = 0, 0 // the index is a placeholder; the validity bitmap hides it
+				continue
 			}
-			continue
-		case c.dict != nil:
-			c.idx = append(c.idx, c.dictIndex(s))
-		default:
+			def[i], idx[i] = 1, c.dictIndex(s)
+		}
+	} else {
+		for i, s := range v {
+			if s == "" {
+				def[i] = 0
+				continue
+			}
+			def[i] = 1
 			c.data = append(c.data, s...)
 			c.ends = append(c.ends, len(c.data))
 		}
-		c.def = append(c.def, 1)
 	}
 	c.n += len(v)
 }
@@ -634,22 +725,13 @@ func (w *Writer) flush() (err error) {
 			return err
 		}
 	} else {
-		rg, err := w.pw.AppendRowGroupChecked()
-		if err != nil {
-			return err
-		}
+		rg, ccs := w.pf.rowGroup()
 		for i := range w.cols {
-			cw, err := rg.NextColumn()
-			if err != nil {
-				return err
-			}
-			if err := w.cols[i].write(cw); err != nil {
+			if err := w.writeColumn(i, ccs[i]); err != nil {
 				return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
 			}
 		}
-		// Closing now rather than at the next append writes the last column's
-		// pages out.
-		if err := rg.Close(); err != nil {
+		if err := w.pf.endRowGroup(rg, w.rows); err != nil {
 			return err
 		}
 	}
@@ -673,19 +755,21 @@ const minParallelRows = 1 << 12
 // as a sweep's writer: encoding took it three times as long per event as
 // simulating took a worker, so that a second worker gained nothing.
 func (w *Writer) writeParallel(workers int) error {
-	rg, err := w.pw.AppendBufferedRowGroupChecked()
-	if err != nil {
-		return err
-	}
-	cws := make([]file.ColumnChunkWriter, len(w.cols))
-	for i := range cws {
-		if cws[i], err = rg.Column(i); err != nil {
+	rg, ccs := w.pf.rowGroup()
+	var (
+		pagers = make([]file.PageWriter, len(w.cols))
+		cws    = make([]file.ColumnChunkWriter, len(w.cols))
+		chunks = make([]int64Stats, len(w.cols))
+		errs   = make([]error, len(w.cols))
+		next   atomic.Int32
+		wg     sync.WaitGroup
+	)
+	for i := range pagers {
+		var err error
+		if pagers[i], err = w.pf.pager(ccs[i], i, true); err != nil {
 			return err
 		}
 	}
-	errs := make([]error, len(w.cols))
-	var next atomic.Int32
-	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -695,7 +779,7 @@ func (w *Writer) writeParallel(workers int) error {
 				if i >= len(w.cols) {
 					return
 				}
-				errs[i] = w.cols[i].encode(cws[i])
+				cws[i], chunks[i], errs[i] = w.cols[i].encode(pagers[i], ccs[i], w.pf.props)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, errs[i])
 				}
@@ -706,27 +790,93 @@ func (w *Writer) writeParallel(workers int) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return rg.Close()
+	// The buffered pages go to the file in column order.
+	for i := range w.cols {
+		var err error
+		switch {
+		case cws[i] != nil:
+			err = cws[i].Close()
+		case w.cols[i].delta:
+			err = finishDelta(pagers[i], ccs[i], chunks[i], w.cols[i].stats)
+		default:
+			err = pagers[i].Close(true, false)
+		}
+		if err != nil {
+			return fmt.Errorf("column %q: %w", w.schema.Columns[i].Name, err)
+		}
+	}
+	return w.pf.endRowGroup(rg, w.rows)
 }
 
-// encode is write for a column of a buffered row group, on a goroutine of
-// its own: it also builds and compresses the column's last page, which Close
-// would otherwise do on the caller's goroutine. Dictionary columns keep their
-// pages for Close, which must write the dictionary first; they are cheap.
-func (c *colBuf) encode(cw file.ColumnChunkWriter) (err error) {
+// writeColumn writes column i of the row group to the file, completing its chunk.
+func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (err error) {
 	defer func() {
 		// The Parquet writer reports some failures by panicking.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("parquet writer: %v", r)
 		}
 	}()
+	c := &w.cols[i]
+	pager, err := w.pf.pager(cc, i, false)
+	if err != nil {
+		return err
+	}
+	if c.delta {
+		chunk, err := c.writeDeltaPages(pager, c.stats)
+		if err != nil {
+			return err
+		}
+		return finishDelta(pager, cc, chunk, c.stats)
+	}
+	if c.ownDict() {
+		if err := c.writeDictPages(pager, w.pf.props); err != nil {
+			return err
+		}
+		return pager.Close(true, false)
+	}
+	cw := file.NewColumnChunkWriter(cc, pager, w.pf.props)
 	if err := c.write(cw); err != nil {
 		return err
 	}
-	if f, ok := cw.(interface{ FlushBufferedDataPages() error }); ok && !cw.Properties().DictionaryEnabledFor(cw.Descr().Path()) {
-		return f.FlushBufferedDataPages()
+	return cw.Close()
+}
+
+// encode is writeColumn for a column of a row group whose columns are encoded at the
+// same time, each on one goroutine, into pager, which buffers the pages: it also builds
+// and compresses the column's last page, which Close would otherwise do on the caller's
+// goroutine. The caller completes the chunk in column order: by closing the column
+// writer returned, or for a Delta column with finishDelta and the statistics returned.
+// Dictionary columns keep their pages for Close, which must write the dictionary
+// first; they are cheap.
+func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder, props *parquet.WriterProperties) (cw file.ColumnChunkWriter, chunk int64Stats, err error) {
+	defer func() {
+		// The Parquet writer reports some failures by panicking.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer: %v", r)
+		}
+	}()
+	if c.delta {
+		chunk, err = c.writeDeltaPages(pager, c.stats)
+		return nil, chunk, err
 	}
-	return nil
+	if c.ownDict() {
+		return nil, chunk, c.writeDictPages(pager, props)
+	}
+	cw = file.NewColumnChunkWriter(cc, pager, props)
+	if err := c.write(cw); err != nil {
+		return nil, chunk, err
+	}
+	if f, ok := cw.(interface{ FlushBufferedDataPages() error }); ok && !props.DictionaryEnabledFor(cc.Descr().Path()) {
+		return cw, chunk, f.FlushBufferedDataPages()
+	}
+	return cw, chunk, nil
+}
+
+// ownDict reports whether the column's row group is written by writeDictPages:
+// it has a dictionary within bounds and some value in it. Otherwise arrow-go's
+// column writer takes the strings.
+func (c *colBuf) ownDict() bool {
+	return c.dict != nil && !c.overflow && len(c.dictVals) > 0
 }
 
 // write hands the row group's staged values to the column writer and empties
@@ -736,9 +886,8 @@ func (c *colBuf) write(cw file.ColumnChunkWriter) error {
 	if c.dict != nil && c.overflow {
 		c.undict()
 	}
-	if c.dict != nil {
-		return c.writeDict(cw)
-	}
+	// A dictionary column within bounds comes here only with no value in the row group
+	// (see ownDict): its staged strings, none, are all there is to write.
 	var def []int16
 	if c.nullable {
 		def = c.def
@@ -824,74 +973,6 @@ func (c *colBuf) undict() {
 	c.dict, c.dictVals, c.idx = nil, nil, nil
 }
 
-// dictWriter is the part of the Parquet dictionary encoder used to hand it a
-// complete dictionary; it is reached through CurrentEncoder, and its absence
-// (another encoder, a future library version) selects the slower path of
-// passing the strings themselves.
-type dictWriter interface {
-	PutDictionary(arrow.Array) error
-	NumEntries() int
-}
-
-// writeDict writes a dictionary column's row group: its dictionary, then one
-// index per row.
-func (c *colBuf) writeDict(cw file.ColumnChunkWriter) error {
-	enc, ok := cw.CurrentEncoder().(dictWriter)
-	bw, isBA := cw.(*file.ByteArrayColumnChunkWriter)
-	if !ok || !isBA || enc.NumEntries() != 0 {
-		if !isBA {
-			return fmt.Errorf("unexpected column writer %T", cw)
-		}
-		c.undict()
-		var def []int16
-		if c.nullable {
-			def = c.def
-		}
-		return c.writeByteArrays(bw, def)
-	}
-
-	mem := memory.DefaultAllocator
-	sb := array.NewStringBuilder(mem)
-	sb.AppendValues(c.dictVals, nil)
-	dict := sb.NewStringArray()
-	sb.Release()
-	defer dict.Release()
-	if err := enc.PutDictionary(dict); err != nil {
-		return err
-	}
-	if enc.NumEntries() != len(c.dictVals) {
-		return fmt.Errorf("dictionary has %d entries after inserting %d", enc.NumEntries(), len(c.dictVals))
-	}
-
-	n := len(c.idx)
-	var (
-		def      []int16
-		validity *memory.Buffer
-		nulls    int
-	)
-	if c.nullable {
-		def = c.def
-		c.bitmap = grow(c.bitmap, (n+7)/8)
-		clear(c.bitmap)
-		for i, d := range def {
-			if d != 0 {
-				c.bitmap[i>>3] |= 1 << (i & 7)
-			} else {
-				nulls++
-			}
-		}
-		if nulls > 0 {
-			validity = memory.NewBufferBytes(c.bitmap)
-		}
-	}
-	data := array.NewData(arrow.PrimitiveTypes.Int32, n,
-		[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.idx))}, nil, nulls, 0)
-	indices := array.NewInt32Data(data)
-	data.Release()
-	defer indices.Release()
-	return cw.WriteDictIndices(indices, def, nil)
-}
-
 // Close writes the remaining rows and the footer, syncs the file to disk and
 // renames it to its final path. On error the temporary file is removed and
 // no file appears at the final path. Values given after the last EndRow make
@@ -949,7 +1030,7 @@ func (w *Writer) closeParquet() (err error) {
 			err = fmt.Errorf("parquet writer: %v", r)
 		}
 	}()
-	return w.pw.Close()
+	return w.pf.close()
 }
 
 // Abort discards the file: the temporary file is removed and nothing appears
@@ -987,9 +1068,11 @@ func (w *Writer) release() {
 		give(&stages.def, c.def)
 		give(&stages.idx, c.idx)
 		give(&stages.data, c.data)
+		give(&stages.pages, c.page)
+		give(&stages.pages, c.cbuf)
 		give(&stages.ends, c.ends)
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
 	stages.Unlock()
-	w.pw, w.bw = nil, nil
+	w.pf, w.bw = nil, nil
 }

@@ -1,0 +1,285 @@
+package trace
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+)
+
+// Int64 Delta columns, whose pages this package encodes, read back through arrow-go's
+// column readers with their values, nulls and statistics, whatever the values: deltas that overflow, widths from 0 to 64 bits, runs of
+// nulls long and short, pages of several row groups and of more than one page.
+func TestDeltaColumns(t *testing.T) {
+	s := Schema{Name: "test.delta", Version: 1, Columns: []Column{
+		{Name: "walk", Type: Int64},
+		{Name: "wild", Type: Int64, Nullable: true},
+		{Name: "runs", Type: Int64, Nullable: true},
+		{Name: "none", Type: Int64, Nullable: true},
+		{Name: "tag", Type: String},
+	}}
+	const n = 300_000
+	rng := rand.New(rand.NewPCG(1, 2))
+	type row struct {
+		walk       int64
+		wild, runs int64
+		wildNull   bool
+		runsNull   bool
+	}
+	rows := make([]row, n)
+	var walk int64
+	runNull := false
+	for i := range rows {
+		switch {
+		case i%50_000 < 3: // extremes next to each other: deltas wrap around
+			walk = []int64{math.MinInt64, math.MaxInt64, 0}[i%3]
+		case i%7000 < 500: // a constant stretch: width 0
+		default:
+			walk += rng.Int64N(2000) - 1000
+		}
+		r := row{walk: walk, wild: int64(rng.Uint64()), wildNull: rng.IntN(3) == 0}
+		if rng.IntN(200) == 0 {
+			runNull = !runNull
+		}
+		r.runsNull = runNull
+		r.runs = int64(i / 10)
+		rows[i] = r
+	}
+	for _, parallel := range []bool{false, true} {
+		parallelEncode = parallel
+		path := filepath.Join(t.TempDir(), "d.parquet")
+		w, err := Create(path, s, Options{RowGroupRows: 140_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			w.Int64(0, r.walk)
+			if r.wildNull {
+				w.Null(1)
+			} else {
+				w.Int64(1, r.wild)
+			}
+			if r.runsNull {
+				w.Null(2)
+			} else {
+				w.Int64(2, r.runs)
+			}
+			w.Null(3)
+			w.String(4, "x")
+			if err := w.EndRow(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pf.NumRows() != n {
+			t.Fatalf("parallel=%v: %d rows, want %d", parallel, pf.NumRows(), n)
+		}
+		// Column by column, nulls as in the rows.
+		var cols [4][]int64
+		var nulls [4][]bool
+		for g := 0; g < pf.NumRowGroups(); g++ {
+			rg := pf.RowGroup(g)
+			m := rg.NumRows()
+			for col := range cols {
+				cr, err := rg.Column(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, def := make([]int64, m), make([]int16, m)
+				total, nv, err := cr.(*file.Int64ColumnChunkReader).ReadBatch(m, vals, def, nil)
+				if err != nil || total != m {
+					t.Fatalf("parallel=%v: column %d row group %d: read %d of %d: %v", parallel, col, g, total, m, err)
+				}
+				j := 0
+				for k := range m {
+					if col > 0 && def[k] == 0 {
+						cols[col], nulls[col] = append(cols[col], 0), append(nulls[col], true)
+						continue
+					}
+					cols[col], nulls[col] = append(cols[col], vals[j]), append(nulls[col], false)
+					j++
+				}
+				if j != nv {
+					t.Fatalf("parallel=%v: column %d row group %d: %d values, %d definition levels set", parallel, col, g, nv, j)
+				}
+			}
+		}
+		for i, r := range rows {
+			if v, null := cols[0][i], nulls[0][i]; v != r.walk || null {
+				t.Fatalf("parallel=%v: walk row %d = %d (null %v), want %d", parallel, i, v, null, r.walk)
+			}
+			if v, null := cols[1][i], nulls[1][i]; null != r.wildNull || !null && v != r.wild {
+				t.Fatalf("parallel=%v: wild row %d = %d (null %v), want %d (null %v)", parallel, i, v, null, r.wild, r.wildNull)
+			}
+			if v, null := cols[2][i], nulls[2][i]; null != r.runsNull || !null && v != r.runs {
+				t.Fatalf("parallel=%v: runs row %d = %d (null %v), want %d (null %v)", parallel, i, v, null, r.runs, r.runsNull)
+			}
+			if !nulls[3][i] {
+				t.Fatalf("parallel=%v: none row %d is not null", parallel, i)
+			}
+		}
+
+		// Column chunk statistics, as arrow-go's own column writers give them.
+		md := pf.MetaData()
+		start := 0
+		for g := 0; g < md.NumRowGroups(); g++ {
+			rg := md.RowGroup(g)
+			end := start + int(rg.NumRows())
+			for col, pick := range []func(r row) (int64, bool){
+				func(r row) (int64, bool) { return r.walk, false },
+				func(r row) (int64, bool) { return r.wild, r.wildNull },
+				func(r row) (int64, bool) { return r.runs, r.runsNull },
+				func(r row) (int64, bool) { return 0, true },
+			} {
+				var lo, hi, nulls int64
+				seen := false
+				for _, r := range rows[start:end] {
+					v, null := pick(r)
+					if null {
+						nulls++
+						continue
+					}
+					if !seen {
+						lo, hi, seen = v, v, true
+					}
+					lo, hi = min(lo, v), max(hi, v)
+				}
+				cc, err := rg.ColumnChunk(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := cc.Statistics()
+				if err != nil || st == nil {
+					t.Fatalf("row group %d column %d: statistics %v, %v", g, col, st, err)
+				}
+				enc := st.Encode
+				e, _ := enc()
+				if e.NullCount != nulls || e.HasMin != seen || e.HasMax != seen {
+					t.Errorf("row group %d column %d: %d nulls (min %v max %v), want %d (%v)", g, col, e.NullCount, e.HasMin, e.HasMax, nulls, seen)
+				}
+				if seen && (int64(binary.LittleEndian.Uint64(e.Min)) != lo || int64(binary.LittleEndian.Uint64(e.Max)) != hi) {
+					t.Errorf("row group %d column %d: min %d max %d, want %d %d", g, col,
+						int64(binary.LittleEndian.Uint64(e.Min)), int64(binary.LittleEndian.Uint64(e.Max)), lo, hi)
+				}
+				if cc.Encodings()[0] != parquet.Encodings.DeltaBinaryPacked {
+					t.Errorf("row group %d column %d: encodings %v", g, col, cc.Encodings())
+				}
+			}
+			start = end
+		}
+		pf.Close()
+	}
+	parallelEncode = true
+}
+
+// String columns, whose dictionary and index pages this package encodes, read back
+// through arrow-go's column readers: few values and many (indices up to 15 bits wide),
+// nulls in runs and scattered, a row group with only nulls, and a dictionary that outgrows
+// its bounds, after which the row group is written as plain strings.
+func TestDictColumns(t *testing.T) {
+	s := Schema{Name: "test.dict", Version: 1, Columns: []Column{
+		{Name: "few", Type: String},
+		{Name: "many", Type: String, Nullable: true},
+		{Name: "sparse", Type: Text, Nullable: true, Encoding: Dictionary},
+	}}
+	const n = 250_000
+	const group = 100_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"send", "deliver", "drop", "timer", "state"}
+	type row struct{ few, many, sparse string } // "" is null
+	rows := make([]row, n)
+	for i := range rows {
+		r := row{few: words[rng.IntN(len(words))]}
+		switch g := i / group; {
+		case g == 0 && rng.IntN(4) > 0: // up to 20,000 distinct values
+			r.many = fmt.Sprintf("m%d", rng.IntN(20_000))
+		case g == 1 && rng.IntN(4) > 0: // more distinct values than a dictionary may hold
+			r.many = fmt.Sprintf("u%d", i)
+		}
+		if i < group && i%1000 < 30 { // the last row group has only nulls here
+			r.sparse = words[(i/7)%len(words)]
+		}
+		rows[i] = r
+	}
+	for _, parallel := range []bool{false, true} {
+		parallelEncode = parallel
+		path := filepath.Join(t.TempDir(), "s.parquet")
+		w, err := Create(path, s, Options{RowGroupRows: group})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			w.String(0, r.few)
+			for col, v := range []string{r.many, r.sparse} {
+				if v == "" {
+					w.Null(col + 1)
+				} else {
+					w.String(col+1, v)
+				}
+			}
+			if err := w.EndRow(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols [3][]string
+		for g := 0; g < pf.NumRowGroups(); g++ {
+			rg := pf.RowGroup(g)
+			m := rg.NumRows()
+			for col := range cols {
+				cr, err := rg.Column(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, def := make([]parquet.ByteArray, m), make([]int16, m)
+				total, _, err := cr.(*file.ByteArrayColumnChunkReader).ReadBatch(m, vals, def, nil)
+				if err != nil || total != m {
+					t.Fatalf("parallel=%v: column %d row group %d: read %d of %d: %v", parallel, col, g, total, m, err)
+				}
+				j := 0
+				for k := range m {
+					if col > 0 && def[k] == 0 {
+						cols[col] = append(cols[col], "")
+						continue
+					}
+					cols[col] = append(cols[col], string(vals[j]))
+					j++
+				}
+			}
+			for col := range cols {
+				cc, err := pf.MetaData().RowGroup(g).ColumnChunk(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dict := cc.HasDictionaryPage(); !dict {
+					t.Errorf("parallel=%v: row group %d column %d: dictionary page %v", parallel, g, col, dict)
+				}
+			}
+		}
+		for i, r := range rows {
+			if got := (row{cols[0][i], cols[1][i], cols[2][i]}); got != r {
+				t.Fatalf("parallel=%v: row %d = %+v, want %+v", parallel, i, got, r)
+			}
+		}
+		pf.Close()
+	}
+	parallelEncode = true
+}
