@@ -212,6 +212,8 @@ type Node interface {
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
+	// stateTo writes State into *st (machine.stateTo); only the Stepper needs it.
+	stateTo(st *State)
 	// Leave starts the node's graceful departure (ErrNoLeave for variants without one).
 	Leave(out *Output) error
 	// WantsToJoin reports whether the node's loop should call Start now.

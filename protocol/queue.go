@@ -88,9 +88,16 @@ func newLockNode(c Config) lockNode {
 	return lockNode{peer: newPeer(c), connected: c.Member}
 }
 
-func (n *lockNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len(), Failed: n.refused, Refused: n.refused}
+func (n *lockNode) State() (st State) {
+	n.stateTo(&st)
+	return st
+}
+
+// stateTo writes State into *st field by field, as the Stepper wants it (machine.stateTo).
+func (n *lockNode) stateTo(st *State) {
+	st.ID, st.Left, st.Right, st.Queue = n.id, n.left, n.right, n.queue.Len()
+	st.Connected, st.Waiting, st.Locked = n.connected, n.waiting, n.locked
+	st.Failed, st.Leaving, st.Departed, st.LeaveFailed, st.Refused = n.refused, false, false, false, n.refused
 }
 
 func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }
