@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -284,5 +285,30 @@ func TestQueueRenumbersWithoutReordering(t *testing.T) {
 	want := []int32{0, 3, 6, 9, 12, 15, 18, 1, 4, 7, 10, 13, 16, 19, 2, 5, 8, 11, 14, 17}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("order %v, want %v", got, want)
+	}
+}
+
+// TestSetStateCopiesEveryField holds setState, which copies a node's state field by field, to
+// every field protocol.State has: a field added there and missed here would go unobserved.
+func TestSetStateCopiesEveryField(t *testing.T) {
+	var src protocol.State
+	v := reflect.ValueOf(&src).Elem()
+	for k := 0; k < v.NumField(); k++ {
+		f := v.Field(k)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(k + 1))
+		case reflect.Uint64:
+			f.SetUint(uint64(k + 1))
+		default:
+			t.Fatalf("protocol.State.%s: a field of kind %v that this test cannot set", v.Type().Field(k).Name, f.Kind())
+		}
+	}
+	var dst protocol.State
+	setState(&dst, &src)
+	if dst != src {
+		t.Errorf("setState copied %+v, want %+v", dst, src)
 	}
 }
