@@ -667,8 +667,7 @@ func (s *Sim) runLoop(i int32) {
 				if !s.countSend(n, &a.Msg) {
 					return
 				}
-				d := s.sampler.draw(s.delays)
-				units := (d + s.cfg.Unit - 1) / s.cfg.Unit
+				units := s.sampler.drawUnits(s.delays)
 				l.sending, l.landing = a.Msg, true
 				s.q.push(s.now+units*s.cfg.Unit, evWake, i)
 				return

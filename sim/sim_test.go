@@ -227,6 +227,35 @@ func TestDelaySamplers(t *testing.T) {
 	}
 }
 
+// drawUnits, the seed timing model's draw in whole units, is the draw rounded up, from the
+// same stream: with and without its shortcut for uniform-int delays in whole units.
+func TestDrawUnitsIsDrawRoundedUp(t *testing.T) {
+	const ms = 1_000_000
+	for _, d := range []Delay{
+		{Kind: "uniform-int", Min: ms, Max: 10 * ms},                   // whole units: the shortcut
+		{Kind: "uniform-int", Min: 3 * ms, Max: 40 * ms, Step: 2 * ms}, // a step of two units
+		{Kind: "uniform-int", Min: ms / 2, Max: 10 * ms},               // half a unit off
+		{Kind: "uniform-int", Min: ms, Max: 10 * ms, Step: ms / 3},     // a step below the unit
+		{Kind: "uniform", Min: ms, Max: 5 * ms},
+		{Kind: "constant", Value: 2*ms + 1},
+		{Kind: "exponential", Mean: ms},
+	} {
+		t.Run(d.String(), func(t *testing.T) {
+			if err := d.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := newSampler(d, ms)
+			r1, r2 := newStream(7, streamDelay), newStream(7, streamDelay)
+			for k := range 5000 {
+				want := (s.draw(r1) + ms - 1) / ms
+				if got := s.drawUnits(r2); got != want {
+					t.Fatalf("draw %d: drawUnits = %d, want %d", k, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestQueueOrder(t *testing.T) {
 	var q queue
 	r := newStream(3, 0)
