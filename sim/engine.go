@@ -523,7 +523,16 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 	n := &s.nodes[i]
 	// It runs after every step, and most steps change nothing: the test reads the state in
 	// place and skips the ID, which no step changes.
-	if sameState(p, &n.st) {
+	if sameFlags(p, &n.st) {
+		if p.Queue == n.st.Queue {
+			return
+		}
+		// Only the queue changed, as at every join request a node takes in or serves:
+		// nothing to check, no join ends, only the trace's state event.
+		n.st.Queue = p.Queue
+		if s.tracer != nil {
+			s.emitDetail(observe.KindState, n, flagNames[flagIndex(&n.st)])
+		}
 		return
 	}
 	old := n.st
@@ -588,8 +597,9 @@ func setState(dst, src *protocol.State) {
 	dst.Leaving, dst.Departed, dst.LeaveFailed, dst.Refused = src.Leaving, src.Departed, src.LeaveFailed, src.Refused
 }
 
-func sameState(a, b *protocol.State) bool {
-	return a.Left == b.Left && a.Right == b.Right && a.Queue == b.Queue &&
+// sameFlags reports whether a and b agree on everything a step can change but the queue.
+func sameFlags(a, b *protocol.State) bool {
+	return a.Left == b.Left && a.Right == b.Right &&
 		a.Connected == b.Connected && a.Waiting == b.Waiting && a.Locked == b.Locked &&
 		a.Failed == b.Failed && a.Leaving == b.Leaving && a.Departed == b.Departed &&
 		a.LeaveFailed == b.LeaveFailed && a.Refused == b.Refused

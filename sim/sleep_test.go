@@ -125,10 +125,10 @@ func TestSleepingLoopsMatchPolling(t *testing.T) {
 	}
 }
 
-// sameState lists protocol.State's fields by hand; a field added to State must be added there.
-func TestSameStateCoversState(t *testing.T) {
+// sameFlags lists protocol.State's fields by hand; a field added to State must be added there.
+func TestSameFlagsCoversState(t *testing.T) {
 	if n := reflect.TypeOf(protocol.State{}).NumField(); n != 12 {
-		t.Fatalf("protocol.State has %d fields; sameState compares 11 of 12 (all but ID): update it", n)
+		t.Fatalf("protocol.State has %d fields; sameFlags compares 10 of 12 (all but ID and Queue, which observe compares itself): update it", n)
 	}
 }
 
