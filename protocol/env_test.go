@@ -353,6 +353,10 @@ func (e *env) run(t *testing.T, id ID, in Input) {
 		if rd.Err != nil {
 			fmt.Fprintf(&e.b, "  error: %v\n", rd.Err)
 		}
+		// The Stepper fills the Ready's state through stateTo: it must be State's.
+		if st := n.State(); rd.State != st {
+			t.Fatalf("%v: the Ready's state %+v is not the node's State %+v", id, rd.State, st)
+		}
 		if rd.State != n.last {
 			n.last = rd.State
 			fmt.Fprintf(&e.b, "  %s\n", e.fmtNode(id))

@@ -18,6 +18,13 @@ type machine interface {
 	Step(m Message, out *Output) error
 	// Fire handles one of the variant's own timers; DHT timers never reach it.
 	Fire(t Timer, out *Output) error
+	// stateTo writes what State returns into *st, field by field. It is how the Stepper
+	// fills each Ready: a State built on the stack and then copied out made every step wait,
+	// since the copy's wide loads cannot be served from the flags' narrow stores still in
+	// flight (a failed store forward), and that wait was a tenth of a seed-timing run. A
+	// machine whose State differs from its embedded type's must define stateTo too; the
+	// protocol's scripted tests check that the two agree after every step.
+	stateTo(st *State)
 	// view is what the DHT layer sees of the node now.
 	view() view
 	// kv is the node's DHT state; every variant embeds a dht, which provides it.
@@ -45,6 +52,7 @@ func (h *host[M, P]) mc() P { return &h.m }
 func (h *host[M, P]) Start(out *Output) error         { return h.mc().Start(out) }
 func (h *host[M, P]) Serve(out *Output) (bool, error) { return h.mc().Serve(out) }
 func (h *host[M, P]) State() State                    { return h.mc().State() }
+func (h *host[M, P]) stateTo(st *State)               { h.mc().stateTo(st) }
 func (h *host[M, P]) Leave(out *Output) error         { return h.mc().Leave(out) }
 func (h *host[M, P]) WantsToJoin() bool               { return h.mc().WantsToJoin() }
 func (h *host[M, P]) AppendKey(b []byte) []byte       { return h.mc().AppendKey(b) }

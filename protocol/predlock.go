@@ -156,10 +156,14 @@ func (n *predlockNode) view() view {
 	return v
 }
 
-func (n *predlockNode) State() State {
-	st := n.lockNode.State()
-	st.Leaving, st.Departed = n.handed, n.departed
+func (n *predlockNode) State() (st State) {
+	n.stateTo(&st)
 	return st
+}
+
+func (n *predlockNode) stateTo(st *State) {
+	n.lockNode.stateTo(st)
+	st.Leaving, st.Departed = n.handed, n.departed
 }
 
 // restart has nothing to re-arm: predlock's join has no timers.

@@ -170,9 +170,39 @@ type Output struct {
 // Reset empties the output, keeping its storage.
 func (o *Output) Reset() { o.Actions = o.Actions[:0] }
 
-func (o *Output) send(m Message) { o.Actions = append(o.Actions, Action{Kind: Send, Msg: m}) }
+func (o *Output) send(m Message) {
+	a := o.add()
+	a.Kind, a.Msg = Send, m
+}
+
+// sendNew appends the sending of a message with these fields and returns it, for the caller
+// to set the rest in place. A message built first and then appended is copied twice, and the
+// copies' wide loads wait for the narrow stores of its type and flags (a failed store
+// forward): on the seed timing model's busiest path, a forwarded join request, that wait
+// was most of the cost of sending.
+func (o *Output) sendNew(t MsgType, from, to, joiner ID) *Message {
+	a := o.add()
+	a.Kind = Send
+	m := &a.Msg
+	m.Type, m.From, m.To, m.Joiner = t, from, to, joiner
+	return m
+}
+
 func (o *Output) idle(units int64) {
-	o.Actions = append(o.Actions, Action{Kind: Idle, Units: units})
+	a := o.add()
+	a.Kind, a.Units = Idle, units
+}
+
+// add appends a zero action and returns it, to be filled in place.
+func (o *Output) add() *Action {
+	k := len(o.Actions)
+	if k < cap(o.Actions) {
+		o.Actions = o.Actions[:k+1]
+		o.Actions[k] = Action{}
+	} else {
+		o.Actions = append(o.Actions, Action{})
+	}
+	return &o.Actions[k]
 }
 
 // State is what a global observer may read of a node.
@@ -212,6 +242,8 @@ type Node interface {
 	Serve(out *Output) (bool, error)
 	// State returns the observable state.
 	State() State
+	// stateTo writes State into *st (machine.stateTo); only the Stepper needs it.
+	stateTo(st *State)
 	// Leave starts the node's graceful departure (ErrNoLeave for variants without one).
 	Leave(out *Output) error
 	// WantsToJoin reports whether the node's loop should call Start now.

@@ -88,9 +88,25 @@ func newLockNode(c Config) lockNode {
 	return lockNode{peer: newPeer(c), connected: c.Member}
 }
 
-func (n *lockNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.connected,
-		Waiting: n.waiting, Locked: n.locked, Queue: n.queue.Len(), Failed: n.refused, Refused: n.refused}
+func (n *lockNode) State() (st State) {
+	n.stateTo(&st)
+	return st
+}
+
+// stateTo writes State into *st field by field, as the Stepper wants it (machine.stateTo).
+// The flags are copied one at a time, with other stores between them: copied in a row, the
+// compiler loads neighbouring flags as one wider word, and that load waits for the separate
+// byte stores the step has just made to them (a failed store forward), as long as the rest
+// of stateTo takes.
+func (n *lockNode) stateTo(st *State) {
+	st.ID, st.Left, st.Right = n.id, n.left, n.right
+	st.Connected = n.connected
+	st.Failed = n.refused
+	st.Waiting = n.waiting
+	st.Refused = n.refused
+	st.Locked = n.locked
+	st.Leaving, st.Departed, st.LeaveFailed = false, false, false
+	st.Queue = n.queue.Len()
 }
 
 func (n *lockNode) WantsToJoin() bool { return !n.connected && !n.waiting && !n.refused }

@@ -95,7 +95,7 @@ func (s *Stepper) run(n Node, in *Input, yield func(*Ready) bool) {
 		// Field by field: a composite literal would build the Ready on the stack and copy it.
 		rd := &s.rd
 		rd.Actions, rd.Served, rd.Err = s.out.Actions, served, err
-		rd.State = n.State()
+		n.stateTo(&rd.State)
 		if !yield(rd) || err != nil || in.Hold || in.Kind == InputServe || rd.State.Queue == 0 {
 			return
 		}

@@ -134,11 +134,19 @@ func newRetryNode(c Config) retryNode {
 	return n
 }
 
-func (n *retryNode) State() State {
-	return State{ID: n.id, Left: n.left, Right: n.right, Connected: n.jphase == jConnected && n.lphase != lDeparted,
-		Waiting: n.jphase == jConnecting || n.jphase == jWelcomed || n.jphase == jAborting, Locked: n.ophase != oFree,
-		Queue: n.queue.Len(), Failed: n.jphase == jFailed || n.jphase == jAborting, Leaving: n.lphase >= lHanded,
-		Departed: n.lphase == lDeparted, LeaveFailed: n.leaveFailed, Refused: n.refused}
+func (n *retryNode) State() (st State) {
+	n.stateTo(&st)
+	return st
+}
+
+func (n *retryNode) stateTo(st *State) {
+	st.ID, st.Left, st.Right, st.Queue = n.id, n.left, n.right, n.queue.Len()
+	st.Connected = n.jphase == jConnected && n.lphase != lDeparted
+	st.Waiting = n.jphase == jConnecting || n.jphase == jWelcomed || n.jphase == jAborting
+	st.Locked = n.ophase != oFree
+	st.Failed = n.jphase == jFailed || n.jphase == jAborting
+	st.Leaving, st.Departed = n.lphase >= lHanded, n.lphase == lDeparted
+	st.LeaveFailed, st.Refused = n.leaveFailed, n.refused
 }
 
 func (n *retryNode) WantsToJoin() bool { return n.jphase == jIdle }

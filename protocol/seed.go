@@ -25,7 +25,7 @@ func (n *seedNode) Start(out *Output) error {
 	if n.contact == None {
 		return ErrMissingNeighbour
 	}
-	out.send(Message{Type: Connect, From: n.id, To: n.contact, Joiner: n.id})
+	out.sendNew(Connect, n.id, n.contact, n.id)
 	n.waiting, n.locked = true, true
 	return nil
 }
@@ -55,8 +55,8 @@ func (n *seedNode) Step(m Message, out *Output) error {
 		n.queue.push(m.Joiner)
 	case ChangeNeighbour:
 		n.setSide(m.Neighbour)
-		out.send(Message{Type: NewNeighbour, From: n.id, To: m.Neighbour, Joiner: m.Neighbour, Neighbour: n.id,
-			Data: n.handoffTo(m.Neighbour)})
+		nm := out.sendNew(NewNeighbour, n.id, m.Neighbour, m.Neighbour)
+		nm.Neighbour, nm.Data = n.id, n.handoffTo(m.Neighbour)
 	case NewNeighbour:
 		n.setSide(m.Neighbour)
 		n.accept(m.Data)
@@ -64,8 +64,8 @@ func (n *seedNode) Step(m Message, out *Output) error {
 			// As the original: even a connected node unlocks and announces itself again.
 			was := n.connected
 			n.connected, n.waiting, n.locked = true, false, false
-			out.send(Message{Type: SuccessJoin, From: n.id, To: n.left, Joiner: n.id})
-			out.send(Message{Type: SuccessJoin, From: n.id, To: n.right, Joiner: n.id})
+			out.sendNew(SuccessJoin, n.id, n.left, n.id)
+			out.sendNew(SuccessJoin, n.id, n.right, n.id)
 			if !was {
 				n.joined(n.view(), out)
 			}
@@ -101,7 +101,7 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 		return true, ErrMissingNeighbour
 	}
 	if k > n.right && n.right > n.id {
-		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.right, Joiner: k})
+		out.sendNew(ConnectRedirect, n.id, n.right, k)
 		n.locked = false
 		return true, nil
 	}
@@ -109,19 +109,20 @@ func (n *seedNode) Serve(out *Output) (bool, error) {
 		return true, ErrMissingNeighbour
 	}
 	if k < n.left && n.left < n.id {
-		out.send(Message{Type: ConnectRedirect, From: n.id, To: n.left, Joiner: k})
+		out.sendNew(ConnectRedirect, n.id, n.left, k)
 		n.locked = false
 		return true, nil
 	}
 	switch {
 	case k > n.id:
-		out.send(Message{Type: ChangeNeighbour, From: n.id, To: n.right, Joiner: k, Neighbour: k})
+		out.sendNew(ChangeNeighbour, n.id, n.right, k).Neighbour = k
 		n.right = k
-		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id})
+		out.sendNew(NewNeighbour, n.id, k, k).Neighbour = n.id
 	case k < n.id:
-		out.send(Message{Type: ChangeNeighbour, From: n.id, To: n.left, Joiner: k, Neighbour: k})
+		out.sendNew(ChangeNeighbour, n.id, n.left, k).Neighbour = k
 		n.left = k
-		out.send(Message{Type: NewNeighbour, From: n.id, To: k, Joiner: k, Neighbour: n.id, Data: n.handoffTo(k)})
+		nm := out.sendNew(NewNeighbour, n.id, k, k)
+		nm.Neighbour, nm.Data = n.id, n.handoffTo(k)
 	}
 	// The node stays locked until a success_join arrives.
 	return true, nil

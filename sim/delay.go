@@ -79,6 +79,10 @@ type sampler struct {
 	steps    int64 // uniform-int: number of possible values
 	mu       float64
 	maxDelay float64
+	// unit is the timing unit that drawUnits counts in; minUnits and stepUnits are Min and
+	// the step in units when a uniform-int delay is whole units (0 otherwise).
+	unit                int64
+	minUnits, stepUnits int64
 }
 
 const (
@@ -117,7 +121,7 @@ func (d Delay) inEffect(unit int64) Delay {
 }
 
 func newSampler(d Delay, unit int64) sampler {
-	s := sampler{d: d, maxDelay: float64(math.MaxInt64 / 4)}
+	s := sampler{d: d, maxDelay: float64(math.MaxInt64 / 4), unit: unit}
 	switch d.Kind {
 	case "constant":
 		s.kind = sConstant
@@ -127,6 +131,9 @@ func newSampler(d Delay, unit int64) sampler {
 		s.kind = sUniformInt
 		s.step = d.stepInEffect(unit)
 		s.steps = (d.Max-d.Min)/s.step + 1
+		if unit > 0 && d.Min%unit == 0 && s.step%unit == 0 {
+			s.minUnits, s.stepUnits = d.Min/unit, s.step/unit
+		}
 	case "exponential":
 		s.kind = sExponential
 	case "lognormal":
@@ -155,4 +162,14 @@ func (s *sampler) draw(r *rand.Rand) int64 {
 		v = 1
 	}
 	return v
+}
+
+// drawUnits is draw rounded up to whole units, as the seed timing model's blocking send
+// takes it: the same draw from r, and the same result. A uniform-int delay in whole units
+// gives its units without a division, which cost a noticeable share of every send.
+func (s *sampler) drawUnits(r *rand.Rand) int64 {
+	if s.kind == sUniformInt && s.stepUnits > 0 {
+		return s.minUnits + s.stepUnits*r.Int64N(s.steps)
+	}
+	return (s.draw(r) + s.unit - 1) / s.unit
 }

@@ -23,6 +23,9 @@ const (
 func (a *item) kind() evKind { return evKind(a.arg >> argBits) }
 func (a *item) idx() int32   { return int32(a.arg & argMask) }
 
+// setIdx changes the item's index, keeping its kind and its place in the queue.
+func (a *item) setIdx(i int32) { a.arg = a.arg&^argMask | uint32(i) }
+
 func (a *item) before(b *item) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }

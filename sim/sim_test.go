@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -226,6 +227,35 @@ func TestDelaySamplers(t *testing.T) {
 	}
 }
 
+// drawUnits, the seed timing model's draw in whole units, is the draw rounded up, from the
+// same stream: with and without its shortcut for uniform-int delays in whole units.
+func TestDrawUnitsIsDrawRoundedUp(t *testing.T) {
+	const ms = 1_000_000
+	for _, d := range []Delay{
+		{Kind: "uniform-int", Min: ms, Max: 10 * ms},                   // whole units: the shortcut
+		{Kind: "uniform-int", Min: 3 * ms, Max: 40 * ms, Step: 2 * ms}, // a step of two units
+		{Kind: "uniform-int", Min: ms / 2, Max: 10 * ms},               // half a unit off
+		{Kind: "uniform-int", Min: ms, Max: 10 * ms, Step: ms / 3},     // a step below the unit
+		{Kind: "uniform", Min: ms, Max: 5 * ms},
+		{Kind: "constant", Value: 2*ms + 1},
+		{Kind: "exponential", Mean: ms},
+	} {
+		t.Run(d.String(), func(t *testing.T) {
+			if err := d.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := newSampler(d, ms)
+			r1, r2 := newStream(7, streamDelay), newStream(7, streamDelay)
+			for k := range 5000 {
+				want := (s.draw(r1) + ms - 1) / ms
+				if got := s.drawUnits(r2); got != want {
+					t.Fatalf("draw %d: drawUnits = %d, want %d", k, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestQueueOrder(t *testing.T) {
 	var q queue
 	r := newStream(3, 0)
@@ -284,5 +314,30 @@ func TestQueueRenumbersWithoutReordering(t *testing.T) {
 	want := []int32{0, 3, 6, 9, 12, 15, 18, 1, 4, 7, 10, 13, 16, 19, 2, 5, 8, 11, 14, 17}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("order %v, want %v", got, want)
+	}
+}
+
+// TestSetStateCopiesEveryField holds setState, which copies a node's state field by field, to
+// every field protocol.State has: a field added there and missed here would go unobserved.
+func TestSetStateCopiesEveryField(t *testing.T) {
+	var src protocol.State
+	v := reflect.ValueOf(&src).Elem()
+	for k := 0; k < v.NumField(); k++ {
+		f := v.Field(k)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(k + 1))
+		case reflect.Uint64:
+			f.SetUint(uint64(k + 1))
+		default:
+			t.Fatalf("protocol.State.%s: a field of kind %v that this test cannot set", v.Type().Field(k).Name, f.Kind())
+		}
+	}
+	var dst protocol.State
+	setState(&dst, &src)
+	if dst != src {
+		t.Errorf("setState copied %+v, want %+v", dst, src)
 	}
 }

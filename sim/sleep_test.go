@@ -125,11 +125,36 @@ func TestSleepingLoopsMatchPolling(t *testing.T) {
 	}
 }
 
-// sameState lists protocol.State's fields by hand; a field added to State must be added there.
-func TestSameStateCoversState(t *testing.T) {
+// sameFlags lists protocol.State's fields by hand; a field added to State must be added there.
+func TestSameFlagsCoversState(t *testing.T) {
 	if n := reflect.TypeOf(protocol.State{}).NumField(); n != 12 {
-		t.Fatalf("protocol.State has %d fields; sameState compares 11 of 12 (all but ID): update it", n)
+		t.Fatalf("protocol.State has %d fields; sameFlags compares 10 of 12 (all but ID and Queue, which observe compares itself): update it", n)
 	}
+}
+
+// Large rings keep hundreds of loops asleep in one group, and a group with a woken member near
+// its front hands the rest over by taking the place of the group pushed after it (takeOver):
+// that too must leave every run as polling runs it.
+func TestSleepingLoopsMatchPollingLarge(t *testing.T) {
+	seeds := 6
+	if *long {
+		seeds = 60
+	}
+	takeOvers := 0
+	for k := range seeds {
+		cfg := DefaultConfig()
+		cfg.Scenario, cfg.Nodes, cfg.Seed = "advanced", []int{120, 300, 700}[k%3], uint64(k+1)
+		cfg.Horizon = 400 * cfg.Unit
+		want, _, _ := runHash(t, cfg, true)
+		got := runHashWith(t, cfg, func(s *Sim) {}, func(s *Sim, _ *Result) { takeOvers += s.sl.takeOvers })
+		if got != want {
+			t.Fatalf("seed %d (advanced n=%d): trace or result differs from polling", cfg.Seed, cfg.Nodes)
+		}
+	}
+	if takeOvers == 0 {
+		t.Fatal("no group took another's place: the test no longer covers takeOver")
+	}
+	t.Logf("%d seeds identical; %d take-overs", seeds, takeOvers)
 }
 
 // A group of sleepers stands between the pushes before and after it at the same instant,
