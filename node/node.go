@@ -62,12 +62,17 @@ type Config struct {
 
 	Protocol string
 	Bits     uint
-	// Timeout and Retries tune the variants that retry (predlock-retry; the others ignore
-	// them): a node waits Timeout for an answer, doubling the wait with every attempt that
-	// brings no progress, and gives up after Retries such attempts in a row. Zero: the
-	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries).
+	// Timeout and Retries tune the variants that retry (predlock-retry, repair; the others
+	// ignore them): a node waits Timeout for an answer, doubling the wait with every attempt
+	// that brings no progress, and gives up after Retries such attempts in a row. Zero: the
+	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries). repair also
+	// presumes a peer dead when two probes in a row go unanswered for Timeout each.
 	Timeout time.Duration
 	Retries int
+	// Stabilize is the stabilization period of the variants that repair crashed neighbours
+	// (protocol.Variant.Repairs; the others have no stabilization). Zero: the variant's
+	// default (protocol.DefaultStabilize).
+	Stabilize time.Duration
 	// The DHT layer. FingerPeriod is how often the node refreshes one routing shortcut;
 	// 0 never (routing then follows right pointers), as in protocol.Config, so that nodes
 	// started for join experiments send nothing but the join protocol; DefaultFingerPeriod
@@ -286,6 +291,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Timeout < 0 || cfg.Retries < 0 {
 		return nil, fmt.Errorf("timeout %v and retries %d must not be negative", cfg.Timeout, cfg.Retries)
 	}
+	if cfg.Stabilize < 0 {
+		return nil, fmt.Errorf("stabilization period %v must not be negative", cfg.Stabilize)
+	}
 	switch {
 	case cfg.FingerPeriod < 0:
 		return nil, fmt.Errorf("finger period %v must not be negative", cfg.FingerPeriod)
@@ -351,7 +359,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
 		Timeout: int64(cfg.Timeout), Retries: cfg.Retries,
 		FingerPeriod: int64(cfg.FingerPeriod), HopBudget: cfg.HopBudget, OpTimeout: int64(cfg.OpTimeout),
-		Replicas: cfg.Replicas}
+		Replicas: cfg.Replicas, Stabilize: int64(cfg.Stabilize)}
 	switch {
 	case cfg.Join != "":
 		pc.Contact = contact.ID
