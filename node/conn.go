@@ -142,6 +142,8 @@ func (n *Node) serveConn(c net.Conn) {
 				Identity: Identity{Bits: uint8(n.cfg.Bits), Protocol: n.cfg.Protocol}})
 		case FrameStatusRequest:
 			err = n.reply(fio.w, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
+		case FrameStoreRequest:
+			err = n.serveStore(fio.w, f.StoreFrom)
 		default:
 			err = fmt.Errorf("%w: a node does not take %s frames", ErrMalformed, f.Type)
 			n.refuse(fio.w, err)

@@ -227,6 +227,7 @@ const (
 	inRequest                       // a client's key-value operation
 	inItems                         // an observer asks for the stored keys
 	inReplicas                      // an observer asks for the copies kept for predecessors
+	inStore                         // an observer asks for both, keys first
 )
 
 // armedTimer is a wall-clock timer for a protocol timer. Maintenance timers, and those
@@ -756,6 +757,9 @@ func (n *Node) handle(in *input) {
 	case inItems:
 		in.items <- slices.Clone(n.p.Items())
 	case inReplicas:
+		in.items <- slices.Clone(n.p.Replicas())
+	case inStore:
+		in.items <- slices.Clone(n.p.Items())
 		in.items <- slices.Clone(n.p.Replicas())
 	}
 }
