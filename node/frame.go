@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/dhtexp/dhtexp/protocol"
@@ -94,6 +95,10 @@ type Frame struct {
 	// the receiver can reach nodes it only hears about.
 	Msg                       protocol.Message
 	JoinerAddr, NeighbourAddr string
+	// SuccAddrs are, likewise, where the IDs of Msg.Data.Succs listen, in their order; nil
+	// when the sender knows none of them. A node that adopts a successor list can reach
+	// only successors it has an address for.
+	SuccAddrs []string
 	// More: the message goes on in the next frame on the connection. A message whose
 	// handoff items do not fit in one frame travels as several frames, each with the whole
 	// message and a share of Msg.Data.Items; only the last has More unset (AppendMessage).
@@ -285,7 +290,7 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 			dst, err = appendString(dst, f.NeighbourAddr)
 		}
 		if err == nil {
-			dst, err = appendData(dst, m.Data, f.More)
+			dst, err = appendData(dst, m.Data, f.More, f.SuccAddrs)
 		}
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
@@ -426,15 +431,21 @@ const (
 	dataPresent = 1 << iota
 	dataMore
 	dataSuccs // a successor list follows the items (protocol.Data.Succs; version 4)
-	dataKnown = dataPresent | dataMore | dataSuccs
+	// dataSuccAddrs: the successors' addresses follow their IDs (Frame.SuccAddrs). Without
+	// it a message is the size protocol.Message.WireSize counts with empty addresses.
+	dataSuccAddrs
+	dataKnown = dataPresent | dataMore | dataSuccs | dataSuccAddrs
 )
 
-func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
+func appendData(dst []byte, d *protocol.Data, more bool, succAddrs []string) ([]byte, error) {
 	if d == nil {
-		if more {
-			return dst, fmt.Errorf("%w: a message with no data cannot go on in another frame", ErrMalformed)
+		if more || succAddrs != nil {
+			return dst, fmt.Errorf("%w: a message with no data cannot go on in another frame or name successors", ErrMalformed)
 		}
 		return append(dst, 0), nil
+	}
+	if succAddrs != nil && (len(succAddrs) != len(d.Succs) || len(d.Succs) == 0) {
+		return dst, fmt.Errorf("%w: %d successor addresses for %d successors", ErrMalformed, len(succAddrs), len(d.Succs))
 	}
 	flags := byte(dataPresent)
 	if more {
@@ -442,6 +453,9 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 	}
 	if len(d.Succs) > 0 {
 		flags |= dataSuccs
+	}
+	if succAddrs != nil {
+		flags |= dataSuccAddrs
 	}
 	if len(d.Items)+len(d.Replicas) > 0xffff {
 		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items)+len(d.Replicas))
@@ -465,6 +479,11 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 		dst = append(dst, byte(len(d.Succs)))
 		for _, id := range d.Succs {
 			dst = binary.BigEndian.AppendUint64(dst, uint64(id))
+		}
+		for _, addr := range succAddrs {
+			if dst, err = appendString(dst, addr); err != nil {
+				return dst, err
+			}
 		}
 	}
 	return dst, nil
@@ -634,7 +653,7 @@ func sameMessage(a, b *Frame) bool {
 	ad, bd := am.Data, bm.Data
 	am.Data, bm.Data = nil, nil
 	return a.From == b.From && a.Addr == b.Addr && am == bm &&
-		a.JoinerAddr == b.JoinerAddr && a.NeighbourAddr == b.NeighbourAddr &&
+		a.JoinerAddr == b.JoinerAddr && a.NeighbourAddr == b.NeighbourAddr && slices.Equal(a.SuccAddrs, b.SuccAddrs) &&
 		ad.Key == bd.Key && string(ad.Value) == string(bd.Value)
 }
 
@@ -749,20 +768,22 @@ func (d *decoder) bytes(what string) []byte {
 	return append([]byte(nil), v...)
 }
 
-// data reads a message's data section and its More flag.
-func (d *decoder) data() (*protocol.Data, bool) {
+// data reads a message's data section, its More flag and the successors' addresses (nil
+// when the frame has none).
+func (d *decoder) data() (*protocol.Data, bool, []string) {
 	flags := d.u8("data flags")
 	if flags&^dataKnown != 0 {
 		d.fail("unknown data flags %#x", flags&^dataKnown)
 	}
 	if flags&dataPresent == 0 {
-		if flags&dataMore != 0 {
-			d.fail("a message with no data goes on in another frame")
+		if flags != 0 {
+			d.fail("data flags %#x without data", flags)
 		}
-		return nil, false
+		return nil, false, nil
 	}
 	data := &protocol.Data{Key: string(d.bytes("data key")), Value: d.bytes("data value")}
 	data.Items, data.Replicas = d.items()
+	var succAddrs []string
 	if flags&dataSuccs != 0 {
 		k := int(d.u8("successor count"))
 		if k == 0 {
@@ -777,11 +798,19 @@ func (d *decoder) data() (*protocol.Data, bool) {
 				data.Succs[i] = d.id("successor ID")
 			}
 		}
+		if d.err == nil && flags&dataSuccAddrs != 0 {
+			succAddrs = make([]string, k)
+			for i := range succAddrs {
+				succAddrs[i] = d.str("successor address")
+			}
+		}
+	} else if flags&dataSuccAddrs != 0 {
+		d.fail("successor addresses without successors")
 	}
 	if d.err != nil {
-		return nil, false
+		return nil, false, nil
 	}
-	return data, flags&dataMore != 0
+	return data, flags&dataMore != 0, succAddrs
 }
 
 // items reads an item count and that many items: the stored ones, then the replicas.
@@ -862,7 +891,7 @@ func decodeBody(b []byte) (Frame, error) {
 			To: d.id("addressee"), Joiner: d.id("joiner"), Neighbour: d.id("neighbour"), Key: d.id("key"), Op: d.u64("op")}
 		f.JoinerAddr = d.str("joiner address")
 		f.NeighbourAddr = d.str("neighbour address")
-		f.Msg.Data, f.More = d.data()
+		f.Msg.Data, f.More, f.SuccAddrs = d.data()
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
 		f.Identity = Identity{ID: f.From, Addr: f.Addr, Bits: d.u8("bits"), Protocol: d.str("protocol")}

@@ -710,6 +710,9 @@ func (n *Node) handle(in *input) {
 			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			for i, addr := range f.SuccAddrs {
+				n.learn(f.Msg.Data.Succs[i], addr)
+			}
 			n.noteRefusal(f)
 			switch {
 			case n.leaving:
@@ -919,6 +922,18 @@ func (n *Node) send(m protocol.Message) {
 	}
 	f := Frame{Type: FrameMessage, From: n.id, Addr: n.addr, Msg: m,
 		JoinerAddr: n.addrOf(m.Joiner), NeighbourAddr: n.addrOf(m.Neighbour)}
+	if m.Data != nil && len(m.Data.Succs) > 0 {
+		// The receiver may adopt the list: it must be able to reach every entry.
+		addrs := make([]string, len(m.Data.Succs))
+		known := false
+		for i, id := range m.Data.Succs {
+			addrs[i] = n.addrOf(id)
+			known = known || addrs[i] != ""
+		}
+		if known {
+			f.SuccAddrs = addrs
+		}
+	}
 	b, err := AppendMessage(nil, &f)
 	if err != nil {
 		n.drop(&m, err.Error())
