@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dhtexp/dhtexp/node"
@@ -170,6 +171,10 @@ func (cl *cluster) churn(ctx context.Context, r *rand.Rand) (*Churn, error) {
 		if err := cl.start(p, "--join", contact.addr); err != nil {
 			return nil, err
 		}
+		// Up once it answers: every live node is polled from now on.
+		if _, err := cl.waitUp(ctx, p, 10*time.Second); err != nil {
+			return nil, err
+		}
 		c.Started = append(c.Started, p.id)
 	}
 	c.End = time.Now()
@@ -305,21 +310,36 @@ func (cl *cluster) checkKeys(ctx context.Context, sts []node.Status, keys []kv, 
 		return kc, nil
 	}
 	kc.Got = true
-	for _, k := range keys {
-		if len(inRing) == 0 {
-			kc.Unreachable++
-			continue
-		}
-		p := inRing[r.IntN(len(inRing))]
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		rep, err := p.client.KV(qctx, node.KVRequest{Kind: protocol.OpGet, Key: k.key})
-		cancel()
-		if ctx.Err() != nil {
-			return kc, ctx.Err()
-		}
-		if err != nil || rep.Status != protocol.StatusOK || !bytes.Equal(rep.Value, []byte(k.value)) {
-			kc.Unreachable++
-		}
+	if len(inRing) == 0 {
+		kc.Unreachable = len(keys)
+		return kc, nil
 	}
-	return kc, nil
+	// A few at a time, each on a connection of its own: on a broken ring every get may wait
+	// for the node's operation timeout.
+	via := make([]*proc, len(keys))
+	for i := range keys {
+		via[i] = inRing[r.IntN(len(inRing))]
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 32)
+	)
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			rep, err := node.KV(qctx, via[i].addr, node.KVRequest{Kind: protocol.OpGet, Key: k.key}, node.WithSecret(o.Secret))
+			if err != nil || rep.Status != protocol.StatusOK || !bytes.Equal(rep.Value, []byte(k.value)) {
+				mu.Lock()
+				kc.Unreachable++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return kc, ctx.Err()
 }
