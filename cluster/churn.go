@@ -69,6 +69,9 @@ func (cl *cluster) keysAndChurn(ctx context.Context, res *Result) (*Result, erro
 		// The copies are made after the put's answer (and by stabilization): the churn
 		// starts from a ring that holds them all.
 		_, _, _, kc, err := cl.settleLive(ctx, time.Now().Add(settle), keys)
+		if res, ok := cl.crashResult(ctx, res, err); ok {
+			return res, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -86,6 +89,9 @@ func (cl *cluster) keysAndChurn(ctx context.Context, res *Result) (*Result, erro
 		res.Churn, end = c, c.End
 	}
 	sts, late, correctAt, kc, err := cl.settleLive(ctx, end.Add(settle), keys)
+	if res, ok := cl.crashResult(ctx, res, err); ok {
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +289,7 @@ func (cl *cluster) checkKeys(ctx context.Context, sts []node.Status, keys []kv, 
 		items, reps, err := p.client.Store(qctx)
 		cancel()
 		if err != nil {
-			return kc, fmt.Errorf("node %v: reading its keys: %w", p.id, err)
+			return kc, cl.findCrash(fmt.Errorf("node %v: reading its keys: %w", p.id, err))
 		}
 		for _, it := range slices.Concat(items, reps) {
 			if v, ok := value[it.Key]; ok && v == string(it.Value) {

@@ -132,6 +132,7 @@ type proc struct {
 	exited  chan struct{}
 	waitErr error
 	killed  bool // by the churn, with SIGKILL
+	crashed bool // exited by itself while the cluster ran (its log says why)
 	churned bool // started during the churn
 }
 
@@ -324,6 +325,9 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 	} else {
 		sts, late, err = cl.settle(ctx, res.JoinSignal.Add(o.Deadline))
 	}
+	if res, ok := cl.crashResult(ctx, res, err); ok {
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +338,23 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 		return res, nil
 	}
 	return cl.keysAndChurn(ctx, res)
+}
+
+// crashResult makes a node process that exited by itself the run's outcome, crash, judged
+// over the nodes still alive: a result, not an error of the cluster.
+func (cl *cluster) crashResult(ctx context.Context, res *Result, err error) (*Result, bool) {
+	var c *crashedNode
+	if !errors.As(err, &c) {
+		return nil, false
+	}
+	sts, perr := cl.poll(ctx)
+	if perr != nil {
+		sts = nil
+	}
+	res.Settled = time.Now()
+	cl.judge(res, sts, true)
+	res.Outcome, res.Detail = observe.OutcomeCrash, c.Error()
+	return res, true
 }
 
 // judge fills in the outcome and the joins from the statuses of the live nodes.
@@ -458,9 +479,33 @@ func (cl *cluster) query(ctx context.Context, p *proc) (node.Status, error) {
 	return p.client.Status(qctx)
 }
 
-// live lists the nodes not killed by the churn.
+// live lists the nodes neither killed by the churn nor crashed.
 func (cl *cluster) live() []*proc {
-	return slices.DeleteFunc(slices.Clone(cl.procs), func(p *proc) bool { return p.killed })
+	return slices.DeleteFunc(slices.Clone(cl.procs), func(p *proc) bool { return p.killed || p.crashed })
+}
+
+// crashedNode is the error of a poll that found a node process gone without being killed.
+type crashedNode struct {
+	p   *proc
+	err error
+}
+
+func (e *crashedNode) Error() string {
+	return fmt.Sprintf("node %v exited by itself (%v)", e.p.id, e.err)
+}
+
+// findCrash returns a crashedNode for a live node whose process has ended, or err.
+func (cl *cluster) findCrash(err error) error {
+	for _, p := range cl.live() {
+		select {
+		case <-p.exited:
+			p.crashed = true
+			cl.dead = append(cl.dead, p.id)
+			return &crashedNode{p: p, err: p.waitErr}
+		default:
+		}
+	}
+	return err
 }
 
 // poll reads the status of every live node, a few at a time.
@@ -482,7 +527,10 @@ func (cl *cluster) poll(ctx context.Context) ([]node.Status, error) {
 		}()
 	}
 	wg.Wait()
-	return sts, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return sts, cl.findCrash(err)
+	}
+	return sts, nil
 }
 
 // settle polls until every join has started, no message is in flight, no protocol timer
@@ -604,6 +652,9 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 			// SIGKILL left its trace without the footer that makes it readable: the run's
 			// events are the survivors'.
 			continue
+		}
+		if p.crashed && o.Log != nil {
+			fmt.Fprintf(o.Log, "cluster: node %v exited by itself; see %s\n", p.id, filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
 		}
 		err := trace.ReadEvents(p.trace, func(es []trace.Event) error {
 			events = append(events, es...)

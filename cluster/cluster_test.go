@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -108,5 +109,27 @@ results: results/c
 		if b.String() != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, b.String(), tc.want)
 		}
+	}
+}
+
+// A node process that ended without being killed is found by the poll that fails, and
+// becomes the run's crash rather than an error of the cluster; killed nodes are not polled.
+func TestFindCrash(t *testing.T) {
+	running, gone, killed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	close(gone)
+	close(killed)
+	cl := &cluster{procs: []*proc{{id: 1, exited: running}, {id: 2, exited: killed, killed: true},
+		{id: 3, exited: gone, waitErr: errors.New("exit status 2")}}}
+	poll := errors.New("node 3: connection refused")
+	err := cl.findCrash(poll)
+	var c *crashedNode
+	if !errors.As(err, &c) || c.p.id != 3 || c.Error() != "node 3 exited by itself (exit status 2)" {
+		t.Fatalf("got %v", err)
+	}
+	if live := cl.live(); len(live) != 1 || live[0].id != 1 || !slices.Equal(cl.dead, []protocol.ID{3}) {
+		t.Errorf("live %v, dead %v", live, cl.dead)
+	}
+	if err := cl.findCrash(poll); err != poll {
+		t.Errorf("no other node ended: got %v, want the poll's error", err)
 	}
 }

@@ -25,7 +25,7 @@ func Flags() []cli.Flag {
 		&cli.IntFlag{Name: "churn-kill", Usage: "after the keys, kill this many random nodes with SIGKILL, one at a time (variants that repair)"},
 		&cli.IntFlag{Name: "churn-start", Usage: "during the churn, start this many new nodes, each joining through a random live node"},
 		&cli.DurationFlag{Name: "churn-interval", DefaultText: "3 stabilization periods", Usage: "time between two churn events"},
-		&cli.IntFlag{Name: "churn-settle", Value: cluster.DefaultChurnSettle, Usage: "stabilization periods the ring has after the last churn event (and after the puts) to be right with every key copied (0: the default)"},
+		&cli.IntFlag{Name: "churn-settle", Value: cluster.DefaultChurnSettle, Usage: "stabilization periods the ring has after the last churn event (and after the puts) to be right with every key copied (0 means 20)"},
 		&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits"},
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the IDs and contacts"},
 		&cli.DurationFlag{Name: "deadline", Value: 30 * time.Second, Usage: "give the joins this long to settle"},
