@@ -653,8 +653,11 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 			// events are the survivors'.
 			continue
 		}
-		if p.crashed && o.Log != nil {
-			fmt.Fprintf(o.Log, "cluster: node %v exited by itself; see %s\n", p.id, filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
+		if p.crashed {
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "cluster: node %v exited by itself; see %s\n", p.id, filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
+			}
+			continue
 		}
 		err := trace.ReadEvents(p.trace, func(es []trace.Event) error {
 			events = append(events, es...)
