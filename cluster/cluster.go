@@ -133,7 +133,6 @@ type proc struct {
 	waitErr error
 	killed  bool // by the churn, with SIGKILL
 	crashed bool // exited by itself while the cluster ran (its log says why)
-	churned bool // started during the churn
 }
 
 // cluster is one run's processes.
@@ -246,7 +245,7 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 	// The nodes the churn starts; their contacts are drawn when they start.
 	newcomers := make([]*proc, o.ChurnStart)
 	for k := range newcomers {
-		newcomers[k] = &proc{id: idsChurn[k], addr: addrsChurn[k], contact: protocol.None, churned: true}
+		newcomers[k] = &proc{id: idsChurn[k], addr: addrsChurn[k], contact: protocol.None}
 	}
 	cl.pending = newcomers
 
