@@ -599,9 +599,12 @@ func (res *Result) Print(w io.Writer, o *Options) {
 		fmt.Fprintf(w, ", %d failed (gave up and reported it)", res.Failed)
 	}
 	if ok > 0 {
-		span := time.Duration(res.LastEnd - res.FirstStart)
-		fmt.Fprintf(w, " in %v (%.0f joins/s); latency p50 %v p99 %v max %v", span.Round(time.Microsecond),
-			float64(ok)/span.Seconds(), time.Duration(stats.NearestRank(res.Latencies, 50)).Round(time.Microsecond),
+		if res.Churn == nil {
+			// With churn the joins are spread over it on purpose: no rate.
+			span := time.Duration(res.LastEnd - res.FirstStart)
+			fmt.Fprintf(w, " in %v (%.0f joins/s)", span.Round(time.Microsecond), float64(ok)/span.Seconds())
+		}
+		fmt.Fprintf(w, "; latency p50 %v p99 %v max %v", time.Duration(stats.NearestRank(res.Latencies, 50)).Round(time.Microsecond),
 			time.Duration(stats.NearestRank(res.Latencies, 99)).Round(time.Microsecond), time.Duration(res.Latencies[ok-1]).Round(time.Microsecond))
 	}
 	fmt.Fprintln(w)
