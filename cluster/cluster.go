@@ -32,7 +32,7 @@ import (
 
 // Options describe a cluster of node processes. Run expects them checked (Validate): Members at
 // least 1, Joiners not negative, Deadline positive, Build "prebuilt" or "join", Protocol a
-// variant, and every node's ID fitting Bits.
+// variant, every node's ID fitting Bits, and churn only with a variant that repairs.
 type Options struct {
 	Members, Joiners int
 	Protocol         string
@@ -55,12 +55,68 @@ type Options struct {
 	// one for the run. The nodes get it in their environment (node.SecretEnv), never on
 	// their command lines.
 	Secret []byte
+
+	// Stabilize is the nodes' --stabilize, passed only to a variant that stabilizes (0: its
+	// default); Replicas their --replicas.
+	Stabilize time.Duration
+	Replicas  int
+	// Keys are put through random nodes once the joins have settled, and judged at the end:
+	// each must be reachable and have min(Replicas+1, live nodes) live copies.
+	Keys int
+	// Churn, after the keys: ChurnKill nodes are killed with SIGKILL and ChurnStart new
+	// nodes join through a random live node, one event every ChurnInterval (0: three
+	// stabilization periods), in a seeded order. The ring then has ChurnSettle stabilization
+	// periods after the last event to become correct with every key replicated.
+	ChurnKill, ChurnStart int
+	ChurnInterval         time.Duration
+	ChurnSettle           int
+}
+
+// DefaultChurnSettle is how many stabilization periods a ring has to repair itself after
+// churn, as the simulator's churn settle (sim.Churn.Settle).
+const DefaultChurnSettle = 20
+
+// churn reports whether the run has churn.
+func (o *Options) churn() bool { return o.ChurnKill > 0 || o.ChurnStart > 0 }
+
+// period is the stabilization period in effect.
+func (o *Options) period() time.Duration {
+	if o.Stabilize > 0 {
+		return o.Stabilize
+	}
+	return time.Duration(protocol.DefaultStabilize)
+}
+
+// interval is the time between two churn events.
+func (o *Options) interval() time.Duration {
+	if o.ChurnInterval > 0 {
+		return o.ChurnInterval
+	}
+	return 3 * o.period()
+}
+
+// repairs reports whether the variant stabilizes (protocol.Variant.Repairs).
+func (o *Options) repairs() bool {
+	v, err := protocol.Lookup(o.Protocol)
+	return err == nil && v.Repairs
 }
 
 // spec is the cluster's parameters as the manifest records them.
 func (o *Options) spec() string {
-	return fmt.Sprintf("# dhtexp cluster\nmembers = %d\njoiners = %d\nprotocol = %q\nbits = %d\nseed = %d\ndeadline = %q\nbuild = %q\npeer_timeout = %q\ntimeout = %q\nretries = %d\n",
+	s := fmt.Sprintf("# dhtexp cluster\nmembers = %d\njoiners = %d\nprotocol = %q\nbits = %d\nseed = %d\ndeadline = %q\nbuild = %q\npeer_timeout = %q\ntimeout = %q\nretries = %d\n",
 		o.Members, o.Joiners, o.Protocol, o.Bits, o.Seed, o.Deadline, o.Build, o.PeerTimeout, o.Timeout, o.Retries)
+	// Written only when set, so that the spec hash of a run without them stays what it was.
+	if o.repairs() {
+		s += fmt.Sprintf("stabilize = %q\n", o.period())
+	}
+	if o.Replicas != 0 || o.Keys != 0 {
+		s += fmt.Sprintf("replicas = %d\nkeys = %d\n", o.Replicas, o.Keys)
+	}
+	if o.churn() {
+		s += fmt.Sprintf("churn_kill = %d\nchurn_start = %d\nchurn_interval = %q\nchurn_settle = %d\n",
+			o.ChurnKill, o.ChurnStart, o.interval(), o.ChurnSettle)
+	}
+	return s
 }
 
 // proc is one node process.
@@ -75,6 +131,8 @@ type proc struct {
 	stdin   io.WriteCloser
 	exited  chan struct{}
 	waitErr error
+	killed  bool // by the churn, with SIGKILL
+	crashed bool // exited by itself while the cluster ran (its log says why)
 }
 
 // cluster is one run's processes.
@@ -83,6 +141,9 @@ type cluster struct {
 	ring  protocol.Ring
 	procs []*proc
 	byID  map[protocol.ID]*proc
+	dead  []protocol.ID // killed by the churn
+	// pending are the nodes the churn will start, not yet in procs.
+	pending []*proc
 }
 
 // Run starts the cluster's node processes, lets the joiners join at once, judges the ring
@@ -116,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // Result is what a cluster run found out.
 type Result struct {
-	Statuses    []node.Status
+	Statuses    []node.Status // of the nodes alive at the end
 	Outcome     string
 	Detail      string
 	Violation   string // the safety property broken in the final state, if any
@@ -124,10 +185,23 @@ type Result struct {
 	Late        bool      // the deadline passed before the ring was quiet
 	JoinSignal  time.Time // when the joiners were told to join
 	Settled     time.Time
-	Latencies   []int64 // successful joins, sorted
+	Joins       int     // joiners alive at the end (with churn, those started during it too)
+	Latencies   []int64 // their successful joins, sorted
 	Failed      int     // joiners that gave up and reported it
 	FirstStart  int64   // Unix ns when the first joiner started its join; 0 when none did
 	LastEnd     int64   // Unix ns when the last successful join ended
+
+	Keys  *KeyCheck // with Options.Keys: the keys as judged at the end
+	Churn *Churn    // with churn: what it did and how the ring recovered
+}
+
+// Churn is what the churn did and how the ring came through it.
+type Churn struct {
+	Killed, Started []protocol.ID
+	Start, End      time.Time // the first and the last event
+	// RingCorrect is when the ring of live nodes was first seen correct after the last event
+	// (and stayed so until the end); zero when it never was.
+	RingCorrect time.Time
 }
 
 func (cl *cluster) run(ctx context.Context) (*Result, error) {
@@ -147,16 +221,33 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 	}
 	members := slices.Clone(ids[:o.Members])
 	slices.Sort(members)
-	addrs, err := FreePorts(len(ids))
+	// The churn's newcomers' IDs come after, so that the IDs of a run without churn are
+	// what they were.
+	idsChurn := make([]protocol.ID, 0, o.ChurnStart)
+	for len(idsChurn) < o.ChurnStart {
+		id := protocol.ID(r.Uint64N(cl.ring.Size()))
+		if !seen[id] {
+			seen[id] = true
+			idsChurn = append(idsChurn, id)
+		}
+	}
+	addrs, err := FreePorts(len(ids) + o.ChurnStart)
 	if err != nil {
 		return nil, err
 	}
+	addrsChurn := addrs[len(ids):]
 	for i, id := range members {
 		cl.add(&proc{id: id, addr: addrs[i], member: true, contact: protocol.None})
 	}
 	for k, id := range ids[o.Members:] {
 		cl.add(&proc{id: id, addr: addrs[o.Members+k], contact: members[r.IntN(len(members))]})
 	}
+	// The nodes the churn starts; their contacts are drawn when they start.
+	newcomers := make([]*proc, o.ChurnStart)
+	for k := range newcomers {
+		newcomers[k] = &proc{id: idsChurn[k], addr: addrsChurn[k], contact: protocol.None}
+	}
+	cl.pending = newcomers
 
 	// The members.
 	m := len(members)
@@ -223,22 +314,62 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 		}
 	}
 
-	sts, late, err := cl.settle(ctx, res.JoinSignal.Add(o.Deadline))
+	var (
+		sts  []node.Status
+		late bool
+	)
+	if o.repairs() {
+		// Stabilization never goes quiet: the ring has settled once it is right and stays so.
+		sts, late, _, _, err = cl.settleLive(ctx, res.JoinSignal.Add(o.Deadline), nil)
+	} else {
+		sts, late, err = cl.settle(ctx, res.JoinSignal.Add(o.Deadline))
+	}
+	if res, ok := cl.crashResult(ctx, res, err); ok {
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Settled = time.Now()
-	res.Statuses, res.Late = sts, late
-	res.Outcome, res.Detail, res.RingCorrect = node.Classify(sts, cl.ring, late)
-	states := make([]protocol.State, len(sts))
-	for i := range sts {
-		states[i] = sts[i].State()
+	cl.judge(res, sts, late)
+	if (o.Keys == 0 && !o.churn()) || res.Outcome != observe.OutcomeOK {
+		// A ring that did not form is the run's outcome: nothing is put into it.
+		return res, nil
 	}
-	if v := observe.CheckSafety(states, cl.ring); v != nil {
+	return cl.keysAndChurn(ctx, res)
+}
+
+// crashResult makes a node process that exited by itself the run's outcome, crash, judged
+// over the nodes still alive: a result, not an error of the cluster.
+func (cl *cluster) crashResult(ctx context.Context, res *Result, err error) (*Result, bool) {
+	var c *crashedNode
+	if !errors.As(err, &c) {
+		return nil, false
+	}
+	sts, perr := cl.poll(ctx)
+	if perr != nil {
+		sts = nil
+	}
+	res.Settled = time.Now()
+	cl.judge(res, sts, true)
+	res.Outcome, res.Detail = observe.OutcomeCrash, c.Error()
+	return res, true
+}
+
+// judge fills in the outcome and the joins from the statuses of the live nodes.
+func (cl *cluster) judge(res *Result, sts []node.Status, late bool) {
+	res.Statuses, res.Late = sts, late
+	res.Outcome, res.Detail, res.RingCorrect = node.ClassifyLive(sts, cl.dead, cl.ring, late)
+	if v := node.CheckLive(sts, cl.dead, cl.ring); v != nil {
 		res.Violation = v.Property
 	}
 	// Only the joiners count: with --build join the members joined too, one at a time.
-	for _, s := range sts[m:] {
+	res.Joins, res.Failed, res.FirstStart, res.LastEnd, res.Latencies = 0, 0, 0, 0, nil
+	for _, s := range sts {
+		if p := cl.byID[s.ID]; p == nil || p.member {
+			continue
+		}
+		res.Joins++
 		if s.Failed && !s.Connected {
 			res.Failed++
 		}
@@ -254,7 +385,6 @@ func (cl *cluster) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	slices.Sort(res.Latencies)
-	return res, nil
 }
 
 func (cl *cluster) add(p *proc) {
@@ -295,7 +425,11 @@ func (cl *cluster) start(p *proc, extra ...string) error {
 		// The cluster measures joins, as the simulator does without a workload: no DHT
 		// traffic of the nodes' own.
 		"--finger-period", "0",
+		"--replicas", strconv.Itoa(o.Replicas),
 		"--log-level", o.LogLevel}, extra...)
+	if o.repairs() {
+		args = append(args, "--stabilize", o.period().String())
+	}
 	log, err := os.Create(filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
 	if err != nil {
 		return err
@@ -344,13 +478,43 @@ func (cl *cluster) query(ctx context.Context, p *proc) (node.Status, error) {
 	return p.client.Status(qctx)
 }
 
-// poll reads every node's status, a few at a time.
+// live lists the nodes neither killed by the churn nor crashed.
+func (cl *cluster) live() []*proc {
+	return slices.DeleteFunc(slices.Clone(cl.procs), func(p *proc) bool { return p.killed || p.crashed })
+}
+
+// crashedNode is the error of a poll that found a node process gone without being killed.
+type crashedNode struct {
+	p   *proc
+	err error
+}
+
+func (e *crashedNode) Error() string {
+	return fmt.Sprintf("node %v exited by itself (%v)", e.p.id, e.err)
+}
+
+// findCrash returns a crashedNode for a live node whose process has ended, or err.
+func (cl *cluster) findCrash(err error) error {
+	for _, p := range cl.live() {
+		select {
+		case <-p.exited:
+			p.crashed = true
+			cl.dead = append(cl.dead, p.id)
+			return &crashedNode{p: p, err: p.waitErr}
+		default:
+		}
+	}
+	return err
+}
+
+// poll reads the status of every live node, a few at a time.
 func (cl *cluster) poll(ctx context.Context) ([]node.Status, error) {
-	sts := make([]node.Status, len(cl.procs))
-	errs := make([]error, len(cl.procs))
+	live := cl.live()
+	sts := make([]node.Status, len(live))
+	errs := make([]error, len(live))
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
-	for i, p := range cl.procs {
+	for i, p := range live {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -362,7 +526,10 @@ func (cl *cluster) poll(ctx context.Context) ([]node.Status, error) {
 		}()
 	}
 	wg.Wait()
-	return sts, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return sts, cl.findCrash(err)
+	}
+	return sts, nil
 }
 
 // settle polls until every join has started, no message is in flight, no protocol timer
@@ -427,14 +594,17 @@ func (res *Result) Print(w io.Writer, o *Options) {
 		fmt.Fprintf(w, "safety: %s broken in the final state\n", res.Violation)
 	}
 	ok := len(res.Latencies)
-	fmt.Fprintf(w, "joins: %d/%d ok", ok, o.Joiners)
+	fmt.Fprintf(w, "joins: %d/%d ok", ok, res.Joins)
 	if res.Failed > 0 {
 		fmt.Fprintf(w, ", %d failed (gave up and reported it)", res.Failed)
 	}
 	if ok > 0 {
-		span := time.Duration(res.LastEnd - res.FirstStart)
-		fmt.Fprintf(w, " in %v (%.0f joins/s); latency p50 %v p99 %v max %v", span.Round(time.Microsecond),
-			float64(ok)/span.Seconds(), time.Duration(stats.NearestRank(res.Latencies, 50)).Round(time.Microsecond),
+		if res.Churn == nil {
+			// With churn the joins are spread over it on purpose: no rate.
+			span := time.Duration(res.LastEnd - res.FirstStart)
+			fmt.Fprintf(w, " in %v (%.0f joins/s)", span.Round(time.Microsecond), float64(ok)/span.Seconds())
+		}
+		fmt.Fprintf(w, "; latency p50 %v p99 %v max %v", time.Duration(stats.NearestRank(res.Latencies, 50)).Round(time.Microsecond),
 			time.Duration(stats.NearestRank(res.Latencies, 99)).Round(time.Microsecond), time.Duration(res.Latencies[ok-1]).Round(time.Microsecond))
 	}
 	fmt.Fprintln(w)
@@ -447,7 +617,22 @@ func (res *Result) Print(w io.Writer, o *Options) {
 	if res.Late {
 		fmt.Fprint(w, " (deadline passed)")
 	}
-	fmt.Fprintf(w, "\nresults: %s\n", o.Out)
+	fmt.Fprintln(w)
+	if c := res.Churn; c != nil {
+		fmt.Fprintf(w, "churn: %d killed (SIGKILL), %d started, one event every %v over %v; ", len(c.Killed), len(c.Started),
+			o.interval(), c.End.Sub(c.Start).Round(time.Millisecond))
+		if c.RingCorrect.IsZero() {
+			fmt.Fprintf(w, "ring not correct %d stabilization periods after the last event\n", o.ChurnSettle)
+		} else {
+			after := c.RingCorrect.Sub(c.End)
+			fmt.Fprintf(w, "ring correct %v (%.1f stabilization periods) after the last event\n",
+				after.Round(time.Millisecond), after.Seconds()/o.period().Seconds())
+		}
+	}
+	if k := res.Keys; k != nil {
+		k.print(w)
+	}
+	fmt.Fprintf(w, "results: %s\n", o.Out)
 }
 
 // ---- result set ----
@@ -465,6 +650,17 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 
 	var events []trace.Event
 	for _, p := range cl.procs {
+		if p.killed {
+			// SIGKILL left its trace without the footer that makes it readable: the run's
+			// events are the survivors'.
+			continue
+		}
+		if p.crashed {
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "cluster: node %v exited by itself; see %s\n", p.id, filepath.Join(o.Out, "nodes", fmt.Sprintf("%v.log", p.id)))
+			}
+			continue
+		}
 		err := trace.ReadEvents(p.trace, func(es []trace.Event) error {
 			events = append(events, es...)
 			return nil
@@ -486,9 +682,13 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	for _, s := range res.Statuses {
 		failed[s.ID] = s.Failed && !s.Connected
 	}
-	joiners := make([]joiner, 0, o.Joiners)
+	// The joins of the nodes alive at the end: a killed node's own events, its join's end
+	// among them, went with it.
+	joiners := make([]joiner, 0, res.Joins)
 	for _, p := range cl.procs[o.Members:] {
-		joiners = append(joiners, joiner{id: p.id, contact: p.contact, failed: failed[p.id]})
+		if !p.killed {
+			joiners = append(joiners, joiner{id: p.id, contact: p.contact, failed: failed[p.id]})
+		}
 	}
 	joins, redirects := joinsOf(events, joiners, res.JoinSignal.UnixNano())
 
@@ -528,8 +728,14 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	cfg.Scenario, cfg.Protocol, cfg.Seed = "random", o.Protocol, o.Seed
 	cfg.Nodes, cfg.Joiners, cfg.Bits = o.Members, o.Joiners, o.Bits
 	cfg.Horizon, cfg.Timeout, cfg.Retries = int64(o.Deadline), int64(o.Timeout), o.Retries
+	if o.repairs() {
+		cfg.Stabilize = int64(o.period())
+	}
+	// The keys are a workload of puts only, made before the churn; the nodes refresh no
+	// fingers (--finger-period 0).
+	cfg.Workload.Keys, cfg.Workload.Replicas, cfg.Workload.Rate, cfg.Workload.FingerPeriod = o.Keys, o.Replicas, 0, 0
 	facts := runner.RunFacts{Outcome: res.Outcome, Detail: res.Detail, Violation: res.Violation,
-		RingCorrect: res.RingCorrect, Joins: int64(o.Joiners), Latencies: res.Latencies,
+		RingCorrect: res.RingCorrect, Joins: int64(len(joiners)), Latencies: res.Latencies,
 		Messages: sent, Redirects: redirects, Events: int64(len(events)),
 		SimTime: int64(res.Settled.Sub(res.JoinSignal)), Wall: int64(finished.Sub(started))}
 	if err := runner.WriteRunsFile(filepath.Join(o.Out, trace.TableRuns, clusterPart), trace.Options{Metadata: meta},
@@ -539,7 +745,7 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 
 	man := trace.Manifest{
 		Experiment:  "cluster",
-		Description: fmt.Sprintf("%d members + %d joiners as real node processes on loopback", o.Members, o.Joiners),
+		Description: cl.description(),
 		Spec:        specText, SpecHash: hash, Axes: []trace.Axis{}, Seeds: 1, BaseSeed: o.Seed,
 		Trace: trace.LevelMessages.String(), Grid: []trace.GridPoint{{Point: 0, Params: trace.Params{}}},
 		RunsTotal: 1, Shard: trace.Shard{Index: 0, Count: 1, BlockRuns: 1}, ShardRuns: 1,
@@ -551,6 +757,19 @@ func (cl *cluster) writeResults(res *Result, started, finished time.Time) error 
 	}
 	man.ToolVersion, man.VCSRevision = trace.BuildVersion()
 	return trace.WriteManifest(o.Out, &man)
+}
+
+// description is the manifest's one line on the run.
+func (cl *cluster) description() string {
+	o := &cl.o
+	d := fmt.Sprintf("%d members + %d joiners as real node processes on loopback", o.Members, o.Joiners)
+	if o.Keys > 0 {
+		d += fmt.Sprintf(", %d keys", o.Keys)
+	}
+	if o.churn() {
+		d += fmt.Sprintf(", churn: %d killed with SIGKILL and %d started, one every %v", o.ChurnKill, o.ChurnStart, o.interval())
+	}
+	return d
 }
 
 // joiner is what the joins table needs to know of a joiner besides its events.

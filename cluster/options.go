@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dhtexp/dhtexp/node"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -30,15 +31,41 @@ func (o *Options) Validate() error {
 	if err := node.CheckRetry(o.Timeout, o.Retries); err != nil {
 		return err
 	}
+	if err := node.CheckStabilize(o.Protocol, o.Stabilize, o.Stabilize != 0); err != nil {
+		return err
+	}
+	switch {
+	case o.Replicas < 0 || o.Replicas > 16:
+		return fmt.Errorf("--replicas must be in 0..16, got %d", o.Replicas)
+	case o.Keys < 0:
+		return errors.New("--keys must not be negative")
+	case o.ChurnKill < 0:
+		return errors.New("--churn-kill must not be negative")
+	case o.ChurnStart < 0:
+		return errors.New("--churn-start must not be negative")
+	case o.ChurnInterval < 0:
+		return errors.New("--churn-interval must not be negative (0: three stabilization periods)")
+	case o.ChurnSettle < 0:
+		return errors.New("--churn-settle must not be negative (0: the default, 20 stabilization periods)")
+	case o.churn() && !o.repairs():
+		// The others leave pointers to a killed node for good: the run could only time out.
+		return fmt.Errorf("--churn-kill and --churn-start need a variant that repairs crashes (%s), not %s",
+			strings.Join(node.Stabilizing(), ", "), o.Protocol)
+	case o.ChurnKill >= o.Members+o.Joiners:
+		return fmt.Errorf("--churn-kill %d would kill every one of the %d nodes started before the churn", o.ChurnKill, o.Members+o.Joiners)
+	}
 	ring := protocol.Ring{Bits: o.Bits}
 	if err := ring.Validate(); err != nil {
 		return fmt.Errorf("--bits: %w", err)
 	}
-	if uint64(o.Members+o.Joiners) > ring.Size() {
-		return fmt.Errorf("%d nodes do not fit a %d-bit ring", o.Members+o.Joiners, o.Bits)
+	if total := o.Members + o.Joiners + o.ChurnStart; uint64(total) > ring.Size() {
+		return fmt.Errorf("%d nodes do not fit a %d-bit ring", total, o.Bits)
 	}
 	if _, err := node.ParseLogLevel(o.LogLevel); err != nil {
 		return err
+	}
+	if o.ChurnSettle == 0 {
+		o.ChurnSettle = DefaultChurnSettle
 	}
 	if o.Out == "" {
 		o.Out = filepath.Join("results", fmt.Sprintf("cluster-%s-m%d-k%d-s%d", o.Protocol, o.Members, o.Joiners, o.Seed))

@@ -142,6 +142,8 @@ func (n *Node) serveConn(c net.Conn) {
 				Identity: Identity{Bits: uint8(n.cfg.Bits), Protocol: n.cfg.Protocol}})
 		case FrameStatusRequest:
 			err = n.reply(fio.w, &Frame{Type: FrameStatus, From: n.id, Addr: n.addr, Status: n.Status()})
+		case FrameStoreRequest:
+			err = n.serveStore(fio.w, f.StoreFrom)
 		default:
 			err = fmt.Errorf("%w: a node does not take %s frames", ErrMalformed, f.Type)
 			n.refuse(fio.w, err)
@@ -183,7 +185,8 @@ func (n *Node) checkFrame(f *Frame) error {
 	switch f.Type {
 	case FrameMessage:
 		m := &f.Msg
-		if !on(m.From) || !on(m.To) || !on(m.Joiner) || !orNone(m.Neighbour) || !on(m.Key) {
+		// Maintenance messages (repair's) belong to no join: their joiner is none.
+		if !on(m.From) || !on(m.To) || !orNone(m.Joiner) || !orNone(m.Neighbour) || !orNone(m.Key) {
 			return fmt.Errorf("%w: %s message names IDs outside the %d-bit ring", ErrMalformed, m.Type, n.cfg.Bits)
 		}
 		return n.checkData(m)
@@ -214,9 +217,16 @@ func (n *Node) checkData(m *protocol.Message) error {
 	if (m.Type == protocol.KeyGet || m.Type == protocol.KeyPut) && (d.Key == "" || protocol.KeyID(n.ring, d.Key) != m.Key) {
 		return bad("key %q is not at ID %v", d.Key, m.Key)
 	}
+	for _, id := range d.Succs {
+		if id != protocol.None && !n.ring.Contains(id) {
+			return bad("successor %v outside the %d-bit ring", id, n.cfg.Bits)
+		}
+	}
 	for i := range len(d.Items) + len(d.Replicas) {
-		it := &d.Items[min(i, len(d.Items)-1)]
-		if i >= len(d.Items) {
+		var it *protocol.Item
+		if i < len(d.Items) {
+			it = &d.Items[i]
+		} else {
 			it = &d.Replicas[i-len(d.Items)]
 		}
 		if it.Key == "" || len(it.Key) > protocol.MaxKeyLen || len(it.Value) > protocol.MaxValueLen {

@@ -137,3 +137,48 @@ func TestNodeKilledDuringJoins(t *testing.T) {
 		})
 	}
 }
+
+// With repair a node that dies without a word is found dead by unanswered probes, cut out
+// of the ring, and its keys are served by its successor from their copies: every variant is
+// booted alike, so the members' stabilization runs from the start.
+func TestRepairNodeKilled(t *testing.T) {
+	const period = 100 * time.Millisecond
+	tune := func(c *Config) {
+		c.Replicas, c.Stabilize, c.Timeout, c.PeerTimeout = 2, period, 50*time.Millisecond, 500*time.Millisecond
+	}
+	d := startDHT(t, ringConfig{protocol: "repair", tune: tune}, []protocol.ID{3000, 14000, 27000, 39000, 52000, 60000})
+	keys := d.putKeys(30)
+	copies := func() int {
+		n := 0
+		for _, nd := range d.nodes {
+			items, reps, _ := nd.Stored()
+			n += len(items) + len(reps)
+		}
+		return n
+	}
+	waitFor := func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		end := time.Now().Add(limit)
+		for !ok() {
+			if time.Now().After(end) {
+				t.Fatalf("%s: not within %v\n%s", what, limit, describe(statuses(d.nodes)))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("3 copies of every key", 20*period, func() bool { return copies() == 3*len(keys) })
+	// Members laid out beforehand know only their right neighbour: the first rounds fill
+	// their successor lists, without which a node cannot see past a dead successor.
+	time.Sleep(3 * period)
+
+	victim := d.nodes[2]
+	victim.Close()
+	d.remove(victim)
+	killed := time.Now()
+	waitFor("the survivors' ring right and every key copied 3 times again", 30*period, func() bool {
+		outcome, _, _ := ClassifyLive(statuses(d.nodes), []protocol.ID{victim.ID()}, d.ring, false)
+		return outcome == observe.OutcomeOK && copies() == 3*len(keys)
+	})
+	t.Logf("repaired %v (%.1f periods) after the kill", time.Since(killed).Round(time.Millisecond), time.Since(killed).Seconds()/period.Seconds())
+	d.check(keys)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/dhtexp/dhtexp/protocol"
@@ -54,6 +55,8 @@ const (
 	FrameKVRequest                          // client: lookup, get or put a key
 	FrameKVReply                            // reply to FrameKVRequest
 	FrameError                              // node: the frame just received is refused; the connection closes
+	FrameStoreRequest                       // client: which keys and copies do you hold?
+	FrameStore                              // reply to FrameStoreRequest: one page of them
 	numFrameTypes
 )
 
@@ -61,6 +64,7 @@ var frameTypeNames = [...]string{
 	FrameMessage: "message", FrameIdentify: "identify", FrameIdentity: "identity",
 	FrameStatusRequest: "status_request", FrameStatus: "status", FrameLeave: "leave",
 	FrameKVRequest: "kv_request", FrameKVReply: "kv_reply", FrameError: "error",
+	FrameStoreRequest: "store_request", FrameStore: "store",
 }
 
 func (t FrameType) String() string {
@@ -91,6 +95,10 @@ type Frame struct {
 	// the receiver can reach nodes it only hears about.
 	Msg                       protocol.Message
 	JoinerAddr, NeighbourAddr string
+	// SuccAddrs are, likewise, where the IDs of Msg.Data.Succs listen, in their order; nil
+	// when the sender knows none of them. A node that adopts a successor list can reach
+	// only successors it has an address for.
+	SuccAddrs []string
 	// More: the message goes on in the next frame on the connection. A message whose
 	// handoff items do not fit in one frame travels as several frames, each with the whole
 	// message and a share of Msg.Data.Items; only the last has More unset (AppendMessage).
@@ -102,6 +110,20 @@ type Frame struct {
 	KVRequest KVRequest // FrameKVRequest
 	KVReply   KVReply   // FrameKVReply
 	Error     string    // FrameError: why the node refuses the frame it received
+	// StoreFrom is FrameStoreRequest's first entry wanted, an index into the node's keys
+	// followed by its copies.
+	StoreFrom int
+	Store     Store // FrameStore
+}
+
+// Store is one page of what a node holds: entries From.. of its keys followed by the copies
+// it keeps for its predecessors, as many as fit in a frame. A cluster reads every page to
+// check a ring's replication (Client.Store).
+type Store struct {
+	Total    int // keys and copies the node holds
+	From     int
+	Items    []protocol.Item // keys among the page's entries, sorted by (ID, Key)
+	Replicas []protocol.Item // copies among them, after the keys
 }
 
 // KVRequest is a client's key-value operation. Kind and the sizes of Key and Value are
@@ -268,7 +290,7 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 			dst, err = appendString(dst, f.NeighbourAddr)
 		}
 		if err == nil {
-			dst, err = appendData(dst, m.Data, f.More)
+			dst, err = appendData(dst, m.Data, f.More, f.SuccAddrs)
 		}
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
@@ -359,6 +381,21 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		}
 	case FrameError:
 		dst, err = appendString(dst, f.Error)
+	case FrameStoreRequest:
+		if f.StoreFrom < 0 || int64(f.StoreFrom) > int64(^uint32(0)) {
+			return dst[:start], fmt.Errorf("%w: store entry %d", ErrMalformed, f.StoreFrom)
+		}
+		dst = binary.BigEndian.AppendUint32(dst, uint32(f.StoreFrom))
+	case FrameStore:
+		st := &f.Store
+		n := len(st.Items) + len(st.Replicas)
+		if st.From < 0 || st.Total < 0 || int64(st.Total) > int64(^uint32(0)) || n > 0xffff || st.From+n > st.Total {
+			return dst[:start], fmt.Errorf("%w: store page of %d entries from %d of %d", ErrMalformed, n, st.From, st.Total)
+		}
+		dst = binary.BigEndian.AppendUint32(dst, uint32(st.Total))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(st.From))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+		dst, err = appendItems(dst, st.Items, st.Replicas)
 	default:
 		return dst[:start], fmt.Errorf("%w: unknown frame type %d", ErrMalformed, f.Type)
 	}
@@ -394,15 +431,21 @@ const (
 	dataPresent = 1 << iota
 	dataMore
 	dataSuccs // a successor list follows the items (protocol.Data.Succs; version 4)
-	dataKnown = dataPresent | dataMore | dataSuccs
+	// dataSuccAddrs: the successors' addresses follow their IDs (Frame.SuccAddrs). Without
+	// it a message is the size protocol.Message.WireSize counts with empty addresses.
+	dataSuccAddrs
+	dataKnown = dataPresent | dataMore | dataSuccs | dataSuccAddrs
 )
 
-func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
+func appendData(dst []byte, d *protocol.Data, more bool, succAddrs []string) ([]byte, error) {
 	if d == nil {
-		if more {
-			return dst, fmt.Errorf("%w: a message with no data cannot go on in another frame", ErrMalformed)
+		if more || succAddrs != nil {
+			return dst, fmt.Errorf("%w: a message with no data cannot go on in another frame or name successors", ErrMalformed)
 		}
 		return append(dst, 0), nil
+	}
+	if succAddrs != nil && (len(succAddrs) != len(d.Succs) || len(d.Succs) == 0) {
+		return dst, fmt.Errorf("%w: %d successor addresses for %d successors", ErrMalformed, len(succAddrs), len(d.Succs))
 	}
 	flags := byte(dataPresent)
 	if more {
@@ -410,6 +453,9 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 	}
 	if len(d.Succs) > 0 {
 		flags |= dataSuccs
+	}
+	if succAddrs != nil {
+		flags |= dataSuccAddrs
 	}
 	if len(d.Items)+len(d.Replicas) > 0xffff {
 		return dst, fmt.Errorf("%w: %d items in one frame", ErrMalformed, len(d.Items)+len(d.Replicas))
@@ -426,7 +472,28 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 		return dst, err
 	}
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(d.Items)+len(d.Replicas)))
-	for k, list := range [2][]protocol.Item{d.Items, d.Replicas} {
+	if dst, err = appendItems(dst, d.Items, d.Replicas); err != nil {
+		return dst, err
+	}
+	if len(d.Succs) > 0 {
+		dst = append(dst, byte(len(d.Succs)))
+		for _, id := range d.Succs {
+			dst = binary.BigEndian.AppendUint64(dst, uint64(id))
+		}
+		for _, addr := range succAddrs {
+			if dst, err = appendString(dst, addr); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return dst, nil
+}
+
+// appendItems appends stored items and then replicas, each as id u64, flags u8, key
+// bytes16, value bytes16; the count goes before them, written by the caller.
+func appendItems(dst []byte, items, replicas []protocol.Item) ([]byte, error) {
+	var err error
+	for k, list := range [2][]protocol.Item{items, replicas} {
 		for i := range list {
 			it := &list[i]
 			dst = binary.BigEndian.AppendUint64(dst, uint64(it.ID))
@@ -437,12 +504,6 @@ func appendData(dst []byte, d *protocol.Data, more bool) ([]byte, error) {
 			if dst, err = appendBytes(dst, it.Value, "item value"); err != nil {
 				return dst, err
 			}
-		}
-	}
-	if len(d.Succs) > 0 {
-		dst = append(dst, byte(len(d.Succs)))
-		for _, id := range d.Succs {
-			dst = binary.BigEndian.AppendUint64(dst, uint64(id))
 		}
 	}
 	return dst, nil
@@ -592,7 +653,7 @@ func sameMessage(a, b *Frame) bool {
 	ad, bd := am.Data, bm.Data
 	am.Data, bm.Data = nil, nil
 	return a.From == b.From && a.Addr == b.Addr && am == bm &&
-		a.JoinerAddr == b.JoinerAddr && a.NeighbourAddr == b.NeighbourAddr &&
+		a.JoinerAddr == b.JoinerAddr && a.NeighbourAddr == b.NeighbourAddr && slices.Equal(a.SuccAddrs, b.SuccAddrs) &&
 		ad.Key == bd.Key && string(ad.Value) == string(bd.Value)
 }
 
@@ -707,52 +768,22 @@ func (d *decoder) bytes(what string) []byte {
 	return append([]byte(nil), v...)
 }
 
-// data reads a message's data section and its More flag.
-func (d *decoder) data() (*protocol.Data, bool) {
+// data reads a message's data section, its More flag and the successors' addresses (nil
+// when the frame has none).
+func (d *decoder) data() (*protocol.Data, bool, []string) {
 	flags := d.u8("data flags")
 	if flags&^dataKnown != 0 {
 		d.fail("unknown data flags %#x", flags&^dataKnown)
 	}
 	if flags&dataPresent == 0 {
-		if flags&dataMore != 0 {
-			d.fail("a message with no data goes on in another frame")
+		if flags != 0 {
+			d.fail("data flags %#x without data", flags)
 		}
-		return nil, false
+		return nil, false, nil
 	}
 	data := &protocol.Data{Key: string(d.bytes("data key")), Value: d.bytes("data value")}
-	n := int(d.u16("item count"))
-	// Every item takes at least its ID and two lengths: a count the body cannot hold is
-	// refused before anything is allocated for it.
-	if d.err == nil && n > len(d.b)/13 {
-		d.fail("%d items in %d bytes", n, len(d.b))
-	}
-	if d.err == nil && n > 0 {
-		items := make([]protocol.Item, n)
-		primary := 0
-		for i := 0; i < n && d.err == nil; i++ {
-			var it protocol.Item
-			it.ID = d.id("item ID")
-			flags := d.u8("item flags")
-			if flags&^itemKnown != 0 {
-				d.fail("unknown item flags %#x", flags&^itemKnown)
-			}
-			it.Key = string(d.bytes("item key"))
-			it.Value = d.bytes("item value")
-			if flags&itemReplica == 0 {
-				if i != primary {
-					d.fail("a stored item after a replica")
-				}
-				primary++
-			}
-			items[i] = it
-		}
-		if primary > 0 {
-			data.Items = items[:primary:primary]
-		}
-		if primary < n {
-			data.Replicas = items[primary:]
-		}
-	}
+	data.Items, data.Replicas = d.items()
+	var succAddrs []string
 	if flags&dataSuccs != 0 {
 		k := int(d.u8("successor count"))
 		if k == 0 {
@@ -767,11 +798,58 @@ func (d *decoder) data() (*protocol.Data, bool) {
 				data.Succs[i] = d.id("successor ID")
 			}
 		}
+		if d.err == nil && flags&dataSuccAddrs != 0 {
+			succAddrs = make([]string, k)
+			for i := range succAddrs {
+				succAddrs[i] = d.str("successor address")
+			}
+		}
+	} else if flags&dataSuccAddrs != 0 {
+		d.fail("successor addresses without successors")
 	}
 	if d.err != nil {
-		return nil, false
+		return nil, false, nil
 	}
-	return data, flags&dataMore != 0
+	return data, flags&dataMore != 0, succAddrs
+}
+
+// items reads an item count and that many items: the stored ones, then the replicas.
+func (d *decoder) items() (items, replicas []protocol.Item) {
+	n := int(d.u16("item count"))
+	// Every item takes at least its ID and two lengths: a count the body cannot hold is
+	// refused before anything is allocated for it.
+	if d.err == nil && n > len(d.b)/13 {
+		d.fail("%d items in %d bytes", n, len(d.b))
+	}
+	if d.err != nil || n == 0 {
+		return nil, nil
+	}
+	all := make([]protocol.Item, n)
+	primary := 0
+	for i := 0; i < n && d.err == nil; i++ {
+		var it protocol.Item
+		it.ID = d.id("item ID")
+		flags := d.u8("item flags")
+		if flags&^itemKnown != 0 {
+			d.fail("unknown item flags %#x", flags&^itemKnown)
+		}
+		it.Key = string(d.bytes("item key"))
+		it.Value = d.bytes("item value")
+		if flags&itemReplica == 0 {
+			if i != primary {
+				d.fail("a stored item after a replica")
+			}
+			primary++
+		}
+		all[i] = it
+	}
+	if primary > 0 {
+		items = all[:primary:primary]
+	}
+	if primary < n {
+		replicas = all[primary:]
+	}
+	return items, replicas
 }
 
 func (d *decoder) u32(what string) uint32 {
@@ -813,7 +891,7 @@ func decodeBody(b []byte) (Frame, error) {
 			To: d.id("addressee"), Joiner: d.id("joiner"), Neighbour: d.id("neighbour"), Key: d.id("key"), Op: d.u64("op")}
 		f.JoinerAddr = d.str("joiner address")
 		f.NeighbourAddr = d.str("neighbour address")
-		f.Msg.Data, f.More = d.data()
+		f.Msg.Data, f.More, f.SuccAddrs = d.data()
 	case FrameIdentify, FrameStatusRequest:
 	case FrameIdentity:
 		f.Identity = Identity{ID: f.From, Addr: f.Addr, Bits: d.u8("bits"), Protocol: d.str("protocol")}
@@ -865,6 +943,15 @@ func decodeBody(b []byte) (Frame, error) {
 		r.Error = d.str("error")
 	case FrameError:
 		f.Error = d.str("error")
+	case FrameStoreRequest:
+		f.StoreFrom = int(d.u32("first entry"))
+	case FrameStore:
+		st := &f.Store
+		st.Total, st.From = int(d.u32("total")), int(d.u32("first entry"))
+		st.Items, st.Replicas = d.items()
+		if d.err == nil && st.From+len(st.Items)+len(st.Replicas) > st.Total {
+			d.fail("store page of %d entries from %d of %d", len(st.Items)+len(st.Replicas), st.From, st.Total)
+		}
 	default:
 		d.fail("unknown frame type %d", uint8(f.Type))
 	}

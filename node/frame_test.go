@@ -62,6 +62,15 @@ func sampleFrames() []Frame {
 		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
 			Msg: protocol.Message{Type: protocol.RepairPush, From: 50000, To: 100, Joiner: 50000, Neighbour: protocol.None, Key: 30000,
 				Data: &protocol.Data{Items: []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}}, Succs: []protocol.ID{7}}}},
+		{Type: FrameMessage, From: 50000, Addr: "127.0.0.1:7102",
+			Msg: protocol.Message{Type: protocol.RepairState, Status: 3, From: 50000, To: 100, Joiner: protocol.None, Neighbour: 30000, Op: 9,
+				Data: &protocol.Data{Succs: []protocol.ID{60000, 1, 2}}},
+			NeighbourAddr: "127.0.0.1:7101", SuccAddrs: []string{"127.0.0.1:7103", "", "127.0.0.1:7104"}},
+		{Type: FrameStoreRequest, From: protocol.None, StoreFrom: 70000},
+		{Type: FrameStore, From: 12, Addr: "127.0.0.1:6000", Store: Store{Total: 4, From: 1,
+			Items:    []protocol.Item{{ID: 38863, Key: "pear", Value: []byte("yellow")}},
+			Replicas: []protocol.Item{{ID: 14971, Key: "apple", Value: []byte("green")}, {ID: 1, Key: "x"}}}},
+		{Type: FrameStore, From: 12, Addr: "127.0.0.1:6000", Store: Store{Total: 9, From: 9}},
 	}
 }
 

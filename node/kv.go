@@ -136,6 +136,84 @@ func (n *Node) stored(kind inputKind) ([]protocol.Item, bool) {
 	}
 }
 
+// serveStore answers a client's FrameStoreRequest with the page of the node's keys and
+// copies that starts at entry from: as many as fit in one frame.
+func (n *Node) serveStore(c net.Conn, from int) error {
+	items, replicas, ok := n.Stored()
+	if !ok {
+		return net.ErrClosed
+	}
+	total := len(items) + len(replicas)
+	from = min(from, total)
+	room := MaxFrameSize - (headerSize + len(n.addr) + 4 + 4 + 2)
+	hi := from
+	for ; hi < total && hi-from < 0xffff; hi++ {
+		var it *protocol.Item
+		if hi < len(items) {
+			it = &items[hi]
+		} else {
+			it = &replicas[hi-len(items)]
+		}
+		if room -= itemSize(it); room < 0 {
+			break
+		}
+	}
+	page := shareOf(&protocol.Data{Items: items, Replicas: replicas}, from, hi)
+	return n.reply(c, &Frame{Type: FrameStore, From: n.id, Addr: n.addr,
+		Store: Store{Total: total, From: from, Items: page.Items, Replicas: page.Replicas}})
+}
+
+// Stored returns copies of the node's keys and of the copies it keeps for predecessors,
+// both as of the same input; false once the node has stopped.
+func (n *Node) Stored() (items, replicas []protocol.Item, ok bool) {
+	ch := make(chan []protocol.Item, 2)
+	if !n.push(input{kind: inStore, items: ch}) {
+		return nil, nil, false
+	}
+	for i := range 2 {
+		select {
+		case got := <-ch:
+			if i == 0 {
+				items = got
+			} else {
+				replicas = got
+			}
+		case <-n.loopDone:
+			return nil, nil, false
+		}
+	}
+	return items, replicas, true
+}
+
+// Store reads every page of the node's keys and copies (FrameStoreRequest). The node may
+// change between two pages; a caller that needs one instant reads a ring that is quiet.
+func (cl *Client) Store(ctx context.Context) (items, replicas []protocol.Item, err error) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	for from := 0; ; {
+		req := Frame{Type: FrameStoreRequest, From: protocol.None, StoreFrom: from}
+		reused := cl.c != nil
+		f, err := cl.roundTrip(ctx, &req, FrameStore)
+		if err != nil && reused && ctx.Err() == nil && !errors.Is(err, ErrRefused) {
+			f, err = cl.roundTrip(ctx, &req, FrameStore)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		st := &f.Store
+		if st.From != from {
+			cl.dropConn()
+			return nil, nil, fmt.Errorf("%s: %w: store page from entry %d, not %d", cl.addr, ErrMalformed, st.From, from)
+		}
+		items, replicas = append(items, st.Items...), append(replicas, st.Replicas...)
+		got := len(st.Items) + len(st.Replicas)
+		from += got
+		if from >= st.Total || got == 0 {
+			return items, replicas, nil
+		}
+	}
+}
+
 // KV carries out one key-value operation at the node. A reply of any status is returned
 // without error; err is for a request that got no reply (dial, write, read, deadline, a
 // node refusing the frame with ErrRefused). The request's Op is the client's own.

@@ -557,3 +557,54 @@ func TestAppendMessageSplitsSuccessors(t *testing.T) {
 		t.Errorf("WireSize %d, the frames take %d bytes", got, len(b))
 	}
 }
+
+// A client reads a node's keys and copies over the wire, page by page when they do not fit in
+// one frame, and gets exactly what the node holds.
+func TestStoreOverTheWire(t *testing.T) {
+	d := startDHT(t, ringConfig{protocol: "predlock", tune: func(c *Config) { c.Replicas = 1 }}, []protocol.ID{20000, 50000})
+	value := strings.Repeat("v", protocol.MaxValueLen-8)
+	for i := range 30 {
+		k := fmt.Sprintf("big-%d", i)
+		if rep := d.kv(d.nodes[0], KVRequest{Kind: protocol.OpPut, Key: k, Value: []byte(fmt.Sprintf("%08d", i) + value)}); rep.Status != protocol.StatusOK {
+			t.Fatalf("put %q: %s %s", k, StatusName(rep.Status), rep.Error)
+		}
+	}
+	// Replication runs on after the put's answer: wait until every key has its copy.
+	end := time.Now().Add(5 * time.Second)
+	for {
+		total := 0
+		for _, n := range d.nodes {
+			items, reps, _ := n.Stored()
+			total += len(items) + len(reps)
+		}
+		if total == 60 || time.Now().After(end) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, n := range d.nodes {
+		items, reps, ok := n.Stored()
+		if !ok {
+			t.Fatalf("node %v stopped", n.ID())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		gotItems, gotReps, err := d.client(n).Store(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("node %v: %v", n.ID(), err)
+		}
+		if len(items)+len(reps) != 30 {
+			t.Errorf("node %v holds %d keys and %d copies, want 30 in all", n.ID(), len(items), len(reps))
+		}
+		if !reflect.DeepEqual(gotItems, items) || !reflect.DeepEqual(gotReps, reps) {
+			t.Errorf("node %v: read %d keys and %d copies, it holds %d and %d", n.ID(), len(gotItems), len(gotReps), len(items), len(reps))
+		}
+	}
+	// An empty node answers with one empty page.
+	lone := startDHT(t, ringConfig{protocol: "predlock"}, []protocol.ID{7})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if items, reps, err := lone.client(lone.nodes[0]).Store(ctx); err != nil || len(items)+len(reps) != 0 {
+		t.Errorf("empty node: %d keys, %d copies, %v", len(items), len(reps), err)
+	}
+}

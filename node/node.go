@@ -62,12 +62,17 @@ type Config struct {
 
 	Protocol string
 	Bits     uint
-	// Timeout and Retries tune the variants that retry (predlock-retry; the others ignore
-	// them): a node waits Timeout for an answer, doubling the wait with every attempt that
-	// brings no progress, and gives up after Retries such attempts in a row. Zero: the
-	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries).
+	// Timeout and Retries tune the variants that retry (predlock-retry, repair; the others
+	// ignore them): a node waits Timeout for an answer, doubling the wait with every attempt
+	// that brings no progress, and gives up after Retries such attempts in a row. Zero: the
+	// variant's defaults (protocol.DefaultTimeout, protocol.DefaultRetries). repair also
+	// presumes a peer dead when two probes in a row go unanswered for Timeout each.
 	Timeout time.Duration
 	Retries int
+	// Stabilize is the stabilization period of the variants that repair crashed neighbours
+	// (protocol.Variant.Repairs; the others have no stabilization). Zero: the variant's
+	// default (protocol.DefaultStabilize).
+	Stabilize time.Duration
 	// The DHT layer. FingerPeriod is how often the node refreshes one routing shortcut;
 	// 0 never (routing then follows right pointers), as in protocol.Config, so that nodes
 	// started for join experiments send nothing but the join protocol; DefaultFingerPeriod
@@ -222,6 +227,7 @@ const (
 	inRequest                       // a client's key-value operation
 	inItems                         // an observer asks for the stored keys
 	inReplicas                      // an observer asks for the copies kept for predecessors
+	inStore                         // an observer asks for both, keys first
 )
 
 // armedTimer is a wall-clock timer for a protocol timer. Maintenance timers, and those
@@ -285,6 +291,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Timeout < 0 || cfg.Retries < 0 {
 		return nil, fmt.Errorf("timeout %v and retries %d must not be negative", cfg.Timeout, cfg.Retries)
+	}
+	if cfg.Stabilize < 0 {
+		return nil, fmt.Errorf("stabilization period %v must not be negative", cfg.Stabilize)
 	}
 	switch {
 	case cfg.FingerPeriod < 0:
@@ -351,7 +360,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	pc := protocol.Config{ID: id, Ring: ring, Contact: protocol.None,
 		Timeout: int64(cfg.Timeout), Retries: cfg.Retries,
 		FingerPeriod: int64(cfg.FingerPeriod), HopBudget: cfg.HopBudget, OpTimeout: int64(cfg.OpTimeout),
-		Replicas: cfg.Replicas}
+		Replicas: cfg.Replicas, Stabilize: int64(cfg.Stabilize)}
 	switch {
 	case cfg.Join != "":
 		pc.Contact = contact.ID
@@ -701,6 +710,9 @@ func (n *Node) handle(in *input) {
 			n.lastHeard.Store(time.Now().UnixNano())
 			n.learn(f.Msg.Joiner, f.JoinerAddr)
 			n.learn(f.Msg.Neighbour, f.NeighbourAddr)
+			for i, addr := range f.SuccAddrs {
+				n.learn(f.Msg.Data.Succs[i], addr)
+			}
 			n.noteRefusal(f)
 			switch {
 			case n.leaving:
@@ -748,6 +760,9 @@ func (n *Node) handle(in *input) {
 	case inItems:
 		in.items <- slices.Clone(n.p.Items())
 	case inReplicas:
+		in.items <- slices.Clone(n.p.Replicas())
+	case inStore:
+		in.items <- slices.Clone(n.p.Items())
 		in.items <- slices.Clone(n.p.Replicas())
 	}
 }
@@ -907,6 +922,18 @@ func (n *Node) send(m protocol.Message) {
 	}
 	f := Frame{Type: FrameMessage, From: n.id, Addr: n.addr, Msg: m,
 		JoinerAddr: n.addrOf(m.Joiner), NeighbourAddr: n.addrOf(m.Neighbour)}
+	if m.Data != nil && len(m.Data.Succs) > 0 {
+		// The receiver may adopt the list: it must be able to reach every entry.
+		addrs := make([]string, len(m.Data.Succs))
+		known := false
+		for i, id := range m.Data.Succs {
+			addrs[i] = n.addrOf(id)
+			known = known || addrs[i] != ""
+		}
+		if known {
+			f.SuccAddrs = addrs
+		}
+	}
 	b, err := AppendMessage(nil, &f)
 	if err != nil {
 		n.drop(&m, err.Error())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/dhtexp/dhtexp/protocol"
@@ -33,6 +34,10 @@ type Settings struct {
 	LeftGiven, RightGiven bool
 	Timeout               time.Duration
 	Retries               int
+	// Stabilize is --stabilize; StabilizeGiven says it was given, which only a variant that
+	// stabilizes (protocol.Variant.Repairs) may be.
+	Stabilize      time.Duration
+	StabilizeGiven bool
 
 	IdleTimeout, PeerTimeout time.Duration
 	FingerPeriod             time.Duration
@@ -52,6 +57,34 @@ func CheckRetry(timeout time.Duration, retries int) error {
 		return errors.New("--retries must be at least 1")
 	}
 	return nil
+}
+
+// CheckStabilize checks --stabilize for variant, shared by a node and a cluster: positive
+// when given (0 not given: the variant's default), and given only to a variant that
+// stabilizes, since any other would ignore it.
+func CheckStabilize(variant string, period time.Duration, given bool) error {
+	v, err := protocol.Lookup(variant)
+	if err != nil {
+		return fmt.Errorf("--protocol: %w", err)
+	}
+	switch {
+	case period < 0 || (given && period == 0):
+		return errors.New("--stabilize must be positive")
+	case given && !v.Repairs:
+		return fmt.Errorf("--stabilize: protocol %s does not stabilize (variants that do: %s)", variant, strings.Join(Stabilizing(), ", "))
+	}
+	return nil
+}
+
+// Stabilizing lists the variants that stabilize (protocol.Variant.Repairs).
+func Stabilizing() []string {
+	var names []string
+	for _, name := range protocol.VariantNames() {
+		if v, err := protocol.Lookup(name); err == nil && v.Repairs {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // ParseLogLevel reads --log-level.
@@ -82,6 +115,7 @@ func (s *Settings) Config() (Config, error) {
 		OpTimeout:        s.OpTimeout,
 		Timeout:          s.Timeout,
 		Retries:          s.Retries,
+		Stabilize:        s.Stabilize,
 	}
 	secret, err := ReadSecret(s.SecretFile, s.SecretEnv)
 	if err != nil {
@@ -92,6 +126,9 @@ func (s *Settings) Config() (Config, error) {
 		return cfg, fmt.Errorf("--protocol: %w", err)
 	}
 	if err := CheckRetry(cfg.Timeout, cfg.Retries); err != nil {
+		return cfg, err
+	}
+	if err := CheckStabilize(cfg.Protocol, cfg.Stabilize, s.StabilizeGiven); err != nil {
 		return cfg, err
 	}
 	switch {

@@ -43,6 +43,14 @@ func TestSettings(t *testing.T) {
 		{"replicas", func(s *Settings) { s.Replicas = 17 }, "--replicas must be in 0..16, got 17"},
 		{"hop budget", func(s *Settings) { s.HopBudget = 65536 }, "--hop-budget must be in 1..65535, got 65536"},
 		{"op timeout", func(s *Settings) { s.OpTimeout = 0 }, "--op-timeout must be positive"},
+		{"stabilize", func(s *Settings) {
+			s.Protocol, s.Stabilize, s.StabilizeGiven = "repair", 200*time.Millisecond, true
+		}, ""},
+		{"stabilize zero", func(s *Settings) { s.Protocol, s.StabilizeGiven = "repair", true }, "--stabilize must be positive"},
+		{"stabilize negative", func(s *Settings) { s.Protocol, s.Stabilize = "repair", -time.Second }, "--stabilize must be positive"},
+		{"stabilize without repair", func(s *Settings) { s.Stabilize, s.StabilizeGiven = time.Second, true },
+			"--stabilize: protocol predlock-retry does not stabilize (variants that do: repair)"},
+		{"stabilize default without repair", func(s *Settings) { s.Stabilize = time.Second }, ""},
 		{"secret", func(s *Settings) { s.SecretEnv = "0123456789abcdef" }, ""},
 		{"short secret", func(s *Settings) { s.SecretEnv = "short" }, "DHTEXP_SECRET: the cluster secret has 5 bytes"},
 		{"missing secret file", func(s *Settings) { s.SecretFile = "/nonexistent/secret" }, "--secret-file"},
@@ -59,6 +67,8 @@ func TestSettings(t *testing.T) {
 			t.Errorf("member: %+v", cfg)
 		case tc.name == "defaults" && (cfg.ID != protocol.None || cfg.Secret != nil):
 			t.Errorf("defaults: ID %v, want a drawn one; secret %q, want none", cfg.ID, cfg.Secret)
+		case tc.name == "stabilize" && cfg.Stabilize != 200*time.Millisecond:
+			t.Errorf("stabilize: %v, want 200ms", cfg.Stabilize)
 		case tc.name == "secret" && string(cfg.Secret) != "0123456789abcdef":
 			t.Errorf("secret: %q", cfg.Secret)
 		}

@@ -20,7 +20,7 @@ func init() {
 func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "cluster",
-		Usage:     "run a ring of real node processes on loopback and judge the joins",
+		Usage:     "run a ring of real node processes on loopback and judge the joins (and, with churn, the repair)",
 		ArgsUsage: " ",
 		Description: `Starts members+joiners "dhtexp node" processes on 127.0.0.1, lays out a ring of the
 members, lets every joiner join at once through a random member (seeded), waits until the
@@ -30,9 +30,17 @@ a joins table and a runs row, plus each node's log and raw trace under nodes/. E
 process it started is stopped before it returns, also on error or Ctrl-C. Exits 1 when the
 outcome is not ok.
 
+With --keys it then puts that many keys through random nodes; with --churn-kill and
+--churn-start (variant repair) it kills nodes with SIGKILL and starts new ones, one event
+every --churn-interval, waits up to --churn-settle stabilization periods for the ring to
+repair itself, and judges the live nodes' ring and every key: reachable by a get, with
+min(replicas+1, live nodes) live copies (docs/nodes.md#churn).
+
 Examples:
   dhtexp cluster --members 8 --joiners 24
-  dhtexp cluster --members 32 --joiners 96 --protocol seed --seed 3 -o /tmp/c`,
+  dhtexp cluster --members 32 --joiners 96 --protocol seed --seed 3 -o /tmp/c
+  dhtexp cluster --protocol repair --nodes 32 --joiners 0 --replicas 2 --stabilize 200ms \
+    --keys 64 --churn-kill 8 --churn-interval 600ms`,
 		Flags:  clusterflag.Flags(),
 		Action: clusterAction,
 	}

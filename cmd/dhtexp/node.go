@@ -33,9 +33,10 @@ func nodeCommand() *cli.Command {
 		Description: `Runs the protocol code the simulator runs, with real time and TCP connections
 (docs/wire.md, docs/nodes.md). Without --join or --left/--right the node is a one-node ring.
 It answers "dhtexp status" and "dhtexp kv" on its port and leaves on SIGINT or SIGTERM:
-through the protocol's leave exchange where the variant has one (predlock, predlock-retry), which hands
+through the protocol's leave exchange where the variant has one (predlock, predlock-retry, repair), which hands
 its keys to its right neighbour, else by telling both neighbours that it goes. It prints
-"node ID listening on ADDR" once it is up.
+"node ID listening on ADDR" once it is up. With --protocol repair it also stabilizes every
+--stabilize, finds dead peers by probes of --timeout, and keeps --replicas copies of each key.
 
 Examples:
   dhtexp node --listen 127.0.0.1:7000 --id 100

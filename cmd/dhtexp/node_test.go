@@ -232,6 +232,11 @@ func TestNodeCommandBadInput(t *testing.T) {
 		{[]string{"cluster", "--members", "0"}, "--members must be at least 1"},
 		{[]string{"cluster", "--build", "tower"}, "prebuilt or join"},
 		{[]string{"cluster", "--bits", "2", "--members", "3", "--joiners", "2"}, "do not fit"},
+		{[]string{"node", "--stabilize", "1s"}, "--stabilize: protocol predlock-retry does not stabilize"},
+		{[]string{"node", "--protocol", "repair", "--stabilize", "-1s"}, "--stabilize must be positive"},
+		{[]string{"cluster", "--churn-kill", "2"}, "need a variant that repairs crashes"},
+		{[]string{"cluster", "--protocol", "repair", "--nodes", "4", "--joiners", "0", "--churn-kill", "4"}, "would kill every one of the 4 nodes"},
+		{[]string{"cluster", "--protocol", "repair", "--churn-start", "-1"}, "--churn-start must not be negative"},
 	} {
 		code, _, stderr := dhtexp(t, tc.args...)
 		if code != exitBadInput || !strings.Contains(stderr, tc.want) {

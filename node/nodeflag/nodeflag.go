@@ -39,6 +39,13 @@ func Retries() cli.Flag {
 		Usage: "variants that retry: give up (and report it) after this many attempts in a row without progress"}
 }
 
+// Stabilize is --stabilize, the stabilization period of the variants that repair crashed
+// neighbours; "dhtexp node" and "dhtexp cluster" share it.
+func Stabilize() cli.Flag {
+	return &cli.DurationFlag{Name: "stabilize", Value: time.Duration(protocol.DefaultStabilize),
+		Usage: "variants that stabilize (" + strings.Join(node.Stabilizing(), ", ") + "): run a stabilization round this often; a peer that misses two probes of --timeout each is presumed dead"}
+}
+
 // Protocol is --protocol, naming every variant.
 func Protocol() cli.Flag {
 	return &cli.StringFlag{Name: "protocol", Value: DefaultProtocol, Usage: "protocol variant: " + strings.Join(protocol.VariantNames(), " | ")}
@@ -68,8 +75,8 @@ func Node() []cli.Flag {
 		&cli.Int64Flag{Name: "id", Value: -1, DefaultText: "random", Usage: "ring ID"},
 		&cli.UintFlag{Name: "bits", Value: 16, Usage: "ID space is 2^bits; every node of a ring must agree"},
 		Protocol(),
-		Timeout(), Retries(),
-		&cli.IntFlag{Name: "replicas", Usage: "copies of each key on the owner's next successors (0 none; every node of a ring should use the same)"},
+		Timeout(), Retries(), Stabilize(),
+		&cli.IntFlag{Name: "replicas", Usage: "copies of each key on the owner's next successors (0 none; every node of a ring should use the same); repair: also the length of the successor list (at least 1)"},
 		&cli.DurationFlag{Name: "finger-period", Value: node.DefaultFingerPeriod, Usage: "refresh one routing shortcut this often; 0 never (routing then follows right neighbours)"},
 		&cli.IntFlag{Name: "hop-budget", Value: protocol.DefaultHopBudget, Usage: "a key-value operation fails after this many forwards (1..65535)"},
 		&cli.DurationFlag{Name: "op-timeout", Value: time.Duration(protocol.DefaultOpTimeout), Usage: "a key-value operation this node starts fails without an answer within this long"},
@@ -92,7 +99,8 @@ func Settings(c *cli.Context) node.Settings {
 		Protocol: c.String("protocol"), Bits: c.Uint("bits"), ID: c.Int64("id"), Seed: c.Uint64("seed"), SeedGiven: c.IsSet("seed"),
 		Join: c.String("join"), JoinAt: c.String("join-at"), DeferJoin: c.Bool("defer-join"),
 		Left: c.String("left"), Right: c.String("right"), LeftGiven: c.IsSet("left"), RightGiven: c.IsSet("right"),
-		Timeout: c.Duration("timeout"), Retries: c.Int("retries"), IdleTimeout: c.Duration("idle-timeout"),
+		Timeout: c.Duration("timeout"), Retries: c.Int("retries"),
+		Stabilize: c.Duration("stabilize"), StabilizeGiven: c.IsSet("stabilize"), IdleTimeout: c.Duration("idle-timeout"),
 		PeerTimeout: c.Duration("peer-timeout"), FingerPeriod: c.Duration("finger-period"), Replicas: c.Int("replicas"),
 		HopBudget: c.Int("hop-budget"), OpTimeout: c.Duration("op-timeout"),
 		SecretFile: c.String("secret-file"), SecretEnv: os.Getenv(node.SecretEnv)}

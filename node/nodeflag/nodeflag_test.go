@@ -30,7 +30,10 @@ func TestSettings(t *testing.T) {
 	}{
 		{nil, func(s node.Settings) bool {
 			return s.Listen == "127.0.0.1:0" && !s.ListenGiven && s.ID == -1 && s.Bits == 16 && s.Protocol == DefaultProtocol &&
-				!s.SeedGiven && s.PeerTimeout == node.DefaultPeerTimeout
+				!s.SeedGiven && s.PeerTimeout == node.DefaultPeerTimeout && s.Stabilize == time.Second && !s.StabilizeGiven
+		}},
+		{[]string{"--protocol", "repair", "--stabilize", "200ms"}, func(s node.Settings) bool {
+			return s.Protocol == "repair" && s.Stabilize == 200*time.Millisecond && s.StabilizeGiven
 		}},
 		{[]string{"--listen", "0.0.0.0:7000", "--id", "5", "--seed", "3"}, func(s node.Settings) bool {
 			return s.Listen == "0.0.0.0:7000" && s.ListenGiven && s.ID == 5 && s.Seed == 3 && s.SeedGiven
@@ -57,6 +60,8 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--protocol", "nope"}, "protocol"},
 		{[]string{"--left", "1@a:1"}, "--right"},
 		{[]string{"--retries", "0"}, "--retries must be at least 1"},
+		{[]string{"--stabilize", "2s"}, "--stabilize: protocol predlock-retry does not stabilize"},
+		{[]string{"--protocol", "repair", "--stabilize", "0s"}, "--stabilize must be positive"},
 	} {
 		s := settings(t, tc.args...)
 		if _, err := s.Config(); err == nil || !strings.Contains(err.Error(), tc.want) {
