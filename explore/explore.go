@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,16 @@ type Config struct {
 	// keeps the frontier and, with Timers, the state graph in memory; SearchDFS keeps only
 	// the visited fingerprints and the current path.
 	Search string
+
+	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
+	// machine, to show that the search still finds what the breakage causes.
+	wrap func(protocol.Node) protocol.Node
+
+	// Progress, if set, receives a line every progressEvery states of a depth-first search.
+	Progress io.Writer
 }
+
+const progressEvery = 5_000_000
 
 // Search orders.
 const (
@@ -107,7 +117,7 @@ type Report struct {
 	Complete      bool
 	Depth         int // BFS: steps explored completely, in every assignment (levels); DFS: the longest path
 	// Stored counts the fingerprints kept (hash compaction); CollisionBound is the bound
-	// Stored(Stored-1)/2^65 on the probability that two distinct states shared one, which
+	// Stored(Stored-1)/2^63 on the probability that two distinct states shared one, which
 	// would have left a state unexplored.
 	Stored         int
 	CollisionBound float64
@@ -229,30 +239,36 @@ type explorer struct {
 	rep         *Report
 	finals      map[[16]byte]bool
 	seenKinds   map[string]bool
-	visited     *fpTable
-	stored      int // fingerprints stored
+	stored      int      // fingerprints stored
+	visited     *fpTable // depth-first
 	expanded    int
 
 	out    protocol.Output
 	probe  protocol.Output
 	states []protocol.State
 	kbuf   []byte
+	pbuf   []byte
+	begin  time.Time
 }
 
 func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16]byte]bool, seenKinds map[string]bool) *explorer {
 	variant, _ := protocol.Lookup(cfg.Protocol)
+	newNode := variant.New
+	if cfg.wrap != nil {
+		newNode = func(c protocol.Config) protocol.Node { return cfg.wrap(variant.New(c)) }
+	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	ms := sortedMembers(cfg.Members)
 	init := &state{parent: -1}
 	for i, id := range ms {
-		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Member: true,
+		init.nodes = append(init.nodes, newNode(protocol.Config{ID: id, Ring: ring, Member: true,
 			Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)], Retries: cfg.Retries}))
 	}
 	for i, id := range cfg.Joiners {
-		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Contact: contacts[i], Retries: cfg.Retries}))
+		init.nodes = append(init.nodes, newNode(protocol.Config{ID: id, Ring: ring, Contact: contacts[i], Retries: cfg.Retries}))
 	}
 	e := &explorer{cfg: cfg, ring: ring, firstJoiner: len(ms), contacts: contacts, init: init, rep: rep,
-		finals: finals, seenKinds: seenKinds, visited: newFPTable(), states: make([]protocol.State, len(init.nodes))}
+		finals: finals, seenKinds: seenKinds, states: make([]protocol.State, len(init.nodes)), begin: time.Now()}
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
 	}
@@ -460,7 +476,7 @@ func (e *explorer) bfs() {
 	cfg, rep := e.cfg, e.rep
 	init := e.init
 	arena := []pathNode{}
-	e.visited.put(fingerprint(e.key(init)), 0)
+	visited := map[uint64]int32{canon(fingerprint(e.key(init))): 0}
 	e.stored++
 	// The state graph, for the check that an end stays reachable: edges by state number,
 	// which states were judged as ends, and where each state's path ends in the arena.
@@ -518,15 +534,15 @@ func (e *explorer) bfs() {
 					e.report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", e.ids[bad], err), t.nodes, pathTo(s.parent, step))
 					continue
 				}
-				fp := fingerprint(e.key(t))
-				if id, ok := e.visited.get(fp); ok {
+				fp := canon(fingerprint(e.key(t)))
+				if id, ok := visited[fp]; ok {
 					if cfg.Timers {
-						edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, int32(id))
+						edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, id)
 					}
 					continue
 				}
 				t.id = int32(len(judged))
-				e.visited.put(fp, uint32(t.id))
+				visited[fp] = t.id
 				e.stored++
 				if cfg.Timers {
 					edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, t.id)
@@ -559,13 +575,6 @@ func (e *explorer) bfs() {
 
 const noEndDetail = "from here no state is reachable where every join has ended and no lock is held (a join or a lock that never ends)"
 
-// Values of the depth-first visited table: a state on the Tarjan stack stores its position
-// there plus one; a finished state stores done, and reach if an end is reachable from it.
-const (
-	done  = 1 << 31
-	reach = 1 << 30
-)
-
 // dfs explores depth-first with an explicit stack of (state, next move): memory is the
 // visited fingerprints plus the current path, so scopes far beyond breadth-first's fit.
 // Findings come with the path the search took, not a shortest one. With Timers the check
@@ -575,6 +584,7 @@ const (
 // finished state that reaches one. No edge is stored.
 func (e *explorer) dfs() {
 	cfg, rep := e.cfg, e.rep
+	e.visited = newFPTable()
 	type frame struct {
 		s     *state
 		step  Step // the step that led here
@@ -589,7 +599,8 @@ func (e *explorer) dfs() {
 		reach bool
 	}
 	var stack []frame
-	var comp []member // Tarjan's stack
+	var comp []member          // Tarjan's stack
+	onComp := map[uint64]int{} // position on it by fingerprint; the table marks such states neither done nor reach
 	var counter uint32
 	maxDepth := 0
 	path := func(last *Step) []Step {
@@ -606,13 +617,18 @@ func (e *explorer) dfs() {
 	push := func(s *state, fp uint64, step Step) bool {
 		e.expanded++
 		rep.States++
+		if cfg.Progress != nil && rep.States%progressEvery == 0 {
+			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations, path %d, %s\n",
+				rep.States, rep.Transitions, rep.Terminal, rep.Violations, len(stack), time.Since(e.begin).Round(time.Second))
+		}
 		if cfg.MaxStates > 0 && e.expanded > cfg.MaxStates {
 			rep.Complete = false
 			return false
 		}
 		pos := len(comp)
 		comp = append(comp, member{fp: fp, index: counter})
-		e.visited.put(fp, uint32(pos+1))
+		onComp[fp] = pos
+		e.visited.put(fp, 0)
 		e.stored++
 		stack = append(stack, frame{s: s, step: step, pos: pos, low: counter})
 		counter++
@@ -638,7 +654,7 @@ func (e *explorer) dfs() {
 		return true
 	}
 	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
-	if !push(e.init, fingerprint(e.key(e.init)), Step{}) {
+	if !push(e.init, canon(fingerprint(e.key(e.init))), Step{}) {
 		return
 	}
 	for len(stack) > 0 {
@@ -652,12 +668,12 @@ func (e *explorer) dfs() {
 				e.report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", e.ids[bad], err), t.nodes, path(&step))
 				continue
 			}
-			fp := fingerprint(e.key(t))
-			if v, ok := e.visited.get(fp); ok {
+			fp := canon(fingerprint(e.key(t)))
+			if marks, ok := e.visited.get(fp); ok {
 				switch {
-				case v&done == 0:
-					f.low = min(f.low, comp[v-1].index)
-				case v&reach != 0:
+				case marks&markDone == 0:
+					f.low = min(f.low, comp[onComp[fp]].index)
+				case marks&markReach != 0:
 					comp[f.pos].reach = true
 				}
 				continue
@@ -666,7 +682,7 @@ func (e *explorer) dfs() {
 				// Reported; its future is not explored, and it counts as an end.
 				e.expanded++
 				rep.States++
-				e.visited.put(fp, done|reach)
+				e.visited.put(fp, markDone|markReach)
 				e.stored++
 				e.report(v.Property, v.Detail, t.nodes, path(&step))
 				comp[f.pos].reach = true
@@ -684,10 +700,10 @@ func (e *explorer) dfs() {
 			for _, m := range comp[f.pos:] {
 				r = r || m.reach
 			}
-			v := uint32(done)
+			marks := uint64(markDone)
 			if r || !cfg.Timers {
 				// Without timers nothing repeats, and the check is not made.
-				v |= reach
+				marks |= markReach
 			} else {
 				n := len(comp) - f.pos
 				rep.Violations += n
@@ -697,7 +713,8 @@ func (e *explorer) dfs() {
 				}
 			}
 			for _, m := range comp[f.pos:] {
-				e.visited.put(m.fp, v)
+				e.visited.put(m.fp, marks)
+				delete(onComp, m.fp)
 			}
 			comp = comp[:f.pos]
 			stack = stack[:len(stack)-1]
@@ -813,7 +830,8 @@ func (e *explorer) pruneStale(t *state, target int) []timerEntry {
 		stale := false
 		if te.node == id {
 			if before == nil {
-				before = n.AppendKey(nil)
+				before = n.AppendKey(e.pbuf[:0])
+				e.pbuf = before
 			}
 			c := n.Clone()
 			e.probe.Reset()
@@ -891,7 +909,7 @@ func (r *Report) Format(cfg *Config) string {
 	}
 	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, %s, %s, %s\n",
 		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, depth, complete, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(&b, "visited set: %d 64-bit fingerprints, probability that two states shared one at most %.1e\n", r.Stored, r.CollisionBound)
+	fmt.Fprintf(&b, "visited set: %d 62-bit fingerprints, probability that two states shared one at most %.1e\n", r.Stored, r.CollisionBound)
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}

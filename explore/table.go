@@ -2,76 +2,86 @@ package explore
 
 import "math"
 
-// fpTable is the visited set: 64-bit fingerprints of state keys (hash compaction, as SPIN's
-// bitstate-free "hc" mode keeps them) in an open-addressed table with linear probing, each
-// with a 32-bit value. Twelve bytes a slot instead of a Go map entry or a whole key: two
-// distinct states share a fingerprint with probability at most n(n-1)/2^65 over n states,
-// which Report.CollisionBound states, and such a pair would make the second state look
-// visited and its future go unexplored.
+// fpTable is the depth-first visited set: 62-bit fingerprints of state keys (hash
+// compaction, as SPIN's -DHC does) in an open-addressed table with linear probing, each
+// slot one word whose top two bits are the state's marks (done, reach). Eight bytes a state
+// at most 80 % load, instead of a Go map entry or a whole key. Two distinct states share a
+// fingerprint with probability at most n(n-1)/2^63 over n states (collisionBound); such a
+// pair would make the second state look visited and leave its future unexplored.
 type fpTable struct {
-	keys []uint64 // 0 marks an empty slot; a fingerprint 0 is stored as 1
-	vals []uint32
-	n    int
+	slots []uint64 // 0 marks an empty slot
+	n     int
 }
 
-func newFPTable() *fpTable {
-	return &fpTable{keys: make([]uint64, 1<<16), vals: make([]uint32, 1<<16)}
-}
+const (
+	fpBits = 62
+	fpMask = 1<<fpBits - 1
+	// Marks of a state: done when its strongly connected component is complete, reach when
+	// an end is reachable from it.
+	markDone  = 1 << 63
+	markReach = 1 << 62
+)
 
-func fix(fp uint64) uint64 {
+func newFPTable() *fpTable { return &fpTable{slots: make([]uint64, 1<<16)} }
+
+// canon cuts a fingerprint to fpBits, with 0 (the empty slot) moved to 1.
+func canon(fp uint64) uint64 {
+	fp &= fpMask
 	if fp == 0 {
 		return 1
 	}
 	return fp
 }
 
-// get returns the value stored for fp and whether there is one.
-func (t *fpTable) get(fp uint64) (uint32, bool) {
-	fp = fix(fp)
-	mask := uint64(len(t.keys) - 1)
+// get returns the marks of fp and whether it is stored.
+func (t *fpTable) get(fp uint64) (marks uint64, ok bool) {
+	fp = canon(fp)
+	mask := uint64(len(t.slots) - 1)
 	for i := fp & mask; ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case fp:
-			return t.vals[i], true
-		case 0:
+		s := t.slots[i]
+		switch {
+		case s == 0:
 			return 0, false
+		case s&fpMask == fp:
+			return s &^ fpMask, true
 		}
 	}
 }
 
-// put stores v for fp, adding fp if it is new.
-func (t *fpTable) put(fp uint64, v uint32) {
-	fp = fix(fp)
-	if (t.n+1)*5 > len(t.keys)*4 {
+// put stores fp with marks, replacing the marks if fp is stored already.
+func (t *fpTable) put(fp, marks uint64) {
+	fp = canon(fp)
+	if (t.n+1)*5 > len(t.slots)*4 {
 		t.grow()
 	}
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	for i := fp & mask; ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case fp:
-			t.vals[i] = v
-			return
-		case 0:
-			t.keys[i], t.vals[i] = fp, v
+		s := t.slots[i]
+		switch {
+		case s == 0:
+			t.slots[i] = fp | marks
 			t.n++
+			return
+		case s&fpMask == fp:
+			t.slots[i] = fp | marks
 			return
 		}
 	}
 }
 
 func (t *fpTable) grow() {
-	keys, vals := t.keys, t.vals
-	t.keys, t.vals = make([]uint64, 2*len(keys)), make([]uint32, 2*len(keys))
-	mask := uint64(len(t.keys) - 1)
-	for j, k := range keys {
-		if k == 0 {
+	old := t.slots
+	t.slots = make([]uint64, 2*len(old))
+	mask := uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s == 0 {
 			continue
 		}
-		i := k & mask
-		for t.keys[i] != 0 {
+		i := s & fpMask & mask
+		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.keys[i], t.vals[i] = k, vals[j]
+		t.slots[i] = s
 	}
 }
 
@@ -101,9 +111,9 @@ func mix(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// collisionBound is the probability bound n(n-1)/2^65 that two of n distinct states share a
-// 64-bit fingerprint.
+// collisionBound is the probability bound n(n-1)/2 / 2^fpBits that two of n distinct states
+// share a fingerprint.
 func collisionBound(n int) float64 {
 	x := float64(n)
-	return x * (x - 1) / math.Exp2(65)
+	return x * (x - 1) / math.Exp2(fpBits+1)
 }
