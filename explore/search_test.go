@@ -89,3 +89,46 @@ func TestSearchOrdersAgree(t *testing.T) {
 		})
 	}
 }
+
+// fixedState is a node whose observable state is set by the test.
+type fixedState struct {
+	protocol.Node
+	st protocol.State
+}
+
+func (f fixedState) State() protocol.State { return f.st }
+
+// An end is every join ended (connected, or failed), no lock held, nothing in flight unless
+// it may be lost, and with timers no protocol timer armed: a live one means a node waits on
+// something still.
+func TestEnded(t *testing.T) {
+	member := protocol.State{ID: 0, Left: 5, Right: 5, Connected: true}
+	joined := protocol.State{ID: 5, Left: 0, Right: 0, Connected: true}
+	msg := []protocol.Message{{Type: protocol.Poll, From: 5, To: 0}}
+	join := []timerEntry{{node: 5, t: protocol.Timer{Kind: 1, Tag: 1}}}
+	refresh := []timerEntry{{node: 5, t: protocol.Timer{Kind: 9, Background: true}}}
+	for _, tc := range []struct {
+		name          string
+		member, joinr protocol.State
+		flight        []protocol.Message
+		timers        []timerEntry
+		lossy, timed  bool
+		want          bool
+	}{
+		{"joined, quiet", member, joined, nil, nil, false, false, true},
+		{"failed newcomer", member, protocol.State{ID: 5, Failed: true}, nil, nil, true, true, true},
+		{"newcomer waiting", member, protocol.State{ID: 5, Waiting: true}, nil, nil, true, true, false},
+		{"newcomer not started", member, protocol.State{ID: 5}, nil, nil, true, true, false},
+		{"owner locked", protocol.State{ID: 0, Left: 5, Right: 5, Connected: true, Locked: true}, joined, nil, nil, true, true, false},
+		{"in flight, no loss", member, joined, msg, nil, false, true, false},
+		{"in flight, may be lost", member, joined, msg, nil, true, true, true},
+		{"a join timer armed", member, joined, nil, join, true, true, false},
+		{"a timer, timers off", member, joined, nil, join, true, false, true},
+		{"a background timer", member, joined, nil, refresh, true, true, true},
+	} {
+		s := &state{nodes: []protocol.Node{fixedState{st: tc.member}, fixedState{st: tc.joinr}}, flight: tc.flight, timers: tc.timers}
+		if got := ended(s, 1, tc.lossy, tc.timed); got != tc.want {
+			t.Errorf("%s: ended = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
