@@ -697,9 +697,8 @@ func (e *explorer) dfs() {
 				continue
 			}
 			if v := e.safety(t); v != nil {
-				// Reported; its future is not explored, and it counts as an end.
-				e.expanded++
-				rep.States++
+				// Reported; its future is not explored (nor counted as expanded, as
+				// breadth-first), and it counts as an end.
 				e.visited.put(fp, markDone|markReach)
 				e.stored++
 				e.report(v.Property, v.Detail, t.nodes, path(&step))

@@ -22,6 +22,20 @@ func (d *deaf) Step(m protocol.Message, out *protocol.Output) error {
 
 func (d *deaf) Clone() protocol.Node { return &deaf{Node: d.Node.Clone(), ignore: d.ignore} }
 
+// pointsAway is a deliberately broken machine that, once connected, reports a right
+// neighbour no node has: a connected node off the ring, a safety violation.
+type pointsAway struct{ protocol.Node }
+
+func (p pointsAway) State() protocol.State {
+	st := p.Node.State()
+	if st.Connected {
+		st.Right = 7
+	}
+	return st
+}
+
+func (p pointsAway) Clone() protocol.Node { return pointsAway{p.Node.Clone()} }
+
 func deafTo(t protocol.MsgType) func(protocol.Node) protocol.Node {
 	return func(n protocol.Node) protocol.Node { return &deaf{Node: n, ignore: t} }
 }
@@ -57,6 +71,13 @@ func TestSearchOrdersAgree(t *testing.T) {
 		{"predlock under loss", Config{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 4}, Joiners: []protocol.ID{2, 5}, Timers: true, Lossy: true},
 			[]string{"deadlock", "not_joined"}, false},
 		{"predlock-retry, timers and loss", retry(5), nil, true},
+		{"newcomer points off the ring", withWrap(Config{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 4}, Joiners: []protocol.ID{2, 6}},
+			func(n protocol.Node) protocol.Node {
+				if n.State().ID == 2 {
+					return pointsAway{n}
+				}
+				return n
+			}), []string{"connected_appendages"}, false},
 		{"owner deaf to success_join", withWrap(retry(5), deafTo(protocol.SuccessJoin)), []string{"no_end"}, true},
 		{"newcomer deaf to aborted", withWrap(retry(5), deafTo(protocol.Aborted)), []string{"no_end"}, true},
 	} {
