@@ -6,9 +6,11 @@ package explore
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +40,26 @@ type Config struct {
 	// Retries is passed to variants that retry (0: their default); fewer retries keep the
 	// state space small.
 	Retries int
+	// Search is the order: SearchBFS (the default) reports shortest counterexamples but
+	// keeps the frontier and, with Timers, the state graph in memory; SearchDFS keeps only
+	// the visited fingerprints and the current path.
+	Search string
+
+	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
+	// machine, to show that the search still finds what the breakage causes.
+	wrap func(protocol.Node) protocol.Node
+
+	// Progress, if set, receives a line every progressEvery states of a depth-first search.
+	Progress io.Writer
 }
+
+const progressEvery = 5_000_000
+
+// Search orders.
+const (
+	SearchBFS = "bfs"
+	SearchDFS = "dfs"
+)
 
 // Step is one transition: a newcomer starting its join, a message delivered or lost, or a
 // timer firing.
@@ -94,9 +115,14 @@ type Report struct {
 	NoEnd         int // with Timers: states from which no end can be reached (a join or a lock that never ends)
 	DistinctFinal int // distinct final rings (pointer sets)
 	Complete      bool
-	Depth         int       // steps explored completely, in every assignment (BFS levels)
-	Findings      []Finding // the shortest per kind, in order of discovery
-	Elapsed       time.Duration
+	Depth         int // BFS: steps explored completely, in every assignment (levels); DFS: the longest path
+	// Stored counts the fingerprints kept (hash compaction); CollisionBound is the bound
+	// Stored(Stored-1)/2^63 on the probability that two distinct states shared one, which
+	// would have left a state unexplored.
+	Stored         int
+	CollisionBound float64
+	Findings       []Finding // the shortest per kind, in order of discovery
+	Elapsed        time.Duration
 }
 
 // Validate names the first unusable field.
@@ -110,6 +136,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Members) == 0 {
 		return errors.New("at least one ring member is needed")
+	}
+	if c.Search != "" && c.Search != SearchBFS && c.Search != SearchDFS {
+		return fmt.Errorf("search order %q: want %q or %q", c.Search, SearchBFS, SearchDFS)
 	}
 	if len(c.Joiners) == 0 || len(c.Joiners) > 8 {
 		return fmt.Errorf("between 1 and 8 joiners can be explored, got %d", len(c.Joiners))
@@ -128,12 +157,18 @@ func (c *Config) Validate() error {
 }
 
 type state struct {
+	// nodes are shared between a state and its successors: a step clones the one node it
+	// changes, and no node stored in a state is changed afterwards.
 	nodes   []protocol.Node
+	hashes  []uint64           // fingerprint of each node's AppendKey
 	flight  []protocol.Message // sorted, so equal multisets encode equally
 	timers  []timerEntry       // sorted likewise
 	started uint16
-	parent  int32 // index into the path arena
-	id      int32 // number of the state, in the order found
+	// quiet: the step that led here left every node's observable state as it was, so the
+	// safety properties, a function of those alone, hold as they did before it.
+	quiet  bool
+	parent int32 // breadth-first: index into the path arena
+	id     int32 // breadth-first: number of the state, in the order found
 }
 
 type pathNode struct {
@@ -162,12 +197,19 @@ func Run(cfg Config) (*Report, error) {
 			}
 		}
 		rep.Assignments++
-		exploreOne(&cfg, contacts, rep, finals, seenKinds)
+		e := newExplorer(&cfg, contacts, rep, finals, seenKinds)
+		if cfg.Search == SearchDFS {
+			e.dfs()
+		} else {
+			e.bfs()
+		}
+		rep.Stored += e.stored
 		if !cfg.AllContacts || !nextAssignment(assign, m) {
 			break
 		}
 	}
 	rep.DistinctFinal = len(finals)
+	rep.CollisionBound = collisionBound(rep.Stored)
 	rep.Elapsed = time.Since(begin)
 	return rep, nil
 }
@@ -189,225 +231,351 @@ func sortedMembers(ms []protocol.ID) []protocol.ID {
 	return s
 }
 
-func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16]byte]bool, seenKinds map[string]bool) {
+// explorer holds what both search orders share for one contact assignment: the initial
+// state, the transition function and the judging of states.
+type explorer struct {
+	cfg         *Config
+	ring        protocol.Ring
+	ids         []protocol.ID // node IDs by index
+	firstJoiner int
+	contacts    []protocol.ID
+	init        *state
+	rep         *Report
+	finals      map[[16]byte]bool
+	seenKinds   map[string]bool
+	stored      int      // fingerprints stored
+	visited     *fpTable // depth-first
+	expanded    int
+
+	out    protocol.Output
+	probe  protocol.Output
+	states []protocol.State
+	kbuf   []byte
+	pbuf   []byte
+	begin  time.Time
+}
+
+func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16]byte]bool, seenKinds map[string]bool) *explorer {
 	variant, _ := protocol.Lookup(cfg.Protocol)
+	newNode := variant.New
+	if cfg.wrap != nil {
+		newNode = func(c protocol.Config) protocol.Node { return cfg.wrap(variant.New(c)) }
+	}
 	ring := protocol.Ring{Bits: cfg.Bits}
 	ms := sortedMembers(cfg.Members)
 	init := &state{parent: -1}
 	for i, id := range ms {
-		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Member: true,
+		init.nodes = append(init.nodes, newNode(protocol.Config{ID: id, Ring: ring, Member: true,
 			Left: ms[(i+len(ms)-1)%len(ms)], Right: ms[(i+1)%len(ms)], Retries: cfg.Retries}))
 	}
 	for i, id := range cfg.Joiners {
-		init.nodes = append(init.nodes, variant.New(protocol.Config{ID: id, Ring: ring, Contact: contacts[i], Retries: cfg.Retries}))
+		init.nodes = append(init.nodes, newNode(protocol.Config{ID: id, Ring: ring, Contact: contacts[i], Retries: cfg.Retries}))
 	}
-	index := map[protocol.ID]int{}
-	for i, n := range init.nodes {
-		index[n.State().ID] = i
+	e := &explorer{cfg: cfg, ring: ring, firstJoiner: len(ms), contacts: contacts, init: init, rep: rep,
+		finals: finals, seenKinds: seenKinds, states: make([]protocol.State, len(init.nodes)), begin: time.Now()}
+	for _, n := range init.nodes {
+		e.ids = append(e.ids, n.State().ID)
+		init.hashes = append(init.hashes, fingerprint(n.AppendKey(nil)))
 	}
-	firstJoiner := len(ms)
+	return e
+}
 
+// index returns the position of node id, or -1 for an ID no node has.
+func (e *explorer) index(id protocol.ID) int {
+	return slices.Index(e.ids, id)
+}
+
+// report records the first finding of each kind, with the path that led to it.
+func (e *explorer) report(kind, detail string, nodes []protocol.Node, path []Step) {
+	if e.seenKinds[kind] {
+		return
+	}
+	e.seenKinds[kind] = true
+	final := make([]protocol.State, len(nodes))
+	for i, n := range nodes {
+		final[i] = n.State()
+	}
+	e.rep.Findings = append(e.rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(e.contacts),
+		Path: slices.Clone(path), Final: final})
+}
+
+// assess decides whether s is judged as an end, before its moves are generated: every join
+// has ended, or (timers and loss) every newcomer has started and no timer is left to
+// retransmit what is in flight, which may all be lost. expand says whether its successors
+// are still explored: deliveries of what is in flight may go on.
+func (e *explorer) assess(s *state) (judge, expand bool) {
+	done := ended(s, e.firstJoiner, e.cfg.Lossy, e.cfg.Timers)
+	allStarted := int(s.started) == 1<<(len(s.nodes)-e.firstJoiner)-1
+	if done || (e.cfg.Lossy && e.cfg.Timers && allStarted && len(s.timers) == 0) {
+		return true, len(s.flight) > 0 || len(s.timers) > 0
+	}
+	return false, true
+}
+
+// terminal judges a state with nothing left to do, or judged as if what is in flight were
+// lost. Under loss a join may end in a reported failure; everything else must be a correct
+// ring with no lock held. It returns the outcome of a violation ("" when the state keeps
+// the promise).
+func (e *explorer) terminal(s *state) (kind, detail string) {
+	e.rep.Terminal++
+	for i, n := range s.nodes {
+		e.states[i] = n.State()
+	}
+	e.finals[ringKey(e.states)] = true
+	outcome, detail, _ := observe.ClassifyFinal(e.states)
+	if outcome == observe.OutcomeOK || (e.cfg.Timers && outcome == observe.OutcomeJoinFailed) {
+		if !ended(s, e.firstJoiner, e.cfg.Lossy, e.cfg.Timers) && e.cfg.Timers {
+			outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
+		} else {
+			return "", ""
+		}
+	}
+	e.rep.Violations++
+	return outcome, detail
+}
+
+// moves lists the steps possible from s: newcomers that have not started, one delivery per
+// distinct message in flight, one firing per distinct pending timer.
+func (e *explorer) moves(s *state, buf []Step) []Step {
+	buf = buf[:0]
+	for j := e.firstJoiner; j < len(s.nodes); j++ {
+		if s.started&(1<<(j-e.firstJoiner)) == 0 {
+			buf = append(buf, Step{Start: e.ids[j]})
+		}
+	}
+	for i, m := range s.flight {
+		if i > 0 && m == s.flight[i-1] {
+			continue // delivering either copy leads to the same state
+		}
+		// Under loss a message may also stay undelivered for ever: that needs no step of
+		// its own, since the states seen by the nodes are the same either way, and every
+		// state is judged as if what is in flight were lost.
+		buf = append(buf, Step{Start: protocol.None, Msg: m})
+	}
+	for i := range s.timers {
+		if i > 0 && s.timers[i] == s.timers[i-1] {
+			continue
+		}
+		te := s.timers[i]
+		buf = append(buf, Step{Start: protocol.None, Timer: &te})
+	}
+	return buf
+}
+
+// apply takes one step from s. The node the step reaches is cloned; the others are shared.
+// On an error (a handler that crashed) it returns the node's index too.
+func (e *explorer) apply(s *state, step Step) (*state, int, error) {
+	t := &state{nodes: slices.Clone(s.nodes), hashes: s.hashes, started: s.started, timers: s.timers, flight: s.flight}
+	var target int
+	var err error
+	out := &e.out
+	out.Reset()
+	clone := func() {
+		if target >= 0 {
+			t.nodes[target] = t.nodes[target].Clone()
+		}
+	}
+	switch {
+	case step.Timer != nil:
+		t.timers = removeTimer(s.timers, *step.Timer)
+		target = e.index(step.Timer.node)
+		clone()
+		err = t.nodes[target].Fire(step.Timer.t, out)
+	case step.Drop:
+		t.flight = removeOne(s.flight, step.Msg)
+		target = -1
+	case step.Start != protocol.None:
+		target = e.index(step.Start)
+		clone()
+		t.started |= 1 << (target - e.firstJoiner)
+		err = t.nodes[target].Start(out)
+	default:
+		t.flight = removeOne(s.flight, step.Msg)
+		target = e.index(step.Msg.To)
+		if target >= 0 {
+			clone()
+			err = t.nodes[target].Step(step.Msg, out)
+		}
+	}
+	flightOwned, timersOwned := step.Drop || (step.Timer == nil && step.Start == protocol.None), step.Timer != nil
+	for err == nil && target >= 0 {
+		for _, a := range out.Actions {
+			switch a.Kind {
+			case protocol.Send:
+				if e.cfg.Timers && slices.Contains(t.flight, a.Msg) {
+					// A retransmission of a copy still on the wire: they collapse, or
+					// retransmitting without bound would grow the state without bound. What
+					// is lost is a second delivery of the same message, which the
+					// simulator's duplication covers.
+					continue
+				}
+				if !flightOwned {
+					t.flight, flightOwned = slices.Clone(t.flight), true
+				}
+				t.flight = append(t.flight, a.Msg)
+			case protocol.SetTimer:
+				if e.cfg.Timers {
+					if !timersOwned {
+						t.timers, timersOwned = slices.Clone(t.timers), true
+					}
+					t.timers = append(t.timers, timerEntry{node: e.ids[target], t: a.Timer})
+				}
+			}
+		}
+		out.Reset()
+		var served bool
+		served, err = t.nodes[target].Serve(out)
+		if !served {
+			break
+		}
+	}
+	if err != nil {
+		return t, target, err
+	}
+	t.quiet = true
+	if target >= 0 {
+		kb := t.nodes[target].AppendKey(e.pbuf[:0])
+		e.pbuf = kb
+		t.hashes = slices.Clone(s.hashes)
+		t.hashes[target] = fingerprint(kb)
+		t.quiet = t.nodes[target].State() == s.nodes[target].State()
+		if e.cfg.Timers && len(t.timers) > 0 {
+			// Only the node stepped can have made its timers stale; the others' were
+			// checked when they last changed.
+			t.timers = e.pruneStale(t, target, kb)
+		}
+	}
+	sortFlight(t.flight)
+	sortTimers(t.timers)
+	return t, -1, nil
+}
+
+// key encodes s canonically, each node by the fingerprint of its AppendKey: equal keys mean
+// equal futures, unless two node keys share a fingerprint.
+func (e *explorer) key(s *state) []byte {
+	b := e.kbuf[:0]
+	for _, h := range s.hashes {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	b = append(b, byte(s.started), byte(s.started>>8))
+	for _, te := range s.timers {
+		b = append(b, te.t.Kind)
+		for _, x := range []uint64{te.t.Tag, uint64(te.node), uint64(te.t.After)} {
+			b = binary.LittleEndian.AppendUint64(b, x)
+		}
+	}
+	b = append(b, 0xfe)
+	for _, m := range s.flight {
+		b = append(b, byte(m.Type))
+		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(m.Op)} {
+			b = binary.LittleEndian.AppendUint64(b, uint64(id))
+		}
+	}
+	e.kbuf = b
+	return b
+}
+
+// safety checks the per-state safety properties of s, reached by one step from a state that
+// had them.
+func (e *explorer) safety(s *state) *observe.Violation {
+	if s.quiet {
+		return nil
+	}
+	for i, n := range s.nodes {
+		e.states[i] = n.State()
+	}
+	return observe.CheckSafety(e.states, e.ring)
+}
+
+// bfs explores breadth-first, so that every finding's path is a shortest one. It keeps the
+// whole frontier and, with Timers, the state graph for the check that an end stays
+// reachable, so its memory grows with both.
+func (e *explorer) bfs() {
+	cfg, rep := e.cfg, e.rep
+	init := e.init
 	arena := []pathNode{}
-	visited := map[[16]byte]int32{key(init): 0}
+	visited := map[uint64]int32{canon(fingerprint(e.key(init))): 0}
+	e.stored++
 	// The state graph, for the check that an end stays reachable: edges by state number,
 	// which states were judged as ends, and where each state's path ends in the arena.
 	var edgeFrom, edgeTo []int32
 	judged := []bool{false}
 	pathOf := []int32{-1}
 	frontier := []*state{init}
-	var out protocol.Output
-	states := make([]protocol.State, len(init.nodes))
-	report := func(kind, detail string, s *state, last Step) {
-		if seenKinds[kind] {
-			return
-		}
-		seenKinds[kind] = true
+	pathTo := func(parent int32, last Step) []Step {
 		path := []Step{last}
-		for p := s.parent; p >= 0; p = arena[p].parent {
+		for p := parent; p >= 0; p = arena[p].parent {
 			path = append(path, arena[p].step)
 		}
 		slices.Reverse(path)
-		final := make([]protocol.State, len(s.nodes))
-		for i, n := range s.nodes {
-			final[i] = n.State()
-		}
-		rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(contacts), Path: path, Final: final})
+		return path
 	}
-	// terminal judges a state with nothing left to do. Under loss a join may end in a
-	// reported failure; everything else must be a correct ring with no lock held.
 	terminal := func(s *state) {
 		judged[s.id] = true
-		rep.Terminal++
-		for i, n := range s.nodes {
-			states[i] = n.State()
-		}
-		finals[ringKey(states)] = true
-		outcome, detail, _ := observe.ClassifyFinal(states)
-		if outcome == observe.OutcomeOK || (cfg.Timers && outcome == observe.OutcomeJoinFailed) {
-			if !ended(s, firstJoiner, cfg.Lossy) && cfg.Timers {
-				outcome, detail = "stuck", "no move is left, yet a join or an insertion is still under way"
+		if kind, detail := e.terminal(s); kind != "" {
+			// The last step is already on the path of s.
+			if s.parent >= 0 {
+				e.report(kind, detail, s.nodes, pathTo(arena[s.parent].parent, arena[s.parent].step))
 			} else {
-				return
+				e.report(kind, detail, s.nodes, nil)
 			}
 		}
-		rep.Violations++
-		// The last step is already on the path of s.
-		if s.parent >= 0 {
-			last := arena[s.parent]
-			p := &state{nodes: s.nodes, parent: last.parent}
-			report(outcome, detail, p, last.step)
-		} else {
-			report(outcome, detail, s, Step{Start: protocol.None})
-		}
 	}
-	expanded := 0
 	depth := 0
 	defer func() {
 		if rep.Depth < 0 || depth < rep.Depth {
 			rep.Depth = depth
 		}
 	}()
+	var buf []Step
 	for len(frontier) > 0 {
 		var next []*state
 		for _, s := range frontier {
-			expanded++
+			e.expanded++
 			rep.States++
-			if cfg.MaxStates > 0 && expanded > cfg.MaxStates {
+			if cfg.MaxStates > 0 && e.expanded > cfg.MaxStates {
 				rep.Complete = false
 				return
 			}
-			done := ended(s, firstJoiner, cfg.Lossy)
-			assessed := false
-			allStarted := int(s.started) == 1<<(len(s.nodes)-firstJoiner)-1
-			if done || (cfg.Lossy && cfg.Timers && allStarted && len(s.timers) == 0) {
-				// Every join has ended and nothing is in flight, or (lossy) all that is
-				// in flight may be lost and no timer is left to retransmit it: the
-				// promise is checked here. What remains are deliveries, which go on
-				// being explored, and stale timers, whose firing changes nothing.
+			judge, expand := e.assess(s)
+			if judge {
 				terminal(s)
-				assessed = true
-				if len(s.flight) == 0 {
+				if !expand {
 					continue
 				}
 			}
-			moves := 0
-			try := func(step Step) {
-				moves++
+			buf = e.moves(s, buf)
+			for _, step := range buf {
 				rep.Transitions++
-				t := &state{nodes: make([]protocol.Node, len(s.nodes)), started: s.started}
-				for i, n := range s.nodes {
-					t.nodes[i] = n.Clone()
-				}
-				var target int
-				var err error
-				out.Reset()
-				t.timers = slices.Clone(s.timers)
-				switch {
-				case step.Timer != nil:
-					t.flight = slices.Clone(s.flight)
-					t.timers = removeTimer(t.timers, *step.Timer)
-					target = index[step.Timer.node]
-					err = t.nodes[target].Fire(step.Timer.t, &out)
-				case step.Drop:
-					t.flight = removeOne(s.flight, step.Msg)
-					target = -1
-				case step.Start != protocol.None:
-					target = index[step.Start]
-					t.started |= 1 << (target - firstJoiner)
-					t.flight = slices.Clone(s.flight)
-					err = t.nodes[target].Start(&out)
-				default:
-					t.flight = removeOne(s.flight, step.Msg)
-					var ok bool
-					target, ok = index[step.Msg.To]
-					if ok {
-						err = t.nodes[target].Step(step.Msg, &out)
-					} else {
-						target = -1
-					}
-				}
-				for err == nil && target >= 0 {
-					for _, a := range out.Actions {
-						switch a.Kind {
-						case protocol.Send:
-							if cfg.Timers && slices.Contains(t.flight, a.Msg) {
-								// A retransmission of a copy still on the wire: they
-								// collapse, or retransmitting without bound would grow the
-								// state without bound. What is lost is a second delivery of
-								// the same message, which the simulator's duplication covers.
-								continue
-							}
-							t.flight = append(t.flight, a.Msg)
-						case protocol.SetTimer:
-							if cfg.Timers {
-								t.timers = append(t.timers, timerEntry{node: t.nodes[target].State().ID, t: a.Timer})
-							}
-						}
-					}
-					out.Reset()
-					var served bool
-					served, err = t.nodes[target].Serve(&out)
-					if !served {
-						break
-					}
-				}
-				if cfg.Timers {
-					t.timers = pruneStale(t, index)
-				}
-				sortFlight(t.flight)
-				sortTimers(t.timers)
+				t, bad, err := e.apply(s, step)
 				if err != nil {
-					t.parent = s.parent
-					report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", t.nodes[target].State().ID, err), t, step)
-					return
+					e.report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", e.ids[bad], err), t.nodes, pathTo(s.parent, step))
+					continue
 				}
-				k := key(t)
-				if id, ok := visited[k]; ok {
+				fp := canon(fingerprint(e.key(t)))
+				if id, ok := visited[fp]; ok {
 					if cfg.Timers {
 						edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, id)
 					}
-					return
+					continue
 				}
 				t.id = int32(len(judged))
-				visited[k] = t.id
+				visited[fp] = t.id
+				e.stored++
 				if cfg.Timers {
 					edgeFrom, edgeTo = append(edgeFrom, s.id), append(edgeTo, t.id)
 				}
 				arena = append(arena, pathNode{parent: s.parent, step: step})
 				t.parent = int32(len(arena) - 1)
 				judged, pathOf = append(judged, false), append(pathOf, t.parent)
-				for i, n := range t.nodes {
-					states[i] = n.State()
-				}
-				if v := observe.CheckSafety(states, ring); v != nil {
+				if v := e.safety(t); v != nil {
 					judged[t.id] = true // reported already; its future is not explored
-					report(v.Property, v.Detail, t, step)
-					return
+					e.report(v.Property, v.Detail, t.nodes, pathTo(s.parent, step))
+					continue
 				}
 				next = append(next, t)
 			}
-			for j := firstJoiner; j < len(s.nodes); j++ {
-				if s.started&(1<<(j-firstJoiner)) == 0 {
-					try(Step{Start: s.nodes[j].State().ID})
-				}
-			}
-			for i, m := range s.flight {
-				if i > 0 && m == s.flight[i-1] {
-					continue // delivering either copy leads to the same state
-				}
-				// Under loss a message may also stay undelivered for ever: that needs no
-				// step of its own, since the states seen by the nodes are the same either
-				// way, and every state is judged as if what is in flight were lost.
-				try(Step{Start: protocol.None, Msg: m})
-			}
-			for i := range s.timers {
-				if i > 0 && s.timers[i] == s.timers[i-1] {
-					continue
-				}
-				te := s.timers[i]
-				try(Step{Start: protocol.None, Timer: &te})
-			}
-			if moves == 0 && !assessed {
+			if len(buf) == 0 && !judge {
 				terminal(s)
 			}
 		}
@@ -418,9 +586,164 @@ func exploreOne(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16
 	}
 	if cfg.Timers {
 		noEnd(rep, judged, pathOf, edgeFrom, edgeTo, func(at int32) {
-			p := &state{parent: arena[at].parent}
-			report("no_end", "from here no state is reachable where every join has ended and no lock is held (a join or a lock that never ends)", p, arena[at].step)
+			e.report("no_end", noEndDetail, nil, pathTo(arena[at].parent, arena[at].step))
 		})
+	}
+}
+
+const noEndDetail = "from here no state is reachable where every join has ended and no lock is held (a join or a lock that never ends)"
+
+// dfs explores depth-first with an explicit stack of (state, next move): memory is the
+// visited fingerprints plus the current path, so scopes far beyond breadth-first's fit.
+// Findings come with the path the search took, not a shortest one. With Timers the check
+// that an end stays reachable runs on the fly, by Tarjan's strongly connected components:
+// when a component is complete every state it reaches outside it is finished, so the
+// component reaches an end exactly when one of its states is an end or has an edge to a
+// finished state that reaches one. No edge is stored.
+func (e *explorer) dfs() {
+	cfg, rep := e.cfg, e.rep
+	e.visited = newFPTable()
+	type frame struct {
+		s     *state
+		step  Step // the step that led here
+		moves []Step
+		next  int
+		pos   int    // on the Tarjan stack
+		low   uint32 // Tarjan's lowlink
+	}
+	type member struct {
+		fp    uint64
+		index uint32
+		reach bool
+	}
+	var stack []frame
+	var comp []member          // Tarjan's stack
+	onComp := map[uint64]int{} // position on it by fingerprint; the table marks such states neither done nor reach
+	var counter uint32
+	maxDepth := 0
+	path := func(last *Step) []Step {
+		p := make([]Step, 0, len(stack))
+		for i := 1; i < len(stack); i++ {
+			p = append(p, stack[i].step)
+		}
+		if last != nil {
+			p = append(p, *last)
+		}
+		return p
+	}
+	// push enters a new state: it is judged, and its moves listed.
+	push := func(s *state, fp uint64, step Step) bool {
+		e.expanded++
+		rep.States++
+		if cfg.Progress != nil && rep.States%progressEvery == 0 {
+			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations, path %d, %s\n",
+				rep.States, rep.Transitions, rep.Terminal, rep.Violations, len(stack), time.Since(e.begin).Round(time.Second))
+		}
+		if cfg.MaxStates > 0 && e.expanded > cfg.MaxStates {
+			rep.Complete = false
+			return false
+		}
+		pos := len(comp)
+		comp = append(comp, member{fp: fp, index: counter})
+		onComp[fp] = pos
+		e.visited.put(fp, 0)
+		e.stored++
+		stack = append(stack, frame{s: s, step: step, pos: pos, low: counter})
+		counter++
+		maxDepth = max(maxDepth, len(stack)-1)
+		f := &stack[len(stack)-1]
+		judge, expand := e.assess(s)
+		if judge {
+			comp[pos].reach = true
+			if kind, detail := e.terminal(s); kind != "" {
+				e.report(kind, detail, s.nodes, path(nil))
+			}
+			if !expand {
+				return true
+			}
+		}
+		f.moves = e.moves(s, nil)
+		if len(f.moves) == 0 && !judge {
+			comp[pos].reach = true
+			if kind, detail := e.terminal(s); kind != "" {
+				e.report(kind, detail, s.nodes, path(nil))
+			}
+		}
+		return true
+	}
+	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
+	if !push(e.init, canon(fingerprint(e.key(e.init))), Step{}) {
+		return
+	}
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.next < len(f.moves) {
+			step := f.moves[f.next]
+			f.next++
+			rep.Transitions++
+			t, bad, err := e.apply(f.s, step)
+			if err != nil {
+				e.report(observe.OutcomeCrash, fmt.Sprintf("node %v: %v", e.ids[bad], err), t.nodes, path(&step))
+				continue
+			}
+			fp := canon(fingerprint(e.key(t)))
+			if marks, ok := e.visited.get(fp); ok {
+				switch {
+				case marks&markDone == 0:
+					f.low = min(f.low, comp[onComp[fp]].index)
+				case marks&markReach != 0:
+					comp[f.pos].reach = true
+				}
+				continue
+			}
+			if v := e.safety(t); v != nil {
+				// Reported; its future is not explored (nor counted as expanded, as
+				// breadth-first), and it counts as an end.
+				e.visited.put(fp, markDone|markReach)
+				e.stored++
+				e.report(v.Property, v.Detail, t.nodes, path(&step))
+				comp[f.pos].reach = true
+				continue
+			}
+			if !push(t, fp, step) {
+				return
+			}
+			continue
+		}
+		// Every move of f is explored.
+		if f.low == comp[f.pos].index {
+			// f is the root of a strongly connected component: the members above it.
+			r := false
+			for _, m := range comp[f.pos:] {
+				r = r || m.reach
+			}
+			marks := uint64(markDone)
+			if r || !cfg.Timers {
+				// Without timers nothing repeats, and the check is not made.
+				marks |= markReach
+			} else {
+				n := len(comp) - f.pos
+				rep.Violations += n
+				rep.NoEnd += n
+				if !e.seenKinds["no_end"] {
+					e.report("no_end", noEndDetail, f.s.nodes, path(nil))
+				}
+			}
+			for _, m := range comp[f.pos:] {
+				e.visited.put(m.fp, marks)
+				delete(onComp, m.fp)
+			}
+			comp = comp[:f.pos]
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && r {
+				comp[stack[len(stack)-1].pos].reach = true
+			}
+			continue
+		}
+		low := f.low
+		stack = stack[:len(stack)-1]
+		p := &stack[len(stack)-1]
+		p.low = min(p.low, low)
 	}
 }
 
@@ -475,10 +798,19 @@ func noEnd(rep *Report, judged []bool, pathOf, from, to []int32, found func(at i
 }
 
 // ended reports whether every join has ended (connected, or failed and done unlinking), no
-// node holds a lock and nothing is in flight (lossy: whatever is in flight may be lost).
-func ended(s *state, firstJoiner int, lossy bool) bool {
+// node holds a lock, nothing is in flight (lossy: whatever is in flight may be lost) and,
+// with timers, no protocol timer is armed (a live one means a node still waits on
+// something).
+func ended(s *state, firstJoiner int, lossy, timers bool) bool {
 	if len(s.flight) > 0 && !lossy {
 		return false
+	}
+	if timers {
+		for _, te := range s.timers {
+			if !te.t.Background {
+				return false
+			}
+		}
 	}
 	for i, n := range s.nodes {
 		st := n.State()
@@ -502,20 +834,33 @@ func sortTimers(ts []timerEntry) {
 	})
 }
 
-// pruneStale drops the timers whose firing would change nothing: a variant makes a timer
-// stale by moving its epoch on, which it never moves back, so such a timer stays inert and
-// firing it at every point would only multiply the states.
-func pruneStale(t *state, index map[protocol.ID]int) []timerEntry {
-	var out protocol.Output
-	kept := t.timers[:0]
-	for _, te := range t.timers {
-		n := t.nodes[index[te.node]]
-		c := n.Clone()
-		out.Reset()
-		if err := c.Fire(te.t, &out); err != nil || len(out.Actions) > 0 ||
-			string(c.AppendKey(nil)) != string(n.AppendKey(nil)) {
+// pruneStale drops node target's timers whose firing would change nothing (before is its
+// AppendKey): a variant makes a
+// timer stale by moving its epoch on, which it never moves back, so such a timer stays
+// inert and firing it at every point would only multiply the states.
+// The result shares no storage with t.timers when a timer was dropped.
+func (e *explorer) pruneStale(t *state, target int, before []byte) []timerEntry {
+	n := t.nodes[target]
+	id := e.ids[target]
+	var kept []timerEntry
+	for i, te := range t.timers {
+		stale := false
+		if te.node == id {
+			c := n.Clone()
+			e.probe.Reset()
+			err := c.Fire(te.t, &e.probe)
+			stale = err == nil && len(e.probe.Actions) == 0 && string(c.AppendKey(e.kbuf[:0])) == string(before)
+		}
+		switch {
+		case stale && kept == nil:
+			kept = make([]timerEntry, i, len(t.timers))
+			copy(kept, t.timers[:i])
+		case !stale && kept != nil:
 			kept = append(kept, te)
 		}
+	}
+	if kept == nil {
+		return t.timers
 	}
 	return kept
 }
@@ -540,32 +885,6 @@ func removeOne(f []protocol.Message, m protocol.Message) []protocol.Message {
 		out = append(out, x)
 	}
 	return out
-}
-
-func key(s *state) [16]byte {
-	h := fnv.New128a()
-	var b []byte
-	for _, n := range s.nodes {
-		b = n.AppendKey(b)
-	}
-	b = append(b, byte(s.started), byte(s.started>>8))
-	for _, te := range s.timers {
-		b = append(b, te.t.Kind)
-		for _, x := range []uint64{te.t.Tag, uint64(te.node), uint64(te.t.After)} {
-			b = append(b, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
-		}
-	}
-	b = append(b, 0xfe)
-	for _, m := range s.flight {
-		b = append(b, byte(m.Type))
-		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(m.Op)} {
-			b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24), byte(id>>32), byte(id>>40), byte(id>>48), byte(id>>56))
-		}
-	}
-	h.Write(b)
-	var k [16]byte
-	copy(k[:], h.Sum(nil))
-	return k
 }
 
 func ringKey(states []protocol.State) [16]byte {
@@ -597,13 +916,22 @@ func (r *Report) Format(cfg *Config) string {
 	if !r.Complete {
 		complete = fmt.Sprintf("INCOMPLETE: stopped at --max-states %d", cfg.MaxStates)
 	}
-	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, every path to depth %d, %s, %s\n",
-		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, r.Depth, complete, r.Elapsed.Round(time.Millisecond))
+	depth := fmt.Sprintf("every path to depth %d", r.Depth)
+	if cfg.Search == SearchDFS {
+		depth = fmt.Sprintf("depth-first, longest path %d", r.Depth)
+	}
+	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, %s, %s, %s\n",
+		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, depth, complete, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "visited set: %d 62-bit fingerprints, probability that two states shared one at most %.1e\n", r.Stored, r.CollisionBound)
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n%s: %s\n  contacts %v, shortest sequence (%d steps):\n", f.Kind, f.Detail, f.Contacts, len(f.Path))
+		shortest := "shortest sequence"
+		if cfg.Search == SearchDFS {
+			shortest = "sequence found depth-first"
+		}
+		fmt.Fprintf(&b, "\n%s: %s\n  contacts %v, %s (%d steps):\n", f.Kind, f.Detail, f.Contacts, shortest, len(f.Path))
 		for i, s := range f.Path {
 			fmt.Fprintf(&b, "  %3d. %s\n", i+1, s)
 		}

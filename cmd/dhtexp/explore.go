@@ -15,12 +15,21 @@ func init() {
 		Name:  "explore",
 		Usage: "check a protocol exhaustively: every delivery order of a small configuration",
 		Description: `Enumerates every order in which in-flight messages can be delivered and newcomers can
-start, on the same protocol code the simulator runs, and reports the shortest event sequence to
-each kind of safety violation or bad final state.
+start, on the same protocol code the simulator runs, and reports an event sequence to each
+kind of safety violation or bad final state. With --timers any protocol timer may fire at any
+point, and the search also checks that an end (every join over, no lock held, no timer armed)
+stays reachable from every state; with --lossy any message may also be lost.
+
+--search bfs (the default) reports shortest sequences but keeps the whole frontier in memory;
+--search dfs keeps only 62-bit fingerprints of the states seen (8 bytes each) and the current
+path, and prints the bound on the probability that two states shared a fingerprint.
 
 Examples:
   dhtexp explore --protocol seed                                  # the simple scenario, all contacts
-  dhtexp explore --protocol predlock --bits 3 --members 0,3,6 --joiners 1,2,7`,
+  dhtexp explore --protocol predlock --bits 3 --members 0,3,6 --joiners 1,2,7
+  dhtexp explore --protocol predlock-retry --bits 3 --members 0 --joiners 3,5 \
+      --timers --lossy --retries 1 --max-states 0 --search dfs --progress
+`,
 		Flags: exploreflag.Flags(),
 		Action: func(c *cli.Context) error {
 			cfg, err := exploreflag.Config(c)

@@ -27,10 +27,14 @@ func TestConfig(t *testing.T) {
 		want explore.Config
 	}{
 		{nil, explore.Config{Protocol: "seed", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
-			AllContacts: true, MaxStates: 5_000_000}},
+			AllContacts: true, MaxStates: 5_000_000, Search: explore.SearchBFS}},
 		{[]string{"--protocol", "predlock", "--bits", "3", "--members", "0,3,6", "--joiners", "1,2,7", "--fixed-contacts", "--lossy"},
 			explore.Config{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 3, 6}, Joiners: []protocol.ID{1, 2, 7},
-				MaxStates: 5_000_000, Lossy: true}},
+				MaxStates: 5_000_000, Lossy: true, Search: explore.SearchBFS}},
+		{[]string{"--protocol", "predlock-retry", "--members", "0", "--joiners", "3,5", "--bits", "3", "--timers", "--lossy",
+			"--retries", "1", "--search", "dfs", "--max-states", "0"},
+			explore.Config{Protocol: "predlock-retry", Bits: 3, Members: []protocol.ID{0}, Joiners: []protocol.ID{3, 5},
+				AllContacts: true, Timers: true, Lossy: true, Retries: 1, Search: explore.SearchDFS}},
 	} {
 		if got, err := config(tc.args...); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: got %+v, %v; want %+v", tc.args, got, err, tc.want)
@@ -47,6 +51,7 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--joiners", "2,a"}, "--joiners: "},
 		{[]string{"--joiners", ""}, "joiners can be explored"},
 		{[]string{"--protocol", "nope"}, "nope"},
+		{[]string{"--search", "random"}, "search order"},
 	} {
 		if _, err := config(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
