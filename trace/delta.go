@@ -161,6 +161,12 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 		}
 		groups := (min(pos, n) - start + 7) / 8
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		if w == 1 {
+			// Definition levels: a byte per group of 8, built at once.
+			dst = appendBits(dst, v[start:min(start+groups*8, n)], groups)
+			pos = min(pos, n)
+			continue
+		}
 		var acc uint64
 		nb := 0
 		for i := start; i < start+groups*8; i++ {
@@ -175,6 +181,29 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 			}
 		}
 		pos = min(pos, n)
+	}
+	return dst
+}
+
+// appendBits appends the groups bytes of values v (0 or 1, up to 8*groups of
+// them) bit-packed at width 1, least significant bit first, the missing values
+// of the last group 0.
+func appendBits[T int16 | int32](dst []byte, v []T, groups int) []byte {
+	at := len(dst)
+	dst = slices.Grow(dst, groups)[:at+groups]
+	out := dst[at:]
+	g := 0
+	for ; g*8+8 <= len(v); g++ {
+		b := v[g*8 : g*8+8 : g*8+8]
+		out[g] = byte(b[0]&1) | byte(b[1]&1)<<1 | byte(b[2]&1)<<2 | byte(b[3]&1)<<3 |
+			byte(b[4]&1)<<4 | byte(b[5]&1)<<5 | byte(b[6]&1)<<6 | byte(b[7]&1)<<7
+	}
+	if g < groups {
+		var x byte
+		for i, d := range v[g*8:] {
+			x |= byte(d&1) << i
+		}
+		out[g] = x
 	}
 	return dst
 }
