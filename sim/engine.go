@@ -507,15 +507,12 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 	st := *p
 	old := n.st
 	n.st = st
-	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.kv.ringDirty = true
-	}
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected ||
 		old.Leaving != st.Leaving || old.Departed != st.Departed || old.Failed != st.Failed {
 		s.check.Update(i, &st)
 	}
-	if old.Leaving != st.Leaving {
-		s.kv.ringDirty = true
+	if old.Connected != st.Connected || old.Leaving != st.Leaving {
+		s.ringUpdate(i)
 	}
 	if st.LeaveFailed && !old.LeaveFailed && s.kv.on {
 		s.waveStepEnded()

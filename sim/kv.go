@@ -30,8 +30,11 @@ type kvState struct {
 	ops     []OpRecord
 	puts    uint64
 
-	// The observer's ring: live connected nodes sorted by ID, rebuilt when membership changes.
+	// The observer's ring: live connected nodes sorted by ID. It is built once (ringDirty)
+	// and then kept up to date node by node (ringUpdate): under churn it changes hundreds of
+	// times a second, and sorting a ring of 10^5 for every operation cost more than the run.
 	ringIDs   []protocol.ID
+	inRing    []bool
 	ringDirty bool
 
 	ended     []bool // per join: it has ended (ok, failed or crashed)
@@ -157,8 +160,11 @@ func (s *Sim) liveRing() []protocol.ID {
 	kv := &s.kv
 	if kv.ringDirty {
 		kv.ringIDs = kv.ringIDs[:0]
+		kv.inRing = grown(kv.inRing, len(s.nodes))
 		for i := range s.nodes {
-			if n := &s.nodes[i]; !n.down && n.st.Connected && !n.st.Leaving {
+			n := &s.nodes[i]
+			kv.inRing[i] = !n.down && n.st.Connected && !n.st.Leaving
+			if kv.inRing[i] {
 				kv.ringIDs = append(kv.ringIDs, n.id)
 			}
 		}
@@ -166,6 +172,27 @@ func (s *Sim) liveRing() []protocol.ID {
 		kv.ringDirty = false
 	}
 	return kv.ringIDs
+}
+
+// ringUpdate puts node i into the observer's ring or takes it out after a change of its
+// liveness, connection or leaving flag.
+func (s *Sim) ringUpdate(i int32) {
+	kv := &s.kv
+	if !kv.on || kv.ringDirty {
+		return // the next liveRing builds it whole
+	}
+	n := &s.nodes[i]
+	in := !n.down && n.st.Connected && !n.st.Leaving
+	if in == kv.inRing[i] {
+		return
+	}
+	kv.inRing[i] = in
+	k, _ := slices.BinarySearch(kv.ringIDs, n.id)
+	if in {
+		kv.ringIDs = slices.Insert(kv.ringIDs, k, n.id)
+	} else {
+		kv.ringIDs = slices.Delete(kv.ringIDs, k, k+1)
+	}
 }
 
 // issue starts one client operation at a random live ring member.
