@@ -451,14 +451,14 @@ var sink int32
 
 // churnLargeConfig is one run of the churn experiment's shape: the repair variant with r = 2
 // replicas and stabilization every second, exponential sessions of median 6 min of which half
-// end in a crash, and a DHT workload (100 operations/s). n = 1,000 runs 1 h of virtual time
+// end in a crash, joins routed by fingers, and a DHT workload (100 operations/s). n = 1,000 runs 1 h of virtual time
 // (5 min warm-up, 55 min of churn, 20 s to settle; 1,000 keys, fingers refreshed every
 // second); n = 100,000 runs 10 min (1 min warm-up, 9 min of churn, 20 s to settle; 10,000
 // keys, fingers refreshed every 10 s, so that stabilization is most of the traffic).
 func churnLargeConfig(n int) Config {
 	c := DefaultConfig()
 	c.Scenario, c.Timing, c.Protocol, c.Seed = "random", "async", "repair", 1
-	c.Nodes, c.Joiners, c.Bits = n, 0, 40
+	c.Nodes, c.Joiners, c.Bits, c.JoinRouting = n, 0, 40, "fingers"
 	c.Delay = Delay{Kind: "uniform", Min: int64(time.Millisecond), Max: int64(20 * time.Millisecond)}
 	c.Horizon = int64(2 * time.Hour)
 	c.MaxMessages = 1 << 40

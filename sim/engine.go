@@ -709,7 +709,9 @@ func (s *Sim) carveLoops() {
 // on its own turn: the step's actions join the node's pending list, which the loop carries
 // out one blocking action at a time. It reports false when the step failed the run.
 func (s *Sim) took(i int32, in *protocol.Input) bool {
+	s.keyStepped(i)
 	for rd := range s.step.Step(s.nodes[i].p, in) {
+		s.keyStepped(i)
 		l := s.nodes[i].loop
 		l.acts = append(l.acts, rd.Actions...)
 		// Serve changes nothing when it serves nothing (protocol.Node).
@@ -749,6 +751,7 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 // the input's actions, then those of every queued request it serves. A crash or the end of
 // the run stops it midway, and then the node serves nothing more.
 func (s *Sim) perform(i int32, in *protocol.Input) {
+	s.keyStepped(i)
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		if rd.Err != nil {
 			if in.Kind != protocol.InputLeave {
@@ -757,6 +760,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 			// A refused leave: the node is not in the ring (any more), nothing to do.
 			return
 		}
+		s.keyStepped(i) // the step may have changed its keys, after a check within the last
 		s.observe(i, &rd.State)
 		n := &s.nodes[i]
 		for k := range rd.Actions {

@@ -202,6 +202,7 @@ func (s *Sim) crash(i int32) {
 	s.faults.crashed = true
 	n.down = true
 	s.check.SetDown(i, true)
+	s.keyStepped(i)
 	if s.kv.on {
 		s.ringUpdate(i)
 		if n.join >= 0 {
@@ -219,6 +220,7 @@ func (s *Sim) restart(i int32) {
 	n.down = false
 	n.life++
 	s.check.SetDown(i, false)
+	s.keyStepped(i)
 	s.ringUpdate(i)
 	s.emitDetail(observe.KindFault, n, "restart")
 	if s.cfg.Timing == "seed" {
