@@ -564,6 +564,22 @@ func (s *Sim) buildKeys() {
 func (s *Sim) recount(i int32, list *[]int32, get func() []protocol.Item, count []int32, holder bool) {
 	kv := &s.kv
 	ks := &kv.ks
+	var items []protocol.Item
+	if !s.nodes[i].down {
+		items = get()
+	}
+	if len(items) == len(*list) {
+		same := true
+		for j := range items {
+			if items[j].Key != kv.keys[(*list)[j]] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return // most steps leave a node's keys as they were
+		}
+	}
 	for _, k := range *list {
 		count[k]--
 		if holder {
@@ -572,10 +588,7 @@ func (s *Sim) recount(i int32, list *[]int32, get func() []protocol.Item, count 
 		ks.markKey(k)
 	}
 	*list = (*list)[:0]
-	if s.nodes[i].down {
-		return
-	}
-	for _, it := range get() {
+	for _, it := range items {
 		if k, ok := kv.keyIndex[it.Key]; ok {
 			*list = append(*list, k)
 			count[k]++
