@@ -177,7 +177,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	clear(s.loops)
 	clear(s.cfgs)
 	keep := Sim{
-		nodes: s.nodes[:0], q: queue{items: s.q.items[:0], far: farTimers{buckets: s.q.far.buckets}}, step: s.step,
+		nodes: s.nodes[:0], q: queue{items: s.q.items[:0]}, step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
 	}
@@ -279,9 +279,6 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		s.q.items = slices.Grow(s.q.items, len(s.nodes)+16)
 	} else {
 		s.q.items = slices.Grow(s.q.items, 2*len(s.joins)+16)
-	}
-	if cfg.Timing == "async" {
-		s.q.useFarTimers(0)
 	}
 	s.initFaults()
 	s.fifo = cfg.Link == "fifo" && (cfg.Delay.Kind != "constant" || s.faults.on)
@@ -414,7 +411,6 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 // It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
-		s.q.settle()
 		top := s.q.peek()
 		if top.at >= s.cfg.Horizon {
 			break
@@ -748,7 +744,7 @@ func (s *Sim) setTimer(i int32, t protocol.Timer) {
 		s.kv.joinTimers++
 	}
 	ref := s.alloc(payload{timer: t, node: i, life: s.nodes[i].life})
-	s.q.pushTimer(s.now+t.After, evTimer, ref)
+	s.q.push(s.now+t.After, evTimer, ref)
 }
 
 // perform feeds one input to node i in the async model and carries out what it wants done:

@@ -34,74 +34,12 @@ type queue struct {
 	items []item
 	seq   uint32 // pushes so far (since the last renumbering)
 	epoch uint32 // renumberings so far
-	far   farTimers
 }
 
-// farTimers keeps timers due a while from now out of the heap, in buckets of farWidth ns
-// (a calendar of farBuckets of them), and moves a bucket into the heap just before the heap
-// could pop anything later than the bucket's start. A timer keeps the sequence number it was
-// pushed with, so events run in exactly the order of the heap alone; the heap stays a
-// fraction of the size. A ring of 10^5 stabilizing nodes has a timer per node pending at
-// all times, and sifting them through a heap of several hundred thousand items cost a fifth
-// of a run.
-type farTimers struct {
-	on      bool
-	cur     int64 // the last bucket moved into the heap; pending ones are after it
-	n       int   // timers waiting in buckets
-	buckets [][]item
-}
-
-const (
-	farWidth   = int64(1) << 22 // ~4.2 ms
-	farBuckets = 1024           // ~4.3 s ahead; later timers go into the heap at once
-)
-
-// useFarTimers turns the calendar on, now being the current time.
-func (q *queue) useFarTimers(now int64) {
-	b := q.far.buckets
-	if len(b) != farBuckets {
-		b = make([][]item, farBuckets)
-	}
-	for k := range b {
-		b[k] = b[k][:0]
-	}
-	q.far = farTimers{on: true, cur: now / farWidth, buckets: b}
-}
-
-func (q *queue) Len() int { return len(q.items) + q.far.n }
-
-// pushTimer schedules a timer like push, in a bucket when it is due far enough ahead.
-func (q *queue) pushTimer(at int64, kind evKind, idx int32) {
-	f := &q.far
-	if b := at / farWidth; f.on && b > f.cur && b < f.cur+farBuckets {
-		seq := q.nextSeq() // before taking the bucket: renumbering empties the buckets
-		bk := &f.buckets[b%farBuckets]
-		*bk = append(*bk, item{at: at, seq: seq, arg: uint32(kind)<<argBits | uint32(idx)})
-		f.n++
-		return
-	}
-	q.push(at, kind, idx)
-}
-
-// settle moves buckets into the heap until its earliest item comes before every timer left
-// in a bucket; peek and pop then see the earliest item of all.
-func (q *queue) settle() {
-	f := &q.far
-	for f.n > 0 && (len(q.items) == 0 || q.items[0].at >= (f.cur+1)*farWidth) {
-		f.cur++
-		bk := &f.buckets[f.cur%farBuckets]
-		for _, it := range *bk {
-			q.items = append(q.items, it)
-			q.up(len(q.items) - 1)
-		}
-		f.n -= len(*bk)
-		*bk = (*bk)[:0]
-	}
-}
+func (q *queue) Len() int { return len(q.items) }
 
 func (q *queue) push(at int64, kind evKind, idx int32) {
-	seq := q.nextSeq() // before appending: renumbering moves bucketed timers into items
-	q.items = append(q.items, item{at: at, seq: seq, arg: uint32(kind)<<argBits | uint32(idx)})
+	q.items = append(q.items, item{at: at, seq: q.nextSeq(), arg: uint32(kind)<<argBits | uint32(idx)})
 	q.up(len(q.items) - 1)
 }
 
@@ -125,12 +63,6 @@ func (q *queue) nextSeq() uint32 {
 }
 
 func (q *queue) renumber() {
-	// Timers in buckets are numbered with the rest: they join the heap first.
-	for k := range q.far.buckets {
-		q.items = append(q.items, q.far.buckets[k]...)
-		q.far.buckets[k] = q.far.buckets[k][:0]
-	}
-	q.far.n = 0
 	slices.SortFunc(q.items, func(a, b item) int {
 		if a.before(&b) {
 			return -1

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
@@ -285,71 +284,5 @@ func TestQueueRenumbersWithoutReordering(t *testing.T) {
 	want := []int32{0, 3, 6, 9, 12, 15, 18, 1, 4, 7, 10, 13, 16, 19, 2, 5, 8, 11, 14, 17}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("order %v, want %v", got, want)
-	}
-}
-
-// Timers parked in the far-timer calendar come out in exactly the order of the heap alone:
-// by time, ties by scheduling order, across bucket boundaries, beyond the calendar's span
-// and across a renumbering of scheduling numbers, with pushes made while events run.
-func TestFarTimersKeepHeapOrder(t *testing.T) {
-	for _, startSeq := range []uint32{0, 1<<31 - 1 - 300} {
-		var q, ref queue
-		q.useFarTimers(0)
-		q.seq, ref.seq = startSeq, startSeq
-		r := newStream(5, 0)
-		now := int64(0)
-		n := 0
-		push := func() {
-			// Delays from 0 to 10 s, many of them on bucket boundaries, some ties.
-			var at int64
-			switch r.IntN(4) {
-			case 0:
-				at = now + r.Int64N(3)*farWidth
-			case 1:
-				at = now + r.Int64N(10e9)
-			case 2:
-				at = now + int64(time.Second)
-			default:
-				at = now + r.Int64N(1000)
-			}
-			kind := evTimer
-			if r.IntN(3) == 0 {
-				kind = evDeliver
-			}
-			if kind == evTimer {
-				q.pushTimer(at, kind, int32(n))
-			} else {
-				q.push(at, kind, int32(n))
-			}
-			ref.push(at, kind, int32(n))
-			n++
-		}
-		for range 2000 {
-			push()
-		}
-		popped := 0
-		for q.Len() > 0 {
-			if q.Len() != ref.Len() {
-				t.Fatalf("%d pending, the heap alone holds %d", q.Len(), ref.Len())
-			}
-			q.settle()
-			got, want := q.pop(), ref.pop()
-			if got.at != want.at || got.idx() != want.idx() {
-				t.Fatalf("pop %d: %d at %d, the heap alone gives %d at %d", popped, got.idx(), got.at, want.idx(), want.at)
-			}
-			now = got.at
-			popped++
-			if popped < 20000 {
-				for range r.IntN(3) {
-					push()
-				}
-			}
-		}
-		if ref.Len() != 0 || popped < 20000 {
-			t.Fatalf("%d popped, %d left in the reference", popped, ref.Len())
-		}
-		if startSeq != 0 && q.epoch == 0 {
-			t.Fatal("no renumbering happened")
-		}
 	}
 }
