@@ -60,6 +60,9 @@ type CheckerStats struct {
 	Full        int64 // full walks (first Run, fallbacks, explicit, after a violation)
 	Fallbacks   int64 // incremental Runs that handed over to a full walk
 	Removed     int64 // cycle nodes dropped by splices (a splice costs this many steps)
+	// Open counts the Runs of a tolerant checker settled while the ring waits for repairs
+	// (a crashed node on it), which are also counted in Incremental.
+	Open int64
 }
 
 // Checker is the global observer's per-event safety check. It mirrors every node's pointers
@@ -81,14 +84,21 @@ type Checker struct {
 	ringOnly bool // CheckSafety: the right-pointer properties only
 	// tolerant: crashed nodes are expected to be repaired around (TolerateCrashed).
 	tolerant bool
-	ring     protocol.Ring
-	ids      []protocol.ID
-	index    map[protocol.ID]int32
-	rank     []int32 // position in ID order
-	byRank   []int32
-	left     []int32 // index of the neighbour, ptrUnset or ptrUnknown
-	right    []int32
-	flags    []uint8
+	// open: a tolerant checker's last Run found no ring, and cyc holds a cycle of right
+	// pointers through at least one crashed node (downOnCyc of them), which every walk that
+	// reaches it ends on as pending (openIncremental).
+	open      bool
+	downOnCyc int
+	// fullWalks makes every Run a full walk (FullWalks).
+	fullWalks bool
+	ring      protocol.Ring
+	ids       []protocol.ID
+	index     map[protocol.ID]int32
+	rank      []int32 // position in ID order
+	byRank    []int32
+	left      []int32 // index of the neighbour, ptrUnset or ptrUnknown
+	right     []int32
+	flags     []uint8
 
 	// The ring as of the last good Run, by rank; settled is the ring's connected,
 	// non-leaving nodes. leftRefs counts the ring nodes whose left pointer names a node;
@@ -241,10 +251,23 @@ func (c *Checker) Update(i int32, st *protocol.State) {
 // for a newcomer in transit, and a left pointer at one, or none (a predecessor found dead),
 // is not judged. Everything else still
 // holds among the live nodes: at most one ring, ordered, no pointer to a node that does not
-// exist, connected appendages, members on the ring, left pointers between live nodes. Every
-// Run is then a full check, so it costs time linear in the nodes.
+// exist, connected appendages, members on the ring, left pointers between live nodes.
+//
+// While a crashed node is still on the cycle of right pointers (the ring waits for its
+// repair, which under churn is nearly always), there is no ring to judge: only broken walks
+// and new cycles can fail, and a Run costs about the nodes the event touched
+// (openIncremental). A Run that finds a ring (none of its nodes crashed), a Run after
+// which the cycle cannot be followed locally, and every suspected violation are full checks,
+// linear in the nodes; a violation is always the one the full check reports.
 func (c *Checker) TolerateCrashed() {
 	c.tolerant = true
+	c.needFull = true
+}
+
+// FullWalks makes every Run a full check, whatever changed: the reference the incremental
+// check is tested against.
+func (c *Checker) FullWalks() {
+	c.fullWalks = true
 	c.needFull = true
 }
 
@@ -256,14 +279,21 @@ func (c *Checker) walker(i int32) bool { return c.member(i) && !(c.tolerant && c
 // SetDown marks node i crashed (true) or back up (false). A crash changes no pointer, and
 // only exempts the node's own left pointer; a node that comes back is checked again.
 func (c *Checker) SetDown(i int32, down bool) {
+	if down == (c.flags[i]&fDown != 0) {
+		return
+	}
 	if down {
+		if c.tolerant && c.enabled && c.tmark[i] != c.tepoch {
+			c.tmark[i] = c.tepoch
+			c.touched = append(c.touched, touch{i: i, left: c.left[i], right: c.right[i], flags: c.flags[i]})
+		}
 		c.flags[i] |= fDown
+		if c.onRing(i) {
+			c.downOnCyc++
+		}
 		if c.tolerant {
 			c.dirty = c.enabled // the ring may now be pending on it
 		}
-		return
-	}
-	if c.flags[i]&fDown == 0 {
 		return
 	}
 	if c.enabled && c.tmark[i] != c.tepoch {
@@ -271,6 +301,9 @@ func (c *Checker) SetDown(i int32, down bool) {
 		c.touched = append(c.touched, touch{i: i, left: c.left[i], right: c.right[i], flags: c.flags[i]})
 	}
 	c.flags[i] &^= fDown
+	if c.onRing(i) {
+		c.downOnCyc--
+	}
 	c.dirty = c.enabled
 }
 
@@ -279,9 +312,15 @@ func (c *Checker) SetDown(i int32, down bool) {
 func (c *Checker) Run() *Violation {
 	c.dirty = false
 	var v *Violation
-	if c.needFull || c.tolerant {
+	switch {
+	case c.needFull || c.fullWalks || c.tolerant && !c.open:
 		v = c.full()
-	} else {
+	case c.tolerant:
+		if ok := c.openIncremental(); !ok {
+			c.stats.Fallbacks++
+			v = c.full()
+		}
+	default:
 		var ok bool
 		if v, ok = c.incremental(); !ok {
 			c.stats.Fallbacks++
@@ -317,6 +356,9 @@ func (c *Checker) violation(prop string, i int32, format string, args ...any) *V
 
 func (c *Checker) addToRing(i int32) {
 	c.cyc.set(int(c.rank[i]))
+	if c.down(i) {
+		c.downOnCyc++
+	}
 	if c.isSettled(i) {
 		c.settled.set(int(c.rank[i]))
 	}
@@ -327,6 +369,9 @@ func (c *Checker) addToRing(i int32) {
 
 func (c *Checker) dropFromRing(i int32) {
 	c.cyc.unset(int(c.rank[i]))
+	if c.down(i) {
+		c.downOnCyc--
+	}
 	c.settled.unset(int(c.rank[i]))
 	if l := c.left[i]; l >= 0 {
 		c.leftRefs[l]--
@@ -337,6 +382,7 @@ func (c *Checker) dropFromRing(i int32) {
 func (c *Checker) full() *Violation {
 	c.stats.Full++
 	c.needFull = true
+	c.open = false
 	n := len(c.ids)
 	if c.epoch > ^uint32(0)-uint32(n)-1 {
 		clear(c.mark)
@@ -399,9 +445,13 @@ func (c *Checker) full() *Violation {
 	c.cyc.reset()
 	c.settled.reset()
 	clear(c.leftRefs)
+	c.downOnCyc = 0
 	if cycles == 0 {
 		if pending || !members {
-			return nil // nothing to keep incrementally: the next Run is full again
+			if c.tolerant && c.frozenCycle() {
+				c.open, c.needFull = true, false
+			}
+			return nil // without such a cycle nothing is kept incrementally: the next Run is full again
 		}
 		return c.violation(PropAtLeastOneRing, 0, "no ring among connected nodes")
 	}
@@ -729,4 +779,161 @@ func finalRing(states []protocol.State) (correct bool, detail string) {
 		}
 	}
 	return true, ""
+}
+
+// frozenCycle finds, after a full check that found no ring, a cycle of right pointers that
+// runs through at least one crashed node and that some live member's pointers lead to
+// (walking through crashed nodes as if they were up), and makes it cyc. Under churn it is
+// the ring waiting for its repairs. It reports false when there is none.
+func (c *Checker) frozenCycle() bool {
+	n := len(c.ids)
+	if c.epoch > ^uint32(0)-uint32(n)-1 {
+		clear(c.mark)
+		c.epoch = 0
+	}
+	base := c.epoch
+	walk := base
+	for s := int32(0); s < int32(n); s++ {
+		if !c.walker(s) || c.mark[s] > base {
+			continue
+		}
+		walk++
+		i := s
+		for c.mark[i] <= base {
+			c.mark[i] = walk
+			if i = c.right[i]; i < 0 {
+				break
+			}
+		}
+		if i < 0 || c.mark[i] != walk {
+			continue // a broken end, or a walk already followed
+		}
+		down := 0
+		for j := i; ; {
+			if c.down(j) {
+				down++
+			}
+			if j = c.right[j]; j == i {
+				break
+			}
+		}
+		if down == 0 {
+			continue // a cycle of live nodes reached only through a crashed one
+		}
+		for j := i; ; {
+			c.addToRing(j)
+			if j = c.right[j]; j == i {
+				break
+			}
+		}
+		c.epoch = walk
+		return true
+	}
+	c.epoch = walk
+	return false
+}
+
+// openIncremental settles a tolerant Run while cyc is a cycle through crashed nodes and the
+// last Run found every walk from a live member pending and no ring. A walk that reaches
+// cyc follows it to a crashed node and ends pending, so only walks through the touched
+// nodes can have changed: each must still end pending, at cyc, at a crashed node or at a
+// newcomer in transit, within walkLimit steps. A cycle node that moved its right pointer
+// is spliced first (the nodes its new pointer leads through, up to cyc, replace those it
+// skips). Anything else, including a ring that closes (no crashed node left on the
+// cycle), a walk that may break and a new cycle, is for the full check: ok false.
+func (c *Checker) openIncremental() (ok bool) {
+	c.stats.Incremental++
+	c.stats.Open++
+	splice, oldRight := int32(-1), int32(-1)
+	for k := range c.touched {
+		t := &c.touched[k]
+		if c.right[t.i] != t.right && c.onRing(t.i) {
+			if splice >= 0 {
+				return false
+			}
+			splice, oldRight = t.i, t.right
+		}
+	}
+	if splice >= 0 && !c.spliceFrozen(splice, oldRight) {
+		return false
+	}
+	if c.downOnCyc == 0 {
+		return false // the cycle is a ring again: judged in full
+	}
+	for k := range c.touched {
+		if i := c.touched[k].i; !c.down(i) && !c.pendingWalk(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// spliceFrozen moves cyc after its node v changed its right pointer from old: the nodes
+// the new pointer leads through (crashed ones too), up to the first node w of cyc, replace
+// the nodes from old up to w. It reports false, changing nothing, when that cannot be
+// done within walkLimit steps each way.
+func (c *Checker) spliceFrozen(v, old int32) bool {
+	if c.wep++; c.wep == 0 {
+		clear(c.wmark)
+		c.wep = 1
+	}
+	c.path = c.path[:0]
+	i := c.right[v]
+	for {
+		if i < 0 || len(c.path) > walkLimit || c.wmark[i] == c.wep {
+			return false
+		}
+		if c.onRing(i) {
+			break
+		}
+		c.wmark[i] = c.wep
+		c.path = append(c.path, i)
+		i = c.right[i]
+	}
+	w := i
+	// Only v's pointer on the cycle changed, so the old nodes are reached from old by the
+	// cycle's own pointers; w == v would drop the whole cycle.
+	c.changed = c.changed[:0]
+	for x, steps := old, 0; x != w; x, steps = c.right[x], steps+1 {
+		if x < 0 || x == v || !c.onRing(x) || steps > walkLimit {
+			return false
+		}
+		c.changed = append(c.changed, x)
+	}
+	for _, x := range c.changed {
+		c.dropFromRing(x)
+		c.stats.Removed++
+	}
+	for _, x := range c.path {
+		c.addToRing(x)
+	}
+	return true
+}
+
+// pendingWalk reports whether the walk right from live node i ends pending (as the full
+// check walks: at a crashed node, at a newcomer in transit with no right pointer, or on cyc,
+// which leads to a crashed node) within walkLimit steps.
+func (c *Checker) pendingWalk(i int32) bool {
+	if c.wep++; c.wep == 0 {
+		clear(c.wmark)
+		c.wep = 1
+	}
+	for steps := 0; steps <= walkLimit; steps++ {
+		if c.onRing(i) {
+			return true
+		}
+		if c.wmark[i] == c.wep {
+			return false
+		}
+		c.wmark[i] = c.wep
+		next := c.right[i]
+		switch {
+		case next == ptrUnset && !c.member(i), next >= 0 && c.down(next):
+			return true
+		case next < 0:
+			return false
+		}
+		i = next
+	}
+	return false
 }

@@ -342,3 +342,110 @@ func TestTolerateCrashed(t *testing.T) {
 		})
 	}
 }
+
+// The tolerant checker, incremental while the ring waits for repairs, reports exactly what
+// a full check reports on every state of random sequences of insertions, leaves, hostile
+// writes, crashes and repairs around crashed nodes.
+func TestTolerantCheckerAgreesWithFullCheck(t *testing.T) {
+	sequences := 4000
+	if testing.Short() {
+		sequences = 500
+	}
+	var agreeOK, agreeBad int
+	var stats CheckerStats
+	for seq := range sequences {
+		r := rand.New(rand.NewPCG(uint64(seq), 11))
+		n := 3 + r.IntN(14)
+		ring := protocol.Ring{Bits: 6}
+		perm := r.Perm(64)[:n]
+		ids := make([]protocol.ID, n)
+		for i, p := range perm {
+			ids[i] = protocol.ID(p)
+		}
+		members := 2 + r.IntN(n-1)
+		sorted := slices.Clone(ids[:members])
+		slices.Sort(sorted)
+		sts := make([]protocol.State, n)
+		index := make(map[protocol.ID]int32, n)
+		for i, id := range ids {
+			index[id] = int32(i)
+			sts[i] = newcomer(id, none, none)
+			if i < members {
+				k, _ := slices.BinarySearch(sorted, id)
+				sts[i] = member(id, sorted[(k+members-1)%members], sorted[(k+1)%members])
+			}
+		}
+		m := &mutator{r: r, sts: sts, ids: ids, ring: ring, hostile: []int{0, 0, 1, 5}[seq%4]}
+		var c Checker
+		c.Init(ids, sts, index, ring, true)
+		c.TolerateCrashed()
+		down := make([]bool, n)
+		// repair is what a repairing node does around a crashed one: point past a crashed
+		// successor (to its successor, or a live node further on), or clear a left pointer
+		// at a crashed predecessor.
+		repair := func() int {
+			i := m.pick()
+			st := &sts[i]
+			if down[i] {
+				return i
+			}
+			if j, ok := index[st.Right]; ok && down[j] {
+				next := sts[j].Right
+				for hops := 0; hops < 3; hops++ {
+					if k, ok := index[next]; ok && down[k] {
+						next = sts[k].Right
+					}
+				}
+				st.Right = next
+			}
+			if j, ok := index[st.Left]; ok && down[j] && r.IntN(2) == 0 {
+				st.Left = none
+			}
+			return i
+		}
+		for step := 0; step < 120; step++ {
+			var i int
+			if r.IntN(3) == 0 {
+				i = repair()
+			} else {
+				i = m.step()
+			}
+			c.Update(int32(i), &sts[i])
+			if r.IntN(5) == 0 {
+				j := repair()
+				c.Update(int32(j), &sts[j])
+			}
+			if r.IntN(8) == 0 {
+				j, d := m.pick(), r.IntN(6) != 0
+				c.SetDown(int32(j), d)
+				down[j] = d
+			}
+			got := c.Run()
+			var ref Checker
+			ref.Init(ids, sts, index, ring, true)
+			ref.TolerateCrashed()
+			for j, d := range down {
+				ref.SetDown(int32(j), d)
+			}
+			want := ref.Run()
+			if (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Fatalf("sequence %d step %d: incremental %+v, full %+v\nstates %+v\ndown %v", seq, step, got, want, sts, down)
+			}
+			if got == nil {
+				agreeOK++
+			} else {
+				agreeBad++
+			}
+		}
+		s := c.Stats()
+		stats.Incremental += s.Incremental
+		stats.Open += s.Open
+		stats.Full += s.Full
+		stats.Fallbacks += s.Fallbacks
+		stats.Removed += s.Removed
+	}
+	t.Logf("%d states without violation, %d with; %+v", agreeOK, agreeBad, stats)
+	if agreeOK < 10*sequences || agreeBad < sequences || stats.Open < 10*int64(sequences) || stats.Removed < int64(sequences) {
+		t.Fatalf("too few states of each kind exercised: %d ok, %d violated, %+v", agreeOK, agreeBad, stats)
+	}
+}

@@ -2,8 +2,11 @@ package sim
 
 import (
 	"flag"
+	"os"
 	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -451,3 +454,91 @@ func BenchmarkNodeIndex(b *testing.B) {
 }
 
 var sink int32
+
+// churnLargeConfig is one run of the churn experiment's shape: the repair variant with r = 2
+// replicas and stabilization every second, exponential sessions of median 6 min of which half
+// end in a crash, joins routed by fingers, and a DHT workload (100 operations/s). n = 1,000 runs 1 h of virtual time
+// (5 min warm-up, 55 min of churn, 20 s to settle; 1,000 keys, fingers refreshed every
+// second); n = 100,000 runs 10 min (1 min warm-up, 9 min of churn, 20 s to settle; 10,000
+// keys, fingers refreshed every 10 s, so that stabilization is most of the traffic).
+func churnLargeConfig(n int) Config {
+	c := DefaultConfig()
+	c.Scenario, c.Timing, c.Protocol, c.Seed = "random", "async", "repair", 1
+	c.Nodes, c.Joiners, c.Bits, c.JoinRouting = n, 0, 40, "fingers"
+	c.Delay = Delay{Kind: "uniform", Min: int64(time.Millisecond), Max: int64(20 * time.Millisecond)}
+	c.Horizon = int64(2 * time.Hour)
+	c.MaxMessages = 1 << 40
+	c.Stabilize = int64(time.Second)
+	c.Churn = Churn{Session: "exponential", Median: int64(6 * time.Minute), CrashFraction: 0.5,
+		Warmup: int64(5 * time.Minute), Duration: int64(55 * time.Minute)}
+	c.Workload.Keys, c.Workload.Rate, c.Workload.Replicas = 1000, 100, 2
+	c.Workload.FingerPeriod = int64(time.Second)
+	if n > 1000 {
+		c.Churn.Warmup, c.Churn.Duration = int64(time.Minute), int64(9*time.Minute)
+		c.Workload.Keys, c.Workload.FingerPeriod = 10_000, int64(10*time.Second)
+	}
+	return c
+}
+
+// BenchmarkChurnLarge runs churnLargeConfig with the per-event checker on: events per second
+// of CPU time (cpu-s/run is the process's user and system time), the peak heap sampled while
+// it runs, and the process's peak RSS. N=100k takes minutes and GiBs, so it runs only when
+// named (-bench 'ChurnLarge/N=100k') or with DHTEXP_BENCH_LARGE set.
+func BenchmarkChurnLarge(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		name := "N=" + itoa(n)
+		b.Run(name, func(b *testing.B) {
+			if n > 1000 && os.Getenv("DHTEXP_BENCH_LARGE") == "" && !strings.Contains(benchFilter(), name) {
+				b.Skip("run with -bench 'ChurnLarge/" + name + "' or DHTEXP_BENCH_LARGE=1")
+			}
+			c := churnLargeConfig(n)
+			var events int64
+			var peak atomic.Uint64
+			done := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() { // the heap's high-water mark, sampled every 20 ms
+				defer close(sampled)
+				sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+				t := time.NewTicker(20 * time.Millisecond)
+				defer t.Stop()
+				for {
+					metrics.Read(sample)
+					if v := sample[0].Value.Uint64(); v > peak.Load() {
+						peak.Store(v)
+					}
+					select {
+					case <-done:
+						return
+					case <-t.C:
+					}
+				}
+			}()
+			cpu0, cpuOK := processCPU()
+			var st observe.CheckerStats
+			for i := 0; i < b.N; i++ {
+				c.Seed = uint64(i + 1)
+				s, err := New(c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := s.Run()
+				events += r.Events
+				st = s.check.Stats()
+			}
+			cpu1, _ := processCPU()
+			close(done)
+			<-sampled
+			if cpuOK {
+				b.ReportMetric(float64(cpu1-cpu0)/1e9/float64(b.N), "cpu-s/run")
+				b.ReportMetric(float64(events)/(float64(cpu1-cpu0)/1e9), "events/cpu-s")
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(events)/float64(b.N), "events/run")
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+			if rss, ok := peakRSS(); ok {
+				b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+			}
+			b.ReportMetric(float64(st.Full), "full-checks/run")
+		})
+	}
+}

@@ -538,15 +538,12 @@ func (s *Sim) observe(i int32, p *protocol.State) {
 	old := n.st
 	setState(&n.st, p)
 	st := &n.st
-	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected {
-		s.kv.ringDirty = true
-	}
 	if old.Left != st.Left || old.Right != st.Right || old.Connected != st.Connected ||
 		old.Leaving != st.Leaving || old.Departed != st.Departed || old.Failed != st.Failed {
 		s.check.Update(i, st)
 	}
-	if old.Leaving != st.Leaving {
-		s.kv.ringDirty = true
+	if old.Connected != st.Connected || old.Leaving != st.Leaving {
+		s.ringUpdate(i)
 	}
 	if st.LeaveFailed && !old.LeaveFailed && s.kv.on {
 		s.waveStepEnded()
@@ -767,7 +764,9 @@ func (s *Sim) carveLoops() {
 func (s *Sim) took(i int32, in *protocol.Input) bool {
 	l := &s.loops[i] // n.loop, as in runLoop
 	l.wants = 0
+	s.keyStepped(i)
 	for rd := range s.step.Step(s.nodes[i].p, in) {
+		s.keyStepped(i)
 		l.acts = append(l.acts, rd.Actions...)
 		// Serve changes nothing when it serves nothing (protocol.Node).
 		l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
@@ -809,6 +808,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 	if l := s.nodes[i].loop; l != nil {
 		l.wants = 0 // the step may change it
 	}
+	s.keyStepped(i)
 	for rd := range s.step.Step(s.nodes[i].p, in) {
 		if rd.Err != nil {
 			if in.Kind != protocol.InputLeave {
@@ -817,6 +817,7 @@ func (s *Sim) perform(i int32, in *protocol.Input) {
 			// A refused leave: the node is not in the ring (any more), nothing to do.
 			return
 		}
+		s.keyStepped(i) // the step may have changed its keys, after a check within the last
 		s.observe(i, &rd.State)
 		n := &s.nodes[i]
 		for k := range rd.Actions {

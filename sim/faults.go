@@ -202,8 +202,9 @@ func (s *Sim) crash(i int32) {
 	s.faults.crashed = true
 	n.down = true
 	s.check.SetDown(i, true)
+	s.keyStepped(i)
 	if s.kv.on {
-		s.kv.ringDirty = true
+		s.ringUpdate(i)
 		if n.join >= 0 {
 			s.joinEnded(n.join)
 		}
@@ -219,7 +220,8 @@ func (s *Sim) restart(i int32) {
 	n.down = false
 	n.life++
 	s.check.SetDown(i, false)
-	s.kv.ringDirty = true
+	s.keyStepped(i)
+	s.ringUpdate(i)
 	s.emitDetail(observe.KindFault, n, "restart")
 	if s.cfg.Timing == "seed" {
 		return

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -30,8 +31,11 @@ type kvState struct {
 	ops     []OpRecord
 	puts    uint64
 
-	// The observer's ring: live connected nodes sorted by ID, rebuilt when membership changes.
+	// The observer's ring: live connected nodes sorted by ID. It is built once (ringDirty)
+	// and then kept up to date node by node (ringUpdate): under churn it changes hundreds of
+	// times a second, and sorting a ring of 10^5 for every operation cost more than the run.
 	ringIDs   []protocol.ID
+	inRing    []bool
 	ringDirty bool
 
 	ended     []bool // per join: it has ended (ok, failed or crashed)
@@ -46,6 +50,107 @@ type kvState struct {
 	counts  []int32 // scratch for key checks
 	holders []int32
 	sum     KVSummary
+
+	ks keyState // the key check's running account (checkKeys)
+	// verifyKeys makes every key check also count from scratch and panic on a difference
+	// (tests).
+	verifyKeys bool
+}
+
+// keyState is the key check's account of the keys, kept up to date from the nodes that took
+// a step since the last check, so that a check costs about what changed, not the whole
+// ring: under churn a check runs at every departure and every join, hundreds of times a
+// second of a 10^5-node ring.
+type keyState struct {
+	built bool
+	// Per node: the keys it holds as owner and those in its outbox, as of its last step
+	// (none while down).
+	items, outbox [][]int32
+	stepped       []bool // took a step (or crashed, or came back) since the last check
+	steppedList   []int32
+	// Per key: live nodes holding it, the XOR of their indices (the holder, when there is
+	// one), and copies in live outboxes.
+	count, holderXor, outCount []int32
+	byID                       []int32 // key indices sorted by key ID (ties by index)
+	dirty                      []bool  // the key's verdict may have changed
+	dirtyList                  []int32
+	allDirty                   bool
+	failing                    keySet // keys lost, duplicated or misplaced at the last check
+	nFailing                   int
+}
+
+// keyStepped notes that node i took a step: its keys are counted again at the next check.
+func (s *Sim) keyStepped(i int32) {
+	ks := &s.kv.ks
+	if !s.kv.on || !ks.built || ks.stepped[i] {
+		return
+	}
+	ks.stepped[i] = true
+	ks.steppedList = append(ks.steppedList, i)
+}
+
+func (ks *keyState) markKey(k int32) {
+	if ks.built && !ks.dirty[k] {
+		ks.dirty[k] = true
+		ks.dirtyList = append(ks.dirtyList, k)
+	}
+}
+
+// ownersMoved marks the keys whose owner a change of the live ring at id can have moved:
+// those in (pred, id], pred being the ring node before id.
+func (s *Sim) ownersMoved(ring []protocol.ID, id protocol.ID) {
+	kv := &s.kv
+	ks := &kv.ks
+	if !ks.built || ks.allDirty {
+		return
+	}
+	if len(ring) <= 1 {
+		ks.allDirty = true // to or from an empty ring: every owner changes
+		return
+	}
+	k, _ := slices.BinarySearch(ring, id)
+	pred := ring[(k+len(ring)-1)%len(ring)]
+	if pred == id {
+		pred = ring[(k+len(ring)-2)%len(ring)]
+	}
+	// Keys are sorted by ID: walk from the first key after pred, wrapping, to the last at or
+	// before id.
+	n := len(ks.byID)
+	start, _ := slices.BinarySearchFunc(ks.byID, pred+1, func(k int32, x protocol.ID) int { return cmpID(kv.keyIDs[k], x) })
+	for j := 0; j < n; j++ {
+		k := ks.byID[(start+j)%n]
+		if !kv.ring.Between(pred, kv.keyIDs[k], id) && kv.keyIDs[k] != id {
+			break
+		}
+		ks.markKey(k)
+	}
+}
+
+// keySet is a set of key indices.
+type keySet []uint64
+
+func (b keySet) has(k int) bool { return b[k>>6]&(1<<(k&63)) != 0 }
+func (b keySet) set(k int)      { b[k>>6] |= 1 << (k & 63) }
+func (b keySet) unset(k int)    { b[k>>6] &^= 1 << (k & 63) }
+
+// first is the smallest key in the set, or -1.
+func (b keySet) first() int {
+	for w, x := range b {
+		if x != 0 {
+			return w<<6 + bits.TrailingZeros64(x)
+		}
+	}
+	return -1
+}
+
+func cmpID(a, b protocol.ID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // initialValue is what every key holds before any put; values of puts are their numbers.
@@ -157,15 +262,42 @@ func (s *Sim) liveRing() []protocol.ID {
 	kv := &s.kv
 	if kv.ringDirty {
 		kv.ringIDs = kv.ringIDs[:0]
+		kv.inRing = grown(kv.inRing, len(s.nodes))
 		for i := range s.nodes {
-			if n := &s.nodes[i]; !n.down && n.st.Connected && !n.st.Leaving {
+			n := &s.nodes[i]
+			kv.inRing[i] = !n.down && n.st.Connected && !n.st.Leaving
+			if kv.inRing[i] {
 				kv.ringIDs = append(kv.ringIDs, n.id)
 			}
 		}
 		slices.Sort(kv.ringIDs)
 		kv.ringDirty = false
+		kv.ks.allDirty = true
 	}
 	return kv.ringIDs
+}
+
+// ringUpdate puts node i into the observer's ring or takes it out after a change of its
+// liveness, connection or leaving flag.
+func (s *Sim) ringUpdate(i int32) {
+	kv := &s.kv
+	if !kv.on || kv.ringDirty {
+		return // the next liveRing builds it whole
+	}
+	n := &s.nodes[i]
+	in := !n.down && n.st.Connected && !n.st.Leaving
+	if in == kv.inRing[i] {
+		return
+	}
+	kv.inRing[i] = in
+	k, _ := slices.BinarySearch(kv.ringIDs, n.id)
+	if in {
+		kv.ringIDs = slices.Insert(kv.ringIDs, k, n.id)
+		s.ownersMoved(kv.ringIDs, n.id)
+	} else {
+		s.ownersMoved(kv.ringIDs, n.id)
+		kv.ringIDs = slices.Delete(kv.ringIDs, k, k+1)
+	}
 }
 
 // issue starts one client operation at a random live ring member.
@@ -346,6 +478,7 @@ func (s *Sim) handoffSent(m *protocol.Message, copies int) {
 	for _, it := range m.Data.Items {
 		if k, ok := s.kv.keyIndex[it.Key]; ok {
 			s.kv.transit[k] += int32(copies)
+			s.kv.ks.markKey(k)
 		}
 	}
 }
@@ -355,6 +488,7 @@ func (s *Sim) handoffLanded(m *protocol.Message) {
 	for _, it := range m.Data.Items {
 		if k, ok := s.kv.keyIndex[it.Key]; ok {
 			s.kv.transit[k]--
+			s.kv.ks.markKey(k)
 		}
 	}
 }
@@ -362,7 +496,186 @@ func (s *Sim) handoffLanded(m *protocol.Message) {
 // checkKeys is the key-safety check: every key lives at exactly one live node, its owner
 // among the live connected nodes, unless a handoff is carrying it to a newcomer right now.
 // At the end of a run nothing may be in transit any more.
+//
+// Every check judges every key. The checks during a run (final false) do it from a running
+// account (keyState): they recount the keys of the nodes that took a step since the last
+// check and judge again the keys whose count, transit, outbox copies or owner changed,
+// which gives the verdict a count from scratch gives at a fraction of the cost. The
+// check at the end counts from scratch.
 func (s *Sim) checkKeys(final bool) {
+	if final {
+		s.checkKeysFull(true)
+		return
+	}
+	var want keyVerdict
+	if s.kv.verifyKeys {
+		sum := s.kv.sum
+		want = s.checkKeysFull(false)
+		s.kv.sum = sum
+	}
+	got := s.checkKeysIncremental()
+	if s.kv.verifyKeys && got != want {
+		panic(fmt.Sprintf("key check at t=%d: incremental %+v, from scratch %+v", s.now, got, want))
+	}
+}
+
+// keyVerdict is what a key check found: whether any key failed, and the first that did.
+type keyVerdict struct {
+	failed bool
+	first  string
+}
+
+func (s *Sim) noteKeyCheck(v keyVerdict) {
+	kv := &s.kv
+	kv.sum.KeyChecks++
+	if v.failed {
+		kv.sum.KeyFailures++
+		if kv.sum.FirstFailure == "" {
+			kv.sum.FirstFailure = v.first
+		}
+	}
+}
+
+// buildKeys starts the running account: every node stepped, every key dirty.
+func (s *Sim) buildKeys() {
+	kv := &s.kv
+	ks := &kv.ks
+	n, m := len(s.nodes), len(kv.keys)
+	ks.items, ks.outbox = make([][]int32, n), make([][]int32, n)
+	ks.stepped = make([]bool, n)
+	ks.steppedList = make([]int32, 0, n)
+	for i := range n {
+		ks.stepped[i] = true
+		ks.steppedList = append(ks.steppedList, int32(i))
+	}
+	ints := make([]int32, 4*m)
+	ks.count, ks.holderXor, ks.outCount, ks.byID = ints[:m:m], ints[m:2*m:2*m], ints[2*m:3*m:3*m], ints[3*m:]
+	for k := range ks.byID {
+		ks.byID[k] = int32(k)
+	}
+	slices.SortStableFunc(ks.byID, func(a, b int32) int { return cmpID(kv.keyIDs[a], kv.keyIDs[b]) })
+	ks.dirty = make([]bool, m)
+	ks.failing = make(keySet, (m+63)/64)
+	ks.allDirty = true
+	ks.built = true
+}
+
+// recount replaces node i's keys in the account with what it holds now.
+func (s *Sim) recount(i int32, list *[]int32, get func() []protocol.Item, count []int32, holder bool) {
+	kv := &s.kv
+	ks := &kv.ks
+	var items []protocol.Item
+	if !s.nodes[i].down {
+		items = get()
+	}
+	if len(items) == len(*list) {
+		same := true
+		for j := range items {
+			if items[j].Key != kv.keys[(*list)[j]] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return // most steps leave a node's keys as they were
+		}
+	}
+	for _, k := range *list {
+		count[k]--
+		if holder {
+			ks.holderXor[k] ^= i
+		}
+		ks.markKey(k)
+	}
+	*list = (*list)[:0]
+	for _, it := range items {
+		if k, ok := kv.keyIndex[it.Key]; ok {
+			*list = append(*list, k)
+			count[k]++
+			if holder {
+				ks.holderXor[k] ^= i
+			}
+			ks.markKey(k)
+		}
+	}
+}
+
+// checkKeysIncremental is a check during the run from the running account.
+func (s *Sim) checkKeysIncremental() keyVerdict {
+	kv := &s.kv
+	ks := &kv.ks
+	if !ks.built {
+		s.buildKeys()
+	}
+	ring := s.liveRing()
+	for _, i := range ks.steppedList {
+		ks.stepped[i] = false
+		p := s.nodes[i].p
+		s.recount(i, &ks.items[i], p.Items, ks.count, true)
+		o, ok := p.(interface{ Outbox() []protocol.Item })
+		if ok {
+			s.recount(i, &ks.outbox[i], o.Outbox, ks.outCount, false)
+		} else if len(ks.outbox[i]) > 0 {
+			s.recount(i, &ks.outbox[i], func() []protocol.Item { return nil }, ks.outCount, false)
+		}
+	}
+	ks.steppedList = ks.steppedList[:0]
+	judge := func(k int32) {
+		bad := s.keyFailure(k, ring) != ""
+		if bad != ks.failing.has(int(k)) {
+			if bad {
+				ks.failing.set(int(k))
+				ks.nFailing++
+			} else {
+				ks.failing.unset(int(k))
+				ks.nFailing--
+			}
+		}
+	}
+	if ks.allDirty {
+		for k := range kv.keys {
+			judge(int32(k))
+		}
+	} else {
+		for _, k := range ks.dirtyList {
+			judge(k)
+		}
+	}
+	for _, k := range ks.dirtyList {
+		ks.dirty[k] = false
+	}
+	ks.dirtyList, ks.allDirty = ks.dirtyList[:0], false
+	v := keyVerdict{failed: ks.nFailing > 0}
+	if v.failed && kv.sum.FirstFailure == "" {
+		v.first = s.keyFailure(int32(ks.failing.first()), ring)
+	}
+	s.noteKeyCheck(v)
+	return v
+}
+
+// keyFailure says how key k fails a check during the run, or "" when it does not.
+func (s *Sim) keyFailure(k int32, ring []protocol.ID) string {
+	kv := &s.kv
+	ks := &kv.ks
+	c := ks.count[k]
+	pending := kv.transit[k] > 0
+	switch {
+	case c == 0 && (pending || ks.outCount[k] > 0):
+	case c == 0:
+		return fmt.Sprintf("%s (id %v) is stored nowhere at t=%d", kv.keys[k], kv.keyIDs[k], s.now)
+	case c > 1:
+		return fmt.Sprintf("%s (id %v) is stored at %d nodes at t=%d", kv.keys[k], kv.keyIDs[k], c, s.now)
+	case len(ring) > 0 && !pending:
+		h := s.nodes[ks.holderXor[k]].id
+		if owner := successor(ring, kv.keyIDs[k]); h != owner {
+			return fmt.Sprintf("%s (id %v) is stored at %v, its owner is %v, at t=%d", kv.keys[k], kv.keyIDs[k], h, owner, s.now)
+		}
+	}
+	return ""
+}
+
+// checkKeysFull is the key check counted from scratch.
+func (s *Sim) checkKeysFull(final bool) keyVerdict {
 	kv := &s.kv
 	clear(kv.counts)
 	for i := range s.nodes {
@@ -424,16 +737,15 @@ func (s *Sim) checkKeys(final bool) {
 			}
 		}
 	}
-	kv.sum.KeyChecks++
-	if lost+dup+misplaced > 0 {
-		kv.sum.KeyFailures++
-		if kv.sum.FirstFailure == "" {
-			kv.sum.FirstFailure = first
-		}
+	v := keyVerdict{failed: lost+dup+misplaced > 0}
+	if v.failed && kv.sum.FirstFailure == "" {
+		v.first = first
 	}
+	s.noteKeyCheck(v)
 	if final {
 		kv.sum.Lost, kv.sum.Duplicated, kv.sum.Misplaced = lost, dup, misplaced
 	}
+	return v
 }
 
 // finishKV makes the end-of-run checks and returns the workload's records.

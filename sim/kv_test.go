@@ -314,3 +314,44 @@ func TestRetryLeavesUnderLoss(t *testing.T) {
 	}
 	t.Logf("%d runs with 5%% loss and 4 leavers: %v", runs, outcomes)
 }
+
+// keyCheckConfigs are runs whose key checks see keys lost, duplicated, misplaced and in
+// transit: churn with and without crashes under a variant that does not repair them and one
+// that does, and joins and leaves racing a workload.
+func keyCheckConfigs() map[string]Config {
+	cfgs := map[string]Config{"dht": determinismConfigs()["dht"]}
+	for _, crash := range []float64{0, 0.5, 1} {
+		for seed := uint64(1); seed <= 4; seed++ {
+			c := churnConfig(seed, crash)
+			c.Workload.Keys = 400 // ten keys a node: a change of the ring moves owners
+			cfgs[fmt.Sprint("predlock-retry/crash=", crash, "/seed=", seed)] = c
+			c.Protocol, c.Stabilize = "repair", int64(500*time.Millisecond)
+			cfgs[fmt.Sprint("repair/crash=", crash, "/seed=", seed)] = c
+		}
+	}
+	return cfgs
+}
+
+// TestKeyChecksIncremental: every key check during a run, made from the running account,
+// gives the verdict (failed or not, and the first failure) of a count from scratch.
+func TestKeyChecksIncremental(t *testing.T) {
+	var checks, failures int
+	for name, c := range keyCheckConfigs() {
+		t.Run(name, func(t *testing.T) {
+			s, err := New(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.kv.verifyKeys = true // panics on the first difference
+			r := s.Run()
+			if r.KV.KeyChecks < 10 {
+				t.Errorf("only %d key checks", r.KV.KeyChecks)
+			}
+			checks += r.KV.KeyChecks
+			failures += r.KV.KeyFailures
+		})
+	}
+	if failures == 0 || failures == checks {
+		t.Errorf("%d of %d key checks failed: both verdicts must be exercised", failures, checks)
+	}
+}
