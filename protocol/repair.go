@@ -83,6 +83,11 @@ type probe struct {
 	op    uint64
 	tries uint8
 	cand  bool // the successor's predecessor, asked before it is adopted as successor
+	// fb: the next entry of the successor list, asked before it replaces a right neighbour
+	// presumed dead. The pointer moves only to a node that answers that it is in the ring: an
+	// entry may have left gracefully since the list was made, and a pointer at a node that
+	// left is never right (one at a crashed node is, until repaired).
+	fb bool
 }
 
 // span is a range (lo, hi] some owner's digest covered age periods ago.
@@ -110,6 +115,7 @@ type repairNode struct {
 	// newcomer once the pointer has moved on.
 	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
+	handTries  int // leave timer firings since the leaver last chose the node it hands its keys to
 	abortTries int // join timer firings while aborting
 }
 
@@ -121,6 +127,9 @@ func newRepairNode(c Config) repairNode {
 	}
 	if c.Member && c.Right != None {
 		n.succs = []ID{c.Right}
+		if len(c.Succs) > 0 && c.Succs[0] == c.Right {
+			n.succs = slices.Clone(c.Succs[:min(len(c.Succs), n.r)])
+		}
 	}
 	return n
 }
@@ -244,6 +253,20 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			n.after(left, was, out)
 			return nil
 		}
+		if m.Type == LeaveKeys && n.inRing() && n.left != m.From && n.left != m.Neighbour {
+			// predlock-retry lets such a leaver go (leave_bye: its removal is long done here).
+			// With crashes it may instead be a leaver whose right neighbour died, handing its
+			// keys to us past it while our predecessor is that dead node, not yet found out:
+			// letting it go would lose its keys. Stay silent and check the predecessor; the
+			// leaver asks again, and takes its keys back if it gives up.
+			if n.pp.to == None && n.left != None {
+				n.pnum++
+				n.pp = probe{to: n.left, op: n.pnum}
+				n.sendProbe(n.pp, false, out)
+			}
+			n.after(left, was, out)
+			return nil
+		}
 		if m.Type == LeaveKeys && n.left == m.From {
 			n.lastLeft = m.From
 		}
@@ -273,6 +296,10 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 		}
 	case t.Kind == timerProbe:
 		n.probeTimeout(t.Tag, out)
+	case t.Kind == timerLeave && t.Tag == n.lepoch && n.lphase == lHanded:
+		if err := n.handTimer(t, out); err != nil {
+			return err
+		}
 	case t.Kind == timerJoin && t.Tag == n.jepoch && n.jphase == jAborting:
 		// The owner may be dead: stop asking it after Retries attempts. Whatever still points
 		// at this node finds it out of the ring through stabilization.
@@ -303,6 +330,52 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 	}
 	n.after(left, was, out)
 	return nil
+}
+
+// handTimer is a leaver's timer after it handed its keys to its right neighbour. A right
+// neighbour that misses as many answers as the failure detector allows is presumed dead: the
+// keys go to the next successor. A leave that fails after all (Retries silent periods) takes
+// the keys back and makes the node a member again: a forwarder that no one takes out would
+// hold its predecessor's stabilization at a node outside the ring.
+func (n *repairNode) handTimer(t Timer, out *Output) error {
+	n.handTries++
+	if n.handTries >= probeTries {
+		n.handTries = 0
+		if i := slices.Index(n.succs, n.right); i >= 0 && i+1 < len(n.succs) {
+			dead := n.right
+			n.right = n.succs[i+1]
+			n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+			if d := n.dht.s; d != nil && d.outbox != nil {
+				d.outboxTo = n.right
+			}
+		}
+	}
+	if err := n.retryNode.Fire(t, out); err != nil {
+		return err
+	}
+	if n.leaveFailed && n.lphase == lHanded {
+		n.rejoin()
+	}
+	return nil
+}
+
+// rejoin makes a leaver whose leave failed a member again, with the keys it had handed over.
+// Whoever took them meanwhile holds copies that the digests sort out.
+func (n *repairNode) rejoin() {
+	n.lphase, n.handTries = lNone, 0
+	d := n.dht.s
+	if d == nil || d.outbox == nil {
+		return
+	}
+	for _, it := range d.outbox.Items {
+		d.store(it)
+	}
+	for _, it := range d.outbox.Replicas {
+		if _, own := d.find(it.ID, it.Key); !own {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+	d.outbox, d.outboxTo = nil, None
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
@@ -395,8 +468,15 @@ func (n *repairNode) probeTimeout(op uint64, out *Output) {
 
 // succDead drops the successor asked, presumed dead, unless it was only a candidate.
 func (n *repairNode) succDead(out *Output) {
-	dead, cand := n.sp.to, n.sp.cand
+	dead, cand, fb := n.sp.to, n.sp.cand, n.sp.fb
 	n.sp = probe{to: None}
+	if fb {
+		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+		if n.inRing() {
+			n.fallBack(out)
+		}
+		return
+	}
 	if !cand && n.inRing() {
 		n.presumeDead(dead, out)
 	}
@@ -422,14 +502,25 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 		return // the lock's own handshake moves the right pointer
 	}
 	if n.right == dead {
-		if len(n.succs) == 0 {
-			return // every successor known is dead: nothing to fall back on
-		}
-		n.right = n.succs[0]
+		// Every successor known dead: nothing to fall back on until the predecessor's list
+		// (fillFromPred) gives more.
+		n.fallBack(out)
+		return
 	}
 	if n.right != n.id && n.sp.to == None {
 		n.askSucc(n.right, false, out)
 	}
+}
+
+// fallBack asks the first entry of the successor list whether it is in the ring, to replace
+// a right neighbour presumed dead.
+func (n *repairNode) fallBack(out *Output) {
+	if len(n.succs) == 0 || n.sp.to != None || n.ophase != oFree {
+		return
+	}
+	n.pnum++
+	n.sp = probe{to: n.succs[0], op: n.pnum, fb: true}
+	n.sendProbe(n.sp, true, out)
 }
 
 func (n *repairNode) predDead() {
@@ -485,6 +576,9 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		if n.left == m.From {
 			n.demote()
+			if m.Data != nil {
+				n.fillFromPred(m.Data.Succs, out)
+			}
 		}
 		return
 	}
@@ -494,6 +588,21 @@ func (n *repairNode) state(m Message, out *Output) {
 	var list []ID
 	if m.Data != nil {
 		list = m.Data.Succs
+	}
+	if n.sp.fb {
+		if m.Status&repairInRing == 0 {
+			n.succDead(out) // dead or leaving: the next entry
+			return
+		}
+		n.sp = probe{to: None}
+		if n.ophase == oFree && n.inRing() {
+			n.right = m.From
+			n.reconcile(m.From, list)
+			if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
+				n.askSucc(q, true, out)
+			}
+		}
+		return
 	}
 	if n.sp.cand {
 		n.sp = probe{to: None}
@@ -537,6 +646,38 @@ func (n *repairNode) reconcile(s ID, list []ID) {
 		}
 	}
 	n.succs = res
+}
+
+// fillFromPred fills a short successor list from the predecessor's list: the entries after
+// this node there are its own next successors. A node whose successors died faster than its
+// rounds refreshed the list (a newcomer's list holds its first successor only) finds live
+// ones this way instead of asking a dead one for ever.
+func (n *repairNode) fillFromPred(list []ID, out *Output) {
+	if len(n.succs) >= n.r || !n.inRing() {
+		return
+	}
+	i := slices.Index(list, n.id)
+	if i < 0 {
+		return
+	}
+	// An empty list means that the right pointer was found dead with nothing to fall back on
+	// (presumeDead); otherwise it stays (it may be a newcomer the list does not have yet).
+	empty := len(n.succs) == 0
+	for _, x := range list[i+1:] {
+		if len(n.succs) >= n.r {
+			break
+		}
+		if x == n.id || x == None || slices.Contains(n.succs, x) {
+			continue
+		}
+		if len(n.succs) > 0 && !n.ring.Between(n.succs[len(n.succs)-1], x, n.id) {
+			continue
+		}
+		n.succs = append(n.succs, x)
+	}
+	if empty {
+		n.fallBack(out)
+	}
 }
 
 // inRange reports whether x lies in (lo, hi].
@@ -755,7 +896,7 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	for _, p := range []probe{n.sp, n.pp} {
 		b = appendID(appendID(b, p.to), ID(p.op))
 		b = append(b, p.tries)
-		b = appendBools(b, p.cand)
+		b = appendBools(b, p.cand, p.fb)
 	}
 	b = append(b, byte(len(n.spans)))
 	for _, s := range n.spans {
@@ -771,5 +912,5 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	b = appendID(appendID(b, ID(n.sepoch)), ID(n.pnum))
 	b = appendBools(b, n.stabOn)
 	b = append(b, n.rounds)
-	return append(b, byte(n.linkTries), byte(n.abortTries))
+	return append(b, byte(n.linkTries), byte(n.abortTries), byte(n.handTries))
 }
