@@ -502,10 +502,10 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 		return // the lock's own handshake moves the right pointer
 	}
 	if n.right == dead {
-		// Every successor known dead: nothing to fall back on until the predecessor's list
-		// (fillFromPred) gives more.
-		n.fallBack(out)
-		return
+		if len(n.succs) == 0 {
+			return // every successor known is dead: the predecessor's list may give more (fillFromPred)
+		}
+		n.right = n.succs[0]
 	}
 	if n.right != n.id && n.sp.to == None {
 		n.askSucc(n.right, false, out)
