@@ -502,10 +502,10 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 		return // the lock's own handshake moves the right pointer
 	}
 	if n.right == dead {
-		if len(n.succs) == 0 {
-			return // every successor known is dead: the predecessor's list may give more (fillFromPred)
-		}
-		n.right = n.succs[0]
+		// Every successor known dead: nothing to fall back on until the predecessor's list
+		// (fillFromPred) gives more.
+		n.fallBack(out)
+		return
 	}
 	if n.right != n.id && n.sp.to == None {
 		n.askSucc(n.right, false, out)
@@ -609,6 +609,13 @@ func (n *repairNode) state(m Message, out *Output) {
 		if m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() && n.ring.Between(n.id, m.From, n.right) {
 			n.right = m.From
 			n.reconcile(m.From, list)
+			// Its own predecessor may lie between us too (several newcomers, or a fallback
+			// past a stale list): walk back now rather than one node per round, so that a
+			// node left without a predecessor hears from us before its copies age or it
+			// crashes too.
+			if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
+				n.askSucc(q, true, out)
+			}
 		}
 		return
 	}
