@@ -116,11 +116,12 @@ type repairNode struct {
 	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
 	handTries  int // leave timer firings since the leaver last chose the node it hands its keys to
+	listOf     ID  // the successor whose list the node took last (reconcile)
 	abortTries int // join timer firings while aborting
 }
 
 func newRepairNode(c Config) repairNode {
-	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None,
+	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None, listOf: None,
 		sp: probe{to: None}, pp: probe{to: None}}
 	if n.period <= 0 {
 		n.period = DefaultStabilize
@@ -161,7 +162,7 @@ func (n *repairNode) restart(out *Output) {
 
 // after runs after every input: a node that has just joined starts stabilizing, and a node
 // whose predecessor changed takes the keys of the range it now owns.
-func (n *repairNode) after(left ID, was bool, out *Output) {
+func (n *repairNode) after(left, right ID, was bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
 	}
@@ -179,12 +180,21 @@ func (n *repairNode) after(left ID, was bool, out *Output) {
 	if n.left != left || (n.inRing() && !was) {
 		n.promote()
 	}
+	if n.right != right && n.listOf != n.right && was && n.inRing() && n.ophase == oFree && n.sp.to == None &&
+		n.right != None && n.right != n.id {
+		// A handshake moved the right pointer (a neighbour left through us, or a newcomer
+		// came in): the list beyond it is short or stale until the new successor's list
+		// comes, so ask for it now rather than at the next round, before a crash can find
+		// the list empty.
+		n.syncSuccs()
+		n.askSucc(n.right, false, out)
+	}
 }
 
 func (n *repairNode) Start(out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	err := n.retryNode.Start(out)
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return err
 }
 
@@ -194,9 +204,9 @@ func (n *repairNode) Serve(out *Output) (bool, error) {
 		// found alive or dead.
 		return false, nil
 	}
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	ok, err := n.retryNode.Serve(out)
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return ok, err
 }
 
@@ -204,14 +214,14 @@ func (n *repairNode) Leave(out *Output) error {
 	if n.left == None {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	err := n.retryNode.Leave(out)
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return err
 }
 
 func (n *repairNode) Step(m Message, out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	switch m.Type {
 	case RepairAsk:
 		n.ask(m, out)
@@ -250,7 +260,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			}
 			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
 				Data: &Data{Succs: slices.Clone(n.succs)}})
-			n.after(left, was, out)
+			n.after(left, right, was, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.inRing() && n.left != m.From && n.left != m.Neighbour {
@@ -264,7 +274,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
-			n.after(left, was, out)
+			n.after(left, right, was, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
@@ -282,12 +292,12 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return nil
 }
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	switch {
 	case t.Kind == timerStab:
 		if t.Tag == n.sepoch {
@@ -328,7 +338,7 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return nil
 }
 
@@ -638,6 +648,7 @@ func (n *repairNode) state(m Message, out *Output) {
 // node's old list, with the entries beyond its last, so that one short list does not
 // shorten every list before it.
 func (n *repairNode) reconcile(s ID, list []ID) {
+	n.listOf = s
 	old := n.succs
 	res := append(n.succs[:0:0], s)
 	for _, l := range [2][]ID{list, old} {
@@ -909,7 +920,7 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	for _, s := range n.spans {
 		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
 	}
-	b = appendID(b, n.lastLeft)
+	b = appendID(appendID(b, n.lastLeft), n.listOf)
 	took := slices.Clone(n.took)
 	slices.SortFunc(took, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
 	b = append(b, byte(len(took)))
