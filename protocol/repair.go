@@ -601,7 +601,10 @@ func (n *repairNode) state(m Message, out *Output) {
 	}
 	if n.sp.fb {
 		if m.Status&repairInRing == 0 {
-			n.succDead(out) // dead or leaving: the next entry
+			// Left or leaving: its successors take its place in the list, then the next
+			// entry is asked.
+			n.inherit(m.From, list)
+			n.succDead(out)
 			return
 		}
 		n.sp = probe{to: None}
@@ -630,6 +633,7 @@ func (n *repairNode) state(m Message, out *Output) {
 		return
 	}
 	if m.Status&repairMember == 0 {
+		n.inherit(m.From, list)
 		n.succDead(out)
 		return
 	}
@@ -661,6 +665,33 @@ func (n *repairNode) reconcile(s ID, list []ID) {
 				continue
 			}
 			res = append(res, x)
+		}
+	}
+	n.succs = res
+}
+
+// inherit puts the successors of x, a list entry that answered that it left or is leaving,
+// into the list after x: a node that left handed its range to its successor, so the nodes
+// after it are ours too. A list whose entries left gracefully one by one since it was made
+// (the rounds refresh it one hop at a time) would otherwise run out of live entries with a
+// single crash. The entries are only candidates: the fallback adopts one only when it
+// answers that it is in the ring.
+func (n *repairNode) inherit(x ID, list []ID) {
+	i := slices.Index(n.succs, x)
+	if i < 0 || len(list) == 0 {
+		return
+	}
+	res := slices.Clone(n.succs[:i+1])
+	for _, l := range [2][]ID{list, n.succs[i+1:]} {
+		for _, y := range l {
+			if len(res) >= n.r+1 {
+				break
+			}
+			last := res[len(res)-1]
+			if y == n.id || y == None || y == last || !n.ring.Between(last, y, n.id) {
+				continue
+			}
+			res = append(res, y)
 		}
 	}
 	n.succs = res
