@@ -110,6 +110,9 @@ type repairNode struct {
 	// lastLeft is the last leaver whose keys this node took: a notification it sent before
 	// leaving and that arrives late must not make it the predecessor again.
 	lastLeft ID
+	// leftAge counts the rounds since lastLeft was set: after two, a notification from it
+	// is no late one but a leaver whose leave failed and that is a member again (rejoin).
+	leftAge uint8
 	// took holds, per owner, the number of the last insertion whose set_left moved this
 	// node's left pointer: only a retransmission of such a set_left is answered for the
 	// newcomer once the pointer has moved on.
@@ -278,7 +281,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
-			n.lastLeft = m.From
+			n.lastLeft, n.leftAge = m.From, 0
 		}
 		moves := m.Type == SetLeft && n.left == m.From
 		if err := n.retryNode.Step(m, out); err != nil {
@@ -409,6 +412,11 @@ func (n *repairNode) tick(out *Output) {
 		return // left, or never joined: no more rounds
 	}
 	n.armStab(out)
+	if n.lastLeft != None {
+		if n.leftAge++; n.leftAge > 2 {
+			n.lastLeft = None
+		}
+	}
 	n.syncSuccs()
 	n.trim()
 	if n.right != None && n.right != n.id && n.ophase == oFree && n.sp.to == None {
@@ -952,6 +960,7 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
 	}
 	b = appendID(appendID(b, n.lastLeft), n.listOf)
+	b = append(b, n.leftAge)
 	took := slices.Clone(n.took)
 	slices.SortFunc(took, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
 	b = append(b, byte(len(took)))

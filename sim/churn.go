@@ -373,16 +373,20 @@ func (s *Sim) churnRing(buf []protocol.ID) []protocol.ID {
 
 // churnRingCorrect reports whether every live connected node's neighbours are its true
 // neighbours among the live connected nodes.
-func (s *Sim) churnRingCorrect() bool {
+func (s *Sim) churnRingCorrect() bool { return s.churnRingWrong() == "" }
+
+// churnRingWrong names the first live connected node whose neighbours are not its true ones,
+// or returns "" when there is none.
+func (s *Sim) churnRingWrong() string {
 	ring := s.churnRing(nil)
 	m := len(ring)
 	for k, id := range ring {
 		st := &s.nodes[s.idx.at(id)].st
-		if st.Left != ring[(k+m-1)%m] || st.Right != ring[(k+1)%m] {
-			return false
+		if l, r := ring[(k+m-1)%m], ring[(k+1)%m]; st.Left != l || st.Right != r {
+			return fmt.Sprintf("%v has left %v and right %v, want %v and %v", id, st.Left, st.Right, l, r)
 		}
 	}
-	return true
+	return ""
 }
 
 // keyCopies counts, per key, the live nodes that hold it as owner or replica.
@@ -510,8 +514,8 @@ func (s *Sim) churnOutcome() (outcome, detail string) {
 	c := &s.churn.sum
 	switch {
 	case !c.RingCorrect:
-		return observe.OutcomeWrongNeighbours, fmt.Sprintf("the live connected nodes do not form the true ring %v after churn stopped (%d crashes)",
-			time.Duration(s.churn.judge-s.churn.stop), c.Crashes)
+		return observe.OutcomeWrongNeighbours, fmt.Sprintf("the live connected nodes do not form the true ring %v after churn stopped (%d crashes): %s",
+			time.Duration(s.churn.judge-s.churn.stop), c.Crashes, s.churnRingWrong())
 	case c.KeysLost > 0:
 		return observe.OutcomeKeysLost, fmt.Sprintf("%d key(s) have no live copy at the end check", c.KeysLost)
 	case c.KeysUnderReplicated > 0:
