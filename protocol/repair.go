@@ -710,21 +710,19 @@ func (n *repairNode) inherit(x ID, list []ID) {
 // rounds refreshed the list (a newcomer's list holds its first successor only) finds live
 // ones this way instead of asking a dead one for ever.
 func (n *repairNode) fillFromPred(list []ID, out *Output) {
-	if len(n.succs) >= n.r || !n.inRing() {
-		return
-	}
-	i := slices.Index(list, n.id)
-	if i < 0 {
+	if len(n.succs) >= n.r || !n.inRing() || n.left == None {
 		return
 	}
 	// An empty list means that the right pointer was found dead with nothing to fall back on
 	// (presumeDead); otherwise it stays (it may be a newcomer the list does not have yet).
 	empty := len(n.succs) == 0
-	for _, x := range list[i+1:] {
+	for _, x := range list {
 		if len(n.succs) >= n.r {
 			break
 		}
-		if x == n.id || x == None || slices.Contains(n.succs, x) {
+		// Only entries after us, before the predecessor again: the predecessor's list may
+		// not have us yet (a newcomer asks at once), and then holds our successors only.
+		if x == n.id || x == None || x == n.left || slices.Contains(n.succs, x) || !n.ring.Between(n.id, x, n.left) {
 			continue
 		}
 		if len(n.succs) > 0 && !n.ring.Between(n.succs[len(n.succs)-1], x, n.id) {
