@@ -118,7 +118,6 @@ type repairNode struct {
 	// newcomer once the pointer has moved on.
 	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
-	handTries  int // leave timer firings since the leaver last chose the node it hands its keys to
 	listOf     ID  // the successor whose list the node took last (reconcile)
 	abortTries int // join timer firings while aborting
 }
@@ -345,23 +344,18 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 	return nil
 }
 
-// handTimer is a leaver's timer after it handed its keys to its right neighbour. A right
-// neighbour that misses as many answers as the failure detector allows is presumed dead: the
-// keys go to the next successor. A leave that fails after all (Retries silent periods) takes
-// the keys back and makes the node a member again: a forwarder that no one takes out would
-// hold its predecessor's stabilization at a node outside the ring.
+// handTimer is a leaver's timer after it handed its keys to its right neighbour. A silent
+// right neighbour may be dead, or alive and waiting to find its dead predecessor out before
+// it takes the keys: the leaver probes it, and only one that misses the probes as the failure
+// detector allows is passed over for the next successor (handNext). A leave that fails after
+// all (Retries silent periods) takes the keys back and makes the node a member again: a
+// forwarder that no one takes out would hold its predecessor's stabilization at a node
+// outside the ring.
 func (n *repairNode) handTimer(t Timer, out *Output) error {
-	n.handTries++
-	if n.handTries >= probeTries {
-		n.handTries = 0
-		if i := slices.Index(n.succs, n.right); i >= 0 && i+1 < len(n.succs) {
-			dead := n.right
-			n.right = n.succs[i+1]
-			n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
-			if d := n.dht.s; d != nil && d.outbox != nil {
-				d.outboxTo = n.right
-			}
-		}
+	if n.sp.to == None && n.right != None && n.right != n.id {
+		n.pnum++
+		n.sp = probe{to: n.right, op: n.pnum}
+		n.sendProbe(n.sp, false, out)
 	}
 	if err := n.retryNode.Fire(t, out); err != nil {
 		return err
@@ -372,10 +366,24 @@ func (n *repairNode) handTimer(t Timer, out *Output) error {
 	return nil
 }
 
+// handNext hands a leaver's keys to the successor after dead, its right neighbour found dead.
+func (n *repairNode) handNext(dead ID, out *Output) {
+	i := slices.Index(n.succs, dead)
+	if n.right != dead || i < 0 || i+1 >= len(n.succs) {
+		return
+	}
+	n.right = n.succs[i+1]
+	n.succs = slices.Delete(n.succs, i, i+1)
+	if d := n.dht.s; d != nil && d.outbox != nil {
+		d.outboxTo = n.right
+	}
+	out.send(Message{Type: LeaveKeys, From: n.id, To: n.right, Joiner: n.id, Neighbour: n.left, Data: n.resend(n.right)})
+}
+
 // rejoin makes a leaver whose leave failed a member again, with the keys it had handed over.
 // Whoever took them meanwhile holds copies that the digests sort out.
 func (n *repairNode) rejoin() {
-	n.lphase, n.handTries = lNone, 0
+	n.lphase = lNone
 	d := n.dht.s
 	if d == nil || d.outbox == nil {
 		return
@@ -493,6 +501,10 @@ func (n *repairNode) succDead(out *Output) {
 		if n.inRing() {
 			n.fallBack(out)
 		}
+		return
+	}
+	if n.lphase == lHanded {
+		n.handNext(dead, out)
 		return
 	}
 	if !cand && n.inRing() {
@@ -646,6 +658,9 @@ func (n *repairNode) state(m Message, out *Output) {
 		return
 	}
 	n.sp = probe{to: None}
+	if n.lphase == lHanded {
+		return // a leaver's probe: its right neighbour lives, and takes the keys in time
+	}
 	if n.ophase != oFree || n.right != m.From {
 		return
 	}
@@ -968,5 +983,5 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	b = appendID(appendID(b, ID(n.sepoch)), ID(n.pnum))
 	b = appendBools(b, n.stabOn)
 	b = append(b, n.rounds)
-	return append(b, byte(n.linkTries), byte(n.abortTries), byte(n.handTries))
+	return append(b, byte(n.linkTries), byte(n.abortTries))
 }
