@@ -567,6 +567,11 @@ func (n *repairNode) ask(m Message, out *Output) {
 		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
 		n.left = m.From
 	}
+	if n.inRing() {
+		// The list as the next round will have it: a handshake may have moved the right
+		// pointer since the last one, and the asker builds its own list from this one.
+		n.syncSuccs()
+	}
 	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Op: m.Op, Status: n.flags(),
 		Data: &Data{Succs: slices.Clone(n.succs)}})
 }
