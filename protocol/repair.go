@@ -265,7 +265,13 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			n.after(left, right, was, out)
 			return nil
 		}
-		if m.Type == LeaveKeys && n.inRing() && n.left != m.From && n.left != m.Neighbour {
+		if m.Type == LeaveKeys && !n.inRing() {
+			// Left or leaving itself: it cannot take the keys, and predlock-retry's answer
+			// (leave_bye, the removal long done) would let the leaver go with them.
+			n.after(left, right, was, out)
+			return nil
+		}
+		if m.Type == LeaveKeys && n.left != m.From && n.left != m.Neighbour {
 			// predlock-retry lets such a leaver go (leave_bye: its removal is long done here).
 			// With crashes it may instead be a leaver whose right neighbour died, handing its
 			// keys to us past it while our predecessor is that dead node, not yet found out:
@@ -366,18 +372,26 @@ func (n *repairNode) handTimer(t Timer, out *Output) error {
 	return nil
 }
 
-// handNext hands a leaver's keys to the successor after dead, its right neighbour found dead.
+// handNext drops a leaver's right neighbour, found dead, and asks the next successor whether
+// it is in the ring (fallBack); the keys go to it once it answers that it is (handTo). An
+// entry may have left since the list was made, and a node that left would let the leaver go
+// with its keys.
 func (n *repairNode) handNext(dead ID, out *Output) {
-	i := slices.Index(n.succs, dead)
-	if n.right != dead || i < 0 || i+1 >= len(n.succs) {
+	if n.right != dead {
 		return
 	}
-	n.right = n.succs[i+1]
-	n.succs = slices.Delete(n.succs, i, i+1)
+	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	n.fallBack(out)
+}
+
+// handTo makes s, a successor that answered that it is in the ring, the node a leaver hands
+// its keys to.
+func (n *repairNode) handTo(s ID, out *Output) {
+	n.right = s
 	if d := n.dht.s; d != nil && d.outbox != nil {
-		d.outboxTo = n.right
+		d.outboxTo = s
 	}
-	out.send(Message{Type: LeaveKeys, From: n.id, To: n.right, Joiner: n.id, Neighbour: n.left, Data: n.resend(n.right)})
+	out.send(Message{Type: LeaveKeys, From: n.id, To: s, Joiner: n.id, Neighbour: n.left, Data: n.resend(s)})
 }
 
 // rejoin makes a leaver whose leave failed a member again, with the keys it had handed over.
@@ -498,7 +512,7 @@ func (n *repairNode) succDead(out *Output) {
 	n.sp = probe{to: None}
 	if fb {
 		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
-		if n.inRing() {
+		if n.inRing() || n.lphase == lHanded {
 			n.fallBack(out)
 		}
 		return
@@ -633,6 +647,10 @@ func (n *repairNode) state(m Message, out *Output) {
 			return
 		}
 		n.sp = probe{to: None}
+		if n.lphase == lHanded {
+			n.handTo(m.From, out)
+			return
+		}
 		if n.ophase == oFree && n.inRing() {
 			n.right = m.From
 			n.reconcile(m.From, list)
