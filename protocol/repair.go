@@ -207,7 +207,9 @@ func (n *repairNode) Serve(out *Output) (bool, error) {
 		return false, nil
 	}
 	left, right, was := n.left, n.right, n.inRing()
+	from := len(out.Actions)
 	ok, err := n.retryNode.Serve(out)
+	n.welcomeList(out, from)
 	n.after(left, right, was, out)
 	return ok, err
 }
@@ -224,6 +226,10 @@ func (n *repairNode) Leave(out *Output) error {
 
 func (n *repairNode) Step(m Message, out *Output) error {
 	left, right, was := n.left, n.right, n.inRing()
+	defer n.welcomeList(out, len(out.Actions))
+	if m.Type == Welcome && m.Data != nil {
+		defer n.takeWelcomeList(m)
+	}
 	switch m.Type {
 	case RepairAsk:
 		n.ask(m, out)
@@ -306,6 +312,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
 	left, right, was := n.left, n.right, n.inRing()
+	defer n.welcomeList(out, len(out.Actions))
 	switch {
 	case t.Kind == timerStab:
 		if t.Tag == n.sepoch {
@@ -411,6 +418,35 @@ func (n *repairNode) rejoin() {
 		}
 	}
 	d.outbox, d.outboxTo = nil, None
+}
+
+// welcomeList gives every welcome among the actions from index from on the owner's successor
+// list, which the newcomer takes as its own (takeWelcomeList): a newcomer that knew its first
+// successor only would be left with none if that one crashed before its first round, and its
+// owner's list, cut to r entries with the newcomer first, would not know the next one either.
+func (n *repairNode) welcomeList(out *Output, from int) {
+	for i := from; i < len(out.Actions); i++ {
+		if a := &out.Actions[i]; a.Kind == Send && a.Msg.Type == Welcome && a.Msg.Data == nil && len(n.succs) > 0 {
+			a.Msg.Data = &Data{Succs: slices.Clone(n.succs)}
+		}
+	}
+}
+
+// takeWelcomeList makes the owner's list, from the successor it offered on, the newcomer's.
+func (n *repairNode) takeWelcomeList(m Message) {
+	if n.jphase != jWelcomed || n.owner != m.From || n.right != m.Neighbour || n.right == None {
+		return
+	}
+	list := []ID{n.right}
+	for _, x := range m.Data.Succs {
+		if len(list) >= n.r {
+			break
+		}
+		if last := list[len(list)-1]; x != n.id && x != None && x != last && n.ring.Between(last, x, n.id) {
+			list = append(list, x)
+		}
+	}
+	n.succs = list
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
@@ -541,7 +577,9 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 		n.giveUpLink(out)
 		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == k })
 	}
+	before := slices.Clone(n.succs)
 	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	n.pushList(before, out)
 	if n.ophase != oFree {
 		return // the lock's own handshake moves the right pointer
 	}
@@ -614,6 +652,9 @@ func (n *repairNode) state(m Message, out *Output) {
 				n.giveUpLink(out)
 			}
 		}
+		if m.From == n.right && m.Data != nil && m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() {
+			n.reconcile(m.From, m.Data.Succs, out) // a successor's list that changed (pushList)
+		}
 		return
 	}
 	if n.pp.to == m.From && n.pp.op == m.Op {
@@ -653,7 +694,7 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		if n.ophase == oFree && n.inRing() {
 			n.right = m.From
-			n.reconcile(m.From, list)
+			n.reconcile(m.From, list, out)
 			if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
 				n.askSucc(q, true, out)
 			}
@@ -664,7 +705,7 @@ func (n *repairNode) state(m Message, out *Output) {
 		n.sp = probe{to: None}
 		if m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() && n.ring.Between(n.id, m.From, n.right) {
 			n.right = m.From
-			n.reconcile(m.From, list)
+			n.reconcile(m.From, list, out)
 			// Its own predecessor may lie between us too (several newcomers, or a fallback
 			// past a stale list): walk back now rather than one node per round, so that a
 			// node left without a predecessor hears from us before its copies age or it
@@ -687,7 +728,7 @@ func (n *repairNode) state(m Message, out *Output) {
 	if n.ophase != oFree || n.right != m.From {
 		return
 	}
-	n.reconcile(m.From, list)
+	n.reconcile(m.From, list, out)
 	if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
 		n.askSucc(q, true, out)
 	}
@@ -697,8 +738,9 @@ func (n *repairNode) state(m Message, out *Output) {
 // reconcile). A list s could not fill (its own successors died) is filled up from the
 // node's old list, with the entries beyond its last, so that one short list does not
 // shorten every list before it.
-func (n *repairNode) reconcile(s ID, list []ID) {
+func (n *repairNode) reconcile(s ID, list []ID, out *Output) {
 	n.listOf = s
+	defer n.pushList(slices.Clone(n.succs), out)
 	old := n.succs
 	res := append(n.succs[:0:0], s)
 	for _, l := range [2][]ID{list, old} {
@@ -714,6 +756,18 @@ func (n *repairNode) reconcile(s ID, list []ID) {
 		}
 	}
 	n.succs = res
+}
+
+// pushList sends a list that changed from old to the predecessor at once (an unasked
+// repair_state, Op 0), which takes it as from an answer: a change (a dead entry replaced, a
+// newcomer) reaches the r nodes whose lists hold it within message delays, not one node per
+// round, so that the keys are re-replicated before the next crash.
+func (n *repairNode) pushList(old []ID, out *Output) {
+	if slices.Equal(old, n.succs) || n.left == None || n.left == n.id || !n.inRing() {
+		return
+	}
+	out.send(Message{Type: RepairState, From: n.id, To: n.left, Joiner: None, Neighbour: n.left, Status: n.flags(),
+		Data: &Data{Succs: slices.Clone(n.succs)}})
 }
 
 // inherit puts the successors of x, a list entry that answered that it left or is leaving,
