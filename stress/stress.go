@@ -1,6 +1,6 @@
 // Package stress is swarm testing for the join protocol: every seed draws its own small
 // configuration (layout, contact rule, start rule, delay distribution, link model and fault
-// mix, within bounds), runs it in the simulator and judges the outcome against what the
+// mix, or a churn workload, within bounds), runs it in the simulator and judges the outcome against what the
 // variant promises. A failure is reported with everything needed to rerun it exactly.
 //
 // Swarm testing (Groce et al., ISSTA 2012) finds more bugs than one large fixed
@@ -265,8 +265,9 @@ type Verdict struct {
 // Judge holds a run's result against what its variant promises (README's variant table):
 // predlock, on a perfect network, ends every run ok; predlock-retry, under every fault the
 // swarm draws, ends every join (ok or a reported failure) with a correct ring among the live
-// nodes that joined. seed promises nothing, so every bad ring counts against it: that makes
-// it the checker's sanity check.
+// nodes that joined; repair, under churn with the crash guard, ends every run ok at the end
+// check (correct ring, every key with its live copies, no safety violation). seed promises
+// nothing, so every bad ring counts against it: that makes it the checker's sanity check.
 func Judge(c *sim.Config, r *sim.Result) Verdict {
 	switch {
 	case r.Violation != nil:
@@ -301,6 +302,10 @@ type Summary struct {
 	Failures    []Failure // the first MaxFailures, in seed order
 	Elapsed     time.Duration
 	Interrupted bool
+	// Churn runs that kept the promise: the longest time from churn stopping to the first
+	// correct ring, in stabilization periods, and its seed (RepairSeed 0: none).
+	Repair     float64
+	RepairSeed uint64
 }
 
 // Progress is told how a swarm advances (runner.NewProgress makes one).
@@ -357,6 +362,8 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 			outcomes := map[string]int64{}
 			var fails []Failure
 			var kept int64
+			var repair float64
+			var repairSeed uint64
 			for ctx.Err() == nil {
 				k := next.Add(1) - 1
 				if k >= mine {
@@ -375,6 +382,9 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 				}
 				if v.Kept {
 					kept++
+					if c.Churn.On() && (repairSeed == 0 || res.Churn.RepairPeriods > repair) {
+						repair, repairSeed = res.Churn.RepairPeriods, seed
+					}
 				} else {
 					failed.Add(1)
 					// A worker meets its seeds in increasing order, so its first failures
@@ -390,6 +400,9 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			sum.Kept += kept
+			if repairSeed != 0 && (sum.RepairSeed == 0 || repair > sum.Repair || repair == sum.Repair && repairSeed < sum.RepairSeed) {
+				sum.Repair, sum.RepairSeed = repair, repairSeed
+			}
 			for k, v := range outcomes {
 				sum.Outcomes[k] += v
 			}
