@@ -119,11 +119,12 @@ type repairNode struct {
 	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
 	listOf     ID  // the successor whose list the node took last (reconcile)
+	handQ      ID  // a leaver's last successor's predecessor it asked (handTo)
 	abortTries int // join timer firings while aborting
 }
 
 func newRepairNode(c Config) repairNode {
-	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None, listOf: None,
+	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None, listOf: None, handQ: None,
 		sp: probe{to: None}, pp: probe{to: None}}
 	if n.period <= 0 {
 		n.period = DefaultStabilize
@@ -689,6 +690,14 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		n.sp = probe{to: None}
 		if n.lphase == lHanded {
+			if q := m.Neighbour; q != None && q != n.id && q != n.handQ && n.ring.Between(n.id, q, m.From) && !slices.Contains(n.succs, q) {
+				// Its predecessor lies between us: a node our stale list missed. Ask it first
+				// (once: a dead predecessor not yet found out would be named again).
+				n.handQ = q
+				n.succs = slices.Insert(n.succs, 0, q)
+				n.fallBack(out)
+				return
+			}
 			n.handTo(m.From, out)
 			return
 		}
@@ -1050,7 +1059,7 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
 	}
 	b = appendID(appendID(b, n.lastLeft), n.listOf)
-	b = append(b, n.leftAge)
+	b = appendID(append(b, n.leftAge), n.handQ)
 	took := slices.Clone(n.took)
 	slices.SortFunc(took, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
 	b = append(b, byte(len(took)))
