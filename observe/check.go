@@ -249,9 +249,11 @@ func (c *Checker) Update(i int32, st *protocol.State) {
 // themselves (variants with protocol.Variant.Repairs) while crashes go on: a crashed node
 // is left out of the ring, a walk right that reaches one waits for the repair as it waits
 // for a newcomer in transit, and a left pointer at one, or none (a predecessor found dead),
-// is not judged. Everything else still
-// holds among the live nodes: at most one ring, ordered, no pointer to a node that does not
-// exist, connected appendages, members on the ring, left pointers between live nodes.
+// is not judged, nor is a live node off the ring or a left pointer at one (a node skipped for
+// a moment: its predecessor fell back past a crashed successor to a list entry beyond it).
+// Everything else still holds among the live nodes: at most one ring, ordered, no pointer
+// to a node that does not exist, connected appendages, no departed node on the ring, left
+// pointers onto the ring skip no settled node.
 //
 // While a crashed node is still on the cycle of right pointers (the ring waits for its
 // repair, which under churn is nearly always), there is no ring to judge: only broken walks
@@ -480,7 +482,7 @@ func (c *Checker) full() *Violation {
 			if v := c.checkRingNode(s); v != nil {
 				return v
 			}
-		case c.walker(s) && c.flags[s]&fLeaving == 0 && c.term[s] == termRing:
+		case c.walker(s) && c.flags[s]&fLeaving == 0 && c.term[s] == termRing && !c.tolerant:
 			return c.violation(PropMembersOnRing, s, "connected node %v is off the ring and not leaving", c.ids[s])
 		}
 	}
@@ -512,6 +514,11 @@ func (c *Checker) checkRingNode(i int32) *Violation {
 		// the newcomer last (new_neighbour). Such pointers are in transit, like the
 		// newcomers a left pointer may skip; a left pointer between settled nodes must be
 		// right, and at quiescence none may name a newcomer that gave up.
+		return nil
+	}
+	if c.tolerant && u >= 0 && !c.onRing(u) && c.flags[u]&fDeparted == 0 {
+		// A live node skipped for a moment: its predecessor fell back past a crashed
+		// successor to a list entry beyond it, and links it back once it hears of it.
 		return nil
 	}
 	if u < 0 || !c.onRing(u) {

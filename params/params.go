@@ -374,6 +374,8 @@ var All = []Param{
 		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Duration })},
 	{Name: "churn.settle", Doc: fmt.Sprintf("churn: the ring and keys are judged this long after churn stops (0: %d stabilization periods)", sim.SettlePeriods),
 		field: durations(func(c *sim.Config) *int64 { return &c.Churn.Settle })},
+	{Name: "churn.crash_guard", Unit: "stabilization periods", Doc: "churn: postpone a crash while a node among the crashing node's max(workload.replicas, 1) nearest live ring neighbours on either side crashed within this many stabilization periods (0: off)",
+		field: ints(func(c *sim.Config) *int { return &c.Churn.CrashGuard })},
 }
 
 func init() {

@@ -280,7 +280,11 @@ type Config struct {
 	// that join through Contact.
 	Member      bool
 	Left, Right ID
-	Contact     ID
+	// Succs is a member's successor list at creation, Right first (variants that keep one;
+	// nil: Right alone). A list filled from the start survives a crash before the first
+	// stabilization round.
+	Succs   []ID
+	Contact ID
 	// Timeout and Retries bound the waiting of variants that retry: a node waits Timeout
 	// nanoseconds for an answer and tries at most Retries times in a row without progress.
 	Timeout int64

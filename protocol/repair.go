@@ -83,6 +83,11 @@ type probe struct {
 	op    uint64
 	tries uint8
 	cand  bool // the successor's predecessor, asked before it is adopted as successor
+	// fb: the next entry of the successor list, asked before it replaces a right neighbour
+	// presumed dead. The pointer moves only to a node that answers that it is in the ring: an
+	// entry may have left gracefully since the list was made, and a pointer at a node that
+	// left is never right (one at a crashed node is, until repaired).
+	fb bool
 }
 
 // span is a range (lo, hi] some owner's digest covered age periods ago.
@@ -105,22 +110,30 @@ type repairNode struct {
 	// lastLeft is the last leaver whose keys this node took: a notification it sent before
 	// leaving and that arrives late must not make it the predecessor again.
 	lastLeft ID
+	// leftAge counts the rounds since lastLeft was set: after two, a notification from it
+	// is no late one but a leaver whose leave failed and that is a member again (rejoin).
+	leftAge uint8
 	// took holds, per owner, the number of the last insertion whose set_left moved this
 	// node's left pointer: only a retransmission of such a set_left is answered for the
 	// newcomer once the pointer has moved on.
 	took       []undoneOp
 	linkTries  int // owner timer firings in oLinking/oUndoing for the current insertion
+	listOf     ID  // the successor whose list the node took last (reconcile)
+	handQ      ID  // a leaver's last successor's predecessor it asked (handTo)
 	abortTries int // join timer firings while aborting
 }
 
 func newRepairNode(c Config) repairNode {
-	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None,
+	n := repairNode{retryNode: newRetryNode(c), period: c.Stabilize, r: max(c.Replicas, 1), lastLeft: None, listOf: None, handQ: None,
 		sp: probe{to: None}, pp: probe{to: None}}
 	if n.period <= 0 {
 		n.period = DefaultStabilize
 	}
 	if c.Member && c.Right != None {
 		n.succs = []ID{c.Right}
+		if len(c.Succs) > 0 && c.Succs[0] == c.Right {
+			n.succs = slices.Clone(c.Succs[:min(len(c.Succs), n.r)])
+		}
 	}
 	return n
 }
@@ -152,7 +165,7 @@ func (n *repairNode) restart(out *Output) {
 
 // after runs after every input: a node that has just joined starts stabilizing, and a node
 // whose predecessor changed takes the keys of the range it now owns.
-func (n *repairNode) after(left ID, was bool, out *Output) {
+func (n *repairNode) after(left, right ID, was bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
 	}
@@ -170,12 +183,21 @@ func (n *repairNode) after(left ID, was bool, out *Output) {
 	if n.left != left || (n.inRing() && !was) {
 		n.promote()
 	}
+	if n.right != right && n.listOf != n.right && was && n.inRing() && n.ophase == oFree && n.sp.to == None &&
+		n.right != None && n.right != n.id {
+		// A handshake moved the right pointer (a neighbour left through us, or a newcomer
+		// came in): the list beyond it is short or stale until the new successor's list
+		// comes, so ask for it now rather than at the next round, before a crash can find
+		// the list empty.
+		n.syncSuccs()
+		n.askSucc(n.right, false, out)
+	}
 }
 
 func (n *repairNode) Start(out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	err := n.retryNode.Start(out)
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return err
 }
 
@@ -185,9 +207,11 @@ func (n *repairNode) Serve(out *Output) (bool, error) {
 		// found alive or dead.
 		return false, nil
 	}
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
+	from := len(out.Actions)
 	ok, err := n.retryNode.Serve(out)
-	n.after(left, was, out)
+	n.welcomeList(out, from)
+	n.after(left, right, was, out)
 	return ok, err
 }
 
@@ -195,14 +219,18 @@ func (n *repairNode) Leave(out *Output) error {
 	if n.left == None {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
 	err := n.retryNode.Leave(out)
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return err
 }
 
 func (n *repairNode) Step(m Message, out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
+	defer n.welcomeList(out, len(out.Actions))
+	if m.Type == Welcome && m.Data != nil {
+		defer n.takeWelcomeList(m)
+	}
 	switch m.Type {
 	case RepairAsk:
 		n.ask(m, out)
@@ -241,11 +269,31 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			}
 			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
 				Data: &Data{Succs: slices.Clone(n.succs)}})
-			n.after(left, was, out)
+			n.after(left, right, was, out)
+			return nil
+		}
+		if m.Type == LeaveKeys && !n.inRing() {
+			// Left or leaving itself: it cannot take the keys, and predlock-retry's answer
+			// (leave_bye, the removal long done) would let the leaver go with them.
+			n.after(left, right, was, out)
+			return nil
+		}
+		if m.Type == LeaveKeys && n.left != m.From && n.left != m.Neighbour {
+			// predlock-retry lets such a leaver go (leave_bye: its removal is long done here).
+			// With crashes it may instead be a leaver whose right neighbour died, handing its
+			// keys to us past it while our predecessor is that dead node, not yet found out:
+			// letting it go would lose its keys. Stay silent and check the predecessor; the
+			// leaver asks again, and takes its keys back if it gives up.
+			if n.pp.to == None && n.left != None {
+				n.pnum++
+				n.pp = probe{to: n.left, op: n.pnum}
+				n.sendProbe(n.pp, false, out)
+			}
+			n.after(left, right, was, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
-			n.lastLeft = m.From
+			n.lastLeft, n.leftAge = m.From, 0
 		}
 		moves := m.Type == SetLeft && n.left == m.From
 		if err := n.retryNode.Step(m, out); err != nil {
@@ -259,12 +307,13 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return nil
 }
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
-	left, was := n.left, n.inRing()
+	left, right, was := n.left, n.right, n.inRing()
+	defer n.welcomeList(out, len(out.Actions))
 	switch {
 	case t.Kind == timerStab:
 		if t.Tag == n.sepoch {
@@ -273,6 +322,10 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 		}
 	case t.Kind == timerProbe:
 		n.probeTimeout(t.Tag, out)
+	case t.Kind == timerLeave && t.Tag == n.lepoch && n.lphase == lHanded:
+		if err := n.handTimer(t, out); err != nil {
+			return err
+		}
 	case t.Kind == timerJoin && t.Tag == n.jepoch && n.jphase == jAborting:
 		// The owner may be dead: stop asking it after Retries attempts. Whatever still points
 		// at this node finds it out of the ring through stabilization.
@@ -301,8 +354,100 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, was, out)
+	n.after(left, right, was, out)
 	return nil
+}
+
+// handTimer is a leaver's timer after it handed its keys to its right neighbour. A silent
+// right neighbour may be dead, or alive and waiting to find its dead predecessor out before
+// it takes the keys: the leaver probes it, and only one that misses the probes as the failure
+// detector allows is passed over for the next successor (handNext). A leave that fails after
+// all (Retries silent periods) takes the keys back and makes the node a member again: a
+// forwarder that no one takes out would hold its predecessor's stabilization at a node
+// outside the ring.
+func (n *repairNode) handTimer(t Timer, out *Output) error {
+	if n.sp.to == None && n.right != None && n.right != n.id {
+		n.pnum++
+		n.sp = probe{to: n.right, op: n.pnum}
+		n.sendProbe(n.sp, false, out)
+	}
+	if err := n.retryNode.Fire(t, out); err != nil {
+		return err
+	}
+	if n.leaveFailed && n.lphase == lHanded {
+		n.rejoin()
+	}
+	return nil
+}
+
+// handNext drops a leaver's right neighbour, found dead, and asks the next successor whether
+// it is in the ring (fallBack); the keys go to it once it answers that it is (handTo). An
+// entry may have left since the list was made, and a node that left would let the leaver go
+// with its keys.
+func (n *repairNode) handNext(dead ID, out *Output) {
+	if n.right != dead {
+		return
+	}
+	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	n.fallBack(out)
+}
+
+// handTo makes s, a successor that answered that it is in the ring, the node a leaver hands
+// its keys to.
+func (n *repairNode) handTo(s ID, out *Output) {
+	n.right = s
+	if d := n.dht.s; d != nil && d.outbox != nil {
+		d.outboxTo = s
+	}
+	out.send(Message{Type: LeaveKeys, From: n.id, To: s, Joiner: n.id, Neighbour: n.left, Data: n.resend(s)})
+}
+
+// rejoin makes a leaver whose leave failed a member again, with the keys it had handed over.
+// Whoever took them meanwhile holds copies that the digests sort out.
+func (n *repairNode) rejoin() {
+	n.lphase = lNone
+	d := n.dht.s
+	if d == nil || d.outbox == nil {
+		return
+	}
+	for _, it := range d.outbox.Items {
+		d.store(it)
+	}
+	for _, it := range d.outbox.Replicas {
+		if _, own := d.find(it.ID, it.Key); !own {
+			d.replicas = putItem(d.replicas, it)
+		}
+	}
+	d.outbox, d.outboxTo = nil, None
+}
+
+// welcomeList gives every welcome among the actions from index from on the owner's successor
+// list, which the newcomer takes as its own (takeWelcomeList): a newcomer that knew its first
+// successor only would be left with none if that one crashed before its first round, and its
+// owner's list, cut to r entries with the newcomer first, would not know the next one either.
+func (n *repairNode) welcomeList(out *Output, from int) {
+	for i := from; i < len(out.Actions); i++ {
+		if a := &out.Actions[i]; a.Kind == Send && a.Msg.Type == Welcome && a.Msg.Data == nil && len(n.succs) > 0 {
+			a.Msg.Data = &Data{Succs: slices.Clone(n.succs)}
+		}
+	}
+}
+
+// takeWelcomeList makes the owner's list, from the successor it offered on, the newcomer's.
+func (n *repairNode) takeWelcomeList(m Message) {
+	if n.jphase != jWelcomed || n.owner != m.From || n.right != m.Neighbour || n.right == None {
+		return
+	}
+	list := []ID{n.right}
+	for _, x := range m.Data.Succs {
+		if len(list) >= n.r {
+			break
+		}
+		if last := list[len(list)-1]; x != n.id && x != None && x != last && n.ring.Between(last, x, n.id) {
+			list = append(list, x)
+		}
+	}
+	n.succs = list
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
@@ -326,6 +471,11 @@ func (n *repairNode) tick(out *Output) {
 		return // left, or never joined: no more rounds
 	}
 	n.armStab(out)
+	if n.lastLeft != None {
+		if n.leftAge++; n.leftAge > 2 {
+			n.lastLeft = None
+		}
+	}
 	n.syncSuccs()
 	n.trim()
 	if n.right != None && n.right != n.id && n.ophase == oFree && n.sp.to == None {
@@ -395,8 +545,19 @@ func (n *repairNode) probeTimeout(op uint64, out *Output) {
 
 // succDead drops the successor asked, presumed dead, unless it was only a candidate.
 func (n *repairNode) succDead(out *Output) {
-	dead, cand := n.sp.to, n.sp.cand
+	dead, cand, fb := n.sp.to, n.sp.cand, n.sp.fb
 	n.sp = probe{to: None}
+	if fb {
+		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+		if n.inRing() || n.lphase == lHanded {
+			n.fallBack(out)
+		}
+		return
+	}
+	if n.lphase == lHanded {
+		n.handNext(dead, out)
+		return
+	}
 	if !cand && n.inRing() {
 		n.presumeDead(dead, out)
 	}
@@ -417,19 +578,32 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 		n.giveUpLink(out)
 		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == k })
 	}
+	before := slices.Clone(n.succs)
 	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	n.pushList(before, out)
 	if n.ophase != oFree {
 		return // the lock's own handshake moves the right pointer
 	}
 	if n.right == dead {
-		if len(n.succs) == 0 {
-			return // every successor known is dead: nothing to fall back on
-		}
-		n.right = n.succs[0]
+		// Every successor known dead: nothing to fall back on until the predecessor's list
+		// (fillFromPred) gives more.
+		n.fallBack(out)
+		return
 	}
 	if n.right != n.id && n.sp.to == None {
 		n.askSucc(n.right, false, out)
 	}
+}
+
+// fallBack asks the first entry of the successor list whether it is in the ring, to replace
+// a right neighbour presumed dead.
+func (n *repairNode) fallBack(out *Output) {
+	if len(n.succs) == 0 || n.sp.to != None || n.ophase != oFree {
+		return
+	}
+	n.pnum++
+	n.sp = probe{to: n.succs[0], op: n.pnum, fb: true}
+	n.sendProbe(n.sp, true, out)
 }
 
 func (n *repairNode) predDead() {
@@ -445,6 +619,11 @@ func (n *repairNode) ask(m Message, out *Output) {
 	if m.Status == 1 && n.inRing() && m.From != n.lastLeft && m.From != n.id &&
 		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
 		n.left = m.From
+	}
+	if n.inRing() {
+		// The list as the next round will have it: a handshake may have moved the right
+		// pointer since the last one, and the asker builds its own list from this one.
+		n.syncSuccs()
 	}
 	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Op: m.Op, Status: n.flags(),
 		Data: &Data{Succs: slices.Clone(n.succs)}})
@@ -474,6 +653,9 @@ func (n *repairNode) state(m Message, out *Output) {
 				n.giveUpLink(out)
 			}
 		}
+		if m.From == n.right && m.Data != nil && m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() {
+			n.reconcile(m.From, m.Data.Succs, out) // a successor's list that changed (pushList)
+		}
 		return
 	}
 	if n.pp.to == m.From && n.pp.op == m.Op {
@@ -485,6 +667,9 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		if n.left == m.From {
 			n.demote()
+			if m.Data != nil {
+				n.fillFromPred(m.Data.Succs, out)
+			}
 		}
 		return
 	}
@@ -495,23 +680,64 @@ func (n *repairNode) state(m Message, out *Output) {
 	if m.Data != nil {
 		list = m.Data.Succs
 	}
+	if n.sp.fb {
+		if m.Status&repairInRing == 0 {
+			// Left or leaving: its successors take its place in the list, then the next
+			// entry is asked.
+			n.inherit(m.From, list)
+			n.succDead(out)
+			return
+		}
+		n.sp = probe{to: None}
+		if n.lphase == lHanded {
+			if q := m.Neighbour; q != None && q != n.id && q != n.handQ && n.ring.Between(n.id, q, m.From) && !slices.Contains(n.succs, q) {
+				// Its predecessor lies between us: a node our stale list missed. Ask it first
+				// (once: a dead predecessor not yet found out would be named again).
+				n.handQ = q
+				n.succs = slices.Insert(n.succs, 0, q)
+				n.fallBack(out)
+				return
+			}
+			n.handTo(m.From, out)
+			return
+		}
+		if n.ophase == oFree && n.inRing() {
+			n.right = m.From
+			n.reconcile(m.From, list, out)
+			if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
+				n.askSucc(q, true, out)
+			}
+		}
+		return
+	}
 	if n.sp.cand {
 		n.sp = probe{to: None}
 		if m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() && n.ring.Between(n.id, m.From, n.right) {
 			n.right = m.From
-			n.reconcile(m.From, list)
+			n.reconcile(m.From, list, out)
+			// Its own predecessor may lie between us too (several newcomers, or a fallback
+			// past a stale list): walk back now rather than one node per round, so that a
+			// node left without a predecessor hears from us before its copies age or it
+			// crashes too.
+			if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
+				n.askSucc(q, true, out)
+			}
 		}
 		return
 	}
 	if m.Status&repairMember == 0 {
+		n.inherit(m.From, list)
 		n.succDead(out)
 		return
 	}
 	n.sp = probe{to: None}
+	if n.lphase == lHanded {
+		return // a leaver's probe: its right neighbour lives, and takes the keys in time
+	}
 	if n.ophase != oFree || n.right != m.From {
 		return
 	}
-	n.reconcile(m.From, list)
+	n.reconcile(m.From, list, out)
 	if q := m.Neighbour; q != None && q != n.id && n.ring.Between(n.id, q, m.From) {
 		n.askSucc(q, true, out)
 	}
@@ -521,7 +747,9 @@ func (n *repairNode) state(m Message, out *Output) {
 // reconcile). A list s could not fill (its own successors died) is filled up from the
 // node's old list, with the entries beyond its last, so that one short list does not
 // shorten every list before it.
-func (n *repairNode) reconcile(s ID, list []ID) {
+func (n *repairNode) reconcile(s ID, list []ID, out *Output) {
+	n.listOf = s
+	defer n.pushList(slices.Clone(n.succs), out)
 	old := n.succs
 	res := append(n.succs[:0:0], s)
 	for _, l := range [2][]ID{list, old} {
@@ -537,6 +765,75 @@ func (n *repairNode) reconcile(s ID, list []ID) {
 		}
 	}
 	n.succs = res
+}
+
+// pushList sends a list that changed from old to the predecessor at once (an unasked
+// repair_state, Op 0), which takes it as from an answer: a change (a dead entry replaced, a
+// newcomer) reaches the r nodes whose lists hold it within message delays, not one node per
+// round, so that the keys are re-replicated before the next crash.
+func (n *repairNode) pushList(old []ID, out *Output) {
+	if slices.Equal(old, n.succs) || n.left == None || n.left == n.id || !n.inRing() {
+		return
+	}
+	out.send(Message{Type: RepairState, From: n.id, To: n.left, Joiner: None, Neighbour: n.left, Status: n.flags(),
+		Data: &Data{Succs: slices.Clone(n.succs)}})
+}
+
+// inherit puts the successors of x, a list entry that answered that it left or is leaving,
+// into the list after x: a node that left handed its range to its successor, so the nodes
+// after it are ours too. A list whose entries left gracefully one by one since it was made
+// (the rounds refresh it one hop at a time) would otherwise run out of live entries with a
+// single crash. The entries are only candidates: the fallback adopts one only when it
+// answers that it is in the ring.
+func (n *repairNode) inherit(x ID, list []ID) {
+	i := slices.Index(n.succs, x)
+	if i < 0 || len(list) == 0 {
+		return
+	}
+	res := slices.Clone(n.succs[:i+1])
+	for _, l := range [2][]ID{list, n.succs[i+1:]} {
+		for _, y := range l {
+			if len(res) >= n.r+1 {
+				break
+			}
+			last := res[len(res)-1]
+			if y == n.id || y == None || y == last || !n.ring.Between(last, y, n.id) {
+				continue
+			}
+			res = append(res, y)
+		}
+	}
+	n.succs = res
+}
+
+// fillFromPred fills a short successor list from the predecessor's list: the entries after
+// this node there are its own next successors. A node whose successors died faster than its
+// rounds refreshed the list (a newcomer's list holds its first successor only) finds live
+// ones this way instead of asking a dead one for ever.
+func (n *repairNode) fillFromPred(list []ID, out *Output) {
+	if len(n.succs) >= n.r || !n.inRing() || n.left == None {
+		return
+	}
+	// An empty list means that the right pointer was found dead with nothing to fall back on
+	// (presumeDead); otherwise it stays (it may be a newcomer the list does not have yet).
+	empty := len(n.succs) == 0
+	for _, x := range list {
+		if len(n.succs) >= n.r {
+			break
+		}
+		// Only entries after us, before the predecessor again: the predecessor's list may
+		// not have us yet (a newcomer asks at once), and then holds our successors only.
+		if x == n.id || x == None || x == n.left || slices.Contains(n.succs, x) || !n.ring.Between(n.id, x, n.left) {
+			continue
+		}
+		if len(n.succs) > 0 && !n.ring.Between(n.succs[len(n.succs)-1], x, n.id) {
+			continue
+		}
+		n.succs = append(n.succs, x)
+	}
+	if empty {
+		n.fallBack(out)
+	}
 }
 
 // inRange reports whether x lies in (lo, hi].
@@ -755,13 +1052,14 @@ func (n *repairNode) AppendKey(b []byte) []byte {
 	for _, p := range []probe{n.sp, n.pp} {
 		b = appendID(appendID(b, p.to), ID(p.op))
 		b = append(b, p.tries)
-		b = appendBools(b, p.cand)
+		b = appendBools(b, p.cand, p.fb)
 	}
 	b = append(b, byte(len(n.spans)))
 	for _, s := range n.spans {
 		b = append(appendID(appendID(b, s.lo), s.hi), s.age)
 	}
-	b = appendID(b, n.lastLeft)
+	b = appendID(appendID(b, n.lastLeft), n.listOf)
+	b = appendID(append(b, n.leftAge), n.handQ)
 	took := slices.Clone(n.took)
 	slices.SortFunc(took, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
 	b = append(b, byte(len(took)))

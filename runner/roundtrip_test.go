@@ -99,6 +99,7 @@ var roundTripCases = map[string]struct {
 	"churn.warmup":              {`"500ms"`, churnOn},
 	"churn.duration":            {`"1.5s"`, churnOn},
 	"churn.settle":              {`"2s"`, churnOn},
+	"churn.crash_guard":         {"8", churnOn},
 }
 
 func with(m map[string]string, k, v string) map[string]string {

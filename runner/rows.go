@@ -19,10 +19,11 @@ import (
 // Version 4 has the columns of version 3. In version 3 files, leavers and
 // workload_replicas say 0 for runs whose spec set them under [base], which the runs had
 // ignored; version 4 rows hold what ran. Version 6 adds join_routing. Version 7 adds the
-// stabilize and churn parameters and the churn_ outcome columns.
+// stabilize and churn parameters and the churn_ outcome columns. Version 8 adds
+// churn.crash_guard and churn_crashes_postponed.
 var RunSchema = trace.Schema{
 	Name:    trace.RunsSchemaName,
-	Version: 7,
+	Version: 8,
 	Columns: slices.Concat(runIDColumns, paramColumns(), outcomeColumns),
 }
 
@@ -88,6 +89,7 @@ var outcomeColumns = []trace.Column{
 	{Name: "churn_arrivals", Type: trace.Int64, Doc: "churn: newcomers that arrived; the churn columns are 0 or null when the run has no churn"},
 	{Name: "churn_leaves", Type: trace.Int64, Doc: "churn: graceful leaves started"},
 	{Name: "churn_crashes", Type: trace.Int64, Doc: "churn: nodes that crashed for good"},
+	{Name: "churn_crashes_postponed", Type: trace.Int64, Doc: "churn: times churn.crash_guard postponed a crash (a crash postponed twice counts twice)"},
 	{Name: "churn_window_ns", Type: trace.Int64, Doc: "churn: length of the measurement window, from the end of the warm-up until churn stops"},
 	{Name: "churn_live_mean", Type: trace.Float64, Doc: "churn: time-weighted mean of live nodes (arrived, up, not departed, join not given up) over the window"},
 	{Name: "churn_lookups", Type: trace.Int64, Doc: "churn: lookups issued in the window"},
@@ -160,6 +162,7 @@ const (
 	ocChurnArrivals
 	ocChurnLeaves
 	ocChurnCrashes
+	ocChurnCrashesPostponed
 	ocChurnWindow
 	ocChurnLiveMean
 	ocChurnLookups
@@ -352,7 +355,7 @@ func writeChurn(w *trace.Writer, oc func(int) int, c *sim.ChurnSummary, on bool)
 		n   int64
 	}{
 		{ocChurnArrivals, int64(c.Arrivals)}, {ocChurnLeaves, int64(c.Leaves)}, {ocChurnCrashes, int64(c.Crashes)},
-		{ocChurnWindow, c.Window},
+		{ocChurnCrashesPostponed, int64(c.CrashesPostponed)}, {ocChurnWindow, c.Window},
 	} {
 		w.Int64(oc(v.col), v.n)
 	}

@@ -126,7 +126,16 @@ type churnState struct {
 	judged    bool
 	lat       []int64
 	lostKey   []bool
+	guard     int64         // churn.crash_guard in ns (0: off)
+	recent    []recentCrash // crashes within the last guard
+	ringBuf   []protocol.ID
 	sum       ChurnSummary
+}
+
+// recentCrash is a crash the guard still holds against the crashing node's neighbours.
+type recentCrash struct {
+	id protocol.ID
+	at int64
 }
 
 // initChurn schedules every arrival and every departure before churn stops. The initial
@@ -141,6 +150,7 @@ func (s *Sim) initChurn() {
 	ch.judge = ch.stop + eff.Settle
 	ch.period = cfg.stabilizePeriod()
 	ch.tick = max(ch.period/10, 1)
+	ch.guard = int64(eff.CrashGuard) * ch.period
 	ch.sum = ChurnSummary{LookupP50: -1, LookupP99: -1, FirstKeyLoss: -1, Repair: -1, Window: ch.stop - ch.from}
 	n := len(s.nodes)
 	ch.crash, ch.deferred, ch.counted = make([]bool, n), make([]bool, n), make([]bool, n)
@@ -251,6 +261,14 @@ func (s *Sim) churnDepart(i int32) {
 		return
 	}
 	if ch.crash[i] {
+		if until := s.crashGuardUntil(i); until > s.now {
+			ch.sum.CrashesPostponed++
+			s.q.push(until, evDepart, i)
+			return
+		}
+		if ch.guard > 0 {
+			ch.recent = append(ch.recent, recentCrash{id: n.id, at: s.now})
+		}
 		ch.sum.Crashes++
 		if s.kv.on {
 			held := len(n.p.Items()) + len(n.p.Replicas())
@@ -268,6 +286,46 @@ func (s *Sim) churnDepart(i int32) {
 	s.leaves++
 	s.emitDetail(observe.KindState, n, "leave")
 	s.perform(i, &protocol.Input{Kind: protocol.InputLeave})
+}
+
+// crashGuardUntil is when node i may crash under churn.crash_guard: now, unless a node that
+// crashed less than the guard ago lies among i's r nearest neighbours on either side in the
+// ring of live connected nodes (fewer than r of them strictly between the two, on one side or
+// the other); then when the last such crash ages out of the guard. Without the guard a
+// crash happens at once.
+func (s *Sim) crashGuardUntil(i int32) int64 {
+	ch := &s.churn
+	if ch.guard == 0 {
+		return s.now
+	}
+	ch.recent = slices.DeleteFunc(ch.recent, func(c recentCrash) bool { return c.at+ch.guard <= s.now })
+	if len(ch.recent) == 0 {
+		return s.now
+	}
+	ch.ringBuf = s.churnRing(ch.ringBuf)
+	r := max(s.kv.w.Replicas, 1)
+	x := s.nodes[i].id
+	until := s.now
+	for _, c := range ch.recent {
+		if liveBetween(ch.ringBuf, x, c.id) < r || liveBetween(ch.ringBuf, c.id, x) < r {
+			until = max(until, c.at+ch.guard)
+		}
+	}
+	return until
+}
+
+// liveBetween counts the IDs of the sorted ring strictly between a and b, going up from a
+// (and round past the top).
+func liveBetween(ring []protocol.ID, a, b protocol.ID) int {
+	ia, fa := slices.BinarySearch(ring, a)
+	if fa {
+		ia++ // a itself is not between
+	}
+	ib, _ := slices.BinarySearch(ring, b)
+	if a < b {
+		return max(ib-ia, 0)
+	}
+	return len(ring) - ia + ib
 }
 
 // churnJoined runs a departure that came while node i was still joining.
@@ -315,16 +373,20 @@ func (s *Sim) churnRing(buf []protocol.ID) []protocol.ID {
 
 // churnRingCorrect reports whether every live connected node's neighbours are its true
 // neighbours among the live connected nodes.
-func (s *Sim) churnRingCorrect() bool {
+func (s *Sim) churnRingCorrect() bool { return s.churnRingWrong() == "" }
+
+// churnRingWrong names the first live connected node whose neighbours are not its true ones,
+// or returns "" when there is none.
+func (s *Sim) churnRingWrong() string {
 	ring := s.churnRing(nil)
 	m := len(ring)
 	for k, id := range ring {
 		st := &s.nodes[s.idx.at(id)].st
-		if st.Left != ring[(k+m-1)%m] || st.Right != ring[(k+1)%m] {
-			return false
+		if l, r := ring[(k+m-1)%m], ring[(k+1)%m]; st.Left != l || st.Right != r {
+			return fmt.Sprintf("%v has left %v and right %v, want %v and %v", id, st.Left, st.Right, l, r)
 		}
 	}
-	return true
+	return ""
 }
 
 // keyCopies counts, per key, the live nodes that hold it as owner or replica.
@@ -452,8 +514,8 @@ func (s *Sim) churnOutcome() (outcome, detail string) {
 	c := &s.churn.sum
 	switch {
 	case !c.RingCorrect:
-		return observe.OutcomeWrongNeighbours, fmt.Sprintf("the live connected nodes do not form the true ring %v after churn stopped (%d crashes)",
-			time.Duration(s.churn.judge-s.churn.stop), c.Crashes)
+		return observe.OutcomeWrongNeighbours, fmt.Sprintf("the live connected nodes do not form the true ring %v after churn stopped (%d crashes): %s",
+			time.Duration(s.churn.judge-s.churn.stop), c.Crashes, s.churnRingWrong())
 	case c.KeysLost > 0:
 		return observe.OutcomeKeysLost, fmt.Sprintf("%d key(s) have no live copy at the end check", c.KeysLost)
 	case c.KeysUnderReplicated > 0:

@@ -263,3 +263,46 @@ func BenchmarkChurn(b *testing.B) {
 		})
 	}
 }
+
+// TestLiveBetween: the crash guard counts the live ring nodes strictly between two IDs,
+// going up and round past the top.
+func TestLiveBetween(t *testing.T) {
+	ring := []protocol.ID{10, 20, 30, 40}
+	for _, tc := range []struct {
+		a, b protocol.ID
+		want int
+	}{
+		{10, 40, 2}, {40, 10, 0}, {15, 35, 2}, {35, 15, 2}, {20, 30, 0}, {30, 20, 2}, {5, 45, 4}, {45, 5, 0},
+	} {
+		if got := liveBetween(ring, tc.a, tc.b); got != tc.want {
+			t.Errorf("liveBetween(%v, %d, %d) = %d, want %d", ring, tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestCrashGuardPostpones: with the guard, a churn run postpones crashes and stays
+// deterministic; without it, none is postponed.
+func TestCrashGuardPostpones(t *testing.T) {
+	c := DefaultConfig()
+	c.Scenario, c.Timing, c.Protocol, c.Seed = "random", "async", "repair", 3
+	c.Nodes, c.Joiners, c.Bits = 24, 0, 32
+	c.Delay = Delay{Kind: "uniform", Min: int64(time.Millisecond), Max: int64(10 * time.Millisecond)}
+	c.Workload.Keys, c.Workload.Rate, c.Workload.Replicas = 20, 5, 2
+	c.Churn = Churn{Session: "exponential", Median: int64(5 * time.Second), CrashFraction: 1,
+		Warmup: int64(time.Second), Duration: int64(10 * time.Second)}
+	c.Horizon = int64(40 * time.Second)
+	c.MaxMessages = 10_000_000
+	off, err := Run(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Churn.CrashGuard = 8
+	on, err := Run(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Run(c, nil)
+	if off.Churn.CrashesPostponed != 0 || on.Churn.CrashesPostponed == 0 || on.Churn != again.Churn {
+		t.Fatalf("postponed without guard %d, with guard %d; reruns equal %v", off.Churn.CrashesPostponed, on.Churn.CrashesPostponed, on.Churn == again.Churn)
+	}
+}

@@ -29,6 +29,11 @@ type Churn struct {
 	Warmup        int64   // measurements start this far into the run
 	Duration      int64   // churn stops Duration after the warm-up
 	Settle        int64   // the end check comes Settle after churn stops (0: 20 stabilization periods)
+	// CrashGuard, when positive, postpones a crash while a node that crashed within the last
+	// CrashGuard stabilization periods lies among the crashing node's r nearest live ring
+	// neighbours on either side (r = max(workload.replicas, 1)): the condition under which
+	// a repairing variant promises a correct ring and no lost key (crashGuardUntil).
+	CrashGuard int
 }
 
 // On reports whether the run has churn.
@@ -94,6 +99,8 @@ func (c *Config) validateChurn() error {
 		return fmt.Errorf("churn.duration must be positive")
 	case ch.Settle < 0:
 		return fmt.Errorf("churn.settle must not be negative")
+	case ch.CrashGuard < 0:
+		return fmt.Errorf("churn.crash_guard must not be negative, got %d", ch.CrashGuard)
 	case c.Joiners != 0:
 		return fmt.Errorf("joiners: churn brings its own newcomers; set joiners = 0")
 	case c.Leavers != 0:

@@ -96,7 +96,11 @@ func (s *Sim) finish() *Result {
 	default:
 		r.Outcome, r.Detail = outcome, detail
 		if s.quiet.crashed != nil && outcome != observe.OutcomeOK {
-			r.Detail += "; " + s.quiet.crashed.Detail + " (no variant repairs crashes)"
+			if v, _ := protocol.Lookup(s.cfg.Protocol); v.Repairs {
+				r.Detail += "; " + s.quiet.crashed.Detail + " (seen once nothing was in flight; the variant repairs crashes)"
+			} else {
+				r.Detail += "; " + s.quiet.crashed.Detail + " (no variant repairs crashes)"
+			}
 		}
 	}
 	return r

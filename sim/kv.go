@@ -208,6 +208,14 @@ func (s *Sim) initKV(specs []Spec, cfgs []protocol.Config) {
 	for i := range cfgs {
 		cfgs[i].FingerPeriod, cfgs[i].HopBudget, cfgs[i].OpTimeout = period, budget, timeout
 		cfgs[i].Replicas = w.Replicas
+		if specs[i].Member && w.Replicas > 0 && len(members) > 1 {
+			// A member's first successor list: its next Replicas members (variants that keep
+			// one take it, the others do not read it).
+			k, _ := slices.BinarySearch(members, specs[i].ID)
+			for j := 1; j <= min(w.Replicas, len(members)-1); j++ {
+				cfgs[i].Succs = append(cfgs[i].Succs, members[(k+j)%len(members)])
+			}
+		}
 		if specs[i].Member && w.Fingers == "fresh" && period > 0 {
 			cfgs[i].Fingers = exactFingers(kv.ring, members, specs[i].ID)
 		}

@@ -62,6 +62,7 @@ func (r *Result) JoinsSucceeded() int {
 // made Settle after churn stops.
 type ChurnSummary struct {
 	Arrivals, Leaves, Crashes int   // newcomers that arrived, graceful leaves started, crashes
+	CrashesPostponed          int   // times churn.crash_guard postponed a crash
 	Window                    int64 // length of the measurement window
 	LiveMean                  float64
 	// Lookups issued in the window; answered ok; and answered ok naming the true owner at

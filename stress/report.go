@@ -35,6 +35,9 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, " %s %d", k, s.Outcomes[k])
 	}
 	fmt.Fprintln(w)
+	if s.RepairSeed != 0 {
+		fmt.Fprintf(w, "slowest repair of a run that kept the promise: %.1f stabilization periods after churn stopped (seed %d)\n", s.Repair, s.RepairSeed)
+	}
 	for i := range s.Failures {
 		f := &s.Failures[i]
 		fmt.Fprintf(w, "failure %d: seed %d: outcome %s: %s\n  %s\n", i+1, f.Seed, f.Outcome, f.Why, f.ReplayCommand())

@@ -1,6 +1,6 @@
 // Package stress is swarm testing for the join protocol: every seed draws its own small
 // configuration (layout, contact rule, start rule, delay distribution, link model and fault
-// mix, within bounds), runs it in the simulator and judges the outcome against what the
+// mix, or a churn workload, within bounds), runs it in the simulator and judges the outcome against what the
 // variant promises. A failure is reported with everything needed to rerun it exactly.
 //
 // Swarm testing (Groce et al., ISSTA 2012) finds more bugs than one large fixed
@@ -11,6 +11,7 @@ package stress
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -33,7 +34,24 @@ type Bounds struct {
 	// Faults draws a fault mix per seed: loss, duplication, reordering, delay spikes, a
 	// partition that heals, a crash followed by a restart. Off: a perfect network.
 	Faults bool
+	// Churn draws a churn workload per seed instead of a wave of joins (DrawChurn): members
+	// MinNodes..MaxNodes, r in MinReplicas..MaxReplicas, crashes held by CrashGuard.
+	Churn                    bool
+	MinNodes                 int
+	MinReplicas, MaxReplicas int
+	CrashGuard               int // churn.crash_guard of every run (0: crashes unguarded)
 }
+
+// DefaultChurnBounds are churn swarms: rings of 8 to 64 nodes with 2 to 4 replicas under the
+// crash guard of the repair variant's promise.
+func DefaultChurnBounds(protocolName string) Bounds {
+	return Bounds{Protocol: protocolName, Churn: true, MinNodes: 8, MaxNodes: 64, MinReplicas: 2, MaxReplicas: 4,
+		CrashGuard: DefaultCrashGuard, MaxDelay: 20_000_000}
+}
+
+// DefaultCrashGuard is the crash guard of churn swarms, in stabilization periods: above the
+// repair bound the repair variant promises (docs/protocol.md, "repair").
+const DefaultCrashGuard = 8
 
 // DefaultBounds are small rings, where interleavings are dense and runs are cheap.
 func DefaultBounds(protocolName string) Bounds {
@@ -49,6 +67,8 @@ func (b *Bounds) Validate() error {
 	switch {
 	case b.MaxNodes < 1:
 		return fmt.Errorf("max-nodes must be at least 1, got %d", b.MaxNodes)
+	case b.Churn:
+		return b.validateChurn(v)
 	case b.MaxJoiners < 1:
 		return fmt.Errorf("max-joiners must be at least 1, got %d", b.MaxJoiners)
 	case b.MaxLeavers < 0:
@@ -63,9 +83,38 @@ func (b *Bounds) Validate() error {
 	return nil
 }
 
+// validateChurn names the first churn bound that cannot be used.
+func (b *Bounds) validateChurn(v protocol.Variant) error {
+	switch {
+	case !v.Leaves:
+		return fmt.Errorf("churn: protocol %q has no leave exchange", b.Protocol)
+	case b.MinNodes < 2 || b.MinNodes > b.MaxNodes:
+		return fmt.Errorf("min-nodes must be in 2..max-nodes (%d), got %d", b.MaxNodes, b.MinNodes)
+	case b.MaxNodes > 1024:
+		return fmt.Errorf("max-nodes: at most 1024 members per churn run, got %d", b.MaxNodes)
+	case b.MinReplicas < 0 || b.MinReplicas > b.MaxReplicas:
+		return fmt.Errorf("min-replicas must be in 0..max-replicas (%d), got %d", b.MaxReplicas, b.MinReplicas)
+	case b.MaxReplicas > 8:
+		return fmt.Errorf("max-replicas: at most 8, got %d", b.MaxReplicas)
+	case b.CrashGuard < 0:
+		return fmt.Errorf("crash-guard must not be negative, got %d", b.CrashGuard)
+	case b.MaxDelay <= 0:
+		return fmt.Errorf("max-delay must be positive")
+	case b.MaxDelay > protocol.DefaultTimeout/4:
+		return fmt.Errorf("max-delay: churn swarms keep delays to a quarter of the failure detector's timeout (%v), got %v",
+			time.Duration(protocol.DefaultTimeout), time.Duration(b.MaxDelay))
+	case b.Faults:
+		return fmt.Errorf("faults: churn swarms draw no fault mix (the churn brings the crashes)")
+	}
+	return nil
+}
+
 // Draw is the configuration seed runs: a pure function of the bounds and the seed.
 func Draw(b Bounds, seed uint64) sim.Config {
 	r := rand.New(rand.NewPCG(seed, 0x737761726d)) // "swarm"
+	if b.Churn {
+		return drawChurn(b, seed, r)
+	}
 	c := sim.DefaultConfig()
 	c.Scenario, c.Timing, c.Protocol, c.Seed = "random", "async", b.Protocol, seed
 	c.Nodes = 1 + r.IntN(b.MaxNodes)
@@ -120,6 +169,54 @@ func Draw(b Bounds, seed uint64) sim.Config {
 	return c
 }
 
+// drawChurn draws a churn run: a ring of MinNodes..MaxNodes members with keys and r
+// replicas, sessions from one of the three distributions with a median of 5 s to 2 min, a
+// share of crashes, uniform delays up to MaxDelay, a stabilization period of 0.5 to 2 s, and
+// the crash guard of the bounds. Churn runs 10 to 40 s after a warm-up of 2 to 5 s; the end
+// check comes 20 stabilization periods later.
+func drawChurn(b Bounds, seed uint64, r *rand.Rand) sim.Config {
+	c := sim.DefaultConfig()
+	c.Scenario, c.Timing, c.Protocol, c.Seed = "random", "async", b.Protocol, seed
+	c.Nodes = b.MinNodes + r.IntN(b.MaxNodes-b.MinNodes+1)
+	c.Joiners = 0
+	c.Bits = 32
+	d := 1 + r.Int64N(b.MaxDelay)
+	c.Delay = sim.Delay{Kind: "uniform", Min: max(d/4, 1), Max: d}
+	c.Stabilize = int64(500*time.Millisecond) + r.Int64N(int64(1500*time.Millisecond)+1)
+	w := &c.Workload
+	w.Replicas = b.MinReplicas + r.IntN(b.MaxReplicas-b.MinReplicas+1)
+	w.Keys = 10 + r.IntN(91)
+	w.Rate = 5 + 20*r.Float64()
+	w.FingerPeriod = []int64{0, int64(500 * time.Millisecond)}[r.IntN(2)]
+	ch := &c.Churn
+	ch.Session = sim.SessionKinds[1+r.IntN(len(sim.SessionKinds)-1)]
+	// log-uniform median in [5 s, 120 s]
+	ch.Median = int64(float64(5*time.Second) * math.Pow(24, r.Float64()))
+	switch ch.Session {
+	case "weibull":
+		ch.Shape = 0.5 + 1.5*r.Float64()
+	case "pareto":
+		ch.Shape = 1.2 + 1.8*r.Float64()
+	default:
+		ch.Shape = 0
+	}
+	switch r.IntN(4) {
+	case 0:
+		ch.CrashFraction = 1
+	case 1:
+		ch.CrashFraction = 0
+	default:
+		ch.CrashFraction = r.Float64()
+	}
+	ch.Warmup = int64(2*time.Second) + r.Int64N(int64(3*time.Second)+1)
+	ch.Duration = int64(10*time.Second) + r.Int64N(int64(30*time.Second)+1)
+	ch.CrashGuard = b.CrashGuard
+	ch.Settle = 0
+	c.Horizon = ch.Warmup + ch.Duration + int64(sim.SettlePeriods+5)*c.Stabilize
+	c.MaxMessages = 50_000_000
+	return c
+}
+
 func bitsFor(n int) int {
 	b := 1
 	for 1<<b < 2*n+4 {
@@ -168,8 +265,9 @@ type Verdict struct {
 // Judge holds a run's result against what its variant promises (README's variant table):
 // predlock, on a perfect network, ends every run ok; predlock-retry, under every fault the
 // swarm draws, ends every join (ok or a reported failure) with a correct ring among the live
-// nodes that joined. seed promises nothing, so every bad ring counts against it: that makes
-// it the checker's sanity check.
+// nodes that joined; repair, under churn with the crash guard, ends every run ok at the end
+// check (correct ring, every key with its live copies, no safety violation). seed promises
+// nothing, so every bad ring counts against it: that makes it the checker's sanity check.
 func Judge(c *sim.Config, r *sim.Result) Verdict {
 	switch {
 	case r.Violation != nil:
@@ -178,6 +276,11 @@ func Judge(c *sim.Config, r *sim.Result) Verdict {
 		return Verdict{Kept: true}
 	case r.Outcome == observe.OutcomeJoinFailed && c.Faults.Active() && c.Protocol == "predlock-retry":
 		return Verdict{Kept: true} // a reported failure under faults is within the promise
+	}
+	if c.Churn.On() {
+		// The end check failed: name what the promise is about.
+		return Verdict{Why: fmt.Sprintf("%s: %s (ring correct %v, %d keys lost, %d under-replicated, %d crashes, %d postponed)",
+			r.Outcome, r.Detail, r.Churn.RingCorrect, r.Churn.KeysLost, r.Churn.KeysUnderReplicated, r.Churn.Crashes, r.Churn.CrashesPostponed)}
 	}
 	return Verdict{Why: fmt.Sprintf("%s: %s", r.Outcome, r.Detail)}
 }
@@ -199,6 +302,10 @@ type Summary struct {
 	Failures    []Failure // the first MaxFailures, in seed order
 	Elapsed     time.Duration
 	Interrupted bool
+	// Churn runs that kept the promise: the longest time from churn stopping to the first
+	// correct ring, in stabilization periods, and its seed (RepairSeed 0: none).
+	Repair     float64
+	RepairSeed uint64
 }
 
 // Progress is told how a swarm advances (runner.NewProgress makes one).
@@ -255,6 +362,8 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 			outcomes := map[string]int64{}
 			var fails []Failure
 			var kept int64
+			var repair float64
+			var repairSeed uint64
 			for ctx.Err() == nil {
 				k := next.Add(1) - 1
 				if k >= mine {
@@ -273,6 +382,9 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 				}
 				if v.Kept {
 					kept++
+					if c.Churn.On() && (repairSeed == 0 || res.Churn.RepairPeriods > repair) {
+						repair, repairSeed = res.Churn.RepairPeriods, seed
+					}
 				} else {
 					failed.Add(1)
 					// A worker meets its seeds in increasing order, so its first failures
@@ -288,6 +400,9 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			sum.Kept += kept
+			if repairSeed != 0 && (sum.RepairSeed == 0 || repair > sum.Repair || repair == sum.Repair && repairSeed < sum.RepairSeed) {
+				sum.Repair, sum.RepairSeed = repair, repairSeed
+			}
 			for k, v := range outcomes {
 				sum.Outcomes[k] += v
 			}

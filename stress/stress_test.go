@@ -97,3 +97,46 @@ func TestDrawValid(t *testing.T) {
 		t.Fatalf("never drawn: %v", missing)
 	}
 }
+
+// TestSwarmChurnRepair: the repair variant keeps its promise under guarded churn on every
+// drawn run, and each run's configuration is the one its seed draws.
+func TestSwarmChurnRepair(t *testing.T) {
+	b := DefaultChurnBounds("repair")
+	sum, err := Run(context.Background(), b, Options{First: 1, Count: 40, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Runs != 40 || sum.Kept != sum.Runs || sum.RepairSeed == 0 {
+		t.Fatalf("%d runs, %d kept, outcomes %v, first failures %+v", sum.Runs, sum.Kept, sum.Outcomes, sum.Failures)
+	}
+	c := Draw(b, 7)
+	if !c.Churn.On() || c.Churn.CrashGuard != DefaultCrashGuard || c.Workload.Replicas < 2 || c.Workload.Replicas > 4 ||
+		c.Nodes < 8 || c.Nodes > 64 || c.Joiners != 0 || c.Validate() != nil {
+		t.Fatalf("seed 7 draws %+v (%v)", c, c.Validate())
+	}
+}
+
+// TestSwarmChurnUnguarded is the churn judge's sanity check: without the crash guard, or with
+// one replica, the same swarm breaks the promise.
+func TestSwarmChurnUnguarded(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Bounds)
+	}{
+		{"no guard", func(b *Bounds) { b.CrashGuard = 0 }},
+		{"r = 1", func(b *Bounds) { b.MinReplicas, b.MaxReplicas = 1, 1 }},
+	} {
+		b := DefaultChurnBounds("repair")
+		tc.change(&b)
+		sum, err := Run(context.Background(), b, Options{First: 1, Count: 30, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Kept == sum.Runs || len(sum.Failures) == 0 {
+			t.Fatalf("%s: every run kept the promise: outcomes %v", tc.name, sum.Outcomes)
+		}
+		if got := Draw(b, sum.Failures[0].Seed); got != sum.Failures[0].Config {
+			t.Fatalf("%s: seed %d draws %+v, failure recorded %+v", tc.name, sum.Failures[0].Seed, got, sum.Failures[0].Config)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func TestRunFlagNames(t *testing.T) {
 		"spike-prob spike crash-node crash-at crash-after restart-after partition-fraction partition-at heal-at " +
 		"timeout retries keys rate lookup get put popularity zipf-s before after finger-period fingers hop-budget " +
 		"op-timeout replicas leavers layout contacts starts leave-target join-routing stabilize churn-session churn-median " +
-		"churn-shape churn-crash-fraction churn-warmup churn-duration churn-settle seed seeds workers color"
+		"churn-shape churn-crash-fraction churn-warmup churn-duration churn-settle churn-crash-guard seed seeds workers color"
 	var got []string
 	for _, f := range simFlags() {
 		got = append(got, f.Names()[0])

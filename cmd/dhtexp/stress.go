@@ -22,7 +22,8 @@ func stressCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: `Every seed draws a configuration within the bounds: ring size and ID space, layout,
 contact rule, start rule, delay distribution, link model, leavers and (with --faults) a
-fault mix. Each runs in the simulator on all cores and is judged against what the variant
+fault mix; with --churn, a churn run (members, replicas, sessions, crash fraction, delays,
+stabilization period) under churn.crash_guard, judged by its end check. Each runs in the simulator on all cores and is judged against what the variant
 promises (docs/experiments.md). Prints the runs, how many kept the promise, the outcome
 counts, and for each failure its seed, outcome and a 'dhtexp replay' command that reruns
 it exactly. Ctrl-C stops within a second and prints what ran.
@@ -33,6 +34,7 @@ Exit status: 0 every run kept its promise, 1 some run did not, 2 bad input,
 Examples:
   dhtexp stress --protocol predlock --seeds 100000
   dhtexp stress --protocol predlock-retry --faults --seeds 100000
+  dhtexp stress --protocol repair --churn --seeds 100000
   dhtexp stress --protocol predlock --seeds 1000000 --shard 2/8`,
 		Flags:  stressflag.Flags(),
 		Action: stressAction,

@@ -32,6 +32,15 @@ func TestRead(t *testing.T) {
 		{[]string{"--faults", "--seeds", "5", "--first-seed", "9", "--shard", "1/4"}, func(b stress.Bounds, o stress.Options) bool {
 			return b.Faults && o.Count == 5 && o.First == 9 && o.ShardIndex == 1 && o.ShardCount == 4
 		}},
+		// --churn takes the churn defaults for the bounds it does not set.
+		{[]string{"--protocol", "repair", "--churn"}, func(b stress.Bounds, _ stress.Options) bool {
+			d := stress.DefaultChurnBounds("repair")
+			return b.Churn && b.MinNodes == d.MinNodes && b.MaxNodes == d.MaxNodes && b.MaxDelay == d.MaxDelay &&
+				b.MinReplicas == 2 && b.MaxReplicas == 4 && b.CrashGuard == stress.DefaultCrashGuard
+		}},
+		{[]string{"--protocol", "repair", "--churn", "--crash-guard", "0", "--max-replicas", "2", "--max-nodes", "16"}, func(b stress.Bounds, _ stress.Options) bool {
+			return b.Churn && b.CrashGuard == 0 && b.MaxReplicas == 2 && b.MaxNodes == 16
+		}},
 	} {
 		if b, o, err := read(tc.args...); err != nil || !tc.check(b, o) {
 			t.Errorf("%v: got %+v %+v, %v", tc.args, b, o, err)
@@ -51,6 +60,13 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--workers", "0"}, "--workers must be at least 1"},
 		{[]string{"--max-failures", "0"}, "--max-failures must be at least 1"},
 		{[]string{"--shard", "3/3"}, "--shard: "},
+		{[]string{"--crash-guard", "4"}, "--crash-guard needs --churn"},
+		{[]string{"--protocol", "repair", "--churn", "--max-joiners", "3"}, "--max-joiners: a churn swarm"},
+		{[]string{"--protocol", "repair", "--churn", "--crash-guard", "-1"}, "--crash-guard must not be negative"},
+		{[]string{"--protocol", "repair", "--churn", "--min-replicas", "5"}, "--min-replicas"},
+		{[]string{"--protocol", "repair", "--churn", "--max-delay", "50ms"}, "--max-delay"},
+		{[]string{"--protocol", "repair", "--churn", "--faults"}, "--faults"},
+		{[]string{"--protocol", "seed", "--churn"}, "--churn: protocol"},
 	} {
 		if _, _, err := read(tc.args...); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error starting %q", tc.args, err, tc.want)
