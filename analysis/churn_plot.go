@@ -392,6 +392,9 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		return nil, false, nil
 	}
 	lo, hi := math.Inf(1), 0.0
+	// A log axis cannot show a zero (a point with no lost keys, or an
+	// interval reaching down to 0), so any such value keeps the axis linear.
+	zero := false
 	for _, pn := range f.panels {
 		p := pn.p
 		for i, g := range pn.groups {
@@ -404,6 +407,8 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 				hi = math.Max(hi, math.Max(v, nanTo(float64(m.Hi), v)))
 				if l := nanTo(float64(m.Lo), v); l > 0 {
 					lo = math.Min(lo, l)
+				} else {
+					zero = true
 				}
 			}
 			scratch := newLegend()
@@ -446,7 +451,7 @@ func churnMeanFigure(s *Summary, title, ylabel string, get func(*ChurnPoint) Mea
 		hi = math.Max(hi, BambooBytesPerSec)
 		lo = math.Min(lo, BambooBytesPerSec)
 	}
-	if hi > 0 && lo > 0 && hi/lo > 30 {
+	if !zero && hi > 0 && lo > 0 && hi/lo > 30 {
 		f.setY(lo/1.5, hi*1.5, true)
 	} else {
 		f.setY(0, math.Max(hi*1.1, 1), false)

@@ -453,3 +453,32 @@ func TestChurnCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestChurnFiguresWithZeros: a mean that is 0 at some points and far larger
+// at others (no keys lost at long sessions, hundreds at short ones, as a
+// 1,000-node sweep gives) is drawn on a linear axis: a log axis cannot show
+// the zeros, and the report failed on them.
+func TestChurnFiguresWithZeros(t *testing.T) {
+	set := churnSet([]analysistest.Axis{axMedian}, false)
+	inner := set.Run
+	set.Run = func(p, r int) analysistest.Run {
+		run := inner(p, r)
+		switch p {
+		case 0:
+			run.Churn.KeysLost = int64(400 + 50*r)
+		case 1:
+			run.Churn.KeysLost = 2
+		default:
+			run.Churn.KeysLost = 0
+		}
+		return run
+	}
+	s := analyze(t, writeSet(t, set), Options{})
+	out := filepath.Join(t.TempDir(), "report")
+	if err := WriteReport(out, s); err != nil {
+		t.Fatal(err)
+	}
+	if figs, _ := filepath.Glob(filepath.Join(out, ReportFigures, "churn_keys_lost.png")); len(figs) != 1 {
+		t.Errorf("churn_keys_lost.png not written")
+	}
+}
