@@ -306,3 +306,57 @@ func TestCrashGuardPostpones(t *testing.T) {
 		t.Fatalf("postponed without guard %d, with guard %d; reruns equal %v", off.Churn.CrashesPostponed, on.Churn.CrashesPostponed, on.Churn == again.Churn)
 	}
 }
+
+// TestChurnSessionEndingWhileJoining: a newcomer whose session ends before its join has ended
+// leaves or crashes only once the join succeeded, at that instant, and one whose join failed
+// does not depart at all. So a short session never makes a join fail: every join that started
+// and did not succeed reported its own failure. (An arrival that found no live node to join
+// through never starts and stays not_joined.)
+func TestChurnSessionEndingWhileJoining(t *testing.T) {
+	for seed := range uint64(3) {
+		cfg := churnConfig(seed, 0.5)
+		cfg.Protocol = "repair"
+		// Sessions of median 1 s against joins of about 0.1 s: some sessions end mid-join. The
+		// end check comes more than a join's bound after the last arrival, so every join that
+		// started has ended by then.
+		cfg.Churn.Median, cfg.Churn.Duration = int64(time.Second), int64(5*time.Second)
+		cfg.Churn.Settle = 2 * protocol.JoinBound(0, 0)
+		joinEnd := map[protocol.ID]int64{}
+		failed := map[protocol.ID]bool{}
+		departs := map[protocol.ID]int64{}
+		var atEnd int
+		tr := observe.TracerFunc(func(e *observe.Event) {
+			switch {
+			case e.Kind == observe.KindJoinEnd:
+				joinEnd[e.Node] = e.Time
+			case e.Kind == observe.KindFault && strings.HasPrefix(e.Detail, "join failed"):
+				failed[e.Node] = true
+			case e.Kind == observe.KindFault && e.Detail == "crash", e.Kind == observe.KindState && e.Detail == "leave":
+				departs[e.Node] = e.Time
+			}
+		})
+		r, err := Run(cfg, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range r.Joins {
+			at, gone := departs[j.Joiner]
+			end, joined := joinEnd[j.Joiner]
+			switch {
+			case gone && failed[j.Joiner]:
+				t.Errorf("seed %d: %v departed at %d after its join failed", seed, j.Joiner, at)
+			case gone && (!joined || at < end):
+				t.Errorf("seed %d: %v departed at %d before its join ended (%v)", seed, j.Joiner, at, joined)
+			case gone && at == end:
+				atEnd++
+			}
+			if j.Start >= 0 && j.Outcome != observe.JoinOK && !failed[j.Joiner] {
+				t.Errorf("seed %d: %v's join is %s without a reported failure (start %d end %d run end %d)", seed, j.Joiner, j.Outcome, j.Start, j.End, r.SimTime)
+			}
+		}
+		if atEnd == 0 {
+			t.Errorf("seed %d: no session ended while its node was joining (%d joins): the case is not exercised", seed, len(r.Joins))
+		}
+		t.Logf("seed %d: %d joins, %d ok, %d departures deferred to the join's end", seed, len(r.Joins), r.JoinsSucceeded(), atEnd)
+	}
+}
