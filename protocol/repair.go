@@ -165,7 +165,7 @@ func (n *repairNode) restart(out *Output) {
 
 // after runs after every input: a node that has just joined starts stabilizing, and a node
 // whose predecessor changed takes the keys of the range it now owns.
-func (n *repairNode) after(left, right ID, was bool, out *Output) {
+func (n *repairNode) after(left, right ID, was, locked bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
 	}
@@ -183,6 +183,16 @@ func (n *repairNode) after(left, right ID, was bool, out *Output) {
 	if n.left != left || (n.inRing() && !was) {
 		n.promote()
 	}
+	if was && locked && n.inRing() && n.ophase == oFree && n.right == right && !n.sp.fb && n.right != None && n.right != n.id && len(n.succs) > 0 && n.succs[0] != n.right {
+		// The node has just released its owner lock, and the right pointer moved while it
+		// held it (an insertion), so the list still starts with the old successor, and the
+		// predecessor's list, made from it, misses the newcomer. Push the list as the next
+		// round will have it now: should the old successor crash before the predecessor's
+		// next round, the newcomer is the entry its fallback finds.
+		old := slices.Clone(n.succs)
+		n.syncSuccs()
+		n.pushList(old, out)
+	}
 	if n.right != right && n.listOf != n.right && was && n.inRing() && n.ophase == oFree && n.sp.to == None &&
 		n.right != None && n.right != n.id {
 		// A handshake moved the right pointer (a neighbour left through us, or a newcomer
@@ -195,9 +205,9 @@ func (n *repairNode) after(left, right ID, was bool, out *Output) {
 }
 
 func (n *repairNode) Start(out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	err := n.retryNode.Start(out)
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return err
 }
 
@@ -207,11 +217,11 @@ func (n *repairNode) Serve(out *Output) (bool, error) {
 		// found alive or dead.
 		return false, nil
 	}
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	from := len(out.Actions)
 	ok, err := n.retryNode.Serve(out)
 	n.welcomeList(out, from)
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return ok, err
 }
 
@@ -219,14 +229,14 @@ func (n *repairNode) Leave(out *Output) error {
 	if n.left == None {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	err := n.retryNode.Leave(out)
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return err
 }
 
 func (n *repairNode) Step(m Message, out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	defer n.welcomeList(out, len(out.Actions))
 	if m.Type == Welcome && m.Data != nil {
 		defer n.takeWelcomeList(m)
@@ -269,13 +279,13 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			}
 			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
 				Data: &Data{Succs: slices.Clone(n.succs)}})
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && !n.inRing() {
 			// Left or leaving itself: it cannot take the keys, and predlock-retry's answer
 			// (leave_bye, the removal long done) would let the leaver go with them.
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left != m.From && n.left != m.Neighbour {
@@ -289,7 +299,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
@@ -307,12 +317,12 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return nil
 }
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	defer n.welcomeList(out, len(out.Actions))
 	switch {
 	case t.Kind == timerStab:
@@ -354,7 +364,7 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return nil
 }
 
