@@ -230,7 +230,9 @@ func (n *repairNode) Leave(out *Output) error {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
 	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
+	from := len(out.Actions)
 	err := n.retryNode.Leave(out)
+	n.welcomeList(out, from)
 	n.after(left, right, was, locked, out)
 	return err
 }
@@ -252,6 +254,11 @@ func (n *repairNode) Step(m Message, out *Output) error {
 		n.sync(m, out)
 	case RepairPush:
 		n.push(m)
+	case LeaveAsk:
+		if err := n.retryNode.Step(m, out); err != nil {
+			return err
+		}
+		n.takeLeaverList(m)
 	case SetLeft, LeaveKeys:
 		// A live node that moves our left pointer (an owner inserting, a leaver handing its
 		// keys over) while our predecessor is dead, or from closer than the predecessor we
@@ -435,9 +442,10 @@ func (n *repairNode) rejoin() {
 // list, which the newcomer takes as its own (takeWelcomeList): a newcomer that knew its first
 // successor only would be left with none if that one crashed before its first round, and its
 // owner's list, cut to r entries with the newcomer first, would not know the next one either.
+// A leave_ask carries the leaver's list likewise (takeLeaverList).
 func (n *repairNode) welcomeList(out *Output, from int) {
 	for i := from; i < len(out.Actions); i++ {
-		if a := &out.Actions[i]; a.Kind == Send && a.Msg.Type == Welcome && a.Msg.Data == nil && len(n.succs) > 0 {
+		if a := &out.Actions[i]; a.Kind == Send && (a.Msg.Type == Welcome || a.Msg.Type == LeaveAsk) && a.Msg.Data == nil && len(n.succs) > 0 {
 			a.Msg.Data = &Data{Succs: slices.Clone(n.succs)}
 		}
 	}
@@ -458,6 +466,31 @@ func (n *repairNode) takeWelcomeList(m Message) {
 		}
 	}
 	n.succs = list
+}
+
+// takeLeaverList puts a leaver's successor list after it in this node's list once this node
+// has locked its gap to take it out: when the leave is done the right pointer moves to the
+// leaver's successor, and the list, synced to it, would otherwise hold only the entries the
+// node had beyond it, none if the leaver was the last entry. That successor may crash as the
+// leave ends (a leaver's list, refreshed by its own rounds, is as fresh as any).
+func (n *repairNode) takeLeaverList(m Message) {
+	if m.Data == nil || !n.inRing() || n.ophase != oTakingOut || n.right != m.From || n.pending != m.From {
+		return
+	}
+	res := []ID{m.From}
+	for _, l := range [2][]ID{m.Data.Succs, n.succs} {
+		for _, x := range l {
+			if len(res) > n.r {
+				break
+			}
+			last := res[len(res)-1]
+			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
+				continue
+			}
+			res = append(res, x)
+		}
+	}
+	n.succs = res
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
