@@ -18,7 +18,9 @@ import (
 //     answer within Timeout, twice, or answers that it is not in the ring, is presumed dead:
 //     it is dropped and the next one asked at once. From a live successor the node takes its
 //     list (reconcile) and, if the successor's predecessor lies between them, asks that node
-//     too and adopts it as successor only if it answers that it is in the ring;
+//     too and adopts it as successor only if it answers that it is in the ring. Lists also
+//     travel with the handshakes (a welcome carries the owner's, a leave_ask the leaver's), and
+//     a list that changes, or that an insertion made stale, is pushed to the predecessor;
 //   - on a notify a node adopts the notifier as predecessor if it has none (its predecessor
 //     was found dead) or the notifier lies between (rectify). It pings its predecessor every
 //     period and clears it when it is dead, so that rectify can adopt the next live one;
