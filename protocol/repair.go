@@ -165,8 +165,10 @@ func (n *repairNode) restart(out *Output) {
 	}
 }
 
-// after runs after every input: a node that has just joined starts stabilizing, and a node
-// whose predecessor changed takes the keys of the range it now owns.
+// after runs after every input: a node that has just joined starts stabilizing, a node
+// whose predecessor changed takes the keys of the range it now owns, and a node whose
+// handshake moved its right pointer (locked says whether it held its owner lock before the
+// input) brings its list and its predecessor's up to date.
 func (n *repairNode) after(left, right ID, was, locked bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
