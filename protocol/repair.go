@@ -18,7 +18,9 @@ import (
 //     answer within Timeout, twice, or answers that it is not in the ring, is presumed dead:
 //     it is dropped and the next one asked at once. From a live successor the node takes its
 //     list (reconcile) and, if the successor's predecessor lies between them, asks that node
-//     too and adopts it as successor only if it answers that it is in the ring;
+//     too and adopts it as successor only if it answers that it is in the ring. Lists also
+//     travel with the handshakes (a welcome carries the owner's, a leave_ask the leaver's), and
+//     a list that changes, or that an insertion made stale, is pushed to the predecessor;
 //   - on a notify a node adopts the notifier as predecessor if it has none (its predecessor
 //     was found dead) or the notifier lies between (rectify). It pings its predecessor every
 //     period and clears it when it is dead, so that rectify can adopt the next live one;
@@ -163,9 +165,11 @@ func (n *repairNode) restart(out *Output) {
 	}
 }
 
-// after runs after every input: a node that has just joined starts stabilizing, and a node
-// whose predecessor changed takes the keys of the range it now owns.
-func (n *repairNode) after(left, right ID, was bool, out *Output) {
+// after runs after every input: a node that has just joined starts stabilizing, a node
+// whose predecessor changed takes the keys of the range it now owns, and a node whose
+// handshake moved its right pointer (locked says whether it held its owner lock before the
+// input) brings its list and its predecessor's up to date.
+func (n *repairNode) after(left, right ID, was, locked bool, out *Output) {
 	if n.jphase != jAborting {
 		n.abortTries = 0
 	}
@@ -183,6 +187,16 @@ func (n *repairNode) after(left, right ID, was bool, out *Output) {
 	if n.left != left || (n.inRing() && !was) {
 		n.promote()
 	}
+	if was && locked && n.inRing() && n.ophase == oFree && n.right == right && !n.sp.fb && n.right != None && n.right != n.id && len(n.succs) > 0 && n.succs[0] != n.right {
+		// The node has just released its owner lock, and the right pointer moved while it
+		// held it (an insertion), so the list still starts with the old successor, and the
+		// predecessor's list, made from it, misses the newcomer. Push the list as the next
+		// round will have it now: should the old successor crash before the predecessor's
+		// next round, the newcomer is the entry its fallback finds.
+		old := slices.Clone(n.succs)
+		n.syncSuccs()
+		n.pushList(old, out)
+	}
 	if n.right != right && n.listOf != n.right && was && n.inRing() && n.ophase == oFree && n.sp.to == None &&
 		n.right != None && n.right != n.id {
 		// A handshake moved the right pointer (a neighbour left through us, or a newcomer
@@ -195,9 +209,9 @@ func (n *repairNode) after(left, right ID, was bool, out *Output) {
 }
 
 func (n *repairNode) Start(out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	err := n.retryNode.Start(out)
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return err
 }
 
@@ -207,11 +221,11 @@ func (n *repairNode) Serve(out *Output) (bool, error) {
 		// found alive or dead.
 		return false, nil
 	}
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	from := len(out.Actions)
 	ok, err := n.retryNode.Serve(out)
 	n.welcomeList(out, from)
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return ok, err
 }
 
@@ -219,14 +233,16 @@ func (n *repairNode) Leave(out *Output) error {
 	if n.left == None {
 		return ErrNoLeave // no known predecessor to take it out: wait for stabilization
 	}
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
+	from := len(out.Actions)
 	err := n.retryNode.Leave(out)
-	n.after(left, right, was, out)
+	n.welcomeList(out, from)
+	n.after(left, right, was, locked, out)
 	return err
 }
 
 func (n *repairNode) Step(m Message, out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	defer n.welcomeList(out, len(out.Actions))
 	if m.Type == Welcome && m.Data != nil {
 		defer n.takeWelcomeList(m)
@@ -242,6 +258,11 @@ func (n *repairNode) Step(m Message, out *Output) error {
 		n.sync(m, out)
 	case RepairPush:
 		n.push(m)
+	case LeaveAsk:
+		if err := n.retryNode.Step(m, out); err != nil {
+			return err
+		}
+		n.takeLeaverList(m)
 	case SetLeft, LeaveKeys:
 		// A live node that moves our left pointer (an owner inserting, a leaver handing its
 		// keys over) while our predecessor is dead, or from closer than the predecessor we
@@ -269,13 +290,13 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			}
 			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
 				Data: &Data{Succs: slices.Clone(n.succs)}})
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && !n.inRing() {
 			// Left or leaving itself: it cannot take the keys, and predlock-retry's answer
 			// (leave_bye, the removal long done) would let the leaver go with them.
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left != m.From && n.left != m.Neighbour {
@@ -289,7 +310,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
-			n.after(left, right, was, out)
+			n.after(left, right, was, locked, out)
 			return nil
 		}
 		if m.Type == LeaveKeys && n.left == m.From {
@@ -307,12 +328,12 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return nil
 }
 
 func (n *repairNode) Fire(t Timer, out *Output) error {
-	left, right, was := n.left, n.right, n.inRing()
+	left, right, was, locked := n.left, n.right, n.inRing(), n.ophase != oFree
 	defer n.welcomeList(out, len(out.Actions))
 	switch {
 	case t.Kind == timerStab:
@@ -354,7 +375,7 @@ func (n *repairNode) Fire(t Timer, out *Output) error {
 			return err
 		}
 	}
-	n.after(left, right, was, out)
+	n.after(left, right, was, locked, out)
 	return nil
 }
 
@@ -425,9 +446,10 @@ func (n *repairNode) rejoin() {
 // list, which the newcomer takes as its own (takeWelcomeList): a newcomer that knew its first
 // successor only would be left with none if that one crashed before its first round, and its
 // owner's list, cut to r entries with the newcomer first, would not know the next one either.
+// A leave_ask carries the leaver's list likewise (takeLeaverList).
 func (n *repairNode) welcomeList(out *Output, from int) {
 	for i := from; i < len(out.Actions); i++ {
-		if a := &out.Actions[i]; a.Kind == Send && a.Msg.Type == Welcome && a.Msg.Data == nil && len(n.succs) > 0 {
+		if a := &out.Actions[i]; a.Kind == Send && (a.Msg.Type == Welcome || a.Msg.Type == LeaveAsk) && a.Msg.Data == nil && len(n.succs) > 0 {
 			a.Msg.Data = &Data{Succs: slices.Clone(n.succs)}
 		}
 	}
@@ -448,6 +470,31 @@ func (n *repairNode) takeWelcomeList(m Message) {
 		}
 	}
 	n.succs = list
+}
+
+// takeLeaverList puts a leaver's successor list after it in this node's list once this node
+// has locked its gap to take it out: when the leave is done the right pointer moves to the
+// leaver's successor, and the list, synced to it, would otherwise hold only the entries the
+// node had beyond it, none if the leaver was the last entry. That successor may crash as the
+// leave ends (a leaver's list, refreshed by its own rounds, is as fresh as any).
+func (n *repairNode) takeLeaverList(m Message) {
+	if m.Data == nil || !n.inRing() || n.ophase != oTakingOut || n.right != m.From || n.pending != m.From {
+		return
+	}
+	res := []ID{m.From}
+	for _, l := range [2][]ID{m.Data.Succs, n.succs} {
+		for _, x := range l {
+			if len(res) > n.r {
+				break
+			}
+			last := res[len(res)-1]
+			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
+				continue
+			}
+			res = append(res, x)
+		}
+	}
+	n.succs = res
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
