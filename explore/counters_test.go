@@ -49,7 +49,7 @@ func TestCountersAgree(t *testing.T) {
 			measured := map[uint64]bool{}
 			for i, plain := range []bool{true, false} {
 				cfg := tc.cfg
-				cfg.PlainCounters = plain
+				cfg.RenumberCounters = !plain
 				if plain && tc.counters {
 					cfg.measure = measured
 				}

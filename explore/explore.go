@@ -44,10 +44,11 @@ type Config struct {
 	// keeps the frontier and, with Timers, the state graph in memory; SearchDFS keeps only
 	// the visited fingerprints and the current path.
 	Search string
-	// PlainCounters keeps the counters of variants that expose them (protocol.CounterKeyer)
-	// as they are in the state key instead of renumbering them (counters.go): the same
-	// states, told apart by how many insertions and timers came before.
-	PlainCounters bool
+	// RenumberCounters renumbers, in the state key, the counters of variants that expose
+	// them (protocol.CounterKeyer; counters.go), so that states told apart only by how many
+	// insertions and timers came before are one. Same findings, fewer states, more CPU time
+	// a state.
+	RenumberCounters bool
 
 	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
 	// machine, to show that the search still finds what the breakage causes.
@@ -285,7 +286,7 @@ func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[1
 	}
 	e := &explorer{cfg: cfg, ring: ring, firstJoiner: len(ms), contacts: contacts, init: init, rep: rep,
 		finals: finals, seenKinds: seenKinds, states: make([]protocol.State, len(init.nodes)), begin: time.Now()}
-	e.counters = !cfg.PlainCounters && countersOf(init.nodes)
+	e.counters = cfg.RenumberCounters && countersOf(init.nodes)
 	e.measure = cfg.measure
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
@@ -929,6 +930,9 @@ func (r *Report) Format(cfg *Config) string {
 	}
 	if cfg.Lossy {
 		scope += ", any message may be lost"
+	}
+	if cfg.RenumberCounters {
+		scope += ", counters renumbered"
 	}
 	fmt.Fprintf(&b, "protocol %s, members %v, joiners %v, %d-bit ring, %s (%d assignment(s))\n",
 		cfg.Protocol, cfg.Members, cfg.Joiners, cfg.Bits, scope, r.Assignments)
