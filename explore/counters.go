@@ -71,15 +71,18 @@ func (e *explorer) counterKey(s *state) []byte {
 	c := &e.cset
 	c.reset(len(s.nodes))
 	oracle := s.nodes[0].(protocol.CounterKeyer)
-	node := 0
-	collect := func(f protocol.CounterFamily, v uint64) uint64 {
-		l := c.list(node, f)
-		*l = append(*l, v)
-		return v
+	if e.collect == nil {
+		// Made once: a closure made per call escapes to the heap.
+		e.collect = func(f protocol.CounterFamily, v uint64) uint64 {
+			l := e.cset.list(e.cnode, f)
+			*l = append(*l, v)
+			return v
+		}
+		e.renumber = func(f protocol.CounterFamily, v uint64) uint64 { return rank(*e.cset.list(e.cnode, f), v) }
 	}
 	for i, n := range s.nodes {
-		node = i
-		e.pbuf, _ = n.(protocol.CounterKeyer).AppendCounterKey(e.pbuf[:0], collect)
+		e.cnode = i
+		e.pbuf, _ = n.(protocol.CounterKeyer).AppendCounterKey(e.pbuf[:0], e.collect)
 	}
 	for _, m := range s.flight {
 		if f, ok := oracle.OpFamily(m); ok {
@@ -99,12 +102,10 @@ func (e *explorer) counterKey(s *state) []byte {
 			c.local[i][f] = sortUnique(c.local[i][f])
 		}
 	}
-	renumber := func(f protocol.CounterFamily, v uint64) uint64 { return rank(*c.list(node, f), v) }
-
 	b := e.kbuf[:0]
 	for i, n := range s.nodes {
-		node = i
-		e.pbuf, _ = n.(protocol.CounterKeyer).AppendCounterKey(e.pbuf[:0], renumber)
+		e.cnode = i
+		e.pbuf, _ = n.(protocol.CounterKeyer).AppendCounterKey(e.pbuf[:0], e.renumber)
 		b = binary.LittleEndian.AppendUint64(b, fingerprint(e.pbuf))
 	}
 	b = append(b, byte(s.started), byte(s.started>>8))

@@ -262,6 +262,9 @@ type explorer struct {
 	// counters: the state key renumbers the nodes' counters (counters.go).
 	counters bool
 	cset     counterSet
+	cnode    int // the node whose counters collect and renumber see
+	collect  func(protocol.CounterFamily, uint64) uint64
+	renumber func(protocol.CounterFamily, uint64) uint64
 	// measure, in tests, collects the renumbered fingerprint of every state a search with
 	// plain keys expands.
 	measure map[uint64]bool
