@@ -153,3 +153,24 @@ func TestEnded(t *testing.T) {
 		}
 	}
 }
+
+// The broken machines keep their variant's counters, so that the renumbered key applies to
+// them too.
+func (d *deaf) AppendCounterKey(b []byte, canon func(protocol.CounterFamily, uint64) uint64) ([]byte, bool) {
+	return d.Node.(protocol.CounterKeyer).AppendCounterKey(b, canon)
+}
+func (d *deaf) TimerFamily(t protocol.Timer) (protocol.CounterFamily, bool) {
+	return d.Node.(protocol.CounterKeyer).TimerFamily(t)
+}
+func (d *deaf) OpFamily(m protocol.Message) (protocol.CounterFamily, bool) {
+	return d.Node.(protocol.CounterKeyer).OpFamily(m)
+}
+func (p pointsAway) AppendCounterKey(b []byte, canon func(protocol.CounterFamily, uint64) uint64) ([]byte, bool) {
+	return p.Node.(protocol.CounterKeyer).AppendCounterKey(b, canon)
+}
+func (p pointsAway) TimerFamily(t protocol.Timer) (protocol.CounterFamily, bool) {
+	return p.Node.(protocol.CounterKeyer).TimerFamily(t)
+}
+func (p pointsAway) OpFamily(m protocol.Message) (protocol.CounterFamily, bool) {
+	return p.Node.(protocol.CounterKeyer).OpFamily(m)
+}

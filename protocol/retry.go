@@ -591,7 +591,17 @@ func (n *retryNode) own() {
 	n.undone = slices.Clone(n.undone)
 }
 
-func (n *retryNode) AppendKey(b []byte) []byte {
+func (n *retryNode) AppendKey(b []byte) []byte { return n.appendKeyWith(b, nil) }
+
+// appendKeyWith is AppendKey with every counter passed through canon (counters.go); a nil
+// canon keeps them as they are.
+func (n *retryNode) appendKeyWith(b []byte, canon func(CounterFamily, uint64) uint64) []byte {
+	c := func(f CounterFamily, v uint64) ID {
+		if canon != nil {
+			v = canon(f, v)
+		}
+		return ID(v)
+	}
 	for _, id := range []ID{n.id, n.left, n.right, n.owner, n.pending, n.succ} {
 		b = appendID(b, id)
 	}
@@ -601,13 +611,16 @@ func (n *retryNode) AppendKey(b []byte) []byte {
 	b = appendID(b, n.leaveWait)
 	// Epochs and insertion numbers decide which timers and messages are stale, so they are
 	// part of the state: equal keys must mean equal futures.
-	for _, x := range []uint64{n.jepoch, n.oepoch, n.lepoch, n.onum, n.wop, uint64(n.jspent)} {
-		b = appendID(b, ID(x))
-	}
+	b = appendID(b, c(FamilyJoinEpoch, n.jepoch))
+	b = appendID(b, c(FamilyOwnerEpoch, n.oepoch))
+	b = appendID(b, c(FamilyLeaveEpoch, n.lepoch))
+	b = appendID(b, c(FamilyOp, n.onum))
+	b = appendID(b, c(FamilyOp, n.wop))
+	b = appendID(b, ID(n.jspent)) // a quantity, not a counter
 	undone := slices.Clone(n.undone)
 	slices.SortFunc(undone, func(a, b undoneOp) int { return cmp.Compare(a.owner, b.owner) })
 	for _, r := range undone {
-		b = appendID(appendID(b, r.owner), ID(r.op))
+		b = appendID(appendID(b, r.owner), c(FamilyOp, r.op))
 	}
 	b = append(b, 0xfb)
 	return n.dht.appendKey(n.queue.appendKey(b))

@@ -35,6 +35,9 @@ func TestConfig(t *testing.T) {
 			"--retries", "1", "--search", "dfs", "--max-states", "0"},
 			explore.Config{Protocol: "predlock-retry", Bits: 3, Members: []protocol.ID{0}, Joiners: []protocol.ID{3, 5},
 				AllContacts: true, Timers: true, Lossy: true, Retries: 1, Search: explore.SearchDFS}},
+		{[]string{"--protocol", "predlock-retry", "--timers", "--renumber-counters"},
+			explore.Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
+				AllContacts: true, MaxStates: 5_000_000, Timers: true, Search: explore.SearchBFS, RenumberCounters: true}},
 	} {
 		if got, err := config(tc.args...); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: got %+v, %v; want %+v", tc.args, got, err, tc.want)
