@@ -213,6 +213,9 @@ type dht struct {
 	// handled had taken when it arrived.
 	hops        uint16
 	fingerJoins bool
+	// dropDeadFingers: a finger lookup that times out drops the finger it would go through
+	// now, presumed dead, rather than leaving it to misroute until a lookup succeeds.
+	dropDeadFingers bool
 }
 
 // dhtState is a node's key-value state.
@@ -380,6 +383,13 @@ func (d *dht) start(v view, r Request, out *Output) error { return d.st().start(
 func (d *dht) fire(v view, t Timer, out *Output) bool {
 	if d.s == nil {
 		return false
+	}
+	if d.dropDeadFingers && t.Kind == timerOp && v.joined {
+		if p, ok := d.s.pending[t.Tag]; ok && p.kind == opFinger {
+			if f := d.s.closest(v, p.keyID); f != v.right {
+				d.forgetFinger(f)
+			}
+		}
 	}
 	return d.s.fire(v, t, out)
 }
@@ -592,6 +602,16 @@ func (d *dhtState) learn(self, f ID) {
 	if !found {
 		d.fingers = slices.Insert(d.fingers, i, f)
 	}
+}
+
+// forgetFinger drops a node its host has presumed dead, so that routing stops sending
+// requests to it before a finger lookup would correct it.
+func (d *dht) forgetFinger(id ID) {
+	if !slices.Contains(d.Fingers(), id) {
+		return
+	}
+	s := d.st()
+	s.fingers = slices.DeleteFunc(s.fingers, func(x ID) bool { return x == id })
 }
 
 // correct applies a finger lookup's answer: the first node at or after target is owner, so

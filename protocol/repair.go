@@ -131,6 +131,7 @@ func newRepairNode(c Config) repairNode {
 	if n.period <= 0 {
 		n.period = DefaultStabilize
 	}
+	n.dht.dropDeadFingers = true
 	if c.Member && c.Right != None {
 		n.succs = []ID{c.Right}
 		if len(c.Succs) > 0 && c.Succs[0] == c.Right {
@@ -596,6 +597,7 @@ func (n *repairNode) succDead(out *Output) {
 	n.sp = probe{to: None}
 	if fb {
 		n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+		n.dht.forgetFinger(dead)
 		if n.inRing() || n.lphase == lHanded {
 			n.fallBack(out)
 		}
@@ -627,6 +629,7 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 	}
 	before := slices.Clone(n.succs)
 	n.succs = slices.DeleteFunc(n.succs, func(s ID) bool { return s == dead })
+	n.dht.forgetFinger(dead)
 	n.pushList(before, out)
 	if n.ophase != oFree {
 		return // the lock's own handshake moves the right pointer
@@ -656,6 +659,7 @@ func (n *repairNode) fallBack(out *Output) {
 func (n *repairNode) predDead() {
 	dead := n.pp.to
 	n.pp = probe{to: None}
+	n.dht.forgetFinger(dead)
 	if n.left == dead {
 		n.left = None
 	}
