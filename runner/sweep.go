@@ -393,6 +393,14 @@ func (f *flight) stop() {
 	f.mu.Unlock()
 }
 
+// unitSize is the number of runs a worker takes at a time: a block, or a sixteenth of the
+// shard's runs when that is less, so that a few long runs (54 hour-long churn runs would fit
+// one block) still spread over the workers. It depends on the runs alone, not on the number
+// of workers, so that parts are cut in the same places whatever that number.
+func unitSize(runs int64) int64 {
+	return max(1, min(BlockRuns, runs/16))
+}
+
 // writer owns the output: it receives finished units from the workers and appends them to
 // the current part, in unit order, off the simulation goroutines.
 type writer struct {
@@ -453,18 +461,23 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 
 	go func() {
 		defer close(jobs)
+		size := unitSize(shard.runs(w.spec.Runs()))
+		var seq int64
 		shard.eachUnit(w.spec.Runs(), done, func(u unit) bool {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return false
+			for lo := u.lo; lo < u.hi; lo += size {
+				select {
+				case tokens <- struct{}{}:
+				case <-ctx.Done():
+					return false
+				}
+				select {
+				case jobs <- unit{seq: seq, lo: lo, hi: min(lo+size, u.hi)}:
+					seq++
+				case <-ctx.Done():
+					return false
+				}
 			}
-			select {
-			case jobs <- u:
-				return true
-			case <-ctx.Done():
-				return false
-			}
+			return true
 		})
 	}()
 	var wg sync.WaitGroup
