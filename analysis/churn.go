@@ -141,24 +141,7 @@ type churnAcc struct {
 // churnPart returns the churn columns of a runs part to decode, nil when the
 // part has none; a part with some must have them all.
 func churnPart(r *trace.Reader) ([]string, error) {
-	sc := r.Schema()
-	if sc.ColumnIndex("churn_arrivals") < 0 {
-		return nil, nil
-	}
-	if err := need(r, trace.RunsSchemaName, churnColumns); err != nil {
-		return nil, err
-	}
-	cols := names(churnColumns)
-	for _, c := range churnOptional {
-		if sc.ColumnIndex(c.name) < 0 {
-			continue
-		}
-		if err := need(r, trace.RunsSchemaName, []colSpec{c}); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c.name)
-	}
-	return cols, nil
+	return columnGroup(r, "churn_arrivals", churnColumns, churnOptional)
 }
 
 // readChurn adds a row group's churn columns; rows were checked by readRuns.

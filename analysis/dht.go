@@ -212,15 +212,22 @@ func (a *aggregator) dhtPoint(gp int) *DHTPoint {
 // that it has all the required ones if it has any, and returns the DHT
 // columns to decode: the required ones and the optional ones it has.
 func kvPart(r *trace.Reader) ([]string, error) {
+	return columnGroup(r, "kv_ops", kvColumns, kvOptional)
+}
+
+// columnGroup returns the columns of a group to decode from a runs part:
+// nil when the part lacks marker, else every required column (a part with
+// the marker must have them all) and the optional ones it has.
+func columnGroup(r *trace.Reader, marker string, required, optional []colSpec) ([]string, error) {
 	sc := r.Schema()
-	if sc.ColumnIndex("kv_ops") < 0 {
+	if sc.ColumnIndex(marker) < 0 {
 		return nil, nil
 	}
-	if err := need(r, trace.RunsSchemaName, kvColumns); err != nil {
+	if err := need(r, trace.RunsSchemaName, required); err != nil {
 		return nil, err
 	}
-	cols := names(kvColumns)
-	for _, c := range kvOptional {
+	cols := names(required)
+	for _, c := range optional {
 		if sc.ColumnIndex(c.name) < 0 {
 			continue
 		}
