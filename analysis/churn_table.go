@@ -5,8 +5,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dhtexp/dhtexp/trace"
@@ -87,24 +85,12 @@ func fmtMsMean(m Mean) string {
 
 func writeChurnText(w io.Writer, s *Summary) error {
 	header, rows, _ := churnHumanRows(s)
-	if _, err := fmt.Fprintf(w, "\n%s (%d grid points with churn):\n", churnTitle, len(rows)); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
+	return writeSectionText(w, fmt.Sprintf("%s (%d grid points with churn)", churnTitle, len(rows)), header, rows)
 }
 
 func writeChurnMarkdown(w io.Writer, s *Summary) error {
 	header, rows, _ := churnHumanRows(s)
-	right := make([]bool, len(header))
-	for i := len(s.Manifest.Axes) + 1; i < len(header); i++ {
-		right[i] = true
-	}
-	return writeMarkdownRows(w, header, rows, right)
+	return writeSectionMarkdown(w, s, header, rows)
 }
 
 // churnCSVHeader and churnCSVCells extend the CSV table with the churn

@@ -113,7 +113,18 @@ const dhtTitle = "DHT workload"
 
 func writeDHTText(w io.Writer, s *Summary) error {
 	header, rows, _ := dhtHumanRows(s)
-	if _, err := fmt.Fprintf(w, "\n%s (%d grid points with lookups, gets or puts):\n", dhtTitle, len(rows)); err != nil {
+	return writeSectionText(w, fmt.Sprintf("%s (%d grid points with lookups, gets or puts)", dhtTitle, len(rows)), header, rows)
+}
+
+func writeDHTMarkdown(w io.Writer, s *Summary) error {
+	header, rows, _ := dhtHumanRows(s)
+	return writeSectionMarkdown(w, s, header, rows)
+}
+
+// writeSectionText writes a report section's table as aligned text under its
+// title.
+func writeSectionText(w io.Writer, title string, header []string, rows [][]string) error {
+	if _, err := fmt.Fprintf(w, "\n%s:\n", title); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -124,8 +135,9 @@ func writeDHTText(w io.Writer, s *Summary) error {
 	return tw.Flush()
 }
 
-func writeDHTMarkdown(w io.Writer, s *Summary) error {
-	header, rows, _ := dhtHumanRows(s)
+// writeSectionMarkdown writes a report section's table in Markdown, the
+// point and axis columns left-aligned and the figures right-aligned.
+func writeSectionMarkdown(w io.Writer, s *Summary, header []string, rows [][]string) error {
 	right := make([]bool, len(header))
 	for i := len(s.Manifest.Axes) + 1; i < len(header); i++ {
 		right[i] = true
