@@ -482,20 +482,7 @@ func (n *repairNode) takeLeaverList(m Message) {
 	if m.Data == nil || !n.inRing() || n.ophase != oTakingOut || n.right != m.From || n.pending != m.From {
 		return
 	}
-	res := []ID{m.From}
-	for _, l := range [2][]ID{m.Data.Succs, n.succs} {
-		for _, x := range l {
-			if len(res) > n.r {
-				break
-			}
-			last := res[len(res)-1]
-			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
-				continue
-			}
-			res = append(res, x)
-		}
-	}
-	n.succs = res
+	n.succs = n.extendList([]ID{m.From}, n.r+1, m.Data.Succs, n.succs)
 }
 
 // giveUpLink ends an insertion whose successor does not answer (it is presumed dead): the
@@ -801,21 +788,7 @@ func (n *repairNode) state(m Message, out *Output) {
 func (n *repairNode) reconcile(s ID, list []ID, out *Output) {
 	n.listOf = s
 	defer n.pushList(slices.Clone(n.succs), out)
-	old := n.succs
-	res := append(n.succs[:0:0], s)
-	for _, l := range [2][]ID{list, old} {
-		for _, x := range l {
-			if len(res) >= n.r {
-				break
-			}
-			last := res[len(res)-1]
-			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
-				continue
-			}
-			res = append(res, x)
-		}
-	}
-	n.succs = res
+	n.succs = n.extendList([]ID{s}, n.r, list, n.succs)
 }
 
 // pushList sends a list that changed from old to the predecessor at once (an unasked
@@ -841,20 +814,26 @@ func (n *repairNode) inherit(x ID, list []ID) {
 	if i < 0 || len(list) == 0 {
 		return
 	}
-	res := slices.Clone(n.succs[:i+1])
-	for _, l := range [2][]ID{list, n.succs[i+1:]} {
-		for _, y := range l {
-			if len(res) >= n.r+1 {
-				break
+	n.succs = n.extendList(slices.Clone(n.succs[:i+1]), n.r+1, list, n.succs[i+1:])
+}
+
+// extendList appends to res (not empty, and sharing no storage with lists) the entries of
+// lists, in order, that lie clockwise after res's last entry and before this node, until res
+// holds limit entries: the one way every list of successors is merged.
+func (n *repairNode) extendList(res []ID, limit int, lists ...[]ID) []ID {
+	for _, l := range lists {
+		for _, x := range l {
+			if len(res) >= limit {
+				return res
 			}
 			last := res[len(res)-1]
-			if y == n.id || y == None || y == last || !n.ring.Between(last, y, n.id) {
+			if x == n.id || x == None || x == last || !n.ring.Between(last, x, n.id) {
 				continue
 			}
-			res = append(res, y)
+			res = append(res, x)
 		}
 	}
-	n.succs = res
+	return res
 }
 
 // fillFromPred fills a short successor list from the predecessor's list: the entries after
