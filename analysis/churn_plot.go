@@ -598,15 +598,10 @@ func churnFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 
 // churnGroupNoun says what a churn figure's lines stand for.
 func churnGroupNoun(groups []churnGroup) string {
-	if len(groups) == 0 || groups[0].label == "all runs" {
-		return "result set"
+	if len(groups) == 0 {
+		return labelNoun("")
 	}
-	var names []string
-	for _, part := range strings.Split(groups[0].label, ", ") {
-		name, _, _ := strings.Cut(part, "=")
-		names = append(names, name)
-	}
-	return strings.Join(names, " × ")
+	return labelNoun(groups[0].label)
 }
 
 // BreakLookupSuccess is the lookup success below which the findings call

@@ -564,11 +564,20 @@ func dhtFigureSpecs(s *Summary) (specs []figureSpec, notes []string) {
 
 // groupNoun says what a figure's lines stand for.
 func groupNoun(groups []dhtGroup) string {
-	if len(groups) == 0 || groups[0].label == "all runs" {
+	if len(groups) == 0 {
+		return labelNoun("")
+	}
+	return labelNoun(groups[0].label)
+}
+
+// labelNoun names the axes a line's label is made of ("r=2, stabilize=10s":
+// "r × stabilize"); "result set" when the lines are not split by any.
+func labelNoun(label string) string {
+	if label == "" || label == "all runs" {
 		return "result set"
 	}
 	var names []string
-	for _, part := range strings.Split(groups[0].label, ", ") {
+	for _, part := range strings.Split(label, ", ") {
 		name, _, _ := strings.Cut(part, "=")
 		names = append(names, name)
 	}
