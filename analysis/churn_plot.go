@@ -687,7 +687,8 @@ func churnFindings(s *Summary) []string {
 	if lo != nil {
 		one := func(p *ChurnPoint) string {
 			m := p.MaintBytes
-			return fmt.Sprintf("%s bytes/s per live node (95 %% bootstrap %s–%s) at %s", fmtFixed(m.Value, 0), fmtFixed(m.Lo, 0), fmtFixed(m.Hi, 0), withoutMedian(s, p.Params))
+			whole := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+			return fmt.Sprintf("%s bytes/s per live node, 95 %% bootstrap %s, at %s", fmtFixed(m.Value, 0), boundsProse(m.Lo, m.Hi, whole), withoutMedian(s, p.Params))
 		}
 		what := one(lo)
 		if hi != lo {

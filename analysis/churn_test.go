@@ -429,6 +429,29 @@ func TestChurnFindings(t *testing.T) {
 	}
 }
 
+// TestChurnFindingsOneRun: a point of one run has no bootstrap interval, and
+// the findings say so instead of printing NaN or empty bounds.
+func TestChurnFindingsOneRun(t *testing.T) {
+	set := churnSet([]analysistest.Axis{axMedian}, false)
+	set.Seeds = 1
+	s := analyze(t, writeSet(t, set), Options{})
+	var maint string
+	for _, f := range Findings(s) {
+		if strings.Contains(f, "NaN") || strings.Contains(f, "-–-") {
+			t.Errorf("finding with an undefined interval: %q", f)
+		}
+		if strings.HasPrefix(f, "Churn maintenance") {
+			maint = f
+		}
+	}
+	if !strings.Contains(maint, "bytes/s per live node, 95 % bootstrap [no interval: one run], at") {
+		t.Errorf("maintenance finding of one run: %q", maint)
+	}
+	if got := boundsProse(1, 2.5, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }); got != "[1.0, 2.5]" {
+		t.Errorf("boundsProse(1, 2.5) = %q", got)
+	}
+}
+
 // TestChurnCSV: the churn columns line up with the header, and points
 // without churn get empty cells.
 func TestChurnCSV(t *testing.T) {

@@ -201,10 +201,10 @@ func costFindings(s *Summary, protos []string) []string {
 			med := ratios[len(ratios)/2]
 			va, ia := m.get(worst.a)
 			vb, ib := m.get(worst.b)
-			out = append(out, fmt.Sprintf("%s against %s, %s: ×%.2f at the median grid point (×%.2f to ×%.2f over %d shared points); the largest, ×%.2f, at %s: %s [%s, %s] against %s [%s, %s] (95 %% bootstrap intervals).",
+			out = append(out, fmt.Sprintf("%s against %s, %s: ×%.2f at the median grid point (×%.2f to ×%.2f over %d shared points); the largest, ×%.2f, at %s: %s %s against %s %s (95 %% bootstrap intervals).",
 				pr, ref, m.what, med, ratios[0], ratios[len(ratios)-1], len(ratios), worstR, withoutProtocol(worst.b.Params).String(),
-				m.unit(float64(vb)), m.unit(float64(ib.Lo)), m.unit(float64(ib.Hi)),
-				m.unit(float64(va)), m.unit(float64(ia.Lo)), m.unit(float64(ia.Hi))))
+				m.unit(float64(vb)), boundsProse(ib.Lo, ib.Hi, m.unit),
+				m.unit(float64(va)), boundsProse(ia.Lo, ia.Hi, m.unit)))
 		}
 	}
 	return out

@@ -121,6 +121,15 @@ func fmtFixed(n Num, prec int) string {
 	return strconv.FormatFloat(float64(n), 'f', prec, 64)
 }
 
+// boundsProse writes an interval's bounds for prose, "[lo, hi]", or says that
+// there is none (a point of one run has no bootstrap interval).
+func boundsProse(lo, hi Num, unit func(float64) string) string {
+	if math.IsNaN(float64(lo)) || math.IsNaN(float64(hi)) {
+		return "[no interval: one run]"
+	}
+	return "[" + unit(float64(lo)) + ", " + unit(float64(hi)) + "]"
+}
+
 // fmtSI writes a rate with a k/M/G suffix and three significant digits.
 func fmtSI(n Num) string {
 	v := float64(n)
