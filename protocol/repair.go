@@ -516,6 +516,11 @@ func (n *repairNode) tick(out *Output) {
 	if n.right != None && n.right != n.id && n.ophase == oFree && n.sp.to == None {
 		n.askSucc(n.right, false, out)
 	}
+	if n.right == n.id && n.left != None && n.left != n.id && n.ophase == oFree && n.sp.to == None {
+		// Closed on itself (lastResort), then found by a predecessor: the ring has another
+		// node again, and the walk from it finds our successor.
+		n.askSucc(n.left, true, out)
+	}
 	if n.left != None && n.left != n.id && n.pp.to == None {
 		n.pnum++
 		n.pp = probe{to: n.left, op: n.pnum}
@@ -635,12 +640,41 @@ func (n *repairNode) presumeDead(dead ID, out *Output) {
 // fallBack asks the first entry of the successor list whether it is in the ring, to replace
 // a right neighbour presumed dead.
 func (n *repairNode) fallBack(out *Output) {
-	if len(n.succs) == 0 || n.sp.to != None || n.ophase != oFree {
+	if n.sp.to != None || n.ophase != oFree {
 		return
+	}
+	if len(n.succs) == 0 {
+		n.lastResort()
+		if len(n.succs) == 0 {
+			return
+		}
 	}
 	n.pnum++
 	n.sp = probe{to: n.succs[0], op: n.pnum, fb: true}
 	n.sendProbe(n.sp, true, out)
+}
+
+// lastResort refills an exhausted successor list (every entry presumed dead or gone) with
+// the other nodes this node knows, as candidates that the fallback adopts only when they
+// answer that they are in the ring: its fingers, nearest first, then its predecessor. Without
+// them a node whose successors all died would point at a dead node for ever, and every
+// request routed through it would die there. A node that knows no other node is the last of
+// its ring, and closes it on itself.
+func (n *repairNode) lastResort() {
+	if !n.inRing() || n.lphase != lNone {
+		return
+	}
+	for _, f := range n.dht.Fingers() {
+		if f != n.id && f != n.right && f != n.left {
+			n.succs = append(n.succs, f)
+		}
+	}
+	if n.left != None && n.left != n.id && n.left != n.right {
+		n.succs = append(n.succs, n.left)
+	}
+	if len(n.succs) == 0 && n.left == None {
+		n.right, n.left = n.id, n.id
+	}
 }
 
 func (n *repairNode) predDead() {

@@ -47,13 +47,19 @@ func (l *fmtTracer) Event(e *observe.Event) {
 		fmt.Fprintf(l.w, "%s[%s] %v joined: left=%v right=%v%s\n", l.p.green, t, e.Node, e.Left, e.Right, l.p.reset)
 	case observe.KindDrop:
 		fmt.Fprintf(l.w, "%s[%s] drop %s %v -> %v%s\n", l.p.yellow, t, e.MsgType, e.From, e.To, l.p.reset)
+	case observe.KindFault:
+		what := ""
+		if e.MsgType != 0 {
+			what = fmt.Sprintf(": %s %v -> %v", e.MsgType, e.From, e.To)
+		}
+		fmt.Fprintf(l.w, "%s[%s] fault at %v%s: %s%s\n", l.p.yellow, t, e.Node, what, e.Detail, l.p.reset)
 	case observe.KindViolation:
 		fmt.Fprintf(l.w, "%s[%s] VIOLATION at %v: %s%s\n", l.p.red, t, e.Node, e.Detail, l.p.reset)
 	}
 }
 
 // The message log is the same, byte for byte, as the fmt version printed, for every kind of
-// line: sends with and without a joiner, DHT traffic, state changes, joins, drops and
+// line: sends with and without a joiner, DHT traffic, state changes, joins, drops, faults and
 // violations, in both timing models, with colour and without.
 func TestLogTracerMatchesFmt(t *testing.T) {
 	advanced := simple(3)

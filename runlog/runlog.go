@@ -110,6 +110,14 @@ func (l *logTracer) Event(e *observe.Event) {
 		b = append(append(b, l.p.yellow...), '[')
 		b = appendTime(b, l.cfg, e.Time)
 		b = append(route(append(b, "] drop"...)), l.p.reset...)
+	case observe.KindFault:
+		// Crashes, restarts, partitions and joins that failed: without them a message log
+		// shows messages dropped at a node for no visible reason.
+		b = appendID(append(stamp(b, l.p.yellow), " fault at "...), e.Node)
+		if e.MsgType != 0 {
+			b = route(append(b, ':'))
+		}
+		b = append(append(append(b, ": "...), e.Detail...), l.p.reset...)
 	case observe.KindViolation:
 		b = appendID(append(stamp(b, l.p.red), " VIOLATION at "...), e.Node)
 		b = append(append(append(b, ": "...), e.Detail...), l.p.reset...)
