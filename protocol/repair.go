@@ -512,7 +512,7 @@ func (n *repairNode) tick(out *Output) {
 		}
 	}
 	n.syncSuccs()
-	n.trim()
+	n.ageSpans()
 	if n.right != None && n.right != n.id && n.ophase == oFree && n.sp.to == None {
 		n.askSucc(n.right, false, out)
 	}
@@ -739,6 +739,7 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		if n.left == m.From {
 			n.demote()
+			n.trim(m.Neighbour)
 			if m.Data != nil {
 				n.fillFromPred(m.Data.Succs, out)
 			}
@@ -1049,16 +1050,29 @@ func (n *repairNode) cover(lo, hi ID) {
 	n.spans = append(n.spans, span{lo: lo, hi: hi})
 }
 
-// trim ages the covered ranges and drops copies no owner has covered for coverAge periods.
-func (n *repairNode) trim() {
+// ageSpans ages the covered ranges, once a round.
+func (n *repairNode) ageSpans() {
 	n.spans = slices.DeleteFunc(n.spans, func(s span) bool { return s.age >= coverAge })
 	for i := range n.spans {
 		n.spans[i].age++
 	}
 	if n.rounds < coverAge {
-		// Too new to know which ranges it copies: every owner has not sent a digest yet.
 		n.rounds++
-		return
+	}
+}
+
+// trim drops copies no owner has covered for coverAge periods. It runs when the predecessor
+// has just answered that it is in the ring, never on a predecessor that may have died since
+// it last answered: a copy outside (left, id] is extra only while left is alive to own the
+// range before it. Trimmed at the round instead, a node whose predecessor had crashed a
+// moment before dropped what had become the last copy of keys it was about to own (stress
+// seed 11066: 4 keys lost). Copies of the predecessor's own range, (predLeft, left], stay
+// whatever the digests said: this node is the first of that range's successors, and a
+// predecessor whose range has just grown (its own predecessor left through it) covers the
+// new part only with its next digest.
+func (n *repairNode) trim(predLeft ID) {
+	if n.rounds < coverAge {
+		return // too new to know which ranges it copies: every owner has not sent a digest yet
 	}
 	d := n.dht.s
 	if d == nil || n.left == None || len(d.replicas) == 0 {
@@ -1066,6 +1080,9 @@ func (n *repairNode) trim() {
 	}
 	d.replicas = slices.DeleteFunc(d.replicas, func(it Item) bool {
 		if n.inRange(n.left, it.ID, n.id) {
+			return false
+		}
+		if predLeft != None && predLeft != n.left && n.inRange(predLeft, it.ID, n.left) {
 			return false
 		}
 		for _, s := range n.spans {
