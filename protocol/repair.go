@@ -690,6 +690,16 @@ func (n *repairNode) predDead() {
 func (n *repairNode) ask(m Message, out *Output) {
 	if m.Status == 1 && n.inRing() && m.From != n.lastLeft && m.From != n.id &&
 		(n.left == None || n.ring.Between(n.left, m.From, n.id)) {
+		if old := n.left; old != None && old != n.id {
+			// The notifier displaces a predecessor not known dead, which still points here
+			// (a node that came back after a failed leave re-enters this way). Tell it at once,
+			// with the notifier as our new predecessor, so that it points at the notifier within
+			// message delays rather than at its next round: should this node leave meanwhile,
+			// its leave takes it out of the notifier's pointer only, and the old predecessor
+			// would point at a departed node (stress seeds 15758 and others).
+			out.send(Message{Type: RepairState, From: n.id, To: old, Joiner: None, Neighbour: m.From, Status: n.flags(),
+				Data: &Data{Succs: slices.Clone(n.succs)}})
+		}
 		n.left = m.From
 	}
 	if n.inRing() {
@@ -727,6 +737,10 @@ func (n *repairNode) state(m Message, out *Output) {
 		}
 		if m.From == n.right && m.Data != nil && m.Status&repairInRing != 0 && n.ophase == oFree && n.inRing() {
 			n.reconcile(m.From, m.Data.Succs, out) // a successor's list that changed (pushList)
+			if q := m.Neighbour; q != None && q != n.id && n.sp.to == None && n.ring.Between(n.id, q, n.right) {
+				// It took a node between us as its predecessor (ask): adopt it if it is in the ring.
+				n.askSucc(q, true, out)
+			}
 		}
 		return
 	}
