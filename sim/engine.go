@@ -62,14 +62,17 @@ type node struct {
 }
 
 // loop is a node's program loop under the seed timing model, as an explicit continuation.
+// It fits one cache line: a message lands in a loop that is seldom in the cache, and a loop
+// spread over three lines cost a run more misses than anything else.
 type loop struct {
+	inbox []protocol.Message
+	// acts are the pending actions. While landing, the send that blocks the loop is the one
+	// before actPos, and its message is the one in flight.
+	acts     []protocol.Action
+	inboxPos int32
+	actPos   int32
 	phase    uint8
 	landing  bool
-	inboxPos int
-	actPos   int
-	inbox    []protocol.Message
-	acts     []protocol.Action
-	sending  protocol.Message
 	// unserved says that the node's last step was a serve that served nothing: until its
 	// next input, every serve would do the same.
 	unserved bool
@@ -660,16 +663,17 @@ func (s *Sim) runLoop(i int32) {
 	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
 		l.landing = false
-		if r, ok := s.idx.get(l.sending.To); ok {
+		sending := &l.acts[l.actPos-1].Msg
+		if r, ok := s.idx.get(sending.To); ok {
 			rl := &s.loops[r]
-			rl.inbox = append(rl.inbox, l.sending)
+			rl.inbox = append(rl.inbox, *sending)
 			s.wake(r)
 		} else {
-			s.emit(observe.KindDrop, n, &l.sending)
+			s.emit(observe.KindDrop, n, sending)
 		}
 	}
 	for s.stopped == "" {
-		if l.actPos < len(l.acts) {
+		if int(l.actPos) < len(l.acts) {
 			a := &l.acts[l.actPos]
 			l.actPos++
 			switch a.Kind {
@@ -678,7 +682,7 @@ func (s *Sim) runLoop(i int32) {
 					return
 				}
 				units := s.sampler.drawUnits(s.delays)
-				l.sending, l.landing = a.Msg, true
+				l.landing = true
 				s.q.push(s.now+units*s.cfg.Unit, evWake, i)
 				return
 			case protocol.Idle:
@@ -700,7 +704,7 @@ func (s *Sim) runLoop(i int32) {
 				}
 			}
 		case phInbox:
-			if l.inboxPos < len(l.inbox) {
+			if int(l.inboxPos) < len(l.inbox) {
 				m := l.inbox[l.inboxPos]
 				l.inboxPos++
 				s.emit(observe.KindDeliver, n, &m)
