@@ -144,6 +144,9 @@ type Sim struct {
 	inboxes  []protocol.Message // and for inbox messages
 	idxMap   map[protocol.ID]int32
 	live     []protocol.State // finish's list of the live nodes' states
+	// joinOf is each node's join (node.join), apart from the nodes: every message sent
+	// looks up its joiner's, and the nodes' array is seldom in the cache.
+	joinOf []int32
 }
 
 // New builds a run from a validated configuration.
@@ -195,6 +198,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
 		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap, live: s.live,
+		joinOf: s.joinOf[:0],
 	}
 	*s = keep
 	s.lastArr.reset()
@@ -279,9 +283,10 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	}
 	{
 		s.ids, s.states = grown(s.ids, len(s.nodes)), grown(s.states, len(s.nodes))
+		s.joinOf = grown(s.joinOf, len(s.nodes))
 		ids, states := s.ids, s.states
 		for i := range s.nodes {
-			ids[i], states[i] = s.nodes[i].id, s.nodes[i].st
+			ids[i], states[i], s.joinOf[i] = s.nodes[i].id, s.nodes[i].st, s.nodes[i].join
 		}
 		s.idx.build(ids, ring)
 		// The checker maps right pointers through a map of its own; with the per-event check
@@ -621,13 +626,14 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 		return true
 	}
 	s.msgs++
-	if observe.IsHop(m.Type) {
+	hop := observe.IsHop(m.Type)
+	if hop {
 		s.redirs++
 	}
-	if j, ok := s.idx.get(m.Joiner); ok && s.nodes[j].join >= 0 {
-		jr := &s.joins[s.nodes[j].join]
+	if j, ok := s.idx.get(m.Joiner); ok && s.joinOf[j] >= 0 {
+		jr := &s.joins[s.joinOf[j]]
 		jr.Messages++
-		if observe.IsHop(m.Type) {
+		if hop {
 			jr.Hops++
 		}
 	}
