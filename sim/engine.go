@@ -775,17 +775,17 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	l := &s.loops[i] // n.loop, as in runLoop
 	l.wants = 0
 	s.keyStepped(i)
-	for rd := range s.step.Step(s.nodes[i].p, in) {
-		s.keyStepped(i)
-		l.acts = append(l.acts, rd.Actions...)
-		// Serve changes nothing when it serves nothing (protocol.Node).
-		l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
-		// The original program crashed after the step: what it did before is observed.
-		s.observe(i, &rd.State)
-		if rd.Err != nil {
-			s.fail(i, rd.Err)
-			return false
-		}
+	// Every input the loop feeds holds the queue or serves it: one Ready, without iterating.
+	rd := s.step.StepOnce(s.nodes[i].p, in)
+	s.keyStepped(i)
+	l.acts = append(l.acts, rd.Actions...)
+	// Serve changes nothing when it serves nothing (protocol.Node).
+	l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
+	// The original program crashed after the step: what it did before is observed.
+	s.observe(i, &rd.State)
+	if rd.Err != nil {
+		s.fail(i, rd.Err)
+		return false
 	}
 	return true
 }
