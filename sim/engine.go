@@ -778,7 +778,11 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	// Every input the loop feeds holds the queue or serves it: one Ready, without iterating.
 	rd := s.step.StepOnce(s.nodes[i].p, in)
 	s.keyStepped(i)
-	l.acts = append(l.acts, rd.Actions...)
+	// One by one: most steps yield one action or none, and a bulk copy of actions, which
+	// hold pointers, costs a call and its checks even when there is nothing to copy.
+	for k := range rd.Actions {
+		l.acts = append(l.acts, rd.Actions[k])
+	}
 	// Serve changes nothing when it serves nothing (protocol.Node).
 	l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
 	// The original program crashed after the step: what it did before is observed.
