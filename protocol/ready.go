@@ -79,26 +79,28 @@ func (s *Stepper) StepOnce(n Node, in *Input) *Ready {
 }
 
 func (s *Stepper) run(n Node, in *Input, yield func(*Ready) bool) {
-	served, err := s.first(n, in)
+	err := s.first(n, in)
 	for {
 		rd := &s.rd
 		if !yield(rd) || err != nil || in.Hold || in.Kind == InputServe || rd.State.Queue == 0 {
 			return
 		}
 		s.out.Reset()
+		var served bool
 		if served, err = n.Serve(&s.out); !served && err == nil {
 			return
 		}
-		served = true
 		// Field by field: a composite literal would build the Ready on the stack and copy it.
-		rd.Actions, rd.Served, rd.Err = s.out.Actions, served, err
+		rd.Actions, rd.Served, rd.Err = s.out.Actions, true, err
 		n.stateTo(&rd.State)
 	}
 }
 
-// first feeds in to n and fills s.rd with the outcome; it returns the Ready's Served and Err.
-func (s *Stepper) first(n Node, in *Input) (served bool, err error) {
+// first feeds in to n and fills s.rd with the outcome; it returns the Ready's Err.
+func (s *Stepper) first(n Node, in *Input) error {
 	s.out.Reset()
+	var err error
+	served := false
 	switch in.Kind {
 	case InputBoot:
 		n.Boot(&s.out)
@@ -124,5 +126,5 @@ func (s *Stepper) first(n Node, in *Input) (served bool, err error) {
 	rd := &s.rd
 	rd.Actions, rd.Served, rd.Err = s.out.Actions, served, err
 	n.stateTo(&rd.State)
-	return served, err
+	return err
 }

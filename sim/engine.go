@@ -778,10 +778,10 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	// Every input the loop feeds holds the queue or serves it: one Ready, without iterating.
 	rd := s.step.StepOnce(s.nodes[i].p, in)
 	s.keyStepped(i)
-	// One by one: most steps yield one action or none, and a bulk copy of actions, which
-	// hold pointers, costs a call and its checks even when there is nothing to copy.
-	for k := range rd.Actions {
-		l.acts = append(l.acts, rd.Actions[k])
+	// Most steps yield no action (a join request joins the queue), and a copy of actions,
+	// which hold pointers, costs a call and its checks even when there is nothing to copy.
+	if len(rd.Actions) > 0 {
+		l.acts = append(l.acts, rd.Actions...)
 	}
 	// Serve changes nothing when it serves nothing (protocol.Node).
 	l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
