@@ -66,7 +66,38 @@ func (s *Stepper) Step(n Node, in *Input) iter.Seq[*Ready] {
 	return func(yield func(*Ready) bool) { s.run(n, in, yield) }
 }
 
+// StepOnce is Step for an input after which n serves nothing of its own accord (one with
+// Hold set, or InputServe itself): it returns the one Ready that Step would yield. A driver
+// that feeds every input so, as the seed timing model does, spares each step the iteration's
+// calls. The Ready is valid until the next step.
+func (s *Stepper) StepOnce(n Node, in *Input) *Ready {
+	if !in.Hold && in.Kind != InputServe {
+		panic("protocol: StepOnce of an input after which the node may serve (neither Hold nor InputServe)")
+	}
+	s.first(n, in)
+	return &s.rd
+}
+
 func (s *Stepper) run(n Node, in *Input, yield func(*Ready) bool) {
+	err := s.first(n, in)
+	for {
+		rd := &s.rd
+		if !yield(rd) || err != nil || in.Hold || in.Kind == InputServe || rd.State.Queue == 0 {
+			return
+		}
+		s.out.Reset()
+		var served bool
+		if served, err = n.Serve(&s.out); !served && err == nil {
+			return
+		}
+		// Field by field: a composite literal would build the Ready on the stack and copy it.
+		rd.Actions, rd.Served, rd.Err = s.out.Actions, true, err
+		n.stateTo(&rd.State)
+	}
+}
+
+// first feeds in to n and fills s.rd with the outcome; it returns the Ready's Err.
+func (s *Stepper) first(n Node, in *Input) error {
 	s.out.Reset()
 	var err error
 	served := false
@@ -91,18 +122,9 @@ func (s *Stepper) run(n Node, in *Input, yield func(*Ready) bool) {
 			r.Restart(&s.out)
 		}
 	}
-	for {
-		// Field by field: a composite literal would build the Ready on the stack and copy it.
-		rd := &s.rd
-		rd.Actions, rd.Served, rd.Err = s.out.Actions, served, err
-		n.stateTo(&rd.State)
-		if !yield(rd) || err != nil || in.Hold || in.Kind == InputServe || rd.State.Queue == 0 {
-			return
-		}
-		s.out.Reset()
-		if served, err = n.Serve(&s.out); !served && err == nil {
-			return
-		}
-		served = true
-	}
+	// Field by field: a composite literal would build the Ready on the stack and copy it.
+	rd := &s.rd
+	rd.Actions, rd.Served, rd.Err = s.out.Actions, served, err
+	n.stateTo(&rd.State)
+	return err
 }

@@ -107,8 +107,40 @@ func TestStepper(t *testing.T) {
 			if a := fmt.Sprintf("locked=%v queue=%d", st.Locked, st.Queue); a != tt.after {
 				t.Fatalf("afterwards %s, want %s", a, tt.after)
 			}
+			if !tt.in.Hold && tt.in.Kind != InputServe {
+				return
+			}
+			// StepOnce returns Step's one Ready and leaves the node as Step does.
+			nodes = stepRing(t, tt.variant)
+			for _, k := range tt.queued {
+				in := connect(k)
+				in.Hold = true
+				if rd := s.StepOnce(nodes[20], &in); rd.Err != nil {
+					t.Fatal(rd.Err)
+				}
+			}
+			if got := summary(s.StepOnce(nodes[20], &tt.in)); got != tt.want[0] {
+				t.Fatalf("StepOnce: got %s, want %s", got, tt.want[0])
+			}
+			st = nodes[20].State()
+			if a := fmt.Sprintf("locked=%v queue=%d", st.Locked, st.Queue); a != tt.after {
+				t.Fatalf("StepOnce: afterwards %s, want %s", a, tt.after)
+			}
 		})
 	}
+}
+
+// StepOnce refuses an input after which the node may serve: it would return only the first
+// of Step's Readies, and the node would serve nothing.
+func TestStepOnceRefusesServingInputs(t *testing.T) {
+	nodes := stepRing(t, "predlock")
+	var s Stepper
+	defer func() {
+		if recover() == nil {
+			t.Fatal("StepOnce of a message without Hold did not panic")
+		}
+	}()
+	s.StepOnce(nodes[20], &Input{Kind: InputMessage, Msg: Message{Type: Connect, From: 25, To: 20, Joiner: 25, Neighbour: None}})
 }
 
 // A protocol error ends the step: nothing is served after it.

@@ -188,7 +188,7 @@ func (s *Sim) inFlight() bool {
 		}
 	}
 	for i := range s.nodes {
-		if l := s.nodes[i].loop; l != nil && (l.landing || l.actPos < len(l.acts) || len(l.inbox) > 0) {
+		if l := s.nodes[i].loop; l != nil && (l.landing || int(l.actPos) < len(l.acts) || len(l.inbox) > 0) {
 			return true
 		}
 	}

@@ -121,15 +121,30 @@ func (q *queue) pushGap(at int64, kind evKind, idx int32) {
 // slotOf returns the calendar slot for time at, or nil when at is off the units or outside
 // the calendar's span.
 func (q *queue) slotOf(at int64) *slot {
-	d := at - q.baseAt
-	if d < 0 || d >= nearSlots*q.unit {
+	u, ok := q.unitOf(at)
+	if !ok {
 		return nil
 	}
+	return &q.slots[u&(nearSlots-1)]
+}
+
+// unitOf returns the unit of time at if it is a whole unit within the calendar's span.
+func (q *queue) unitOf(at int64) (int64, bool) {
+	d := at - q.baseAt
+	if d == q.unit && d > 0 {
+		// Most items are a loop's or a group's next poll, one unit on.
+		return q.baseU + 1, true
+	}
+	if d < 0 || d >= nearSlots*q.unit {
+		return 0, false
+	}
+	// The float quotient is within far less than 1/2 of d/unit, and the product checks
+	// that d is a whole number of units.
 	k := int64(float64(d)*q.inv + 0.5)
 	if k*q.unit != d {
-		return nil
+		return 0, false
 	}
-	return &q.slots[(q.baseU+k)&(nearSlots-1)]
+	return q.baseU + k, true
 }
 
 // lastAt returns the item pushed last for time at, if it is still pending in the calendar,
@@ -150,17 +165,10 @@ func (q *queue) toSlot(it *item) bool {
 	if k := it.kind(); k != evWake && k != evPolls {
 		return false
 	}
-	d := it.at - q.baseAt
-	if d < 0 || d >= nearSlots*q.unit {
+	u, ok := q.unitOf(it.at)
+	if !ok {
 		return false
 	}
-	// The float quotient is within far less than 1/2 of d/unit, and the product checks
-	// that d is a whole number of units.
-	k := int64(float64(d)*q.inv + 0.5)
-	if k*q.unit != d {
-		return false
-	}
-	u := q.baseU + k
 	sl := &q.slots[u&(nearSlots-1)]
 	sl.items, sl.u, sl.last = append(sl.items, *it), u, it.seq
 	if q.nslot == 0 || u < q.lowU {

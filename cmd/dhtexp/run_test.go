@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dhtexp/dhtexp/internal/cliutil"
 )
 
 // TestRunWithWorkload: one run with a DHT workload and leaves prints the operations' summary
@@ -137,5 +143,42 @@ func TestRunQuiet(t *testing.T) {
 	tail := quiet[strings.Index(quiet, "\noutcome:"):]
 	if !strings.HasSuffix(loud, tail) {
 		t.Errorf("--quiet summary %q is not the end of the full output:\n%s", tail, loud)
+	}
+}
+
+// run's flags, which name themselves once (namedOnce), print the same help and read the same
+// values as the plain flags they wrap, and their names are worked out without allocating.
+func TestRunFlagsNamedOnce(t *testing.T) {
+	plain, named := runCommand(), runCommand()
+	plain.Flags = append(simFlags(), &cli.BoolFlag{Name: "quiet"})
+	named.Flags = namedOnce(append(simFlags(), &cli.BoolFlag{Name: "quiet"}))
+	ours := named.Flags // running the command adds --help, which is urfave/cli's
+	args := []string{"dhtexp", "run", "--scenario", "advanced", "--nodes", "40", "--seed", "3", "--horizon", "2s",
+		"--delay-max", "4ms", "--quiet", "--color", "never"}
+	var outputs [2]string
+	for k, cmd := range []*cli.Command{plain, named} {
+		var help, out, errb bytes.Buffer
+		app := cliutil.NewApp("dhtexp", "", []*cli.Command{cmd}, &help, &errb)
+		if err := app.Run([]string{"dhtexp", "run", "--help"}); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Action = func(c *cli.Context) error {
+			cfg, err := configFromFlags(c)
+			fmt.Fprintf(&out, "%+v %v %v", cfg, c.Bool("quiet"), err)
+			return err
+		}
+		app = cliutil.NewApp("dhtexp", "", []*cli.Command{cmd}, &out, &errb)
+		if err := app.Run(args); err != nil {
+			t.Fatal(err, errb.String())
+		}
+		outputs[k] = help.String() + "\n" + out.String()
+	}
+	if outputs[0] != outputs[1] {
+		t.Fatalf("plain flags:\n%s\nnamed once:\n%s", outputs[0], outputs[1])
+	}
+	for _, f := range ours {
+		if a := testing.AllocsPerRun(10, func() { f.Names() }); a != 0 {
+			t.Errorf("--%s: %v allocations to name it", f.Names()[0], a)
+		}
 	}
 }
