@@ -314,8 +314,16 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			n.after(left, right, was, locked, out)
 			return nil
 		}
-		if m.Type == LeaveKeys && n.left == m.From {
+		if m.Type == LeaveKeys && (n.left == m.From || n.left == m.Neighbour) {
 			n.lastLeft, n.leftAge = m.From, 0
+		}
+		if m.Type == SetLeft && m.Neighbour != None && m.Neighbour == n.lastLeft {
+			// A late set_left of the insertion of a node that has left through us since (it
+			// left as soon as it joined, before the set_left reached us): taken, it would point
+			// our left pointer at a departed node (stress seed 23416). The newcomer's
+			// success_join has unlocked its owner already.
+			n.after(left, right, was, locked, out)
+			return nil
 		}
 		moves := m.Type == SetLeft && n.left == m.From
 		if err := n.retryNode.Step(m, out); err != nil {
@@ -819,7 +827,17 @@ func (n *repairNode) state(m Message, out *Output) {
 	}
 	n.sp = probe{to: None}
 	if n.lphase == lHanded {
-		return // a leaver's probe: its right neighbour lives, and takes the keys in time
+		// A leaver's probe: its right neighbour lives, and takes the keys in time, unless it
+		// names a predecessor between us (a node that re-entered by rectify after we asked to
+		// leave): it takes keys from its predecessor only, so hand them to that node instead,
+		// once it answers that it is in the ring (stress seed 44723: a leaver kept handing its
+		// keys to a successor that ignored them, and pointed at it after it left).
+		if q := m.Neighbour; q != None && q != n.id && q != n.handQ && m.From == n.right && n.ring.Between(n.id, q, m.From) {
+			n.handQ = q
+			n.succs = slices.Insert(slices.DeleteFunc(n.succs, func(s ID) bool { return s == q }), 0, q)
+			n.fallBack(out)
+		}
+		return
 	}
 	if n.ophase != oFree || n.right != m.From {
 		return
