@@ -278,19 +278,35 @@ func id64(id protocol.ID) int64 {
 	return int64(id)
 }
 
-// writeRun appends one row to a runs file. p is the run's grid point.
-func writeRun(w *trace.Writer, r *runRow, p *Point) error {
+// pointColumns are a grid point's values of the runs table's columns that depend on the
+// point alone. Worked out once per point rather than once per run, where they were most of
+// the cost of writing a row of a short run.
+type pointColumns struct {
+	params []params.Value // the parameter columns, in params.All order
+	churn  bool           // the point's runs have churn
+}
+
+// set fills c for grid point p, reusing c's storage.
+func (c *pointColumns) set(p *Point) {
+	run := params.Run{Mode: p.Mode, Config: p.Config}.InEffect()
+	c.params = c.params[:0]
+	for i := range params.All {
+		c.params = append(c.params, params.All[i].Get(&run))
+	}
+	c.churn = p.Config.Churn.On()
+}
+
+// writeRun appends one row to a runs file. pc holds the columns of the run's grid point.
+func writeRun(w *trace.Writer, r *runRow, pc *pointColumns) error {
 	w.Int64(rcRunID, r.id)
 	w.Int64(rcGridPoint, int64(r.point))
 	w.Int64(rcReplica, int64(r.replica))
 	w.Int64(rcSeed, int64(r.seed))
-	run := params.Run{Mode: p.Mode, Config: p.Config}.InEffect()
-	for i := range params.All {
-		pp := &params.All[i]
+	for i := range pc.params {
 		col := rcParams + i
-		switch v := pp.Get(&run); v.Kind {
+		switch v := &pc.params[i]; v.Kind {
 		case params.KindString:
-			if pp.Nullable && v.Str == "" {
+			if params.All[i].Nullable && v.Str == "" {
 				w.Null(col)
 			} else {
 				w.String(col, v.Str)
@@ -340,7 +356,7 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(oc(ocKVMessages), kv.Messages)
 	w.Int64(oc(ocKVReplicasMissing), int64(kv.ReplicasMissing))
 	w.Int64(oc(ocKVReplicasExtra), int64(kv.ReplicasExtra))
-	writeChurn(w, oc, &r.churn, p.Config.Churn.On())
+	writeChurn(w, oc, &r.churn, pc.churn)
 	w.Int64(oc(ocWall), r.wall)
 	return w.EndRow()
 }

@@ -32,7 +32,9 @@ func WriteRunsFile(path string, opts trace.Options, mode string, cfg sim.Config,
 	if n := len(f.Latencies); n > 0 {
 		r.p50, r.p99, r.max = stats.NearestRank(f.Latencies, 50), stats.NearestRank(f.Latencies, 99), f.Latencies[n-1]
 	}
-	if err := writeRun(w, &r, &Point{Mode: mode, Config: cfg}); err != nil {
+	var pc pointColumns
+	pc.set(&Point{Mode: mode, Config: cfg})
+	if err := writeRun(w, &r, &pc); err != nil {
 		w.Abort()
 		return err
 	}
