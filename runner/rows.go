@@ -196,6 +196,7 @@ type runRow struct {
 	ringCorrect bool
 	detail      string
 	violation   string
+	nJoins      int64 // joins attempted
 	joinsOK     int64
 	p50, p99    int64 // -1 when no join succeeded
 	max         int64
@@ -209,28 +210,32 @@ type runRow struct {
 	churn                sim.ChurnSummary
 	lookupP50, lookupP99 int64 // -1 when no lookup succeeded
 
-	joins []trace.Join // reused across runs
+	joins []trace.Join // for the joins file only; reused across runs
 	// ops is the run's own, dropped once written: rows are recycled, and a row that kept
 	// the storage of its largest run would hold thousands of operations for good.
 	ops []trace.Op
 }
 
 // fill copies a result into the row, reusing the row's join slice; lat is scratch space.
-// Operations are copied only with keepOps: they are the bulk of a workload run's result,
-// and useless when no ops file is written.
-func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
+// Joins and operations are copied only with keepTables, when the joins and ops files are
+// written: operations are the bulk of a workload run's result, and rows that hold nothing
+// but the runs table's values are small enough for a wide window (see writer.run).
+func (r *runRow) fill(res *sim.Result, lat []int64, keepTables bool) []int64 {
 	r.outcome, r.ringCorrect, r.detail = res.Outcome, res.RingCorrect, res.Detail
 	r.violation = ""
 	if res.Violation != nil {
 		r.violation = res.Violation.Property
 	}
 	r.messages, r.redirects, r.events, r.simTime = res.Messages, res.Redirects, res.Events, res.SimTime
+	r.nJoins = int64(len(res.Joins))
 	r.joins = r.joins[:0]
 	lat = lat[:0]
 	for i := range res.Joins {
 		j := &res.Joins[i]
-		r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
-			StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
+		if keepTables {
+			r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
+				StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
+		}
 		if j.Outcome == observe.JoinOK {
 			lat = append(lat, j.Latency())
 		}
@@ -246,13 +251,13 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.churn = res.Churn
 	r.departed = int64(res.Departed)
 	r.ops = nil
-	if keepOps && len(res.Ops) > 0 {
+	if keepTables && len(res.Ops) > 0 {
 		r.ops = make([]trace.Op, 0, len(res.Ops))
 	}
 	lat = lat[:0]
 	for i := range res.Ops {
 		o := &res.Ops[i]
-		if keepOps {
+		if keepTables {
 			r.ops = append(r.ops, trace.Op{RunID: r.id, Op: int64(o.Op), Kind: o.Kind.String(), Key: int64(o.Key),
 				Origin: id64(o.Origin), StartNs: o.Start, EndNs: o.End, Hops: int64(o.Hops), Status: o.Status,
 				Owner: id64(o.Owner), Correct: o.Correct, Class: o.Class, Phase: o.Phase})
@@ -324,7 +329,7 @@ func writeRun(w *trace.Writer, r *runRow, pc *pointColumns) error {
 	w.Bool(oc(ocRingCorrect), r.ringCorrect)
 	optText(w, oc(ocDetail), r.detail)
 	optText(w, oc(ocViolation), r.violation)
-	w.Int64(oc(ocJoins), int64(len(r.joins)))
+	w.Int64(oc(ocJoins), r.nJoins)
 	w.Int64(oc(ocJoinsOK), r.joinsOK)
 	optInt(w, oc(ocLatP50), r.p50)
 	optInt(w, oc(ocLatP99), r.p99)

@@ -497,8 +497,15 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 
 	// window bounds how far the workers may run ahead of the writing, and with it the
 	// memory held by finished but unwritten units. With every event kept, a unit of large
-	// runs holds a hundred megabytes, so the window is smaller.
+	// runs holds a hundred megabytes, so the window is smaller. Without joins, operations
+	// and events, a unit holds its rows alone, tens of kilobytes, and the window is wide
+	// enough for the others to go on while the worker of the next unit is off its core for a
+	// time slice (10 ms: the part being completed, the collector, other processes), which
+	// on units of tiny runs narrower windows were not.
 	window := 4 * workers
+	if w.level == trace.LevelNone {
+		window = 16 * workers
+	}
 	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
