@@ -42,8 +42,10 @@ func cpuTime() time.Duration {
 //     does nothing but simulate, shows how much of the rest is the simulator's own garbage
 //     collection.
 //   - cpu-vs-plain%: CPU time of the plain loop over that of the sweep, for the same runs.
+//   - cores: the process's CPU time over the elapsed time, the cores it kept busy; short of
+//     the number of workers, either the sweep leaves cores idle or other processes hold them.
 //
-// Comparing ns/op of workers=1 and workers=2 gives the scaling.
+// Comparing runs/s of workers=1 and workers=2 gives the scaling.
 func BenchmarkSweepOverhead(b *testing.B) {
 	for _, name := range []string{"tiny", "short"} {
 		b.Run(name, func(b *testing.B) { benchOverhead(b, "testdata/"+name+".toml") })
@@ -74,6 +76,7 @@ func benchOverhead(b *testing.B, path string) {
 		cpu := cpuTime() - c0
 		plainCPU = cpu / time.Duration(b.N)
 		b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 		b.ReportMetric(100*float64(inSim)/float64(cpu), "sim%")
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
@@ -88,6 +91,7 @@ func benchOverhead(b *testing.B, path string) {
 				simTime += sum.SimTime
 			}
 			b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+			b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 			b.ReportMetric(100*float64(simTime)/float64(cpu), "sim%")
 			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 			if plainCPU > 0 {

@@ -196,6 +196,7 @@ type runRow struct {
 	ringCorrect bool
 	detail      string
 	violation   string
+	nJoins      int64 // joins attempted
 	joinsOK     int64
 	p50, p99    int64 // -1 when no join succeeded
 	max         int64
@@ -209,28 +210,32 @@ type runRow struct {
 	churn                sim.ChurnSummary
 	lookupP50, lookupP99 int64 // -1 when no lookup succeeded
 
-	joins []trace.Join // reused across runs
+	joins []trace.Join // for the joins file only; reused across runs
 	// ops is the run's own, dropped once written: rows are recycled, and a row that kept
 	// the storage of its largest run would hold thousands of operations for good.
 	ops []trace.Op
 }
 
 // fill copies a result into the row, reusing the row's join slice; lat is scratch space.
-// Operations are copied only with keepOps: they are the bulk of a workload run's result,
-// and useless when no ops file is written.
-func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
+// Joins and operations are copied only with keepTables, when the joins and ops files are
+// written: operations are the bulk of a workload run's result, and rows that hold nothing
+// but the runs table's values are small enough for a wide window (see writer.run).
+func (r *runRow) fill(res *sim.Result, lat []int64, keepTables bool) []int64 {
 	r.outcome, r.ringCorrect, r.detail = res.Outcome, res.RingCorrect, res.Detail
 	r.violation = ""
 	if res.Violation != nil {
 		r.violation = res.Violation.Property
 	}
 	r.messages, r.redirects, r.events, r.simTime = res.Messages, res.Redirects, res.Events, res.SimTime
+	r.nJoins = int64(len(res.Joins))
 	r.joins = r.joins[:0]
 	lat = lat[:0]
 	for i := range res.Joins {
 		j := &res.Joins[i]
-		r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
-			StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
+		if keepTables {
+			r.joins = append(r.joins, trace.Join{RunID: r.id, Joiner: id64(j.Joiner), Contact: id64(j.Contact),
+				StartNs: j.Start, EndNs: j.End, Hops: j.Hops, Messages: j.Messages, Outcome: j.Outcome})
+		}
 		if j.Outcome == observe.JoinOK {
 			lat = append(lat, j.Latency())
 		}
@@ -246,13 +251,13 @@ func (r *runRow) fill(res *sim.Result, lat []int64, keepOps bool) []int64 {
 	r.churn = res.Churn
 	r.departed = int64(res.Departed)
 	r.ops = nil
-	if keepOps && len(res.Ops) > 0 {
+	if keepTables && len(res.Ops) > 0 {
 		r.ops = make([]trace.Op, 0, len(res.Ops))
 	}
 	lat = lat[:0]
 	for i := range res.Ops {
 		o := &res.Ops[i]
-		if keepOps {
+		if keepTables {
 			r.ops = append(r.ops, trace.Op{RunID: r.id, Op: int64(o.Op), Kind: o.Kind.String(), Key: int64(o.Key),
 				Origin: id64(o.Origin), StartNs: o.Start, EndNs: o.End, Hops: int64(o.Hops), Status: o.Status,
 				Owner: id64(o.Owner), Correct: o.Correct, Class: o.Class, Phase: o.Phase})
@@ -278,19 +283,35 @@ func id64(id protocol.ID) int64 {
 	return int64(id)
 }
 
-// writeRun appends one row to a runs file. p is the run's grid point.
-func writeRun(w *trace.Writer, r *runRow, p *Point) error {
+// pointColumns are a grid point's values of the runs table's columns that depend on the
+// point alone. Worked out once per point rather than once per run, where they were most of
+// the cost of writing a row of a short run.
+type pointColumns struct {
+	params []params.Value // the parameter columns, in params.All order
+	churn  bool           // the point's runs have churn
+}
+
+// set fills c for grid point p, reusing c's storage.
+func (c *pointColumns) set(p *Point) {
+	run := params.Run{Mode: p.Mode, Config: p.Config}.InEffect()
+	c.params = c.params[:0]
+	for i := range params.All {
+		c.params = append(c.params, params.All[i].Get(&run))
+	}
+	c.churn = p.Config.Churn.On()
+}
+
+// writeRun appends one row to a runs file. pc holds the columns of the run's grid point.
+func writeRun(w *trace.Writer, r *runRow, pc *pointColumns) error {
 	w.Int64(rcRunID, r.id)
 	w.Int64(rcGridPoint, int64(r.point))
 	w.Int64(rcReplica, int64(r.replica))
 	w.Int64(rcSeed, int64(r.seed))
-	run := params.Run{Mode: p.Mode, Config: p.Config}.InEffect()
-	for i := range params.All {
-		pp := &params.All[i]
+	for i := range pc.params {
 		col := rcParams + i
-		switch v := pp.Get(&run); v.Kind {
+		switch v := &pc.params[i]; v.Kind {
 		case params.KindString:
-			if pp.Nullable && v.Str == "" {
+			if params.All[i].Nullable && v.Str == "" {
 				w.Null(col)
 			} else {
 				w.String(col, v.Str)
@@ -308,7 +329,7 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Bool(oc(ocRingCorrect), r.ringCorrect)
 	optText(w, oc(ocDetail), r.detail)
 	optText(w, oc(ocViolation), r.violation)
-	w.Int64(oc(ocJoins), int64(len(r.joins)))
+	w.Int64(oc(ocJoins), r.nJoins)
 	w.Int64(oc(ocJoinsOK), r.joinsOK)
 	optInt(w, oc(ocLatP50), r.p50)
 	optInt(w, oc(ocLatP99), r.p99)
@@ -340,7 +361,7 @@ func writeRun(w *trace.Writer, r *runRow, p *Point) error {
 	w.Int64(oc(ocKVMessages), kv.Messages)
 	w.Int64(oc(ocKVReplicasMissing), int64(kv.ReplicasMissing))
 	w.Int64(oc(ocKVReplicasExtra), int64(kv.ReplicasExtra))
-	writeChurn(w, oc, &r.churn, p.Config.Churn.On())
+	writeChurn(w, oc, &r.churn, pc.churn)
 	w.Int64(oc(ocWall), r.wall)
 	return w.EndRow()
 }

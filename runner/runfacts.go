@@ -28,11 +28,13 @@ func WriteRunsFile(path string, opts trace.Options, mode string, cfg sim.Config,
 	r := runRow{seed: seed, wall: f.Wall, outcome: f.Outcome, ringCorrect: f.RingCorrect, detail: f.Detail,
 		violation: f.Violation, joinsOK: int64(len(f.Latencies)), p50: -1, p99: -1, max: -1,
 		messages: f.Messages, redirects: f.Redirects, events: f.Events, simTime: f.SimTime,
-		lookupP50: -1, lookupP99: -1, joins: make([]trace.Join, f.Joins)}
+		lookupP50: -1, lookupP99: -1, nJoins: f.Joins}
 	if n := len(f.Latencies); n > 0 {
 		r.p50, r.p99, r.max = stats.NearestRank(f.Latencies, 50), stats.NearestRank(f.Latencies, 99), f.Latencies[n-1]
 	}
-	if err := writeRun(w, &r, &Point{Mode: mode, Config: cfg}); err != nil {
+	var pc pointColumns
+	pc.set(&Point{Mode: mode, Config: cfg})
+	if err := writeRun(w, &r, &pc); err != nil {
 		w.Abort()
 		return err
 	}

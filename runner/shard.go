@@ -162,28 +162,58 @@ type unit struct {
 // eachUnit calls fn, in run id order, with units covering the shard's runs that done
 // (sorted, disjoint, inclusive ranges) does not cover, until fn returns false.
 func (s Shard) eachUnit(total int64, done [][2]int64, fn func(unit) bool) {
-	blocks := (total + BlockRuns - 1) / BlockRuns
-	d := 0
-	var seq int64
-	for b := int64(s.Index); b < blocks; b += int64(s.Count) {
-		lo, hi := b*BlockRuns, min((b+1)*BlockRuns, total)
-		for lo < hi {
-			for d < len(done) && done[d][1] < lo {
-				d++
-			}
-			if d < len(done) && done[d][0] <= lo {
-				lo = done[d][1] + 1
-				continue
-			}
-			end := hi
-			if d < len(done) && done[d][0] < hi {
-				end = done[d][0]
-			}
-			if !fn(unit{seq: seq, lo: lo, hi: end}) {
-				return
-			}
-			seq++
-			lo = end
-		}
+	c := s.cursor(total, done)
+	for u, ok := c.next(); ok && fn(u); u, ok = c.next() {
 	}
+}
+
+// unitCursor hands out eachUnit's units one at a time, so that workers can take their next
+// unit themselves rather than wait for a goroutine that deals them.
+type unitCursor struct {
+	s      Shard
+	total  int64
+	done   [][2]int64
+	blocks int64
+	b      int64 // the block being walked
+	lo, hi int64 // its runs not handed out yet
+	d      int   // the first range of done that may still matter
+	seq    int64
+}
+
+func (s Shard) cursor(total int64, done [][2]int64) *unitCursor {
+	blocks := (total + BlockRuns - 1) / BlockRuns
+	c := &unitCursor{s: s, total: total, done: done, blocks: blocks, b: int64(s.Index)}
+	if c.b < blocks {
+		c.lo, c.hi = c.b*BlockRuns, min((c.b+1)*BlockRuns, total)
+	}
+	return c
+}
+
+// next returns the next unit, or false once the shard's runs are all handed out.
+func (c *unitCursor) next() (unit, bool) {
+	for c.b < c.blocks {
+		if c.lo >= c.hi {
+			c.b += int64(c.s.Count)
+			if c.b < c.blocks {
+				c.lo, c.hi = c.b*BlockRuns, min((c.b+1)*BlockRuns, c.total)
+			}
+			continue
+		}
+		for c.d < len(c.done) && c.done[c.d][1] < c.lo {
+			c.d++
+		}
+		if c.d < len(c.done) && c.done[c.d][0] <= c.lo {
+			c.lo = c.done[c.d][1] + 1
+			continue
+		}
+		end := c.hi
+		if c.d < len(c.done) && c.done[c.d][0] < c.hi {
+			end = c.done[c.d][0]
+		}
+		u := unit{seq: c.seq, lo: c.lo, hi: end}
+		c.seq++
+		c.lo = end
+		return u, true
+	}
+	return unit{}, false
 }

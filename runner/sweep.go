@@ -401,8 +401,13 @@ func unitSize(runs int64) int64 {
 	return max(1, min(BlockRuns, runs/16))
 }
 
-// writer owns the output: it receives finished units from the workers and appends them to
-// the current part, in unit order, off the simulation goroutines.
+// writer owns the output: the workers hand it their finished units, which it appends to
+// the current part in unit order. It has no goroutine of its own: whichever worker hands
+// over the unit that is next in order writes it, and every later one already handed over,
+// while the other workers go on simulating. A goroutine that the workers woke for every
+// unit had to wait for a core the workers held, and with as many workers as cores that
+// wait left cores idle (the trace of a sweep of tiny runs showed a quarter of its time
+// with no goroutine running). Parts are completed on a goroutine of their own (see commit).
 type writer struct {
 	dir        string
 	spec       *Spec
@@ -422,11 +427,32 @@ type writer struct {
 	events *trace.EventWriter
 	part   trace.PartInfo
 	opts   trace.Options // of the part's files
+	// cols holds the columns of grid point colsOf: a unit's runs are consecutive, so they
+	// belong to one point or a few.
+	cols   pointColumns
+	colsOf int32
+	// committing is the part being completed in the background, if any.
+	committing *commitJob
 
 	simNanos atomic.Int64
 	cpuClock func() int64
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim, under ctx
 	flight   flight
+
+	// mu guards what follows: the hand-out of units, the units waiting to be written, and
+	// the right to write (writing), which one goroutine holds at a time.
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when next moves on, writing ends or the sweep stops
+	units   unitQueue
+	window  int64 // units handed out and not yet written at most
+	pending map[pieceKey]*unitResult
+	next    pieceKey // the piece to write next
+	writing bool
+	closed  bool  // the sweep has stopped waiting for its workers: nothing more is written
+	err     error // the first failure; nothing more is written
+	cancel  context.CancelFunc
+	free    []*unitResult // recycled results, so that their storage is reused
+	maxFree int
 
 	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -435,14 +461,51 @@ type writer struct {
 	gate *sync.RWMutex
 }
 
+// pieceKey orders the pieces of units as they are written.
+type pieceKey struct {
+	seq   int64
+	piece int
+}
+
+// unitQueue cuts the shard's units into units of at most size runs and numbers them in
+// the order they are written.
+type unitQueue struct {
+	cursor *unitCursor
+	size   int64
+	rest   unit // what is left of the cursor's last unit
+	seq    int64
+}
+
+func (q *unitQueue) take() (unit, bool) {
+	if q.rest.lo >= q.rest.hi {
+		u, ok := q.cursor.next()
+		if !ok {
+			return unit{}, false
+		}
+		q.rest = u
+	}
+	hi := min(q.rest.lo+q.size, q.rest.hi)
+	u := unit{seq: q.seq, lo: q.rest.lo, hi: hi}
+	q.seq++
+	q.rest.lo = hi
+	return u, true
+}
+
 func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, workers int) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
-	// window bounds how far the workers may run ahead of the writer, and with it the
+	// window bounds how far the workers may run ahead of the writing, and with it the
 	// memory held by finished but unwritten units. With every event kept, a unit of large
-	// runs holds a hundred megabytes, so the window is smaller.
+	// runs holds a hundred megabytes, so the window is smaller. Without joins, operations
+	// and events, a unit holds its rows alone, tens of kilobytes, and the window is wide
+	// enough for the others to go on while the worker of the next unit is off its core for a
+	// time slice (10 ms: the part being completed, the collector, other processes), which
+	// on units of tiny runs narrower windows were not.
 	window := 4 * workers
+	if w.level == trace.LevelNone {
+		window = 16 * workers
+	}
 	if w.level == trace.LevelMessages {
 		window = 2 * workers
 	}
@@ -453,52 +516,37 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.flight.cond.L = &w.flight.mu
 	stopFlight := context.AfterFunc(ctx, w.flight.stop)
 	defer stopFlight()
-	tokens := make(chan struct{}, window)
-	// Room for every result in flight, pieces included, so that their storage is reused.
-	free := make(chan *unitResult, window+workers+flightRows/pieceRows)
-	jobs := make(chan unit)
-	results := make(chan *unitResult, window)
 
-	go func() {
-		defer close(jobs)
-		size := unitSize(shard.runs(w.spec.Runs()))
-		var seq int64
-		shard.eachUnit(w.spec.Runs(), done, func(u unit) bool {
-			for lo := u.lo; lo < u.hi; lo += size {
-				select {
-				case tokens <- struct{}{}:
-				case <-ctx.Done():
-					return false
-				}
-				select {
-				case jobs <- unit{seq: seq, lo: lo, hi: min(lo+size, u.hi)}:
-					seq++
-				case <-ctx.Done():
-					return false
-				}
-			}
-			return true
-		})
-	}()
+	w.cond.L = &w.mu
+	w.cancel = cancel
+	w.units = unitQueue{cursor: shard.cursor(w.spec.Runs(), done), size: unitSize(shard.runs(w.spec.Runs()))}
+	w.window = int64(window)
+	w.pending = map[pieceKey]*unitResult{}
+	// Room for every result in flight, pieces included, so that their storage is reused.
+	w.maxFree = window + workers + flightRows/pieceRows
+	w.colsOf = -1
+	wake := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	})
+	defer wake()
+
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.work(ctx, jobs, free, results)
+			w.work(ctx)
 		}()
 	}
+	finished := make(chan struct{})
 	go func() {
 		wg.Wait()
-		close(results)
+		close(finished)
 	}()
 
-	type pieceKey struct {
-		seq   int64
-		piece int
-	}
-
-	// abandon is closed abandonGrace after the sweep is cancelled, when the writer stops
+	// abandon is closed abandonGrace after the sweep is cancelled, when the sweep stops
 	// waiting for runs that do not look at the context (the building of a huge ring does
 	// not): what they would produce is discarded anyway, and they end on their own.
 	abandon := make(chan struct{})
@@ -506,69 +554,29 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		time.AfterFunc(abandonGrace, func() { close(abandon) })
 	})
 	defer stopWatch()
-
-	var (
-		firstErr error
-		pending  = map[pieceKey]*unitResult{}
-		next     pieceKey
-	)
-	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-		}
-		cancel()
+	select {
+	case <-finished:
+	case <-abandon:
 	}
-read:
-	for {
-		var r *unitResult
-		select {
-		case res, ok := <-results:
-			if !ok {
-				break read
-			}
-			r = res
-		case <-abandon:
-			break read
-		}
-		if r.err != nil {
-			fail(r.err)
-			continue
-		}
-		pending[pieceKey{r.u.seq, r.piece}] = r
-		// Once cancelled, finished units are discarded too, so that Ctrl-C stops at once
-		// however far the workers ran ahead.
-		for firstErr == nil && ctx.Err() == nil {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			if err := w.write(r); err != nil {
-				fail(err)
-			}
-			if r.last {
-				next = pieceKey{next.seq + 1, 0}
-				<-tokens
-			} else {
-				next.piece++
-			}
-			w.flight.written(r.events.Len(), next.seq)
-			if cap(r.events.Seq) > 2*pieceRows {
-				// Left by one very long run: not worth keeping.
-				r.events = trace.EventColumns{}
-			}
-			select {
-			case free <- r:
-			default:
-			}
-		}
+
+	w.mu.Lock()
+	w.closed = true
+	for w.writing {
+		w.cond.Wait()
+	}
+	firstErr := w.err
+	w.mu.Unlock()
+	// The parts handed to be completed are, before the last one is.
+	if err := w.waitCommit(); err != nil && firstErr == nil {
+		firstErr = err
 	}
 	if firstErr != nil && w.runs != nil && !errors.Is(firstErr, errSimulation) {
 		w.abort()
 	}
 	if w.runs != nil {
 		// Interrupted or failed in a run: what was written is valid and is kept.
-		if err := w.commit(); err != nil && firstErr == nil {
+		w.commit()
+		if err := w.waitCommit(); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -584,7 +592,115 @@ const abandonGrace = 100 * time.Millisecond
 // errSimulation marks errors of a run, after which the output is still sound.
 var errSimulation = errors.New("simulation failed")
 
-func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResult, results chan<- *unitResult) {
+// failLocked records the sweep's first failure and stops it. w.mu is held.
+func (w *writer) failLocked(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+	w.cancel()
+	w.cond.Broadcast()
+}
+
+// take hands out the next unit, once the window has room for it; false when there is none
+// or the sweep stops.
+func (w *writer) take(ctx context.Context) (unit, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		if w.closed || w.err != nil || ctx.Err() != nil {
+			return unit{}, false
+		}
+		if w.units.seq < w.next.seq+w.window {
+			return w.units.take()
+		}
+		w.cond.Wait()
+	}
+}
+
+// result returns a result to fill with piece piece of unit u.
+func (w *writer) result(u unit, piece int, tracer *eventBuf) *unitResult {
+	var r *unitResult
+	w.mu.Lock()
+	if n := len(w.free); n > 0 {
+		r = w.free[n-1]
+		w.free[n-1] = nil
+		w.free = w.free[:n-1]
+	}
+	w.mu.Unlock()
+	if r == nil {
+		r = &unitResult{}
+	}
+	r.u, r.piece, r.last, r.err = u, piece, false, nil
+	r.rows = r.rows[:0]
+	r.events.Reset()
+	if tracer != nil && cap(r.events.Seq) < pieceRows {
+		// Sized for a piece at once rather than grown by copying.
+		r.events.Grow(pieceRows)
+	}
+	if tracer != nil {
+		tracer.cols = &r.events
+	}
+	return r
+}
+
+// recycleLocked keeps r's storage for a later result. w.mu is held.
+func (w *writer) recycleLocked(r *unitResult) {
+	if cap(r.events.Seq) > 2*pieceRows {
+		// Left by one very long run: not worth keeping.
+		r.events = trace.EventColumns{}
+	}
+	if len(w.free) < w.maxFree {
+		w.free = append(w.free, r)
+	}
+}
+
+// deliver hands over a finished piece of a unit. If it is the piece to write next and no
+// other goroutine is writing, the caller writes it, and every piece after it that is
+// waiting, before it returns.
+func (w *writer) deliver(ctx context.Context, r *unitResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r.err != nil {
+		w.failLocked(r.err)
+		return
+	}
+	// Once stopped, finished units are discarded, so that Ctrl-C stops at once however far
+	// the workers ran ahead.
+	if w.closed || w.err != nil || ctx.Err() != nil {
+		w.recycleLocked(r)
+		return
+	}
+	w.pending[pieceKey{r.u.seq, r.piece}] = r
+	if w.writing {
+		return
+	}
+	w.writing = true
+	for !w.closed && w.err == nil && ctx.Err() == nil {
+		r, ok := w.pending[w.next]
+		if !ok {
+			break
+		}
+		delete(w.pending, w.next)
+		w.mu.Unlock()
+		err := w.write(r)
+		w.mu.Lock()
+		if err != nil {
+			w.failLocked(err)
+		}
+		if r.last {
+			w.next = pieceKey{w.next.seq + 1, 0}
+		} else {
+			w.next.piece++
+		}
+		w.flight.written(r.events.Len(), w.next.seq)
+		w.recycleLocked(r)
+		w.cond.Broadcast()
+	}
+	w.writing = false
+	w.cond.Broadcast()
+}
+
+func (w *writer) work(ctx context.Context) {
 	var (
 		lat    []int64
 		tracer *eventBuf
@@ -598,30 +714,12 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	get := func(u unit, piece int) *unitResult {
-		var r *unitResult
-		select {
-		case r = <-free:
-		default:
-			r = &unitResult{}
+	for {
+		u, ok := w.take(ctx)
+		if !ok {
+			return
 		}
-		r.u, r.piece, r.last, r.err = u, piece, false, nil
-		r.rows = r.rows[:0]
-		r.events.Reset()
-		if tracer != nil && cap(r.events.Seq) < pieceRows {
-			// Sized for a piece at once rather than grown by copying.
-			r.events.Grow(pieceRows)
-		}
-		if tracer != nil {
-			tracer.cols = &r.events
-		}
-		return r
-	}
-	for u := range jobs {
-		if ctx.Err() != nil {
-			continue
-		}
-		r := get(u, 0)
+		r := w.result(u, 0, tracer)
 		n := int(u.hi - u.lo)
 		var simNanos, c0 int64
 		if w.cpuClock != nil {
@@ -649,13 +747,16 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 			simNanos += row.wall
 			if tracer != nil && r.events.Len() >= pieceRows && i < n-1 {
 				w.flight.add(r.events.Len())
-				select {
-				case results <- r:
-				case <-ctx.Done():
-					// Dropped with the rest of the unit: the writer may have stopped reading
-					// (abandonGrace), and pieces can outnumber the room in results.
+				var c1 int64
+				if w.cpuClock != nil {
+					c1 = w.cpuClock()
 				}
-				r = get(u, r.piece+1)
+				w.deliver(ctx, r)
+				if w.cpuClock != nil {
+					// Writing is not simulating.
+					c0 += w.cpuClock() - c1
+				}
+				r = w.result(u, r.piece+1, tracer)
 			}
 		}
 		if w.cpuClock != nil {
@@ -663,14 +764,13 @@ func (w *writer) work(ctx context.Context, jobs <-chan unit, free chan *unitResu
 		}
 		w.simNanos.Add(simNanos)
 		if ctx.Err() != nil {
-			// Half-done units are dropped; the writer stops at the first missing piece. An
-			// error after the cancellation is dropped too: the writer may have stopped
-			// reading (abandonGrace).
+			// Half-done units are dropped; the writing stops at the first missing piece. An
+			// error after the cancellation is dropped too.
 			continue
 		}
 		r.last = true
 		w.flight.add(r.events.Len())
-		results <- r
+		w.deliver(ctx, r)
 	}
 }
 
@@ -734,7 +834,11 @@ func (w *writer) write(r *unitResult) error {
 	var failed int64
 	for i := range r.rows {
 		row := &r.rows[i]
-		if err := writeRun(w.runs, row, &w.spec.Points[row.point]); err != nil {
+		if row.point != w.colsOf {
+			w.cols.set(&w.spec.Points[row.point])
+			w.colsOf = row.point
+		}
+		if err := writeRun(w.runs, row, &w.cols); err != nil {
 			return err
 		}
 		if row.outcome != observe.OutcomeOK {
@@ -774,7 +878,7 @@ func (w *writer) write(r *unitResult) error {
 		w.progress.Update(w.sum.Done, w.sum.Failed)
 	}
 	if w.part.Rows >= w.partRuns || w.part.Events >= w.partEvents || w.part.Ops >= w.partEvents {
-		return w.commit()
+		w.commit()
 	}
 	return nil
 }
@@ -831,34 +935,84 @@ func (w *writer) open() error {
 	return nil
 }
 
-// commit completes the current part's files and then records them in the manifest. A crash
-// between the two leaves files the manifest does not list, which a resume deletes.
-func (w *writer) commit() error {
-	defer func() { w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil }()
-	closers := []func() error{w.runs.Close}
-	if w.joins != nil {
-		closers = append(closers, w.joins.Close)
+// commitJob is a part being completed.
+type commitJob struct {
+	done chan struct{}
+	err  error
+}
+
+// commit hands the current part to a goroutine that completes its files and then records
+// them in the manifest, so that the encoding of the part's last row groups and the syncing of
+// its files hold up no simulation; with fewer workers than cores, they take a free core. A
+// crash between the two leaves files the manifest does not list, which a resume deletes.
+// Parts are completed one at a time and in order: commit first waits for the previous one,
+// and after a failure the parts that follow are discarded.
+func (w *writer) commit() {
+	prevErr := w.waitCommit()
+	f := partFiles{w.runs, w.joins, w.ops, w.events}
+	part := w.part
+	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+	job := &commitJob{done: make(chan struct{})}
+	w.committing = job
+	if prevErr != nil {
+		f.abort()
+		job.err = prevErr
+		close(job.done)
+		return
 	}
-	if w.ops != nil {
-		closers = append(closers, w.ops.Close)
+	go func() {
+		defer close(job.done)
+		if job.err = w.complete(f, part); job.err != nil {
+			w.mu.Lock()
+			w.failLocked(job.err)
+			w.mu.Unlock()
+		}
+	}()
+}
+
+// waitCommit waits for the part being completed, if any, and returns its error.
+func (w *writer) waitCommit() error {
+	if w.committing == nil {
+		return nil
 	}
-	if w.events != nil {
-		closers = append(closers, w.events.Close)
+	<-w.committing.done
+	return w.committing.err
+}
+
+// partFiles are the open files of a part.
+type partFiles struct {
+	runs   *trace.Writer
+	joins  *trace.JoinWriter
+	ops    *trace.OpWriter
+	events *trace.EventWriter
+}
+
+// complete closes a part's files and then records them in the manifest.
+func (w *writer) complete(f partFiles, part trace.PartInfo) error {
+	closers := []func() error{f.runs.Close}
+	if f.joins != nil {
+		closers = append(closers, f.joins.Close)
+	}
+	if f.ops != nil {
+		closers = append(closers, f.ops.Close)
+	}
+	if f.events != nil {
+		closers = append(closers, f.events.Close)
 	}
 	for _, c := range closers {
 		if err := c(); err != nil {
-			w.abort()
+			f.abort()
 			return err
 		}
 	}
-	w.m.Parts = append(w.m.Parts, w.part.Part)
-	w.m.Done = append(w.m.Done, w.part)
+	w.m.Parts = append(w.m.Parts, part.Part)
+	w.m.Done = append(w.m.Done, part)
 	if w.m.Complete() {
 		w.m.Finished = time.Now().UTC().Format(time.RFC3339)
 	}
 	if err := trace.WriteManifest(w.dir, w.m); err != nil {
 		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
-		return fmt.Errorf("committing %s: %w", w.part.Part, err)
+		return fmt.Errorf("committing %s: %w", part.Part, err)
 	}
 	w.sum.Parts++
 	return nil
@@ -867,19 +1021,23 @@ func (w *writer) commit() error {
 // abort discards the current part; files already renamed into place are left for a resume
 // to remove, since the manifest does not list them.
 func (w *writer) abort() {
-	if w.runs != nil {
-		_ = w.runs.Abort()
-	}
-	if w.joins != nil {
-		_ = w.joins.Abort()
-	}
-	if w.ops != nil {
-		_ = w.ops.Abort()
-	}
-	if w.events != nil {
-		_ = w.events.Abort()
-	}
+	partFiles{w.runs, w.joins, w.ops, w.events}.abort()
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+}
+
+func (f partFiles) abort() {
+	if f.runs != nil {
+		_ = f.runs.Abort()
+	}
+	if f.joins != nil {
+		_ = f.joins.Abort()
+	}
+	if f.ops != nil {
+		_ = f.ops.Abort()
+	}
+	if f.events != nil {
+		_ = f.events.Abort()
+	}
 }
 
 // maxPlanBlocks bounds the blocks toGo walks through, a few milliseconds' worth; beyond

@@ -91,6 +91,14 @@ func sweep(t testing.TB, ctx context.Context, spec *Spec, opts Options) *Summary
 // sorted list of hashes, so result sets compare regardless of how rows are split into parts.
 func tableRows(t testing.TB, dir, table string) []uint64 {
 	t.Helper()
+	out := rowsInOrder(t, dir, table)
+	slices.Sort(out)
+	return out
+}
+
+// rowsInOrder is tableRows with the rows in the order of the parts and of the rows in them.
+func rowsInOrder(t testing.TB, dir, table string) []uint64 {
+	t.Helper()
 	m, err := trace.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +155,6 @@ func tableRows(t testing.TB, dir, table string) []uint64 {
 			t.Fatal(err)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -218,6 +225,59 @@ func TestSweepDeterministicAcrossWorkers(t *testing.T) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// A result set does not depend on the number of workers, down to the bytes: the same parts,
+// the runs rows in the same order with the same values (wall_ns, a clock reading, aside),
+// and the same joins, ops and events files. Also with units handed over in pieces.
+func TestSweepFilesIndependentOfWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		spec   string
+		pieces bool
+	}{{"small", false}, {"small", true}, {"workload", false}} {
+		t.Run(fmt.Sprintf("%s/pieces=%v", tc.spec, tc.pieces), func(t *testing.T) {
+			spec := load(t, "testdata/"+tc.spec+".toml")
+			if tc.pieces {
+				defer func(p, f int) { pieceRows, flightRows = p, f }(pieceRows, flightRows)
+				pieceRows, flightRows = 50, 200
+			}
+			dir := t.TempDir()
+			ref := filepath.Join(dir, "1")
+			sweep(t, context.Background(), spec, Options{Dir: ref, Workers: 1, PartRuns: 40})
+			mref := checkComplete(t, ref)
+			if len(mref.Parts) < 3 {
+				t.Fatalf("%d parts: the test wants several", len(mref.Parts))
+			}
+			for _, workers := range []int{2, 3} {
+				out := filepath.Join(dir, strconv.Itoa(workers))
+				sweep(t, context.Background(), spec, Options{Dir: out, Workers: workers, PartRuns: 40})
+				if m := checkComplete(t, out); !reflect.DeepEqual(m.Done, mref.Done) {
+					t.Errorf("%d workers: parts differ:\n%v\n%v", workers, m.Done, mref.Done)
+					continue
+				}
+				if a, b := rowsInOrder(t, ref, trace.TableRuns), rowsInOrder(t, out, trace.TableRuns); !slices.Equal(a, b) {
+					t.Errorf("%d workers: runs rows differ", workers)
+				}
+				files := 0
+				for _, table := range []string{trace.TableJoins, trace.TableOps, trace.TableEvents} {
+					for _, p := range mref.Parts {
+						a, errA := os.ReadFile(filepath.Join(ref, table, p))
+						b, errB := os.ReadFile(filepath.Join(out, table, p))
+						if errors.Is(errA, os.ErrNotExist) && errors.Is(errB, os.ErrNotExist) {
+							continue
+						}
+						files++
+						if errA != nil || errB != nil || !slices.Equal(a, b) {
+							t.Errorf("%d workers: %s/%s differs (%v, %v)", workers, table, p, errA, errB)
+						}
+					}
+				}
+				if want := len(mref.Parts); files < want {
+					t.Errorf("%d workers: %d trace files compared, want at least %d", workers, files, want)
+				}
+			}
+		})
 	}
 }
 

@@ -221,17 +221,30 @@ var stages struct {
 	ends  [][]int
 }
 
-// maxStages bounds the slices of each kind that stages keeps.
-const maxStages = 64
+// maxStages bounds the slices of each kind that stages keeps: enough for two files of a
+// table of a hundred Int64 columns, such as the runs table (a sweep writes a part while it
+// completes the one before). With fewer, the columns left out grew their staging again for
+// every file, a sixth of a sweep's garbage on tiny runs.
+const maxStages = 256
 
+// take returns the largest slice kept: a sweep's short last part gives back small slices,
+// which the next sweep's full parts would otherwise have to grow again.
 func take[T any](list *[][]T) []T {
-	n := len(*list)
+	l := *list
+	n := len(l)
 	if n == 0 {
 		return nil
 	}
-	b := (*list)[n-1]
-	(*list)[n-1] = nil
-	*list = (*list)[:n-1]
+	big := n - 1
+	for i := range l {
+		if cap(l[i]) > cap(l[big]) {
+			big = i
+		}
+	}
+	b := l[big]
+	l[big] = l[n-1]
+	l[n-1] = nil
+	*list = l[:n-1]
 	return b[:0]
 }
 
