@@ -289,8 +289,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 				n.pp = probe{to: n.left, op: n.pnum}
 				n.sendProbe(n.pp, false, out)
 			}
-			out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Status: n.flags(),
-				Data: &Data{Succs: slices.Clone(n.succs)}})
+			out.send(n.stateMsg(m.From, n.left, 0))
 			n.after(left, right, was, locked, out)
 			return nil
 		}
@@ -705,8 +704,7 @@ func (n *repairNode) ask(m Message, out *Output) {
 			// message delays rather than at its next round: should this node leave meanwhile,
 			// its leave takes it out of the notifier's pointer only, and the old predecessor
 			// would point at a departed node (stress seeds 15758 and others).
-			out.send(Message{Type: RepairState, From: n.id, To: old, Joiner: None, Neighbour: m.From, Status: n.flags(),
-				Data: &Data{Succs: slices.Clone(n.succs)}})
+			out.send(n.stateMsg(old, m.From, 0))
 		}
 		n.left = m.From
 	}
@@ -715,8 +713,14 @@ func (n *repairNode) ask(m Message, out *Output) {
 		// pointer since the last one, and the asker builds its own list from this one.
 		n.syncSuccs()
 	}
-	out.send(Message{Type: RepairState, From: n.id, To: m.From, Joiner: None, Neighbour: n.left, Op: m.Op, Status: n.flags(),
-		Data: &Data{Succs: slices.Clone(n.succs)}})
+	out.send(n.stateMsg(m.From, n.left, m.Op))
+}
+
+// stateMsg is a repair_state to to, naming neighbour (the sender's predecessor, or the node it
+// has just taken as one) and carrying the node's list: an answer to ask op, or unasked (op 0).
+func (n *repairNode) stateMsg(to, neighbour ID, op uint64) Message {
+	return Message{Type: RepairState, From: n.id, To: to, Joiner: None, Neighbour: neighbour, Op: op, Status: n.flags(),
+		Data: &Data{Succs: slices.Clone(n.succs)}}
 }
 
 // flags are the answer flags of repair_state.
@@ -866,8 +870,7 @@ func (n *repairNode) pushList(old []ID, out *Output) {
 	if slices.Equal(old, n.succs) || n.left == None || n.left == n.id || !n.inRing() {
 		return
 	}
-	out.send(Message{Type: RepairState, From: n.id, To: n.left, Joiner: None, Neighbour: n.left, Status: n.flags(),
-		Data: &Data{Succs: slices.Clone(n.succs)}})
+	out.send(n.stateMsg(n.left, n.left, 0))
 }
 
 // inherit puts the successors of x, a list entry that answered that it left or is leaving,
