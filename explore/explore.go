@@ -49,6 +49,11 @@ type Config struct {
 	// insertions and timers came before are one. Same findings, fewer states, more CPU time
 	// a state.
 	RenumberCounters bool
+	// PruneIgnored forgets every in-flight message that its addressee ignores now and will
+	// ignore for ever (protocol.Ignorer): delivering it would change nothing, so a state
+	// with it and one without it have the same futures. The search checks the "for ever" on
+	// every node transition it makes and reports a broken_ignore finding if it fails.
+	PruneIgnored bool
 
 	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
 	// machine, to show that the search still finds what the breakage causes.
@@ -128,8 +133,12 @@ type Report struct {
 	// would have left a state unexplored.
 	Stored         int
 	CollisionBound float64
-	Findings       []Finding // the shortest per kind, in order of discovery
-	Elapsed        time.Duration
+	// With PruneIgnored: Pruned counts messages forgotten, NodeTransitions the distinct
+	// node transitions on which the permanence of Ignores was checked.
+	Pruned          int
+	NodeTransitions int
+	Findings        []Finding // the shortest per kind, in order of discovery
+	Elapsed         time.Duration
 }
 
 // Validate names the first unusable field.
@@ -269,7 +278,22 @@ type explorer struct {
 	// plain keys expands.
 	measure map[uint64]bool
 	begin   time.Time
+	// prune: see Config.PruneIgnored and forget.
+	prune  bool
+	pruned []pruneLog // by node index
 }
+
+// pruneLog holds, for one node, every message forgotten because the node ignores it, and
+// every distinct transition the node made: the permanence of Ignores is checked on each pair.
+type pruneLog struct {
+	msgs  []protocol.Message
+	seen  map[protocol.Message]bool
+	moves []nodeMove
+	known map[[2]uint64]bool
+}
+
+// nodeMove is one transition of a node, from before to after.
+type nodeMove struct{ before, after protocol.Node }
 
 func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[16]byte]bool, seenKinds map[string]bool) *explorer {
 	variant, _ := protocol.Lookup(cfg.Protocol)
@@ -290,6 +314,13 @@ func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[1
 	e := &explorer{cfg: cfg, ring: ring, firstJoiner: len(ms), contacts: contacts, init: init, rep: rep,
 		finals: finals, seenKinds: seenKinds, states: make([]protocol.State, len(init.nodes)), begin: time.Now()}
 	e.counters = cfg.RenumberCounters && countersOf(init.nodes)
+	if cfg.PruneIgnored {
+		e.prune = true
+		e.pruned = make([]pruneLog, len(init.nodes))
+		for i := range e.pruned {
+			e.pruned[i] = pruneLog{seen: map[protocol.Message]bool{}, known: map[[2]uint64]bool{}}
+		}
+	}
 	e.measure = cfg.measure
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
@@ -461,6 +492,12 @@ func (e *explorer) apply(s *state, step Step) (*state, int, error) {
 			// Only the node stepped can have made its timers stale; the others' were
 			// checked when they last changed.
 			t.timers = e.pruneStale(t, target, kb)
+		}
+		if e.prune {
+			if t.hashes[target] != s.hashes[target] {
+				e.moved(target, s.nodes[target], t.nodes[target], s.hashes[target], t.hashes[target])
+			}
+			t.flight = e.forget(t, flightOwned)
 		}
 	}
 	sortFlight(t.flight)
@@ -858,6 +895,78 @@ func sortTimers(ts []timerEntry) {
 	})
 }
 
+// forget drops from t's flight every message its addressee ignores for ever, logging it for
+// the permanence check. The result shares no storage with t.flight when one was dropped,
+// unless owned says that t owns it.
+func (e *explorer) forget(t *state, owned bool) []protocol.Message {
+	f := t.flight
+	kept := f[:0:0]
+	dropped := false
+	for i, m := range f {
+		r := e.index(m.To)
+		if r >= 0 && t.nodes[r].Ignores(m) {
+			if !dropped {
+				dropped = true
+				if owned {
+					kept = f[:i]
+				} else {
+					kept = append(make([]protocol.Message, 0, len(f)), f[:i]...)
+				}
+			}
+			e.rep.Pruned++
+			e.ignored(r, m)
+			continue
+		}
+		if dropped {
+			kept = append(kept, m)
+		}
+	}
+	if !dropped {
+		return f
+	}
+	return kept
+}
+
+// ignored logs that node r ignored m, and checks m against every transition r made so far.
+func (e *explorer) ignored(r int, m protocol.Message) {
+	l := &e.pruned[r]
+	if l.seen[m] {
+		return
+	}
+	l.seen[m] = true
+	l.msgs = append(l.msgs, m)
+	for _, mv := range l.moves {
+		e.checkIgnore(r, mv, m)
+	}
+}
+
+// moved logs a transition of node r, and checks every message r ignored so far against it.
+func (e *explorer) moved(r int, before, after protocol.Node, hb, ha uint64) {
+	l := &e.pruned[r]
+	k := [2]uint64{hb, ha}
+	if l.known[k] {
+		return
+	}
+	l.known[k] = true
+	mv := nodeMove{before: before, after: after}
+	l.moves = append(l.moves, mv)
+	e.rep.NodeTransitions++
+	for _, m := range l.msgs {
+		e.checkIgnore(r, mv, m)
+	}
+}
+
+// checkIgnore reports a node that ignored m before a transition and heeds it after: a
+// message forgotten earlier might have mattered, so the search's result cannot be trusted.
+func (e *explorer) checkIgnore(r int, mv nodeMove, m protocol.Message) {
+	if mv.before.Ignores(m) && !mv.after.Ignores(m) {
+		e.rep.Violations++
+		e.report("broken_ignore", fmt.Sprintf("node %v ignored %s from %v (joiner %v, op %d), then heeded it after a step: "+
+			"messages forgotten as ignored may have mattered, so this search is not sound", e.ids[r], m.Type, m.From, m.Joiner, m.Op),
+			[]protocol.Node{mv.before, mv.after}, nil)
+	}
+}
+
 // pruneStale drops node target's timers whose firing would change nothing (before is its
 // AppendKey): a variant makes a
 // timer stale by moving its epoch on, which it never moves back, so such a timer stays
@@ -937,6 +1046,9 @@ func (r *Report) Format(cfg *Config) string {
 	if cfg.RenumberCounters {
 		scope += ", counters renumbered"
 	}
+	if cfg.PruneIgnored {
+		scope += ", ignored messages forgotten"
+	}
 	fmt.Fprintf(&b, "protocol %s, members %v, joiners %v, %d-bit ring, %s (%d assignment(s))\n",
 		cfg.Protocol, cfg.Members, cfg.Joiners, cfg.Bits, scope, r.Assignments)
 	complete := "complete"
@@ -950,6 +1062,9 @@ func (r *Report) Format(cfg *Config) string {
 	fmt.Fprintf(&b, "states %d, transitions %d, terminal %d, violations %d (%d with no end reachable), distinct final rings %d, %s, %s, %s\n",
 		r.States, r.Transitions, r.Terminal, r.Violations, r.NoEnd, r.DistinctFinal, depth, complete, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&b, "visited set: %d 62-bit fingerprints, probability that two states shared one at most %.1e\n", r.Stored, r.CollisionBound)
+	if cfg.PruneIgnored {
+		fmt.Fprintf(&b, "forgotten as ignored: %d messages; ignoring checked permanent on %d distinct node transitions\n", r.Pruned, r.NodeTransitions)
+	}
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")
 	}

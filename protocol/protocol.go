@@ -255,6 +255,8 @@ type Node interface {
 	AppendKey(b []byte) []byte
 	// DHT is the key-value side: operations, stored keys and fingers.
 	DHT
+	// Ignorer says which messages the node drops unread for ever (ignore.go).
+	Ignorer
 }
 
 func appendID(b []byte, id ID) []byte {

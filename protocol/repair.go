@@ -260,7 +260,7 @@ func (n *repairNode) Step(m Message, out *Output) error {
 	case RepairPush:
 		n.push(m)
 	case LeaveAsk:
-		if err := n.retryNode.Step(m, out); err != nil {
+		if err := n.retryNode.step(m, out); err != nil {
 			return err
 		}
 		n.takeLeaverList(m)
@@ -325,14 +325,14 @@ func (n *repairNode) Step(m Message, out *Output) error {
 			return nil
 		}
 		moves := m.Type == SetLeft && n.left == m.From
-		if err := n.retryNode.Step(m, out); err != nil {
+		if err := n.retryNode.step(m, out); err != nil {
 			return err
 		}
 		if moves && n.left == m.Neighbour {
 			n.link(m.From, m.Op)
 		}
 	default:
-		if err := n.retryNode.Step(m, out); err != nil {
+		if err := n.retryNode.step(m, out); err != nil {
 			return err
 		}
 	}

@@ -307,6 +307,73 @@ func (n *retryNode) markUndone(owner ID, op uint64) {
 }
 
 func (n *retryNode) Step(m Message, out *Output) error {
+	if n.ignores(m) {
+		return nil
+	}
+	return n.step(m, out)
+}
+
+// ignores reports whether m can no longer change anything here: a late reply or a stale
+// message of an insertion that is over. Step drops such a message before looking at it, and
+// the node ignores it in every later state too, since what decides it only moves one way:
+// insertion numbers grow, and one insertion goes through its phases in one order (welcoming,
+// linking, undoing) and never back; a join, once connected or failed, never starts again
+// (Start runs only on an idle node); an aborting join only fails; undone insertions stay
+// undone. An exhaustive search relies on that permanence to forget such messages (Ignorer).
+//
+// Each case covers only messages that step already ignored; that is, this changes no run.
+func (n *retryNode) ignores(m Message) bool {
+	settled := n.jphase == jConnected || n.jphase == jFailed || n.jphase == jAborting
+	switch m.Type {
+	case Queued, Unknown:
+		// Heeded only while connecting.
+		return settled
+	case WelcomeNack:
+		// Heeded by the owner while it welcomes, or by a newcomer that is welcomed.
+		return settled && n.insertionPast(m.From, m.Op, oWelcoming)
+	case SuccessJoin:
+		return n.insertionPast(m.Joiner, m.Op, oLinking)
+	case Unlinked:
+		return n.insertionPast(m.Joiner, m.Op, oUndoing)
+	case Aborted:
+		return n.jphase == jConnected || n.jphase == jFailed ||
+			(n.jphase == jAborting && (n.owner != m.From || n.wop != m.Op))
+	case LeftSet:
+		// A connected node answers only a left_set of its own insertion, whose number wop
+		// stays fixed once it is connected.
+		return n.jphase == jFailed || n.jphase == jAborting ||
+			(n.jphase == jConnected && (m.Joiner != n.id || m.Op != n.wop))
+	case SetLeft:
+		return n.wasUndone(m.From, m.Op)
+	}
+	return false
+}
+
+// insertionPast reports whether this node, as an owner, can no longer be in phase of
+// insertion op for newcomer k. An insertion keeps its number from its welcome (Serve counts
+// onum up) to its end, with k as pending, and its phases only move forward: welcoming,
+// linking, undoing.
+func (n *retryNode) insertionPast(k ID, op uint64, phase uint8) bool {
+	if op != n.onum {
+		return op < n.onum
+	}
+	if n.pending != k {
+		return true
+	}
+	switch n.ophase {
+	case oWelcoming:
+		return false
+	case oLinking:
+		return phase == oWelcoming
+	case oUndoing:
+		return phase != oUndoing
+	}
+	return true
+}
+
+// step is Step without the check for messages it ignores; repair, which embeds this machine
+// and reacts to some of those messages itself, calls it directly.
+func (n *retryNode) step(m Message, out *Output) error {
 	switch m.Type {
 	case Connect, ConnectRedirect:
 		n.route(m.Joiner, m.From, out)
