@@ -354,6 +354,9 @@ func (n *retryNode) ignores(m Message) bool {
 // onum up) to its end, with k as pending, and its phases only move forward: welcoming,
 // linking, undoing.
 func (n *retryNode) insertionPast(k ID, op uint64, phase uint8) bool {
+	if n.ophase == oFree && (n.jphase == jFailed || n.jphase == jAborting) {
+		return true // never an owner again: only a connected node serves its queue
+	}
 	if op != n.onum {
 		return op < n.onum
 	}
