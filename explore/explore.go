@@ -143,8 +143,12 @@ type Report struct {
 
 // Validate names the first unusable field.
 func (c *Config) Validate() error {
-	if _, err := protocol.Lookup(c.Protocol); err != nil {
+	variant, err := protocol.Lookup(c.Protocol)
+	if err != nil {
 		return err
+	}
+	if c.PruneIgnored && !variant.Ignores {
+		return fmt.Errorf("pruning ignored messages: protocol %s names no message it ignores for good, so nothing would be pruned (predlock-retry does)", c.Protocol)
 	}
 	ring := protocol.Ring{Bits: c.Bits}
 	if err := ring.Validate(); err != nil {

@@ -323,6 +323,9 @@ type Variant struct {
 	// Repairs: the variant repairs crashed neighbours by itself, so pointers to a crashed
 	// node are expected until stabilization fixes them.
 	Repairs bool
+	// Ignores: the variant's nodes name messages they ignore for good (Ignorer); the others
+	// answer false for every message.
+	Ignores bool
 }
 
 var variants = map[string]Variant{}

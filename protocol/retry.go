@@ -36,6 +36,7 @@ func init() {
 		Name:        "predlock-retry",
 		Description: "predlock with timeouts, retransmission and idempotent handlers; joins end (success or reported failure) under loss, duplication and crashes",
 		Leaves:      true,
+		Ignores:     true,
 	}, newRetryNode)
 }
 

@@ -24,11 +24,16 @@ stays reachable from every state; with --lossy any message may also be lost.
 --search dfs keeps only 62-bit fingerprints of the states seen (8 bytes each) and the current
 path, and prints the bound on the probability that two states shared a fingerprint.
 
+--prune-ignored forgets every in-flight message that its addressee ignores for good
+(predlock-retry says which, docs/protocol.md): same findings in far fewer states. The search
+checks, on every node transition it makes, that what a node ignored stays ignored, and reports
+broken_ignore if not.
+
 Examples:
   dhtexp explore --protocol seed                                  # the simple scenario, all contacts
   dhtexp explore --protocol predlock --bits 3 --members 0,3,6 --joiners 1,2,7
   dhtexp explore --protocol predlock-retry --bits 3 --members 0 --joiners 3,5 \
-      --timers --lossy --retries 1 --max-states 0 --search dfs --progress
+      --timers --lossy --retries 1 --max-states 0 --search dfs --prune-ignored --progress
 `,
 		Flags: exploreflag.Flags(),
 		Action: func(c *cli.Context) error {

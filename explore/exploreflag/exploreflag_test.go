@@ -38,6 +38,9 @@ func TestConfig(t *testing.T) {
 		{[]string{"--protocol", "predlock-retry", "--timers", "--renumber-counters"},
 			explore.Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
 				AllContacts: true, MaxStates: 5_000_000, Timers: true, Search: explore.SearchBFS, RenumberCounters: true}},
+		{[]string{"--protocol", "predlock-retry", "--prune-ignored"},
+			explore.Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
+				AllContacts: true, MaxStates: 5_000_000, Search: explore.SearchBFS, PruneIgnored: true}},
 	} {
 		if got, err := config(tc.args...); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: got %+v, %v; want %+v", tc.args, got, err, tc.want)
@@ -55,6 +58,7 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--joiners", ""}, "joiners can be explored"},
 		{[]string{"--protocol", "nope"}, "nope"},
 		{[]string{"--search", "random"}, "search order"},
+		{[]string{"--protocol", "repair", "--prune-ignored"}, "pruning ignored messages: protocol repair names no message"},
 	} {
 		if _, err := config(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
