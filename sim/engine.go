@@ -687,7 +687,7 @@ func (s *Sim) runLoop(i int32) {
 				if !s.countSend(n, &a.Msg) {
 					return
 				}
-				units := s.sampler.drawUnits(s.delays)
+				units := s.sampler.drawUnits(s.delays, s.delaySrc)
 				l.landing = true
 				s.q.push(s.now+units*s.cfg.Unit, evWake, i)
 				return
