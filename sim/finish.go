@@ -12,6 +12,14 @@ import (
 
 // finish classifies the run once it has ended.
 func (s *Sim) finish() *Result {
+	for i := range s.sends {
+		c := &s.sends[i]
+		if j := s.joinOf[i]; j >= 0 {
+			s.joins[j].Messages += c.messages
+			s.joins[j].Hops += c.hops
+		}
+		*c = joinSends{}
+	}
 	r := &Result{
 		Leaves:    s.leaves,
 		Departed:  s.departed,
