@@ -685,7 +685,14 @@ func (s *Sim) runLoop(i int32) {
 		sending := &s.flight[i]
 		if r, ok := s.idx.get(sending.To); ok {
 			rl := &s.loops[r]
-			rl.inbox = append(rl.inbox, *sending)
+			// Written in place when there is room: append copies the message to the stack
+			// first.
+			if k := len(rl.inbox); k < cap(rl.inbox) {
+				rl.inbox = rl.inbox[:k+1]
+				rl.inbox[k] = *sending
+			} else {
+				rl.inbox = append(rl.inbox, *sending)
+			}
 			s.wake(r)
 		} else {
 			s.emit(observe.KindDrop, n, sending)
