@@ -513,10 +513,15 @@ func (s *Sim) Run() *Result {
 	return s.finish()
 }
 
+// emit traces an event, if the run has a tracer: the test is inlined at every send and
+// delivery, and the event is built out of line.
 func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
-	if s.tracer == nil {
-		return
+	if s.tracer != nil {
+		s.emitEvent(kind, n, m)
 	}
+}
+
+func (s *Sim) emitEvent(kind observe.EventKind, n *node, m *protocol.Message) {
 	e := &s.ev
 	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
