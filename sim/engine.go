@@ -454,14 +454,15 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 // It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
-		top := s.q.peek()
-		if top.at >= s.cfg.Horizon {
+		if s.cancelled != nil {
+			if top := s.q.peek(); top.at < s.cfg.Horizon && s.events%cancelEvery == 0 && s.cancelled() {
+				return nil
+			}
+		}
+		it, ok := s.q.popBefore(s.cfg.Horizon)
+		if !ok {
 			break
 		}
-		if s.cancelled != nil && s.events%cancelEvery == 0 && s.cancelled() {
-			return nil
-		}
-		it := s.q.pop()
 		s.now = it.at
 		s.popped++
 		if it.kind() == evPolls {
