@@ -131,7 +131,8 @@ type Sim struct {
 	// against).
 	sl       sleepers
 	pollIdle bool
-	carved   bool // the loops' pending actions and inboxes have their first room
+	msgIn    protocol.Input // the seed timing model's input of a message delivered to a loop
+	carved   bool           // the loops' pending actions and inboxes have their first room
 	// direct is the one action of the step a loop just took, in the Stepper's buffer, which
 	// the loop carries out next (took).
 	direct *protocol.Action
@@ -743,10 +744,14 @@ func (s *Sim) runLoop(i int32) {
 			}
 		case phInbox:
 			if int(l.inboxPos) < len(l.inbox) {
-				m := l.inbox[l.inboxPos]
+				// The message goes straight into the run's one message input, whose other
+				// fields stay zero: an Input built on the stack cost every delivery a copy
+				// of the message and the zeroing of 160 bytes.
+				in := &s.msgIn
+				in.Kind, in.Hold, in.Msg = protocol.InputMessage, true, l.inbox[l.inboxPos]
 				l.inboxPos++
-				s.emit(observe.KindDeliver, n, &m)
-				if !s.took(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
+				s.emit(observe.KindDeliver, n, &in.Msg)
+				if !s.took(i, in) {
 					return
 				}
 				break
