@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dhtexp/dhtexp/trace"
 )
@@ -22,7 +23,11 @@ import (
 //go:embed report.html.tmpl
 var reportTemplate string
 
-var reportTmpl = template.Must(template.New("report").Parse(reportTemplate))
+// reportTmpl is parsed at the first report, not when the program starts: every command
+// links this package, and parsing it was the largest piece of start-up that was ours.
+var reportTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Parse(reportTemplate))
+})
 
 // Report file names inside the report folder.
 const (
@@ -470,7 +475,7 @@ func RenderHTML(w io.Writer, s *Summary, figs []Figure) error {
 			page.Churn.Rows = append(page.Churn.Rows, htmlCells(rows[i], keys[i], naxes))
 		}
 	}
-	return reportTmpl.Execute(w, page)
+	return reportTmpl().Execute(w, page)
 }
 
 // pageRows is the grid-point table of the page and summary.md: the

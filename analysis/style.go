@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"image/color"
 	"regexp"
+	"sync"
 
 	"github.com/dhtexp/dhtexp/trace"
 	"gonum.org/v1/plot/vg"
@@ -111,8 +112,11 @@ func glyphStyle(c color.Color, boundOnly bool) draw.GlyphStyle {
 }
 
 // baseProtocol finds the protocol set once for every run in the spec's
-// base table, for result sets that do not sweep it.
-var baseProtocol = regexp.MustCompile(`(?m)^\s*protocol\s*=\s*"([^"]+)"`)
+// base table, for result sets that do not sweep it. It is compiled at its first use, not
+// at every command's start.
+var baseProtocol = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s*protocol\s*=\s*"([^"]+)"`)
+})
 
 // protocolOf returns the protocol of a set of parameters, falling back to
 // a spec that names exactly one protocol; "" when unknown.
@@ -123,7 +127,7 @@ func protocolOf(s *Summary, ps trace.Params) string {
 	if _, swept := s.Manifest.Axis(ProtocolAxis); swept {
 		return ""
 	}
-	m := baseProtocol.FindAllStringSubmatch(s.Manifest.Spec, -1)
+	m := baseProtocol().FindAllStringSubmatch(s.Manifest.Spec, -1)
 	if len(m) == 1 {
 		return m[0][1]
 	}

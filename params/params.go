@@ -388,9 +388,18 @@ func init() {
 		}
 		if p.Flag == "" {
 			f := strings.TrimPrefix(strings.TrimPrefix(p.Name, "faults."), "workload.")
-			p.Flag = strings.NewReplacer(".", "-", "_", "-").Replace(f)
+			p.Flag = strings.Map(flagRune, f)
 		}
 	}
+}
+
+// flagRune spells a spec name's rune in a flag name: dots and underscores are dashes. It
+// replaced a strings.Replacer built for each parameter at every command's start.
+func flagRune(r rune) rune {
+	if r == '.' || r == '_' {
+		return '-'
+	}
+	return r
 }
 
 // Lookup returns the parameter a spec names, or nil.

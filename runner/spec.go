@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -151,7 +152,8 @@ type specFile struct {
 	Sweep       any    `toml:"sweep"` // a table, or an array of tables
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// nameRE and typeErrorRE are compiled at their first use, not at every command's start.
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // Load reads and validates a spec file.
 func Load(path string) (*Spec, error) {
@@ -191,7 +193,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
-	if !nameRE.MatchString(s.Name) {
+	if !nameRE().MatchString(s.Name) {
 		return fail("name", fmt.Sprintf("%q cannot name a results folder: use letters, digits, '.', '-' and '_'", s.Name))
 	}
 	if s.Seeds < 1 {
@@ -508,11 +510,13 @@ func decodeError(path string, err error) error {
 	return &SpecError{File: path, Msg: err.Error()}
 }
 
-var typeErrorRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+var typeErrorRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+})
 
 // typeMessage says in spec terms what go-toml reports in Go terms.
 func typeMessage(msg string) string {
-	m := typeErrorRE.FindStringSubmatch(msg)
+	m := typeErrorRE().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}

@@ -66,8 +66,8 @@ type node struct {
 // loops of 144 bytes, over three lines, a large run missed the cache a tenth more often.
 type loop struct {
 	inbox []protocol.Message
-	// acts are the pending actions. While landing, the send that blocks the loop is the one
-	// before actPos, and its message is the one in flight.
+	// acts are the pending actions. While landing, the message in flight is the loop's
+	// entry in Sim.flight.
 	acts     []protocol.Action
 	inboxPos int32
 	actPos   int32
@@ -131,8 +131,12 @@ type Sim struct {
 	// against).
 	sl       sleepers
 	pollIdle bool
-	carved   bool  // the loops' pending actions and inboxes have their first room
-	popped   int64 // queue items run, which is what a run costs
+	msgIn    protocol.Input // the seed timing model's input of a message delivered to a loop
+	carved   bool           // the loops' pending actions and inboxes have their first room
+	// direct is the one action of the step a loop just took, in the Stepper's buffer, which
+	// the loop carries out next (took).
+	direct *protocol.Action
+	popped int64 // queue items run, which is what a run costs
 
 	// Storage that Reset keeps for the next run.
 	delaySrc *rand.PCG
@@ -142,12 +146,21 @@ type Sim struct {
 	loops    []loop
 	acts     []protocol.Action  // the loops' first room for pending actions (carveLoops)
 	inboxes  []protocol.Message // and for inbox messages
-	idxMap   map[protocol.ID]int32
-	live     []protocol.State // finish's list of the live nodes' states
-	// joinOf is each node's join (node.join), apart from the nodes: every message sent
-	// looks up its joiner's, and the nodes' array is seldom in the cache.
+	// flight holds each loop's message in flight, one cache line each: landing reads it, where
+	// the send's action spans two.
+	flight []protocol.Message
+	idxMap map[protocol.ID]int32
+	live   []protocol.State // finish's list of the live nodes' states
+	// joinOf is each node's join (node.join), apart from the nodes, and sends counts the
+	// messages sent for each node's join, which finish adds to its JoinRecord: every message
+	// sent counts itself there, and the joins' records, four times the size, were seldom in
+	// the cache.
 	joinOf []int32
+	sends  []joinSends
 }
+
+// joinSends counts the messages sent on behalf of one node's join, and the hops among them.
+type joinSends struct{ messages, hops int64 }
 
 // New builds a run from a validated configuration.
 func New(cfg Config, tracer observe.Tracer) (*Sim, error) {
@@ -197,8 +210,8 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		nodes: s.nodes[:0], q: s.q.emptied(), step: s.step,
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
-		acts: s.acts, inboxes: s.inboxes, idx: s.idx, idxMap: s.idxMap, live: s.live,
-		joinOf: s.joinOf[:0],
+		acts: s.acts, inboxes: s.inboxes, flight: s.flight, idx: s.idx, idxMap: s.idxMap, live: s.live,
+		joinOf: s.joinOf[:0], sends: s.sends[:0],
 	}
 	*s = keep
 	s.lastArr.reset()
@@ -283,7 +296,8 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	}
 	{
 		s.ids, s.states = grown(s.ids, len(s.nodes)), grown(s.states, len(s.nodes))
-		s.joinOf = grown(s.joinOf, len(s.nodes))
+		s.joinOf, s.sends = grown(s.joinOf, len(s.nodes)), grown(s.sends, len(s.nodes))
+		clear(s.sends)
 		ids, states := s.ids, s.states
 		for i := range s.nodes {
 			ids[i], states[i], s.joinOf[i] = s.nodes[i].id, s.nodes[i].st, s.nodes[i].join
@@ -441,14 +455,15 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 // It returns nil when its cancellation hook says to give up (RunContext).
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
-		top := s.q.peek()
-		if top.at >= s.cfg.Horizon {
+		if s.cancelled != nil {
+			if top := s.q.peek(); top.at < s.cfg.Horizon && s.events%cancelEvery == 0 && s.cancelled() {
+				return nil
+			}
+		}
+		it, ok := s.q.popBefore(s.cfg.Horizon)
+		if !ok {
 			break
 		}
-		if s.cancelled != nil && s.events%cancelEvery == 0 && s.cancelled() {
-			return nil
-		}
-		it := s.q.pop()
 		s.now = it.at
 		s.popped++
 		if it.kind() == evPolls {
@@ -500,10 +515,15 @@ func (s *Sim) Run() *Result {
 	return s.finish()
 }
 
+// emit traces an event, if the run has a tracer: the test is inlined at every send and
+// delivery, and the event is built out of line.
 func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
-	if s.tracer == nil {
-		return
+	if s.tracer != nil {
+		s.emitEvent(kind, n, m)
 	}
+}
+
+func (s *Sim) emitEvent(kind observe.EventKind, n *node, m *protocol.Message) {
 	e := &s.ev
 	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
 		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
@@ -630,11 +650,11 @@ func (s *Sim) countSend(n *node, m *protocol.Message) bool {
 	if hop {
 		s.redirs++
 	}
-	if j, ok := s.idx.get(m.Joiner); ok && s.joinOf[j] >= 0 {
-		jr := &s.joins[s.joinOf[j]]
-		jr.Messages++
+	if j, ok := s.idx.get(m.Joiner); ok {
+		c := &s.sends[j]
+		c.messages++
 		if hop {
-			jr.Hops++
+			c.hops++
 		}
 	}
 	s.emit(observe.KindSend, n, m)
@@ -669,25 +689,38 @@ func (s *Sim) runLoop(i int32) {
 	if l.landing {
 		// The blocking send that just ended puts its message into the receiver's inbox.
 		l.landing = false
-		sending := &l.acts[l.actPos-1].Msg
+		sending := &s.flight[i]
 		if r, ok := s.idx.get(sending.To); ok {
 			rl := &s.loops[r]
-			rl.inbox = append(rl.inbox, *sending)
+			// Written in place when there is room: append copies the message to the stack
+			// first.
+			if k := len(rl.inbox); k < cap(rl.inbox) {
+				rl.inbox = rl.inbox[:k+1]
+				rl.inbox[k] = *sending
+			} else {
+				rl.inbox = append(rl.inbox, *sending)
+			}
 			s.wake(r)
 		} else {
 			s.emit(observe.KindDrop, n, sending)
 		}
 	}
 	for s.stopped == "" {
-		if int(l.actPos) < len(l.acts) {
-			a := &l.acts[l.actPos]
+		a := s.direct
+		if a != nil {
+			s.direct = nil
+		} else if int(l.actPos) < len(l.acts) {
+			a = &l.acts[l.actPos]
 			l.actPos++
+		}
+		if a != nil {
 			switch a.Kind {
 			case protocol.Send:
 				if !s.countSend(n, &a.Msg) {
 					return
 				}
-				units := s.sampler.drawUnits(s.delays)
+				s.flight[i] = a.Msg
+				units := s.sampler.drawUnits(s.delays, s.delaySrc)
 				l.landing = true
 				s.q.push(s.now+units*s.cfg.Unit, evWake, i)
 				return
@@ -711,10 +744,14 @@ func (s *Sim) runLoop(i int32) {
 			}
 		case phInbox:
 			if int(l.inboxPos) < len(l.inbox) {
-				m := l.inbox[l.inboxPos]
+				// The message goes straight into the run's one message input, whose other
+				// fields stay zero: an Input built on the stack cost every delivery a copy
+				// of the message and the zeroing of 160 bytes.
+				in := &s.msgIn
+				in.Kind, in.Hold, in.Msg = protocol.InputMessage, true, l.inbox[l.inboxPos]
 				l.inboxPos++
-				s.emit(observe.KindDeliver, n, &m)
-				if !s.took(i, &protocol.Input{Kind: protocol.InputMessage, Msg: m, Hold: true}) {
+				s.emit(observe.KindDeliver, n, &in.Msg)
+				if !s.took(i, in) {
 					return
 				}
 				break
@@ -759,6 +796,7 @@ func (s *Sim) carveLoops() {
 	// What an earlier run left there is garbage that nothing reads: a loop's lists start
 	// empty.
 	s.acts, s.inboxes = grown(s.acts, room*len(s.nodes)), grown(s.inboxes, room*len(s.nodes))
+	s.flight = grown(s.flight, len(s.nodes))
 	acts, inbox := s.acts, s.inboxes
 	for k := range s.nodes {
 		if l := s.nodes[k].loop; l != nil && cap(l.acts) == 0 && cap(l.inbox) == 0 {
@@ -780,13 +818,26 @@ func (s *Sim) took(i int32, in *protocol.Input) bool {
 	s.keyStepped(i)
 	// Most steps yield no action (a join request joins the queue), and a copy of actions,
 	// which hold pointers, costs a call and its checks even when there is nothing to copy.
-	if len(rd.Actions) > 0 {
+	// A step mostly yields one action, the send of a join request on, which the loop carries
+	// out at once: it is read where the step left it (direct), not copied to the pending
+	// list first, a write of two cache lines of a list seldom in the cache. The loop's list
+	// is empty when it feeds an input; a step that fails leaves its action there, pending.
+	switch {
+	case len(rd.Actions) == 1 && rd.Err == nil && len(l.acts) == 0:
+		s.direct = &rd.Actions[0]
+	case len(rd.Actions) > 0:
 		l.acts = append(l.acts, rd.Actions...)
 	}
 	// Serve changes nothing when it serves nothing (protocol.Node).
 	l.unserved = in.Kind == protocol.InputServe && !rd.Served && rd.Err == nil
 	// The original program crashed after the step: what it did before is observed.
-	s.observe(i, &rd.State)
+	// observe's common case, a step that changes no more than the queue, is taken here when
+	// there is no trace to write, without a call.
+	if n := &s.nodes[i]; s.tracer == nil && sameFlags(&rd.State, &n.st) {
+		n.st.Queue = rd.State.Queue
+	} else {
+		s.observe(i, &rd.State)
+	}
 	if rd.Err != nil {
 		s.fail(i, rd.Err)
 		return false

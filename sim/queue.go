@@ -273,6 +273,29 @@ func (q *queue) peek() *item {
 	return &q.items[0]
 }
 
+// popBefore pops the earliest item if it is earlier than limit, finding it once where a peek
+// and then a pop found it twice; the queue must not be empty.
+func (q *queue) popBefore(limit int64) (item, bool) {
+	if q.nslot > 0 {
+		sl := q.firstSlot()
+		if it := sl.items[sl.head]; len(q.items) == 0 || it.before(&q.items[0]) {
+			if it.at >= limit {
+				return item{}, false
+			}
+			if sl.head++; sl.head == len(sl.items) {
+				sl.items, sl.head = sl.items[:0], 0
+			}
+			q.nslot--
+			q.baseU, q.baseAt = sl.u, it.at // nothing pending is earlier
+			return it, true
+		}
+	}
+	if q.items[0].at >= limit {
+		return item{}, false
+	}
+	return q.popHeap(), true
+}
+
 func (q *queue) pop() item {
 	if q.nslot > 0 {
 		sl := q.firstSlot()
@@ -285,6 +308,11 @@ func (q *queue) pop() item {
 			return it
 		}
 	}
+	return q.popHeap()
+}
+
+// popHeap pops the heap's top.
+func (q *queue) popHeap() item {
 	top := q.items[0]
 	if q.unit > 0 && top.at >= 0 {
 		q.baseU = top.at / q.unit

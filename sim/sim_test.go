@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"math"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"strings"
@@ -245,14 +247,31 @@ func TestDrawUnitsIsDrawRoundedUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := newSampler(d, ms)
-			r1, r2 := newStream(7, streamDelay), newStream(7, streamDelay)
+			src := rand.NewPCG(SplitMix64(7^streamDelay), SplitMix64(7+streamDelay))
+			r1, r2 := newStream(7, streamDelay), rand.New(src)
 			for k := range 5000 {
 				want := (s.draw(r1) + ms - 1) / ms
-				if got := s.drawUnits(r2); got != want {
+				if got := s.drawUnits(r2, src); got != want {
 					t.Fatalf("draw %d: drawUnits = %d, want %d", k, got, want)
 				}
 			}
 		})
+	}
+}
+
+// int64N draws what rand.Rand's Int64N draws from the same stream, bound by bound: powers of
+// two, bounds whose rejection threshold is large, and the delays' usual few steps.
+func TestInt64NMatchesRand(t *testing.T) {
+	bounds := []int64{1, 2, 3, 7, 10, 64, 1000, 1 << 40, 1<<62 + 1, 3 << 61, math.MaxInt64}
+	for _, n := range bounds {
+		src := rand.NewPCG(11, uint64(n))
+		want, got := rand.New(rand.NewPCG(11, uint64(n))), rand.New(src)
+		for k := range 20_000 {
+			w, g := want.Int64N(n), int64N(got, src, n)
+			if g != w {
+				t.Fatalf("n=%d draw %d: int64N = %d, Int64N = %d", n, k, g, w)
+			}
+		}
 	}
 }
 

@@ -15,13 +15,16 @@ import (
 
 // Flags are the parameters' flags, in registry order.
 func Flags() []cli.Flag {
-	var flags []cli.Flag
+	flags := make([]cli.Flag, 0, len(params.All))
+	// One default run for every flag's default: each command builds its flags when the
+	// program starts, and a default run built per parameter was most of that.
+	def := params.Default()
 	for i := range params.All {
 		p := &params.All[i]
 		if p.Flag == "-" {
 			continue
 		}
-		d := p.Default()
+		d := p.Get(&def)
 		switch p.Kind {
 		case params.KindString:
 			flags = append(flags, &cli.StringFlag{Name: p.Flag, Value: d.Str, Usage: p.Doc})
