@@ -36,7 +36,6 @@ func TestPruneIgnoredAgrees(t *testing.T) {
 	}{
 		{"1+1, timers and loss", retry(one, 5), nil, nil, true, false},
 		{"2+1, every contact, timers and loss", func() Config { c := retry([]protocol.ID{0, 4}, 2); c.AllContacts = true; return c }(), nil, nil, true, true},
-		{"1+1, renumbered", func() Config { c := retry(one, 5); c.RenumberCounters = true; return c }(), nil, nil, true, false},
 		{"no timers, no loss, 2+2", Config{Protocol: "predlock-retry", Bits: 3, Members: []protocol.ID{0, 4}, Joiners: []protocol.ID{2, 6},
 			Search: SearchDFS}, nil, nil, false, false},
 		{"owner deaf to success_join", withWrap(retry(one, 5), deafTo(protocol.SuccessJoin)), []string{"no_end"}, nil, true, true},
