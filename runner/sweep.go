@@ -116,7 +116,8 @@ type Progress interface {
 
 // Sweep runs the spec's runs that Dir does not hold yet and commits them to Dir. Cancelling
 // ctx stops it cleanly: runs in flight are discarded and every part already written is
-// committed, so a later Sweep with Resume continues where this one stopped.
+// committed, so a later Sweep with Resume continues where this one stopped. While it runs,
+// the collector runs at TuneGC's pace unless GOGC is set or the process set a slower one.
 func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	started := time.Now()
 	level := spec.Trace
@@ -174,7 +175,9 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		}
 	}
 	if sum.Skipped < sum.Runs {
+		restore := paceGC()
 		err = w.run(ctx, shard, done, workers)
+		restore()
 	}
 	if err == nil && sum.Complete() && m.Finished == "" {
 		m.Finished = time.Now().UTC().Format(time.RFC3339)
