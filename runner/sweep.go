@@ -116,7 +116,8 @@ type Progress interface {
 
 // Sweep runs the spec's runs that Dir does not hold yet and commits them to Dir. Cancelling
 // ctx stops it cleanly: runs in flight are discarded and every part already written is
-// committed, so a later Sweep with Resume continues where this one stopped.
+// committed, so a later Sweep with Resume continues where this one stopped. While it runs,
+// the collector runs at TuneGC's pace unless GOGC is set or the process set a slower one.
 func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 	started := time.Now()
 	level := spec.Trace
@@ -174,7 +175,9 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		}
 	}
 	if sum.Skipped < sum.Runs {
+		restore := paceGC()
 		err = w.run(ctx, shard, done, workers)
+		restore()
 	}
 	if err == nil && sum.Complete() && m.Finished == "" {
 		m.Finished = time.Now().UTC().Format(time.RFC3339)
@@ -433,6 +436,12 @@ type writer struct {
 	colsOf int32
 	// committing is the part being completed in the background, if any.
 	committing *commitJob
+	// encodeHere makes commit encode the part's last rows before it hands the part over,
+	// leaving the goroutine that completes it the footer, the syncing and the manifest:
+	// with a worker on every core, that goroutine waited for a core, a time slice of the
+	// scheduler or more, and a sweep of tiny runs ended waiting for the encoding of a part
+	// handed over a fifth of the sweep before.
+	encodeHere bool
 
 	simNanos atomic.Int64
 	cpuClock func() int64
@@ -525,6 +534,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	// Room for every result in flight, pieces included, so that their storage is reused.
 	w.maxFree = window + workers + flightRows/pieceRows
 	w.colsOf = -1
+	w.encodeHere = workers >= runtime.GOMAXPROCS(0)
 	wake := context.AfterFunc(ctx, func() {
 		w.mu.Lock()
 		w.cond.Broadcast()
@@ -943,7 +953,8 @@ type commitJob struct {
 
 // commit hands the current part to a goroutine that completes its files and then records
 // them in the manifest, so that the encoding of the part's last row groups and the syncing of
-// its files hold up no simulation; with fewer workers than cores, they take a free core. A
+// its files hold up no simulation; with fewer workers than cores, they take a free core, and
+// with a worker on every core, the caller encodes first (see encodeHere). A
 // crash between the two leaves files the manifest does not list, which a resume deletes.
 // Parts are completed one at a time and in order: commit first waits for the previous one,
 // and after a failure the parts that follow are discarded.
@@ -954,6 +965,14 @@ func (w *writer) commit() {
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
 	job := &commitJob{done: make(chan struct{})}
 	w.committing = job
+	if prevErr == nil && w.encodeHere {
+		prevErr = f.flush()
+		if prevErr != nil {
+			w.mu.Lock()
+			w.failLocked(prevErr)
+			w.mu.Unlock()
+		}
+	}
 	if prevErr != nil {
 		f.abort()
 		job.err = prevErr
@@ -985,6 +1004,27 @@ type partFiles struct {
 	joins  *trace.JoinWriter
 	ops    *trace.OpWriter
 	events *trace.EventWriter
+}
+
+// flush encodes what the part's files hold, leaving their footers and syncing to Close.
+func (f partFiles) flush() error {
+	if err := f.runs.Flush(); err != nil {
+		return err
+	}
+	if f.joins != nil {
+		if err := f.joins.Flush(); err != nil {
+			return err
+		}
+	}
+	if f.ops != nil {
+		if err := f.ops.Flush(); err != nil {
+			return err
+		}
+	}
+	if f.events != nil {
+		return f.events.Flush()
+	}
+	return nil
 }
 
 // complete closes a part's files and then records them in the manifest.

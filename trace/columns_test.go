@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -93,6 +94,79 @@ func TestParallelEncodeSameFile(t *testing.T) {
 		if got[i] != events[i] {
 			t.Fatalf("event %d: got %+v, want %+v", i, got[i], events[i])
 		}
+	}
+}
+
+// Flush before Close makes the same file as Close alone; rows written after Flush start a
+// row group of their own; values of an unfinished row make Flush fail.
+func TestFlush(t *testing.T) {
+	events := genEvents(5000, 3)
+	for i := range events {
+		events[i].Seq = int64(i)
+	}
+	whole := writeEvents(t, t.TempDir(), events, ClockVirtual, Options{})
+	flushed := filepath.Join(t.TempDir(), "events.parquet")
+	ew, err := CreateEvents(flushed, ClockVirtual, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvents(events[:3000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(flushed)
+	partial := writeEvents(t, t.TempDir(), events[:3000], ClockVirtual, Options{})
+	c, _ := os.ReadFile(partial)
+	if !bytes.Equal(b, c) {
+		t.Errorf("Flush then Close: %d bytes, Close alone %d", len(b), len(c))
+	}
+
+	split := filepath.Join(t.TempDir(), "events.parquet")
+	if ew, err = CreateEvents(split, ClockVirtual, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvents(events[:3000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvents(events[3000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := r.NumRowGroups()
+	r.Close()
+	if groups != 2 {
+		t.Errorf("rows after Flush: %d row groups, want 2", groups)
+	}
+	if got := readAllEvents(t, split); !slices.Equal(got, events) {
+		t.Errorf("read back %d events, wrote %d, or they differ", len(got), len(events))
+	}
+	if d, _ := os.ReadFile(split); bytes.Equal(d, a) {
+		t.Error("a file of two row groups is the same as one of one")
+	}
+
+	w, err := Create(filepath.Join(t.TempDir(), "e.parquet"), EventSchema, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.Int64(evRunID, 1)
+	if err := w.Flush(); err == nil {
+		t.Error("no error for Flush after a partial row")
 	}
 }
 

@@ -50,6 +50,14 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	var deltas [deltaBlock]uint64
 	for i := 1; i < len(v); i += deltaBlock {
 		n := min(deltaBlock, len(v)-i)
+		if d, ok := sameDelta(v[i-1 : i+n]); ok {
+			// Every delta is the least one, so every miniblock has width 0: most blocks of a
+			// runs table, whose parameter columns are constant over a grid point's runs.
+			lo, hi = min(lo, v[i], v[i+n-1]), max(hi, v[i], v[i+n-1])
+			dst = binary.AppendUvarint(dst, zigzag(d))
+			dst = append(dst, 0, 0, 0, 0)
+			continue
+		}
 		minD := int64(math.MaxInt64)
 		for j := range n {
 			x := v[i+j]
@@ -78,6 +86,20 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 		}
 	}
 	return dst, lo, hi
+}
+
+// sameDelta reports whether each value of v after the first is the one before it plus d,
+// v[1]-v[0], without wrapping around: then the values run from v[1] to the last one in
+// order. v holds two values or more.
+func sameDelta(v []int64) (d int64, ok bool) {
+	d = v[1] - v[0]
+	for j := 1; j < len(v); j++ {
+		x, p := v[j], v[j-1]
+		if x-p != d || (d > 0) != (x > p) || (d < 0) != (x < p) {
+			return d, false
+		}
+	}
+	return d, true
 }
 
 // appendPacked appends the 32 values of mini bit-packed at width w, least

@@ -1,9 +1,11 @@
 package trace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -396,6 +398,89 @@ func TestPackers(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// appendDeltaRef is appendDelta without its path for blocks of equal deltas: every block
+// packed miniblock by miniblock.
+func appendDeltaRef(dst []byte, v []int64) (_ []byte, lo, hi int64) {
+	dst = binary.AppendUvarint(dst, deltaBlock)
+	dst = binary.AppendUvarint(dst, deltaMinis)
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	var first int64
+	if len(v) > 0 {
+		first = v[0]
+	}
+	lo, hi = first, first
+	dst = binary.AppendUvarint(dst, zigzag(first))
+	var deltas [deltaBlock]uint64
+	for i := 1; i < len(v); i += deltaBlock {
+		n := min(deltaBlock, len(v)-i)
+		minD := int64(math.MaxInt64)
+		for j := range n {
+			x := v[i+j]
+			d := x - v[i+j-1]
+			deltas[j] = uint64(d)
+			minD = min(minD, d)
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		for j := n; j < deltaBlock; j++ {
+			deltas[j] = uint64(minD)
+		}
+		dst = binary.AppendUvarint(dst, zigzag(minD))
+		widths := len(dst)
+		dst = append(dst, 0, 0, 0, 0)
+		for m := 0; m*deltaMiniSize < n; m++ {
+			mini := (*[deltaMiniSize]uint64)(deltas[m*deltaMiniSize:])
+			var or uint64
+			for k := range mini {
+				mini[k] -= uint64(minD)
+				or |= mini[k]
+			}
+			w := bits.Len64(or)
+			dst[widths+m] = byte(w)
+			dst = appendPacked(dst, mini, w)
+		}
+	}
+	return dst, lo, hi
+}
+
+// Blocks of equal deltas (constants, counters, steps that wrap around or nearly do) encode
+// as every block is encoded, with the same least and greatest values.
+func TestAppendDeltaSameDeltas(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := map[string][]int64{"empty": nil, "one": {7}, "two": {7, 7}}
+	for _, n := range []int{2, 127, 128, 129, 130, 257, 1000, 4096} {
+		constant, counter, down, wrapUp, wrapDown, nearTop, mixed := make([]int64, n), make([]int64, n), make([]int64, n),
+			make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i := range n {
+			constant[i] = -5
+			counter[i] = int64(i) + 1000
+			down[i] = 50 - 3*int64(i)
+			wrapUp[i] = math.MaxInt64 - 100 + int64(i)*7     // wraps around within a block
+			wrapDown[i] = math.MinInt64 + 300 - int64(i)*9   // wraps around the other way
+			nearTop[i] = math.MaxInt64 - int64(n) + int64(i) // reaches MaxInt64 and stops
+			switch {
+			case i%300 < 150:
+				mixed[i] = int64(i / 300)
+			case i%300 < 200:
+				mixed[i] = int64(i)
+			default:
+				mixed[i] = rng.Int64N(1000)
+			}
+		}
+		for name, v := range map[string][]int64{"constant": constant, "counter": counter, "down": down,
+			"wrapUp": wrapUp, "wrapDown": wrapDown, "nearTop": nearTop, "mixed": mixed} {
+			cases[fmt.Sprintf("%s/%d", name, n)] = v
+		}
+	}
+	cases["extremes"] = []int64{math.MinInt64, math.MaxInt64, math.MinInt64, math.MaxInt64}
+	for name, v := range cases {
+		got, lo, hi := appendDelta(nil, v)
+		want, wlo, whi := appendDeltaRef(nil, v)
+		if !bytes.Equal(got, want) || lo != wlo || hi != whi {
+			t.Errorf("%s: %d bytes, range [%d, %d]; want %d bytes, [%d, %d]", name, len(got), lo, hi, len(want), wlo, whi)
 		}
 	}
 }

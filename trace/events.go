@@ -265,6 +265,9 @@ func (ew *EventWriter) WriteColumns(c *EventColumns) error {
 	return nil
 }
 
+// Flush encodes the rows written so far; see Writer.Flush.
+func (ew *EventWriter) Flush() error { return ew.w.Flush() }
+
 // Close completes the file; see Writer.Close.
 func (ew *EventWriter) Close() error { return ew.w.Close() }
 

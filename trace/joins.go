@@ -100,6 +100,9 @@ func (jw *JoinWriter) WriteJoins(js []Join) error {
 	return nil
 }
 
+// Flush encodes the rows written so far; see Writer.Flush.
+func (jw *JoinWriter) Flush() error { return jw.w.Flush() }
+
 // Close completes the file; see Writer.Close.
 func (jw *JoinWriter) Close() error { return jw.w.Close() }
 

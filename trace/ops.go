@@ -104,6 +104,9 @@ func (ow *OpWriter) WriteOps(ops []Op) error {
 	return nil
 }
 
+// Flush encodes the rows written so far; see Writer.Flush.
+func (ow *OpWriter) Flush() error { return ow.w.Flush() }
+
 // Close completes the file; see Writer.Close.
 func (ow *OpWriter) Close() error { return ow.w.Close() }
 

@@ -733,7 +733,7 @@ func (w *Writer) flush() (err error) {
 			err = w.err
 		}
 	}()
-	if workers := min(runtime.GOMAXPROCS(0), len(w.cols)); parallelEncode && workers > 1 && w.rows >= minParallelRows {
+	if workers := min(runtime.GOMAXPROCS(0), len(w.cols)); parallelEncode && workers > 1 && w.rows*len(w.cols) >= minParallelValues {
 		if err := w.writeParallel(workers); err != nil {
 			return err
 		}
@@ -757,9 +757,12 @@ func (w *Writer) flush() (err error) {
 // it off to compare files.
 var parallelEncode = true
 
-// minParallelRows is the smallest row group whose columns are encoded in
-// parallel: below it, starting goroutines costs more than it saves.
-const minParallelRows = 1 << 12
+// minParallelValues is the fewest values (rows × columns) of a row group whose
+// columns are encoded in parallel: below it, starting goroutines costs more than
+// it saves. Counting values rather than rows lets a wide table's short last row
+// group, such as a sweep's last runs part of two thousand rows of 126 columns
+// (two milliseconds of encoding that the sweep waits for), use every core.
+const minParallelValues = 1 << 16
 
 // writeParallel writes the staged rows as one row group whose columns are
 // encoded and compressed by several goroutines, each column into its own
@@ -984,6 +987,17 @@ func (c *colBuf) undict() {
 		c.ends = append(c.ends, len(c.data))
 	}
 	c.dict, c.dictVals, c.idx = nil, nil, nil
+}
+
+// Flush writes the rows given since the last row group as a row group of their own, so
+// that the encoding is done by the caller's goroutine: Close, called with no row after
+// Flush, then only writes the footer and syncs the file, and the file is the same as
+// without Flush. Rows given after Flush start another row group.
+func (w *Writer) Flush() error {
+	if err := w.ready(); err != nil {
+		return err
+	}
+	return w.flush()
 }
 
 // Close writes the remaining rows and the footer, syncs the file to disk and
