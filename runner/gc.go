@@ -13,11 +13,7 @@ const sweepGCPercent = 400
 
 // TuneGC sets the collector for a process that mostly runs simulations, unless GOGC says
 // otherwise.
-func TuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(sweepGCPercent)
-	}
-}
+func TuneGC() { paceGC() }
 
 // paceGC sets the collector's pace to sweepGCPercent for a sweep, unless GOGC says
 // otherwise or the process already collects less often, and returns what restores the
