@@ -73,13 +73,15 @@ const (
 	SearchDFS = "dfs"
 )
 
-// Step is one transition: a newcomer starting its join, a message delivered or lost, or a
-// timer firing.
+// Step is one transition: a newcomer starting its join, a message delivered or lost, every
+// message in flight lost, or a timer firing.
 type Step struct {
 	Start protocol.ID // the newcomer that starts, or None
 	Msg   protocol.Message
-	Drop  bool        // with Msg: the message is lost instead
-	Timer *timerEntry // a timer fires
+	Drop  bool // with Msg: the message is lost instead
+	// LoseAll loses every message in flight at once (Lossy): see moves.
+	LoseAll bool
+	Timer   *timerEntry // a timer fires
 }
 
 // timerEntry is a pending protocol timer of one node.
@@ -91,6 +93,9 @@ type timerEntry struct {
 func (s Step) String() string {
 	if s.Start != protocol.None {
 		return fmt.Sprintf("start %v", s.Start)
+	}
+	if s.LoseAll {
+		return "lose every message in flight"
 	}
 	if s.Timer != nil {
 		return fmt.Sprintf("timer %d (tag %d) fires at %v", s.Timer.t.Kind, s.Timer.t.Tag, s.Timer.node)
@@ -400,9 +405,8 @@ func (e *explorer) moves(s *state, buf []Step) []Step {
 		if i > 0 && m == s.flight[i-1] {
 			continue // delivering either copy leads to the same state
 		}
-		// Under loss a message may also stay undelivered for ever: that needs no step of
-		// its own, since the states seen by the nodes are the same either way, and every
-		// state is judged as if what is in flight were lost.
+		// Under loss a message may also stay undelivered for ever, which needs no step of
+		// its own: the nodes see the same either way.
 		buf = append(buf, Step{Start: protocol.None, Msg: m})
 	}
 	for i := range s.timers {
@@ -411,6 +415,15 @@ func (e *explorer) moves(s *state, buf []Step) []Step {
 		}
 		te := s.timers[i]
 		buf = append(buf, Step{Start: protocol.None, Timer: &te})
+	}
+	if e.cfg.Lossy && len(s.flight) > 0 {
+		// Losing everything at once is the one loss that needs a step: a state with more in
+		// flight has every future of one with less (a message may stay undelivered for
+		// ever), so the state with nothing in flight has the fewest futures, and it is the
+		// one where an end must still be reachable, and where a node left waiting shows.
+		// Losing some messages and delivering others later leads to node states that keeping
+		// all of them and losing everything later leads to as well.
+		buf = append(buf, Step{Start: protocol.None, LoseAll: true})
 	}
 	return buf
 }
@@ -436,6 +449,9 @@ func (e *explorer) apply(s *state, step Step) (*state, int, error) {
 		err = t.nodes[target].Fire(step.Timer.t, out)
 	case step.Drop:
 		t.flight = removeOne(s.flight, step.Msg)
+		target = -1
+	case step.LoseAll:
+		t.flight = nil
 		target = -1
 	case step.Start != protocol.None:
 		target = e.index(step.Start)
@@ -1104,7 +1120,7 @@ func (r *Report) Format(cfg *Config) string {
 // fires timers or loses messages have no script (ok is false).
 func (f *Finding) Script(cfg *Config) (specs []sim.Spec, steps []sim.ScriptStep, ok bool) {
 	for _, s := range f.Path {
-		if s.Timer != nil || s.Drop {
+		if s.Timer != nil || s.Drop || s.LoseAll {
 			return nil, nil, false
 		}
 	}
