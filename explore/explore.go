@@ -54,6 +54,13 @@ type Config struct {
 	// with it and one without it have the same futures. The search checks the "for ever" on
 	// every node transition it makes and reports a broken_ignore finding if it fails.
 	PruneIgnored bool
+	// Subsume (with Lossy, depth-first) does not explore a state whose in-flight messages are
+	// all in flight in a state already explored with the same nodes and timers (its core):
+	// under loss every future of the first is one of the second (coverSet), so the same
+	// violations and final rings are found. The end check changes with it: for every core
+	// met, a search of its own (witness) looks for an end from the core with nothing in
+	// flight, which is exact (see checkCore).
+	Subsume bool
 
 	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
 	// machine, to show that the search still finds what the breakage causes.
@@ -142,8 +149,16 @@ type Report struct {
 	// node transitions on which the permanence of Ignores was checked.
 	Pruned          int
 	NodeTransitions int
-	Findings        []Finding // the shortest per kind, in order of discovery
-	Elapsed         time.Duration
+	// With Subsume: Covered counts the states reached but not explored, their in-flight
+	// messages being in flight in an explored state with the same nodes and timers; Cores
+	// the distinct cores, each checked for a reachable end by a witness search, of
+	// WitnessStates states in all (WitnessProven shown to reach one).
+	Covered       int
+	Cores         int
+	WitnessStates int
+	WitnessProven int
+	Findings      []Finding // the shortest per kind, in order of discovery
+	Elapsed       time.Duration
 }
 
 // Validate names the first unusable field.
@@ -151,6 +166,9 @@ func (c *Config) Validate() error {
 	variant, err := protocol.Lookup(c.Protocol)
 	if err != nil {
 		return err
+	}
+	if c.Subsume && (!c.Lossy || c.Search != SearchDFS || c.RenumberCounters) {
+		return errors.New("subsuming states needs --lossy (a covered state's extra messages are lost) and --search dfs, and does not combine with --renumber-counters (whose numbers depend on what is in flight)")
 	}
 	if c.PruneIgnored && !variant.Ignores {
 		return fmt.Errorf("pruning ignored messages: protocol %s names no message it ignores for good, so nothing would be pruned (predlock-retry does)", c.Protocol)
@@ -290,6 +308,11 @@ type explorer struct {
 	// prune: see Config.PruneIgnored and forget.
 	prune  bool
 	pruned []pruneLog // by node index
+	// cover: see Config.Subsume; coreLen is where the flight starts in the last key; proven
+	// holds the states a witness search found an end from.
+	cover   *coverSet
+	coreLen int
+	proven  *fpTable
 }
 
 // pruneLog holds, for one node, every message forgotten because the node ignores it, and
@@ -331,6 +354,9 @@ func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[1
 		}
 	}
 	e.measure = cfg.measure
+	if cfg.Subsume {
+		e.cover, e.proven = newCoverSet(), newFPTable()
+	}
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
 		init.hashes = append(init.hashes, fingerprint(n.AppendKey(nil)))
@@ -358,13 +384,15 @@ func (e *explorer) report(kind, detail string, nodes []protocol.Node, path []Ste
 }
 
 // assess decides whether s is judged as an end, before its moves are generated: every join
-// has ended, or (timers and loss) every newcomer has started and no timer is left to
-// retransmit what is in flight, which may all be lost. expand says whether its successors
-// are still explored: deliveries of what is in flight may go on.
+// has ended, or (under loss) every newcomer has started and no timer is left to retransmit
+// what is in flight, which may all be lost. expand says whether its successors are still
+// explored: deliveries of what is in flight may go on. Under loss the judging depends on the
+// nodes and timers only, not on what is in flight: a state with nothing left to do is one of
+// those, and Subsume relies on it.
 func (e *explorer) assess(s *state) (judge, expand bool) {
 	done := ended(s, e.firstJoiner, e.cfg.Lossy, e.cfg.Timers)
 	allStarted := int(s.started) == 1<<(len(s.nodes)-e.firstJoiner)-1
-	if done || (e.cfg.Lossy && e.cfg.Timers && allStarted && len(s.timers) == 0) {
+	if done || (e.cfg.Lossy && allStarted && len(s.timers) == 0) {
 		return true, len(s.flight) > 0 || len(s.timers) > 0
 	}
 	return false, true
@@ -545,6 +573,7 @@ func (e *explorer) key(s *state) []byte {
 			b = binary.LittleEndian.AppendUint64(b, x)
 		}
 	}
+	e.coreLen = len(b)
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
@@ -753,7 +782,13 @@ func (e *explorer) dfs() {
 		return true
 	}
 	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
-	if !push(e.init, canon(fingerprint(e.key(e.init))), Step{}) {
+	initFP := canon(fingerprint(e.key(e.init)))
+	if e.cover != nil {
+		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.init.flight); newCore && cfg.Timers {
+			e.checkCore(e.init, nil)
+		}
+	}
+	if !push(e.init, initFP, Step{}) {
 		return
 	}
 	for len(stack) > 0 {
@@ -768,7 +803,18 @@ func (e *explorer) dfs() {
 				continue
 			}
 			fp := canon(fingerprint(e.key(t)))
-			if marks, ok := e.visited.get(fp); ok {
+			marks, seen := e.visited.get(fp)
+			if !seen && e.cover != nil {
+				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), t.flight)
+				if covered {
+					rep.Covered++ // its futures are among those of a state explored with more in flight
+					continue
+				}
+				if newCore && cfg.Timers {
+					e.checkCore(t, path(&step))
+				}
+			}
+			if seen {
 				switch {
 				case marks&markDone == 0:
 					f.low = min(f.low, comp[onComp[fp]].index)
@@ -799,8 +845,9 @@ func (e *explorer) dfs() {
 				r = r || m.reach
 			}
 			marks := uint64(markDone)
-			if r || !cfg.Timers {
-				// Without timers nothing repeats, and the check is not made.
+			if r || !cfg.Timers || e.cover != nil {
+				// Without timers nothing repeats, and the check is not made; with Subsume
+				// witness searches make it.
 				marks |= markReach
 			} else {
 				n := len(comp) - f.pos
@@ -1069,6 +1116,9 @@ func (r *Report) Format(cfg *Config) string {
 	if cfg.PruneIgnored {
 		scope += ", ignored messages forgotten"
 	}
+	if cfg.Subsume {
+		scope += ", covered states subsumed"
+	}
 	fmt.Fprintf(&b, "protocol %s, members %v, joiners %v, %d-bit ring, %s (%d assignment(s))\n",
 		cfg.Protocol, cfg.Members, cfg.Joiners, cfg.Bits, scope, r.Assignments)
 	complete := "complete"
@@ -1084,6 +1134,13 @@ func (r *Report) Format(cfg *Config) string {
 	fmt.Fprintf(&b, "visited set: %d 62-bit fingerprints, probability that two states shared one at most %.1e\n", r.Stored, r.CollisionBound)
 	if cfg.PruneIgnored {
 		fmt.Fprintf(&b, "forgotten as ignored: %d messages; ignoring checked permanent on %d distinct node transitions\n", r.Pruned, r.NodeTransitions)
+	}
+	if cfg.Subsume {
+		fmt.Fprintf(&b, "subsumed: %d states reached but not explored, whose in-flight messages an explored state with the same nodes and timers has in flight\n", r.Covered)
+		if cfg.Timers {
+			fmt.Fprintf(&b, "end check: %d cores, each searched for an end after losing everything in flight; the searches took %d states (%d shown to reach an end)\n",
+				r.Cores, r.WitnessStates, r.WitnessProven)
+		}
 	}
 	if len(r.Findings) == 0 {
 		fmt.Fprintf(&b, "no violation and no bad final state found\n")

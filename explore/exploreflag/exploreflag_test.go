@@ -41,6 +41,9 @@ func TestConfig(t *testing.T) {
 		{[]string{"--protocol", "predlock-retry", "--prune-ignored"},
 			explore.Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
 				AllContacts: true, MaxStates: 5_000_000, Search: explore.SearchBFS, PruneIgnored: true}},
+		{[]string{"--protocol", "predlock-retry", "--lossy", "--search", "dfs", "--subsume"},
+			explore.Config{Protocol: "predlock-retry", Bits: 6, Members: []protocol.ID{1, 49, 50}, Joiners: []protocol.ID{2, 3},
+				AllContacts: true, MaxStates: 5_000_000, Lossy: true, Search: explore.SearchDFS, Subsume: true}},
 	} {
 		if got, err := config(tc.args...); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: got %+v, %v; want %+v", tc.args, got, err, tc.want)
@@ -59,6 +62,9 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--protocol", "nope"}, "nope"},
 		{[]string{"--search", "random"}, "search order"},
 		{[]string{"--protocol", "repair", "--prune-ignored"}, "pruning ignored messages: protocol repair names no message"},
+		{[]string{"--protocol", "predlock-retry", "--subsume", "--search", "dfs"}, "subsuming states needs --lossy"},
+		{[]string{"--protocol", "predlock-retry", "--subsume", "--lossy"}, "and --search dfs"},
+		{[]string{"--protocol", "predlock-retry", "--subsume", "--lossy", "--search", "dfs", "--renumber-counters"}, "does not combine with --renumber-counters"},
 	} {
 		if _, err := config(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)

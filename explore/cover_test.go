@@ -1,0 +1,128 @@
+package explore
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/dhtexp/dhtexp/protocol"
+)
+
+// Subsuming covered states keeps every finding: the subsuming search reports the same kinds,
+// the same distinct final rings and violations exactly where the full search does, on scopes
+// with bugs planted (a lock a lost message leaves held, owners deaf to an answer, a machine
+// that lies about what it ignores) and without, in fewer states.
+func TestSubsumeAgrees(t *testing.T) {
+	retry := func(members []protocol.ID, joiners ...protocol.ID) Config {
+		return Config{Protocol: "predlock-retry", Bits: 3, Members: members, Joiners: joiners,
+			Timers: true, Lossy: true, Retries: 1, Search: SearchDFS}
+	}
+	withWrap := func(c Config, w func(protocol.Node) protocol.Node) Config { c.wrap = w; return c }
+	pruned := func(c Config) Config { c.PruneIgnored = true; return c }
+	one := []protocol.ID{0}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string
+		long bool
+	}{
+		{"1+1", retry(one, 5), nil, false},
+		{"1+1, ignored messages forgotten", pruned(retry(one, 3)), nil, false},
+		{"2+1, every contact, ignored messages forgotten", func() Config {
+			c := pruned(retry([]protocol.ID{0, 4}, 2))
+			c.AllContacts = true
+			return c
+		}(), nil, true},
+		{"predlock, loss without timers", Config{Protocol: "predlock", Bits: 3, Members: []protocol.ID{0, 4}, Joiners: []protocol.ID{2, 6},
+			Lossy: true, Search: SearchDFS}, []string{"deadlock", "not_joined"}, false},
+		{"predlock, timers and loss", Config{Protocol: "predlock", Bits: 3, Members: one, Joiners: []protocol.ID{3, 5},
+			Timers: true, Lossy: true, Search: SearchDFS}, []string{"deadlock", "not_joined"}, false},
+		{"an owner that never retransmits", withWrap(retry(one, 5), newForgetful), []string{"no_end"}, false},
+		{"owner deaf to success_join", withWrap(pruned(retry(one, 5)), deafTo(protocol.SuccessJoin)), []string{"no_end"}, false},
+		{"newcomer deaf to aborted", withWrap(retry(one, 5), deafTo(protocol.Aborted)), []string{"no_end"}, false},
+		{"a node that lies about what it ignores", withWrap(pruned(retry(one, 5)), func(n protocol.Node) protocol.Node { return liar{n} }),
+			[]string{"broken_ignore"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.long && testing.Short() {
+				t.Skip("some seconds")
+			}
+			var reps [2]*Report
+			for i, subsume := range []bool{false, true} {
+				cfg := tc.cfg
+				cfg.Subsume = subsume
+				r, err := Run(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("subsume %v: %s", subsume, r.Format(&cfg))
+				if !r.Complete {
+					t.Fatalf("subsume %v did not finish", subsume)
+				}
+				if got := kinds(r); !slices.Equal(got, tc.want) {
+					t.Errorf("subsume %v finds %v, want %v", subsume, got, tc.want)
+				}
+				reps[i] = r
+			}
+			full, sub := reps[0], reps[1]
+			if full.DistinctFinal != sub.DistinctFinal || (full.Violations > 0) != (sub.Violations > 0) ||
+				(full.NoEnd > 0) != (sub.NoEnd > 0) {
+				t.Errorf("the searches judge differently:\nfull     %+v\nsubsumed %+v", *full, *sub)
+			}
+			if sub.States >= full.States || sub.Covered == 0 {
+				t.Errorf("subsuming search visits %d states (%d covered), the full one %d", sub.States, sub.Covered, full.States)
+			}
+			if tc.cfg.Timers && sub.Cores == 0 {
+				t.Errorf("no core checked for an end: %+v", *sub)
+			}
+		})
+	}
+}
+
+func TestSubset(t *testing.T) {
+	for _, tc := range []struct {
+		a, b []uint16
+		want bool
+	}{
+		{nil, nil, true},
+		{nil, []uint16{1}, true},
+		{[]uint16{1}, nil, false},
+		{[]uint16{1, 3}, []uint16{1, 2, 3}, true},
+		{[]uint16{1, 4}, []uint16{1, 2, 3}, false},
+		{[]uint16{0, 3}, []uint16{1, 2, 3}, false},
+		{[]uint16{2}, []uint16{1, 2, 3}, true},
+	} {
+		if got := subset(tc.a, tc.b); got != tc.want {
+			t.Errorf("subset(%v, %v) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// A flight with two copies of a message is not contained in one with a single copy, and
+// recording a flight drops the recorded flights it contains.
+func TestCoverSetCopies(t *testing.T) {
+	m := protocol.Message{Type: protocol.Poll, From: 5, To: 0, Joiner: 5}
+	n := protocol.Message{Type: protocol.Queued, From: 0, To: 5, Joiner: 5}
+	c := newCoverSet()
+	steps := []struct {
+		flight           []protocol.Message
+		covered, newCore bool
+	}{
+		{[]protocol.Message{m}, false, true},
+		{[]protocol.Message{m}, true, false},
+		{nil, true, false},
+		{[]protocol.Message{m, m}, false, false},
+		{[]protocol.Message{m}, true, false},
+		{[]protocol.Message{m, n}, false, false},
+		{[]protocol.Message{n}, true, false},
+	}
+	for i, s := range steps {
+		sortFlight(s.flight)
+		covered, newCore := c.covered(1, s.flight)
+		if covered != s.covered || newCore != s.newCore {
+			t.Errorf("step %d %v: covered %v, new core %v; want %v, %v", i, s.flight, covered, newCore, s.covered, s.newCore)
+		}
+	}
+	if got := len(c.cores[1]); got != 1+2+1+2 { // {m, m} and {m, n}; {m} was dropped
+		t.Errorf("core holds %v", c.cores[1])
+	}
+}
