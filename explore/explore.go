@@ -746,8 +746,12 @@ func (e *explorer) dfs() {
 		e.expanded++
 		rep.States++
 		if cfg.Progress != nil && rep.States%progressEvery == 0 {
-			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations, path %d, %s\n",
-				rep.States, rep.Transitions, rep.Terminal, rep.Violations, len(stack), time.Since(e.begin).Round(time.Second))
+			var covered string
+			if e.cover != nil {
+				covered = fmt.Sprintf(", %d covered, %d cores", rep.Covered, rep.Cores)
+			}
+			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations%s, path %d, %s\n",
+				rep.States, rep.Transitions, rep.Terminal, rep.Violations, covered, len(stack), time.Since(e.begin).Round(time.Second))
 		}
 		if cfg.MaxStates > 0 && e.expanded > cfg.MaxStates {
 			rep.Complete = false
