@@ -1091,10 +1091,15 @@ func removeOne(f []protocol.Message, m protocol.Message) []protocol.Message {
 	return out
 }
 
+// ringKey names a final ring by its pointers: each node's left, ID and right, in node order.
 func ringKey(states []protocol.State) [16]byte {
 	h := fnv.New128a()
+	var b [24]byte
 	for _, st := range states {
-		fmt.Fprintf(h, "%v<%v>%v;", st.Left, st.ID, st.Right)
+		binary.LittleEndian.PutUint64(b[0:], uint64(st.Left))
+		binary.LittleEndian.PutUint64(b[8:], uint64(st.ID))
+		binary.LittleEndian.PutUint64(b[16:], uint64(st.Right))
+		h.Write(b[:])
 	}
 	var k [16]byte
 	copy(k[:], h.Sum(nil))
