@@ -759,7 +759,12 @@ func (e *explorer) dfs() {
 		}
 		pos := len(comp)
 		comp = append(comp, member{fp: fp, index: counter})
-		onComp[fp] = pos
+		if e.cover == nil {
+			// With Subsume the end check is made per core, and every state is a component
+			// of its own here: the map, the largest part of a search's memory when one
+			// component holds most states, stays empty.
+			onComp[fp] = pos
+		}
 		e.visited.put(fp, 0)
 		e.stored++
 		stack = append(stack, frame{s: s, step: step, pos: pos, low: counter})
@@ -821,7 +826,9 @@ func (e *explorer) dfs() {
 			if seen {
 				switch {
 				case marks&markDone == 0:
-					f.low = min(f.low, comp[onComp[fp]].index)
+					if e.cover == nil {
+						f.low = min(f.low, comp[onComp[fp]].index)
+					}
 				case marks&markReach != 0:
 					comp[f.pos].reach = true
 				}
