@@ -23,6 +23,8 @@ import (
 // column chunk statistics; arrow-go still writes the page headers and the
 // column chunk metadata.
 
+//go:generate go run gen_pack.go
+
 // Layout of DELTA_BINARY_PACKED blocks, as arrow-go and parquet-mr write them.
 const (
 	deltaBlock     = 128
@@ -49,38 +51,25 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	dst = binary.AppendUvarint(dst, zigzag(first))
 	var deltas [deltaBlock]uint64
 	for i := 1; i < len(v); i += deltaBlock {
-		n := min(deltaBlock, len(v)-i)
-		if d, ok := sameDelta(v[i-1 : i+n]); ok {
+		blk := v[i-1 : min(i+deltaBlock, len(v))]
+		n := len(blk) - 1
+		var minD, maxD int64
+		minD, maxD, lo, hi = blockDeltas(&deltas, blk, lo, hi)
+		dst = binary.AppendUvarint(dst, zigzag(minD))
+		if minD == maxD {
 			// Every delta is the least one, so every miniblock has width 0: most blocks of a
 			// runs table, whose parameter columns are constant over a grid point's runs.
-			lo, hi = min(lo, v[i], v[i+n-1]), max(hi, v[i], v[i+n-1])
-			dst = binary.AppendUvarint(dst, zigzag(d))
 			dst = append(dst, 0, 0, 0, 0)
 			continue
-		}
-		minD := int64(math.MaxInt64)
-		for j := range n {
-			x := v[i+j]
-			// Wraps around on overflow, as the format wants.
-			d := x - v[i+j-1]
-			deltas[j] = uint64(d)
-			minD = min(minD, d)
-			lo, hi = min(lo, x), max(hi, x)
 		}
 		for j := n; j < deltaBlock; j++ {
 			deltas[j] = uint64(minD) // pads to 0 below
 		}
-		dst = binary.AppendUvarint(dst, zigzag(minD))
 		widths := len(dst)
 		dst = append(dst, 0, 0, 0, 0) // unused miniblocks keep width 0
 		for m := 0; m*deltaMiniSize < n; m++ {
-			mini := (*[deltaMiniSize]uint64)(deltas[m*deltaMiniSize:])
-			var or uint64
-			for k := range mini {
-				mini[k] -= uint64(minD)
-				or |= mini[k]
-			}
-			w := bits.Len64(or)
+			mini := (*[deltaMiniSize]uint64)(deltas[m*deltaMiniSize : (m+1)*deltaMiniSize])
+			w := bits.Len64(subtract(mini, uint64(minD)))
 			dst[widths+m] = byte(w)
 			dst = appendPacked(dst, mini, w)
 		}
@@ -88,18 +77,38 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	return dst, lo, hi
 }
 
-// sameDelta reports whether each value of v after the first is the one before it plus d,
-// v[1]-v[0], without wrapping around: then the values run from v[1] to the last one in
-// order. v holds two values or more.
-func sameDelta(v []int64) (d int64, ok bool) {
-	d = v[1] - v[0]
-	for j := 1; j < len(v); j++ {
-		x, p := v[j], v[j-1]
-		if x-p != d || (d > 0) != (x > p) || (d < 0) != (x < p) {
-			return d, false
-		}
+// blockDeltas stores in deltas the differences between the consecutive values of blk
+// (two to deltaBlock+1 of them) and returns their least and greatest, and lo and hi
+// widened to the values of blk: a pass for each cost more than the packing. It is a
+// function of its own so that its few variables stay in registers.
+//
+//go:noinline
+func blockDeltas(deltas *[deltaBlock]uint64, blk []int64, lo, hi int64) (minD, maxD, _, _ int64) {
+	ds := deltas[:len(blk)-1]
+	prev := blk[0]
+	minD, maxD = math.MaxInt64, math.MinInt64
+	for j, x := range blk[1:] {
+		// Wraps around on overflow, as the format wants.
+		d := x - prev
+		prev = x
+		ds[j] = uint64(d)
+		minD, maxD = min(minD, d), max(maxD, d)
+		lo, hi = min(lo, x), max(hi, x)
 	}
-	return d, true
+	return minD, maxD, lo, hi
+}
+
+// subtract subtracts m from every value of mini and returns the bitwise or of the results.
+//
+//go:noinline
+func subtract(mini *[deltaMiniSize]uint64, m uint64) uint64 {
+	var or uint64
+	for k := range mini {
+		u := mini[k] - m
+		mini[k] = u
+		or |= u
+	}
+	return or
 }
 
 // appendPacked appends the 32 values of mini bit-packed at width w, least
@@ -110,25 +119,7 @@ func appendPacked(dst []byte, mini *[deltaMiniSize]uint64, w int) []byte {
 	}
 	at := len(dst)
 	dst = slices.Grow(dst, 4*w)[:at+4*w]
-	out := dst[at:]
-	var acc uint64
-	nbits, o := 0, 0
-	for _, u := range mini {
-		acc |= u << nbits
-		nbits += w
-		if nbits >= 64 {
-			binary.LittleEndian.PutUint64(out[o:], acc)
-			o += 8
-			nbits -= 64
-			acc = 0
-			if nbits > 0 {
-				acc = u >> (w - nbits)
-			}
-		}
-	}
-	if nbits > 0 { // 32*w bits leave 0 or 32 bits over
-		binary.LittleEndian.PutUint32(out[o:], uint32(acc))
-	}
+	packers[w](dst[at:], mini)
 	return dst
 }
 
