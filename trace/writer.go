@@ -107,6 +107,7 @@ type colBuf struct {
 	overflow  bool  // dictionary outgrew its bounds; switch to plain staging
 	last      int32 // index of the value most recently looked up
 	idx       []int32
+	codeIdx   *[256]int32 // by code, 1 + the code's index in the row group's dictionary, -1 for null; 0 unknown
 
 	i64  []int64
 	f64  []float64
@@ -683,6 +684,60 @@ func (w *Writer) optStrings(col int, v []string) {
 	c.n += len(v)
 }
 
+// codes appends values given as codes to String column col, name giving each
+// code's string, "" meaning null. A code's dictionary index is looked up once per
+// row group.
+func codes[T ~uint8](w *Writer, col int, v []T, name func(T) string) {
+	c := &w.cols[col]
+	if c.dict == nil {
+		// The dictionary outgrew its bounds in an earlier row group.
+		for _, k := range v {
+			if s := name(k); s != "" || !c.nullable {
+				c.addString(s)
+				if c.nullable {
+					c.def = append(c.def, 1)
+				}
+			} else {
+				c.def = append(c.def, 0)
+				c.n++
+			}
+		}
+		return
+	}
+	if c.codeIdx == nil {
+		c.codeIdx = new([256]int32)
+	}
+	n0 := len(c.idx)
+	c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+	idx := c.idx[n0:]
+	var def []int16
+	if c.nullable {
+		d0 := len(c.def)
+		c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+		def = c.def[d0:]
+	}
+	for i, k := range v {
+		x := c.codeIdx[k]
+		if x == 0 {
+			// 1 + the index; -1 for null.
+			x = -1
+			if s := name(k); s != "" || !c.nullable {
+				x = c.dictIndex(s) + 1
+			}
+			c.codeIdx[k] = x
+		}
+		if def != nil {
+			d := int16(1)
+			if x < 0 {
+				d, x = 0, 1 // the index is a placeholder; the validity bitmap hides it
+			}
+			def[i] = d
+		}
+		idx[i] = x - 1
+	}
+	c.n += len(v)
+}
+
 // rollback drops everything given since the last complete row. It is the
 // error path, so it recounts rather than have every row keep marks.
 func (w *Writer) rollback() {
@@ -949,6 +1004,9 @@ func (c *colBuf) reset() {
 		clear(c.dict)
 		clear(c.dictVals)
 		c.dictVals, c.dictBytes = c.dictVals[:0], 0
+		if c.codeIdx != nil {
+			clear(c.codeIdx[:])
+		}
 	}
 }
 
