@@ -129,12 +129,108 @@ const minRLE = 16
 
 // appendLevels appends definition levels (0 or 1) in the RLE/bit-packed
 // hybrid encoding of bit width 1, preceded by its length in 4 bytes as data
-// page v1 wants.
+// page v1 wants. The levels are the same bytes as appendHybrid(dst, def, 1)
+// gives; they are first packed into a bitmap, where runs and groups of 8 are
+// found a word at a time: appendHybrid compared the values one by one, which
+// cost as much as the delta encoding of the column.
 func appendLevels(dst []byte, def []int16) []byte {
 	lenAt := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst = appendHybrid(dst, def, 1)
+	if len(def) <= deltaPageLimit {
+		var bm [deltaPageLimit/64 + 2]uint64
+		dst = appendLevelBits(dst, levelBitmap(&bm, def), len(def))
+	} else {
+		dst = appendHybrid(dst, def, 1)
+	}
 	binary.LittleEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
+	return dst
+}
+
+// levelBitmap packs def (0 or 1, up to deltaPageLimit of them) into bm, least
+// significant bit first, and returns the words used and two more; bits past
+// len(def) are 0, as bm must be on entry.
+func levelBitmap(bm *[deltaPageLimit/64 + 2]uint64, def []int16) []uint64 {
+	words := (len(def) + 63) / 64
+	for q := range len(def) / 64 {
+		d := (*[64]int16)(def[q*64 : q*64+64])
+		var x uint64
+		for k := 0; k < 64; k += 4 {
+			// Four levels, one a lane of 16 bits; the product gathers lane j's bit at
+			// bit 48+j, and its other terms fall below bit 48 or past bit 63.
+			u := uint64(uint16(d[k])) | uint64(uint16(d[k+1]))<<16 | uint64(uint16(d[k+2]))<<32 | uint64(uint16(d[k+3]))<<48
+			x |= ((u & 0x0001_0001_0001_0001) * (1<<48 | 1<<33 | 1<<18 | 1<<3) >> 48) << k
+		}
+		bm[q] = x
+	}
+	if r := len(def) % 64; r > 0 {
+		var x uint64
+		for k, l := range def[len(def)-r:] {
+			x |= uint64(l&1) << k
+		}
+		bm[len(def)/64] = x
+	}
+	return bm[:words+2]
+}
+
+// bitsAt returns the 64 bits of bm from bit i on; bm holds a word past i's.
+func bitsAt(bm []uint64, i int) uint64 {
+	q, s := i>>6, uint(i&63)
+	return bm[q]>>s | bm[q+1]<<(63-s)<<1
+}
+
+// appendLevelBits is appendHybrid at width 1 for the n levels packed in bm
+// (with two words past the last one used, 0).
+func appendLevelBits(dst []byte, bm []uint64, n int) []byte {
+	// longRun reports whether the minRLE levels from i on are equal, which
+	// appendHybrid writes as a run.
+	longRun := func(i int) bool {
+		if i+minRLE > n {
+			return false
+		}
+		g := uint16(bitsAt(bm, i))
+		return g == 0 || g == 0xFFFF
+	}
+	for pos := 0; pos < n; {
+		if longRun(pos) {
+			val := bm[pos>>6] >> uint(pos&63) & 1
+			// The run ends at the first level from pos+minRLE on that differs.
+			end := pos + minRLE
+			for end < n {
+				x := bitsAt(bm, end)
+				if val == 1 {
+					x = ^x
+				}
+				if x != 0 {
+					end += bits.TrailingZeros64(x)
+					break
+				}
+				end += 64
+			}
+			end = min(end, n)
+			dst = binary.AppendUvarint(dst, uint64(end-pos)<<1)
+			dst = append(dst, byte(val))
+			pos = end
+			continue
+		}
+		// Groups of 8 levels up to where a long run starts.
+		start := pos
+		for pos < n {
+			pos += 8
+			if longRun(pos) {
+				break
+			}
+		}
+		groups := (min(pos, n) - start + 7) / 8
+		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		at := len(dst)
+		dst = slices.Grow(dst, groups+8)[:at+groups]
+		out := dst[at : at+groups+8]
+		for g := 0; g < groups; g += 8 {
+			// Levels past n are 0 in bm, as the format wants the last group padded.
+			binary.LittleEndian.PutUint64(out[g:], bitsAt(bm, start+8*g))
+		}
+		pos = min(pos, n)
+	}
 	return dst
 }
 
