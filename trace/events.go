@@ -19,15 +19,17 @@ var EventSchema = Schema{
 		{Name: "time_ns", Type: Int64, Encoding: Delta, Doc: "ns since run start (clock=virtual) or Unix ns (clock=wall)"},
 		{Name: "kind", Type: String, Doc: "send, deliver, drop, timer, state, violation, fault, join_start, join_end"},
 		{Name: "msg_type", Type: String, Nullable: true, Doc: "protocol message type; null when the event concerns no message"},
-		{Name: "node", Type: Int64, Encoding: Delta, Doc: "node the event happened at"},
-		// zstd shrinks the delta-encoded ids of the message columns by less than a tenth
-		// (they jump between random node ids), for about a twentieth of the CPU time of a
-		// sweep that keeps every event.
+		// The id columns are stored without compression. zstd shrinks the delta-encoded
+		// ids of the message columns by less than a tenth (they jump between random node
+		// ids), and those of node, left and right by a quarter (a seventh of an events
+		// file), for about a twentieth of the CPU time of a sweep that keeps every event
+		// each.
+		{Name: "node", Type: Int64, Encoding: Delta, Uncompressed: true, Doc: "node the event happened at"},
 		{Name: "from", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "sender of the message"},
 		{Name: "to", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "addressee of the message"},
 		{Name: "joiner", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node whose join the event belongs to"},
-		{Name: "left", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's left neighbour after the event"},
-		{Name: "right", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's right neighbour after the event"},
+		{Name: "left", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node's left neighbour after the event"},
+		{Name: "right", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node's right neighbour after the event"},
 		// Dictionary encoded although free text: almost every detail is one of a few
 		// node states, which plain encoding stored and compressed over and over (two
 		// thirds of the uncompressed bytes of an events file). The writer falls back to
