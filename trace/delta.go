@@ -276,6 +276,12 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 			pos = min(pos, n)
 			continue
 		}
+		if w <= 8 {
+			// A group of 8 values of up to 8 bits fits a word: w bytes of it are the group.
+			dst = appendGroups(dst, v[start:min(start+groups*8, n)], groups, w)
+			pos = min(pos, n)
+			continue
+		}
 		var acc uint64
 		nb := 0
 		for i := start; i < start+groups*8; i++ {
@@ -290,6 +296,32 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 			}
 		}
 		pos = min(pos, n)
+	}
+	return dst
+}
+
+// appendGroups appends the groups*w bytes of values v (up to 8*groups of them,
+// each below 1<<w) bit-packed at width w, 2 to 8, least significant bit first,
+// the missing values of the last group 0.
+func appendGroups[T int16 | int32](dst []byte, v []T, groups, w int) []byte {
+	at := len(dst)
+	dst = slices.Grow(dst, groups*w+8)[:at+groups*w]
+	out := dst[at : at+groups*w+8]
+	s := uint(w)
+	o := 0
+	for g := 0; g*8+8 <= len(v); g++ {
+		b := v[g*8 : g*8+8 : g*8+8]
+		acc := uint64(uint32(b[0])) | uint64(uint32(b[1]))<<s | uint64(uint32(b[2]))<<(2*s) | uint64(uint32(b[3]))<<(3*s) |
+			uint64(uint32(b[4]))<<(4*s) | uint64(uint32(b[5]))<<(5*s) | uint64(uint32(b[6]))<<(6*s) | uint64(uint32(b[7]))<<(7*s)
+		binary.LittleEndian.PutUint64(out[o:], acc)
+		o += w
+	}
+	if r := len(v) % 8; r > 0 {
+		var acc uint64
+		for i, x := range v[len(v)-r:] {
+			acc |= uint64(uint32(x)) << (uint(i) * s)
+		}
+		binary.LittleEndian.PutUint64(out[o:], acc)
 	}
 	return dst
 }

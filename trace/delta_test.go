@@ -372,7 +372,7 @@ func TestPackers(t *testing.T) {
 			}
 		}
 	}
-	for _, w := range []int{1, 2, 3, 8, 13} {
+	for _, w := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13} {
 		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 40, 1000} {
 			for _, runny := range []bool{false, true} {
 				v := make([]int32, n)
@@ -576,6 +576,35 @@ func BenchmarkAppendLevels(b *testing.B) {
 				dst = appendLevels(dst[:0], bc.def)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(bc.def)), "ns/value")
+		})
+	}
+}
+
+// BenchmarkAppendHybrid encodes a page of dictionary indices of width 4 (the kinds of
+// events): random ones, and runs of 1 to 40 equal ones. Metric: ns/value.
+func BenchmarkAppendHybrid(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random, runs := make([]int32, deltaPageLimit), make([]int32, deltaPageLimit)
+	for i := 0; i < len(runs); {
+		x := int32(rng.IntN(9))
+		for r := 1 + rng.IntN(40); r > 0 && i < len(runs); r-- {
+			runs[i] = x
+			i++
+		}
+	}
+	for i := range random {
+		random[i] = int32(rng.IntN(9))
+	}
+	for _, bc := range []struct {
+		name string
+		v    []int32
+	}{{"random", random}, {"runs", runs}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var dst []byte
+			for range b.N {
+				dst = appendHybrid(dst[:0], bc.v, 4)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(bc.v)), "ns/value")
 		})
 	}
 }
