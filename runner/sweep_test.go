@@ -630,9 +630,9 @@ func TestEventBufDoesNotAllocate(t *testing.T) {
 	if cols.Len() != n {
 		t.Errorf("%d events", cols.Len())
 	}
-	if cols.RunID[0] != 9 || cols.Kind[0] != "deliver" || cols.MsgType[0] != "connect" || cols.Left[0] != -1 ||
-		cols.Right[0] != 7 || cols.From[0] != 2 || cols.Detail[0] != "x" {
-		t.Errorf("converted event: %+v", cols)
+	if got := cols.Event(0); got.RunID != 9 || got.Kind != "deliver" || got.MsgType != "connect" || got.Left != -1 ||
+		got.Right != 7 || got.From != 2 || got.Detail != "x" {
+		t.Errorf("converted event: %+v", got)
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // genEvents produces n events of a plausible simulated run: nodes with ids
@@ -216,37 +219,86 @@ func BenchmarkEventWriter(b *testing.B) {
 }
 
 // BenchmarkEventColumns is BenchmarkEventWriter through WriteColumns, handed
-// 4096 events at a time, as the sweep runner does it.
+// 4096 events at a time, as the sweep runner does it: with strings (Append), and
+// as a driver's events (AppendObserved), whose kinds and message types stay codes.
 func BenchmarkEventColumns(b *testing.B) {
 	all := benchData(false)
-	var src EventColumns
+	var strs, coded EventColumns
 	for i := range all {
-		src.Append(&all[i])
+		strs.Append(&all[i])
+		e := observedEvent(b, &all[i])
+		coded.AppendObserved(all[i].RunID, &e)
 	}
-	const piece = 4096
-	dir := b.TempDir()
-	m := startWriteBench(b)
-	for i := 0; i < b.N; i++ {
-		path := filepath.Join(dir, "events.parquet")
-		ew, err := CreateEvents(path, ClockVirtual, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for lo := 0; lo < len(all); lo += piece {
-			hi := min(lo+piece, len(all))
-			c := EventColumns{RunID: src.RunID[lo:hi], Seq: src.Seq[lo:hi], TimeNs: src.TimeNs[lo:hi], Node: src.Node[lo:hi],
-				Kind: src.Kind[lo:hi], MsgType: src.MsgType[lo:hi], From: src.From[lo:hi], To: src.To[lo:hi],
-				Joiner: src.Joiner[lo:hi], Left: src.Left[lo:hi], Right: src.Right[lo:hi], Detail: src.Detail[lo:hi]}
-			if err := ew.WriteColumns(&c); err != nil {
-				b.Fatal(err)
+	for _, bc := range []struct {
+		name string
+		src  *EventColumns
+	}{{"strings", &strs}, {"observed", &coded}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const piece = 4096
+			dir := b.TempDir()
+			m := startWriteBench(b)
+			for i := 0; i < b.N; i++ {
+				path := filepath.Join(dir, "events.parquet")
+				ew, err := CreateEvents(path, ClockVirtual, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for lo := 0; lo < len(all); lo += piece {
+					c := bc.src.slice(lo, min(lo+piece, len(all)))
+					if err := ew.WriteColumns(&c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := ew.Close(); err != nil {
+					b.Fatal(err)
+				}
+				m.file(b, path, len(all))
 			}
-		}
-		if err := ew.Close(); err != nil {
-			b.Fatal(err)
-		}
-		m.file(b, path, len(all))
+			m.report(b)
+		})
 	}
-	m.report(b)
+}
+
+// slice returns events lo to hi of c, sharing its storage.
+func (c *EventColumns) slice(lo, hi int) EventColumns {
+	s := EventColumns{RunID: c.RunID[lo:hi], Seq: c.Seq[lo:hi], TimeNs: c.TimeNs[lo:hi], Node: c.Node[lo:hi],
+		From: c.From[lo:hi], To: c.To[lo:hi], Joiner: c.Joiner[lo:hi], Left: c.Left[lo:hi], Right: c.Right[lo:hi],
+		Detail: c.Detail[lo:hi]}
+	if c.coded() {
+		s.kinds, s.msgTypes = c.kinds[lo:hi], c.msgTypes[lo:hi]
+	} else {
+		s.Kind, s.MsgType = c.Kind[lo:hi], c.MsgType[lo:hi]
+	}
+	return s
+}
+
+// observedEvent is the driver's event that EventOf turns into e.
+func observedEvent(tb testing.TB, e *Event) observe.Event {
+	o := observe.Event{Seq: e.Seq, Time: e.TimeNs, Node: protocol.ID(e.Node), From: idOf(e.From), To: idOf(e.To),
+		Joiner: idOf(e.Joiner), Left: idOf(e.Left), Right: idOf(e.Right), Detail: e.Detail}
+	for k := observe.EventKind(1); k.String() != "unknown"; k++ {
+		if k.String() == e.Kind {
+			o.Kind = k
+		}
+	}
+	if e.MsgType != "" {
+		t, err := protocol.ParseMsgType(e.MsgType)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		o.MsgType = t
+	}
+	if got := EventOf(e.RunID, &o); got != *e {
+		tb.Fatalf("event %+v converts back to %+v", *e, got)
+	}
+	return o
+}
+
+func idOf(v int64) protocol.ID {
+	if v == -1 {
+		return protocol.None
+	}
+	return protocol.ID(v)
 }
 
 // writeBench measures a benchmark whose ops each write one file of rows.

@@ -23,6 +23,8 @@ import (
 // column chunk statistics; arrow-go still writes the page headers and the
 // column chunk metadata.
 
+//go:generate go run gen_pack.go
+
 // Layout of DELTA_BINARY_PACKED blocks, as arrow-go and parquet-mr write them.
 const (
 	deltaBlock     = 128
@@ -49,38 +51,25 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	dst = binary.AppendUvarint(dst, zigzag(first))
 	var deltas [deltaBlock]uint64
 	for i := 1; i < len(v); i += deltaBlock {
-		n := min(deltaBlock, len(v)-i)
-		if d, ok := sameDelta(v[i-1 : i+n]); ok {
+		blk := v[i-1 : min(i+deltaBlock, len(v))]
+		n := len(blk) - 1
+		var minD, maxD int64
+		minD, maxD, lo, hi = blockDeltas(&deltas, blk, lo, hi)
+		dst = binary.AppendUvarint(dst, zigzag(minD))
+		if minD == maxD {
 			// Every delta is the least one, so every miniblock has width 0: most blocks of a
 			// runs table, whose parameter columns are constant over a grid point's runs.
-			lo, hi = min(lo, v[i], v[i+n-1]), max(hi, v[i], v[i+n-1])
-			dst = binary.AppendUvarint(dst, zigzag(d))
 			dst = append(dst, 0, 0, 0, 0)
 			continue
-		}
-		minD := int64(math.MaxInt64)
-		for j := range n {
-			x := v[i+j]
-			// Wraps around on overflow, as the format wants.
-			d := x - v[i+j-1]
-			deltas[j] = uint64(d)
-			minD = min(minD, d)
-			lo, hi = min(lo, x), max(hi, x)
 		}
 		for j := n; j < deltaBlock; j++ {
 			deltas[j] = uint64(minD) // pads to 0 below
 		}
-		dst = binary.AppendUvarint(dst, zigzag(minD))
 		widths := len(dst)
 		dst = append(dst, 0, 0, 0, 0) // unused miniblocks keep width 0
 		for m := 0; m*deltaMiniSize < n; m++ {
-			mini := (*[deltaMiniSize]uint64)(deltas[m*deltaMiniSize:])
-			var or uint64
-			for k := range mini {
-				mini[k] -= uint64(minD)
-				or |= mini[k]
-			}
-			w := bits.Len64(or)
+			mini := (*[deltaMiniSize]uint64)(deltas[m*deltaMiniSize : (m+1)*deltaMiniSize])
+			w := bits.Len64(subtract(mini, uint64(minD)))
 			dst[widths+m] = byte(w)
 			dst = appendPacked(dst, mini, w)
 		}
@@ -88,18 +77,38 @@ func appendDelta(dst []byte, v []int64) (_ []byte, lo, hi int64) {
 	return dst, lo, hi
 }
 
-// sameDelta reports whether each value of v after the first is the one before it plus d,
-// v[1]-v[0], without wrapping around: then the values run from v[1] to the last one in
-// order. v holds two values or more.
-func sameDelta(v []int64) (d int64, ok bool) {
-	d = v[1] - v[0]
-	for j := 1; j < len(v); j++ {
-		x, p := v[j], v[j-1]
-		if x-p != d || (d > 0) != (x > p) || (d < 0) != (x < p) {
-			return d, false
-		}
+// blockDeltas stores in deltas the differences between the consecutive values of blk
+// (two to deltaBlock+1 of them) and returns their least and greatest, and lo and hi
+// widened to the values of blk: a pass for each cost more than the packing. It is a
+// function of its own so that its few variables stay in registers.
+//
+//go:noinline
+func blockDeltas(deltas *[deltaBlock]uint64, blk []int64, lo, hi int64) (minD, maxD, _, _ int64) {
+	ds := deltas[:len(blk)-1]
+	prev := blk[0]
+	minD, maxD = math.MaxInt64, math.MinInt64
+	for j, x := range blk[1:] {
+		// Wraps around on overflow, as the format wants.
+		d := x - prev
+		prev = x
+		ds[j] = uint64(d)
+		minD, maxD = min(minD, d), max(maxD, d)
+		lo, hi = min(lo, x), max(hi, x)
 	}
-	return d, true
+	return minD, maxD, lo, hi
+}
+
+// subtract subtracts m from every value of mini and returns the bitwise or of the results.
+//
+//go:noinline
+func subtract(mini *[deltaMiniSize]uint64, m uint64) uint64 {
+	var or uint64
+	for k := range mini {
+		u := mini[k] - m
+		mini[k] = u
+		or |= u
+	}
+	return or
 }
 
 // appendPacked appends the 32 values of mini bit-packed at width w, least
@@ -110,25 +119,7 @@ func appendPacked(dst []byte, mini *[deltaMiniSize]uint64, w int) []byte {
 	}
 	at := len(dst)
 	dst = slices.Grow(dst, 4*w)[:at+4*w]
-	out := dst[at:]
-	var acc uint64
-	nbits, o := 0, 0
-	for _, u := range mini {
-		acc |= u << nbits
-		nbits += w
-		if nbits >= 64 {
-			binary.LittleEndian.PutUint64(out[o:], acc)
-			o += 8
-			nbits -= 64
-			acc = 0
-			if nbits > 0 {
-				acc = u >> (w - nbits)
-			}
-		}
-	}
-	if nbits > 0 { // 32*w bits leave 0 or 32 bits over
-		binary.LittleEndian.PutUint32(out[o:], uint32(acc))
-	}
+	packers[w](dst[at:], mini)
 	return dst
 }
 
@@ -138,12 +129,108 @@ const minRLE = 16
 
 // appendLevels appends definition levels (0 or 1) in the RLE/bit-packed
 // hybrid encoding of bit width 1, preceded by its length in 4 bytes as data
-// page v1 wants.
+// page v1 wants. The levels are the same bytes as appendHybrid(dst, def, 1)
+// gives; they are first packed into a bitmap, where runs and groups of 8 are
+// found a word at a time: appendHybrid compared the values one by one, which
+// cost as much as the delta encoding of the column.
 func appendLevels(dst []byte, def []int16) []byte {
 	lenAt := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst = appendHybrid(dst, def, 1)
+	if len(def) <= deltaPageLimit {
+		var bm [deltaPageLimit/64 + 2]uint64
+		dst = appendLevelBits(dst, levelBitmap(&bm, def), len(def))
+	} else {
+		dst = appendHybrid(dst, def, 1)
+	}
 	binary.LittleEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
+	return dst
+}
+
+// levelBitmap packs def (0 or 1, up to deltaPageLimit of them) into bm, least
+// significant bit first, and returns the words used and two more; bits past
+// len(def) are 0, as bm must be on entry.
+func levelBitmap(bm *[deltaPageLimit/64 + 2]uint64, def []int16) []uint64 {
+	words := (len(def) + 63) / 64
+	for q := range len(def) / 64 {
+		d := (*[64]int16)(def[q*64 : q*64+64])
+		var x uint64
+		for k := 0; k < 64; k += 4 {
+			// Four levels, one a lane of 16 bits; the product gathers lane j's bit at
+			// bit 48+j, and its other terms fall below bit 48 or past bit 63.
+			u := uint64(uint16(d[k])) | uint64(uint16(d[k+1]))<<16 | uint64(uint16(d[k+2]))<<32 | uint64(uint16(d[k+3]))<<48
+			x |= ((u & 0x0001_0001_0001_0001) * (1<<48 | 1<<33 | 1<<18 | 1<<3) >> 48) << k
+		}
+		bm[q] = x
+	}
+	if r := len(def) % 64; r > 0 {
+		var x uint64
+		for k, l := range def[len(def)-r:] {
+			x |= uint64(l&1) << k
+		}
+		bm[len(def)/64] = x
+	}
+	return bm[:words+2]
+}
+
+// bitsAt returns the 64 bits of bm from bit i on; bm holds a word past i's.
+func bitsAt(bm []uint64, i int) uint64 {
+	q, s := i>>6, uint(i&63)
+	return bm[q]>>s | bm[q+1]<<(63-s)<<1
+}
+
+// appendLevelBits is appendHybrid at width 1 for the n levels packed in bm
+// (with two words past the last one used, 0).
+func appendLevelBits(dst []byte, bm []uint64, n int) []byte {
+	// longRun reports whether the minRLE levels from i on are equal, which
+	// appendHybrid writes as a run.
+	longRun := func(i int) bool {
+		if i+minRLE > n {
+			return false
+		}
+		g := uint16(bitsAt(bm, i))
+		return g == 0 || g == 0xFFFF
+	}
+	for pos := 0; pos < n; {
+		if longRun(pos) {
+			val := bm[pos>>6] >> uint(pos&63) & 1
+			// The run ends at the first level from pos+minRLE on that differs.
+			end := pos + minRLE
+			for end < n {
+				x := bitsAt(bm, end)
+				if val == 1 {
+					x = ^x
+				}
+				if x != 0 {
+					end += bits.TrailingZeros64(x)
+					break
+				}
+				end += 64
+			}
+			end = min(end, n)
+			dst = binary.AppendUvarint(dst, uint64(end-pos)<<1)
+			dst = append(dst, byte(val))
+			pos = end
+			continue
+		}
+		// Groups of 8 levels up to where a long run starts.
+		start := pos
+		for pos < n {
+			pos += 8
+			if longRun(pos) {
+				break
+			}
+		}
+		groups := (min(pos, n) - start + 7) / 8
+		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		at := len(dst)
+		dst = slices.Grow(dst, groups+8)[:at+groups]
+		out := dst[at : at+groups+8]
+		for g := 0; g < groups; g += 8 {
+			// Levels past n are 0 in bm, as the format wants the last group padded.
+			binary.LittleEndian.PutUint64(out[g:], bitsAt(bm, start+8*g))
+		}
+		pos = min(pos, n)
+	}
 	return dst
 }
 
@@ -189,6 +276,12 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 			pos = min(pos, n)
 			continue
 		}
+		if w <= 8 {
+			// A group of 8 values of up to 8 bits fits a word: w bytes of it are the group.
+			dst = appendGroups(dst, v[start:min(start+groups*8, n)], groups, w)
+			pos = min(pos, n)
+			continue
+		}
 		var acc uint64
 		nb := 0
 		for i := start; i < start+groups*8; i++ {
@@ -203,6 +296,32 @@ func appendHybrid[T int16 | int32](dst []byte, v []T, w int) []byte {
 			}
 		}
 		pos = min(pos, n)
+	}
+	return dst
+}
+
+// appendGroups appends the groups*w bytes of values v (up to 8*groups of them,
+// each below 1<<w) bit-packed at width w, 2 to 8, least significant bit first,
+// the missing values of the last group 0.
+func appendGroups[T int16 | int32](dst []byte, v []T, groups, w int) []byte {
+	at := len(dst)
+	dst = slices.Grow(dst, groups*w+8)[:at+groups*w]
+	out := dst[at : at+groups*w+8]
+	s := uint(w)
+	o := 0
+	for g := 0; g*8+8 <= len(v); g++ {
+		b := v[g*8 : g*8+8 : g*8+8]
+		acc := uint64(uint32(b[0])) | uint64(uint32(b[1]))<<s | uint64(uint32(b[2]))<<(2*s) | uint64(uint32(b[3]))<<(3*s) |
+			uint64(uint32(b[4]))<<(4*s) | uint64(uint32(b[5]))<<(5*s) | uint64(uint32(b[6]))<<(6*s) | uint64(uint32(b[7]))<<(7*s)
+		binary.LittleEndian.PutUint64(out[o:], acc)
+		o += w
+	}
+	if r := len(v) % 8; r > 0 {
+		var acc uint64
+		for i, x := range v[len(v)-r:] {
+			acc |= uint64(uint32(x)) << (uint(i) * s)
+		}
+		binary.LittleEndian.PutUint64(out[o:], acc)
 	}
 	return dst
 }

@@ -3,6 +3,9 @@ package trace
 import (
 	"fmt"
 	"slices"
+
+	"github.com/dhtexp/dhtexp/observe"
+	"github.com/dhtexp/dhtexp/protocol"
 )
 
 // EventSchema is the layout of events files: one row per event observed at a
@@ -16,15 +19,17 @@ var EventSchema = Schema{
 		{Name: "time_ns", Type: Int64, Encoding: Delta, Doc: "ns since run start (clock=virtual) or Unix ns (clock=wall)"},
 		{Name: "kind", Type: String, Doc: "send, deliver, drop, timer, state, violation, fault, join_start, join_end"},
 		{Name: "msg_type", Type: String, Nullable: true, Doc: "protocol message type; null when the event concerns no message"},
-		{Name: "node", Type: Int64, Encoding: Delta, Doc: "node the event happened at"},
-		// zstd shrinks the delta-encoded ids of the message columns by less than a tenth
-		// (they jump between random node ids), for about a twentieth of the CPU time of a
-		// sweep that keeps every event.
+		// The id columns are stored without compression. zstd shrinks the delta-encoded
+		// ids of the message columns by less than a tenth (they jump between random node
+		// ids), and those of node, left and right by a quarter (a seventh of an events
+		// file), for about a twentieth of the CPU time of a sweep that keeps every event
+		// each.
+		{Name: "node", Type: Int64, Encoding: Delta, Uncompressed: true, Doc: "node the event happened at"},
 		{Name: "from", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "sender of the message"},
 		{Name: "to", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "addressee of the message"},
 		{Name: "joiner", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node whose join the event belongs to"},
-		{Name: "left", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's left neighbour after the event"},
-		{Name: "right", Type: Int64, Nullable: true, Encoding: Delta, Doc: "node's right neighbour after the event"},
+		{Name: "left", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node's left neighbour after the event"},
+		{Name: "right", Type: Int64, Nullable: true, Encoding: Delta, Uncompressed: true, Doc: "node's right neighbour after the event"},
 		// Dictionary encoded although free text: almost every detail is one of a few
 		// node states, which plain encoding stored and compressed over and over (two
 		// thirds of the uncompressed bytes of an events file). The writer falls back to
@@ -180,15 +185,30 @@ func (ew *EventWriter) WriteEvents(es []Event) error {
 // for nulls. A producer that appends to it and hands it to WriteColumns
 // copies each value once, in bulk, where a slice of Event would be copied
 // row by row twice.
+//
+// The events that AppendObserved adds keep their kind and message type as the
+// driver's codes rather than in Kind and MsgType, which stay empty while c
+// holds only such events; Event(i) returns any row with its strings.
 type EventColumns struct {
 	RunID, Seq, TimeNs, Node      []int64
 	Kind, MsgType                 []string
 	From, To, Joiner, Left, Right []int64
 	Detail                        []string
+
+	// kinds and msgTypes hold every event's kind and message type (0 for none) when
+	// AppendObserved added them all: the writer turns a code into a dictionary index
+	// once per row group, where each string took a lookup, and codes of a byte leave
+	// the collector nothing to scan. Converting to strings and back cost a tenth of the
+	// CPU time of writing events.
+	kinds    []observe.EventKind
+	msgTypes []protocol.MsgType
 }
 
 // Len returns the number of events held.
 func (c *EventColumns) Len() int { return len(c.Seq) }
+
+// coded reports whether the kinds and message types are held as codes.
+func (c *EventColumns) coded() bool { return len(c.kinds) > 0 }
 
 // Reset empties c, keeping its storage.
 func (c *EventColumns) Reset() {
@@ -198,18 +218,42 @@ func (c *EventColumns) Reset() {
 	clear(c.Detail)
 	c.Kind, c.MsgType, c.Detail = c.Kind[:0], c.MsgType[:0], c.Detail[:0]
 	c.From, c.To, c.Joiner, c.Left, c.Right = c.From[:0], c.To[:0], c.Joiner[:0], c.Left[:0], c.Right[:0]
+	c.kinds, c.msgTypes = c.kinds[:0], c.msgTypes[:0]
 }
 
-// Grow makes room for n more events without further allocation.
+// Grow makes room for n more events without further allocation, for events
+// added by AppendObserved.
 func (c *EventColumns) Grow(n int) {
 	for _, col := range []*[]int64{&c.RunID, &c.Seq, &c.TimeNs, &c.Node, &c.From, &c.To, &c.Joiner, &c.Left, &c.Right} {
 		*col = slices.Grow(*col, n)
 	}
-	c.Kind, c.MsgType, c.Detail = slices.Grow(c.Kind, n), slices.Grow(c.MsgType, n), slices.Grow(c.Detail, n)
+	c.Detail = slices.Grow(c.Detail, n)
+	c.kinds, c.msgTypes = slices.Grow(c.kinds, n), slices.Grow(c.msgTypes, n)
+}
+
+// uncode moves the codes of kinds and message types into Kind and MsgType, for
+// an event added with its strings after events added by AppendObserved.
+func (c *EventColumns) uncode() {
+	for i, k := range c.kinds {
+		c.Kind = append(c.Kind, k.String())
+		c.MsgType = append(c.MsgType, msgTypeName(c.msgTypes[i]))
+	}
+	c.kinds, c.msgTypes = c.kinds[:0], c.msgTypes[:0]
+}
+
+// msgTypeName is the msg_type value of t, "" (null) for none.
+func msgTypeName(t protocol.MsgType) string {
+	if t == 0 {
+		return ""
+	}
+	return t.String()
 }
 
 // Append adds one event.
 func (c *EventColumns) Append(e *Event) {
+	if c.coded() {
+		c.uncode()
+	}
 	c.RunID = append(c.RunID, e.RunID)
 	c.Seq = append(c.Seq, e.Seq)
 	c.TimeNs = append(c.TimeNs, e.TimeNs)
@@ -224,11 +268,28 @@ func (c *EventColumns) Append(e *Event) {
 	c.Detail = append(c.Detail, e.Detail)
 }
 
+// Event returns event i.
+func (c *EventColumns) Event(i int) Event {
+	e := Event{RunID: c.RunID[i], Seq: c.Seq[i], TimeNs: c.TimeNs[i], Node: c.Node[i], From: c.From[i], To: c.To[i],
+		Joiner: c.Joiner[i], Left: c.Left[i], Right: c.Right[i], Detail: c.Detail[i]}
+	if c.coded() {
+		e.Kind, e.MsgType = c.kinds[i].String(), msgTypeName(c.msgTypes[i])
+	} else {
+		e.Kind, e.MsgType = c.Kind[i], c.MsgType[i]
+	}
+	return e
+}
+
 // WriteColumns appends every event of c in order, as WriteEvents would. On
 // error some of c's events may have been written.
 func (ew *EventWriter) WriteColumns(c *EventColumns) error {
 	n := c.Len()
-	if len(c.RunID) != n || len(c.TimeNs) != n || len(c.Node) != n || len(c.Kind) != n || len(c.MsgType) != n ||
+	coded := c.coded()
+	kinds, msgTypes := len(c.Kind), len(c.MsgType)
+	if coded {
+		kinds, msgTypes = len(c.kinds), len(c.msgTypes)
+	}
+	if len(c.RunID) != n || len(c.TimeNs) != n || len(c.Node) != n || kinds != n || msgTypes != n ||
 		len(c.From) != n || len(c.To) != n || len(c.Joiner) != n || len(c.Left) != n || len(c.Right) != n || len(c.Detail) != n {
 		return fmt.Errorf("trace: write %s: event columns of different lengths", ew.w.path)
 	}
@@ -240,16 +301,24 @@ func (ew *EventWriter) WriteColumns(c *EventColumns) error {
 		// Up to the end of the row group, so that flushing cuts groups
 		// where row-by-row writing would.
 		hi := min(n, lo+w.rgLimit-w.rows)
-		for i := lo; i < hi; i++ {
-			if c.Kind[i] == "" {
-				return fmt.Errorf("trace: write %s: row %d: event has no kind", w.path, w.Rows()+int64(i-lo))
+		if !coded {
+			for i := lo; i < hi; i++ {
+				if c.Kind[i] == "" {
+					return fmt.Errorf("trace: write %s: row %d: event has no kind", w.path, w.Rows()+int64(i-lo))
+				}
 			}
 		}
 		w.int64s(evRunID, c.RunID[lo:hi])
 		w.int64s(evSeq, c.Seq[lo:hi])
 		w.int64s(evTime, c.TimeNs[lo:hi])
-		w.strings(evKind, c.Kind[lo:hi])
-		w.optStrings(evMsgType, c.MsgType[lo:hi])
+		if coded {
+			// A code's String is never empty: every event has a kind.
+			codes(w, evKind, c.kinds[lo:hi], observe.EventKind.String)
+			codes(w, evMsgType, c.msgTypes[lo:hi], msgTypeName)
+		} else {
+			w.strings(evKind, c.Kind[lo:hi])
+			w.optStrings(evMsgType, c.MsgType[lo:hi])
+		}
 		w.int64s(evNode, c.Node[lo:hi])
 		w.optIDs(evFrom, c.From[lo:hi])
 		w.optIDs(evTo, c.To[lo:hi])

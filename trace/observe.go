@@ -22,16 +22,17 @@ func EventOf(run int64, e *observe.Event) Event {
 func (c *EventColumns) AppendObserved(run int64, e *observe.Event) {
 	// Column by column rather than through an Event: the simulator calls this for every
 	// event it traces, and the 120-byte row copied twice cost more than the appends.
-	mt := ""
-	if e.MsgType != 0 {
-		mt = e.MsgType.String()
+	if c.Len() > 0 && !c.coded() {
+		c.Kind = append(c.Kind, e.Kind.String())
+		c.MsgType = append(c.MsgType, msgTypeName(e.MsgType))
+	} else {
+		c.kinds = append(c.kinds, e.Kind)
+		c.msgTypes = append(c.msgTypes, e.MsgType)
 	}
 	c.RunID = append(c.RunID, run)
 	c.Seq = append(c.Seq, e.Seq)
 	c.TimeNs = append(c.TimeNs, e.Time)
 	c.Node = append(c.Node, NodeID(e.Node))
-	c.Kind = append(c.Kind, e.Kind.String())
-	c.MsgType = append(c.MsgType, mt)
 	c.From = append(c.From, NodeID(e.From))
 	c.To = append(c.To, NodeID(e.To))
 	c.Joiner = append(c.Joiner, NodeID(e.Joiner))

@@ -107,6 +107,7 @@ type colBuf struct {
 	overflow  bool  // dictionary outgrew its bounds; switch to plain staging
 	last      int32 // index of the value most recently looked up
 	idx       []int32
+	codeIdx   *[256]int32 // by code, 1 + the code's index in the row group's dictionary, -1 for null; 0 unknown
 
 	i64  []int64
 	f64  []float64
@@ -181,25 +182,11 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 		cb := &w.cols[i]
 		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
 			stats: props.StatisticsEnabledFor(w.pf.schema.Column(i).Path())}
+		st := takeStage(stageKey{s.Name, i, c.Type})
+		cb.i64, cb.f64, cb.def, cb.idx, cb.dense = st.i64[:0], st.f64[:0], st.def[:0], st.idx[:0], st.dense[:0]
+		cb.data, cb.ends, cb.page, cb.cbuf = st.data[:0], st.ends[:0], st.page[:0], st.cbuf[:0]
 		if (c.Type == String || c.Type == Text) && c.encoding() == Dictionary {
 			cb.dict = make(map[string]int32)
-			cb.idx = take(&stages.idx)
-		}
-		switch c.Type {
-		case Int64:
-			cb.i64 = take(&stages.i64)
-		case Float64:
-			cb.f64 = take(&stages.f64)
-		case String, Text:
-			if cb.dict == nil {
-				cb.data, cb.ends = take(&stages.data), take(&stages.ends)
-			}
-		}
-		if c.Nullable {
-			cb.def = take(&stages.def)
-		}
-		if cb.delta || cb.dict != nil {
-			cb.page, cb.cbuf = take(&stages.pages), take(&stages.pages)
 		}
 	}
 	stages.Unlock()
@@ -208,50 +195,81 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 
 // stages keeps the staging slices of finished writers for the next ones: a sweep writes a
 // file per part, and growing a row group's worth of staging again for each file cost more
-// than a tenth of the time spent writing events.
+// than a tenth of the time spent writing events. Slices are kept per column of a table
+// (stageKey), so that each column gets back storage of the size it needed before: with one
+// list for every table, the runs table's hundred small columns took the events table's
+// large slices, whose columns then grew new ones, and the lists held a quarter of a
+// gigabyte.
 var stages struct {
 	sync.Mutex
-	i64  [][]int64
-	f64  [][]float64
-	def  [][]int16
-	idx  [][]int32
-	data [][]byte
-	// pages are the buffers of writeDeltaPages.
-	pages [][]byte
-	ends  [][]int
+	m map[stageKey][]stage
 }
 
-// maxStages bounds the slices of each kind that stages keeps: enough for two files of a
-// table of a hundred Int64 columns, such as the runs table (a sweep writes a part while it
-// completes the one before). With fewer, the columns left out grew their staging again for
-// every file, a sixth of a sweep's garbage on tiny runs.
-const maxStages = 256
+// stageKey names a column of a table. The type is part of it because tests reuse schema
+// names for other layouts.
+type stageKey struct {
+	schema string
+	col    int
+	typ    ColumnType
+}
 
-// take returns the largest slice kept: a sweep's short last part gives back small slices,
-// which the next sweep's full parts would otherwise have to grow again.
-func take[T any](list *[][]T) []T {
-	l := *list
-	n := len(l)
-	if n == 0 {
-		return nil
+// stage is the storage of one column's staging slices.
+type stage struct {
+	i64        []int64
+	f64        []float64
+	def        []int16
+	idx, dense []int32
+	data       []byte
+	ends       []int
+	page, cbuf []byte // the buffers of writeDeltaPages and writeDictPages
+}
+
+const (
+	// maxStages bounds the stages kept per column: a sweep writes a part while it
+	// completes the one before.
+	maxStages = 2
+	// maxStageKeys bounds the columns whose stages are kept, for programs that write
+	// many tables.
+	maxStageKeys = 1024
+)
+
+// takeStage returns the stage kept for key with the most storage, or an empty one: a
+// sweep's short last part gives back small slices, which the next sweep's full parts
+// would otherwise have to grow again.
+func takeStage(key stageKey) stage {
+	l := stages.m[key]
+	if len(l) == 0 {
+		return stage{}
 	}
-	big := n - 1
+	big := len(l) - 1
 	for i := range l {
-		if cap(l[i]) > cap(l[big]) {
+		if l[i].size() > l[big].size() {
 			big = i
 		}
 	}
-	b := l[big]
-	l[big] = l[n-1]
-	l[n-1] = nil
-	*list = l[:n-1]
-	return b[:0]
+	s := l[big]
+	l[big] = l[len(l)-1]
+	l[len(l)-1] = stage{}
+	stages.m[key] = l[:len(l)-1]
+	return s
 }
 
-func give[T any](list *[][]T, b []T) {
-	if cap(b) > 0 && len(*list) < maxStages {
-		*list = append(*list, b[:0])
+func (s *stage) size() int {
+	return 8*(cap(s.i64)+cap(s.f64)+cap(s.ends)) + 2*cap(s.def) + 4*(cap(s.idx)+cap(s.dense)) + cap(s.data) + cap(s.page) + cap(s.cbuf)
+}
+
+func giveStage(key stageKey, s stage) {
+	if s.size() == 0 {
+		return
 	}
+	if stages.m == nil {
+		stages.m = make(map[stageKey][]stage)
+	}
+	l, ok := stages.m[key]
+	if (!ok && len(stages.m) >= maxStageKeys) || len(l) >= maxStages {
+		return
+	}
+	stages.m[key] = append(l, s)
 }
 
 // createTemp creates dir/base.tmp-<random>. Unlike os.CreateTemp, which
@@ -666,6 +684,60 @@ func (w *Writer) optStrings(col int, v []string) {
 	c.n += len(v)
 }
 
+// codes appends values given as codes to String column col, name giving each
+// code's string, "" meaning null. A code's dictionary index is looked up once per
+// row group.
+func codes[T ~uint8](w *Writer, col int, v []T, name func(T) string) {
+	c := &w.cols[col]
+	if c.dict == nil {
+		// The dictionary outgrew its bounds in an earlier row group.
+		for _, k := range v {
+			if s := name(k); s != "" || !c.nullable {
+				c.addString(s)
+				if c.nullable {
+					c.def = append(c.def, 1)
+				}
+			} else {
+				c.def = append(c.def, 0)
+				c.n++
+			}
+		}
+		return
+	}
+	if c.codeIdx == nil {
+		c.codeIdx = new([256]int32)
+	}
+	n0 := len(c.idx)
+	c.idx = slices.Grow(c.idx, len(v))[:n0+len(v)]
+	idx := c.idx[n0:]
+	var def []int16
+	if c.nullable {
+		d0 := len(c.def)
+		c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
+		def = c.def[d0:]
+	}
+	for i, k := range v {
+		x := c.codeIdx[k]
+		if x == 0 {
+			// 1 + the index; -1 for null.
+			x = -1
+			if s := name(k); s != "" || !c.nullable {
+				x = c.dictIndex(s) + 1
+			}
+			c.codeIdx[k] = x
+		}
+		if def != nil {
+			d := int16(1)
+			if x < 0 {
+				d, x = 0, 1 // the index is a placeholder; the validity bitmap hides it
+			}
+			def[i] = d
+		}
+		idx[i] = x - 1
+	}
+	c.n += len(v)
+}
+
 // rollback drops everything given since the last complete row. It is the
 // error path, so it recounts rather than have every row keep marks.
 func (w *Writer) rollback() {
@@ -932,6 +1004,9 @@ func (c *colBuf) reset() {
 		clear(c.dict)
 		clear(c.dictVals)
 		c.dictVals, c.dictBytes = c.dictVals[:0], 0
+		if c.codeIdx != nil {
+			clear(c.codeIdx[:])
+		}
 	}
 }
 
@@ -1090,14 +1165,8 @@ func (w *Writer) release() {
 	for i := range w.cols {
 		c := &w.cols[i]
 		clear(c.dict)
-		give(&stages.i64, c.i64)
-		give(&stages.f64, c.f64)
-		give(&stages.def, c.def)
-		give(&stages.idx, c.idx)
-		give(&stages.data, c.data)
-		give(&stages.pages, c.page)
-		give(&stages.pages, c.cbuf)
-		give(&stages.ends, c.ends)
+		giveStage(stageKey{w.schema.Name, i, c.typ}, stage{i64: c.i64[:0], f64: c.f64[:0], def: c.def[:0], idx: c.idx[:0], dense: c.dense[:0],
+			data: c.data[:0], ends: c.ends[:0], page: c.page[:0], cbuf: c.cbuf[:0]})
 		*c = colBuf{typ: c.typ, nullable: c.nullable, dict: c.dict}
 	}
 	stages.Unlock()
