@@ -37,7 +37,8 @@ func cpuTime() time.Duration {
 
 // BenchmarkSweepOverhead sweeps 10,000 runs of about 10 µs each (tiny) and of a few tens of
 // microseconds (short), where any cost of the runner shows. Metrics:
-//   - sim%: CPU time of the workers' threads while simulating, over the process's CPU time,
+//   - sim% (plain, and workers=N/sim-time): CPU time of the workers' threads while
+//     simulating, over the process's CPU time,
 //     which also holds garbage collection and the writer. The plain loop, whose one thread
 //     does nothing but simulate, shows how much of the rest is the simulator's own garbage
 //     collection.
