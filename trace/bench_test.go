@@ -195,25 +195,14 @@ func BenchmarkEventWriter(b *testing.B) {
 	}{{"neighbours=every-event", false}, {"neighbours=state-only", true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			events := benchData(bc.stateOnly)
-			dir := b.TempDir()
-			m := startWriteBench(b)
-			for i := 0; i < b.N; i++ {
-				path := filepath.Join(dir, "events.parquet")
-				ew, err := CreateEvents(path, ClockVirtual, Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
+			benchEventFiles(b, len(events), func(ew *EventWriter) error {
 				for k := range events {
 					if err := ew.WriteEvent(&events[k]); err != nil {
-						b.Fatal(err)
+						return err
 					}
 				}
-				if err := ew.Close(); err != nil {
-					b.Fatal(err)
-				}
-				m.file(b, path, len(events))
-			}
-			m.report(b)
+				return nil
+			})
 		})
 	}
 }
@@ -235,28 +224,39 @@ func BenchmarkEventColumns(b *testing.B) {
 	}{{"strings", &strs}, {"observed", &coded}} {
 		b.Run(bc.name, func(b *testing.B) {
 			const piece = 4096
-			dir := b.TempDir()
-			m := startWriteBench(b)
-			for i := 0; i < b.N; i++ {
-				path := filepath.Join(dir, "events.parquet")
-				ew, err := CreateEvents(path, ClockVirtual, Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
+			benchEventFiles(b, len(all), func(ew *EventWriter) error {
 				for lo := 0; lo < len(all); lo += piece {
 					c := bc.src.slice(lo, min(lo+piece, len(all)))
 					if err := ew.WriteColumns(&c); err != nil {
-						b.Fatal(err)
+						return err
 					}
 				}
-				if err := ew.Close(); err != nil {
-					b.Fatal(err)
-				}
-				m.file(b, path, len(all))
-			}
-			m.report(b)
+				return nil
+			})
 		})
 	}
+}
+
+// benchEventFiles writes b.N events files of rows rows each, through write, and reports the
+// write benchmarks' metrics.
+func benchEventFiles(b *testing.B, rows int, write func(*EventWriter) error) {
+	dir := b.TempDir()
+	m := startWriteBench(b)
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(dir, "events.parquet")
+		ew, err := CreateEvents(path, ClockVirtual, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := write(ew); err != nil {
+			b.Fatal(err)
+		}
+		if err := ew.Close(); err != nil {
+			b.Fatal(err)
+		}
+		m.file(b, path, rows)
+	}
+	m.report(b)
 }
 
 // slice returns events lo to hi of c, sharing its storage.
