@@ -23,6 +23,15 @@ func newBitset(n int) bitset {
 	}
 }
 
+// emptied returns an empty set of n, in b's storage when b was made for n.
+func (b bitset) emptied(n int) bitset {
+	if b.n != n || len(b.lv) == 0 {
+		return newBitset(n)
+	}
+	b.reset()
+	return b
+}
+
 func (b *bitset) has(i int) bool { return b.lv[0][i>>6]&(1<<(i&63)) != 0 }
 
 func (b *bitset) set(i int) {

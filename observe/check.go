@@ -110,6 +110,9 @@ type Checker struct {
 
 	touched []touch
 	tmark   []uint32
+	// ints and marks hold the int32 and uint32 arrays above, kept from Init to Init.
+	ints    []int32
+	marks   []uint32
 	tepoch  uint32
 	changed []int32
 
@@ -138,14 +141,28 @@ func (c *Checker) Disable() { c.enabled, c.dirty = false, false }
 // Dirty always false, so a driver can leave the per-event check off.
 func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[protocol.ID]int32, ring protocol.Ring, enabled bool) {
 	n := len(ids)
-	*c = Checker{enabled: enabled, ring: ring, index: index, needFull: true}
-	c.ids = slices.Clone(ids)
-	ints := make([]int32, 8*n) // one allocation for every int32 array
+	// The storage of an earlier Init is kept: a driver that checks one short run after
+	// another then allocates nothing here.
+	keep := Checker{ids: c.ids[:0], ints: c.ints, marks: c.marks, flags: c.flags[:0], cyc: c.cyc, settled: c.settled,
+		touched: c.touched[:0], changed: c.changed[:0], path: c.path[:0]}
+	*c = keep
+	c.enabled, c.ring, c.index, c.needFull = enabled, ring, index, true
+	c.ids = append(c.ids, ids...)
+	if cap(c.ints) < 7*n {
+		c.ints = make([]int32, 7*n) // one allocation for every int32 array
+	}
+	ints := c.ints[:7*n]
 	c.rank, c.byRank, c.left, c.right = ints[:n:n], ints[n:2*n:2*n], ints[2*n:3*n:3*n], ints[3*n:4*n:4*n]
 	c.leftRefs, c.rightRefs, c.term = ints[4*n:5*n:5*n], ints[5*n:6*n:6*n], ints[6*n:7*n:7*n]
-	marks := make([]uint32, 3*n)
+	clear(ints)
+	if cap(c.marks) < 3*n {
+		c.marks = make([]uint32, 3*n)
+	}
+	marks := c.marks[:3*n]
+	clear(marks)
 	c.mark, c.wmark, c.tmark = marks[:n:n], marks[n:2*n:2*n], marks[2*n:]
-	c.flags = make([]uint8, n)
+	c.flags = slices.Grow(c.flags, n)[:n]
+	clear(c.flags)
 	for i := range c.byRank {
 		c.byRank[i] = int32(i)
 	}
@@ -161,7 +178,7 @@ func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[pro
 	for r, i := range c.byRank {
 		c.rank[i] = int32(r)
 	}
-	c.cyc, c.settled = newBitset(n), newBitset(n)
+	c.cyc, c.settled = c.cyc.emptied(n), c.settled.emptied(n)
 	for i := range c.left {
 		c.left[i], c.right[i] = ptrUnset, ptrUnset
 	}
@@ -764,8 +781,9 @@ func (c *Checker) Dangling() (toCrashed, toFailed *Violation) {
 }
 
 // finalRing compares every node with its true ring neighbours.
-func finalRing(states []protocol.State) (correct bool, detail string) {
-	ids := make([]protocol.ID, len(states))
+// ids is storage for the sorted IDs, returned for the next call.
+func finalRing(states []protocol.State, ids []protocol.ID) (_ []protocol.ID, correct bool, detail string) {
+	ids = slices.Grow(ids[:0], len(states))[:len(states)]
 	for i := range states {
 		ids[i] = states[i].ID
 	}
@@ -781,11 +799,11 @@ func finalRing(states []protocol.State) (correct bool, detail string) {
 		}
 		wantL, wantR := ids[(k+m-1)%m], ids[(k+1)%m]
 		if st.Left != wantL || st.Right != wantR {
-			return false, fmt.Sprintf("node %v has left=%v right=%v, want left=%v right=%v",
+			return ids, false, fmt.Sprintf("node %v has left=%v right=%v, want left=%v right=%v",
 				st.ID, st.Left, st.Right, wantL, wantR)
 		}
 	}
-	return true, ""
+	return ids, true, ""
 }
 
 // frozenCycle finds, after a full check that found no ring, a cycle of right pointers that

@@ -10,7 +10,21 @@ import (
 // not_joined, deadlock or wrong_neighbours), a sentence saying why, and whether the ring is
 // exactly right with every node connected. The simulator and the real-node drivers both use it.
 func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bool) {
-	final := make([]protocol.State, 0, len(all))
+	var f Finals
+	return f.Classify(all)
+}
+
+// Finals classifies final states as ClassifyFinal does, keeping its working storage from
+// one call to the next: a driver that judges one short run after another then allocates
+// nothing for it but the sentence of a failure. The zero value is ready to use.
+type Finals struct {
+	final []protocol.State
+	ids   []protocol.ID
+}
+
+// Classify is ClassifyFinal.
+func (f *Finals) Classify(all []protocol.State) (outcome, detail string, ringCorrect bool) {
+	final := f.final[:0]
 	failed := 0
 	for i := range all {
 		if all[i].Departed {
@@ -22,7 +36,10 @@ func ClassifyFinal(all []protocol.State) (outcome, detail string, ringCorrect bo
 		}
 		final = append(final, all[i])
 	}
-	correct, ringDetail := finalRing(final)
+	f.final = final // kept for the next call
+	var correct bool
+	var ringDetail string
+	f.ids, correct, ringDetail = finalRing(final, f.ids)
 	notJoined, stuck := 0, 0
 	var firstNotJoined, firstStuck protocol.ID
 	for i := range final {

@@ -326,6 +326,8 @@ type Variant struct {
 	// Ignores: the variant's nodes name messages they ignore for good (Ignorer); the others
 	// answer false for every message.
 	Ignores bool
+
+	newPool func() *Pool // set by register
 }
 
 var variants = map[string]Variant{}

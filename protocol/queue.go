@@ -68,6 +68,8 @@ func newPeer(c Config) peer {
 	return p
 }
 
+func (p *peer) requests() *requestQueue { return &p.queue }
+
 // ownPeer is called on a shallow copy: it takes private copies of the queue and the DHT
 // state, which the copy would otherwise share with the original.
 func (p *peer) ownPeer() {

@@ -714,9 +714,11 @@ func (w *writer) work(ctx context.Context) {
 	var (
 		lat    []int64
 		tracer *eventBuf
-		// Reset for every run, so that runs after the first reuse its storage.
+		// Reset for every run, so that runs after the first reuse its storage; runOne copies
+		// each result into its row before the next Reset.
 		s sim.Sim
 	)
+	s.ReuseResults()
 	if w.level == trace.LevelMessages {
 		tracer = &eventBuf{}
 	}

@@ -73,7 +73,13 @@ func benchConfigs() map[string]Config {
 	// The checker stays on for the whole of a predlock run: seed's first violation stops it.
 	pl := big
 	pl.Protocol = "predlock"
-	return map[string]Config{"simple-seed": simple, "random-1000-async": big, "random-1000-predlock": pl}
+	// The runs of runner/testdata/tiny.toml: a few microseconds each, where what a run costs
+	// to set up and to finish shows.
+	tiny := DefaultConfig()
+	tiny.Scenario, tiny.Nodes, tiny.Joiners, tiny.Timing, tiny.Link = "random", 8, 1, "async", "reorder"
+	tiny.Horizon = 10e9
+	tiny.Delay = Delay{Kind: "uniform", Min: 1e6, Max: 20e6}
+	return map[string]Config{"simple-seed": simple, "random-1000-async": big, "random-1000-predlock": pl, "tiny": tiny}
 }
 
 // BenchmarkRun measures whole runs with the checker on: events per second and allocations
@@ -162,7 +168,7 @@ func BenchmarkLookups(b *testing.B) {
 // run (reset), as sweep workers make them. cpu-ns/run is the process's CPU time, garbage
 // collection included, which a busy machine does not inflate as it does ns/op.
 func BenchmarkRunReset(b *testing.B) {
-	for _, name := range []string{"simple-seed", "random-1000-async"} {
+	for _, name := range []string{"simple-seed", "tiny", "random-1000-async"} {
 		for _, reuse := range []bool{false, true} {
 			cfg := benchConfigs()[name]
 			mode := "new"
@@ -171,6 +177,7 @@ func BenchmarkRunReset(b *testing.B) {
 			}
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				var s Sim
+				s.ReuseResults()
 				var events int64
 				b.ReportAllocs()
 				cpu0, cpuOK := processCPU()

@@ -150,7 +150,16 @@ type Sim struct {
 	// the send's action spans two.
 	flight []protocol.Message
 	idxMap map[protocol.ID]int32
-	live   []protocol.State // finish's list of the live nodes' states
+	pool   *protocol.Pool // the nodes, reused from run to run by Reset
+	// Reset's topology stream and layout storage, kept from run to run.
+	topoSrc  *rand.PCG
+	topo     *rand.Rand
+	scenario scenarioScratch
+	finals   observe.Finals
+	// reuse: see ReuseResults; res is the Result it reuses.
+	reuse bool
+	res   Result
+	live  []protocol.State // finish's list of the live nodes' states
 	// joinOf is each node's join (node.join), apart from the nodes, and sends counts the
 	// messages sent for each node's join, which finish adds to its JoinRecord: every message
 	// sent counts itself there, and the joins' records, four times the size, were seldom in
@@ -174,14 +183,26 @@ func New(cfg Config, tracer observe.Tracer) (*Sim, error) {
 	return newSim(cfg, specs, tracer), nil
 }
 
+// ReuseResults makes every later Result of s valid only until the next Reset, which reuses
+// its storage: a worker that copies each result before it starts the next run then
+// allocates nothing per run once its storage has grown to its runs' size.
+func (s *Sim) ReuseResults() { s.reuse = true }
+
 // Reset makes s a new run of cfg, the same run New would build, reusing the storage of s's
 // earlier runs, so that a worker running one configuration after another allocates little
-// per run. A zero Sim may be Reset. Results of earlier runs stay valid.
+// per run. A zero Sim may be Reset. Results of earlier runs stay valid, unless ReuseResults
+// was called.
 func (s *Sim) Reset(cfg Config, tracer observe.Tracer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	specs, err := BuildScenario(&cfg, newStream(cfg.Seed, streamTopology))
+	// The same stream as newStream(cfg.Seed, streamTopology), reseeded in place.
+	if s.topoSrc == nil {
+		s.topoSrc = &rand.PCG{}
+		s.topo = rand.New(s.topoSrc)
+	}
+	s.topoSrc.Seed(SplitMix64(cfg.Seed^streamTopology), SplitMix64(cfg.Seed+streamTopology))
+	specs, err := s.scenario.build(&cfg, s.topo)
 	if err != nil {
 		return err
 	}
@@ -211,9 +232,18 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 		slots: s.slots[:0], free: s.free[:0], lastArr: s.lastArr, delaySrc: s.delaySrc,
 		cfgs: s.cfgs[:0], ids: s.ids[:0], states: s.states[:0], loops: s.loops[:0], sl: s.sl,
 		acts: s.acts, inboxes: s.inboxes, flight: s.flight, idx: s.idx, idxMap: s.idxMap, live: s.live,
-		joinOf: s.joinOf[:0], sends: s.sends[:0],
+		joinOf: s.joinOf[:0], sends: s.sends[:0], pool: s.pool, finals: s.finals,
+		reuse: s.reuse, res: s.res, check: s.check, topoSrc: s.topoSrc, topo: s.topo, scenario: s.scenario,
+		delays: s.delays,
+	}
+	if s.reuse {
+		keep.joins = s.res.Joins[:0]
 	}
 	*s = keep
+	if s.pool == nil || s.pool.Variant() != variant.Name {
+		s.pool = variant.NewPool()
+	}
+	s.pool.Reset()
 	s.lastArr.reset()
 	s.sl.clear()
 	// A sleeper group has room for every node, so that its members never move as it grows;
@@ -230,7 +260,9 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 	}
 	s.delaySrc.Seed(SplitMix64(cfg.Seed^streamDelay), SplitMix64(cfg.Seed+streamDelay))
 	s.cfg, s.tracer = cfg, tracer
-	s.delays = rand.New(s.delaySrc)
+	if s.delays == nil {
+		s.delays = rand.New(s.delaySrc)
+	}
 	s.sampler = newSampler(cfg.Delay, cfg.Unit)
 	ring := protocol.Ring{Bits: cfg.Bits}
 	s.nodes = grown(s.nodes, len(specs))
@@ -285,7 +317,7 @@ func (s *Sim) init(cfg Config, specs []Spec, tracer observe.Tracer) {
 				c.FreshFingers = fresh
 			}
 		}
-		p := variant.New(c)
+		p := s.pool.New(c)
 		n := &s.nodes[i]
 		*n = node{p: p, id: sp.ID, member: sp.Member, contact: sp.Contact, start: sp.Start, join: -1}
 		n.st = p.State()

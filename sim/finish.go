@@ -20,17 +20,20 @@ func (s *Sim) finish() *Result {
 		}
 		*c = joinSends{}
 	}
-	r := &Result{
-		Leaves:    s.leaves,
-		Departed:  s.departed,
-		Joins:     s.joins,
-		Messages:  s.msgs,
-		Redirects: s.redirs,
-		Events:    s.events,
-		SimTime:   s.now,
-		Violation: s.violation,
-		Final:     make([]protocol.State, len(s.nodes)),
+	var r *Result
+	var final []protocol.State
+	if !s.reuse {
+		r = &Result{}
+	} else {
+		r = &s.res
+		final = slices.Grow(r.Final[:0], len(s.nodes))[:len(s.nodes)]
+		*r = Result{Crashed: r.Crashed[:0]}
 	}
+	if final == nil {
+		final = make([]protocol.State, len(s.nodes))
+	}
+	r.Leaves, r.Departed, r.Joins, r.Messages, r.Redirects = s.leaves, s.departed, s.joins, s.msgs, s.redirs
+	r.Events, r.SimTime, r.Violation, r.Final = s.events, s.now, s.violation, final
 	if len(s.idx.entries) == len(s.nodes) {
 		// The index holds the IDs in order already: no sort of a million states.
 		for k, e := range s.idx.entries {
@@ -82,7 +85,7 @@ func (s *Sim) finish() *Result {
 	if s.churn.on {
 		s.finishChurn(r)
 	}
-	outcome, detail, correct := observe.ClassifyFinal(live)
+	outcome, detail, correct := s.finals.Classify(live)
 	if s.churn.on {
 		// Newcomers that gave up and nodes left hanging by a crash are churn's ordinary
 		// damage: the end check judges the ring of live connected nodes.

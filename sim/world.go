@@ -22,32 +22,48 @@ type Spec struct {
 // BuildScenario lays out the nodes of a run. Contacts are drawn among the initial members in
 // creation order, start times after them, all from the topology stream.
 func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
+	var sc scenarioScratch
+	return sc.build(c, r)
+}
+
+// scenarioScratch is BuildScenario's working storage, which a Sim keeps from run to run so
+// that laying out a short run allocates nothing. The specs it returns live in it until the
+// next build.
+type scenarioScratch struct {
+	members, order, sorted, ids, joiners []protocol.ID
+	seen                                 idSet
+	specs                                []Spec
+}
+
+func (sc *scenarioScratch) build(c *Config, r *rand.Rand) ([]Spec, error) {
 	// Members are the initial ring; every other node in the creation order is a newcomer.
-	var members []protocol.ID
-	var order []protocol.ID // creation order
+	members := sc.members[:0]
+	order := sc.order[:0] // creation order
 	switch c.Scenario {
 	case "simple":
-		members = []protocol.ID{1, 49, 50}
-		order = []protocol.ID{1, 2, 3, 49, 50}
+		members = append(members, 1, 49, 50)
+		order = append(order, 1, 2, 3, 49, 50)
 	case "advanced":
 		n := protocol.ID(c.Nodes)
-		members = []protocol.ID{1, n - 2, n - 1}
+		members = append(members, 1, n-2, n-1)
 		order = append(order, members...)
 		for id := protocol.ID(2); id <= n-3; id++ {
 			order = append(order, id)
 		}
 	case "random":
-		ids := randomIDs(c, r)
-		members = slices.Clone(ids[:c.Nodes])
+		ids := sc.randomIDs(c, r)
+		members = append(members, ids[:c.Nodes]...)
 		slices.Sort(members)
-		order = append(slices.Clone(members), ids[c.Nodes:]...)
+		order = append(append(order, members...), ids[c.Nodes:]...)
 	default:
 		return nil, fmt.Errorf("unknown scenario %q", c.Scenario)
 	}
+	sc.members, sc.order = members, order
 
-	sorted := slices.Clone(members)
+	sorted := append(sc.sorted[:0], members...)
 	slices.Sort(sorted)
-	specs := make([]Spec, 0, len(order))
+	sc.sorted = sorted
+	specs := slices.Grow(sc.specs[:0], len(order))
 	for _, id := range order {
 		if i, ok := slices.BinarySearch(sorted, id); ok {
 			m := len(sorted)
@@ -57,7 +73,8 @@ func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
 			specs = append(specs, Spec{ID: id, Contact: protocol.None})
 		}
 	}
-	assignContacts(c, r, specs, sorted)
+	sc.specs = specs
+	sc.joiners = assignContacts(c, r, specs, sorted, sc.joiners[:0])
 	if c.Scenario == "random" && c.Churn.On() {
 		var err error
 		if specs, err = churnArrivals(c, specs); err != nil {
@@ -86,11 +103,12 @@ func BuildScenario(c *Config, r *rand.Rand) ([]Spec, error) {
 
 // randomIDs draws the random scenario's distinct IDs: the members first, then the newcomers.
 // The uniform layout draws them exactly as it always has, so default runs keep their traces.
-func randomIDs(c *Config, r *rand.Rand) []protocol.ID {
+func (sc *scenarioScratch) randomIDs(c *Config, r *rand.Rand) []protocol.ID {
 	space := (protocol.Ring{Bits: c.Bits}).Size()
 	total := c.Nodes + c.Joiners
-	seen := newIDSet(total)
-	ids := make([]protocol.ID, 0, total)
+	sc.seen = sc.seen.emptied(total)
+	seen := &sc.seen
+	ids := slices.Grow(sc.ids[:0], total)
 	// draw adds n distinct IDs from pick, which must be able to produce them.
 	draw := func(n int, pick func() protocol.ID) {
 		for end := len(ids) + n; len(ids) < end; {
@@ -130,14 +148,15 @@ func randomIDs(c *Config, r *rand.Rand) []protocol.ID {
 	default:
 		draw(total, func() protocol.ID { return protocol.ID(r.Uint64N(space)) })
 	}
+	sc.ids = ids
 	return ids
 }
 
 // assignContacts gives every newcomer the member (or, with contacts = "joiner", the earlier
-// newcomer) it asks to join through. sorted is the initial members in ID order.
-func assignContacts(c *Config, r *rand.Rand, specs []Spec, sorted []protocol.ID) {
+// newcomer) it asks to join through. sorted is the initial members in ID order; joiners is
+// storage for the newcomers so far, returned for the next call.
+func assignContacts(c *Config, r *rand.Rand, specs []Spec, sorted, joiners []protocol.ID) []protocol.ID {
 	shared := protocol.None
-	var joiners []protocol.ID // newcomers so far, in creation order
 	for i := range specs {
 		sp := &specs[i]
 		if sp.Member {
@@ -171,6 +190,7 @@ func assignContacts(c *Config, r *rand.Rand, specs []Spec, sorted []protocol.ID)
 		}
 		joiners = append(joiners, sp.ID)
 	}
+	return joiners
 }
 
 // Layout is the node layout a run of cfg has: the same IDs, contacts and start times that
@@ -187,6 +207,17 @@ func Layout(cfg Config) ([]Spec, error) {
 type idSet struct {
 	slots []protocol.ID // None: empty
 	mask  uint64
+}
+
+// emptied returns an empty set for n IDs, in s's storage when it has the size n needs.
+func (s idSet) emptied(n int) idSet {
+	if len(s.slots) != 1<<bits.Len(uint(2*max(n, 1))) {
+		return newIDSet(n)
+	}
+	for i := range s.slots {
+		s.slots[i] = protocol.None
+	}
+	return s
 }
 
 func newIDSet(n int) idSet {
