@@ -80,6 +80,7 @@ func Summarize(cfg sim.Config, seeds, workers int) *Summary {
 			// One simulator per worker, reset for each seed: a small run's setup costs as
 			// much as the run, and most of it is storage Reset keeps.
 			var sm sim.Sim
+			sm.ReuseResults() // add keeps nothing of a result
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(seeds) {
