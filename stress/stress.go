@@ -364,6 +364,10 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 			var kept int64
 			var repair float64
 			var repairSeed uint64
+			// One simulator per worker, reset for each seed: a swarm run's setup costs about
+			// as much as the run. Judge and the tallies keep nothing of a result.
+			var sm sim.Sim
+			sm.ReuseResults()
 			for ctx.Err() == nil {
 				k := next.Add(1) - 1
 				if k >= mine {
@@ -371,8 +375,11 @@ func Run(ctx context.Context, b Bounds, o Options) (*Summary, error) {
 				}
 				seed := o.First + k*uint64(o.ShardCount) + uint64(o.ShardIndex)
 				c := Draw(b, seed)
-				res, err := sim.Run(c, nil)
-				if err != nil {
+				var res *sim.Result
+				err := sm.Reset(c, nil)
+				if err == nil {
+					res = sm.Run()
+				} else {
 					res = &sim.Result{Outcome: "error", Detail: err.Error()}
 				}
 				outcomes[res.Outcome]++
