@@ -150,19 +150,25 @@ func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[pro
 	c.ids = append(c.ids, ids...)
 	if cap(c.ints) < 7*n {
 		c.ints = make([]int32, 7*n) // one allocation for every int32 array
+	} else {
+		clear(c.ints[:7*n])
 	}
 	ints := c.ints[:7*n]
 	c.rank, c.byRank, c.left, c.right = ints[:n:n], ints[n:2*n:2*n], ints[2*n:3*n:3*n], ints[3*n:4*n:4*n]
 	c.leftRefs, c.rightRefs, c.term = ints[4*n:5*n:5*n], ints[5*n:6*n:6*n], ints[6*n:7*n:7*n]
-	clear(ints)
 	if cap(c.marks) < 3*n {
 		c.marks = make([]uint32, 3*n)
+	} else {
+		clear(c.marks[:3*n])
 	}
 	marks := c.marks[:3*n]
-	clear(marks)
 	c.mark, c.wmark, c.tmark = marks[:n:n], marks[n:2*n:2*n], marks[2*n:]
-	c.flags = slices.Grow(c.flags, n)[:n]
-	clear(c.flags)
+	if cap(c.flags) < n {
+		c.flags = make([]uint8, n)
+	} else {
+		c.flags = c.flags[:n]
+		clear(c.flags)
+	}
 	for i := range c.byRank {
 		c.byRank[i] = int32(i)
 	}
@@ -783,7 +789,10 @@ func (c *Checker) Dangling() (toCrashed, toFailed *Violation) {
 // finalRing compares every node with its true ring neighbours.
 // ids is storage for the sorted IDs, returned for the next call.
 func finalRing(states []protocol.State, ids []protocol.ID) (_ []protocol.ID, correct bool, detail string) {
-	ids = slices.Grow(ids[:0], len(states))[:len(states)]
+	if cap(ids) < len(states) {
+		ids = make([]protocol.ID, len(states))
+	}
+	ids = ids[:len(states)]
 	for i := range states {
 		ids[i] = states[i].ID
 	}

@@ -25,6 +25,9 @@ type Finals struct {
 // Classify is ClassifyFinal.
 func (f *Finals) Classify(all []protocol.State) (outcome, detail string, ringCorrect bool) {
 	final := f.final[:0]
+	if cap(final) < len(all) {
+		final = make([]protocol.State, 0, len(all)) // cleared by the system, unlike slices.Grow's
+	}
 	failed := 0
 	for i := range all {
 		if all[i].Departed {

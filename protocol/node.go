@@ -1,5 +1,7 @@
 package protocol
 
+import "slices"
+
 // machine is one variant's join and leave protocol, the part that differs between variants.
 // Variants are registered as machines and wrapped in a host, which alone implements the DHT
 // side of a Node (Boot, Request, DHT messages and timers) and always asks the machine for its
@@ -123,9 +125,19 @@ func register[M any, P machinePtr[M]](v Variant, newMachine func(Config) M) {
 	v.newPool = func() *Pool {
 		var hosts []*host[M, P]
 		p := &Pool{variant: v.Name}
+		p.grow = func(n int) {
+			if n > len(hosts)-p.next {
+				hosts = slices.Grow(hosts, n-(len(hosts)-p.next))
+			}
+		}
 		p.take = func(c Config) Node {
 			if p.next == len(hosts) {
-				hosts = append(hosts, new(host[M, P]))
+				// Made in place, as New makes it: a copy into a zeroed node cost a ring of a
+				// million nodes a few percent.
+				h := &host[M, P]{m: newMachine(c)}
+				hosts = append(hosts, h)
+				p.next++
+				return h
 			}
 			h := hosts[p.next]
 			p.next++
@@ -147,8 +159,12 @@ func register[M any, P machinePtr[M]](v Variant, newMachine func(Config) M) {
 type Pool struct {
 	variant string
 	take    func(Config) Node
+	grow    func(n int)
 	next    int // nodes handed out since the last Reset
 }
+
+// Grow makes room for n more nodes, so that a ring of millions is not built by doubling.
+func (p *Pool) Grow(n int) { p.grow(n) }
 
 // NewPool returns an empty pool of the variant's nodes.
 func (v Variant) NewPool() *Pool { return v.newPool() }

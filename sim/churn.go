@@ -233,7 +233,7 @@ func (s *Sim) churnArrive(i int32) {
 	n := &s.nodes[i]
 	c := s.cfgs[i]
 	c.Contact = contact
-	n.p, n.contact = s.pool.New(c), contact
+	n.p, n.contact = s.newNode(c), contact
 	if n.join >= 0 {
 		s.joins[n.join].Contact = contact
 	}

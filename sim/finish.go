@@ -26,7 +26,7 @@ func (s *Sim) finish() *Result {
 		r = &Result{}
 	} else {
 		r = &s.res
-		final = slices.Grow(r.Final[:0], len(s.nodes))[:len(s.nodes)]
+		final = grown(r.Final, len(s.nodes))
 		*r = Result{Crashed: r.Crashed[:0]}
 	}
 	if final == nil {

@@ -54,7 +54,7 @@ func (sc *scenarioScratch) build(c *Config, r *rand.Rand) ([]Spec, error) {
 		ids := sc.randomIDs(c, r)
 		members = append(members, ids[:c.Nodes]...)
 		slices.Sort(members)
-		order = append(append(order, members...), ids[c.Nodes:]...)
+		order = append(append(room(order, len(ids)), members...), ids[c.Nodes:]...)
 	default:
 		return nil, fmt.Errorf("unknown scenario %q", c.Scenario)
 	}
@@ -63,7 +63,7 @@ func (sc *scenarioScratch) build(c *Config, r *rand.Rand) ([]Spec, error) {
 	sorted := append(sc.sorted[:0], members...)
 	slices.Sort(sorted)
 	sc.sorted = sorted
-	specs := slices.Grow(sc.specs[:0], len(order))
+	specs := room(sc.specs, len(order))
 	for _, id := range order {
 		if i, ok := slices.BinarySearch(sorted, id); ok {
 			m := len(sorted)
@@ -108,7 +108,7 @@ func (sc *scenarioScratch) randomIDs(c *Config, r *rand.Rand) []protocol.ID {
 	total := c.Nodes + c.Joiners
 	sc.seen = sc.seen.emptied(total)
 	seen := &sc.seen
-	ids := slices.Grow(sc.ids[:0], total)
+	ids := room(sc.ids, total)
 	// draw adds n distinct IDs from pick, which must be able to produce them.
 	draw := func(n int, pick func() protocol.ID) {
 		for end := len(ids) + n; len(ids) < end; {
