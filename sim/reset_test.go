@@ -27,7 +27,8 @@ func hashResult(t *testing.T, fn func(observe.Tracer) *Result) string {
 }
 
 // A Sim reset for run after run, of every kind and size in turn, runs each exactly as a new
-// one would, and leaves earlier results as they were.
+// one would, and leaves earlier results as they were; so does one that reuses its results
+// and its nodes (ReuseResults), whose earlier results are not kept.
 func TestResetMatchesNew(t *testing.T) {
 	cfgs := determinismConfigs()
 	fifo := cfgs["random-async"]
@@ -53,6 +54,9 @@ func TestResetMatchesNew(t *testing.T) {
 	slices.Sort(names)
 
 	var s Sim
+	// reusing runs the same as a sweep worker's Sim, whose results and nodes are reused.
+	var reusing Sim
+	reusing.ReuseResults()
 	var kept []*Result
 	var keptHashes []string
 	for round := range 3 {
@@ -76,6 +80,14 @@ func TestResetMatchesNew(t *testing.T) {
 			})
 			if got != want {
 				t.Errorf("round %d, %s: a reset Sim ran differently from a new one", round, name)
+			}
+			if got := hashResult(t, func(tr observe.Tracer) *Result {
+				if err := reusing.Reset(cfg, tr); err != nil {
+					t.Fatal(err)
+				}
+				return reusing.Run()
+			}); got != want {
+				t.Errorf("round %d, %s: a Sim that reuses its results and nodes ran differently from a new one", round, name)
 			}
 			if round == 0 && k < 3 {
 				kept = append(kept, r)
