@@ -148,27 +148,14 @@ func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[pro
 	*c = keep
 	c.enabled, c.ring, c.index, c.needFull = enabled, ring, index, true
 	c.ids = append(c.ids, ids...)
-	if cap(c.ints) < 7*n {
-		c.ints = make([]int32, 7*n) // one allocation for every int32 array
-	} else {
-		clear(c.ints[:7*n])
-	}
-	ints := c.ints[:7*n]
+	c.ints = zeroed(c.ints, 7*n) // one allocation for every int32 array
+	ints := c.ints
 	c.rank, c.byRank, c.left, c.right = ints[:n:n], ints[n:2*n:2*n], ints[2*n:3*n:3*n], ints[3*n:4*n:4*n]
 	c.leftRefs, c.rightRefs, c.term = ints[4*n:5*n:5*n], ints[5*n:6*n:6*n], ints[6*n:7*n:7*n]
-	if cap(c.marks) < 3*n {
-		c.marks = make([]uint32, 3*n)
-	} else {
-		clear(c.marks[:3*n])
-	}
-	marks := c.marks[:3*n]
+	c.marks = zeroed(c.marks, 3*n)
+	marks := c.marks
 	c.mark, c.wmark, c.tmark = marks[:n:n], marks[n:2*n:2*n], marks[2*n:]
-	if cap(c.flags) < n {
-		c.flags = make([]uint8, n)
-	} else {
-		c.flags = c.flags[:n]
-		clear(c.flags)
-	}
+	c.flags = zeroed(c.flags, n)
 	for i := range c.byRank {
 		c.byRank[i] = int32(i)
 	}
@@ -194,6 +181,18 @@ func (c *Checker) Init(ids []protocol.ID, states []protocol.State, index map[pro
 	}
 	c.touched = c.touched[:0]
 	c.dirty = false
+}
+
+// zeroed returns b with length n and every element zero, in b's storage when it has room.
+// A new slice comes zeroed from the system, where slices.Grow would clear it again: at a
+// million nodes that clearing was a tenth of a run.
+func zeroed[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
 }
 
 func (c *Checker) resolve(id protocol.ID) int32 {
