@@ -958,23 +958,28 @@ type commitJob struct {
 // its files hold up no simulation; with fewer workers than cores, they take a free core, and
 // with a worker on every core, the caller encodes first (see encodeHere). A
 // crash between the two leaves files the manifest does not list, which a resume deletes.
-// Parts are completed one at a time and in order: commit first waits for the previous one,
-// and after a failure the parts that follow are discarded.
+// Parts are completed one at a time and in order: commit waits for the previous one before
+// it hands this one over, and after a failure the parts that follow are discarded.
 func (w *writer) commit() {
-	prevErr := w.waitCommit()
 	f := partFiles{w.runs, w.joins, w.ops, w.events}
 	part := w.part
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
-	job := &commitJob{done: make(chan struct{})}
-	w.committing = job
-	if prevErr == nil && w.encodeHere {
-		prevErr = f.flush()
-		if prevErr != nil {
+	// The encoding goes first: it needs no earlier part complete, so it overlaps the syncing
+	// of the previous part, which at a sweep's end would otherwise be waited for twice.
+	var flushErr error
+	if w.encodeHere {
+		if flushErr = f.flush(); flushErr != nil {
 			w.mu.Lock()
-			w.failLocked(prevErr)
+			w.failLocked(flushErr)
 			w.mu.Unlock()
 		}
 	}
+	prevErr := w.waitCommit()
+	if prevErr == nil {
+		prevErr = flushErr
+	}
+	job := &commitJob{done: make(chan struct{})}
+	w.committing = job
 	if prevErr != nil {
 		f.abort()
 		job.err = prevErr
@@ -1029,7 +1034,10 @@ func (f partFiles) flush() error {
 	return nil
 }
 
-// complete closes a part's files and then records them in the manifest.
+// complete closes a part's files and then records them in the manifest. The manifest that
+// lists the part is written and synced beside the closing, which syncs the part's files, and
+// renamed into place only once they are: a crash leaves the old manifest, or the new one with
+// every file it lists whole.
 func (w *writer) complete(f partFiles, part trace.PartInfo) error {
 	closers := []func() error{f.runs.Close}
 	if f.joins != nil {
@@ -1041,20 +1049,43 @@ func (w *writer) complete(f partFiles, part trace.PartInfo) error {
 	if f.events != nil {
 		closers = append(closers, f.events.Close)
 	}
-	for _, c := range closers {
-		if err := c(); err != nil {
-			f.abort()
-			return err
-		}
-	}
+	prevFinished := w.m.Finished
 	w.m.Parts = append(w.m.Parts, part.Part)
 	w.m.Done = append(w.m.Done, part)
 	if w.m.Complete() {
 		w.m.Finished = time.Now().UTC().Format(time.RFC3339)
 	}
-	if err := trace.WriteManifest(w.dir, w.m); err != nil {
+	type staging struct {
+		st  *trace.Staged
+		err error
+	}
+	staged := make(chan staging, 1)
+	go func() {
+		st, err := trace.StageManifest(w.dir, w.m)
+		staged <- staging{st, err}
+	}()
+	var err error
+	for _, c := range closers {
+		if err = c(); err != nil {
+			f.abort()
+			break
+		}
+	}
+	s := <-staged
+	if err == nil && s.err != nil {
+		err = fmt.Errorf("committing %s: %w", part.Part, s.err)
+	}
+	if err == nil {
+		if err = s.st.Commit(); err != nil {
+			err = fmt.Errorf("committing %s: %w", part.Part, err)
+		}
+	} else if s.st != nil {
+		s.st.Discard()
+	}
+	if err != nil {
 		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
-		return fmt.Errorf("committing %s: %w", part.Part, err)
+		w.m.Finished = prevFinished
+		return err
 	}
 	w.sum.Parts++
 	return nil

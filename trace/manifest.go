@@ -179,12 +179,23 @@ func BuildVersion() (version, revision string) {
 // WriteManifest stamps m with ManifestFormat and replaces dir's manifest atomically: a crash
 // leaves either the old or the new one, never a mix.
 func WriteManifest(dir string, m *Manifest) error {
+	st, err := StageManifest(dir, m)
+	if err != nil {
+		return err
+	}
+	return st.Commit()
+}
+
+// StageManifest is WriteManifest up to the rename, which the Staged's Commit makes: a sweep
+// writes and syncs its next manifest while the files it lists are being completed, and
+// renames it into place once they are.
+func StageManifest(dir string, m *Manifest) (*Staged, error) {
 	m.Format = ManifestFormat
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, ManifestName), append(data, '\n'))
+	return StageFile(filepath.Join(dir, ManifestName), append(data, '\n'))
 }
 
 // IsManifestTemp reports whether name is a temporary manifest that a writer killed before
