@@ -349,43 +349,13 @@ func appendBits[T int16 | int32](dst []byte, v []T, groups int) []byte {
 	return dst
 }
 
-// int64Stats are the statistics of an Int64 column's values, in the form
-// arrow-go's writer gives them.
-type int64Stats struct {
-	min, max     int64
-	values, nuls int64
-}
-
-func (s *int64Stats) merge(o int64Stats) {
-	if o.values > 0 {
-		if s.values == 0 {
-			s.min, s.max = o.min, o.max
-		}
-		s.min, s.max = min(s.min, o.min), max(s.max, o.max)
-	}
-	s.values += o.values
-	s.nuls += o.nuls
-}
-
-func (s *int64Stats) encode() metadata.EncodedStatistics {
-	var e metadata.EncodedStatistics
-	if s.values > 0 {
-		e.SetMax(binary.LittleEndian.AppendUint64(nil, uint64(s.max)))
-		e.SetMin(binary.LittleEndian.AppendUint64(nil, uint64(s.min)))
-	}
-	e.SetNullCount(s.nuls)
-	e.AllNullValue = s.values == 0
-	e.Signed = true // INT64 sorts signed
-	return e
-}
-
 // writeDeltaPages writes the row group's staged values of an Int64 Delta
 // column as data pages through pager and returns the chunk's statistics;
 // finishDelta then completes the chunk.
-func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (int64Stats, error) {
+func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (colStats, error) {
 	defer c.reset()
 	rows := c.n
-	var chunk int64Stats
+	chunk := colStats{typ: Int64, signed: true}
 	val := 0
 	for row := 0; row < rows; {
 		end := min(rows, row+deltaPageLimit)
@@ -402,7 +372,7 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (int64Stats,
 		var lo, hi int64
 		c.page, lo, hi = appendDelta(c.page, c.i64[val:val+nv])
 
-		ps := int64Stats{min: lo, max: hi, values: int64(nv), nuls: int64(end - row - nv)}
+		ps := colStats{typ: Int64, signed: true, has: nv > 0, imin: lo, imax: hi, values: int64(nv), nuls: int64(end - row - nv)}
 		chunk.merge(ps)
 		var enc metadata.EncodedStatistics
 		if stats {
@@ -431,14 +401,6 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (int64Stats,
 		row, val = end, val+nv
 	}
 	return chunk, nil
-}
-
-// finishDelta completes the column chunk whose pages writeDeltaPages wrote.
-func finishDelta(pager file.PageWriter, meta *metadata.ColumnChunkMetaDataBuilder, chunk int64Stats, stats bool) error {
-	if stats {
-		meta.SetStats(chunk.encode())
-	}
-	return pager.Close(false, false)
 }
 
 // writeDictPages writes the row group's staged indices of a dictionary-encoded

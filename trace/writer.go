@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
 const (
@@ -122,6 +123,7 @@ type colBuf struct {
 	// dictionary columns by writeDictPages, into page and then cbuf when
 	// compressed.
 	delta bool
+	plain bool // Int64 with Plain encoding, Float64 or Bool, encoded by writePlainPages
 	stats bool // the column chunk carries statistics
 	page  []byte
 	cbuf  []byte
@@ -181,6 +183,7 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	for i, c := range s.Columns {
 		cb := &w.cols[i]
 		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
+			plain: ownPlain && (c.Type == Float64 || c.Type == Bool || c.Type == Int64 && c.encoding() == Plain),
 			stats: props.StatisticsEnabledFor(w.pf.schema.Column(i).Path())}
 		st := takeStage(stageKey{s.Name, i, c.Type})
 		cb.i64, cb.f64, cb.def, cb.idx, cb.dense = st.i64[:0], st.f64[:0], st.def[:0], st.idx[:0], st.dense[:0]
@@ -847,7 +850,7 @@ func (w *Writer) writeParallel(workers int) error {
 	var (
 		pagers = make([]file.PageWriter, len(w.cols))
 		cws    = make([]file.ColumnChunkWriter, len(w.cols))
-		chunks = make([]int64Stats, len(w.cols))
+		chunks = make([]colStats, len(w.cols))
 		errs   = make([]error, len(w.cols))
 		next   atomic.Int32
 		wg     sync.WaitGroup
@@ -884,8 +887,8 @@ func (w *Writer) writeParallel(workers int) error {
 		switch {
 		case cws[i] != nil:
 			err = cws[i].Close()
-		case w.cols[i].delta:
-			err = finishDelta(pagers[i], ccs[i], chunks[i], w.cols[i].stats)
+		case w.cols[i].delta || w.cols[i].plain:
+			err = finishChunk(pagers[i], ccs[i], chunks[i], w.cols[i].stats)
 		default:
 			err = pagers[i].Close(true, false)
 		}
@@ -909,12 +912,17 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 	if err != nil {
 		return err
 	}
-	if c.delta {
-		chunk, err := c.writeDeltaPages(pager, c.stats)
+	if c.delta || c.plain {
+		var chunk colStats
+		if c.delta {
+			chunk, err = c.writeDeltaPages(pager, c.stats)
+		} else {
+			chunk, err = c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
+		}
 		if err != nil {
 			return err
 		}
-		return finishDelta(pager, cc, chunk, c.stats)
+		return finishChunk(pager, cc, chunk, c.stats)
 	}
 	if c.ownDict() {
 		if err := c.writeDictPages(pager, w.pf.props); err != nil {
@@ -933,10 +941,10 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 // same time, each on one goroutine, into pager, which buffers the pages: it also builds
 // and compresses the column's last page, which Close would otherwise do on the caller's
 // goroutine. The caller completes the chunk in column order: by closing the column
-// writer returned, or for a Delta column with finishDelta and the statistics returned.
+// writer returned, or for a Delta or plain column with finishChunk and the statistics returned.
 // Dictionary columns keep their pages for Close, which must write the dictionary
 // first; they are cheap.
-func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder, props *parquet.WriterProperties) (cw file.ColumnChunkWriter, chunk int64Stats, err error) {
+func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder, props *parquet.WriterProperties) (cw file.ColumnChunkWriter, chunk colStats, err error) {
 	defer func() {
 		// The Parquet writer reports some failures by panicking.
 		if r := recover(); r != nil {
@@ -945,6 +953,10 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 	}()
 	if c.delta {
 		chunk, err = c.writeDeltaPages(pager, c.stats)
+		return nil, chunk, err
+	}
+	if c.plain {
+		chunk, err = c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
 		return nil, chunk, err
 	}
 	if c.ownDict() {
