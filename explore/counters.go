@@ -119,17 +119,23 @@ func (e *explorer) counterKey(s *state) []byte {
 			b = binary.LittleEndian.AppendUint64(b, x)
 		}
 	}
+	e.coreLen = len(b)
+	e.rflight = e.rflight[:0]
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		op := m.Op
 		if _, ok := oracle.OpFamily(m); ok {
 			op = rank(c.shared, op)
 		}
+		rm := m
+		rm.Op = op
+		e.rflight = append(e.rflight, rm)
 		b = append(b, byte(m.Type))
 		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(op)} {
 			b = binary.LittleEndian.AppendUint64(b, uint64(id))
 		}
 	}
+	e.keyFlight = e.rflight
 	e.kbuf = b
 	return b
 }

@@ -11,6 +11,19 @@ import (
 // core that no other explored flight of it contains. Under loss a state whose flight is
 // contained in one of them has no future of its own: its extra messages may stay undelivered
 // for ever.
+//
+// With renumbered counters the core and the flight are compared as the key encodes them:
+// insertion numbers replaced by their rank among those of the core and the flight together.
+// That stays sound. If state 1 has the same renumbered core as state 2 and its renumbered
+// flight is contained in state 2's, then mapping each number of state 1 to the number of
+// state 2 with the same rank is an order-preserving injection that turns state 1's nodes and
+// timers into state 2's and its flight into part of state 2's; the protocol only compares
+// these numbers, and a new one is above all of its owner's in both, so state 2 has every
+// future of state 1 up to that renaming, which changes no pointer. Two states whose cores
+// are equal before renumbering but whose flights hold different numbers get different
+// renumbered cores, which costs sharing, not soundness; and the state checkCore searches
+// from, the core with nothing in flight, is the same up to such a renaming for every state
+// with that renumbered core.
 type coverSet struct {
 	ids map[copyOf]uint16
 	// cores holds, per core fingerprint, its flights one after another, each as its length

@@ -59,7 +59,8 @@ type Config struct {
 	// under loss every future of the first is one of the second (coverSet), so the same
 	// violations and final rings are found. The end check changes with it: for every core
 	// met, a search of its own (witness) looks for an end from the core with nothing in
-	// flight, which is exact (see checkCore).
+	// flight, which is exact (see checkCore). With RenumberCounters, cores and flights are
+	// compared as the key renumbers them (see coverSet).
 	Subsume bool
 
 	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
@@ -167,8 +168,8 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return err
 	}
-	if c.Subsume && (!c.Lossy || c.Search != SearchDFS || c.RenumberCounters) {
-		return errors.New("subsuming states needs --lossy (a covered state's extra messages are lost) and --search dfs, and does not combine with --renumber-counters (whose numbers depend on what is in flight)")
+	if c.Subsume && (!c.Lossy || c.Search != SearchDFS) {
+		return errors.New("subsuming states needs --lossy (a covered state's extra messages are lost) and --search dfs")
 	}
 	if c.PruneIgnored && !variant.Ignores {
 		return fmt.Errorf("pruning ignored messages: protocol %s names no message it ignores for good, so nothing would be pruned (predlock-retry does)", c.Protocol)
@@ -308,11 +309,14 @@ type explorer struct {
 	// prune: see Config.PruneIgnored and forget.
 	prune  bool
 	pruned []pruneLog // by node index
-	// cover: see Config.Subsume; coreLen is where the flight starts in the last key; proven
-	// holds the states a witness search found an end from.
-	cover   *coverSet
-	coreLen int
-	proven  *fpTable
+	// cover: see Config.Subsume; coreLen is where the flight starts in the last key, and
+	// keyFlight the flight as the last key encodes it (its insertion numbers renumbered with
+	// counters); proven holds the states a witness search found an end from.
+	cover     *coverSet
+	coreLen   int
+	keyFlight []protocol.Message
+	rflight   []protocol.Message // counterKey's storage for keyFlight
+	proven    *fpTable
 }
 
 // pruneLog holds, for one node, every message forgotten because the node ignores it, and
@@ -574,6 +578,7 @@ func (e *explorer) key(s *state) []byte {
 		}
 	}
 	e.coreLen = len(b)
+	e.keyFlight = s.flight
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
@@ -793,7 +798,7 @@ func (e *explorer) dfs() {
 	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
 	initFP := canon(fingerprint(e.key(e.init)))
 	if e.cover != nil {
-		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.init.flight); newCore && cfg.Timers {
+		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight); newCore && cfg.Timers {
 			e.checkCore(e.init, nil)
 		}
 	}
@@ -814,7 +819,7 @@ func (e *explorer) dfs() {
 			fp := canon(fingerprint(e.key(t)))
 			marks, seen := e.visited.get(fp)
 			if !seen && e.cover != nil {
-				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), t.flight)
+				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight)
 				if covered {
 					rep.Covered++ // its futures are among those of a state explored with more in flight
 					continue

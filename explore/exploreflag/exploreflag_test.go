@@ -64,7 +64,6 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--protocol", "repair", "--prune-ignored"}, "pruning ignored messages: protocol repair names no message"},
 		{[]string{"--protocol", "predlock-retry", "--subsume", "--search", "dfs"}, "subsuming states needs --lossy"},
 		{[]string{"--protocol", "predlock-retry", "--subsume", "--lossy"}, "and --search dfs"},
-		{[]string{"--protocol", "predlock-retry", "--subsume", "--lossy", "--search", "dfs", "--renumber-counters"}, "does not combine with --renumber-counters"},
 	} {
 		if _, err := config(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
