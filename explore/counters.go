@@ -20,6 +20,22 @@ import (
 type counterSet struct {
 	shared []uint64                                  // protocol.FamilyOp
 	local  [][protocol.FamilyLeaveEpoch + 1][]uint64 // per node, indexed by family
+	// flightOnly holds, when the cores are ranked alone (coverSet.embeds), the insertion
+	// numbers in flight that no node holds.
+	flightOnly []uint64
+}
+
+// relative codes insertion number v of a message in flight when the core's numbers (shared)
+// are ranked without the flight's: a number of the core as (rank, 1), any other as (gap, 0,
+// its rank among the numbers only in flight), the gap being how many of the core's numbers
+// are below it, so that codes sort as the numbers do. For the numbers of the core's rank
+// only, gap is -1; otherwise it is the gap.
+func (c *counterSet) relative(v uint64) (code uint64, gap int32) {
+	r, in := slices.BinarySearch(c.shared, v)
+	if in {
+		return uint64(r)<<33 | 1<<32, -1
+	}
+	return uint64(r)<<33 | uint64(rank(c.flightOnly, v)), int32(r)
 }
 
 func (c *counterSet) reset(nodes int) {
@@ -84,10 +100,12 @@ func (e *explorer) counterKey(s *state) []byte {
 		e.cnode = i
 		e.pbuf, _ = n.(protocol.CounterKeyer).AppendCounterKey(e.pbuf[:0], e.collect)
 	}
-	for _, m := range s.flight {
-		if f, ok := oracle.OpFamily(m); ok {
-			l := c.list(0, f)
-			*l = append(*l, m.Op)
+	if !e.cover.embeds() {
+		for _, m := range s.flight {
+			if f, ok := oracle.OpFamily(m); ok {
+				l := c.list(0, f)
+				*l = append(*l, m.Op)
+			}
 		}
 	}
 	for _, te := range s.timers {
@@ -120,22 +138,38 @@ func (e *explorer) counterKey(s *state) []byte {
 		}
 	}
 	e.coreLen = len(b)
-	e.rflight = e.rflight[:0]
+	e.rflight, e.rgap = e.rflight[:0], e.rgap[:0]
+	embeds := e.cover.embeds()
+	if embeds {
+		c.flightOnly = c.flightOnly[:0]
+		for _, m := range s.flight {
+			if _, ok := oracle.OpFamily(m); ok {
+				if _, in := slices.BinarySearch(c.shared, m.Op); !in {
+					c.flightOnly = append(c.flightOnly, m.Op)
+				}
+			}
+		}
+		c.flightOnly = sortUnique(c.flightOnly)
+	}
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
-		op := m.Op
+		op, gap := m.Op, int32(-1)
 		if _, ok := oracle.OpFamily(m); ok {
-			op = rank(c.shared, op)
+			if embeds {
+				op, gap = c.relative(op)
+			} else {
+				op = rank(c.shared, op)
+			}
 		}
 		rm := m
 		rm.Op = op
-		e.rflight = append(e.rflight, rm)
+		e.rflight, e.rgap = append(e.rflight, rm), append(e.rgap, gap)
 		b = append(b, byte(m.Type))
 		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(op)} {
 			b = binary.LittleEndian.AppendUint64(b, uint64(id))
 		}
 	}
-	e.keyFlight = e.rflight
+	e.keyFlight, e.keyGap = e.rflight, e.rgap
 	e.kbuf = b
 	return b
 }

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/dhtexp/dhtexp/protocol"
@@ -12,29 +13,38 @@ import (
 // contained in one of them has no future of its own: its extra messages may stay undelivered
 // for ever.
 //
-// With renumbered counters the core and the flight are compared as the key encodes them:
-// insertion numbers replaced by their rank among those of the core and the flight together.
-// That stays sound. If state 1 has the same renumbered core as state 2 and its renumbered
-// flight is contained in state 2's, then mapping each number of state 1 to the number of
-// state 2 with the same rank is an order-preserving injection that turns state 1's nodes and
-// timers into state 2's and its flight into part of state 2's; the protocol only compares
-// these numbers, and a new one is above all of its owner's in both, so state 2 has every
-// future of state 1 up to that renaming, which changes no pointer. Two states whose cores
-// are equal before renumbering but whose flights hold different numbers get different
-// renumbered cores, which costs sharing, not soundness; and the state checkCore searches
-// from, the core with nothing in flight, is the same up to such a renaming for every state
-// with that renumbered core.
+// With renumbered counters (embed) the core's insertion numbers are ranked among the core's
+// alone, so that the flight cannot split a core, and each number in flight is coded relative
+// to them (counterSet.relative): a number some node holds by its rank, any other by the gap
+// between two of the core's numbers it lies in and its order among the flight's numbers
+// there. A flight is covered by an explored one of the same core if its messages with the
+// core's numbers, and those without a number, are among the other's, and its own numbers map
+// one to one, in order and each within its gap, to numbers of the other flight that carry at
+// least the same messages (embedsIn). That map, with the core's numbers mapped rank to rank,
+// is an order-preserving injection of one state's numbers into the other's that turns its
+// nodes and timers into the other's and its flight into part of the other's. The protocol
+// only compares these numbers, and a new one is above all of its owner's numbers in both, so
+// the explored state has every future of the covered one up to that renaming, which changes
+// no pointer. checkCore searches from the core with nothing in flight, which is the same up
+// to such a renaming for every state with that renumbered core.
 type coverSet struct {
 	ids map[copyOf]uint16
 	// cores holds, per core fingerprint, its flights one after another, each as its length
-	// followed by its sorted message numbers.
+	// followed by its sorted message numbers (embedding: by its layout, see embedded).
 	cores map[uint64][]uint16
 	buf   []uint16
+	// embed: the cores' insertion numbers are ranked without the flight's (renumbered
+	// counters), and flights are compared by embedding (see embedsIn).
+	embed bool
+	gaps  []gapMsg
 }
 
-func newCoverSet() *coverSet {
-	return &coverSet{ids: map[copyOf]uint16{}, cores: map[uint64][]uint16{}}
+func newCoverSet(embed bool) *coverSet {
+	return &coverSet{ids: map[copyOf]uint16{}, cores: map[uint64][]uint16{}, embed: embed}
 }
+
+// embeds reports whether c compares flights by embedding; false for no cover set.
+func (c *coverSet) embeds() bool { return c != nil && c.embed }
 
 // copyOf names the n-th copy of a message in a flight (without timers, a message sent again
 // while a copy is in flight is a second copy): a flight with one copy does not contain one
@@ -72,16 +82,27 @@ func (c *coverSet) numbers(flight []protocol.Message) ([]uint16, bool) {
 
 // covered reports whether flight is contained in a flight explored with core; if not, it
 // records flight for core, drops the flights it contains, and says whether core is new. A
-// flight with more messages than the set can number is never covered nor recorded.
-func (c *coverSet) covered(core uint64, flight []protocol.Message) (covered, newCore bool) {
+// flight with more messages than the set can number is never covered nor recorded. gap is
+// nil unless the set embeds (see embedded).
+func (c *coverSet) covered(core uint64, flight []protocol.Message, gap []int32) (covered, newCore bool) {
 	list := c.cores[core]
-	f, ok := c.numbers(flight)
+	var (
+		f  []uint16
+		ok bool
+	)
+	contains := subset
+	if c.embed {
+		f, ok = c.embedded(flight, gap)
+		contains = embedsIn
+	} else {
+		f, ok = c.numbers(flight)
+	}
 	if !ok {
 		return false, list == nil
 	}
 	for i := 0; i < len(list); {
 		n := int(list[i])
-		if subset(f, list[i+1:i+1+n]) {
+		if contains(f, list[i+1:i+1+n]) {
 			return true, false
 		}
 		i += 1 + n
@@ -91,7 +112,7 @@ func (c *coverSet) covered(core uint64, flight []protocol.Message) (covered, new
 	for i := 0; i < len(list); {
 		n := int(list[i])
 		g := list[i : i+1+n]
-		if !subset(g[1:], f) {
+		if !contains(g[1:], f) {
 			kept = append(kept, g...)
 		}
 		i += 1 + n
@@ -99,6 +120,123 @@ func (c *coverSet) covered(core uint64, flight []protocol.Message) (covered, new
 	kept = append(kept, uint16(len(f)))
 	c.cores[core] = append(kept, f...)
 	return false, list == nil
+}
+
+// gapMsg is a message in flight whose insertion number no node holds: code orders it among
+// such numbers (counterSet.relative), gap says between which of the core's numbers it lies.
+type gapMsg struct {
+	code uint64
+	gap  int32
+	m    protocol.Message // with Op set to blankOp
+}
+
+// blankOp stands for the insertion number of a gapMsg's message, which no code reaches.
+const blankOp = ^uint64(0)
+
+// embedded lays out a flight whose insertion numbers are coded relative to its core's
+// (counterSet.relative) for embedsIn: the count of the messages compared as they are, their
+// sorted numbers, then, in the order of their codes, one group per number that only the
+// flight holds: its gap, the count of its messages and their sorted numbers, with the
+// number itself blanked, since an embedding may map it to another of the same gap.
+func (c *coverSet) embedded(flight []protocol.Message, gap []int32) ([]uint16, bool) {
+	c.gaps = c.gaps[:0]
+	exact := c.buf[:0]
+	exact = append(exact, 0)
+	n := 0
+	for i, m := range flight {
+		if gap[i] >= 0 {
+			b := m
+			b.Op = blankOp
+			c.gaps = append(c.gaps, gapMsg{code: m.Op, gap: gap[i], m: b})
+			continue
+		}
+		if len(exact) > 1 && i > 0 && gap[i-1] < 0 && m == flight[i-1] {
+			n++
+		} else {
+			n = 0
+		}
+		id, ok := c.number(copyOf{m, n})
+		if !ok {
+			return nil, false
+		}
+		exact = append(exact, id)
+	}
+	slices.Sort(exact[1:])
+	exact[0] = uint16(len(exact) - 1)
+	slices.SortFunc(c.gaps, func(a, b gapMsg) int { return cmp.Or(cmp.Compare(a.code, b.code), cmpMsg(a.m, b.m)) })
+	out := exact
+	for i := 0; i < len(c.gaps); {
+		j := i
+		for j < len(c.gaps) && c.gaps[j].code == c.gaps[i].code {
+			j++
+		}
+		if c.gaps[i].gap >= 1<<16-1 {
+			return nil, false
+		}
+		out = append(out, uint16(c.gaps[i].gap), uint16(j-i))
+		start := len(out)
+		n := 0
+		for k := i; k < j; k++ {
+			if k > i && c.gaps[k].m == c.gaps[k-1].m {
+				n++
+			} else {
+				n = 0
+			}
+			id, ok := c.number(copyOf{c.gaps[k].m, n})
+			if !ok {
+				return nil, false
+			}
+			out = append(out, id)
+		}
+		slices.Sort(out[start:])
+		i = j
+	}
+	c.buf = out
+	return out, true
+}
+
+// number returns the number of a message copy, numbering it if new.
+func (c *coverSet) number(m copyOf) (uint16, bool) {
+	id, ok := c.ids[m]
+	if !ok {
+		if len(c.ids) == 1<<16-1 {
+			return 0, false
+		}
+		id = uint16(len(c.ids))
+		c.ids[m] = id
+	}
+	return id, true
+}
+
+// embedsIn reports whether flight a (laid out by embedded) embeds in flight b of the same
+// core: its messages compared as they are are among b's, and its groups map, in order, to
+// distinct groups of b in the same gap that hold each group's messages. An order-preserving
+// map of the numbers only in a's flight into those only in b's, each kept in its gap among
+// the core's numbers, then turns a's flight into part of b's. Taking for each group the
+// first of b's that fits is enough: if any map exists, that one does.
+func embedsIn(a, b []uint16) bool {
+	na, nb := int(a[0]), int(b[0])
+	if !subset(a[1:1+na], b[1:1+nb]) {
+		return false
+	}
+	ga, gb := a[1+na:], b[1+nb:]
+	for len(ga) > 0 {
+		gap, n := ga[0], int(ga[1])
+		msgs := ga[2 : 2+n]
+		for {
+			if len(gb) == 0 || gb[0] > gap {
+				return false
+			}
+			m := int(gb[1])
+			fits := gb[0] == gap && subset(msgs, gb[2:2+m])
+			gb = gb[2+m:]
+			if fits {
+				break
+			}
+		}
+		ga = ga[2+n:]
+	}
+	return true
 }
 
 // subset reports whether sorted a is contained in sorted b.

@@ -109,7 +109,7 @@ func TestSubset(t *testing.T) {
 func TestCoverSetCopies(t *testing.T) {
 	m := protocol.Message{Type: protocol.Poll, From: 5, To: 0, Joiner: 5}
 	n := protocol.Message{Type: protocol.Queued, From: 0, To: 5, Joiner: 5}
-	c := newCoverSet()
+	c := newCoverSet(false)
 	steps := []struct {
 		flight           []protocol.Message
 		covered, newCore bool
@@ -124,12 +124,74 @@ func TestCoverSetCopies(t *testing.T) {
 	}
 	for i, s := range steps {
 		sortFlight(s.flight)
-		covered, newCore := c.covered(1, s.flight)
+		covered, newCore := c.covered(1, s.flight, nil)
 		if covered != s.covered || newCore != s.newCore {
 			t.Errorf("step %d %v: covered %v, new core %v; want %v, %v", i, s.flight, covered, newCore, s.covered, s.newCore)
 		}
 	}
 	if got := len(c.cores[1]); got != 1+2+1+2 { // {m, m} and {m, n}; {m} was dropped
 		t.Errorf("core holds %v", c.cores[1])
+	}
+}
+
+// Flights whose insertion numbers are coded relative to the core's (counterSet.relative):
+// a number the core holds must match exactly; numbers only in flight may map to others of
+// the same gap, in order and one to one, each keeping its messages, copies counted.
+func TestCoverSetEmbeds(t *testing.T) {
+	core := func(r uint64) uint64 { return r<<33 | 1<<32 } // the core's r-th number
+	only := func(g, j uint64) uint64 { return g<<33 | j }  // the j-th number only in flight, in gap g
+	welcome := func(op uint64) protocol.Message {
+		return protocol.Message{Type: protocol.Welcome, From: 0, To: 5, Joiner: 5, Op: op}
+	}
+	ack := func(op uint64) protocol.Message {
+		return protocol.Message{Type: protocol.WelcomeAck, From: 5, To: 0, Joiner: 5, Op: op}
+	}
+	poll := protocol.Message{Type: protocol.Poll, From: 5, To: 0, Joiner: 5}
+	gapOf := func(m protocol.Message) int32 {
+		if m.Type == protocol.Poll || m.Op&(1<<32) != 0 {
+			return -1
+		}
+		return int32(m.Op >> 33)
+	}
+	for _, tc := range []struct {
+		name string
+		a, b []protocol.Message
+		want bool
+	}{
+		{"same", []protocol.Message{welcome(only(0, 0))}, []protocol.Message{welcome(only(0, 0))}, true},
+		{"another number of the same gap", []protocol.Message{welcome(only(0, 0))}, []protocol.Message{welcome(only(0, 1))}, true},
+		{"a number of a higher gap", []protocol.Message{welcome(only(0, 0))}, []protocol.Message{welcome(only(1, 0))}, false},
+		{"a number of a lower gap", []protocol.Message{welcome(only(1, 0))}, []protocol.Message{welcome(only(0, 0))}, false},
+		{"a number the core holds is not one only in flight", []protocol.Message{welcome(only(1, 0))}, []protocol.Message{welcome(core(1))}, false},
+		{"the core's numbers match exactly", []protocol.Message{welcome(core(0))}, []protocol.Message{welcome(core(1))}, false},
+		{"one number's messages stay together", []protocol.Message{welcome(only(0, 0)), ack(only(0, 0))},
+			[]protocol.Message{welcome(only(0, 0)), ack(only(0, 1))}, false},
+		{"order kept", []protocol.Message{welcome(only(0, 0)), ack(only(0, 1))},
+			[]protocol.Message{ack(only(0, 0)), welcome(only(0, 1))}, false},
+		{"order kept, a number skipped", []protocol.Message{welcome(only(0, 0)), ack(only(0, 1))},
+			[]protocol.Message{welcome(only(0, 0)), poll, welcome(only(0, 1)), ack(only(0, 2))}, true},
+		{"the first fit is not always the one", []protocol.Message{welcome(only(0, 0)), ack(only(0, 1))},
+			[]protocol.Message{welcome(only(0, 0)), ack(only(0, 0)), ack(only(0, 1))}, true},
+		{"one to one", []protocol.Message{welcome(only(0, 0)), ack(only(0, 1))},
+			[]protocol.Message{welcome(only(0, 0)), ack(only(0, 0))}, false},
+		{"copies counted", []protocol.Message{welcome(only(0, 0)), welcome(only(0, 0))},
+			[]protocol.Message{welcome(only(0, 0)), welcome(only(0, 1))}, false},
+		{"messages compared as they are", []protocol.Message{poll, welcome(only(0, 0))}, []protocol.Message{welcome(only(0, 0))}, false},
+	} {
+		c := newCoverSet(true)
+		gaps := func(f []protocol.Message) []int32 {
+			sortFlight(f)
+			g := make([]int32, len(f))
+			for i, m := range f {
+				g[i] = gapOf(m)
+			}
+			return g
+		}
+		if covered, newCore := c.covered(1, tc.b, gaps(tc.b)); covered || !newCore {
+			t.Fatalf("%s: recording b: covered %v, new core %v", tc.name, covered, newCore)
+		}
+		if covered, _ := c.covered(1, tc.a, gaps(tc.a)); covered != tc.want {
+			t.Errorf("%s: %v covered by %v: %v, want %v", tc.name, tc.a, tc.b, covered, tc.want)
+		}
 	}
 }

@@ -315,8 +315,13 @@ type explorer struct {
 	cover     *coverSet
 	coreLen   int
 	keyFlight []protocol.Message
-	rflight   []protocol.Message // counterKey's storage for keyFlight
-	proven    *fpTable
+	// keyGap says, when the cover embeds flights (coverSet.embeds), which of keyFlight's
+	// messages carry an insertion number no node holds: the gap among the core's numbers it
+	// lies in, or -1.
+	keyGap  []int32
+	rflight []protocol.Message // counterKey's storage for keyFlight and keyGap
+	rgap    []int32
+	proven  *fpTable
 }
 
 // pruneLog holds, for one node, every message forgotten because the node ignores it, and
@@ -359,7 +364,7 @@ func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[1
 	}
 	e.measure = cfg.measure
 	if cfg.Subsume {
-		e.cover, e.proven = newCoverSet(), newFPTable()
+		e.cover, e.proven = newCoverSet(e.counters), newFPTable()
 	}
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
@@ -578,7 +583,7 @@ func (e *explorer) key(s *state) []byte {
 		}
 	}
 	e.coreLen = len(b)
-	e.keyFlight = s.flight
+	e.keyFlight, e.keyGap = s.flight, nil
 	b = append(b, 0xfe)
 	for _, m := range s.flight {
 		b = append(b, byte(m.Type))
@@ -798,7 +803,7 @@ func (e *explorer) dfs() {
 	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
 	initFP := canon(fingerprint(e.key(e.init)))
 	if e.cover != nil {
-		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight); newCore && cfg.Timers {
+		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight, e.keyGap); newCore && cfg.Timers {
 			e.checkCore(e.init, nil)
 		}
 	}
@@ -819,7 +824,7 @@ func (e *explorer) dfs() {
 			fp := canon(fingerprint(e.key(t)))
 			marks, seen := e.visited.get(fp)
 			if !seen && e.cover != nil {
-				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight)
+				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight, e.keyGap)
 				if covered {
 					rep.Covered++ // its futures are among those of a state explored with more in flight
 					continue
