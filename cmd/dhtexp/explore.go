@@ -32,13 +32,17 @@ broken_ignore if not.
 --subsume (with --lossy and --search dfs) skips a state whose in-flight messages are all in
 flight in an explored state with the same nodes and timers: under loss it has no future of
 its own. The end check is then made once per such core, by a search of its own from the core
-with nothing in flight. Same findings, fewer states.
+with nothing in flight. Same findings, fewer states. With --renumber-counters as well, a core's
+insertion numbers are ranked among its own, and a flight is covered when its other numbers map
+in order into those of an explored flight (docs/protocol.md): about a third of the cores on one member
+and two newcomers.
 
 Examples:
   dhtexp explore --protocol seed                                  # the simple scenario, all contacts
   dhtexp explore --protocol predlock --bits 3 --members 0,3,6 --joiners 1,2,7
   dhtexp explore --protocol predlock-retry --bits 3 --members 0 --joiners 3,5 \
-      --timers --lossy --retries 1 --max-states 0 --search dfs --prune-ignored --subsume --progress
+      --timers --lossy --retries 1 --max-states 0 --search dfs --prune-ignored --subsume \
+      --renumber-counters --progress
 `,
 		Flags: exploreflag.Flags(),
 		Action: func(c *cli.Context) error {
