@@ -379,23 +379,7 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (colStats, e
 			enc = ps.encode()
 		}
 
-		data := c.page
-		if pager.HasCompressor() {
-			buf := bytes.NewBuffer(c.cbuf[:0])
-			data = pager.Compress(buf, c.page)
-			c.cbuf = data[:0] // whatever the compressor grew, for the next page
-		}
-		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
-			file.DataPageConfig{
-				Num:              int32(end - row),
-				Encoding:         parquet.Encodings.DeltaBinaryPacked,
-				UncompressedSize: int32(len(c.page)),
-				Stats:            enc,
-				FirstRowIndex:    int64(row),
-			})
-		_, err := pager.WriteDataPage(page)
-		page.Release()
-		if err != nil {
+		if err := c.writePage(pager, parquet.Encodings.DeltaBinaryPacked, row, end, enc); err != nil {
 			return chunk, err
 		}
 		row, val = end, val+nv
@@ -442,25 +426,32 @@ func (c *colBuf) writeDictPages(pager file.PageWriter, props *parquet.WriterProp
 		c.page = append(c.page, byte(width))
 		c.page = appendHybrid(c.page, idx, width)
 
-		data := c.page
-		if pager.HasCompressor() {
-			buf := bytes.NewBuffer(c.cbuf[:0])
-			data = pager.Compress(buf, c.page)
-			c.cbuf = data[:0]
-		}
-		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
-			file.DataPageConfig{
-				Num:              int32(end - row),
-				Encoding:         props.DictionaryIndexEncoding(),
-				UncompressedSize: int32(len(c.page)),
-				FirstRowIndex:    int64(row),
-			})
-		_, err := pager.WriteDataPage(page)
-		page.Release()
-		if err != nil {
+		if err := c.writePage(pager, props.DictionaryIndexEncoding(), row, end, metadata.EncodedStatistics{}); err != nil {
 			return err
 		}
 		row = end
 	}
 	return nil
+}
+
+// writePage compresses c.page, the encoded rows row to end of a column chunk, with the
+// file's compression and writes it through pager as a data page (v1) with RLE levels.
+func (c *colBuf) writePage(pager file.PageWriter, encoding parquet.Encoding, row, end int, stats metadata.EncodedStatistics) error {
+	data := c.page
+	if pager.HasCompressor() {
+		buf := bytes.NewBuffer(c.cbuf[:0])
+		data = pager.Compress(buf, c.page)
+		c.cbuf = data[:0] // whatever the compressor grew, for the next page
+	}
+	page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
+		file.DataPageConfig{
+			Num:              int32(end - row),
+			Encoding:         encoding,
+			UncompressedSize: int32(len(c.page)),
+			Stats:            stats,
+			FirstRowIndex:    int64(row),
+		})
+	_, err := pager.WriteDataPage(page)
+	page.Release()
+	return err
 }

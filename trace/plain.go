@@ -1,11 +1,9 @@
 package trace
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -170,23 +168,7 @@ func (c *colBuf) writePlainPages(pager file.PageWriter, stats, signed bool) (col
 			enc = ps.encode()
 		}
 
-		data := c.page
-		if pager.HasCompressor() {
-			buf := bytes.NewBuffer(c.cbuf[:0])
-			data = pager.Compress(buf, c.page)
-			c.cbuf = data[:0]
-		}
-		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), parquet.Encodings.RLE, parquet.Encodings.RLE,
-			file.DataPageConfig{
-				Num:              int32(end - row),
-				Encoding:         parquet.Encodings.Plain,
-				UncompressedSize: int32(len(c.page)),
-				Stats:            enc,
-				FirstRowIndex:    int64(row),
-			})
-		_, err := pager.WriteDataPage(page)
-		page.Release()
-		if err != nil {
+		if err := c.writePage(pager, parquet.Encodings.Plain, row, end, enc); err != nil {
 			return chunk, err
 		}
 		row, val = end, val+nv
