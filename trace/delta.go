@@ -359,16 +359,7 @@ func (c *colBuf) writeDeltaPages(pager file.PageWriter, stats bool) (colStats, e
 	val := 0
 	for row := 0; row < rows; {
 		end := min(rows, row+deltaPageLimit)
-		nv := end - row
-		c.page = c.page[:0]
-		if c.nullable {
-			def := c.def[row:end]
-			nv = 0
-			for _, d := range def {
-				nv += int(d)
-			}
-			c.page = appendLevels(c.page, def)
-		}
+		nv := c.startPage(row, end)
 		var lo, hi int64
 		c.page, lo, hi = appendDelta(c.page, c.i64[val:val+nv])
 
@@ -454,4 +445,19 @@ func (c *colBuf) writePage(pager file.PageWriter, encoding parquet.Encoding, row
 	_, err := pager.WriteDataPage(page)
 	page.Release()
 	return err
+}
+
+// startPage begins c.page with the definition levels of rows row to end, if the column is
+// nullable, and returns how many of those rows have a value.
+func (c *colBuf) startPage(row, end int) (present int) {
+	c.page = c.page[:0]
+	if !c.nullable {
+		return end - row
+	}
+	def := c.def[row:end]
+	for _, d := range def {
+		present += int(d)
+	}
+	c.page = appendLevels(c.page, def)
+	return present
 }

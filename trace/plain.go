@@ -108,16 +108,7 @@ func (c *colBuf) writePlainPages(pager file.PageWriter, stats, signed bool) (col
 	val := 0
 	for row := 0; row < rows; {
 		end := min(rows, row+deltaPageLimit)
-		nv := end - row
-		c.page = c.page[:0]
-		if c.nullable {
-			def := c.def[row:end]
-			nv = 0
-			for _, d := range def {
-				nv += int(d)
-			}
-			c.page = appendLevels(c.page, def)
-		}
+		nv := c.startPage(row, end)
 		ps := colStats{typ: c.typ, signed: signed, values: int64(nv), nuls: int64(end - row - nv)}
 		switch c.typ {
 		case Int64:
