@@ -28,8 +28,8 @@ type counterSet struct {
 // relative codes insertion number v of a message in flight when the core's numbers (shared)
 // are ranked without the flight's: a number of the core as (rank, 1), any other as (gap, 0,
 // its rank among the numbers only in flight), the gap being how many of the core's numbers
-// are below it, so that codes sort as the numbers do. For the numbers of the core's rank
-// only, gap is -1; otherwise it is the gap.
+// are below it, so that codes sort as the numbers do. gap is that gap for a number only in
+// flight, and -1 for a number of the core.
 func (c *counterSet) relative(v uint64) (code uint64, gap int32) {
 	r, in := slices.BinarySearch(c.shared, v)
 	if in {
@@ -161,15 +161,21 @@ func (e *explorer) counterKey(s *state) []byte {
 				op = rank(c.shared, op)
 			}
 		}
-		rm := m
-		rm.Op = op
-		e.rflight, e.rgap = append(e.rflight, rm), append(e.rgap, gap)
+		if embeds {
+			rm := m
+			rm.Op = op
+			e.rflight, e.rgap = append(e.rflight, rm), append(e.rgap, gap)
+		}
 		b = append(b, byte(m.Type))
 		for _, id := range []protocol.ID{m.From, m.To, m.Joiner, m.Neighbour, protocol.ID(op)} {
 			b = binary.LittleEndian.AppendUint64(b, uint64(id))
 		}
 	}
-	e.keyFlight, e.keyGap = e.rflight, e.rgap
+	// Only a cover set that embeds reads the flight as coded (without one, nothing does).
+	e.keyFlight, e.keyGap = s.flight, nil
+	if embeds {
+		e.keyFlight, e.keyGap = e.rflight, e.rgap
+	}
 	e.kbuf = b
 	return b
 }
