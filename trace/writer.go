@@ -913,12 +913,7 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 		return err
 	}
 	if c.delta || c.plain {
-		var chunk colStats
-		if c.delta {
-			chunk, err = c.writeDeltaPages(pager, c.stats)
-		} else {
-			chunk, err = c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
-		}
+		chunk, err := c.writeOwnPages(pager, cc)
 		if err != nil {
 			return err
 		}
@@ -951,12 +946,8 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 			err = fmt.Errorf("parquet writer: %v", r)
 		}
 	}()
-	if c.delta {
-		chunk, err = c.writeDeltaPages(pager, c.stats)
-		return nil, chunk, err
-	}
-	if c.plain {
-		chunk, err = c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
+	if c.delta || c.plain {
+		chunk, err = c.writeOwnPages(pager, cc)
 		return nil, chunk, err
 	}
 	if c.ownDict() {
@@ -970,6 +961,15 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 		return cw, chunk, f.FlushBufferedDataPages()
 	}
 	return cw, chunk, nil
+}
+
+// writeOwnPages writes the pages of a Delta or plain column, which this package encodes, and
+// returns the chunk's statistics for finishChunk.
+func (c *colBuf) writeOwnPages(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder) (colStats, error) {
+	if c.delta {
+		return c.writeDeltaPages(pager, c.stats)
+	}
+	return c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
 }
 
 // ownDict reports whether the column's row group is written by writeDictPages:
