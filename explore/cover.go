@@ -3,6 +3,7 @@ package explore
 import (
 	"cmp"
 	"slices"
+	"sync"
 
 	"github.com/dhtexp/dhtexp/protocol"
 )
@@ -28,19 +29,47 @@ import (
 // no pointer. checkCore searches from the core with nothing in flight, which is the same up
 // to such a renaming for every state with that renumbered core.
 type coverSet struct {
-	ids map[copyOf]uint16
-	// cores holds, per core fingerprint, its flights one after another, each as its length
-	// followed by its sorted message numbers (embedding: by its layout, see embedded).
-	cores map[uint64][]uint16
-	buf   []uint16
+	// ids numbers message copies; a number, once given, never changes, so each searcher
+	// keeps the numbers it has met in its coverScratch and locks idMu only for a new one.
+	idMu sync.Mutex
+	ids  map[copyOf]uint16
+	// shards hold, per core fingerprint, its flights one after another, each as its length
+	// followed by its sorted message numbers (embedding: by its layout, see embedded); the
+	// cores are spread over shards, each with its own lock, so that searchers seldom wait.
+	shards [coverShards]coverShard
 	// embed: the cores' insertion numbers are ranked without the flight's (renumbered
 	// counters), and flights are compared by embedding (see embedsIn).
 	embed bool
-	gaps  []gapMsg
+}
+
+const coverShards = 64
+
+type coverShard struct {
+	mu    sync.Mutex
+	cores map[uint64][]uint16
+}
+
+// coverScratch is one searcher's working storage for a coverSet.
+type coverScratch struct {
+	buf  []uint16
+	gaps []gapMsg
+	ids  map[copyOf]uint16 // the numbers this searcher has met
 }
 
 func newCoverSet(embed bool) *coverSet {
-	return &coverSet{ids: map[copyOf]uint16{}, cores: map[uint64][]uint16{}, embed: embed}
+	c := &coverSet{ids: map[copyOf]uint16{}, embed: embed}
+	for i := range c.shards {
+		c.shards[i].cores = map[uint64][]uint16{}
+	}
+	return c
+}
+
+// list returns the flights recorded for core.
+func (c *coverSet) list(core uint64) []uint16 {
+	sh := &c.shards[core%coverShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.cores[core]
 }
 
 // embeds reports whether c compares flights by embedding; false for no cover set.
@@ -56,8 +85,8 @@ type copyOf struct {
 
 // numbers returns the sorted numbers of the message copies of flight (sorted, so copies are
 // adjacent), numbering new ones.
-func (c *coverSet) numbers(flight []protocol.Message) ([]uint16, bool) {
-	b := c.buf[:0]
+func (c *coverSet) numbers(sc *coverScratch, flight []protocol.Message) ([]uint16, bool) {
+	b := sc.buf[:0]
 	n := 0
 	for i, m := range flight {
 		if i > 0 && m == flight[i-1] {
@@ -65,18 +94,14 @@ func (c *coverSet) numbers(flight []protocol.Message) ([]uint16, bool) {
 		} else {
 			n = 0
 		}
-		id, ok := c.ids[copyOf{m, n}]
+		id, ok := c.number(sc, copyOf{m, n})
 		if !ok {
-			if len(c.ids) == 1<<16-1 {
-				return nil, false
-			}
-			id = uint16(len(c.ids))
-			c.ids[copyOf{m, n}] = id
+			return nil, false
 		}
 		b = append(b, id)
 	}
 	slices.Sort(b)
-	c.buf = b
+	sc.buf = b
 	return b, true
 }
 
@@ -84,19 +109,22 @@ func (c *coverSet) numbers(flight []protocol.Message) ([]uint16, bool) {
 // records flight for core, drops the flights it contains, and says whether core is new. A
 // flight with more messages than the set can number is never covered nor recorded. gap is
 // nil unless the set embeds (see embedded).
-func (c *coverSet) covered(core uint64, flight []protocol.Message, gap []int32) (covered, newCore bool) {
-	list := c.cores[core]
+func (c *coverSet) covered(sc *coverScratch, core uint64, flight []protocol.Message, gap []int32) (covered, newCore bool) {
 	var (
 		f  []uint16
 		ok bool
 	)
 	contains := subset
 	if c.embed {
-		f, ok = c.embedded(flight, gap)
+		f, ok = c.embedded(sc, flight, gap)
 		contains = embedsIn
 	} else {
-		f, ok = c.numbers(flight)
+		f, ok = c.numbers(sc, flight)
 	}
+	sh := &c.shards[core%coverShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.cores[core]
 	if !ok {
 		return false, list == nil
 	}
@@ -118,7 +146,7 @@ func (c *coverSet) covered(core uint64, flight []protocol.Message, gap []int32) 
 		i += 1 + n
 	}
 	kept = append(kept, uint16(len(f)))
-	c.cores[core] = append(kept, f...)
+	sh.cores[core] = append(kept, f...)
 	return false, list == nil
 }
 
@@ -138,16 +166,16 @@ const blankOp = ^uint64(0)
 // sorted numbers, then, in the order of their codes, one group per number that only the
 // flight holds: its gap, the count of its messages and their sorted numbers, with the
 // number itself blanked, since an embedding may map it to another of the same gap.
-func (c *coverSet) embedded(flight []protocol.Message, gap []int32) ([]uint16, bool) {
-	c.gaps = c.gaps[:0]
-	exact := c.buf[:0]
+func (c *coverSet) embedded(sc *coverScratch, flight []protocol.Message, gap []int32) ([]uint16, bool) {
+	sc.gaps = sc.gaps[:0]
+	exact := sc.buf[:0]
 	exact = append(exact, 0)
 	n := 0
 	for i, m := range flight {
 		if gap[i] >= 0 {
 			b := m
 			b.Op = blankOp
-			c.gaps = append(c.gaps, gapMsg{code: m.Op, gap: gap[i], m: b})
+			sc.gaps = append(sc.gaps, gapMsg{code: m.Op, gap: gap[i], m: b})
 			continue
 		}
 		if len(exact) > 1 && i > 0 && gap[i-1] < 0 && m == flight[i-1] {
@@ -155,7 +183,7 @@ func (c *coverSet) embedded(flight []protocol.Message, gap []int32) ([]uint16, b
 		} else {
 			n = 0
 		}
-		id, ok := c.number(copyOf{m, n})
+		id, ok := c.number(sc, copyOf{m, n})
 		if !ok {
 			return nil, false
 		}
@@ -163,26 +191,26 @@ func (c *coverSet) embedded(flight []protocol.Message, gap []int32) ([]uint16, b
 	}
 	slices.Sort(exact[1:])
 	exact[0] = uint16(len(exact) - 1)
-	slices.SortFunc(c.gaps, func(a, b gapMsg) int { return cmp.Or(cmp.Compare(a.code, b.code), cmpMsg(a.m, b.m)) })
+	slices.SortFunc(sc.gaps, func(a, b gapMsg) int { return cmp.Or(cmp.Compare(a.code, b.code), cmpMsg(a.m, b.m)) })
 	out := exact
-	for i := 0; i < len(c.gaps); {
+	for i := 0; i < len(sc.gaps); {
 		j := i
-		for j < len(c.gaps) && c.gaps[j].code == c.gaps[i].code {
+		for j < len(sc.gaps) && sc.gaps[j].code == sc.gaps[i].code {
 			j++
 		}
-		if c.gaps[i].gap >= 1<<16-1 {
+		if sc.gaps[i].gap >= 1<<16-1 {
 			return nil, false
 		}
-		out = append(out, uint16(c.gaps[i].gap), uint16(j-i))
+		out = append(out, uint16(sc.gaps[i].gap), uint16(j-i))
 		start := len(out)
 		n := 0
 		for k := i; k < j; k++ {
-			if k > i && c.gaps[k].m == c.gaps[k-1].m {
+			if k > i && sc.gaps[k].m == sc.gaps[k-1].m {
 				n++
 			} else {
 				n = 0
 			}
-			id, ok := c.number(copyOf{c.gaps[k].m, n})
+			id, ok := c.number(sc, copyOf{sc.gaps[k].m, n})
 			if !ok {
 				return nil, false
 			}
@@ -191,12 +219,17 @@ func (c *coverSet) embedded(flight []protocol.Message, gap []int32) ([]uint16, b
 		slices.Sort(out[start:])
 		i = j
 	}
-	c.buf = out
+	sc.buf = out
 	return out, true
 }
 
 // number returns the number of a message copy, numbering it if new.
-func (c *coverSet) number(m copyOf) (uint16, bool) {
+func (c *coverSet) number(sc *coverScratch, m copyOf) (uint16, bool) {
+	if id, ok := sc.ids[m]; ok {
+		return id, true
+	}
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
 	id, ok := c.ids[m]
 	if !ok {
 		if len(c.ids) == 1<<16-1 {
@@ -205,6 +238,10 @@ func (c *coverSet) number(m copyOf) (uint16, bool) {
 		id = uint16(len(c.ids))
 		c.ids[m] = id
 	}
+	if sc.ids == nil {
+		sc.ids = map[copyOf]uint16{}
+	}
+	sc.ids[m] = id
 	return id, true
 }
 
@@ -294,8 +331,12 @@ func (e *explorer) witness(z *state) bool {
 		moves []Step
 		next  int
 	}
+	isProven := func(fp uint64) bool {
+		_, ok := e.proven.get(fp)
+		return ok
+	}
 	fp := canon(fingerprint(e.key(z)))
-	if _, ok := e.proven.get(fp); ok {
+	if isProven(fp) {
 		return true
 	}
 	proved := func(stack []frame) bool {
@@ -329,7 +370,7 @@ func (e *explorer) witness(z *state) bool {
 			continue // a crash, which the search reports
 		}
 		fp := canon(fingerprint(e.key(t)))
-		if _, ok := e.proven.get(fp); ok {
+		if isProven(fp) {
 			return proved(stack)
 		}
 		if seen[fp] {

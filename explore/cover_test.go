@@ -46,12 +46,20 @@ func TestSubsumeAgrees(t *testing.T) {
 			if tc.long && testing.Short() {
 				t.Skip("some seconds")
 			}
-			// The full search, the subsuming one, and the subsuming one with renumbered
-			// counters, whose cores and flights carry insertion numbers ranked over both.
-			var reps [3]*Report
-			for i, mode := range []struct{ subsume, renumber bool }{{false, false}, {true, false}, {true, true}} {
+			// The full search, the subsuming one, the subsuming one with renumbered
+			// counters, whose cores and flights carry insertion numbers ranked over both,
+			// and that one shared out among three workers (more than the cores of a small
+			// machine, so that they interleave and steal from each other).
+			var reps [4]*Report
+			for i, mode := range []struct {
+				subsume, renumber bool
+				workers           int
+			}{{false, false, 1}, {true, false, 1}, {true, true, 1}, {true, true, 3}} {
 				cfg := tc.cfg
 				cfg.Subsume, cfg.RenumberCounters = mode.subsume, mode.renumber
+				if mode.subsume {
+					cfg.Workers = mode.workers
+				}
 				r, err := Run(cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -77,6 +85,10 @@ func TestSubsumeAgrees(t *testing.T) {
 				if tc.cfg.Timers && sub.Cores == 0 {
 					t.Errorf("no core checked for an end: %+v", *sub)
 				}
+			}
+			// Every core reachable is met by a complete subsuming search, whoever explores it.
+			if one, shared := reps[2], reps[3]; one.Cores != shared.Cores {
+				t.Errorf("one worker meets %d cores, three %d", one.Cores, shared.Cores)
 			}
 			if tc.cfg.Protocol == "predlock-retry" && reps[2].States > reps[1].States {
 				t.Errorf("renumbering counters adds states to the subsuming search: %d, against %d", reps[2].States, reps[1].States)
@@ -109,7 +121,7 @@ func TestSubset(t *testing.T) {
 func TestCoverSetCopies(t *testing.T) {
 	m := protocol.Message{Type: protocol.Poll, From: 5, To: 0, Joiner: 5}
 	n := protocol.Message{Type: protocol.Queued, From: 0, To: 5, Joiner: 5}
-	c := newCoverSet(false)
+	c, sc := newCoverSet(false), &coverScratch{}
 	steps := []struct {
 		flight           []protocol.Message
 		covered, newCore bool
@@ -124,13 +136,13 @@ func TestCoverSetCopies(t *testing.T) {
 	}
 	for i, s := range steps {
 		sortFlight(s.flight)
-		covered, newCore := c.covered(1, s.flight, nil)
+		covered, newCore := c.covered(sc, 1, s.flight, nil)
 		if covered != s.covered || newCore != s.newCore {
 			t.Errorf("step %d %v: covered %v, new core %v; want %v, %v", i, s.flight, covered, newCore, s.covered, s.newCore)
 		}
 	}
-	if got := len(c.cores[1]); got != 1+2+1+2 { // {m, m} and {m, n}; {m} was dropped
-		t.Errorf("core holds %v", c.cores[1])
+	if got := len(c.list(1)); got != 1+2+1+2 { // {m, m} and {m, n}; {m} was dropped
+		t.Errorf("core holds %v", c.list(1))
 	}
 }
 
@@ -178,7 +190,7 @@ func TestCoverSetEmbeds(t *testing.T) {
 			[]protocol.Message{welcome(only(0, 0)), welcome(only(0, 1))}, false},
 		{"messages compared as they are", []protocol.Message{poll, welcome(only(0, 0))}, []protocol.Message{welcome(only(0, 0))}, false},
 	} {
-		c := newCoverSet(true)
+		c, sc := newCoverSet(true), &coverScratch{}
 		gaps := func(f []protocol.Message) []int32 {
 			sortFlight(f)
 			g := make([]int32, len(f))
@@ -187,10 +199,10 @@ func TestCoverSetEmbeds(t *testing.T) {
 			}
 			return g
 		}
-		if covered, newCore := c.covered(1, tc.b, gaps(tc.b)); covered || !newCore {
+		if covered, newCore := c.covered(sc, 1, tc.b, gaps(tc.b)); covered || !newCore {
 			t.Fatalf("%s: recording b: covered %v, new core %v", tc.name, covered, newCore)
 		}
-		if covered, _ := c.covered(1, tc.a, gaps(tc.a)); covered != tc.want {
+		if covered, _ := c.covered(sc, 1, tc.a, gaps(tc.a)); covered != tc.want {
 			t.Errorf("%s: %v covered by %v: %v, want %v", tc.name, tc.a, tc.b, covered, tc.want)
 		}
 	}

@@ -62,6 +62,10 @@ type Config struct {
 	// flight, which is exact (see checkCore). With RenumberCounters, cores and flights are
 	// compared as the key renumbers them (see coverSet).
 	Subsume bool
+	// Workers is the number of goroutines of a subsuming search (0: one). With more than
+	// one the states are shared out as the search goes, so the counts vary from run to run;
+	// the findings do not.
+	Workers int
 
 	// wrap, in tests, replaces every node by a wrapper around it: a deliberately broken
 	// machine, to show that the search still finds what the breakage causes.
@@ -171,6 +175,12 @@ func (c *Config) Validate() error {
 	if c.Subsume && (!c.Lossy || c.Search != SearchDFS) {
 		return errors.New("subsuming states needs --lossy (a covered state's extra messages are lost) and --search dfs")
 	}
+	if c.Workers < 0 {
+		return fmt.Errorf("workers: %d is not a number of workers", c.Workers)
+	}
+	if c.Workers > 1 && !c.Subsume {
+		return errors.New("more than one worker needs --subsume: only the subsuming search is shared out")
+	}
 	if c.PruneIgnored && !variant.Ignores {
 		return fmt.Errorf("pruning ignored messages: protocol %s names no message it ignores for good, so nothing would be pruned (predlock-retry does)", c.Protocol)
 	}
@@ -242,7 +252,9 @@ func Run(cfg Config) (*Report, error) {
 		}
 		rep.Assignments++
 		e := newExplorer(&cfg, contacts, rep, finals, seenKinds)
-		if cfg.Search == SearchDFS {
+		if cfg.Subsume {
+			e.subsumeSearch()
+		} else if cfg.Search == SearchDFS {
 			e.dfs()
 		} else {
 			e.bfs()
@@ -321,7 +333,16 @@ type explorer struct {
 	keyGap  []int32
 	rflight []protocol.Message // counterKey's storage for keyFlight and keyGap
 	rgap    []int32
-	proven  *fpTable
+	proven  *lockedFP
+	// csc is this searcher's storage for cover; claimed the shared visited set of a
+	// subsuming search (parallel.go).
+	csc     coverScratch
+	claimed *lockedFP
+	// logged and loggedMoves: see loggedMsg.
+	logged      map[loggedMsg]bool
+	loggedMoves map[loggedMove]bool
+	// pool: the workers of a subsuming search (parallel.go); nil with one.
+	pool *pool
 }
 
 // pruneLog holds, for one node, every message forgotten because the node ignores it, and
@@ -331,6 +352,18 @@ type pruneLog struct {
 	seen  map[protocol.Message]bool
 	moves []nodeMove
 	known map[[2]uint64]bool
+}
+
+// loggedMsg and loggedMove are what one searcher of several has put in the shared
+// pruneLogs already (explorer.logged, loggedMoves).
+type loggedMsg struct {
+	r int
+	m protocol.Message
+}
+
+type loggedMove struct {
+	r int
+	k [2]uint64
 }
 
 // nodeMove is one transition of a node, from before to after.
@@ -364,7 +397,7 @@ func newExplorer(cfg *Config, contacts []protocol.ID, rep *Report, finals map[[1
 	}
 	e.measure = cfg.measure
 	if cfg.Subsume {
-		e.cover, e.proven = newCoverSet(e.counters), newFPTable()
+		e.cover, e.proven = newCoverSet(e.counters), newLockedFP()
 	}
 	for _, n := range init.nodes {
 		e.ids = append(e.ids, n.State().ID)
@@ -380,6 +413,8 @@ func (e *explorer) index(id protocol.ID) int {
 
 // report records the first finding of each kind, with the path that led to it.
 func (e *explorer) report(kind, detail string, nodes []protocol.Node, path []Step) {
+	e.flock()
+	defer e.funlock()
 	if e.seenKinds[kind] {
 		return
 	}
@@ -388,7 +423,11 @@ func (e *explorer) report(kind, detail string, nodes []protocol.Node, path []Ste
 	for i, n := range nodes {
 		final[i] = n.State()
 	}
-	e.rep.Findings = append(e.rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(e.contacts),
+	rep := e.rep
+	if e.pool != nil {
+		rep = e.pool.main
+	}
+	rep.Findings = append(rep.Findings, Finding{Kind: kind, Detail: detail, Contacts: slices.Clone(e.contacts),
 		Path: slices.Clone(path), Final: final})
 }
 
@@ -416,7 +455,9 @@ func (e *explorer) terminal(s *state) (kind, detail string) {
 	for i, n := range s.nodes {
 		e.states[i] = n.State()
 	}
+	e.flock()
 	e.finals[ringKey(e.states)] = true
+	e.funlock()
 	outcome, detail, _ := observe.ClassifyFinal(e.states)
 	if outcome == observe.OutcomeOK || (e.cfg.Timers && outcome == observe.OutcomeJoinFailed) {
 		if !ended(s, e.firstJoiner, e.cfg.Lossy, e.cfg.Timers) && e.cfg.Timers {
@@ -756,12 +797,8 @@ func (e *explorer) dfs() {
 		e.expanded++
 		rep.States++
 		if cfg.Progress != nil && rep.States%progressEvery == 0 {
-			var covered string
-			if e.cover != nil {
-				covered = fmt.Sprintf(", %d covered, %d cores", rep.Covered, rep.Cores)
-			}
-			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations%s, path %d, %s\n",
-				rep.States, rep.Transitions, rep.Terminal, rep.Violations, covered, len(stack), time.Since(e.begin).Round(time.Second))
+			fmt.Fprintf(cfg.Progress, "%d states, %d transitions, %d terminal, %d violations, path %d, %s\n",
+				rep.States, rep.Transitions, rep.Terminal, rep.Violations, len(stack), time.Since(e.begin).Round(time.Second))
 		}
 		if cfg.MaxStates > 0 && e.expanded > cfg.MaxStates {
 			rep.Complete = false
@@ -769,12 +806,7 @@ func (e *explorer) dfs() {
 		}
 		pos := len(comp)
 		comp = append(comp, member{fp: fp, index: counter})
-		if e.cover == nil {
-			// With Subsume the end check is made per core, and every state is a component
-			// of its own here: the map, the largest part of a search's memory when one
-			// component holds most states, stays empty.
-			onComp[fp] = pos
-		}
+		onComp[fp] = pos
 		e.visited.put(fp, 0)
 		e.stored++
 		stack = append(stack, frame{s: s, step: step, pos: pos, low: counter})
@@ -802,11 +834,6 @@ func (e *explorer) dfs() {
 	}
 	defer func() { rep.Depth = max(rep.Depth, maxDepth) }()
 	initFP := canon(fingerprint(e.key(e.init)))
-	if e.cover != nil {
-		if _, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight, e.keyGap); newCore && cfg.Timers {
-			e.checkCore(e.init, nil)
-		}
-	}
 	if !push(e.init, initFP, Step{}) {
 		return
 	}
@@ -823,22 +850,10 @@ func (e *explorer) dfs() {
 			}
 			fp := canon(fingerprint(e.key(t)))
 			marks, seen := e.visited.get(fp)
-			if !seen && e.cover != nil {
-				covered, newCore := e.cover.covered(fingerprint(e.kbuf[:e.coreLen]), e.keyFlight, e.keyGap)
-				if covered {
-					rep.Covered++ // its futures are among those of a state explored with more in flight
-					continue
-				}
-				if newCore && cfg.Timers {
-					e.checkCore(t, path(&step))
-				}
-			}
 			if seen {
 				switch {
 				case marks&markDone == 0:
-					if e.cover == nil {
-						f.low = min(f.low, comp[onComp[fp]].index)
-					}
+					f.low = min(f.low, comp[onComp[fp]].index)
 				case marks&markReach != 0:
 					comp[f.pos].reach = true
 				}
@@ -866,9 +881,8 @@ func (e *explorer) dfs() {
 				r = r || m.reach
 			}
 			marks := uint64(markDone)
-			if r || !cfg.Timers || e.cover != nil {
-				// Without timers nothing repeats, and the check is not made; with Subsume
-				// witness searches make it.
+			if r || !cfg.Timers {
+				// Without timers nothing repeats, and the check is not made.
 				marks |= markReach
 			} else {
 				n := len(comp) - f.pos
@@ -1017,6 +1031,19 @@ func (e *explorer) forget(t *state, owned bool) []protocol.Message {
 
 // ignored logs that node r ignored m, and checks m against every transition r made so far.
 func (e *explorer) ignored(r int, m protocol.Message) {
+	if e.pool != nil {
+		// What this searcher logged is in the shared log for good: no need to lock.
+		k := loggedMsg{r, m}
+		if e.logged[k] {
+			return
+		}
+		if e.logged == nil {
+			e.logged = map[loggedMsg]bool{}
+		}
+		e.logged[k] = true
+	}
+	e.lock()
+	defer e.unlock()
 	l := &e.pruned[r]
 	if l.seen[m] {
 		return
@@ -1030,8 +1057,20 @@ func (e *explorer) ignored(r int, m protocol.Message) {
 
 // moved logs a transition of node r, and checks every message r ignored so far against it.
 func (e *explorer) moved(r int, before, after protocol.Node, hb, ha uint64) {
-	l := &e.pruned[r]
 	k := [2]uint64{hb, ha}
+	if e.pool != nil {
+		lk := loggedMove{r, k}
+		if e.loggedMoves[lk] {
+			return
+		}
+		if e.loggedMoves == nil {
+			e.loggedMoves = map[loggedMove]bool{}
+		}
+		e.loggedMoves[lk] = true
+	}
+	e.lock()
+	defer e.unlock()
+	l := &e.pruned[r]
 	if l.known[k] {
 		return
 	}

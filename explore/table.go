@@ -1,6 +1,9 @@
 package explore
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // fpTable is the depth-first visited set: 62-bit fingerprints of state keys (hash
 // compaction, as SPIN's -DHC does) in an open-addressed table with linear probing, each
@@ -116,4 +119,39 @@ func mix(z uint64) uint64 {
 func collisionBound(n int) float64 {
 	x := float64(n)
 	return x * (x - 1) / math.Exp2(fpBits+1)
+}
+
+// lockedFP is an fpTable that several searchers share: the fingerprints are spread over
+// shards by their top bits, each shard with its own lock.
+type lockedFP struct {
+	shards [fpShards]struct {
+		mu sync.Mutex
+		t  *fpTable
+	}
+}
+
+const fpShards = 64
+
+func newLockedFP() *lockedFP {
+	l := &lockedFP{}
+	for i := range l.shards {
+		l.shards[i].t = &fpTable{slots: make([]uint64, 1<<10)}
+	}
+	return l
+}
+
+// get returns the marks of fp and whether it is stored.
+func (l *lockedFP) get(fp uint64) (marks uint64, ok bool) {
+	sh := &l.shards[canon(fp)>>(fpBits-6)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.t.get(fp)
+}
+
+// put stores fp with marks.
+func (l *lockedFP) put(fp, marks uint64) {
+	sh := &l.shards[canon(fp)>>(fpBits-6)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.t.put(fp, marks)
 }

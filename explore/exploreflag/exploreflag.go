@@ -28,6 +28,7 @@ func Flags() []cli.Flag {
 		&cli.BoolFlag{Name: "renumber-counters", Usage: "renumber insertion numbers and timer epochs by rank in the state key (predlock-retry: same findings, fewer states, more CPU a state)"},
 		&cli.BoolFlag{Name: "prune-ignored", Usage: "forget in-flight messages their addressee ignores for ever (predlock-retry: same findings, far fewer states; the permanence is checked as the search goes)"},
 		&cli.BoolFlag{Name: "subsume", Usage: "with --lossy and --search dfs: do not explore a state whose in-flight messages are all in flight in an explored state with the same nodes and timers (the same violations and final rings; a no_end found is to be confirmed without it)"},
+		&cli.IntFlag{Name: "workers", Value: 1, Usage: "with --subsume: goroutines that share the search out (its counts then vary from run to run, its findings do not)"},
 		&cli.BoolFlag{Name: "progress", Usage: "dfs: a line on standard error every 5 million states"},
 		&cli.StringFlag{Name: "search", Value: explore.SearchBFS, Usage: "search order: bfs (shortest counterexamples; memory grows with the frontier) | dfs (memory: the visited fingerprints and one path)"},
 	}
@@ -47,7 +48,7 @@ func Config(c *cli.Context) (explore.Config, error) {
 	cfg := explore.Config{Protocol: c.String("protocol"), Bits: c.Uint("bits"), Members: members,
 		Joiners: joiners, AllContacts: !c.Bool("fixed-contacts"), MaxStates: c.Int("max-states"),
 		Timers: c.Bool("timers"), Lossy: c.Bool("lossy"), Retries: c.Int("retries"), Search: c.String("search"),
-		RenumberCounters: c.Bool("renumber-counters"), PruneIgnored: c.Bool("prune-ignored"), Subsume: c.Bool("subsume")}
+		RenumberCounters: c.Bool("renumber-counters"), PruneIgnored: c.Bool("prune-ignored"), Subsume: c.Bool("subsume"), Workers: c.Int("workers")}
 	if c.Bool("progress") {
 		cfg.Progress = c.App.ErrWriter
 	}
