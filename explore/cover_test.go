@@ -90,6 +90,12 @@ func TestSubsumeAgrees(t *testing.T) {
 			if one, shared := reps[2], reps[3]; one.Cores != shared.Cores {
 				t.Errorf("one worker meets %d cores, three %d", one.Cores, shared.Cores)
 			}
+			if ws := reps[3].WorkerStates; len(ws) != 3 || ws[0]+ws[1]+ws[2] != reps[3].States {
+				t.Errorf("three workers explored %v states, %d in all", ws, reps[3].States)
+			} else if tc.long && (slices.Contains(ws, 0) || reps[3].Steals == 0) {
+				// On a scope of some size each worker gets work, and only by stealing.
+				t.Errorf("the work was not shared: states %v, %d steals", ws, reps[3].Steals)
+			}
 			if tc.cfg.Protocol == "predlock-retry" && reps[2].States > reps[1].States {
 				t.Errorf("renumbering counters adds states to the subsuming search: %d, against %d", reps[2].States, reps[1].States)
 			}

@@ -162,8 +162,12 @@ type Report struct {
 	Cores         int
 	WitnessStates int
 	WitnessProven int
-	Findings      []Finding // the shortest per kind, in order of discovery
-	Elapsed       time.Duration
+	// With Workers > 1: WorkerStates counts the states each worker explored, Steals the
+	// times an idle worker took untried moves from a busy one.
+	WorkerStates []int
+	Steals       int
+	Findings     []Finding // the shortest per kind, in order of discovery
+	Elapsed      time.Duration
 }
 
 // Validate names the first unusable field.
@@ -1205,6 +1209,10 @@ func (r *Report) Format(cfg *Config) string {
 		if cfg.Timers {
 			fmt.Fprintf(&b, "end check: %d cores, each searched for an end after losing everything in flight; the searches took %d states (%d shown to reach an end)\n",
 				r.Cores, r.WitnessStates, r.WitnessProven)
+		}
+		if len(r.WorkerStates) > 1 {
+			fmt.Fprintf(&b, "workers: %d, states explored by each %v, untried moves taken from a busy worker %d times\n",
+				len(r.WorkerStates), r.WorkerStates, r.Steals)
 		}
 	}
 	if len(r.Findings) == 0 {

@@ -33,6 +33,8 @@ type worker struct {
 	mu    sync.Mutex // guards stack and base against a thief
 	stack []sframe
 	base  []Step // the path to stack[0]
+	// states and steals count what w explored and how often it stole.
+	states, steals int
 }
 
 // sframe is a state on a worker's stack and its moves not yet taken.
@@ -113,6 +115,17 @@ func (e *explorer) subsumeSearch() {
 	for _, w := range p.workers[1:] {
 		e.merge(w.e)
 	}
+	if n > 1 {
+		// Summed over contact assignments, like every count.
+		rep := e.rep
+		if rep.WorkerStates == nil {
+			rep.WorkerStates = make([]int, n)
+		}
+		for i, w := range p.workers {
+			rep.WorkerStates[i] += w.states
+			rep.Steals += w.steals
+		}
+	}
 	if p.stop.Load() {
 		e.rep.Complete = false
 	}
@@ -163,6 +176,7 @@ func (w *worker) push(p *pool, s *state, fp uint64, step Step) bool {
 	e, cfg, rep := w.e, w.e.cfg, w.e.rep
 	n := p.expanded.Add(1)
 	rep.States++
+	w.states++
 	if cfg.Progress != nil && n%progressEvery == 0 {
 		// The other workers' counts are theirs until the end: only the states are a total.
 		fmt.Fprintf(cfg.Progress, "%d states; worker %d: %d transitions, %d terminal, %d violations, %d covered, %d cores, path %d; %s\n",
@@ -277,6 +291,7 @@ func (w *worker) steal(p *pool) bool {
 					base = append(base, v.stack[j].step)
 				}
 				p.active.Add(1) // before v can finish, so that no worker sees none active meanwhile
+				w.steals++
 				v.mu.Unlock()
 				w.mu.Lock()
 				w.base = base

@@ -35,14 +35,15 @@ its own. The end check is then made once per such core, by a search of its own f
 with nothing in flight. Same findings, fewer states. With --renumber-counters as well, a core's
 insertion numbers are ranked among its own, and a flight is covered when its other numbers map
 in order into those of an explored flight (docs/protocol.md): about a third of the cores on one member
-and two newcomers.
+and two newcomers. --workers N shares a subsuming search out among N goroutines: the same
+findings and cores, counts that vary from run to run.
 
 Examples:
   dhtexp explore --protocol seed                                  # the simple scenario, all contacts
   dhtexp explore --protocol predlock --bits 3 --members 0,3,6 --joiners 1,2,7
   dhtexp explore --protocol predlock-retry --bits 3 --members 0 --joiners 3,5 \
       --timers --lossy --retries 1 --max-states 0 --search dfs --prune-ignored --subsume \
-      --renumber-counters --progress
+      --renumber-counters --workers 2 --progress
 `,
 		Flags: exploreflag.Flags(),
 		Action: func(c *cli.Context) error {
