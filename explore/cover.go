@@ -303,6 +303,9 @@ func subset(a, b []uint16) bool {
 // every reachable state has its core in a state explored.
 func (e *explorer) checkCore(t *state, path []Step) {
 	e.rep.Cores++
+	if e.pool != nil {
+		e.pool.cores.Add(1)
+	}
 	z := t
 	if len(t.flight) > 0 {
 		z = &state{nodes: t.nodes, hashes: t.hashes, started: t.started, timers: t.timers, quiet: t.quiet}

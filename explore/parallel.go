@@ -19,6 +19,7 @@ type pool struct {
 	workers  []*worker
 	active   atomic.Int32 // workers holding frames or taking some
 	expanded atomic.Int64
+	cores    atomic.Int64 // met by all workers, for the progress line
 	stop     atomic.Bool // MaxStates reached
 	main     *Report     // findings go here
 }
@@ -178,9 +179,13 @@ func (w *worker) push(p *pool, s *state, fp uint64, step Step) bool {
 	rep.States++
 	w.states++
 	if cfg.Progress != nil && n%progressEvery == 0 {
-		// The other workers' counts are theirs until the end: only the states are a total.
-		fmt.Fprintf(cfg.Progress, "%d states; worker %d: %d transitions, %d terminal, %d violations, %d covered, %d cores, path %d; %s\n",
-			n, slices.Index(p.workers, w), rep.Transitions, rep.Terminal, rep.Violations, rep.Covered, rep.Cores,
+		cores := int64(rep.Cores)
+		if e.pool != nil {
+			cores = p.cores.Load()
+		}
+		// The other counts are this worker's until the end: only states and cores are totals.
+		fmt.Fprintf(cfg.Progress, "%d states, %d cores; worker %d: %d transitions, %d terminal, %d violations, %d covered, path %d; %s\n",
+			n, cores, slices.Index(p.workers, w), rep.Transitions, rep.Terminal, rep.Violations, rep.Covered,
 			len(w.base)+len(w.stack), time.Since(e.begin).Round(time.Second))
 	}
 	if cfg.MaxStates > 0 && n > int64(cfg.MaxStates) {
