@@ -358,6 +358,18 @@ type pruneLog struct {
 	known map[[2]uint64]bool
 }
 
+// markNew records k in the set *m, made if need be, and reports whether it was new.
+func markNew[K comparable](m *map[K]bool, k K) bool {
+	if (*m)[k] {
+		return false
+	}
+	if *m == nil {
+		*m = map[K]bool{}
+	}
+	(*m)[k] = true
+	return true
+}
+
 // loggedMsg and loggedMove are what one searcher of several has put in the shared
 // pruneLogs already (explorer.logged, loggedMoves).
 type loggedMsg struct {
@@ -1035,24 +1047,16 @@ func (e *explorer) forget(t *state, owned bool) []protocol.Message {
 
 // ignored logs that node r ignored m, and checks m against every transition r made so far.
 func (e *explorer) ignored(r int, m protocol.Message) {
-	if e.pool != nil {
-		// What this searcher logged is in the shared log for good: no need to lock.
-		k := loggedMsg{r, m}
-		if e.logged[k] {
-			return
-		}
-		if e.logged == nil {
-			e.logged = map[loggedMsg]bool{}
-		}
-		e.logged[k] = true
+	// What this searcher logged is in the shared log for good: no need to lock.
+	if e.pool != nil && !markNew(&e.logged, loggedMsg{r, m}) {
+		return
 	}
 	e.lock()
 	defer e.unlock()
 	l := &e.pruned[r]
-	if l.seen[m] {
+	if !markNew(&l.seen, m) {
 		return
 	}
-	l.seen[m] = true
 	l.msgs = append(l.msgs, m)
 	for _, mv := range l.moves {
 		e.checkIgnore(r, mv, m)
@@ -1062,23 +1066,15 @@ func (e *explorer) ignored(r int, m protocol.Message) {
 // moved logs a transition of node r, and checks every message r ignored so far against it.
 func (e *explorer) moved(r int, before, after protocol.Node, hb, ha uint64) {
 	k := [2]uint64{hb, ha}
-	if e.pool != nil {
-		lk := loggedMove{r, k}
-		if e.loggedMoves[lk] {
-			return
-		}
-		if e.loggedMoves == nil {
-			e.loggedMoves = map[loggedMove]bool{}
-		}
-		e.loggedMoves[lk] = true
+	if e.pool != nil && !markNew(&e.loggedMoves, loggedMove{r, k}) {
+		return
 	}
 	e.lock()
 	defer e.unlock()
 	l := &e.pruned[r]
-	if l.known[k] {
+	if !markNew(&l.known, k) {
 		return
 	}
-	l.known[k] = true
 	mv := nodeMove{before: before, after: after}
 	l.moves = append(l.moves, mv)
 	e.rep.NodeTransitions++

@@ -20,8 +20,8 @@ type pool struct {
 	active   atomic.Int32 // workers holding frames or taking some
 	expanded atomic.Int64
 	cores    atomic.Int64 // met by all workers, for the progress line
-	stop     atomic.Bool // MaxStates reached
-	main     *Report     // findings go here
+	stop     atomic.Bool  // MaxStates reached
+	main     *Report      // findings go here
 }
 
 // worker is one depth-first walker of a subsuming search, with its own explorer (scratch
