@@ -99,20 +99,19 @@ func (e *explorer) subsumeSearch() {
 	if _, newCore := e.cover.covered(&e.csc, fingerprint(e.kbuf[:e.coreLen]), e.keyFlight, e.keyGap); newCore && cfg.Timers {
 		e.checkCore(e.init, nil)
 	}
-	if !w0.push(p, e.init, initFP, Step{}) {
-		return
+	if w0.push(p, e.init, initFP, Step{}) {
+		p.active.Store(int32(n))
+		var wg sync.WaitGroup
+		for _, w := range p.workers[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.run(p)
+			}()
+		}
+		w0.run(p)
+		wg.Wait()
 	}
-	p.active.Store(int32(n))
-	var wg sync.WaitGroup
-	for _, w := range p.workers[1:] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(p)
-		}()
-	}
-	w0.run(p)
-	wg.Wait()
 	for _, w := range p.workers[1:] {
 		e.merge(w.e)
 	}
