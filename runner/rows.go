@@ -3,6 +3,7 @@ package runner
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
@@ -416,14 +417,68 @@ func optInt(w *trace.Writer, col int, v int64) {
 	}
 }
 
-// eventBuf collects a run's events as trace rows, column by column, into storage that is
-// recycled with its unit, so tracing allocates nothing per event once the buffers have grown.
-// Strings are the names' own, copied by reference.
+// eventBuf collects a run's events as trace rows, column by column, into chunks of
+// chunkRows events taken from the writer's pool: a chunk is filled and never grown, so
+// tracing neither allocates nor copies per event once the pool holds enough chunks. (One
+// set of columns grown by append copied each piece's rows again whenever a long run
+// outgrew it, and a grown piece was too large to keep: a tenth of the CPU time of tracing,
+// and the page faults of the fresh memory.) Strings are the names' own, copied by
+// reference.
 type eventBuf struct {
-	run  int64
-	cols *trace.EventColumns
+	run    int64
+	cols   *trace.EventColumns // the chunk being filled, the last of r.events
+	r      *unitResult
+	chunks *chunkPool
 }
 
 func (b *eventBuf) Event(e *observe.Event) {
+	if b.cols.Len() == chunkRows {
+		b.cols = b.chunks.get()
+		b.r.events = append(b.r.events, b.cols)
+	}
 	b.cols.AppendObserved(b.run, e)
+}
+
+// start makes b fill r's events, from a first empty chunk.
+func (b *eventBuf) start(r *unitResult) {
+	b.r = r
+	b.cols = b.chunks.get()
+	r.events = append(r.events[:0], b.cols)
+}
+
+// chunkPool keeps the chunks of written pieces for the pieces still to come.
+type chunkPool struct {
+	mu   sync.Mutex
+	free []*trace.EventColumns
+	max  int
+}
+
+// get returns an empty chunk with room for chunkRows events.
+func (p *chunkPool) get() *trace.EventColumns {
+	p.mu.Lock()
+	var c *trace.EventColumns
+	if n := len(p.free); n > 0 {
+		c = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if c == nil {
+		c = &trace.EventColumns{}
+		c.Grow(chunkRows)
+	}
+	return c
+}
+
+// put takes back chunks that have been written or dropped.
+func (p *chunkPool) put(cs []*trace.EventColumns) {
+	p.mu.Lock()
+	for _, c := range cs {
+		if len(p.free) >= p.max {
+			break
+		}
+		c.Reset()
+		p.free = append(p.free, c)
+	}
+	p.mu.Unlock()
 }

@@ -320,25 +320,42 @@ func recordedHash(m *trace.Manifest) (string, error) {
 // unitResult is a piece of a unit's finished runs: the whole unit, unless its events
 // outgrow pieceRows, when the worker hands them over in pieces of whole runs so that a unit
 // of long runs is never held whole. Results are recycled through writer.free, so the rows'
-// join slices and the event columns keep their storage from piece to piece.
+// join slices keep their storage from piece to piece; the event chunks go back to the
+// writer's chunk pool.
 type unitResult struct {
-	u      unit
-	piece  int  // 0, 1, ... within the unit
-	last   bool // the unit's last piece
-	rows   []runRow
-	events trace.EventColumns // the pieces' runs' events, in run order (trace level messages)
+	u     unit
+	piece int  // 0, 1, ... within the unit
+	last  bool // the unit's last piece
+	rows  []runRow
+	// events holds the piece's runs' events, in run order, in chunks of chunkRows events
+	// (trace level messages).
+	events []*trace.EventColumns
 	err    error
+}
+
+// eventRows returns the number of events r holds.
+func (r *unitResult) eventRows() int {
+	n := 0
+	for _, c := range r.events {
+		n += c.Len()
+	}
+	return n
 }
 
 // Variables so that tests can make pieces small.
 var (
 	// pieceRows is the number of events after which a worker hands over the runs it has
-	// finished: 8 MB of event columns.
+	// finished: 6 MB of event columns.
 	pieceRows = 1 << 16
-	// flightRows bounds the events of pieces that wait for the writer (65 MB), beyond
+	// flightRows bounds the events of pieces that wait for the writer (190 MB), beyond
 	// which workers wait before they start another run, except the worker of the unit
-	// being written, so that the writer always gets what it waits for.
-	flightRows = 1 << 19
+	// being written, so that the writer always gets what it waits for. A unit of 64 of the
+	// largest runs of the concurrency spec holds a few million events: with a bound of half a
+	// million, the worker of the next unit stood idle for most of the unit being written, and
+	// a sweep that keeps every event used 1.3 of its 2 cores over the last fifth of its time.
+	flightRows = 1 << 21
+	// chunkRows is the size of the chunks that hold a piece's events (1.5 MB).
+	chunkRows = 1 << 14
 )
 
 // messagesMemoryLimit is the soft memory limit of a sweep that keeps every event, unless
@@ -462,6 +479,7 @@ type writer struct {
 	cancel  context.CancelFunc
 	free    []*unitResult // recycled results, so that their storage is reused
 	maxFree int
+	chunks  chunkPool // the storage of events in flight
 
 	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -533,6 +551,8 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.pending = map[pieceKey]*unitResult{}
 	// Room for every result in flight, pieces included, so that their storage is reused.
 	w.maxFree = window + workers + flightRows/pieceRows
+	// Room for the events in flight and those of the pieces being filled.
+	w.chunks.max = (flightRows + 2*workers*pieceRows) / chunkRows
 	w.colsOf = -1
 	w.encodeHere = workers >= runtime.GOMAXPROCS(0)
 	wake := context.AfterFunc(ctx, func() {
@@ -642,23 +662,17 @@ func (w *writer) result(u unit, piece int, tracer *eventBuf) *unitResult {
 	}
 	r.u, r.piece, r.last, r.err = u, piece, false, nil
 	r.rows = r.rows[:0]
-	r.events.Reset()
-	if tracer != nil && cap(r.events.Seq) < pieceRows {
-		// Sized for a piece at once rather than grown by copying.
-		r.events.Grow(pieceRows)
-	}
 	if tracer != nil {
-		tracer.cols = &r.events
+		tracer.start(r)
 	}
 	return r
 }
 
 // recycleLocked keeps r's storage for a later result. w.mu is held.
 func (w *writer) recycleLocked(r *unitResult) {
-	if cap(r.events.Seq) > 2*pieceRows {
-		// Left by one very long run: not worth keeping.
-		r.events = trace.EventColumns{}
-	}
+	w.chunks.put(r.events)
+	clear(r.events)
+	r.events = r.events[:0]
 	if len(w.free) < w.maxFree {
 		w.free = append(w.free, r)
 	}
@@ -702,7 +716,7 @@ func (w *writer) deliver(ctx context.Context, r *unitResult) {
 		} else {
 			w.next.piece++
 		}
-		w.flight.written(r.events.Len(), w.next.seq)
+		w.flight.written(r.eventRows(), w.next.seq)
 		w.recycleLocked(r)
 		w.cond.Broadcast()
 	}
@@ -720,7 +734,7 @@ func (w *writer) work(ctx context.Context) {
 	)
 	s.ReuseResults()
 	if w.level == trace.LevelMessages {
-		tracer = &eventBuf{}
+		tracer = &eventBuf{chunks: &w.chunks}
 	}
 	if w.cpuClock != nil {
 		runtime.LockOSThread()
@@ -757,8 +771,8 @@ func (w *writer) work(ctx context.Context) {
 				break
 			}
 			simNanos += row.wall
-			if tracer != nil && r.events.Len() >= pieceRows && i < n-1 {
-				w.flight.add(r.events.Len())
+			if events := r.eventRows(); tracer != nil && events >= pieceRows && i < n-1 {
+				w.flight.add(events)
 				var c1 int64
 				if w.cpuClock != nil {
 					c1 = w.cpuClock()
@@ -781,7 +795,7 @@ func (w *writer) work(ctx context.Context) {
 			continue
 		}
 		r.last = true
-		w.flight.add(r.events.Len())
+		w.flight.add(r.eventRows())
 		w.deliver(ctx, r)
 	}
 }
@@ -875,10 +889,12 @@ func (w *writer) write(r *unitResult) error {
 		}
 	}
 	if w.events != nil {
-		if err := w.events.WriteColumns(&r.events); err != nil {
-			return err
+		for _, c := range r.events {
+			if err := w.events.WriteColumns(c); err != nil {
+				return err
+			}
+			w.part.Events += int64(c.Len())
 		}
-		w.part.Events += int64(r.events.Len())
 	}
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))

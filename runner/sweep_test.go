@@ -239,8 +239,9 @@ func TestSweepFilesIndependentOfWorkers(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/pieces=%v", tc.spec, tc.pieces), func(t *testing.T) {
 			spec := load(t, "testdata/"+tc.spec+".toml")
 			if tc.pieces {
-				defer func(p, f int) { pieceRows, flightRows = p, f }(pieceRows, flightRows)
-				pieceRows, flightRows = 50, 200
+				defer func(p, f, c int) { pieceRows, flightRows, chunkRows = p, f, c }(pieceRows, flightRows, chunkRows)
+				// Chunks of 7 events end in the middle of most runs.
+				pieceRows, flightRows, chunkRows = 50, 200, 7
 			}
 			dir := t.TempDir()
 			ref := filepath.Join(dir, "1")
@@ -281,15 +282,15 @@ func TestSweepFilesIndependentOfWorkers(t *testing.T) {
 	}
 }
 
-// Units handed over in pieces, with workers held back by the bound on events in flight,
-// give the same rows.
+// Units handed over in pieces, with workers held back by the bound on events in flight and
+// events held in chunks that end in the middle of runs, give the same rows.
 func TestSweepInPieces(t *testing.T) {
 	spec := load(t, "testdata/small.toml")
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "whole"), filepath.Join(dir, "pieces")
 	sweep(t, context.Background(), spec, Options{Dir: a, Workers: 2})
-	defer func(p, f int) { pieceRows, flightRows = p, f }(pieceRows, flightRows)
-	pieceRows, flightRows = 50, 200
+	defer func(p, f, c int) { pieceRows, flightRows, chunkRows = p, f, c }(pieceRows, flightRows, chunkRows)
+	pieceRows, flightRows, chunkRows = 50, 200, 7
 	sweep(t, context.Background(), spec, Options{Dir: b, Workers: 2, PartEvents: 3000})
 	checkComplete(t, a)
 	mb := checkComplete(t, b)
