@@ -41,10 +41,16 @@ func sizeClass(size int) int {
 }
 
 func (a *pageAllocator) Allocate(size int) []byte {
-	if size < minPooled {
-		return aligned(size, size)
+	return a.allocate(size, size, true)
+}
+
+// allocate returns a buffer of length size and a capacity of at least capacity, zeroed
+// up to size if zero is set.
+func (a *pageAllocator) allocate(size, capacity int, zero bool) []byte {
+	if capacity < minPooled {
+		return aligned(size, capacity)
 	}
-	c := sizeClass(size)
+	c := sizeClass(capacity)
 	a.mu.Lock()
 	if n := len(a.free[c]); n > 0 {
 		b := a.free[c][n-1]
@@ -53,7 +59,9 @@ func (a *pageAllocator) Allocate(size int) []byte {
 		a.bytes -= cap(b)
 		a.mu.Unlock()
 		b = b[:size]
-		clear(b)
+		if zero {
+			clear(b)
+		}
 		return b
 	}
 	a.mu.Unlock()
@@ -92,4 +100,34 @@ func (a *pageAllocator) Free(b []byte) {
 		a.bytes += c
 	}
 	a.mu.Unlock()
+}
+
+// sinkAllocator allocates for the buffered page writer of one column, which holds the
+// column's chunk of a row group in memory until the chunk is written out. The writer's
+// buffer starts at 256 bytes and doubles as pages come: every chunk took a dozen fresh
+// buffers, of which the pool got only the last one back, and clearing them cost a twentieth
+// of the CPU time of writing events. Its first buffer now has the capacity of the column's
+// previous chunk, so that a chunk is held in one buffer from the pool.
+type sinkAllocator struct {
+	hint int // capacity of the buffer last freed
+}
+
+var _ memory.Allocator = (*sinkAllocator)(nil)
+
+// Allocate leaves a recycled buffer as it was: the page writer only appends to it.
+func (a *sinkAllocator) Allocate(size int) []byte {
+	return pages.allocate(size, max(size, a.hint), false)
+}
+
+func (a *sinkAllocator) Reallocate(size int, b []byte) []byte {
+	if cap(b) < size {
+		// Grown past the previous chunk: begin the next one at the new size.
+		a.hint = max(a.hint, size)
+	}
+	return pages.Reallocate(size, b)
+}
+
+func (a *sinkAllocator) Free(b []byte) {
+	a.hint = cap(b)
+	pages.Free(b)
 }

@@ -61,11 +61,16 @@ func (f *pqFile) rowGroup() (*metadata.RowGroupMetaDataBuilder, []*metadata.Colu
 }
 
 // pager returns a page writer for column i of the current row group. Buffered ones keep
-// the pages in memory until Close, so that columns can be encoded at the same time.
-func (f *pqFile) pager(cc *metadata.ColumnChunkMetaDataBuilder, i int, buffered bool) (file.PageWriter, error) {
+// the pages in memory until Close, so that columns can be encoded at the same time, in
+// memory from sink.
+func (f *pqFile) pager(cc *metadata.ColumnChunkMetaDataBuilder, i int, sink *sinkAllocator) (file.PageWriter, error) {
 	path := cc.Descr().Path()
+	mem := f.props.Allocator()
+	if sink != nil {
+		mem = sink
+	}
 	return file.NewPageWriter(f.sink, f.props.CompressionFor(path), f.props.CompressionLevelFor(path), cc,
-		int16(f.groups), int16(i), f.props.Allocator(), buffered, nil, nil)
+		int16(f.groups), int16(i), mem, sink != nil, nil, nil)
 }
 
 // endRowGroup completes the current row group of rows rows.

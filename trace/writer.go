@@ -128,6 +128,7 @@ type colBuf struct {
 	page  []byte
 	cbuf  []byte
 	dense []int32 // indices of a page's present values
+	sink  sinkAllocator
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -857,7 +858,7 @@ func (w *Writer) writeParallel(workers int) error {
 	)
 	for i := range pagers {
 		var err error
-		if pagers[i], err = w.pf.pager(ccs[i], i, true); err != nil {
+		if pagers[i], err = w.pf.pager(ccs[i], i, &w.cols[i].sink); err != nil {
 			return err
 		}
 	}
@@ -908,7 +909,7 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 		}
 	}()
 	c := &w.cols[i]
-	pager, err := w.pf.pager(cc, i, false)
+	pager, err := w.pf.pager(cc, i, nil)
 	if err != nil {
 		return err
 	}
