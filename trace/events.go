@@ -16,7 +16,10 @@ var EventSchema = Schema{
 	Columns: []Column{
 		{Name: "run_id", Type: Int64, Encoding: Delta, Doc: "run the event belongs to"},
 		{Name: "seq", Type: Int64, Encoding: Delta, Doc: "sequence number of the event within its run, from 0"},
-		{Name: "time_ns", Type: Int64, Encoding: Delta, Doc: "ns since run start (clock=virtual) or Unix ns (clock=wall)"},
+		// Stored without compression: zstd halves the delta-encoded times (many events
+		// share the time of the one before), about a tenth of an events file, for 9 % of
+		// the CPU time of a sweep that keeps every event.
+		{Name: "time_ns", Type: Int64, Encoding: Delta, Uncompressed: true, Doc: "ns since run start (clock=virtual) or Unix ns (clock=wall)"},
 		{Name: "kind", Type: String, Doc: "send, deliver, drop, timer, state, violation, fault, join_start, join_end"},
 		{Name: "msg_type", Type: String, Nullable: true, Doc: "protocol message type; null when the event concerns no message"},
 		// The id columns are stored without compression. zstd shrinks the delta-encoded
