@@ -499,9 +499,29 @@ type pieceKey struct {
 type unitQueue struct {
 	cursor *unitCursor
 	size   int64
-	rest   unit // what is left of the cursor's last unit
-	seq    int64
+	// From run tailFrom on, units have tailSize runs: the shard's last runs are often its
+	// longest (grids put their largest values last), and a worker that took the last unit
+	// of 64 of them kept the sweep waiting on one core.
+	tailFrom, tailSize int64
+	rest               unit // what is left of the cursor's last unit
+	seq                int64
 }
+
+// newUnitQueue deals the shard's runs out of total, except those in done.
+func newUnitQueue(shard Shard, total int64, done [][2]int64) unitQueue {
+	q := unitQueue{cursor: shard.cursor(total, done), size: unitSize(shard.runs(total)), tailFrom: total}
+	if q.size == BlockRuns {
+		// The shard's last two blocks: shards of at least 16 blocks have two.
+		blocks := (total + BlockRuns - 1) / BlockRuns
+		last := int64(shard.Index) + (blocks-1-int64(shard.Index))/int64(shard.Count)*int64(shard.Count)
+		q.tailFrom = (last - int64(shard.Count)) * BlockRuns
+		q.tailSize = BlockRuns / tailSplit
+	}
+	return q
+}
+
+// tailSplit is the number of units a block of the shard's tail is cut into.
+const tailSplit = 8
 
 func (q *unitQueue) take() (unit, bool) {
 	if q.rest.lo >= q.rest.hi {
@@ -511,7 +531,11 @@ func (q *unitQueue) take() (unit, bool) {
 		}
 		q.rest = u
 	}
-	hi := min(q.rest.lo+q.size, q.rest.hi)
+	size := q.size
+	if q.rest.lo >= q.tailFrom {
+		size = q.tailSize
+	}
+	hi := min(q.rest.lo+size, q.rest.hi)
 	u := unit{seq: q.seq, lo: q.rest.lo, hi: hi}
 	q.seq++
 	q.rest.lo = hi
@@ -546,7 +570,7 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 
 	w.cond.L = &w.mu
 	w.cancel = cancel
-	w.units = unitQueue{cursor: shard.cursor(w.spec.Runs(), done), size: unitSize(shard.runs(w.spec.Runs()))}
+	w.units = newUnitQueue(shard, w.spec.Runs(), done)
 	w.window = int64(window)
 	w.pending = map[pieceKey]*unitResult{}
 	// Room for every result in flight, pieces included, so that their storage is reused.
