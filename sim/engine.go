@@ -584,11 +584,13 @@ func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
 }
 
 func (s *Sim) emitEvent(kind observe.EventKind, n *node, m *protocol.Message) {
+	// Field by field: a composite literal is built aside and copied, for every event.
 	e := &s.ev
-	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
-		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right}
+	e.Time, e.Kind, e.Node, e.Left, e.Right, e.Detail = s.now, kind, n.id, n.st.Left, n.st.Right, ""
 	if m != nil {
 		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
+	} else {
+		e.MsgType, e.From, e.To, e.Joiner = 0, protocol.None, protocol.None, protocol.None
 	}
 	s.tracer.Event(e)
 	e.Seq++
@@ -599,8 +601,8 @@ func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
 		return
 	}
 	e := &s.ev
-	*e = observe.Event{Seq: e.Seq, Time: s.now, Kind: kind, Node: n.id, From: protocol.None, To: protocol.None,
-		Joiner: protocol.None, Left: n.st.Left, Right: n.st.Right, Detail: detail}
+	e.Time, e.Kind, e.Node, e.Left, e.Right, e.Detail = s.now, kind, n.id, n.st.Left, n.st.Right, detail
+	e.MsgType, e.From, e.To, e.Joiner = 0, protocol.None, protocol.None, protocol.None
 	s.tracer.Event(e)
 	e.Seq++
 }
