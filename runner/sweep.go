@@ -620,19 +620,17 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	}
 	firstErr := w.err
 	w.mu.Unlock()
-	// The parts handed to be completed are, before the last one is.
-	if err := w.waitCommit(); err != nil && firstErr == nil {
-		firstErr = err
-	}
 	if firstErr != nil && w.runs != nil && !errors.Is(firstErr, errSimulation) {
 		w.abort()
 	}
 	if w.runs != nil {
-		// Interrupted or failed in a run: what was written is valid and is kept.
+		// Interrupted or failed in a run: what was written is valid and is kept. commit
+		// encodes the last part while the one before is completed, and waits for it; if it
+		// failed, the last part is discarded.
 		w.commit()
-		if err := w.waitCommit(); err != nil && firstErr == nil {
-			firstErr = err
-		}
+	}
+	if err := w.waitCommit(); err != nil && firstErr == nil {
+		firstErr = err
 	}
 	w.sum.SimTime = time.Duration(w.simNanos.Load())
 	return firstErr

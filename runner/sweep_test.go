@@ -611,16 +611,20 @@ func TestPlainProgress(t *testing.T) {
 	}
 }
 
-// Converting events for the trace must not allocate once the buffer has grown.
+// Converting events for the trace must not allocate once the chunk pool holds enough
+// chunks, and a run's events flow from one chunk into the next.
 func TestEventBufDoesNotAllocate(t *testing.T) {
-	var cols trace.EventColumns
-	b := &eventBuf{run: 9, cols: &cols}
+	pool := &chunkPool{max: 8}
+	r := &unitResult{}
+	b := &eventBuf{run: 9, chunks: pool}
 	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
-	const n = 10_000
+	n := 3*chunkRows + 5
 	fill := func() {
-		cols.Reset()
-		for range n {
+		pool.put(r.events) // as the writer does once they are written
+		b.start(r)
+		for i := range n {
+			e.Seq = int64(i)
 			b.Event(e)
 		}
 	}
@@ -628,12 +632,21 @@ func TestEventBufDoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, fill); allocs != 0 {
 		t.Errorf("%v allocations per %d events", allocs, n)
 	}
-	if cols.Len() != n {
-		t.Errorf("%d events", cols.Len())
+	if len(r.events) != 4 || r.eventRows() != n {
+		t.Fatalf("%d events in %d chunks, want %d in 4", r.eventRows(), len(r.events), n)
 	}
-	if got := cols.Event(0); got.RunID != 9 || got.Kind != "deliver" || got.MsgType != "connect" || got.Left != -1 ||
-		got.Right != 7 || got.From != 2 || got.Detail != "x" {
-		t.Errorf("converted event: %+v", got)
+	seq := int64(0)
+	for k, c := range r.events {
+		if k < 3 && c.Len() != chunkRows {
+			t.Errorf("chunk %d holds %d events, want %d", k, c.Len(), chunkRows)
+		}
+		for i := range c.Len() {
+			if got := c.Event(i); got.Seq != seq || got.RunID != 9 || got.Kind != "deliver" || got.MsgType != "connect" ||
+				got.Left != -1 || got.Right != 7 || got.From != 2 || got.Detail != "x" {
+				t.Fatalf("event %d of chunk %d: %+v", i, k, got)
+			}
+			seq++
+		}
 	}
 }
 
