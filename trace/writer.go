@@ -1120,6 +1120,7 @@ func (w *Writer) Close() (err error) {
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("trace: close %s: %w", w.path, err)
 	}
+	uncache(w.f)
 	if err := w.f.Close(); err != nil {
 		w.f = nil
 		return fmt.Errorf("trace: close %s: %w", w.path, err)
