@@ -456,12 +456,7 @@ type chunkPool struct {
 // get returns an empty chunk with room for chunkRows events.
 func (p *chunkPool) get() *trace.EventColumns {
 	p.mu.Lock()
-	var c *trace.EventColumns
-	if n := len(p.free); n > 0 {
-		c = p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-	}
+	c := pop(&p.free)
 	p.mu.Unlock()
 	if c == nil {
 		c = &trace.EventColumns{}
@@ -481,4 +476,16 @@ func (p *chunkPool) put(cs []*trace.EventColumns) {
 		p.free = append(p.free, c)
 	}
 	p.mu.Unlock()
+}
+
+// pop removes the last element of a free list and returns it, or nil if the list is empty.
+func pop[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return nil
+	}
+	x := (*free)[n-1]
+	(*free)[n-1] = nil
+	*free = (*free)[:n-1]
+	return x
 }

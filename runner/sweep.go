@@ -671,13 +671,8 @@ func (w *writer) take(ctx context.Context) (unit, bool) {
 
 // result returns a result to fill with piece piece of unit u.
 func (w *writer) result(u unit, piece int, tracer *eventBuf) *unitResult {
-	var r *unitResult
 	w.mu.Lock()
-	if n := len(w.free); n > 0 {
-		r = w.free[n-1]
-		w.free[n-1] = nil
-		w.free = w.free[:n-1]
-	}
+	r := pop(&w.free)
 	w.mu.Unlock()
 	if r == nil {
 		r = &unitResult{}
