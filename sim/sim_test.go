@@ -360,3 +360,57 @@ func TestSetStateCopiesEveryField(t *testing.T) {
 		t.Errorf("setState copied %+v, want %+v", dst, src)
 	}
 }
+
+// The simulator reuses one event and sets its fields one by one, so that nothing of an
+// event carries over into the next: events of a message carry it and no detail, events of
+// no message carry none of a message's fields, and the count of fields guards against one
+// added to observe.Event without being set.
+func TestTracedEventsCarryNothingOver(t *testing.T) {
+	if n := reflect.TypeFor[observe.Event]().NumField(); n != 11 {
+		t.Fatalf("observe.Event has %d fields: set each one in emitEvent and emitDetail, then update this count", n)
+	}
+	cfg := determinismConfigs()["random-async"]
+	cfg.Protocol, cfg.Timeout = "predlock-retry", 20e6
+	cfg.Faults.Loss, cfg.Faults.Duplicate, cfg.Faults.CrashNode, cfg.Faults.CrashAt = 0.1, 0.05, "random", 3e6
+	kinds := map[observe.EventKind]int{}
+	noMessage := func(e *observe.Event) bool {
+		return e.MsgType == 0 && e.From == protocol.None && e.To == protocol.None && e.Joiner == protocol.None
+	}
+	for seed := range uint64(5) {
+		cfg.Seed = seed + 1
+		_, err := Run(cfg, observe.TracerFunc(func(e *observe.Event) {
+			kinds[e.Kind]++
+			switch e.Kind {
+			case observe.KindSend, observe.KindDeliver, observe.KindDrop:
+				if e.MsgType == 0 || e.Detail != "" {
+					t.Fatalf("%s event with message type %v and detail %q", e.Kind, e.MsgType, e.Detail)
+				}
+			case observe.KindTimer, observe.KindJoinStart, observe.KindJoinEnd:
+				if !noMessage(e) || e.Detail != "" {
+					t.Fatalf("%s event %+v carries a message or a detail", e.Kind, *e)
+				}
+			case observe.KindState: // the detail names the node's flags, none for a node without any
+				if !noMessage(e) {
+					t.Fatalf("state event %+v carries a message", *e)
+				}
+			case observe.KindViolation:
+				if !noMessage(e) || e.Detail == "" {
+					t.Fatalf("violation event %+v carries a message or no detail", *e)
+				}
+			case observe.KindFault:
+				if e.Detail == "" {
+					t.Fatalf("fault event %+v without a detail", *e)
+				}
+			}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []observe.EventKind{observe.KindSend, observe.KindDeliver, observe.KindDrop, observe.KindTimer,
+		observe.KindJoinStart, observe.KindJoinEnd, observe.KindState, observe.KindFault} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event in the runs: the test does not see every kind of event", k)
+		}
+	}
+}
