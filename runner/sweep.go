@@ -794,12 +794,15 @@ func (w *writer) work(ctx context.Context) {
 				if w.cpuClock != nil {
 					c1 = w.cpuClock()
 				}
+				// r belongs to the writer once delivered: written and recycled, it may be
+				// another worker's result before deliver returns.
+				piece := r.piece + 1
 				w.deliver(ctx, r)
 				if w.cpuClock != nil {
 					// Writing is not simulating.
 					c0 += w.cpuClock() - c1
 				}
-				r = w.result(u, r.piece+1, tracer)
+				r = w.result(u, piece, tracer)
 			}
 		}
 		if w.cpuClock != nil {
