@@ -44,8 +44,15 @@ func TestUnitQueueTail(t *testing.T) {
 			}
 			return true
 		})
+		// The shard's last two blocks, whether done or not.
+		var shardBlocks []int64
+		tc.shard.eachUnit(tc.total, nil, func(u unit) bool {
+			shardBlocks = append(shardBlocks, u.lo/BlockRuns)
+			return true
+		})
+		shardBlocks = slices.Compact(shardBlocks)
+		tailBlocks := shardBlocks[len(shardBlocks)-2:]
 		var got, lastBlocks []int64
-		blocks := map[int64]bool{}
 		for seq := int64(0); ; seq++ {
 			u, ok := q.take()
 			if !ok {
@@ -57,10 +64,8 @@ func TestUnitQueueTail(t *testing.T) {
 			for id := u.lo; id < u.hi; id++ {
 				got = append(got, id)
 			}
-			blocks[u.lo/BlockRuns] = true
 			size, wantSize := u.hi-u.lo, unitSize(tc.shard.runs(tc.total))
-			inTail := tc.tail && len(blocks) > 0 && u.lo >= q.tailFrom
-			if inTail {
+			if tc.tail && slices.Contains(tailBlocks, u.lo/BlockRuns) {
 				wantSize = BlockRuns / tailSplit
 				lastBlocks = append(lastBlocks, u.lo/BlockRuns)
 			}
