@@ -373,46 +373,6 @@ func (r *unitResult) addRow() *runRow {
 	return &r.rows[len(r.rows)-1]
 }
 
-// flight counts the events that finished pieces hold until they are written.
-type flight struct {
-	mu      sync.Mutex
-	cond    sync.Cond
-	rows    int
-	next    int64 // the unit being written
-	stopped bool
-}
-
-// wait blocks the worker of unit seq while too many events wait for the writer.
-func (f *flight) wait(seq int64) {
-	f.mu.Lock()
-	for f.rows >= flightRows && seq != f.next && !f.stopped {
-		f.cond.Wait()
-	}
-	f.mu.Unlock()
-}
-
-func (f *flight) add(n int) {
-	f.mu.Lock()
-	f.rows += n
-	f.mu.Unlock()
-}
-
-// written records that n events were written and that the writer is at unit next.
-func (f *flight) written(n int, next int64) {
-	f.mu.Lock()
-	f.rows -= n
-	f.next = next
-	f.cond.Broadcast()
-	f.mu.Unlock()
-}
-
-func (f *flight) stop() {
-	f.mu.Lock()
-	f.stopped = true
-	f.cond.Broadcast()
-	f.mu.Unlock()
-}
-
 // unitSize is the number of runs a worker takes at a time: a block, or a sixteenth of the
 // shard's runs when that is less, so that a few long runs (54 hour-long churn runs would fit
 // one block) still spread over the workers. It depends on the runs alone, not on the number
@@ -463,7 +423,6 @@ type writer struct {
 	simNanos atomic.Int64
 	cpuClock func() int64
 	simulate func(sim.Config, observe.Tracer) (*sim.Result, error) // nil: each worker's own sim.Sim, under ctx
-	flight   flight
 
 	// mu guards what follows: the hand-out of units, the units waiting to be written, and
 	// the right to write (writing), which one goroutine holds at a time.
@@ -474,12 +433,15 @@ type writer struct {
 	pending map[pieceKey]*unitResult
 	next    pieceKey // the piece to write next
 	writing bool
-	closed  bool  // the sweep has stopped waiting for its workers: nothing more is written
-	err     error // the first failure; nothing more is written
-	cancel  context.CancelFunc
-	free    []*unitResult // recycled results, so that their storage is reused
-	maxFree int
-	chunks  chunkPool // the storage of events in flight
+	idle    int // workers waiting in take or waitFlight, one of which writes what is delivered
+	// inFlight counts the events that finished pieces hold until they are written.
+	inFlight int
+	closed   bool  // the sweep has stopped waiting for its workers: nothing more is written
+	err      error // the first failure; nothing more is written
+	cancel   context.CancelFunc
+	free     []*unitResult // recycled results, so that their storage is reused
+	maxFree  int
+	chunks   chunkPool // the storage of events in flight
 
 	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -564,10 +526,6 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		debug.SetMemoryLimit(messagesMemoryLimit)
 		defer debug.SetMemoryLimit(math.MaxInt64)
 	}
-	w.flight.cond.L = &w.flight.mu
-	stopFlight := context.AfterFunc(ctx, w.flight.stop)
-	defer stopFlight()
-
 	w.cond.L = &w.mu
 	w.cancel = cancel
 	w.units = newUnitQueue(shard, w.spec.Runs(), done)
@@ -662,11 +620,54 @@ func (w *writer) take(ctx context.Context) (unit, bool) {
 		if w.closed || w.err != nil || ctx.Err() != nil {
 			return unit{}, false
 		}
+		if w.writeReadyLocked(ctx) {
+			continue
+		}
 		if w.units.seq < w.next.seq+w.window {
 			return w.units.take()
 		}
-		w.cond.Wait()
+		w.idleLocked()
 	}
+}
+
+// waitFlight blocks the worker of unit seq while too many events wait for the writer, and
+// returns the CPU time (by w.cpuClock, if set) it spent writing pieces meanwhile.
+func (w *writer) waitFlight(ctx context.Context, seq int64) (writing int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !w.closed && w.err == nil && ctx.Err() == nil {
+		if w.canWriteLocked() {
+			var c0 int64
+			if w.cpuClock != nil {
+				c0 = w.cpuClock()
+			}
+			w.writeReadyLocked(ctx)
+			if w.cpuClock != nil {
+				writing += w.cpuClock() - c0
+			}
+			continue
+		}
+		if w.inFlight < flightRows || seq == w.next.seq {
+			break
+		}
+		w.idleLocked()
+	}
+	return writing
+}
+
+// idleLocked waits for w.cond as a worker with nothing to do, which deliver may leave the
+// writing to. w.mu is held.
+func (w *writer) idleLocked() {
+	w.idle++
+	w.cond.Wait()
+	w.idle--
+}
+
+// addFlight counts n more events waiting for the writer.
+func (w *writer) addFlight(n int) {
+	w.mu.Lock()
+	w.inFlight += n
+	w.mu.Unlock()
 }
 
 // result returns a result to fill with piece piece of unit u.
@@ -696,8 +697,9 @@ func (w *writer) recycleLocked(r *unitResult) {
 }
 
 // deliver hands over a finished piece of a unit. If it is the piece to write next and no
-// other goroutine is writing, the caller writes it, and every piece after it that is
-// waiting, before it returns.
+// other goroutine is writing, it is written, with every piece after it that is waiting: by
+// a worker that waits in take or waitFlight if there is one, and otherwise by the caller
+// before deliver returns.
 func (w *writer) deliver(ctx context.Context, r *unitResult) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -712,8 +714,30 @@ func (w *writer) deliver(ctx context.Context, r *unitResult) {
 		return
 	}
 	w.pending[pieceKey{r.u.seq, r.piece}] = r
-	if w.writing {
+	if w.idle > 0 && !w.writing {
+		// A worker held back by the window or by the events in flight writes it, and this
+		// one goes on simulating: the writing took one of two workers' time while the
+		// other waited for it.
+		w.cond.Broadcast()
 		return
+	}
+	w.writeReadyLocked(ctx)
+}
+
+// canWriteLocked reports whether the piece to write next is there and nobody writes.
+func (w *writer) canWriteLocked() bool {
+	if w.writing {
+		return false
+	}
+	_, ok := w.pending[w.next]
+	return ok
+}
+
+// writeReadyLocked writes the pieces that are next in order, unless another goroutine is
+// writing, and reports whether it wrote any. w.mu is held, and released while writing.
+func (w *writer) writeReadyLocked(ctx context.Context) bool {
+	if !w.canWriteLocked() {
+		return false
 	}
 	w.writing = true
 	for !w.closed && w.err == nil && ctx.Err() == nil {
@@ -733,12 +757,13 @@ func (w *writer) deliver(ctx context.Context, r *unitResult) {
 		} else {
 			w.next.piece++
 		}
-		w.flight.written(r.eventRows(), w.next.seq)
+		w.inFlight -= r.eventRows()
 		w.recycleLocked(r)
 		w.cond.Broadcast()
 	}
 	w.writing = false
 	w.cond.Broadcast()
+	return true
 }
 
 func (w *writer) work(ctx context.Context) {
@@ -772,7 +797,8 @@ func (w *writer) work(ctx context.Context) {
 		}
 		for i := range n {
 			if tracer != nil {
-				w.flight.wait(u.seq)
+				// Writing is not simulating.
+				c0 += w.waitFlight(ctx, u.seq)
 			}
 			if ctx.Err() != nil {
 				break
@@ -789,7 +815,7 @@ func (w *writer) work(ctx context.Context) {
 			}
 			simNanos += row.wall
 			if events := r.eventRows(); tracer != nil && events >= pieceRows && i < n-1 {
-				w.flight.add(events)
+				w.addFlight(events)
 				var c1 int64
 				if w.cpuClock != nil {
 					c1 = w.cpuClock()
@@ -815,7 +841,7 @@ func (w *writer) work(ctx context.Context) {
 			continue
 		}
 		r.last = true
-		w.flight.add(r.eventRows())
+		w.addFlight(r.eventRows())
 		w.deliver(ctx, r)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -701,5 +702,79 @@ func TestResumeComparesSpecMeaning(t *testing.T) {
 	}
 	if _, err := Sweep(context.Background(), small, Options{Dir: dir, Resume: true}); !isInputError(err) || !strings.Contains(err.Error(), "does not parse with this build") {
 		t.Errorf("resume of a manifest whose spec no longer parses: %v", err)
+	}
+}
+
+// A piece delivered while another worker waits is written by the waiting worker, and the
+// worker that delivered it goes back to simulating at once; with no worker waiting, the one
+// that delivers writes. The writing worker is told by its reads of the CPU clock, which
+// waitFlight takes around what it writes.
+func TestWaitingWorkerWrites(t *testing.T) {
+	spec := load(t, "testdata/small.toml")
+	for _, waiting := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waiting=%v", waiting), func(t *testing.T) {
+			var clockReads atomic.Int64
+			w := &writer{dir: t.TempDir(), spec: spec, level: trace.LevelNone, m: &trace.Manifest{},
+				partRuns: 100, partEvents: 100, sum: &Summary{}, colsOf: -1,
+				cpuClock: func() int64 { clockReads.Add(1); return 0 }}
+			w.cond.L = &w.mu
+			w.pending = map[pieceKey]*unitResult{}
+			w.cancel = func() {}
+			if err := os.MkdirAll(filepath.Join(w.dir, trace.TableRuns), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer w.abort()
+			ctx := context.Background()
+
+			// The worker of unit 1 waits: the events in flight are at their bound, and unit 0
+			// is to be written first.
+			w.inFlight = flightRows
+			returned := make(chan struct{})
+			if waiting {
+				go func() {
+					defer close(returned)
+					w.waitFlight(ctx, 1)
+				}()
+				for {
+					w.mu.Lock()
+					idle := w.idle
+					w.mu.Unlock()
+					if idle == 1 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+
+			w.deliver(ctx, &unitResult{u: unit{seq: 0}, last: true})
+			w.mu.Lock()
+			next := w.next
+			w.mu.Unlock()
+			if !waiting {
+				if w.err != nil {
+					t.Fatal(w.err)
+				}
+				if next != (pieceKey{1, 0}) {
+					t.Fatalf("with no worker waiting, deliver returned before the piece was written (next %v)", next)
+				}
+				if n := clockReads.Load(); n != 0 {
+					t.Errorf("%d clock reads: some other goroutine wrote", n)
+				}
+				return
+			}
+			<-returned
+			w.mu.Lock()
+			next = w.next
+			w.mu.Unlock()
+			if w.err != nil {
+				t.Fatal(w.err)
+			}
+			if next != (pieceKey{1, 0}) {
+				t.Fatalf("the piece was not written (next %v)", next)
+			}
+			if n := clockReads.Load(); n != 2 {
+				t.Errorf("%d clock reads by the waiting worker, want 2 around its writing", n)
+			}
+		})
 	}
 }
