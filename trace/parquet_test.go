@@ -128,10 +128,8 @@ func TestParquetLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantCodec := compress.Codecs.Zstd
-			if EventSchema.Columns[i].Uncompressed {
-				wantCodec = compress.Codecs.Uncompressed
-			}
+			wantCodec := map[Compression]compress.Compression{Zstd: compress.Codecs.Zstd,
+				Uncompressed: compress.Codecs.Uncompressed, Snappy: compress.Codecs.Snappy}[EventSchema.Columns[i].Compression]
 			if cc.Compression() != wantCodec {
 				t.Errorf("%s: compression %s, want %s", col.Name(), cc.Compression(), wantCodec)
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
@@ -99,9 +100,33 @@ type Column struct {
 	Doc string
 	// Encoding is a hint; the zero value picks a default by Type.
 	Encoding Encoding
-	// Uncompressed stores the column without zstd compression, for columns that it
-	// shrinks too little to pay for its time.
-	Uncompressed bool
+	// Compression is the column's codec; the zero value is zstd.
+	Compression Compression
+}
+
+// Compression is the codec of a column's pages.
+type Compression int
+
+const (
+	// Zstd, the default, at the writer's level.
+	Zstd Compression = iota
+	// Uncompressed suits columns that zstd shrinks too little to pay for its time.
+	Uncompressed
+	// Snappy suits columns that zstd shrinks well but slowly: Snappy shrinks them a little
+	// less in half the time.
+	Snappy
+)
+
+// codec is c's Parquet codec.
+func (c Compression) codec() compress.Compression {
+	switch c {
+	case Uncompressed:
+		return compress.Codecs.Uncompressed
+	case Snappy:
+		return compress.Codecs.Snappy
+	default:
+		return compress.Codecs.Zstd
+	}
 }
 
 // Schema names a table layout. Name and Version are stored in each file so

@@ -307,8 +307,8 @@ func writerProperties(s Schema, level int) *parquet.WriterProperties {
 		parquet.WithAllocator(pages),
 	}
 	for _, c := range s.Columns {
-		if c.Uncompressed {
-			opts = append(opts, parquet.WithCompressionFor(c.Name, compress.Codecs.Uncompressed))
+		if c.Compression != Zstd {
+			opts = append(opts, parquet.WithCompressionFor(c.Name, c.Compression.codec()))
 		}
 		switch c.encoding() {
 		case Delta:
