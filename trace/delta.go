@@ -405,14 +405,15 @@ func (c *colBuf) writeDictPages(pager file.PageWriter, props *parquet.WriterProp
 		if c.nullable {
 			def := c.def[row:end]
 			c.page = appendLevels(c.page, def)
-			// Only present values have an index in the page.
-			c.dense = c.dense[:0]
+			// Only present values have an index in the page. The loop has no branch on
+			// the level: nulls come and go from row to row.
+			c.dense = slices.Grow(c.dense[:0], len(def))[:len(def)]
+			k := 0
 			for i, d := range def {
-				if d != 0 {
-					c.dense = append(c.dense, idx[i])
-				}
+				c.dense[k] = idx[i] // overwritten by the next index when the row is null
+				k += int(d)
 			}
-			idx = c.dense
+			idx = c.dense[:k]
 		}
 		c.page = append(c.page, byte(width))
 		c.page = appendHybrid(c.page, idx, width)
