@@ -746,32 +746,29 @@ func TestWaitingWorkerWrites(t *testing.T) {
 				}
 			}
 
-			w.deliver(ctx, &unitResult{u: unit{seq: 0}, last: true})
-			w.mu.Lock()
-			next := w.next
-			w.mu.Unlock()
-			if !waiting {
-				if w.err != nil {
-					t.Fatal(w.err)
+			// written fails the test unless unit 0 has been written.
+			written := func(when string) {
+				t.Helper()
+				w.mu.Lock()
+				next, err := w.next, w.err
+				w.mu.Unlock()
+				if err != nil {
+					t.Fatal(err)
 				}
 				if next != (pieceKey{1, 0}) {
-					t.Fatalf("with no worker waiting, deliver returned before the piece was written (next %v)", next)
+					t.Fatalf("%s, the piece is not written (next %v)", when, next)
 				}
+			}
+			w.deliver(ctx, &unitResult{u: unit{seq: 0}, last: true})
+			if !waiting {
+				written("with no worker waiting, once deliver returned")
 				if n := clockReads.Load(); n != 0 {
 					t.Errorf("%d clock reads: some other goroutine wrote", n)
 				}
 				return
 			}
 			<-returned
-			w.mu.Lock()
-			next = w.next
-			w.mu.Unlock()
-			if w.err != nil {
-				t.Fatal(w.err)
-			}
-			if next != (pieceKey{1, 0}) {
-				t.Fatalf("the piece was not written (next %v)", next)
-			}
+			written("once the waiting worker returned")
 			if n := clockReads.Load(); n != 2 {
 				t.Errorf("%d clock reads by the waiting worker, want 2 around its writing", n)
 			}
