@@ -26,7 +26,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
 const page = path.join(repo, "docs/recipes.md");
 
-let tmp, dir, report, conn;
+let tmp, dir, eventsDir, report, conn;
 
 // recipes returns the page's queries by name: each `sql` block must follow a
 // `<!-- recipe: NAME -->` line, so that none goes untested.
@@ -81,6 +81,9 @@ before(async () => {
   }
   dir = path.join(tmp, "recipes");
   execFileSync(bin, ["sweep", path.join(here, "recipes.toml"), "-o", dir], { stdio: ["ignore", "ignore", "inherit"] });
+  // The same runs with every event kept, for the events table.
+  eventsDir = path.join(tmp, "events");
+  execFileSync(bin, ["sweep", path.join(here, "recipes.toml"), "--trace", "messages", "-o", eventsDir], { stdio: ["ignore", "ignore", "inherit"] });
   report = csv(execFileSync(bin, ["report", dir, "--format", "csv"], { encoding: "utf8" }));
   assert.ok(report.length > 0, "empty report");
   const db = await DuckDBInstance.create(":memory:");
@@ -184,4 +187,43 @@ test("Polars (nodejs-polars) reads the tables and gets recipe 5's answer", () =>
     assert.equal(Number(r.lookups_ok), w.ok, `lookups_ok at ring size ${r.ring_size}`);
     near(r.hops_per_lookup, w.hops / w.ok, `hops_per_lookup at ring size ${r.ring_size}`);
   }
+});
+
+// The events table mixes codecs (zstd, Snappy, none) and encodings (delta, dictionary): both
+// readers must read every event the manifest counts, and agree on what they read.
+test("DuckDB and Polars read the events table", async () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(eventsDir, "manifest.json"), "utf8"));
+  const events = manifest.done.reduce((n, p) => n + p.events, 0);
+  assert.ok(events > 0, "the manifest counts no events");
+
+  const sql = `SELECT kind, count(*) AS n, count(msg_type) AS msgs, count(detail) AS details,
+      count("from") AS froms, count(joiner) AS joiners, count(DISTINCT node) AS nodes,
+      min(node) AS first_node, max(node) AS last_node, max(seq) AS last_seq
+    FROM '${eventsDir}/events/*.parquet' GROUP BY kind ORDER BY kind`;
+  const duck = (await conn.runAndReadAll(sql)).getRowObjectsJson().map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === "kind" ? v : Number(v)])));
+  assert.equal(duck.reduce((n, r) => n + r.n, 0), events, "DuckDB's events");
+
+  const pl = require("nodejs-polars");
+  const parts = fs.readdirSync(path.join(eventsDir, "events")).filter((f) => f.endsWith(".parquet"));
+  const ev = pl.concat(parts.map((f) => pl.readParquet(path.join(eventsDir, "events", f))));
+  assert.equal(ev.height, events, "Polars's events");
+  const polars = ev
+    .groupBy("kind")
+    .agg(
+      pl.col("seq").isNotNull().sum().alias("n"),
+      pl.col("msg_type").isNotNull().sum().alias("msgs"),
+      pl.col("detail").isNotNull().sum().alias("details"),
+      pl.col("from").isNotNull().sum().alias("froms"),
+      pl.col("joiner").isNotNull().sum().alias("joiners"),
+      pl.col("node").nUnique().alias("nodes"),
+      pl.col("node").min().alias("first_node"),
+      pl.col("node").max().alias("last_node"),
+      pl.col("seq").max().alias("last_seq"),
+    )
+    .sort("kind")
+    .toRecords()
+    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === "kind" ? v : Number(v)])));
+  assert.deepEqual(polars, duck);
+  assert.ok(duck.some((r) => r.msgs > 0) && duck.some((r) => r.details > 0), "events with and without messages and details");
 });
