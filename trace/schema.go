@@ -204,6 +204,9 @@ func (s Schema) validate() error {
 		case enc == Dictionary && c.Type == Bool:
 			return fmt.Errorf("schema %s: column %q: bool columns cannot be dictionary encoded", s.Name, c.Name)
 		}
+		if c.Compression < Zstd || c.Compression > Snappy {
+			return fmt.Errorf("schema %s: column %q: invalid compression %d", s.Name, c.Name, c.Compression)
+		}
 	}
 	return nil
 }

@@ -693,6 +693,8 @@ func TestCreateErrors(t *testing.T) {
 		{"delta string", "a", one(Column{Name: "a", Type: String, Encoding: Delta}), Options{}},
 		{"dictionary bool", "a", one(Column{Name: "a", Type: Bool, Encoding: Dictionary}), Options{}},
 		{"bad encoding", "a", one(Column{Name: "a", Type: Int64, Encoding: 9}), Options{}},
+		{"bad compression", "a", one(Column{Name: "a", Type: Int64, Compression: 9}), Options{}},
+		{"negative compression", "a", one(Column{Name: "a", Type: Int64, Compression: -1}), Options{}},
 		{"reserved key", "a", one(Column{Name: "a", Type: Int64}), Options{Metadata: map[string]string{MetaSchema: "x"}}},
 		{"bad level", "a", one(Column{Name: "a", Type: Int64}), Options{CompressionLevel: 23}},
 		{"negative rows", "a", one(Column{Name: "a", Type: Int64}), Options{RowGroupRows: -1}},
