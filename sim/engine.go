@@ -579,30 +579,26 @@ func (s *Sim) Run() *Result {
 // delivery, and the event is built out of line.
 func (s *Sim) emit(kind observe.EventKind, n *node, m *protocol.Message) {
 	if s.tracer != nil {
-		s.emitEvent(kind, n, m)
+		s.emitEvent(kind, n, m, "")
 	}
 }
 
-func (s *Sim) emitEvent(kind observe.EventKind, n *node, m *protocol.Message) {
+// emitDetail traces an event that concerns no message, with detail, if the run has a tracer.
+func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
+	if s.tracer != nil {
+		s.emitEvent(kind, n, nil, detail)
+	}
+}
+
+func (s *Sim) emitEvent(kind observe.EventKind, n *node, m *protocol.Message, detail string) {
 	// Field by field: a composite literal is built aside and copied, for every event.
 	e := &s.ev
-	e.Time, e.Kind, e.Node, e.Left, e.Right, e.Detail = s.now, kind, n.id, n.st.Left, n.st.Right, ""
+	e.Time, e.Kind, e.Node, e.Left, e.Right, e.Detail = s.now, kind, n.id, n.st.Left, n.st.Right, detail
 	if m != nil {
 		e.MsgType, e.From, e.To, e.Joiner = m.Type, m.From, m.To, m.Joiner
 	} else {
 		e.MsgType, e.From, e.To, e.Joiner = 0, protocol.None, protocol.None, protocol.None
 	}
-	s.tracer.Event(e)
-	e.Seq++
-}
-
-func (s *Sim) emitDetail(kind observe.EventKind, n *node, detail string) {
-	if s.tracer == nil {
-		return
-	}
-	e := &s.ev
-	e.Time, e.Kind, e.Node, e.Left, e.Right, e.Detail = s.now, kind, n.id, n.st.Left, n.st.Right, detail
-	e.MsgType, e.From, e.To, e.Joiner = 0, protocol.None, protocol.None, protocol.None
 	s.tracer.Event(e)
 	e.Seq++
 }
