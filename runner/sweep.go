@@ -637,14 +637,9 @@ func (w *writer) waitFlight(ctx context.Context, seq int64) (writing int64) {
 	defer w.mu.Unlock()
 	for !w.closed && w.err == nil && ctx.Err() == nil {
 		if w.canWriteLocked() {
-			var c0 int64
-			if w.cpuClock != nil {
-				c0 = w.cpuClock()
-			}
+			c0 := w.cpuNow()
 			w.writeReadyLocked(ctx)
-			if w.cpuClock != nil {
-				writing += w.cpuClock() - c0
-			}
+			writing += w.cpuNow() - c0
 			continue
 		}
 		if w.inFlight < flightRows || seq == w.next.seq {
@@ -653,6 +648,14 @@ func (w *writer) waitFlight(ctx context.Context, seq int64) (writing int64) {
 		w.idleLocked()
 	}
 	return writing
+}
+
+// cpuNow reads w.cpuClock, or returns 0 without one.
+func (w *writer) cpuNow() int64 {
+	if w.cpuClock == nil {
+		return 0
+	}
+	return w.cpuClock()
 }
 
 // idleLocked waits for w.cond as a worker with nothing to do, which deliver may leave the
@@ -789,12 +792,10 @@ func (w *writer) work(ctx context.Context) {
 		}
 		r := w.result(u, 0, tracer)
 		n := int(u.hi - u.lo)
-		var simNanos, c0 int64
-		if w.cpuClock != nil {
-			// Per unit, not per run: reading a thread's CPU clock is a system call, which on
-			// some virtual machines costs as much as a small run.
-			c0 = w.cpuClock()
-		}
+		// Per unit, not per run: reading a thread's CPU clock is a system call, which on
+		// some virtual machines costs as much as a small run.
+		var simNanos int64
+		c0 := w.cpuNow()
 		for i := range n {
 			if tracer != nil {
 				// Writing is not simulating.
@@ -816,18 +817,12 @@ func (w *writer) work(ctx context.Context) {
 			simNanos += row.wall
 			if events := r.eventRows(); tracer != nil && events >= pieceRows && i < n-1 {
 				w.addFlight(events)
-				var c1 int64
-				if w.cpuClock != nil {
-					c1 = w.cpuClock()
-				}
+				c1 := w.cpuNow()
 				// r belongs to the writer once delivered: written and recycled, it may be
 				// another worker's result before deliver returns.
 				piece := r.piece + 1
 				w.deliver(ctx, r)
-				if w.cpuClock != nil {
-					// Writing is not simulating.
-					c0 += w.cpuClock() - c1
-				}
+				c0 += w.cpuNow() - c1 // writing is not simulating
 				r = w.result(u, piece, tracer)
 			}
 		}
