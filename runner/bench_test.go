@@ -4,6 +4,7 @@ package runner
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -141,6 +142,61 @@ func BenchmarkTraceLevels(b *testing.B) {
 			b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 			if events > 0 {
 				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			}
+		})
+	}
+}
+
+// BenchmarkFullTrace sweeps testdata/fulltrace.toml (1,536 runs and 14 million events: the
+// concurrency spec in small, two thirds of its events from runs of 256 joiners) keeping the
+// joins only and keeping every event, with one worker and with two; the output is removed
+// between sweeps, untimed. Metrics: events/s (of the full trace), cores (CPU time over
+// elapsed time) and, for messages/workers=2 when the others ran before it, x-joins (its time
+// over that of joins/workers=2; the target is under 2) and x-1-worker (the time of
+// messages/workers=1 over its own; the target is at least 1.6).
+func BenchmarkFullTrace(b *testing.B) {
+	spec := load(b, "testdata/fulltrace.toml")
+	perOp := map[string]float64{} // ns per sweep, by sub-benchmark
+	for _, c := range []struct {
+		level   trace.Level
+		workers int
+	}{{trace.LevelJoins, 2}, {trace.LevelMessages, 1}, {trace.LevelMessages, 2}} {
+		name := c.level.String() + "/workers=" + strconv.Itoa(c.workers)
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			var events int64
+			var cpu time.Duration
+			for i := range b.N {
+				out := filepath.Join(dir, strconv.Itoa(i))
+				c0 := cpuTime()
+				sweep(b, context.Background(), spec, Options{Dir: out, Trace: c.level, Workers: c.workers})
+				cpu += cpuTime() - c0
+				b.StopTimer()
+				m, err := trace.ReadManifest(out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, p := range m.Done {
+					events += p.Events
+				}
+				if err := os.RemoveAll(out); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			perOp[name] = ns
+			if events > 0 {
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			}
+			b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+			if c.level == trace.LevelMessages && c.workers == 2 {
+				if j, ok := perOp["joins/workers=2"]; ok {
+					b.ReportMetric(ns/j, "x-joins")
+				}
+				if one, ok := perOp["messages/workers=1"]; ok {
+					b.ReportMetric(one/ns, "x-1-worker")
+				}
 			}
 		})
 	}
