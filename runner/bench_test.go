@@ -133,11 +133,7 @@ func BenchmarkTraceLevels(b *testing.B) {
 			for i := range b.N {
 				out := filepath.Join(dir, strconv.Itoa(i))
 				sweep(b, context.Background(), spec, Options{Dir: out, Trace: level})
-				if m, err := trace.ReadManifest(out); err == nil {
-					for _, p := range m.Done {
-						events += p.Events
-					}
-				}
+				events += sweptEvents(b, out)
 			}
 			b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 			if events > 0 {
@@ -172,13 +168,7 @@ func BenchmarkFullTrace(b *testing.B) {
 				sweep(b, context.Background(), spec, Options{Dir: out, Trace: c.level, Workers: c.workers})
 				cpu += cpuTime() - c0
 				b.StopTimer()
-				m, err := trace.ReadManifest(out)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, p := range m.Done {
-					events += p.Events
-				}
+				events += sweptEvents(b, out)
 				if err := os.RemoveAll(out); err != nil {
 					b.Fatal(err)
 				}
@@ -200,4 +190,18 @@ func BenchmarkFullTrace(b *testing.B) {
 			}
 		})
 	}
+}
+
+// sweptEvents returns the events that the result set in dir holds, by its manifest.
+func sweptEvents(b *testing.B, dir string) int64 {
+	b.Helper()
+	m, err := trace.ReadManifest(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var events int64
+	for _, p := range m.Done {
+		events += p.Events
+	}
+	return events
 }
