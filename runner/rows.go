@@ -3,7 +3,6 @@ package runner
 import (
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/dhtexp/dhtexp/analysis/stats"
 	"github.com/dhtexp/dhtexp/observe"
@@ -417,66 +416,64 @@ func optInt(w *trace.Writer, col int, v int64) {
 	}
 }
 
-// eventBuf collects a run's events as trace rows, column by column, into chunks of
-// chunkRows events taken from the writer's pool: a chunk is filled and never grown, so
-// tracing neither allocates nor copies per event once the pool holds enough chunks. (One
-// set of columns grown by append copied each piece's rows again whenever a long run
-// outgrew it, and a grown piece was too large to keep: a tenth of the CPU time of tracing,
-// and the page faults of the fresh memory.) Strings are the names' own, copied by
-// reference.
+// eventBuf collects a worker's events as trace rows and encodes them on the worker. A
+// small buffer of chunkRows events, filled column by column, goes to the worker's encoder
+// whenever it is full, while its rows are still in the core's cache; the encoder stages
+// them and encodes each row group, and take hands the pages over with the piece. (Pieces
+// used to carry their events as columns for the goroutine that writes to copy and encode:
+// the copying read them back from memory, the encoding ran behind one goroutine, and the
+// events in flight took ninety bytes each instead of fourteen.) Strings are the names' own,
+// copied by reference.
 type eventBuf struct {
-	run    int64
-	cols   *trace.EventColumns // the chunk being filled, the last of r.events
-	r      *unitResult
-	chunks *chunkPool
+	run  int64
+	cols trace.EventColumns // events not yet handed to enc, at most chunkRows
+	enc  *trace.EventEncoder
+	err  error // the first failure to encode, reported by take
+}
+
+// newEventBuf returns an eventBuf whose encoder encodes for an events file written with
+// default options, as the writer's are.
+func newEventBuf() (*eventBuf, error) {
+	enc, err := trace.NewEventEncoder(trace.Options{})
+	if err != nil {
+		return nil, err
+	}
+	b := &eventBuf{enc: enc}
+	b.cols.Grow(chunkRows)
+	return b, nil
 }
 
 func (b *eventBuf) Event(e *observe.Event) {
 	if b.cols.Len() == chunkRows {
-		b.cols = b.chunks.get()
-		b.r.events = append(b.r.events, b.cols)
+		b.spill()
 	}
 	b.cols.AppendObserved(b.run, e)
 }
 
-// start makes b fill r's events, from a first empty chunk.
-func (b *eventBuf) start(r *unitResult) {
-	b.r = r
-	b.cols = b.chunks.get()
-	r.events = append(r.events[:0], b.cols)
-}
-
-// chunkPool keeps the chunks of written pieces for the pieces still to come.
-type chunkPool struct {
-	mu   sync.Mutex
-	free []*trace.EventColumns
-	max  int
-}
-
-// get returns an empty chunk with room for chunkRows events.
-func (p *chunkPool) get() *trace.EventColumns {
-	p.mu.Lock()
-	c := pop(&p.free)
-	p.mu.Unlock()
-	if c == nil {
-		c = &trace.EventColumns{}
-		c.Grow(chunkRows)
+// spill hands the buffered events to the encoder.
+func (b *eventBuf) spill() {
+	if b.err == nil {
+		b.err = b.enc.WriteColumns(&b.cols)
 	}
-	return c
+	b.cols.Reset()
 }
 
-// put takes back chunks that have been written or dropped.
-func (p *chunkPool) put(cs []*trace.EventColumns) {
-	p.mu.Lock()
-	for _, c := range cs {
-		if len(p.free) >= p.max {
-			break
-		}
-		c.Reset()
-		p.free = append(p.free, c)
-	}
-	p.mu.Unlock()
+// rows returns the number of events since the last take.
+func (b *eventBuf) rows() int {
+	return int(b.enc.Rows()) + b.cols.Len()
 }
+
+// take moves the events since the last take, encoded, into dst.
+func (b *eventBuf) take(dst *trace.Encoded) error {
+	b.spill()
+	if b.err != nil {
+		return b.err
+	}
+	return b.enc.Take(dst)
+}
+
+// release gives the encoder's storage back.
+func (b *eventBuf) release() { b.enc.Release() }
 
 // pop removes the last element of a free list and returns it, or nil if the list is empty.
 func pop[T any](free *[]*T) *T {

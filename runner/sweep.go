@@ -327,34 +327,28 @@ type unitResult struct {
 	piece int  // 0, 1, ... within the unit
 	last  bool // the unit's last piece
 	rows  []runRow
-	// events holds the piece's runs' events, in run order, in chunks of chunkRows events
-	// (trace level messages).
-	events []*trace.EventColumns
+	// events holds the piece's runs' events, in run order, encoded (trace level messages).
+	events trace.Encoded
+	// flight is what r counts in writer.inFlight: the size of its events when delivered.
+	flight int
 	err    error
-}
-
-// eventRows returns the number of events r holds.
-func (r *unitResult) eventRows() int {
-	n := 0
-	for _, c := range r.events {
-		n += c.Len()
-	}
-	return n
 }
 
 // Variables so that tests can make pieces small.
 var (
 	// pieceRows is the number of events after which a worker hands over the runs it has
-	// finished: 6 MB of event columns.
+	// finished, encoded: about a megabyte.
 	pieceRows = 1 << 16
-	// flightRows bounds the events of pieces that wait for the writer (190 MB), beyond
-	// which workers wait before they start another run, except the worker of the unit
-	// being written, so that the writer always gets what it waits for. A unit of 64 of the
-	// largest runs of the concurrency spec holds a few million events: with a bound of half a
-	// million, the worker of the next unit stood idle for most of the unit being written, and
-	// a sweep that keeps every event used 1.3 of its 2 cores over the last fifth of its time.
-	flightRows = 1 << 21
-	// chunkRows is the size of the chunks that hold a piece's events (1.5 MB).
+	// flightBytes bounds the encoded events of pieces that wait for the writer (about
+	// five million events), beyond which workers wait before they start another run,
+	// except the worker of the unit being written, so that the writer always gets what it
+	// waits for. A unit of 64 of the largest runs of the concurrency spec holds a few
+	// million events: with a bound of half a million, the worker of the next unit stood
+	// idle for most of the unit being written, and a sweep that keeps every event used 1.3
+	// of its 2 cores over the last fifth of its time.
+	flightBytes = 64 << 20
+	// chunkRows is the number of events a worker buffers before its encoder stages them
+	// (1.5 MB, within a core's cache).
 	chunkRows = 1 << 14
 )
 
@@ -434,14 +428,14 @@ type writer struct {
 	next    pieceKey // the piece to write next
 	writing bool
 	idle    int // workers waiting in take or waitFlight, one of which writes what is delivered
-	// inFlight counts the events that finished pieces hold until they are written.
+	// inFlight counts the bytes of encoded events that finished pieces hold until they are
+	// written.
 	inFlight int
 	closed   bool  // the sweep has stopped waiting for its workers: nothing more is written
 	err      error // the first failure; nothing more is written
 	cancel   context.CancelFunc
 	free     []*unitResult // recycled results, so that their storage is reused
 	maxFree  int
-	chunks   chunkPool // the storage of events in flight
 
 	real RealRunner
 	// gate, when the spec has cluster-mode points, is held shared by each simulation and
@@ -531,10 +525,9 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	w.units = newUnitQueue(shard, w.spec.Runs(), done)
 	w.window = int64(window)
 	w.pending = map[pieceKey]*unitResult{}
-	// Room for every result in flight, pieces included, so that their storage is reused.
-	w.maxFree = window + workers + flightRows/pieceRows
-	// Room for the events in flight and those of the pieces being filled.
-	w.chunks.max = (flightRows + 2*workers*pieceRows) / chunkRows
+	// Room for every result in flight, pieces included (their events take at least 8 bytes
+	// each), so that their storage is reused.
+	w.maxFree = window + workers + flightBytes/(8*pieceRows)
 	w.colsOf = -1
 	w.encodeHere = workers >= runtime.GOMAXPROCS(0)
 	wake := context.AfterFunc(ctx, func() {
@@ -642,7 +635,7 @@ func (w *writer) waitFlight(ctx context.Context, seq int64) (writing int64) {
 			writing += w.cpuNow() - c0
 			continue
 		}
-		if w.inFlight < flightRows || seq == w.next.seq {
+		if w.inFlight < flightBytes || seq == w.next.seq {
 			break
 		}
 		w.idleLocked()
@@ -666,34 +659,30 @@ func (w *writer) idleLocked() {
 	w.idle--
 }
 
-// addFlight counts n more events waiting for the writer.
-func (w *writer) addFlight(n int) {
+// addFlight counts r's events as waiting for the writer.
+func (w *writer) addFlight(r *unitResult) {
+	r.flight = r.events.Size()
 	w.mu.Lock()
-	w.inFlight += n
+	w.inFlight += r.flight
 	w.mu.Unlock()
 }
 
 // result returns a result to fill with piece piece of unit u.
-func (w *writer) result(u unit, piece int, tracer *eventBuf) *unitResult {
+func (w *writer) result(u unit, piece int) *unitResult {
 	w.mu.Lock()
 	r := pop(&w.free)
 	w.mu.Unlock()
 	if r == nil {
 		r = &unitResult{}
 	}
-	r.u, r.piece, r.last, r.err = u, piece, false, nil
+	r.u, r.piece, r.last, r.err, r.flight = u, piece, false, nil, 0
 	r.rows = r.rows[:0]
-	if tracer != nil {
-		tracer.start(r)
-	}
 	return r
 }
 
 // recycleLocked keeps r's storage for a later result. w.mu is held.
 func (w *writer) recycleLocked(r *unitResult) {
-	w.chunks.put(r.events)
-	clear(r.events)
-	r.events = r.events[:0]
+	r.events.Reset()
 	if len(w.free) < w.maxFree {
 		w.free = append(w.free, r)
 	}
@@ -760,7 +749,7 @@ func (w *writer) writeReadyLocked(ctx context.Context) bool {
 		} else {
 			w.next.piece++
 		}
-		w.inFlight -= r.eventRows()
+		w.inFlight -= r.flight
 		w.recycleLocked(r)
 		w.cond.Broadcast()
 	}
@@ -779,7 +768,14 @@ func (w *writer) work(ctx context.Context) {
 	)
 	s.ReuseResults()
 	if w.level == trace.LevelMessages {
-		tracer = &eventBuf{chunks: &w.chunks}
+		var err error
+		if tracer, err = newEventBuf(); err != nil {
+			w.mu.Lock()
+			w.failLocked(err)
+			w.mu.Unlock()
+			return
+		}
+		defer tracer.release()
 	}
 	if w.cpuClock != nil {
 		runtime.LockOSThread()
@@ -790,7 +786,7 @@ func (w *writer) work(ctx context.Context) {
 		if !ok {
 			return
 		}
-		r := w.result(u, 0, tracer)
+		r := w.result(u, 0)
 		n := int(u.hi - u.lo)
 		// Per unit, not per run: reading a thread's CPU clock is a system call, which on
 		// some virtual machines costs as much as a small run.
@@ -815,28 +811,35 @@ func (w *writer) work(ctx context.Context) {
 				break
 			}
 			simNanos += row.wall
-			if events := r.eventRows(); tracer != nil && events >= pieceRows && i < n-1 {
-				w.addFlight(events)
+			if tracer != nil && tracer.rows() >= pieceRows && i < n-1 {
+				r.err = tracer.take(&r.events)
+				w.addFlight(r)
 				c1 := w.cpuNow()
 				// r belongs to the writer once delivered: written and recycled, it may be
 				// another worker's result before deliver returns.
 				piece := r.piece + 1
 				w.deliver(ctx, r)
 				c0 += w.cpuNow() - c1 // writing is not simulating
-				r = w.result(u, piece, tracer)
+				r = w.result(u, piece)
 			}
 		}
 		if w.cpuClock != nil {
 			simNanos = w.cpuClock() - c0
 		}
 		w.simNanos.Add(simNanos)
+		if tracer != nil {
+			// Also the events of runs cut short, which must not join the next unit's.
+			if err := tracer.take(&r.events); r.err == nil {
+				r.err = err
+			}
+		}
 		if ctx.Err() != nil {
 			// Half-done units are dropped; the writing stops at the first missing piece. An
 			// error after the cancellation is dropped too.
 			continue
 		}
 		r.last = true
-		w.addFlight(r.eventRows())
+		w.addFlight(r)
 		w.deliver(ctx, r)
 	}
 }
@@ -929,13 +932,11 @@ func (w *writer) write(r *unitResult) error {
 			w.part.Runs = append(w.part.Runs, [2]int64{row.id, row.id})
 		}
 	}
-	if w.events != nil {
-		for _, c := range r.events {
-			if err := w.events.WriteColumns(c); err != nil {
-				return err
-			}
-			w.part.Events += int64(c.Len())
+	if n := r.events.Rows(); w.events != nil && n > 0 {
+		if err := w.events.WriteEncoded(&r.events); err != nil {
+			return err
 		}
+		w.part.Events += n
 	}
 	w.part.Rows += int64(len(r.rows))
 	w.sum.Done += int64(len(r.rows))

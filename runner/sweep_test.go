@@ -240,9 +240,9 @@ func TestSweepFilesIndependentOfWorkers(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/pieces=%v", tc.spec, tc.pieces), func(t *testing.T) {
 			spec := load(t, "testdata/"+tc.spec+".toml")
 			if tc.pieces {
-				defer func(p, f, c int) { pieceRows, flightRows, chunkRows = p, f, c }(pieceRows, flightRows, chunkRows)
+				defer func(p, f, c int) { pieceRows, flightBytes, chunkRows = p, f, c }(pieceRows, flightBytes, chunkRows)
 				// Chunks of 7 events end in the middle of most runs.
-				pieceRows, flightRows, chunkRows = 50, 200, 7
+				pieceRows, flightBytes, chunkRows = 50, 200, 7
 			}
 			dir := t.TempDir()
 			ref := filepath.Join(dir, "1")
@@ -290,8 +290,8 @@ func TestSweepInPieces(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "whole"), filepath.Join(dir, "pieces")
 	sweep(t, context.Background(), spec, Options{Dir: a, Workers: 2})
-	defer func(p, f, c int) { pieceRows, flightRows, chunkRows = p, f, c }(pieceRows, flightRows, chunkRows)
-	pieceRows, flightRows, chunkRows = 50, 200, 7
+	defer func(p, f, c int) { pieceRows, flightBytes, chunkRows = p, f, c }(pieceRows, flightBytes, chunkRows)
+	pieceRows, flightBytes, chunkRows = 50, 200, 7
 	sweep(t, context.Background(), spec, Options{Dir: b, Workers: 2, PartEvents: 3000})
 	checkComplete(t, a)
 	mb := checkComplete(t, b)
@@ -612,42 +612,65 @@ func TestPlainProgress(t *testing.T) {
 	}
 }
 
-// Converting events for the trace must not allocate once the chunk pool holds enough
-// chunks, and a run's events flow from one chunk into the next.
-func TestEventBufDoesNotAllocate(t *testing.T) {
-	pool := &chunkPool{max: 8}
-	r := &unitResult{}
-	b := &eventBuf{run: 9, chunks: pool}
+// Tracing allocates nothing per event once the encoder's storage has grown (only a few
+// objects per page it encodes), and a piece's events, which flow through the buffer
+// chunkRows at a time, come out in order, whole and the same again and again.
+func TestEventBufAllocatesPerPageOnly(t *testing.T) {
+	b, err := newEventBuf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.release()
+	b.run = 9
 	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
 	n := 3*chunkRows + 5
+	var piece trace.Encoded
 	fill := func() {
-		pool.put(r.events) // as the writer does once they are written
-		b.start(r)
 		for i := range n {
 			e.Seq = int64(i)
 			b.Event(e)
 		}
+		if got := b.rows(); got != n {
+			t.Fatalf("%d events buffered, want %d", got, n)
+		}
+		if err := b.take(&piece); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fill()
-	if allocs := testing.AllocsPerRun(10, fill); allocs != 0 {
+	if allocs := testing.AllocsPerRun(10, fill); allocs > 100 {
 		t.Errorf("%v allocations per %d events", allocs, n)
 	}
-	if len(r.events) != 4 || r.eventRows() != n {
-		t.Fatalf("%d events in %d chunks, want %d in 4", r.eventRows(), len(r.events), n)
+	if piece.Rows() != int64(n) || b.rows() != 0 {
+		t.Fatalf("took %d events, %d left; want %d, 0", piece.Rows(), b.rows(), n)
+	}
+	path := filepath.Join(t.TempDir(), "events.parquet")
+	ew, err := trace.CreateEvents(path, trace.ClockVirtual, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEncoded(&piece); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
 	}
 	seq := int64(0)
-	for k, c := range r.events {
-		if k < 3 && c.Len() != chunkRows {
-			t.Errorf("chunk %d holds %d events, want %d", k, c.Len(), chunkRows)
-		}
-		for i := range c.Len() {
-			if got := c.Event(i); got.Seq != seq || got.RunID != 9 || got.Kind != "deliver" || got.MsgType != "connect" ||
+	if err := trace.ReadEvents(path, func(es []trace.Event) error {
+		for _, got := range es {
+			if got.Seq != seq || got.RunID != 9 || got.Kind != "deliver" || got.MsgType != "connect" ||
 				got.Left != -1 || got.Right != 7 || got.From != 2 || got.Detail != "x" {
-				t.Fatalf("event %d of chunk %d: %+v", i, k, got)
+				t.Fatalf("event %d: %+v", seq, got)
 			}
 			seq++
 		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seq != int64(n) {
+		t.Fatalf("read %d events, want %d", seq, n)
 	}
 }
 
@@ -728,7 +751,7 @@ func TestWaitingWorkerWrites(t *testing.T) {
 
 			// The worker of unit 1 waits: the events in flight are at their bound, and unit 0
 			// is to be written first.
-			w.inFlight = flightRows
+			w.inFlight = flightBytes
 			returned := make(chan struct{})
 			if waiting {
 				go func() {

@@ -289,7 +289,28 @@ func (c *EventColumns) Event(i int) Event {
 
 // WriteColumns appends every event of c in order, as WriteEvents would. On
 // error some of c's events may have been written.
-func (ew *EventWriter) WriteColumns(c *EventColumns) error {
+func (ew *EventWriter) WriteColumns(c *EventColumns) error { return writeEventColumns(ew.w, c) }
+
+// WriteEncoded appends events that an EventEncoder encoded; see Writer.WriteEncoded.
+func (ew *EventWriter) WriteEncoded(src *Encoded) error { return ew.w.WriteEncoded(src) }
+
+// EventEncoder encodes events for an EventWriter; see Encoder.
+type EventEncoder struct{ *Encoder }
+
+// NewEventEncoder returns an encoder of events for EventWriters created with opts.
+func NewEventEncoder(opts Options) (*EventEncoder, error) {
+	e, err := NewEncoder(EventSchema, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &EventEncoder{e}, nil
+}
+
+// WriteColumns appends every event of c in order, as EventWriter.WriteColumns does.
+func (e *EventEncoder) WriteColumns(c *EventColumns) error { return writeEventColumns(e.w, c) }
+
+// writeEventColumns appends every event of c to w, an events file's Writer or Encoder.
+func writeEventColumns(w *Writer, c *EventColumns) error {
 	n := c.Len()
 	coded := c.coded()
 	kinds, msgTypes := len(c.Kind), len(c.MsgType)
@@ -298,9 +319,8 @@ func (ew *EventWriter) WriteColumns(c *EventColumns) error {
 	}
 	if len(c.RunID) != n || len(c.TimeNs) != n || len(c.Node) != n || kinds != n || msgTypes != n ||
 		len(c.From) != n || len(c.To) != n || len(c.Joiner) != n || len(c.Left) != n || len(c.Right) != n || len(c.Detail) != n {
-		return fmt.Errorf("trace: write %s: event columns of different lengths", ew.w.path)
+		return fmt.Errorf("trace: write %s: event columns of different lengths", w.path)
 	}
-	w := ew.w
 	for lo := 0; lo < n; {
 		if err := w.ready(); err != nil {
 			return err

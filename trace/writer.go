@@ -75,6 +75,10 @@ type Writer struct {
 	pf        *pqFile
 
 	rgLimit int
+	level   int // zstd level
+	props   *parquet.WriterProperties
+	// out, when set, receives the row groups encoded instead of a file: see Encoder.
+	out *Encoded
 
 	cols    []colBuf
 	rows    int // complete rows staged in cols: the row group being built
@@ -122,13 +126,14 @@ type colBuf struct {
 	// Int64 columns with Delta encoding are encoded by writeDeltaPages, and
 	// dictionary columns by writeDictPages, into page and then cbuf when
 	// compressed.
-	delta bool
-	plain bool // Int64 with Plain encoding, Float64 or Bool, encoded by writePlainPages
-	stats bool // the column chunk carries statistics
-	page  []byte
-	cbuf  []byte
-	dense []int32 // indices of a page's present values
-	sink  sinkAllocator
+	delta  bool
+	plain  bool
+	signed bool // the column sorts signed, for the statistics of plain pages // Int64 with Plain encoding, Float64 or Bool, encoded by writePlainPages
+	stats  bool // the column chunk carries statistics
+	page   []byte
+	cbuf   []byte
+	dense  []int32 // indices of a page's present values
+	sink   sinkAllocator
 }
 
 // Create starts a new file that will appear at path when Close succeeds.
@@ -138,12 +143,11 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
 	}
-	if opts.RowGroupRows < 0 {
-		return nil, fmt.Errorf("trace: create %s: negative RowGroupRows %d", path, opts.RowGroupRows)
+	w, err := newWriter(s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("trace: create %s: %w", path, err)
 	}
-	if opts.CompressionLevel < 0 || opts.CompressionLevel > 22 {
-		return nil, fmt.Errorf("trace: create %s: zstd level %d out of range 1..22", path, opts.CompressionLevel)
-	}
+	w.path = path
 	kv, err := fileMetadata(s, opts.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
@@ -151,15 +155,6 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	gn, err := s.parquetSchema()
 	if err != nil {
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
-	}
-
-	w := &Writer{path: path, schema: cloneSchema(s), rgLimit: opts.RowGroupRows}
-	if w.rgLimit == 0 {
-		w.rgLimit = DefaultRowGroupRows
-	}
-	level := opts.CompressionLevel
-	if level == 0 {
-		level = DefaultCompressionLevel
 	}
 
 	dir, base := filepath.Split(path)
@@ -172,20 +167,47 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	w.tmp = w.f.Name()
 	w.bw = bufio.NewWriterSize(w.f, 1<<18)
 
-	props := writerProperties(s, level)
+	props := writerProperties(s, w.level)
 	w.pf, err = newPQFile(w.bw, gn, props, kv)
 	if err != nil {
 		w.removeTmp()
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
 	}
 
+	w.initColumns(props, w.pf.schema)
+	return w, nil
+}
+
+// newWriter returns a Writer of table s with opts applied, which has no file and no
+// columns yet.
+func newWriter(s Schema, opts Options) (*Writer, error) {
+	if opts.RowGroupRows < 0 {
+		return nil, fmt.Errorf("negative RowGroupRows %d", opts.RowGroupRows)
+	}
+	if opts.CompressionLevel < 0 || opts.CompressionLevel > 22 {
+		return nil, fmt.Errorf("zstd level %d out of range 1..22", opts.CompressionLevel)
+	}
+	w := &Writer{schema: cloneSchema(s), rgLimit: opts.RowGroupRows, level: opts.CompressionLevel}
+	if w.rgLimit == 0 {
+		w.rgLimit = DefaultRowGroupRows
+	}
+	if w.level == 0 {
+		w.level = DefaultCompressionLevel
+	}
+	return w, nil
+}
+
+// initColumns sets up the staging of w's columns, with storage kept from earlier writers.
+func (w *Writer) initColumns(props *parquet.WriterProperties, sc *schema.Schema) {
+	s := w.schema
+	w.props = props
 	w.cols = make([]colBuf, len(s.Columns))
 	stages.Lock()
 	for i, c := range s.Columns {
 		cb := &w.cols[i]
-		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
+		*cb = colBuf{signed: sc.Column(i).SortOrder() == schema.SortSIGNED, typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
 			plain: ownPlain && (c.Type == Float64 || c.Type == Bool || c.Type == Int64 && c.encoding() == Plain),
-			stats: props.StatisticsEnabledFor(w.pf.schema.Column(i).Path())}
+			stats: props.StatisticsEnabledFor(sc.Column(i).Path())}
 		st := takeStage(stageKey{s.Name, i, c.Type})
 		cb.i64, cb.f64, cb.def, cb.idx, cb.dense = st.i64[:0], st.f64[:0], st.def[:0], st.idx[:0], st.dense[:0]
 		cb.data, cb.ends, cb.page, cb.cbuf = st.data[:0], st.ends[:0], st.page[:0], st.cbuf[:0]
@@ -194,7 +216,6 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 		}
 	}
 	stages.Unlock()
-	return w, nil
 }
 
 // stages keeps the staging slices of finished writers for the next ones: a sweep writes a
@@ -809,7 +830,11 @@ func (w *Writer) flush() (err error) {
 			err = w.err
 		}
 	}()
-	if workers := min(runtime.GOMAXPROCS(0), len(w.cols)); parallelEncode && workers > 1 && w.rows*len(w.cols) >= minParallelValues {
+	if w.out != nil {
+		if err := w.capture(); err != nil {
+			return err
+		}
+	} else if workers := min(runtime.GOMAXPROCS(0), len(w.cols)); parallelEncode && workers > 1 && w.rows*len(w.cols) >= minParallelValues {
 		if err := w.writeParallel(workers); err != nil {
 			return err
 		}
@@ -914,7 +939,7 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 		return err
 	}
 	if c.delta || c.plain {
-		chunk, err := c.writeOwnPages(pager, cc)
+		chunk, err := c.writeOwnPages(pager)
 		if err != nil {
 			return err
 		}
@@ -948,7 +973,7 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 		}
 	}()
 	if c.delta || c.plain {
-		chunk, err = c.writeOwnPages(pager, cc)
+		chunk, err = c.writeOwnPages(pager)
 		return nil, chunk, err
 	}
 	if c.ownDict() {
@@ -966,11 +991,11 @@ func (c *colBuf) encode(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataB
 
 // writeOwnPages writes the pages of a Delta or plain column, which this package encodes, and
 // returns the chunk's statistics for finishChunk.
-func (c *colBuf) writeOwnPages(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder) (colStats, error) {
+func (c *colBuf) writeOwnPages(pager file.PageWriter) (colStats, error) {
 	if c.delta {
 		return c.writeDeltaPages(pager, c.stats)
 	}
-	return c.writePlainPages(pager, c.stats, cc.Descr().SortOrder() == schema.SortSIGNED)
+	return c.writePlainPages(pager, c.stats, c.signed)
 }
 
 // ownDict reports whether the column's row group is written by writeDictPages:
