@@ -417,7 +417,7 @@ func optInt(w *trace.Writer, col int, v int64) {
 }
 
 // eventBuf collects a worker's events as trace rows and encodes them on the worker. A
-// small buffer of chunkRows events, filled column by column, goes to the worker's encoder
+// small buffer of trace.ChunkEvents events, filled column by column, goes to the worker's encoder
 // whenever it is full, while its rows are still in the core's cache; the encoder stages
 // them and encodes each row group, and take hands the pages over with the piece. (Pieces
 // used to carry their events as columns for the goroutine that writes to copy and encode:
@@ -425,10 +425,10 @@ func optInt(w *trace.Writer, col int, v int64) {
 // events in flight took ninety bytes each instead of fourteen.) Strings are the names' own,
 // copied by reference.
 type eventBuf struct {
-	run  int64
-	cols trace.EventColumns // events not yet handed to enc, at most chunkRows
-	enc  *trace.EventEncoder
-	err  error // the first failure to encode, reported by take
+	run   int64
+	chunk *trace.ObservedChunk // events not yet handed to enc
+	enc   *trace.EventEncoder
+	err   error // the first failure to encode, reported by take
 }
 
 // newEventBuf returns an eventBuf whose encoder encodes for an events file written with
@@ -438,29 +438,27 @@ func newEventBuf() (*eventBuf, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &eventBuf{enc: enc}
-	b.cols.Grow(chunkRows)
-	return b, nil
+	return &eventBuf{enc: enc, chunk: new(trace.ObservedChunk)}, nil
 }
 
 func (b *eventBuf) Event(e *observe.Event) {
-	if b.cols.Len() == chunkRows {
+	if b.chunk.Full() {
 		b.spill()
 	}
-	b.cols.AppendObserved(b.run, e)
+	b.chunk.Append(b.run, e)
 }
 
 // spill hands the buffered events to the encoder.
 func (b *eventBuf) spill() {
 	if b.err == nil {
-		b.err = b.enc.WriteColumns(&b.cols)
+		b.err = b.enc.WriteChunk(b.chunk)
 	}
-	b.cols.Reset()
+	b.chunk.Reset()
 }
 
 // rows returns the number of events since the last take.
 func (b *eventBuf) rows() int {
-	return int(b.enc.Rows()) + b.cols.Len()
+	return int(b.enc.Rows()) + b.chunk.Len()
 }
 
 // take moves the events since the last take, encoded, into dst.

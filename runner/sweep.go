@@ -347,9 +347,6 @@ var (
 	// idle for most of the unit being written, and a sweep that keeps every event used 1.3
 	// of its 2 cores over the last fifth of its time.
 	flightBytes = 64 << 20
-	// chunkRows is the number of events a worker buffers before its encoder stages them
-	// (1.5 MB, within a core's cache).
-	chunkRows = 1 << 14
 )
 
 // messagesMemoryLimit is the soft memory limit of a sweep that keeps every event, unless

@@ -240,9 +240,8 @@ func TestSweepFilesIndependentOfWorkers(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/pieces=%v", tc.spec, tc.pieces), func(t *testing.T) {
 			spec := load(t, "testdata/"+tc.spec+".toml")
 			if tc.pieces {
-				defer func(p, f, c int) { pieceRows, flightBytes, chunkRows = p, f, c }(pieceRows, flightBytes, chunkRows)
-				// Chunks of 7 events end in the middle of most runs.
-				pieceRows, flightBytes, chunkRows = 50, 200, 7
+				defer func(p, f int) { pieceRows, flightBytes = p, f }(pieceRows, flightBytes)
+				pieceRows, flightBytes = 50, 200
 			}
 			dir := t.TempDir()
 			ref := filepath.Join(dir, "1")
@@ -283,15 +282,15 @@ func TestSweepFilesIndependentOfWorkers(t *testing.T) {
 	}
 }
 
-// Units handed over in pieces, with workers held back by the bound on events in flight and
-// events held in chunks that end in the middle of runs, give the same rows.
+// Units handed over in pieces, with workers held back by the bound on events in flight,
+// give the same rows.
 func TestSweepInPieces(t *testing.T) {
 	spec := load(t, "testdata/small.toml")
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "whole"), filepath.Join(dir, "pieces")
 	sweep(t, context.Background(), spec, Options{Dir: a, Workers: 2})
-	defer func(p, f, c int) { pieceRows, flightBytes, chunkRows = p, f, c }(pieceRows, flightBytes, chunkRows)
-	pieceRows, flightBytes, chunkRows = 50, 200, 7
+	defer func(p, f int) { pieceRows, flightBytes = p, f }(pieceRows, flightBytes)
+	pieceRows, flightBytes = 50, 200
 	sweep(t, context.Background(), spec, Options{Dir: b, Workers: 2, PartEvents: 3000})
 	checkComplete(t, a)
 	mb := checkComplete(t, b)
@@ -614,7 +613,7 @@ func TestPlainProgress(t *testing.T) {
 
 // Tracing allocates nothing per event once the encoder's storage has grown (only a few
 // objects per page it encodes), and a piece's events, which flow through the buffer
-// chunkRows at a time, come out in order, whole and the same again and again.
+// trace.ChunkEvents at a time, come out in order, whole and the same again and again.
 func TestEventBufAllocatesPerPageOnly(t *testing.T) {
 	b, err := newEventBuf()
 	if err != nil {
@@ -624,7 +623,7 @@ func TestEventBufAllocatesPerPageOnly(t *testing.T) {
 	b.run = 9
 	e := &observe.Event{Seq: 3, Time: 5, Kind: observe.KindDeliver, MsgType: protocol.Connect, Node: 1,
 		From: 2, To: 1, Joiner: 2, Left: protocol.None, Right: 7, Detail: "x"}
-	n := 3*chunkRows + 5
+	n := 3*trace.ChunkEvents + 5
 	var piece trace.Encoded
 	fill := func() {
 		for i := range n {

@@ -243,6 +243,9 @@ func (w *Writer) WriteEncoded(src *Encoded) (err error) {
 	}()
 	for gi := range src.groups[:src.n] {
 		g := &src.groups[gi]
+		if len(g.cols) != len(w.cols) {
+			return fmt.Errorf("rows encoded with %d columns, not %d", len(g.cols), len(w.cols))
+		}
 		rg, ccs := w.pf.rowGroup()
 		for i := range g.cols {
 			if err := w.replay(&g.cols[i], i, ccs[i], src.arena); err != nil {
@@ -260,20 +263,16 @@ func (w *Writer) WriteEncoded(src *Encoded) (err error) {
 
 // replay writes column chunk i of an encoded row group.
 func (w *Writer) replay(c *encodedCol, i int, cc *metadata.ColumnChunkMetaDataBuilder, arena []byte) error {
+	pager, err := w.pf.pager(cc, i, nil)
+	if err != nil {
+		return err
+	}
 	if c.staged {
-		pager, err := w.pf.pager(cc, i, nil)
-		if err != nil {
-			return err
-		}
 		cw := file.NewColumnChunkWriter(cc, pager, w.props)
 		if err := c.values.write(cw); err != nil {
 			return err
 		}
 		return cw.Close()
-	}
-	pager, err := w.pf.pager(cc, i, nil)
-	if err != nil {
-		return err
 	}
 	for _, p := range c.pages {
 		data := memory.NewBufferBytes(arena[p.start:p.end])

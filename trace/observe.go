@@ -86,3 +86,61 @@ func (t *EventTracer) Close() error {
 
 // Abort drops the file.
 func (t *EventTracer) Abort() { t.w.Abort() }
+
+// ChunkEvents is the number of events an ObservedChunk holds.
+const ChunkEvents = 1 << 14
+
+// ObservedChunk buffers up to ChunkEvents driver events as rows of an events table,
+// column by column, in arrays of fixed size: adding an event is a store per column,
+// where EventColumns.AppendObserved checks and extends a slice per column. A producer
+// fills it, hands it to EventEncoder.WriteChunk and resets it.
+type ObservedChunk struct {
+	n                                                     int
+	runID, seq, time, node, from, to, joiner, left, right [ChunkEvents]int64
+	detail                                                [ChunkEvents]string
+	kinds                                                 [ChunkEvents]observe.EventKind
+	msgTypes                                              [ChunkEvents]protocol.MsgType
+}
+
+// Len returns the number of events held.
+func (c *ObservedChunk) Len() int { return c.n }
+
+// Full reports whether c holds ChunkEvents events.
+func (c *ObservedChunk) Full() bool { return c.n == ChunkEvents }
+
+// Append adds a driver's event as a row of run's events table, converted as EventOf
+// converts it. c must not be full.
+func (c *ObservedChunk) Append(run int64, e *observe.Event) {
+	i := c.n
+	if uint(i) >= ChunkEvents {
+		panic("trace: ObservedChunk.Append on a full chunk")
+	}
+	c.runID[i], c.seq[i], c.time[i], c.node[i] = run, e.Seq, e.Time, NodeID(e.Node)
+	c.from[i], c.to[i], c.joiner[i] = NodeID(e.From), NodeID(e.To), NodeID(e.Joiner)
+	c.left[i], c.right[i] = NodeID(e.Left), NodeID(e.Right)
+	c.detail[i], c.kinds[i], c.msgTypes[i] = e.Detail, e.Kind, e.MsgType
+	c.n = i + 1
+}
+
+// Reset empties c.
+func (c *ObservedChunk) Reset() {
+	clear(c.detail[:c.n]) // the strings are not kept alive
+	c.n = 0
+}
+
+// columns returns c's events as EventColumns that share its storage.
+func (c *ObservedChunk) columns() EventColumns {
+	n := c.n
+	return EventColumns{RunID: c.runID[:n], Seq: c.seq[:n], TimeNs: c.time[:n], Node: c.node[:n],
+		From: c.from[:n], To: c.to[:n], Joiner: c.joiner[:n], Left: c.left[:n], Right: c.right[:n],
+		Detail: c.detail[:n], kinds: c.kinds[:n], msgTypes: c.msgTypes[:n]}
+}
+
+// WriteChunk appends every event of c in order, as WriteColumns would.
+func (e *EventEncoder) WriteChunk(c *ObservedChunk) error {
+	if c.n == 0 {
+		return nil
+	}
+	cols := c.columns()
+	return writeEventColumns(e.w, &cols)
+}

@@ -741,24 +741,29 @@ func codes[T ~uint8](w *Writer, col int, v []T, name func(T) string) {
 		c.def = slices.Grow(c.def, len(v))[:d0+len(v)]
 		def = c.def[d0:]
 	}
-	for i, k := range v {
-		x := c.codeIdx[k]
-		if x == 0 {
-			// 1 + the index; -1 for null.
-			x = -1
+	tab := c.codeIdx // by code: 1 + the index; -1 for null; 0 unknown
+	for _, k := range v {
+		if tab[k] == 0 {
+			x := int32(-1)
 			if s := name(k); s != "" || !c.nullable {
 				x = c.dictIndex(s) + 1
 			}
-			c.codeIdx[k] = x
+			tab[k] = x
 		}
-		if def != nil {
-			d := int16(1)
-			if x < 0 {
-				d, x = 0, 1 // the index is a placeholder; the validity bitmap hides it
-			}
-			def[i] = d
+	}
+	// With every code known, the loop has no branch: kinds and nulls come and go from row
+	// to row, and mispredicted branches took most of its time.
+	if def == nil {
+		for i, k := range v {
+			idx[i] = tab[k] - 1
 		}
-		idx[i] = x - 1
+	} else {
+		for i, k := range v {
+			x := tab[k]
+			d := 1 + x>>31 // 0 for null, else 1
+			def[i] = int16(d)
+			idx[i] = (x - 1) & -d // 0 for null: a placeholder, which the validity bitmap hides
+		}
 	}
 	c.n += len(v)
 }
