@@ -232,15 +232,7 @@ func (w *Writer) WriteEncoded(src *Encoded) (err error) {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("parquet writer: %v", r)
-		}
-		if err != nil {
-			w.err = fmt.Errorf("trace: write %s: %w", w.path, err)
-			err = w.err
-		}
-	}()
+	defer w.stick(&err)
 	for gi := range src.groups[:src.n] {
 		g := &src.groups[gi]
 		if len(g.cols) != len(w.cols) {

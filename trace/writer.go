@@ -820,21 +820,25 @@ func (w *Writer) hasPartialRow() bool {
 	return false
 }
 
+// stick, deferred by the methods that write row groups, turns a panic of the Parquet writer
+// (it reports some failures so) into an error, and makes an error permanent: the file can
+// no longer be completed.
+func (w *Writer) stick(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("parquet writer: %v", r)
+	}
+	if *err != nil {
+		w.err = fmt.Errorf("trace: write %s: %w", w.path, *err)
+		*err = w.err
+	}
+}
+
 // flush writes the staged rows as one row group.
 func (w *Writer) flush() (err error) {
 	if w.rows == 0 {
 		return nil
 	}
-	defer func() {
-		// The Parquet writer reports some failures by panicking.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("parquet writer: %v", r)
-		}
-		if err != nil {
-			w.err = fmt.Errorf("trace: write %s: %w", w.path, err)
-			err = w.err
-		}
-	}()
+	defer w.stick(&err)
 	if w.out != nil {
 		if err := w.capture(); err != nil {
 			return err
