@@ -237,6 +237,52 @@ func BenchmarkEventColumns(b *testing.B) {
 	}
 }
 
+// BenchmarkEventEncoder writes the stream of BenchmarkEventWriter as a sweep's worker and
+// its writer do: events added to an ObservedChunk, which goes to an EventEncoder whenever
+// it is full, and the encoded rows taken and appended to the file every 65,536 events (a
+// piece), with the encoder and its storage kept from file to file.
+func BenchmarkEventEncoder(b *testing.B) {
+	all := benchData(false)
+	observed := make([]observe.Event, len(all))
+	for i := range all {
+		observed[i] = observedEvent(b, &all[i])
+	}
+	enc, err := NewEventEncoder(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Release()
+	var (
+		chunk ObservedChunk
+		piece Encoded
+	)
+	const pieceEvents = 1 << 16
+	benchEventFiles(b, len(all), func(ew *EventWriter) error {
+		for i := range observed {
+			if chunk.Full() {
+				if err := enc.WriteChunk(&chunk); err != nil {
+					return err
+				}
+				chunk.Reset()
+			}
+			chunk.Append(all[i].RunID, &observed[i])
+			if (i+1)%pieceEvents == 0 || i == len(observed)-1 {
+				if err := enc.WriteChunk(&chunk); err != nil {
+					return err
+				}
+				chunk.Reset()
+				if err := enc.Take(&piece); err != nil {
+					return err
+				}
+				if err := ew.WriteEncoded(&piece); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // benchEventFiles writes b.N events files of rows rows each, through write, and reports the
 // write benchmarks' metrics.
 func benchEventFiles(b *testing.B, rows int, write func(*EventWriter) error) {
