@@ -356,8 +356,10 @@ var (
 
 // messagesMemoryLimit is the soft memory limit of a sweep that keeps every event, unless
 // the process has one: events come and go by the gigabyte, and a collector told to let the
-// heap grow to several times the live heap (as short runs want) would let it.
-const messagesMemoryLimit = 768 << 20
+// heap grow to several times the live heap (as short runs want) would let it. The live heap
+// of the concurrency spec's sweep is about 170 MB; at 512 MB the sweep collects a little
+// more often than at 768 MB, in no more time, and peaks a third lower.
+const messagesMemoryLimit = 512 << 20
 
 // addRow extends rows by one, reusing the storage of an earlier row there.
 func (r *unitResult) addRow() *runRow {
