@@ -417,13 +417,13 @@ func optInt(w *trace.Writer, col int, v int64) {
 }
 
 // eventBuf collects a worker's events as trace rows and encodes them on the worker. A
-// small buffer of trace.ChunkEvents events, filled column by column, goes to the worker's encoder
-// whenever it is full, while its rows are still in the core's cache; the encoder stages
-// them and encodes each row group, and take hands the pages over with the piece. (Pieces
-// used to carry their events as columns for the goroutine that writes to copy and encode:
-// the copying read them back from memory, the encoding ran behind one goroutine, and the
-// events in flight took ninety bytes each instead of fourteen.) Strings are the names' own,
-// copied by reference.
+// buffer of trace.ChunkEvents events, filled column by column, goes to the worker's
+// encoder whenever it is full, while its rows are still in the core's cache; the encoder
+// stages them and encodes each row group, and take hands the pages over with the piece.
+// (Pieces used to carry their events as columns for the goroutine that writes to copy and
+// encode: the copying read them back from memory, the encoding ran behind one goroutine,
+// and the events in flight took ninety bytes each instead of fourteen.) Strings are the
+// names' own, copied by reference.
 type eventBuf struct {
 	run   int64
 	chunk *trace.ObservedChunk // events not yet handed to enc

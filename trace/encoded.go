@@ -117,14 +117,7 @@ type Encoder struct {
 // NewEncoder returns an Encoder of table s, for a Writer created with the same schema and
 // options (Metadata aside).
 func NewEncoder(s Schema, opts Options) (*Encoder, error) {
-	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("trace: encoder: %w", err)
-	}
-	w, err := newWriter(s, opts)
-	if err != nil {
-		return nil, fmt.Errorf("trace: encoder: %w", err)
-	}
-	gn, err := s.parquetSchema()
+	w, gn, err := newWriter(s, opts)
 	if err != nil {
 		return nil, fmt.Errorf("trace: encoder: %w", err)
 	}

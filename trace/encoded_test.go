@@ -165,3 +165,21 @@ func TestWriteEncodedMismatch(t *testing.T) {
 		t.Fatalf("read %d events, want %d", len(got), len(es))
 	}
 }
+
+// An Encoder refuses the options a Writer refuses, naming them.
+func TestNewEncoderBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{RowGroupRows: -1}, "negative RowGroupRows -1"},
+		{Options{CompressionLevel: 23}, "zstd level 23 out of range"},
+	} {
+		if _, err := NewEventEncoder(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewEventEncoder(%+v): %v, want an error with %q", tc.opts, err, tc.want)
+		}
+	}
+	if _, err := NewEncoder(Schema{Name: "t"}, Options{}); err == nil {
+		t.Error("NewEncoder of a table with no columns: no error")
+	}
+}

@@ -127,8 +127,8 @@ type colBuf struct {
 	// dictionary columns by writeDictPages, into page and then cbuf when
 	// compressed.
 	delta  bool
-	plain  bool
-	signed bool // the column sorts signed, for the statistics of plain pages // Int64 with Plain encoding, Float64 or Bool, encoded by writePlainPages
+	plain  bool // Int64 with Plain encoding, Float64 or Bool, encoded by writePlainPages
+	signed bool // the column sorts signed, for the statistics of plain pages
 	stats  bool // the column chunk carries statistics
 	page   []byte
 	cbuf   []byte
@@ -140,19 +140,12 @@ type colBuf struct {
 // Until then the data goes to a temporary file in the same directory
 // (path + ".tmp-" + random suffix), so that the final rename is atomic.
 func Create(path string, s Schema, opts Options) (*Writer, error) {
-	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("trace: create %s: %w", path, err)
-	}
-	w, err := newWriter(s, opts)
+	w, gn, err := newWriter(s, opts)
 	if err != nil {
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
 	}
 	w.path = path
 	kv, err := fileMetadata(s, opts.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("trace: create %s: %w", path, err)
-	}
-	gn, err := s.parquetSchema()
 	if err != nil {
 		return nil, fmt.Errorf("trace: create %s: %w", path, err)
 	}
@@ -178,14 +171,21 @@ func Create(path string, s Schema, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// newWriter returns a Writer of table s with opts applied, which has no file and no
-// columns yet.
-func newWriter(s Schema, opts Options) (*Writer, error) {
+// newWriter checks table s and opts and returns a Writer of s with opts applied, which has
+// no file and no columns yet, and the Parquet schema of s.
+func newWriter(s Schema, opts Options) (*Writer, *schema.GroupNode, error) {
+	if err := s.validate(); err != nil {
+		return nil, nil, err
+	}
 	if opts.RowGroupRows < 0 {
-		return nil, fmt.Errorf("negative RowGroupRows %d", opts.RowGroupRows)
+		return nil, nil, fmt.Errorf("negative RowGroupRows %d", opts.RowGroupRows)
 	}
 	if opts.CompressionLevel < 0 || opts.CompressionLevel > 22 {
-		return nil, fmt.Errorf("zstd level %d out of range 1..22", opts.CompressionLevel)
+		return nil, nil, fmt.Errorf("zstd level %d out of range 1..22", opts.CompressionLevel)
+	}
+	gn, err := s.parquetSchema()
+	if err != nil {
+		return nil, nil, err
 	}
 	w := &Writer{schema: cloneSchema(s), rgLimit: opts.RowGroupRows, level: opts.CompressionLevel}
 	if w.rgLimit == 0 {
@@ -194,7 +194,7 @@ func newWriter(s Schema, opts Options) (*Writer, error) {
 	if w.level == 0 {
 		w.level = DefaultCompressionLevel
 	}
-	return w, nil
+	return w, gn, nil
 }
 
 // initColumns sets up the staging of w's columns, with storage kept from earlier writers.
@@ -205,9 +205,10 @@ func (w *Writer) initColumns(props *parquet.WriterProperties, sc *schema.Schema)
 	stages.Lock()
 	for i, c := range s.Columns {
 		cb := &w.cols[i]
-		*cb = colBuf{signed: sc.Column(i).SortOrder() == schema.SortSIGNED, typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
-			plain: ownPlain && (c.Type == Float64 || c.Type == Bool || c.Type == Int64 && c.encoding() == Plain),
-			stats: props.StatisticsEnabledFor(sc.Column(i).Path())}
+		*cb = colBuf{typ: c.Type, nullable: c.Nullable, delta: c.Type == Int64 && c.encoding() == Delta,
+			plain:  ownPlain && (c.Type == Float64 || c.Type == Bool || c.Type == Int64 && c.encoding() == Plain),
+			signed: sc.Column(i).SortOrder() == schema.SortSIGNED,
+			stats:  props.StatisticsEnabledFor(sc.Column(i).Path())}
 		st := takeStage(stageKey{s.Name, i, c.Type})
 		cb.i64, cb.f64, cb.def, cb.idx, cb.dense = st.i64[:0], st.f64[:0], st.def[:0], st.idx[:0], st.dense[:0]
 		cb.data, cb.ends, cb.page, cb.cbuf = st.data[:0], st.ends[:0], st.page[:0], st.cbuf[:0]
