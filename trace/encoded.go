@@ -253,11 +253,7 @@ func (w *Writer) replay(c *encodedCol, i int, cc *metadata.ColumnChunkMetaDataBu
 		return err
 	}
 	if c.staged {
-		cw := file.NewColumnChunkWriter(cc, pager, w.props)
-		if err := c.values.write(cw); err != nil {
-			return err
-		}
-		return cw.Close()
+		return c.values.writeThroughArrow(pager, cc, w.props)
 	}
 	for _, p := range c.pages {
 		data := memory.NewBufferBytes(arena[p.start:p.end])

@@ -961,7 +961,13 @@ func (w *Writer) writeColumn(i int, cc *metadata.ColumnChunkMetaDataBuilder) (er
 		}
 		return pager.Close(true, false)
 	}
-	cw := file.NewColumnChunkWriter(cc, pager, w.pf.props)
+	return c.writeThroughArrow(pager, cc, w.props)
+}
+
+// writeThroughArrow hands the row group's staged values to arrow-go's column writer, which
+// encodes them and completes the chunk: for the columns this package does not encode.
+func (c *colBuf) writeThroughArrow(pager file.PageWriter, cc *metadata.ColumnChunkMetaDataBuilder, props *parquet.WriterProperties) error {
+	cw := file.NewColumnChunkWriter(cc, pager, props)
 	if err := c.write(cw); err != nil {
 		return err
 	}
