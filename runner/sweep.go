@@ -411,6 +411,15 @@ type writer struct {
 	colsOf int32
 	// committing is the part being completed in the background, if any.
 	committing *commitJob
+	// commits counts the parts handed to commit; a part's completion that finds a later
+	// part handed over leaves it to list both in the manifest (see complete).
+	commits atomic.Int64
+	// unlisted counts the parts at the end of m that are complete but in no manifest on
+	// disk yet. Only the goroutine completing a part, one at a time, and commit once that
+	// has finished, use it.
+	unlisted int
+	// beforeComplete, if set (by tests), is called as the completion of part seq starts.
+	beforeComplete func(seq int64)
 	// encodeHere makes commit encode the part's last rows before it hands the part over,
 	// leaving the goroutine that completes it the footer, the syncing and the manifest:
 	// with a worker on every core, that goroutine waited for a core, a time slice of the
@@ -1015,6 +1024,18 @@ type commitJob struct {
 	err  error
 }
 
+// dropUnlisted takes the parts that no manifest on disk lists off m, after a failure that
+// leaves them unlisted for good: their files are strays that a resume deletes.
+func (w *writer) dropUnlisted() {
+	if w.unlisted == 0 {
+		return
+	}
+	n := len(w.m.Parts) - w.unlisted
+	w.m.Parts, w.m.Done = w.m.Parts[:n], w.m.Done[:n]
+	w.sum.Parts -= w.unlisted
+	w.unlisted = 0
+}
+
 // commit hands the current part to a goroutine that completes its files and then records
 // them in the manifest, so that the encoding of the part's last row groups and the syncing of
 // its files hold up no simulation; with fewer workers than cores, they take a free core, and
@@ -1026,6 +1047,7 @@ func (w *writer) commit() {
 	f := partFiles{w.runs, w.joins, w.ops, w.events}
 	part := w.part
 	w.runs, w.joins, w.ops, w.events = nil, nil, nil, nil
+	seq := w.commits.Add(1)
 	// The encoding goes first: it needs no earlier part complete, so it overlaps the syncing
 	// of the previous part, which at a sweep's end would otherwise be waited for twice.
 	var flushErr error
@@ -1044,13 +1066,14 @@ func (w *writer) commit() {
 	w.committing = job
 	if prevErr != nil {
 		f.abort()
+		w.dropUnlisted()
 		job.err = prevErr
 		close(job.done)
 		return
 	}
 	go func() {
 		defer close(job.done)
-		if job.err = w.complete(f, part); job.err != nil {
+		if job.err = w.complete(f, part, seq); job.err != nil {
 			w.mu.Lock()
 			w.failLocked(job.err)
 			w.mu.Unlock()
@@ -1100,7 +1123,16 @@ func (f partFiles) flush() error {
 // lists the part is written and synced beside the closing, which syncs the part's files, and
 // renamed into place only once they are: a crash leaves the old manifest, or the new one with
 // every file it lists whole.
-func (w *writer) complete(f partFiles, part trace.PartInfo) error {
+//
+// A part whose completion starts after the next part was handed over (seq, its number among
+// the parts handed to commit, is behind) writes no manifest: the next part's lists both.
+// With a worker on every core, the goroutine that completes a part gets a core only when the
+// workers stop, so at a sweep's end the last two parts were recorded one after the other;
+// writing one manifest instead took a sweep of tiny runs' end from 3.3 to 2.8 ms.
+func (w *writer) complete(f partFiles, part trace.PartInfo, seq int64) error {
+	if w.beforeComplete != nil {
+		w.beforeComplete(seq)
+	}
 	closers := []func() error{f.runs.Close}
 	if f.joins != nil {
 		closers = append(closers, f.joins.Close)
@@ -1122,10 +1154,15 @@ func (w *writer) complete(f partFiles, part trace.PartInfo) error {
 		err error
 	}
 	staged := make(chan staging, 1)
-	go func() {
-		st, err := trace.StageManifest(w.dir, w.m)
-		staged <- staging{st, err}
-	}()
+	listLater := w.commits.Load() > seq
+	if listLater {
+		staged <- staging{}
+	} else {
+		go func() {
+			st, err := trace.StageManifest(w.dir, w.m)
+			staged <- staging{st, err}
+		}()
+	}
 	var err error
 	for _, c := range closers {
 		if err = c(); err != nil {
@@ -1137,7 +1174,7 @@ func (w *writer) complete(f partFiles, part trace.PartInfo) error {
 	if err == nil && s.err != nil {
 		err = fmt.Errorf("committing %s: %w", part.Part, s.err)
 	}
-	if err == nil {
+	if err == nil && s.st != nil {
 		if err = s.st.Commit(); err != nil {
 			err = fmt.Errorf("committing %s: %w", part.Part, err)
 		}
@@ -1147,9 +1184,15 @@ func (w *writer) complete(f partFiles, part trace.PartInfo) error {
 	if err != nil {
 		w.m.Parts, w.m.Done = w.m.Parts[:len(w.m.Parts)-1], w.m.Done[:len(w.m.Done)-1]
 		w.m.Finished = prevFinished
+		w.dropUnlisted()
 		return err
 	}
 	w.sum.Parts++
+	if listLater {
+		w.unlisted++
+	} else {
+		w.unlisted = 0
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/dhtexp/dhtexp/observe"
 	"github.com/dhtexp/dhtexp/protocol"
+	"github.com/dhtexp/dhtexp/sim"
 	"github.com/dhtexp/dhtexp/trace"
 )
 
@@ -795,5 +797,71 @@ func TestWaitingWorkerWrites(t *testing.T) {
 				t.Errorf("%d clock reads by the waiting worker, want 2 around its writing", n)
 			}
 		})
+	}
+}
+
+// A part whose completion starts after the next part was handed over writes no manifest of
+// its own: the next part's manifest lists both, and until then neither is listed.
+func TestManifestListsPartLeftToNext(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	spec := load(t, "testdata/tiny.toml")
+	m, err := prepare(dir, spec, trace.LevelNone, Whole, false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{dir: dir, spec: spec, level: trace.LevelNone, m: m, partRuns: 10,
+		partEvents: DefaultPartEvents, sum: &Summary{Runs: m.ShardRuns}, colsOf: -1}
+	listedAtSecond := -1
+	w.beforeComplete = func(seq int64) {
+		switch seq {
+		case 1:
+			// The first part's completion waits until the second part is handed over.
+			for w.commits.Load() < 2 {
+				runtime.Gosched()
+			}
+		case 2:
+			onDisk, err := trace.ReadManifest(dir)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			listedAtSecond = len(onDisk.Parts)
+		}
+	}
+	var s sim.Sim
+	for _, lo := range []int64{0, 10} {
+		r := &unitResult{}
+		for id := lo; id < lo+10; id++ {
+			if _, err := w.runOne(context.Background(), id, r.addRow(), &s, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.write(r); err != nil { // commits the part: it holds partRuns runs
+			t.Fatal(err)
+		}
+	}
+	if err := w.waitCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if listedAtSecond != 0 {
+		t.Errorf("the manifest on disk listed %d parts when the second part's completion started, want 0: the first part wrote its own", listedAtSecond)
+	}
+	got, err := trace.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{partName(0), partName(1)}; !slices.Equal(got.Parts, want) {
+		t.Fatalf("manifest lists %v, want %v", got.Parts, want)
+	}
+	for i, p := range got.Done {
+		if want := [][2]int64{{int64(10 * i), int64(10*i + 9)}}; p.Rows != 10 || !slices.Equal(p.Runs, want) {
+			t.Errorf("part %s: %d rows, runs %v; want 10 rows, runs %v", p.Part, p.Rows, p.Runs, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, trace.TableRuns, p.Part)); err != nil {
+			t.Error(err)
+		}
+	}
+	if w.sum.Parts != 2 || w.unlisted != 0 {
+		t.Errorf("summary counts %d parts and %d unlisted, want 2 and 0", w.sum.Parts, w.unlisted)
 	}
 }
