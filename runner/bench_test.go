@@ -219,3 +219,69 @@ func sweptEvents(b *testing.B, dir string) int64 {
 	}
 	return events
 }
+
+// BenchmarkRunsPart writes the rows of a part of 8,192 tiny runs (testdata/tiny.toml) to a
+// runs file: write is writeRun for each row, flush the encoding of the part's row group,
+// which a sweep does once per part (with a worker on every core, on the worker that cuts
+// the part). Run with -cpu 1 for the CPU time of one core.
+func BenchmarkRunsPart(b *testing.B) {
+	spec := load(b, "testdata/tiny.toml")
+	rows := make([]runRow, DefaultPartRuns)
+	var s sim.Sim
+	w := &writer{spec: spec}
+	for i := range rows {
+		if _, err := w.runOne(context.Background(), int64(i), &rows[i], &s, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir := b.TempDir()
+	fill := func(f *trace.Writer) {
+		var pc pointColumns
+		at := int32(-1)
+		for i := range rows {
+			if rows[i].point != at {
+				pc.set(&spec.Points[rows[i].point])
+				at = rows[i].point
+			}
+			if err := writeRun(f, &rows[i], &pc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	create := func(i int) *trace.Writer {
+		f, err := trace.Create(filepath.Join(dir, strconv.Itoa(i)+".parquet"), RunSchema, trace.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	b.Run("write", func(b *testing.B) {
+		f := create(-1)
+		defer f.Abort()
+		for range b.N {
+			fill(f)
+			b.StopTimer()
+			if err := f.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/run")
+	})
+	b.Run("flush", func(b *testing.B) {
+		for i := range b.N {
+			b.StopTimer()
+			f := create(i)
+			fill(f)
+			b.StartTimer()
+			if err := f.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := f.Abort(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+}
