@@ -161,10 +161,10 @@ func BenchmarkTraceLevels(b *testing.B) {
 // BenchmarkFullTrace sweeps testdata/fulltrace.toml (1,536 runs and 14 million events: the
 // concurrency spec in small, two thirds of its events from runs of 256 joiners) keeping the
 // joins only and keeping every event, with one worker and with two; the output is removed
-// between sweeps, and the removal settled, untimed. Metrics: events/s (of the full trace), cores (CPU time over
-// elapsed time) and, for messages/workers=2 when the others ran before it, x-joins (its time
-// over that of joins/workers=2; the target is under 2) and x-1-worker (the time of
-// messages/workers=1 over its own; the target is at least 1.6).
+// between sweeps, and the removal settled, untimed. Metrics: events/s (of the full trace),
+// cores (CPU time over elapsed time) and, for messages/workers=2 when the others ran before
+// it, x-joins (its time over that of joins/workers=2; the target is under 2) and x-1-worker
+// (the time of messages/workers=1 over its own; the target is at least 1.6).
 func BenchmarkFullTrace(b *testing.B) {
 	spec := load(b, "testdata/fulltrace.toml")
 	perOp := map[string]float64{} // ns per sweep, by sub-benchmark
