@@ -170,6 +170,87 @@ func TestFlush(t *testing.T) {
 	}
 }
 
+// Finish writes the whole file under its temporary name, Close then makes it the same file
+// as Close alone; rows offered after Finish are refused without spoiling the file, and Abort
+// after Finish leaves nothing behind.
+func TestFinish(t *testing.T) {
+	events := genEvents(3000, 4)
+	for i := range events {
+		events[i].Seq = int64(i)
+	}
+	whole, err := os.ReadFile(writeEvents(t, t.TempDir(), events, ClockVirtual, Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "events.parquet")
+	ew, err := CreateEvents(path, ClockVirtual, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvents(events); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if tmp, err := os.ReadFile(ew.w.tmp); err != nil || !bytes.Equal(tmp, whole) {
+		t.Errorf("after Finish the temporary file has %d bytes (%v), want the whole file's %d", len(tmp), err, len(whole))
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a file at %s before Close (%v)", path, err)
+	}
+	e := events[0]
+	if err := ew.WriteEvent(&e); err == nil {
+		t.Error("no error for an event after Finish")
+	}
+	if err := ew.WriteEvents(events[:2]); err == nil {
+		t.Error("no error for events after Finish")
+	}
+	ew.Writer().Int64(evRunID, 1)
+	if err := ew.Writer().EndRow(); err == nil {
+		t.Error("no error for EndRow after Finish")
+	}
+	for name, f := range map[string]func() error{"Flush": ew.Flush, "Finish": ew.Finish} {
+		if err := f(); err == nil {
+			t.Errorf("no error for %s after Finish", name)
+		}
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, whole) {
+		t.Errorf("Finish then Close: %d bytes, Close alone %d", len(got), len(whole))
+	}
+
+	dir := t.TempDir()
+	ew, err = CreateEvents(filepath.Join(dir, "e.parquet"), ClockVirtual, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteEvents(events[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("Abort after Finish left %d files", len(left))
+	}
+
+	w, err := Create(filepath.Join(t.TempDir(), "e.parquet"), EventSchema, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.Int64(evRunID, 1)
+	if err := w.Finish(); err == nil {
+		t.Error("no error for Finish after a partial row")
+	}
+}
+
 // WriteEvent after values given through the generic Writer fails and drops them, as EndRow
 // does for any row, and the next event is written; after Close it fails.
 func TestWriteEventAfterMisuse(t *testing.T) {
