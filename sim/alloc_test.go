@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -9,19 +10,29 @@ import (
 
 // TestResetAllocatesNothing holds a sweep worker's Sim to its promise: Reset for one short
 // run after another, with ReuseResults, it allocates nothing per run once its storage has
-// grown to the runs' size. Only runs that keep their promise are held to it: a failure's
-// sentence is a string of its own.
+// grown to the runs' size, run by Run or, as a sweep's workers run it, by RunContext under a
+// context that can be cancelled. Only runs that keep their promise are held to it: a
+// failure's sentence is a string of its own.
 func TestResetAllocatesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for _, tc := range []struct {
-		protocol string
-		joiners  int
-		link     string
+		protocol   string
+		joiners    int
+		link       string
+		runContext bool
 	}{
-		{"predlock", 1, "reorder"},
-		{"predlock", 3, "fifo"},
-		{"predlock-retry", 2, "reorder"},
+		{"predlock", 1, "reorder", false},
+		{"predlock", 3, "fifo", false},
+		{"predlock-retry", 2, "reorder", false},
+		{"predlock", 1, "reorder", true},
+		{"predlock-retry", 2, "fifo", true},
 	} {
-		t.Run(fmt.Sprintf("%s/%s/joiners=%d", tc.protocol, tc.link, tc.joiners), func(t *testing.T) {
+		name := fmt.Sprintf("%s/%s/joiners=%d", tc.protocol, tc.link, tc.joiners)
+		if tc.runContext {
+			name += "/RunContext"
+		}
+		t.Run(name, func(t *testing.T) {
 			cfg := benchConfigs()["tiny"]
 			cfg.Protocol, cfg.Joiners, cfg.Link = tc.protocol, tc.joiners, tc.link
 			var s Sim
@@ -33,8 +44,18 @@ func TestResetAllocatesNothing(t *testing.T) {
 				if err := s.Reset(cfg, nil); err != nil {
 					t.Fatal(err)
 				}
-				if r := s.Run(); r.Outcome != observe.OutcomeOK {
-					t.Fatalf("seed %d: %s: %s", seed, r.Outcome, r.Detail)
+				r := s.Run
+				if tc.runContext {
+					r = func() *Result {
+						res, err := s.RunContext(ctx)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return res
+					}
+				}
+				if res := r(); res.Outcome != observe.OutcomeOK {
+					t.Fatalf("seed %d: %s: %s", seed, res.Outcome, res.Detail)
 				}
 			}
 			for range 200 {

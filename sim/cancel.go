@@ -24,11 +24,14 @@ func RunContext(ctx context.Context, cfg Config, tracer observe.Tracer) (*Result
 // RunContext is s.Run that gives up when ctx is done, as the function RunContext does; a Sim
 // made by Reset runs under a context this way.
 func (s *Sim) RunContext(ctx context.Context) (*Result, error) {
-	s.cancelled = nil
+	// The context itself, not a closure over it: a closure cost every run of a sweep worker
+	// an allocation.
+	s.ctx = nil
 	if ctx.Done() != nil {
-		s.cancelled = func() bool { return ctx.Err() != nil }
+		s.ctx = ctx
 	}
 	res := s.Run()
+	s.ctx = nil
 	if res == nil {
 		return nil, context.Cause(ctx)
 	}

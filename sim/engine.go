@@ -9,6 +9,7 @@ package sim
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -123,8 +124,9 @@ type Sim struct {
 	// fifo says that link order must be enforced: FIFO links whose delays can reorder
 	// messages (equal constant delays cannot, without faults).
 	fifo bool
-	// cancelled, when set, is asked every cancelEvery events whether to give up (RunContext).
-	cancelled func() bool
+	// ctx, when set (by RunContext), is looked at every cancelEvery events: once it is done,
+	// the run gives up.
+	ctx context.Context
 
 	// sl holds the seed timing model's sleeping loops; pollIdle turns sleeping off, so that
 	// every idle loop polls as its own event (the reference the sleeping loops are tested
@@ -512,11 +514,11 @@ func Run(cfg Config, tracer observe.Tracer) (*Result, error) {
 }
 
 // Run executes events until none are left, the horizon is reached or the run fails hard.
-// It returns nil when its cancellation hook says to give up (RunContext).
+// It returns nil when the context of RunContext is done.
 func (s *Sim) Run() *Result {
 	for s.q.Len() > 0 && s.stopped == "" && !s.churn.judged {
-		if s.cancelled != nil {
-			if top := s.q.peek(); top.at < s.cfg.Horizon && s.events%cancelEvery == 0 && s.cancelled() {
+		if s.ctx != nil {
+			if top := s.q.peek(); top.at < s.cfg.Horizon && s.events%cancelEvery == 0 && s.ctx.Err() != nil {
 				return nil
 			}
 		}
