@@ -785,9 +785,10 @@ func (c *Checker) Dangling() (toCrashed, toFailed *Violation) {
 	return toCrashed, toFailed
 }
 
-// finalRing compares every node with its true ring neighbours.
+// finalRing compares every node with its true ring neighbours and returns the first that is
+// wrong.
 // ids is storage for the sorted IDs, returned for the next call.
-func finalRing(states []protocol.State, ids []protocol.ID) (_ []protocol.ID, correct bool, detail string) {
+func finalRing(states []protocol.State, ids []protocol.ID) (_ []protocol.ID, wrong ringFault) {
 	if cap(ids) < len(states) {
 		ids = make([]protocol.ID, len(states))
 	}
@@ -807,11 +808,32 @@ func finalRing(states []protocol.State, ids []protocol.ID) (_ []protocol.ID, cor
 		}
 		wantL, wantR := ids[(k+m-1)%m], ids[(k+1)%m]
 		if st.Left != wantL || st.Right != wantR {
-			return ids, false, fmt.Sprintf("node %v has left=%v right=%v, want left=%v right=%v",
-				st.ID, st.Left, st.Right, wantL, wantR)
+			return ids, ringFault{at: i, wantL: wantL, wantR: wantR}
 		}
 	}
-	return ids, true, ""
+	return ids, ringFault{at: -1}
+}
+
+// ringFault is the first node that finalRing found with the wrong neighbours, at its index in
+// the states (-1 when the ring is right), and the neighbours it should have.
+type ringFault struct {
+	at           int
+	wantL, wantR protocol.ID
+}
+
+// appendTo appends the sentence that says what is wrong with node f.at of states.
+func (f ringFault) appendTo(b []byte, states []protocol.State) []byte {
+	st := &states[f.at]
+	b = append(b, "node "...)
+	b = st.ID.AppendTo(b)
+	b = append(b, " has left="...)
+	b = st.Left.AppendTo(b)
+	b = append(b, " right="...)
+	b = st.Right.AppendTo(b)
+	b = append(b, ", want left="...)
+	b = f.wantL.AppendTo(b)
+	b = append(b, " right="...)
+	return f.wantR.AppendTo(b)
 }
 
 // frozenCycle finds, after a full check that found no ring, a cycle of right pointers that

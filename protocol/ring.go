@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // ID is a node identifier on the ring.
 type ID uint64
@@ -13,7 +16,16 @@ func (id ID) String() string {
 	if id == None {
 		return "-"
 	}
-	return fmt.Sprintf("%d", uint64(id))
+	return strconv.FormatUint(uint64(id), 10)
+}
+
+// AppendTo appends the ID as String writes it to b, for text built without an allocation
+// per ID.
+func (id ID) AppendTo(b []byte) []byte {
+	if id == None {
+		return append(b, '-')
+	}
+	return strconv.AppendUint(b, uint64(id), 10)
 }
 
 // Ring is an identifier space of 2^Bits IDs that wraps from the largest back to zero.
