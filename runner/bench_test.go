@@ -56,9 +56,10 @@ func cpuTime() time.Duration {
 //   - cores: the process's CPU time over the elapsed time, the cores it kept busy; short of
 //     the number of workers, either the sweep leaves cores idle or other processes hold them.
 //
-// Comparing runs/s of workers=1 and workers=2 gives the scaling. The sweeps write under
-// TMPDIR: on a disk, each sweep's start and end wait for its folders and syncs, a few
-// milliseconds that one worker and two pay alike (TMPDIR=/dev/shm leaves them out).
+// Comparing runs/s of workers=1 and workers=2 gives the scaling; speedup measures it as
+// x-1-worker, alternating the two. The sweeps write under TMPDIR: on a disk, each sweep's
+// start and end wait for its folders and syncs, a few milliseconds that one worker and two
+// pay alike (TMPDIR=/dev/shm leaves them out).
 func BenchmarkSweepOverhead(b *testing.B) {
 	for _, name := range []string{"tiny", "short"} {
 		b.Run(name, func(b *testing.B) { benchOverhead(b, "testdata/"+name+".toml") })
@@ -93,6 +94,7 @@ func benchOverhead(b *testing.B, path string) {
 		b.ReportMetric(100*float64(inSim)/float64(cpu), "sim%")
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
+	b.Run("speedup", func(b *testing.B) { benchSpeedup(b, spec) })
 	for _, workers := range []int{1, 2} {
 		for _, instrumented := range []bool{false, true} {
 			name := "workers=" + strconv.Itoa(workers)
@@ -102,6 +104,33 @@ func benchOverhead(b *testing.B, path string) {
 			b.Run(name, func(b *testing.B) { benchSweep(b, spec, workers, instrumented, plainCPU) })
 		}
 	}
+}
+
+// benchSpeedup sweeps spec with one worker and with two in turn, in alternate order, and
+// reports the mean time of each and x-1-worker, the one-worker time over the two-worker
+// time: the scaling that workers=1 and workers=2 give too, but measured so that the drift of
+// the machine's speed over a run of the benchmark, several per cent here, falls on both.
+func benchSpeedup(b *testing.B, spec *Spec) {
+	dir := b.TempDir()
+	settle()
+	b.ResetTimer()
+	var took [3]time.Duration // by number of workers
+	for i := range b.N {
+		order := []int{1, 2}
+		if i%2 == 1 {
+			order = []int{2, 1}
+		}
+		for _, workers := range order {
+			opts := Options{Workers: workers, Dir: filepath.Join(dir, strconv.Itoa(i), strconv.Itoa(workers))}
+			t0 := time.Now()
+			sweep(b, context.Background(), spec, opts)
+			took[workers] += time.Since(t0)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(took[1].Microseconds())/1e3/n, "ms-1-worker")
+	b.ReportMetric(float64(took[2].Microseconds())/1e3/n, "ms-2-workers")
+	b.ReportMetric(float64(took[1])/float64(took[2]), "x-1-worker")
 }
 
 // benchSweep times the sweep of spec with as many workers. Instrumented, it also reads each
