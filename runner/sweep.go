@@ -1052,7 +1052,7 @@ func (w *writer) commit() {
 	// of the previous part, which at a sweep's end would otherwise be waited for twice.
 	var flushErr error
 	if w.encodeHere {
-		if flushErr = f.finish(); flushErr != nil {
+		if flushErr = f.flush(); flushErr != nil {
 			w.mu.Lock()
 			w.failLocked(flushErr)
 			w.mu.Unlock()
@@ -1098,24 +1098,23 @@ type partFiles struct {
 	events *trace.EventWriter
 }
 
-// finish writes the part's files' last rows and footers and starts their writing to disk,
-// leaving the syncing to Close.
-func (f partFiles) finish() error {
-	if err := f.runs.Finish(); err != nil {
+// flush encodes what the part's files hold, leaving their footers and syncing to Close.
+func (f partFiles) flush() error {
+	if err := f.runs.Flush(); err != nil {
 		return err
 	}
 	if f.joins != nil {
-		if err := f.joins.Finish(); err != nil {
+		if err := f.joins.Flush(); err != nil {
 			return err
 		}
 	}
 	if f.ops != nil {
-		if err := f.ops.Finish(); err != nil {
+		if err := f.ops.Flush(); err != nil {
 			return err
 		}
 	}
 	if f.events != nil {
-		return f.events.Finish()
+		return f.events.Flush()
 	}
 	return nil
 }

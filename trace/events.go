@@ -142,7 +142,7 @@ func (ew *EventWriter) WriteEvent(e *Event) error {
 		return fmt.Errorf("trace: write %s: row %d: event has no kind", ew.w.path, ew.w.Rows())
 	}
 	w := ew.w
-	if w.err == nil && !w.done && !w.finished && !w.hasPartialRow() {
+	if w.err == nil && !w.done && !w.hasPartialRow() {
 		// The columns' types are known, so the row needs none of the typed
 		// methods' checks nor EndRow's count of values per column, which took
 		// as long as the appends.
@@ -363,9 +363,6 @@ func writeEventColumns(w *Writer, c *EventColumns) error {
 
 // Flush encodes the rows written so far; see Writer.Flush.
 func (ew *EventWriter) Flush() error { return ew.w.Flush() }
-
-// Finish writes the file's last rows and footer; see Writer.Finish.
-func (ew *EventWriter) Finish() error { return ew.w.Finish() }
 
 // Close completes the file; see Writer.Close.
 func (ew *EventWriter) Close() error { return ew.w.Close() }

@@ -103,9 +103,6 @@ func (jw *JoinWriter) WriteJoins(js []Join) error {
 // Flush encodes the rows written so far; see Writer.Flush.
 func (jw *JoinWriter) Flush() error { return jw.w.Flush() }
 
-// Finish writes the file's last rows and footer; see Writer.Finish.
-func (jw *JoinWriter) Finish() error { return jw.w.Finish() }
-
 // Close completes the file; see Writer.Close.
 func (jw *JoinWriter) Close() error { return jw.w.Close() }
 

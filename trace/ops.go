@@ -107,9 +107,6 @@ func (ow *OpWriter) WriteOps(ops []Op) error {
 // Flush encodes the rows written so far; see Writer.Flush.
 func (ow *OpWriter) Flush() error { return ow.w.Flush() }
 
-// Finish writes the file's last rows and footer; see Writer.Finish.
-func (ow *OpWriter) Finish() error { return ow.w.Finish() }
-
 // Close completes the file; see Writer.Close.
 func (ow *OpWriter) Close() error { return ow.w.Close() }
 

@@ -6,6 +6,3 @@ import "os"
 
 // uncache leaves the page cache alone where posix_fadvise is not at hand.
 func uncache(*os.File) {}
-
-// startWriteback leaves the writing to Sync where sync_file_range is not at hand.
-func startWriteback(*os.File) {}

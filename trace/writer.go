@@ -84,10 +84,9 @@ type Writer struct {
 	rows    int // complete rows staged in cols: the row group being built
 	written int64
 
-	rowErr   error // first misuse in the row being built
-	err      error // sticky failure; the file can no longer be completed
-	finished bool  // Finish has run: the footer is written and no row may follow
-	done     bool  // Close or Abort has run
+	rowErr error // first misuse in the row being built
+	err    error // sticky failure; the file can no longer be completed
+	done   bool  // Close or Abort has run
 }
 
 // colBuf stages one column's values for the whole row group, which is then
@@ -579,10 +578,6 @@ func (w *Writer) EndRow() error {
 	if w.done {
 		return fmt.Errorf("trace: write %s: EndRow after Close or Abort", w.path)
 	}
-	if w.finished {
-		w.rollback() // so that Close still completes the file
-		return fmt.Errorf("trace: write %s: EndRow after Finish", w.path)
-	}
 	want := w.rows + 1
 	if w.rowErr == nil {
 		for i := range w.cols {
@@ -615,8 +610,8 @@ func (w *Writer) ready() error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.done || w.finished {
-		return fmt.Errorf("trace: write %s: write after Finish, Close or Abort", w.path)
+	if w.done {
+		return fmt.Errorf("trace: write %s: write after Close or Abort", w.path)
 	}
 	if w.hasPartialRow() {
 		return fmt.Errorf("trace: write %s: values given after the last EndRow", w.path)
@@ -1134,48 +1129,10 @@ func (w *Writer) Flush() error {
 	return w.flush()
 }
 
-// Finish writes the remaining rows and the footer, hands the file to the operating system
-// and starts its writing to disk without waiting for it, so that Close, which must follow
-// with no row in between, has only to wait for the disk and rename the file. A sweep with a
-// worker on every core finishes a part on the worker that cuts it: the goroutine that
-// completes the part gets a core only when the workers stop, and the sweep then waited at its
-// end for that part's footer and for all of its bytes to reach the disk.
-func (w *Writer) Finish() error {
-	if err := w.ready(); err != nil {
-		return err
-	}
-	if err := w.finish(); err != nil {
-		return err
-	}
-	startWriteback(w.f)
-	return nil
-}
-
-// finish writes the remaining rows and the footer and empties the buffer into the file,
-// once; a failure is sticky.
-func (w *Writer) finish() error {
-	if w.finished {
-		return nil
-	}
-	if err := w.flush(); err != nil {
-		return err // flush made it sticky
-	}
-	err := w.closeParquet()
-	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err != nil {
-		w.err = fmt.Errorf("trace: close %s: %w", w.path, err)
-		return w.err
-	}
-	w.finished = true
-	return nil
-}
-
-// Close writes the remaining rows and the footer, unless Finish did, syncs the file to disk
-// and renames it to its final path. On error the temporary file is removed and no file
-// appears at the final path. Values given after the last EndRow make Close fail, since they
-// indicate a caller bug.
+// Close writes the remaining rows and the footer, syncs the file to disk and
+// renames it to its final path. On error the temporary file is removed and
+// no file appears at the final path. Values given after the last EndRow make
+// Close fail, since they indicate a caller bug.
 func (w *Writer) Close() (err error) {
 	if w.done {
 		return fmt.Errorf("trace: close %s: already closed or aborted", w.path)
@@ -1192,8 +1149,14 @@ func (w *Writer) Close() (err error) {
 	if w.hasPartialRow() {
 		return fmt.Errorf("trace: close %s: values given after the last EndRow", w.path)
 	}
-	if err := w.finish(); err != nil {
+	if err := w.flush(); err != nil {
 		return err
+	}
+	if err := w.closeParquet(); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("trace: close %s: %w", w.path, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("trace: close %s: %w", w.path, err)
