@@ -71,29 +71,18 @@ func (f *Finals) Classify(all []protocol.State) (outcome, detail string, ringCor
 	switch {
 	case notJoined > 0 && stuck > 0:
 		outcome = OutcomeDeadlock
-		b = strconv.AppendInt(b, int64(notJoined), 10)
-		b = append(b, " newcomer(s) not joined (first "...)
-		b = firstNotJoined.AppendTo(b)
-		b = append(b, ") while "...)
-		b = strconv.AppendInt(b, int64(stuck), 10)
-		b = append(b, " node(s) stay locked or hold requests (first "...)
-		b = firstStuck.AppendTo(b)
-		b = append(b, ')')
+		b = appendFirst(b, notJoined, " newcomer(s) not joined (first ", firstNotJoined)
+		b = append(b, " while "...)
+		b = appendFirst(b, stuck, " node(s) stay locked or hold requests (first ", firstStuck)
 	case notJoined > 0:
 		outcome = OutcomeNotJoined
-		b = strconv.AppendInt(b, int64(notJoined), 10)
-		b = append(b, " newcomer(s) never got both neighbours (first "...)
-		b = firstNotJoined.AppendTo(b)
-		b = append(b, ')')
+		b = appendFirst(b, notJoined, " newcomer(s) never got both neighbours (first ", firstNotJoined)
 	case !correct:
 		outcome = OutcomeWrongNeighbours
 		b = wrong.appendTo(b, final)
 	case stuck > 0:
 		outcome = OutcomeDeadlock
-		b = strconv.AppendInt(b, int64(stuck), 10)
-		b = append(b, " node(s) end locked or with unserved requests (first "...)
-		b = firstStuck.AppendTo(b)
-		b = append(b, ')')
+		b = appendFirst(b, stuck, " node(s) end locked or with unserved requests (first ", firstStuck)
 	case failed > 0:
 		outcome = OutcomeJoinFailed
 		b = strconv.AppendInt(b, int64(failed), 10)
@@ -103,6 +92,14 @@ func (f *Finals) Classify(all []protocol.State) (outcome, detail string, ringCor
 	}
 	f.text = b
 	return outcome, string(b), ringCorrect
+}
+
+// appendFirst appends n, then what, then the first node's ID and a closing parenthesis.
+func appendFirst(b []byte, n int, what string, first protocol.ID) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, what...)
+	b = first.AppendTo(b)
+	return append(b, ')')
 }
 
 // CheckSafety checks the right-pointer properties (at_least_one_ring, at_most_one_ring,
