@@ -675,22 +675,138 @@ func TestEventBufAllocatesPerPageOnly(t *testing.T) {
 	}
 }
 
-// A sweep killed before its first manifest leaves a folder that is not yet a result set.
+// A sweep killed before its first manifest was in place leaves a folder that is not yet a
+// result set: its folders, a temporary manifest, and the temporary files of its first part,
+// which its first runs may have begun. Another sweep starts there afresh, with or without
+// --resume; a finished part file without a manifest is somebody else's.
 func TestStartInKilledEmptyFolder(t *testing.T) {
+	// The names WriteManifest's and the part writers' temporary files have.
+	manifestTemp := "." + trace.ManifestName + ".tmp-1"
+	partTemp := filepath.Join(trace.TableRuns, partName(0)+".tmp-2k9")
+	joinsTemp := filepath.Join(trace.TableJoins, partName(0)+".tmp-7")
+	for _, tc := range []struct {
+		name   string
+		files  []string
+		resume bool
+		fresh  bool
+	}{
+		{"folders and manifest", []string{manifestTemp}, true, true},
+		{"first part begun", []string{manifestTemp, partTemp, joinsTemp}, true, true},
+		{"first part begun, no resume", []string{partTemp}, false, true},
+		{"finished part", []string{filepath.Join(trace.TableRuns, partName(0))}, true, false},
+		{"other temporary file", []string{filepath.Join(trace.TableRuns, "notes.txt.tmp-1")}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			for _, d := range []string{trace.TableRuns, trace.TableJoins} {
+				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("{"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Sweep(context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: dir, Resume: tc.resume})
+			if !tc.fresh {
+				if !isInputError(err) || !strings.Contains(err.Error(), "holds no manifest.json") {
+					t.Fatalf("got %v, want the folder refused", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkComplete(t, dir)
+			for _, f := range tc.files {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					t.Errorf("%s left behind", f)
+				}
+			}
+		})
+	}
+}
+
+// The manifest of a new result set is written beside the first runs, not before them, and
+// no part is completed before it is in place.
+func TestFirstManifestBesideFirstRuns(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	for _, d := range []string{trace.TableRuns, trace.TableJoins} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	var simulated atomic.Int64
+	var ranFirst int64
+	opts := Options{Dir: dir, Workers: 2, PartRuns: 100,
+		simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
+			simulated.Add(1)
+			return sim.Run(cfg, tr)
+		},
+		writeFirstManifest: func(dir string, m *trace.Manifest) error {
+			// Held back until a few parts' worth of runs are done: had the runs waited for
+			// the manifest, none would be.
+			deadline := time.Now().Add(20 * time.Second)
+			for simulated.Load() < 150 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			ranFirst = simulated.Load()
+			entries, err := os.ReadDir(filepath.Join(dir, trace.TableRuns))
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if !trace.IsTemp(e.Name()) {
+					t.Errorf("%s completed before the first manifest", e.Name())
+				}
+			}
+			return trace.WriteManifest(dir, m)
+		}}
+	sum := sweep(t, context.Background(), load(t, "testdata/tiny.toml"), opts)
+	if ranFirst < 150 {
+		t.Errorf("%d runs done before the first manifest was written, want at least 150", ranFirst)
 	}
-	// The name WriteManifest's temporary file has.
-	if err := os.WriteFile(filepath.Join(dir, "."+trace.ManifestName+".tmp-1"), []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
+	if sum.Parts < 2 {
+		t.Errorf("%d parts, want several", sum.Parts)
 	}
-	sweep(t, context.Background(), load(t, "testdata/tiny.toml"), Options{Dir: dir, Resume: true})
 	checkComplete(t, dir)
-	if _, err := os.Stat(filepath.Join(dir, "."+trace.ManifestName+".tmp-1")); err == nil {
-		t.Error("temporary manifest left behind")
+}
+
+// A first manifest that cannot be written stops the sweep with an input error, and leaves no
+// part behind, neither completed nor begun.
+func TestFirstManifestFailure(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run("workers="+strconv.Itoa(workers), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			var simulated atomic.Int64
+			opts := Options{Dir: dir, Workers: workers, PartRuns: 100,
+				simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
+					simulated.Add(1)
+					return sim.Run(cfg, tr)
+				},
+				writeFirstManifest: func(string, *trace.Manifest) error {
+					// Fails once parts are cut, so that they must be discarded.
+					deadline := time.Now().Add(20 * time.Second)
+					for simulated.Load() < 150 && time.Now().Before(deadline) {
+						time.Sleep(100 * time.Microsecond)
+					}
+					return errors.New("no space left on device")
+				}}
+			sum, err := Sweep(context.Background(), load(t, "testdata/tiny.toml"), opts)
+			if !isInputError(err) || !strings.Contains(err.Error(), "cannot write to output folder "+dir) ||
+				!strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("got %v, want the input error of the manifest", err)
+			}
+			if sum != nil && sum.Done != 0 {
+				t.Errorf("%d runs reported done", sum.Done)
+			}
+			entries, err := os.ReadDir(filepath.Join(dir, trace.TableRuns))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("%s left behind", e.Name())
+			}
+			if _, err := os.Stat(filepath.Join(dir, trace.ManifestName)); err == nil {
+				t.Error("a manifest was written")
+			}
+		})
 	}
 }
 
@@ -805,12 +921,15 @@ func TestWaitingWorkerWrites(t *testing.T) {
 func TestManifestListsPartLeftToNext(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	spec := load(t, "testdata/tiny.toml")
-	m, err := prepare(dir, spec, trace.LevelNone, Whole, false, time.Now())
+	m, _, err := prepare(dir, spec, trace.LevelNone, Whole, false, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &writer{dir: dir, spec: spec, level: trace.LevelNone, m: m, partRuns: 10,
-		partEvents: DefaultPartEvents, sum: &Summary{Runs: m.ShardRuns}, colsOf: -1}
+		partEvents: DefaultPartEvents, sum: &Summary{Runs: m.ShardRuns}, colsOf: -1, writeManifest: trace.WriteManifest}
+	if err := w.firstManifest(); err != nil {
+		t.Fatal(err)
+	}
 	listedAtSecond := -1
 	w.beforeComplete = func(seq int64) {
 		switch seq {

@@ -298,12 +298,19 @@ func giveStage(key stageKey, s stage) {
 	stages.m[key] = append(l, s)
 }
 
+// IsTemp reports whether name is that of a file a Writer has not yet renamed into place:
+// a sweep killed while writing leaves such files, which are never whole.
+func IsTemp(name string) bool { return strings.Contains(name, tempInfix) }
+
+// tempInfix separates a temporary file's final name from its random suffix.
+const tempInfix = ".tmp-"
+
 // createTemp creates dir/base.tmp-<random>. Unlike os.CreateTemp, which
 // always uses mode 0600, the file gets the mode os.Create would give the
 // final file (0666 less the umask), since it is renamed into place as is.
 func createTemp(dir, base string) (*os.File, error) {
 	for range 100 {
-		name := filepath.Join(dir, base+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		name := filepath.Join(dir, base+tempInfix+strconv.FormatUint(rand.Uint64(), 36))
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
