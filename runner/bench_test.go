@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +55,10 @@ func cpuTime() time.Duration {
 //     does nothing but simulate, shows how much of the rest is the simulator's own garbage
 //     collection.
 //   - cpu-vs-plain%: CPU time of the plain loop over that of the sweep, for the same runs.
+//     The plain loop builds a simulator for every run (sim.Run), as a program of its own
+//     would; reused/goroutines=N instead resets one per goroutine, as the sweep's workers do,
+//     and keeps nothing: vs-reused% is the sweep's runs/s over that loop's with as many
+//     goroutines as workers, what the runner leaves of the fastest loop.
 //   - cores: the process's CPU time over the elapsed time, the cores it kept busy; short of
 //     the number of workers, either the sweep leaves cores idle or other processes hold them.
 //
@@ -95,15 +101,59 @@ func benchOverhead(b *testing.B, path string) {
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
 	b.Run("speedup", func(b *testing.B) { benchSpeedup(b, spec) })
+	var bare [3]float64 // runs/s of the reused loop, by number of goroutines
 	for _, workers := range []int{1, 2} {
+		b.Run("reused/goroutines="+strconv.Itoa(workers), func(b *testing.B) { bare[workers] = benchReused(b, spec, workers) })
 		for _, instrumented := range []bool{false, true} {
 			name := "workers=" + strconv.Itoa(workers)
 			if instrumented {
 				name += "/sim-time"
 			}
-			b.Run(name, func(b *testing.B) { benchSweep(b, spec, workers, instrumented, plainCPU) })
+			b.Run(name, func(b *testing.B) { benchSweep(b, spec, workers, instrumented, plainCPU, bare[workers]) })
 		}
 	}
+}
+
+// benchReused runs spec's runs on as many goroutines, each with one simulator Reset for every
+// run as a sweep's worker has, handing out runs in blocks of 64 and keeping nothing: the
+// fastest a sweep could go. It returns its runs/s, which the sweep of as many workers
+// reports itself against (vs-reused%).
+func benchReused(b *testing.B, spec *Spec, goroutines int) float64 {
+	const block = 64
+	total := spec.Runs()
+	b.ResetTimer()
+	for range b.N {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s sim.Sim
+				s.ReuseResults()
+				for {
+					lo := next.Add(block) - block
+					if lo >= total {
+						return
+					}
+					for id := lo; id < min(lo+block, total); id++ {
+						p, _, seed := spec.Run(id)
+						cfg := p.Config
+						cfg.Seed = seed
+						if err := s.Reset(cfg, nil); err != nil {
+							b.Error(err)
+							return
+						}
+						s.Run()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	runsPerSec := float64(total) * float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(runsPerSec, "runs/s")
+	return runsPerSec
 }
 
 // benchSpeedup sweeps spec with one worker and with two in turn, in alternate order, and
@@ -137,7 +187,7 @@ func benchSpeedup(b *testing.B, spec *Spec) {
 // worker thread's CPU clock around every unit, to report the share of CPU spent simulating
 // (sim%); that locks the workers to their threads and costs a system call per read, so the
 // runs/s of a sweep as "dhtexp sweep" runs it are those of the run without.
-func benchSweep(b *testing.B, spec *Spec, workers int, instrumented bool, plainCPU time.Duration) {
+func benchSweep(b *testing.B, spec *Spec, workers int, instrumented bool, plainCPU time.Duration, reused float64) {
 	dir := b.TempDir()
 	settle()
 	b.ResetTimer()
@@ -153,7 +203,11 @@ func benchSweep(b *testing.B, spec *Spec, workers int, instrumented bool, plainC
 		cpu += cpuTime() - c0
 		simTime += sum.SimTime
 	}
-	b.ReportMetric(float64(spec.Runs())*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+	runsPerSec := float64(spec.Runs()) * float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(runsPerSec, "runs/s")
+	if reused > 0 {
+		b.ReportMetric(100*runsPerSec/reused, "vs-reused%")
+	}
 	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 	if instrumented {
 		b.ReportMetric(100*float64(simTime)/float64(cpu), "sim%")
