@@ -193,7 +193,7 @@ func Sweep(ctx context.Context, spec *Spec, opts Options) (*Summary, error) {
 		err = w.run(ctx, shard, done, workers, fresh)
 		restore()
 	case fresh:
-		err = w.firstManifest()
+		err = w.firstManifest(m)
 	}
 	if err == nil && sum.Complete() && m.Finished == "" {
 		m.Finished = time.Now().UTC().Format(time.RFC3339)
@@ -425,7 +425,7 @@ type writer struct {
 	cols   pointColumns
 	colsOf int32
 	// committing is the part being completed in the background, if any.
-	committing *commitJob
+	committing *job
 	// commits counts the parts handed to commit; a part's completion that finds a later
 	// part handed over leaves it to list both in the manifest (see complete).
 	commits atomic.Int64
@@ -443,11 +443,9 @@ type writer struct {
 	// beforeComplete, if set (by tests), is called as the completion of part seq starts.
 	beforeComplete func(seq int64)
 	// writeManifest writes the manifest of a new result set (trace.WriteManifest but in
-	// tests); firstManifestDone is closed once it has, and firstManifestErr then tells
-	// whether it failed.
-	writeManifest     func(dir string, m *trace.Manifest) error
-	firstManifestDone chan struct{}
-	firstManifestErr  error
+	// tests), as the job firstManifestJob when the sweep starts.
+	writeManifest    func(dir string, m *trace.Manifest) error
+	firstManifestJob *job
 	// encodeHere makes commit encode the part's last rows before it hands the part over,
 	// leaving the goroutine that completes it the footer, the syncing and the manifest:
 	// with a worker on every core, that goroutine waited for a core, a time slice of the
@@ -626,10 +624,10 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 		// failed, the last part is discarded.
 		w.commit()
 	}
-	if err := w.waitCommit(); err != nil && firstErr == nil {
+	if err := w.committing.wait(); err != nil && firstErr == nil {
 		firstErr = err
 	}
-	if err := w.waitFirstManifest(); err != nil && firstErr == nil {
+	if err := w.firstManifestJob.wait(); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	// Runs in parts that failed to complete, or were discarded after a failure, are not in
@@ -642,10 +640,10 @@ func (w *writer) run(parent context.Context, shard Shard, done [][2]int64, worke
 	return firstErr
 }
 
-// firstManifest writes the manifest of a new result set, which marks the folder as this
+// firstManifest writes m, the manifest of a new result set, which marks the folder as this
 // spec's: from then on a sweep killed before its first commit can be resumed.
-func (w *writer) firstManifest() error {
-	if err := w.writeManifest(w.dir, w.m); err != nil {
+func (w *writer) firstManifest(m *trace.Manifest) error {
+	if err := w.writeManifest(w.dir, m); err != nil {
 		return inputErrorf("cannot write to output folder %s: %v", w.dir, err)
 	}
 	return nil
@@ -659,27 +657,7 @@ func (w *writer) firstManifest() error {
 func (w *writer) startFirstManifest() {
 	// w.m does not change before the first part is completed, which waits for this copy.
 	m := *w.m
-	done := make(chan struct{})
-	w.firstManifestDone = done
-	go func() {
-		defer close(done)
-		if err := w.writeManifest(w.dir, &m); err != nil {
-			w.firstManifestErr = inputErrorf("cannot write to output folder %s: %v", w.dir, err)
-			w.mu.Lock()
-			w.failLocked(w.firstManifestErr)
-			w.mu.Unlock()
-		}
-	}()
-}
-
-// waitFirstManifest waits for the goroutine of startFirstManifest, if any, and returns its
-// error.
-func (w *writer) waitFirstManifest() error {
-	if w.firstManifestDone == nil {
-		return nil
-	}
-	<-w.firstManifestDone
-	return w.firstManifestErr
+	w.firstManifestJob = w.start(func() error { return w.firstManifest(&m) })
 }
 
 // abandonGrace is how long a cancelled sweep waits for its runs in flight before it
@@ -1101,10 +1079,34 @@ func (w *writer) open() error {
 	return nil
 }
 
-// commitJob is a part being completed.
-type commitJob struct {
+// job is work the writer does on a goroutine of its own: completing a part, or writing a new
+// result set's first manifest.
+type job struct {
 	done chan struct{}
 	err  error
+}
+
+// start runs fn as a job; an error it returns stops the sweep.
+func (w *writer) start(fn func() error) *job {
+	j := &job{done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		if j.err = fn(); j.err != nil {
+			w.mu.Lock()
+			w.failLocked(j.err)
+			w.mu.Unlock()
+		}
+	}()
+	return j
+}
+
+// wait waits for j, if there is one, and returns its error.
+func (j *job) wait() error {
+	if j == nil {
+		return nil
+	}
+	<-j.done
+	return j.err
 }
 
 // dropUnlisted takes the parts that no manifest on disk lists off m, after a failure that
@@ -1147,36 +1149,18 @@ func (w *writer) commit() {
 			w.mu.Unlock()
 		}
 	}
-	prevErr := w.waitCommit()
+	prevErr := w.committing.wait()
 	if prevErr == nil {
 		prevErr = flushErr
 	}
-	job := &commitJob{done: make(chan struct{})}
-	w.committing = job
 	if prevErr != nil {
 		f.abort()
 		w.dropUnlisted()
-		job.err = prevErr
-		close(job.done)
+		w.committing = &job{done: make(chan struct{}), err: prevErr}
+		close(w.committing.done)
 		return
 	}
-	go func() {
-		defer close(job.done)
-		if job.err = w.complete(f, part, failed, seq); job.err != nil {
-			w.mu.Lock()
-			w.failLocked(job.err)
-			w.mu.Unlock()
-		}
-	}()
-}
-
-// waitCommit waits for the part being completed, if any, and returns its error.
-func (w *writer) waitCommit() error {
-	if w.committing == nil {
-		return nil
-	}
-	<-w.committing.done
-	return w.committing.err
+	w.committing = w.start(func() error { return w.complete(f, part, failed, seq) })
 }
 
 // partFiles are the open files of a part.
@@ -1222,7 +1206,7 @@ func (w *writer) complete(f partFiles, part trace.PartInfo, failed, seq int64) e
 	if w.beforeComplete != nil {
 		w.beforeComplete(seq)
 	}
-	if err := w.waitFirstManifest(); err != nil {
+	if err := w.firstManifestJob.wait(); err != nil {
 		f.abort()
 		return err
 	}

@@ -927,7 +927,7 @@ func TestManifestListsPartLeftToNext(t *testing.T) {
 	}
 	w := &writer{dir: dir, spec: spec, level: trace.LevelNone, m: m, partRuns: 10,
 		partEvents: DefaultPartEvents, sum: &Summary{Runs: m.ShardRuns}, colsOf: -1, writeManifest: trace.WriteManifest}
-	if err := w.firstManifest(); err != nil {
+	if err := w.firstManifest(w.m); err != nil {
 		t.Fatal(err)
 	}
 	listedAtSecond := -1
@@ -959,7 +959,7 @@ func TestManifestListsPartLeftToNext(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.waitCommit(); err != nil {
+	if err := w.committing.wait(); err != nil {
 		t.Fatal(err)
 	}
 	if listedAtSecond != 0 {
