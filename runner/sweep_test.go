@@ -768,6 +768,49 @@ func TestFirstManifestBesideFirstRuns(t *testing.T) {
 	checkComplete(t, dir)
 }
 
+// A sweep interrupted before its first manifest is in place still leaves a result set that
+// --resume continues: the sweep returns only once the manifest is written, with no run
+// counted that it does not list.
+func TestCancelBeforeFirstManifest(t *testing.T) {
+	spec := load(t, "testdata/tiny.toml")
+	dir := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var simulated atomic.Int64
+	opts := Options{Dir: dir, Workers: 2, PartRuns: 100,
+		simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
+			simulated.Add(1)
+			return sim.Run(cfg, tr)
+		},
+		writeFirstManifest: func(dir string, m *trace.Manifest) error {
+			// Interrupted once runs are done and parts cut, before the manifest is written.
+			deadline := time.Now().Add(20 * time.Second)
+			for simulated.Load() < 400 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			cancel()
+			return trace.WriteManifest(dir, m)
+		}}
+	sum := sweep(t, ctx, spec, opts)
+	if !sum.Interrupted {
+		t.Fatalf("sweep not interrupted: %+v", sum)
+	}
+	m, err := trace.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The parts cut before the manifest was written are committed after it.
+	if sum.Done < 100 || m.RunsDone() != sum.Done {
+		t.Errorf("the manifest lists %d runs, the summary says %d, want the same, at least a part's", m.RunsDone(), sum.Done)
+	}
+	opts.simulate, opts.writeFirstManifest, opts.Resume = nil, nil, true
+	sum2 := sweep(t, context.Background(), spec, opts)
+	if sum2.Skipped != sum.Done || sum2.Skipped+sum2.Done != spec.Runs() {
+		t.Errorf("resumed sweep: %+v after %+v", sum2, sum)
+	}
+	checkComplete(t, dir)
+}
+
 // A first manifest that cannot be written stops the sweep with an input error, and leaves no
 // part behind, neither completed nor begun.
 func TestFirstManifestFailure(t *testing.T) {
