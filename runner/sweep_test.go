@@ -728,36 +728,45 @@ func TestStartInKilledEmptyFolder(t *testing.T) {
 	}
 }
 
+// holdFirstManifest makes opts' sweep count the runs it simulates and hold its first manifest
+// back until at least runs of them are done, or 20 s have passed; then write is called with
+// the count instead of trace.WriteManifest. Had the runs waited for the manifest, none would
+// be done by then.
+func holdFirstManifest(opts *Options, runs int64, write func(dir string, m *trace.Manifest, done int64) error) {
+	var simulated atomic.Int64
+	opts.simulate = func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
+		simulated.Add(1)
+		return sim.Run(cfg, tr)
+	}
+	opts.writeFirstManifest = func(dir string, m *trace.Manifest) error {
+		deadline := time.Now().Add(20 * time.Second)
+		for simulated.Load() < runs && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Microsecond)
+		}
+		return write(dir, m, simulated.Load())
+	}
+}
+
 // The manifest of a new result set is written beside the first runs, not before them, and
 // no part is completed before it is in place.
 func TestFirstManifestBesideFirstRuns(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	var simulated atomic.Int64
 	var ranFirst int64
-	opts := Options{Dir: dir, Workers: 2, PartRuns: 100,
-		simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
-			simulated.Add(1)
-			return sim.Run(cfg, tr)
-		},
-		writeFirstManifest: func(dir string, m *trace.Manifest) error {
-			// Held back until a few parts' worth of runs are done: had the runs waited for
-			// the manifest, none would be.
-			deadline := time.Now().Add(20 * time.Second)
-			for simulated.Load() < 150 && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Microsecond)
+	opts := Options{Dir: dir, Workers: 2, PartRuns: 100}
+	// Held back until a few parts' worth of runs are done.
+	holdFirstManifest(&opts, 150, func(dir string, m *trace.Manifest, done int64) error {
+		ranFirst = done
+		entries, err := os.ReadDir(filepath.Join(dir, trace.TableRuns))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !trace.IsTemp(e.Name()) {
+				t.Errorf("%s completed before the first manifest", e.Name())
 			}
-			ranFirst = simulated.Load()
-			entries, err := os.ReadDir(filepath.Join(dir, trace.TableRuns))
-			if err != nil {
-				return err
-			}
-			for _, e := range entries {
-				if !trace.IsTemp(e.Name()) {
-					t.Errorf("%s completed before the first manifest", e.Name())
-				}
-			}
-			return trace.WriteManifest(dir, m)
-		}}
+		}
+		return trace.WriteManifest(dir, m)
+	})
 	sum := sweep(t, context.Background(), load(t, "testdata/tiny.toml"), opts)
 	if ranFirst < 150 {
 		t.Errorf("%d runs done before the first manifest was written, want at least 150", ranFirst)
@@ -776,21 +785,12 @@ func TestCancelBeforeFirstManifest(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var simulated atomic.Int64
-	opts := Options{Dir: dir, Workers: 2, PartRuns: 100,
-		simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
-			simulated.Add(1)
-			return sim.Run(cfg, tr)
-		},
-		writeFirstManifest: func(dir string, m *trace.Manifest) error {
-			// Interrupted once runs are done and parts cut, before the manifest is written.
-			deadline := time.Now().Add(20 * time.Second)
-			for simulated.Load() < 400 && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Microsecond)
-			}
-			cancel()
-			return trace.WriteManifest(dir, m)
-		}}
+	opts := Options{Dir: dir, Workers: 2, PartRuns: 100}
+	// Interrupted once runs are done and parts cut, before the manifest is written.
+	holdFirstManifest(&opts, 400, func(dir string, m *trace.Manifest, _ int64) error {
+		cancel()
+		return trace.WriteManifest(dir, m)
+	})
 	sum := sweep(t, ctx, spec, opts)
 	if !sum.Interrupted {
 		t.Fatalf("sweep not interrupted: %+v", sum)
@@ -817,20 +817,11 @@ func TestFirstManifestFailure(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run("workers="+strconv.Itoa(workers), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			var simulated atomic.Int64
-			opts := Options{Dir: dir, Workers: workers, PartRuns: 100,
-				simulate: func(cfg sim.Config, tr observe.Tracer) (*sim.Result, error) {
-					simulated.Add(1)
-					return sim.Run(cfg, tr)
-				},
-				writeFirstManifest: func(string, *trace.Manifest) error {
-					// Fails once parts are cut, so that they must be discarded.
-					deadline := time.Now().Add(20 * time.Second)
-					for simulated.Load() < 150 && time.Now().Before(deadline) {
-						time.Sleep(100 * time.Microsecond)
-					}
-					return errors.New("no space left on device")
-				}}
+			opts := Options{Dir: dir, Workers: workers, PartRuns: 100}
+			// Fails once parts are cut, so that they must be discarded.
+			holdFirstManifest(&opts, 150, func(string, *trace.Manifest, int64) error {
+				return errors.New("no space left on device")
+			})
 			sum, err := Sweep(context.Background(), load(t, "testdata/tiny.toml"), opts)
 			if !isInputError(err) || !strings.Contains(err.Error(), "cannot write to output folder "+dir) ||
 				!strings.Contains(err.Error(), "no space left on device") {
